@@ -1,0 +1,1 @@
+"""HealthBridge access layer."""

@@ -1,0 +1,1 @@
+"""HealthBridge reports layer."""

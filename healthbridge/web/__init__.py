@@ -1,0 +1,1 @@
+"""HealthBridge web layer."""
