@@ -1,0 +1,1 @@
+"""Sub-commands of the ``healthbridge`` command line (see :mod:`healthbridge.cli`)."""
