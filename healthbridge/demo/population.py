@@ -1,0 +1,553 @@
+"""Draw a synthetic district as tables: who exists, who is enrolled where, what was measured.
+
+The district mirrors a 医育融合 arrangement (DOMAIN.md §3.8): two hospitals (an MCH hospital
+and a community health centre) sign agreements with six childcare centres; each centre has
+classes of the three kinds in 《托育机构设置标准（试行）》 (乳儿班 6–12 m, 托小班 12–24 m,
+托大班 24–36 m). Children aged 0–3 years follow the national 0–6 checkup schedule
+(DOMAIN.md §2.1), and enrolled children are also measured quarterly at their centre
+(DOMAIN.md §3.4, a regional parameter).
+
+Growth values come from per-child z-score trajectories turned into measurements with the WHO
+standards (:func:`growth_standards.value_at_z`), so the demo population contains children who
+are typical, stunted, wasted, overweight, faltering, preterm or microcephalic in known
+proportions. The same seed and as-of date always give the same district.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+from growth_standards import Indicator, Sex, value_at_z
+
+#: Average days in a month, as WHO uses to convert ages (anthro: 30.4375 days per month).
+DAYS_PER_MONTH = 30.4375
+
+
+class OrgKind(StrEnum):
+    """The kinds of organisation in a district's 医育融合 network."""
+
+    MCH_HOSPITAL = "mch-hospital"  # 妇幼保健院
+    COMMUNITY_HEALTH_CENTRE = "chc"  # 社区卫生服务中心
+    CHILDCARE_CENTRE = "childcare-centre"  # 托育机构
+
+
+class ClassKind(StrEnum):
+    """Class kinds of 《托育机构设置标准（试行）》 (2019), by age in months."""
+
+    INFANT = "infant"  # 乳儿班, 6–12 months
+    TODDLER_YOUNG = "toddler-young"  # 托小班, 12–24 months
+    TODDLER_OLD = "toddler-old"  # 托大班, 24–36 months
+
+
+CLASS_NAMES_ZH = {
+    ClassKind.INFANT: "乳儿班",
+    ClassKind.TODDLER_YOUNG: "托小班",
+    ClassKind.TODDLER_OLD: "托大班",
+}
+
+#: Age band (months, [low, high)) and classes per centre for each class kind.
+CLASS_LAYOUT: dict[ClassKind, tuple[int, int, int]] = {
+    ClassKind.INFANT: (6, 12, 2),
+    ClassKind.TODDLER_YOUNG: (12, 24, 3),
+    ClassKind.TODDLER_OLD: (24, 36, 3),
+}
+
+
+class Archetype(StrEnum):
+    """The growth pattern a synthetic child is drawn with."""
+
+    TYPICAL = "typical"
+    STUNTED = "stunted"
+    WASTED = "wasted"
+    OVERWEIGHT = "overweight"
+    FALTERING = "faltering"
+    MICROCEPHALY = "microcephaly"
+
+
+#: Share of each archetype in the population (the rest are typical).
+ARCHETYPE_SHARES: dict[Archetype, float] = {
+    Archetype.STUNTED: 0.05,
+    Archetype.WASTED: 0.03,
+    Archetype.OVERWEIGHT: 0.06,
+    Archetype.FALTERING: 0.05,
+    Archetype.MICROCEPHALY: 0.01,
+}
+
+#: Share of children born preterm (< 37 weeks), drawn independently of the archetype.
+PRETERM_SHARE = 0.06
+
+#: Scheduled checkup ages in months (DOMAIN.md §2.1), with the newborn visit at day 7.
+CHECKUP_MONTHS: tuple[tuple[str, int], ...] = (
+    ("1m", 1),
+    ("3m", 3),
+    ("6m", 6),
+    ("8m", 8),
+    ("12m", 12),
+    ("18m", 18),
+    ("24m", 24),
+    ("30m", 30),
+    ("36m", 36),
+)
+#: Visits with a haemoglobin test (DOMAIN.md §2.1: Hb at 6, 8, 18, 30 months).
+HB_VISITS = frozenset({"6m", "8m", "18m", "30m"})
+#: Chance that a scheduled checkup was missed, so the demo has overdue/missed visits.
+MISSED_VISIT_SHARE = 0.06
+#: Centre growth measurement interval in days (quarterly, DOMAIN.md §3.4 local practice).
+CENTRE_MEASUREMENT_DAYS = 91
+#: Days of morning health checks (晨检) generated before the as-of date.
+DAILY_CHECK_DAYS = 10
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
+GIVEN = "子涵浩宇欣怡梓萱一诺雨泽思源若曦俊熙佳琪晨阳沐辰可馨语桐嘉懿书瑶明轩天佑安然"
+SYMPTOMS = ("cough", "runny-nose", "sore-throat", "diarrhoea", "vomiting", "rash")
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """A hospital, community health centre or childcare centre."""
+
+    id: str
+    kind: OrgKind
+    name_zh: str
+    name_en: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClassRoom:
+    """A class (班级) at a childcare centre."""
+
+    id: str
+    centre_id: str
+    kind: ClassKind
+    name_zh: str
+
+
+@dataclass(frozen=True, slots=True)
+class Practitioner:
+    """A paediatrician at a hospital or a health manager (保健员) at a centre."""
+
+    id: str
+    name: str
+    gender: str
+    role: str  # "paediatrician" | "health-manager"
+    org_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Child:
+    """One child of the district and how they are drawn."""
+
+    id: str
+    record_number: str
+    family_name: str
+    given_name: str
+    sex: Sex
+    birth_date: dt.date
+    gestational_age_weeks: float
+    archetype: Archetype
+    hospital_id: str
+    centre_id: str | None
+    class_id: str | None
+    enrolled_since: dt.date | None
+    consent_to_hospital: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Guardian:
+    """A parent or grandparent with legal guardianship (监护人)."""
+
+    id: str
+    child_id: str
+    relationship: str  # v3-RoleCode: MTH, FTH, GRMTH
+    family_name: str
+    given_name: str
+    gender: str
+    phone: str
+
+
+@dataclass(slots=True)
+class District:
+    """The whole synthetic district; tables are pandas DataFrames with documented columns.
+
+    ``visits``: child_id, visit (checkup code), date, age_days, place_id (organisation),
+    practitioner_id, weight_kg, lenhei_cm, measure ("l"/"h"), headc_cm (NaN when not taken),
+    hb_g_l (NaN when not taken).
+    ``daily_checks``: child_id, class_id, centre_id, date, temperature_c, symptoms (tuple).
+    """
+
+    as_of: dt.date
+    seed: int
+    organizations: list[Organization] = field(default_factory=list)
+    classes: list[ClassRoom] = field(default_factory=list)
+    practitioners: list[Practitioner] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
+    guardians: list[Guardian] = field(default_factory=list)
+    visits: pd.DataFrame = field(default_factory=pd.DataFrame)
+    daily_checks: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Calendar-month arithmetic with end-of-month clamping (31 Jan + 1 m = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year = day.year + month_index // 12
+    month = month_index % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return dt.date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has at least 28 days")
+
+
+def _organizations() -> list[Organization]:
+    hospitals = [
+        Organization(
+            "org-mch",
+            OrgKind.MCH_HOSPITAL,
+            "滨江区妇幼保健院",
+            "Binjiang District MCH Hospital",
+            "MCH-330108",
+        ),
+        Organization(
+            "org-chc",
+            OrgKind.COMMUNITY_HEALTH_CENTRE,
+            "长河街道社区卫生服务中心",
+            "Changhe Community Health Centre",
+            "CHC-330108-03",
+        ),
+    ]
+    centres = [
+        Organization(
+            f"org-centre-{i}", OrgKind.CHILDCARE_CENTRE, name_zh, name_en, f"TY-330108-{i:02d}"
+        )
+        for i, (name_zh, name_en) in enumerate(
+            [
+                ("小太阳托育园", "Little Sun Childcare"),
+                ("彩虹宝贝托育中心", "Rainbow Baby Childcare Centre"),
+                ("启明星托育园", "Morning Star Childcare"),
+                ("童心托育中心", "Tongxin Childcare Centre"),
+                ("绿芽托育园", "Green Sprout Childcare"),
+                ("滨江社区普惠托育点", "Binjiang Community Affordable Childcare"),
+            ],
+            start=1,
+        )
+    ]
+    return hospitals + centres
+
+
+def _classes(centres: Sequence[Organization]) -> list[ClassRoom]:
+    rooms: list[ClassRoom] = []
+    for centre in centres:
+        for kind, (_low, _high, count) in CLASS_LAYOUT.items():
+            for n in range(1, count + 1):
+                rooms.append(
+                    ClassRoom(
+                        f"{centre.id}-{kind.value}-{n}",
+                        centre.id,
+                        kind,
+                        f"{CLASS_NAMES_ZH[kind]}{n}",
+                    )
+                )
+    return rooms
+
+
+def _name(rng: np.random.Generator) -> tuple[str, str]:
+    family = SURNAMES[int(rng.integers(len(SURNAMES)))]
+    length = 1 + int(rng.integers(2))
+    given = "".join(GIVEN[int(rng.integers(len(GIVEN)))] for _ in range(length))
+    return family, given
+
+
+def _practitioners(rng: np.random.Generator, orgs: Sequence[Organization]) -> list[Practitioner]:
+    people: list[Practitioner] = []
+    for org in orgs:
+        role = "health-manager" if org.kind is OrgKind.CHILDCARE_CENTRE else "paediatrician"
+        count = 1 if org.kind is OrgKind.CHILDCARE_CENTRE else 3
+        for n in range(1, count + 1):
+            family, given = _name(rng)
+            gender = "female" if rng.random() < 0.7 else "male"
+            people.append(Practitioner(f"pr-{org.id}-{n}", family + given, gender, role, org.id))
+    return people
+
+
+def _months_between(start: dt.date, end: dt.date) -> float:
+    return (end - start).days / DAYS_PER_MONTH
+
+
+def generate(
+    *, children: int = 600, seed: int = 20261122, as_of: dt.date | None = None
+) -> District:
+    """Draw a district of ``children`` children aged 0–3 years at ``as_of`` (default today).
+
+    Reproducible: the same ``children``, ``seed`` and ``as_of`` give identical tables.
+    """
+    if children < 1:
+        raise ValueError("children must be at least 1")
+    as_of = as_of or dt.date.today()
+    rng = np.random.default_rng(seed)
+    orgs = _organizations()
+    centres = [o for o in orgs if o.kind is OrgKind.CHILDCARE_CENTRE]
+    hospitals = [o for o in orgs if o.kind is not OrgKind.CHILDCARE_CENTRE]
+    rooms = _classes(centres)
+    district = District(as_of=as_of, seed=seed, organizations=orgs, classes=rooms)
+    district.practitioners = _practitioners(rng, orgs)
+
+    kids, guardians = _children(rng, children, as_of, hospitals, rooms)
+    district.children = kids
+    district.guardians = guardians
+    district.visits = _visits(rng, kids, as_of, district.practitioners)
+    district.daily_checks = _daily_checks(rng, kids, as_of)
+    return district
+
+
+def _children(
+    rng: np.random.Generator,
+    count: int,
+    as_of: dt.date,
+    hospitals: Sequence[Organization],
+    rooms: Sequence[ClassRoom],
+) -> tuple[list[Child], list[Guardian]]:
+    kids: list[Child] = []
+    guardians: list[Guardian] = []
+    archetypes = list(ARCHETYPE_SHARES)
+    shares = np.array([ARCHETYPE_SHARES[a] for a in archetypes])
+    rooms_by_kind = {kind: [r for r in rooms if r.kind is kind] for kind in ClassKind}
+    fill = dict.fromkeys((r.id for r in rooms), 0)
+    for i in range(count):
+        age_days = int(rng.integers(14, 3 * 365))
+        birth = as_of - dt.timedelta(days=age_days)
+        sex = Sex.MALE if rng.random() < 0.52 else Sex.FEMALE
+        draw = rng.random()
+        cumulative = np.cumsum(shares)
+        pick = int(np.searchsorted(cumulative, draw, side="right"))
+        archetype = archetypes[pick] if pick < len(archetypes) else Archetype.TYPICAL
+        preterm = rng.random() < PRETERM_SHARE
+        ga = (
+            float(np.round(rng.uniform(30.0, 36.9), 1))
+            if preterm
+            else float(np.round(rng.uniform(37.0, 41.5), 1))
+        )
+        family, given = _name(rng)
+        age_months = _months_between(birth, as_of)
+        room: ClassRoom | None = None
+        enrolled: dt.date | None = None
+        if age_months >= 6 and rng.random() < 0.85:
+            kind = next(k for k, (lo, hi, _n) in CLASS_LAYOUT.items() if lo <= age_months < hi)
+            candidates = rooms_by_kind[kind]
+            room = min(candidates, key=lambda r: (fill[r.id], r.id))
+            fill[room.id] += 1
+            earliest = add_months(birth, 6)
+            span = max((as_of - earliest).days, 1)
+            enrolled = earliest + dt.timedelta(days=int(rng.integers(0, span)))
+        child_id = f"child-{i + 1:06d}"
+        hospital = hospitals[int(rng.integers(len(hospitals)))]
+        kids.append(
+            Child(
+                id=child_id,
+                record_number=f"HB{330108_000000 + i + 1}",
+                family_name=family,
+                given_name=given,
+                sex=sex,
+                birth_date=birth,
+                gestational_age_weeks=ga,
+                archetype=archetype,
+                hospital_id=hospital.id,
+                centre_id=room.centre_id if room else None,
+                class_id=room.id if room else None,
+                enrolled_since=enrolled,
+                consent_to_hospital=bool(rng.random() < 0.9),
+            )
+        )
+        for n, (rel, gender) in enumerate((("MTH", "female"), ("FTH", "male"))):
+            if n == 1 and rng.random() < 0.3:
+                break
+            g_given = _name(rng)[1]
+            guardians.append(
+                Guardian(
+                    id=f"rp-{i + 1:06d}-{n + 1}",
+                    child_id=child_id,
+                    relationship=rel,
+                    family_name=family if rel == "FTH" else _name(rng)[0],
+                    given_name=g_given,
+                    gender=gender,
+                    phone=f"1{int(rng.integers(30, 90))}{int(rng.integers(10**8)):08d}",
+                )
+            )
+    return kids, guardians
+
+
+def _trajectory(
+    rng: np.random.Generator, archetype: Archetype, ages_m: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Length-for-age, weight-for-length and head-circumference z at each age (months)."""
+    n = len(ages_m)
+    walk = rng.normal(0.0, 0.15, size=(3, n)).cumsum(axis=1)
+    base = rng.normal(0.0, 0.7, size=3)
+    zl, zw, zh = base[0] + walk[0], base[1] + walk[1], base[2] + walk[2]
+    if archetype is Archetype.STUNTED:
+        zl = zl - 2.6 - base[0]
+    elif archetype is Archetype.WASTED:
+        zw = np.where(ages_m > ages_m.max() - 7, zw - 2.5 - base[1], zw)
+    elif archetype is Archetype.OVERWEIGHT:
+        zw = zw + 2.0 - base[1]
+    elif archetype is Archetype.FALTERING and n >= 3:
+        # a fall of about one and a half major centile bands over the last three visits
+        drop = np.zeros(n)
+        drop[-3:] = [0.0, -0.8, -1.6]
+        zw = zw + drop
+        zl = zl + drop / 2
+    elif archetype is Archetype.MICROCEPHALY:
+        zh = zh - 2.4 - base[2]
+    return zl, zw, zh
+
+
+def _visits(
+    rng: np.random.Generator,
+    kids: Sequence[Child],
+    as_of: dt.date,
+    practitioners: Sequence[Practitioner],
+) -> pd.DataFrame:
+    by_org: dict[str, list[str]] = {}
+    for p in practitioners:
+        by_org.setdefault(p.org_id, []).append(p.id)
+    rows: list[dict[str, object]] = []
+    for child in kids:
+        sessions: list[tuple[str, dt.date, str]] = [("birth", child.birth_date, child.hospital_id)]
+        newborn = child.birth_date + dt.timedelta(days=int(rng.integers(3, 8)))
+        if newborn <= as_of:
+            sessions.append(("newborn-home", newborn, child.hospital_id))
+        for code, months in CHECKUP_MONTHS:
+            day = add_months(child.birth_date, months) + dt.timedelta(days=int(rng.integers(0, 12)))
+            if day > as_of:
+                break
+            if rng.random() < MISSED_VISIT_SHARE:
+                continue
+            sessions.append((code, day, child.hospital_id))
+        if child.enrolled_since is not None and child.centre_id is not None:
+            day = child.enrolled_since + dt.timedelta(days=int(rng.integers(0, 14)))
+            while day <= as_of:
+                sessions.append(("centre-growth", day, child.centre_id))
+                day += dt.timedelta(days=CENTRE_MEASUREMENT_DAYS + int(rng.integers(-7, 8)))
+        sessions.sort(key=lambda s: s[1])
+        ages_days = np.array([(d - child.birth_date).days for _c, d, _o in sessions])
+        # growth is drawn on corrected age for preterm children until 24 months (WHO/早产儿保健)
+        shift = (
+            round((40 - child.gestational_age_weeks) * 7) if child.gestational_age_weeks < 37 else 0
+        )
+        corrected = np.where(ages_days < 731, np.maximum(ages_days - shift, 0), ages_days)
+        zl, zw, zh = _trajectory(rng, child.archetype, corrected / DAYS_PER_MONTH)
+        for (code, day, org), age, cage, a, b, c in zip(
+            sessions, ages_days, corrected, zl, zw, zh, strict=True
+        ):
+            rows.append(
+                {
+                    "child_id": child.id,
+                    "sex": int(child.sex),
+                    "visit": code,
+                    "date": day,
+                    "age_days": int(age),
+                    "growth_age_days": int(cage),
+                    "place_id": org,
+                    "practitioner_id": by_org[org][int(rng.integers(len(by_org[org])))],
+                    "z_len": float(a),
+                    "z_wfl": float(b),
+                    "z_hc": float(c),
+                    "hb_g_l": float(np.round(rng.normal(120.0, 10.0)))
+                    if code in HB_VISITS
+                    else np.nan,
+                    "takes_hc": code != "centre-growth" and int(age) <= 3 * 365 + 30,
+                    "preterm_birth": shift > 0 and code == "birth",
+                    "ga_weeks": child.gestational_age_weeks,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    return _measure(frame, rng)
+
+
+def _measure(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Turn z trajectories into measurements with the WHO standards (vectorised per sex)."""
+    frame = frame.copy()
+    frame["measure"] = np.where(frame["age_days"] < 731, "l", "h")
+    frame["lenhei_cm"] = np.nan
+    frame["weight_kg"] = np.nan
+    frame["headc_cm"] = np.nan
+    for sex in (Sex.MALE, Sex.FEMALE):
+        m = frame["sex"] == int(sex)
+        age = frame.loc[m, "growth_age_days"].to_numpy(dtype=float)
+        length = value_at_z(Indicator.LHFA, sex, age, frame.loc[m, "z_len"].to_numpy())
+        lying = frame.loc[m, "measure"].to_numpy() == "l"
+        weight = np.where(
+            lying,
+            value_at_z(
+                Indicator.WFL, sex, np.clip(length, 45.0, 110.0), frame.loc[m, "z_wfl"].to_numpy()
+            ),
+            value_at_z(
+                Indicator.WFH, sex, np.clip(length, 65.0, 120.0), frame.loc[m, "z_wfl"].to_numpy()
+            ),
+        )
+        hc = value_at_z(Indicator.HCFA, sex, age, frame.loc[m, "z_hc"].to_numpy())
+        frame.loc[m, "lenhei_cm"] = length
+        frame.loc[m, "weight_kg"] = weight
+        frame.loc[m, "headc_cm"] = hc
+    # preterm newborns: birth size from gestational age (synthetic, not a reference)
+    pre = frame["preterm_birth"].to_numpy()
+    ga = frame.loc[pre, "ga_weeks"].to_numpy()
+    frame.loc[pre, "weight_kg"] = 1.3 + (ga - 30.0) * 0.21 + rng.normal(0, 0.12, pre.sum())
+    frame.loc[pre, "lenhei_cm"] = 40.0 + (ga - 30.0) * 1.1 + rng.normal(0, 0.8, pre.sum())
+    frame.loc[pre, "headc_cm"] = 28.0 + (ga - 30.0) * 0.8 + rng.normal(0, 0.5, pre.sum())
+    # scales read to 0.01 kg, boards to 0.1 cm, tapes to 0.1 cm
+    frame["weight_kg"] = frame["weight_kg"].round(2)
+    frame["lenhei_cm"] = frame["lenhei_cm"].round(1)
+    frame["headc_cm"] = frame["headc_cm"].where(frame["takes_hc"]).round(1)
+    return frame.drop(columns=["z_len", "z_wfl", "z_hc", "takes_hc", "preterm_birth", "ga_weeks"])
+
+
+def _daily_checks(rng: np.random.Generator, kids: Sequence[Child], as_of: dt.date) -> pd.DataFrame:
+    """Morning checks (晨检) for enrolled children on the last weekdays, with one class cluster."""
+    days: list[dt.date] = []
+    day = as_of
+    while len(days) < DAILY_CHECK_DAYS:
+        if day.weekday() < 5:
+            days.append(day)
+        day -= dt.timedelta(days=1)
+    enrolled = [c for c in kids if c.class_id is not None and c.enrolled_since is not None]
+    rows: list[dict[str, object]] = []
+    for child in enrolled:
+        for d in days:
+            if d < (child.enrolled_since or d) or rng.random() < 0.06:  # absent
+                continue
+            temp = float(np.round(rng.normal(36.6, 0.22), 1))
+            symptoms: tuple[str, ...] = ()
+            if rng.random() < 0.015:
+                temp = float(np.round(rng.uniform(37.4, 39.2), 1))
+                symptoms = (str(rng.choice(SYMPTOMS)),)
+            elif rng.random() < 0.02:
+                symptoms = (str(rng.choice(SYMPTOMS)),)
+            rows.append(
+                {
+                    "child_id": child.id,
+                    "class_id": child.class_id,
+                    "centre_id": child.centre_id,
+                    "date": d,
+                    "temperature_c": temp,
+                    "symptoms": symptoms,
+                }
+            )
+    frame = pd.DataFrame(
+        rows, columns=["child_id", "class_id", "centre_id", "date", "temperature_c", "symptoms"]
+    )
+    if not frame.empty:
+        # one class with a fever-and-rash cluster on the latest day (an outbreak-report case)
+        latest = frame["date"] == days[0]
+        first_class = sorted(frame.loc[latest, "class_id"].unique())[0]
+        cluster = frame.index[latest & (frame["class_id"] == first_class)][:3]
+        frame.loc[cluster, "temperature_c"] = [38.2, 38.6, 37.9][: len(cluster)]
+        frame.loc[cluster, "symptoms"] = pd.Series([("rash",)] * len(cluster), index=cluster)
+    return frame
