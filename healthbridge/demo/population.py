@@ -277,10 +277,6 @@ def _practitioners(rng: np.random.Generator, orgs: Sequence[Organization]) -> li
     return people
 
 
-def _months_between(start: dt.date, end: dt.date) -> float:
-    return (end - start).days / DAYS_PER_MONTH
-
-
 def generate(
     *, children: int = 600, seed: int = 20261122, as_of: dt.date | None = None
 ) -> District:
@@ -335,11 +331,14 @@ def _children(
             else float(np.round(rng.uniform(37.0, 41.5), 1))
         )
         family, given = _name(rng)
-        age_months = _months_between(birth, as_of)
         room: ClassRoom | None = None
         enrolled: dt.date | None = None
-        if age_months >= 6 and rng.random() < 0.85:
-            kind = next(k for k, (lo, hi, _n) in CLASS_LAYOUT.items() if lo <= age_months < hi)
+        if add_months(birth, 6) <= as_of and rng.random() < 0.85:
+            kind = next(
+                k
+                for k, (lo, hi, _n) in CLASS_LAYOUT.items()
+                if add_months(birth, lo) <= as_of < add_months(birth, hi)
+            )
             candidates = rooms_by_kind[kind]
             room = min(candidates, key=lambda r: (fill[r.id], r.id))
             fill[room.id] += 1

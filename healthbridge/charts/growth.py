@@ -1,0 +1,287 @@
+"""WHO-style growth charts drawn with matplotlib's object-oriented API on the Agg backend.
+
+A chart is built in two steps so that tests can check the *plotted data*, not just that a
+file appeared: :func:`chart_data` assembles the reference lines (from
+:mod:`growth_standards` curves) and the child's points; :func:`draw` turns that into a
+matplotlib Figure; :func:`render` serialises a Figure to PNG, SVG or PDF.
+
+Age ranges follow WHO's chart sets: birth–2 years and birth–5 years (WHO 2006 standards) and
+5–19 years (WHO 2007 reference). Reference lines are the 3rd, 15th, 50th, 85th and 97th
+percentiles (WHO's percentile charts) or the −3…+3 z lines (WHO's z-score charts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from growth_standards import Indicator, Sex, centile_curves, z_curves
+from healthbridge.charts.fonts import cjk_font_available, font_family
+from healthbridge.charts.labels import (
+    LEGEND,
+    RANGE_LABEL,
+    SEX_LABEL,
+    SOURCE_NOTE,
+    TITLES,
+    X_LABEL,
+    Y_LABEL,
+    Lang,
+    line_label,
+)
+
+#: Days per month as WHO converts ages (anthro: 30.4375).
+DAYS_PER_MONTH: Final = 30.4375
+DAYS_PER_YEAR: Final = 365.25
+CENTILES: Final = (3.0, 15.0, 50.0, 85.0, 97.0)
+ZLINES: Final = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
+#: x-axis extents of the chart sets, in the indicator's x unit (days, or cm).
+AGE_RANGES: Final[dict[str, tuple[float, float]]] = {
+    "0-2y": (0.0, 730.0),
+    "0-5y": (0.0, 1856.0),
+    "5-19y": (1856.0, 6940.0),
+}
+LENGTH_RANGES: Final[dict[Indicator, tuple[str, float, float]]] = {
+    Indicator.WFL: ("length", 45.0, 110.0),
+    Indicator.WFH: ("height", 65.0, 120.0),
+}
+#: The ages each indicator has reference data for (days): used to choose a chart set.
+AGE_INDICATOR_LIMITS: Final[dict[Indicator, float]] = {
+    Indicator.WFA: 3652.0,  # WHO 2007 weight-for-age stops at 10 years
+    Indicator.LHFA: 6940.0,
+    Indicator.BFA: 6940.0,
+    Indicator.HCFA: 1856.0,
+}
+Format = Literal["png", "svg", "pdf"]
+LineKind = Literal["centile", "z"]
+
+
+class ChartError(ValueError):
+    """A chart was asked for that cannot be drawn (e.g. an indicator without reference data)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One plotted measurement; ``source`` names the record it came from (traceability)."""
+
+    x: float  # age in days, or length/height in cm
+    value: float
+    when: dt.date
+    source: str
+    implausible: bool = False
+    corrected_x: float | None = None  # corrected age in days for a preterm child
+
+
+@dataclass(frozen=True, slots=True)
+class ChartData:
+    """Everything a chart shows, in the indicator's own units (days or cm; kg, cm, kg/m²).
+
+    ``lines`` has a column ``x`` and one column per reference line, named by
+    :func:`~healthbridge.charts.labels.line_label`.
+    """
+
+    indicator: Indicator
+    sex: Sex
+    range_key: str
+    line_kind: LineKind
+    lines: pd.DataFrame
+    points: tuple[Point, ...] = field(default=())
+
+
+def choose_range(indicator: Indicator, ages_days: Sequence[float]) -> str:
+    """The WHO chart set that covers a child's ages: 0–2 y, 0–5 y or 5–19 y."""
+    if indicator in LENGTH_RANGES:
+        return LENGTH_RANGES[indicator][0]
+    oldest = max(ages_days, default=0.0)
+    youngest = min(ages_days, default=0.0)
+    if oldest <= AGE_RANGES["0-2y"][1]:
+        return "0-2y"
+    if oldest <= AGE_RANGES["0-5y"][1] or indicator is Indicator.HCFA:
+        return "0-5y"
+    if youngest < AGE_RANGES["5-19y"][0]:
+        return "0-5y"
+    return "5-19y"
+
+
+def chart_data(
+    indicator: Indicator,
+    sex: Sex,
+    points: Sequence[Point],
+    *,
+    line_kind: LineKind = "centile",
+    range_key: str | None = None,
+) -> ChartData:
+    """Assemble the reference lines and the child's points (in time order) for one chart."""
+    if indicator not in TITLES:
+        raise ChartError(f"no chart is drawn for indicator {indicator.value!r}")
+    ordered = tuple(sorted(points, key=lambda p: (p.when, p.x)))
+    key = range_key or choose_range(indicator, [p.x for p in ordered])
+    if indicator in LENGTH_RANGES:
+        _kind, low, high = LENGTH_RANGES[indicator]
+    else:
+        if key not in AGE_RANGES:
+            raise ChartError(f"unknown age range {key!r}")
+        low, high = AGE_RANGES[key]
+        high = min(high, AGE_INDICATOR_LIMITS[indicator])
+        if low >= high:
+            raise ChartError(f"{indicator.value} has no reference data for {key}")
+    if line_kind == "centile":
+        curves = centile_curves(indicator, sex, centiles=CENTILES)
+        values: Sequence[float] = CENTILES
+    else:
+        curves = z_curves(indicator, sex, zs=ZLINES)
+        values = ZLINES
+    inside = curves[(curves["x"] >= low) & (curves["x"] <= high)]
+    lines = pd.DataFrame({"x": inside["x"].to_numpy()})
+    for value, column in zip(values, _curve_columns(curves), strict=True):
+        lines[line_label(line_kind, value, Lang.EN)] = inside[column].to_numpy()
+    return ChartData(indicator, sex, key, line_kind, lines.reset_index(drop=True), ordered)
+
+
+def _curve_columns(curves: pd.DataFrame) -> list[str]:
+    return [c for c in curves.columns if c != "x"]
+
+
+def _x_display(data: ChartData, x: np.ndarray) -> np.ndarray:
+    if data.indicator in LENGTH_RANGES:
+        return x
+    if data.range_key == "5-19y":
+        return x / DAYS_PER_YEAR
+    return x / DAYS_PER_MONTH
+
+
+def _x_label_key(data: ChartData) -> str:
+    if data.indicator in LENGTH_RANGES:
+        return LENGTH_RANGES[data.indicator][0]
+    return "years" if data.range_key == "5-19y" else "months"
+
+
+#: Colours close to WHO's charts: red outer lines, black median, orange in between.
+_LINE_COLOURS: Final[dict[str, str]] = {
+    "P3": "#c62828",
+    "P97": "#c62828",
+    "-3 SD": "#000000",
+    "+3 SD": "#000000",
+    "-2 SD": "#c62828",
+    "+2 SD": "#c62828",
+    "P50": "#2e7d32",
+    "Median": "#2e7d32",
+    "P15": "#ef6c00",
+    "P85": "#ef6c00",
+    "-1 SD": "#ef6c00",
+    "+1 SD": "#ef6c00",
+}
+
+
+def draw(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
+    """Draw ``data`` as a Figure; Chinese labels need a CJK font, else English is used."""
+    if lang is Lang.ZH and not cjk_font_available():
+        lang = Lang.EN
+    fig = Figure(figsize=(8.0, 6.0), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    family = font_family(lang)
+    x = _x_display(data, data.lines["x"].to_numpy())
+    for column in data.lines.columns[1:]:
+        label = column
+        if column == "Median":
+            label = line_label("z", 0.0, lang)
+        ax.plot(
+            x,
+            data.lines[column].to_numpy(),
+            color=_LINE_COLOURS.get(column, "#555555"),
+            linewidth=1.6 if column in ("P50", "Median") else 1.1,
+            label=label,
+            gid=f"ref:{column}",
+        )
+        ax.annotate(
+            label,
+            (x[-1], data.lines[column].iloc[-1]),
+            fontsize=8,
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            family=family,
+        )
+    good = [p for p in data.points if not p.implausible]
+    bad = [p for p in data.points if p.implausible]
+    if good:
+        gx = _x_display(data, np.array([p.x for p in good]))
+        ax.plot(
+            gx,
+            [p.value for p in good],
+            "o-",
+            color="#1565c0",
+            markersize=5,
+            linewidth=1.4,
+            label=LEGEND["child"][lang],
+            gid="child",
+            zorder=5,
+        )
+    corrected = [p for p in good if p.corrected_x is not None]
+    if corrected:
+        cx = _x_display(data, np.array([p.corrected_x for p in corrected], dtype=float))
+        ax.plot(
+            cx,
+            [p.value for p in corrected],
+            "s--",
+            color="#6a1b9a",
+            markersize=4,
+            linewidth=1.0,
+            fillstyle="none",
+            label=LEGEND["corrected"][lang],
+            gid="corrected",
+            zorder=4,
+        )
+    if bad:
+        bx = _x_display(data, np.array([p.x for p in bad]))
+        ax.plot(
+            bx,
+            [p.value for p in bad],
+            "x",
+            color="#d50000",
+            markersize=9,
+            markeredgewidth=2,
+            linestyle="none",
+            label=LEGEND["implausible"][lang],
+            gid="implausible",
+            zorder=6,
+        )
+    title = (
+        f"{TITLES[data.indicator][lang]} · {SEX_LABEL[data.sex][lang]} · "
+        f"{RANGE_LABEL[data.range_key][lang]}"
+    )
+    ax.set_title(title, family=family)
+    ax.set_xlabel(X_LABEL[_x_label_key(data)][lang], family=family)
+    ax.set_ylabel(Y_LABEL[data.indicator][lang], family=family)
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+    ax.set_xlim(float(x[0]), float(x[-1]))
+    handles = [h for h in ax.get_lines() if h.get_gid() in ("child", "corrected", "implausible")]
+    if handles:
+        ax.legend(handles=handles, loc="upper left", prop={"family": family, "size": 9})
+    fig.text(0.01, 0.01, SOURCE_NOTE[lang], fontsize=7, color="#666666", family=family)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+def render(fig: Figure, fmt: Format = "png") -> bytes:
+    """Serialise a Figure (Agg canvas; no GUI backend is ever touched)."""
+    if fmt not in ("png", "svg", "pdf"):
+        raise ChartError(f"unsupported chart format {fmt!r}")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, metadata=_metadata(fmt))
+    return buffer.getvalue()
+
+
+def _metadata(fmt: Format) -> dict[str, str | None]:
+    # Fixed metadata keeps output byte-stable for the same data (no creation dates).
+    if fmt == "png":
+        return {"Software": "HealthBridge"}
+    if fmt == "svg":
+        return {"Date": None, "Creator": "HealthBridge"}
+    return {"CreationDate": None, "Creator": "HealthBridge", "Producer": "HealthBridge"}
