@@ -1,0 +1,53 @@
+"""AuditEvents are valid R4 and record who, role, what, when, where and why."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from healthbridge.access.audit import AuditOutcome, audit_event
+from healthbridge.access.scopes import parse_scopes
+from healthbridge.access.tokens import Principal, Role
+
+WHO = Principal(
+    subject="u-7",
+    role=Role.HEALTH_MANAGER,
+    scopes=parse_scopes("user/*.rs"),
+    fhir_user="PractitionerRole/pr-1-role",
+    organization="Organization/org-centre-1",
+)
+
+
+def test_audit_event_fields() -> None:
+    when = dt.datetime(2026, 11, 22, 8, 30, tzinfo=dt.UTC)
+    event = audit_event(
+        who=WHO,
+        interaction="search-type",
+        entities=["Patient/c1", "Observation/o1"],
+        client_address="127.0.0.1",
+        query="Observation?subject=Patient/c1",
+        recorded=when,
+    )
+    assert event["action"] == "E"
+    assert event["recorded"].startswith("2026-11-22T08:30:00")
+    assert event["outcome"] == AuditOutcome.SUCCESS
+    requestor = event["agent"][0]
+    assert requestor["who"] == {"reference": "PractitionerRole/pr-1-role"}
+    assert requestor["type"]["coding"][0]["code"] == "health-manager"
+    assert requestor["network"]["address"] == "127.0.0.1"
+    assert event["agent"][1]["who"] == {"reference": "Organization/org-centre-1"}
+    refs = [e["what"]["reference"] for e in event["entity"] if "what" in e]
+    assert refs == ["Patient/c1", "Observation/o1"]
+    assert event["purposeOfEvent"][0]["coding"][0]["code"] == "TREAT"
+
+
+def test_audit_event_parses_as_r4() -> None:
+    from fhir.resources.R4B.auditevent import AuditEvent
+
+    AuditEvent.model_validate(audit_event(who=WHO, interaction="read", entities=["Patient/c1"]))
+
+
+def test_unknown_interaction() -> None:
+    with pytest.raises(ValueError, match="interaction"):
+        audit_event(who=WHO, interaction="peek", entities=[])
