@@ -1,0 +1,205 @@
+"""The parent report: a short PDF a parent can read on a phone or print.
+
+Page 1 summarises the child: the latest measurements with their percentile in plain words,
+what the health team found (the clinical engine's own wording — this module applies no
+thresholds), the vaccinations given and due, and the next checkup. The following pages are
+the growth charts. Everything is drawn with matplotlib (``PdfPages``), so no extra PDF
+library is needed and Chinese text uses the same CJK font as the charts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from growth_standards import Indicator, Sex
+from healthbridge.charts.fonts import cjk_font_available, font_family
+from healthbridge.charts.growth import ChartData, draw
+from healthbridge.charts.labels import SEX_LABEL, TITLES, Lang
+
+A4: Final = (8.27, 11.69)
+
+
+@dataclass(frozen=True, slots=True)
+class LatestScore:
+    """The latest value of one indicator, its percentile and the team's finding (if any)."""
+
+    indicator: Indicator
+    value: float
+    unit: str
+    measured: dt.date
+    percentile: float | None  # None when the value is flagged implausible
+    finding: str | None = None  # plain-language text from the clinical engine, in ``lang``
+
+
+@dataclass(frozen=True, slots=True)
+class VaccineLine:
+    """A dose given or due, in display form (``name`` already localised)."""
+
+    name: str
+    dose: int
+    date: dt.date | None  # given on, or due from
+    status: str  # "given" | "due" | "overdue" | "not-yet-due"
+
+
+@dataclass(frozen=True, slots=True)
+class ParentReport:
+    """Everything on the parent report, already resolved from the record."""
+
+    child_name: str
+    sex: Sex
+    birth_date: dt.date
+    as_of: dt.date
+    scores: tuple[LatestScore, ...] = ()
+    vaccines: tuple[VaccineLine, ...] = ()
+    next_checkup: tuple[str, dt.date] | None = None  # (visit label, date)
+    charts: tuple[ChartData, ...] = field(default=())
+    centre: str | None = None
+
+
+_TEXT: Final[dict[str, dict[Lang, str]]] = {
+    "title": {Lang.ZH: "儿童生长发育报告", Lang.EN: "Child growth report"},
+    "born": {Lang.ZH: "出生日期", Lang.EN: "Born"},
+    "as_of": {Lang.ZH: "报告日期", Lang.EN: "Report date"},
+    "centre": {Lang.ZH: "托育机构", Lang.EN: "Childcare centre"},
+    "growth": {Lang.ZH: "最近一次测量", Lang.EN: "Latest measurements"},
+    "vaccines": {Lang.ZH: "预防接种", Lang.EN: "Vaccinations"},
+    "next": {Lang.ZH: "下次体检", Lang.EN: "Next checkup"},
+    "none_due": {Lang.ZH: "目前没有待接种的疫苗。", Lang.EN: "No vaccination is due now."},
+    "implausible": {
+        Lang.ZH: "该数值可能测量有误，请下次复测。",
+        Lang.EN: "This value may be a measuring error; it will be re-measured.",
+    },
+    "footer": {
+        Lang.ZH: "本报告依据WHO儿童生长标准计算，仅供家长参考；如有疑问请咨询儿童保健医生。",
+        Lang.EN: "Computed with the WHO growth standards; for information only. "
+        "Please ask your child-health doctor about any question.",
+    },
+}
+_STATUS: Final[dict[str, dict[Lang, str]]] = {
+    "given": {Lang.ZH: "已接种", Lang.EN: "given"},
+    "due": {Lang.ZH: "应接种", Lang.EN: "due"},
+    "overdue": {Lang.ZH: "已逾期，请尽快补种", Lang.EN: "overdue, please catch up soon"},
+    "not-yet-due": {Lang.ZH: "未到接种时间", Lang.EN: "not yet due"},
+}
+
+
+def percentile_sentence(score: LatestScore, lang: Lang) -> str:
+    """Plain words for a percentile: "out of 100 children of the same age and sex...".
+
+    Only the percentile itself is explained; whether it is a concern is the clinical engine's
+    finding (``score.finding``), not decided here.
+    """
+    if score.percentile is None:
+        return _TEXT["implausible"][lang]
+    p = score.percentile
+    shown = f"{p:.1f}" if p < 1 or p > 99 else f"{p:.0f}"
+    below = max(0, min(100, round(p)))
+    if lang is Lang.ZH:
+        return f"第 {shown} 百分位：100个同年龄、同性别的孩子中，约有 {below} 个低于这个数值。"
+    return (
+        f"{shown}th percentile: of 100 children of the same age and sex, about {below} "
+        "have a lower value."
+    )
+
+
+def _summary_page(report: ParentReport, lang: Lang) -> Figure:
+    fig = Figure(figsize=A4, dpi=100)
+    family = font_family(lang)
+    y = 0.95
+
+    def line(
+        text: str,
+        *,
+        size: float = 10.5,
+        bold: bool = False,
+        indent: float = 0.0,
+        gap: float = 0.024,
+        width: int = 46,
+    ) -> None:
+        nonlocal y
+        wrap = width if lang is Lang.ZH else width * 2
+        for part in textwrap.wrap(text, wrap) or [""]:
+            fig.text(
+                0.08 + indent,
+                y,
+                part,
+                fontsize=size,
+                family=family,
+                weight="bold" if bold else "normal",
+                va="top",
+            )
+            y -= gap
+
+    line(_TEXT["title"][lang], size=18, bold=True, gap=0.04)
+    line(
+        f"{report.child_name}  ·  {SEX_LABEL[report.sex][lang]}  ·  "
+        f"{_TEXT['born'][lang]} {report.birth_date.isoformat()}"
+    )
+    line(
+        f"{_TEXT['as_of'][lang]} {report.as_of.isoformat()}"
+        + (f"  ·  {_TEXT['centre'][lang]} {report.centre}" if report.centre else ""),
+        gap=0.04,
+    )
+    line(_TEXT["growth"][lang], size=13, bold=True, gap=0.03)
+    for score in report.scores:
+        name = TITLES[score.indicator][lang] if score.indicator in TITLES else score.indicator
+        line(
+            f"{name}: {score.value:g} {score.unit} ({score.measured.isoformat()})",
+            bold=True,
+            indent=0.02,
+        )
+        line(percentile_sentence(score, lang), indent=0.04)
+        if score.finding:
+            line(score.finding, indent=0.04)
+        y -= 0.008
+    y -= 0.015
+    line(_TEXT["vaccines"][lang], size=13, bold=True, gap=0.03)
+    due = [v for v in report.vaccines if v.status != "given"]
+    given = [v for v in report.vaccines if v.status == "given"]
+    if not due:
+        line(_TEXT["none_due"][lang], indent=0.02)
+    for v in due + given:
+        when = v.date.isoformat() if v.date else ""
+        line(
+            f"{v.name} ({v.dose}) · {_STATUS[v.status][lang]} {when}",
+            indent=0.02,
+            size=9.5,
+            gap=0.02,
+        )
+    if report.next_checkup:
+        y -= 0.02
+        label, day = report.next_checkup
+        line(f"{_TEXT['next'][lang]}: {label} · {day.isoformat()}", size=12, bold=True)
+    fig.text(0.08, 0.03, _TEXT["footer"][lang], fontsize=7.5, family=family, color="#666666")
+    return fig
+
+
+def render_parent_report(report: ParentReport, lang: Lang = Lang.ZH) -> bytes:
+    """The parent report as PDF bytes (summary page, then one page per chart)."""
+    if lang is Lang.ZH and not cjk_font_available():
+        lang = Lang.EN
+    buffer = io.BytesIO()
+    metadata = {
+        "Creator": "HealthBridge",
+        "Producer": "HealthBridge",
+        "CreationDate": None,
+        "Title": _TEXT["title"][lang],
+    }
+    with PdfPages(buffer, metadata=metadata) as pdf:
+        pdf.savefig(_summary_page(report, lang))
+        for chart in report.charts:
+            pdf.savefig(draw(chart, lang))
+    return buffer.getvalue()
+
+
+def render_batch(reports: Sequence[ParentReport], lang: Lang = Lang.ZH) -> list[bytes]:
+    """Render many parent reports (e.g. a centre's 150 children) one after another."""
+    return [render_parent_report(r, lang) for r in reports]
