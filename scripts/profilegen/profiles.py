@@ -373,7 +373,7 @@ def encounter() -> Profile:
         Invalid("wrong-type", [("set", ["type"], [{"coding": [coding(SNOMED, "410620009")]}])], [("Encounter.type[0]", "code-invalid")]),
         Invalid("ends-before-start", [("set", ["period", "end"], "2026-06-05T08:00:00+08:00")], [("Encounter", "invariant")]),
         Invalid("inpatient", [("set", ["class"], coding(V3_ACT_CODE, "IMP"))], [("Encounter.class", "value")]),
-        Invalid("no-start", [("del", ["period", "start"], None)], [("Encounter.period.start", "required")]),
+        Invalid("no-start", [("del", ["period", "start"], None)], [("Encounter.period.start", "required"), ("Encounter", "invariant")]),
     ]
     return Profile(pid, "Encounter", CORE + "Encounter", "Checkup visit", "A checkup visit typed by checkup-visit.", elements, valid=valid, invalid=invalid)
 
@@ -404,7 +404,7 @@ def immunization() -> Profile:
         Invalid("cvx-only", [("set", ["vaccineCode"], {"coding": [coding("http://hl7.org/fhir/sid/cvx", "20")]})], [("Immunization.vaccineCode.coding", "required")]),
         Invalid("not-nip", [("set", ["vaccineCode", "coding", 0, "code"], "PCV13")], [("Immunization.vaccineCode.coding[0]", "code-invalid")]),
         Invalid("no-lot", [("del", ["lotNumber"], None)], [("Immunization", "invariant")]),
-        Invalid("dose-as-text", [("set", ["protocolApplied", 0], {"series": "NIP 2026", "doseNumberString": "first"})], [("Immunization.protocolApplied[0].doseNumberString", "structure")]),
+        Invalid("dose-as-text", [("set", ["protocolApplied", 0], {"series": "NIP 2026", "doseNumberString": "first"})], [("Immunization.protocolApplied[0].doseNumberString", "structure"), ("Immunization.protocolApplied[0].doseNumber", "required")]),
         Invalid("dose-zero", [("set", ["protocolApplied", 0, "doseNumberPositiveInt"], 0)], [("Immunization.protocolApplied[0].doseNumberPositiveInt", "value")], base_r4=True),
     ]
     return Profile(pid, "Immunization", CORE + "Immunization", "NIP vaccination", "A dose of a China NIP vaccine, with dose number and lot.", elements, valid=valid, invalid=invalid)
