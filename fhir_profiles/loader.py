@@ -111,7 +111,9 @@ def resource_by_url(
     if entry is None or (version is not None and version != entry.version):
         raise UnknownCanonicalError(canonical)
     if resource_type is not None and entry.resource_type != resource_type:
-        raise UnknownCanonicalError(f"{canonical} is a {entry.resource_type}, not a {resource_type}")
+        raise UnknownCanonicalError(
+            f"{canonical} is a {entry.resource_type}, not a {resource_type}"
+        )
     data = _load(url)
     return _copy.deepcopy(data) if copy else data
 
@@ -143,19 +145,27 @@ def questionnaire(canonical: str) -> JSONObject:
 
 def urls(resource_type: str | None = None) -> tuple[str, ...]:
     """Canonical URLs of every packaged resource (of one type)."""
-    return tuple(e.url for e in index() if resource_type is None or e.resource_type == resource_type)
+    return tuple(
+        e.url for e in index() if resource_type is None or e.resource_type == resource_type
+    )
 
 
 def profile_urls() -> tuple[str, ...]:
     """Canonical URLs of our resource profiles (extensions excluded)."""
-    return tuple(e.url for e in index() if e.resource_type == "StructureDefinition" and e.kind == "resource")
+    return tuple(
+        e.url for e in index() if e.resource_type == "StructureDefinition" and e.kind == "resource"
+    )
 
 
 def example_names(kind: Literal["valid", "invalid"]) -> tuple[str, ...]:
     """File names of the packaged examples of one kind."""
     folder = resources.files("fhir_profiles").joinpath("examples", kind)
     return tuple(
-        sorted(p.name for p in folder.iterdir() if p.name.endswith(".json") and p.name != "expected-issues.json")
+        sorted(
+            p.name
+            for p in folder.iterdir()
+            if p.name.endswith(".json") and p.name != "expected-issues.json"
+        )
     )
 
 

@@ -104,12 +104,16 @@ class MappedCode:
     comment: str | None
 
 
-def translate(concept_map: str, system: str, code: str, target_system: str | None = None) -> tuple[MappedCode, ...]:
+def translate(
+    concept_map: str, system: str, code: str, target_system: str | None = None
+) -> tuple[MappedCode, ...]:
     """Targets of (system, code) in one of our ConceptMaps, optionally for one target system."""
     cm = resource_by_url(concept_map, "ConceptMap", copy=False)
     out: list[MappedCode] = []
     for group in cm.get("group", []):
-        if group.get("source") != system or (target_system is not None and group.get("target") != target_system):
+        if group.get("source") != system or (
+            target_system is not None and group.get("target") != target_system
+        ):
             continue
         for element in group.get("element", []):
             if element.get("code") == code:

@@ -16,17 +16,31 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from profilegen.build import build_all  # noqa: E402
+from profilegen.build import build_all
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "fhir_profiles"
-MANAGED = ("StructureDefinition", "CodeSystem", "ValueSet", "ConceptMap", "Questionnaire", "examples", "pages")
+MANAGED = (
+    "StructureDefinition",
+    "CodeSystem",
+    "ValueSet",
+    "ConceptMap",
+    "Questionnaire",
+    "examples",
+    "pages",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="compare with the committed files, write nothing")
-    parser.add_argument("--node-modules", type=Path, default=ROOT / "tools" / "node" / "node_modules")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="compare with the committed files, write nothing"
+    )
+    parser.add_argument(
+        "--node-modules", type=Path, default=ROOT / "tools" / "node" / "node_modules"
+    )
     args = parser.parse_args(argv)
     files = build_all(args.node_modules)
     existing = {

@@ -40,7 +40,9 @@ def _list(value: Any) -> list[Any]:
 
 
 def _has_identifier(resource: Any, system: str) -> bool:
-    return any(isinstance(i, dict) and i.get("system") == system for i in _list(resource.get("identifier")))
+    return any(
+        isinstance(i, dict) and i.get("system") == system for i in _list(resource.get("identifier"))
+    )
 
 
 def _instant(text: Any) -> datetime | None:
@@ -67,7 +69,11 @@ def _encounter_period(resource: Any) -> bool:
 def _indicator_codes(resource: Any) -> list[str]:
     code = resource.get("code")
     codings = _list(code.get("coding")) if isinstance(code, dict) else []
-    return [c.get("code", "") for c in codings if isinstance(c, dict) and c.get("system") == GROWTH_INDICATOR]
+    return [
+        c.get("code", "")
+        for c in codings
+        if isinstance(c, dict) and c.get("system") == GROWTH_INDICATOR
+    ]
 
 
 def _z_score_unit(resource: Any) -> bool:
@@ -101,7 +107,11 @@ def _recipient(resource: Any) -> bool:
     for actor in actors:
         role = actor.get("role") if isinstance(actor, dict) else None
         for c in _list(role.get("coding")) if isinstance(role, dict) else []:
-            if isinstance(c, dict) and c.get("system") == PARTICIPATION_TYPE and c.get("code") == "IRCP":
+            if (
+                isinstance(c, dict)
+                and c.get("system") == PARTICIPATION_TYPE
+                and c.get("code") == "IRCP"
+            ):
                 return True
     return False
 
@@ -121,7 +131,9 @@ def _boolean_answers(resource: Any) -> bool:
         if item.get("linkId") == "age-point":
             continue
         for answer in _list(item.get("answer")):
-            values = [k for k in answer if k.startswith("value")] if isinstance(answer, dict) else []
+            values = (
+                [k for k in answer if k.startswith("value")] if isinstance(answer, dict) else []
+            )
             if values != ["valueBoolean"] or not isinstance(answer["valueBoolean"], bool):
                 return False
     return True
@@ -129,7 +141,9 @@ def _boolean_answers(resource: Any) -> bool:
 
 def _age_point(resource: Any) -> bool:
     return any(
-        isinstance(item, dict) and item.get("linkId") == "age-point" and bool(_list(item.get("answer")))
+        isinstance(item, dict)
+        and item.get("linkId") == "age-point"
+        and bool(_list(item.get("answer")))
         for item in _list(resource.get("item"))
     )
 
@@ -137,30 +151,55 @@ def _age_point(resource: Any) -> bool:
 INVARIANTS: dict[str, Invariant] = {
     inv.key: inv
     for inv in (
-        Invariant("hb-child-1", f"identifier.where(system='{SID_CHILD}').exists()",
-                  lambda r: _has_identifier(r, SID_CHILD)),
-        Invariant("hb-org-1", f"identifier.where(system='{SID_ORG}').exists()",
-                  lambda r: _has_identifier(r, SID_ORG)),
-        Invariant("hb-enc-1", "period.end.exists() implies period.start <= period.end", _encounter_period),
+        Invariant(
+            "hb-child-1",
+            f"identifier.where(system='{SID_CHILD}').exists()",
+            lambda r: _has_identifier(r, SID_CHILD),
+        ),
+        Invariant(
+            "hb-org-1",
+            f"identifier.where(system='{SID_ORG}').exists()",
+            lambda r: _has_identifier(r, SID_ORG),
+        ),
+        Invariant(
+            "hb-enc-1", "period.end.exists() implies period.start <= period.end", _encounter_period
+        ),
         Invariant(
             "hb-gs-1",
-            f"code.coding.where(system='{GROWTH_INDICATOR}' and code.endsWith('-z')).exists() implies value.ofType(Quantity).code = '{{Z-score}}'",
+            (
+                f"code.coding.where(system='{GROWTH_INDICATOR}' and "
+                f"code.endsWith('-z')).exists() implies value.ofType(Quantity).code = "
+                f"'{{Z-score}}'"
+            ),
             _z_score_unit,
         ),
         Invariant(
             "hb-gs-2",
-            f"code.coding.where(system='{GROWTH_INDICATOR}' and code.endsWith('-p')).exists() implies (value.ofType(Quantity).code = '%' and value.ofType(Quantity).value >= 0 and value.ofType(Quantity).value <= 100)",
+            (
+                f"code.coding.where(system='{GROWTH_INDICATOR}' and "
+                f"code.endsWith('-p')).exists() implies (value.ofType(Quantity).code = "
+                f"'%' and value.ofType(Quantity).value >= 0 and "
+                f"value.ofType(Quantity).value <= 100)"
+            ),
             _percentile_range,
         ),
         Invariant("hb-imm-1", "status = 'completed' implies lotNumber.exists()", _lot_number),
-        Invariant("hb-task-1", "status = 'completed' implies output.exists()", _completed_task_output),
+        Invariant(
+            "hb-task-1", "status = 'completed' implies output.exists()", _completed_task_output
+        ),
         Invariant(
             "hb-consent-1",
-            f"provision.actor.where(role.coding.where(system='{PARTICIPATION_TYPE}' and code='IRCP').exists()).exists()",
+            (
+                f"provision.actor.where(role.coding.where(system='{PARTICIPATION_TYPE}' "
+                f"and code='IRCP').exists()).exists()"
+            ),
             _recipient,
         ),
-        Invariant("hb-wsr-1", "item.descendants().where(linkId != 'age-point').answer.all(value is boolean)",
-                  _boolean_answers),
+        Invariant(
+            "hb-wsr-1",
+            "item.descendants().where(linkId != 'age-point').answer.all(value is boolean)",
+            _boolean_answers,
+        ),
         Invariant("hb-wsr-2", "item.where(linkId = 'age-point').answer.exists()", _age_point),
     )
 }

@@ -32,8 +32,23 @@ from healthbridge.fhir.profile_invariants import INVARIANTS
 JSON = dict[str, Any]
 _CORE = "http://hl7.org/fhir/StructureDefinition/"
 
-_STRINGS = {"string", "code", "id", "uri", "url", "canonical", "oid", "uuid", "markdown", "base64Binary",
-            "instant", "date", "dateTime", "time", "xhtml"}
+_STRINGS = {
+    "string",
+    "code",
+    "id",
+    "uri",
+    "url",
+    "canonical",
+    "oid",
+    "uuid",
+    "markdown",
+    "base64Binary",
+    "instant",
+    "date",
+    "dateTime",
+    "time",
+    "xhtml",
+}
 _FORMATS = {
     "date": re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"),
     "dateTime": re.compile(
@@ -88,7 +103,10 @@ def _snapshot(url: str) -> _Snapshot:
 
 
 def _type_codes(element: JSON) -> list[str]:
-    return ["string" if t["code"].startswith("http://hl7.org/fhirpath/") else t["code"] for t in element.get("type", [])]
+    return [
+        "string" if t["code"].startswith("http://hl7.org/fhirpath/") else t["code"]
+        for t in element.get("type", [])
+    ]
 
 
 def _upper(code: str) -> str:
@@ -97,9 +115,13 @@ def _upper(code: str) -> str:
 
 def _contains_pattern(value: Any, pattern: Any) -> bool:
     if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(k in value and _contains_pattern(value[k], p) for k, p in pattern.items())
+        return isinstance(value, dict) and all(
+            k in value and _contains_pattern(value[k], p) for k, p in pattern.items()
+        )
     if isinstance(pattern, list):
-        return isinstance(value, list) and all(any(_contains_pattern(v, p) for v in value) for p in pattern)
+        return isinstance(value, list) and all(
+            any(_contains_pattern(v, p) for v in value) for p in pattern
+        )
     return bool(value == pattern and type(value) is type(pattern))
 
 
@@ -140,12 +162,19 @@ class _Validator:
                 allowed = _type_codes(element)
                 shown = f"{loc}.{prefix}"
                 for key, value in obj.items():
-                    if not (key.startswith(prefix) and key[len(prefix):len(prefix) + 1].isupper()):
+                    if not (
+                        key.startswith(prefix) and key[len(prefix) : len(prefix) + 1].isupper()
+                    ):
                         continue
                     known.add(key)
-                    tcode = next((t for t in allowed if _upper(t) == key[len(prefix):]), None)
+                    tcode = next((t for t in allowed if _upper(t) == key[len(prefix) :]), None)
                     if tcode is None:
-                        self.add("structure", f"{loc}.{key}", f"Type {key[len(prefix):]} is not allowed for {prefix}[x] (allowed: {', '.join(allowed)})")
+                        self.add(
+                            "structure",
+                            f"{loc}.{key}",
+                            f"Type {key[len(prefix) :]} is not allowed for {prefix}[x]"
+                            f" (allowed: {', '.join(allowed)})",
+                        )
                         continue
                     values.append((f"{loc}.{key}", value, tcode, key))
             else:
@@ -163,7 +192,10 @@ class _Validator:
                     items = raw if isinstance(raw, list) else [raw]
                     types = _type_codes(element)
                     tcode = types[0] if len(types) == 1 else None
-                    values = [(f"{shown}[{i}]" if repeating else shown, v, tcode, name) for i, v in enumerate(items)]
+                    values = [
+                        (f"{shown}[{i}]" if repeating else shown, v, tcode, name)
+                        for i, v in enumerate(items)
+                    ]
             self.cardinality(element, len(values), shown)
             for vloc, value, tcode, _ in values:
                 self.value(snap, cid, element, value, vloc, tcode)
@@ -177,17 +209,36 @@ class _Validator:
     def cardinality(self, element: JSON, count: int, loc: str, what: str = "") -> None:
         low, high = int(element.get("min", 0)), element.get("max", "*")
         if count < low:
-            self.add("required", loc, f"{what}Minimum cardinality of {element['id']} is {low}, found {count}")
+            self.add(
+                "required",
+                loc,
+                f"{what}Minimum cardinality of {element['id']} is {low}, found {count}",
+            )
         if high != "*" and count > int(high):
-            self.add("structure", loc, f"{what}Maximum cardinality of {element['id']} is {high}, found {count}")
+            self.add(
+                "structure",
+                loc,
+                f"{what}Maximum cardinality of {element['id']} is {high}, found {count}",
+            )
 
-    def slices(self, snap: _Snapshot, cid: str, element: JSON, values: list[tuple[str, Any, str | None, str]], loc: str) -> None:
+    def slices(
+        self,
+        snap: _Snapshot,
+        cid: str,
+        element: JSON,
+        values: list[tuple[str, Any, str | None, str]],
+        loc: str,
+    ) -> None:
         slicing = element.get("slicing", {})
         discriminators = slicing.get("discriminator", [])
         matched_any: set[int] = set()
         for sid in snap.slices[cid]:
             slice_el = snap.elements[sid]
-            matched = [(i, v) for i, v in enumerate(values) if self.matches(snap, sid, slice_el, v[1], v[3], discriminators)]
+            matched = [
+                (i, v)
+                for i, v in enumerate(values)
+                if self.matches(snap, sid, slice_el, v[1], v[3], discriminators)
+            ]
             matched_any.update(i for i, _ in matched)
             self.cardinality(slice_el, len(matched), loc, f"Slice '{slice_el['sliceName']}': ")
             for _, (vloc, value, tcode, _key) in matched:
@@ -195,15 +246,27 @@ class _Validator:
         if slicing.get("rules") == "closed":
             for i, (vloc, *_rest) in enumerate(values):
                 if i not in matched_any:
-                    self.add("structure", vloc, f"Value matches no slice of closed slicing on {cid}")
+                    self.add(
+                        "structure", vloc, f"Value matches no slice of closed slicing on {cid}"
+                    )
 
-    def matches(self, snap: _Snapshot, sid: str, slice_el: JSON, value: Any, key: str, discriminators: list[JSON]) -> bool:
+    def matches(
+        self,
+        snap: _Snapshot,
+        sid: str,
+        slice_el: JSON,
+        value: Any,
+        key: str,
+        discriminators: list[JSON],
+    ) -> bool:
         for disc in discriminators:
             path = disc["path"]
             if disc["type"] == "type":
                 types = _type_codes(slice_el)
                 prefix = slice_el["path"].rsplit(".", 1)[-1].removesuffix("[x]")
-                if not (key == slice_el.get("sliceName") or key in {prefix + _upper(t) for t in types}):
+                if not (
+                    key == slice_el.get("sliceName") or key in {prefix + _upper(t) for t in types}
+                ):
                     return False
                 continue
             target = slice_el if path == "$this" else snap.elements.get(f"{sid}.{path}")
@@ -225,7 +288,9 @@ class _Validator:
         return True
 
     # -- values ------------------------------------------------------------------------------
-    def value(self, snap: _Snapshot, eid: str, element: JSON, value: Any, loc: str, tcode: str | None) -> None:
+    def value(
+        self, snap: _Snapshot, eid: str, element: JSON, value: Any, loc: str, tcode: str | None
+    ) -> None:
         if tcode is not None and tcode[:1].islower():
             self.primitive(tcode, value, loc)
         elif tcode is not None and not isinstance(value, dict):
@@ -234,13 +299,19 @@ class _Validator:
         rule = _fixed_or_pattern(element)
         if rule is not None:
             key, expected = rule
-            ok = value == expected if key.startswith("fixed") else _contains_pattern(value, expected)
+            ok = (
+                value == expected if key.startswith("fixed") else _contains_pattern(value, expected)
+            )
             if not ok:
                 how = "exactly" if key.startswith("fixed") else "matching the pattern"
                 self.add("value", loc, f"Value must be {how} {expected!r} ({element['id']})")
         binding = element.get("binding", {})
-        if binding.get("strength") == "required" and terminology.is_expandable(binding.get("valueSet", "")):
-            self.binding(binding["valueSet"], value, loc, tcode or (_type_codes(element) or [""])[0])
+        if binding.get("strength") == "required" and terminology.is_expandable(
+            binding.get("valueSet", "")
+        ):
+            self.binding(
+                binding["valueSet"], value, loc, tcode or (_type_codes(element) or [""])[0]
+            )
         for t in element.get("type", []):
             if t["code"] == "Reference" and t.get("targetProfile") and isinstance(value, dict):
                 self.reference(t["targetProfile"], value, loc)
@@ -269,11 +340,17 @@ class _Validator:
         else:
             return
         if not ok:
-            self.add("structure", loc, f"Expected a JSON value of FHIR type {tcode}, found {type(value).__name__}")
+            self.add(
+                "structure",
+                loc,
+                f"Expected a JSON value of FHIR type {tcode}, found {type(value).__name__}",
+            )
             return
         fmt = _FORMATS.get(tcode)
-        if (fmt is not None and not fmt.match(value)) or (tcode == "positiveInt" and value < 1) or (
-            tcode == "unsignedInt" and value < 0
+        if (
+            (fmt is not None and not fmt.match(value))
+            or (tcode == "positiveInt" and value < 1)
+            or (tcode == "unsignedInt" and value < 0)
         ):
             self.add("value", loc, f"{value!r} is not a valid {tcode}")
 
@@ -284,7 +361,8 @@ class _Validator:
             ok = terminology.contains(value_set, value.get("system"), str(value.get("code")))
         elif tcode == "CodeableConcept" and isinstance(value, dict):
             ok = any(
-                isinstance(c, dict) and terminology.contains(value_set, c.get("system"), str(c.get("code")))
+                isinstance(c, dict)
+                and terminology.contains(value_set, c.get("system"), str(c.get("code")))
                 for c in value.get("coding", [])
             )
         else:
@@ -300,7 +378,12 @@ class _Validator:
         rtype = parts[-2]
         allowed = {_profile_type(t) for t in targets} - {None}
         if allowed and rtype not in allowed and "Resource" not in allowed:
-            self.add("invalid", loc, f"Reference to {rtype} is not allowed here (allowed: {', '.join(sorted(a for a in allowed if a))})")
+            self.add(
+                "invalid",
+                loc,
+                f"Reference to {rtype} is not allowed here"
+                f" (allowed: {', '.join(sorted(a for a in allowed if a))})",
+            )
 
     def invariants(self, element: JSON, value: Any, loc: str) -> None:
         for constraint in element.get("constraint", []):
@@ -326,7 +409,9 @@ def _at_path(value: Any, path: str) -> list[Any]:
     return current
 
 
-def validate_against_profiles(resource: JSON, profiles: list[str] | None = None) -> list[ValidationIssue]:
+def validate_against_profiles(
+    resource: JSON, profiles: list[str] | None = None
+) -> list[ValidationIssue]:
     """Every issue of ``resource`` against ``profiles`` (default: its ``meta.profile``).
 
     An unknown profile URL is itself an issue (``not-found``). Profiles that are not ours
@@ -337,9 +422,14 @@ def validate_against_profiles(resource: JSON, profiles: list[str] | None = None)
     if not isinstance(rtype, str):
         v.add("required", "resourceType", "The resource has no resourceType")
         return v.issues
-    claimed = profiles if profiles is not None else list(resource.get("meta", {}).get("profile", []))
+    claimed = (
+        profiles if profiles is not None else list(resource.get("meta", {}).get("profile", []))
+    )
     for url in claimed:
-        if not loader.is_known(url) or loader.resource_by_url(url, copy=False)["resourceType"] != "StructureDefinition":
+        if (
+            not loader.is_known(url)
+            or loader.resource_by_url(url, copy=False)["resourceType"] != "StructureDefinition"
+        ):
             if profiles is not None or url.startswith(loader.CANONICAL_BASE):
                 v.add("not-found", f"{rtype}.meta.profile", f"Unknown profile {url}")
             continue
@@ -356,12 +446,19 @@ def validate_operation_outcome(issues: list[ValidationIssue]) -> JSON:
     if not issues:
         return {
             "resourceType": "OperationOutcome",
-            "issue": [{"severity": "information", "code": "informational", "diagnostics": "All OK"}],
+            "issue": [
+                {"severity": "information", "code": "informational", "diagnostics": "All OK"}
+            ],
         }
     return {
         "resourceType": "OperationOutcome",
         "issue": [
-            {"severity": i.severity, "code": i.code, "diagnostics": i.diagnostics, "expression": [i.expression]}
+            {
+                "severity": i.severity,
+                "code": i.code,
+                "diagnostics": i.diagnostics,
+                "expression": [i.expression],
+            }
             for i in issues
         ],
     }

@@ -79,7 +79,10 @@ def required(vs: str) -> JSON:
 
 def ref(*targets: str) -> list[JSON]:
     """A Reference type restricted to target profiles (our ids or core type names)."""
-    profiles = [t if t.startswith("http") else (sd_url(t) if t.startswith("hb-") else CORE + t) for t in targets]
+    profiles = [
+        t if t.startswith("http") else (sd_url(t) if t.startswith("hb-") else CORE + t)
+        for t in targets
+    ]
     return [{"code": "Reference", "targetProfile": profiles}]
 
 

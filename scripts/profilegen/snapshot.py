@@ -37,7 +37,9 @@ class BaseDefinitions:
                     self._by_url[res["url"]] = res
         examples = node_modules / "hl7.fhir.r4.examples"
         for name in ("vitalsigns", "bodyweight", "bodyheight", "headcircum", "bmi", "bodytemp"):
-            res = json.loads((examples / f"StructureDefinition-{name}.json").read_text(encoding="utf-8"))
+            res = json.loads(
+                (examples / f"StructureDefinition-{name}.json").read_text(encoding="utf-8")
+            )
             self._by_url[res["url"]] = res
 
     def get(self, url: str) -> JSON:
@@ -113,8 +115,8 @@ def _ensure(snapshot: list[JSON], element_id: str, bases: BaseDefinitions) -> in
     inserted: list[JSON] = []
     for child in children:
         c = copy.deepcopy(child)
-        suffix_id = c["id"][len(type_code):]
-        suffix_path = c["path"][len(type_code):]
+        suffix_id = c["id"][len(type_code) :]
+        suffix_path = c["path"][len(type_code) :]
         c["id"] = parent_id + suffix_id
         c["path"] = parent["path"] + suffix_path
         inserted.append(c)
@@ -142,7 +144,9 @@ def _merge(target: JSON, diff: Mapping[str, object]) -> None:
             target[key] = copy.deepcopy(value)
 
 
-def generate_snapshot(base_url: str, differential: list[JSON], bases: BaseDefinitions) -> list[JSON]:
+def generate_snapshot(
+    base_url: str, differential: list[JSON], bases: BaseDefinitions
+) -> list[JSON]:
     """The snapshot elements of a profile with ``differential`` on ``base_url``."""
     snapshot = copy.deepcopy(bases.get(base_url)["snapshot"]["element"])
     for diff in differential:

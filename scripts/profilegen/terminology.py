@@ -54,7 +54,11 @@ LOINC_PERCENTILES: tuple[tuple[str, str, str], ...] = (
 GROWTH_REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("who-2006", "WHO Child Growth Standards 2006 (0-5 years)", "WHO 2006 儿童生长标准"),
     ("who-2007", "WHO Growth Reference 2007 (5-19 years)", "WHO 2007 生长参考值"),
-    ("wst423-2022", "WS/T 423-2022 Growth standard for children under 7 years", "WS/T 423-2022 7岁以下儿童生长标准"),
+    (
+        "wst423-2022",
+        "WS/T 423-2022 Growth standard for children under 7 years",
+        "WS/T 423-2022 7岁以下儿童生长标准",
+    ),
 )
 
 NIP_VACCINES: tuple[tuple[str, str, str], ...] = (
@@ -141,7 +145,11 @@ ALERT_KINDS: tuple[tuple[str, str, str], ...] = (
     ("checkup-missed", "Health checkup missed", "体检错过"),
     ("vaccine-due", "Vaccine dose due", "疫苗到期"),
     ("vaccine-overdue", "Vaccine dose overdue", "疫苗逾期"),
-    ("admission-vaccination-incomplete", "Vaccination incomplete at admission check", "入托查验接种不全"),
+    (
+        "admission-vaccination-incomplete",
+        "Vaccination incomplete at admission check",
+        "入托查验接种不全",
+    ),
     ("fever", "Fever at the daily health check", "发热"),
     ("symptom", "Symptom at the daily health check", "晨午检症状"),
     ("outbreak-cluster", "Possible infectious-disease cluster", "疑似传染病聚集"),
@@ -178,7 +186,11 @@ ORGANIZATION_KINDS: tuple[tuple[str, str, str], ...] = (
     ("childcare-centre", "Childcare centre (托育机构)", "托育机构"),
     ("kindergarten", "Kindergarten", "幼儿园"),
     ("mch-hospital", "Maternal and child health hospital", "妇幼保健院"),
-    ("community-health-centre", "Community or township health centre", "社区卫生服务中心/乡镇卫生院"),
+    (
+        "community-health-centre",
+        "Community or township health centre",
+        "社区卫生服务中心/乡镇卫生院",
+    ),
     ("hospital", "Hospital", "医院"),
     ("cdc", "Centre for disease control", "疾病预防控制中心"),
 )
@@ -233,7 +245,9 @@ def warning_signs() -> list[WarningSign]:
     return rows
 
 
-def _header(resource_type: str, rid: str, url: str, name: str, title: str, description: str) -> JSON:
+def _header(
+    resource_type: str, rid: str, url: str, name: str, title: str, description: str
+) -> JSON:
     return {
         "resourceType": resource_type,
         "id": rid,
@@ -254,7 +268,12 @@ def _zh(text: str) -> JSON:
 
 
 def code_system(
-    rid: str, name: str, title: str, description: str, concepts: list[JSON], case_sensitive: bool = True
+    rid: str,
+    name: str,
+    title: str,
+    description: str,
+    concepts: list[JSON],
+    case_sensitive: bool = True,
 ) -> JSON:
     """A complete CodeSystem."""
     out = _header("CodeSystem", rid, cs_url(rid), name, title, description)
@@ -292,8 +311,16 @@ def growth_indicator_concepts() -> list[JSON]:
                 "display": en,
                 "designation": [_zh(zh)],
                 "concept": [
-                    {"code": f"{code}-z", "display": f"{en} z-score", "designation": [_zh(f"{zh}Z评分")]},
-                    {"code": f"{code}-p", "display": f"{en} percentile", "designation": [_zh(f"{zh}百分位")]},
+                    {
+                        "code": f"{code}-z",
+                        "display": f"{en} z-score",
+                        "designation": [_zh(f"{zh}Z评分")],
+                    },
+                    {
+                        "code": f"{code}-p",
+                        "display": f"{en} percentile",
+                        "designation": [_zh(f"{zh}百分位")],
+                    },
                 ],
             }
         )
@@ -304,62 +331,166 @@ def terminology_resources() -> list[JSON]:
     """Every CodeSystem, ValueSet and ConceptMap we publish."""
     res: list[JSON] = []
     cs_specs: list[tuple[str, str, str, str, list[JSON]]] = [
-        ("growth-indicator", "GrowthIndicator", "Growth indicators and derived scores",
-         "Anthropometric growth indicators (as in growth_standards.Indicator) and the codes of the derived z-score (`-z`) and percentile (`-p`) Observations.",
-         growth_indicator_concepts()),
-        ("growth-reference", "GrowthReference", "Growth references",
-         "The growth standard or reference a z-score or percentile was computed against.",
-         simple_concepts(GROWTH_REFERENCES)),
-        ("alert-kind", "AlertKind", "Early-intervention alert kinds",
-         "What an early-intervention Flag is about.", simple_concepts(ALERT_KINDS)),
-        ("alert-severity", "AlertSeverity", "Alert severities",
-         "How urgently an early-intervention alert needs review.", simple_concepts(ALERT_SEVERITIES)),
-        ("nip-vaccine", "NipVaccine", "China National Immunization Programme vaccines",
-         "NIP vaccines by the abbreviations of the official schedule table (国家免疫规划疫苗儿童免疫程序, 2021 and 2026 editions).",
-         simple_concepts(NIP_VACCINES)),
-        ("checkup-visit", "CheckupVisit", "Child health checkup visit types",
-         "Visits of the 0-6 years child health management service (基本公共卫生服务规范 第三版) plus childcare-centre checks.",
-         simple_concepts(CHECKUP_VISITS)),
-        ("organization-kind", "OrganizationKind", "Organisation kinds",
-         "Kinds of organisation sharing the child-health record.", simple_concepts(ORGANIZATION_KINDS)),
-        ("task-kind", "TaskKind", "Review task kinds",
-         "What a HealthBridge workflow Task asks someone to do.", simple_concepts(TASK_KINDS)),
+        (
+            "growth-indicator",
+            "GrowthIndicator",
+            "Growth indicators and derived scores",
+            (
+                "Anthropometric growth indicators (as in growth_standards.Indicator) "
+                "and the codes of the derived z-score (`-z`) and percentile (`-p`) "
+                "Observations."
+            ),
+            growth_indicator_concepts(),
+        ),
+        (
+            "growth-reference",
+            "GrowthReference",
+            "Growth references",
+            "The growth standard or reference a z-score or percentile was computed against.",
+            simple_concepts(GROWTH_REFERENCES),
+        ),
+        (
+            "alert-kind",
+            "AlertKind",
+            "Early-intervention alert kinds",
+            "What an early-intervention Flag is about.",
+            simple_concepts(ALERT_KINDS),
+        ),
+        (
+            "alert-severity",
+            "AlertSeverity",
+            "Alert severities",
+            "How urgently an early-intervention alert needs review.",
+            simple_concepts(ALERT_SEVERITIES),
+        ),
+        (
+            "nip-vaccine",
+            "NipVaccine",
+            "China National Immunization Programme vaccines",
+            (
+                "NIP vaccines by the abbreviations of the official schedule table "
+                "(国家免疫规划疫苗儿童免疫程序, 2021 and 2026 editions)."
+            ),
+            simple_concepts(NIP_VACCINES),
+        ),
+        (
+            "checkup-visit",
+            "CheckupVisit",
+            "Child health checkup visit types",
+            (
+                "Visits of the 0-6 years child health management service (基本公共卫生服务规范 "
+                "第三版) plus childcare-centre checks."
+            ),
+            simple_concepts(CHECKUP_VISITS),
+        ),
+        (
+            "organization-kind",
+            "OrganizationKind",
+            "Organisation kinds",
+            "Kinds of organisation sharing the child-health record.",
+            simple_concepts(ORGANIZATION_KINDS),
+        ),
+        (
+            "task-kind",
+            "TaskKind",
+            "Review task kinds",
+            "What a HealthBridge workflow Task asks someone to do.",
+            simple_concepts(TASK_KINDS),
+        ),
     ]
     signs = warning_signs()
     sign_concepts = [
         {"code": s.code, "display": s.en, "designation": [_zh(s.zh)]} for s in signs
-    ] + [{"code": "regression", "display": "Regression of language or social skills at any age",
-          "designation": [_zh("任何年龄出现语言或社交技能倒退")]}]
+    ] + [
+        {
+            "code": "regression",
+            "display": "Regression of language or social skills at any age",
+            "designation": [_zh("任何年龄出现语言或社交技能倒退")],
+        }
+    ]
     cs_specs.append(
-        ("warning-sign", "WarningSign", "Developmental warning-sign items",
-         "Items of the NHC 儿童心理行为发育问题预警征象筛查表 (4 per age point, 3 months to 6 years), coded `{age}-{item}`, plus `regression`.",
-         sign_concepts)
+        (
+            "warning-sign",
+            "WarningSign",
+            "Developmental warning-sign items",
+            (
+                "Items of the NHC 儿童心理行为发育问题预警征象筛查表 "
+                "(4 per age point, 3 months to 6 years), coded `{age}-{item}`, plus `regression`."
+            ),
+            sign_concepts,
+        )
     )
     for rid, name, title, desc, concepts in cs_specs:
         res.append(code_system(rid, name, title, desc, concepts))
-        res.append(whole_system_value_set(rid, name, title, f"All codes of the {title} code system."))
+        res.append(
+            whole_system_value_set(rid, name, title, f"All codes of the {title} code system.")
+        )
 
     # Derived growth-score codes: our -z / -p codes plus the verified LOINC percentiles.
-    derived = _header("ValueSet", "growth-score-code", vs_url("growth-score-code"), "GrowthScoreCode",
-                      "Growth z-score and percentile codes",
-                      "Codes for a derived growth z-score or percentile Observation: our growth-indicator `-z`/`-p` codes, and LOINC percentile codes where one exists.")
+    derived = _header(
+        "ValueSet",
+        "growth-score-code",
+        vs_url("growth-score-code"),
+        "GrowthScoreCode",
+        "Growth z-score and percentile codes",
+        (
+            "Codes for a derived growth z-score or percentile Observation: our "
+            "growth-indicator `-z`/`-p` codes, and LOINC percentile codes where one "
+            "exists."
+        ),
+    )
     derived["compose"] = {
         "include": [
-            {"system": cs_url("growth-indicator"),
-             "concept": [{"code": f"{c}-{k}"} for c, _, _ in GROWTH_INDICATORS for k in ("z", "p")]},
-            {"system": LOINC, "concept": [{"code": lc, "display": d} for _, lc, d in LOINC_PERCENTILES]},
+            {
+                "system": cs_url("growth-indicator"),
+                "concept": [
+                    {"code": f"{c}-{k}"} for c, _, _ in GROWTH_INDICATORS for k in ("z", "p")
+                ],
+            },
+            {
+                "system": LOINC,
+                "concept": [{"code": lc, "display": d} for _, lc, d in LOINC_PERCENTILES],
+            },
         ]
     }
     res.append(derived)
-    guardian = _header("ValueSet", "guardian-relationship", vs_url("guardian-relationship"),
-                       "GuardianRelationship", "Guardian relationships",
-                       "How a guardian is related to the child (HL7 v3 RoleCode, codes checked against the R4 v3-RoleCode code system).")
-    guardian["compose"] = {"include": [{"system": V3_ROLE, "concept": [{"code": c, "display": d} for c, d in GUARDIAN_ROLES]}]}
+    guardian = _header(
+        "ValueSet",
+        "guardian-relationship",
+        vs_url("guardian-relationship"),
+        "GuardianRelationship",
+        "Guardian relationships",
+        (
+            "How a guardian is related to the child (HL7 v3 RoleCode, codes checked "
+            "against the R4 v3-RoleCode code system)."
+        ),
+    )
+    guardian["compose"] = {
+        "include": [
+            {"system": V3_ROLE, "concept": [{"code": c, "display": d} for c, d in GUARDIAN_ROLES]}
+        ]
+    }
     res.append(guardian)
-    interp = _header("ValueSet", "growth-interpretation", vs_url("growth-interpretation"),
-                     "GrowthInterpretation", "Growth score interpretations",
-                     "Interpretation of a growth z-score: below -3 SD (LL), below -2 SD (L), normal (N), above +2 SD (H), above +3 SD (HH); cut-offs per indicator live in the clinical rule tables.")
-    interp["compose"] = {"include": [{"system": V3_INTERP, "concept": [{"code": c, "display": d} for c, d in GROWTH_INTERPRETATIONS]}]}
+    interp = _header(
+        "ValueSet",
+        "growth-interpretation",
+        vs_url("growth-interpretation"),
+        "GrowthInterpretation",
+        "Growth score interpretations",
+        (
+            "Interpretation of a growth z-score: below -3 SD (LL), below -2 SD (L), "
+            "normal (N), above +2 SD (H), above +3 SD (HH); cut-offs per indicator "
+            "live in the clinical rule tables."
+        ),
+    )
+    interp["compose"] = {
+        "include": [
+            {
+                "system": V3_INTERP,
+                "concept": [{"code": c, "display": d} for c, d in GROWTH_INTERPRETATIONS],
+            }
+        ]
+    }
     res.append(interp)
     res.append(vaccine_concept_map())
     return res
@@ -372,11 +503,16 @@ def _map_group(target_system: str, rows: tuple[VaccineMapping, ...], what: str) 
         if m.target is not None:
             target["code"] = m.target
         if m.evidence == "M":
-            target["comment"] = f"Not verified against the {what} source (DOMAIN.md §1.5 tag [M]); check before relying on it."
+            target["comment"] = (
+                f"Not verified against the {what} source (DOMAIN.md §1.5 tag [M]); check "
+                f"before relying on it."
+            )
         elif m.evidence == "-":
             target["comment"] = f"No {what} code found for this vaccine."
         elif m.equivalence == "wider":
-            target["comment"] = f"The {what} code is broader than this NIP vaccine (DOMAIN.md §1.5 tag [C])."
+            target["comment"] = (
+                f"The {what} code is broader than this NIP vaccine (DOMAIN.md §1.5 tag [C])."
+            )
         else:
             target["comment"] = "DOMAIN.md §1.5 tag [C]."
         elements.append({"code": m.nip, "target": [target]})
@@ -385,17 +521,36 @@ def _map_group(target_system: str, rows: tuple[VaccineMapping, ...], what: str) 
 
 def vaccine_concept_map() -> JSON:
     """NIP vaccine → CVX and ATC, with honest equivalences."""
-    out = _header("ConceptMap", "nip-vaccine-cvx-atc", cm_url("nip-vaccine-cvx-atc"), "NipVaccineCvxAtc",
-                  "NIP vaccines to CVX and ATC",
-                  "Maps China NIP vaccines to US CDC CVX and WHO ATC codes. `equivalent` only where the code was confirmed; `wider` where the target is broader; `relatedto` marks mappings not re-verified against the target code system.")
+    out = _header(
+        "ConceptMap",
+        "nip-vaccine-cvx-atc",
+        cm_url("nip-vaccine-cvx-atc"),
+        "NipVaccineCvxAtc",
+        "NIP vaccines to CVX and ATC",
+        (
+            "Maps China NIP vaccines to US CDC CVX and WHO ATC codes. `equivalent` "
+            "only where the code was confirmed; `wider` where the target is "
+            "broader; `relatedto` marks mappings not re-verified against the target "
+            "code system."
+        ),
+    )
     out["sourceCanonical"] = vs_url("nip-vaccine")
     out["group"] = [_map_group(CVX, CVX_MAP, "CVX"), _map_group(ATC, ATC_MAP, "ATC")]
     return out
 
 
 def _translated(en: str) -> JSON:
-    return {"extension": [{"url": TRANSLATION_EXT, "extension": [
-        {"url": "lang", "valueCode": "en"}, {"url": "content", "valueString": en}]}]}
+    return {
+        "extension": [
+            {
+                "url": TRANSLATION_EXT,
+                "extension": [
+                    {"url": "lang", "valueCode": "en"},
+                    {"url": "content", "valueString": en},
+                ],
+            }
+        ]
+    }
 
 
 WARNING_SIGNS_QUESTIONNAIRE_ID = "warning-signs"
@@ -408,12 +563,27 @@ def warning_signs_questionnaire() -> JSON:
     Any item answered ``true`` (the child shows the warning sign), or regression, makes the
     screen positive (DOMAIN.md §4.3); the scoring itself is a clinical rule, not here.
     """
-    out = _header("Questionnaire", WARNING_SIGNS_QUESTIONNAIRE_ID, q_url(WARNING_SIGNS_QUESTIONNAIRE_ID),
-                  "WarningSignsChecklist", "儿童心理行为发育问题预警征象筛查表",
-                  "NHC developmental warning-signs checklist for children aged 3 months to 6 years: 4 items per age point; answer true when the child shows the sign. Item texts zh-CN with English translations (ours).")
+    out = _header(
+        "Questionnaire",
+        WARNING_SIGNS_QUESTIONNAIRE_ID,
+        q_url(WARNING_SIGNS_QUESTIONNAIRE_ID),
+        "WarningSignsChecklist",
+        "儿童心理行为发育问题预警征象筛查表",
+        (
+            "NHC developmental warning-signs checklist for children aged 3 months "
+            "to 6 years: 4 items per age point; answer true when the child shows "
+            "the sign. Item texts zh-CN with English translations (ours)."
+        ),
+    )
     out["language"] = "zh-CN"
     out["subjectType"] = ["Patient"]
-    out["code"] = [{"system": cs_url("warning-sign"), "code": "regression", "display": "Regression of language or social skills at any age"}]
+    out["code"] = [
+        {
+            "system": cs_url("warning-sign"),
+            "code": "regression",
+            "display": "Regression of language or social skills at any age",
+        }
+    ]
     visits = {c: (en, zh) for c, en, zh in CHECKUP_VISITS}
     age_item: JSON = {
         "linkId": "age-point",
@@ -421,26 +591,51 @@ def warning_signs_questionnaire() -> JSON:
         "_text": _translated("Age point screened"),
         "type": "choice",
         "required": True,
-        "answerOption": [{"valueCoding": {"system": cs_url("checkup-visit"), "code": a, "display": visits[a][0]}} for a in AGE_POINTS],
+        "answerOption": [
+            {"valueCoding": {"system": cs_url("checkup-visit"), "code": a, "display": visits[a][0]}}
+            for a in AGE_POINTS
+        ],
     }
     items: list[JSON] = [age_item]
     signs = warning_signs()
     for age in AGE_POINTS:
         group_items = [
-            {"linkId": s.code, "code": [{"system": cs_url("warning-sign"), "code": s.code}],
-             "text": s.zh, "_text": _translated(s.en), "type": "boolean", "required": True}
-            for s in signs if s.age_code == age
+            {
+                "linkId": s.code,
+                "code": [{"system": cs_url("warning-sign"), "code": s.code}],
+                "text": s.zh,
+                "_text": _translated(s.en),
+                "type": "boolean",
+                "required": True,
+            }
+            for s in signs
+            if s.age_code == age
         ]
-        items.append({
-            "linkId": f"group-{age}",
-            "text": f"{visits[age][1]}预警征象",
-            "_text": _translated(f"Warning signs, {visits[age][0]}"),
-            "type": "group",
-            "enableWhen": [{"question": "age-point", "operator": "=", "answerCoding": {"system": cs_url("checkup-visit"), "code": age}}],
-            "item": group_items,
-        })
-    items.append({"linkId": "regression", "code": [{"system": cs_url("warning-sign"), "code": "regression"}],
-                  "text": "是否出现语言或社交技能倒退", "_text": _translated("Any regression of language or social skills"),
-                  "type": "boolean", "required": True})
+        items.append(
+            {
+                "linkId": f"group-{age}",
+                "text": f"{visits[age][1]}预警征象",
+                "_text": _translated(f"Warning signs, {visits[age][0]}"),
+                "type": "group",
+                "enableWhen": [
+                    {
+                        "question": "age-point",
+                        "operator": "=",
+                        "answerCoding": {"system": cs_url("checkup-visit"), "code": age},
+                    }
+                ],
+                "item": group_items,
+            }
+        )
+    items.append(
+        {
+            "linkId": "regression",
+            "code": [{"system": cs_url("warning-sign"), "code": "regression"}],
+            "text": "是否出现语言或社交技能倒退",
+            "_text": _translated("Any regression of language or social skills"),
+            "type": "boolean",
+            "required": True,
+        }
+    )
     out["item"] = items
     return out
