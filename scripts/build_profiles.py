@@ -41,19 +41,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--node-modules", type=Path, default=ROOT / "tools" / "node" / "node_modules"
     )
+    parser.add_argument("--out", type=Path, default=OUT, help="output folder (fhir_profiles/)")
     args = parser.parse_args(argv)
+    out: Path = args.out
     files = build_all(args.node_modules)
     existing = {
-        p.relative_to(OUT).as_posix()
+        p.relative_to(out).as_posix()
         for d in MANAGED
-        for p in (OUT / d).rglob("*")
+        for p in (out / d).rglob("*")
         if p.is_file() and p.suffix in {".json", ".md"}
     }
-    existing |= {"index.json"} if (OUT / "index.json").exists() else set()
+    existing |= {"index.json"} if (out / "index.json").exists() else set()
     if args.check:
         problems = [f"stale: {name}" for name in sorted(existing - files.keys())]
         for name, text in sorted(files.items()):
-            path = OUT / name
+            path = out / name
             if not path.exists():
                 problems.append(f"missing: {name}")
             elif path.read_text(encoding="utf-8") != text:
@@ -63,13 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(files)} files checked, {len(problems)} problem(s)")
         return 1 if problems else 0
     for name in sorted(existing - files.keys()):
-        (OUT / name).unlink()
+        (out / name).unlink()
     for name, text in files.items():
-        path = OUT / name
+        path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
-    print(f"wrote {len(files)} files under {OUT.relative_to(ROOT)}")
+    print(f"wrote {len(files)} files under {out}")
     return 0
 
 

@@ -84,7 +84,7 @@ def _type_of_parent(parent: JSON) -> str:
         types = [t for t in types if prefix + t[:1].upper() + t[1:] == slice_name]
     if len(types) != 1:
         raise SnapshotError(f"cannot expand {parent['id']}: types {types}")
-    return types[0]
+    return str(types[0])
 
 
 def _ensure(snapshot: list[JSON], element_id: str, bases: BaseDefinitions) -> int:
@@ -148,7 +148,7 @@ def generate_snapshot(
     base_url: str, differential: list[JSON], bases: BaseDefinitions
 ) -> list[JSON]:
     """The snapshot elements of a profile with ``differential`` on ``base_url``."""
-    snapshot = copy.deepcopy(bases.get(base_url)["snapshot"]["element"])
+    snapshot: list[JSON] = copy.deepcopy(bases.get(base_url)["snapshot"]["element"])
     for diff in differential:
         index = _ensure(snapshot, diff["id"], bases)
         _merge(snapshot[index], diff)
