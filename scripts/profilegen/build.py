@@ -11,8 +11,9 @@ from typing import Any
 from .common import DATE, FHIR_VERSION, JSON, PUBLISHER, VERSION, sd_url
 from .pages import index_page, profile_page
 from .profiles import Invalid, Op, Profile, all_profiles
+from .questionnaire import warning_signs_questionnaire
 from .snapshot import BaseDefinitions, generate_snapshot
-from .terminology import terminology_resources, warning_signs_questionnaire
+from .terminology import terminology_resources
 
 
 def dump(resource: Any) -> str:
