@@ -21,45 +21,16 @@ Pure: no web or database imports.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from fhir_profiles import loader, terminology
 from healthbridge.fhir.profile_invariants import INVARIANTS
+from healthbridge.fhir.profile_primitives import primitive_problem
 
 JSON = dict[str, Any]
 _CORE = "http://hl7.org/fhir/StructureDefinition/"
-
-_STRINGS = {
-    "string",
-    "code",
-    "id",
-    "uri",
-    "url",
-    "canonical",
-    "oid",
-    "uuid",
-    "markdown",
-    "base64Binary",
-    "instant",
-    "date",
-    "dateTime",
-    "time",
-    "xhtml",
-}
-_FORMATS = {
-    "date": re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"),
-    "dateTime": re.compile(
-        r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])(T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?"
-        r"(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00)))?)?)?$"
-    ),
-    "instant": re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"),
-    "time": re.compile(r"^([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?$"),
-    "code": re.compile(r"^[^\s]+(\s[^\s]+)*$"),
-    "id": re.compile(r"^[A-Za-z0-9\-.]{1,64}$"),
-}
 
 
 @dataclass(frozen=True)
@@ -329,30 +300,9 @@ class _Validator:
         self.children(snap, eid, value, loc)
 
     def primitive(self, tcode: str, value: Any, loc: str) -> None:
-        if tcode == "boolean":
-            ok = isinstance(value, bool)
-        elif tcode in {"integer", "positiveInt", "unsignedInt"}:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif tcode == "decimal":
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-        elif tcode in _STRINGS:
-            ok = isinstance(value, str)
-        else:
-            return
-        if not ok:
-            self.add(
-                "structure",
-                loc,
-                f"Expected a JSON value of FHIR type {tcode}, found {type(value).__name__}",
-            )
-            return
-        fmt = _FORMATS.get(tcode)
-        if (
-            (fmt is not None and not fmt.match(value))
-            or (tcode == "positiveInt" and value < 1)
-            or (tcode == "unsignedInt" and value < 0)
-        ):
-            self.add("value", loc, f"{value!r} is not a valid {tcode}")
+        problem = primitive_problem(tcode, value)
+        if problem is not None:
+            self.add(problem[0], loc, problem[1])
 
     def binding(self, value_set: str, value: Any, loc: str, tcode: str) -> None:
         if tcode == "code" and isinstance(value, str):
