@@ -1,9 +1,9 @@
 """ValueSet expansion and ConceptMap translation over our packaged terminology.
 
 Expansion follows FHIR R4 ValueSet ``compose`` (§4.9.5) for what our value sets use:
-``include`` by whole (our) CodeSystem, by an enumerated concept list (any system), or by
-another ValueSet; ``exclude`` likewise. A whole external code system (LOINC, SNOMED CT …)
-cannot be expanded offline and raises :class:`ExpansionError`.
+``include`` of a whole (our) CodeSystem or of an enumerated concept list (any system).
+Anything else (``valueSet`` references, filters, ``exclude``, or a whole external code system
+such as LOINC, which cannot be expanded offline) raises :class:`ExpansionError`.
 """
 
 from __future__ import annotations
@@ -44,19 +44,12 @@ def _system_concepts(system: str) -> list[Concept]:
 
 
 def _component(component: dict[str, Any]) -> set[Concept]:
-    out: set[Concept] = set()
     system = component.get("system")
-    if system is not None:
-        if "concept" in component:
-            out = {Concept(system, c["code"], c.get("display")) for c in component["concept"]}
-        elif "filter" in component:
-            raise ExpansionError(f"filters are not supported ({system})")
-        else:
-            out = set(_system_concepts(system))
-    for vs in component.get("valueSet", []):
-        nested = set(expand(vs))
-        out = nested if system is None and not out else out & nested
-    return out
+    if system is None or "valueSet" in component or "filter" in component:
+        raise ExpansionError("only include by system (whole or with a concept list) is supported")
+    if "concept" in component:
+        return {Concept(system, c["code"], c.get("display")) for c in component["concept"]}
+    return set(_system_concepts(system))
 
 
 @cache
@@ -64,14 +57,12 @@ def expand(canonical: str) -> frozenset[Concept]:
     """Every concept of one of our ValueSets."""
     vs = resource_by_url(canonical, "ValueSet", copy=False)
     compose = vs.get("compose", {})
+    if compose.get("exclude"):
+        raise ExpansionError(f"{canonical}: compose.exclude is not supported")
     included: set[Concept] = set()
     for component in compose.get("include", []):
         included |= _component(component)
-    excluded: set[Concept] = set()
-    for component in compose.get("exclude", []):
-        excluded |= _component(component)
-    drop = {(c.system, c.code) for c in excluded}
-    return frozenset(c for c in included if (c.system, c.code) not in drop)
+    return frozenset(included)
 
 
 @cache

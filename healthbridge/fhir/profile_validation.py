@@ -359,6 +359,12 @@ def _at_path(value: Any, path: str) -> list[Any]:
     return current
 
 
+def _claimed_profiles(resource: JSON) -> list[str]:
+    meta = resource.get("meta")
+    claimed = meta.get("profile") if isinstance(meta, dict) else None
+    return [p for p in claimed if isinstance(p, str)] if isinstance(claimed, list) else []
+
+
 def validate_against_profiles(
     resource: JSON, profiles: list[str] | None = None
 ) -> list[ValidationIssue]:
@@ -372,9 +378,7 @@ def validate_against_profiles(
     if not isinstance(rtype, str):
         v.add("required", "resourceType", "The resource has no resourceType")
         return v.issues
-    claimed = (
-        profiles if profiles is not None else list(resource.get("meta", {}).get("profile", []))
-    )
+    claimed = profiles if profiles is not None else _claimed_profiles(resource)
     for url in claimed:
         if (
             not loader.is_known(url)

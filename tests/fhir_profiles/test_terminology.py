@@ -110,9 +110,32 @@ def test_every_code_system_concept_has_a_chinese_designation() -> None:
             ]
 
 
-def test_external_whole_system_cannot_be_expanded() -> None:
+@pytest.mark.parametrize(
+    "component",
+    [
+        {"system": "http://loinc.org"},  # a whole external code system
+        {"valueSet": [f"{BASE}/ValueSet/alert-kind"]},
+        {"system": f"{BASE}/CodeSystem/alert-kind", "filter": [{"property": "concept"}]},
+    ],
+)
+def test_unsupported_compose_is_an_error(component: dict[str, object]) -> None:
     with pytest.raises(terminology.ExpansionError):
-        terminology._system_concepts("http://loinc.org")
+        terminology._component(component)
+
+
+def test_every_packaged_value_set_expands_to_known_codes() -> None:
+    for url in loader.urls("ValueSet"):
+        concepts = terminology.expand(url)
+        assert concepts, url
+        for c in concepts:
+            if c.system.startswith(BASE):
+                cs = loader.code_system(c.system)
+                stack, codes = list(cs["concept"]), set()
+                while stack:
+                    concept = stack.pop()
+                    codes.add(concept["code"])
+                    stack.extend(concept.get("concept", []))
+                assert c.code in codes, (url, c)
 
 
 def test_concept_map_covers_every_vaccine_in_both_targets() -> None:

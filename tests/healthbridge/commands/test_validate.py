@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from fhir_profiles import loader
 from healthbridge.cli import main
 
 
-def write(tmp_path: Path, name: str, resource: dict[str, object]) -> Path:
+def write(tmp_path: Path, name: str, resource: Mapping[str, object]) -> Path:
     path = tmp_path / name
     path.write_text(json.dumps(resource), encoding="utf-8")
     return path
