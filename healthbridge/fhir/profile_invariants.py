@@ -1,0 +1,205 @@
+"""Python checks for the invariants (``hb-*`` constraints) declared in our profiles.
+
+Each invariant's FHIRPath text lives in its StructureDefinition (and is evaluated as written
+by the independent Medplum validator); here each one is re-implemented as a small Python
+function with the same FHIRPath semantics, including "empty is not true": e.g. for
+``period.end.exists() implies period.start <= period.end`` a missing start fails. A test
+checks that the text below equals the text in the StructureDefinitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fhir_profiles.loader import CANONICAL_BASE
+
+SID_CHILD = f"{CANONICAL_BASE}/sid/child-id"
+SID_ORG = f"{CANONICAL_BASE}/sid/org-code"
+GROWTH_INDICATOR = f"{CANONICAL_BASE}/CodeSystem/growth-indicator"
+PARTICIPATION_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+
+Check = Callable[[Any], bool]
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """One of our invariants: its key, FHIRPath text and Python check (True = satisfied)."""
+
+    key: str
+    expression: str
+    check: Check
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _has_identifier(resource: Any, system: str) -> bool:
+    return any(
+        isinstance(i, dict) and i.get("system") == system for i in _list(resource.get("identifier"))
+    )
+
+
+def _instant(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text if "T" in text else text + "T00:00:00")
+    except ValueError:
+        return None
+
+
+def _encounter_period(resource: Any) -> bool:
+    period = resource.get("period")
+    if not isinstance(period, dict) or "end" not in period:
+        return True
+    start, end = _instant(period.get("start")), _instant(period.get("end"))
+    if start is None or end is None:
+        return False
+    if (start.tzinfo is None) != (end.tzinfo is None):
+        return False  # not comparable: FHIRPath gives empty
+    return start <= end
+
+
+def _indicator_codes(resource: Any) -> list[str]:
+    code = resource.get("code")
+    codings = _list(code.get("coding")) if isinstance(code, dict) else []
+    return [
+        c.get("code", "")
+        for c in codings
+        if isinstance(c, dict) and c.get("system") == GROWTH_INDICATOR
+    ]
+
+
+def _z_score_unit(resource: Any) -> bool:
+    if not any(c.endswith("-z") for c in _indicator_codes(resource)):
+        return True
+    quantity = resource.get("valueQuantity")
+    return isinstance(quantity, dict) and quantity.get("code") == "{Z-score}"
+
+
+def _percentile_range(resource: Any) -> bool:
+    if not any(c.endswith("-p") for c in _indicator_codes(resource)):
+        return True
+    quantity = resource.get("valueQuantity")
+    if not isinstance(quantity, dict) or quantity.get("code") != "%":
+        return False
+    value = quantity.get("value")
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 100
+
+
+def _completed_task_output(resource: Any) -> bool:
+    return resource.get("status") != "completed" or bool(_list(resource.get("output")))
+
+
+def _lot_number(resource: Any) -> bool:
+    return resource.get("status") != "completed" or "lotNumber" in resource
+
+
+def _recipient(resource: Any) -> bool:
+    provision = resource.get("provision")
+    actors = _list(provision.get("actor")) if isinstance(provision, dict) else []
+    for actor in actors:
+        role = actor.get("role") if isinstance(actor, dict) else None
+        for c in _list(role.get("coding")) if isinstance(role, dict) else []:
+            if (
+                isinstance(c, dict)
+                and c.get("system") == PARTICIPATION_TYPE
+                and c.get("code") == "IRCP"
+            ):
+                return True
+    return False
+
+
+def _descendant_items(items: Any) -> Iterator[dict[str, Any]]:
+    for item in _list(items):
+        if isinstance(item, dict):
+            yield item
+            yield from _descendant_items(item.get("item"))
+            for answer in _list(item.get("answer")):
+                if isinstance(answer, dict):
+                    yield from _descendant_items(answer.get("item"))
+
+
+def _boolean_answers(resource: Any) -> bool:
+    for item in _descendant_items(resource.get("item")):
+        if item.get("linkId") == "age-point":
+            continue
+        for answer in _list(item.get("answer")):
+            values = (
+                [k for k in answer if k.startswith("value")] if isinstance(answer, dict) else []
+            )
+            if values != ["valueBoolean"] or not isinstance(answer["valueBoolean"], bool):
+                return False
+    return True
+
+
+def _age_point(resource: Any) -> bool:
+    return any(
+        isinstance(item, dict)
+        and item.get("linkId") == "age-point"
+        and bool(_list(item.get("answer")))
+        for item in _list(resource.get("item"))
+    )
+
+
+INVARIANTS: dict[str, Invariant] = {
+    inv.key: inv
+    for inv in (
+        Invariant(
+            "hb-child-1",
+            f"identifier.where(system='{SID_CHILD}').exists()",
+            lambda r: _has_identifier(r, SID_CHILD),
+        ),
+        Invariant(
+            "hb-org-1",
+            f"identifier.where(system='{SID_ORG}').exists()",
+            lambda r: _has_identifier(r, SID_ORG),
+        ),
+        Invariant(
+            "hb-enc-1", "period.end.exists() implies period.start <= period.end", _encounter_period
+        ),
+        Invariant(
+            "hb-gs-1",
+            (
+                f"code.coding.where(system='{GROWTH_INDICATOR}' and "
+                f"code.endsWith('-z')).exists() implies value.ofType(Quantity).code = "
+                f"'{{Z-score}}'"
+            ),
+            _z_score_unit,
+        ),
+        Invariant(
+            "hb-gs-2",
+            (
+                f"code.coding.where(system='{GROWTH_INDICATOR}' and "
+                f"code.endsWith('-p')).exists() implies (value.ofType(Quantity).code = "
+                f"'%' and value.ofType(Quantity).value >= 0 and "
+                f"value.ofType(Quantity).value <= 100)"
+            ),
+            _percentile_range,
+        ),
+        Invariant("hb-imm-1", "status = 'completed' implies lotNumber.exists()", _lot_number),
+        Invariant(
+            "hb-task-1", "status = 'completed' implies output.exists()", _completed_task_output
+        ),
+        Invariant(
+            "hb-consent-1",
+            (
+                f"provision.actor.where(role.coding.where(system='{PARTICIPATION_TYPE}' "
+                f"and code='IRCP').exists()).exists()"
+            ),
+            _recipient,
+        ),
+        Invariant(
+            "hb-wsr-1",
+            "item.descendants().where(linkId != 'age-point').answer.all(value is boolean)",
+            _boolean_answers,
+        ),
+        Invariant("hb-wsr-2", "item.where(linkId = 'age-point').answer.exists()", _age_point),
+    )
+}

@@ -1,0 +1,226 @@
+"""Code tables of our CodeSystems and the NIP vaccine mappings (names per docs/CONVENTIONS.md).
+
+External codes were checked against readable sources; evidence levels are in comments.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+# --- growth indicators (growth_standards.Indicator values) ----------------------------------
+
+GROWTH_INDICATORS: tuple[tuple[str, str, str], ...] = (
+    ("wfa", "Weight-for-age", "年龄别体重"),
+    ("lhfa", "Length/height-for-age", "年龄别身长/身高"),
+    ("wfl", "Weight-for-length", "身长别体重"),
+    ("wfh", "Weight-for-height", "身高别体重"),
+    ("bfa", "BMI-for-age", "年龄别BMI"),
+    ("hcfa", "Head circumference-for-age", "年龄别头围"),
+    ("acfa", "Arm circumference-for-age", "年龄别上臂围"),
+    ("tsfa", "Triceps skinfold-for-age", "年龄别三头肌皮褶厚度"),
+    ("ssfa", "Subscapular skinfold-for-age", "年龄别肩胛下皮褶厚度"),
+)
+
+#: LOINC percentile codes that exist for some indicators (verified: US Core pediatric
+#: profiles use 59576-9 and 77606-2; US Core / TW Core head-circumference percentile use
+#: 8289-1). No LOINC z-score codes were verified, so z-scores use our own codes only.
+LOINC_PERCENTILES: tuple[tuple[str, str, str], ...] = (
+    ("bfa-p", "59576-9", "Body mass index (BMI) [Percentile] Per age and sex"),
+    ("wfl-p", "77606-2", "Weight-for-length Per age and sex"),
+    ("hcfa-p", "8289-1", "Head Occipital-frontal circumference Percentile"),
+)
+
+GROWTH_REFERENCES: tuple[tuple[str, str, str], ...] = (
+    ("who-2006", "WHO Child Growth Standards 2006 (0-5 years)", "WHO 2006 儿童生长标准"),
+    ("who-2007", "WHO Growth Reference 2007 (5-19 years)", "WHO 2007 生长参考值"),
+    (
+        "wst423-2022",
+        "WS/T 423-2022 Growth standard for children under 7 years",
+        "WS/T 423-2022 7岁以下儿童生长标准",
+    ),
+)
+
+NIP_VACCINES: tuple[tuple[str, str, str], ...] = (
+    ("HepB", "Hepatitis B vaccine", "乙肝疫苗"),
+    ("BCG", "BCG vaccine", "卡介苗"),
+    ("IPV", "Inactivated poliovirus vaccine", "脊灰灭活疫苗"),
+    ("bOPV", "Bivalent oral poliovirus vaccine (types 1 and 3)", "二价脊灰减毒活疫苗"),
+    ("DTaP", "Diphtheria, tetanus and acellular pertussis vaccine", "百白破疫苗"),
+    ("DT", "Diphtheria and tetanus vaccine (paediatric)", "白破疫苗"),
+    ("MMR", "Measles, mumps and rubella vaccine", "麻腮风疫苗"),
+    ("JE-L", "Japanese encephalitis vaccine, live attenuated", "乙脑减毒活疫苗"),
+    ("JE-I", "Japanese encephalitis vaccine, inactivated", "乙脑灭活疫苗"),
+    ("MPSV-A", "Group A meningococcal polysaccharide vaccine", "A群流脑多糖疫苗"),
+    ("MPSV-AC", "Groups A and C meningococcal polysaccharide vaccine", "A群C群流脑多糖疫苗"),
+    ("HepA-L", "Hepatitis A vaccine, live attenuated", "甲肝减毒活疫苗"),
+    ("HepA-I", "Hepatitis A vaccine, inactivated", "甲肝灭活疫苗"),
+    ("HPV2", "Bivalent human papillomavirus vaccine", "双价HPV疫苗"),
+)
+
+
+@dataclass(frozen=True)
+class VaccineMapping:
+    """One NIP vaccine → CVX / ATC mapping with its evidence level from DOMAIN.md §1.5."""
+
+    nip: str
+    target: str | None
+    equivalence: str
+    evidence: str
+
+
+#: CVX: [C] codes whose CVX meaning matches are ``equivalent``; CVX "unspecified formulation"
+#: codes are ``wider``; [M] (not re-verified) are ``relatedto`` with a comment saying so.
+CVX_MAP: tuple[VaccineMapping, ...] = (
+    VaccineMapping("HepB", "08", "equivalent", "C"),
+    VaccineMapping("BCG", "19", "equivalent", "C"),
+    VaccineMapping("IPV", "10", "equivalent", "C"),
+    VaccineMapping("bOPV", "178", "equivalent", "C"),
+    VaccineMapping("DTaP", "20", "relatedto", "M"),
+    VaccineMapping("DT", "28", "equivalent", "C"),
+    VaccineMapping("MMR", "03", "relatedto", "M"),
+    VaccineMapping("JE-L", "129", "wider", "C"),
+    VaccineMapping("JE-I", "134", "equivalent", "C"),
+    VaccineMapping("MPSV-A", "191", "equivalent", "C"),
+    VaccineMapping("MPSV-AC", "192", "equivalent", "C"),
+    VaccineMapping("HepA-L", "85", "wider", "C"),
+    VaccineMapping("HepA-I", "83", "equivalent", "C"),
+    VaccineMapping("HPV2", "118", "equivalent", "C"),
+)
+
+#: ATC level-5 codes name a substance class, so even verified codes are ``wider`` than one
+#: NIP product; unverified ones are ``relatedto``. HepA-L has no ATC code in our sources.
+ATC_MAP: tuple[VaccineMapping, ...] = (
+    VaccineMapping("HepB", "J07BC01", "wider", "C"),
+    VaccineMapping("BCG", "J07AN01", "relatedto", "M"),
+    VaccineMapping("IPV", "J07BF03", "relatedto", "M"),
+    VaccineMapping("bOPV", "J07BF04", "relatedto", "M"),
+    VaccineMapping("DTaP", "J07AJ52", "relatedto", "M"),
+    VaccineMapping("DT", "J07AM51", "relatedto", "M"),
+    VaccineMapping("MMR", "J07BD52", "relatedto", "M"),
+    VaccineMapping("JE-L", "J07BA03", "relatedto", "M"),
+    VaccineMapping("JE-I", "J07BA02", "relatedto", "M"),
+    VaccineMapping("MPSV-A", "J07AH01", "relatedto", "M"),
+    VaccineMapping("MPSV-AC", "J07AH03", "wider", "C"),
+    VaccineMapping("HepA-L", None, "unmatched", "-"),
+    VaccineMapping("HepA-I", "J07BC02", "relatedto", "M"),
+    VaccineMapping("HPV2", "J07BM02", "relatedto", "M"),
+)
+
+ALERT_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("underweight", "Underweight (weight-for-age below -2 SD)", "低体重"),
+    ("stunting", "Stunting (length/height-for-age below -2 SD)", "生长迟缓"),
+    ("wasting", "Wasting (weight-for-length/height or BMI-for-age below -2 SD)", "消瘦"),
+    ("overweight", "Overweight", "超重"),
+    ("obesity", "Obesity", "肥胖"),
+    ("microcephaly", "Small head circumference", "小头"),
+    ("macrocephaly", "Large head circumference", "大头"),
+    ("growth-faltering", "Growth faltering (falling across centiles)", "增长不良"),
+    ("flat-growth", "Flat growth between two visits", "生长停滞"),
+    ("rapid-weight-gain", "Rapid weight gain", "增长过速"),
+    ("measurement-overdue", "Growth measurement overdue", "生长测量逾期"),
+    ("implausible-measurement", "Biologically implausible measurement", "测量值不合理"),
+    ("checkup-due", "Health checkup due", "体检到期"),
+    ("checkup-overdue", "Health checkup overdue", "体检逾期"),
+    ("checkup-missed", "Health checkup missed", "体检错过"),
+    ("vaccine-due", "Vaccine dose due", "疫苗到期"),
+    ("vaccine-overdue", "Vaccine dose overdue", "疫苗逾期"),
+    (
+        "admission-vaccination-incomplete",
+        "Vaccination incomplete at admission check",
+        "入托查验接种不全",
+    ),
+    ("fever", "Fever at the daily health check", "发热"),
+    ("symptom", "Symptom at the daily health check", "晨午检症状"),
+    ("outbreak-cluster", "Possible infectious-disease cluster", "疑似传染病聚集"),
+    ("anaemia", "Anaemia (haemoglobin below the age cut-off)", "贫血"),
+    ("warning-sign-positive", "Developmental warning-signs screen positive", "发育预警征象阳性"),
+)
+
+ALERT_SEVERITIES: tuple[tuple[str, str, str], ...] = (
+    ("low", "Low", "低"),
+    ("moderate", "Moderate", "中"),
+    ("high", "High", "高"),
+)
+
+CHECKUP_VISITS: tuple[tuple[str, str, str], ...] = (
+    ("newborn-home", "Newborn home visit", "新生儿家庭访视"),
+    ("1m", "1-month checkup", "满月体检"),
+    ("3m", "3-month checkup", "3月龄体检"),
+    ("6m", "6-month checkup", "6月龄体检"),
+    ("8m", "8-month checkup", "8月龄体检"),
+    ("12m", "12-month checkup", "12月龄体检"),
+    ("18m", "18-month checkup", "18月龄体检"),
+    ("24m", "24-month checkup", "24月龄体检"),
+    ("30m", "30-month checkup", "30月龄体检"),
+    ("36m", "36-month checkup", "36月龄体检"),
+    ("4y", "4-year checkup", "4岁体检"),
+    ("5y", "5-year checkup", "5岁体检"),
+    ("6y", "6-year checkup", "6岁体检"),
+    ("admission", "Childcare admission health examination", "入托体检"),
+    ("centre-growth", "Growth measurement at the childcare centre", "托育机构生长监测"),
+    ("daily-check", "Daily (morning/noon) health check", "晨午检"),
+)
+
+ORGANIZATION_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("childcare-centre", "Childcare centre (托育机构)", "托育机构"),
+    ("kindergarten", "Kindergarten", "幼儿园"),
+    ("mch-hospital", "Maternal and child health hospital", "妇幼保健院"),
+    (
+        "community-health-centre",
+        "Community or township health centre",
+        "社区卫生服务中心/乡镇卫生院",
+    ),
+    ("hospital", "Hospital", "医院"),
+    ("cdc", "Centre for disease control", "疾病预防控制中心"),
+)
+
+TASK_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("alert-review", "Review an early-intervention alert", "预警复核"),
+    ("follow-up", "Follow up a managed case", "随访"),
+)
+
+GUARDIAN_ROLES: tuple[tuple[str, str], ...] = (
+    ("MTH", "mother"),
+    ("FTH", "father"),
+    ("GRMTH", "grandmother"),
+    ("GRFTH", "grandfather"),
+    ("GUARD", "guardian"),
+    ("FAMMEMB", "family member"),
+)
+
+GROWTH_INTERPRETATIONS: tuple[tuple[str, str], ...] = (
+    ("LL", "Critical low"),
+    ("L", "Low"),
+    ("N", "Normal"),
+    ("H", "High"),
+    ("HH", "Critical high"),
+)
+
+
+@dataclass(frozen=True)
+class WarningSign:
+    """One item of the NHC warning-signs checklist (DOMAIN.md §4.3)."""
+
+    age_code: str
+    months: int
+    number: int
+    zh: str
+    en: str
+
+    @property
+    def code(self) -> str:
+        """Our CodeSystem code, e.g. ``12m-3``."""
+        return f"{self.age_code}-{self.number}"
+
+
+def warning_signs() -> list[WarningSign]:
+    """Read the checklist items from ``warning_signs.tsv``."""
+    rows: list[WarningSign] = []
+    path = Path(__file__).with_name("warning_signs.tsv")
+    with path.open(encoding="utf-8") as handle:
+        lines = [line for line in handle if not line.startswith("#")]
+    for age_code, months, number, zh, en in csv.reader(lines, delimiter="\t"):
+        rows.append(WarningSign(age_code, int(months), int(number), zh, en))
+    return rows

@@ -1,0 +1,42 @@
+"""Differentials of our StructureDefinitions, with one valid and several invalid examples each.
+
+Each invalid example is the valid one with a few edits and lists the issues the Python validator
+must report (FHIRPath location and OperationOutcome issue type). ``base_r4`` marks examples that
+break base R4 itself, which the independent Medplum validator must also reject.
+"""
+
+from __future__ import annotations
+
+from .profiles_care import (
+    alert_flag,
+    consent,
+    immunization,
+    referral,
+    review_task,
+    warning_signs_response,
+)
+from .profiles_observations import growth_score, haemoglobin, measurements
+from .profiles_people import child, encounter, extensions, guardian, organization
+from .spec import Invalid, Op, Profile
+
+__all__ = ["Invalid", "Op", "Profile", "all_profiles"]
+
+
+def all_profiles() -> list[Profile]:
+    """Every StructureDefinition we publish, extensions first."""
+    return [
+        *extensions(),
+        child(),
+        guardian(),
+        organization(),
+        encounter(),
+        *measurements(),
+        haemoglobin(),
+        growth_score(),
+        immunization(),
+        alert_flag(),
+        review_task(),
+        referral(),
+        consent(),
+        warning_signs_response(),
+    ]
