@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from healthbridge.reports.prevalence import prevalence_table
+from healthbridge.reports.prevalence import age_groups, prevalence_table
 
 FIXTURES = Path(__file__).with_name("fixtures")
 WHO_NAMES = {
@@ -118,3 +118,25 @@ def test_estimates_match_survey(merged: pd.DataFrame, r_col: str, py_col: str, t
 def test_sd_close_to_survey(merged: pd.DataFrame) -> None:
     rows = merged.loc[merged["kind"] == "mean"]
     assert np.allclose(rows["sd"], rows["sd_py"], rtol=0, atol=0.01, equal_nan=True)
+
+
+def test_sd_exact_where_group_has_no_missing_values(merged: pd.DataFrame) -> None:
+    data = pd.read_csv(FIXTURES / "anthro_reference_input.csv")
+    data = data.loc[data["age_days"] <= 1826]
+    group = [str(g) for g in age_groups(data["age_days"])]
+    sex = ["male" if s == 1 else "female" for s in data["sex"]]
+    keys = [("all", "all")]
+    for g, s in zip(group, sex, strict=True):
+        keys += [("age_group", g), ("sex", s), ("age_sex", f"{g}.{s}")]
+    sizes: dict[tuple[str, str], int] = {}
+    for key in keys:
+        sizes[key] = sizes.get(key, 0) + 1
+    sizes[("all", "all")] = len(data)
+    rows = merged.loc[merged["kind"] == "mean"]
+    complete = [
+        sizes.get((str(g), str(k))) == n
+        for g, k, n in zip(rows["grouping"], rows["group"], rows["n"], strict=True)
+    ]
+    exact = rows.loc[complete]
+    assert len(exact) >= 5
+    assert np.allclose(exact["sd"], exact["sd_py"], rtol=0, atol=1e-9)
