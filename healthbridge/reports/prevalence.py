@@ -61,6 +61,8 @@ WHO_GROUPINGS: tuple[tuple[str, ...], ...] = ((), (AGE_GROUP,), (SEX,), (AGE_GRO
 
 _SEX_CODES = {
     "1": "male",
+    "1.0": "male",
+    "2.0": "female",
     "m": "male",
     "male": "male",
     "2": "female",

@@ -210,3 +210,10 @@ def test_chart_data_shape() -> None:
     assert list(chart["value"]) == [0.0, 50.0]
     assert (chart["err_minus"] >= 0).all()
     assert chart["title"].iloc[0].startswith("Stunting")
+
+
+def test_sex_codes_of_every_kind() -> None:
+    from healthbridge.reports.prevalence import normalise_sex
+
+    values = pd.Series([1, 2.0, "M", "female", "x", None], dtype=object)
+    assert list(normalise_sex(values).fillna("?")) == ["male", "female", "male", "female", "?", "?"]
