@@ -1,0 +1,196 @@
+"""Time a full district report: prevalences (both conventions) and every coverage figure.
+
+Synthetic, seeded district: ``--children`` children aged 0-6 years in ``--centres`` centres
+and 5 districts, ``--observations`` scored observations (z-scores drawn directly, since scoring
+is another package), about 8 checkups and the NIP-like dose table's vaccinations per child.
+
+    .venv/bin/python bench/reports.py                     # 100,000 children, 2,000,000 obs
+    .venv/bin/python bench/reports.py --children 5000 --observations 100000   # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+
+import numpy as np
+import pandas as pd
+
+from healthbridge.reports.coverage import CoverageInputs, coverage_table, load_checkup_schedule
+from healthbridge.reports.prevalence import WHO_GROUPINGS, latest_per_child, prevalence_table
+
+AS_OF = dt.date(2026, 11, 22)
+#: A dose table shaped like the NIP schedule (vaccine, dose, due age in days).
+DOSES = [
+    ("HepB", 1, 0),
+    ("HepB", 2, 30),
+    ("HepB", 3, 180),
+    ("BCG", 1, 0),
+    ("IPV", 1, 60),
+    ("IPV", 2, 90),
+    ("bOPV", 1, 120),
+    ("bOPV", 2, 1460),
+    ("DTaP", 1, 60),
+    ("DTaP", 2, 120),
+    ("DTaP", 3, 180),
+    ("DTaP", 4, 540),
+    ("DTaP", 5, 2190),
+    ("MMR", 1, 240),
+    ("MMR", 2, 540),
+    ("JE-L", 1, 240),
+    ("JE-L", 2, 730),
+    ("MPSV-A", 1, 180),
+    ("MPSV-A", 2, 270),
+    ("MPSV-AC", 1, 1095),
+    ("MPSV-AC", 2, 2190),
+    ("HepA-L", 1, 540),
+]
+
+
+def district(
+    children: int, observations: int, centres: int, seed: int
+) -> tuple[pd.DataFrame, CoverageInputs]:
+    rng = np.random.default_rng(seed)
+    as_of = np.datetime64(AS_OF, "D")
+    ids = np.array([f"c{i:06d}" for i in range(children)], dtype=object)
+    birth = as_of - rng.integers(0, 6 * 365, children).astype("timedelta64[D]")
+    centre_names = np.array([f"centre-{i:03d}" for i in range(centres)], dtype=object)
+    centre_of = rng.integers(0, centres, children)
+    enrolled = rng.random(children) < 0.6
+    kids = pd.DataFrame(
+        {
+            "child_id": ids,
+            "birth_date": birth,
+            "sex": rng.choice(["male", "female"], children),
+            "centre": pd.Series(centre_names[centre_of]).where(enrolled),
+            "district": np.array([f"district-{i}" for i in range(5)], dtype=object)[centre_of % 5],
+            "enrolled_on": np.where(
+                enrolled, birth + np.timedelta64(200, "D"), np.datetime64("NaT")
+            ),
+        }
+    )
+    owner = rng.integers(0, children, observations)
+    age_now = (as_of - birth[owner]).astype(np.int64)
+    age = (rng.random(observations) * age_now).astype(np.int64)
+    obs = pd.DataFrame(
+        {
+            "child_id": ids[owner],
+            "date": birth[owner] + age.astype("timedelta64[D]"),
+            "age_days": age,
+            "sex": kids["sex"].to_numpy()[owner],
+            "centre": kids["centre"].to_numpy()[owner],
+            "district": kids["district"].to_numpy()[owner],
+        }
+    )
+    for z, f, mu in (
+        ("zlen", "flen", -0.4),
+        ("zwei", "fwei", -0.1),
+        ("zwfl", "fwfl", 0.3),
+        ("zbmi", "fbmi", 0.35),
+        ("zhc", "fhc", 0.0),
+    ):
+        obs[z] = rng.normal(mu, 1.15, observations).round(2)
+        obs[f] = (rng.random(observations) < 0.005).astype(np.int8)
+
+    visits = load_checkup_schedule().visits
+    rows = []
+    for v in visits:
+        due = birth + np.array(v.due_months * 30, dtype="timedelta64[D]")
+        took = (due <= as_of) & (rng.random(children) < 0.9)
+        rows.append(pd.DataFrame({"child_id": ids[took], "date": due[took], "visit_code": v.code}))
+    checkups = pd.concat(rows, ignore_index=True)
+    doses = pd.DataFrame(DOSES, columns=["vaccine", "dose", "due_age_days"])
+    rows = []
+    for vaccine, dose, due_days in DOSES:
+        due = birth + np.timedelta64(due_days + 10, "D")
+        took = (due <= as_of) & (rng.random(children) < 0.95)
+        rows.append(
+            pd.DataFrame(
+                {"child_id": ids[took], "vaccine": vaccine, "dose": dose, "date": due[took]}
+            )
+        )
+    vaccinations = pd.concat(rows, ignore_index=True)
+    entrants = np.flatnonzero(enrolled)
+    states = ["submitted", "assessed_complete", "assessed_incomplete", "catchup_recorded"]
+    admission = pd.DataFrame(
+        {
+            "child_id": ids[entrants],
+            "centre": centre_names[centre_of[entrants]],
+            "entry_date": kids["enrolled_on"].to_numpy()[entrants],
+            "status": rng.choice(states, len(entrants), p=[0.1, 0.7, 0.1, 0.1]),
+        }
+    )
+    centre_frame = pd.DataFrame(
+        {
+            "centre": centre_names,
+            "district": [f"district-{i % 5}" for i in range(centres)],
+            "places": rng.integers(20, 200, centres),
+        }
+    )
+    signed = rng.random(centres) < 0.7
+    agreements = pd.DataFrame(
+        {
+            "centre": centre_names[signed],
+            "hospital": "hospital-1",
+            "signed_on": np.datetime64("2025-03-01"),
+        }
+    )
+    inputs = CoverageInputs(
+        children=kids,
+        checkups=checkups,
+        vaccinations=vaccinations,
+        required_doses=doses,
+        admission_checks=admission,
+        centres=centre_frame,
+        agreements=agreements,
+        population=children * 25,
+    )
+    return obs, inputs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--children", type=int, default=100_000)
+    parser.add_argument("--observations", type=int, default=2_000_000)
+    parser.add_argument("--centres", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    obs, inputs = district(args.children, args.observations, args.centres, args.seed)
+    print(
+        f"district: {args.children:,} children, {len(obs):,} observations, "
+        f"{len(inputs.checkups):,} checkups, {len(inputs.vaccinations):,} vaccinations "
+        f"(generated in {time.perf_counter() - t0:.1f} s)"
+    )
+    groupings = [*WHO_GROUPINGS, ("centre",), ("district",), ("district", "sex")]
+    timings: dict[str, list[float]] = {"latest": [], "prevalence": [], "coverage": [], "total": []}
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        latest = latest_per_child(
+            obs, start=pd.Timestamp(AS_OF) - pd.Timedelta(days=364), end=pd.Timestamp(AS_OF)
+        )
+        t1 = time.perf_counter()
+        who = prevalence_table(latest, convention="who", groupings=groupings)
+        cn = prevalence_table(latest, convention="cn-2024", groupings=groupings)
+        t2 = time.perf_counter()
+        cov = coverage_table(inputs, as_of=AS_OF, groupings=[(), ("centre",), ("district",)])
+        t3 = time.perf_counter()
+        timings["latest"].append(t1 - start)
+        timings["prevalence"].append(t2 - t1)
+        timings["coverage"].append(t3 - t2)
+        timings["total"].append(t3 - start)
+    print(
+        f"rows out: prevalence {len(who.prevalence) + len(cn.prevalence):,}, "
+        f"z summaries {len(who.zscores):,}, coverage {len(cov):,}; "
+        f"children in the prevalence period: {len(latest):,}"
+    )
+    for name, values in timings.items():
+        print(f"{name:>10}: best {min(values):6.2f} s  median {float(np.median(values)):6.2f} s")
+    stunting = who.prevalence.query("grouping == 'all' and indicator == 'stunting'").iloc[0]
+    print(f"check: stunting {stunting['prevalence']:.2f} % (n = {stunting['n']:,})")
+
+
+if __name__ == "__main__":
+    main()

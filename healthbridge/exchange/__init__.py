@@ -1,0 +1,1 @@
+"""Data exchange: measurement-session import and WHO Anthro export (pure; no server imports)."""
