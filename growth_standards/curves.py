@@ -82,14 +82,18 @@ def value_at_z(
     indicator: str, sex: Sex | int | str | npt.ArrayLike, x: npt.ArrayLike, z: npt.ArrayLike
 ) -> FloatArray:
     """The measurement at z-score ``z`` for ``indicator`` at ``x``; inverse of :func:`zscore`
-    (linear beyond ±3 SD for restricted indicators). Arrays broadcast."""
+    (linear beyond ±3 SD for restricted indicators). Arrays broadcast. NaN outside the
+    reference, and where no positive measurement has that z (extreme negative z)."""
     try:
         shape = np.broadcast_shapes(np.shape(sex), np.shape(x), np.shape(z))
     except ValueError as error:
         raise InvalidArgumentError(f"arguments cannot be broadcast together: {error}") from None
     info, _, l, m, s = _lms(indicator, np.broadcast_to(sex, shape), np.broadcast_to(x, shape))  # noqa: E741
     zf = np.broadcast_to(np.asarray(z, dtype=np.float64), shape).ravel()
-    return lms.value_at_z(zf, l, m, s, restricted=info.restricted).reshape(shape)
+    values = lms.value_at_z(zf, l, m, s, restricted=info.restricted)
+    with np.errstate(invalid="ignore"):
+        values[values <= 0] = np.nan  # far below -3 SD the linear extension passes zero
+    return values.reshape(shape)
 
 
 def default_x(indicator: str) -> FloatArray:

@@ -101,7 +101,8 @@ def value_at_z(
                     continue
                 sd3 = sd_value(3.0 * sign, lf[rows], mf[rows], sf[rows])
                 sd2 = sd_value(2.0 * sign, lf[rows], mf[rows], sf[rows])
-                y[rows] = sd3 + (zf[rows] - 3.0 * sign) * (sd3 - sd2)
+                # SD23pos = SD3pos - SD2pos; SD23neg = SD2neg - SD3neg (both positive)
+                y[rows] = sd3 + (zf[rows] - 3.0 * sign) * ((sd3 - sd2) * sign)
     return y
 
 

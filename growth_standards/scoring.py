@@ -408,7 +408,7 @@ def score(frame: pd.DataFrame, *, corrected_age: bool = False) -> pd.DataFrame:
     )
     kept = frame.drop(columns=[c for c in OUTPUT_COLUMNS if c in frame.columns])
     result = pd.concat(
-        [kept, cleaned, scores, pd.DataFrame(flags, index=frame.index)], axis=1, copy=False
+        [kept, cleaned, scores, pd.DataFrame(flags, index=frame.index)], axis=1
     )
     return result[[*kept.columns, *OUTPUT_COLUMNS]]
 
