@@ -89,7 +89,9 @@ class AgeIndex:
         if cached is None:
             x0, size = int(table.x0), len(table.x)
             valid = (self.day >= spec.x_min) & (self.day <= spec.x_max)
-            cached = np.where(valid, self.sex.astype(np.intp) * size + (self.day - x0), table.missing)
+            cached = np.where(
+                valid, self.sex.astype(np.intp) * size + (self.day - x0), table.missing
+            )
             self._positions[key] = cached
         return cached
 
@@ -98,7 +100,7 @@ def age_lms(spec: IndicatorSpec, index: AgeIndex) -> tuple[FloatArray, FloatArra
     """L, M, S for every row of an age-based indicator; NaN where no reference applies."""
     table = load(spec.who2006_table)
     position = index.positions(spec, table)
-    l, m, s = (np.take(column, position) for column in table.flat)  # noqa: E741
+    l, m, s = (np.take(column, position) for column in table.flat)
     if spec.who2007_table is not None and index.rows2007.size:
         ref = load(spec.who2007_table)
         x0, size = int(ref.x0), len(ref.x)
@@ -125,7 +127,7 @@ def lenhei_lms(
         valid = (sex >= 0) & (x >= spec.x_min) & (x <= spec.x_max)
         tenths = np.trunc(np.where(valid, x, spec.x_min) * 10.0)
         frac = (x - tenths / 10.0) / 0.1
-    lo = tenths.astype(np.intp) - int(round(table.x0 * 10))
+    lo = tenths.astype(np.intp) - round(table.x0 * 10)
     base = sex.astype(np.intp) * size
     low_at = np.where(valid, base + lo, table.missing)
     up_at = np.where(valid, base + np.minimum(lo + 1, size - 1), table.missing)

@@ -53,7 +53,7 @@ def _lms(
     except ValueError as error:
         raise InvalidArgumentError(f"sex and x cannot be broadcast together: {error}") from None
     shape = x_b.shape
-    l, m, s = lms_at(info, sex_b.ravel().astype(np.int8), x_b.ravel().copy())  # noqa: E741
+    l, m, s = lms_at(info, sex_b.ravel().astype(np.int8), x_b.ravel().copy())
     return info, shape, l, m, s
 
 
@@ -68,7 +68,7 @@ def zscore(
         shape = np.broadcast_shapes(np.shape(sex), np.shape(x), np.shape(value))
     except ValueError as error:
         raise InvalidArgumentError(f"arguments cannot be broadcast together: {error}") from None
-    info, _, l, m, s = _lms(indicator, np.broadcast_to(sex, shape), np.broadcast_to(x, shape))  # noqa: E741
+    info, _, l, m, s = _lms(indicator, np.broadcast_to(sex, shape), np.broadcast_to(x, shape))
     y = np.broadcast_to(np.asarray(value, dtype=np.float64), shape).ravel().copy()
     with np.errstate(invalid="ignore"):
         y[y <= 0] = np.nan
@@ -88,7 +88,7 @@ def value_at_z(
         shape = np.broadcast_shapes(np.shape(sex), np.shape(x), np.shape(z))
     except ValueError as error:
         raise InvalidArgumentError(f"arguments cannot be broadcast together: {error}") from None
-    info, _, l, m, s = _lms(indicator, np.broadcast_to(sex, shape), np.broadcast_to(x, shape))  # noqa: E741
+    info, _, l, m, s = _lms(indicator, np.broadcast_to(sex, shape), np.broadcast_to(x, shape))
     zf = np.broadcast_to(np.asarray(z, dtype=np.float64), shape).ravel()
     values = lms.value_at_z(zf, l, m, s, restricted=info.restricted)
     with np.errstate(invalid="ignore"):

@@ -34,21 +34,21 @@ def _f(a: ArrayLike) -> FloatArray:
     return np.asarray(a, dtype=np.float64)
 
 
-def sd_value(z: ArrayLike, l: ArrayLike, m: ArrayLike, s: ArrayLike) -> FloatArray:  # noqa: E741
+def sd_value(z: ArrayLike, l: ArrayLike, m: ArrayLike, s: ArrayLike) -> FloatArray:
     """The measurement whose plain LMS z-score is ``z``: ``M * (1 + L*S*z) ** (1/L)``."""
     zf, lf, mf, sf = _f(z), _f(l), _f(m), _f(s)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         return mf * (1.0 + lf * sf * zf) ** (1.0 / lf)
 
 
-def zscore(y: ArrayLike, l: ArrayLike, m: ArrayLike, s: ArrayLike) -> FloatArray:  # noqa: E741
+def zscore(y: ArrayLike, l: ArrayLike, m: ArrayLike, s: ArrayLike) -> FloatArray:
     """Plain LMS z-score ``((y/M)**L - 1) / (L*S)`` (``anthro``'s ``compute_zscore``)."""
     yf, lf, mf, sf = _f(y), _f(l), _f(m), _f(s)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         return ((yf / mf) ** lf - 1.0) / (sf * lf)
 
 
-def restrict(z: FloatArray, y: FloatArray, l: FloatArray, m: FloatArray, s: FloatArray) -> None:  # noqa: E741
+def restrict(z: FloatArray, y: FloatArray, l: FloatArray, m: FloatArray, s: FloatArray) -> None:
     """Replace, in place, plain z-scores beyond ±3 by WHO's restricted z-score.
 
     Only the rows beyond ±3 SD (usually few) pay for the four extra powers. All arrays must
@@ -69,7 +69,7 @@ def restrict(z: FloatArray, y: FloatArray, l: FloatArray, m: FloatArray, s: Floa
 
 def zscore_restricted(
     y: ArrayLike,
-    l: ArrayLike,  # noqa: E741
+    l: ArrayLike,
     m: ArrayLike,
     s: ArrayLike,
 ) -> FloatArray:
@@ -82,7 +82,7 @@ def zscore_restricted(
 
 def value_at_z(
     z: ArrayLike,
-    l: ArrayLike,  # noqa: E741
+    l: ArrayLike,
     m: ArrayLike,
     s: ArrayLike,
     *,

@@ -35,8 +35,8 @@ are missing and weight-for-length is used.
 from __future__ import annotations
 
 import functools
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -287,9 +287,8 @@ def _prepare(frame: pd.DataFrame, *, corrected_age: bool) -> _Inputs:
 
     if corrected_age:
         with np.errstate(invalid="ignore"):
-            correct = (
-                (inputs.gestation < PRETERM_BEFORE_WEEKS)
-                & (round_half_up(inputs.age) < CORRECT_UNTIL_DAYS)
+            correct = (inputs.gestation < PRETERM_BEFORE_WEEKS) & (
+                round_half_up(inputs.age) < CORRECT_UNTIL_DAYS
             )
         inputs.age = np.where(
             correct, inputs.age - (TERM_WEEKS - inputs.gestation) * 7.0, inputs.age
@@ -304,7 +303,11 @@ def _flags(z: FloatArray, spec: IndicatorSpec) -> pd.arrays.IntegerArray:
 
 
 def _zscores(
-    spec: IndicatorSpec, y: FloatArray, l: FloatArray, m: FloatArray, s: FloatArray  # noqa: E741
+    spec: IndicatorSpec,
+    y: FloatArray,
+    l: FloatArray,
+    m: FloatArray,
+    s: FloatArray,
 ) -> FloatArray:
     if _linear(spec):
         # L = 1: ((y/M)**1 - 1) / (S*1) computed without the power, bit for bit the same.
@@ -360,7 +363,7 @@ def score(frame: pd.DataFrame, *, corrected_age: bool = False) -> pd.DataFrame:
         if indicator is Indicator.WFL:
             z = _weight_for_lenhei(inputs, clenhei, measure, has_age, day, months)
         else:
-            l, m, s = age_lms(spec, index)  # noqa: E741
+            l, m, s = age_lms(spec, index)
             z = _zscores(spec, values[_AGE_INPUT[indicator]], l, m, s)
             if spec.weight_based:
                 z[inputs.oedema] = np.nan
@@ -386,9 +389,7 @@ def score(frame: pd.DataFrame, *, corrected_age: bool = False) -> pd.DataFrame:
         block.T,
         index=frame.index,
         columns=[
-            name
-            for i in _SCORED
-            for name in (SPECS[i].score_column, SPECS[i].percentile_column)
+            name for i in _SCORED for name in (SPECS[i].score_column, SPECS[i].percentile_column)
         ],
         copy=False,
     )
@@ -407,9 +408,7 @@ def score(frame: pd.DataFrame, *, corrected_age: bool = False) -> pd.DataFrame:
         index=frame.index,
     )
     kept = frame.drop(columns=[c for c in OUTPUT_COLUMNS if c in frame.columns])
-    result = pd.concat(
-        [kept, cleaned, scores, pd.DataFrame(flags, index=frame.index)], axis=1
-    )
+    result = pd.concat([kept, cleaned, scores, pd.DataFrame(flags, index=frame.index)], axis=1)
     return result[[*kept.columns, *OUTPUT_COLUMNS]]
 
 
@@ -435,7 +434,7 @@ def _weight_for_lenhei(
     for indicator, rows in ((Indicator.WFL, ~use_height), (Indicator.WFH, use_height)):
         spec = SPECS[indicator]
         sel = np.flatnonzero(rows & usable)
-        l, m, s = lenhei_lms(spec, inputs.sex[sel], clenhei[sel])  # noqa: E741
+        l, m, s = lenhei_lms(spec, inputs.sex[sel], clenhei[sel])
         z[sel] = _zscores(spec, weight[sel], l, m, s)
     return z
 

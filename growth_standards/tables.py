@@ -47,7 +47,7 @@ class LMSTable:
     name: str
     x_name: str
     x: FloatArray
-    l: FloatArray  # noqa: E741 - WHO's own name for the Box-Cox power
+    l: FloatArray
     m: FloatArray
     s: FloatArray
     flat: tuple[FloatArray, FloatArray, FloatArray]
@@ -95,6 +95,6 @@ def load(name: str) -> LMSTable:
     if not np.allclose(steps, steps[0], rtol=0, atol=1e-9):
         raise ValueError(f"{name}: x is not a regular grid")
     stack = np.stack([male, female])  # (2, n, 5)
-    l, m, s = (np.ascontiguousarray(stack[:, :, i]) for i in (2, 3, 4))  # noqa: E741
+    l, m, s = (np.ascontiguousarray(stack[:, :, i]) for i in (2, 3, 4))
     flat = tuple(np.append(a.ravel(), np.nan) for a in (l, m, s))
     return LMSTable(name=name, x_name=header[1], x=x, l=l, m=m, s=s, flat=flat)  # type: ignore[arg-type]

@@ -9,7 +9,8 @@ def test_all_is_sorted_and_complete() -> None:
     public = {
         name
         for name, value in vars(growth_standards).items()
-        if not name.startswith("_") and not getattr(value, "__name__", "").startswith("growth_standards.")
+        if not name.startswith("_")
+        and not getattr(value, "__name__", "").startswith("growth_standards.")
     }
     assert public == set(exported)
 

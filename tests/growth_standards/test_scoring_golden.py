@@ -68,12 +68,15 @@ def test_anthro_bmi_flag_at_day_one() -> None:
 
 def test_anthro_standing_height_before_nine_months() -> None:
     scored = gs.score(
-        pd.DataFrame({"sex": 1, "age_days": [8 * MONTH, 9 * MONTH], "lenhei_cm": 60, "measure": "h"})
+        pd.DataFrame(
+            {"sex": 1, "age_days": [8 * MONTH, 9 * MONTH], "lenhei_cm": 60, "measure": "h"}
+        )
     )
     assert scored.c9mo_flag.tolist() == [1, 0]
     assert scored.clenhei.tolist() == pytest.approx([60.0, 60.7])
     assert scored.zlen.tolist() == pytest.approx([-4.81, -5.02], abs=0.01)
-    assert pd.isna(scored.cmeasure[0]) and scored.cmeasure[1] == "h"
+    assert pd.isna(scored.cmeasure[0])
+    assert scored.cmeasure[1] == "h"
 
 
 @pytest.mark.parametrize("measure", ["h", None])
@@ -86,8 +89,12 @@ def test_anthro_height_used_at_24_months(measure: str | None) -> None:
 def test_anthro_clenhei() -> None:
     scored = gs.score(
         pd.DataFrame(
-            {"sex": 1, "age_days": [730, 800, 730, 800], "lenhei_cm": 100.0,
-             "measure": ["h", "h", "l", "l"]}
+            {
+                "sex": 1,
+                "age_days": [730, 800, 730, 800],
+                "lenhei_cm": 100.0,
+                "measure": ["h", "h", "l", "l"],
+            }
         )
     )
     assert scored.clenhei.tolist() == pytest.approx([100.7, 100, 100, 99.3])

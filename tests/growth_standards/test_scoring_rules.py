@@ -99,7 +99,9 @@ def test_weight_for_lenhei_without_age(lenhei: float, measure: str | None, table
     row = scored(sex=2, weight_kg=11.0, lenhei_cm=lenhei, measure=measure).iloc[0]
     assert row.clenhei == lenhei  # no adjustment without an age
     assert row.zwfl == pytest.approx(gs.zscore(table, 2, lenhei, 11.0), abs=1e-12)
-    assert np.isnan(row.zwei) and np.isnan(row.zlen) and np.isnan(row.zbmi)
+    assert np.isnan(row.zwei)
+    assert np.isnan(row.zlen)
+    assert np.isnan(row.zbmi)
 
 
 def test_weight_for_length_interpolates_between_tenths() -> None:
@@ -114,8 +116,15 @@ def test_weight_for_length_interpolates_between_tenths() -> None:
 
 def test_day_1826_uses_2006_and_day_1827_uses_2007() -> None:
     rows = scored(
-        sex=1, age_days=[1826, 1827], weight_kg=18.0, lenhei_cm=110.0, headc_cm=50.0,
-        armc_cm=16.0, triskin_mm=7.0, subskin_mm=5.0, measure="h",
+        sex=1,
+        age_days=[1826, 1827],
+        weight_kg=18.0,
+        lenhei_cm=110.0,
+        headc_cm=50.0,
+        armc_cm=16.0,
+        triskin_mm=7.0,
+        subskin_mm=5.0,
+        measure="h",
     )
     assert rows.reference.tolist() == ["WHO2006", "WHO2007"]
     first, second = rows.iloc[0], rows.iloc[1]
@@ -144,8 +153,13 @@ def test_exactly_60_months_is_2007() -> None:
 
 @pytest.mark.parametrize(
     ("months", "wfa", "hfa"),
-    [(120.0, True, True), (120.99, True, True), (121.0, False, True), (228.5, False, True),
-     (229.0, False, False)],
+    [
+        (120.0, True, True),
+        (120.99, True, True),
+        (121.0, False, True),
+        (228.5, False, True),
+        (229.0, False, False),
+    ],
 )
 def test_2007_upper_age_bounds_are_exclusive(months: float, wfa: bool, hfa: bool) -> None:
     row = scored(sex=1, age_days=months * MONTH, weight_kg=30.0, lenhei_cm=140.0).iloc[0]
@@ -157,7 +171,9 @@ def test_2007_upper_age_bounds_are_exclusive(months: float, wfa: bool, hfa: bool
 # --- arm circumference and skinfolds from 3 months (day 91) ------------------------------
 
 
-@pytest.mark.parametrize(("age", "expected"), [(90, False), (90.49, False), (90.5, True), (91, True)])
+@pytest.mark.parametrize(
+    ("age", "expected"), [(90, False), (90.49, False), (90.5, True), (91, True)]
+)
 def test_arm_circumference_and_skinfolds_from_day_91(age: float, expected: bool) -> None:
     row = scored(sex=2, age_days=age, armc_cm=13.0, triskin_mm=9.0, subskin_mm=7.0).iloc[0]
     for column in ("zac", "zts", "zss"):
@@ -167,20 +183,26 @@ def test_arm_circumference_and_skinfolds_from_day_91(age: float, expected: bool)
 # --- oedema --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("oedema", "blanked"), [("y", True), ("Y", True), ("1", True),
-                                                 ("n", False), ("2", False), (None, False)])
+@pytest.mark.parametrize(
+    ("oedema", "blanked"),
+    [("y", True), ("Y", True), ("1", True), ("n", False), ("2", False), (None, False)],
+)
 def test_oedema_blanks_weight_based_scores(oedema: str | None, blanked: bool) -> None:
-    row = scored(sex=1, age_days=400, weight_kg=9.5, lenhei_cm=75.0, headc_cm=46.0,
-                 oedema=oedema).iloc[0]
+    row = scored(
+        sex=1, age_days=400, weight_kg=9.5, lenhei_cm=75.0, headc_cm=46.0, oedema=oedema
+    ).iloc[0]
     for column in ("zwei", "zwfl", "zbmi"):
         assert bool(np.isnan(row[column])) is blanked, column
         assert bool(pd.isna(row["f" + column[1:]])) is blanked
-    assert not np.isnan(row.zlen) and not np.isnan(row.zhc)
+    assert not np.isnan(row.zlen)
+    assert not np.isnan(row.zhc)
 
 
 def test_oedema_blanks_2007_weight_and_bmi() -> None:
     row = scored(sex=1, age_days=100 * MONTH, weight_kg=30.0, lenhei_cm=130.0, oedema="y").iloc[0]
-    assert np.isnan(row.zwei) and np.isnan(row.zbmi) and not np.isnan(row.zlen)
+    assert np.isnan(row.zwei)
+    assert np.isnan(row.zbmi)
+    assert not np.isnan(row.zlen)
 
 
 # --- flags ---------------------------------------------------------------------------------
@@ -189,10 +211,16 @@ def test_oedema_blanks_2007_weight_and_bmi() -> None:
 @pytest.mark.parametrize(
     ("indicator", "column", "z", "flag"),
     [
-        ("wfa", "fwei", 4.999, 0), ("wfa", "fwei", 5.001, 1),
-        ("wfa", "fwei", -5.999, 0), ("wfa", "fwei", -6.001, 1),
-        ("lhfa", "flen", 5.999, 0), ("lhfa", "flen", 6.001, 1), ("lhfa", "flen", -6.001, 1),
-        ("hcfa", "fhc", 4.999, 0), ("hcfa", "fhc", 5.001, 1), ("hcfa", "fhc", -5.001, 1),
+        ("wfa", "fwei", 4.999, 0),
+        ("wfa", "fwei", 5.001, 1),
+        ("wfa", "fwei", -5.999, 0),
+        ("wfa", "fwei", -6.001, 1),
+        ("lhfa", "flen", 5.999, 0),
+        ("lhfa", "flen", 6.001, 1),
+        ("lhfa", "flen", -6.001, 1),
+        ("hcfa", "fhc", 4.999, 0),
+        ("hcfa", "fhc", 5.001, 1),
+        ("hcfa", "fhc", -5.001, 1),
     ],
 )
 def test_flag_cut_offs(indicator: str, column: str, z: float, flag: int) -> None:
@@ -232,10 +260,14 @@ def test_invalid_values_become_missing_and_are_reported() -> None:
     )
     result = gs.score(frame)
     problems = gs.row_problems(frame, language="en")
-    assert not np.isnan(result.zwei[0]) and problems[0] is None
-    assert np.isnan(result.zwei[1]) and "age_days cannot be negative" in problems[1]
-    assert np.isnan(result.zwei[2]) and "sex must be" in problems[2]
-    assert "measure must be" in problems[2] and "oedema must be" in problems[2]
+    assert not np.isnan(result.zwei[0])
+    assert problems[0] is None
+    assert np.isnan(result.zwei[1])
+    assert "age_days cannot be negative" in problems[1]
+    assert np.isnan(result.zwei[2])
+    assert "sex must be" in problems[2]
+    assert "measure must be" in problems[2]
+    assert "oedema must be" in problems[2]
     assert "sex is missing" in problems[3]
     assert "age_days is not a number" in problems[4]
     assert "weight_kg must be greater than 0" in problems[4]
@@ -258,8 +290,10 @@ def test_structural_errors_raise() -> None:
 
 
 def test_output_keeps_input_and_index_and_is_idempotent() -> None:
-    frame = pd.DataFrame({"id": ["a", "b"], "sex": [1, 2], "age_days": [10, 20],
-                          "weight_kg": [3.5, 3.9]}, index=[7, 3])
+    frame = pd.DataFrame(
+        {"id": ["a", "b"], "sex": [1, 2], "age_days": [10, 20], "weight_kg": [3.5, 3.9]},
+        index=[7, 3],
+    )
     once = gs.score(frame)
     assert list(once.columns) == ["id", "sex", "age_days", "weight_kg", *OUTPUT_COLUMNS]
     assert list(once.index) == [7, 3]
@@ -269,7 +303,8 @@ def test_output_keeps_input_and_index_and_is_idempotent() -> None:
 
 def test_empty_frame() -> None:
     result = gs.score(pd.DataFrame({"sex": pd.Series([], dtype=int)}))
-    assert len(result) == 0 and "zwei" in result.columns
+    assert len(result) == 0
+    assert "zwei" in result.columns
 
 
 # --- corrected age for preterm children ----------------------------------------------------
@@ -277,8 +312,13 @@ def test_empty_frame() -> None:
 
 def test_corrected_age_for_preterm_children() -> None:
     frame = pd.DataFrame(
-        {"sex": 1, "age_days": [100, 100, 100, 731], "weight_kg": 5.0, "lenhei_cm": 60.0,
-         "gestational_age_weeks": [32, 37, None, 32]}
+        {
+            "sex": 1,
+            "age_days": [100, 100, 100, 731],
+            "weight_kg": 5.0,
+            "lenhei_cm": 60.0,
+            "gestational_age_weeks": [32, 37, None, 32],
+        }
     )
     plain = gs.score(frame)
     corrected = gs.score(frame, corrected_age=True)
@@ -291,10 +331,18 @@ def test_corrected_age_for_preterm_children() -> None:
 
 def test_corrected_age_before_term_has_no_age_based_reference() -> None:
     row = gs.score(
-        pd.DataFrame({"sex": [2], "age_days": [14], "weight_kg": [1.9], "lenhei_cm": [45.5],
-                      "gestational_age_weeks": [28]}),
+        pd.DataFrame(
+            {
+                "sex": [2],
+                "age_days": [14],
+                "weight_kg": [1.9],
+                "lenhei_cm": [45.5],
+                "gestational_age_weeks": [28],
+            }
+        ),
         corrected_age=True,
     ).iloc[0]
     assert row.cage_days == 14 - 12 * 7
-    assert np.isnan(row.zwei) and np.isnan(row.zlen)
+    assert np.isnan(row.zwei)
+    assert np.isnan(row.zlen)
     assert not np.isnan(row.zwfl)

@@ -56,9 +56,7 @@ def test_every_table_is_compared() -> None:
 @pytest.mark.parametrize("name", tables.TABLE_NAMES)
 def test_table_equals_who_original(name: str, originals: Path) -> None:
     original = pd.read_csv(originals / ORIGINAL_OF[name], sep="\t", dtype=str)
-    shipped = pd.read_csv(
-        REPO / "growth_standards" / "data" / f"{name}.tsv", sep="\t", dtype=str
-    )
+    shipped = pd.read_csv(REPO / "growth_standards" / "data" / f"{name}.tsv", sep="\t", dtype=str)
     x_name = shipped.columns[1]
     assert list(shipped.columns) == ["sex", x_name, "l", "m", "s"]
     assert x_name == original.columns[1]
