@@ -81,20 +81,23 @@ def run(args: argparse.Namespace) -> int:
 
     import growth_standards as gs
 
-    _TEXT[args.lang]
+    text = _TEXT[args.lang]
     try:
         frame = pd.read_csv(args.input, skipinitialspace=True)
-    except (OSError, ValueError, pd.errors.ParserError):
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        sys.stderr.write(f"{text['cannot_read']} {args.input}: {error}\n")
         return 2
     try:
         scored = gs.score(frame, corrected_age=args.corrected_age)
         problems = gs.row_problems(frame, corrected_age=args.corrected_age, language=args.lang)
-    except gs.InvalidFrameError:
+    except gs.InvalidFrameError as error:
+        sys.stderr.write(f"{args.input}: {error}\n")
         return 2
     scored["error"] = problems
     args.output.parent.mkdir(parents=True, exist_ok=True)
     scored.to_csv(args.output, index=False)
     write_summary(scored, problems, args.lang, sys.stdout)
+    sys.stdout.write(f"{text['wrote']} {args.output}\n")
     return 0
 
 
