@@ -38,6 +38,7 @@ import functools
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -117,7 +118,8 @@ _AGE_INPUT = {
     Indicator.SSFA: "subskin_mm",
 }
 
-#: Output columns added to the input, in order.
+#: Output columns added to the input, in order: WHO's cleaned values, then z-score and
+#: percentile per indicator, then the flags.
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "cage_days",
     "reference",
@@ -128,12 +130,9 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     *(
         column
         for indicator in _SCORED
-        for column in (
-            SPECS[indicator].score_column,
-            SPECS[indicator].flag_column,
-            SPECS[indicator].percentile_column,
-        )
+        for column in (SPECS[indicator].score_column, SPECS[indicator].percentile_column)
     ),
+    *(SPECS[indicator].flag_column for indicator in _SCORED),
 )
 
 #: Problems a row can have: code -> (zh-CN, English) message.
@@ -385,7 +384,8 @@ def score(frame: pd.DataFrame, *, corrected_age: bool = False) -> pd.DataFrame:
         for p, i in jobs:
             run(p, i)
 
-    scores = pd.DataFrame(
+    # Build around the float block without copying it (pd.concat would copy every block).
+    result = pd.DataFrame(
         block.T,
         index=frame.index,
         columns=[
@@ -396,20 +396,23 @@ def score(frame: pd.DataFrame, *, corrected_age: bool = False) -> pd.DataFrame:
     reference = np.full(n, None, dtype=object)
     reference[index.day >= 0] = "WHO2006"
     reference[index.rows2007] = "WHO2007"
-    cleaned = pd.DataFrame(
-        {
-            "cage_days": age,
-            "reference": reference,
-            "clenhei": clenhei,
-            "cmeasure": np.array([None, "l", "h"], dtype=object)[measure],
-            "c9mo_flag": standing_too_young.astype(np.int8),
-            "cbmi": cbmi,
-        },
-        index=frame.index,
-    )
-    kept = frame.drop(columns=[c for c in OUTPUT_COLUMNS if c in frame.columns])
-    result = pd.concat([kept, cleaned, scores, pd.DataFrame(flags, index=frame.index)], axis=1)
-    return result[[*kept.columns, *OUTPUT_COLUMNS]]
+    cleaned: dict[str, npt.NDArray[Any]] = {
+        "cage_days": age,
+        "reference": reference,
+        "clenhei": clenhei,
+        "cmeasure": np.array([None, "l", "h"], dtype=object)[measure],
+        "c9mo_flag": standing_too_young.astype(np.int8),
+        "cbmi": cbmi,
+    }
+    kept = [c for c in frame.columns if c not in OUTPUT_COLUMNS]
+    for position, column in enumerate(kept):
+        result.insert(position, column, frame[column])
+    for position, (column, data) in enumerate(cleaned.items(), start=len(kept)):
+        result.insert(position, column, data)
+    for indicator in _SCORED:
+        column = SPECS[indicator].flag_column
+        result.insert(len(result.columns), column, pd.Series(flags[column], index=frame.index))
+    return result
 
 
 def _weight_for_lenhei(
