@@ -393,14 +393,16 @@ def score(frame: pd.DataFrame, *, corrected_age: bool = False) -> pd.DataFrame:
         ],
         copy=False,
     )
-    reference = np.full(n, None, dtype=object)
-    reference[index.day >= 0] = "WHO2006"
-    reference[index.rows2007] = "WHO2007"
-    cleaned: dict[str, npt.NDArray[Any]] = {
+    reference = np.full(n, -1, dtype=np.int8)
+    reference[index.day >= 0] = 0
+    reference[index.rows2007] = 1
+    cleaned: dict[str, Any] = {
         "cage_days": age,
-        "reference": reference,
+        "reference": pd.Categorical.from_codes(
+            reference, categories=pd.Index(["WHO2006", "WHO2007"])
+        ),
         "clenhei": clenhei,
-        "cmeasure": np.array([None, "l", "h"], dtype=object)[measure],
+        "cmeasure": pd.Categorical.from_codes(measure - 1, categories=pd.Index(["l", "h"])),
         "c9mo_flag": standing_too_young.astype(np.int8),
         "cbmi": cbmi,
     }
