@@ -7,6 +7,7 @@ Child Growth Standards 2006 (to 60 months) and the WHO Growth Reference 2007 (60
 ``value_at_z`` work on arrays. See ``docs/growth_standards.md``.
 """
 
+from growth_standards._inputs import row_problems
 from growth_standards.curves import centile_curves, value_at_z, z_curves, zscore
 from growth_standards.errors import (
     GrowthStandardsError,
@@ -15,7 +16,7 @@ from growth_standards.errors import (
     MissingColumnsError,
 )
 from growth_standards.indicators import Indicator, IndicatorSpec, Reference, Sex, spec
-from growth_standards.scoring import row_problems, score
+from growth_standards.scoring import score
 
 __all__ = [
     "GrowthStandardsError",
