@@ -2,10 +2,11 @@
 
 Input columns are WHO Anthro's (:data:`growth_standards._inputs.INPUT_COLUMNS`); only
 ``sex`` is required, every other column may be absent (treated as missing). Output is the
-input plus, per indicator, the full-precision z-score, the implausibility flag and the percentile (column names in
-:mod:`growth_standards.indicators`), and WHO's cleaned columns ``clenhei``, ``cmeasure``,
-``c9mo_flag``, ``cbmi``, plus ``cage_days`` (the age in days used, corrected when asked) and
-``reference`` (the reference used for the age-based indicators).
+input plus WHO's cleaned columns ``clenhei``, ``cmeasure``, ``c9mo_flag``, ``cbmi``, plus
+``cage_days`` (the age in days used, corrected when asked) and ``reference`` (the reference
+of the age-based indicators), then per indicator the full-precision z-score and percentile,
+then the implausibility flags (:data:`OUTPUT_COLUMNS`; names in
+:mod:`growth_standards.indicators`).
 
 The rules are WHO's, as in the R packages ``anthro`` (``R/z-score.R`` and
 ``R/z-score-helper.R``) and ``anthroplus`` (``R/zscores.R``):
