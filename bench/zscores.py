@@ -41,6 +41,7 @@ import growth_standards as gs
 from growth_standards.tables import load
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PEER_BATCHES = 4
 MONTH = 30.4375
 
 
@@ -214,21 +215,28 @@ def run_peer(name: str, frame: pd.DataFrame, ours: np.ndarray, budget_s: float) 
     except Exception as error:  # a peer that fails to import is reported, not hidden
         return {"peer": name, "version": version, "status": f"import failed: {error!r}"}
     records = frame.to_dict("records")
-    wfa: list[float] = []
-    start = time.perf_counter()
+    wfa = np.full(len(records), np.nan)
+    raised: dict[str, int] = {}
+    rates = []
     done = 0
-    try:
-        for record in records:
-            value = row_fn(record)
-            wfa.append(np.nan if value is None else float(value))
-            done += 1
-            if time.perf_counter() - start > budget_s:
-                break
-    except Exception as error:
-        return {"peer": name, "version": version, "status": f"failed on a row: {error!r}"}
-    elapsed = time.perf_counter() - start
-    got = np.asarray(wfa)
+    started = time.perf_counter()
+    # Timed in batches; the best batch counts, as the best of several runs counts for ours.
+    for batch in np.array_split(np.arange(len(records)), PEER_BATCHES):
+        start = time.perf_counter()
+        for i in batch:
+            try:
+                value = row_fn(records[i])
+            except Exception as error:  # a peer rejecting a row: no score for that row
+                key = f"{type(error).__name__}: {error}"[:80]
+                raised[key] = raised.get(key, 0) + 1
+                value = None
+            wfa[i] = np.nan if value is None else float(value)
+        rates.append(len(batch) / (time.perf_counter() - start))
+        done += len(batch)
+        if time.perf_counter() - started > budget_s:
+            break
     expected = ours[:done]
+    got = wfa[:done]
     both = ~np.isnan(got) & ~np.isnan(expected)
     return {
         "peer": name,
@@ -236,7 +244,9 @@ def run_peer(name: str, frame: pd.DataFrame, ours: np.ndarray, budget_s: float) 
         "status": "ok",
         "rows": done,
         "indicators": indicators,
-        "rows_per_s": done / elapsed,
+        "rows_per_s": max(rates),
+        "rows_raising": sum(raised.values()),
+        "errors": raised,
         "wfa_max_abs_diff_vs_ours": float(np.max(np.abs(got[both] - expected[both])))
         if both.any()
         else None,
@@ -307,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{p['peer']:<20}{p['version']:<10}{p['rows']:>7}{p['indicators']:>6}"
             f"{p['rows_per_s']:>12,.0f}{ours_rows / p['rows_per_s']:>12,.0f}"
-            f"{diff if diff is not None else float('nan'):>14.2e}  ok"
+            f"{diff if diff is not None else float('nan'):>14.2e}{p['rows_raising']:>8}  ok"
         )
     if fastest:
         print(f"ours / fastest peer: {ours_rows / fastest:,.0f}x")
@@ -356,8 +366,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines += [
         "",
         "| peer | version | rows | indicators | rows/s | ours / peer "
-        "| max abs diff of wfa z vs ours |",
-        "|---|---|---|---|---|---|---|",
+        "| max abs diff of wfa z vs ours | rows the peer raised on |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for p in result["peers"]:
         if p["status"] != "ok":
@@ -369,7 +379,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {p['peer']} | {p['version']} | {p['rows']:,} | {p['indicators']} | "
             f"{p['rows_per_s']:,.0f} | {ours['rows_per_s'] / p['rows_per_s']:,.0f}x | "
-            f"{diff:.2e} |"
+            f"{diff:.2e} | {p['rows_raising']} {'; '.join(p['errors'])} |"
         )
     lines += [
         "",

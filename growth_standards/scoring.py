@@ -223,13 +223,20 @@ def score(frame: pd.DataFrame, *, corrected_age: bool = False) -> pd.DataFrame:
         "cbmi": cbmi,
     }
     kept = [c for c in frame.columns if c not in OUTPUT_COLUMNS]
+    flag_frame = pd.DataFrame(
+        {SPECS[i].flag_column: flags[SPECS[i].flag_column] for i in _SCORED}, index=frame.index
+    )
+    if int(pd.__version__.split(".")[0]) >= 3:
+        # Copy-on-write: concat shares the input's and the block's data lazily, no copy.
+        pieces = [frame[kept], pd.DataFrame(cleaned, index=frame.index), result, flag_frame]
+        return pd.concat(pieces, axis=1)
+    # pandas 2: concat would deep-copy every block; inserting copies only what it adds.
     for position, column in enumerate(kept):
         result.insert(position, column, frame[column])
     for position, (column, data) in enumerate(cleaned.items(), start=len(kept)):
         result.insert(position, column, data)
-    for indicator in _SCORED:
-        column = SPECS[indicator].flag_column
-        result.insert(len(result.columns), column, pd.Series(flags[column], index=frame.index))
+    for column in flag_frame.columns:
+        result.insert(len(result.columns), column, flag_frame[column])
     return result
 
 
