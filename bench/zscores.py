@@ -269,6 +269,7 @@ def machine() -> dict[str, Any]:
         "numpy": np.__version__,
         "pandas": pd.__version__,
         "platform": platform.platform(),
+        "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -281,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
 
+    started_on = machine()
     frame = realistic_rows(args.n)
     gs.score(frame.head(1000))  # load tables, warm caches
     ours_s = best_of(args.repeat, lambda: gs.score(frame))
@@ -324,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": started_on,
         "n": args.n,
         "repeat": args.repeat,
         "ours": {"seconds": ours_s, "rows_per_s": ours_rows, "z_per_s": ours_z, "z_count": z_count},
@@ -348,7 +350,8 @@ def markdown(result: dict[str, Any]) -> str:
         "# WHO z-score benchmark (`bench/zscores.py`)",
         "",
         f"Run {result['date']} on {m['cpu']}, {m['cores']} cores (shared with other work),",
-        f"Python {m['python']}, NumPy {m['numpy']}, pandas {m['pandas']}.",
+        f"Python {m['python']}, NumPy {m['numpy']}, pandas {m['pandas']}; load average at the",
+        f"start (1/5/15 min, other processes included): {m['load_average_1_5_15min']}.",
         f"{result['n']:,} realistic rows (0-60 months, every measurement present), best of "
         f"{result['repeat']}.",
         "",
