@@ -32,8 +32,8 @@ def _sex_index(sex: Sex | int | str | npt.ArrayLike) -> npt.NDArray[np.int8]:
     if numeric.dtype.kind in "iuf":
         if not np.isin(numeric, (1, 2)).all():
             raise InvalidArgumentError("sex must be 1 (male) or 2 (female)")
-        return np.atleast_1d(numeric - 1).astype(np.int8)
-    values = np.atleast_1d(np.asarray(sex, dtype=object))
+        return (numeric - 1).astype(np.int8)
+    values = np.asarray(sex, dtype=object)
     codes = np.empty(values.shape, dtype=np.int8)
     for position, value in np.ndenumerate(values):
         key = str(int(value)) if isinstance(value, int | np.integer) else str(value).lower()
@@ -44,17 +44,14 @@ def _sex_index(sex: Sex | int | str | npt.ArrayLike) -> npt.NDArray[np.int8]:
 
 
 def _lms(
-    indicator: str, sex: object, x: npt.ArrayLike
-) -> tuple[IndicatorSpec, tuple[int, ...], FloatArray, FloatArray, FloatArray]:
+    indicator: str, sex: npt.ArrayLike, x: npt.ArrayLike
+) -> tuple[IndicatorSpec, FloatArray, FloatArray, FloatArray]:
+    """L, M, S of ``indicator`` for ``sex`` and ``x`` of one shape, flattened."""
     info = spec(indicator)
-    sex_index = _sex_index(sex)  # type: ignore[arg-type]
-    try:
-        sex_b, x_b = np.broadcast_arrays(sex_index, np.asarray(x, dtype=np.float64))
-    except ValueError as error:
-        raise InvalidArgumentError(f"sex and x cannot be broadcast together: {error}") from None
-    shape = x_b.shape
-    l, m, s = lms_at(info, sex_b.ravel().astype(np.int8), x_b.ravel().copy())
-    return info, shape, l, m, s
+    sex_index = np.broadcast_to(_sex_index(sex), np.shape(x))
+    x_flat = np.asarray(x, dtype=np.float64).ravel().copy()
+    l, m, s = lms_at(info, sex_index.ravel().astype(np.int8), x_flat)
+    return info, l, m, s
 
 
 def zscore(
@@ -68,7 +65,7 @@ def zscore(
         shape = np.broadcast_shapes(np.shape(sex), np.shape(x), np.shape(value))
     except ValueError as error:
         raise InvalidArgumentError(f"arguments cannot be broadcast together: {error}") from None
-    info, _, l, m, s = _lms(indicator, np.broadcast_to(sex, shape), np.broadcast_to(x, shape))
+    info, l, m, s = _lms(indicator, np.broadcast_to(sex, shape), np.broadcast_to(x, shape))
     y = np.broadcast_to(np.asarray(value, dtype=np.float64), shape).ravel().copy()
     with np.errstate(invalid="ignore"):
         y[y <= 0] = np.nan
@@ -88,7 +85,7 @@ def value_at_z(
         shape = np.broadcast_shapes(np.shape(sex), np.shape(x), np.shape(z))
     except ValueError as error:
         raise InvalidArgumentError(f"arguments cannot be broadcast together: {error}") from None
-    info, _, l, m, s = _lms(indicator, np.broadcast_to(sex, shape), np.broadcast_to(x, shape))
+    info, l, m, s = _lms(indicator, np.broadcast_to(sex, shape), np.broadcast_to(x, shape))
     zf = np.broadcast_to(np.asarray(z, dtype=np.float64), shape).ravel()
     values = lms.value_at_z(zf, l, m, s, restricted=info.restricted)
     with np.errstate(invalid="ignore"):

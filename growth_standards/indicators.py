@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
+from growth_standards.errors import InvalidArgumentError
+
 
 class Indicator(StrEnum):
     """Growth indicator codes (docs/CONVENTIONS.md, CodeSystem ``growth-indicator``)."""
@@ -156,8 +158,6 @@ SPECS: dict[Indicator, IndicatorSpec] = {
 
 def spec(indicator: Indicator | str) -> IndicatorSpec:
     """The :class:`IndicatorSpec` of ``indicator`` (a member or its code, e.g. ``"wfa"``)."""
-    from growth_standards.errors import InvalidArgumentError
-
     try:
         return SPECS[Indicator(indicator)]
     except ValueError:
