@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from growth_standards._reference import round_half_up
-from growth_standards.errors import InvalidFrameError, MissingColumnsError
+from growth_standards.errors import InvalidArgumentError, InvalidFrameError, MissingColumnsError
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -147,6 +147,11 @@ def _codes(
 
 
 def prepare(frame: pd.DataFrame, *, corrected_age: bool) -> Inputs:
+    """Check the frame's structure, clean every input column and note each row's problems.
+
+    With ``corrected_age``, the age of a child born before 37 weeks is corrected while the
+    chronological age (rounded) is below 731 days.
+    """
     if not isinstance(frame, pd.DataFrame):
         raise InvalidFrameError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
@@ -214,6 +219,8 @@ def row_problems(
     Messages are in Simplified Chinese (``language="zh"``, default) or English (``"en"``).
     Values reported here are the ones :func:`score` treated as missing.
     """
+    if language not in ("zh", "en"):
+        raise InvalidArgumentError(f"language must be 'zh' or 'en', not {language!r}")
     inputs = prepare(frame, corrected_age=corrected_age)
     which = 1 if language == "en" else 0
     separator = "; " if language == "en" else "；"
