@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -101,6 +102,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pad(text: str, width: int) -> str:
+    """Left-justify ``text`` to ``width`` terminal columns (CJK characters take two)."""
+    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(width - shown, 1)
+
+
 def write_summary(scored: pd.DataFrame, problems: pd.Series, lang: str, out: TextIO) -> None:
     """Rows scored and with errors; per indicator n, mean, SD, prevalence of z < -2, flags."""
     text = _TEXT[lang]
@@ -111,7 +118,8 @@ def write_summary(scored: pd.DataFrame, problems: pd.Series, lang: str, out: Tex
     print(f"{text['errors']}: {int(problems.notna().sum())}", file=out)
     header = text["header"]
     print(
-        f"{header[0]:<30}{header[1]:>7}{header[2]:>9}{header[3]:>9}{header[4]:>11}{header[5]:>9}",
+        f"{_pad(header[0], 30)}{header[1]:>7}{header[2]:>9}{header[3]:>9}"
+        f"{header[4]:>11}{header[5]:>9}",
         file=out,
     )
     for column, names in _SUMMARY.items():
@@ -119,11 +127,11 @@ def write_summary(scored: pd.DataFrame, problems: pd.Series, lang: str, out: Tex
         z = scored.loc[~flagged, column].dropna()
         name = names[0] if lang == "zh" else names[1]
         if z.empty:
-            print(f"{name:<30}{0:>7}", file=out)
+            print(f"{_pad(name, 30)}{0:>7}", file=out)
             continue
         sd = z.std(ddof=1) if len(z) > 1 else float("nan")
         print(
-            f"{name:<30}{len(z):>7}{z.mean():>9.2f}{sd:>9.2f}{100 * (z < -2).mean():>11.1f}"
+            f"{_pad(name, 30)}{len(z):>7}{z.mean():>9.2f}{sd:>9.2f}{100 * (z < -2).mean():>11.1f}"
             f"{int(flagged.sum()):>9}",
             file=out,
         )
