@@ -106,7 +106,9 @@ def _numeric(frame: pd.DataFrame, column: str, inputs: Inputs) -> FloatArray:
         values = np.full(inputs.n, np.nan)
         inputs.problem(f"{column}_nan", np.ones(inputs.n, dtype=bool))
         return values
-    if pd.api.types.is_numeric_dtype(series.dtype):
+    if series.dtype == np.float64:
+        values = series.to_numpy()  # NaN is already the missing value; read-only is fine
+    elif pd.api.types.is_numeric_dtype(series.dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         coerced = pd.to_numeric(series, errors="coerce")
@@ -185,7 +187,9 @@ def prepare(frame: pd.DataFrame, *, corrected_age: bool) -> Inputs:
         with np.errstate(invalid="ignore"):
             not_positive = values <= 0
         inputs.problem(f"{column}_not_positive", not_positive)
-        inputs.numbers[column] = np.where(not_positive, np.nan, values)
+        inputs.numbers[column] = (
+            np.where(not_positive, np.nan, values) if not_positive.any() else values
+        )
 
     inputs.measure, measure_bad = _codes(frame, "measure", {"l": 1, "h": 2}, n)
     inputs.problem("measure_invalid", measure_bad)

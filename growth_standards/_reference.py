@@ -62,13 +62,23 @@ class AgeIndex:
     _positions: dict[tuple[float, float, int], IntArray] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, sex: npt.NDArray[np.int8], age_days: FloatArray) -> AgeIndex:
+    def build(
+        cls,
+        sex: npt.NDArray[np.int8],
+        age_days: FloatArray,
+        months: FloatArray | None = None,
+        rounded_days: FloatArray | None = None,
+    ) -> AgeIndex:
+        """``months`` (age / 30.4375) and ``rounded_days`` may be passed when already known."""
         with np.errstate(invalid="ignore"):
             known = (sex >= 0) & (age_days >= 0)
-            months = age_days / DAYS_PER_MONTH
+            if months is None:
+                months = age_days / DAYS_PER_MONTH
+            if rounded_days is None:
+                rounded_days = round_half_up(age_days)
             is2006 = known & (months < WHO2007_FROM_MONTHS)
             is2007 = known & (months >= WHO2007_FROM_MONTHS)
-            day = np.where(is2006, round_half_up(age_days), -1.0).astype(np.intp)
+            day = np.where(is2006, rounded_days, -1.0).astype(np.intp)
         rows2007 = np.flatnonzero(is2007)
         months2007 = months[rows2007]
         month_lo = np.trunc(months2007)

@@ -113,7 +113,10 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 
 def _flags(z: FloatArray, spec: IndicatorSpec) -> pd.arrays.IntegerArray:
     with np.errstate(invalid="ignore"):
-        flagged = (z < spec.flag_low) | (z > spec.flag_high)
+        if spec.flag_low == -spec.flag_high:
+            flagged = np.abs(z) > spec.flag_high
+        else:
+            flagged = (z < spec.flag_low) | (z > spec.flag_high)
     return pd.arrays.IntegerArray(flagged.astype(np.int8), np.isnan(z))
 
 
@@ -175,7 +178,7 @@ def score(frame: pd.DataFrame, *, corrected_age: bool = False) -> pd.DataFrame:
         cbmi = weight / (clenhei / 100.0) ** 2
 
     values = {**inputs.numbers, "clenhei": clenhei, "cbmi": cbmi}
-    index = AgeIndex.build(sex, age)
+    index = AgeIndex.build(sex, age, months, day)
     # One float block, filled in place, becomes the frame's float columns without a copy.
     block = np.empty((2 * len(_SCORED), n), dtype=np.float64)
     flags: dict[str, pd.arrays.IntegerArray] = {}
