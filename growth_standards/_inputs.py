@@ -10,6 +10,7 @@ Codes are WHO Anthro's: sex 1/2 or m/f, measure l/h, oedema y/n (or 1/2); missin
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +46,16 @@ CORRECT_UNTIL_DAYS = 731
 #: Plausible gestational ages for the correction (weeks); outside is a data error.
 GESTATION_RANGE_WEEKS = (20.0, 44.0)
 
+_NUMERIC_COLUMNS = (
+    "age_days",
+    "weight_kg",
+    "lenhei_cm",
+    "headc_cm",
+    "armc_cm",
+    "triskin_mm",
+    "subskin_mm",
+    "gestational_age_weeks",
+)
 _MEASUREMENT_COLUMNS = ("weight_kg", "lenhei_cm", "headc_cm", "armc_cm", "triskin_mm", "subskin_mm")
 #: Problems a row can have: code -> (zh-CN, English) message.
 MESSAGES: Mapping[str, tuple[str, str]] = {
@@ -148,11 +159,12 @@ def _codes(
     return lookup[codes], bad[codes]
 
 
-def prepare(frame: pd.DataFrame, *, corrected_age: bool) -> Inputs:
+def prepare(frame: pd.DataFrame, *, corrected_age: bool, pool: Executor | None = None) -> Inputs:
     """Check the frame's structure, clean every input column and note each row's problems.
 
     With ``corrected_age``, the age of a child born before 37 weeks is corrected while the
-    chronological age (rounded) is below 731 days.
+    chronological age (rounded) is below 731 days. With a ``pool``, the coded columns are
+    read on it while the numeric ones are read here.
     """
     if not isinstance(frame, pd.DataFrame):
         raise InvalidFrameError(f"expected a pandas DataFrame, got {type(frame).__name__}")
@@ -172,18 +184,31 @@ def prepare(frame: pd.DataFrame, *, corrected_age: bool) -> Inputs:
         oedema=np.zeros(n, dtype=bool),
         gestation=np.empty(0),
     )
-    sex_codes, sex_bad = _codes(frame, "sex", {"1": 1, "2": 2, "m": 1, "f": 2}, n)
+    coded = {
+        "sex": {"1": 1, "2": 2, "m": 1, "f": 2},
+        "measure": {"l": 1, "h": 2},
+        "oedema": {"y": 1, "1": 1, "n": 2, "2": 2},
+    }
+    if pool is None:
+        codes = {column: _codes(frame, column, mapping, n) for column, mapping in coded.items()}
+    else:
+        futures = {c: pool.submit(_codes, frame, c, mapping, n) for c, mapping in coded.items()}
+    numbers = {column: _numeric(frame, column, inputs) for column in _NUMERIC_COLUMNS}
+    if pool is not None:
+        codes = {column: future.result() for column, future in futures.items()}
+
+    sex_codes, sex_bad = codes["sex"]
     inputs.sex = (sex_codes - 1).astype(np.int8)  # 0 male, 1 female, -1 unknown
     inputs.problem("sex_invalid", sex_bad)
     inputs.problem("sex_missing", (sex_codes == 0) & ~sex_bad)
 
-    age = _numeric(frame, "age_days", inputs)
+    age = numbers["age_days"]
     with np.errstate(invalid="ignore"):
         negative = age < 0
     inputs.problem("age_days_negative", negative)
     inputs.age = np.where(negative, np.nan, age)
     for column in _MEASUREMENT_COLUMNS:
-        values = _numeric(frame, column, inputs)
+        values = numbers[column]
         with np.errstate(invalid="ignore"):
             not_positive = values <= 0
         inputs.problem(f"{column}_not_positive", not_positive)
@@ -191,13 +216,13 @@ def prepare(frame: pd.DataFrame, *, corrected_age: bool) -> Inputs:
             np.where(not_positive, np.nan, values) if not_positive.any() else values
         )
 
-    inputs.measure, measure_bad = _codes(frame, "measure", {"l": 1, "h": 2}, n)
+    inputs.measure, measure_bad = codes["measure"]
     inputs.problem("measure_invalid", measure_bad)
-    oedema, oedema_bad = _codes(frame, "oedema", {"y": 1, "1": 1, "n": 2, "2": 2}, n)
+    oedema, oedema_bad = codes["oedema"]
     inputs.problem("oedema_invalid", oedema_bad)
     inputs.oedema = (oedema == 1) | oedema_bad
 
-    gestation = _numeric(frame, "gestational_age_weeks", inputs)
+    gestation = numbers["gestational_age_weeks"]
     low, high = GESTATION_RANGE_WEEKS
     with np.errstate(invalid="ignore"):
         out_of_range = (gestation < low) | (gestation > high)

@@ -36,8 +36,9 @@ are missing and weight-for-length is used.
 from __future__ import annotations
 
 import functools
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +58,7 @@ from growth_standards._reference import (
 from growth_standards.indicators import SPECS, Indicator, IndicatorSpec
 from growth_standards.tables import load
 
+T = TypeVar("T")
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -160,7 +162,39 @@ def score(frame: pd.DataFrame, *, corrected_age: bool = False) -> pd.DataFrame:
     :class:`~growth_standards.errors.MissingColumnsError`) for a frame that cannot be scored at
     all; invalid values only blank the scores they feed (see :func:`row_problems`).
     """
-    inputs = prepare(frame, corrected_age=corrected_age)
+    parallel = isinstance(frame, pd.DataFrame) and len(frame) >= PARALLEL_FROM_ROWS
+    with ThreadPoolExecutor(max_workers=2) if parallel else _Serial() as pool:
+        return _score(frame, corrected_age=corrected_age, pool=pool)
+
+
+class _Serial(Executor):
+    """Runs submitted work at once in the calling thread (small frames)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+#: Indicators in decreasing order of work, so that two threads finish together.
+_BY_COST = (
+    Indicator.WFL,
+    Indicator.WFA,
+    Indicator.BFA,
+    Indicator.ACFA,
+    Indicator.TSFA,
+    Indicator.SSFA,
+    Indicator.LHFA,
+    Indicator.HCFA,
+)
+
+
+def _score(frame: pd.DataFrame, *, corrected_age: bool, pool: Executor) -> pd.DataFrame:
+    inputs = prepare(
+        frame,
+        corrected_age=corrected_age,
+        pool=pool if isinstance(pool, ThreadPoolExecutor) else None,
+    )
     n, sex, age = inputs.n, inputs.sex, inputs.age
     weight = inputs.numbers["weight_kg"]
     lenhei = inputs.numbers["lenhei_cm"]
@@ -201,14 +235,8 @@ def score(frame: pd.DataFrame, *, corrected_age: bool = False) -> pd.DataFrame:
         load(column)  # parse tables before threads share them
     index.positions(SPECS[Indicator.WFA], load("who2006_wfa"))
     index.positions(SPECS[Indicator.ACFA], load("who2006_acfa"))
-    jobs = list(enumerate(_SCORED))
-    if n >= PARALLEL_FROM_ROWS:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for done in [pool.submit(run, p, i) for p, i in jobs]:
-                done.result()
-    else:
-        for p, i in jobs:
-            run(p, i)
+    for done in [pool.submit(run, _SCORED.index(i), i) for i in _BY_COST]:
+        done.result()
 
     # Build around the float block without copying it (pd.concat would copy every block).
     result = pd.DataFrame(

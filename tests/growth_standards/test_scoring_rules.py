@@ -346,3 +346,27 @@ def test_corrected_age_before_term_has_no_age_based_reference() -> None:
     assert np.isnan(row.zwei)
     assert np.isnan(row.zlen)
     assert not np.isnan(row.zwfl)
+
+
+def test_parallel_and_serial_scoring_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    from growth_standards import scoring
+
+    assert sorted(scoring._BY_COST) == sorted(scoring._SCORED)
+    rng = np.random.default_rng(7)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "sex": rng.integers(1, 3, n),
+            "age_days": rng.uniform(0, 2500, n),
+            "weight_kg": rng.uniform(2, 30, n),
+            "lenhei_cm": rng.uniform(45, 130, n),
+            "measure": rng.choice(["l", "h", None], n),
+            "headc_cm": rng.uniform(30, 55, n),
+            "armc_cm": rng.uniform(9, 20, n),
+            "oedema": rng.choice(["n", "y", "x"], n),
+        }
+    )
+    serial = gs.score(frame)
+    monkeypatch.setattr(scoring, "PARALLEL_FROM_ROWS", 1)
+    parallel = gs.score(frame)
+    pd.testing.assert_frame_equal(serial, parallel)
