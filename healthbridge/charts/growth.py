@@ -21,6 +21,7 @@ from typing import Final, Literal
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MultipleLocator
 
 from growth_standards import Indicator, Sex, centile_curves, z_curves
 from healthbridge.charts.fonts import cjk_font_available, font_family
@@ -137,15 +138,12 @@ def chart_data(
     else:
         curves = z_curves(indicator, sex, zs=ZLINES)
         values = ZLINES
-    inside = curves[(curves["x"] >= low) & (curves["x"] <= high)]
-    lines = pd.DataFrame({"x": inside["x"].to_numpy()})
-    for value, column in zip(values, _curve_columns(curves), strict=True):
+    x_column = curves.columns[0]  # age_days, length_cm or height_cm
+    inside = curves[(curves[x_column] >= low) & (curves[x_column] <= high)]
+    lines = pd.DataFrame({"x": inside[x_column].to_numpy()})
+    for value, column in zip(values, curves.columns[1:], strict=True):
         lines[line_label(line_kind, value, Lang.EN)] = inside[column].to_numpy()
     return ChartData(indicator, sex, key, line_kind, lines.reset_index(drop=True), ordered)
-
-
-def _curve_columns(curves: pd.DataFrame) -> list[str]:
-    return [c for c in curves.columns if c != "x"]
 
 
 def _x_display(data: ChartData, x: np.ndarray) -> np.ndarray:
@@ -176,6 +174,14 @@ _LINE_COLOURS: Final[dict[str, str]] = {
     "P85": "#ef6c00",
     "-1 SD": "#ef6c00",
     "+1 SD": "#ef6c00",
+}
+
+
+#: x tick spacing per chart set, as on WHO's charts (months, or years from 5 years).
+_TICK_STEP: Final[dict[tuple[str, str], float]] = {
+    ("months", "0-2y"): 2.0,
+    ("months", "0-5y"): 6.0,
+    ("years", "5-19y"): 1.0,
 }
 
 
@@ -261,6 +267,13 @@ def draw(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
     ax.set_ylabel(Y_LABEL[data.indicator][lang], family=family)
     ax.grid(True, color="#dddddd", linewidth=0.6)
     ax.set_xlim(float(x[0]), float(x[-1]))
+    ax.xaxis.set_major_locator(
+        MultipleLocator(
+            _TICK_STEP[_x_label_key(data), data.range_key]
+            if data.indicator not in LENGTH_RANGES
+            else 5.0
+        )
+    )
     handles = [h for h in ax.get_lines() if h.get_gid() in ("child", "corrected", "implausible")]
     if handles:
         ax.legend(handles=handles, loc="upper left", prop={"family": family, "size": 9})

@@ -301,7 +301,7 @@ def _quantity(value: float, unit: str) -> dict[str, Any]:
     return {"value": value, "unit": unit, "system": t.UCUM, "code": unit}
 
 
-def visit_resources(visit: pd.Series, n: int) -> list[Resource]:  # type: ignore[type-arg]
+def visit_resources(visit: pd.Series, n: int) -> list[Resource]:
     """One checkup or centre measurement session: the Encounter and its Observations."""
     child_id = str(visit["child_id"])
     day: dt.date = visit["date"]
@@ -371,7 +371,7 @@ def visit_resources(visit: pd.Series, n: int) -> list[Resource]:  # type: ignore
     return out
 
 
-def daily_check_resources(check: pd.Series, n: int) -> list[Resource]:  # type: ignore[type-arg]
+def daily_check_resources(check: pd.Series, n: int) -> list[Resource]:
     """A morning check (晨检): the axillary temperature and any symptoms seen."""
     child_id = str(check["child_id"])
     when = instant(check["date"], hour=8)
