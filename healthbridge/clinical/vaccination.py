@@ -1,0 +1,368 @@
+"""NIP vaccination status per child, catch-up dates, and the admission (入托) check.
+
+Rules (``nip-<edition>`` table; DOMAIN.md §1.2–1.4):
+
+* ages are chronological, also for preterm children, in calendar months with end-of-month
+  clamping; a dose is valid from its minimum age, at least ``min_interval`` after the previous
+  dose of its series (and ``extra_intervals`` after earlier ones);
+* two injectable live vaccines not given on the same day need ``live_injectable_min_gap_days``
+  between them: a live injectable dose given 1…gap−1 days after another does not count, and a
+  missing live injectable dose is not planned inside that window;
+* catch-up: only missing doses are given, a series never restarts — the next missing dose is
+  planned from the last valid dose (or from the planned date of the missing dose before it);
+* status: ``given``; ``overdue`` from the earlier of (schedule age + ``overdue_after``) and the
+  ``complete_before`` age; ``due`` from the earliest valid date; else ``not-yet-due``;
+  ``not-applicable`` for the other sex or from ``give_until`` (no catch-up from that age).
+
+Series with alternative products (JE-L/JE-I, HepA-L/HepA-I) follow the product the child
+started, else the table's default option.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+from healthbridge.clinical.ages import add_age
+from healthbridge.clinical.alerts import Finding
+from healthbridge.clinical.errors import AdmissionStateError
+from healthbridge.clinical.tables_vaccination import DoseRule, VaccinationTable
+from healthbridge.clinical.vocab import AlertKind, Sex
+
+
+class DoseStatus(StrEnum):
+    GIVEN = "given"
+    DUE = "due"
+    OVERDUE = "overdue"
+    NOT_YET_DUE = "not-yet-due"
+    NOT_APPLICABLE = "not-applicable"
+
+
+class InvalidReason(StrEnum):
+    BEFORE_MIN_AGE = "before-minimum-age"
+    INTERVAL = "minimum-interval-not-met"
+    LIVE_INTERVAL = "live-vaccine-interval-not-met"
+    NOT_ACCEPTED = "product-not-accepted-for-dose"
+    OTHER_OPTION = "other-product-option"
+    SERIES_COMPLETE = "series-already-complete"
+    UNSCHEDULED = "not-in-schedule"
+
+
+@dataclass(frozen=True, slots=True)
+class GivenDose:
+    immunization_id: str
+    vaccine: str
+    on: date
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidDose:
+    dose: GivenDose
+    reason: InvalidReason
+
+
+@dataclass(frozen=True, slots=True)
+class DoseState:
+    """One scheduled dose: status, the dose that fulfilled it, or when it may/should be given."""
+
+    dose_id: str
+    series: str
+    number: int
+    vaccine: str
+    status: DoseStatus
+    scheduled: date
+    earliest: date | None
+    overdue_from: date | None
+    given: GivenDose | None
+
+
+@dataclass(frozen=True, slots=True)
+class VaccinationPlan:
+    doses: tuple[DoseState, ...]
+    invalid: tuple[InvalidDose, ...]
+    edition: str
+
+    def dose(self, dose_id: str) -> DoseState:
+        for d in self.doses:
+            if d.dose_id == dose_id:
+                return d
+        raise KeyError(dose_id)
+
+    def with_status(self, *statuses: DoseStatus) -> tuple[DoseState, ...]:
+        return tuple(d for d in self.doses if d.status in statuses)
+
+
+def _chosen_options(table: VaccinationTable, given: Sequence[GivenDose]) -> dict[str, str]:
+    chosen: dict[str, str] = {}
+    optioned = {d.series for d in table.doses if d.option is not None}
+    for series in sorted(optioned):
+        options = {d.option: set(d.accepts) for d in table.doses if d.series == series and d.option}
+        started = next((o for g in given for o, acc in options.items() if g.vaccine in acc and o), None)
+        default = table.default_option(series)
+        chosen[series] = started or default or ""
+    return chosen
+
+
+def vaccination_plan(
+    birth_date: date,
+    sex: Sex,
+    given: Sequence[GivenDose],
+    table: VaccinationTable,
+    as_of: date,
+) -> VaccinationPlan:
+    """Each scheduled dose's status on ``as_of`` with catch-up dates (chronological age)."""
+    doses = sorted((g for g in given if g.on <= as_of), key=lambda g: (g.on, g.immunization_id))
+    gap = timedelta(days=table.live_injectable_min_gap_days)
+    live = {v.code for v in table.vaccines if v.live_injectable}
+    live_dates = sorted({g.on for g in doses if g.vaccine in live})
+    chosen = _chosen_options(table, doses)
+    tracks: dict[str, list[DoseRule]] = {}
+    for rule in table.doses:
+        if rule.option is None or chosen.get(rule.series) == rule.option:
+            tracks.setdefault(rule.series, []).append(rule)
+    other_option = {
+        v for r in table.doses if r.option is not None and chosen.get(r.series) != r.option for v in r.accepts
+    } - {v for rules in tracks.values() for r in rules for v in r.accepts}
+
+    invalid: list[InvalidDose] = []
+    filled: dict[str, dict[int, GivenDose]] = {s: {} for s in tracks}
+    series_of = {v: s for s, rules in tracks.items() for r in rules for v in r.accepts}
+    cursor = {s: 0 for s in tracks}  # index of the next open dose of each series
+    for g in doses:
+        series = series_of.get(g.vaccine)
+        if series is None:
+            reason = InvalidReason.OTHER_OPTION if g.vaccine in other_option else InvalidReason.UNSCHEDULED
+            invalid.append(InvalidDose(g, reason))
+            continue
+        rules = tracks[series]
+        # doses past their give-until age on this date are skipped (e.g. MPSV-A from 24 m:
+        # the series continues with MPSV-AC), never filled late
+        while cursor[series] < len(rules) and _expired(rules[cursor[series]], birth_date, g.on):
+            cursor[series] += 1
+        if cursor[series] >= len(rules):
+            invalid.append(InvalidDose(g, InvalidReason.SERIES_COMPLETE))
+            continue
+        rule = rules[cursor[series]]
+        reason = _invalid_reason(rule, g, birth_date, filled[series], live, live_dates, gap)
+        if reason is not None:
+            invalid.append(InvalidDose(g, reason))
+        else:
+            filled[series][rule.number] = g
+            cursor[series] += 1
+
+    states: list[DoseState] = []
+    for series, rules in tracks.items():
+        planned: dict[int, date] = {}
+        for rule in rules:
+            scheduled = add_age(birth_date, rule.age)
+            g = filled[series].get(rule.number)
+            if g is not None:
+                planned[rule.number] = g.on
+                states.append(DoseState(rule.dose_id, series, rule.number, g.vaccine, DoseStatus.GIVEN, scheduled, None, None, g))
+                continue
+            vaccine = rule.accepts[0]
+            if (rule.sex is not None and rule.sex != sex) or _expired(rule, birth_date, as_of):
+                states.append(DoseState(rule.dose_id, series, rule.number, vaccine, DoseStatus.NOT_APPLICABLE, scheduled, None, None, None))
+                continue
+            earliest = _earliest(rule, birth_date, planned)
+            if vaccine in live:
+                earliest = _clear_live_window(earliest, live_dates, gap)
+            planned[rule.number] = max(earliest, as_of)
+            overdue = add_age(scheduled, table.overdue_after)
+            if rule.complete_before is not None:
+                overdue = min(overdue, add_age(birth_date, rule.complete_before))
+            if as_of >= overdue:
+                status = DoseStatus.OVERDUE
+            elif as_of >= earliest:
+                status = DoseStatus.DUE
+            else:
+                status = DoseStatus.NOT_YET_DUE
+            states.append(DoseState(rule.dose_id, series, rule.number, vaccine, status, scheduled, earliest, overdue, None))
+    states.sort(key=lambda s: (s.scheduled, s.series, s.number))
+    return VaccinationPlan(tuple(states), tuple(invalid), table.meta.id)
+
+
+def _expired(rule: DoseRule, birth_date: date, on: date) -> bool:
+    return rule.give_until is not None and on >= add_age(birth_date, rule.give_until)
+
+
+def _invalid_reason(
+    rule: DoseRule,
+    g: GivenDose,
+    birth_date: date,
+    filled: dict[int, GivenDose],
+    live: set[str],
+    live_dates: list[date],
+    gap: timedelta,
+) -> InvalidReason | None:
+    if g.vaccine not in rule.accepts:
+        return InvalidReason.NOT_ACCEPTED
+    if g.on < add_age(birth_date, rule.age):
+        return InvalidReason.BEFORE_MIN_AGE
+    previous = filled.get(rule.number - 1)
+    if previous is not None and rule.min_interval is not None and g.on < add_age(previous.on, rule.min_interval):
+        return InvalidReason.INTERVAL
+    for extra in rule.extra_intervals:
+        earlier = filled.get(extra.from_number)
+        if earlier is not None and g.on < add_age(earlier.on, extra.min):
+            return InvalidReason.INTERVAL
+    if g.vaccine in live and any(timedelta(0) < g.on - d < gap for d in live_dates):
+        return InvalidReason.LIVE_INTERVAL
+    return None
+
+
+def _earliest(rule: DoseRule, birth_date: date, planned: dict[int, date]) -> date:
+    earliest = add_age(birth_date, rule.age)
+    previous = planned.get(rule.number - 1)
+    if previous is not None and rule.min_interval is not None:
+        earliest = max(earliest, add_age(previous, rule.min_interval))
+    for extra in rule.extra_intervals:
+        earlier = planned.get(extra.from_number)
+        if earlier is not None:
+            earliest = max(earliest, add_age(earlier, extra.min))
+    return earliest
+
+
+def _clear_live_window(candidate: date, live_dates: list[date], gap: timedelta) -> date:
+    """Move ``candidate`` out of (L, L + gap) for every given live injectable dose date L."""
+    for d in live_dates:
+        if d < candidate < d + gap:
+            candidate = d + gap
+    return candidate
+
+
+def vaccination_findings(child_id: str, plan: VaccinationPlan, table: VaccinationTable) -> tuple[Finding, ...]:
+    """vaccine-due and vaccine-overdue findings (one per kind, listing dose ids)."""
+    out = []
+    for kind, status in ((AlertKind.VACCINE_DUE, DoseStatus.DUE), (AlertKind.VACCINE_OVERDUE, DoseStatus.OVERDUE)):
+        doses = plan.with_status(status)
+        if not doses:
+            continue
+        series = {d.series for d in doses}
+        evidence = tuple(d.given.immunization_id for d in plan.doses if d.given is not None and d.series in series)
+        severity = table.due_severity if kind is AlertKind.VACCINE_DUE else table.overdue_severity
+        out.append(
+            Finding(
+                child_id, kind, severity, "", evidence, tuple(d.dose_id for d in doses),
+                f"{status.value}: " + ",".join(d.dose_id for d in doses), table.meta.id, table.meta.version,
+                min(d.scheduled for d in doses),
+            )
+        )
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- admission check
+
+
+class AdmissionState(StrEnum):
+    """State of the entry check of one enrolment (DOMAIN.md §1.4)."""
+
+    NOT_SUBMITTED = "not_submitted"
+    SUBMITTED = "submitted"
+    ASSESSED_COMPLETE = "assessed_complete"
+    ASSESSED_INCOMPLETE = "assessed_incomplete"
+    CATCHUP_IN_PROGRESS = "catchup_in_progress"
+    CATCHUP_RECORDED = "catchup_recorded"
+    RECHECKED = "rechecked"
+
+
+_TRANSITIONS: dict[AdmissionState, frozenset[AdmissionState]] = {
+    AdmissionState.NOT_SUBMITTED: frozenset({AdmissionState.SUBMITTED}),
+    AdmissionState.SUBMITTED: frozenset({AdmissionState.ASSESSED_COMPLETE, AdmissionState.ASSESSED_INCOMPLETE}),
+    AdmissionState.ASSESSED_COMPLETE: frozenset(),
+    AdmissionState.ASSESSED_INCOMPLETE: frozenset({AdmissionState.CATCHUP_IN_PROGRESS, AdmissionState.CATCHUP_RECORDED}),
+    AdmissionState.CATCHUP_IN_PROGRESS: frozenset({AdmissionState.CATCHUP_RECORDED}),
+    AdmissionState.CATCHUP_RECORDED: frozenset({AdmissionState.RECHECKED}),
+    AdmissionState.RECHECKED: frozenset(),
+}
+_AWAITING_CHECK = frozenset({AdmissionState.NOT_SUBMITTED, AdmissionState.SUBMITTED})
+_AWAITING_RECHECK = frozenset(
+    {AdmissionState.ASSESSED_INCOMPLETE, AdmissionState.CATCHUP_IN_PROGRESS, AdmissionState.CATCHUP_RECORDED}
+)
+
+
+def advance_admission(current: AdmissionState, to: AdmissionState) -> AdmissionState:
+    """The next state, or :class:`AdmissionStateError` if the transition is not allowed."""
+    if to not in _TRANSITIONS[current]:
+        raise AdmissionStateError(f"admission check cannot go from {current} to {to}")
+    return to
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionCheck:
+    child_id: str
+    centre_id: str
+    entry_date: date
+    state: AdmissionState
+    check_deadline: date
+    recheck_deadline: date
+    check_overdue: bool
+    recheck_overdue: bool
+    missing_doses: tuple[str, ...]
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.missing_doses)
+
+
+def admission_check(
+    child_id: str,
+    centre_id: str,
+    entry_date: date,
+    state: AdmissionState,
+    plan: VaccinationPlan,
+    table: VaccinationTable,
+    as_of: date,
+) -> AdmissionCheck:
+    """Deadlines and completeness of one child's entry check.
+
+    The certificate must be checked within ``check_within_days`` of entry; after catch-up the
+    centre re-checks by 31 December of the entry year. When that date falls before the check
+    deadline (entry in December), the following 31 December is used (our reading, [?]).
+    """
+    rule = table.admission
+    check_deadline = entry_date + timedelta(days=rule.check_within_days)
+    recheck = date(entry_date.year, rule.recheck_by_month, rule.recheck_by_day)
+    if recheck < check_deadline:
+        recheck = date(entry_date.year + 1, rule.recheck_by_month, rule.recheck_by_day)
+    missing = tuple(d.dose_id for d in plan.doses if d.status.value in rule.incomplete_statuses)
+    return AdmissionCheck(
+        child_id,
+        centre_id,
+        entry_date,
+        state,
+        check_deadline,
+        recheck,
+        state in _AWAITING_CHECK and as_of > check_deadline,
+        state in _AWAITING_RECHECK and as_of > recheck,
+        missing,
+    )
+
+
+def admission_finding(check: AdmissionCheck, table: VaccinationTable) -> Finding | None:
+    """``admission-vaccination-incomplete`` for an enrolled child with missing doses."""
+    if not check.incomplete:
+        return None
+    rule = table.admission
+    late = check.check_overdue or check.recheck_overdue
+    deadline = check.check_deadline if check.state in _AWAITING_CHECK else check.recheck_deadline
+    return Finding(
+        check.child_id,
+        AlertKind.ADMISSION_VACCINATION_INCOMPLETE,
+        rule.deadline_passed_severity if late else rule.severity,
+        check.state.value,
+        (),
+        check.missing_doses,
+        f"centre {check.centre_id}: missing {','.join(check.missing_doses)}; deadline {deadline.isoformat()}",
+        table.meta.id,
+        table.meta.version,
+        check.entry_date,
+    )
+
+
+def centre_admission_list(checks: Sequence[AdmissionCheck], centre_id: str) -> tuple[AdmissionCheck, ...]:
+    """The centre's enrolled children with incomplete vaccination, earliest deadline first."""
+    rows = [c for c in checks if c.centre_id == centre_id and c.incomplete]
+    return tuple(sorted(rows, key=lambda c: (min(c.check_deadline, c.recheck_deadline), c.child_id)))
