@@ -79,7 +79,7 @@ class Overlay:
     target: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class RuleSet:
     """Every rule table the evaluators need, as selected by (id, version, region)."""
 
@@ -98,6 +98,9 @@ class RuleSet:
     screening: ScreeningTable
     alerts: AlertKindsTable
     overlays: tuple[Overlay, ...]
+
+    def __repr__(self) -> str:
+        return f"RuleSet({self.key}, nutrition={self.nutrition_convention.id}, nip={self.vaccination.meta.id})"
 
     @property
     def key(self) -> str:

@@ -60,6 +60,9 @@ def parse_meta(root: Reader) -> TableMeta:
 
 # --------------------------------------------------------------------------- nutrition
 
+#: Days per year when an age limit in years is compared with an age in days (WHO anthro).
+DAYS_PER_YEAR = 365.25
+
 
 @dataclass(frozen=True, slots=True)
 class NutritionRule:
@@ -74,7 +77,7 @@ class NutritionRule:
     lower_inclusive: bool
     upper: float | None
     upper_inclusive: bool
-    max_age_days: int | None
+    max_age_days: float | None
     evidence: Evidence
 
 
@@ -127,7 +130,7 @@ def parse_nutrition(root: Reader) -> NutritionTable:
                     lower_inclusive=r.boolean("lower_inclusive", False),
                     upper=upper,
                     upper_inclusive=r.boolean("upper_inclusive", False),
-                    max_age_days=r.integer("max_age_days") if r.has("max_age_days") else None,
+                    max_age_days=r.number("max_age_years") * DAYS_PER_YEAR if r.has("max_age_years") else None,
                     evidence=r.evidence(),
                 )
             )

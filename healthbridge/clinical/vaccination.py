@@ -10,8 +10,9 @@ Rules (``nip-<edition>`` table; DOMAIN.md §1.2–1.4):
   missing live injectable dose is not planned inside that window;
 * catch-up: only missing doses are given, a series never restarts — the next missing dose is
   planned from the last valid dose (or from the planned date of the missing dose before it);
-* status: ``given``; ``overdue`` from the earlier of (schedule age + ``overdue_after``) and the
-  ``complete_before`` age; ``due`` from the earliest valid date; else ``not-yet-due``;
+* status: ``given``; ``overdue`` from the ``complete_before`` age (the edition's latest
+  recommended age), or for doses without one from schedule age + ``overdue_after``; ``due``
+  from the earliest valid date; else ``not-yet-due``;
   ``not-applicable`` for the other sex or from ``give_until`` (no catch-up from that age).
 
 Series with alternative products (JE-L/JE-I, HepA-L/HepA-I) follow the product the child
@@ -168,11 +169,17 @@ def vaccination_plan(
                 continue
             earliest = _earliest(rule, birth_date, planned)
             if vaccine in live:
-                earliest = _clear_live_window(earliest, live_dates, gap)
+                # a dose cannot be given in the past: check the live window from today on
+                today_or_later = max(earliest, as_of)
+                pushed = _clear_live_window(today_or_later, live_dates, gap)
+                if pushed != today_or_later:
+                    earliest = pushed
             planned[rule.number] = max(earliest, as_of)
-            overdue = add_age(scheduled, table.overdue_after)
-            if rule.complete_before is not None:
-                overdue = min(overdue, add_age(birth_date, rule.complete_before))
+            overdue = (
+                add_age(birth_date, rule.complete_before)
+                if rule.complete_before is not None
+                else add_age(scheduled, table.overdue_after)
+            )
             if as_of >= overdue:
                 status = DoseStatus.OVERDUE
             elif as_of >= earliest:
