@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from healthbridge.clinical.ages import Age, parse_age
 from healthbridge.clinical.errors import RuleTableError
-from healthbridge.clinical.vocab import Evidence, Severity
+from healthbridge.clinical.vocab import Evidence
 
-E = TypeVar("E", Evidence, Severity)
+E = TypeVar("E", bound=StrEnum)
 
 
 class Reader:

@@ -114,7 +114,9 @@ def reconcile(
     by_kind: dict[AlertKind, Finding] = {}
     for f in findings:
         if f.subject != subject:
-            raise AlertReconciliationError(f"finding for {f.subject!r} given to reconcile {subject!r}")
+            raise AlertReconciliationError(
+                f"finding for {f.subject!r} given to reconcile {subject!r}"
+            )
         if f.kind in by_kind:
             raise AlertReconciliationError(f"two findings of kind {f.kind} for {subject!r}")
         if f.kind not in evaluated:
@@ -123,7 +125,9 @@ def reconcile(
     open_by_kind: dict[AlertKind, list[OpenAlert]] = {}
     for a in open_alerts:
         if a.subject != subject:
-            raise AlertReconciliationError(f"open alert of {a.subject!r} given to reconcile {subject!r}")
+            raise AlertReconciliationError(
+                f"open alert of {a.subject!r} given to reconcile {subject!r}"
+            )
         open_by_kind.setdefault(a.kind, []).append(a)
 
     actions: list[AlertAction] = []
@@ -132,15 +136,37 @@ def reconcile(
         finding = by_kind.get(kind)
         keep, extra = (alerts[0], alerts[1:]) if alerts else (None, [])
         for dup in extra:
-            actions.append(AlertAction(ActionType.CLEAR, subject, kind, None, dup.alert_id, reason=ClearReason.DUPLICATE))
+            actions.append(
+                AlertAction(
+                    ActionType.CLEAR,
+                    subject,
+                    kind,
+                    None,
+                    dup.alert_id,
+                    reason=ClearReason.DUPLICATE,
+                )
+            )
         if finding is not None and keep is None:
             actions.append(AlertAction(ActionType.CREATE, subject, kind, finding, None))
         elif finding is not None and keep is not None:
-            changed = tuple(name for name in _COMPARED if getattr(finding, name) != getattr(keep, name))
+            changed = tuple(
+                name for name in _COMPARED if getattr(finding, name) != getattr(keep, name)
+            )
             if changed:
-                actions.append(AlertAction(ActionType.UPDATE, subject, kind, finding, keep.alert_id, changed))
+                actions.append(
+                    AlertAction(ActionType.UPDATE, subject, kind, finding, keep.alert_id, changed)
+                )
         elif keep is not None and kind in evaluated:
-            actions.append(AlertAction(ActionType.CLEAR, subject, kind, None, keep.alert_id, reason=ClearReason.RESOLVED))
+            actions.append(
+                AlertAction(
+                    ActionType.CLEAR,
+                    subject,
+                    kind,
+                    None,
+                    keep.alert_id,
+                    reason=ClearReason.RESOLVED,
+                )
+            )
     return tuple(actions)
 
 

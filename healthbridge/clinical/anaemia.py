@@ -68,8 +68,15 @@ def anaemia_findings(
             break
     return (
         Finding(
-            child_id, AlertKind.ANAEMIA, grade.severity, grade.grade, tuple(evidence),
-            (grade.grade, REFER) if refer else (grade.grade,), f"hb={latest.hb_g_l:g} g/L",
-            table.meta.id, table.meta.version, latest.on,
+            child_id,
+            AlertKind.ANAEMIA,
+            grade.severity,
+            grade.grade,
+            tuple(evidence),
+            (grade.grade, REFER) if refer else (grade.grade,),
+            f"hb={latest.hb_g_l:g} g/L",
+            table.meta.id,
+            table.meta.version,
+            latest.on,
         ),
     )

@@ -88,7 +88,11 @@ def _windows(
     for visit in table.visits:
         anchor = discharge_date if visit.anchor == "discharge" and discharge_date else birth_date
         target = add_age(anchor, visit.age)
-        due = add_age(anchor, visit.due_from) if visit.due_from else target - timedelta(days=table.due_lead_days)
+        due = (
+            add_age(anchor, visit.due_from)
+            if visit.due_from
+            else target - timedelta(days=table.due_lead_days)
+        )
         overdue = (
             add_age(anchor, visit.overdue_from)
             if visit.overdue_from
@@ -138,7 +142,11 @@ def checkup_plan(
         else:
             status = VisitStatus.MISSED
         states.append(VisitState(code, status, target, due, overdue, missed, matched.get(code)))
-    pending = [s for s in states if s.status in (VisitStatus.NOT_YET_DUE, VisitStatus.DUE, VisitStatus.OVERDUE)]
+    pending = [
+        s
+        for s in states
+        if s.status in (VisitStatus.NOT_YET_DUE, VisitStatus.DUE, VisitStatus.OVERDUE)
+    ]
     by_code = {s.code: s for s in states}
     systematic = tuple(
         SystematicCount(
@@ -159,14 +167,28 @@ def checkup_plan(
 
 def checkup_findings(child_id: str, plan: CheckupPlan, table: CheckupTable) -> tuple[Finding, ...]:
     """checkup-due / -overdue / -missed findings from a plan (one finding per kind)."""
-    last_given = max((i for i, v in enumerate(plan.visits) if v.status is VisitStatus.GIVEN), default=-1)
+    last_given = max(
+        (i for i, v in enumerate(plan.visits) if v.status is VisitStatus.GIVEN), default=-1
+    )
     groups = (
-        (AlertKind.CHECKUP_DUE, table.severity_due, [v for v in plan.visits if v.status is VisitStatus.DUE]),
-        (AlertKind.CHECKUP_OVERDUE, table.severity_overdue, [v for v in plan.visits if v.status is VisitStatus.OVERDUE]),
+        (
+            AlertKind.CHECKUP_DUE,
+            table.severity_due,
+            [v for v in plan.visits if v.status is VisitStatus.DUE],
+        ),
+        (
+            AlertKind.CHECKUP_OVERDUE,
+            table.severity_overdue,
+            [v for v in plan.visits if v.status is VisitStatus.OVERDUE],
+        ),
         (
             AlertKind.CHECKUP_MISSED,
             table.severity_missed,
-            [v for i, v in enumerate(plan.visits) if v.status is VisitStatus.MISSED and i > last_given],
+            [
+                v
+                for i, v in enumerate(plan.visits)
+                if v.status is VisitStatus.MISSED and i > last_given
+            ],
         ),
     )
     evidence = tuple(v.checkup_id for v in plan.visits if v.checkup_id is not None)
@@ -175,8 +197,15 @@ def checkup_findings(child_id: str, plan: CheckupPlan, table: CheckupTable) -> t
         if visits:
             out.append(
                 Finding(
-                    child_id, kind, severity, "", evidence, tuple(v.code for v in visits),
-                    f"{kind.value}: " + ",".join(v.code for v in visits), table.meta.id, table.meta.version,
+                    child_id,
+                    kind,
+                    severity,
+                    "",
+                    evidence,
+                    tuple(v.code for v in visits),
+                    f"{kind.value}: " + ",".join(v.code for v in visits),
+                    table.meta.id,
+                    table.meta.version,
                     visits[0].target,
                 )
             )

@@ -37,7 +37,9 @@ class DailyCheck:
 
     def has_fever(self, table: DailyCheckTable) -> bool:
         t = self.temperature_c
-        return (t is not None and not math.isnan(t) and t >= table.fever_threshold_c) or FEVER in self.symptoms
+        return (
+            t is not None and not math.isnan(t) and t >= table.fever_threshold_c
+        ) or FEVER in self.symptoms
 
     def syndromes(self, table: DailyCheckTable) -> frozenset[str]:
         found = {s for s in (table.syndrome_of(code) for code in self.symptoms) if s is not None}
@@ -50,12 +52,18 @@ def daily_check_findings(
     child_id: str, checks: Sequence[DailyCheck], table: DailyCheckTable, as_of: date
 ) -> tuple[Finding, ...]:
     """Same-day ``fever`` / ``symptom`` findings of one child on ``as_of``."""
-    today = sorted((c for c in checks if c.on == as_of and c.child_id == child_id), key=lambda c: c.check_id)
+    today = sorted(
+        (c for c in checks if c.on == as_of and c.child_id == child_id), key=lambda c: c.check_id
+    )
     meta = table.meta
     out = []
     febrile = [c for c in today if c.has_fever(table)]
     if febrile:
-        temps = [c.temperature_c for c in febrile if c.temperature_c is not None and not math.isnan(c.temperature_c)]
+        temps = [
+            c.temperature_c
+            for c in febrile
+            if c.temperature_c is not None and not math.isnan(c.temperature_c)
+        ]
         peak = max(temps) if temps else None
         high = peak is not None and peak >= table.high_fever_threshold_c
         out.append(
@@ -79,8 +87,16 @@ def daily_check_findings(
         codes = tuple(sorted({s for _, ss in symptomatic for s in ss}))
         out.append(
             Finding(
-                child_id, AlertKind.SYMPTOM, table.symptom_severity, "", tuple(c.check_id for c, _ in symptomatic),
-                codes, "symptoms: " + ",".join(codes), meta.id, meta.version, as_of,
+                child_id,
+                AlertKind.SYMPTOM,
+                table.symptom_severity,
+                "",
+                tuple(c.check_id for c, _ in symptomatic),
+                codes,
+                "symptoms: " + ",".join(codes),
+                meta.id,
+                meta.version,
+                as_of,
             )
         )
     return tuple(out)
@@ -109,14 +125,25 @@ def cluster_findings(
             if len(children) >= window.min_children:
                 items.append(f"{class_id}:{syndrome}")
                 evidence += [r[2] for r in inside]
-                details.append(f"class {class_id} {syndrome}: {len(children)} children in {window.days} d")
+                details.append(
+                    f"class {class_id} {syndrome}: {len(children)} children in {window.days} d"
+                )
                 break
     if not items:
         return ()
     meta = table.meta
     return (
         Finding(
-            centre_id, AlertKind.OUTBREAK_CLUSTER, table.cluster_severity, "", tuple(evidence), tuple(items),
-            "; ".join(details), meta.id, meta.version, as_of, SubjectType.CENTRE,
+            centre_id,
+            AlertKind.OUTBREAK_CLUSTER,
+            table.cluster_severity,
+            "",
+            tuple(evidence),
+            tuple(items),
+            "; ".join(details),
+            meta.id,
+            meta.version,
+            as_of,
+            SubjectType.CENTRE,
         ),
     )

@@ -35,20 +35,30 @@ from healthbridge.clinical.vaccination import (
     vaccination_plan,
 )
 from healthbridge.clinical.velocity import velocity_findings, velocity_frame
-from healthbridge.clinical.vocab import FLAG_OF, Z_COLUMNS, AlertKind, Sex
+from healthbridge.clinical.vocab import FLAG_OF, AlertKind, Sex
 
 T = TypeVar("T")
 
 #: Alert kinds decided by each group of rules (for ``reconcile(evaluated_kinds=...)``).
 GROWTH_KINDS = frozenset(
     {
-        AlertKind.UNDERWEIGHT, AlertKind.STUNTING, AlertKind.WASTING, AlertKind.OVERWEIGHT,
-        AlertKind.OBESITY, AlertKind.MICROCEPHALY, AlertKind.MACROCEPHALY,
-        AlertKind.IMPLAUSIBLE_MEASUREMENT, AlertKind.GROWTH_FALTERING, AlertKind.FLAT_GROWTH,
-        AlertKind.RAPID_WEIGHT_GAIN, AlertKind.MEASUREMENT_OVERDUE,
+        AlertKind.UNDERWEIGHT,
+        AlertKind.STUNTING,
+        AlertKind.WASTING,
+        AlertKind.OVERWEIGHT,
+        AlertKind.OBESITY,
+        AlertKind.MICROCEPHALY,
+        AlertKind.MACROCEPHALY,
+        AlertKind.IMPLAUSIBLE_MEASUREMENT,
+        AlertKind.GROWTH_FALTERING,
+        AlertKind.FLAT_GROWTH,
+        AlertKind.RAPID_WEIGHT_GAIN,
+        AlertKind.MEASUREMENT_OVERDUE,
     }
 )
-CHECKUP_KINDS = frozenset({AlertKind.CHECKUP_DUE, AlertKind.CHECKUP_OVERDUE, AlertKind.CHECKUP_MISSED})
+CHECKUP_KINDS = frozenset(
+    {AlertKind.CHECKUP_DUE, AlertKind.CHECKUP_OVERDUE, AlertKind.CHECKUP_MISSED}
+)
 VACCINATION_KINDS = frozenset(
     {AlertKind.VACCINE_DUE, AlertKind.VACCINE_OVERDUE, AlertKind.ADMISSION_VACCINATION_INCOMPLETE}
 )
@@ -56,7 +66,14 @@ DAILY_CHECK_KINDS = frozenset({AlertKind.FEVER, AlertKind.SYMPTOM})
 ANAEMIA_KINDS = frozenset({AlertKind.ANAEMIA})
 SCREENING_KINDS = frozenset({AlertKind.WARNING_SIGN_POSITIVE})
 CENTRE_KINDS = frozenset({AlertKind.OUTBREAK_CLUSTER})
-CHILD_KINDS = GROWTH_KINDS | CHECKUP_KINDS | VACCINATION_KINDS | DAILY_CHECK_KINDS | ANAEMIA_KINDS | SCREENING_KINDS
+CHILD_KINDS = (
+    GROWTH_KINDS
+    | CHECKUP_KINDS
+    | VACCINATION_KINDS
+    | DAILY_CHECK_KINDS
+    | ANAEMIA_KINDS
+    | SCREENING_KINDS
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +106,15 @@ class ChildRecord:
 def evaluate_child(record: ChildRecord, ruleset: RuleSet, as_of: date) -> tuple[Finding, ...]:
     """All child-level findings for one child on ``as_of`` (records after it are ignored)."""
     growth = tuple(p for p in record.growth if p.on <= as_of)
-    findings = list(nutrition_findings(record.child_id, growth, ruleset.nutrition, ruleset.nutrition_convention))
+    findings = list(
+        nutrition_findings(record.child_id, growth, ruleset.nutrition, ruleset.nutrition_convention)
+    )
     findings += velocity_findings(
-        record.child_id, record.birth_date, growth, ruleset.velocity, as_of,
+        record.child_id,
+        record.birth_date,
+        growth,
+        ruleset.velocity,
+        as_of,
         enrolled_in_centre=record.centre_id is not None,
     )
     return tuple(findings) + _schedule_findings(record, ruleset, as_of)
@@ -99,14 +122,24 @@ def evaluate_child(record: ChildRecord, ruleset: RuleSet, as_of: date) -> tuple[
 
 def _schedule_findings(record: ChildRecord, ruleset: RuleSet, as_of: date) -> tuple[Finding, ...]:
     cid = record.child_id
-    plan = checkup_plan(record.birth_date, record.checkups, ruleset.checkups, as_of, discharge_date=record.discharge_date)
+    plan = checkup_plan(
+        record.birth_date,
+        record.checkups,
+        ruleset.checkups,
+        as_of,
+        discharge_date=record.discharge_date,
+    )
     out = list(checkup_findings(cid, plan, ruleset.checkups))
-    vplan = vaccination_plan(record.birth_date, record.sex, record.doses, ruleset.vaccination, as_of)
+    vplan = vaccination_plan(
+        record.birth_date, record.sex, record.doses, ruleset.vaccination, as_of
+    )
     out += vaccination_findings(cid, vplan, ruleset.vaccination)
     current = [e for e in record.enrolments if e.entry_date <= as_of]
     if current:
         e = max(current, key=lambda x: (x.entry_date, x.centre_id))
-        check = admission_check(cid, e.centre_id, e.entry_date, e.check_state, vplan, ruleset.vaccination, as_of)
+        check = admission_check(
+            cid, e.centre_id, e.entry_date, e.check_state, vplan, ruleset.vaccination, as_of
+        )
         finding = admission_finding(check, ruleset.vaccination)
         if finding is not None:
             out.append(finding)
@@ -116,7 +149,9 @@ def _schedule_findings(record: ChildRecord, ruleset: RuleSet, as_of: date) -> tu
     return tuple(out)
 
 
-def evaluate_centre(centre_id: str, checks: Sequence[DailyCheck], ruleset: RuleSet, as_of: date) -> tuple[Finding, ...]:
+def evaluate_centre(
+    centre_id: str, checks: Sequence[DailyCheck], ruleset: RuleSet, as_of: date
+) -> tuple[Finding, ...]:
     """Centre-level findings (class outbreak clusters) on ``as_of``."""
     return cluster_findings(centre_id, checks, ruleset.daily_check, as_of)
 
@@ -133,19 +168,31 @@ class DistrictData:
     """Input frames for a district (schemas in :mod:`healthbridge.clinical.frames`)."""
 
     children: pd.DataFrame
-    growth: pd.DataFrame = field(default_factory=lambda: _empty(("child_id", "observation_id", "date", "age_days")))
-    checkups: pd.DataFrame = field(default_factory=lambda: _empty(("child_id", "checkup_id", "date", "visit_type")))
-    doses: pd.DataFrame = field(default_factory=lambda: _empty(("child_id", "immunization_id", "vaccine", "date")))
+    growth: pd.DataFrame = field(
+        default_factory=lambda: _empty(("child_id", "observation_id", "date", "age_days"))
+    )
+    checkups: pd.DataFrame = field(
+        default_factory=lambda: _empty(("child_id", "checkup_id", "date", "visit_type"))
+    )
+    doses: pd.DataFrame = field(
+        default_factory=lambda: _empty(("child_id", "immunization_id", "vaccine", "date"))
+    )
     daily_checks: pd.DataFrame = field(
         default_factory=lambda: _empty(
             ("check_id", "child_id", "centre_id", "class_id", "date", "temperature_c", "symptoms")
         )
     )
-    haemoglobin: pd.DataFrame = field(default_factory=lambda: _empty(("child_id", "observation_id", "date", "hb_g_l")))
-    screenings: pd.DataFrame = field(
-        default_factory=lambda: _empty(("child_id", "screening_id", "date", "positive_items", "regression"))
+    haemoglobin: pd.DataFrame = field(
+        default_factory=lambda: _empty(("child_id", "observation_id", "date", "hb_g_l"))
     )
-    enrolments: pd.DataFrame = field(default_factory=lambda: _empty(("child_id", "centre_id", "entry_date", "check_state")))
+    screenings: pd.DataFrame = field(
+        default_factory=lambda: _empty(
+            ("child_id", "screening_id", "date", "positive_items", "regression")
+        )
+    )
+    enrolments: pd.DataFrame = field(
+        default_factory=lambda: _empty(("child_id", "centre_id", "entry_date", "check_state"))
+    )
 
 
 def _opt_str(value: Any) -> str | None:
@@ -173,18 +220,39 @@ def _group(frame: pd.DataFrame, build: Callable[[Any], T]) -> defaultdict[str, l
 
 
 def _growth_point(row: Any) -> GrowthPoint:
-    values = {c: _opt_float(getattr(row, c, None)) for c in Z_COLUMNS}
-    flags = {FLAG_OF[c]: bool(_opt_float(getattr(row, FLAG_OF[c], None)) or False) for c in Z_COLUMNS}
+    def z(column: str) -> float | None:
+        return _opt_float(getattr(row, column, None))
+
+    def flag(column: str) -> bool:
+        return bool(_opt_float(getattr(row, FLAG_OF[column], None)))
+
     return GrowthPoint(
-        str(row.observation_id), as_date(row.date), int(row.age_days), **values, **flags,
+        str(row.observation_id),
+        as_date(row.date),
+        int(row.age_days),
+        zwei=z("zwei"),
+        zlen=z("zlen"),
+        zwfl=z("zwfl"),
+        zbmi=z("zbmi"),
+        zhc=z("zhc"),
+        fwei=flag("zwei"),
+        flen=flag("zlen"),
+        fwfl=flag("zwfl"),
+        fbmi=flag("zbmi"),
+        fhc=flag("zhc"),
         weight=_opt_float(getattr(row, "weight", None)),
     )
 
 
 def _daily_check(row: Any) -> DailyCheck:
     return DailyCheck(
-        str(row.check_id), str(row.child_id), str(row.centre_id), str(row.class_id), as_date(row.date),
-        _opt_float(row.temperature_c), tuple(row.symptoms) if isinstance(row.symptoms, tuple | list) else (),
+        str(row.check_id),
+        str(row.child_id),
+        str(row.centre_id),
+        str(row.class_id),
+        as_date(row.date),
+        _opt_float(row.temperature_c),
+        tuple(row.symptoms) if isinstance(row.symptoms, tuple | list) else (),
     )
 
 
@@ -193,20 +261,33 @@ def child_records(data: DistrictData, *, with_growth: bool = True) -> Iterator[C
     require_columns(data.children, "children", ("child_id", "birth_date", "sex"))
     growth = _group(data.growth, _growth_point) if with_growth else defaultdict(list)
     checkups = _group(
-        data.checkups, lambda r: CheckupRecord(str(r.checkup_id), as_date(r.date), _opt_str(r.visit_type))
+        data.checkups,
+        lambda r: CheckupRecord(str(r.checkup_id), as_date(r.date), _opt_str(r.visit_type)),
     )
-    doses = _group(data.doses, lambda r: GivenDose(str(r.immunization_id), str(r.vaccine), as_date(r.date)))
+    doses = _group(
+        data.doses, lambda r: GivenDose(str(r.immunization_id), str(r.vaccine), as_date(r.date))
+    )
     checks = _group(data.daily_checks, _daily_check)
-    hb = _group(data.haemoglobin, lambda r: HbResult(str(r.observation_id), as_date(r.date), float(r.hb_g_l)))
+    hb = _group(
+        data.haemoglobin,
+        lambda r: HbResult(str(r.observation_id), as_date(r.date), float(r.hb_g_l)),
+    )
     screenings = _group(
         data.screenings,
-        lambda r: ScreeningRecord(str(r.screening_id), as_date(r.date), tuple(r.positive_items), bool(r.regression)),
+        lambda r: ScreeningRecord(
+            str(r.screening_id), as_date(r.date), tuple(r.positive_items), bool(r.regression)
+        ),
     )
     enrolments = _group(
         data.enrolments,
-        lambda r: Enrolment(str(r.centre_id), as_date(r.entry_date), AdmissionState(str(r.check_state))),
+        lambda r: Enrolment(
+            str(r.centre_id), as_date(r.entry_date), AdmissionState(str(r.check_state))
+        ),
     )
-    optional = {c: c in data.children.columns for c in ("centre_id", "class_id", "discharge_date", "gestational_weeks")}
+    optional = {
+        c: c in data.children.columns
+        for c in ("centre_id", "class_id", "discharge_date", "gestational_weeks")
+    }
     for row in data.children.itertuples(index=False):
         cid = str(row.child_id)
         yield ChildRecord(
@@ -216,7 +297,9 @@ def child_records(data: DistrictData, *, with_growth: bool = True) -> Iterator[C
             centre_id=_opt_str(row.centre_id) if optional["centre_id"] else None,
             class_id=_opt_str(row.class_id) if optional["class_id"] else None,
             discharge_date=_opt_date(row.discharge_date) if optional["discharge_date"] else None,
-            gestational_weeks=_opt_float(row.gestational_weeks) if optional["gestational_weeks"] else None,
+            gestational_weeks=_opt_float(row.gestational_weeks)
+            if optional["gestational_weeks"]
+            else None,
             growth=tuple(growth.get(cid, ())),
             checkups=tuple(checkups.get(cid, ())),
             doses=tuple(doses.get(cid, ())),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any
 
 import pandas as pd
 
@@ -76,6 +77,7 @@ def frame_to_findings(frame: pd.DataFrame) -> tuple[Finding, ...]:
     """Findings from a findings frame (inverse of :func:`findings_to_frame`)."""
     require_columns(frame, "findings", FINDING_COLUMNS)
     out = []
+    row: Any
     for row in frame.itertuples(index=False):
         observed = row.observed_on
         if observed is not None and not isinstance(observed, date):

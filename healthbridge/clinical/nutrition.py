@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,9 +56,14 @@ class GrowthPoint:
 
 def in_interval(z: float, rule: NutritionRule) -> bool:
     """Whether ``z`` lies in the rule's interval (bounds and inclusiveness from the table)."""
-    if rule.lower is not None and (z < rule.lower or (z == rule.lower and not rule.lower_inclusive)):
+    if rule.lower is not None and (
+        z < rule.lower or (z == rule.lower and not rule.lower_inclusive)
+    ):
         return False
-    return not (rule.upper is not None and (z > rule.upper or (z == rule.upper and not rule.upper_inclusive)))
+    return not (
+        rule.upper is not None
+        and (z > rule.upper or (z == rule.upper and not rule.upper_inclusive))
+    )
 
 
 def z_detail(column: str, value: float) -> str:
@@ -108,7 +114,9 @@ def nutrition_findings(
     return tuple(findings)
 
 
-def _latest(points: list[GrowthPoint], column: str, fallback: str | None) -> tuple[GrowthPoint, str, float] | None:
+def _latest(
+    points: list[GrowthPoint], column: str, fallback: str | None
+) -> tuple[GrowthPoint, str, float] | None:
     for point in reversed(points):
         value = point.z(column)
         if value is not None:
@@ -120,7 +128,9 @@ def _latest(points: list[GrowthPoint], column: str, fallback: str | None) -> tup
     return None
 
 
-def implausible_finding(child_id: str, points: Sequence[GrowthPoint], table: NutritionTable) -> Finding | None:
+def implausible_finding(
+    child_id: str, points: Sequence[GrowthPoint], table: NutritionTable
+) -> Finding | None:
     """Re-measure finding when the latest value of any z-score column is flagged."""
     flagged: list[tuple[str, GrowthPoint]] = []
     for column in Z_COLUMNS:
@@ -148,7 +158,9 @@ def implausible_finding(child_id: str, points: Sequence[GrowthPoint], table: Nut
 
 def _prepare(growth: pd.DataFrame) -> pd.DataFrame:
     require_columns(growth, "growth", ("child_id", "observation_id", "date", "age_days"))
-    g = growth.sort_values(["child_id", "date", "observation_id"], kind="mergesort").reset_index(drop=True)
+    g = growth.sort_values(["child_id", "date", "observation_id"], kind="mergesort").reset_index(
+        drop=True
+    )
     for column in Z_COLUMNS:
         if column not in g.columns:
             g[column] = np.nan
@@ -179,10 +191,13 @@ def _latest_frame(g: pd.DataFrame, column: str, fallback: str | None) -> pd.Data
         }
     )
     frame = frame[~np.isnan(value)]
-    return frame.drop_duplicates("child_id", keep="last")
+    latest: pd.DataFrame = frame.drop_duplicates("child_id", keep="last")
+    return latest
 
 
-def nutrition_frame(growth: pd.DataFrame, table: NutritionTable, convention: NutritionConvention) -> pd.DataFrame:
+def nutrition_frame(
+    growth: pd.DataFrame, table: NutritionTable, convention: NutritionConvention
+) -> pd.DataFrame:
     """Vectorised :func:`nutrition_findings` over many children; returns a findings frame."""
     g = _prepare(growth)
     cache: dict[tuple[str, str | None], pd.DataFrame] = {}
@@ -224,7 +239,9 @@ def nutrition_frame(growth: pd.DataFrame, table: NutritionTable, convention: Nut
                     "grade": hits["grade"].to_numpy(),
                     "evidence_ids": [(str(o),) for o in hits["observation_id"]],
                     "items": [(u,) for u in hits["used"]],
-                    "detail": [z_detail(u, v) for u, v in zip(hits["used"], hits["value"], strict=True)],
+                    "detail": [
+                        z_detail(u, v) for u, v in zip(hits["used"], hits["value"], strict=True)
+                    ],
                     "rule_id": table.meta.id,
                     "rule_version": f"{table.meta.version}/{convention.id}",
                     "observed_on": pd.to_datetime(hits["date"]).dt.date.to_numpy(),
@@ -249,7 +266,7 @@ def _implausible_frame(g: pd.DataFrame, table: NutritionTable) -> pd.DataFrame:
     order = {c: i for i, c in enumerate(Z_COLUMNS)}
     flagged["col_order"] = flagged["used"].map(order)
     flagged = flagged.sort_values(["child_id", "col_order"], kind="mergesort")
-    grouped = flagged.groupby("child_id", sort=True)
+    grouped: Any = flagged.groupby("child_id", sort=True)
     items = grouped["used"].agg(tuple)
     evidence = grouped["observation_id"].agg(lambda s: tuple(sorted({str(x) for x in s})))
     latest_date = grouped["date"].max()

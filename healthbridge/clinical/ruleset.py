@@ -100,7 +100,8 @@ class RuleSet:
     overlays: tuple[Overlay, ...]
 
     def __repr__(self) -> str:
-        return f"RuleSet({self.key}, nutrition={self.nutrition_convention.id}, nip={self.vaccination.meta.id})"
+        nutrition, nip = self.nutrition_convention.id, self.vaccination.meta.id
+        return f"RuleSet({self.key}, nutrition={nutrition}, nip={nip})"
 
     @property
     def key(self) -> str:
@@ -137,9 +138,17 @@ def _read_toml(node: Traversable) -> dict[str, Any]:
 
 def list_rulesets(rules_dir: Traversable | None = None) -> tuple[RuleSetRef, ...]:
     """All rule sets declared in ``rulesets.toml``."""
-    root = Reader(_read_toml((rules_dir or default_rules_dir()).joinpath("rulesets.toml")), "rulesets.toml")
+    root = Reader(
+        _read_toml((rules_dir or default_rules_dir()).joinpath("rulesets.toml")), "rulesets.toml"
+    )
     return tuple(
-        RuleSetRef(r.text("id"), r.text("version"), r.text("region"), r.day("effective_from"), r.text("description", ""))
+        RuleSetRef(
+            r.text("id"),
+            r.text("version"),
+            r.text("region"),
+            r.day("effective_from"),
+            r.text("description", ""),
+        )
         for r in root.tables("ruleset")
     )
 
@@ -167,7 +176,9 @@ def _overlays(rules_dir: Traversable, region: str) -> list[tuple[Overlay, dict[s
         reader = Reader(raw, f"{region}/{node.name}")
         meta = parse_meta(reader)
         if meta.region != region:
-            raise RuleTableError(f"{region}/{node.name}: meta.region {meta.region!r} does not match its folder")
+            raise RuleTableError(
+                f"{region}/{node.name}: meta.region {meta.region!r} does not match its folder"
+            )
         target = reader.table("overlay").text("target")
         patch = reader.table("set").mapping() if reader.has("set") else {}
         found.append((Overlay(meta, target), dict(patch)))
@@ -190,7 +201,9 @@ def _parse(
     table = parser(reader)
     meta = parse_meta(reader)
     if meta.id != table_id or meta.region != base_region:
-        raise RuleTableError(f"{reader.where}: meta id/region ({meta.id}, {meta.region}) do not match the file")
+        raise RuleTableError(
+            f"{reader.where}: meta id/region ({meta.id}, {meta.region}) do not match the file"
+        )
     return table
 
 
@@ -228,11 +241,15 @@ def _load(
     entries = [
         r
         for r in Reader(raw, "rulesets.toml").tables("ruleset")
-        if r.text("id") == ruleset_id and r.text("version") == version and r.text("region") == base_region
+        if r.text("id") == ruleset_id
+        and r.text("version") == version
+        and r.text("region") == base_region
     ]
     if len(entries) != 1:
         known = ", ".join(f"{r.id}@{r.version}/{r.region}" for r in list_rulesets(rules_dir))
-        raise RuleSetNotFoundError(f"no unique rule set {ruleset_id}@{version}/{base_region}; known: {known}")
+        raise RuleSetNotFoundError(
+            f"no unique rule set {ruleset_id}@{version}/{base_region}; known: {known}"
+        )
     entry = entries[0]
     for key in _TABLE_KEYS:
         entry.text(key)
@@ -264,4 +281,12 @@ def _load(
     )
 
 
-__all__ = ["Overlay", "RuleSet", "RuleSetRef", "Source", "default_rules_dir", "list_rulesets", "load_ruleset"]
+__all__ = [
+    "Overlay",
+    "RuleSet",
+    "RuleSetRef",
+    "Source",
+    "default_rules_dir",
+    "list_rulesets",
+    "load_ruleset",
+]

@@ -29,7 +29,9 @@ class ScreeningRecord:
     regression: bool = False
 
 
-def assessment_birth_date(birth_date: date, on: date, table: ScreeningTable, gestational_weeks: float | None) -> date:
+def assessment_birth_date(
+    birth_date: date, on: date, table: ScreeningTable, gestational_weeks: float | None
+) -> date:
     """Birth date shifted by prematurity (corrected age) while corrected age is under the limit."""
     if gestational_weeks is None or gestational_weeks >= table.preterm_below_weeks:
         return birth_date
@@ -37,7 +39,9 @@ def assessment_birth_date(birth_date: date, on: date, table: ScreeningTable, ges
     return corrected if on < add_age(corrected, table.corrected_age_until) else birth_date
 
 
-def age_point(birth_date: date, on: date, table: ScreeningTable, gestational_weeks: float | None = None) -> AgePoint | None:
+def age_point(
+    birth_date: date, on: date, table: ScreeningTable, gestational_weeks: float | None = None
+) -> AgePoint | None:
     """The latest age point reached on ``on`` (``None`` before the first one)."""
     born = assessment_birth_date(birth_date, on, table, gestational_weeks)
     reached = [p for p in table.age_points if add_age(born, p.age) <= on]
@@ -69,7 +73,9 @@ def screening_findings(
     latest = ordered[-1]
     unknown = set(latest.positive_items) - table.item_ids()
     if unknown:
-        raise ClinicalInputError(f"screening {latest.screening_id}: unknown warning-sign items {sorted(unknown)}")
+        raise ClinicalInputError(
+            f"screening {latest.screening_id}: unknown warning-sign items {sorted(unknown)}"
+        )
     items = tuple(sorted(latest.positive_items)) if table.positive_if_any_item else ()
     if latest.regression and table.positive_if_regression:
         items = (*items, REGRESSION)
@@ -77,7 +83,15 @@ def screening_findings(
         return ()
     return (
         Finding(
-            child_id, AlertKind.WARNING_SIGN_POSITIVE, table.severity, "", (latest.screening_id,), items,
-            "positive: " + ",".join(items), table.meta.id, table.meta.version, latest.on,
+            child_id,
+            AlertKind.WARNING_SIGN_POSITIVE,
+            table.severity,
+            "",
+            (latest.screening_id,),
+            items,
+            "positive: " + ",".join(items),
+            table.meta.id,
+            table.meta.version,
+            latest.on,
         ),
     )

@@ -7,8 +7,10 @@ real growth. Everything derives from one ``numpy.random.Generator`` seed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +43,12 @@ def synthetic_district(spec: SyntheticSpec, ruleset: RuleSet) -> DistrictData:
     ids = [f"c{i:07d}" for i in range(n)]
     in_centre = rng.random(n) < 0.45
     centre_of = [f"org{i // spec.centre_size:05d}" if in_centre[i] else None for i in range(n)]
-    class_of = [f"org{i // spec.centre_size:05d}-k{(i % spec.centre_size) // spec.class_size}" if in_centre[i] else None for i in range(n)]
+    class_of = [
+        f"org{i // spec.centre_size:05d}-k{(i % spec.centre_size) // spec.class_size}"
+        if in_centre[i]
+        else None
+        for i in range(n)
+    ]
     preterm = rng.random(n) < 0.08
     children = pd.DataFrame(
         {
@@ -50,8 +57,15 @@ def synthetic_district(spec: SyntheticSpec, ruleset: RuleSet) -> DistrictData:
             "sex": np.where(rng.random(n) < 0.5, "male", "female"),
             "centre_id": centre_of,
             "class_id": class_of,
-            "discharge_date": pd.to_datetime([b + timedelta(days=int(d)) for b, d in zip(births, rng.integers(1, 6, n), strict=True)]),
-            "gestational_weeks": np.where(preterm, rng.uniform(28, 37, n).round(1), rng.uniform(37, 42, n).round(1)),
+            "discharge_date": pd.to_datetime(
+                [
+                    b + timedelta(days=int(d))
+                    for b, d in zip(births, rng.integers(1, 6, n), strict=True)
+                ]
+            ),
+            "gestational_weeks": np.where(
+                preterm, rng.uniform(28, 37, n).round(1), rng.uniform(37, 42, n).round(1)
+            ),
         }
     )
 
@@ -66,7 +80,9 @@ def synthetic_district(spec: SyntheticSpec, ruleset: RuleSet) -> DistrictData:
     flagged = rng.random((n * m, 5)) < 0.003
     z = np.where(flagged, np.sign(z) * rng.uniform(5.2, 7, (n * m, 5)), z)
     months = age_days / 30.4375
-    weight = (3.3 + np.minimum(months, 12) * 0.55 + np.maximum(months - 12, 0) * 0.18) * (1 + 0.1 * z[:, 0])
+    weight = (3.3 + np.minimum(months, 12) * 0.55 + np.maximum(months - 12, 0) * 0.18) * (
+        1 + 0.1 * z[:, 0]
+    )
     zhc = np.where(age_days < 36 * 30.4375, z[:, 4], np.nan)
     birth_arr = np.array(births, dtype="datetime64[D]")
     growth = pd.DataFrame(
@@ -92,7 +108,11 @@ def synthetic_district(spec: SyntheticSpec, ruleset: RuleSet) -> DistrictData:
 
     checkups, doses, checks, hb, screens, enrol = [], [], [], [], [], []
     visits = ruleset.checkups.visits
-    sched = [d for d in ruleset.vaccination.doses if d.option is None or d.option == ruleset.vaccination.default_option(d.series)]
+    sched = [
+        d
+        for d in ruleset.vaccination.doses
+        if d.option is None or d.option == ruleset.vaccination.default_option(d.series)
+    ]
     hb_ages = [parse_age(a) for a in ("6m", "8m", "18m", "30m", "4y", "5y")]
     points = ruleset.screening.age_points
     item_ids = [i.id for p in points for i in p.items]
@@ -131,14 +151,23 @@ def synthetic_district(spec: SyntheticSpec, ruleset: RuleSet) -> DistrictData:
         growth=growth,
         checkups=_frame(checkups, ("child_id", "checkup_id", "date", "visit_type")),
         doses=_frame(doses, ("child_id", "immunization_id", "vaccine", "date")),
-        daily_checks=_frame(checks, ("check_id", "child_id", "centre_id", "class_id", "date", "temperature_c", "symptoms")),
+        daily_checks=_frame(
+            checks,
+            ("check_id", "child_id", "centre_id", "class_id", "date", "temperature_c", "symptoms"),
+        ),
         haemoglobin=_frame(hb, ("child_id", "observation_id", "date", "hb_g_l")),
-        screenings=_frame(screens, ("child_id", "screening_id", "date", "positive_items", "regression")),
-        enrolments=_frame(enrol, ("child_id", "centre_id", "entry_date", "check_state"), date_column="entry_date"),
+        screenings=_frame(
+            screens, ("child_id", "screening_id", "date", "positive_items", "regression")
+        ),
+        enrolments=_frame(
+            enrol, ("child_id", "centre_id", "entry_date", "check_state"), date_column="entry_date"
+        ),
     )
 
 
-def _frame(rows: list[tuple[object, ...]], columns: tuple[str, ...], date_column: str = "date") -> pd.DataFrame:
+def _frame(
+    rows: Sequence[tuple[Any, ...]], columns: tuple[str, ...], date_column: str = "date"
+) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(columns))
     frame[date_column] = pd.to_datetime(frame[date_column])
     return frame

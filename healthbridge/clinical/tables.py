@@ -15,11 +15,9 @@ from healthbridge.clinical.ages import Age
 from healthbridge.clinical.errors import RuleTableError
 from healthbridge.clinical.vocab import (
     FLAG_OF,
-    NIP_VACCINES,
     AlertKind,
     Evidence,
     Severity,
-    SubjectType,
 )
 
 
@@ -130,12 +128,16 @@ def parse_nutrition(root: Reader) -> NutritionTable:
                     lower_inclusive=r.boolean("lower_inclusive", False),
                     upper=upper,
                     upper_inclusive=r.boolean("upper_inclusive", False),
-                    max_age_days=r.number("max_age_years") * DAYS_PER_YEAR if r.has("max_age_years") else None,
+                    max_age_days=r.number("max_age_years") * DAYS_PER_YEAR
+                    if r.has("max_age_years")
+                    else None,
                     evidence=r.evidence(),
                 )
             )
         conventions.append(
-            NutritionConvention(conv.text("id"), conv.text("name_zh"), conv.text("name_en"), tuple(rules))
+            NutritionConvention(
+                conv.text("id"), conv.text("name_zh"), conv.text("name_en"), tuple(rules)
+            )
         )
     imp = root.table("implausible")
     return NutritionTable(
@@ -205,11 +207,14 @@ def parse_velocity(root: Reader) -> VelocityTable:
         if col not in FLAG_OF:
             raise RuleTableError(f"{root.where}: unknown z-score column {col!r}")
     bands = tuple(
-        GapBand(b.age("from_age"), b.age("to_age"), b.integer("max_days")) for b in mg.tables("band")
+        GapBand(b.age("from_age"), b.age("to_age"), b.integer("max_days"))
+        for b in mg.tables("band")
     )
     return VelocityTable(
         meta=parse_meta(root),
-        faltering=FalteringRule(columns, f.number("min_drop"), f.enum("severity", Severity), f.evidence()),
+        faltering=FalteringRule(
+            columns, f.number("min_drop"), f.enum("severity", Severity), f.evidence()
+        ),
         flat=FlatRule(
             fl.text("weight_column"),
             fl.number("max_gain_kg"),
@@ -297,12 +302,15 @@ def parse_checkups(root: Reader) -> CheckupTable:
         raise RuleTableError(f"{root.where}: duplicate visit codes")
     sm = root.table("systematic_management")
     years = tuple(
-        SystematicYear(y.integer("year"), y.texts("visits"), y.integer("required")) for y in sm.tables("year")
+        SystematicYear(y.integer("year"), y.texts("visits"), y.integer("required"))
+        for y in sm.tables("year")
     )
     for y in years:
         unknown = set(y.visits) - set(codes)
         if unknown:
-            raise RuleTableError(f"{root.where}: 4:2:2 year {y.year} names unknown visits {unknown}")
+            raise RuleTableError(
+                f"{root.where}: 4:2:2 year {y.year} names unknown visits {unknown}"
+            )
     sev = root.table("severity")
     return CheckupTable(
         meta=parse_meta(root),

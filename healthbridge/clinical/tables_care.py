@@ -59,7 +59,9 @@ def parse_daily_check(root: Reader) -> DailyCheckTable:
     )
     if "fever" not in {s.code for s in symptoms}:
         raise RuleTableError(f"{root.where}: the symptom list must include 'fever'")
-    windows = tuple(ClusterWindow(w.integer("days"), w.integer("min_children")) for w in c.tables("window"))
+    windows = tuple(
+        ClusterWindow(w.integer("days"), w.integer("min_children")) for w in c.tables("window")
+    )
     if any(w.days < 1 or w.min_children < 1 for w in windows):
         raise RuleTableError(f"{root.where}.cluster: windows need days ≥ 1 and min_children ≥ 1")
     if f.number("high_threshold_c") <= f.number("threshold_c"):
@@ -113,7 +115,10 @@ class AnaemiaTable:
 def parse_anaemia(root: Reader) -> AnaemiaTable:
     bands = []
     for b in root.tables("band"):
-        grades = tuple(HbGrade(g.text("grade"), g.number("below"), g.enum("severity", Severity)) for g in b.tables("grade"))
+        grades = tuple(
+            HbGrade(g.text("grade"), g.number("below"), g.enum("severity", Severity))
+            for g in b.tables("grade")
+        )
         belows = [g.below for g in grades]
         if belows != sorted(belows) or len(set(belows)) != len(belows):
             raise RuleTableError(f"{b.where}: grades must be listed by strictly ascending 'below'")
@@ -122,7 +127,13 @@ def parse_anaemia(root: Reader) -> AnaemiaTable:
             raise RuleTableError(f"{b.where}: the mildest grade must end at anaemia_below")
         bands.append(HbBand(b.age("from_age"), b.age("to_age"), threshold, grades, b.evidence()))
     r = root.table("referral")
-    return AnaemiaTable(parse_meta(root), tuple(bands), r.texts("refer_grades"), r.integer("no_improvement_days"), r.evidence())
+    return AnaemiaTable(
+        parse_meta(root),
+        tuple(bands),
+        r.texts("refer_grades"),
+        r.integer("no_improvement_days"),
+        r.evidence(),
+    )
 
 
 # --------------------------------------------------------------------------- warning signs
@@ -160,7 +171,13 @@ class ScreeningTable:
 
 def parse_screening(root: Reader) -> ScreeningTable:
     points = tuple(
-        AgePoint(p.age("age"), tuple(WarningItem(i.text("id"), i.text("text_zh"), i.text("text_en")) for i in p.tables("item")))
+        AgePoint(
+            p.age("age"),
+            tuple(
+                WarningItem(i.text("id"), i.text("text_zh"), i.text("text_en"))
+                for i in p.tables("item")
+            ),
+        )
         for p in root.tables("age_point")
     )
     ages = [p.age.approx_days() for p in points]
@@ -233,8 +250,13 @@ def parse_alert_kinds(root: Reader) -> AlertKindsTable:
     )
     missing = set(AlertKind) - {k.kind for k in kinds}
     if missing or len(kinds) != len(AlertKind):
-        raise RuleTableError(f"{root.where}: every alert kind needs exactly one entry; missing {sorted(missing)}")
-    sevs = tuple(SeverityText(s.enum("code", Severity), s.text("display_zh"), s.text("display_en")) for s in root.tables("severity"))
+        raise RuleTableError(
+            f"{root.where}: every alert kind needs exactly one entry; missing {sorted(missing)}"
+        )
+    sevs = tuple(
+        SeverityText(s.enum("code", Severity), s.text("display_zh"), s.text("display_en"))
+        for s in root.tables("severity")
+    )
     if {s.severity for s in sevs} != set(Severity):
         raise RuleTableError(f"{root.where}: every severity needs display texts")
     return AlertKindsTable(parse_meta(root), kinds, sevs)

@@ -104,7 +104,11 @@ def parse_vaccination(root: Reader) -> VaccinationTable:
     rules = root.table("rules")
     vaccines = tuple(
         VaccineInfo(
-            v.text("code"), v.text("name_zh"), v.text("name_en"), v.boolean("live"), v.boolean("injectable")
+            v.text("code"),
+            v.text("name_zh"),
+            v.text("name_en"),
+            v.boolean("live"),
+            v.boolean("injectable"),
         )
         for v in root.tables("vaccine")
     )
@@ -116,7 +120,10 @@ def parse_vaccination(root: Reader) -> VaccinationTable:
         accepts = d.texts("accepts")
         if not accepts or not set(accepts) <= codes:
             raise RuleTableError(f"{d.where}.accepts: must name vaccines of this table")
-        extra = tuple(ExtraInterval(e.integer("from_number"), e.age("min")) for e in d.tables("extra_intervals", required=False))
+        extra = tuple(
+            ExtraInterval(e.integer("from_number"), e.age("min"))
+            for e in d.tables("extra_intervals", required=False)
+        )
         doses.append(
             DoseRule(
                 series=d.text("series"),
@@ -132,7 +139,10 @@ def parse_vaccination(root: Reader) -> VaccinationTable:
                 evidence=d.evidence(),
             )
         )
-    options = tuple(SeriesOptions(s.text("id"), s.text("default_option")) for s in root.tables("series", required=False))
+    options = tuple(
+        SeriesOptions(s.text("id"), s.text("default_option"))
+        for s in root.tables("series", required=False)
+    )
     _validate_doses(root.where, doses, options)
     a = root.table("admission_check")
     admission = AdmissionCheckRule(
@@ -165,11 +175,15 @@ def _validate_doses(where: str, doses: list[DoseRule], options: tuple[SeriesOpti
         tracks.setdefault((d.series, d.option), []).append(d.number)
     for (series, option), numbers in tracks.items():
         if numbers != list(range(1, len(numbers) + 1)):
-            raise RuleTableError(f"{where}: doses of {series}/{option} must be numbered 1..n in order")
+            raise RuleTableError(
+                f"{where}: doses of {series}/{option} must be numbered 1..n in order"
+            )
     optioned = {s for (s, o) in tracks if o is not None}
     for series in optioned:
         if (series, None) in tracks:
             raise RuleTableError(f"{where}: series {series} mixes doses with and without options")
         declared = [o for o in options if o.series == series]
         if len(declared) != 1 or (series, declared[0].default_option) not in tracks:
-            raise RuleTableError(f"{where}: series {series} needs one [[series]] with a valid default_option")
+            raise RuleTableError(
+                f"{where}: series {series} needs one [[series]] with a valid default_option"
+            )

@@ -100,7 +100,9 @@ def _chosen_options(table: VaccinationTable, given: Sequence[GivenDose]) -> dict
     optioned = {d.series for d in table.doses if d.option is not None}
     for series in sorted(optioned):
         options = {d.option: set(d.accepts) for d in table.doses if d.series == series and d.option}
-        started = next((o for g in given for o, acc in options.items() if g.vaccine in acc and o), None)
+        started = next(
+            (o for g in given for o, acc in options.items() if g.vaccine in acc and o), None
+        )
         default = table.default_option(series)
         chosen[series] = started or default or ""
     return chosen
@@ -124,7 +126,10 @@ def vaccination_plan(
         if rule.option is None or chosen.get(rule.series) == rule.option:
             tracks.setdefault(rule.series, []).append(rule)
     other_option = {
-        v for r in table.doses if r.option is not None and chosen.get(r.series) != r.option for v in r.accepts
+        v
+        for r in table.doses
+        if r.option is not None and chosen.get(r.series) != r.option
+        for v in r.accepts
     } - {v for rules in tracks.values() for r in rules for v in r.accepts}
 
     invalid: list[InvalidDose] = []
@@ -134,7 +139,11 @@ def vaccination_plan(
     for g in doses:
         series = series_of.get(g.vaccine)
         if series is None:
-            reason = InvalidReason.OTHER_OPTION if g.vaccine in other_option else InvalidReason.UNSCHEDULED
+            reason = (
+                InvalidReason.OTHER_OPTION
+                if g.vaccine in other_option
+                else InvalidReason.UNSCHEDULED
+            )
             invalid.append(InvalidDose(g, reason))
             continue
         rules = tracks[series]
@@ -146,9 +155,9 @@ def vaccination_plan(
             invalid.append(InvalidDose(g, InvalidReason.SERIES_COMPLETE))
             continue
         rule = rules[cursor[series]]
-        reason = _invalid_reason(rule, g, birth_date, filled[series], live, live_dates, gap)
-        if reason is not None:
-            invalid.append(InvalidDose(g, reason))
+        problem = _invalid_reason(rule, g, birth_date, filled[series], live, live_dates, gap)
+        if problem is not None:
+            invalid.append(InvalidDose(g, problem))
         else:
             filled[series][rule.number] = g
             cursor[series] += 1
@@ -158,14 +167,38 @@ def vaccination_plan(
         planned: dict[int, date] = {}
         for rule in rules:
             scheduled = add_age(birth_date, rule.age)
-            g = filled[series].get(rule.number)
-            if g is not None:
-                planned[rule.number] = g.on
-                states.append(DoseState(rule.dose_id, series, rule.number, g.vaccine, DoseStatus.GIVEN, scheduled, None, None, g))
+            done = filled[series].get(rule.number)
+            if done is not None:
+                planned[rule.number] = done.on
+                states.append(
+                    DoseState(
+                        rule.dose_id,
+                        series,
+                        rule.number,
+                        done.vaccine,
+                        DoseStatus.GIVEN,
+                        scheduled,
+                        None,
+                        None,
+                        done,
+                    )
+                )
                 continue
             vaccine = rule.accepts[0]
             if (rule.sex is not None and rule.sex != sex) or _expired(rule, birth_date, as_of):
-                states.append(DoseState(rule.dose_id, series, rule.number, vaccine, DoseStatus.NOT_APPLICABLE, scheduled, None, None, None))
+                states.append(
+                    DoseState(
+                        rule.dose_id,
+                        series,
+                        rule.number,
+                        vaccine,
+                        DoseStatus.NOT_APPLICABLE,
+                        scheduled,
+                        None,
+                        None,
+                        None,
+                    )
+                )
                 continue
             earliest = _earliest(rule, birth_date, planned)
             if vaccine in live:
@@ -186,7 +219,19 @@ def vaccination_plan(
                 status = DoseStatus.DUE
             else:
                 status = DoseStatus.NOT_YET_DUE
-            states.append(DoseState(rule.dose_id, series, rule.number, vaccine, status, scheduled, earliest, overdue, None))
+            states.append(
+                DoseState(
+                    rule.dose_id,
+                    series,
+                    rule.number,
+                    vaccine,
+                    status,
+                    scheduled,
+                    earliest,
+                    overdue,
+                    None,
+                )
+            )
     states.sort(key=lambda s: (s.scheduled, s.series, s.number))
     return VaccinationPlan(tuple(states), tuple(invalid), table.meta.id)
 
@@ -209,7 +254,11 @@ def _invalid_reason(
     if g.on < add_age(birth_date, rule.age):
         return InvalidReason.BEFORE_MIN_AGE
     previous = filled.get(rule.number - 1)
-    if previous is not None and rule.min_interval is not None and g.on < add_age(previous.on, rule.min_interval):
+    if (
+        previous is not None
+        and rule.min_interval is not None
+        and g.on < add_age(previous.on, rule.min_interval)
+    ):
         return InvalidReason.INTERVAL
     for extra in rule.extra_intervals:
         earlier = filled.get(extra.from_number)
@@ -240,20 +289,36 @@ def _clear_live_window(candidate: date, live_dates: list[date], gap: timedelta) 
     return candidate
 
 
-def vaccination_findings(child_id: str, plan: VaccinationPlan, table: VaccinationTable) -> tuple[Finding, ...]:
+def vaccination_findings(
+    child_id: str, plan: VaccinationPlan, table: VaccinationTable
+) -> tuple[Finding, ...]:
     """vaccine-due and vaccine-overdue findings (one per kind, listing dose ids)."""
     out = []
-    for kind, status in ((AlertKind.VACCINE_DUE, DoseStatus.DUE), (AlertKind.VACCINE_OVERDUE, DoseStatus.OVERDUE)):
+    for kind, status in (
+        (AlertKind.VACCINE_DUE, DoseStatus.DUE),
+        (AlertKind.VACCINE_OVERDUE, DoseStatus.OVERDUE),
+    ):
         doses = plan.with_status(status)
         if not doses:
             continue
         series = {d.series for d in doses}
-        evidence = tuple(d.given.immunization_id for d in plan.doses if d.given is not None and d.series in series)
+        evidence = tuple(
+            d.given.immunization_id
+            for d in plan.doses
+            if d.given is not None and d.series in series
+        )
         severity = table.due_severity if kind is AlertKind.VACCINE_DUE else table.overdue_severity
         out.append(
             Finding(
-                child_id, kind, severity, "", evidence, tuple(d.dose_id for d in doses),
-                f"{status.value}: " + ",".join(d.dose_id for d in doses), table.meta.id, table.meta.version,
+                child_id,
+                kind,
+                severity,
+                "",
+                evidence,
+                tuple(d.dose_id for d in doses),
+                f"{status.value}: " + ",".join(d.dose_id for d in doses),
+                table.meta.id,
+                table.meta.version,
                 min(d.scheduled for d in doses),
             )
         )
@@ -277,16 +342,24 @@ class AdmissionState(StrEnum):
 
 _TRANSITIONS: dict[AdmissionState, frozenset[AdmissionState]] = {
     AdmissionState.NOT_SUBMITTED: frozenset({AdmissionState.SUBMITTED}),
-    AdmissionState.SUBMITTED: frozenset({AdmissionState.ASSESSED_COMPLETE, AdmissionState.ASSESSED_INCOMPLETE}),
+    AdmissionState.SUBMITTED: frozenset(
+        {AdmissionState.ASSESSED_COMPLETE, AdmissionState.ASSESSED_INCOMPLETE}
+    ),
     AdmissionState.ASSESSED_COMPLETE: frozenset(),
-    AdmissionState.ASSESSED_INCOMPLETE: frozenset({AdmissionState.CATCHUP_IN_PROGRESS, AdmissionState.CATCHUP_RECORDED}),
+    AdmissionState.ASSESSED_INCOMPLETE: frozenset(
+        {AdmissionState.CATCHUP_IN_PROGRESS, AdmissionState.CATCHUP_RECORDED}
+    ),
     AdmissionState.CATCHUP_IN_PROGRESS: frozenset({AdmissionState.CATCHUP_RECORDED}),
     AdmissionState.CATCHUP_RECORDED: frozenset({AdmissionState.RECHECKED}),
     AdmissionState.RECHECKED: frozenset(),
 }
 _AWAITING_CHECK = frozenset({AdmissionState.NOT_SUBMITTED, AdmissionState.SUBMITTED})
 _AWAITING_RECHECK = frozenset(
-    {AdmissionState.ASSESSED_INCOMPLETE, AdmissionState.CATCHUP_IN_PROGRESS, AdmissionState.CATCHUP_RECORDED}
+    {
+        AdmissionState.ASSESSED_INCOMPLETE,
+        AdmissionState.CATCHUP_IN_PROGRESS,
+        AdmissionState.CATCHUP_RECORDED,
+    }
 )
 
 
@@ -362,14 +435,19 @@ def admission_finding(check: AdmissionCheck, table: VaccinationTable) -> Finding
         check.state.value,
         (),
         check.missing_doses,
-        f"centre {check.centre_id}: missing {','.join(check.missing_doses)}; deadline {deadline.isoformat()}",
+        f"centre {check.centre_id}: missing {','.join(check.missing_doses)}; "
+        f"deadline {deadline.isoformat()}",
         table.meta.id,
         table.meta.version,
         check.entry_date,
     )
 
 
-def centre_admission_list(checks: Sequence[AdmissionCheck], centre_id: str) -> tuple[AdmissionCheck, ...]:
+def centre_admission_list(
+    checks: Sequence[AdmissionCheck], centre_id: str
+) -> tuple[AdmissionCheck, ...]:
     """The centre's enrolled children with incomplete vaccination, earliest deadline first."""
     rows = [c for c in checks if c.centre_id == centre_id and c.incomplete]
-    return tuple(sorted(rows, key=lambda c: (min(c.check_deadline, c.recheck_deadline), c.child_id)))
+    return tuple(
+        sorted(rows, key=lambda c: (min(c.check_deadline, c.recheck_deadline), c.child_id))
+    )

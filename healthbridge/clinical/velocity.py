@@ -19,7 +19,6 @@ Flagged (implausible) values are ignored here; they raise a re-measure alert in 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -73,7 +72,8 @@ def velocity_findings(
             continue
         prev, last = pts[-2], pts[-1]
         before, after = prev.z(column), last.z(column)
-        assert before is not None and after is not None
+        assert before is not None
+        assert after is not None
         if _delta(before, after) < -f.min_drop:
             items.append(column)
             evidence += [prev.observation_id, last.observation_id]
@@ -81,37 +81,77 @@ def velocity_findings(
             last_on = last.on if last_on is None else max(last_on, last.on)
     if items:
         out.append(
-            Finding(child_id, AlertKind.GROWTH_FALTERING, f.severity, "", tuple(evidence), tuple(items),
-                    "; ".join(details), meta.id, meta.version, last_on)
+            Finding(
+                child_id,
+                AlertKind.GROWTH_FALTERING,
+                f.severity,
+                "",
+                tuple(evidence),
+                tuple(items),
+                "; ".join(details),
+                meta.id,
+                meta.version,
+                last_on,
+            )
         )
     fl = table.flat
-    weighed = [p for p in points if p.weight is not None and not np.isnan(p.weight) and not p.flagged("zwei")]
+    weighed = [
+        p
+        for p in points
+        if p.weight is not None and not np.isnan(p.weight) and not p.flagged("zwei")
+    ]
     if weighed:
         last = weighed[-1]
         earlier = [p for p in weighed if (last.on - p.on).days >= fl.min_interval_days]
         if earlier:
             prev = earlier[-1]
-            assert prev.weight is not None and last.weight is not None
+            assert prev.weight is not None
+            assert last.weight is not None
             if _delta(prev.weight, last.weight) <= fl.max_gain_kg:
                 out.append(
-                    Finding(child_id, AlertKind.FLAT_GROWTH, fl.severity, "", (prev.observation_id, last.observation_id),
-                            (fl.weight_column,), f"weight {prev.weight:.3f}->{last.weight:.3f} kg", meta.id,
-                            meta.version, last.on)
+                    Finding(
+                        child_id,
+                        AlertKind.FLAT_GROWTH,
+                        fl.severity,
+                        "",
+                        (prev.observation_id, last.observation_id),
+                        (fl.weight_column,),
+                        f"weight {prev.weight:.3f}->{last.weight:.3f} kg",
+                        meta.id,
+                        meta.version,
+                        last.on,
+                    )
                 )
     rg = table.rapid_gain
     pts = _plausible(points, rg.column)
     if len(pts) >= 2:
         prev, last = pts[-2], pts[-1]
         before, after = prev.z(rg.column), last.z(rg.column)
-        assert before is not None and after is not None
+        assert before is not None
+        assert after is not None
         if last.age_days < rg.max_age_days and _delta(before, after) > rg.min_rise:
             out.append(
-                Finding(child_id, AlertKind.RAPID_WEIGHT_GAIN, rg.severity, "", (prev.observation_id, last.observation_id),
-                        (rg.column,), change_detail(rg.column, before, after), meta.id, meta.version, last.on)
+                Finding(
+                    child_id,
+                    AlertKind.RAPID_WEIGHT_GAIN,
+                    rg.severity,
+                    "",
+                    (prev.observation_id, last.observation_id),
+                    (rg.column,),
+                    change_detail(rg.column, before, after),
+                    meta.id,
+                    meta.version,
+                    last.on,
+                )
             )
     measured = [p for p in points if _is_measurement(p)]
     gap = measurement_gap_finding(
-        child_id, birth_date, measured[-1] if measured else None, table, as_of, enrolled_in_centre=enrolled_in_centre
+        child_id,
+        birth_date,
+        measured[-1] if measured else None,
+        table,
+        as_of,
+        enrolled_in_centre=enrolled_in_centre,
     )
     if gap is not None:
         out.append(gap)
@@ -122,11 +162,15 @@ def _is_measurement(p: GrowthPoint) -> bool:
     return any(p.z(c) is not None and not p.flagged(c) for c in ("zwei", "zlen"))
 
 
-def allowed_gap_days(birth_date: date, as_of: date, rule: MeasurementGapRule, *, enrolled_in_centre: bool) -> int | None:
-    """Longest allowed gap (days, grace included) for a child of this age; ``None`` past the bands."""
+def allowed_gap_days(
+    birth_date: date, as_of: date, rule: MeasurementGapRule, *, enrolled_in_centre: bool
+) -> int | None:
+    """Longest allowed gap in days (grace included) at this age; ``None`` past the bands."""
     for band in rule.bands:
         if add_age(birth_date, band.from_age) <= as_of < add_age(birth_date, band.to_age):
-            limit = min(band.max_days, rule.centre_max_days) if enrolled_in_centre else band.max_days
+            limit = (
+                min(band.max_days, rule.centre_max_days) if enrolled_in_centre else band.max_days
+            )
             return limit + rule.grace_days
     return None
 
@@ -150,8 +194,16 @@ def measurement_gap_finding(
     if gap <= allowed:
         return None
     return Finding(
-        child_id, AlertKind.MEASUREMENT_OVERDUE, rule.severity, "", (last.observation_id,) if last else (),
-        (), f"{gap} days since {since.isoformat()} (allowed {allowed})", table.meta.id, table.meta.version, since,
+        child_id,
+        AlertKind.MEASUREMENT_OVERDUE,
+        rule.severity,
+        "",
+        (last.observation_id,) if last else (),
+        (),
+        f"{gap} days since {since.isoformat()} (allowed {allowed})",
+        table.meta.id,
+        table.meta.version,
+        since,
     )
 
 
@@ -160,7 +212,9 @@ def measurement_gap_finding(
 
 def _last_two(g: pd.DataFrame, column: str) -> pd.DataFrame:
     """Per child, the last two plausible values of ``column`` side by side (prev_*, last_*)."""
-    sub = g[g[column].notna() & ~g[FLAG_OF[column]]][["child_id", "observation_id", "date", "age_days", column]]
+    sub = g[g[column].notna() & ~g[FLAG_OF[column]]][
+        ["child_id", "observation_id", "date", "age_days", column]
+    ]
     last = sub.drop_duplicates("child_id", keep="last")
     prev = sub.drop(index=last.index).drop_duplicates("child_id", keep="last")
     return last.merge(prev, on="child_id", suffixes=("_last", "_prev"))
@@ -182,7 +236,9 @@ def velocity_frame(
             g[column] = np.nan
         flag = FLAG_OF[column]
         g[flag] = g[flag].fillna(0).astype(bool) if flag in g.columns else False
-    g = g.sort_values(["child_id", "date", "observation_id"], kind="mergesort").reset_index(drop=True)
+    g = g.sort_values(["child_id", "date", "observation_id"], kind="mergesort").reset_index(
+        drop=True
+    )
     meta = table.meta
     frames: list[pd.DataFrame] = []
 
@@ -190,22 +246,32 @@ def velocity_frame(
     falls = []
     for column in f.columns:
         pair = _last_two(g, column)
-        delta = np.round(pair[f"{column}_last"].to_numpy() - pair[f"{column}_prev"].to_numpy(), _DECIMALS)
+        delta = np.round(
+            pair[f"{column}_last"].to_numpy() - pair[f"{column}_prev"].to_numpy(), _DECIMALS
+        )
         hit = pair[delta < -f.min_drop]
         falls.append(
             pd.DataFrame(
                 {
                     "child_id": hit["child_id"],
                     "column": column,
-                    "ev": [(a, b) for a, b in zip(hit["observation_id_prev"], hit["observation_id_last"], strict=True)],
-                    "detail": [change_detail(column, a, b) for a, b in zip(hit[f"{column}_prev"], hit[f"{column}_last"], strict=True)],
+                    "ev": [
+                        (a, b)
+                        for a, b in zip(
+                            hit["observation_id_prev"], hit["observation_id_last"], strict=True
+                        )
+                    ],
+                    "detail": [
+                        change_detail(column, a, b)
+                        for a, b in zip(hit[f"{column}_prev"], hit[f"{column}_last"], strict=True)
+                    ],
                     "on": hit["date_last"],
                 }
             )
         )
     fall = pd.concat(falls, ignore_index=True)
     if not fall.empty:
-        grouped = fall.groupby("child_id", sort=True)
+        grouped: Any = fall.groupby("child_id", sort=True)
         frames.append(
             _frame(
                 grouped["column"].agg(tuple).index,
@@ -222,15 +288,25 @@ def velocity_frame(
 
     fl = table.flat
     if fl.weight_column in g.columns:
-        w = g[g[fl.weight_column].notna() & ~g["fwei"]][["child_id", "observation_id", "date", fl.weight_column]]
+        w = g[g[fl.weight_column].notna() & ~g["fwei"]][
+            ["child_id", "observation_id", "date", fl.weight_column]
+        ]
         last = w.drop_duplicates("child_id", keep="last").rename(
             columns={"observation_id": "oid_last", "date": "date_last", fl.weight_column: "w_last"}
         )
-        last["probe"] = (last["date_last"] - pd.Timedelta(days=fl.min_interval_days)).astype("datetime64[ns]")
-        earlier = w.rename(columns={"observation_id": "oid_prev", "date": "probe", fl.weight_column: "w_prev"})
+        last["probe"] = (last["date_last"] - pd.Timedelta(days=fl.min_interval_days)).astype(
+            "datetime64[ns]"
+        )
+        earlier = w.rename(
+            columns={"observation_id": "oid_prev", "date": "probe", fl.weight_column: "w_prev"}
+        )
         earlier = earlier.sort_values(["probe", "oid_prev"], kind="mergesort")
         pairs = pd.merge_asof(
-            last.sort_values("probe", kind="mergesort"), earlier, on="probe", by="child_id", direction="backward"
+            last.sort_values("probe", kind="mergesort"),
+            earlier,
+            on="probe",
+            by="child_id",
+            direction="backward",
         ).dropna(subset=["w_prev"])
         gain = np.round(pairs["w_last"].to_numpy() - pairs["w_prev"].to_numpy(), _DECIMALS)
         hit = pairs[gain <= fl.max_gain_kg]
@@ -241,7 +317,10 @@ def velocity_frame(
                 fl.severity.value,
                 [(a, b) for a, b in zip(hit["oid_prev"], hit["oid_last"], strict=True)],
                 [(fl.weight_column,)] * len(hit),
-                [f"weight {a:.3f}->{b:.3f} kg" for a, b in zip(hit["w_prev"], hit["w_last"], strict=True)],
+                [
+                    f"weight {a:.3f}->{b:.3f} kg"
+                    for a, b in zip(hit["w_prev"], hit["w_last"], strict=True)
+                ],
                 meta.id,
                 meta.version,
                 hit["date_last"].to_numpy(),
@@ -250,16 +329,24 @@ def velocity_frame(
 
     rg = table.rapid_gain
     pair = _last_two(g, rg.column)
-    delta = np.round(pair[f"{rg.column}_last"].to_numpy() - pair[f"{rg.column}_prev"].to_numpy(), _DECIMALS)
+    delta = np.round(
+        pair[f"{rg.column}_last"].to_numpy() - pair[f"{rg.column}_prev"].to_numpy(), _DECIMALS
+    )
     hit = pair[(delta > rg.min_rise) & (pair["age_days_last"].to_numpy() < rg.max_age_days)]
     frames.append(
         _frame(
             hit["child_id"],
             AlertKind.RAPID_WEIGHT_GAIN,
             rg.severity.value,
-            [(a, b) for a, b in zip(hit["observation_id_prev"], hit["observation_id_last"], strict=True)],
+            [
+                (a, b)
+                for a, b in zip(hit["observation_id_prev"], hit["observation_id_last"], strict=True)
+            ],
             [(rg.column,)] * len(hit),
-            [change_detail(rg.column, a, b) for a, b in zip(hit[f"{rg.column}_prev"], hit[f"{rg.column}_last"], strict=True)],
+            [
+                change_detail(rg.column, a, b)
+                for a, b in zip(hit[f"{rg.column}_prev"], hit[f"{rg.column}_last"], strict=True)
+            ],
             meta.id,
             meta.version,
             hit["date_last"].to_numpy(),
@@ -270,12 +357,16 @@ def velocity_frame(
     return pd.concat(frames, ignore_index=True) if frames else findings_to_frame(())
 
 
-def _gap_frame(g: pd.DataFrame, children: pd.DataFrame, table: VelocityTable, as_of: date) -> pd.DataFrame:
+def _gap_frame(
+    g: pd.DataFrame, children: pd.DataFrame, table: VelocityTable, as_of: date
+) -> pd.DataFrame:
     rule = table.measurement_gap
     measured = g[(g["zwei"].notna() & ~g["fwei"]) | (g["zlen"].notna() & ~g["flen"])]
     last = measured.drop_duplicates("child_id", keep="last")[["child_id", "observation_id", "date"]]
     kids = children[["child_id", "birth_date"]].copy()
-    kids["enrolled"] = children["centre_id"].notna().to_numpy() if "centre_id" in children.columns else False
+    kids["enrolled"] = (
+        children["centre_id"].notna().to_numpy() if "centre_id" in children.columns else False
+    )
     kids = kids.merge(last, on="child_id", how="left")
     births = pd.to_datetime(kids["birth_date"]).dt.date
     allowed = np.array(
@@ -298,7 +389,10 @@ def _gap_frame(g: pd.DataFrame, children: pd.DataFrame, table: VelocityTable, as
         rule.severity.value,
         [() if pd.isna(o) else (str(o),) for o in hit["observation_id"]],
         [()] * len(hit),
-        [f"{d} days since {s.isoformat()} (allowed {a})" for d, s, a in zip(gap[hit_mask], since_dates, allowed_num[hit_mask], strict=True)],
+        [
+            f"{d} days since {s.isoformat()} (allowed {a})"
+            for d, s, a in zip(gap[hit_mask], since_dates, allowed_num[hit_mask], strict=True)
+        ],
         table.meta.id,
         table.meta.version,
         since_dates.to_numpy(),
@@ -336,7 +430,16 @@ def _frame(
             "observed_on": list(observed_arr) if len(subjects) else [],
         },
         columns=[
-            "subject", "subject_type", "kind", "severity", "grade", "evidence_ids", "items", "detail",
-            "rule_id", "rule_version", "observed_on",
+            "subject",
+            "subject_type",
+            "kind",
+            "severity",
+            "grade",
+            "evidence_ids",
+            "items",
+            "detail",
+            "rule_id",
+            "rule_version",
+            "observed_on",
         ],
     )

@@ -73,10 +73,30 @@ class Sex(StrEnum):
 
 #: z-score columns produced by growth_standards (docs/CONVENTIONS.md) and their flag columns.
 Z_COLUMNS: tuple[str, ...] = ("zwei", "zlen", "zwfl", "zbmi", "zhc")
-FLAG_OF: dict[str, str] = {"zwei": "fwei", "zlen": "flen", "zwfl": "fwfl", "zbmi": "fbmi", "zhc": "fhc"}
+FLAG_OF: dict[str, str] = {
+    "zwei": "fwei",
+    "zlen": "flen",
+    "zwfl": "fwfl",
+    "zbmi": "fbmi",
+    "zhc": "fhc",
+}
 
 #: NIP vaccine codes (CodeSystem ``nip-vaccine``).
 NIP_VACCINES: frozenset[str] = frozenset(
-    {"HepB", "BCG", "IPV", "bOPV", "DTaP", "DT", "MMR", "JE-L", "JE-I", "MPSV-A", "MPSV-AC",
-     "HepA-L", "HepA-I", "HPV2"}
+    {
+        "HepB",
+        "BCG",
+        "IPV",
+        "bOPV",
+        "DTaP",
+        "DT",
+        "MMR",
+        "JE-L",
+        "JE-I",
+        "MPSV-A",
+        "MPSV-AC",
+        "HepA-L",
+        "HepA-I",
+        "HPV2",
+    }
 )

@@ -27,7 +27,13 @@ def test_add_months_clamps_to_month_end(start: date, months: int, expected: date
 
 @pytest.mark.parametrize(
     ("text", "age"),
-    [("28d", Age(0, 0, 28)), ("2m", Age(0, 2, 0)), ("1y6m", Age(1, 6, 0)), ("13y6m", Age(13, 6, 0)), ("0d", Age())],
+    [
+        ("28d", Age(0, 0, 28)),
+        ("2m", Age(0, 2, 0)),
+        ("1y6m", Age(1, 6, 0)),
+        ("13y6m", Age(13, 6, 0)),
+        ("0d", Age()),
+    ],
 )
 def test_parse_age(text: str, age: Age) -> None:
     assert parse_age(text) == age

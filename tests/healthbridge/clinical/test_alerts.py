@@ -16,22 +16,44 @@ from healthbridge.clinical.errors import AlertReconciliationError
 from healthbridge.clinical.vocab import AlertKind, Severity
 
 
-def finding(kind: AlertKind = AlertKind.UNDERWEIGHT, severity: Severity = Severity.MODERATE, evidence: tuple[str, ...] = ("o1",), subject: str = "c1") -> Finding:
-    return Finding(subject, kind, severity, "moderate", evidence, ("zwei",), "zwei=-2.50", "nutrition", "2024.1", date(2026, 1, 1))
+def finding(
+    kind: AlertKind = AlertKind.UNDERWEIGHT,
+    severity: Severity = Severity.MODERATE,
+    evidence: tuple[str, ...] = ("o1",),
+    subject: str = "c1",
+) -> Finding:
+    return Finding(
+        subject,
+        kind,
+        severity,
+        "moderate",
+        evidence,
+        ("zwei",),
+        "zwei=-2.50",
+        "nutrition",
+        "2024.1",
+        date(2026, 1, 1),
+    )
 
 
 def test_create_then_nothing_then_update_then_clear() -> None:
     f = finding()
     (create,) = reconcile("c1", [], [f])
-    assert create.action is ActionType.CREATE and create.finding == f
+    assert create.action is ActionType.CREATE
+    assert create.finding == f
     open_ = [open_alert_from_finding("a1", f)]
     assert reconcile("c1", open_, [f]) == ()
     worse = finding(severity=Severity.HIGH, evidence=("o2",))
     (update,) = reconcile("c1", open_, [worse])
-    assert update.action is ActionType.UPDATE and update.alert_id == "a1"
+    assert update.action is ActionType.UPDATE
+    assert update.alert_id == "a1"
     assert update.changed == ("severity", "evidence_ids")
     (clear,) = reconcile("c1", open_, [])
-    assert (clear.action, clear.alert_id, clear.reason) == (ActionType.CLEAR, "a1", ClearReason.RESOLVED)
+    assert (clear.action, clear.alert_id, clear.reason) == (
+        ActionType.CLEAR,
+        "a1",
+        ClearReason.RESOLVED,
+    )
 
 
 def test_only_evaluated_kinds_are_cleared() -> None:

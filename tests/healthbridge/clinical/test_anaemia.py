@@ -23,7 +23,9 @@ AT_8M = date(2025, 9, 30)
         (59, "severe", Severity.HIGH),
     ],
 )
-def test_hb_boundaries(rs: RuleSet, hb: float, grade: str | None, severity: Severity | None) -> None:
+def test_hb_boundaries(
+    rs: RuleSet, hb: float, grade: str | None, severity: Severity | None
+) -> None:
     found = anaemia_findings("c1", BIRTH, [HbResult("h1", AT_8M, hb)], rs.anaemia, AT_8M)
     if grade is None:
         assert found == ()
@@ -35,16 +37,56 @@ def test_hb_boundaries(rs: RuleSet, hb: float, grade: str | None, severity: Seve
 
 def test_no_threshold_before_six_months(rs: RuleSet) -> None:
     six_months = date(2025, 7, 31)
-    assert anaemia_findings("c1", BIRTH, [HbResult("h1", six_months - timedelta(days=1), 95)], rs.anaemia, six_months) == ()
-    assert anaemia_findings("c1", BIRTH, [HbResult("h1", six_months, 95)], rs.anaemia, six_months) != ()
+    assert (
+        anaemia_findings(
+            "c1",
+            BIRTH,
+            [HbResult("h1", six_months - timedelta(days=1), 95)],
+            rs.anaemia,
+            six_months,
+        )
+        == ()
+    )
+    assert (
+        anaemia_findings("c1", BIRTH, [HbResult("h1", six_months, 95)], rs.anaemia, six_months)
+        != ()
+    )
 
 
 def test_referral_when_no_improvement_after_a_month(rs: RuleSet) -> None:
     first = HbResult("h1", AT_8M, 100)
-    (f,) = anaemia_findings("c1", BIRTH, [first, HbResult("h2", AT_8M + timedelta(days=28), 100)], rs.anaemia, date(2026, 1, 1))
-    assert REFER in f.items and f.evidence_ids == ("h1", "h2")
-    (f,) = anaemia_findings("c1", BIRTH, [first, HbResult("h2", AT_8M + timedelta(days=27), 99)], rs.anaemia, date(2026, 1, 1))
+    (f,) = anaemia_findings(
+        "c1",
+        BIRTH,
+        [first, HbResult("h2", AT_8M + timedelta(days=28), 100)],
+        rs.anaemia,
+        date(2026, 1, 1),
+    )
+    assert REFER in f.items
+    assert f.evidence_ids == ("h1", "h2")
+    (f,) = anaemia_findings(
+        "c1",
+        BIRTH,
+        [first, HbResult("h2", AT_8M + timedelta(days=27), 99)],
+        rs.anaemia,
+        date(2026, 1, 1),
+    )
     assert REFER not in f.items
-    (f,) = anaemia_findings("c1", BIRTH, [first, HbResult("h2", AT_8M + timedelta(days=30), 104)], rs.anaemia, date(2026, 1, 1))
+    (f,) = anaemia_findings(
+        "c1",
+        BIRTH,
+        [first, HbResult("h2", AT_8M + timedelta(days=30), 104)],
+        rs.anaemia,
+        date(2026, 1, 1),
+    )
     assert REFER not in f.items
-    assert anaemia_findings("c1", BIRTH, [first, HbResult("h2", AT_8M + timedelta(days=30), 115)], rs.anaemia, date(2026, 1, 1)) == ()
+    assert (
+        anaemia_findings(
+            "c1",
+            BIRTH,
+            [first, HbResult("h2", AT_8M + timedelta(days=30), 115)],
+            rs.anaemia,
+            date(2026, 1, 1),
+        )
+        == ()
+    )

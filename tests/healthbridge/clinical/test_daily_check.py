@@ -11,7 +11,14 @@ from healthbridge.clinical.vocab import AlertKind, Severity, SubjectType
 DAY = date(2026, 11, 16)
 
 
-def check(n: int, child: str, on: date = DAY, temp: float | None = 36.6, symptoms: tuple[str, ...] = (), klass: str = "k1") -> DailyCheck:
+def check(
+    n: int,
+    child: str,
+    on: date = DAY,
+    temp: float | None = 36.6,
+    symptoms: tuple[str, ...] = (),
+    klass: str = "k1",
+) -> DailyCheck:
     return DailyCheck(f"d{n}", child, "org1", klass, on, temp, symptoms)
 
 
@@ -24,8 +31,11 @@ def test_fever_threshold(rs: RuleSet, temp: float, fever: bool) -> None:
 def test_high_fever_and_reported_fever(rs: RuleSet) -> None:
     (f,) = daily_check_findings("c1", [check(1, "c1", temp=39.0)], rs.daily_check, DAY)
     assert f.severity is Severity.HIGH
-    (f,) = daily_check_findings("c1", [check(1, "c1", temp=None, symptoms=("fever",))], rs.daily_check, DAY)
-    assert f.kind is AlertKind.FEVER and f.detail == "fever reported"
+    (f,) = daily_check_findings(
+        "c1", [check(1, "c1", temp=None, symptoms=("fever",))], rs.daily_check, DAY
+    )
+    assert f.kind is AlertKind.FEVER
+    assert f.detail == "fever reported"
 
 
 def test_symptom_alert_is_same_day_only(rs: RuleSet) -> None:
@@ -41,7 +51,8 @@ def test_three_children_one_day_is_a_cluster(rs: RuleSet) -> None:
     three = [*two, check(9, "c9", temp=37.5)]
     (f,) = cluster_findings("org1", three, rs.daily_check, DAY)
     assert f.kind is AlertKind.OUTBREAK_CLUSTER
-    assert f.subject == "org1" and f.subject_type is SubjectType.CENTRE
+    assert f.subject == "org1"
+    assert f.subject_type is SubjectType.CENTRE
     assert f.items == ("k1:fever",)
     assert len(f.evidence_ids) == 3
 
@@ -50,20 +61,39 @@ def test_five_children_in_three_days(rs: RuleSet) -> None:
     days = [DAY - timedelta(days=2), DAY - timedelta(days=2), DAY - timedelta(days=1), DAY, DAY]
     four = [check(i, f"c{i}", on=d, symptoms=("diarrhoea",)) for i, d in enumerate(days[:4])]
     assert cluster_findings("org1", four, rs.daily_check, DAY) == ()
-    five = [*four, check(4, "c4", on=days[4], symptoms=("vomiting",))]  # same syndrome: gastrointestinal
+    five = [
+        *four,
+        check(4, "c4", on=days[4], symptoms=("vomiting",)),
+    ]  # same syndrome: gastrointestinal
     (f,) = cluster_findings("org1", five, rs.daily_check, DAY)
     assert f.items == ("k1:gastrointestinal",)
     # a case 3 days back is outside the window
-    shifted = [*four[1:], check(4, "c4", on=DAY, symptoms=("vomiting",)), check(5, "c5", on=DAY - timedelta(days=3), symptoms=("diarrhoea",))]
+    shifted = [
+        *four[1:],
+        check(4, "c4", on=DAY, symptoms=("vomiting",)),
+        check(5, "c5", on=DAY - timedelta(days=3), symptoms=("diarrhoea",)),
+    ]
     assert cluster_findings("org1", shifted, rs.daily_check, DAY) == ()
 
 
 def test_cluster_needs_same_class_and_syndrome(rs: RuleSet) -> None:
-    mixed_class = [check(1, "c1", temp=38.0), check(2, "c2", temp=38.0), check(3, "c3", temp=38.0, klass="k2")]
+    mixed_class = [
+        check(1, "c1", temp=38.0),
+        check(2, "c2", temp=38.0),
+        check(3, "c3", temp=38.0, klass="k2"),
+    ]
     assert cluster_findings("org1", mixed_class, rs.daily_check, DAY) == ()
-    mixed_syndrome = [check(1, "c1", temp=38.0), check(2, "c2", temp=38.0), check(3, "c3", symptoms=("rash",))]
+    mixed_syndrome = [
+        check(1, "c1", temp=38.0),
+        check(2, "c2", temp=38.0),
+        check(3, "c3", symptoms=("rash",)),
+    ]
     assert cluster_findings("org1", mixed_syndrome, rs.daily_check, DAY) == ()
-    same_child_twice = [check(1, "c1", temp=38.0), check(2, "c1", temp=38.2), check(3, "c2", temp=38.0)]
+    same_child_twice = [
+        check(1, "c1", temp=38.0),
+        check(2, "c1", temp=38.2),
+        check(3, "c2", temp=38.0),
+    ]
     assert cluster_findings("org1", same_child_twice, rs.daily_check, DAY) == ()
 
 

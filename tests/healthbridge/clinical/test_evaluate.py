@@ -9,7 +9,14 @@ from datetime import date, timedelta
 
 import pytest
 
-from healthbridge.clinical.alerts import ActionType, Finding, OpenAlert, finding_sort_key, open_alert_from_finding, reconcile
+from healthbridge.clinical.alerts import (
+    ActionType,
+    Finding,
+    OpenAlert,
+    finding_sort_key,
+    open_alert_from_finding,
+    reconcile,
+)
 from healthbridge.clinical.daily_check import DailyCheck
 from healthbridge.clinical.evaluate import (
     CHILD_KINDS,
@@ -59,13 +66,18 @@ def test_identical_alerts_from_batch_and_incremental(rs: RuleSet) -> None:
         out = set()
         for subject, fs in by_subject.items():
             for a in reconcile(subject, [], fs):
-                assert a.action is ActionType.CREATE and a.finding is not None
+                assert a.action is ActionType.CREATE
+                assert a.finding is not None
                 out.add((subject, a.kind.value, a.finding.severity.value, a.finding.evidence_ids))
         return out
 
     batch = frame_to_findings(evaluate_district(data, rs, spec.as_of))
     inc = [f for r in child_records(data) for f in evaluate_child(r, rs, spec.as_of)]
-    inc += [f for c, checks in centre_daily_checks(data) for f in evaluate_centre(c, checks, rs, spec.as_of)]
+    inc += [
+        f
+        for c, checks in centre_daily_checks(data)
+        for f in evaluate_centre(c, checks, rs, spec.as_of)
+    ]
     assert alerts(batch) == alerts(inc)
 
 
@@ -97,16 +109,32 @@ def test_child_who_falters_then_recovers(rs: RuleSet) -> None:
     birth = date(2025, 1, 1)
     child = ChildRecord("c1", birth, Sex.FEMALE)
     store = Store()
-    visits = [(date(2025, 4, 2), 0.3, 6.2), (date(2025, 7, 2), -0.6, 6.8), (date(2025, 9, 2), -2.1, 6.9), (date(2025, 12, 2), -1.4, 8.4), (date(2026, 1, 5), -0.9, 9.0)]
+    visits = [
+        (date(2025, 4, 2), 0.3, 6.2),
+        (date(2025, 7, 2), -0.6, 6.8),
+        (date(2025, 9, 2), -2.1, 6.9),
+        (date(2025, 12, 2), -1.4, 8.4),
+        (date(2026, 1, 5), -0.9, 9.0),
+    ]
     history = []
     states = []
     for i, (d, z, w) in enumerate(visits):
         history.append(point(f"o{i}", d, birth, zwei=z, zlen=0.1, weight=w))
         record = replace(child, growth=tuple(history))
-        findings = [f for f in evaluate_child(record, rs, d) if f.kind in {AlertKind.GROWTH_FALTERING, AlertKind.UNDERWEIGHT}]
+        findings = [
+            f
+            for f in evaluate_child(record, rs, d)
+            if f.kind in {AlertKind.GROWTH_FALTERING, AlertKind.UNDERWEIGHT}
+        ]
         store.apply("c1", findings)
         states.append(store.kinds())
-    assert states == [set(), {AlertKind.GROWTH_FALTERING}, {AlertKind.GROWTH_FALTERING, AlertKind.UNDERWEIGHT}, set(), set()]
+    assert states == [
+        set(),
+        {AlertKind.GROWTH_FALTERING},
+        {AlertKind.GROWTH_FALTERING, AlertKind.UNDERWEIGHT},
+        set(),
+        set(),
+    ]
     assert ("update", AlertKind.GROWTH_FALTERING) in store.log
     assert ("clear", AlertKind.GROWTH_FALTERING) in store.log
 
@@ -116,9 +144,16 @@ def test_preterm_child_growth_uses_given_z_but_vaccines_use_chronological_age(rs
     doses fall due by chronological age, warning signs use corrected age."""
     birth = date(2026, 1, 10)
     record = ChildRecord(
-        "c1", birth, Sex.MALE, gestational_weeks=31.0,
+        "c1",
+        birth,
+        Sex.MALE,
+        gestational_weeks=31.0,
         growth=(point("o1", date(2026, 3, 10), birth, zwei=-1.0, zlen=-0.8),),
-        doses=(GivenDose("i1", "HepB", birth), GivenDose("i2", "BCG", birth), GivenDose("i3", "HepB", date(2026, 2, 10))),
+        doses=(
+            GivenDose("i1", "HepB", birth),
+            GivenDose("i2", "BCG", birth),
+            GivenDose("i3", "HepB", date(2026, 2, 10)),
+        ),
     )
     as_of = date(2026, 3, 10)  # 2 months chronological, about 0 months corrected
     found = {f.kind: f for f in evaluate_child(record, rs, as_of)}
@@ -129,18 +164,29 @@ def test_preterm_child_growth_uses_given_z_but_vaccines_use_chronological_age(rs
 
 def test_missed_dtap_dose_caught_up(rs: RuleSet) -> None:
     birth = date(2025, 11, 30)
-    base = (GivenDose("i1", "HepB", birth), GivenDose("i2", "BCG", birth), GivenDose("i3", "HepB", date(2025, 12, 30)),
-            GivenDose("i4", "IPV", date(2026, 1, 30)), GivenDose("i5", "DTaP", date(2026, 1, 30)), GivenDose("i6", "IPV", date(2026, 2, 28)),
-            GivenDose("i7", "bOPV", date(2026, 3, 30)))
+    base = (
+        GivenDose("i1", "HepB", birth),
+        GivenDose("i2", "BCG", birth),
+        GivenDose("i3", "HepB", date(2025, 12, 30)),
+        GivenDose("i4", "IPV", date(2026, 1, 30)),
+        GivenDose("i5", "DTaP", date(2026, 1, 30)),
+        GivenDose("i6", "IPV", date(2026, 2, 28)),
+        GivenDose("i7", "bOPV", date(2026, 3, 30)),
+    )
     store = Store()
     as_of = date(2026, 5, 31)  # DTaP2 (4 m, 30 March) missed: overdue since 30 April
     record = ChildRecord("c1", birth, Sex.MALE, doses=base)
-    store.apply("c1", [f for f in evaluate_child(record, rs, as_of) if f.kind is AlertKind.VACCINE_OVERDUE])
+    store.apply(
+        "c1", [f for f in evaluate_child(record, rs, as_of) if f.kind is AlertKind.VACCINE_OVERDUE]
+    )
     (alert,) = store.open.values()
     assert alert.items == ("DTP-2",)
     caught_up = replace(record, doses=(*base, GivenDose("i8", "DTaP", date(2026, 6, 2))))
     later = date(2026, 6, 3)
-    store.apply("c1", [f for f in evaluate_child(caught_up, rs, later) if f.kind is AlertKind.VACCINE_OVERDUE])
+    store.apply(
+        "c1",
+        [f for f in evaluate_child(caught_up, rs, later) if f.kind is AlertKind.VACCINE_OVERDUE],
+    )
     assert store.open == {}
     assert store.log[-1] == ("clear", AlertKind.VACCINE_OVERDUE)
 
@@ -149,7 +195,12 @@ def test_class_fever_cluster_alert_for_centre(rs: RuleSet) -> None:
     day = date(2026, 11, 18)
     checks = tuple(DailyCheck(f"d{i}", f"c{i}", "org1", "k2", day, 37.3 + i / 10) for i in range(3))
     (f,) = evaluate_centre("org1", checks, rs, day)
-    assert f.kind is AlertKind.OUTBREAK_CLUSTER and f.items == ("k2:fever",)
-    child = ChildRecord("c0", date(2024, 5, 1), Sex.FEMALE, centre_id="org1", daily_checks=(checks[0],))
+    assert f.kind is AlertKind.OUTBREAK_CLUSTER
+    assert f.items == ("k2:fever",)
+    child = ChildRecord(
+        "c0", date(2024, 5, 1), Sex.FEMALE, centre_id="org1", daily_checks=(checks[0],)
+    )
     assert AlertKind.FEVER in {x.kind for x in evaluate_child(child, rs, day)}
-    assert AlertKind.FEVER not in {x.kind for x in evaluate_child(child, rs, day + timedelta(days=1))}
+    assert AlertKind.FEVER not in {
+        x.kind for x in evaluate_child(child, rs, day + timedelta(days=1))
+    }

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -33,25 +34,46 @@ def kinds(rs: RuleSet, p: GrowthPoint, convention: str | None = None) -> dict[Al
         (-3.01, "severe"),
     ],
 )
-@pytest.mark.parametrize(("column", "kind"), [("zwei", AlertKind.UNDERWEIGHT), ("zlen", AlertKind.STUNTING), ("zwfl", AlertKind.WASTING)])
-def test_undernutrition_boundaries(rs: RuleSet, column: str, kind: AlertKind, z: float, expected: str | None) -> None:
+@pytest.mark.parametrize(
+    ("column", "kind"),
+    [("zwei", AlertKind.UNDERWEIGHT), ("zlen", AlertKind.STUNTING), ("zwfl", AlertKind.WASTING)],
+)
+def test_undernutrition_boundaries(
+    rs: RuleSet, column: str, kind: AlertKind, z: float, expected: str | None
+) -> None:
     for convention in ("cn-2024", "who-2006"):
-        assert kinds(rs, point("o1", DAY, **{column: z}), convention).get(kind) == expected
+        values: dict[str, Any] = {column: z}
+        assert kinds(rs, point("o1", DAY, **values), convention).get(kind) == expected
 
 
 @pytest.mark.parametrize(
     ("zbmi", "expected"),
-    [(1.0, {}), (1.01, {AlertKind.OVERWEIGHT: "overweight"}), (2.0, {AlertKind.OVERWEIGHT: "overweight"}), (2.01, {AlertKind.OBESITY: "obesity"})],
+    [
+        (1.0, {}),
+        (1.01, {AlertKind.OVERWEIGHT: "overweight"}),
+        (2.0, {AlertKind.OVERWEIGHT: "overweight"}),
+        (2.01, {AlertKind.OBESITY: "obesity"}),
+    ],
 )
-def test_cn_2024_overweight_obesity_boundaries(rs: RuleSet, zbmi: float, expected: dict[AlertKind, str]) -> None:
+def test_cn_2024_overweight_obesity_boundaries(
+    rs: RuleSet, zbmi: float, expected: dict[AlertKind, str]
+) -> None:
     assert kinds(rs, point("o1", DAY, zbmi=zbmi, zwfl=0.0), "cn-2024") == expected
 
 
 @pytest.mark.parametrize(
     ("zwfl", "expected"),
-    [(1.5, {}), (2.0, {}), (2.01, {AlertKind.OVERWEIGHT: "overweight"}), (3.0, {AlertKind.OVERWEIGHT: "overweight"}), (3.01, {AlertKind.OBESITY: "obesity"})],
+    [
+        (1.5, {}),
+        (2.0, {}),
+        (2.01, {AlertKind.OVERWEIGHT: "overweight"}),
+        (3.0, {AlertKind.OVERWEIGHT: "overweight"}),
+        (3.01, {AlertKind.OBESITY: "obesity"}),
+    ],
 )
-def test_who_overweight_obesity_boundaries(rs: RuleSet, zwfl: float, expected: dict[AlertKind, str]) -> None:
+def test_who_overweight_obesity_boundaries(
+    rs: RuleSet, zwfl: float, expected: dict[AlertKind, str]
+) -> None:
     assert kinds(rs, point("o1", DAY, zwfl=zwfl, zbmi=0.0), "who-2006") == expected
 
 
@@ -74,12 +96,16 @@ def test_conventions_disagree_at_plus_1_5(rs: RuleSet) -> None:
         (3.01, {AlertKind.MACROCEPHALY: "severe"}),
     ],
 )
-def test_head_circumference_boundaries(rs: RuleSet, zhc: float, expected: dict[AlertKind, str]) -> None:
+def test_head_circumference_boundaries(
+    rs: RuleSet, zhc: float, expected: dict[AlertKind, str]
+) -> None:
     assert kinds(rs, point("o1", DAY, zhc=zhc)) == expected
 
 
 def test_severity_of_grades(rs: RuleSet) -> None:
-    (severe,) = nutrition_findings("c1", [point("o1", DAY, zwei=-3.5)], rs.nutrition, rs.nutrition_convention)
+    (severe,) = nutrition_findings(
+        "c1", [point("o1", DAY, zwei=-3.5)], rs.nutrition, rs.nutrition_convention
+    )
     assert severe.severity is Severity.HIGH
     assert severe.evidence_ids == ("o1",)
     assert severe.items == ("zwei",)
@@ -87,7 +113,9 @@ def test_severity_of_grades(rs: RuleSet) -> None:
 
 
 def test_bmi_used_when_weight_for_length_missing(rs: RuleSet) -> None:
-    found = nutrition_findings("c1", [point("o1", DAY, zbmi=-2.5)], rs.nutrition, rs.nutrition_convention)
+    found = nutrition_findings(
+        "c1", [point("o1", DAY, zbmi=-2.5)], rs.nutrition, rs.nutrition_convention
+    )
     assert [(f.kind, f.items) for f in found] == [(AlertKind.WASTING, ("zbmi",))]
 
 
@@ -121,7 +149,12 @@ def test_implausible_value_raises_remeasure_not_clinical(rs: RuleSet) -> None:
 def _frame(points: list[GrowthPoint], child: str = "c1") -> pd.DataFrame:
     rows = []
     for p in points:
-        row = {"child_id": child, "observation_id": p.observation_id, "date": pd.Timestamp(p.on), "age_days": p.age_days}
+        row = {
+            "child_id": child,
+            "observation_id": p.observation_id,
+            "date": pd.Timestamp(p.on),
+            "age_days": p.age_days,
+        }
         for c in ("zwei", "zlen", "zwfl", "zbmi", "zhc"):
             v = p.z(c)
             row[c] = math.nan if v is None else v
@@ -131,7 +164,11 @@ def _frame(points: list[GrowthPoint], child: str = "c1") -> pd.DataFrame:
     return frame.rename(columns={"fzlen": "flen"})
 
 
-z_value = st.one_of(st.none(), st.sampled_from([-3.01, -3.0, -2.01, -2.0, 1.0, 1.01, 2.0, 2.01, 3.0, 3.01]), st.floats(-7, 7))
+z_value = st.one_of(
+    st.none(),
+    st.sampled_from([-3.01, -3.0, -2.01, -2.0, 1.0, 1.01, 2.0, 2.01, 3.0, 3.01]),
+    st.floats(-7, 7),
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -143,13 +180,28 @@ z_value = st.one_of(st.none(), st.sampled_from([-3.01, -3.0, -2.01, -2.0, 1.0, 1
     ),
     st.sampled_from(["cn-2024", "who-2006"]),
 )
-def test_vectorised_equals_scalar(rs: RuleSet, rows: list[tuple], convention: str) -> None:
+def test_vectorised_equals_scalar(
+    rs: RuleSet, rows: list[tuple[Any, ...]], convention: str
+) -> None:
     birth = date(2024, 1, 1)
     points = [
-        GrowthPoint(f"o{i}", birth + timedelta(days=d), d, zwei=a, zlen=b, zwfl=c, zbmi=e, zhc=h, fwei=flag, fhc=flag)
+        GrowthPoint(
+            f"o{i}",
+            birth + timedelta(days=d),
+            d,
+            zwei=a,
+            zlen=b,
+            zwfl=c,
+            zbmi=e,
+            zhc=h,
+            fwei=flag,
+            fhc=flag,
+        )
         for i, (d, a, b, c, e, h, flag) in enumerate(rows)
     ]
     conv = rs.nutrition.convention(convention)
     scalar = sorted(nutrition_findings("c1", points, rs.nutrition, conv), key=lambda f: f.kind)
-    batch = sorted(frame_to_findings(nutrition_frame(_frame(points), rs.nutrition, conv)), key=lambda f: f.kind)
+    batch = sorted(
+        frame_to_findings(nutrition_frame(_frame(points), rs.nutrition, conv)), key=lambda f: f.kind
+    )
     assert batch == scalar

@@ -20,7 +20,11 @@ def test_every_shipped_ruleset_loads_and_validates() -> None:
             assert all(s.title for s in meta.sources)
             assert meta.region == "CN"
         for conv in rs.nutrition.conventions:
-            assert {r.kind for r in conv.rules} >= {AlertKind.UNDERWEIGHT, AlertKind.OBESITY, AlertKind.MICROCEPHALY}
+            assert {r.kind for r in conv.rules} >= {
+                AlertKind.UNDERWEIGHT,
+                AlertKind.OBESITY,
+                AlertKind.MICROCEPHALY,
+            }
         assert {k.kind for k in rs.alerts.kinds} == set(AlertKind)
 
 
@@ -34,8 +38,20 @@ def test_editions_differ_in_dtap(rs: RuleSet, rs2021: RuleSet) -> None:
     def dtp(r: RuleSet) -> list[tuple[str, str]]:
         return [(str(d.age), d.accepts[0]) for d in r.vaccination.doses if d.series == "DTP"]
 
-    assert dtp(rs) == [("2m", "DTaP"), ("4m", "DTaP"), ("6m", "DTaP"), ("18m", "DTaP"), ("6y", "DTaP")]
-    assert dtp(rs2021) == [("3m", "DTaP"), ("4m", "DTaP"), ("5m", "DTaP"), ("18m", "DTaP"), ("6y", "DT")]
+    assert dtp(rs) == [
+        ("2m", "DTaP"),
+        ("4m", "DTaP"),
+        ("6m", "DTaP"),
+        ("18m", "DTaP"),
+        ("6y", "DTaP"),
+    ]
+    assert dtp(rs2021) == [
+        ("3m", "DTaP"),
+        ("4m", "DTaP"),
+        ("5m", "DTaP"),
+        ("18m", "DTaP"),
+        ("6y", "DT"),
+    ]
     assert rs.vaccination.meta.version == "2026"
     assert rs2021.nutrition_convention.id == "who-2006"
 
@@ -47,7 +63,14 @@ def test_convention_override(rs: RuleSet) -> None:
         load_ruleset(rs.id, rs.version, nutrition_convention="nope")
 
 
-@pytest.mark.parametrize(("rid", "version", "region"), [("x", "2026.1", "CN"), ("cn-child-health", "1999", "CN"), ("cn-child-health", "2026.1", "china")])
+@pytest.mark.parametrize(
+    ("rid", "version", "region"),
+    [
+        ("x", "2026.1", "CN"),
+        ("cn-child-health", "1999", "CN"),
+        ("cn-child-health", "2026.1", "china"),
+    ],
+)
 def test_unknown_ruleset(rid: str, version: str, region: str) -> None:
     with pytest.raises(RuleSetNotFoundError):
         load_ruleset(rid, version, region)
@@ -85,7 +108,9 @@ centre_max_days = 31
     province = load_ruleset("cn-child-health", "2026.1", "CN-44", rules_dir=rules_copy)
     assert national.velocity.measurement_gap.centre_max_days == 92
     assert province.velocity.measurement_gap.centre_max_days == 31
-    assert province.velocity.measurement_gap.grace_days == national.velocity.measurement_gap.grace_days
+    assert (
+        province.velocity.measurement_gap.grace_days == national.velocity.measurement_gap.grace_days
+    )
     assert [o.meta.id for o in province.overlays] == ["centre-frequency"]
     assert province.key == "cn-child-health@2026.1/CN-44"
     # a province without overlays uses the national tables unchanged
@@ -115,7 +140,7 @@ def _edit(path: Path, old: str, new: str) -> None:
         ("CN/warning-signs.toml", 'id = "6m-1"', 'id = "3m-1"'),
         ("CN/checkups.toml", 'id = "checkups"', 'id = "checkup"'),
         ("CN/nutrition.toml", "[meta]", "[metadata]"),
-        ("CN/nip-2026.toml", "evidence = \"S\"\n", "evidence = \"X\"\n"),
+        ("CN/nip-2026.toml", 'evidence = "S"\n', 'evidence = "X"\n'),
     ],
 )
 def test_bad_tables_raise_typed_errors(rules_copy: Path, file: str, old: str, new: str) -> None:

@@ -18,19 +18,27 @@ from healthbridge.clinical.vaccination import (
     vaccination_findings,
     vaccination_plan,
 )
-from healthbridge.clinical.vocab import AlertKind, Sex, Severity
+from healthbridge.clinical.vocab import AlertKind, Severity, Sex
 
 BIRTH = date(2026, 1, 31)
 
 
-def plan(rs: RuleSet, doses: list[tuple[str, date]], as_of: date, sex: Sex = Sex.MALE, birth: date = BIRTH):
+def plan(
+    rs: RuleSet,
+    doses: list[tuple[str, date]],
+    as_of: date,
+    sex: Sex = Sex.MALE,
+    birth: date = BIRTH,
+):
     given = [GivenDose(f"i{k}", v, d) for k, (v, d) in enumerate(doses)]
     return vaccination_plan(birth, sex, given, rs.vaccination, as_of)
 
 
 def test_month_end_clamping_for_hepb2(rs: RuleSet) -> None:
     p = plan(rs, [("HepB", BIRTH)], date(2026, 2, 27))
-    assert p.dose("HepB-2").earliest == date(2026, 2, 28)  # 31 Jan + 1 month; 28 d interval is 28 Feb too
+    assert p.dose("HepB-2").earliest == date(
+        2026, 2, 28
+    )  # 31 Jan + 1 month; 28 d interval is 28 Feb too
     assert p.dose("HepB-2").status is DoseStatus.NOT_YET_DUE
     assert plan(rs, [("HepB", BIRTH)], date(2026, 2, 28)).dose("HepB-2").status is DoseStatus.DUE
 
@@ -39,7 +47,9 @@ def test_newborn_doses_due_then_overdue(rs: RuleSet) -> None:
     p = plan(rs, [], BIRTH)
     assert p.dose("HepB-1").status is DoseStatus.DUE
     assert p.dose("BCG-1").status is DoseStatus.DUE
-    assert plan(rs, [], BIRTH + timedelta(days=1)).dose("HepB-1").status is DoseStatus.OVERDUE  # within 24 h
+    assert (
+        plan(rs, [], BIRTH + timedelta(days=1)).dose("HepB-1").status is DoseStatus.OVERDUE
+    )  # within 24 h
 
 
 @pytest.mark.parametrize(("gap", "valid"), [(27, False), (28, True)])
@@ -73,7 +83,12 @@ def test_missing_live_dose_planned_after_live_window(rs: RuleSet) -> None:
 
 def test_oral_live_vaccine_has_no_interval_restriction(rs: RuleSet) -> None:
     mmr = date(2026, 9, 30)
-    doses = [("IPV", date(2026, 3, 31)), ("IPV", date(2026, 4, 30)), ("MMR", mmr), ("bOPV", mmr + timedelta(days=3))]
+    doses = [
+        ("IPV", date(2026, 3, 31)),
+        ("IPV", date(2026, 4, 30)),
+        ("MMR", mmr),
+        ("bOPV", mmr + timedelta(days=3)),
+    ]
     assert plan(rs, doses, date(2026, 11, 1)).dose("polio-3").status is DoseStatus.GIVEN
 
 
@@ -110,7 +125,12 @@ def test_missed_dtap_dose_catches_up_without_restart(rs: RuleSet) -> None:
 def test_preterm_child_vaccinated_by_chronological_age(rs: RuleSet) -> None:
     """Born at 30 weeks: the 2-month doses are due at 2 months after birth, not corrected age."""
     birth = date(2026, 3, 15)
-    p = plan(rs, [("HepB", birth), ("BCG", birth), ("HepB", date(2026, 4, 15))], date(2026, 5, 15), birth=birth)
+    p = plan(
+        rs,
+        [("HepB", birth), ("BCG", birth), ("HepB", date(2026, 4, 15))],
+        date(2026, 5, 15),
+        birth=birth,
+    )
     assert p.dose("DTP-1").status is DoseStatus.DUE
     assert p.dose("polio-1").status is DoseStatus.DUE
     assert p.dose("DTP-1").earliest == date(2026, 5, 15)
@@ -154,25 +174,57 @@ def test_hpv_for_girls_only(rs: RuleSet) -> None:
 
 def test_admission_check_deadlines_and_states(rs: RuleSet) -> None:
     p = plan(rs, [], date(2027, 9, 10))
-    check = admission_check("c1", "org1", date(2027, 9, 1), AdmissionState.NOT_SUBMITTED, p, rs.vaccination, date(2027, 10, 1))
+    check = admission_check(
+        "c1",
+        "org1",
+        date(2027, 9, 1),
+        AdmissionState.NOT_SUBMITTED,
+        p,
+        rs.vaccination,
+        date(2027, 10, 1),
+    )
     assert check.check_deadline == date(2027, 10, 1)
     assert check.recheck_deadline == date(2027, 12, 31)
     assert not check.check_overdue
     assert check.incomplete
     f = admission_finding(check, rs.vaccination)
-    assert f is not None and f.severity is Severity.MODERATE
-    late = admission_check("c1", "org1", date(2027, 9, 1), AdmissionState.SUBMITTED, p, rs.vaccination, date(2027, 10, 2))
+    assert f is not None
+    assert f.severity is Severity.MODERATE
+    late = admission_check(
+        "c1",
+        "org1",
+        date(2027, 9, 1),
+        AdmissionState.SUBMITTED,
+        p,
+        rs.vaccination,
+        date(2027, 10, 2),
+    )
     assert late.check_overdue
     f = admission_finding(late, rs.vaccination)
-    assert f is not None and f.severity is Severity.HIGH
-    december = admission_check("c1", "org1", date(2027, 12, 15), AdmissionState.ASSESSED_INCOMPLETE, p, rs.vaccination, date(2027, 12, 20))
+    assert f is not None
+    assert f.severity is Severity.HIGH
+    december = admission_check(
+        "c1",
+        "org1",
+        date(2027, 12, 15),
+        AdmissionState.ASSESSED_INCOMPLETE,
+        p,
+        rs.vaccination,
+        date(2027, 12, 20),
+    )
     assert december.recheck_deadline == date(2028, 12, 31)
     assert centre_admission_list([check, december], "org1")[0] is check
 
 
 def test_admission_state_machine() -> None:
     s = AdmissionState.NOT_SUBMITTED
-    for nxt in (AdmissionState.SUBMITTED, AdmissionState.ASSESSED_INCOMPLETE, AdmissionState.CATCHUP_IN_PROGRESS, AdmissionState.CATCHUP_RECORDED, AdmissionState.RECHECKED):
+    for nxt in (
+        AdmissionState.SUBMITTED,
+        AdmissionState.ASSESSED_INCOMPLETE,
+        AdmissionState.CATCHUP_IN_PROGRESS,
+        AdmissionState.CATCHUP_RECORDED,
+        AdmissionState.RECHECKED,
+    ):
         s = advance_admission(s, nxt)
     assert s is AdmissionState.RECHECKED
     with pytest.raises(AdmissionStateError):
@@ -185,6 +237,14 @@ def test_complete_child_has_no_admission_finding(rs: RuleSet) -> None:
     birth = date(2026, 1, 31)
     doses = [("HepB", birth), ("BCG", birth), ("HepB", date(2026, 2, 28))]
     p = plan(rs, doses, date(2026, 3, 10))
-    check = admission_check("c1", "org1", date(2026, 3, 1), AdmissionState.SUBMITTED, p, rs.vaccination, date(2026, 3, 10))
+    check = admission_check(
+        "c1",
+        "org1",
+        date(2026, 3, 1),
+        AdmissionState.SUBMITTED,
+        p,
+        rs.vaccination,
+        date(2026, 3, 10),
+    )
     assert check.missing_doses == ()
     assert admission_finding(check, rs.vaccination) is None
