@@ -64,7 +64,13 @@ def add_months(start: date, months: int) -> date:
 
 def add_age(start: date, age: Age) -> date:
     """The date on which a child born on ``start`` reaches ``age``."""
-    return add_months(start, age.total_months) + timedelta(days=age.days)
+    return _add(start, age.years * 12 + age.months, age.days)
+
+
+@lru_cache(maxsize=1 << 18)
+def _add(start: date, months: int, days: int) -> date:
+    # cached: a district shares a few thousand birth dates and a few dozen schedule ages
+    return add_months(start, months) + timedelta(days=days)
 
 
 @lru_cache(maxsize=65536)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+from healthbridge.clinical._cache import per_table
 from healthbridge.clinical.ages import add_age
 from healthbridge.clinical.alerts import Finding
 from healthbridge.clinical.tables import CheckupTable
@@ -84,6 +85,17 @@ def _windows(
     table: CheckupTable, birth_date: date, discharge_date: date | None
 ) -> list[tuple[str, date, date, date, date]]:
     """(code, target, due_from, overdue_from, missed_from) per visit, in schedule order."""
+    cache: dict[tuple[date, date | None], list[tuple[str, date, date, date, date]]]
+    cache = per_table(table, "windows", dict)
+    key = (birth_date, discharge_date)
+    if key not in cache:
+        cache[key] = _compute_windows(table, birth_date, discharge_date)
+    return cache[key]
+
+
+def _compute_windows(
+    table: CheckupTable, birth_date: date, discharge_date: date | None
+) -> list[tuple[str, date, date, date, date]]:
     rows = []
     for visit in table.visits:
         anchor = discharge_date if visit.anchor == "discharge" and discharge_date else birth_date

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from healthbridge.clinical.alerts import Finding
 from healthbridge.clinical.anaemia import HbResult, anaemia_findings
 from healthbridge.clinical.checkups import CheckupRecord, checkup_findings, checkup_plan
 from healthbridge.clinical.daily_check import DailyCheck, cluster_findings, daily_check_findings
+from healthbridge.clinical.errors import ClinicalInputError
 from healthbridge.clinical.frames import as_date, findings_to_frame, require_columns
 from healthbridge.clinical.nutrition import GrowthPoint, nutrition_findings, nutrition_frame
 from healthbridge.clinical.ruleset import RuleSet
@@ -35,7 +37,7 @@ from healthbridge.clinical.vaccination import (
     vaccination_plan,
 )
 from healthbridge.clinical.velocity import velocity_findings, velocity_frame
-from healthbridge.clinical.vocab import FLAG_OF, AlertKind, Sex
+from healthbridge.clinical.vocab import AlertKind, Sex
 
 T = TypeVar("T")
 
@@ -212,77 +214,129 @@ def _opt_date(value: Any) -> date | None:
     return None if value is None or pd.isna(value) else as_date(value)
 
 
-def _group(frame: pd.DataFrame, build: Callable[[Any], T]) -> defaultdict[str, list[T]]:
-    out: defaultdict[str, list[T]] = defaultdict(list)
-    for row in frame.itertuples(index=False):
-        out[str(row.child_id)].append(build(row))
+def _columns(frame: pd.DataFrame, names: Sequence[str]) -> list[list[Any]]:
+    """Columns as Python lists; datetime columns become ``datetime.date`` values."""
+    out = []
+    for name in names:
+        column = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(column.dtype):
+            out.append(list(column.dt.date))
+        else:
+            out.append(column.tolist())
     return out
 
 
-def _growth_point(row: Any) -> GrowthPoint:
-    def z(column: str) -> float | None:
-        return _opt_float(getattr(row, column, None))
+def _group(
+    frame: pd.DataFrame, names: Sequence[str], build: Callable[..., T]
+) -> defaultdict[str, list[T]]:
+    """``build(*row)`` for each row's ``names`` values, grouped by ``child_id``."""
+    out: defaultdict[str, list[T]] = defaultdict(list)
+    if frame.empty:
+        return out
+    columns = _columns(frame, ["child_id", *names])
+    for child, *values in zip(*columns, strict=True):
+        out[str(child)].append(build(*values))
+    return out
 
-    def flag(column: str) -> bool:
-        return bool(_opt_float(getattr(row, FLAG_OF[column], None)))
 
+_GROWTH_FIELDS = (
+    "zwei",
+    "zlen",
+    "zwfl",
+    "zbmi",
+    "zhc",
+    "fwei",
+    "flen",
+    "fwfl",
+    "fbmi",
+    "fhc",
+    "weight",
+)
+
+
+def _growth_point(oid: Any, on: date, age_days: Any, *values: Any) -> GrowthPoint:
+    z = [_opt_float(v) for v in values[:5]]
+    flags = [bool(_opt_float(v)) for v in values[5:10]]
     return GrowthPoint(
-        str(row.observation_id),
-        as_date(row.date),
-        int(row.age_days),
-        zwei=z("zwei"),
-        zlen=z("zlen"),
-        zwfl=z("zwfl"),
-        zbmi=z("zbmi"),
-        zhc=z("zhc"),
-        fwei=flag("zwei"),
-        flen=flag("zlen"),
-        fwfl=flag("zwfl"),
-        fbmi=flag("zbmi"),
-        fhc=flag("zhc"),
-        weight=_opt_float(getattr(row, "weight", None)),
+        str(oid),
+        on,
+        int(age_days),
+        zwei=z[0],
+        zlen=z[1],
+        zwfl=z[2],
+        zbmi=z[3],
+        zhc=z[4],
+        fwei=flags[0],
+        flen=flags[1],
+        fwfl=flags[2],
+        fbmi=flags[3],
+        fhc=flags[4],
+        weight=_opt_float(values[10]),
     )
 
 
-def _daily_check(row: Any) -> DailyCheck:
+_CHECK_FIELDS = (
+    "check_id",
+    "child_id",
+    "centre_id",
+    "class_id",
+    "date",
+    "temperature_c",
+    "symptoms",
+)
+
+
+def _daily_check(
+    check_id: Any, child_id: Any, centre_id: Any, class_id: Any, on: date, temp: Any, symptoms: Any
+) -> DailyCheck:
     return DailyCheck(
-        str(row.check_id),
-        str(row.child_id),
-        str(row.centre_id),
-        str(row.class_id),
-        as_date(row.date),
-        _opt_float(row.temperature_c),
-        tuple(row.symptoms) if isinstance(row.symptoms, tuple | list) else (),
+        str(check_id),
+        str(child_id),
+        str(centre_id),
+        str(class_id),
+        on,
+        _opt_float(temp),
+        tuple(symptoms) if isinstance(symptoms, tuple | list) else (),
     )
+
+
+def _with_columns(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    missing = [n for n in names if n not in frame.columns]
+    return frame.assign(**{n: None for n in missing}) if missing else frame
 
 
 def child_records(data: DistrictData, *, with_growth: bool = True) -> Iterator[ChildRecord]:
     """Split district frames into one :class:`ChildRecord` per child (children frame order)."""
     require_columns(data.children, "children", ("child_id", "birth_date", "sex"))
-    growth = _group(data.growth, _growth_point) if with_growth else defaultdict(list)
+    growth: defaultdict[str, list[GrowthPoint]] = defaultdict(list)
+    if with_growth:
+        names = ("observation_id", "date", "age_days", *_GROWTH_FIELDS)
+        growth = _group(_with_columns(data.growth, names), names, _growth_point)
     checkups = _group(
         data.checkups,
-        lambda r: CheckupRecord(str(r.checkup_id), as_date(r.date), _opt_str(r.visit_type)),
+        ("checkup_id", "date", "visit_type"),
+        lambda i, on, vt: CheckupRecord(str(i), on, _opt_str(vt)),
     )
     doses = _group(
-        data.doses, lambda r: GivenDose(str(r.immunization_id), str(r.vaccine), as_date(r.date))
+        data.doses,
+        ("immunization_id", "vaccine", "date"),
+        lambda i, v, on: GivenDose(str(i), str(v), on),
     )
-    checks = _group(data.daily_checks, _daily_check)
+    checks = _group(data.daily_checks, _CHECK_FIELDS, _daily_check)
     hb = _group(
         data.haemoglobin,
-        lambda r: HbResult(str(r.observation_id), as_date(r.date), float(r.hb_g_l)),
+        ("observation_id", "date", "hb_g_l"),
+        lambda i, on, v: HbResult(str(i), on, float(v)),
     )
     screenings = _group(
         data.screenings,
-        lambda r: ScreeningRecord(
-            str(r.screening_id), as_date(r.date), tuple(r.positive_items), bool(r.regression)
-        ),
+        ("screening_id", "date", "positive_items", "regression"),
+        lambda i, on, items, reg: ScreeningRecord(str(i), on, tuple(items), bool(reg)),
     )
     enrolments = _group(
         data.enrolments,
-        lambda r: Enrolment(
-            str(r.centre_id), as_date(r.entry_date), AdmissionState(str(r.check_state))
-        ),
+        ("centre_id", "entry_date", "check_state"),
+        lambda c, on, st: Enrolment(str(c), on, AdmissionState(str(st))),
     )
     optional = {
         c: c in data.children.columns
@@ -313,8 +367,11 @@ def child_records(data: DistrictData, *, with_growth: bool = True) -> Iterator[C
 def centre_daily_checks(data: DistrictData) -> Iterator[tuple[str, tuple[DailyCheck, ...]]]:
     """Daily checks grouped by centre, centres in sorted order."""
     by_centre: defaultdict[str, list[DailyCheck]] = defaultdict(list)
-    for row in data.daily_checks.itertuples(index=False):
-        by_centre[str(row.centre_id)].append(_daily_check(row))
+    if not data.daily_checks.empty:
+        columns = _columns(data.daily_checks, _CHECK_FIELDS)
+        for values in zip(*columns, strict=True):
+            check = _daily_check(*values)
+            by_centre[check.centre_id].append(check)
     for centre in sorted(by_centre):
         yield centre, tuple(by_centre[centre])
 
@@ -329,14 +386,19 @@ def _until(frame: pd.DataFrame, column: str, as_of: date, days: int | None = Non
     return frame[mask]
 
 
-def evaluate_district(data: DistrictData, ruleset: RuleSet, as_of: date) -> pd.DataFrame:
+def evaluate_district(
+    data: DistrictData, ruleset: RuleSet, as_of: date, *, workers: int = 1
+) -> pd.DataFrame:
     """Findings for every child and centre of a district on ``as_of`` (a findings frame).
 
     Growth rules run vectorised over all measurements; schedule rules run per child on
-    records built in one pass over each frame. Only the last days the cluster windows need
-    are read from the daily checks.
+    records built in one pass over each frame, split over ``workers`` processes when more
+    than one is asked for (the result does not depend on ``workers``). Only the last days
+    the cluster windows need are read from the daily checks.
     """
     require_columns(data.children, "children", ("child_id", "birth_date", "sex"))
+    if workers < 1:
+        raise ClinicalInputError("workers must be at least 1")
     children = data.children.assign(child_id=data.children["child_id"].astype(str))
     growth = _until(data.growth, "date", as_of)
     growth = growth.assign(child_id=growth["child_id"].astype(str)) if not growth.empty else growth
@@ -354,13 +416,47 @@ def evaluate_district(data: DistrictData, ruleset: RuleSet, as_of: date) -> pd.D
         screenings=data.screenings,
         enrolments=data.enrolments,
     )
-    scheduled: list[Finding] = []
-    for record in child_records(recent, with_growth=False):
-        scheduled += _schedule_findings(record, ruleset, as_of)
-    for centre, checks in centre_daily_checks(recent):
-        scheduled += evaluate_centre(centre, checks, ruleset, as_of)
-    parts.append(findings_to_frame(scheduled))
+    if workers == 1:
+        parts.append(_schedule_frame(recent, ruleset, as_of))
+    else:
+        chunks = [_chunk(recent, i, workers) for i in range(workers)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = pool.map(_schedule_frame, chunks, [ruleset] * workers, [as_of] * workers)
+            parts.extend(results)
+    centre: list[Finding] = []
+    for centre_id, checks in centre_daily_checks(recent):
+        centre += evaluate_centre(centre_id, checks, ruleset, as_of)
+    parts.append(findings_to_frame(centre))
     parts = [p for p in parts if not p.empty]
     if not parts:
         return findings_to_frame(())
     return pd.concat(parts, ignore_index=True)
+
+
+def _schedule_frame(data: DistrictData, ruleset: RuleSet, as_of: date) -> pd.DataFrame:
+    """Child-level schedule findings (everything but growth) for the children in ``data``."""
+    found: list[Finding] = []
+    for record in child_records(data, with_growth=False):
+        found += _schedule_findings(record, ruleset, as_of)
+    return findings_to_frame(found)
+
+
+def _chunk(data: DistrictData, index: int, count: int) -> DistrictData:
+    """The ``index``-th of ``count`` slices of a district, by position in the children frame."""
+    children = data.children.iloc[index::count]
+    ids = set(children["child_id"].astype(str))
+
+    def part(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty:
+            return frame
+        return frame[frame["child_id"].astype(str).isin(ids)]
+
+    return DistrictData(
+        children=children,
+        checkups=part(data.checkups),
+        doses=part(data.doses),
+        daily_checks=part(data.daily_checks),
+        haemoglobin=part(data.haemoglobin),
+        screenings=part(data.screenings),
+        enrolments=part(data.enrolments),
+    )

@@ -48,11 +48,11 @@ class DoseRule:
     give_until: Age | None
     sex: Sex | None
     evidence: Evidence
+    #: stable id such as ``DTP-3`` or ``JE-I-2`` (option or series, then number)
+    dose_id: str = ""
 
-    @property
-    def dose_id(self) -> str:
-        """Stable id such as ``DTP-3`` or ``JE-I-2`` (series, option, number)."""
-        return f"{self.option or self.series}-{self.number}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dose_id", f"{self.option or self.series}-{self.number}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+from healthbridge.clinical._cache import per_table
 from healthbridge.clinical.ages import add_age
 from healthbridge.clinical.alerts import Finding
 from healthbridge.clinical.errors import AdmissionStateError
@@ -95,17 +96,79 @@ class VaccinationPlan:
         return tuple(d for d in self.doses if d.status in statuses)
 
 
-def _chosen_options(table: VaccinationTable, given: Sequence[GivenDose]) -> dict[str, str]:
-    chosen: dict[str, str] = {}
-    optioned = {d.series for d in table.doses if d.option is not None}
-    for series in sorted(optioned):
-        options = {d.option: set(d.accepts) for d in table.doses if d.series == series and d.option}
-        started = next(
-            (o for g in given for o, acc in options.items() if g.vaccine in acc and o), None
+@dataclass(frozen=True, slots=True)
+class _Tracks:
+    """The doses a child follows once the product options are chosen."""
+
+    tracks: tuple[tuple[str, tuple[DoseRule, ...]], ...]
+    series_of: dict[str, str]
+    other_option: frozenset[str]
+
+
+class _Derived:
+    """Lookups derived from one schedule table (built once, see :mod:`._cache`)."""
+
+    def __init__(self, table: VaccinationTable) -> None:
+        self.table = table
+        self.live = frozenset(v.code for v in table.vaccines if v.live_injectable)
+        self.gap = timedelta(days=table.live_injectable_min_gap_days)
+        self.options: list[tuple[str, str, list[tuple[str, frozenset[str]]]]] = []
+        for series in sorted({d.series for d in table.doses if d.option is not None}):
+            opts: dict[str, set[str]] = {}
+            for d in table.doses:
+                if d.series == series and d.option is not None:
+                    opts.setdefault(d.option, set()).update(d.accepts)
+            default = table.default_option(series) or ""
+            self.options.append((series, default, [(o, frozenset(a)) for o, a in opts.items()]))
+        self._tracks: dict[tuple[str, ...], _Tracks] = {}
+        self._dates: dict[date, dict[str, tuple[date, date, date | None]]] = {}
+
+    def chosen(self, given: Sequence[GivenDose]) -> tuple[str, ...]:
+        """Per optioned series: the option of the first dose given, else the default."""
+        out = []
+        for _series, default, opts in self.options:
+            started = next((o for g in given for o, acc in opts if g.vaccine in acc), None)
+            out.append(started or default)
+        return tuple(out)
+
+    def tracks(self, chosen: tuple[str, ...]) -> _Tracks:
+        hit = self._tracks.get(chosen)
+        if hit is not None:
+            return hit
+        pick = {
+            series: option for (series, _d, _o), option in zip(self.options, chosen, strict=True)
+        }
+        tracks: dict[str, list[DoseRule]] = {}
+        for rule in self.table.doses:
+            if rule.option is None or pick.get(rule.series) == rule.option:
+                tracks.setdefault(rule.series, []).append(rule)
+        followed = {v for rules in tracks.values() for r in rules for v in r.accepts}
+        other = {v for r in self.table.doses if r.option is not None for v in r.accepts} - followed
+        built = _Tracks(
+            tuple((s, tuple(rules)) for s, rules in tracks.items()),
+            {v: s for s, rules in tracks.items() for r in rules for v in r.accepts},
+            frozenset(other),
         )
-        default = table.default_option(series)
-        chosen[series] = started or default or ""
-    return chosen
+        self._tracks[chosen] = built
+        return built
+
+    def dates(self, birth_date: date) -> dict[str, tuple[date, date, date | None]]:
+        """Per dose id: (scheduled date, overdue-from date, give-until date or None)."""
+        hit = self._dates.get(birth_date)
+        if hit is not None:
+            return hit
+        out = {}
+        for rule in self.table.doses:
+            scheduled = add_age(birth_date, rule.age)
+            overdue = (
+                add_age(birth_date, rule.complete_before)
+                if rule.complete_before is not None
+                else add_age(scheduled, self.table.overdue_after)
+            )
+            until = add_age(birth_date, rule.give_until) if rule.give_until is not None else None
+            out[rule.dose_id] = (scheduled, overdue, until)
+        self._dates[birth_date] = out
+        return out
 
 
 def vaccination_plan(
@@ -116,40 +179,35 @@ def vaccination_plan(
     as_of: date,
 ) -> VaccinationPlan:
     """Each scheduled dose's status on ``as_of`` with catch-up dates (chronological age)."""
+    derived = per_table(table, "vaccination", lambda: _Derived(table))
+    live, gap = derived.live, derived.gap
     doses = sorted((g for g in given if g.on <= as_of), key=lambda g: (g.on, g.immunization_id))
-    gap = timedelta(days=table.live_injectable_min_gap_days)
-    live = {v.code for v in table.vaccines if v.live_injectable}
     live_dates = sorted({g.on for g in doses if g.vaccine in live})
-    chosen = _chosen_options(table, doses)
-    tracks: dict[str, list[DoseRule]] = {}
-    for rule in table.doses:
-        if rule.option is None or chosen.get(rule.series) == rule.option:
-            tracks.setdefault(rule.series, []).append(rule)
-    other_option = {
-        v
-        for r in table.doses
-        if r.option is not None and chosen.get(r.series) != r.option
-        for v in r.accepts
-    } - {v for rules in tracks.values() for r in rules for v in r.accepts}
+    followed = derived.tracks(derived.chosen(doses))
+    dates = derived.dates(birth_date)
+
+    def expired(rule: DoseRule, on: date) -> bool:
+        until = dates[rule.dose_id][2]
+        return until is not None and on >= until
 
     invalid: list[InvalidDose] = []
-    filled: dict[str, dict[int, GivenDose]] = {s: {} for s in tracks}
-    series_of = {v: s for s, rules in tracks.items() for r in rules for v in r.accepts}
-    cursor = {s: 0 for s in tracks}  # index of the next open dose of each series
+    filled: dict[str, dict[int, GivenDose]] = {s: {} for s, _ in followed.tracks}
+    rules_of = dict(followed.tracks)
+    cursor = {s: 0 for s, _ in followed.tracks}  # index of the next open dose of each series
     for g in doses:
-        series = series_of.get(g.vaccine)
+        series = followed.series_of.get(g.vaccine)
         if series is None:
             reason = (
                 InvalidReason.OTHER_OPTION
-                if g.vaccine in other_option
+                if g.vaccine in followed.other_option
                 else InvalidReason.UNSCHEDULED
             )
             invalid.append(InvalidDose(g, reason))
             continue
-        rules = tracks[series]
+        rules = rules_of[series]
         # doses past their give-until age on this date are skipped (e.g. MPSV-A from 24 m:
         # the series continues with MPSV-AC), never filled late
-        while cursor[series] < len(rules) and _expired(rules[cursor[series]], birth_date, g.on):
+        while cursor[series] < len(rules) and expired(rules[cursor[series]], g.on):
             cursor[series] += 1
         if cursor[series] >= len(rules):
             invalid.append(InvalidDose(g, InvalidReason.SERIES_COMPLETE))
@@ -163,10 +221,10 @@ def vaccination_plan(
             cursor[series] += 1
 
     states: list[DoseState] = []
-    for series, rules in tracks.items():
+    for series, rules in followed.tracks:
         planned: dict[int, date] = {}
         for rule in rules:
-            scheduled = add_age(birth_date, rule.age)
+            scheduled, overdue, _until = dates[rule.dose_id]
             done = filled[series].get(rule.number)
             if done is not None:
                 planned[rule.number] = done.on
@@ -185,7 +243,7 @@ def vaccination_plan(
                 )
                 continue
             vaccine = rule.accepts[0]
-            if (rule.sex is not None and rule.sex != sex) or _expired(rule, birth_date, as_of):
+            if (rule.sex is not None and rule.sex != sex) or expired(rule, as_of):
                 states.append(
                     DoseState(
                         rule.dose_id,
@@ -200,7 +258,7 @@ def vaccination_plan(
                     )
                 )
                 continue
-            earliest = _earliest(rule, birth_date, planned)
+            earliest = _earliest(rule, scheduled, planned)
             if vaccine in live:
                 # a dose cannot be given in the past: check the live window from today on
                 today_or_later = max(earliest, as_of)
@@ -208,11 +266,6 @@ def vaccination_plan(
                 if pushed != today_or_later:
                     earliest = pushed
             planned[rule.number] = max(earliest, as_of)
-            overdue = (
-                add_age(birth_date, rule.complete_before)
-                if rule.complete_before is not None
-                else add_age(scheduled, table.overdue_after)
-            )
             if as_of >= overdue:
                 status = DoseStatus.OVERDUE
             elif as_of >= earliest:
@@ -234,10 +287,6 @@ def vaccination_plan(
             )
     states.sort(key=lambda s: (s.scheduled, s.series, s.number))
     return VaccinationPlan(tuple(states), tuple(invalid), table.meta.id)
-
-
-def _expired(rule: DoseRule, birth_date: date, on: date) -> bool:
-    return rule.give_until is not None and on >= add_age(birth_date, rule.give_until)
 
 
 def _invalid_reason(
@@ -269,8 +318,8 @@ def _invalid_reason(
     return None
 
 
-def _earliest(rule: DoseRule, birth_date: date, planned: dict[int, date]) -> date:
-    earliest = add_age(birth_date, rule.age)
+def _earliest(rule: DoseRule, scheduled: date, planned: dict[int, date]) -> date:
+    earliest = scheduled
     previous = planned.get(rule.number - 1)
     if previous is not None and rule.min_interval is not None:
         earliest = max(earliest, add_age(previous, rule.min_interval))

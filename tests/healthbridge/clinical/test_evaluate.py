@@ -204,3 +204,11 @@ def test_class_fever_cluster_alert_for_centre(rs: RuleSet) -> None:
     assert AlertKind.FEVER not in {
         x.kind for x in evaluate_child(child, rs, day + timedelta(days=1))
     }
+
+
+def test_parallel_batch_equals_serial(rs: RuleSet) -> None:
+    spec = SyntheticSpec(children=60, seed=3)
+    data = synthetic_district(spec, rs)
+    serial = frame_to_findings(evaluate_district(data, rs, spec.as_of))
+    parallel = frame_to_findings(evaluate_district(data, rs, spec.as_of, workers=2))
+    assert parallel == serial
