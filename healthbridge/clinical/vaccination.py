@@ -294,7 +294,7 @@ def _invalid_reason(
     g: GivenDose,
     birth_date: date,
     filled: dict[int, GivenDose],
-    live: set[str],
+    live: frozenset[str],
     live_dates: list[date],
     gap: timedelta,
 ) -> InvalidReason | None:
