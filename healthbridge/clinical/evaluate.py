@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from multiprocessing import get_context
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -214,29 +215,40 @@ def _opt_date(value: Any) -> date | None:
     return None if value is None or pd.isna(value) else as_date(value)
 
 
-def _columns(frame: pd.DataFrame, names: Sequence[str]) -> list[list[Any]]:
-    """Columns as Python lists; datetime columns become ``datetime.date`` values."""
+def _columns(
+    frame: pd.DataFrame, names: Sequence[str], text: Sequence[str] = ()
+) -> list[list[Any]]:
+    """Columns as Python lists: datetime columns as ``datetime.date``, ``text`` columns as str."""
     out = []
     for name in names:
         column = frame[name]
         if pd.api.types.is_datetime64_any_dtype(column.dtype):
             out.append(list(column.dt.date))
+        elif name in text:
+            out.append(column.astype(str).tolist())
         else:
             out.append(column.tolist())
     return out
 
 
 def _group(
-    frame: pd.DataFrame, names: Sequence[str], build: Callable[..., T]
+    frame: pd.DataFrame, names: Sequence[str], build: Callable[..., T], text: Sequence[str] = ()
 ) -> defaultdict[str, list[T]]:
     """``build(*row)`` for each row's ``names`` values, grouped by ``child_id``."""
     out: defaultdict[str, list[T]] = defaultdict(list)
     if frame.empty:
         return out
-    columns = _columns(frame, ["child_id", *names])
-    for child, *values in zip(*columns, strict=True):
-        out[str(child)].append(build(*values))
+    child, *columns = _columns(frame, ["child_id", *names], ("child_id", *text))
+    for cid, item in zip(child, map(build, *columns), strict=True):
+        out[cid].append(item)
     return out
+
+
+def _optional_text(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Empty or missing text becomes None (e.g. an untyped checkup's visit type)."""
+    column = frame[name]
+    keep = column.notna() & (column.astype(str) != "")
+    return frame.assign(**{name: column.astype(object).where(keep, None)})
 
 
 _GROWTH_FIELDS = (
@@ -313,30 +325,35 @@ def child_records(data: DistrictData, *, with_growth: bool = True) -> Iterator[C
         names = ("observation_id", "date", "age_days", *_GROWTH_FIELDS)
         growth = _group(_with_columns(data.growth, names), names, _growth_point)
     checkups = _group(
-        data.checkups,
+        _optional_text(data.checkups, "visit_type") if not data.checkups.empty else data.checkups,
         ("checkup_id", "date", "visit_type"),
-        lambda i, on, vt: CheckupRecord(str(i), on, _opt_str(vt)),
+        CheckupRecord,
+        text=("checkup_id",),
     )
     doses = _group(
         data.doses,
         ("immunization_id", "vaccine", "date"),
-        lambda i, v, on: GivenDose(str(i), str(v), on),
+        GivenDose,
+        text=("immunization_id", "vaccine"),
     )
     checks = _group(data.daily_checks, _CHECK_FIELDS, _daily_check)
     hb = _group(
         data.haemoglobin,
         ("observation_id", "date", "hb_g_l"),
-        lambda i, on, v: HbResult(str(i), on, float(v)),
+        lambda i, on, v: HbResult(i, on, float(v)),
+        text=("observation_id",),
     )
     screenings = _group(
         data.screenings,
         ("screening_id", "date", "positive_items", "regression"),
-        lambda i, on, items, reg: ScreeningRecord(str(i), on, tuple(items), bool(reg)),
+        lambda i, on, items, reg: ScreeningRecord(i, on, tuple(items), bool(reg)),
+        text=("screening_id",),
     )
     enrolments = _group(
         data.enrolments,
         ("centre_id", "entry_date", "check_state"),
-        lambda c, on, st: Enrolment(str(c), on, AdmissionState(str(st))),
+        lambda c, on, st: Enrolment(c, on, AdmissionState(st)),
+        text=("centre_id", "check_state"),
     )
     optional = {
         c: c in data.children.columns
@@ -386,26 +403,36 @@ def _until(frame: pd.DataFrame, column: str, as_of: date, days: int | None = Non
     return frame[mask]
 
 
+#: Hand-off to forked worker processes: set only while :func:`evaluate_district` runs a pool,
+#: so workers read the district from inherited memory instead of unpickling it.
+_SHARED: tuple[DistrictData, RuleSet, date] | None = None
+
+
+def _worker(index: int, count: int) -> pd.DataFrame:
+    if _SHARED is None:  # pragma: no cover - only reachable if misused outside a pool
+        raise ClinicalInputError("worker started without shared district data")
+    data, ruleset, as_of = _SHARED
+    return _schedule_frame(_chunk(data, index, count), ruleset, as_of)
+
+
 def evaluate_district(
     data: DistrictData, ruleset: RuleSet, as_of: date, *, workers: int = 1
 ) -> pd.DataFrame:
-    """Findings for every child and centre of a district on ``as_of`` (a findings frame).
+    """Findings for every child and centre of a district on ``as_of`` (a findings frame,
+    sorted by subject type, subject and kind).
 
     Growth rules run vectorised over all measurements; schedule rules run per child on
-    records built in one pass over each frame, split over ``workers`` processes when more
-    than one is asked for (the result does not depend on ``workers``). Only the last days
-    the cluster windows need are read from the daily checks.
+    records built in one pass over each frame. With ``workers`` > 1 the schedule rules run in
+    that many forked processes (reading the district from inherited memory) while this
+    process runs the growth rules; the result does not depend on ``workers``. Use workers
+    only from a single-threaded process (the CLI), never inside a threaded server. Only the
+    last days the cluster windows need are read from the daily checks.
     """
+    global _SHARED
     require_columns(data.children, "children", ("child_id", "birth_date", "sex"))
     if workers < 1:
         raise ClinicalInputError("workers must be at least 1")
     children = data.children.assign(child_id=data.children["child_id"].astype(str))
-    growth = _until(data.growth, "date", as_of)
-    growth = growth.assign(child_id=growth["child_id"].astype(str)) if not growth.empty else growth
-    parts = []
-    if not growth.empty:
-        parts.append(nutrition_frame(growth, ruleset.nutrition, ruleset.nutrition_convention))
-    parts.append(velocity_frame(growth, children, ruleset.velocity, as_of))
     window = max(w.days for w in ruleset.daily_check.cluster_windows)
     recent = DistrictData(
         children=children,
@@ -416,13 +443,27 @@ def evaluate_district(
         screenings=data.screenings,
         enrolments=data.enrolments,
     )
-    if workers == 1:
-        parts.append(_schedule_frame(recent, ruleset, as_of))
-    else:
-        chunks = [_chunk(recent, i, workers) for i in range(workers)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = pool.map(_schedule_frame, chunks, [ruleset] * workers, [as_of] * workers)
-            parts.extend(results)
+    parts: list[pd.DataFrame] = []
+    pool: ProcessPoolExecutor | None = None
+    futures = []
+    if workers > 1:
+        _SHARED = (recent, ruleset, as_of)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
+        futures = [pool.submit(_worker, i, workers) for i in range(workers)]
+    try:
+        growth = _until(data.growth, "date", as_of)
+        if not growth.empty:
+            growth = growth.assign(child_id=growth["child_id"].astype(str))
+            parts.append(nutrition_frame(growth, ruleset.nutrition, ruleset.nutrition_convention))
+        parts.append(velocity_frame(growth, children, ruleset.velocity, as_of))
+        if pool is None:
+            parts.append(_schedule_frame(recent, ruleset, as_of))
+        else:
+            parts.extend(f.result() for f in futures)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+            _SHARED = None
     centre: list[Finding] = []
     for centre_id, checks in centre_daily_checks(recent):
         centre += evaluate_centre(centre_id, checks, ruleset, as_of)
@@ -430,7 +471,9 @@ def evaluate_district(
     parts = [p for p in parts if not p.empty]
     if not parts:
         return findings_to_frame(())
-    return pd.concat(parts, ignore_index=True)
+    found = pd.concat(parts, ignore_index=True)
+    order = found.sort_values(["subject_type", "subject", "kind"], kind="mergesort").index
+    return found.loc[order].reset_index(drop=True)
 
 
 def _schedule_frame(data: DistrictData, ruleset: RuleSet, as_of: date) -> pd.DataFrame:

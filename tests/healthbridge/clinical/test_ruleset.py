@@ -153,3 +153,12 @@ def test_invalid_toml_raises(rules_copy: Path) -> None:
     (rules_copy / "CN" / "anaemia.toml").write_text("[meta\n", encoding="utf-8")
     with pytest.raises(RuleTableError, match="invalid TOML"):
         load_ruleset("cn-child-health", "2026.1", rules_dir=rules_copy)
+
+
+def test_every_shipped_table_file_is_used() -> None:
+    folder = Path(str(default_rules_dir())) / "CN"
+    used = set()
+    for ref in list_rulesets():
+        rs = load_ruleset(ref.id, ref.version, ref.region)
+        used |= {m.id for m in rs.tables()}
+    assert {f.stem for f in folder.glob("*.toml")} == used

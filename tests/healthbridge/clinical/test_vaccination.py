@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from healthbridge.clinical.errors import AdmissionStateError
 from healthbridge.clinical.ruleset import RuleSet
@@ -248,3 +250,36 @@ def test_complete_child_has_no_admission_finding(rs: RuleSet) -> None:
     )
     assert check.missing_doses == ()
     assert admission_finding(check, rs.vaccination) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["HepB", "BCG", "IPV", "bOPV", "DTaP", "MMR", "JE-L", "JE-I", "MPSV-A", "MPSV-AC", "HepA-L"]), st.integers(0, 2200)),
+        max_size=25,
+    ),
+    st.integers(0, 2400),
+)
+def test_plan_invariants(rs: RuleSet, raw: list[tuple[str, int]], as_of_days: int) -> None:
+    as_of = BIRTH + timedelta(days=as_of_days)
+    given_doses = [GivenDose(f"i{k}", v, BIRTH + timedelta(days=d)) for k, (v, d) in enumerate(raw)]
+    p = vaccination_plan(BIRTH, Sex.FEMALE, given_doses, rs.vaccination, as_of)
+    # the plan does not depend on the order the doses are listed in
+    assert vaccination_plan(BIRTH, Sex.FEMALE, list(reversed(given_doses)), rs.vaccination, as_of) == p
+    rules = {r.dose_id: r for r in rs.vaccination.doses}
+    counted = [d.given for d in p.doses if d.given is not None]
+    assert all(g.on <= as_of for g in counted)
+    assert len(counted) + len(p.invalid) == sum(1 for g in given_doses if g.on <= as_of)
+    by_series: dict[str, list[date]] = {}
+    for d in p.doses:
+        rule = rules[d.dose_id]
+        if d.given is not None:
+            assert d.given.on >= d.scheduled  # minimum age respected
+            assert d.given.vaccine in rule.accepts
+            by_series.setdefault(d.series, []).append(d.given.on)
+        elif d.status is not DoseStatus.NOT_APPLICABLE:
+            assert d.earliest is not None
+            assert d.earliest >= d.scheduled
+            assert (d.status is DoseStatus.NOT_YET_DUE) is (as_of < d.earliest and as_of < (d.overdue_from or as_of))
+    for dates in by_series.values():
+        assert dates == sorted(dates)
