@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from healthbridge.clinical._cache import per_table
 from healthbridge.clinical.ages import add_age
 from healthbridge.clinical.alerts import Finding
 from healthbridge.clinical.errors import ClinicalInputError
@@ -71,7 +72,7 @@ def screening_findings(
     if not ordered:
         return ()
     latest = ordered[-1]
-    unknown = set(latest.positive_items) - table.item_ids()
+    unknown = set(latest.positive_items) - per_table(table, "item_ids", table.item_ids)
     if unknown:
         raise ClinicalInputError(
             f"screening {latest.screening_id}: unknown warning-sign items {sorted(unknown)}"

@@ -213,7 +213,8 @@ def vaccination_plan(
             invalid.append(InvalidDose(g, InvalidReason.SERIES_COMPLETE))
             continue
         rule = rules[cursor[series]]
-        problem = _invalid_reason(rule, g, birth_date, filled[series], live, live_dates, gap)
+        minimum = dates[rule.dose_id][0]
+        problem = _invalid_reason(rule, g, minimum, filled[series], live, live_dates, gap)
         if problem is not None:
             invalid.append(InvalidDose(g, problem))
         else:
@@ -292,7 +293,7 @@ def vaccination_plan(
 def _invalid_reason(
     rule: DoseRule,
     g: GivenDose,
-    birth_date: date,
+    minimum: date,
     filled: dict[int, GivenDose],
     live: frozenset[str],
     live_dates: list[date],
@@ -300,7 +301,7 @@ def _invalid_reason(
 ) -> InvalidReason | None:
     if g.vaccine not in rule.accepts:
         return InvalidReason.NOT_ACCEPTED
-    if g.on < add_age(birth_date, rule.age):
+    if g.on < minimum:
         return InvalidReason.BEFORE_MIN_AGE
     previous = filled.get(rule.number - 1)
     if (
