@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -30,7 +30,9 @@ from healthbridge.clinical.nutrition import GrowthPoint, nutrition_findings, nut
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.screening import ScreeningRecord, screening_findings
 from healthbridge.clinical.vaccination import (
+    AdmissionCheck,
     AdmissionState,
+    VaccinationPlan,
     GivenDose,
     admission_check,
     admission_finding,
@@ -137,18 +139,47 @@ def _schedule_findings(record: ChildRecord, ruleset: RuleSet, as_of: date) -> tu
         record.birth_date, record.sex, record.doses, ruleset.vaccination, as_of
     )
     out += vaccination_findings(cid, vplan, ruleset.vaccination)
-    current = [e for e in record.enrolments if e.entry_date <= as_of]
-    if current:
-        e = max(current, key=lambda x: (x.entry_date, x.centre_id))
-        check = admission_check(
-            cid, e.centre_id, e.entry_date, e.check_state, vplan, ruleset.vaccination, as_of
-        )
-        finding = admission_finding(check, ruleset.vaccination)
-        if finding is not None:
-            out.append(finding)
+    check = _admission(record, vplan, ruleset, as_of)
+    finding = admission_finding(check, ruleset.vaccination) if check is not None else None
+    if finding is not None:
+        out.append(finding)
     out += daily_check_findings(cid, record.daily_checks, ruleset.daily_check, as_of)
     out += anaemia_findings(cid, record.birth_date, record.haemoglobin, ruleset.anaemia, as_of)
     out += screening_findings(cid, record.screenings, ruleset.screening, as_of)
+    return tuple(out)
+
+
+def _admission(
+    record: ChildRecord, plan: VaccinationPlan, ruleset: RuleSet, as_of: date
+) -> AdmissionCheck | None:
+    """The entry check of the child's latest enrolment on or before ``as_of``, if any."""
+    current = [e for e in record.enrolments if e.entry_date <= as_of]
+    if not current:
+        return None
+    e = max(current, key=lambda x: (x.entry_date, x.centre_id))
+    return admission_check(
+        record.child_id, e.centre_id, e.entry_date, e.check_state, plan, ruleset.vaccination, as_of
+    )
+
+
+def admission_checks(
+    records: Iterable[ChildRecord], ruleset: RuleSet, as_of: date
+) -> tuple[AdmissionCheck, ...]:
+    """Entry-check status of every enrolled child (latest enrolment on or before ``as_of``).
+
+    Filter with :func:`~healthbridge.clinical.vaccination.centre_admission_list` for one
+    centre's list of children with incomplete vaccination and their deadlines.
+    """
+    out = []
+    for record in records:
+        if not record.enrolments:
+            continue
+        plan = vaccination_plan(
+            record.birth_date, record.sex, record.doses, ruleset.vaccination, as_of
+        )
+        check = _admission(record, plan, ruleset, as_of)
+        if check is not None:
+            out.append(check)
     return tuple(out)
 
 

@@ -21,6 +21,7 @@ from healthbridge.clinical.daily_check import DailyCheck
 from healthbridge.clinical.evaluate import (
     CHILD_KINDS,
     ChildRecord,
+    admission_checks,
     centre_daily_checks,
     child_records,
     evaluate_centre,
@@ -30,7 +31,7 @@ from healthbridge.clinical.evaluate import (
 from healthbridge.clinical.frames import FINDING_COLUMNS, frame_to_findings
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.synthetic import SyntheticSpec, synthetic_district
-from healthbridge.clinical.vaccination import GivenDose
+from healthbridge.clinical.vaccination import GivenDose, centre_admission_list
 from healthbridge.clinical.vocab import AlertKind, Sex
 
 from .factories import point
@@ -212,3 +213,16 @@ def test_parallel_batch_equals_serial(rs: RuleSet) -> None:
     serial = frame_to_findings(evaluate_district(data, rs, spec.as_of))
     parallel = frame_to_findings(evaluate_district(data, rs, spec.as_of, workers=2))
     assert parallel == serial
+
+
+def test_centre_admission_list(rs: RuleSet) -> None:
+    spec = SyntheticSpec(children=120, seed=5)
+    data = synthetic_district(spec, rs)
+    checks = admission_checks(child_records(data, with_growth=False), rs, spec.as_of)
+    assert checks
+    centre = checks[0].centre_id
+    listed = centre_admission_list(checks, centre)
+    assert all(c.centre_id == centre and c.missing_doses for c in listed)
+    batch = frame_to_findings(evaluate_district(data, rs, spec.as_of))
+    flagged = {f.subject for f in batch if f.kind is AlertKind.ADMISSION_VACCINATION_INCOMPLETE}
+    assert {c.child_id for c in checks if c.incomplete} == flagged
