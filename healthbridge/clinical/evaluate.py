@@ -32,8 +32,8 @@ from healthbridge.clinical.screening import ScreeningRecord, screening_findings
 from healthbridge.clinical.vaccination import (
     AdmissionCheck,
     AdmissionState,
-    VaccinationPlan,
     GivenDose,
+    VaccinationPlan,
     admission_check,
     admission_finding,
     vaccination_findings,
