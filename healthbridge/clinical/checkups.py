@@ -7,7 +7,7 @@ for the visit it names; an untyped checkup counts for the earliest open visit wh
 
 Alerts: ``checkup-due`` and ``checkup-overdue`` list the visits in that state; a missed visit
 raises ``checkup-missed`` until the child attends any later scheduled visit (the clinician has
-seen the child since then).
+seen the child since then) or leaves the programme (every visit given or missed, from 7 y).
 """
 
 from __future__ import annotations
@@ -73,6 +73,11 @@ class CheckupPlan:
     next_due_date: date | None
     next_visit: str | None
     systematic: tuple[SystematicCount, ...]
+
+    @property
+    def programme_over(self) -> bool:
+        """Every visit is given or missed: the child has left the 0–6 programme."""
+        return all(v.status in (VisitStatus.GIVEN, VisitStatus.MISSED) for v in self.visits)
 
     def visit(self, code: str) -> VisitState:
         for v in self.visits:
@@ -178,7 +183,10 @@ def checkup_plan(
 
 
 def checkup_findings(child_id: str, plan: CheckupPlan, table: CheckupTable) -> tuple[Finding, ...]:
-    """checkup-due / -overdue / -missed findings from a plan (one finding per kind)."""
+    """checkup-due / -overdue / -missed findings from a plan (one finding per kind); none
+    once the programme is over (past the last visit's window)."""
+    if plan.programme_over:
+        return ()
     last_given = max(
         (i for i, v in enumerate(plan.visits) if v.status is VisitStatus.GIVEN), default=-1
     )

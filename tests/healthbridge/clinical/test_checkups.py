@@ -123,3 +123,12 @@ def test_systematic_management_422(rs: RuleSet) -> None:
     early = checkup_plan(BIRTH, records[:2], rs.checkups, date(2026, 8, 5))
     assert early.systematic[0].given == 2
     assert not early.systematic[0].closed
+
+
+def test_no_checkup_alerts_after_the_programme(rs: RuleSet) -> None:
+    six = checkup_plan(BIRTH, [], rs.checkups, date(2032, 2, 15))  # 6 y 2 w: 6y visit due
+    assert not six.programme_over
+    assert {f.kind for f in checkup_findings("c1", six, rs.checkups)} >= {AlertKind.CHECKUP_DUE}
+    seven = checkup_plan(BIRTH, [], rs.checkups, date(2033, 1, 31))
+    assert seven.programme_over
+    assert checkup_findings("c1", seven, rs.checkups) == ()
