@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from healthbridge.clinical.admission import AdmissionState
 from healthbridge.clinical.ages import add_age, parse_age
-from healthbridge.clinical.evaluate import DistrictData
+from healthbridge.clinical.records import DistrictData
 from healthbridge.clinical.ruleset import RuleSet
-from healthbridge.clinical.vaccination import AdmissionState
 
 _SYMPTOMS = ("rash", "diarrhoea", "vomiting", "cough", "conjunctivitis", "fever")
 

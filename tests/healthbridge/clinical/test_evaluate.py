@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from healthbridge.clinical.admission import centre_admission_list
 from healthbridge.clinical.alerts import (
     ActionType,
     Finding,
@@ -20,18 +21,16 @@ from healthbridge.clinical.alerts import (
 from healthbridge.clinical.daily_check import DailyCheck
 from healthbridge.clinical.evaluate import (
     CHILD_KINDS,
-    ChildRecord,
     admission_checks,
-    centre_daily_checks,
-    child_records,
     evaluate_centre,
     evaluate_child,
     evaluate_district,
 )
 from healthbridge.clinical.frames import FINDING_COLUMNS, frame_to_findings
+from healthbridge.clinical.records import ChildRecord, centre_daily_checks, child_records
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.synthetic import SyntheticSpec, synthetic_district
-from healthbridge.clinical.vaccination import GivenDose, centre_admission_list
+from healthbridge.clinical.vaccination import GivenDose
 from healthbridge.clinical.vocab import AlertKind, Sex
 
 from .factories import point

@@ -6,17 +6,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from healthbridge.clinical.errors import AdmissionStateError
-from healthbridge.clinical.ruleset import RuleSet
-from healthbridge.clinical.vaccination import (
+from healthbridge.clinical.admission import (
     AdmissionState,
-    DoseStatus,
-    GivenDose,
-    InvalidReason,
     admission_check,
     admission_finding,
     advance_admission,
     centre_admission_list,
+)
+from healthbridge.clinical.errors import AdmissionStateError
+from healthbridge.clinical.ruleset import RuleSet
+from healthbridge.clinical.vaccination import (
+    DoseStatus,
+    GivenDose,
+    InvalidReason,
     vaccination_findings,
     vaccination_plan,
 )
