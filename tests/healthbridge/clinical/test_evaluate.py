@@ -225,3 +225,24 @@ def test_centre_admission_list(rs: RuleSet) -> None:
     batch = frame_to_findings(evaluate_district(data, rs, spec.as_of))
     flagged = {f.subject for f in batch if f.kind is AlertKind.ADMISSION_VACCINATION_INCOMPLETE}
     assert {c.child_id for c in checks if c.incomplete} == flagged
+
+
+def test_district_with_children_only(rs: RuleSet) -> None:
+    import pandas as pd
+
+    from healthbridge.clinical.records import DistrictData
+
+    children = pd.DataFrame(
+        {
+            "child_id": ["a", "b"],
+            "birth_date": pd.to_datetime(["2026-01-01", "2020-01-01"]),
+            "sex": ["male", "female"],
+        }
+    )
+    found = frame_to_findings(
+        evaluate_district(DistrictData(children=children), rs, date(2026, 6, 1))
+    )
+    kinds = {(f.subject, f.kind) for f in found}
+    assert ("a", AlertKind.MEASUREMENT_OVERDUE) in kinds
+    assert ("a", AlertKind.VACCINE_OVERDUE) in kinds
+    assert all(f.subject in {"a", "b"} for f in found)
