@@ -1,0 +1,271 @@
+"""Evaluate every rule for one child (incremental path) or a whole district (batch path).
+
+:func:`evaluate_child` and :func:`evaluate_centre` take typed records and are what the FHIR
+pipeline calls after a write; :func:`evaluate_district` takes DataFrames (schemas in
+:mod:`healthbridge.clinical.frames`) and returns a findings frame. Both give the same
+findings: growth rules are vectorised in the batch path, the per-child schedules (checkups,
+vaccination, admission check, anaemia, screening, daily check) run the same scalar functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date, timedelta
+from multiprocessing import get_context
+
+import pandas as pd
+
+from healthbridge.clinical.admission import AdmissionCheck, admission_check, admission_finding
+from healthbridge.clinical.alerts import Finding
+from healthbridge.clinical.anaemia import anaemia_findings
+from healthbridge.clinical.checkups import checkup_findings, checkup_plan
+from healthbridge.clinical.daily_check import DailyCheck, cluster_findings, daily_check_findings
+from healthbridge.clinical.errors import ClinicalInputError
+from healthbridge.clinical.frames import findings_to_frame, require_columns
+from healthbridge.clinical.nutrition import nutrition_findings, nutrition_frame
+from healthbridge.clinical.records import (
+    ChildRecord,
+    DistrictData,
+    centre_daily_checks,
+    child_records,
+)
+from healthbridge.clinical.ruleset import RuleSet
+from healthbridge.clinical.screening import screening_findings
+from healthbridge.clinical.vaccination import (
+    VaccinationPlan,
+    vaccination_findings,
+    vaccination_plan,
+)
+from healthbridge.clinical.velocity import velocity_findings, velocity_frame
+from healthbridge.clinical.vocab import AlertKind
+
+#: Alert kinds decided by each group of rules (for ``reconcile(evaluated_kinds=...)``).
+GROWTH_KINDS = frozenset(
+    {
+        AlertKind.UNDERWEIGHT,
+        AlertKind.STUNTING,
+        AlertKind.WASTING,
+        AlertKind.OVERWEIGHT,
+        AlertKind.OBESITY,
+        AlertKind.MICROCEPHALY,
+        AlertKind.MACROCEPHALY,
+        AlertKind.IMPLAUSIBLE_MEASUREMENT,
+        AlertKind.GROWTH_FALTERING,
+        AlertKind.FLAT_GROWTH,
+        AlertKind.RAPID_WEIGHT_GAIN,
+        AlertKind.MEASUREMENT_OVERDUE,
+    }
+)
+CHECKUP_KINDS = frozenset(
+    {AlertKind.CHECKUP_DUE, AlertKind.CHECKUP_OVERDUE, AlertKind.CHECKUP_MISSED}
+)
+VACCINATION_KINDS = frozenset(
+    {AlertKind.VACCINE_DUE, AlertKind.VACCINE_OVERDUE, AlertKind.ADMISSION_VACCINATION_INCOMPLETE}
+)
+DAILY_CHECK_KINDS = frozenset({AlertKind.FEVER, AlertKind.SYMPTOM})
+ANAEMIA_KINDS = frozenset({AlertKind.ANAEMIA})
+SCREENING_KINDS = frozenset({AlertKind.WARNING_SIGN_POSITIVE})
+CENTRE_KINDS = frozenset({AlertKind.OUTBREAK_CLUSTER})
+CHILD_KINDS = (
+    GROWTH_KINDS
+    | CHECKUP_KINDS
+    | VACCINATION_KINDS
+    | DAILY_CHECK_KINDS
+    | ANAEMIA_KINDS
+    | SCREENING_KINDS
+)
+
+
+def evaluate_child(record: ChildRecord, ruleset: RuleSet, as_of: date) -> tuple[Finding, ...]:
+    """All child-level findings for one child on ``as_of`` (records after it are ignored)."""
+    growth = tuple(p for p in record.growth if p.on <= as_of)
+    findings = list(
+        nutrition_findings(record.child_id, growth, ruleset.nutrition, ruleset.nutrition_convention)
+    )
+    findings += velocity_findings(
+        record.child_id,
+        record.birth_date,
+        growth,
+        ruleset.velocity,
+        as_of,
+        enrolled_in_centre=record.centre_id is not None,
+    )
+    return tuple(findings) + _schedule_findings(record, ruleset, as_of)
+
+
+def _schedule_findings(record: ChildRecord, ruleset: RuleSet, as_of: date) -> tuple[Finding, ...]:
+    cid = record.child_id
+    plan = checkup_plan(
+        record.birth_date,
+        record.checkups,
+        ruleset.checkups,
+        as_of,
+        discharge_date=record.discharge_date,
+    )
+    out = list(checkup_findings(cid, plan, ruleset.checkups))
+    vplan = vaccination_plan(
+        record.birth_date, record.sex, record.doses, ruleset.vaccination, as_of
+    )
+    out += vaccination_findings(cid, vplan, ruleset.vaccination)
+    check = _admission(record, vplan, ruleset, as_of)
+    finding = admission_finding(check, ruleset.vaccination) if check is not None else None
+    if finding is not None:
+        out.append(finding)
+    out += daily_check_findings(cid, record.daily_checks, ruleset.daily_check, as_of)
+    out += anaemia_findings(cid, record.birth_date, record.haemoglobin, ruleset.anaemia, as_of)
+    out += screening_findings(cid, record.screenings, ruleset.screening, as_of)
+    return tuple(out)
+
+
+def _admission(
+    record: ChildRecord, plan: VaccinationPlan, ruleset: RuleSet, as_of: date
+) -> AdmissionCheck | None:
+    """The entry check of the child's latest enrolment on or before ``as_of``, if any."""
+    current = [e for e in record.enrolments if e.entry_date <= as_of]
+    if not current:
+        return None
+    e = max(current, key=lambda x: (x.entry_date, x.centre_id))
+    return admission_check(
+        record.child_id, e.centre_id, e.entry_date, e.check_state, plan, ruleset.vaccination, as_of
+    )
+
+
+def admission_checks(
+    records: Iterable[ChildRecord], ruleset: RuleSet, as_of: date
+) -> tuple[AdmissionCheck, ...]:
+    """Entry-check status of every enrolled child (latest enrolment on or before ``as_of``).
+
+    Filter with :func:`~healthbridge.clinical.vaccination.centre_admission_list` for one
+    centre's list of children with incomplete vaccination and their deadlines.
+    """
+    out = []
+    for record in records:
+        if not record.enrolments:
+            continue
+        plan = vaccination_plan(
+            record.birth_date, record.sex, record.doses, ruleset.vaccination, as_of
+        )
+        check = _admission(record, plan, ruleset, as_of)
+        if check is not None:
+            out.append(check)
+    return tuple(out)
+
+
+def evaluate_centre(
+    centre_id: str, checks: Sequence[DailyCheck], ruleset: RuleSet, as_of: date
+) -> tuple[Finding, ...]:
+    """Centre-level findings (class outbreak clusters) on ``as_of``."""
+    return cluster_findings(centre_id, checks, ruleset.daily_check, as_of)
+
+
+def _until(frame: pd.DataFrame, column: str, as_of: date, days: int | None = None) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    when = pd.to_datetime(frame[column])
+    mask = when <= pd.Timestamp(as_of)
+    if days is not None:
+        mask &= when > pd.Timestamp(as_of - timedelta(days=days))
+    return frame[mask]
+
+
+#: Hand-off to forked worker processes: set only while :func:`evaluate_district` runs a pool,
+#: so workers read the district from inherited memory instead of unpickling it.
+_SHARED: tuple[DistrictData, RuleSet, date] | None = None
+
+
+def _worker(index: int, count: int) -> pd.DataFrame:
+    if _SHARED is None:  # pragma: no cover - only reachable if misused outside a pool
+        raise ClinicalInputError("worker started without shared district data")
+    data, ruleset, as_of = _SHARED
+    return _schedule_frame(_chunk(data, index, count), ruleset, as_of)
+
+
+def evaluate_district(
+    data: DistrictData, ruleset: RuleSet, as_of: date, *, workers: int = 1
+) -> pd.DataFrame:
+    """Findings for every child and centre of a district on ``as_of`` (a findings frame,
+    sorted by subject type, subject and kind).
+
+    Growth rules run vectorised over all measurements; schedule rules run per child on
+    records built in one pass over each frame. With ``workers`` > 1 the schedule rules run in
+    that many forked processes (reading the district from inherited memory) while this
+    process runs the growth rules; the result does not depend on ``workers``. Use workers
+    only from a single-threaded process (the CLI), never inside a threaded server. Only the
+    last days the cluster windows need are read from the daily checks.
+    """
+    global _SHARED
+    require_columns(data.children, "children", ("child_id", "birth_date", "sex"))
+    if workers < 1:
+        raise ClinicalInputError("workers must be at least 1")
+    children = data.children.assign(child_id=data.children["child_id"].astype(str))
+    window = max(w.days for w in ruleset.daily_check.cluster_windows)
+    recent = DistrictData(
+        children=children,
+        checkups=data.checkups,
+        doses=data.doses,
+        daily_checks=_until(data.daily_checks, "date", as_of, window),
+        haemoglobin=data.haemoglobin,
+        screenings=data.screenings,
+        enrolments=data.enrolments,
+    )
+    parts: list[pd.DataFrame] = []
+    pool: ProcessPoolExecutor | None = None
+    futures = []
+    if workers > 1:
+        _SHARED = (recent, ruleset, as_of)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
+        futures = [pool.submit(_worker, i, workers) for i in range(workers)]
+    try:
+        growth = _until(data.growth, "date", as_of)
+        if not growth.empty:
+            growth = growth.assign(child_id=growth["child_id"].astype(str))
+            parts.append(nutrition_frame(growth, ruleset.nutrition, ruleset.nutrition_convention))
+        parts.append(velocity_frame(growth, children, ruleset.velocity, as_of))
+        if pool is None:
+            parts.append(_schedule_frame(recent, ruleset, as_of))
+        else:
+            parts.extend(f.result() for f in futures)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+            _SHARED = None
+    centre: list[Finding] = []
+    for centre_id, checks in centre_daily_checks(recent):
+        centre += evaluate_centre(centre_id, checks, ruleset, as_of)
+    parts.append(findings_to_frame(centre))
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return findings_to_frame(())
+    found = pd.concat(parts, ignore_index=True)
+    order = found.sort_values(["subject_type", "subject", "kind"], kind="mergesort").index
+    return found.loc[order].reset_index(drop=True)
+
+
+def _schedule_frame(data: DistrictData, ruleset: RuleSet, as_of: date) -> pd.DataFrame:
+    """Child-level schedule findings (everything but growth) for the children in ``data``."""
+    found: list[Finding] = []
+    for record in child_records(data, with_growth=False):
+        found += _schedule_findings(record, ruleset, as_of)
+    return findings_to_frame(found)
+
+
+def _chunk(data: DistrictData, index: int, count: int) -> DistrictData:
+    """The ``index``-th of ``count`` slices of a district, by position in the children frame."""
+    children = data.children.iloc[index::count]
+    ids = set(children["child_id"].astype(str))
+
+    def part(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty:
+            return frame
+        return frame[frame["child_id"].astype(str).isin(ids)]
+
+    return DistrictData(
+        children=children,
+        checkups=part(data.checkups),
+        doses=part(data.doses),
+        daily_checks=part(data.daily_checks),
+        haemoglobin=part(data.haemoglobin),
+        screenings=part(data.screenings),
+        enrolments=part(data.enrolments),
+    )

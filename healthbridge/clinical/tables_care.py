@@ -1,0 +1,262 @@
+"""Rule tables for the daily health check, anaemia, warning signs and alert display texts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from healthbridge.clinical._reader import Reader
+from healthbridge.clinical.ages import Age
+from healthbridge.clinical.errors import RuleTableError
+from healthbridge.clinical.tables import TableMeta, parse_meta
+from healthbridge.clinical.vocab import AlertKind, Evidence, Severity, SubjectType
+
+# --------------------------------------------------------------------------- daily check
+
+
+@dataclass(frozen=True, slots=True)
+class SymptomDef:
+    code: str
+    name_zh: str
+    name_en: str
+    syndrome: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterWindow:
+    """``min_children`` distinct children with one syndrome in one class within ``days`` days."""
+
+    days: int
+    min_children: int
+
+
+@dataclass(frozen=True, slots=True)
+class DailyCheckTable:
+    meta: TableMeta
+    fever_threshold_c: float
+    fever_severity: Severity
+    high_fever_threshold_c: float
+    high_fever_severity: Severity
+    fever_evidence: Evidence
+    high_fever_evidence: Evidence
+    symptom_severity: Severity
+    symptoms: tuple[SymptomDef, ...]
+    cluster_windows: tuple[ClusterWindow, ...]
+    cluster_severity: Severity
+    cluster_evidence: Evidence
+
+    def syndrome_of(self, symptom: str) -> str | None:
+        for s in self.symptoms:
+            if s.code == symptom:
+                return s.syndrome
+        return None
+
+
+def parse_daily_check(root: Reader) -> DailyCheckTable:
+    f, sa, c = root.table("fever"), root.table("symptom_alert"), root.table("cluster")
+    symptoms = tuple(
+        SymptomDef(s.text("code"), s.text("name_zh"), s.text("name_en"), s.text("syndrome"))
+        for s in root.tables("symptom")
+    )
+    if "fever" not in {s.code for s in symptoms}:
+        raise RuleTableError(f"{root.where}: the symptom list must include 'fever'")
+    windows = tuple(
+        ClusterWindow(w.integer("days"), w.integer("min_children")) for w in c.tables("window")
+    )
+    if any(w.days < 1 or w.min_children < 1 for w in windows):
+        raise RuleTableError(f"{root.where}.cluster: windows need days ≥ 1 and min_children ≥ 1")
+    if f.number("high_threshold_c") <= f.number("threshold_c"):
+        raise RuleTableError(f"{root.where}.fever: high_threshold_c must exceed threshold_c")
+    return DailyCheckTable(
+        meta=parse_meta(root),
+        fever_threshold_c=f.number("threshold_c"),
+        fever_severity=f.enum("severity", Severity),
+        high_fever_threshold_c=f.number("high_threshold_c"),
+        high_fever_severity=f.enum("high_severity", Severity),
+        fever_evidence=f.evidence(),
+        high_fever_evidence=f.evidence("high_evidence"),
+        symptom_severity=sa.enum("severity", Severity),
+        symptoms=symptoms,
+        cluster_windows=windows,
+        cluster_severity=c.enum("severity", Severity),
+        cluster_evidence=c.evidence(),
+    )
+
+
+# --------------------------------------------------------------------------- anaemia
+
+
+@dataclass(frozen=True, slots=True)
+class HbGrade:
+    grade: str
+    below: float
+    severity: Severity
+
+
+@dataclass(frozen=True, slots=True)
+class HbBand:
+    """Age band [from_age, to_age) with its anaemia threshold and grades (ascending ``below``)."""
+
+    from_age: Age
+    to_age: Age
+    anaemia_below: float
+    grades: tuple[HbGrade, ...]
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class AnaemiaTable:
+    meta: TableMeta
+    bands: tuple[HbBand, ...]
+    refer_grades: tuple[str, ...]
+    no_improvement_days: int
+    referral_evidence: Evidence
+
+
+def parse_anaemia(root: Reader) -> AnaemiaTable:
+    bands = []
+    for b in root.tables("band"):
+        grades = tuple(
+            HbGrade(g.text("grade"), g.number("below"), g.enum("severity", Severity))
+            for g in b.tables("grade")
+        )
+        belows = [g.below for g in grades]
+        if belows != sorted(belows) or len(set(belows)) != len(belows):
+            raise RuleTableError(f"{b.where}: grades must be listed by strictly ascending 'below'")
+        threshold = b.number("anaemia_below")
+        if belows[-1] != threshold:
+            raise RuleTableError(f"{b.where}: the mildest grade must end at anaemia_below")
+        bands.append(HbBand(b.age("from_age"), b.age("to_age"), threshold, grades, b.evidence()))
+    r = root.table("referral")
+    return AnaemiaTable(
+        parse_meta(root),
+        tuple(bands),
+        r.texts("refer_grades"),
+        r.integer("no_improvement_days"),
+        r.evidence(),
+    )
+
+
+# --------------------------------------------------------------------------- warning signs
+
+
+@dataclass(frozen=True, slots=True)
+class WarningItem:
+    id: str
+    text_zh: str
+    text_en: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgePoint:
+    age: Age
+    items: tuple[WarningItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningTable:
+    meta: TableMeta
+    age_points: tuple[AgePoint, ...]
+    positive_if_any_item: bool
+    positive_if_regression: bool
+    severity: Severity
+    preterm_below_weeks: float
+    term_weeks: float
+    corrected_age_until: Age
+    evidence: Evidence
+    corrected_age_evidence: Evidence
+
+    def item_ids(self) -> frozenset[str]:
+        return frozenset(i.id for p in self.age_points for i in p.items)
+
+
+def parse_screening(root: Reader) -> ScreeningTable:
+    points = tuple(
+        AgePoint(
+            p.age("age"),
+            tuple(
+                WarningItem(i.text("id"), i.text("text_zh"), i.text("text_en"))
+                for i in p.tables("item")
+            ),
+        )
+        for p in root.tables("age_point")
+    )
+    ages = [p.age.approx_days() for p in points]
+    if ages != sorted(ages):
+        raise RuleTableError(f"{root.where}: age points must be in ascending order")
+    ids = [i.id for p in points for i in p.items]
+    if len(ids) != len(set(ids)):
+        raise RuleTableError(f"{root.where}: duplicate warning-sign item ids")
+    r = root.table("rule")
+    return ScreeningTable(
+        meta=parse_meta(root),
+        age_points=points,
+        positive_if_any_item=r.boolean("positive_if_any_item"),
+        positive_if_regression=r.boolean("positive_if_regression"),
+        severity=r.enum("severity", Severity),
+        preterm_below_weeks=r.number("preterm_below_weeks"),
+        term_weeks=r.number("term_weeks"),
+        corrected_age_until=r.age("corrected_age_until"),
+        evidence=r.evidence(),
+        corrected_age_evidence=r.evidence("corrected_age_evidence"),
+    )
+
+
+# --------------------------------------------------------------------------- alert texts
+
+
+@dataclass(frozen=True, slots=True)
+class AlertKindText:
+    """Display texts of one alert kind; ``parent_*`` is the kind explanation for parents."""
+
+    kind: AlertKind
+    subject: SubjectType
+    display_zh: str
+    display_en: str
+    parent_zh: str
+    parent_en: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeverityText:
+    severity: Severity
+    display_zh: str
+    display_en: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertKindsTable:
+    meta: TableMeta
+    kinds: tuple[AlertKindText, ...]
+    severities: tuple[SeverityText, ...]
+
+    def text(self, kind: AlertKind) -> AlertKindText:
+        for k in self.kinds:
+            if k.kind is kind:
+                return k
+        raise RuleTableError(f"no display text for alert kind {kind}")
+
+
+def parse_alert_kinds(root: Reader) -> AlertKindsTable:
+    kinds = tuple(
+        AlertKindText(
+            k.enum("code", AlertKind),
+            k.enum("subject", SubjectType),
+            k.text("display_zh"),
+            k.text("display_en"),
+            k.text("parent_zh"),
+            k.text("parent_en"),
+        )
+        for k in root.tables("kind")
+    )
+    missing = set(AlertKind) - {k.kind for k in kinds}
+    if missing or len(kinds) != len(AlertKind):
+        raise RuleTableError(
+            f"{root.where}: every alert kind needs exactly one entry; missing {sorted(missing)}"
+        )
+    sevs = tuple(
+        SeverityText(s.enum("code", Severity), s.text("display_zh"), s.text("display_en"))
+        for s in root.tables("severity")
+    )
+    if {s.severity for s in sevs} != set(Severity):
+        raise RuleTableError(f"{root.where}: every severity needs display texts")
+    return AlertKindsTable(parse_meta(root), kinds, sevs)

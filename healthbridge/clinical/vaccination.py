@@ -1,0 +1,374 @@
+"""NIP vaccination status per child, catch-up dates, and the admission (入托) check.
+
+Rules (``nip-<edition>`` table; DOMAIN.md §1.2–1.4):
+
+* ages are chronological, also for preterm children, in calendar months with end-of-month
+  clamping; a dose is valid from its minimum age, at least ``min_interval`` after the previous
+  dose of its series (and ``extra_intervals`` after earlier ones);
+* two injectable live vaccines not given on the same day need ``live_injectable_min_gap_days``
+  between them: a live injectable dose given 1…gap−1 days after another does not count, and a
+  missing live injectable dose is not planned inside that window;
+* catch-up: only missing doses are given, a series never restarts — the next missing dose is
+  planned from the last valid dose (or from the planned date of the missing dose before it);
+* status: ``given``; ``overdue`` from the ``complete_before`` age (the edition's latest
+  recommended age), or for doses without one from schedule age + ``overdue_after``; ``due``
+  from the earliest valid date; else ``not-yet-due``;
+  ``not-applicable`` for the other sex or from ``give_until`` (no catch-up from that age).
+
+Series with alternative products (JE-L/JE-I, HepA-L/HepA-I) follow the product the child
+started, else the table's default option.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+from healthbridge.clinical._cache import per_table
+from healthbridge.clinical.ages import add_age
+from healthbridge.clinical.alerts import Finding
+from healthbridge.clinical.tables_vaccination import DoseRule, VaccinationTable
+from healthbridge.clinical.vocab import AlertKind, Sex
+
+
+class DoseStatus(StrEnum):
+    GIVEN = "given"
+    DUE = "due"
+    OVERDUE = "overdue"
+    NOT_YET_DUE = "not-yet-due"
+    NOT_APPLICABLE = "not-applicable"
+
+
+class InvalidReason(StrEnum):
+    BEFORE_MIN_AGE = "before-minimum-age"
+    INTERVAL = "minimum-interval-not-met"
+    LIVE_INTERVAL = "live-vaccine-interval-not-met"
+    NOT_ACCEPTED = "product-not-accepted-for-dose"
+    OTHER_OPTION = "other-product-option"
+    SERIES_COMPLETE = "series-already-complete"
+    UNSCHEDULED = "not-in-schedule"
+
+
+@dataclass(frozen=True, slots=True)
+class GivenDose:
+    immunization_id: str
+    vaccine: str
+    on: date
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidDose:
+    dose: GivenDose
+    reason: InvalidReason
+
+
+@dataclass(frozen=True, slots=True)
+class DoseState:
+    """One scheduled dose: status, the dose that fulfilled it, or when it may/should be given."""
+
+    dose_id: str
+    series: str
+    number: int
+    vaccine: str
+    status: DoseStatus
+    scheduled: date
+    earliest: date | None
+    overdue_from: date | None
+    given: GivenDose | None
+
+
+@dataclass(frozen=True, slots=True)
+class VaccinationPlan:
+    doses: tuple[DoseState, ...]
+    invalid: tuple[InvalidDose, ...]
+    edition: str
+
+    def dose(self, dose_id: str) -> DoseState:
+        for d in self.doses:
+            if d.dose_id == dose_id:
+                return d
+        raise KeyError(dose_id)
+
+    def with_status(self, *statuses: DoseStatus) -> tuple[DoseState, ...]:
+        return tuple(d for d in self.doses if d.status in statuses)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tracks:
+    """The doses a child follows once the product options are chosen."""
+
+    tracks: tuple[tuple[str, tuple[DoseRule, ...]], ...]
+    series_of: dict[str, str]
+    other_option: frozenset[str]
+
+
+class _Derived:
+    """Lookups derived from one schedule table (built once, see :mod:`._cache`)."""
+
+    def __init__(self, table: VaccinationTable) -> None:
+        self.table = table
+        self.live = frozenset(v.code for v in table.vaccines if v.live_injectable)
+        self.gap = timedelta(days=table.live_injectable_min_gap_days)
+        self.options: list[tuple[str, str, list[tuple[str, frozenset[str]]]]] = []
+        for series in sorted({d.series for d in table.doses if d.option is not None}):
+            opts: dict[str, set[str]] = {}
+            for d in table.doses:
+                if d.series == series and d.option is not None:
+                    opts.setdefault(d.option, set()).update(d.accepts)
+            default = table.default_option(series) or ""
+            self.options.append((series, default, [(o, frozenset(a)) for o, a in opts.items()]))
+        self._tracks: dict[tuple[str, ...], _Tracks] = {}
+        self._dates: dict[date, dict[str, tuple[date, date, date | None]]] = {}
+
+    def chosen(self, given: Sequence[GivenDose]) -> tuple[str, ...]:
+        """Per optioned series: the option of the first dose given, else the default."""
+        out = []
+        for _series, default, opts in self.options:
+            started = next((o for g in given for o, acc in opts if g.vaccine in acc), None)
+            out.append(started or default)
+        return tuple(out)
+
+    def tracks(self, chosen: tuple[str, ...]) -> _Tracks:
+        hit = self._tracks.get(chosen)
+        if hit is not None:
+            return hit
+        pick = {
+            series: option for (series, _d, _o), option in zip(self.options, chosen, strict=True)
+        }
+        tracks: dict[str, list[DoseRule]] = {}
+        for rule in self.table.doses:
+            if rule.option is None or pick.get(rule.series) == rule.option:
+                tracks.setdefault(rule.series, []).append(rule)
+        followed = {v for rules in tracks.values() for r in rules for v in r.accepts}
+        other = {v for r in self.table.doses if r.option is not None for v in r.accepts} - followed
+        built = _Tracks(
+            tuple((s, tuple(rules)) for s, rules in tracks.items()),
+            {v: s for s, rules in tracks.items() for r in rules for v in r.accepts},
+            frozenset(other),
+        )
+        self._tracks[chosen] = built
+        return built
+
+    def dates(self, birth_date: date) -> dict[str, tuple[date, date, date | None]]:
+        """Per dose id: (scheduled date, overdue-from date, give-until date or None)."""
+        hit = self._dates.get(birth_date)
+        if hit is not None:
+            return hit
+        out = {}
+        for rule in self.table.doses:
+            scheduled = add_age(birth_date, rule.age)
+            overdue = (
+                add_age(birth_date, rule.complete_before)
+                if rule.complete_before is not None
+                else add_age(scheduled, self.table.overdue_after)
+            )
+            until = add_age(birth_date, rule.give_until) if rule.give_until is not None else None
+            out[rule.dose_id] = (scheduled, overdue, until)
+        self._dates[birth_date] = out
+        return out
+
+
+def vaccination_plan(
+    birth_date: date,
+    sex: Sex,
+    given: Sequence[GivenDose],
+    table: VaccinationTable,
+    as_of: date,
+) -> VaccinationPlan:
+    """Each scheduled dose's status on ``as_of`` with catch-up dates (chronological age)."""
+    derived = per_table(table, "vaccination", lambda: _Derived(table))
+    live, gap = derived.live, derived.gap
+    doses = sorted((g for g in given if g.on <= as_of), key=lambda g: (g.on, g.immunization_id))
+    live_dates = sorted({g.on for g in doses if g.vaccine in live})
+    followed = derived.tracks(derived.chosen(doses))
+    dates = derived.dates(birth_date)
+
+    def expired(rule: DoseRule, on: date) -> bool:
+        until = dates[rule.dose_id][2]
+        return until is not None and on >= until
+
+    invalid: list[InvalidDose] = []
+    filled: dict[str, dict[int, GivenDose]] = {s: {} for s, _ in followed.tracks}
+    rules_of = dict(followed.tracks)
+    cursor = {s: 0 for s, _ in followed.tracks}  # index of the next open dose of each series
+    for g in doses:
+        series = followed.series_of.get(g.vaccine)
+        if series is None:
+            reason = (
+                InvalidReason.OTHER_OPTION
+                if g.vaccine in followed.other_option
+                else InvalidReason.UNSCHEDULED
+            )
+            invalid.append(InvalidDose(g, reason))
+            continue
+        rules = rules_of[series]
+        # doses past their give-until age on this date are skipped (e.g. MPSV-A from 24 m:
+        # the series continues with MPSV-AC), never filled late
+        while cursor[series] < len(rules) and expired(rules[cursor[series]], g.on):
+            cursor[series] += 1
+        if cursor[series] >= len(rules):
+            invalid.append(InvalidDose(g, InvalidReason.SERIES_COMPLETE))
+            continue
+        rule = rules[cursor[series]]
+        minimum = dates[rule.dose_id][0]
+        problem = _invalid_reason(rule, g, minimum, filled[series], live, live_dates, gap)
+        if problem is not None:
+            invalid.append(InvalidDose(g, problem))
+        else:
+            filled[series][rule.number] = g
+            cursor[series] += 1
+
+    states: list[DoseState] = []
+    for series, rules in followed.tracks:
+        planned: dict[int, date] = {}
+        for rule in rules:
+            scheduled, overdue, _until = dates[rule.dose_id]
+            done = filled[series].get(rule.number)
+            if done is not None:
+                planned[rule.number] = done.on
+                states.append(
+                    DoseState(
+                        rule.dose_id,
+                        series,
+                        rule.number,
+                        done.vaccine,
+                        DoseStatus.GIVEN,
+                        scheduled,
+                        None,
+                        None,
+                        done,
+                    )
+                )
+                continue
+            vaccine = rule.accepts[0]
+            if (rule.sex is not None and rule.sex != sex) or expired(rule, as_of):
+                states.append(
+                    DoseState(
+                        rule.dose_id,
+                        series,
+                        rule.number,
+                        vaccine,
+                        DoseStatus.NOT_APPLICABLE,
+                        scheduled,
+                        None,
+                        None,
+                        None,
+                    )
+                )
+                continue
+            earliest = _earliest(rule, scheduled, planned)
+            if vaccine in live:
+                # a dose cannot be given in the past: check the live window from today on
+                today_or_later = max(earliest, as_of)
+                pushed = _clear_live_window(today_or_later, live_dates, gap)
+                if pushed != today_or_later:
+                    earliest = pushed
+            planned[rule.number] = max(earliest, as_of)
+            if as_of >= overdue:
+                status = DoseStatus.OVERDUE
+            elif as_of >= earliest:
+                status = DoseStatus.DUE
+            else:
+                status = DoseStatus.NOT_YET_DUE
+            states.append(
+                DoseState(
+                    rule.dose_id,
+                    series,
+                    rule.number,
+                    vaccine,
+                    status,
+                    scheduled,
+                    earliest,
+                    overdue,
+                    None,
+                )
+            )
+    states.sort(key=lambda s: (s.scheduled, s.series, s.number))
+    return VaccinationPlan(tuple(states), tuple(invalid), table.meta.id)
+
+
+def _invalid_reason(
+    rule: DoseRule,
+    g: GivenDose,
+    minimum: date,
+    filled: dict[int, GivenDose],
+    live: frozenset[str],
+    live_dates: list[date],
+    gap: timedelta,
+) -> InvalidReason | None:
+    if g.vaccine not in rule.accepts:
+        return InvalidReason.NOT_ACCEPTED
+    if g.on < minimum:
+        return InvalidReason.BEFORE_MIN_AGE
+    previous = filled.get(rule.number - 1)
+    if (
+        previous is not None
+        and rule.min_interval is not None
+        and g.on < add_age(previous.on, rule.min_interval)
+    ):
+        return InvalidReason.INTERVAL
+    for extra in rule.extra_intervals:
+        earlier = filled.get(extra.from_number)
+        if earlier is not None and g.on < add_age(earlier.on, extra.min):
+            return InvalidReason.INTERVAL
+    if g.vaccine in live and any(timedelta(0) < g.on - d < gap for d in live_dates):
+        return InvalidReason.LIVE_INTERVAL
+    return None
+
+
+def _earliest(rule: DoseRule, scheduled: date, planned: dict[int, date]) -> date:
+    earliest = scheduled
+    previous = planned.get(rule.number - 1)
+    if previous is not None and rule.min_interval is not None:
+        earliest = max(earliest, add_age(previous, rule.min_interval))
+    for extra in rule.extra_intervals:
+        earlier = planned.get(extra.from_number)
+        if earlier is not None:
+            earliest = max(earliest, add_age(earlier, extra.min))
+    return earliest
+
+
+def _clear_live_window(candidate: date, live_dates: list[date], gap: timedelta) -> date:
+    """Move ``candidate`` out of (L, L + gap) for every given live injectable dose date L."""
+    for d in live_dates:
+        if d < candidate < d + gap:
+            candidate = d + gap
+    return candidate
+
+
+def vaccination_findings(
+    child_id: str, plan: VaccinationPlan, table: VaccinationTable
+) -> tuple[Finding, ...]:
+    """vaccine-due and vaccine-overdue findings (one per kind, listing dose ids)."""
+    out = []
+    for kind, status in (
+        (AlertKind.VACCINE_DUE, DoseStatus.DUE),
+        (AlertKind.VACCINE_OVERDUE, DoseStatus.OVERDUE),
+    ):
+        doses = plan.with_status(status)
+        if not doses:
+            continue
+        series = {d.series for d in doses}
+        evidence = tuple(
+            d.given.immunization_id
+            for d in plan.doses
+            if d.given is not None and d.series in series
+        )
+        severity = table.due_severity if kind is AlertKind.VACCINE_DUE else table.overdue_severity
+        out.append(
+            Finding(
+                child_id,
+                kind,
+                severity,
+                "",
+                evidence,
+                tuple(d.dose_id for d in doses),
+                f"{status.value}: " + ",".join(d.dose_id for d in doses),
+                table.meta.id,
+                table.meta.version,
+                min(d.scheduled for d in doses),
+            )
+        )
+    return tuple(out)
