@@ -72,6 +72,49 @@ def extensions() -> list[Profile]:
                 el("Extension.value[x]:valueQuantity.code", min=1, fixedCode="wk"),
             ],
         ),
+        Profile(
+            id="childcare-enrollment",
+            type="Extension",
+            base=CORE + "Extension",
+            title="Childcare enrolment",
+            description=(
+                "The child's enrolment at a childcare centre (托育机构): the centre, the class "
+                "(班级, a Location) and the period. A centre's staff see the children whose "
+                "enrolment period includes today."
+            ),
+            kind="complex-type",
+            context=[{"type": "element", "expression": "Patient"}],
+            elements=[
+                el("Extension", short="Childcare enrolment"),
+                el(
+                    "Extension.extension",
+                    min=2,
+                    slicing={
+                        "discriminator": [{"type": "value", "path": "url"}],
+                        "ordered": False,
+                        "rules": "closed",
+                    },
+                ),
+                el("Extension.extension:centre", sliceName="centre", min=1, max="1"),
+                el("Extension.extension:centre.extension", max="0"),
+                el("Extension.extension:centre.url", fixedUri="centre"),
+                el(
+                    "Extension.extension:centre.value[x]",
+                    min=1,
+                    type=ref("hb-organization", "Organization"),
+                ),
+                el("Extension.extension:class", sliceName="class", min=0, max="1"),
+                el("Extension.extension:class.extension", max="0"),
+                el("Extension.extension:class.url", fixedUri="class"),
+                el("Extension.extension:class.value[x]", min=1, type=ref("Location")),
+                el("Extension.extension:period", sliceName="period", min=1, max="1"),
+                el("Extension.extension:period.extension", max="0"),
+                el("Extension.extension:period.url", fixedUri="period"),
+                el("Extension.extension:period.value[x]", min=1, type=[{"code": "Period"}]),
+                el("Extension.url", fixedUri=sd_url("childcare-enrollment")),
+                el("Extension.value[x]", max="0"),
+            ],
+        ),
         _extension(
             "alert-severity",
             "Alert severity",
@@ -128,6 +171,14 @@ def child() -> Profile:
             type=[{"code": "Extension", "profile": [sd_url("gestational-age")]}],
         ),
         el("Patient.extension:gestationalAge.url", fixedUri=sd_url("gestational-age")),
+        el(
+            "Patient.extension:enrollment",
+            sliceName="enrollment",
+            min=0,
+            max="*",
+            type=[{"code": "Extension", "profile": [sd_url("childcare-enrollment")]}],
+        ),
+        el("Patient.extension:enrollment.url", fixedUri=sd_url("childcare-enrollment")),
         el("Patient.identifier", min=1),
         el("Patient.name", min=1),
         el("Patient.gender", min=1),
@@ -141,6 +192,14 @@ def child() -> Profile:
         "extension": [
             {"url": sd_url("birth-weight"), "valueQuantity": quantity(3250, "g")},
             {"url": sd_url("gestational-age"), "valueQuantity": quantity(39, "wk")},
+            {
+                "url": sd_url("childcare-enrollment"),
+                "extension": [
+                    {"url": "centre", "valueReference": {"reference": "Organization/centre-1"}},
+                    {"url": "class", "valueReference": {"reference": "Location/class-1"}},
+                    {"url": "period", "valuePeriod": {"start": "2026-03-01"}},
+                ],
+            },
         ],
         "identifier": [
             {"system": SID_CHILD, "value": "C-2025-000123"},
@@ -159,6 +218,11 @@ def child() -> Profile:
             "birth-weight-kg",
             [("set", ["extension", 0, "valueQuantity"], quantity(3.25, "kg"))],
             [("Patient.extension[0].valueQuantity.code", "value")],
+        ),
+        Invalid(
+            "enrollment-without-centre",
+            [("del", ["extension", 2, "extension", 0], None)],
+            [("Patient.extension[2].extension", "required")],
         ),
         Invalid(
             "no-child-id",
