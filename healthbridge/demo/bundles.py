@@ -32,12 +32,16 @@ Resource = dict[str, Any]
 #: Beijing time: dates become instants at a plausible local clock time.
 CST = dt.timezone(dt.timedelta(hours=8))
 ENROLLMENT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
+BIRTH_WEIGHT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/birth-weight"
+GESTATIONAL_AGE_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/gestational-age"
+NIP_CONCEPT_MAP = f"{t.CANONICAL_BASE}/ConceptMap/nip-vaccine-cvx-atc"
 
-_ORG_TYPE = {
-    OrgKind.MCH_HOSPITAL: ("prov", "Healthcare Provider"),
-    OrgKind.COMMUNITY_HEALTH_CENTRE: ("prov", "Healthcare Provider"),
-    OrgKind.CHILDCARE_CENTRE: ("other", "Other"),
-}
+
+def _meta(profile: str) -> dict[str, list[str]]:
+    """``meta.profile`` claiming one of our profiles (validated on write)."""
+    return {"profile": [f"{t.CANONICAL_BASE}/StructureDefinition/{profile}"]}
+
+
 _ORG_KIND_DISPLAY = {
     OrgKind.MCH_HOSPITAL: "妇幼保健院",
     OrgKind.COMMUNITY_HEALTH_CENTRE: "社区卫生服务中心",
@@ -74,21 +78,14 @@ def _coding(system: str, code: str, display: str | None = None) -> dict[str, str
 
 
 def organization(org: Organization) -> Resource:
-    """An Organization with the HL7 organisation type and our finer kind."""
-    code, display = _ORG_TYPE[org.kind]
+    """An Organization typed by our organisation-kind code system."""
     return {
         "resourceType": "Organization",
         "id": org.id,
+        "meta": _meta("hb-organization"),
         "identifier": [{"system": t.SID_ORG_CODE, "value": org.code}],
         "active": True,
-        "type": [
-            {
-                "coding": [
-                    _coding(t.ORGANIZATION_TYPE, code, display),
-                    _coding(t.CS_ORG_KIND, org.kind.value, _ORG_KIND_DISPLAY[org.kind]),
-                ]
-            }
-        ],
+        "type": [{"coding": [_coding(t.CS_ORG_KIND, org.kind.value, _ORG_KIND_DISPLAY[org.kind])]}],
         "name": org.name_zh,
         "alias": [org.name_en],
     }
@@ -159,11 +156,37 @@ def district_bundle(district: District) -> Resource:
     return _bundle(entries)
 
 
-def patient(child: Child) -> Resource:
-    """The child as a Patient, with centre enrolment as an extension."""
+def patient(child: Child, guardians: list[Guardian], birth_weight_kg: float | None) -> Resource:
+    """The child as a Patient: birth weight, gestational age, enrolment, guardian links."""
+    extensions: list[dict[str, Any]] = []
+    if birth_weight_kg is not None:
+        extensions.append(
+            {
+                "url": BIRTH_WEIGHT_EXTENSION,
+                "valueQuantity": {
+                    "value": round(birth_weight_kg * 1000),
+                    "unit": "g",
+                    "system": t.UCUM,
+                    "code": "g",
+                },
+            }
+        )
+    extensions.append(
+        {
+            "url": GESTATIONAL_AGE_EXTENSION,
+            "valueQuantity": {
+                "value": child.gestational_age_weeks,
+                "unit": "wk",
+                "system": t.UCUM,
+                "code": "wk",
+            },
+        }
+    )
     resource: Resource = {
         "resourceType": "Patient",
         "id": child.id,
+        "meta": _meta("hb-child"),
+        "extension": extensions,
         "identifier": [{"system": t.SID_CHILD_ID, "value": child.record_number}],
         "active": True,
         "name": [
@@ -175,9 +198,14 @@ def patient(child: Child) -> Resource:
         ],
         "gender": "male" if int(child.sex) == 1 else "female",
         "birthDate": child.birth_date.isoformat(),
+        "link": [
+            {"other": {"reference": f"RelatedPerson/{g.id}"}, "type": "seealso"} for g in guardians
+        ],
     }
+    if not guardians:
+        del resource["link"]
     if child.centre_id and child.class_id and child.enrolled_since:
-        resource["extension"] = [
+        extensions.append(
             {
                 "url": ENROLLMENT_EXTENSION,
                 "extension": [
@@ -189,7 +217,7 @@ def patient(child: Child) -> Resource:
                     {"url": "period", "valuePeriod": {"start": child.enrolled_since.isoformat()}},
                 ],
             }
-        ]
+        )
     return resource
 
 
@@ -198,6 +226,7 @@ def related_person(guardian: Guardian) -> Resource:
     return {
         "resourceType": "RelatedPerson",
         "id": guardian.id,
+        "meta": _meta("hb-guardian"),
         "active": True,
         "patient": {"reference": f"Patient/{guardian.child_id}"},
         "relationship": [
@@ -228,6 +257,7 @@ def consent(child: Child, guardian: Guardian, as_of: dt.date) -> Resource:
     return {
         "resourceType": "Consent",
         "id": f"consent-{child.id}-{child.hospital_id}",
+        "meta": _meta("hb-data-sharing-consent"),
         "status": "active",
         "scope": {
             "coding": [
@@ -271,6 +301,17 @@ def consent(child: Child, guardian: Guardian, as_of: dt.date) -> Resource:
     }
 
 
+#: Our profile for each LOINC measurement code.
+_PROFILE_BY_LOINC = {
+    t.LOINC_BODY_WEIGHT: "hb-body-weight",
+    t.LOINC_BODY_LENGTH: "hb-body-length",
+    t.LOINC_BODY_HEIGHT: "hb-body-height",
+    t.LOINC_HEAD_CIRCUMFERENCE: "hb-head-circumference",
+    t.LOINC_HAEMOGLOBIN: "hb-haemoglobin",
+    t.LOINC_BODY_TEMPERATURE: "hb-body-temperature",
+}
+
+
 def _observation(
     oid: str,
     child_id: str,
@@ -281,9 +322,10 @@ def _observation(
     encounter: str | None = None,
     performer: str | None = None,
 ) -> Resource:
-    resource: Resource = {
-        "resourceType": "Observation",
-        "id": oid,
+    resource: Resource = {"resourceType": "Observation", "id": oid}
+    if code[0] in _PROFILE_BY_LOINC:
+        resource["meta"] = _meta(_PROFILE_BY_LOINC[code[0]])
+    resource |= {
         "status": "final",
         "category": [{"coding": [_coding(t.OBSERVATION_CATEGORY, category)]}],
         "code": {"coding": [_coding(t.LOINC, code[0], code[1])], "text": code[1]},
@@ -310,10 +352,10 @@ def visit_resources(visit: pd.Series, n: int) -> list[Resource]:
     enc: Resource = {
         "resourceType": "Encounter",
         "id": enc_id,
+        "meta": _meta("hb-checkup-encounter"),
         "status": "finished",
-        "class": _coding(
-            t.V3_ACT_CODE, "FLD" if visit["visit"] in ("centre-growth", "newborn-home") else "AMB"
-        ),
+        # the checkup profile fixes class AMB, also for home visits and centre sessions
+        "class": _coding(t.V3_ACT_CODE, "AMB", "ambulatory"),
         "type": [{"coding": [_coding(t.CS_CHECKUP_VISIT, str(visit["visit"]))]}],
         "subject": {"reference": f"Patient/{child_id}"},
         "participant": [{"individual": {"reference": f"Practitioner/{visit['practitioner_id']}"}}],
@@ -352,22 +394,6 @@ def visit_resources(visit: pd.Series, n: int) -> list[Resource]:
         )
         hb["valueQuantity"] = _quantity(float(visit["hb_g_l"]), "g/L")
         out.append(hb)
-    if visit["visit"] == "birth":
-        ga = _observation(
-            f"obs-{child_id}-ga",
-            child_id,
-            (t.LOINC_GESTATIONAL_AGE, "Gestational age at birth"),
-            when,
-            category="exam",
-            encounter=enc_id,
-        )
-        ga["valueQuantity"] = {
-            "value": float(visit["ga_weeks_at_birth"]),
-            "unit": "wk",
-            "system": t.UCUM,
-            "code": "wk",
-        }
-        out.append(ga)
     return out
 
 
@@ -397,21 +423,52 @@ def daily_check_resources(check: pd.Series, n: int) -> list[Resource]:
     return out
 
 
+def immunization(dose: pd.Series, schedule: str) -> Resource:
+    """One NIP dose as an Immunization, coded in our NIP system and mapped to CVX."""
+    from fhir_profiles.terminology import translate
+
+    vaccine = str(dose["vaccine"])
+    codings = [_coding(t.CS_NIP_VACCINE, vaccine)]
+    for target in translate(NIP_CONCEPT_MAP, t.CS_NIP_VACCINE, vaccine, t.CVX):
+        if target.code is not None and target.equivalence in ("equivalent", "equal"):
+            codings.append(_coding(t.CVX, target.code))
+    day: dt.date = dose["date"]
+    return {
+        "resourceType": "Immunization",
+        "id": f"imm-{dose['child_id']}-{dose['series']}-{int(dose['dose'])}",
+        "meta": _meta("hb-immunization"),
+        "status": "completed",
+        "vaccineCode": {"coding": codings},
+        "patient": {"reference": f"Patient/{dose['child_id']}"},
+        "occurrenceDateTime": instant(day, hour=10),
+        "lotNumber": str(dose["lot"]),
+        "performer": [{"actor": {"reference": f"Organization/{dose['place_id']}"}}],
+        "protocolApplied": [
+            {"series": f"NIP {schedule}", "doseNumberPositiveInt": int(dose["dose"])}
+        ],
+    }
+
+
 def child_bundles(district: District) -> Iterator[Resource]:
     """One transaction Bundle per child, in child order."""
     guardians: dict[str, list[Guardian]] = {}
     for g in district.guardians:
         guardians.setdefault(g.child_id, []).append(g)
-    ga = {c.id: c.gestational_age_weeks for c in district.children}
-    visits = district.visits.assign(ga_weeks_at_birth=district.visits["child_id"].map(ga))
-    visits_by_child = dict(tuple(visits.groupby("child_id", sort=False)))
+    visits_by_child = dict(tuple(district.visits.groupby("child_id", sort=False)))
     checks_by_child = dict(tuple(district.daily_checks.groupby("child_id", sort=False)))
+    doses_by_child = dict(tuple(district.doses.groupby("child_id", sort=False)))
+    edition = district.schedule.removeprefix("nip-")
     for child in district.children:
-        entries = [_put(patient(child))]
+        child_visits = visits_by_child.get(child.id)
+        birth_weight = None
+        if child_visits is not None:
+            birth = child_visits[child_visits["visit"] == "birth"]
+            if len(birth):
+                birth_weight = float(birth["weight_kg"].iloc[0])
+        entries = [_put(patient(child, guardians.get(child.id, []), birth_weight))]
         entries += [_put(related_person(g)) for g in guardians.get(child.id, [])]
         if child.consent_to_hospital and guardians.get(child.id):
             entries.append(_put(consent(child, guardians[child.id][0], district.as_of)))
-        child_visits = visits_by_child.get(child.id)
         if child_visits is not None:
             for n, (_i, row) in enumerate(child_visits.iterrows(), start=1):
                 entries += [_put(r) for r in visit_resources(row, n)]
@@ -419,6 +476,9 @@ def child_bundles(district: District) -> Iterator[Resource]:
         if checks is not None:
             for n, (_i, row) in enumerate(checks.iterrows(), start=1):
                 entries += [_put(r) for r in daily_check_resources(row, n)]
+        doses = doses_by_child.get(child.id)
+        if doses is not None:
+            entries += [_put(immunization(row, edition)) for _i, row in doses.iterrows()]
         yield _bundle(entries)
 
 

@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 from growth_standards import Indicator, Sex, value_at_z
+from healthbridge.clinical.ages import add_age
+from healthbridge.clinical.tables_vaccination import VaccinationTable
 
 #: Average days in a month, as WHO uses to convert ages (anthro: 30.4375 days per month).
 DAYS_PER_MONTH = 30.4375
@@ -33,7 +35,7 @@ class OrgKind(StrEnum):
     """The kinds of organisation in a district's 医育融合 network."""
 
     MCH_HOSPITAL = "mch-hospital"  # 妇幼保健院
-    COMMUNITY_HEALTH_CENTRE = "chc"  # 社区卫生服务中心
+    COMMUNITY_HEALTH_CENTRE = "community-health-centre"  # 社区卫生服务中心
     CHILDCARE_CENTRE = "childcare-centre"  # 托育机构
 
 
@@ -100,6 +102,9 @@ HB_VISITS = frozenset({"6m", "8m", "18m", "30m"})
 MISSED_VISIT_SHARE = 0.06
 #: Centre growth measurement interval in days (quarterly, DOMAIN.md §3.4 local practice).
 CENTRE_MEASUREMENT_DAYS = 91
+#: Chance that a scheduled vaccine dose was not given on time; a third of those are caught up.
+MISSED_DOSE_SHARE = 0.04
+CATCH_UP_SHARE = 0.35
 #: Days of morning health checks (晨检) generated before the as-of date.
 DAILY_CHECK_DAYS = 10
 
@@ -180,6 +185,8 @@ class District:
     practitioner_id, weight_kg, lenhei_cm, measure ("l"/"h"), headc_cm (NaN when not taken),
     hb_g_l (NaN when not taken).
     ``daily_checks``: child_id, class_id, centre_id, date, temperature_c, symptoms (tuple).
+    ``doses``: child_id, vaccine (NIP code), series, dose (number in series), date, lot,
+    place_id.
     """
 
     as_of: dt.date
@@ -191,6 +198,8 @@ class District:
     guardians: list[Guardian] = field(default_factory=list)
     visits: pd.DataFrame = field(default_factory=pd.DataFrame)
     daily_checks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    doses: pd.DataFrame = field(default_factory=pd.DataFrame)
+    schedule: str = ""
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -278,11 +287,17 @@ def _practitioners(rng: np.random.Generator, orgs: Sequence[Organization]) -> li
 
 
 def generate(
-    *, children: int = 600, seed: int = 20261122, as_of: dt.date | None = None
+    *,
+    children: int = 600,
+    seed: int = 20261122,
+    as_of: dt.date | None = None,
+    schedule: VaccinationTable | None = None,
 ) -> District:
     """Draw a district of ``children`` children aged 0–3 years at ``as_of`` (default today).
 
-    Reproducible: the same ``children``, ``seed`` and ``as_of`` give identical tables.
+    Vaccinations follow ``schedule`` (default: the current national rule set's NIP edition),
+    with some doses missed and some of those caught up. Reproducible: the same arguments give
+    identical tables.
     """
     if children < 1:
         raise ValueError("children must be at least 1")
@@ -300,6 +315,12 @@ def generate(
     district.guardians = guardians
     district.visits = _visits(rng, kids, as_of, district.practitioners)
     district.daily_checks = _daily_checks(rng, kids, as_of)
+    if schedule is None:
+        from healthbridge.clinical.ruleset import load_ruleset
+
+        schedule = load_ruleset("cn-child-health", "2026.1").vaccination
+    district.schedule = schedule.meta.id
+    district.doses = _doses(rng, kids, as_of, schedule)
     return district
 
 
@@ -550,3 +571,65 @@ def _daily_checks(rng: np.random.Generator, kids: Sequence[Child], as_of: dt.dat
         frame.loc[cluster, "temperature_c"] = [38.2, 38.6, 37.9][: len(cluster)]
         frame.loc[cluster, "symptoms"] = pd.Series([("rash",)] * len(cluster), index=cluster)
     return frame
+
+
+def _doses(
+    rng: np.random.Generator, kids: Sequence[Child], as_of: dt.date, table: VaccinationTable
+) -> pd.DataFrame:
+    """Doses on the schedule's default products, given at the visit for their minimum age.
+
+    Doses due at the same age are given on the same day (so injectable live vaccines never
+    fall within 28 days of each other); a missed dose delays the rest of its series, and is
+    sometimes caught up later, always keeping the series' minimum intervals.
+    """
+    defaults = {o.series: o.default_option for o in table.options}
+    rules = [r for r in table.doses if r.option is None or r.option == defaults.get(r.series)]
+    rows: list[dict[str, object]] = []
+    for child in kids:
+        visit_jitter: dict[str, int] = {}
+        last: dict[str, dt.date] = {}
+        given_on: dict[tuple[str, int], dt.date] = {}
+        stopped: set[str] = set()
+        for rule in rules:
+            if rule.sex is not None and rule.sex.value != (
+                "male" if child.sex is Sex.MALE else "female"
+            ):
+                continue
+            if rule.series in stopped:
+                continue
+            target = add_age(child.birth_date, rule.age)
+            key = str(rule.age)
+            # birth doses within 24 hours (HepB1, BCG); later visits within two weeks
+            spread = 1 if rule.age.approx_days() == 0 else 15
+            jitter = visit_jitter.setdefault(key, int(rng.integers(0, spread)))
+            day = target + dt.timedelta(days=jitter)
+            if rule.series in last and rule.min_interval is not None:
+                day = max(day, add_age(last[rule.series], rule.min_interval))
+            for extra in rule.extra_intervals:  # e.g. HepB D1 -> D3 at least 4 months
+                earlier = given_on.get((rule.series, extra.from_number))
+                if earlier is not None:
+                    day = max(day, add_age(earlier, extra.min))
+            if rng.random() < MISSED_DOSE_SHARE:
+                if rng.random() >= CATCH_UP_SHARE:
+                    stopped.add(rule.series)
+                    continue
+                day = day + dt.timedelta(days=int(rng.integers(45, 120)))
+            if day > as_of:
+                stopped.add(rule.series)
+                continue
+            last[rule.series] = day
+            given_on[rule.series, rule.number] = day
+            rows.append(
+                {
+                    "child_id": child.id,
+                    "vaccine": rule.accepts[0],
+                    "series": rule.series,
+                    "dose": rule.number,
+                    "date": day,
+                    "lot": f"{day.year}{int(rng.integers(1, 999)):03d}{int(rng.integers(10)):d}",
+                    "place_id": child.hospital_id,
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["child_id", "vaccine", "series", "dose", "date", "lot", "place_id"]
+    )

@@ -145,6 +145,7 @@ ALERT_SEVERITIES: tuple[tuple[str, str, str], ...] = (
 )
 
 CHECKUP_VISITS: tuple[tuple[str, str, str], ...] = (
+    ("birth", "Measurements at birth (birth certificate record)", "出生时测量"),
     ("newborn-home", "Newborn home visit", "新生儿家庭访视"),
     ("1m", "1-month checkup", "满月体检"),
     ("3m", "3-month checkup", "3月龄体检"),

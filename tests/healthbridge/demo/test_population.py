@@ -133,3 +133,49 @@ def test_measurements_are_plausible(district: District) -> None:
     assert v["weight_kg"].between(0.8, 25).all()
     assert v["lenhei_cm"].between(35, 110).all()
     assert np.isfinite(v["weight_kg"]).all()
+
+
+def test_every_resource_claiming_a_profile_is_valid(district: District) -> None:
+    from healthbridge.fhir.profile_validation import validate_against_profiles
+
+    problems = []
+    claimed = 0
+    for bundle in bundles(district):
+        for entry in bundle["entry"]:
+            resource = entry["resource"]
+            if resource.get("meta", {}).get("profile"):
+                claimed += 1
+                issues = validate_against_profiles(resource)
+                problems += [(resource["id"], i) for i in issues if i.severity == "error"]
+    assert claimed > 1000
+    assert problems == []
+
+
+def test_vaccinations_follow_the_schedule_with_some_gaps(district: District) -> None:
+    from healthbridge.clinical.ruleset import load_ruleset
+    from healthbridge.clinical.vaccination import GivenDose, vaccination_plan
+    from healthbridge.clinical.vocab import Sex as ClinicalSex
+
+    table = load_ruleset("cn-child-health", "2026.1").vaccination
+    doses = dict(tuple(district.doses.groupby("child_id")))
+    statuses: Counter[str] = Counter()
+    for child in district.children:
+        given = (
+            [
+                GivenDose(f"{r.series}-{r.dose}", r.vaccine, r.date)
+                for r in doses[child.id].itertuples()
+            ]
+            if child.id in doses
+            else []
+        )
+        sex = ClinicalSex.MALE if child.sex == 1 else ClinicalSex.FEMALE
+        plan = vaccination_plan(child.birth_date, sex, given, table, AS_OF)
+        assert plan.invalid == (), (child.id, plan.invalid)
+        statuses.update(s.status.value for s in plan.doses)
+    assert statuses["given"] > 2000
+    assert statuses["overdue"] > 5  # the demo has children behind schedule
+    # HepB1 at birth: within a day
+    hepb1 = district.doses[(district.doses["vaccine"] == "HepB") & (district.doses["dose"] == 1)]
+    births = {c.id: c.birth_date for c in district.children}
+    late = [(r.date - births[r.child_id]).days for r in hepb1.itertuples()]
+    assert sum(1 for d in late if d <= 1) / len(late) > 0.9
