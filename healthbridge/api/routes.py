@@ -98,8 +98,8 @@ def metadata(request: Request, base: BaseUrlDep) -> Response:
     return FhirResponse(capability_statement(base, ops, request.app.state.started))
 
 
-@router.post("/", summary="Batch or transaction Bundle")
-@router.post("", include_in_schema=False)
+@router.post("/", summary="Batch or transaction Bundle", operation_id="bundle")
+@router.post("", include_in_schema=False, operation_id="bundle_no_slash")
 def system_bundle(
     request: Request, repo: RepoDep, ctx: ContextDep, body: BodyDep, settings: SettingsDep,
     base: BaseUrlDep,
@@ -160,7 +160,8 @@ def _operation(
     return FhirResponse(result)
 
 
-@router.api_route("/{name}", methods=["GET", "POST"], include_in_schema=False)
+@router.get("/{name}", summary="Search (or system $operation)", operation_id="search_type")
+@router.post("/{name}", summary="Create (or system $operation)", operation_id="create")
 def system_level(
     name: str, request: Request, repo: RepoDep, ctx: ContextDep, base: BaseUrlDep,
     settings: SettingsDep, body: BodyDep,
@@ -235,7 +236,8 @@ def type_history(rtype: str, request: Request, repo: RepoDep, ctx: ContextDep, b
 
 
 # ----------------------------------------------------------------------------- instance level
-@router.api_route("/{rtype}/{rid}", methods=["GET", "POST"], summary="Read (or type-level $op)")
+@router.get("/{rtype}/{rid}", summary="Read (or type $operation)", operation_id="read")
+@router.post("/{rtype}/{rid}", summary="Type $operation", operation_id="type_operation")
 def read_or_type_op(
     rtype: str, rid: str, request: Request, repo: RepoDep, ctx: ContextDep, base: BaseUrlDep,
     body: BodyDep,
@@ -290,7 +292,8 @@ def vread(rtype: str, rid: str, vid: str, repo: RepoDep, ctx: ContextDep, base: 
     return _resource_response(stored, base)
 
 
-@router.api_route("/{rtype}/{rid}/{name}", methods=["GET", "POST"], summary="Instance $operation")
+@router.get("/{rtype}/{rid}/{name}", summary="Instance $operation", operation_id="instance_op_get")
+@router.post("/{rtype}/{rid}/{name}", summary="Instance $operation", operation_id="instance_op_post")
 def instance_op(
     rtype: str, rid: str, name: str, request: Request, repo: RepoDep, ctx: ContextDep,
     base: BaseUrlDep, body: BodyDep,
