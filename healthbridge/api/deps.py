@@ -37,6 +37,7 @@ def get_context(request: Request) -> RequestContext:
         roles=frozenset(roles),
         client_address=request.client.host if request.client else None,
         request_id=request.headers.get("x-request-id"),
+        base_url=base_url(request),
     )
 
 

@@ -42,6 +42,8 @@ class RequestContext:
     roles: frozenset[str] = frozenset()
     client_address: str | None = None
     request_id: str | None = None
+    #: the FHIR base URL the caller used (absolute references to it are local)
+    base_url: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
 

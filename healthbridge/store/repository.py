@@ -134,7 +134,7 @@ class Transaction:
         self.conn = conn
         self.hooks = hooks
         self.context = context
-        self.base_url = settings_base_url
+        self.base_url = context.base_url or settings_base_url
         self.default_count = default_count
         self.max_count = max_count
         self._pending: dict[str, list[dict[str, Any]]] = {}
