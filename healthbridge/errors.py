@@ -57,83 +57,83 @@ class FhirError(Exception):
         return operation_outcome(self.issues)
 
 
-class BadRequest(FhirError):
+class BadRequestError(FhirError):
     """400: the request is malformed (bad parameter, unparsable body, bad search value)."""
 
     status = 400
     code = "invalid"
 
 
-class UnknownSearchParameter(BadRequest):
+class UnknownSearchParameterError(BadRequestError):
     """400: a search parameter the server does not support (strict handling)."""
 
     code = "not-supported"
 
 
-class Forbidden(FhirError):
+class ForbiddenError(FhirError):
     """403: the caller may not do this (used by the access layer)."""
 
     status = 403
     code = "forbidden"
 
 
-class NotFound(FhirError):
+class NotFoundError(FhirError):
     """404: no such resource (or type, or route)."""
 
     status = 404
     code = "not-found"
 
 
-class MethodNotAllowed(FhirError):
+class MethodNotAllowedError(FhirError):
     """405: the interaction is not allowed on this path."""
 
     status = 405
     code = "not-supported"
 
 
-class Conflict(FhirError):
+class ConflictError(FhirError):
     """409: a version conflict or a concurrent write."""
 
     status = 409
     code = "conflict"
 
 
-class Gone(FhirError):
+class GoneError(FhirError):
     """410: the resource was deleted."""
 
     status = 410
     code = "deleted"
 
 
-class PreconditionFailed(FhirError):
+class PreconditionFailedError(FhirError):
     """412: ``If-Match`` does not match, or a conditional interaction matched several."""
 
     status = 412
     code = "conflict"
 
 
-class PayloadTooLarge(FhirError):
+class PayloadTooLargeError(FhirError):
     """413: the request body exceeds the configured maximum."""
 
     status = 413
     code = "too-costly"
 
 
-class UnsupportedMediaType(FhirError):
+class UnsupportedMediaTypeError(FhirError):
     """415: the request body is not FHIR JSON."""
 
     status = 415
     code = "not-supported"
 
 
-class Unprocessable(FhirError):
+class UnprocessableError(FhirError):
     """422: the resource is well-formed JSON but fails validation or business rules."""
 
     status = 422
     code = "processing"
 
 
-class NotImplementedInteraction(FhirError):
+class NotImplementedInteractionError(FhirError):
     """501: a recognised but unimplemented feature."""
 
     status = 501

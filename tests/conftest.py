@@ -25,7 +25,9 @@ from fastapi.testclient import TestClient
 from healthbridge.config import Settings
 
 BACKENDS = ("sqlite", "postgresql")
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "tools/node/node_modules/hl7.fhir.r4.examples"
+EXAMPLES_DIR = (
+    Path(__file__).resolve().parent.parent / "tools/node/node_modules/hl7.fhir.r4.examples"
+)
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +64,10 @@ def _truncate(url: str) -> None:
         tables = [
             r[0]
             for r in conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                     "AND tablename <> 'alembic_version'")
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
             )
         ]
         if tables:

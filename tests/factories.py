@@ -24,8 +24,13 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def child(
-    *, child_id: str | None = None, family: str = "王", given: str = "小明",
-    birth_date: str = "2024-03-01", gender: str = "male", **overrides: Any,
+    *,
+    child_id: str | None = None,
+    family: str = "王",
+    given: str = "小明",
+    birth_date: str = "2024-03-01",
+    gender: str = "male",
+    **overrides: Any,
 ) -> dict[str, Any]:
     """A child Patient with a child-health record number."""
     return _merge(
@@ -40,14 +45,23 @@ def child(
     )
 
 
-def guardian(patient_ref: str, *, family: str = "王", given: str = "芳", **overrides: Any) -> dict[str, Any]:
+def guardian(
+    patient_ref: str, *, family: str = "王", given: str = "芳", **overrides: Any
+) -> dict[str, Any]:
     """A mother (RelatedPerson) of ``patient_ref``."""
     return _merge(
         {
             "resourceType": "RelatedPerson",
             "patient": {"reference": patient_ref},
             "relationship": [
-                {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "MTH"}]}
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+                            "code": "MTH",
+                        }
+                    ]
+                }
             ],
             "name": [{"family": family, "given": [given]}],
             "telecom": [{"system": "phone", "value": "13800000000"}],
@@ -56,7 +70,9 @@ def guardian(patient_ref: str, *, family: str = "王", given: str = "芳", **ove
     )
 
 
-def organization(*, name: str = "朝阳区妇幼保健院", code: str = "ORG-1", kind: str = "prov", **overrides: Any) -> dict[str, Any]:
+def organization(
+    *, name: str = "朝阳区妇幼保健院", code: str = "ORG-1", kind: str = "prov", **overrides: Any
+) -> dict[str, Any]:
     """A hospital (``prov``) or childcare centre organisation."""
     return _merge(
         {
@@ -65,7 +81,14 @@ def organization(*, name: str = "朝阳区妇幼保健院", code: str = "ORG-1",
             "name": name,
             "active": True,
             "type": [
-                {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type", "code": kind}]}
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/organization-type",
+                            "code": kind,
+                        }
+                    ]
+                }
             ],
         },
         overrides,
@@ -80,8 +103,14 @@ def practitioner(*, family: str = "李", given: str = "医生", **overrides: Any
 
 
 def observation(
-    patient_ref: str, *, code: str = "29463-7", display: str = "Body weight", value: float = 9.5,
-    unit: str = "kg", date: str = "2025-03-01", **overrides: Any,
+    patient_ref: str,
+    *,
+    code: str = "29463-7",
+    display: str = "Body weight",
+    value: float = 9.5,
+    unit: str = "kg",
+    date: str = "2025-03-01",
+    **overrides: Any,
 ) -> dict[str, Any]:
     """A vital-signs measurement (default: body weight in kg)."""
     return _merge(
@@ -89,7 +118,14 @@ def observation(
             "resourceType": "Observation",
             "status": "final",
             "category": [
-                {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                            "code": "vital-signs",
+                        }
+                    ]
+                }
             ],
             "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
             "subject": {"reference": patient_ref},
@@ -100,12 +136,24 @@ def observation(
     )
 
 
-def length(patient_ref: str, *, value: float = 75.0, date: str = "2025-03-01", **overrides: Any) -> dict[str, Any]:
+def length(
+    patient_ref: str, *, value: float = 75.0, date: str = "2025-03-01", **overrides: Any
+) -> dict[str, Any]:
     """A body length measurement in cm."""
-    return observation(patient_ref, code="8306-3", display="Body height lying", value=value, unit="cm", date=date, **overrides)
+    return observation(
+        patient_ref,
+        code="8306-3",
+        display="Body height lying",
+        value=value,
+        unit="cm",
+        date=date,
+        **overrides,
+    )
 
 
-def encounter(patient_ref: str, *, start: str = "2025-03-01T09:00:00+08:00", **overrides: Any) -> dict[str, Any]:
+def encounter(
+    patient_ref: str, *, start: str = "2025-03-01T09:00:00+08:00", **overrides: Any
+) -> dict[str, Any]:
     """A finished ambulatory checkup visit."""
     return _merge(
         {
@@ -119,13 +167,17 @@ def encounter(patient_ref: str, *, start: str = "2025-03-01T09:00:00+08:00", **o
     )
 
 
-def immunization(patient_ref: str, *, vaccine: str = "HepB", date: str = "2024-03-01", **overrides: Any) -> dict[str, Any]:
+def immunization(
+    patient_ref: str, *, vaccine: str = "HepB", date: str = "2024-03-01", **overrides: Any
+) -> dict[str, Any]:
     """A completed NIP vaccination."""
     return _merge(
         {
             "resourceType": "Immunization",
             "status": "completed",
-            "vaccineCode": {"coding": [{"system": f"{BASE}/CodeSystem/nip-vaccine", "code": vaccine}]},
+            "vaccineCode": {
+                "coding": [{"system": f"{BASE}/CodeSystem/nip-vaccine", "code": vaccine}]
+            },
             "patient": {"reference": patient_ref},
             "occurrenceDateTime": date,
         },
@@ -151,12 +203,18 @@ def transaction(*entries: dict[str, Any], kind: str = "transaction") -> dict[str
     return {"resourceType": "Bundle", "type": kind, "entry": list(entries)}
 
 
-def post(resource: dict[str, Any], *, full_url: str | None = None, if_none_exist: str | None = None) -> dict[str, Any]:
+def post(
+    resource: dict[str, Any], *, full_url: str | None = None, if_none_exist: str | None = None
+) -> dict[str, Any]:
     """A POST entry (``fullUrl`` defaults to a fresh ``urn:uuid:``)."""
     request: dict[str, Any] = {"method": "POST", "url": resource["resourceType"]}
     if if_none_exist:
         request["ifNoneExist"] = if_none_exist
-    return {"fullUrl": full_url or f"urn:uuid:{uuid.uuid4()}", "resource": resource, "request": request}
+    return {
+        "fullUrl": full_url or f"urn:uuid:{uuid.uuid4()}",
+        "resource": resource,
+        "request": request,
+    }
 
 
 def put(resource: dict[str, Any], url: str, *, if_match: str | None = None) -> dict[str, Any]:

@@ -46,12 +46,14 @@ def capability_statement(base_url: str, operations: OperationRegistry, date: str
                 if p.type == "reference" and (not p.target or rtype in p.target)
             ),
             "searchParam": [
-                {"name": c, "definition": p.url, "type": p.type}
-                for c, p in sorted(params.items())
+                {"name": c, "definition": p.url, "type": p.type} for c, p in sorted(params.items())
             ],
         }
         ops = [
-            {"name": op.name, "definition": op.definition_url or f"{base_url}/OperationDefinition/{op.name}"}
+            {
+                "name": op.name,
+                "definition": op.definition_url or f"{base_url}/OperationDefinition/{op.name}",
+            }
             for op in operations.all()
             if op.levels & {"type", "instance"}
             and (op.resource_types is None or rtype in op.resource_types)
@@ -60,7 +62,10 @@ def capability_statement(base_url: str, operations: OperationRegistry, date: str
             entry["operation"] = ops
         resources.append(entry)
     system_ops = [
-        {"name": op.name, "definition": op.definition_url or f"{base_url}/OperationDefinition/{op.name}"}
+        {
+            "name": op.name,
+            "definition": op.definition_url or f"{base_url}/OperationDefinition/{op.name}",
+        }
         for op in operations.all()
         if "system" in op.levels
     ]
@@ -69,8 +74,16 @@ def capability_statement(base_url: str, operations: OperationRegistry, date: str
         "resource": resources,
         "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
         "searchParam": [
-            {"name": "_count", "type": "number", "definition": "http://hl7.org/fhir/R4/search.html#count"},
-            {"name": "_sort", "type": "string", "definition": "http://hl7.org/fhir/R4/search.html#sort"},
+            {
+                "name": "_count",
+                "type": "number",
+                "definition": "http://hl7.org/fhir/R4/search.html#count",
+            },
+            {
+                "name": "_sort",
+                "type": "string",
+                "definition": "http://hl7.org/fhir/R4/search.html#sort",
+            },
         ],
     }
     if system_ops:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from healthbridge.config import Settings
-from healthbridge.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from healthbridge.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 from healthbridge.store.hooks import RequestContext
 from healthbridge.store.repository import Repository
 
@@ -31,7 +31,7 @@ def get_context(request: Request) -> RequestContext:
     """Who is calling. No authentication yet: the access layer will replace this dependency
     (``app.dependency_overrides``) or fill ``request.state.principal``."""
     principal = getattr(request.state, "principal", None)
-    roles = getattr(request.state, "roles", frozenset())
+    roles: frozenset[str] = frozenset(getattr(request.state, "roles", ()))
     return RequestContext(
         principal=principal,
         roles=frozenset(roles),
@@ -53,13 +53,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing more than ``limit`` bytes with 413."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Request body of {declared} bytes exceeds the limit of {limit}")
+        raise PayloadTooLargeError(f"Request body of {declared} bytes exceeds the limit of {limit}")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+            raise PayloadTooLargeError(f"Request body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -72,15 +72,15 @@ async def fhir_body(request: Request) -> dict[str, Any] | None:
         return None
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in _JSON_TYPES:
-        raise UnsupportedMediaType(
+        raise UnsupportedMediaTypeError(
             f"Content-Type {media or '(none)'!r} is not supported; use application/fhir+json"
         )
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"Body is not valid JSON: {exc}") from exc
+        raise BadRequestError(f"Body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise BadRequest("Body must be a JSON object")
+        raise BadRequestError("Body must be a JSON object")
     return data
 
 

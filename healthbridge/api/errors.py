@@ -35,7 +35,9 @@ _HTTP_CODES = {
 }
 
 
-def outcome_response(status: int, issues: list[Issue], headers: dict[str, str] | None = None) -> Response:
+def outcome_response(
+    status: int, issues: list[Issue], headers: dict[str, str] | None = None
+) -> Response:
     """An OperationOutcome response with ``status``."""
     return FhirResponse(operation_outcome(issues), status_code=status, headers=headers)
 

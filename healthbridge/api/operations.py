@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from starlette.responses import Response
 
-from healthbridge.errors import BadRequest, MethodNotAllowed, NotFound
+from healthbridge.errors import BadRequestError, MethodNotAllowedError, NotFoundError
 from healthbridge.store.repository import Transaction
 
 Level = Literal["system", "type", "instance"]
@@ -95,15 +95,17 @@ class OperationRegistry:
         """Registered operations, by name."""
         return [self._ops[k] for k in sorted(self._ops)]
 
-    def find(self, name: str, level: Level, resource_type: str | None, method: str) -> OperationDefinition:
-        """The operation for a request, or :class:`NotFound` / :class:`MethodNotAllowed`."""
+    def find(
+        self, name: str, level: Level, resource_type: str | None, method: str
+    ) -> OperationDefinition:
+        """The operation for a request; :class:`NotFoundError` or :class:`MethodNotAllowedError`."""
         op = self._ops.get(name.lstrip("$"))
         if op is None or level not in op.levels:
-            raise NotFound(f"Unknown operation {name} at {level} level")
+            raise NotFoundError(f"Unknown operation {name} at {level} level")
         if op.resource_types is not None and resource_type not in op.resource_types:
-            raise NotFound(f"Operation {name} is not defined for {resource_type}")
+            raise NotFoundError(f"Operation {name} is not defined for {resource_type}")
         if op.affects_state and method == "GET":
-            raise MethodNotAllowed(f"Operation {name} changes state; use POST")
+            raise MethodNotAllowedError(f"Operation {name} changes state; use POST")
         return op
 
 
@@ -116,7 +118,7 @@ def parameters_from_body(body: dict[str, Any] | None) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     for p in body.get("parameter", []):
         if not isinstance(p, dict) or "name" not in p:
-            raise BadRequest("Invalid Parameters.parameter")
+            raise BadRequestError("Invalid Parameters.parameter")
         if "resource" in p:
             out.append((p["name"], p["resource"]))
             continue
@@ -133,7 +135,11 @@ def everything(call: OperationCall) -> dict[str, Any]:
     types = {t for v in types_raw for t in str(v).split(",") if t} or None
     items = call.txn.everything(call.resource_id, types=types)
     entries = [
-        {"fullUrl": f"{call.base_url}/{s.reference}", "resource": s.resource, "search": {"mode": "match"}}
+        {
+            "fullUrl": f"{call.base_url}/{s.reference}",
+            "resource": s.resource,
+            "search": {"mode": "match"},
+        }
         for s in items
     ]
     return {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}

@@ -21,14 +21,19 @@ from healthbridge.api.deps import (
     SettingsDep,
     read_body,
 )
-from healthbridge.api.operations import OperationCall, OperationRegistry, parameters_from_body
+from healthbridge.api.operations import (
+    Level,
+    OperationCall,
+    OperationRegistry,
+    parameters_from_body,
+)
 from healthbridge.api.responses import FhirResponse, http_date
 from healthbridge.errors import (
-    BadRequest,
+    BadRequestError,
     Issue,
-    MethodNotAllowed,
-    NotFound,
-    UnsupportedMediaType,
+    MethodNotAllowedError,
+    NotFoundError,
+    UnsupportedMediaTypeError,
     operation_outcome,
 )
 from healthbridge.fhir import r4
@@ -57,17 +62,21 @@ def _if_match(request: Request) -> int | None:
         text = text[2:]
     text = text.strip('"')
     if not text.isdigit():
-        raise BadRequest(f"Invalid If-Match {value!r}")
+        raise BadRequestError(f"Invalid If-Match {value!r}")
     return int(text)
 
 
 def _check_type(rtype: str) -> None:
     if not r4.is_supported(rtype):
-        raise NotFound(f"Resource type {rtype!r} is not supported")
+        raise NotFoundError(f"Resource type {rtype!r} is not supported")
 
 
 def _resource_response(
-    stored: StoredResource, base: str, *, status: int = 200, request: Request | None = None,
+    stored: StoredResource,
+    base: str,
+    *,
+    status: int = 200,
+    request: Request | None = None,
     location: bool = False,
 ) -> Response:
     headers = {"ETag": stored.etag, "Last-Modified": http_date(stored.last_updated)}
@@ -101,11 +110,15 @@ def metadata(request: Request, base: BaseUrlDep) -> Response:
 @router.post("/", summary="Batch or transaction Bundle", operation_id="bundle")
 @router.post("", include_in_schema=False, operation_id="bundle_no_slash")
 def system_bundle(
-    request: Request, repo: RepoDep, ctx: ContextDep, body: BodyDep, settings: SettingsDep,
+    request: Request,
+    repo: RepoDep,
+    ctx: ContextDep,
+    body: BodyDep,
+    settings: SettingsDep,
     base: BaseUrlDep,
 ) -> Response:
     if body is None or body.get("resourceType") != "Bundle":
-        raise BadRequest("POST to the base URL needs a batch or transaction Bundle")
+        raise BadRequestError("POST to the base URL needs a batch or transaction Bundle")
     out = bundles.process(
         repo,
         ctx,
@@ -128,12 +141,12 @@ def _history(
     params = dict(request.query_params)
     unknown = set(params) - {"_count", "_since", "_offset", "_format"}
     if unknown:
-        raise BadRequest(f"Unsupported history parameters: {', '.join(sorted(unknown))}")
+        raise BadRequestError(f"Unsupported history parameters: {', '.join(sorted(unknown))}")
     try:
         count = int(params["_count"]) if "_count" in params else None
         offset = int(params.get("_offset", "0"))
     except ValueError as exc:
-        raise BadRequest("_count and _offset must be integers") from exc
+        raise BadRequestError("_count and _offset must be integers") from exc
     with repo.transaction(ctx, write=False) as txn:
         items, total = txn.history(
             rtype, rid, since=params.get("_since"), count=count, offset=offset
@@ -142,11 +155,17 @@ def _history(
 
 
 def _operation(
-    request: Request, repo: Any, ctx: Any, base: str, body: dict[str, Any] | None,
-    name: str, rtype: str | None, rid: str | None,
+    request: Request,
+    repo: Any,
+    ctx: Any,
+    base: str,
+    body: dict[str, Any] | None,
+    name: str,
+    rtype: str | None,
+    rid: str | None,
 ) -> Response:
     registry: OperationRegistry = request.app.state.operations
-    level = "instance" if rid else "type" if rtype else "system"
+    level: Level = "instance" if rid else "type" if rtype else "system"
     op = registry.find(name, level, rtype, request.method)
     params: list[tuple[str, Any]] = list(_query_pairs(request))
     params += parameters_from_body(body)
@@ -163,18 +182,22 @@ def _operation(
 @router.get("/{name}", summary="Search (or system $operation)", operation_id="search_type")
 @router.post("/{name}", summary="Create (or system $operation)", operation_id="create")
 def system_level(
-    name: str, request: Request, repo: RepoDep, ctx: ContextDep, base: BaseUrlDep,
-    settings: SettingsDep, body: BodyDep,
+    name: str,
+    request: Request,
+    repo: RepoDep,
+    ctx: ContextDep,
+    base: BaseUrlDep,
+    body: BodyDep,
 ) -> Response:
     if name.startswith("$"):
         return _operation(request, repo, ctx, base, body, name, None, None)
     if request.method == "GET":
-        return search(name, request, repo, ctx, base, settings, _query_pairs(request))
+        return search(name, request, repo, ctx, base, _query_pairs(request))
     _check_type(name)
     if body is None:
-        raise BadRequest("Create needs a resource body")
+        raise BadRequestError("Create needs a resource body")
     if body.get("resourceType") != name:
-        raise BadRequest("resourceType does not match the URL")
+        raise BadRequestError("resourceType does not match the URL")
     with repo.transaction(ctx, write=True) as txn:
         result = txn.create(body, if_none_exist=request.headers.get("if-none-exist"))
     if not result.changed:
@@ -183,7 +206,11 @@ def system_level(
 
 
 def search(
-    rtype: str, request: Request, repo: Any, ctx: Any, base: str, settings: Any,
+    rtype: str,
+    request: Request,
+    repo: Any,
+    ctx: Any,
+    base: str,
     pairs: list[tuple[str, str]],
 ) -> Response:
     _check_type(rtype)
@@ -206,9 +233,9 @@ def conditional_update(
 ) -> Response:
     _check_type(rtype)
     if not request.url.query:
-        raise MethodNotAllowed("PUT on a type needs search criteria (conditional update)")
+        raise MethodNotAllowedError("PUT on a type needs search criteria (conditional update)")
     if body is None:
-        raise BadRequest("Update needs a resource body")
+        raise BadRequestError("Update needs a resource body")
     with repo.transaction(ctx, write=True) as txn:
         result = txn.conditional_update(rtype, request.url.query, body)
     return _write_response(result, base, request)
@@ -216,21 +243,27 @@ def conditional_update(
 
 @router.post("/{rtype}/_search", summary="Search by POST")
 async def search_post(
-    rtype: str, request: Request, repo: RepoDep, ctx: ContextDep, base: BaseUrlDep,
+    rtype: str,
+    request: Request,
+    repo: RepoDep,
+    ctx: ContextDep,
+    base: BaseUrlDep,
     settings: SettingsDep,
 ) -> Response:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw = await read_body(request, settings.max_request_bytes)
     if raw.strip() and media != "application/x-www-form-urlencoded":
-        raise UnsupportedMediaType("POST _search needs application/x-www-form-urlencoded")
+        raise UnsupportedMediaTypeError("POST _search needs application/x-www-form-urlencoded")
     pairs = _query_pairs(request) + parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
     from starlette.concurrency import run_in_threadpool
 
-    return await run_in_threadpool(search, rtype, request, repo, ctx, base, settings, pairs)
+    return await run_in_threadpool(search, rtype, request, repo, ctx, base, pairs)
 
 
 @router.get("/{rtype}/_history", summary="Type history")
-def type_history(rtype: str, request: Request, repo: RepoDep, ctx: ContextDep, base: BaseUrlDep) -> Response:
+def type_history(
+    rtype: str, request: Request, repo: RepoDep, ctx: ContextDep, base: BaseUrlDep
+) -> Response:
     _check_type(rtype)
     return _history(request, repo, ctx, base, rtype, None)
 
@@ -239,14 +272,19 @@ def type_history(rtype: str, request: Request, repo: RepoDep, ctx: ContextDep, b
 @router.get("/{rtype}/{rid}", summary="Read (or type $operation)", operation_id="read")
 @router.post("/{rtype}/{rid}", summary="Type $operation", operation_id="type_operation")
 def read_or_type_op(
-    rtype: str, rid: str, request: Request, repo: RepoDep, ctx: ContextDep, base: BaseUrlDep,
+    rtype: str,
+    rid: str,
+    request: Request,
+    repo: RepoDep,
+    ctx: ContextDep,
+    base: BaseUrlDep,
     body: BodyDep,
 ) -> Response:
     _check_type(rtype)
     if rid.startswith("$"):
         return _operation(request, repo, ctx, base, body, rid, rtype, None)
     if request.method == "POST":
-        raise MethodNotAllowed(f"POST is not allowed on {rtype}/{rid}")
+        raise MethodNotAllowedError(f"POST is not allowed on {rtype}/{rid}")
     with repo.transaction(ctx, write=False) as txn:
         stored = txn.read(rtype, rid)
     return _resource_response(stored, base)
@@ -254,12 +292,17 @@ def read_or_type_op(
 
 @router.put("/{rtype}/{rid}", summary="Update (create-on-update allowed)")
 def update(
-    rtype: str, rid: str, request: Request, repo: RepoDep, ctx: ContextDep, body: BodyDep,
+    rtype: str,
+    rid: str,
+    request: Request,
+    repo: RepoDep,
+    ctx: ContextDep,
+    body: BodyDep,
     base: BaseUrlDep,
 ) -> Response:
     _check_type(rtype)
     if body is None:
-        raise BadRequest("Update needs a resource body")
+        raise BadRequestError("Update needs a resource body")
     with repo.transaction(ctx, write=True) as txn:
         result = txn.update(rtype, rid, body, if_match=_if_match(request))
     return _write_response(result, base, request)
@@ -283,24 +326,34 @@ def instance_history(
 
 
 @router.get("/{rtype}/{rid}/_history/{vid}", summary="Version read")
-def vread(rtype: str, rid: str, vid: str, repo: RepoDep, ctx: ContextDep, base: BaseUrlDep) -> Response:
+def vread(
+    rtype: str, rid: str, vid: str, repo: RepoDep, ctx: ContextDep, base: BaseUrlDep
+) -> Response:
     _check_type(rtype)
     if not vid.isdigit():
-        raise NotFound(f"No version {vid!r}")
+        raise NotFoundError(f"No version {vid!r}")
     with repo.transaction(ctx, write=False) as txn:
         stored = txn.vread(rtype, rid, int(vid))
     return _resource_response(stored, base)
 
 
 @router.get("/{rtype}/{rid}/{name}", summary="Instance $operation", operation_id="instance_op_get")
-@router.post("/{rtype}/{rid}/{name}", summary="Instance $operation", operation_id="instance_op_post")
+@router.post(
+    "/{rtype}/{rid}/{name}", summary="Instance $operation", operation_id="instance_op_post"
+)
 def instance_op(
-    rtype: str, rid: str, name: str, request: Request, repo: RepoDep, ctx: ContextDep,
-    base: BaseUrlDep, body: BodyDep,
+    rtype: str,
+    rid: str,
+    name: str,
+    request: Request,
+    repo: RepoDep,
+    ctx: ContextDep,
+    base: BaseUrlDep,
+    body: BodyDep,
 ) -> Response:
     _check_type(rtype)
     if not name.startswith("$"):
-        raise NotFound(f"Unknown path {rtype}/{rid}/{name}")
+        raise NotFoundError(f"Unknown path {rtype}/{rid}/{name}")
     return _operation(request, repo, ctx, base, body, name, rtype, rid)
 
 

@@ -29,7 +29,7 @@ def upgrade_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def current_command(args: argparse.Namespace) -> int:
+def current_command(_args: argparse.Namespace) -> int:
     """Print the current revision."""
     from healthbridge.config import get_settings
     from healthbridge.store.db import current_revision, make_engine

@@ -282,7 +282,7 @@ class _Parser:
             return _function(name, args, raw_args)
         if first and name[:1].isupper():
             # A type name at the start: the root resource (Patient.name) or a base type.
-            def root_fn(coll: list[Node], root: Node) -> list[Node]:
+            def root_fn(_coll: list[Node], root: Node) -> list[Node]:
                 rtype = _infer_type(root.value)
                 if name in (rtype, "Resource", "DomainResource"):
                     return [root]
@@ -341,7 +341,7 @@ def _is_type(inner: Fn, type_name: str) -> Fn:
     return op
 
 
-def _resolve(coll: list[Node], root: Node) -> list[Node]:
+def _resolve(coll: list[Node], _root: Node) -> list[Node]:
     out: list[Node] = []
     for n in coll:
         ref = n.value.get("reference") if isinstance(n.value, dict) else n.value

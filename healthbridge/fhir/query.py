@@ -2,7 +2,7 @@
 
 Only the store turns a :class:`SearchQuery` into SQL; this module knows the FHIR syntax:
 modifiers, prefixes, chaining one level, result parameters. Unknown or unsupported parameters
-raise :class:`~healthbridge.errors.UnknownSearchParameter` (strict handling) or are reported
+raise :class:`~healthbridge.errors.UnknownSearchParameterError` (strict handling) or are reported
 in :attr:`SearchQuery.ignored` (``Prefer: handling=lenient``), never silently dropped.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from healthbridge.errors import BadRequest, UnknownSearchParameter
+from healthbridge.errors import BadRequestError, UnknownSearchParameterError
 from healthbridge.fhir.r4 import is_supported
 from healthbridge.fhir.searchparams import SearchParam, params_for, supported_params
 
@@ -114,19 +114,19 @@ def _int(name: str, raw: str, minimum: int) -> int:
     try:
         value = int(raw)
     except ValueError as exc:
-        raise BadRequest(f"{name} must be an integer, got {raw!r}") from exc
+        raise BadRequestError(f"{name} must be an integer, got {raw!r}") from exc
     if value < minimum:
-        raise BadRequest(f"{name} must be >= {minimum}")
+        raise BadRequestError(f"{name} must be >= {minimum}")
     return value
 
 
 def _param(resource_type: str, code: str) -> SearchParam:
     params = params_for(resource_type)
     if code not in params:
-        raise UnknownSearchParameter(f"Unknown search parameter {code!r} for {resource_type}")
+        raise UnknownSearchParameterError(f"Unknown search parameter {code!r} for {resource_type}")
     param = params[code]
     if not param.supported:
-        raise UnknownSearchParameter(
+        raise UnknownSearchParameterError(
             f"Search parameter {code!r} of {resource_type} is not supported: "
             f"{param.unsupported_reason}"
         )
@@ -136,14 +136,14 @@ def _param(resource_type: str, code: str) -> SearchParam:
 def _include(raw: str, *, rev: bool, resource_type: str) -> Include:
     parts = raw.split(":")
     if len(parts) not in (2, 3) or not is_supported(parts[0]):
-        raise BadRequest(f"Invalid {'_revinclude' if rev else '_include'} value {raw!r}")
+        raise BadRequestError(f"Invalid {'_revinclude' if rev else '_include'} value {raw!r}")
     target = parts[2] if len(parts) == 3 else None
     if parts[1] != "*":
         param = _param(parts[0], parts[1])
         if param.type != "reference":
-            raise BadRequest(f"{parts[0]}:{parts[1]} is not a reference parameter")
+            raise BadRequestError(f"{parts[0]}:{parts[1]} is not a reference parameter")
     if not rev and parts[0] != resource_type:
-        raise BadRequest(f"_include source must be {resource_type}: {raw!r}")
+        raise BadRequestError(f"_include source must be {resource_type}: {raw!r}")
     return Include(parts[0], parts[1], target)
 
 
@@ -157,9 +157,9 @@ def _filter(resource_type: str, key: str, value: str) -> Filter:
     values = split_values(value)
     if chain_child is not None:
         if param.type != "reference":
-            raise BadRequest(f"Cannot chain on non-reference parameter {name!r}")
+            raise BadRequestError(f"Cannot chain on non-reference parameter {name!r}")
         if "." in chain_child:
-            raise BadRequest("Only one level of chaining is supported")
+            raise BadRequestError("Only one level of chaining is supported")
         types = (modifier,) if modifier else param.target
         found = {
             t: supported_params(t)[chain_child]
@@ -167,17 +167,19 @@ def _filter(resource_type: str, key: str, value: str) -> Filter:
             if is_supported(t) and chain_child in supported_params(t)
         }
         if not found:
-            raise UnknownSearchParameter(f"Cannot chain {key!r}: no target type has it")
+            raise UnknownSearchParameterError(f"Cannot chain {key!r}: no target type has it")
         return Filter(param, None, values, Chain(tuple(found), found))
     target_type = None
     if modifier and param.type == "reference" and modifier[:1].isupper():
         if param.target and modifier not in param.target:
-            raise BadRequest(f"{name} cannot refer to {modifier}")
+            raise BadRequestError(f"{name} cannot refer to {modifier}")
         target_type, modifier = modifier, ""
     if modifier and modifier not in MODIFIERS.get(param.type, frozenset()):
-        raise BadRequest(f"Modifier :{modifier} is not supported on {param.type} parameter {name}")
+        raise BadRequestError(
+            f"Modifier :{modifier} is not supported on {param.type} parameter {name}"
+        )
     if modifier == "missing" and value not in ("true", "false"):
-        raise BadRequest(":missing takes true or false")
+        raise BadRequestError(":missing takes true or false")
     if param.type == "date" or param.code == "_lastUpdated":
         for v in values:
             _ = split_prefix(v, param.type)
@@ -213,9 +215,9 @@ def parse_search(
                 desc = item.startswith("-")
                 code = item.lstrip("-")
                 param = _param(resource_type, code)
-                if param.type not in ("date", "string", "token", "number", "quantity", "uri"):
-                    if code != "_id":
-                        raise BadRequest(f"Cannot sort on {param.type} parameter {code}")
+                sortable = ("date", "string", "token", "number", "quantity", "uri")
+                if param.type not in sortable and code != "_id":
+                    raise BadRequestError(f"Cannot sort on {param.type} parameter {code}")
                 query.sort.append((param, desc))
         elif key == "_include":
             query.includes.append(_include(value, rev=False, resource_type=resource_type))
@@ -223,22 +225,24 @@ def parse_search(
             query.revincludes.append(_include(value, rev=True, resource_type=resource_type))
         elif key == "_summary":
             if value not in SUMMARY_MODES:
-                raise BadRequest(f"_summary={value} is not supported (use count, data or false)")
+                raise BadRequestError(
+                    f"_summary={value} is not supported (use count, data or false)"
+                )
             query.summary = value
         elif key == "_elements":
             query.elements = tuple(v.strip() for v in value.split(",") if v.strip())
         elif key == "_total":
             if value not in ("none", "estimate", "accurate"):
-                raise BadRequest(f"Invalid _total {value!r}")
+                raise BadRequestError(f"Invalid _total {value!r}")
         elif key == "_format":
             if value not in ("json", "application/json", "application/fhir+json"):
-                raise BadRequest(f"Unsupported _format {value!r}: only JSON is served")
+                raise BadRequestError(f"Unsupported _format {value!r}: only JSON is served")
         elif key == "_pretty":
             pass
         else:
             try:
                 query.filters.append(_filter(resource_type, key, value))
-            except UnknownSearchParameter:
+            except UnknownSearchParameterError:
                 if not lenient:
                     raise
                 query.ignored.append(key)

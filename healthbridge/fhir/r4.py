@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from healthbridge.errors import Issue, Unprocessable
+from healthbridge.errors import Issue, UnprocessableError
 
 #: Resource types the server stores and serves (ARCHITECTURE.md, issue 3).
 SUPPORTED_TYPES: tuple[str, ...] = (
@@ -83,18 +83,18 @@ def validate(resource: dict[str, Any]) -> dict[str, Any]:
     """Validate ``resource`` against the base R4 (R4B model) definition.
 
     Returns the same JSON object (not a re-serialisation). Raises
-    :class:`~healthbridge.errors.Unprocessable` listing every structural issue.
+    :class:`~healthbridge.errors.UnprocessableError` listing every structural issue.
     """
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str) or not is_supported(resource_type):
-        raise Unprocessable(f"Unsupported or missing resourceType: {resource_type!r}")
+        raise UnprocessableError(f"Unsupported or missing resourceType: {resource_type!r}")
     try:
         _model(resource_type).model_validate(resource)
     except ValidationError as exc:
         issues = _issues_from(exc, resource_type)
-        raise Unprocessable(issues[0].diagnostics, issues=issues) from exc
+        raise UnprocessableError(issues[0].diagnostics, issues=issues) from exc
     except (ValueError, TypeError) as exc:  # fhir_core raises plain errors for some shapes
-        raise Unprocessable(f"{resource_type}: {exc}") from exc
+        raise UnprocessableError(f"{resource_type}: {exc}") from exc
     return resource
 
 

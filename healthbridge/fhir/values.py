@@ -14,7 +14,7 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from healthbridge.errors import BadRequest
+from healthbridge.errors import BadRequestError
 
 MIN_DATE = "0001-01-01T00:00:00.000000"
 MAX_DATE = "9999-12-31T23:59:59.999999"
@@ -49,7 +49,9 @@ def date_range(text: str) -> tuple[str, str]:
         return _fmt(datetime(year, month, 1)), _fmt(datetime(year, month, last, 23, 59, 59, 999999))
     day = int(m["d"])
     if m["H"] is None:
-        return _fmt(datetime(year, month, day)), _fmt(datetime(year, month, day, 23, 59, 59, 999999))
+        return _fmt(datetime(year, month, day)), _fmt(
+            datetime(year, month, day, 23, 59, 59, 999999)
+        )
     hour = int(m["H"])
     minute = int(m["M"] or 0)
     if m["S"] is None:
@@ -100,9 +102,9 @@ def decimal_range(text: str) -> tuple[float, float, float]:
     try:
         dec = Decimal(text)
     except InvalidOperation as exc:
-        raise BadRequest(f"Invalid number: {text!r}") from exc
+        raise BadRequestError(f"Invalid number: {text!r}") from exc
     if not dec.is_finite():
-        raise BadRequest(f"Invalid number: {text!r}")
+        raise BadRequestError(f"Invalid number: {text!r}")
     exponent = dec.as_tuple().exponent
     assert isinstance(exponent, int)
     half = Decimal(5) * Decimal(10) ** (exponent - 1)

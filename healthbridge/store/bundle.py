@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from healthbridge.errors import BadRequest, FhirError, Issue, operation_outcome
+from healthbridge.errors import BadRequestError, FhirError, Issue, operation_outcome
 from healthbridge.store.hooks import RequestContext
 from healthbridge.store.repository import (
     Repository,
@@ -40,13 +40,18 @@ def _summarise(resource: dict[str, Any], query: Any) -> dict[str, Any]:
         meta = dict(out.get("meta") or {})
         meta["tag"] = [
             *meta.get("tag", []),
-            {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"},
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+                "code": "SUBSETTED",
+            },
         ]
         out["meta"] = meta
     return out
 
 
-def searchset(result: SearchResult, *, base: str, self_link: Callable[[int], str]) -> dict[str, Any]:
+def searchset(
+    result: SearchResult, *, base: str, self_link: Callable[[int], str]
+) -> dict[str, Any]:
     """A searchset Bundle with self/next/previous links (``self_link(offset)`` builds URLs)."""
     q = result.query
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": result.total}
@@ -117,7 +122,9 @@ def _rewrite(value: Any, mapping: dict[str, str]) -> Any:
 def _response(
     status: int, stored: StoredResource | None, *, minimal: bool, resource: Any = None
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"response": {"status": f"{status} {STATUS_TEXT.get(status, '')}".strip()}}
+    out: dict[str, Any] = {
+        "response": {"status": f"{status} {STATUS_TEXT.get(status, '')}".strip()}
+    }
     if stored is not None:
         out["response"]["location"] = f"{stored.reference}/_history/{stored.version_id}"
         out["response"]["etag"] = stored.etag
@@ -135,10 +142,10 @@ class _Entry:
         self.raw = raw
         request = raw.get("request")
         if not isinstance(request, dict) or not request.get("method") or not request.get("url"):
-            raise BadRequest(f"Bundle entry {index} has no request.method/url")
+            raise BadRequestError(f"Bundle entry {index} has no request.method/url")
         self.method = str(request["method"]).upper()
         if self.method not in _ORDER or self.method == "PATCH":
-            raise BadRequest(f"Bundle entry {index}: method {self.method} is not supported")
+            raise BadRequestError(f"Bundle entry {index}: method {self.method} is not supported")
         self.url = str(request["url"])
         self.request = request
         self.resource = raw.get("resource")
@@ -153,16 +160,14 @@ def _path(url: str) -> tuple[list[str], list[tuple[str, str]]]:
     return segments, parse_qsl(parts.query, keep_blank_values=True)
 
 
-def _run_entry(
-    txn: Transaction, e: _Entry, *, minimal: bool, base: str
-) -> dict[str, Any]:
+def _run_entry(txn: Transaction, e: _Entry, *, minimal: bool, base: str) -> dict[str, Any]:
     segments, query = _path(e.url)
     if not segments:
-        raise BadRequest(f"Bundle entry {e.index}: invalid url {e.url!r}")
+        raise BadRequestError(f"Bundle entry {e.index}: invalid url {e.url!r}")
     rtype = segments[0]
     if e.method == "POST":
         if not isinstance(e.resource, dict):
-            raise BadRequest(f"Bundle entry {e.index}: POST needs a resource")
+            raise BadRequestError(f"Bundle entry {e.index}: POST needs a resource")
         if e.existing is not None:
             return _response(200, e.existing, minimal=minimal)
         result: WriteResult = txn.create(
@@ -171,18 +176,18 @@ def _run_entry(
         return _response(201 if result.created else 200, result.stored, minimal=minimal)
     if e.method == "PUT":
         if not isinstance(e.resource, dict):
-            raise BadRequest(f"Bundle entry {e.index}: PUT needs a resource")
+            raise BadRequestError(f"Bundle entry {e.index}: PUT needs a resource")
         if len(segments) == 1 and query:
             result = txn.conditional_update(rtype, e.url, e.resource)
         elif len(segments) == 2:
             if_match = _etag_version(e.request.get("ifMatch"))
             result = txn.update(rtype, segments[1], e.resource, if_match=if_match)
         else:
-            raise BadRequest(f"Bundle entry {e.index}: invalid PUT url {e.url!r}")
+            raise BadRequestError(f"Bundle entry {e.index}: invalid PUT url {e.url!r}")
         return _response(201 if result.created else 200, result.stored, minimal=minimal)
     if e.method == "DELETE":
         if len(segments) != 2:
-            raise BadRequest(f"Bundle entry {e.index}: conditional delete is not supported")
+            raise BadRequestError(f"Bundle entry {e.index}: conditional delete is not supported")
         txn.delete(rtype, segments[1])
         return _response(204, None, minimal=True)
     # GET / HEAD
@@ -195,14 +200,14 @@ def _run_entry(
     if len(segments) == 4 and segments[2] == "_history":
         stored = txn.vread(rtype, segments[1], _int_version(segments[3]))
         return _response(200, stored, minimal=False)
-    raise BadRequest(f"Bundle entry {e.index}: unsupported url {e.url!r}")
+    raise BadRequestError(f"Bundle entry {e.index}: unsupported url {e.url!r}")
 
 
 def _int_version(text: str) -> int:
     try:
         return int(text)
     except ValueError as exc:
-        raise BadRequest(f"Invalid version id {text!r}") from exc
+        raise BadRequestError(f"Invalid version id {text!r}") from exc
 
 
 def _etag_version(etag: Any) -> int | None:
@@ -224,7 +229,7 @@ def _prepare(txn: Transaction, entries: list[_Entry]) -> None:
             if criteria:
                 found = txn._conditional_match(rtype, str(criteria))
                 if len(found) > 1:
-                    raise BadRequest(f"Bundle entry {e.index}: ifNoneExist matched several")
+                    raise BadRequestError(f"Bundle entry {e.index}: ifNoneExist matched several")
                 if found:
                     e.existing = found[0]
             e.assigned = e.existing.id if e.existing else new_id()
@@ -253,12 +258,12 @@ def process(
     """Process a batch or transaction Bundle and return the response Bundle."""
     btype = bundle.get("type")
     if btype not in ("batch", "transaction"):
-        raise BadRequest("Only batch and transaction Bundles can be posted to the base URL")
+        raise BadRequestError("Only batch and transaction Bundles can be posted to the base URL")
     raw_entries = bundle.get("entry") or []
     if not isinstance(raw_entries, list):
-        raise BadRequest("Bundle.entry must be a list")
+        raise BadRequestError("Bundle.entry must be a list")
     if len(raw_entries) > max_entries:
-        raise BadRequest(
+        raise BadRequestError(
             f"Bundle has {len(raw_entries)} entries; the maximum is {max_entries}"
         )
     entries = [_Entry(i, raw) for i, raw in enumerate(raw_entries)]
@@ -272,7 +277,12 @@ def process(
                     responses[e.index] = _run_entry(txn, e, minimal=minimal, base=base)
                 except FhirError as exc:
                     exc.issues = tuple(
-                        Issue(i.severity, i.code, f"Bundle entry {e.index}: {i.diagnostics}", i.expression)
+                        Issue(
+                            i.severity,
+                            i.code,
+                            f"Bundle entry {e.index}: {i.diagnostics}",
+                            i.expression,
+                        )
                         for i in exc.issues
                     )
                     raise

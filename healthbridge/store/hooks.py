@@ -85,7 +85,7 @@ class ReadEvent:
 WriteValidator = Callable[[dict[str, Any], WriteContext], Iterable[Issue]]
 #: ``interceptor(txn, event)``; raise to roll everything back.
 WriteInterceptor = Callable[["Transaction", WriteEvent], None]
-#: ``hook(txn, event)``; raise (e.g. Forbidden) to refuse the read.
+#: ``hook(txn, event)``; raise (e.g. ForbiddenError) to refuse the read.
 ReadHook = Callable[["Transaction", ReadEvent], None]
 
 

@@ -14,7 +14,9 @@ from sqlmodel import Field, SQLModel
 
 def _pk() -> Column[int]:
     # BIGINT on PostgreSQL; SQLite needs exactly INTEGER PRIMARY KEY for its rowid alias.
-    return Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    return Column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
 
 
 class ResourceRow(SQLModel, table=True):

@@ -22,13 +22,13 @@ from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from healthbridge.errors import (
-    BadRequest,
-    Conflict,
-    Gone,
+    BadRequestError,
+    ConflictError,
+    GoneError,
     Issue,
-    NotFound,
-    PreconditionFailed,
-    Unprocessable,
+    NotFoundError,
+    PreconditionFailedError,
+    UnprocessableError,
 )
 from healthbridge.fhir import r4
 from healthbridge.fhir.query import SearchQuery, parse_search
@@ -60,7 +60,7 @@ def new_id() -> str:
 def check_id(resource_id: str) -> None:
     """FHIR ``id``: 1-64 characters of ``[A-Za-z0-9\\-\\.]``."""
     if not 1 <= len(resource_id) <= 64 or not set(resource_id) <= _ID_OK:
-        raise BadRequest(f"Invalid resource id {resource_id!r}")
+        raise BadRequestError(f"Invalid resource id {resource_id!r}")
 
 
 @dataclass(frozen=True)
@@ -172,13 +172,13 @@ class Transaction:
                 hook(self, event)
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource:
-        """The current version; :class:`NotFound` / :class:`Gone` (deleted)."""
+        """The current version; :class:`NotFoundError` / :class:`GoneError` (deleted)."""
         _check_type(resource_type)
         row = self._current(resource_type, resource_id)
         if row is None:
-            raise NotFound(f"{resource_type}/{resource_id} not found")
+            raise NotFoundError(f"{resource_type}/{resource_id} not found")
         if row.deleted:
-            raise Gone(f"{resource_type}/{resource_id} was deleted")
+            raise GoneError(f"{resource_type}/{resource_id} was deleted")
         stored = _from_row(row)
         self._read_hook("read", resource_type, [stored])
         return stored
@@ -195,9 +195,9 @@ class Transaction:
             )
         ).first()
         if row is None:
-            raise NotFound(f"{resource_type}/{resource_id}/_history/{version_id} not found")
+            raise NotFoundError(f"{resource_type}/{resource_id}/_history/{version_id} not found")
         if row.deleted:
-            raise Gone(f"{resource_type}/{resource_id} version {version_id} is a deletion")
+            raise GoneError(f"{resource_type}/{resource_id} version {version_id} is a deletion")
         stored = _from_row(row, method=row.method)
         self._read_hook("vread", resource_type, [stored])
         return stored
@@ -221,12 +221,12 @@ class Transaction:
         if resource_id is not None:
             conds.append(VER.c.res_id == resource_id)
             if self._current(str(resource_type), resource_id) is None:
-                raise NotFound(f"{resource_type}/{resource_id} not found")
+                raise NotFoundError(f"{resource_type}/{resource_id} not found")
         if since is not None:
             try:
                 conds.append(VER.c.last_updated >= date_range(since)[0])
             except ValueError as exc:
-                raise BadRequest(f"Invalid _since {since!r}") from exc
+                raise BadRequestError(f"Invalid _since {since!r}") from exc
         total = self.conn.execute(select(func.count()).select_from(VER).where(*conds)).scalar_one()
         limit = min(count or self.default_count, self.max_count)
         rows = self.conn.execute(
@@ -359,7 +359,7 @@ class Transaction:
         issues = [i for v in self.hooks.validators for i in v(resource, ctx)]
         errors = [i for i in issues if i.severity in ("error", "fatal")]
         if errors:
-            raise Unprocessable(errors[0].diagnostics, issues=issues)
+            raise UnprocessableError(errors[0].diagnostics, issues=issues)
 
     def _write(
         self,
@@ -412,11 +412,13 @@ class Transaction:
             .values(**{k: v for k, v in row.items() if k not in ("res_type", "res_id")})
         )
         if result.rowcount != 1:
-            raise Conflict(f"{prev.res_type}/{prev.res_id} was changed concurrently")
+            raise ConflictError(f"{prev.res_type}/{prev.res_id} was changed concurrently")
         for kind in INDEXED_TYPES:
             table = sql.index_table(kind)
             self.conn.execute(
-                delete(table).where(table.c.res_type == prev.res_type, table.c.res_id == prev.res_id)
+                delete(table).where(
+                    table.c.res_type == prev.res_type, table.c.res_id == prev.res_id
+                )
             )
 
     def _index(self, rtype: str, resource_id: str, resource: dict[str, Any]) -> None:
@@ -431,7 +433,7 @@ class Transaction:
         if not self.hooks.interceptors:
             return
         if self._depth >= MAX_HOOK_DEPTH:
-            raise Unprocessable("Write interceptors recursed too deeply")
+            raise UnprocessableError("Write interceptors recursed too deeply")
         event = WriteEvent(
             action, stored, _from_row(prev) if prev is not None else None, self.context, self._depth
         )
@@ -447,7 +449,7 @@ class Transaction:
 
         pairs = parse_qsl(criteria.split("?", 1)[-1], keep_blank_values=True)
         if not pairs:
-            raise BadRequest(f"Empty conditional criteria {criteria!r}")
+            raise BadRequestError(f"Empty conditional criteria {criteria!r}")
         query = parse_search(resource_type, pairs, default_count=2, max_count=2)
         query.count, query.offset, query.includes, query.revincludes = 2, 0, [], []
         return self.search(query).matches
@@ -468,7 +470,7 @@ class Transaction:
         if if_none_exist:
             found = self._conditional_match(rtype, if_none_exist)
             if len(found) > 1:
-                raise PreconditionFailed(f"Conditional create matched several {rtype}")
+                raise PreconditionFailedError(f"Conditional create matched several {rtype}")
             if found:
                 return WriteResult(found[0], created=False, changed=False)
         resource = dict(resource)
@@ -494,16 +496,15 @@ class Transaction:
         _check_type(resource_type)
         check_id(resource_id)
         if _resource_type(resource) != resource_type:
-            raise BadRequest("resourceType does not match the URL")
+            raise BadRequestError("resourceType does not match the URL")
         if resource.get("id") != resource_id:
-            raise BadRequest(f"Resource id {resource.get('id')!r} does not match URL id")
+            raise BadRequestError(f"Resource id {resource.get('id')!r} does not match URL id")
         prev = self._current(resource_type, resource_id, lock=True)
-        if if_match is not None:
-            if prev is None or prev.deleted or prev.version_id != if_match:
-                current = "none" if prev is None else str(prev.version_id)
-                raise PreconditionFailed(
-                    f"If-Match version {if_match} does not match current version {current}"
-                )
+        if if_match is not None and (prev is None or prev.deleted or prev.version_id != if_match):
+            current = "none" if prev is None else str(prev.version_id)
+            raise PreconditionFailedError(
+                f"If-Match version {if_match} does not match current version {current}"
+            )
         stored = self._write(
             dict(resource),
             resource_id=resource_id,
@@ -519,11 +520,11 @@ class Transaction:
         """``PUT [type]?criteria`` (http.html#cond-update)."""
         found = self._conditional_match(resource_type, criteria)
         if len(found) > 1:
-            raise PreconditionFailed(f"Conditional update matched several {resource_type}")
+            raise PreconditionFailedError(f"Conditional update matched several {resource_type}")
         if found:
             target = found[0].id
             if resource.get("id") not in (None, target):
-                raise BadRequest("Resource id does not match the matched resource")
+                raise BadRequestError("Resource id does not match the matched resource")
         else:
             target = str(resource.get("id") or new_id())
         return self.update(resource_type, target, {**resource, "id": target})
@@ -533,7 +534,7 @@ class Transaction:
         _check_type(resource_type)
         prev = self._current(resource_type, resource_id, lock=True)
         if prev is None:
-            raise NotFound(f"{resource_type}/{resource_id} not found")
+            raise NotFoundError(f"{resource_type}/{resource_id} not found")
         if prev.deleted:
             return None
         now = instant_now()
@@ -548,7 +549,13 @@ class Transaction:
         self._replace_current(prev, row)
         self._queue("resource_version", [{**row, "method": "DELETE"}])
         stored = StoredResource(
-            resource_type, resource_id, prev.version_id + 1, format_instant(now), True, None, "DELETE"
+            resource_type,
+            resource_id,
+            prev.version_id + 1,
+            format_instant(now),
+            True,
+            None,
+            "DELETE",
         )
         self._intercept("delete", stored, prev)
         return stored
@@ -557,14 +564,14 @@ class Transaction:
 def _resource_type(resource: dict[str, Any]) -> str:
     rtype = resource.get("resourceType") if isinstance(resource, dict) else None
     if not isinstance(rtype, str):
-        raise BadRequest("Body is not a FHIR resource (no resourceType)")
+        raise BadRequestError("Body is not a FHIR resource (no resourceType)")
     _check_type(rtype)
     return rtype
 
 
 def _check_type(resource_type: str) -> None:
     if not r4.is_supported(resource_type):
-        raise NotFound(f"Resource type {resource_type!r} is not supported")
+        raise NotFoundError(f"Resource type {resource_type!r} is not supported")
 
 
 class Repository:
@@ -586,9 +593,7 @@ class Repository:
         self.max_count = max_count
 
     @contextmanager
-    def transaction(
-        self, context: RequestContext, *, write: bool = True
-    ) -> Iterator[Transaction]:
+    def transaction(self, context: RequestContext, *, write: bool = True) -> Iterator[Transaction]:
         """One database transaction; commits on success, rolls back on any exception.
 
         Read hooks that audit need to write, so reads run as write transactions when read
@@ -610,8 +615,8 @@ class Repository:
                     yield txn
                     txn.flush()
             except IntegrityError as exc:
-                raise Conflict(f"Concurrent write conflict: {exc.orig}") from exc
+                raise ConflictError(f"Concurrent write conflict: {exc.orig}") from exc
             except OperationalError as exc:
                 if "deadlock" in str(exc).lower() or "could not serialize" in str(exc).lower():
-                    raise Conflict("Concurrent write conflict, retry") from exc
+                    raise ConflictError("Concurrent write conflict, retry") from exc
                 raise

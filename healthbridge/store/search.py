@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, and_, false, func, not_, or_, select, true
 
-from healthbridge.errors import BadRequest
+from healthbridge.errors import BadRequestError
 from healthbridge.fhir.query import Filter, SearchQuery, split_prefix
 from healthbridge.fhir.searchparams import SearchParam
 from healthbridge.fhir.values import date_range, decimal_range, fold
@@ -34,7 +34,7 @@ def _date_clause(low: Any, high: Any, prefix: str, value: str) -> ColumnElement[
     try:
         pl, ph = date_range(value)
     except ValueError as exc:
-        raise BadRequest(f"Invalid date {value!r}") from exc
+        raise BadRequestError(f"Invalid date {value!r}") from exc
     contained = and_(low >= pl, high <= ph)
     clauses: dict[str, ColumnElement[bool]] = {
         "eq": contained,
@@ -84,11 +84,11 @@ def _value_clause(
         return c.code == value
     if kind == "string":
         if flt.modifier == "exact":
-            return c.exact == value  # type: ignore[no-any-return]
+            return c.exact == value
         pattern = _like_escape(fold(value))
         if flt.modifier == "contains":
-            return c.value.like(f"%{pattern}%", escape="\\")  # type: ignore[no-any-return]
-        return c.value.like(f"{pattern}%", escape="\\")  # type: ignore[no-any-return]
+            return c.value.like(f"%{pattern}%", escape="\\")
+        return c.value.like(f"{pattern}%", escape="\\")
     if kind == "date":
         prefix, rest = split_prefix(value, kind)
         return _date_clause(c.low, c.high, prefix, rest)
@@ -103,7 +103,7 @@ def _value_clause(
             return and_(c.target_type == parts[0], c.target_id == parts[1])
         if len(parts) == 1:
             return or_(c.target_id == ref, c.url == ref)
-        return c.url == value  # type: ignore[no-any-return]
+        return c.url == value
     if kind == "quantity":
         prefix, rest = split_prefix(value, kind)
         number, _, unit = rest.partition("|")
@@ -119,13 +119,11 @@ def _value_clause(
         prefix, rest = split_prefix(value, kind)
         return _number_clause(c.value, prefix, rest)
     if kind == "uri":
-        return c.value == value  # type: ignore[no-any-return]
-    raise BadRequest(f"Unsupported parameter type {kind}")
+        return c.value == value
+    raise BadRequestError(f"Unsupported parameter type {kind}")
 
 
-def matching_ids(
-    resource_type: str, flt: Filter, base_url: str
-) -> tuple[Select[Any], bool]:
+def matching_ids(resource_type: str, flt: Filter, base_url: str) -> tuple[Select[Any], bool]:
     """``(SELECT res_id ..., negate)`` for one filter on index tables."""
     param = flt.param
     if flt.chain is not None:
@@ -143,7 +141,9 @@ def matching_ids(
         )
         return stmt, False
     table = index_table(param.type)
-    base = select(table.c.res_id).where(table.c.res_type == resource_type, table.c.param == param.code)
+    base = select(table.c.res_id).where(
+        table.c.res_type == resource_type, table.c.param == param.code
+    )
     if flt.modifier == "missing":
         return base, flt.values[0] == "true"
     clauses = [_value_clause(param, table, v, flt, base_url) for v in flt.values]

@@ -33,7 +33,9 @@ def test_transaction_rewrites_urn_uuid(client: TestClient) -> None:
 
 def test_transaction_is_all_or_nothing(client: TestClient) -> None:
     good = f.post(f.child(child_id="OK"))
-    bad = f.post({"resourceType": "Observation", "code": {"text": "x"}, "valueQuantity": {"value": "abc"}})
+    bad = f.post(
+        {"resourceType": "Observation", "code": {"text": "x"}, "valueQuantity": {"value": "abc"}}
+    )
     r = _post(client, f.transaction(good, bad))
     assert r.status_code == 422
     assert "entry 1" in r.json()["issue"][0]["diagnostics"]
@@ -83,7 +85,9 @@ def test_batch_entries_are_independent(client: TestClient) -> None:
     body = _post(client, bundle).json()
     assert body["type"] == "batch-response"
     statuses = [e["response"]["status"] for e in body["entry"]]
-    assert statuses[0] == "201 Created" and statuses[1] == "422" and statuses[2] == "404"
+    assert statuses[0] == "201 Created"
+    assert statuses[1] == "422"
+    assert statuses[2] == "404"
     assert body["entry"][1]["response"]["outcome"]["resourceType"] == "OperationOutcome"
     assert client.get("/fhir/Patient").json()["total"] == 1
 

@@ -136,10 +136,17 @@ def test_error_statuses(client: TestClient) -> None:
     oo(client.get("/not-fhir"), 404)
     oo(client.patch("/fhir/Patient/1", json={}), 405)
     oo(client.post("/fhir/Patient/abc", json=f.child(), headers=H), 405)
-    oo(client.post("/fhir/Patient", content=b"<Patient/>", headers={"Content-Type": "application/xml"}), 415)
+    oo(
+        client.post(
+            "/fhir/Patient", content=b"<Patient/>", headers={"Content-Type": "application/xml"}
+        ),
+        415,
+    )
     oo(client.post("/fhir/Patient", content=b"{not json", headers=H), 400)
     oo(client.post("/fhir/Patient", json=f.observation("Patient/1"), headers=H), 400)
-    invalid = client.post("/fhir/Patient", json={"resourceType": "Patient", "gender": 5, "birthDate": "x"}, headers=H)
+    invalid = client.post(
+        "/fhir/Patient", json={"resourceType": "Patient", "gender": 5, "birthDate": "x"}, headers=H
+    )
     oo(invalid, 422)
     assert len(invalid.json()["issue"]) >= 2  # every issue listed
     oo(client.get("/fhir/Patient?birthdate=notadate"), 400)
@@ -147,7 +154,16 @@ def test_error_statuses(client: TestClient) -> None:
 
 def test_request_size_limit(app_factory: Any) -> None:
     with TestClient(app_factory(max_request_bytes=200)) as small:
-        r = small.post("/fhir/Patient", json=f.child(text={"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">" + "x" * 500 + "</div>"}), headers=H)
+        r = small.post(
+            "/fhir/Patient",
+            json=f.child(
+                text={
+                    "status": "generated",
+                    "div": '<div xmlns="http://www.w3.org/1999/xhtml">' + "x" * 500 + "</div>",
+                }
+            ),
+            headers=H,
+        )
         assert r.status_code == 413
         assert r.json()["resourceType"] == "OperationOutcome"
 
@@ -158,9 +174,18 @@ def test_metadata_lists_what_works(client: TestClient) -> None:
     assert cs["fhirVersion"] == "4.0.1"
     rest = cs["rest"][0]
     types = {r["type"]: r for r in rest["resource"]}
-    assert "Patient" in types and "Observation" in types
+    assert "Patient" in types
+    assert "Observation" in types
     obs_params = {p["name"] for p in types["Observation"]["searchParam"]}
-    assert {"subject", "code", "date", "patient", "value-quantity", "_id", "_lastUpdated"} <= obs_params
+    assert {
+        "subject",
+        "code",
+        "date",
+        "patient",
+        "value-quantity",
+        "_id",
+        "_lastUpdated",
+    } <= obs_params
     # composite parameters are not supported, hence not advertised
     assert "code-value-quantity" not in obs_params
     assert "near" not in {p["name"] for p in types["Location"]["searchParam"]}

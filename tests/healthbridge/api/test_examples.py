@@ -19,7 +19,11 @@ H = {"Content-Type": "application/fhir+json"}
 
 def _strip_meta(resource: dict[str, Any], *, drop_id: bool) -> dict[str, Any]:
     out = dict(resource)
-    meta = {k: v for k, v in (out.pop("meta", None) or {}).items() if k not in ("versionId", "lastUpdated")}
+    meta = {
+        k: v
+        for k, v in (out.pop("meta", None) or {}).items()
+        if k not in ("versionId", "lastUpdated")
+    }
     if meta:
         out["meta"] = meta
     if drop_id:

@@ -45,7 +45,9 @@ def server_url(settings: Settings) -> Iterator[str]:
 
 def test_fhirpy_round_trip(server_url: str) -> None:
     client = SyncFHIRClient(server_url)
-    patient = client.resource("Patient", **{k: v for k, v in f.child(child_id="FP1").items() if k != "resourceType"})
+    patient = client.resource(
+        "Patient", **{k: v for k, v in f.child(child_id="FP1").items() if k != "resourceType"}
+    )
     patient.save()
     assert patient.id
     assert patient["meta"]["versionId"] == "1"
@@ -76,7 +78,10 @@ def test_fhirpy_round_trip(server_url: str) -> None:
 
     # $everything
     everything = client.execute(f"Patient/{new_pid}/$everything", method="get")
-    assert sorted(e["resource"]["resourceType"] for e in everything["entry"]) == ["Observation", "Patient"]
+    assert sorted(e["resource"]["resourceType"] for e in everything["entry"]) == [
+        "Observation",
+        "Patient",
+    ]
 
     client.reference("Patient", patient.id).to_resource().delete()
     with pytest.raises(ResourceNotFound):

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from healthbridge.errors import Unprocessable
+from healthbridge.errors import UnprocessableError
 from healthbridge.fhir.r4 import SUPPORTED_TYPES, round_trip, validate
 
 #: Official examples that do not validate, and why.
@@ -63,7 +63,7 @@ def test_official_examples_validate_and_round_trip(rtype: str, examples_dir: Pat
     for path in paths:
         data = json.loads(path.read_text())
         if path.name in KNOWN_INVALID:
-            with pytest.raises(Unprocessable):
+            with pytest.raises(UnprocessableError):
                 validate(data)
             continue
         assert validate(data) is data
@@ -71,5 +71,5 @@ def test_official_examples_validate_and_round_trip(rtype: str, examples_dir: Pat
 
 
 def test_unsupported_type_is_rejected() -> None:
-    with pytest.raises(Unprocessable, match="Unsupported"):
+    with pytest.raises(UnprocessableError, match="Unsupported"):
         validate({"resourceType": "Medication"})

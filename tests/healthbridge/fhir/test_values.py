@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from healthbridge.errors import BadRequest
+from healthbridge.errors import BadRequestError
 from healthbridge.fhir.values import date_range, decimal_range, fold
 
 
@@ -33,7 +33,10 @@ def test_bad_dates(text: str) -> None:
         date_range(text)
 
 
-@given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1)), st.integers(-12, 14))
+@given(
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.integers(-12, 14),
+)
 def test_instant_ranges_contain_the_instant(value: datetime, offset_hours: int) -> None:
     tz = f"{'+' if offset_hours >= 0 else '-'}{abs(offset_hours):02d}:00"
     text = value.strftime("%Y-%m-%dT%H:%M:%S") + tz
@@ -48,7 +51,7 @@ def test_decimal_precision() -> None:
     assert decimal_range("100") == (100.0, 99.5, 100.5)
     v, lo, hi = decimal_range("9.50")
     assert (v, round(lo, 6), round(hi, 6)) == (9.5, 9.495, 9.505)
-    with pytest.raises(BadRequest):
+    with pytest.raises(BadRequestError):
         decimal_range("abc")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from healthbridge.errors import Conflict, PreconditionFailed
+from healthbridge.errors import ConflictError, PreconditionFailedError
 from healthbridge.store.db import current_revision, make_engine, upgrade
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import Repository
@@ -22,16 +22,21 @@ def test_concurrent_if_match_updates_exactly_one_wins(repository: Repository) ->
     outcomes: list[str] = []
     barrier = threading.Barrier(6)
 
-    def writer(n: int) -> None:
+    def writer() -> None:
         barrier.wait()
         try:
             with repository.transaction(SYSTEM_CONTEXT) as txn:
-                txn.update("Patient", created.id, {**base, "gender": "female", "id": created.id}, if_match=1)
+                txn.update(
+                    "Patient",
+                    created.id,
+                    {**base, "gender": "female", "id": created.id},
+                    if_match=1,
+                )
             outcomes.append("ok")
-        except (PreconditionFailed, Conflict) as exc:
+        except (PreconditionFailedError, ConflictError) as exc:
             outcomes.append(type(exc).__name__)
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(6)]
+    threads = [threading.Thread(target=writer) for _ in range(6)]
     for t in threads:
         t.start()
     for t in threads:
@@ -54,7 +59,7 @@ def test_concurrent_create_on_update_same_id(repository: Repository) -> None:
             with repository.transaction(SYSTEM_CONTEXT) as txn:
                 txn.update("Patient", "same-id", f.child(id="same-id"))
             outcomes.append("ok")
-        except Conflict:
+        except ConflictError:
             outcomes.append("conflict")
 
     threads = [threading.Thread(target=writer) for _ in range(4)]
@@ -70,9 +75,13 @@ def test_concurrent_create_on_update_same_id(repository: Repository) -> None:
 
 
 def test_rollback_on_exception_leaves_nothing(repository: Repository) -> None:
-    with pytest.raises(RuntimeError), repository.transaction(SYSTEM_CONTEXT) as txn:
-        txn.create(f.child(child_id="gone"))
-        raise RuntimeError("boom")
+    def failing() -> None:
+        with repository.transaction(SYSTEM_CONTEXT) as txn:
+            txn.create(f.child(child_id="gone"))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        failing()
     with repository.transaction(SYSTEM_CONTEXT, write=False) as txn:
         assert txn.search_params("Patient", []).total == 0
         assert txn.history()[1] == 0
