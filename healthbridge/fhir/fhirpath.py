@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["Expression", "FhirPathSyntaxError", "Node", "compile_expression"]
 
@@ -25,8 +25,7 @@ class FhirPathSyntaxError(ValueError):
     """The expression uses FHIRPath outside the supported subset."""
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
     """One item of a FHIRPath collection: the JSON value and its FHIR type if known."""
 
     value: Any
@@ -120,6 +119,8 @@ def _children(node: Node, name: str) -> list[Node]:
         out.extend(Node(item) for item in items if item is not None)
         return out
     for key, raw in value.items():
+        if not key.startswith(name):
+            continue
         m = _CHOICE.match(key)
         if m is None or m.group(1) != name:
             continue
