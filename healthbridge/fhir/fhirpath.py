@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-__all__ = ["Expression", "FhirPathSyntaxError", "Node", "compile_expression"]
+__all__ = ["Expression", "FhirPathSyntaxError", "Node", "compile_expression", "split_union"]
 
 
 class FhirPathSyntaxError(ValueError):
@@ -131,6 +131,28 @@ def _children(node: Node, name: str) -> list[Node]:
         items = raw if isinstance(raw, list) else [raw]
         out.extend(Node(item, type_name) for item in items if item is not None)
     return out
+
+
+def split_union(expression: str) -> list[str]:
+    """Split on top-level ``|`` (outside parentheses and string literals)."""
+    parts: list[str] = []
+    depth = 0
+    quote = False
+    current = ""
+    for ch in expression:
+        if ch == "'":
+            quote = not quote
+        elif not quote and ch == "(":
+            depth += 1
+        elif not quote and ch == ")":
+            depth -= 1
+        if ch == "|" and depth == 0 and not quote:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    parts.append(current.strip())
+    return [p for p in parts if p]
 
 
 # ---------------------------------------------------------------- tokenizer
@@ -284,7 +306,7 @@ class _Parser:
         if first and name[:1].isupper():
             # A type name at the start: the root resource (Patient.name) or a base type.
             def root_fn(_coll: list[Node], root: Node) -> list[Node]:
-                rtype = _infer_type(root.value)
+                rtype = root.type or _infer_type(root.value)
                 if name in (rtype, "Resource", "DomainResource"):
                     return [root]
                 return []

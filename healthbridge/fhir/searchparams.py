@@ -10,6 +10,7 @@ CapabilityStatement and rejected as unknown when used.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -36,6 +37,9 @@ class SearchParam:
     target: tuple[str, ...] = ()
     compiled: Expression | None = field(default=None, compare=False, repr=False)
     unsupported_reason: str | None = None
+    #: top-level element names the expression starts from (a cheap pre-filter: when none is
+    #: present in a resource the expression cannot yield anything); None = always evaluate
+    roots: frozenset[str] | None = None
 
     @property
     def supported(self) -> bool:
@@ -66,7 +70,26 @@ def _make(item: dict[str, Any]) -> SearchParam:
         target=tuple(item.get("target", ())),
         compiled=compiled,
         unsupported_reason=reason,
+        roots=_roots(expression) if compiled is not None and expression else None,
     )
+
+
+_ROOT = re.compile(r"(?:^|[\s(|])[A-Z][A-Za-z]*\.([a-z][A-Za-z0-9]*)")
+
+
+def _roots(expression: str) -> frozenset[str] | None:
+    """First-level element names of each union branch; None when a branch has no such name."""
+    from healthbridge.fhir.fhirpath import split_union
+
+    if any(op in expression for op in ("exists(", "empty(", "not(", " and ", " or ")):
+        return None  # boolean expressions yield a value even when the element is absent
+    names: set[str] = set()
+    for branch in split_union(expression):
+        m = _ROOT.search(branch)
+        if m is None:
+            return None
+        names.add(m.group(1))
+    return frozenset(names)
 
 
 @cache
@@ -206,11 +229,28 @@ def _quantities(node: Node) -> Iterable[dict[str, Any]]:
                 yield from _quantities(Node(value[end], "Quantity"))
 
 
+_CHOICE_KEY = re.compile(r"^([a-z][A-Za-z]*?)[A-Z]")
+
+
+def _element_names(resource: dict[str, Any]) -> set[str]:
+    """Top-level element names present, with choice elements also under their base name
+    (``valueQuantity`` → ``value``)."""
+    names = set(resource)
+    for key in resource:
+        m = _CHOICE_KEY.match(key)
+        if m is not None:
+            names.add(m.group(1))
+    return names
+
+
 def extract(resource: dict[str, Any]) -> IndexRows:
     """Evaluate every supported parameter of the resource's type and return index rows."""
     rows = IndexRows()
+    present = _element_names(resource)
     for code, param in supported_params(str(resource["resourceType"])).items():
         if param.compiled is None:
+            continue
+        if param.roots is not None and param.roots.isdisjoint(present):
             continue
         for node in param.compiled.evaluate(resource):
             if param.type == "token":
