@@ -23,7 +23,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 CHILD_ID = "https://healthbridge.github.io/fhir/sid/child-id"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
-MEASURES = (("29463-7", "Body weight", "kg"), ("8306-3", "Body height lying", "cm"), ("9843-4", "Head circumference", "cm"))
+MEASURES = (
+    ("29463-7", "Body weight", "kg"),
+    ("8306-3", "Body height lying", "cm"),
+    ("9843-4", "Head circumference", "cm"),
+)
 
 
 def free_port() -> int:
@@ -40,9 +44,22 @@ def backend_name(url: str) -> str:
 def server(database_url: str, data_dir: Path, workers: int = 1) -> Iterator[str]:
     """Run ``healthbridge serve`` in a subprocess on a free loopback port; yield the base URL."""
     port = free_port()
-    env = {**os.environ, "HEALTHBRIDGE_DATABASE_URL": database_url, "HEALTHBRIDGE_DATA_DIR": str(data_dir)}
+    env = {
+        **os.environ,
+        "HEALTHBRIDGE_DATABASE_URL": database_url,
+        "HEALTHBRIDGE_DATA_DIR": str(data_dir),
+    }
     env["HEALTHBRIDGE_MAX_PAGE_SIZE"] = "1000"
-    cmd = [sys.executable, "-m", "healthbridge.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "healthbridge.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     if workers > 1:
         cmd += ["--workers", str(workers)]
     proc = subprocess.Popen(cmd, env=env)
@@ -82,7 +99,16 @@ def observation(patient_ref: str, n: int, rng: random.Random, birth: str) -> dic
     return {
         "resourceType": "Observation",
         "status": "final",
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "vital-signs",
+                    }
+                ]
+            }
+        ],
         "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
         "subject": {"reference": patient_ref},
         "effectiveDateTime": when.isoformat(),
@@ -95,7 +121,11 @@ def transaction(resources: list[dict[str, Any]]) -> dict[str, Any]:
         "resourceType": "Bundle",
         "type": "transaction",
         "entry": [
-            {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": r, "request": {"method": "POST", "url": r["resourceType"]}}
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+                "resource": r,
+                "request": {"method": "POST", "url": r["resourceType"]},
+            }
             for r in resources
         ],
     }
@@ -111,7 +141,11 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {
         **payload,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     path = RESULTS / f"{name}.json"

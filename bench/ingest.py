@@ -36,7 +36,9 @@ def post_bundle(client: httpx.Client, base: str, resources: list[dict[str, Any]]
     return [e["response"]["location"].split("/_history")[0] for e in r.json()["entry"]]
 
 
-def populate(base: str, *, children: int, obs_per_child: int, bundle_size: int, seed: int = 1) -> dict[str, Any]:
+def populate(
+    base: str, *, children: int, obs_per_child: int, bundle_size: int, seed: int = 1
+) -> dict[str, Any]:
     rng = random.Random(seed)
     with httpx.Client(timeout=600) as client:
         t0 = time.perf_counter()
@@ -72,7 +74,9 @@ def populate(base: str, *, children: int, obs_per_child: int, bundle_size: int, 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", default="")
     parser.add_argument("--children", type=int, default=10_000)
     parser.add_argument("--obs-per-child", type=int, default=5)
@@ -85,7 +89,12 @@ def main() -> int:
         DATA.mkdir(parents=True)
         url = f"sqlite:///{DATA / 'bench.sqlite3'}"
     with server(url, DATA) as base:
-        result = populate(base, children=args.children, obs_per_child=args.obs_per_child, bundle_size=args.bundle_size)
+        result = populate(
+            base,
+            children=args.children,
+            obs_per_child=args.obs_per_child,
+            bundle_size=args.bundle_size,
+        )
     result["backend"] = backend_name(url)
     print(
         f"{result['backend']}: {result['children']} patients at {result['patients_per_s']}/s; "

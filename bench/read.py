@@ -22,14 +22,19 @@ DATA = Path(__file__).resolve().parent / ".data"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", default=f"sqlite:///{DATA / 'bench.sqlite3'}")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--label", default="")
     args = parser.parse_args()
-    with server(args.database_url, DATA, workers=args.workers) as base, httpx.Client(timeout=60) as c:
+    with (
+        server(args.database_url, DATA, workers=args.workers) as base,
+        httpx.Client(timeout=60) as c,
+    ):
         refs = [
             f"Patient/{e['resource']['id']}"
             for e in c.get(f"{base}/Patient?_count=500&_elements=id").json().get("entry", [])
@@ -66,7 +71,10 @@ def main() -> int:
         "errors": len(errors),
         "requests_per_s": round(total / elapsed, 1),
     }
-    print(f"{result['backend']}: {total} reads, {args.clients} clients, {args.workers} worker(s): {result['requests_per_s']} requests/s, {len(errors)} errors")
+    print(
+        f"{result['backend']}: {total} reads, {args.clients} clients, "
+        f"{args.workers} worker(s): {result['requests_per_s']} requests/s, {len(errors)} errors"
+    )
     name = f"read-{result['backend']}" + (f"-{args.label}" if args.label else "")
     print("wrote", write_result(name, result))
     return 0

@@ -22,7 +22,9 @@ DATA = Path(__file__).resolve().parent / ".data"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", default=f"sqlite:///{DATA / 'bench.sqlite3'}")
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--label", default="")
@@ -30,9 +32,10 @@ def main() -> int:
     rng = random.Random(7)
     out: dict[str, object] = {"backend": backend_name(args.database_url), "queries": args.queries}
     with server(args.database_url, DATA) as base, httpx.Client(timeout=60) as client:
-        counts = client.get(f"{base}/Patient?_summary=count").json()["total"], client.get(
-            f"{base}/Observation?_summary=count"
-        ).json()["total"]
+        counts = (
+            client.get(f"{base}/Patient?_summary=count").json()["total"],
+            client.get(f"{base}/Observation?_summary=count").json()["total"],
+        )
         out["patients"], out["observations"] = counts
         n_children = int(counts[0])
         ids: list[str] = []
@@ -41,8 +44,16 @@ def main() -> int:
             bundle = client.get(f"{base}/Patient?identifier={CHILD_ID}|{ident}").json()
             ids.append(bundle["entry"][0]["resource"]["id"])
         for name, make in (
-            ("patient_identifier", lambda: f"{base}/Patient?identifier={CHILD_ID}|C{rng.randrange(n_children):07d}"),
-            ("observation_subject_code_sort", lambda: f"{base}/Observation?subject=Patient/{rng.choice(ids)}&code={LOINC}|29463-7&_sort=-date"),
+            (
+                "patient_identifier",
+                lambda: f"{base}/Patient?identifier={CHILD_ID}|C{rng.randrange(n_children):07d}",
+            ),
+            (
+                "observation_subject_code_sort",
+                lambda: (
+                    f"{base}/Observation?subject=Patient/{rng.choice(ids)}&code={LOINC}|29463-7&_sort=-date"
+                ),
+            ),
         ):
             for _ in range(20):  # warm-up
                 client.get(make())
@@ -53,8 +64,11 @@ def main() -> int:
                 r = client.get(url)
                 times.append((time.perf_counter() - t) * 1000)
                 r.raise_for_status()
-            out[name] = {"p50_ms": round(percentile(times, 50), 2), "p95_ms": round(percentile(times, 95), 2)}
-            print(f"{out['backend']} {name}: p50 {out[name]['p50_ms']} ms, p95 {out[name]['p95_ms']} ms")  # type: ignore[index]
+            out[name] = stats = {
+                "p50_ms": round(percentile(times, 50), 2),
+                "p95_ms": round(percentile(times, 95), 2),
+            }
+            print(f"{out['backend']} {name}: p50 {stats['p50_ms']} ms, p95 {stats['p95_ms']} ms")
     name = f"search-{out['backend']}" + (f"-{args.label}" if args.label else "")
     print("wrote", write_result(name, out))
     return 0

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from healthbridge.errors import BadRequestError, FhirError, Issue, operation_outcome
+from healthbridge.fhir.searchparams import IndexRows
 from healthbridge.store.hooks import RequestContext
 from healthbridge.store.repository import (
     Repository,
@@ -152,6 +153,7 @@ class _Entry:
         self.full_url = raw.get("fullUrl")
         self.assigned: str | None = None
         self.existing: StoredResource | None = None
+        self.prepared: IndexRows | None = None
 
 
 def _path(url: str) -> tuple[list[str], list[tuple[str, str]]]:
@@ -171,7 +173,10 @@ def _run_entry(txn: Transaction, e: _Entry, *, minimal: bool, base: str) -> dict
         if e.existing is not None:
             return _response(200, e.existing, minimal=minimal)
         result: WriteResult = txn.create(
-            e.resource, if_none_exist=e.request.get("ifNoneExist"), assigned_id=e.assigned
+            e.resource,
+            if_none_exist=e.request.get("ifNoneExist"),
+            assigned_id=e.assigned,
+            prepared=e.prepared,
         )
         return _response(201 if result.created else 200, result.stored, minimal=minimal)
     if e.method == "PUT":
@@ -219,14 +224,18 @@ def _etag_version(etag: Any) -> int | None:
     return _int_version(text.strip('"'))
 
 
-def _prepare(txn: Transaction, entries: list[_Entry]) -> None:
-    """Assign ids to POST entries, resolve conditional creates, rewrite urn:uuid references."""
+def _prepare(txn: Transaction | None, entries: list[_Entry]) -> None:
+    """Assign ids to POST entries, resolve conditional creates, rewrite urn:uuid references.
+
+    Without a transaction (``txn`` None) only Bundles without ``ifNoneExist`` can be prepared.
+    """
     mapping: dict[str, str] = {}
     for e in entries:
         if e.method == "POST" and isinstance(e.resource, dict):
             rtype = str(e.resource.get("resourceType"))
             criteria = e.request.get("ifNoneExist")
             if criteria:
+                assert txn is not None
                 found = txn._conditional_match(rtype, str(criteria))
                 if len(found) > 1:
                     raise BadRequestError(f"Bundle entry {e.index}: ifNoneExist matched several")
@@ -244,6 +253,15 @@ def _prepare(txn: Transaction, entries: list[_Entry]) -> None:
             if e.resource is not None:
                 e.resource = _rewrite(e.resource, mapping)
             e.url = _rewrite(e.url, mapping)
+
+
+def _in_entry(exc: FhirError, index: int) -> FhirError:
+    """``exc`` with its issues prefixed by the Bundle entry index."""
+    exc.issues = tuple(
+        Issue(i.severity, i.code, f"Bundle entry {index}: {i.diagnostics}", i.expression)
+        for i in exc.issues
+    )
+    return exc
 
 
 def process(
@@ -270,22 +288,25 @@ def process(
     responses: list[dict[str, Any] | None] = [None] * len(entries)
     ordered = sorted(entries, key=lambda e: (_ORDER[e.method], e.index))
     if btype == "transaction":
+        # CPU-heavy validation and index extraction of plain creates happen before the
+        # database transaction starts, so concurrent Bundles overlap on SQLite too.
+        early = not any(e.request.get("ifNoneExist") for e in entries)
+        if early:
+            _prepare(None, entries)
+            for e in entries:
+                if e.method == "POST" and isinstance(e.resource, dict):
+                    try:
+                        e.prepared = repo.prepare_create(e.resource, context)
+                    except FhirError as exc:
+                        raise _in_entry(exc, e.index) from None
         with repo.transaction(context, write=True) as txn:
-            _prepare(txn, entries)
+            if not early:
+                _prepare(txn, entries)
             for e in ordered:
                 try:
                     responses[e.index] = _run_entry(txn, e, minimal=minimal, base=base)
                 except FhirError as exc:
-                    exc.issues = tuple(
-                        Issue(
-                            i.severity,
-                            i.code,
-                            f"Bundle entry {e.index}: {i.diagnostics}",
-                            i.expression,
-                        )
-                        for i in exc.issues
-                    )
-                    raise
+                    raise _in_entry(exc, e.index) from None
         rtype = "transaction-response"
     else:
         for e in ordered:

@@ -32,7 +32,7 @@ from healthbridge.errors import (
 )
 from healthbridge.fhir import r4
 from healthbridge.fhir.query import SearchQuery, parse_search
-from healthbridge.fhir.searchparams import INDEXED_TYPES, extract
+from healthbridge.fhir.searchparams import INDEXED_TYPES, IndexRows, extract
 from healthbridge.fhir.values import date_range, format_instant, index_instant, instant_now
 from healthbridge.store import search as sql
 from healthbridge.store.db import WRITE_OPTION
@@ -369,6 +369,7 @@ class Transaction:
         prev: Any,
         action: WriteAction,
         method: str,
+        prepared: IndexRows | None = None,
     ) -> StoredResource:
         rtype = str(resource["resourceType"])
         version = (prev.version_id + 1) if prev is not None else 1
@@ -378,7 +379,8 @@ class Transaction:
         meta["versionId"] = str(version)
         meta["lastUpdated"] = format_instant(now)
         resource["meta"] = meta
-        self._validate(resource, action, prev)
+        if prepared is None:
+            self._validate(resource, action, prev)
         content = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
         row = {
             "res_type": rtype,
@@ -393,7 +395,7 @@ class Transaction:
         else:
             self._replace_current(prev, row)
         self._queue("resource_version", [{**row, "method": method}])
-        self._index(rtype, resource_id, resource)
+        self._index(rtype, resource_id, prepared or extract(resource))
         stored = StoredResource(
             rtype, resource_id, version, meta["lastUpdated"], False, resource, method
         )
@@ -421,8 +423,8 @@ class Transaction:
                 )
             )
 
-    def _index(self, rtype: str, resource_id: str, resource: dict[str, Any]) -> None:
-        for kind, rows in extract(resource).tables():
+    def _index(self, rtype: str, resource_id: str, index_rows: IndexRows) -> None:
+        for kind, rows in index_rows.tables():
             if rows:
                 table = sql.index_table(kind)
                 self._queue(
@@ -460,11 +462,14 @@ class Transaction:
         *,
         if_none_exist: str | None = None,
         assigned_id: str | None = None,
+        prepared: IndexRows | None = None,
     ) -> WriteResult:
         """Create with a server-assigned id; with ``if_none_exist`` a conditional create.
 
         ``assigned_id`` is for Bundle processing, which pre-assigns ids to ``urn:uuid:``
         entries so references between entries can be rewritten before anything is written.
+        ``prepared`` comes from :meth:`Repository.prepare_create` (validation and index
+        extraction already done, outside the database transaction).
         """
         rtype = _resource_type(resource)
         if if_none_exist:
@@ -480,6 +485,7 @@ class Transaction:
             prev=None,
             action="create",
             method="POST",
+            prepared=prepared,
         )
         return WriteResult(stored, created=True)
 
@@ -591,6 +597,21 @@ class Repository:
         self.base_url = base_url
         self.default_count = default_count
         self.max_count = max_count
+
+    def prepare_create(self, resource: dict[str, Any], context: RequestContext) -> IndexRows:
+        """Validate a resource to be created and extract its index rows *before* opening a
+        database transaction (CPU work that then does not hold SQLite's write lock). The
+        resource must already carry its final references; ``id``/``meta.versionId``/
+        ``meta.lastUpdated`` are not indexed, so setting them later changes nothing."""
+        _resource_type(resource)
+        r4.validate(resource)
+        if self.hooks.validators:
+            ctx = WriteContext("create", context, None)
+            issues = [i for v in self.hooks.validators for i in v(resource, ctx)]
+            errors = [i for i in issues if i.severity in ("error", "fatal")]
+            if errors:
+                raise UnprocessableError(errors[0].diagnostics, issues=issues)
+        return extract(resource)
 
     @contextmanager
     def transaction(self, context: RequestContext, *, write: bool = True) -> Iterator[Transaction]:

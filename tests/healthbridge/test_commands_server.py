@@ -12,10 +12,15 @@ from healthbridge.config import Settings, get_settings
 
 def test_default_database_is_sqlite_in_data_dir(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "d", database_url="")
-    assert settings.resolved_database_url() == f"sqlite:///{(tmp_path / 'd' / 'healthbridge.sqlite3').resolve()}"
+    assert (
+        settings.resolved_database_url()
+        == f"sqlite:///{(tmp_path / 'd' / 'healthbridge.sqlite3').resolve()}"
+    )
 
 
-def test_db_upgrade_creates_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_db_upgrade_creates_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("HEALTHBRIDGE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("HEALTHBRIDGE_DATABASE_URL", raising=False)
     get_settings.cache_clear()
