@@ -16,6 +16,8 @@ import argparse
 import random
 import shutil
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,13 @@ def post_bundle(client: httpx.Client, base: str, resources: list[dict[str, Any]]
 
 
 def populate(
-    base: str, *, children: int, obs_per_child: int, bundle_size: int, seed: int = 1
+    base: str,
+    *,
+    children: int,
+    obs_per_child: int,
+    bundle_size: int,
+    concurrency: int = 1,
+    seed: int = 1,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
     with httpx.Client(timeout=600) as client:
@@ -49,24 +57,34 @@ def populate(
             patients += [(ref, p["birthDate"]) for ref, p in zip(refs, batch, strict=True)]
         t_patients = time.perf_counter() - t0
         total_obs = children * obs_per_child
+
+        def bundles() -> Iterator[list[dict[str, Any]]]:
+            pending: list[dict[str, Any]] = []
+            for n in range(obs_per_child):
+                for ref, birth in patients:
+                    pending.append(observation(ref, n, rng, birth))
+                    if len(pending) == bundle_size:
+                        yield pending
+                        pending = []
+            if pending:
+                yield pending
+
         t1 = time.perf_counter()
-        pending: list[dict[str, Any]] = []
-        sent = 0
-        for n in range(obs_per_child):
-            for ref, birth in patients:
-                pending.append(observation(ref, n, rng, birth))
-                if len(pending) == bundle_size:
-                    post_bundle(client, base, pending)
-                    sent += len(pending)
-                    pending = []
-        if pending:
-            post_bundle(client, base, pending)
-            sent += len(pending)
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            # at most 2 * concurrency bundles in flight (bounded memory)
+            in_flight: list[Future[list[str]]] = []
+            for chunk in bundles():
+                in_flight.append(pool.submit(post_bundle, client, base, chunk))
+                if len(in_flight) >= 2 * concurrency:
+                    in_flight.pop(0).result()
+            for fut in in_flight:
+                fut.result()
         t_obs = time.perf_counter() - t1
     return {
         "children": children,
         "observations": total_obs,
         "bundle_size": bundle_size,
+        "client_concurrency": concurrency,
         "patients_per_s": round(children / t_patients, 1),
         "observations_per_s": round(total_obs / t_obs, 1) if total_obs else None,
         "seconds": round(t_patients + t_obs, 1),
@@ -81,6 +99,8 @@ def main() -> int:
     parser.add_argument("--children", type=int, default=10_000)
     parser.add_argument("--obs-per-child", type=int, default=5)
     parser.add_argument("--bundle-size", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=1, help="bundles posted in parallel")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--label", default="")
     args = parser.parse_args()
     url = args.database_url
@@ -99,7 +119,8 @@ def main() -> int:
     print(
         f"{result['backend']}: {result['children']} patients at {result['patients_per_s']}/s; "
         f"{result['observations']} observations in bundles of {result['bundle_size']} at "
-        f"{result['observations_per_s']} resources/s"
+        f"{result['observations_per_s']} resources/s "
+        f"({args.concurrency} client(s), {args.workers} server worker(s))"
     )
     name = f"ingest-{result['backend']}" + (f"-{args.label}" if args.label else "")
     print("wrote", write_result(name, result))

@@ -43,17 +43,17 @@ def main() -> int:
             ident = f"C{rng.randrange(n_children):07d}"
             bundle = client.get(f"{base}/Patient?identifier={CHILD_ID}|{ident}").json()
             ids.append(bundle["entry"][0]["resource"]["id"])
+
+        def patient_query() -> str:
+            return f"{base}/Patient?identifier={CHILD_ID}|C{rng.randrange(n_children):07d}"
+
+        def observation_query() -> str:
+            subject = rng.choice(ids)
+            return f"{base}/Observation?subject=Patient/{subject}&code={LOINC}|29463-7&_sort=-date"
+
         for name, make in (
-            (
-                "patient_identifier",
-                lambda: f"{base}/Patient?identifier={CHILD_ID}|C{rng.randrange(n_children):07d}",
-            ),
-            (
-                "observation_subject_code_sort",
-                lambda: (
-                    f"{base}/Observation?subject=Patient/{rng.choice(ids)}&code={LOINC}|29463-7&_sort=-date"
-                ),
-            ),
+            ("patient_identifier", patient_query),
+            ("observation_subject_code_sort", observation_query),
         ):
             for _ in range(20):  # warm-up
                 client.get(make())
