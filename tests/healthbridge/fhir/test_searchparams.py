@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,10 @@ def test_fhirpath_subset_semantics() -> None:
         "effectivePeriod": {"start": "2020"},
         "component": [{"valueCodeableConcept": {"text": "x"}}, {"valueQuantity": {"value": 1}}],
     }
-    ev = lambda e: [n.value for n in compile_expression(e).evaluate(obs)]  # noqa: E731
+
+    def ev(expression: str) -> list[Any]:
+        return [n.value for n in compile_expression(expression).evaluate(obs)]
+
     assert ev("Observation.subject.where(resolve() is Patient)") == [{"reference": "Patient/1"}]
     assert ev("Observation.focus.where(resolve() is Patient)") == []
     assert ev("(Observation.value as Quantity)") == [{"value": 3}]
