@@ -2,7 +2,9 @@
 
 The resource JSON is stored as text exactly as received and validated (plus ``id``/``meta``
 set by the server): that text is the record. Index tables hold one row per extracted search
-value of the *current* version, keyed by ``(res_type, res_id)``; dates are fixed-width UTC text
+value of the *current* version, keyed by ``(res_type, res_id)``; each lookup index ends with
+``res_id`` so that both ``res_id IN (...)`` drivers and correlated ``EXISTS`` probes are
+answered from the index alone; dates are fixed-width UTC text
 ranges (see :mod:`healthbridge.fhir.values`).
 """
 
@@ -48,7 +50,7 @@ class ResourceVersionRow(SQLModel, table=True):
 class TokenIndex(SQLModel, table=True):
     __tablename__ = "idx_token"
     __table_args__ = (
-        Index("ix_idx_token_lookup", "res_type", "param", "code", "system"),
+        Index("ix_idx_token_lookup", "res_type", "param", "code", "system", "res_id"),
         Index("ix_idx_token_owner", "res_type", "res_id"),
     )
     pk: int | None = Field(default=None, sa_column=_pk())
@@ -62,7 +64,7 @@ class TokenIndex(SQLModel, table=True):
 class StringIndex(SQLModel, table=True):
     __tablename__ = "idx_string"
     __table_args__ = (
-        Index("ix_idx_string_lookup", "res_type", "param", "value"),
+        Index("ix_idx_string_lookup", "res_type", "param", "value", "res_id"),
         Index("ix_idx_string_owner", "res_type", "res_id"),
     )
     pk: int | None = Field(default=None, sa_column=_pk())
@@ -76,7 +78,7 @@ class StringIndex(SQLModel, table=True):
 class DateIndex(SQLModel, table=True):
     __tablename__ = "idx_date"
     __table_args__ = (
-        Index("ix_idx_date_lookup", "res_type", "param", "low", "high"),
+        Index("ix_idx_date_lookup", "res_type", "param", "low", "high", "res_id"),
         Index("ix_idx_date_owner", "res_type", "res_id", "param"),
     )
     pk: int | None = Field(default=None, sa_column=_pk())
@@ -90,7 +92,7 @@ class DateIndex(SQLModel, table=True):
 class ReferenceIndex(SQLModel, table=True):
     __tablename__ = "idx_reference"
     __table_args__ = (
-        Index("ix_idx_reference_lookup", "res_type", "param", "target_id", "target_type"),
+        Index("ix_idx_reference_lookup", "res_type", "param", "target_id", "target_type", "res_id"),
         Index("ix_idx_reference_target", "target_type", "target_id"),
         Index("ix_idx_reference_owner", "res_type", "res_id"),
     )
@@ -106,7 +108,7 @@ class ReferenceIndex(SQLModel, table=True):
 class QuantityIndex(SQLModel, table=True):
     __tablename__ = "idx_quantity"
     __table_args__ = (
-        Index("ix_idx_quantity_lookup", "res_type", "param", "code", "value"),
+        Index("ix_idx_quantity_lookup", "res_type", "param", "code", "value", "res_id"),
         Index("ix_idx_quantity_owner", "res_type", "res_id"),
     )
     pk: int | None = Field(default=None, sa_column=_pk())
@@ -121,7 +123,7 @@ class QuantityIndex(SQLModel, table=True):
 class NumberIndex(SQLModel, table=True):
     __tablename__ = "idx_number"
     __table_args__ = (
-        Index("ix_idx_number_lookup", "res_type", "param", "value"),
+        Index("ix_idx_number_lookup", "res_type", "param", "value", "res_id"),
         Index("ix_idx_number_owner", "res_type", "res_id"),
     )
     pk: int | None = Field(default=None, sa_column=_pk())
@@ -134,7 +136,7 @@ class NumberIndex(SQLModel, table=True):
 class UriIndex(SQLModel, table=True):
     __tablename__ = "idx_uri"
     __table_args__ = (
-        Index("ix_idx_uri_lookup", "res_type", "param", "value"),
+        Index("ix_idx_uri_lookup", "res_type", "param", "value", "res_id"),
         Index("ix_idx_uri_owner", "res_type", "res_id"),
     )
     pk: int | None = Field(default=None, sa_column=_pk())

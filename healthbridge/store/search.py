@@ -150,13 +150,30 @@ def matching_ids(resource_type: str, flt: Filter, base_url: str) -> tuple[Select
     return base.where(or_(*clauses)), flt.modifier == "not"
 
 
+_DRIVER_PRIORITY = {"reference": 0, "token": 1, "string": 2, "uri": 2, "quantity": 3, "number": 3}
+
+
+def _priority(flt: Filter) -> int:
+    if flt.modifier in ("missing", "not"):
+        return 9
+    if flt.param.code == "identifier" or flt.chain is not None:
+        return 0
+    return _DRIVER_PRIORITY.get(flt.param.type, 5)
+
+
 def where_clause(query: SearchQuery, base_url: str) -> ColumnElement[bool]:
-    """The WHERE clause on the resource table for all filters of ``query``."""
+    """The WHERE clause on the resource table for all filters of ``query``.
+
+    The most selective-looking filter (references, identifiers) drives the query as
+    ``res_id IN (...)``; the others are correlated ``EXISTS`` probes on the owner indexes, so
+    a common value (e.g. the weight code on 500,000 Observations) is never materialised.
+    """
     parts: list[ColumnElement[bool]] = [
         R.c.res_type == query.resource_type,
         R.c.deleted == false(),
     ]
-    for flt in query.filters:
+    driver_used = False
+    for flt in sorted(query.filters, key=_priority):
         code = flt.param.code
         if code == "_id":
             ids = R.c.res_id.in_(list(flt.values))
@@ -169,7 +186,13 @@ def where_clause(query: SearchQuery, base_url: str) -> ColumnElement[bool]:
             parts.append(or_(*ors))
         else:
             stmt, negate = matching_ids(query.resource_type, flt, base_url)
-            clause = R.c.res_id.in_(stmt)
+            clause: ColumnElement[bool]
+            if not driver_used and not negate:
+                clause = R.c.res_id.in_(stmt)
+                driver_used = True
+            else:
+                owner = stmt.selected_columns[0]
+                clause = stmt.where(owner == R.c.res_id).exists()
             parts.append(not_(clause) if negate else clause)
     return and_(true(), *parts)
 
