@@ -65,7 +65,7 @@ def server(database_url: str, data_dir: Path, workers: int = 1) -> Iterator[str]
     proc = subprocess.Popen(cmd, env=env)
     base = f"http://127.0.0.1:{port}/fhir"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 900  # first start may run migrations on big data
         while True:
             try:
                 if httpx.get(f"{base}/metadata", timeout=2).status_code == 200:

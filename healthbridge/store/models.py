@@ -79,7 +79,7 @@ class DateIndex(SQLModel, table=True):
     __tablename__ = "idx_date"
     __table_args__ = (
         Index("ix_idx_date_lookup", "res_type", "param", "low", "high", "res_id"),
-        Index("ix_idx_date_owner", "res_type", "res_id", "param"),
+        Index("ix_idx_date_owner", "res_type", "res_id", "param", "low", "high"),
     )
     pk: int | None = Field(default=None, sa_column=_pk())
     res_type: str = Field(max_length=64)

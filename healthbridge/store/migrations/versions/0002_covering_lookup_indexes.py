@@ -1,4 +1,5 @@
-"""Lookup indexes end with res_id (covering for IN drivers and EXISTS probes).
+"""Covering indexes: lookup indexes end with res_id (IN drivers, EXISTS probes); the date
+owner index carries low/high (``_sort`` by date probes it per row).
 
 Revision ID: 0002
 Revises: 0001
@@ -30,9 +31,13 @@ def upgrade() -> None:
     for table, columns in LOOKUPS.items():
         op.drop_index(f"ix_{table}_lookup", table_name=table)
         op.create_index(f"ix_{table}_lookup", table, [*columns, "res_id"])
+    op.drop_index("ix_idx_date_owner", table_name="idx_date")
+    op.create_index("ix_idx_date_owner", "idx_date", ["res_type", "res_id", "param", "low", "high"])
 
 
 def downgrade() -> None:
     for table, columns in LOOKUPS.items():
         op.drop_index(f"ix_{table}_lookup", table_name=table)
         op.create_index(f"ix_{table}_lookup", table, list(columns))
+    op.drop_index("ix_idx_date_owner", table_name="idx_date")
+    op.create_index("ix_idx_date_owner", "idx_date", ["res_type", "res_id", "param"])
