@@ -1,0 +1,153 @@
+"""Shared helpers for the benchmarks: a server subprocess on loopback and synthetic data."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CHILD_ID = "https://healthbridge.github.io/fhir/sid/child-id"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+MEASURES = (
+    ("29463-7", "Body weight", "kg"),
+    ("8306-3", "Body height lying", "cm"),
+    ("9843-4", "Head circumference", "cm"),
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def backend_name(url: str) -> str:
+    return "postgresql" if url.startswith("postgres") else "sqlite"
+
+
+@contextmanager
+def server(database_url: str, data_dir: Path, workers: int = 1) -> Iterator[str]:
+    """Run ``healthbridge serve`` in a subprocess on a free loopback port; yield the base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "HEALTHBRIDGE_DATABASE_URL": database_url,
+        "HEALTHBRIDGE_DATA_DIR": str(data_dir),
+    }
+    env["HEALTHBRIDGE_MAX_PAGE_SIZE"] = "1000"
+    cmd = [
+        sys.executable,
+        "-m",
+        "healthbridge.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env)
+    base = f"http://127.0.0.1:{port}/fhir"
+    try:
+        deadline = time.monotonic() + 900  # first start may run migrations on big data
+        while True:
+            try:
+                if httpx.get(f"{base}/metadata", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("server did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def child(index: int, rng: random.Random) -> dict[str, Any]:
+    birth = date(2023, 1, 1) + timedelta(days=rng.randrange(0, 1000))
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": CHILD_ID, "value": f"C{index:07d}"}],
+        "name": [{"family": rng.choice("王李张刘陈杨赵黄周吴"), "given": ["宝宝"]}],
+        "gender": rng.choice(("male", "female")),
+        "birthDate": birth.isoformat(),
+    }
+
+
+def observation(patient_ref: str, n: int, rng: random.Random, birth: str) -> dict[str, Any]:
+    code, display, unit = MEASURES[n % 3]
+    when = date.fromisoformat(birth) + timedelta(days=30 * (n // 3) + rng.randrange(0, 10))
+    value = {"kg": 3.3 + 0.3 * (n // 3), "cm": 50.0 + 1.2 * (n // 3)}[unit] + rng.uniform(-0.5, 0.5)
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "vital-signs",
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
+        "subject": {"reference": patient_ref},
+        "effectiveDateTime": when.isoformat(),
+        "valueQuantity": {"value": round(value, 2), "unit": unit, "system": UCUM, "code": unit},
+    }
+
+
+def transaction(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+                "resource": r,
+                "request": {"method": "POST", "url": r["resourceType"]},
+            }
+            for r in resources
+        ],
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def write_result(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {
+        **payload,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,131 @@
+"""Ingest benchmark: transaction Bundles of growth Observations through the HTTP API.
+
+Creates ``--children`` Patients (in transaction Bundles), then ``--obs-per-child``
+Observations per child in transaction Bundles of ``--bundle-size`` entries, against
+``healthbridge serve`` on a loopback port, and prints resources/s. The database is left in
+place for bench/search.py and bench/read.py (``--database-url``; default: a fresh SQLite file
+under bench/.data).
+
+    .venv/bin/python -m bench.ingest --children 10000 --obs-per-child 50
+    .venv/bin/python -m bench.ingest --database-url postgresql+psycopg://... --children 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench._common import backend_name, child, observation, server, transaction, write_result
+
+DATA = Path(__file__).resolve().parent / ".data"
+
+
+def post_bundle(client: httpx.Client, base: str, resources: list[dict[str, Any]]) -> list[str]:
+    r = client.post(
+        base,
+        json=transaction(resources),
+        headers={"Content-Type": "application/fhir+json", "Prefer": "return=minimal"},
+    )
+    r.raise_for_status()
+    return [e["response"]["location"].split("/_history")[0] for e in r.json()["entry"]]
+
+
+def populate(
+    base: str,
+    *,
+    children: int,
+    obs_per_child: int,
+    bundle_size: int,
+    concurrency: int = 1,
+    seed: int = 1,
+) -> dict[str, Any]:
+    rng = random.Random(seed)
+    with httpx.Client(timeout=600) as client:
+        t0 = time.perf_counter()
+        patients: list[tuple[str, str]] = []
+        for start in range(0, children, bundle_size):
+            batch = [child(i, rng) for i in range(start, min(children, start + bundle_size))]
+            refs = post_bundle(client, base, batch)
+            patients += [(ref, p["birthDate"]) for ref, p in zip(refs, batch, strict=True)]
+        t_patients = time.perf_counter() - t0
+        total_obs = children * obs_per_child
+
+        def bundles() -> Iterator[list[dict[str, Any]]]:
+            pending: list[dict[str, Any]] = []
+            for n in range(obs_per_child):
+                for ref, birth in patients:
+                    pending.append(observation(ref, n, rng, birth))
+                    if len(pending) == bundle_size:
+                        yield pending
+                        pending = []
+            if pending:
+                yield pending
+
+        t1 = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            # at most 2 * concurrency bundles in flight (bounded memory)
+            in_flight: list[Future[list[str]]] = []
+            for chunk in bundles():
+                in_flight.append(pool.submit(post_bundle, client, base, chunk))
+                if len(in_flight) >= 2 * concurrency:
+                    in_flight.pop(0).result()
+            for fut in in_flight:
+                fut.result()
+        t_obs = time.perf_counter() - t1
+    return {
+        "children": children,
+        "observations": total_obs,
+        "bundle_size": bundle_size,
+        "client_concurrency": concurrency,
+        "patients_per_s": round(children / t_patients, 1),
+        "observations_per_s": round(total_obs / t_obs, 1) if total_obs else None,
+        "seconds": round(t_patients + t_obs, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--children", type=int, default=10_000)
+    parser.add_argument("--obs-per-child", type=int, default=5)
+    parser.add_argument("--bundle-size", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=1, help="bundles posted in parallel")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--label", default="")
+    args = parser.parse_args()
+    url = args.database_url
+    if not url:
+        shutil.rmtree(DATA, ignore_errors=True)
+        DATA.mkdir(parents=True)
+        url = f"sqlite:///{DATA / 'bench.sqlite3'}"
+    with server(url, DATA) as base:
+        result = populate(
+            base,
+            children=args.children,
+            obs_per_child=args.obs_per_child,
+            bundle_size=args.bundle_size,
+        )
+    result["backend"] = backend_name(url)
+    print(
+        f"{result['backend']}: {result['children']} patients at {result['patients_per_s']}/s; "
+        f"{result['observations']} observations in bundles of {result['bundle_size']} at "
+        f"{result['observations_per_s']} resources/s "
+        f"({args.concurrency} client(s), {args.workers} server worker(s))"
+    )
+    name = f"ingest-{result['backend']}" + (f"-{args.label}" if args.label else "")
+    print("wrote", write_result(name, result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

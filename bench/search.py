@@ -1,0 +1,78 @@
+"""Search latency benchmark (p50/p95) over HTTP on loopback.
+
+Runs ``Observation?subject=Patient/X&code=LOINC|29463-7&_sort=-date`` and
+``Patient?identifier=SYSTEM|C0000042`` for random children against a database populated by
+bench/ingest.py (same ``--database-url``; default the SQLite file under bench/.data).
+
+    .venv/bin/python -m bench.search --queries 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from pathlib import Path
+
+import httpx
+
+from bench._common import CHILD_ID, LOINC, backend_name, percentile, server, write_result
+
+DATA = Path(__file__).resolve().parent / ".data"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", default=f"sqlite:///{DATA / 'bench.sqlite3'}")
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--label", default="")
+    args = parser.parse_args()
+    rng = random.Random(7)
+    out: dict[str, object] = {"backend": backend_name(args.database_url), "queries": args.queries}
+    with server(args.database_url, DATA) as base, httpx.Client(timeout=60) as client:
+        counts = (
+            client.get(f"{base}/Patient?_summary=count").json()["total"],
+            client.get(f"{base}/Observation?_summary=count").json()["total"],
+        )
+        out["patients"], out["observations"] = counts
+        n_children = int(counts[0])
+        ids: list[str] = []
+        for _ in range(min(args.queries, 200)):
+            ident = f"C{rng.randrange(n_children):07d}"
+            bundle = client.get(f"{base}/Patient?identifier={CHILD_ID}|{ident}").json()
+            ids.append(bundle["entry"][0]["resource"]["id"])
+
+        def patient_query() -> str:
+            return f"{base}/Patient?identifier={CHILD_ID}|C{rng.randrange(n_children):07d}"
+
+        def observation_query() -> str:
+            subject = rng.choice(ids)
+            return f"{base}/Observation?subject=Patient/{subject}&code={LOINC}|29463-7&_sort=-date"
+
+        for name, make in (
+            ("patient_identifier", patient_query),
+            ("observation_subject_code_sort", observation_query),
+        ):
+            for _ in range(20):  # warm-up
+                client.get(make())
+            times = []
+            for _ in range(args.queries):
+                url = make()
+                t = time.perf_counter()
+                r = client.get(url)
+                times.append((time.perf_counter() - t) * 1000)
+                r.raise_for_status()
+            out[name] = stats = {
+                "p50_ms": round(percentile(times, 50), 2),
+                "p95_ms": round(percentile(times, 95), 2),
+            }
+            print(f"{out['backend']} {name}: p50 {stats['p50_ms']} ms, p95 {stats['p95_ms']} ms")
+    name = f"search-{out['backend']}" + (f"-{args.label}" if args.label else "")
+    print("wrote", write_result(name, out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""The CapabilityStatement: exactly what this server supports (http.html#capabilities)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import healthbridge
+from healthbridge.api.operations import OperationRegistry
+from healthbridge.fhir.r4 import SUPPORTED_TYPES
+from healthbridge.fhir.searchparams import supported_params
+
+_INTERACTIONS = [
+    "read",
+    "vread",
+    "update",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+    "search-type",
+]
+
+
+def capability_statement(base_url: str, operations: OperationRegistry, date: str) -> dict[str, Any]:
+    """Build the CapabilityStatement for ``base_url``."""
+    resources = []
+    for rtype in SUPPORTED_TYPES:
+        params = supported_params(rtype)
+        ref_params = sorted(c for c, p in params.items() if p.type == "reference")
+        entry: dict[str, Any] = {
+            "type": rtype,
+            "profile": f"http://hl7.org/fhir/StructureDefinition/{rtype}",
+            "interaction": [{"code": c} for c in _INTERACTIONS],
+            "versioning": "versioned-update",
+            "readHistory": True,
+            "updateCreate": True,
+            "conditionalCreate": True,
+            "conditionalRead": "not-supported",
+            "conditionalUpdate": True,
+            "conditionalDelete": "not-supported",
+            "searchInclude": ["*", *(f"{rtype}:{c}" for c in ref_params)],
+            "searchRevInclude": sorted(
+                f"{other}:{c}"
+                for other in SUPPORTED_TYPES
+                for c, p in supported_params(other).items()
+                if p.type == "reference" and (not p.target or rtype in p.target)
+            ),
+            "searchParam": [
+                {"name": c, "definition": p.url, "type": p.type} for c, p in sorted(params.items())
+            ],
+        }
+        ops = [
+            {
+                "name": op.name,
+                "definition": op.definition_url or f"{base_url}/OperationDefinition/{op.name}",
+            }
+            for op in operations.all()
+            if op.levels & {"type", "instance"}
+            and (op.resource_types is None or rtype in op.resource_types)
+        ]
+        if ops:
+            entry["operation"] = ops
+        resources.append(entry)
+    system_ops = [
+        {
+            "name": op.name,
+            "definition": op.definition_url or f"{base_url}/OperationDefinition/{op.name}",
+        }
+        for op in operations.all()
+        if "system" in op.levels
+    ]
+    rest: dict[str, Any] = {
+        "mode": "server",
+        "resource": resources,
+        "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
+        "searchParam": [
+            {
+                "name": "_count",
+                "type": "number",
+                "definition": "http://hl7.org/fhir/R4/search.html#count",
+            },
+            {
+                "name": "_sort",
+                "type": "string",
+                "definition": "http://hl7.org/fhir/R4/search.html#sort",
+            },
+        ],
+    }
+    if system_ops:
+        rest["operation"] = system_ops
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": date,
+        "publisher": "HealthBridge",
+        "kind": "instance",
+        "software": {"name": "HealthBridge", "version": healthbridge.__version__},
+        "implementation": {"description": "HealthBridge FHIR R4 server", "url": base_url},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [rest],
+    }

@@ -1,0 +1,91 @@
+"""Request dependencies: the repository, settings, request context and FHIR bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from healthbridge.config import Settings
+from healthbridge.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
+from healthbridge.store.hooks import RequestContext
+from healthbridge.store.repository import Repository
+
+_JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
+
+
+def get_repository(request: Request) -> Repository:
+    """The repository created by the app's lifespan."""
+    repo: Repository = request.app.state.repository
+    return repo
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_context(request: Request) -> RequestContext:
+    """Who is calling. No authentication yet: the access layer will replace this dependency
+    (``app.dependency_overrides``) or fill ``request.state.principal``."""
+    principal = getattr(request.state, "principal", None)
+    roles: frozenset[str] = frozenset(getattr(request.state, "roles", ()))
+    return RequestContext(
+        principal=principal,
+        roles=frozenset(roles),
+        client_address=request.client.host if request.client else None,
+        request_id=request.headers.get("x-request-id"),
+        base_url=base_url(request),
+    )
+
+
+def base_url(request: Request) -> str:
+    """The FHIR base URL (settings.base_url, else derived from the request)."""
+    settings = get_app_settings(request)
+    if settings.base_url:
+        return settings.base_url.rstrip("/")
+    return str(request.base_url).rstrip("/") + "/fhir"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes with 413."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"Request body of {declared} bytes exceeds the limit of {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"Request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def fhir_body(request: Request) -> dict[str, Any] | None:
+    """The request body as a FHIR JSON object (None when empty); 415 for other media types."""
+    settings = get_app_settings(request)
+    raw = await read_body(request, settings.max_request_bytes)
+    if not raw.strip():
+        return None
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in _JSON_TYPES:
+        raise UnsupportedMediaTypeError(
+            f"Content-Type {media or '(none)'!r} is not supported; use application/fhir+json"
+        )
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequestError(f"Body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BadRequestError("Body must be a JSON object")
+    return data
+
+
+RepoDep = Annotated[Repository, Depends(get_repository)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+ContextDep = Annotated[RequestContext, Depends(get_context)]
+BodyDep = Annotated["dict[str, Any] | None", Depends(fhir_body)]
+BaseUrlDep = Annotated[str, Depends(base_url)]

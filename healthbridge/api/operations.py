@@ -1,0 +1,159 @@
+"""Custom FHIR operations (``$name``) at system, type and instance level.
+
+Register with :meth:`OperationRegistry.register`; the router dispatches ``GET``/``POST``
+``[base]/$name``, ``[base]/[type]/$name`` and ``[base]/[type]/[id]/$name`` to the handler with
+parameters parsed once, the same way for every operation (query string for GET, a
+``Parameters`` resource or the resource itself for POST; http://hl7.org/fhir/R4/operations.html).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from starlette.responses import Response
+
+from healthbridge.errors import BadRequestError, MethodNotAllowedError, NotFoundError
+from healthbridge.store.repository import Transaction
+
+Level = Literal["system", "type", "instance"]
+
+
+@dataclass
+class OperationCall:
+    """Everything an operation handler gets."""
+
+    name: str
+    level: Level
+    resource_type: str | None
+    resource_id: str | None
+    parameters: list[tuple[str, Any]]
+    body: dict[str, Any] | None
+    txn: Transaction
+    base_url: str
+    method: str
+
+    def get(self, name: str) -> Any | None:
+        """The first value of parameter ``name`` (None if absent)."""
+        return next((v for k, v in self.parameters if k == name), None)
+
+    def get_all(self, name: str) -> list[Any]:
+        """All values of parameter ``name``."""
+        return [v for k, v in self.parameters if k == name]
+
+
+#: ``handler(call) -> resource JSON (dict) or a ready Response (images, PDFs)``.
+OperationHandler = Callable[[OperationCall], "dict[str, Any] | Response"]
+
+
+@dataclass(frozen=True)
+class OperationDefinition:
+    """A registered operation."""
+
+    name: str
+    handler: OperationHandler
+    levels: frozenset[Level]
+    resource_types: frozenset[str] | None  # None: any type
+    affects_state: bool = False
+    description: str = ""
+    definition_url: str | None = None
+
+
+@dataclass
+class OperationRegistry:
+    """The operations of one application."""
+
+    _ops: dict[str, OperationDefinition] = field(default_factory=dict)
+
+    def register(
+        self,
+        name: str,
+        handler: OperationHandler,
+        *,
+        levels: set[Level] | frozenset[Level],
+        resource_types: set[str] | frozenset[str] | None = None,
+        affects_state: bool = False,
+        description: str = "",
+        definition_url: str | None = None,
+    ) -> None:
+        """Register ``$name`` (without the ``$``)."""
+        name = name.lstrip("$")
+        if name in self._ops:
+            raise ValueError(f"operation ${name} already registered")
+        self._ops[name] = OperationDefinition(
+            name,
+            handler,
+            frozenset(levels),
+            frozenset(resource_types) if resource_types is not None else None,
+            affects_state,
+            description,
+            definition_url,
+        )
+
+    def all(self) -> list[OperationDefinition]:
+        """Registered operations, by name."""
+        return [self._ops[k] for k in sorted(self._ops)]
+
+    def find(
+        self, name: str, level: Level, resource_type: str | None, method: str
+    ) -> OperationDefinition:
+        """The operation for a request; :class:`NotFoundError` or :class:`MethodNotAllowedError`."""
+        op = self._ops.get(name.lstrip("$"))
+        if op is None or level not in op.levels:
+            raise NotFoundError(f"Unknown operation {name} at {level} level")
+        if op.resource_types is not None and resource_type not in op.resource_types:
+            raise NotFoundError(f"Operation {name} is not defined for {resource_type}")
+        if op.affects_state and method == "GET":
+            raise MethodNotAllowedError(f"Operation {name} changes state; use POST")
+        return op
+
+
+def parameters_from_body(body: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """Flatten a ``Parameters`` resource into (name, value) pairs (value[x] or resource)."""
+    if body is None:
+        return []
+    if body.get("resourceType") != "Parameters":
+        return [("resource", body)]
+    out: list[tuple[str, Any]] = []
+    for p in body.get("parameter", []):
+        if not isinstance(p, dict) or "name" not in p:
+            raise BadRequestError("Invalid Parameters.parameter")
+        if "resource" in p:
+            out.append((p["name"], p["resource"]))
+            continue
+        values = [v for k, v in p.items() if k.startswith("value")]
+        out.append((p["name"], values[0] if values else p.get("part")))
+    return out
+
+
+def everything(call: OperationCall) -> dict[str, Any]:
+    """``Patient/[id]/$everything`` (patient-operation-everything): the patient compartment
+    and the resources it refers to, as a searchset Bundle. ``_type`` limits the types."""
+    assert call.resource_id is not None
+    types_raw = call.get_all("_type")
+    types = {t for v in types_raw for t in str(v).split(",") if t} or None
+    items = call.txn.everything(call.resource_id, types=types)
+    entries = [
+        {
+            "fullUrl": f"{call.base_url}/{s.reference}",
+            "resource": s.resource,
+            "search": {"mode": "match"},
+        }
+        for s in items
+    ]
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
+
+
+def default_registry() -> OperationRegistry:
+    """A registry with the built-in operations."""
+    registry = OperationRegistry()
+    registry.register(
+        "everything",
+        everything,
+        levels={"instance"},
+        resource_types={"Patient"},
+        description="All resources in the patient's compartment and what they refer to",
+        definition_url="http://hl7.org/fhir/OperationDefinition/Patient-everything",
+    )
+    return registry

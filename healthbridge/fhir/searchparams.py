@@ -1,0 +1,276 @@
+"""Search parameters from the official R4 definitions, and index-value extraction.
+
+The definitions come from the generated ``data/search-parameters.json`` (see
+``scripts/build_search_parameters.py``). Each parameter's FHIRPath expression is compiled with
+:mod:`healthbridge.fhir.fhirpath`; parameters whose expression falls outside that subset, and
+``composite``/``special`` parameters, are *unsupported*: not advertised in the
+CapabilityStatement and rejected as unknown when used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from healthbridge.fhir.fhirpath import Expression, FhirPathSyntaxError, Node, compile_expression
+from healthbridge.fhir.values import MAX_DATE, MIN_DATE, date_range, fold
+
+#: Parameter types the store indexes.
+INDEXED_TYPES = ("token", "string", "date", "reference", "quantity", "number", "uri")
+#: Resource-level parameters answered from the resource table itself, not index rows.
+COLUMN_PARAMS = ("_id", "_lastUpdated")
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    """One search parameter as it applies to one resource type."""
+
+    code: str
+    type: str
+    expression: str | None
+    url: str
+    target: tuple[str, ...] = ()
+    compiled: Expression | None = field(default=None, compare=False, repr=False)
+    unsupported_reason: str | None = None
+    #: top-level element names the expression starts from (a cheap pre-filter: when none is
+    #: present in a resource the expression cannot yield anything); None = always evaluate
+    roots: frozenset[str] | None = None
+
+    @property
+    def supported(self) -> bool:
+        """Whether the server can search on this parameter."""
+        return self.unsupported_reason is None
+
+
+def _make(item: dict[str, Any]) -> SearchParam:
+    code, ptype, expression = item["code"], item["type"], item.get("expression")
+    reason: str | None = None
+    compiled: Expression | None = None
+    if code in COLUMN_PARAMS:
+        pass
+    elif ptype not in INDEXED_TYPES:
+        reason = f"{ptype} parameters are not supported"
+    elif not expression:
+        reason = "no FHIRPath expression"
+    else:
+        try:
+            compiled = compile_expression(expression)
+        except FhirPathSyntaxError as exc:
+            reason = f"expression outside the supported FHIRPath subset: {exc}"
+    return SearchParam(
+        code=code,
+        type=ptype,
+        expression=expression,
+        url=item["url"],
+        target=tuple(item.get("target", ())),
+        compiled=compiled,
+        unsupported_reason=reason,
+        roots=_roots(expression) if compiled is not None and expression else None,
+    )
+
+
+_ROOT = re.compile(r"(?:^|[\s(|])[A-Z][A-Za-z]*\.([a-z][A-Za-z0-9]*)")
+
+
+def _roots(expression: str) -> frozenset[str] | None:
+    """First-level element names of each union branch; None when a branch has no such name."""
+    from healthbridge.fhir.fhirpath import split_union
+
+    if any(op in expression for op in ("exists(", "empty(", "not(", " and ", " or ")):
+        return None  # boolean expressions yield a value even when the element is absent
+    names: set[str] = set()
+    for branch in split_union(expression):
+        m = _ROOT.search(branch)
+        if m is None:
+            return None
+        names.add(m.group(1))
+    return frozenset(names)
+
+
+@cache
+def _raw() -> dict[str, Any]:
+    text = resources.files("healthbridge.fhir").joinpath("data/search-parameters.json")
+    data: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
+    return data
+
+
+@cache
+def params_for(resource_type: str) -> dict[str, SearchParam]:
+    """Every defined parameter of ``resource_type`` (including Resource/DomainResource ones)."""
+    raw = _raw()["resources"]
+    out: dict[str, SearchParam] = {}
+    for base in ("Resource", "DomainResource", resource_type):
+        for item in raw.get(base, ()):
+            out[item["code"]] = _make(item)
+    return out
+
+
+def supported_params(resource_type: str) -> dict[str, SearchParam]:
+    """The parameters of ``resource_type`` the server can search on."""
+    return {c: p for c, p in params_for(resource_type).items() if p.supported}
+
+
+def source_info() -> dict[str, str]:
+    """Provenance of the definitions file."""
+    raw = _raw()
+    return {k: str(raw[k]) for k in ("source", "sourceSha256", "fhirVersion")}
+
+
+# ----------------------------------------------------------------------- extraction
+
+
+@dataclass
+class IndexRows:
+    """Index rows of one resource, per index table; each row is a plain dict."""
+
+    token: list[dict[str, Any]] = field(default_factory=list)
+    string: list[dict[str, Any]] = field(default_factory=list)
+    date: list[dict[str, Any]] = field(default_factory=list)
+    reference: list[dict[str, Any]] = field(default_factory=list)
+    quantity: list[dict[str, Any]] = field(default_factory=list)
+    number: list[dict[str, Any]] = field(default_factory=list)
+    uri: list[dict[str, Any]] = field(default_factory=list)
+
+    def tables(self) -> Iterable[tuple[str, list[dict[str, Any]]]]:
+        """``(table kind, rows)`` pairs."""
+        for kind in INDEXED_TYPES:
+            yield kind, getattr(self, kind)
+
+
+def _tokens(node: Node) -> Iterable[tuple[str | None, str]]:
+    value = node.value
+    if isinstance(value, bool):
+        yield None, "true" if value else "false"
+    elif isinstance(value, str | int | float):
+        yield None, str(value)
+    elif isinstance(value, dict):
+        if "coding" in value or node.type == "CodeableConcept":
+            for coding in value.get("coding", ()):
+                if coding.get("code") is not None:
+                    yield coding.get("system"), str(coding["code"])
+        elif "code" in value:
+            yield value.get("system"), str(value["code"])
+        elif "value" in value:  # Identifier, ContactPoint
+            yield value.get("system"), str(value["value"])
+
+
+def _strings(node: Node) -> Iterable[str]:
+    value = node.value
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key in (
+            "text",
+            "family",
+            "given",
+            "prefix",
+            "suffix",
+            "line",
+            "city",
+            "district",
+            "state",
+            "postalCode",
+            "country",
+        ):
+            item = value.get(key)
+            for s in item if isinstance(item, list) else [item]:
+                if isinstance(s, str):
+                    yield s
+
+
+def _dates(node: Node) -> Iterable[tuple[str, str]]:
+    value = node.value
+    try:
+        if isinstance(value, str):
+            yield date_range(value)
+        elif isinstance(value, dict):
+            if "start" in value or "end" in value:  # Period
+                low = date_range(value["start"])[0] if value.get("start") else MIN_DATE
+                high = date_range(value["end"])[1] if value.get("end") else MAX_DATE
+                yield low, high
+            for event in value.get("event", ()):  # Timing
+                yield date_range(event)
+    except ValueError:
+        return
+
+
+def _references(node: Node) -> Iterable[dict[str, Any]]:
+    value = node.value
+    ref: Any = value.get("reference") if isinstance(value, dict) else value
+    if isinstance(value, dict) and "resourceType" in value and "id" in value:
+        ref = f"{value['resourceType']}/{value['id']}"
+    if not isinstance(ref, str):
+        return
+    parts = ref.split("|")[0].split("/")
+    if "_history" in parts:
+        parts = parts[: parts.index("_history")]
+    if len(parts) >= 2 and parts[-2][:1].isupper() and not ref.startswith("#"):
+        yield {"target_type": parts[-2], "target_id": parts[-1], "url": ref}
+    else:
+        yield {"target_type": None, "target_id": None, "url": ref}
+
+
+def _quantities(node: Node) -> Iterable[dict[str, Any]]:
+    value = node.value
+    if isinstance(value, dict) and isinstance(value.get("value"), int | float):
+        yield {
+            "value": float(value["value"]),
+            "system": value.get("system"),
+            "code": value.get("code") or value.get("unit"),
+        }
+    elif isinstance(value, dict) and ("low" in value or "high" in value):  # Range
+        for end in ("low", "high"):
+            if isinstance(value.get(end), dict):
+                yield from _quantities(Node(value[end], "Quantity"))
+
+
+_CHOICE_KEY = re.compile(r"^([a-z][A-Za-z]*?)[A-Z]")
+
+
+def _element_names(resource: dict[str, Any]) -> set[str]:
+    """Top-level element names present, with choice elements also under their base name
+    (``valueQuantity`` → ``value``)."""
+    names = set(resource)
+    for key in resource:
+        m = _CHOICE_KEY.match(key)
+        if m is not None:
+            names.add(m.group(1))
+    return names
+
+
+def extract(resource: dict[str, Any]) -> IndexRows:
+    """Evaluate every supported parameter of the resource's type and return index rows."""
+    rows = IndexRows()
+    present = _element_names(resource)
+    for code, param in supported_params(str(resource["resourceType"])).items():
+        if param.compiled is None:
+            continue
+        if param.roots is not None and param.roots.isdisjoint(present):
+            continue
+        for node in param.compiled.evaluate(resource):
+            if param.type == "token":
+                for system, tcode in _tokens(node):
+                    rows.token.append({"param": code, "system": system, "code": tcode})
+            elif param.type == "string":
+                for s in _strings(node):
+                    rows.string.append({"param": code, "value": fold(s)[:255], "exact": s[:255]})
+            elif param.type == "date":
+                for low, high in _dates(node):
+                    rows.date.append({"param": code, "low": low, "high": high})
+            elif param.type == "reference":
+                for ref in _references(node):
+                    rows.reference.append({"param": code, **ref})
+            elif param.type == "quantity":
+                for q in _quantities(node):
+                    rows.quantity.append({"param": code, **q})
+            elif param.type == "number":
+                if isinstance(node.value, int | float) and not isinstance(node.value, bool):
+                    rows.number.append({"param": code, "value": float(node.value)})
+            elif param.type == "uri" and isinstance(node.value, str):
+                rows.uri.append({"param": code, "value": node.value})
+    return rows

@@ -1,0 +1,110 @@
+"""Extension points of the store: request context, write validators, write interceptors and
+read hooks.
+
+* **Write validators** run on every create/update (also inside Bundles) after the server has set
+  ``id``/``meta`` and before anything is stored. Each returns the issues it finds; any issue of
+  severity ``error``/``fatal`` from any validator fails the write with 422 listing them all.
+* **Write interceptors** run after a resource version is written, inside the same database
+  transaction, with the :class:`~healthbridge.store.repository.Transaction` handle: they can
+  read, search, create, update and delete other resources there. If one raises, the whole
+  transaction (the request or Bundle) rolls back. Writes made by an interceptor trigger the
+  interceptors again with ``depth + 1`` (bounded by :data:`MAX_HOOK_DEPTH`).
+* **Read hooks** see every resource returned by read, vread, search and history, in the same
+  transaction as the read (the access layer filters or audits there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from healthbridge.errors import Issue
+
+if TYPE_CHECKING:
+    from healthbridge.store.repository import StoredResource, Transaction
+
+#: Interceptor recursion limit (a hook writing resources that trigger hooks...).
+MAX_HOOK_DEPTH = 8
+
+WriteAction = Literal["create", "update", "delete"]
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who is calling and how; passed from the API down to every repository call.
+
+    The access layer (later) fills ``principal``/``roles`` from the bearer token; read hooks and
+    interceptors use it to filter and to write AuditEvents.
+    """
+
+    principal: str | None = None
+    roles: frozenset[str] = frozenset()
+    client_address: str | None = None
+    request_id: str | None = None
+    #: the FHIR base URL the caller used (absolute references to it are local)
+    base_url: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: The context of internal, non-request work (migrations, demo loading, benchmarks).
+SYSTEM_CONTEXT = RequestContext(principal="system", roles=frozenset({"system"}))
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """What a validator knows about the write it checks."""
+
+    action: WriteAction
+    request: RequestContext
+    previous: StoredResource | None
+
+
+@dataclass(frozen=True)
+class WriteEvent:
+    """A version that was just written (``stored.resource`` is None for a delete)."""
+
+    action: WriteAction
+    stored: StoredResource
+    previous: StoredResource | None
+    request: RequestContext
+    depth: int
+
+
+@dataclass(frozen=True)
+class ReadEvent:
+    """Resources about to be returned by a read interaction."""
+
+    interaction: Literal["read", "vread", "search", "history", "operation"]
+    resource_type: str | None
+    resources: Sequence[StoredResource]
+    request: RequestContext
+
+
+#: ``validator(resource, context) -> issues`` (empty when valid).
+WriteValidator = Callable[[dict[str, Any], WriteContext], Iterable[Issue]]
+#: ``interceptor(txn, event)``; raise to roll everything back.
+WriteInterceptor = Callable[["Transaction", WriteEvent], None]
+#: ``hook(txn, event)``; raise (e.g. ForbiddenError) to refuse the read.
+ReadHook = Callable[["Transaction", ReadEvent], None]
+
+
+@dataclass
+class StoreHooks:
+    """The registered extension callables of one application instance."""
+
+    validators: list[WriteValidator] = field(default_factory=list)
+    interceptors: list[WriteInterceptor] = field(default_factory=list)
+    read_hooks: list[ReadHook] = field(default_factory=list)
+
+    def add_validator(self, validator: WriteValidator) -> None:
+        """Register a write validator."""
+        self.validators.append(validator)
+
+    def add_interceptor(self, interceptor: WriteInterceptor) -> None:
+        """Register a write interceptor (derived-data hook)."""
+        self.interceptors.append(interceptor)
+
+    def add_read_hook(self, hook: ReadHook) -> None:
+        """Register a read hook (access filtering / audit)."""
+        self.read_hooks.append(hook)

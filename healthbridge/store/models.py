@@ -1,0 +1,158 @@
+"""SQLModel tables: current resources, every version, and search index tables.
+
+The resource JSON is stored as text exactly as received and validated (plus ``id``/``meta``
+set by the server): that text is the record. Index tables hold one row per extracted search
+value of the *current* version, keyed by ``(res_type, res_id)``; each lookup index ends with
+``res_id`` so that both ``res_id IN (...)`` drivers and correlated ``EXISTS`` probes are
+answered from the index alone; dates are fixed-width UTC text
+ranges (see :mod:`healthbridge.fhir.values`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, Text
+from sqlmodel import Field, SQLModel
+
+
+def _pk() -> Column[int]:
+    # BIGINT on PostgreSQL; SQLite needs exactly INTEGER PRIMARY KEY for its rowid alias.
+    return Column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+
+
+class ResourceRow(SQLModel, table=True):
+    """The current version of each resource (deleted ones keep a tombstone row)."""
+
+    __tablename__ = "resource"
+    __table_args__ = (Index("ix_resource_updated", "res_type", "last_updated"),)
+    res_type: str = Field(primary_key=True, max_length=64)
+    res_id: str = Field(primary_key=True, max_length=64)
+    version_id: int
+    last_updated: str = Field(max_length=32)  # index form, UTC
+    deleted: bool = False
+    content: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ResourceVersionRow(SQLModel, table=True):
+    """Every version ever written; ``(res_type, res_id, version_id)`` is unique."""
+
+    __tablename__ = "resource_version"
+    res_type: str = Field(primary_key=True, max_length=64)
+    res_id: str = Field(primary_key=True, max_length=64)
+    version_id: int = Field(primary_key=True)
+    last_updated: str = Field(max_length=32)
+    deleted: bool = False
+    method: str = Field(max_length=8)  # POST | PUT | DELETE
+    content: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class TokenIndex(SQLModel, table=True):
+    __tablename__ = "idx_token"
+    __table_args__ = (
+        Index("ix_idx_token_lookup", "res_type", "param", "code", "system", "res_id"),
+        Index("ix_idx_token_owner", "res_type", "res_id"),
+    )
+    pk: int | None = Field(default=None, sa_column=_pk())
+    res_type: str = Field(max_length=64)
+    res_id: str = Field(max_length=64)
+    param: str = Field(max_length=64)
+    system: str | None = Field(default=None, max_length=255)
+    code: str = Field(max_length=255)
+
+
+class StringIndex(SQLModel, table=True):
+    __tablename__ = "idx_string"
+    __table_args__ = (
+        Index("ix_idx_string_lookup", "res_type", "param", "value", "res_id"),
+        Index("ix_idx_string_owner", "res_type", "res_id"),
+    )
+    pk: int | None = Field(default=None, sa_column=_pk())
+    res_type: str = Field(max_length=64)
+    res_id: str = Field(max_length=64)
+    param: str = Field(max_length=64)
+    value: str = Field(max_length=255)  # folded (lower case, no accents)
+    exact: str = Field(max_length=255)
+
+
+class DateIndex(SQLModel, table=True):
+    __tablename__ = "idx_date"
+    __table_args__ = (
+        Index("ix_idx_date_lookup", "res_type", "param", "low", "high", "res_id"),
+        Index("ix_idx_date_owner", "res_type", "res_id", "param", "low", "high"),
+    )
+    pk: int | None = Field(default=None, sa_column=_pk())
+    res_type: str = Field(max_length=64)
+    res_id: str = Field(max_length=64)
+    param: str = Field(max_length=64)
+    low: str = Field(max_length=32)
+    high: str = Field(max_length=32)
+
+
+class ReferenceIndex(SQLModel, table=True):
+    __tablename__ = "idx_reference"
+    __table_args__ = (
+        Index("ix_idx_reference_lookup", "res_type", "param", "target_id", "target_type", "res_id"),
+        Index("ix_idx_reference_target", "target_type", "target_id"),
+        Index("ix_idx_reference_owner", "res_type", "res_id"),
+    )
+    pk: int | None = Field(default=None, sa_column=_pk())
+    res_type: str = Field(max_length=64)
+    res_id: str = Field(max_length=64)
+    param: str = Field(max_length=64)
+    target_type: str | None = Field(default=None, max_length=64)
+    target_id: str | None = Field(default=None, max_length=64)
+    url: str = Field(max_length=512)
+
+
+class QuantityIndex(SQLModel, table=True):
+    __tablename__ = "idx_quantity"
+    __table_args__ = (
+        Index("ix_idx_quantity_lookup", "res_type", "param", "code", "value", "res_id"),
+        Index("ix_idx_quantity_owner", "res_type", "res_id"),
+    )
+    pk: int | None = Field(default=None, sa_column=_pk())
+    res_type: str = Field(max_length=64)
+    res_id: str = Field(max_length=64)
+    param: str = Field(max_length=64)
+    value: float
+    system: str | None = Field(default=None, max_length=255)
+    code: str | None = Field(default=None, max_length=255)
+
+
+class NumberIndex(SQLModel, table=True):
+    __tablename__ = "idx_number"
+    __table_args__ = (
+        Index("ix_idx_number_lookup", "res_type", "param", "value", "res_id"),
+        Index("ix_idx_number_owner", "res_type", "res_id"),
+    )
+    pk: int | None = Field(default=None, sa_column=_pk())
+    res_type: str = Field(max_length=64)
+    res_id: str = Field(max_length=64)
+    param: str = Field(max_length=64)
+    value: float
+
+
+class UriIndex(SQLModel, table=True):
+    __tablename__ = "idx_uri"
+    __table_args__ = (
+        Index("ix_idx_uri_lookup", "res_type", "param", "value", "res_id"),
+        Index("ix_idx_uri_owner", "res_type", "res_id"),
+    )
+    pk: int | None = Field(default=None, sa_column=_pk())
+    res_type: str = Field(max_length=64)
+    res_id: str = Field(max_length=64)
+    param: str = Field(max_length=64)
+    value: str = Field(max_length=512)
+
+
+#: Index table model per search parameter type.
+INDEX_MODELS: dict[str, type[SQLModel]] = {
+    "token": TokenIndex,
+    "string": StringIndex,
+    "date": DateIndex,
+    "reference": ReferenceIndex,
+    "quantity": QuantityIndex,
+    "number": NumberIndex,
+    "uri": UriIndex,
+}

@@ -1,0 +1,643 @@
+"""The repository: FHIR interactions over one database transaction.
+
+:class:`Repository` owns the engine and the hooks; :meth:`Repository.transaction` yields a
+:class:`Transaction`, the handle through which every interaction runs (and which write
+interceptors receive). Index and history inserts are buffered and flushed in batches before
+the next query and at commit, which keeps large transaction Bundles fast on both backends.
+
+Interactions follow http://hl7.org/fhir/R4/http.html: read, vread, create (server-assigned id),
+update (create-on-update allowed), delete, history, search, and their conditional forms.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from healthbridge.errors import (
+    BadRequestError,
+    ConflictError,
+    GoneError,
+    Issue,
+    NotFoundError,
+    PreconditionFailedError,
+    UnprocessableError,
+)
+from healthbridge.fhir import r4
+from healthbridge.fhir.query import SearchQuery, parse_search
+from healthbridge.fhir.searchparams import INDEXED_TYPES, IndexRows, extract
+from healthbridge.fhir.values import date_range, format_instant, index_instant, instant_now
+from healthbridge.store import search as sql
+from healthbridge.store.db import WRITE_OPTION
+from healthbridge.store.hooks import (
+    MAX_HOOK_DEPTH,
+    ReadEvent,
+    RequestContext,
+    StoreHooks,
+    WriteAction,
+    WriteContext,
+    WriteEvent,
+)
+from healthbridge.store.models import ResourceRow, ResourceVersionRow
+
+RES: Table = ResourceRow.__table__  # type: ignore[attr-defined]
+VER: Table = ResourceVersionRow.__table__  # type: ignore[attr-defined]
+_ID_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
+
+
+def new_id() -> str:
+    """A server-assigned logical id."""
+    return str(uuid.uuid4())
+
+
+def check_id(resource_id: str) -> None:
+    """FHIR ``id``: 1-64 characters of ``[A-Za-z0-9\\-\\.]``."""
+    if not 1 <= len(resource_id) <= 64 or not set(resource_id) <= _ID_OK:
+        raise BadRequestError(f"Invalid resource id {resource_id!r}")
+
+
+@dataclass(frozen=True)
+class StoredResource:
+    """One stored version."""
+
+    resource_type: str
+    id: str
+    version_id: int
+    last_updated: str  # FHIR instant
+    deleted: bool
+    resource: dict[str, Any] | None
+    method: str = "PUT"
+
+    @property
+    def etag(self) -> str:
+        """The weak ETag of this version (http.html#versioning)."""
+        return f'W/"{self.version_id}"'
+
+    @property
+    def reference(self) -> str:
+        """``Type/id``."""
+        return f"{self.resource_type}/{self.id}"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Outcome of a create/update: the version written (or found) and whether it is new."""
+
+    stored: StoredResource
+    created: bool
+    changed: bool = True  # False when a conditional create matched an existing resource
+
+
+@dataclass
+class SearchResult:
+    """A page of matches plus included resources."""
+
+    matches: list[StoredResource]
+    included: list[StoredResource]
+    total: int | None
+    query: SearchQuery
+    issues: list[Issue] = field(default_factory=list)
+
+
+def _from_row(row: Any, *, method: str = "PUT") -> StoredResource:
+    content = json.loads(row.content) if not row.deleted else None
+    last = content["meta"]["lastUpdated"] if content else _instant_from_index(row.last_updated)
+    return StoredResource(
+        row.res_type, row.res_id, row.version_id, last, bool(row.deleted), content, method
+    )
+
+
+def _instant_from_index(value: str) -> str:
+    return value[:23] + "Z"
+
+
+class Transaction:
+    """All interactions inside one database transaction (see module docstring)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        hooks: StoreHooks,
+        context: RequestContext,
+        settings_base_url: str = "",
+        default_count: int = 20,
+        max_count: int = 1000,
+    ) -> None:
+        self.conn = conn
+        self.hooks = hooks
+        self.context = context
+        self.base_url = context.base_url or settings_base_url
+        self.default_count = default_count
+        self.max_count = max_count
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+        self._depth = 0
+
+    # ------------------------------------------------------------------ buffering
+    def _queue(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self._pending.setdefault(table, []).extend(rows)
+
+    def flush(self) -> None:
+        """Write buffered inserts (done automatically before queries and at commit)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        order = ["resource", "resource_version"] + [k for k in pending if k.startswith("idx_")]
+        for name in order:
+            rows = pending.get(name)
+            if rows:
+                table = RES.metadata.tables[name]
+                self.conn.execute(insert(table), rows)
+
+    # ------------------------------------------------------------------ reads
+    def _current(self, resource_type: str, resource_id: str, *, lock: bool = False) -> Any:
+        self.flush()
+        stmt = select(RES).where(RES.c.res_type == resource_type, RES.c.res_id == resource_id)
+        if lock:  # PostgreSQL: serialise concurrent writers of one resource (If-Match safety)
+            stmt = stmt.with_for_update()
+        return self.conn.execute(stmt).first()
+
+    def _read_hook(self, interaction: Any, rtype: str | None, items: list[StoredResource]) -> None:
+        if self.hooks.read_hooks and items:
+            event = ReadEvent(interaction, rtype, tuple(items), self.context)
+            for hook in self.hooks.read_hooks:
+                hook(self, event)
+
+    def read(self, resource_type: str, resource_id: str) -> StoredResource:
+        """The current version; :class:`NotFoundError` / :class:`GoneError` (deleted)."""
+        _check_type(resource_type)
+        row = self._current(resource_type, resource_id)
+        if row is None:
+            raise NotFoundError(f"{resource_type}/{resource_id} not found")
+        if row.deleted:
+            raise GoneError(f"{resource_type}/{resource_id} was deleted")
+        stored = _from_row(row)
+        self._read_hook("read", resource_type, [stored])
+        return stored
+
+    def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource:
+        """A specific version."""
+        _check_type(resource_type)
+        self.flush()
+        row = self.conn.execute(
+            select(VER).where(
+                VER.c.res_type == resource_type,
+                VER.c.res_id == resource_id,
+                VER.c.version_id == version_id,
+            )
+        ).first()
+        if row is None:
+            raise NotFoundError(f"{resource_type}/{resource_id}/_history/{version_id} not found")
+        if row.deleted:
+            raise GoneError(f"{resource_type}/{resource_id} version {version_id} is a deletion")
+        stored = _from_row(row, method=row.method)
+        self._read_hook("vread", resource_type, [stored])
+        return stored
+
+    def history(
+        self,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        *,
+        since: str | None = None,
+        count: int | None = None,
+        offset: int = 0,
+    ) -> tuple[list[StoredResource], int]:
+        """Versions newest first (instance, type or system level) and the total count."""
+        if resource_type is not None:
+            _check_type(resource_type)
+        self.flush()
+        conds = []
+        if resource_type is not None:
+            conds.append(VER.c.res_type == resource_type)
+        if resource_id is not None:
+            conds.append(VER.c.res_id == resource_id)
+            if self._current(str(resource_type), resource_id) is None:
+                raise NotFoundError(f"{resource_type}/{resource_id} not found")
+        if since is not None:
+            try:
+                conds.append(VER.c.last_updated >= date_range(since)[0])
+            except ValueError as exc:
+                raise BadRequestError(f"Invalid _since {since!r}") from exc
+        total = self.conn.execute(select(func.count()).select_from(VER).where(*conds)).scalar_one()
+        limit = min(count or self.default_count, self.max_count)
+        rows = self.conn.execute(
+            select(VER)
+            .where(*conds)
+            .order_by(VER.c.last_updated.desc(), VER.c.version_id.desc(), VER.c.res_id)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        items = [_from_row(r, method=r.method) for r in rows]
+        self._read_hook("history", resource_type, [i for i in items if not i.deleted])
+        return items, int(total)
+
+    def search_params(
+        self, resource_type: str, params: Sequence[tuple[str, str]], *, lenient: bool = False
+    ) -> SearchResult:
+        """Parse and run a search given as key/value pairs."""
+        _check_type(resource_type)
+        query = parse_search(
+            resource_type,
+            params,
+            default_count=self.default_count,
+            max_count=self.max_count,
+            lenient=lenient,
+        )
+        return self.search(query)
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Run a parsed search."""
+        self.flush()
+        where = sql.where_clause(query, self.base_url)
+        total = self.conn.execute(select(func.count()).select_from(RES).where(where)).scalar_one()
+        matches: list[StoredResource] = []
+        if query.summary != "count" and query.count > 0:
+            rows = self.conn.execute(
+                select(RES)
+                .where(where)
+                .order_by(*sql.order_by(query))
+                .limit(query.count)
+                .offset(query.offset)
+            ).all()
+            matches = [_from_row(r) for r in rows]
+        included = self._includes(query, matches) if matches else []
+        issues = [
+            Issue("warning", "not-supported", f"Search parameter {name!r} was ignored")
+            for name in query.ignored
+        ]
+        self._read_hook("search", query.resource_type, matches + included)
+        return SearchResult(matches, included, int(total), query, issues)
+
+    def _fetch(self, refs: set[tuple[str, str]]) -> list[StoredResource]:
+        out: list[StoredResource] = []
+        by_type: dict[str, list[str]] = {}
+        for t, i in refs:
+            by_type.setdefault(t, []).append(i)
+        for t, ids in sorted(by_type.items()):
+            rows = self.conn.execute(
+                select(RES).where(
+                    RES.c.res_type == t, RES.c.res_id.in_(sorted(ids)), RES.c.deleted.is_(False)
+                )
+            ).all()
+            out.extend(_from_row(r) for r in rows)
+        return out
+
+    def _includes(self, query: SearchQuery, matches: list[StoredResource]) -> list[StoredResource]:
+        ref = sql.index_table("reference")
+        seen = {(m.resource_type, m.id) for m in matches}
+        wanted: set[tuple[str, str]] = set()
+        ids = [m.id for m in matches]
+        for inc in query.includes:
+            conds = [ref.c.res_type == query.resource_type, ref.c.res_id.in_(ids)]
+            if inc.param != "*":
+                conds.append(ref.c.param == inc.param)
+            if inc.target_type:
+                conds.append(ref.c.target_type == inc.target_type)
+            for row in self.conn.execute(select(ref.c.target_type, ref.c.target_id).where(*conds)):
+                if row.target_type and r4.is_supported(row.target_type):
+                    wanted.add((row.target_type, row.target_id))
+        for inc in query.revincludes:
+            conds = [
+                ref.c.res_type == inc.source_type,
+                ref.c.target_type == query.resource_type,
+                ref.c.target_id.in_(ids),
+            ]
+            if inc.param != "*":
+                conds.append(ref.c.param == inc.param)
+            for row in self.conn.execute(select(ref.c.res_id).where(*conds)):
+                wanted.add((inc.source_type, row.res_id))
+        return self._fetch(wanted - seen)
+
+    def everything(self, patient_id: str, *, types: set[str] | None = None) -> list[StoredResource]:
+        """``Patient/[id]/$everything``: the patient, everything referring to it, and what
+        those resources refer to (practitioners, organisations, encounters ...)."""
+        patient = self.read("Patient", patient_id)
+        ref = sql.index_table("reference")
+        self.flush()
+        rows = self.conn.execute(
+            select(ref.c.res_type, ref.c.res_id)
+            .where(ref.c.target_type == "Patient", ref.c.target_id == patient_id)
+            .distinct()
+        ).all()
+        compartment = self._fetch({(r.res_type, r.res_id) for r in rows})
+        seen = {("Patient", patient_id)} | {(c.resource_type, c.id) for c in compartment}
+        linked: set[tuple[str, str]] = set()
+        sources = [patient, *compartment]
+        for chunk_start in range(0, len(sources), 500):
+            chunk = sources[chunk_start : chunk_start + 500]
+            for rtype in {c.resource_type for c in chunk}:
+                ids = [c.id for c in chunk if c.resource_type == rtype]
+                for row in self.conn.execute(
+                    select(ref.c.target_type, ref.c.target_id).where(
+                        ref.c.res_type == rtype, ref.c.res_id.in_(ids)
+                    )
+                ):
+                    if row.target_type and r4.is_supported(row.target_type):
+                        linked.add((row.target_type, row.target_id))
+        extra = self._fetch(linked - seen)
+        out = [patient, *compartment, *extra]
+        if types is not None:
+            out = [s for s in out if s.resource_type in types]
+        self._read_hook("operation", "Patient", out)
+        return out
+
+    # ------------------------------------------------------------------ writes
+    def _validate(self, resource: dict[str, Any], action: WriteAction, prev: Any) -> None:
+        r4.validate(resource)
+        if not self.hooks.validators:
+            return
+        ctx = WriteContext(action, self.context, _from_row(prev) if prev is not None else None)
+        issues = [i for v in self.hooks.validators for i in v(resource, ctx)]
+        errors = [i for i in issues if i.severity in ("error", "fatal")]
+        if errors:
+            raise UnprocessableError(errors[0].diagnostics, issues=issues)
+
+    def _write(
+        self,
+        resource: dict[str, Any],
+        *,
+        resource_id: str,
+        prev: Any,
+        action: WriteAction,
+        method: str,
+        prepared: IndexRows | None = None,
+    ) -> StoredResource:
+        rtype = str(resource["resourceType"])
+        version = (prev.version_id + 1) if prev is not None else 1
+        now = instant_now()
+        resource["id"] = resource_id
+        meta = dict(resource.get("meta") or {})
+        meta["versionId"] = str(version)
+        meta["lastUpdated"] = format_instant(now)
+        resource["meta"] = meta
+        if prepared is None:
+            self._validate(resource, action, prev)
+        content = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+        row = {
+            "res_type": rtype,
+            "res_id": resource_id,
+            "version_id": version,
+            "last_updated": index_instant(now),
+            "deleted": False,
+            "content": content,
+        }
+        if prev is None:
+            self._queue("resource", [row])
+        else:
+            self._replace_current(prev, row)
+        self._queue("resource_version", [{**row, "method": method}])
+        self._index(rtype, resource_id, prepared or extract(resource))
+        stored = StoredResource(
+            rtype, resource_id, version, meta["lastUpdated"], False, resource, method
+        )
+        self._intercept(action, stored, prev)
+        return stored
+
+    def _replace_current(self, prev: Any, row: dict[str, Any]) -> None:
+        self.flush()
+        result = self.conn.execute(
+            update(RES)
+            .where(
+                RES.c.res_type == prev.res_type,
+                RES.c.res_id == prev.res_id,
+                RES.c.version_id == prev.version_id,
+            )
+            .values(**{k: v for k, v in row.items() if k not in ("res_type", "res_id")})
+        )
+        if result.rowcount != 1:
+            raise ConflictError(f"{prev.res_type}/{prev.res_id} was changed concurrently")
+        for kind in INDEXED_TYPES:
+            table = sql.index_table(kind)
+            self.conn.execute(
+                delete(table).where(
+                    table.c.res_type == prev.res_type, table.c.res_id == prev.res_id
+                )
+            )
+
+    def _index(self, rtype: str, resource_id: str, index_rows: IndexRows) -> None:
+        for kind, rows in index_rows.tables():
+            if rows:
+                table = sql.index_table(kind)
+                self._queue(
+                    table.name, [{"res_type": rtype, "res_id": resource_id, **r} for r in rows]
+                )
+
+    def _intercept(self, action: WriteAction, stored: StoredResource, prev: Any) -> None:
+        if not self.hooks.interceptors:
+            return
+        if self._depth >= MAX_HOOK_DEPTH:
+            raise UnprocessableError("Write interceptors recursed too deeply")
+        event = WriteEvent(
+            action, stored, _from_row(prev) if prev is not None else None, self.context, self._depth
+        )
+        self._depth += 1
+        try:
+            for interceptor in self.hooks.interceptors:
+                interceptor(self, event)
+        finally:
+            self._depth -= 1
+
+    def _conditional_match(self, resource_type: str, criteria: str) -> list[StoredResource]:
+        from urllib.parse import parse_qsl
+
+        pairs = parse_qsl(criteria.split("?", 1)[-1], keep_blank_values=True)
+        if not pairs:
+            raise BadRequestError(f"Empty conditional criteria {criteria!r}")
+        query = parse_search(resource_type, pairs, default_count=2, max_count=2)
+        query.count, query.offset, query.includes, query.revincludes = 2, 0, [], []
+        return self.search(query).matches
+
+    def create(
+        self,
+        resource: dict[str, Any],
+        *,
+        if_none_exist: str | None = None,
+        assigned_id: str | None = None,
+        prepared: IndexRows | None = None,
+    ) -> WriteResult:
+        """Create with a server-assigned id; with ``if_none_exist`` a conditional create.
+
+        ``assigned_id`` is for Bundle processing, which pre-assigns ids to ``urn:uuid:``
+        entries so references between entries can be rewritten before anything is written.
+        ``prepared`` comes from :meth:`Repository.prepare_create` (validation and index
+        extraction already done, outside the database transaction).
+        """
+        rtype = _resource_type(resource)
+        if if_none_exist:
+            found = self._conditional_match(rtype, if_none_exist)
+            if len(found) > 1:
+                raise PreconditionFailedError(f"Conditional create matched several {rtype}")
+            if found:
+                return WriteResult(found[0], created=False, changed=False)
+        resource = dict(resource)
+        stored = self._write(
+            resource,
+            resource_id=assigned_id or new_id(),
+            prev=None,
+            action="create",
+            method="POST",
+            prepared=prepared,
+        )
+        return WriteResult(stored, created=True)
+
+    def update(
+        self,
+        resource_type: str,
+        resource_id: str,
+        resource: dict[str, Any],
+        *,
+        if_match: int | None = None,
+    ) -> WriteResult:
+        """Update (or create-on-update) ``resource_type/resource_id``; ``if_match`` is the
+        expected current version (412 when stale)."""
+        _check_type(resource_type)
+        check_id(resource_id)
+        if _resource_type(resource) != resource_type:
+            raise BadRequestError("resourceType does not match the URL")
+        if resource.get("id") != resource_id:
+            raise BadRequestError(f"Resource id {resource.get('id')!r} does not match URL id")
+        prev = self._current(resource_type, resource_id, lock=True)
+        if if_match is not None and (prev is None or prev.deleted or prev.version_id != if_match):
+            current = "none" if prev is None else str(prev.version_id)
+            raise PreconditionFailedError(
+                f"If-Match version {if_match} does not match current version {current}"
+            )
+        stored = self._write(
+            dict(resource),
+            resource_id=resource_id,
+            prev=prev,
+            action="update" if prev is not None and not prev.deleted else "create",
+            method="PUT",
+        )
+        return WriteResult(stored, created=prev is None or bool(prev.deleted))
+
+    def conditional_update(
+        self, resource_type: str, criteria: str, resource: dict[str, Any]
+    ) -> WriteResult:
+        """``PUT [type]?criteria`` (http.html#cond-update)."""
+        found = self._conditional_match(resource_type, criteria)
+        if len(found) > 1:
+            raise PreconditionFailedError(f"Conditional update matched several {resource_type}")
+        if found:
+            target = found[0].id
+            if resource.get("id") not in (None, target):
+                raise BadRequestError("Resource id does not match the matched resource")
+        else:
+            target = str(resource.get("id") or new_id())
+        return self.update(resource_type, target, {**resource, "id": target})
+
+    def delete(self, resource_type: str, resource_id: str) -> StoredResource | None:
+        """Delete (a new, deleted version); None if already deleted. 404 if never existed."""
+        _check_type(resource_type)
+        prev = self._current(resource_type, resource_id, lock=True)
+        if prev is None:
+            raise NotFoundError(f"{resource_type}/{resource_id} not found")
+        if prev.deleted:
+            return None
+        now = instant_now()
+        row = {
+            "res_type": resource_type,
+            "res_id": resource_id,
+            "version_id": prev.version_id + 1,
+            "last_updated": index_instant(now),
+            "deleted": True,
+            "content": "{}",
+        }
+        self._replace_current(prev, row)
+        self._queue("resource_version", [{**row, "method": "DELETE"}])
+        stored = StoredResource(
+            resource_type,
+            resource_id,
+            prev.version_id + 1,
+            format_instant(now),
+            True,
+            None,
+            "DELETE",
+        )
+        self._intercept("delete", stored, prev)
+        return stored
+
+
+def _resource_type(resource: dict[str, Any]) -> str:
+    rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+    if not isinstance(rtype, str):
+        raise BadRequestError("Body is not a FHIR resource (no resourceType)")
+    _check_type(rtype)
+    return rtype
+
+
+def _check_type(resource_type: str) -> None:
+    if not r4.is_supported(resource_type):
+        raise NotFoundError(f"Resource type {resource_type!r} is not supported")
+
+
+class Repository:
+    """Owns the engine and hooks; opens :class:`Transaction`s."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        hooks: StoreHooks | None = None,
+        base_url: str = "",
+        default_count: int = 20,
+        max_count: int = 1000,
+    ) -> None:
+        self.engine = engine
+        self.hooks = hooks or StoreHooks()
+        self.base_url = base_url
+        self.default_count = default_count
+        self.max_count = max_count
+
+    def prepare_create(self, resource: dict[str, Any], context: RequestContext) -> IndexRows:
+        """Validate a resource to be created and extract its index rows *before* opening a
+        database transaction (CPU work that then does not hold SQLite's write lock). The
+        resource must already carry its final references; ``id``/``meta.versionId``/
+        ``meta.lastUpdated`` are not indexed, so setting them later changes nothing."""
+        _resource_type(resource)
+        r4.validate(resource)
+        if self.hooks.validators:
+            ctx = WriteContext("create", context, None)
+            issues = [i for v in self.hooks.validators for i in v(resource, ctx)]
+            errors = [i for i in issues if i.severity in ("error", "fatal")]
+            if errors:
+                raise UnprocessableError(errors[0].diagnostics, issues=issues)
+        return extract(resource)
+
+    @contextmanager
+    def transaction(self, context: RequestContext, *, write: bool = True) -> Iterator[Transaction]:
+        """One database transaction; commits on success, rolls back on any exception.
+
+        Read hooks that audit need to write, so reads run as write transactions when read
+        hooks are registered.
+        """
+        write = write or bool(self.hooks.read_hooks)
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE_OPTION: write})
+            try:
+                with conn.begin():
+                    txn = Transaction(
+                        conn,
+                        hooks=self.hooks,
+                        context=context,
+                        settings_base_url=self.base_url,
+                        default_count=self.default_count,
+                        max_count=self.max_count,
+                    )
+                    yield txn
+                    txn.flush()
+            except IntegrityError as exc:
+                raise ConflictError(f"Concurrent write conflict: {exc.orig}") from exc
+            except OperationalError as exc:
+                if "deadlock" in str(exc).lower() or "could not serialize" in str(exc).lower():
+                    raise ConflictError("Concurrent write conflict, retry") from exc
+                raise

@@ -1,0 +1,230 @@
+"""Translate a parsed :class:`~healthbridge.fhir.query.SearchQuery` into SQL.
+
+Each filter becomes ``resource.res_id IN (SELECT res_id FROM idx_<type> WHERE ...)``; values of
+one parameter are ORed, parameters are ANDed (FHIR R4 search §3.1.1.1). Date matching follows
+the range semantics of §3.1.1.4.2 (the resource's value is a range, so is the search value).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Table, and_, false, func, not_, or_, select, true
+
+from healthbridge.errors import BadRequestError
+from healthbridge.fhir.query import Filter, SearchQuery, split_prefix
+from healthbridge.fhir.searchparams import SearchParam
+from healthbridge.fhir.values import date_range, decimal_range, fold
+from healthbridge.store.models import INDEX_MODELS, ResourceRow
+
+R: Table = ResourceRow.__table__  # type: ignore[attr-defined]
+
+
+def index_table(kind: str) -> Table:
+    """The index table for parameter type ``kind``."""
+    table: Table = INDEX_MODELS[kind].__table__  # type: ignore[attr-defined]
+    return table
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _date_clause(low: Any, high: Any, prefix: str, value: str) -> ColumnElement[bool]:
+    try:
+        pl, ph = date_range(value)
+    except ValueError as exc:
+        raise BadRequestError(f"Invalid date {value!r}") from exc
+    contained = and_(low >= pl, high <= ph)
+    clauses: dict[str, ColumnElement[bool]] = {
+        "eq": contained,
+        "ne": not_(contained),
+        "gt": high > ph,
+        "lt": low < pl,
+        "ge": high >= pl,
+        "le": low <= ph,
+        "sa": low > ph,
+        "eb": high < pl,
+        "ap": and_(low <= ph, high >= pl),
+    }
+    return clauses[prefix]
+
+
+def _number_clause(column: Any, prefix: str, raw: str) -> ColumnElement[bool]:
+    v, lo, hi = decimal_range(raw)
+    in_range = and_(column >= lo, column < hi)
+    margin = abs(v) * 0.1
+    clauses: dict[str, ColumnElement[bool]] = {
+        "eq": in_range,
+        "ne": not_(in_range),
+        "gt": column > v,
+        "lt": column < v,
+        "ge": column >= v,
+        "le": column <= v,
+        "sa": column > v,
+        "eb": column < v,
+        "ap": and_(column >= v - margin, column <= v + margin),
+    }
+    return clauses[prefix]
+
+
+def _value_clause(
+    param: SearchParam, table: Table, value: str, flt: Filter, base_url: str
+) -> ColumnElement[bool]:
+    c = table.c
+    kind = param.type
+    if kind == "token":
+        if "|" in value:
+            system, _, code = value.partition("|")
+            if not system:
+                return and_(c.system.is_(None), c.code == code)
+            if not code:
+                return c.system == system
+            return and_(c.system == system, c.code == code)
+        return c.code == value
+    if kind == "string":
+        if flt.modifier == "exact":
+            return c.exact == value
+        pattern = _like_escape(fold(value))
+        if flt.modifier == "contains":
+            return c.value.like(f"%{pattern}%", escape="\\")
+        return c.value.like(f"{pattern}%", escape="\\")
+    if kind == "date":
+        prefix, rest = split_prefix(value, kind)
+        return _date_clause(c.low, c.high, prefix, rest)
+    if kind == "reference":
+        ref = value
+        if base_url and ref.startswith(base_url.rstrip("/") + "/"):
+            ref = ref[len(base_url.rstrip("/")) + 1 :]
+        parts = ref.split("/")
+        if flt.target_type is not None:
+            return and_(c.target_type == flt.target_type, c.target_id == parts[-1])
+        if len(parts) == 2 and parts[0][:1].isupper():
+            return and_(c.target_type == parts[0], c.target_id == parts[1])
+        if len(parts) == 1:
+            return or_(c.target_id == ref, c.url == ref)
+        return c.url == value
+    if kind == "quantity":
+        prefix, rest = split_prefix(value, kind)
+        number, _, unit = rest.partition("|")
+        clause = _number_clause(c.value, prefix, number)
+        if unit:
+            system, _, code = unit.partition("|")
+            if system:
+                clause = and_(clause, c.system == system)
+            if code:
+                clause = and_(clause, c.code == code)
+        return clause
+    if kind == "number":
+        prefix, rest = split_prefix(value, kind)
+        return _number_clause(c.value, prefix, rest)
+    if kind == "uri":
+        return c.value == value
+    raise BadRequestError(f"Unsupported parameter type {kind}")
+
+
+def matching_ids(resource_type: str, flt: Filter, base_url: str) -> tuple[Select[Any], bool]:
+    """``(SELECT res_id ..., negate)`` for one filter on index tables."""
+    param = flt.param
+    if flt.chain is not None:
+        ref = index_table("reference")
+        options = []
+        for target, child in flt.chain.param_by_type.items():
+            inner_filter = Filter(child, None, flt.values)
+            inner, negate = matching_ids(target, inner_filter, base_url)
+            target_clause = ref.c.target_id.in_(inner)
+            options.append(
+                and_(ref.c.target_type == target, not_(target_clause) if negate else target_clause)
+            )
+        stmt = select(ref.c.res_id).where(
+            ref.c.res_type == resource_type, ref.c.param == param.code, or_(*options)
+        )
+        return stmt, False
+    table = index_table(param.type)
+    base = select(table.c.res_id).where(
+        table.c.res_type == resource_type, table.c.param == param.code
+    )
+    if flt.modifier == "missing":
+        return base, flt.values[0] == "true"
+    clauses = [_value_clause(param, table, v, flt, base_url) for v in flt.values]
+    return base.where(or_(*clauses)), flt.modifier == "not"
+
+
+_DRIVER_PRIORITY = {"reference": 0, "token": 1, "string": 2, "uri": 2, "quantity": 3, "number": 3}
+
+
+def _priority(flt: Filter) -> int:
+    if flt.modifier in ("missing", "not"):
+        return 9
+    if flt.param.code == "identifier" or flt.chain is not None:
+        return 0
+    return _DRIVER_PRIORITY.get(flt.param.type, 5)
+
+
+def where_clause(query: SearchQuery, base_url: str) -> ColumnElement[bool]:
+    """The WHERE clause on the resource table for all filters of ``query``.
+
+    The most selective-looking filter (references, identifiers) drives the query as
+    ``res_id IN (...)``; the others are correlated ``EXISTS`` probes on the owner indexes, so
+    a common value (e.g. the weight code on 500,000 Observations) is never materialised.
+    """
+    parts: list[ColumnElement[bool]] = [
+        R.c.res_type == query.resource_type,
+        R.c.deleted == false(),
+    ]
+    driver_used = False
+    for flt in sorted(query.filters, key=_priority):
+        code = flt.param.code
+        if code == "_id":
+            ids = R.c.res_id.in_(list(flt.values))
+            parts.append(not_(ids) if flt.modifier == "not" else ids)
+        elif code == "_lastUpdated":
+            ors = []
+            for v in flt.values:
+                prefix, rest = split_prefix(v, "date")
+                ors.append(_date_clause(R.c.last_updated, R.c.last_updated, prefix, rest))
+            parts.append(or_(*ors))
+        else:
+            stmt, negate = matching_ids(query.resource_type, flt, base_url)
+            clause: ColumnElement[bool]
+            if not driver_used and not negate:
+                clause = R.c.res_id.in_(stmt)
+                driver_used = True
+            else:
+                owner = stmt.selected_columns[0]
+                clause = stmt.where(owner == R.c.res_id).exists()
+            parts.append(not_(clause) if negate else clause)
+    return and_(true(), *parts)
+
+
+def order_by(query: SearchQuery) -> list[Any]:
+    """ORDER BY expressions for ``_sort`` (always ending with ``res_id`` for stable paging)."""
+    out: list[Any] = []
+    for param, desc in query.sort:
+        if param.code == "_id":
+            col: Any = R.c.res_id
+        elif param.code == "_lastUpdated":
+            col = R.c.last_updated
+        else:
+            table = index_table(param.type)
+            column = {
+                "date": table.c.low if not desc else table.c.high,
+                "string": getattr(table.c, "value", None),
+                "token": getattr(table.c, "code", None),
+                "number": getattr(table.c, "value", None),
+                "quantity": getattr(table.c, "value", None),
+                "uri": getattr(table.c, "value", None),
+            }[param.type]
+            agg = func.max(column) if desc else func.min(column)
+            col = (
+                select(agg)
+                .where(
+                    table.c.res_type == R.c.res_type,
+                    table.c.res_id == R.c.res_id,
+                    table.c.param == param.code,
+                )
+                .scalar_subquery()
+            )
+        out.append((col.desc() if desc else col.asc()).nulls_last())
+    out.append(R.c.res_id.asc())
+    return out

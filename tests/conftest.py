@@ -1,0 +1,144 @@
+"""Shared fixtures: every database-dependent test runs on SQLite and on PostgreSQL.
+
+* ``database_url`` is parametrised over ``sqlite`` (a fresh file per test, copied from a
+  migrated template) and ``postgresql`` (``HEALTHBRIDGE_TEST_POSTGRES_URL``; tables are
+  truncated before each test). Without that variable PostgreSQL tests are skipped, except in
+  CI (``CI=true``) where they fail.
+* ``settings`` → :class:`~healthbridge.config.Settings` for that database.
+* ``app_factory(**settings_overrides, hooks=..., operations=...)`` → a FastAPI app;
+  ``client`` → a started ``TestClient`` on the default app.
+* ``repository`` → a :class:`~healthbridge.store.repository.Repository` (store-level tests).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from healthbridge.config import Settings
+
+BACKENDS = ("sqlite", "postgresql")
+EXAMPLES_DIR = (
+    Path(__file__).resolve().parent.parent / "tools/node/node_modules/hl7.fhir.r4.examples"
+)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from healthbridge.store.db import make_engine, upgrade
+
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_ready() -> str | None:
+    url = os.environ.get("HEALTHBRIDGE_TEST_POSTGRES_URL")
+    if not url:
+        return None
+    from healthbridge.store.db import make_engine, upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def _truncate(url: str) -> None:
+    from sqlalchemy import text
+
+    from healthbridge.store.db import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+        ]
+        if tables:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    _sqlite_template: Path,
+    _postgres_ready: str | None,
+) -> str:
+    """A clean, migrated database for one test, per backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "healthbridge.sqlite3"
+        shutil.copyfile(_sqlite_template, path)
+        return f"sqlite:///{path}"
+    if _postgres_ready is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("HEALTHBRIDGE_TEST_POSTGRES_URL is not set in CI")
+        pytest.skip("HEALTHBRIDGE_TEST_POSTGRES_URL is not set")
+    _truncate(_postgres_ready)
+    return _postgres_ready
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for the test database."""
+    return Settings(database_url=database_url, data_dir=tmp_path)
+
+
+AppFactory = Callable[..., FastAPI]
+
+
+@pytest.fixture
+def app_factory(settings: Settings) -> AppFactory:
+    """Build an app: ``app_factory(hooks=..., operations=..., max_bundle_entries=3, ...)``."""
+    from healthbridge.api.app import create_app
+
+    def build(*, hooks: Any = None, operations: Any = None, **overrides: Any) -> FastAPI:
+        merged = settings.model_copy(update=overrides)
+        return create_app(merged, hooks=hooks, operations=operations)
+
+    return build
+
+
+@pytest.fixture
+def client(app_factory: AppFactory) -> Iterator[TestClient]:
+    """A started TestClient on the default app (JSON bodies sent as application/fhir+json)."""
+    with TestClient(app_factory(), headers={"Accept": "application/fhir+json"}) as c:
+        yield c
+
+
+@pytest.fixture
+def repository(settings: Settings) -> Iterator[Any]:
+    """A repository on the test database (no hooks)."""
+    from healthbridge.store.db import make_engine
+    from healthbridge.store.repository import Repository
+
+    engine = make_engine(settings.resolved_database_url())
+    yield Repository(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def examples_dir() -> Path:
+    """The official R4 examples (npm ``hl7.fhir.r4.examples``); skipped when not installed."""
+    if not EXAMPLES_DIR.is_dir():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("tools/node/node_modules is missing in CI (scripts/test installs it)")
+        pytest.skip("npm examples not installed (run scripts/test)")
+    return EXAMPLES_DIR

@@ -1,0 +1,137 @@
+"""Search parameter definitions, the FHIRPath subset and extraction against real data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from healthbridge.fhir.fhirpath import FhirPathSyntaxError, compile_expression
+from healthbridge.fhir.r4 import SUPPORTED_TYPES
+from healthbridge.fhir.searchparams import extract, params_for, supported_params
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.usefixtures("examples_dir")
+def test_generated_file_is_up_to_date() -> None:
+    target = ROOT / "healthbridge/fhir/data/search-parameters.json"
+    before = target.read_bytes()
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts/build_search_parameters.py")],
+        check=True,
+        capture_output=True,
+    )
+    assert target.read_bytes() == before, "regenerate with scripts/build_search_parameters.py"
+
+
+@pytest.mark.parametrize("rtype", SUPPORTED_TYPES)
+def test_every_expression_compiles_or_is_marked_unsupported(rtype: str) -> None:
+    params = params_for(rtype)
+    assert "_id" in params
+    assert "_lastUpdated" in params
+    for code, param in params.items():
+        if param.supported:
+            if code not in ("_id", "_lastUpdated"):
+                assert param.compiled is not None
+        else:
+            # only composite/special parameters or ones without an expression are unsupported
+            assert param.type in ("composite", "special") or not param.expression, code
+
+
+@pytest.mark.parametrize("rtype", SUPPORTED_TYPES)
+def test_every_supported_expression_evaluates_on_the_official_examples(
+    rtype: str, examples_dir: Path
+) -> None:
+    examples = [json.loads(p.read_text()) for p in sorted(examples_dir.glob(f"{rtype}-*.json"))]
+    examples = [e for e in examples if e.get("resourceType") == rtype]
+    assert examples, rtype
+    hits: dict[str, int] = {}
+    for example in examples:
+        for code, param in supported_params(rtype).items():
+            if param.compiled is not None:
+                hits[code] = hits.get(code, 0) + len(param.compiled.evaluate(example))
+        extract(example)  # never raises on real data
+    # the type's own parameters do find values in the examples
+    own = {c: n for c, n in hits.items() if not c.startswith("_")}
+    if rtype != "OperationOutcome":  # it has no parameters of its own
+        assert sum(own.values()) > 0, hits
+
+
+def test_fhirpath_subset_semantics() -> None:
+    obs = {
+        "resourceType": "Observation",
+        "subject": {"reference": "Patient/1"},
+        "focus": [{"reference": "Group/2"}],
+        "valueQuantity": {"value": 3},
+        "effectivePeriod": {"start": "2020"},
+        "component": [{"valueCodeableConcept": {"text": "x"}}, {"valueQuantity": {"value": 1}}],
+    }
+
+    def ev(expression: str) -> list[Any]:
+        return [n.value for n in compile_expression(expression).evaluate(obs)]
+
+    assert ev("Observation.subject.where(resolve() is Patient)") == [{"reference": "Patient/1"}]
+    assert ev("Observation.focus.where(resolve() is Patient)") == []
+    assert ev("(Observation.value as Quantity)") == [{"value": 3}]
+    assert ev("Observation.value.as(Period)") == []
+    assert ev("(Observation.effective as Period) | (Observation.effective as dateTime)") == [
+        {"start": "2020"}
+    ]
+    assert ev("(Observation.component.value as CodeableConcept).text") == ["x"]
+    assert ev("Observation.component.value.ofType(Quantity)") == [{"value": 1}]
+    assert ev("Observation.component[1].value") == [{"value": 1}]
+    assert ev("Observation.subject.exists() and Observation.code.exists()") == [False]
+    assert ev("Observation.status.empty()") == [True]
+    patient = {
+        "resourceType": "Patient",
+        "telecom": [{"system": "email", "value": "a@b"}, {"system": "phone", "value": "1"}],
+    }
+    assert [
+        n.value["value"]
+        for n in compile_expression("Patient.telecom.where(system='phone')").evaluate(patient)
+    ] == ["1"]
+    assert (
+        compile_expression("Patient.deceased.exists() and Patient.deceased != false")
+        .evaluate(patient)[0]
+        .value
+        is False
+    )
+    with pytest.raises(FhirPathSyntaxError):
+        compile_expression("Patient.name.select(given)")
+    with pytest.raises(FhirPathSyntaxError):
+        compile_expression("Patient.name +")
+
+
+def test_extract_observation_rows() -> None:
+    obs = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2025-01-10T10:00:00+08:00",
+        "valueQuantity": {"value": 9.5, "system": "http://unitsofmeasure.org", "code": "kg"},
+    }
+    rows = extract(obs)
+    assert {"param": "code", "system": "http://loinc.org", "code": "29463-7"} in rows.token
+    assert {
+        "param": "patient",
+        "target_type": "Patient",
+        "target_id": "p1",
+        "url": "Patient/p1",
+    } in rows.reference
+    assert {
+        "param": "date",
+        "low": "2025-01-10T02:00:00.000000",
+        "high": "2025-01-10T02:00:00.999999",
+    } in rows.date
+    assert {
+        "param": "value-quantity",
+        "value": 9.5,
+        "system": "http://unitsofmeasure.org",
+        "code": "kg",
+    } in rows.quantity
