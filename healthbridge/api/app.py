@@ -14,10 +14,19 @@ from fastapi import FastAPI
 from healthbridge.api import errors
 from healthbridge.api.operations import OperationRegistry, default_registry
 from healthbridge.api.routes import router, started_instant
+from healthbridge.api.validation import profile_write_validator
 from healthbridge.config import Settings
 from healthbridge.store.db import make_engine, upgrade
 from healthbridge.store.hooks import StoreHooks
 from healthbridge.store.repository import Repository
+
+
+def default_hooks(settings: Settings) -> StoreHooks:
+    """The store hooks a production app runs with: profile validation on every write."""
+    del settings  # hooks that depend on settings (rule sets, access) register here too
+    hooks = StoreHooks()
+    hooks.add_validator(profile_write_validator)
+    return hooks
 
 
 def create_app(
@@ -30,7 +39,7 @@ def create_app(
     """Build the app. ``hooks`` and ``operations`` are the extension points (validators,
     interceptors, read hooks; ``$operations``); other packages register into them before the
     app starts serving."""
-    hooks = hooks if hooks is not None else StoreHooks()
+    hooks = hooks if hooks is not None else default_hooks(settings)
     operations = operations if operations is not None else default_registry()
 
     @asynccontextmanager

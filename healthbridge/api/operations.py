@@ -156,4 +156,13 @@ def default_registry() -> OperationRegistry:
         description="All resources in the patient's compartment and what they refer to",
         definition_url="http://hl7.org/fhir/OperationDefinition/Patient-everything",
     )
+    from healthbridge.api.validation import VALIDATE_DEFINITION, validate_operation
+
+    registry.register(
+        "validate",
+        validate_operation,
+        levels={"type", "instance"},
+        description="Validate a resource against base FHIR R4 and the HealthBridge profiles",
+        definition_url=VALIDATE_DEFINITION,
+    )
     return registry

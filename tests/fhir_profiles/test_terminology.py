@@ -51,6 +51,7 @@ ALERT_KINDS = [
     "warning-sign-positive",
 ]
 VISITS = [
+    "birth",
     "newborn-home",
     "1m",
     "3m",
