@@ -171,3 +171,29 @@ def test_everything(client: TestClient) -> None:
     assert [e["resource"]["resourceType"] for e in only["entry"]] == ["Observation"]
     assert client.get("/fhir/Patient/missing/$everything").status_code == 404
     assert client.get("/fhir/Observation/x/$everything").status_code in (404,)
+
+
+def test_error_mapping_for_operations(app_factory: Any) -> None:
+    """Typed errors keep their status (409 here); unknown exceptions become a 500 outcome."""
+    from healthbridge.errors import ConflictError
+
+    registry = default_registry()
+
+    def conflict(_call: OperationCall) -> dict[str, Any]:
+        raise ConflictError("version conflict")
+
+    def broken(_call: OperationCall) -> dict[str, Any]:
+        raise RuntimeError("secret detail")
+
+    registry.register("conflict", conflict, levels={"system"})
+    registry.register("broken", broken, levels={"system"})
+    registry.register("write", conflict, levels={"system"}, affects_state=True)
+    with TestClient(app_factory(operations=registry), raise_server_exceptions=False) as client:
+        r = client.get("/fhir/$conflict")
+        assert r.status_code == 409
+        assert r.json()["issue"][0]["code"] == "conflict"
+        crash = client.get("/fhir/$broken")
+        assert crash.status_code == 500
+        assert crash.json()["resourceType"] == "OperationOutcome"
+        assert "secret" not in crash.text
+        assert client.get("/fhir/$write").status_code == 405
