@@ -22,27 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "tools/node/node_modules/hl7.fhir.r4.examples/Bundle-searchParams.json"
 TARGET = ROOT / "healthbridge/fhir/data/search-parameters.json"
 
-
-def split_union(expression: str) -> list[str]:
-    """Split a FHIRPath expression on top-level ``|`` (outside parentheses and strings)."""
-    parts: list[str] = []
-    depth = 0
-    quote = False
-    current = ""
-    for ch in expression:
-        if ch == "'":
-            quote = not quote
-        elif not quote and ch == "(":
-            depth += 1
-        elif not quote and ch == ")":
-            depth -= 1
-        if ch == "|" and depth == 0 and not quote:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += ch
-    parts.append(current.strip())
-    return [p for p in parts if p]
+sys.path.insert(0, str(ROOT))
+from healthbridge.fhir.fhirpath import split_union  # noqa: E402 (the repo root is on the path now)
 
 
 def part_for(expression: str, resource_type: str) -> str | None:
