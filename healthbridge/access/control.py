@@ -95,6 +95,9 @@ _PERMISSION: Final[dict[str, Permission]] = {
 }
 
 
+_WRITES: Final = frozenset({Permission.CREATE, Permission.UPDATE, Permission.DELETE})
+
+
 def reach_subquery(who: Principal, today: dt.date) -> Select[Any] | None:
     """``SELECT patient_id`` of the children in ``who``'s reach (None: every child).
 
@@ -158,10 +161,17 @@ class PrincipalAccess:
         if resource_type is None:
             return  # system-level history/search: filtered per type by :meth:`visible`
         permission = _PERMISSION.get(interaction, Permission.READ)
-        if resource_type not in READABLE[self.principal.role]:
-            raise PermissionDeniedError(
-                f"Role {self.principal.role.value} may not read {resource_type}"
+        role = self.principal.role
+        if resource_type == AUDIT_TYPE and permission in _WRITES:
+            raise MethodNotAllowedError(
+                "AuditEvent records are written by the server only; they cannot be created, "
+                "changed or deleted through the API"
             )
+        allowed = WRITABLE[role] if permission in _WRITES else READABLE[role]
+        if resource_type not in allowed or (
+            permission is Permission.DELETE and role in NO_DELETE
+        ):
+            raise PermissionDeniedError(f"Role {role.value} may not {interaction} {resource_type}")
         if not self._scoped(resource_type, permission):
             raise PermissionDeniedError(
                 f"The token's scopes do not allow {interaction} on {resource_type}"

@@ -586,6 +586,7 @@ class Transaction:
         extraction already done, outside the database transaction).
         """
         rtype = _resource_type(resource)
+        self._check("create", rtype)
         if if_none_exist:
             found = self._conditional_match(rtype, if_none_exist)
             if len(found) > 1:
@@ -614,6 +615,7 @@ class Transaction:
         """Update (or create-on-update) ``resource_type/resource_id``; ``if_match`` is the
         expected current version (412 when stale)."""
         _check_type(resource_type)
+        self._check("update", resource_type)
         check_id(resource_id)
         if _resource_type(resource) != resource_type:
             raise BadRequestError("resourceType does not match the URL")
@@ -652,6 +654,7 @@ class Transaction:
     def delete(self, resource_type: str, resource_id: str) -> StoredResource | None:
         """Delete (a new, deleted version); None if already deleted. 404 if never existed."""
         _check_type(resource_type)
+        self._check("delete", resource_type)
         prev = self._current(resource_type, resource_id, lock=True)
         if prev is None:
             raise NotFoundError(f"{resource_type}/{resource_id} not found")
