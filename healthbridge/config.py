@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 #: The development token secret; refused outside ``environment=development``.
 DEFAULT_AUTH_SECRET = "healthbridge-development-secret-change-me!"
 
@@ -59,12 +58,12 @@ class Settings(BaseSettings):
     def _enforce_secrets(self) -> Settings:
         """Refuse the built-in or a short token secret outside development, and an
         incomplete OIDC configuration."""
-        if self.auth_mode == "local" and self.environment != "development":
-            if self.auth_secret == DEFAULT_AUTH_SECRET or len(self.auth_secret) < 32:
-                raise ValueError(
-                    "HEALTHBRIDGE_AUTH_SECRET must be set to a random value of at least 32 "
-                    f"characters when HEALTHBRIDGE_ENVIRONMENT={self.environment}"
-                )
+        weak = self.auth_secret == DEFAULT_AUTH_SECRET or len(self.auth_secret) < 32
+        if self.auth_mode == "local" and self.environment != "development" and weak:
+            raise ValueError(
+                "HEALTHBRIDGE_AUTH_SECRET must be set to a random value of at least 32 "
+                f"characters when HEALTHBRIDGE_ENVIRONMENT={self.environment}"
+            )
         if self.auth_mode == "oidc" and not (
             self.oidc_issuer and self.oidc_audience and self.oidc_jwks_url
         ):

@@ -105,4 +105,3 @@ def install(hooks: StoreHooks) -> None:
 def audited(hooks: StoreHooks) -> bool:
     """Whether :func:`install` ran on ``hooks``."""
     return _on_commit in hooks.commit_hooks
-

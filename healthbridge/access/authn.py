@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from healthbridge.access.errors import AuthenticationError
-from healthbridge.errors import FhirError
 from healthbridge.access.tokens import (
     JwksCache,
     JwksFetcher,
@@ -25,6 +24,7 @@ from healthbridge.access.tokens import (
     verify_local,
     verify_oidc,
 )
+from healthbridge.errors import FhirError
 
 if TYPE_CHECKING:
     from healthbridge.config import Settings
@@ -44,7 +44,9 @@ def http_jwks_fetcher(url: str) -> JwksFetcher:
             with urllib.request.urlopen(request, timeout=JWKS_TIMEOUT_SECONDS) as response:
                 document = json.loads(response.read())
         except (OSError, ValueError) as exc:
-            raise AuthenticationError(f"the identity provider's keys are unavailable: {exc}")
+            raise AuthenticationError(
+                f"the identity provider's keys are unavailable: {exc}"
+            ) from exc
         if not isinstance(document, dict):
             raise AuthenticationError("the identity provider's JWKS is not a JSON object")
         return document
@@ -123,9 +125,7 @@ def resolve_identity(txn: Transaction, who: Principal) -> Principal:
             found = txn.search_params(
                 "PractitionerRole", [("practitioner", who.fhir_user), ("active:not", "false")]
             )
-            orgs = {
-                o for m in found.matches if (o := _ref((m.resource or {}).get("organization")))
-            }
+            orgs = {o for m in found.matches if (o := _ref((m.resource or {}).get("organization")))}
         else:
             raise AuthenticationError("A practitioner's fhirUser must be a PractitionerRole")
     if who.organization is not None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, tuple_
 
 from healthbridge.access.errors import PermissionDeniedError
-from healthbridge.access.policy import CENTRE_ROLES, SHARED_DIRECTORY_TYPES
+from healthbridge.access.policy import SHARED_DIRECTORY_TYPES
 from healthbridge.access.scopes import Context, Permission, granted
 from healthbridge.access.tokens import Principal, Role
 from healthbridge.errors import MethodNotAllowedError, NotFoundError
@@ -121,9 +121,7 @@ def reach_subquery(who: Principal, today: dt.date) -> Select[Any] | None:
         case Role.HEALTH_MANAGER | Role.CENTRE_STAFF:
             if not who.organization:
                 return base.where(false())
-            return base.where(
-                LINK.c.party == who.organization, LINK.c.kind == "enrolment", current
-            )
+            return base.where(LINK.c.party == who.organization, LINK.c.kind == "enrolment", current)
         case Role.PAEDIATRICIAN:
             if not who.organization:
                 return base.where(false())
@@ -168,9 +166,7 @@ class PrincipalAccess:
                 "changed or deleted through the API"
             )
         allowed = WRITABLE[role] if permission in _WRITES else READABLE[role]
-        if resource_type not in allowed or (
-            permission is Permission.DELETE and role in NO_DELETE
-        ):
+        if resource_type not in allowed or (permission is Permission.DELETE and role in NO_DELETE):
             raise PermissionDeniedError(f"Role {role.value} may not {interaction} {resource_type}")
         if not self._scoped(resource_type, permission):
             raise PermissionDeniedError(
@@ -186,7 +182,8 @@ class PrincipalAccess:
         readable = self.readable_types()
         reach = self.reach()
         if reach is None and readable == ALL_TYPES - {AUDIT_TYPE}:
-            return type_col != AUDIT_TYPE  # the system role with full scopes
+            everything_but_audit: ColumnElement[bool] = type_col != AUDIT_TYPE
+            return everything_but_audit  # the system role with full scopes
         plain = sorted(readable - CHILD_TYPES if reach is not None else readable)
         options: list[ColumnElement[bool]] = []
         if plain:
@@ -195,13 +192,15 @@ class PrincipalAccess:
         if reach is not None and child and self.principal.role in CHILD_READERS:
             c = COMPARTMENT.alias()
             other = COMPARTMENT.alias()
+            again = reach_subquery(self.principal, self.today)  # a fresh copy for NOT IN
+            assert again is not None
             members = select(c.c.res_type, c.c.res_id).where(c.c.patient_id.in_(reach))
             outside = (
                 select(other.c.pk)
                 .where(
                     other.c.res_type == type_col,
                     other.c.res_id == id_col,
-                    other.c.patient_id.not_in(reach_subquery(self.principal, self.today)),
+                    other.c.patient_id.not_in(again),
                 )
                 .correlate_except(other)
             )

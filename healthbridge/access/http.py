@@ -1,7 +1,8 @@
 """The access layer at the HTTP edge: who is calling, and the context the store enforces.
 
 * :func:`authenticate` — the verified :class:`Principal` of a request (401 otherwise), with
-  its identity claims checked against the record (:func:`healthbridge.access.authn.resolve_identity`).
+  its identity claims checked against the record
+  (:func:`healthbridge.access.authn.resolve_identity`).
 * :func:`request_context` — the store's ``RequestContext`` carrying
   :class:`~healthbridge.access.control.PrincipalAccess`, so every repository call made for the
   request obeys the caller's role, scopes and reach, and is audited.
@@ -25,12 +26,11 @@ from healthbridge.access import auditing
 from healthbridge.access.authn import (
     PRACTITIONER_ROLES,
     Authenticator,
-    JwksFetcher,
     resolve_identity,
 )
 from healthbridge.access.control import PrincipalAccess
 from healthbridge.access.errors import AuthenticationError
-from healthbridge.access.tokens import Principal, Role
+from healthbridge.access.tokens import JwksFetcher, Principal, Role
 from healthbridge.config import DEFAULT_AUTH_SECRET, Settings
 from healthbridge.store.hooks import SYSTEM_CONTEXT, RequestContext, StoreHooks
 from healthbridge.store.repository import Repository
@@ -52,7 +52,9 @@ def install(
     if not auditing.audited(hooks):
         auditing.install(hooks)
     if settings.auth_mode == "local" and settings.auth_secret == DEFAULT_AUTH_SECRET:
-        log.warning("Local tokens use the built-in development secret; set HEALTHBRIDGE_AUTH_SECRET")
+        log.warning(
+            "Local tokens use the built-in development secret; set HEALTHBRIDGE_AUTH_SECRET"
+        )
 
 
 def authenticate(request: Request, *, allow_cookie: bool = False) -> Principal:

@@ -17,7 +17,7 @@ def _lifetime(text: str) -> int:
     """Minutes, or a number with a unit: ``90``, ``30m``, ``8h``, ``2d``."""
     units = {"m": 1, "h": 60, "d": 1440}
     value = text.strip().lower()
-    factor = units.get(value[-1:], None)
+    factor = units.get(value[-1:])
     number = value[:-1] if factor else value
     try:
         minutes = int(number) * (factor or 1)

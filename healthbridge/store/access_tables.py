@@ -127,7 +127,9 @@ def patient_links(resource: dict[str, Any]) -> list[dict[str, Any]]:
             if not actors:
                 orgs = {
                     o
-                    for o in (_ref_id(x, "Organization") for x in resource.get("organization") or [])
+                    for o in (
+                        _ref_id(x, "Organization") for x in resource.get("organization") or []
+                    )
                     if o
                 }
             for org in sorted(orgs):
@@ -135,9 +137,9 @@ def patient_links(resource: dict[str, Any]) -> list[dict[str, Any]]:
     elif rtype == "ServiceRequest" and resource.get("status") in REFERRAL_STATES:
         patient = _ref_id(resource.get("subject"), "Patient")
         for performer in resource.get("performer") or []:
-            org = _ref_id(performer, "Organization")
-            if org:
-                add(patient, "referral", f"Organization/{org}")
+            receiver = _ref_id(performer, "Organization")
+            if receiver:
+                add(patient, "referral", f"Organization/{receiver}")
     return rows
 
 

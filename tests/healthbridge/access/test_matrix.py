@@ -75,9 +75,7 @@ def _interactions(kid: str) -> list[tuple[str, Callable[[Any], Any], Callable[[s
             "create Consent",
             lambda c: c.post(
                 "/fhir/Consent",
-                json={
-                    k: v for k, v in world.consent("x", kid, "hosp-g").items() if k != "id"
-                },
+                json={k: v for k, v in world.consent("x", kid, "hosp-g").items() if k != "id"},
             ),
             lambda _r: CONSENT_WRITERS,
         ),

@@ -92,8 +92,20 @@ def resources() -> list[dict[str, Any]]:
         out.append({**f.organization(name=name, code=oid), "id": oid})
     out += _role("hm-a", "centre-a") + _role("cs-a", "centre-a") + _role("hm-b", "centre-b")
     out += _role("doc-h", "hosp-h") + _role("doc-g", "hosp-g")
-    out.append({**f.child(child_id="A", given="安安"), "id": "kid-a", "extension": [_enrol("centre-a", "2024-09-01")]})
-    out.append({**f.child(child_id="B", given="贝贝", family="陈"), "id": "kid-b", "extension": [_enrol("centre-b", "2024-09-01")]})
+    out.append(
+        {
+            **f.child(child_id="A", given="安安"),
+            "id": "kid-a",
+            "extension": [_enrol("centre-a", "2024-09-01")],
+        }
+    )
+    out.append(
+        {
+            **f.child(child_id="B", given="贝贝", family="陈"),
+            "id": "kid-b",
+            "extension": [_enrol("centre-b", "2024-09-01")],
+        }
+    )
     out.append(
         {
             **f.child(child_id="O", given="欧欧"),

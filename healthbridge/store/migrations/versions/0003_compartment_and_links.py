@@ -36,9 +36,7 @@ def upgrade() -> None:
         sa.Column("patient_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.PrimaryKeyConstraint("pk"),
     )
-    op.create_index(
-        "ix_compartment_patient", "compartment", ["res_type", "patient_id", "res_id"]
-    )
+    op.create_index("ix_compartment_patient", "compartment", ["res_type", "patient_id", "res_id"])
     op.create_index("ix_compartment_owner", "compartment", ["res_type", "res_id", "patient_id"])
     op.create_table(
         "patient_link",
