@@ -278,3 +278,23 @@ class PrincipalAccess:
             link["kind"] == "enrolment" and link["party"] == self.principal.organization
             for link in patient_links(resource)
         )
+
+
+def principal_of(txn: Transaction) -> Principal | None:
+    """The caller of the request ``txn`` runs for (None for internal, unrestricted work)."""
+    access = txn.context.access
+    return access.principal if isinstance(access, PrincipalAccess) else None
+
+
+def require_role(txn: Transaction, *roles: Role) -> Principal | None:
+    """403 unless the caller has one of ``roles``; internal work (no caller) passes.
+
+    For operations that compute aggregates over records the caller may not see one by one
+    (district reports): check the role with this, then read under ``txn.as_server()`` and
+    return only aggregates.
+    """
+    who = principal_of(txn)
+    if txn.context.access is not None and (who is None or who.role not in roles):
+        role = who.role.value if who is not None else "unknown"
+        raise PermissionDeniedError(f"Role {role} may not use this operation")
+    return who

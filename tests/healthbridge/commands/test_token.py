@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from healthbridge.access.errors import InvalidScopeError
 from healthbridge.access.scopes import Permission, granted
 from healthbridge.access.tokens import Role, verify_local
 from healthbridge.cli import main
@@ -55,7 +56,7 @@ def test_token_refuses_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
         main(["token", "--role", "superuser", "--user", "x"])
     with pytest.raises(SystemExit):
         main(["token", "--role", "admin", "--user", "x", "--lifetime", "-5"])
-    with pytest.raises(Exception, match="SMART"):
+    with pytest.raises(InvalidScopeError, match="permissions"):
         main(["token", "--role", "admin", "--user", "x", "--scopes", "patient/Observation.xyz"])
     capsys.readouterr()
     get_settings.cache_clear()
