@@ -220,6 +220,7 @@ class PrincipalAccess:
         reach = self.reach()
         if reach is None or not patients:
             return set(patients)
+        txn.flush()  # links written earlier in the same transaction count
         rows = txn.conn.execute(
             select(func.distinct(LINK.c.patient_id)).where(
                 LINK.c.patient_id.in_(sorted(patients)), LINK.c.patient_id.in_(reach)

@@ -139,6 +139,12 @@ def test_bundles_referring_to_other_centres_children(client_as: Any) -> None:
     assert hm.put("/fhir/Observation?_id=obs-b", json=body).status_code == 404
     weight = client_as("system").get("/fhir/Observation/obs-b").json()["valueQuantity"]["value"]
     assert weight == 9.2
+    # a centre registers a new child enrolled with it and records a measurement, in one go
+    kid_a = next(r for r in world.resources() if r["id"] == "kid-a")
+    new = f.post({**f.child(child_id="NEW"), "extension": kid_a["extension"]})
+    r = hm.post("/fhir", json=f.transaction(new, f.post(f.observation(new["fullUrl"]))))
+    assert r.status_code == 200, r.text
+    assert hm.get(f"/fhir/Patient?identifier={f.CHILD_ID}|NEW").json()["total"] == 1
     # a reference hidden in a new child's record: a centre cannot register another's child
     kid_b = next(r for r in world.resources() if r["id"] == "kid-b")
     other = {**f.child(child_id="N"), "extension": kid_b["extension"]}
