@@ -30,6 +30,18 @@ MEASURES = (
 )
 
 
+#: Local token secret of the benchmark server; requests carry a system-role token.
+BENCH_SECRET = "healthbridge-bench-secret-0123456789abcdef"
+
+
+def auth_headers(role: str = "system") -> dict[str, str]:
+    """``Authorization`` header with a token the benchmark server accepts."""
+    from healthbridge.access.tokens import Role, mint_token
+
+    token = mint_token(secret=BENCH_SECRET, role=Role(role), subject=f"bench-{role}")
+    return {"Authorization": f"Bearer {token}"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,6 +60,7 @@ def server(database_url: str, data_dir: Path, workers: int = 1) -> Iterator[str]
         **os.environ,
         "HEALTHBRIDGE_DATABASE_URL": database_url,
         "HEALTHBRIDGE_DATA_DIR": str(data_dir),
+        "HEALTHBRIDGE_AUTH_SECRET": BENCH_SECRET,
     }
     env["HEALTHBRIDGE_MAX_PAGE_SIZE"] = "1000"
     cmd = [

@@ -23,7 +23,15 @@ from typing import Any
 
 import httpx
 
-from bench._common import backend_name, child, observation, server, transaction, write_result
+from bench._common import (
+    auth_headers,
+    backend_name,
+    child,
+    observation,
+    server,
+    transaction,
+    write_result,
+)
 
 DATA = Path(__file__).resolve().parent / ".data"
 
@@ -48,7 +56,7 @@ def populate(
     seed: int = 1,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
-    with httpx.Client(timeout=600) as client:
+    with httpx.Client(timeout=600, headers=auth_headers()) as client:
         t0 = time.perf_counter()
         patients: list[tuple[str, str]] = []
         for start in range(0, children, bundle_size):

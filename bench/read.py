@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from bench._common import backend_name, server, write_result
+from bench._common import auth_headers, backend_name, server, write_result
 
 DATA = Path(__file__).resolve().parent / ".data"
 
@@ -33,7 +33,7 @@ def main() -> int:
     args = parser.parse_args()
     with (
         server(args.database_url, DATA, workers=args.workers) as base,
-        httpx.Client(timeout=60) as c,
+        httpx.Client(timeout=60, headers=auth_headers()) as c,
     ):
         refs = [
             f"Patient/{e['resource']['id']}"
@@ -49,7 +49,7 @@ def main() -> int:
 
         def worker(seed: int) -> None:
             rng = random.Random(seed)
-            with httpx.Client(timeout=60) as client:
+            with httpx.Client(timeout=60, headers=auth_headers()) as client:
                 for _ in range(per_client):
                     r = client.get(f"{base}/{rng.choice(refs)}")
                     if r.status_code != 200:

@@ -16,7 +16,15 @@ from pathlib import Path
 
 import httpx
 
-from bench._common import CHILD_ID, LOINC, backend_name, percentile, server, write_result
+from bench._common import (
+    CHILD_ID,
+    LOINC,
+    auth_headers,
+    backend_name,
+    percentile,
+    server,
+    write_result,
+)
 
 DATA = Path(__file__).resolve().parent / ".data"
 
@@ -31,7 +39,10 @@ def main() -> int:
     args = parser.parse_args()
     rng = random.Random(7)
     out: dict[str, object] = {"backend": backend_name(args.database_url), "queries": args.queries}
-    with server(args.database_url, DATA) as base, httpx.Client(timeout=60) as client:
+    with (
+        server(args.database_url, DATA) as base,
+        httpx.Client(timeout=60, headers=auth_headers()) as client,
+    ):
         counts = (
             client.get(f"{base}/Patient?_summary=count").json()["total"],
             client.get(f"{base}/Observation?_summary=count").json()["total"],

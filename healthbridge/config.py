@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The development token secret; refused outside ``environment=development``.
+DEFAULT_AUTH_SECRET = "healthbridge-development-secret-change-me!"
 
 
 class Settings(BaseSettings):
@@ -34,6 +38,37 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=1000, gt=0)
     #: Echo SQL statements (debugging).
     sql_echo: bool = False
+    # --- access (docs/access.md) ------------------------------------------------------------
+    #: ``development`` allows the built-in token secret; anything else refuses it.
+    environment: Literal["development", "test", "production"] = "development"
+    #: ``local``: HS256 tokens minted by ``healthbridge token``; ``oidc``: an OpenID provider.
+    auth_mode: Literal["local", "oidc"] = "local"
+    #: Secret of local tokens (at least 32 characters outside development).
+    auth_secret: str = DEFAULT_AUTH_SECRET
+    auth_issuer: str = "healthbridge-local"
+    auth_audience: str = "healthbridge"
+    #: OIDC: the provider's issuer, this API's audience and the JWKS document URL.
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    #: Seconds a fetched JWKS is trusted before it is fetched again.
+    oidc_jwks_max_age: float = Field(default=3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _enforce_secrets(self) -> Settings:
+        """Refuse the built-in or a short token secret outside development, and an
+        incomplete OIDC configuration."""
+        weak = self.auth_secret == DEFAULT_AUTH_SECRET or len(self.auth_secret) < 32
+        if self.auth_mode == "local" and self.environment != "development" and weak:
+            raise ValueError(
+                "HEALTHBRIDGE_AUTH_SECRET must be set to a random value of at least 32 "
+                f"characters when HEALTHBRIDGE_ENVIRONMENT={self.environment}"
+            )
+        if self.auth_mode == "oidc" and not (
+            self.oidc_issuer and self.oidc_audience and self.oidc_jwks_url
+        ):
+            raise ValueError("auth_mode=oidc needs OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL")
+        return self
 
     def resolved_database_url(self) -> str:
         """The database URL to connect to (default: SQLite file under ``data_dir``)."""

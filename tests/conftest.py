@@ -5,8 +5,13 @@
   truncated before each test). Without that variable PostgreSQL tests are skipped, except in
   CI (``CI=true``) where they fail.
 * ``settings`` → :class:`~healthbridge.config.Settings` for that database.
-* ``app_factory(**settings_overrides, hooks=..., operations=...)`` → a FastAPI app;
+* ``app_factory(**settings_overrides, hooks=..., operations=..., authenticated=False)`` → a
+  FastAPI app. By default every request is made as the ``system`` role (the
+  ``get_principal`` dependency is overridden; access control and audit still apply); with
+  ``authenticated=True`` requests need real bearer tokens (``tests.factories.auth_headers``).
   ``client`` → a started ``TestClient`` on the default app.
+* ``client_as(role, user=..., fhir_user=..., org=..., scopes=...)`` → a client that sends a
+  real token for that role to one shared authenticated app (``tests.factories.RoleClient``).
 * ``repository`` → a :class:`~healthbridge.store.repository.Repository` (store-level tests).
 """
 
@@ -98,7 +103,11 @@ def database_url(
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings for the test database."""
-    return Settings(database_url=database_url, data_dir=tmp_path)
+    from tests.factories import TEST_SECRET
+
+    return Settings(
+        database_url=database_url, data_dir=tmp_path, environment="test", auth_secret=TEST_SECRET
+    )
 
 
 AppFactory = Callable[..., FastAPI]
@@ -107,11 +116,26 @@ AppFactory = Callable[..., FastAPI]
 @pytest.fixture
 def app_factory(settings: Settings) -> AppFactory:
     """Build an app: ``app_factory(hooks=..., operations=..., max_bundle_entries=3, ...)``."""
+    from healthbridge.access.scopes import parse_scopes
+    from healthbridge.access.tokens import Principal, Role
     from healthbridge.api.app import create_app
+    from healthbridge.api.deps import get_principal
 
-    def build(*, hooks: Any = None, operations: Any = None, **overrides: Any) -> FastAPI:
+    system = Principal("test-system", Role.SYSTEM, parse_scopes("system/*.cruds"))
+
+    def build(
+        *,
+        hooks: Any = None,
+        operations: Any = None,
+        authenticated: bool = False,
+        jwks_fetcher: Any = None,
+        **overrides: Any,
+    ) -> FastAPI:
         merged = settings.model_copy(update=overrides)
-        return create_app(merged, hooks=hooks, operations=operations)
+        app = create_app(merged, hooks=hooks, operations=operations, jwks_fetcher=jwks_fetcher)
+        if not authenticated:
+            app.dependency_overrides[get_principal] = lambda: system
+        return app
 
     return build
 
@@ -121,6 +145,22 @@ def client(app_factory: AppFactory) -> Iterator[TestClient]:
     """A started TestClient on the default app (JSON bodies sent as application/fhir+json)."""
     with TestClient(app_factory(), headers={"Accept": "application/fhir+json"}) as c:
         yield c
+
+
+@pytest.fixture
+def client_as(app_factory: AppFactory) -> Iterator[Callable[..., Any]]:
+    """``client_as(role, user=..., fhir_user=..., org=..., scopes=...)`` → a RoleClient sending
+    a real token to one started, authenticated app (shared by every role of the test)."""
+    from tests.factories import RoleClient, auth_headers
+
+    with TestClient(
+        app_factory(authenticated=True), headers={"Accept": "application/fhir+json"}
+    ) as started:
+
+        def make(role: str, **claims: Any) -> RoleClient:
+            return RoleClient(started, auth_headers(role, **claims))
+
+        yield make
 
 
 @pytest.fixture

@@ -223,3 +223,56 @@ def put(resource: dict[str, Any], url: str, *, if_match: str | None = None) -> d
     if if_match:
         request["ifMatch"] = if_match
     return {"resource": resource, "request": request}
+
+
+# ----------------------------------------------------------------------------- access
+#: The local token secret of test apps (conftest ``settings``).
+TEST_SECRET = "healthbridge-test-secret-0123456789abcdef"
+
+
+def auth_headers(
+    role: str,
+    *,
+    user: str = "user-1",
+    fhir_user: str | None = None,
+    org: str | None = None,
+    scopes: str | None = None,
+    **mint: Any,
+) -> dict[str, str]:
+    """``Authorization`` header with a locally minted token for ``role``."""
+    from healthbridge.access.tokens import Role, mint_token
+
+    token = mint_token(
+        secret=TEST_SECRET,
+        role=Role(role),
+        subject=user,
+        fhir_user=fhir_user,
+        organization=org,
+        scopes=scopes,
+        **mint,
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+class RoleClient:
+    """A started TestClient plus one caller's headers (JSON bodies as FHIR JSON)."""
+
+    def __init__(self, client: Any, headers: dict[str, str]) -> None:
+        self.client = client
+        self.headers = headers
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        headers = {**FHIR_JSON, **self.headers, **kwargs.pop("headers", {})}
+        return self.client.request(method, url, headers=headers, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Any:
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", url, **kwargs)

@@ -11,6 +11,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from healthbridge.access import http as access_http
+from healthbridge.access.tokens import JwksFetcher
 from healthbridge.api import errors
 from healthbridge.api.operations import OperationRegistry, default_registry
 from healthbridge.api.routes import router, started_instant
@@ -35,10 +37,12 @@ def create_app(
     hooks: StoreHooks | None = None,
     operations: OperationRegistry | None = None,
     migrate: bool = True,
+    jwks_fetcher: JwksFetcher | None = None,
 ) -> FastAPI:
     """Build the app. ``hooks`` and ``operations`` are the extension points (validators,
     interceptors, read hooks; ``$operations``); other packages register into them before the
-    app starts serving."""
+    app starts serving. Authentication and audit are always installed (docs/access.md);
+    ``jwks_fetcher`` replaces the HTTP fetch of the OIDC provider's keys (tests)."""
     hooks = hooks if hooks is not None else default_hooks(settings)
     operations = operations if operations is not None else default_registry()
 
@@ -70,5 +74,6 @@ def create_app(
     app.state.operations = operations
     app.state.started = started_instant()
     errors.install(app)
+    access_http.install(app, settings, hooks, jwks_fetcher=jwks_fetcher)
     app.include_router(router, prefix="/fhir", tags=["FHIR"])
     return app

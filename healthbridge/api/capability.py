@@ -71,6 +71,21 @@ def capability_statement(base_url: str, operations: OperationRegistry, date: str
     ]
     rest: dict[str, Any] = {
         "mode": "server",
+        "security": {
+            "service": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/"
+                            "restful-security-service",
+                            "code": "SMART-on-FHIR",
+                        }
+                    ]
+                }
+            ],
+            "description": "Bearer tokens (JWT) with SMART on FHIR v2 scopes; roles and "
+            "consent-governed reach as described in docs/access.md",
+        },
         "resource": resources,
         "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
         "searchParam": [

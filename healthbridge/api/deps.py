@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from healthbridge.access.tokens import Principal
 from healthbridge.config import Settings
 from healthbridge.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 from healthbridge.store.hooks import RequestContext
@@ -27,18 +28,24 @@ def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-def get_context(request: Request) -> RequestContext:
-    """Who is calling. No authentication yet: the access layer will replace this dependency
-    (``app.dependency_overrides``) or fill ``request.state.principal``."""
-    principal = getattr(request.state, "principal", None)
-    roles: frozenset[str] = frozenset(getattr(request.state, "roles", ()))
-    return RequestContext(
-        principal=principal,
-        roles=frozenset(roles),
-        client_address=request.client.host if request.client else None,
-        request_id=request.headers.get("x-request-id"),
-        base_url=base_url(request),
-    )
+def get_principal(request: Request) -> Principal:
+    """The verified caller (401 without a valid bearer token); see docs/access.md.
+
+    Routes and pages that need a caller declare ``PrincipalDep`` (or ``ContextDep``); routes
+    that do not are public (``/fhir/metadata``, ``/docs``, login pages).
+    """
+    from healthbridge.access.http import authenticate
+
+    return authenticate(request)
+
+
+def get_context(
+    request: Request, principal: Annotated[Principal, Depends(get_principal)]
+) -> RequestContext:
+    """Who is calling, with the access control the store enforces for them."""
+    from healthbridge.access.http import request_context
+
+    return request_context(request, principal, base_url(request))
 
 
 def base_url(request: Request) -> str:
@@ -86,6 +93,7 @@ async def fhir_body(request: Request) -> dict[str, Any] | None:
 
 RepoDep = Annotated[Repository, Depends(get_repository)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
 ContextDep = Annotated[RequestContext, Depends(get_context)]
 BodyDep = Annotated["dict[str, Any] | None", Depends(fhir_body)]
 BaseUrlDep = Annotated[str, Depends(base_url)]

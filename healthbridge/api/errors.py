@@ -42,9 +42,14 @@ def outcome_response(
     return FhirResponse(operation_outcome(issues), status_code=status, headers=headers)
 
 
+#: RFC 6750 §3: a 401 names the scheme (and why the token was refused).
+WWW_AUTHENTICATE = 'Bearer realm="healthbridge", error="invalid_token"'
+
+
 async def _fhir_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FhirError)
-    return FhirResponse(exc.outcome(), status_code=exc.status)
+    headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if exc.status == 401 else None
+    return FhirResponse(exc.outcome(), status_code=exc.status, headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:

@@ -17,17 +17,48 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from healthbridge.errors import Issue
 
 if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+
     from healthbridge.store.repository import StoredResource, Transaction
 
 #: Interceptor recursion limit (a hook writing resources that trigger hooks...).
 MAX_HOOK_DEPTH = 8
 
 WriteAction = Literal["create", "update", "delete"]
+
+
+class AccessControl(Protocol):
+    """The access layer's decisions for one caller (:mod:`healthbridge.access.control`).
+
+    The store consults it on every interaction made for the caller (not for server work:
+    write interceptors and writes made under :meth:`Transaction.as_server`). A context
+    without one (``access=None``) is unrestricted: internal work, migrations, benchmarks.
+    """
+
+    def check(self, interaction: str, resource_type: str | None) -> None:
+        """Raise (403) when the caller's role or scopes do not allow ``interaction``."""
+
+    def visible(self, type_col: Any, id_col: Any) -> ColumnElement[bool] | None:
+        """SQL condition on a (type, id) pair of columns: the resources the caller may see
+        (None: everything)."""
+
+    def check_write(
+        self,
+        txn: Transaction,
+        action: WriteAction,
+        resource_type: str,
+        resource: dict[str, Any] | None,
+        patients: frozenset[str],
+        *,
+        create_on_update: bool,
+    ) -> None:
+        """Raise when the caller may not write ``resource`` (whose compartment holds
+        ``patients``): 403 for a role/scope refusal, 404 for a child out of reach."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +76,8 @@ class RequestContext:
     #: the FHIR base URL the caller used (absolute references to it are local)
     base_url: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    #: the caller's access control (None: unrestricted)
+    access: AccessControl | None = None
 
 
 #: The context of internal, non-request work (migrations, demo loading, benchmarks).
@@ -87,6 +120,8 @@ WriteValidator = Callable[[dict[str, Any], WriteContext], Iterable[Issue]]
 WriteInterceptor = Callable[["Transaction", WriteEvent], None]
 #: ``hook(txn, event)``; raise (e.g. ForbiddenError) to refuse the read.
 ReadHook = Callable[["Transaction", ReadEvent], None]
+#: ``hook(txn)`` just before a transaction commits (e.g. to write the request's AuditEvent).
+CommitHook = Callable[["Transaction"], None]
 
 
 @dataclass
@@ -96,6 +131,7 @@ class StoreHooks:
     validators: list[WriteValidator] = field(default_factory=list)
     interceptors: list[WriteInterceptor] = field(default_factory=list)
     read_hooks: list[ReadHook] = field(default_factory=list)
+    commit_hooks: list[CommitHook] = field(default_factory=list)
 
     def add_validator(self, validator: WriteValidator) -> None:
         """Register a write validator."""
@@ -108,3 +144,7 @@ class StoreHooks:
     def add_read_hook(self, hook: ReadHook) -> None:
         """Register a read hook (access filtering / audit)."""
         self.read_hooks.append(hook)
+
+    def add_commit_hook(self, hook: CommitHook) -> None:
+        """Register a hook run before each transaction commits."""
+        self.commit_hooks.append(hook)

@@ -156,3 +156,49 @@ INDEX_MODELS: dict[str, type[SQLModel]] = {
     "number": NumberIndex,
     "uri": UriIndex,
 }
+
+
+class CompartmentRow(SQLModel, table=True):
+    """Patient-compartment membership of the *current* version of a resource.
+
+    Filled at write time from the reference index rows named by the R4 Patient
+    CompartmentDefinition (http://hl7.org/fhir/R4/compartmentdefinition-patient.html); a Patient
+    is in its own compartment. Access control filters searches by it in SQL. A deletion keeps
+    the last membership, so a deleted record stays outside the reach of other callers.
+    """
+
+    __tablename__ = "compartment"
+    __table_args__ = (
+        Index("ix_compartment_patient", "res_type", "patient_id", "res_id"),
+        Index("ix_compartment_owner", "res_type", "res_id", "patient_id"),
+    )
+    pk: int | None = Field(default=None, sa_column=_pk())
+    res_type: str = Field(max_length=64)
+    res_id: str = Field(max_length=64)
+    patient_id: str = Field(max_length=64)
+
+
+class PatientLinkRow(SQLModel, table=True):
+    """Who is linked to a child, and how: the facts that decide access (reach).
+
+    One row per fact stated by a source resource (``src_type/src_id``): ``guardian`` (a
+    RelatedPerson), ``enrolment`` (a childcare centre), ``consent`` (an organisation the
+    guardian permitted), ``referral`` (an organisation a ServiceRequest refers the child to).
+    Only facts that grant access are stored (active consent that permits, referral in an
+    open state...); the date period is compared with today at request time. Rows are replaced
+    whenever the source resource changes and removed when it is deleted.
+    """
+
+    __tablename__ = "patient_link"
+    __table_args__ = (
+        Index("ix_patient_link_party", "party", "kind", "patient_id"),
+        Index("ix_patient_link_source", "src_type", "src_id"),
+    )
+    pk: int | None = Field(default=None, sa_column=_pk())
+    src_type: str = Field(max_length=64)
+    src_id: str = Field(max_length=64)
+    patient_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    party: str = Field(max_length=200)  # "RelatedPerson/x", "Organization/y"
+    start: str | None = Field(default=None, max_length=10)  # YYYY-MM-DD, inclusive
+    end: str | None = Field(default=None, max_length=10)  # YYYY-MM-DD, inclusive

@@ -18,7 +18,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from healthbridge.errors import (
@@ -34,6 +44,7 @@ from healthbridge.fhir import r4
 from healthbridge.fhir.query import SearchQuery, parse_search
 from healthbridge.fhir.searchparams import INDEXED_TYPES, IndexRows, extract
 from healthbridge.fhir.values import date_range, format_instant, index_instant, instant_now
+from healthbridge.store import access_tables
 from healthbridge.store import search as sql
 from healthbridge.store.db import WRITE_OPTION
 from healthbridge.store.hooks import (
@@ -139,6 +150,76 @@ class Transaction:
         self.max_count = max_count
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._depth = 0
+        self._elevated = 0
+        #: per-transaction state of hooks (e.g. the accesses an audit hook collects)
+        self.attributes: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ access control
+    @property
+    def server_work(self) -> bool:
+        """True inside write interceptors and :meth:`as_server` blocks: work the server does
+        on its own authority (derived data, audit records), not the caller's access."""
+        return self._depth > 0 or self._elevated > 0
+
+    @property
+    def elevated(self) -> bool:
+        """True inside :meth:`as_server` blocks."""
+        return self._elevated > 0
+
+    @property
+    def restricted(self) -> bool:
+        """Whether the caller's access control applies to the current call."""
+        return self.context.access is not None and not self.server_work
+
+    @contextmanager
+    def as_server(self) -> Iterator[Transaction]:
+        """Run a block with the server's authority (no reach filter, no write checks)."""
+        self._elevated += 1
+        try:
+            yield self
+        finally:
+            self._elevated -= 1
+
+    def _check(self, interaction: str, resource_type: str | None) -> None:
+        if self.restricted:
+            assert self.context.access is not None
+            self.context.access.check(interaction, resource_type)
+
+    def visible_clause(self, type_col: Any, id_col: Any) -> ColumnElement[bool] | None:
+        """The caller's visibility condition on (type, id) columns (None: everything)."""
+        if not self.restricted:
+            return None
+        assert self.context.access is not None
+        return self.context.access.visible(type_col, id_col)
+
+    def is_visible(self, resource_type: str, resource_id: str) -> bool:
+        """Whether the caller may see ``resource_type/resource_id`` (existing or not)."""
+        clause = self.visible_clause(RES.c.res_type, RES.c.res_id)
+        if clause is None:
+            return True
+        self.flush()
+        found = self.conn.execute(
+            select(RES.c.res_id).where(
+                RES.c.res_type == resource_type, RES.c.res_id == resource_id, clause
+            )
+        ).first()
+        return found is not None
+
+    def _hide(self, resource_type: str, resource_id: str, suffix: str = "") -> None:
+        """404 — exactly as for a resource that does not exist — when out of reach."""
+        if not self.is_visible(resource_type, resource_id):
+            raise NotFoundError(f"{resource_type}/{resource_id}{suffix} not found")
+
+    def compartment_of(self, resource_type: str, resource_id: str) -> frozenset[str]:
+        """The patients whose compartment the current version belongs to."""
+        self.flush()
+        comp = access_tables.COMPARTMENT
+        rows = self.conn.execute(
+            select(comp.c.patient_id).where(
+                comp.c.res_type == resource_type, comp.c.res_id == resource_id
+            )
+        ).all()
+        return frozenset(r.patient_id for r in rows)
 
     # ------------------------------------------------------------------ buffering
     def _queue(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -150,7 +231,9 @@ class Transaction:
         if not self._pending:
             return
         pending, self._pending = self._pending, {}
-        order = ["resource", "resource_version"] + [k for k in pending if k.startswith("idx_")]
+        order = ["resource", "resource_version"] + [
+            k for k in pending if k not in ("resource", "resource_version")
+        ]
         for name in order:
             rows = pending.get(name)
             if rows:
@@ -174,9 +257,12 @@ class Transaction:
     def read(self, resource_type: str, resource_id: str) -> StoredResource:
         """The current version; :class:`NotFoundError` / :class:`GoneError` (deleted)."""
         _check_type(resource_type)
+        self._check("read", resource_type)
         row = self._current(resource_type, resource_id)
         if row is None:
             raise NotFoundError(f"{resource_type}/{resource_id} not found")
+        if self.restricted:
+            self._hide(resource_type, resource_id)
         if row.deleted:
             raise GoneError(f"{resource_type}/{resource_id} was deleted")
         stored = _from_row(row)
@@ -186,6 +272,9 @@ class Transaction:
     def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource:
         """A specific version."""
         _check_type(resource_type)
+        self._check("vread", resource_type)
+        if self.restricted:
+            self._hide(resource_type, resource_id, f"/_history/{version_id}")
         self.flush()
         row = self.conn.execute(
             select(VER).where(
@@ -214,6 +303,7 @@ class Transaction:
         """Versions newest first (instance, type or system level) and the total count."""
         if resource_type is not None:
             _check_type(resource_type)
+        self._check("history", resource_type)
         self.flush()
         conds = []
         if resource_type is not None:
@@ -222,6 +312,12 @@ class Transaction:
             conds.append(VER.c.res_id == resource_id)
             if self._current(str(resource_type), resource_id) is None:
                 raise NotFoundError(f"{resource_type}/{resource_id} not found")
+            if self.restricted:
+                self._hide(str(resource_type), resource_id)
+        else:
+            seen = self.visible_clause(VER.c.res_type, VER.c.res_id)
+            if seen is not None:
+                conds.append(seen)
         if since is not None:
             try:
                 conds.append(VER.c.last_updated >= date_range(since)[0])
@@ -255,9 +351,10 @@ class Transaction:
         return self.search(query)
 
     def search(self, query: SearchQuery) -> SearchResult:
-        """Run a parsed search."""
+        """Run a parsed search (only what the caller may see: totals and pages included)."""
+        self._check("search", query.resource_type)
         self.flush()
-        where = sql.where_clause(query, self.base_url)
+        where = sql.where_clause(query, self.base_url, visible=self.visible_clause)
         total = self.conn.execute(select(func.count()).select_from(RES).where(where)).scalar_one()
         matches: list[StoredResource] = []
         if query.summary != "count" and query.count > 0:
@@ -282,13 +379,19 @@ class Transaction:
         by_type: dict[str, list[str]] = {}
         for t, i in refs:
             by_type.setdefault(t, []).append(i)
+        seen = self.visible_clause(RES.c.res_type, RES.c.res_id)
         for t, ids in sorted(by_type.items()):
-            rows = self.conn.execute(
-                select(RES).where(
-                    RES.c.res_type == t, RES.c.res_id.in_(sorted(ids)), RES.c.deleted.is_(False)
-                )
-            ).all()
-            out.extend(_from_row(r) for r in rows)
+            ordered = sorted(ids)
+            for start in range(0, len(ordered), 500):
+                conds = [
+                    RES.c.res_type == t,
+                    RES.c.res_id.in_(ordered[start : start + 500]),
+                    RES.c.deleted.is_(False),
+                ]
+                if seen is not None:
+                    conds.append(seen)
+                rows = self.conn.execute(select(RES).where(*conds)).all()
+                out.extend(_from_row(r) for r in rows)
         return out
 
     def _includes(self, query: SearchQuery, matches: list[StoredResource]) -> list[StoredResource]:
@@ -372,6 +475,9 @@ class Transaction:
         prepared: IndexRows | None = None,
     ) -> StoredResource:
         rtype = str(resource["resourceType"])
+        restricted = self.restricted
+        if restricted and prev is not None and not self.is_visible(rtype, resource_id):
+            raise NotFoundError(f"{rtype}/{resource_id} not found")
         version = (prev.version_id + 1) if prev is not None else 1
         now = instant_now()
         resource["id"] = resource_id
@@ -381,6 +487,21 @@ class Transaction:
         resource["meta"] = meta
         if prepared is None:
             self._validate(resource, action, prev)
+        index_rows = prepared or extract(resource)
+        comp_rows, link_rows = access_tables.rows_for(rtype, resource_id, resource, index_rows)
+        if restricted:
+            assert self.context.access is not None
+            patients = frozenset(r["patient_id"] for r in comp_rows)
+            if prev is not None and not prev.deleted:
+                patients |= self.compartment_of(rtype, resource_id)
+            self.context.access.check_write(
+                self,
+                action,
+                rtype,
+                resource,
+                patients,
+                create_on_update=method == "PUT" and (prev is None or bool(prev.deleted)),
+            )
         content = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
         row = {
             "res_type": rtype,
@@ -394,8 +515,11 @@ class Transaction:
             self._queue("resource", [row])
         else:
             self._replace_current(prev, row)
+            access_tables.clear(self.conn, rtype, resource_id, compartment=True)
         self._queue("resource_version", [{**row, "method": method}])
-        self._index(rtype, resource_id, prepared or extract(resource))
+        self._index(rtype, resource_id, index_rows)
+        self._queue("compartment", comp_rows)
+        self._queue("patient_link", link_rows)
         stored = StoredResource(
             rtype, resource_id, version, meta["lastUpdated"], False, resource, method
         )
@@ -472,6 +596,7 @@ class Transaction:
         extraction already done, outside the database transaction).
         """
         rtype = _resource_type(resource)
+        self._check("create", rtype)
         if if_none_exist:
             found = self._conditional_match(rtype, if_none_exist)
             if len(found) > 1:
@@ -500,6 +625,7 @@ class Transaction:
         """Update (or create-on-update) ``resource_type/resource_id``; ``if_match`` is the
         expected current version (412 when stale)."""
         _check_type(resource_type)
+        self._check("update", resource_type)
         check_id(resource_id)
         if _resource_type(resource) != resource_type:
             raise BadRequestError("resourceType does not match the URL")
@@ -538,9 +664,22 @@ class Transaction:
     def delete(self, resource_type: str, resource_id: str) -> StoredResource | None:
         """Delete (a new, deleted version); None if already deleted. 404 if never existed."""
         _check_type(resource_type)
+        self._check("delete", resource_type)
         prev = self._current(resource_type, resource_id, lock=True)
         if prev is None:
             raise NotFoundError(f"{resource_type}/{resource_id} not found")
+        if self.restricted:
+            self._hide(resource_type, resource_id)
+            assert self.context.access is not None
+            previous = _from_row(prev) if not prev.deleted else None
+            self.context.access.check_write(
+                self,
+                "delete",
+                resource_type,
+                previous.resource if previous is not None else None,
+                self.compartment_of(resource_type, resource_id),
+                create_on_update=False,
+            )
         if prev.deleted:
             return None
         now = instant_now()
@@ -553,6 +692,7 @@ class Transaction:
             "content": "{}",
         }
         self._replace_current(prev, row)
+        access_tables.clear(self.conn, resource_type, resource_id, compartment=False)
         self._queue("resource_version", [{**row, "method": "DELETE"}])
         stored = StoredResource(
             resource_type,
@@ -614,26 +754,32 @@ class Repository:
         return extract(resource)
 
     @contextmanager
-    def transaction(self, context: RequestContext, *, write: bool = True) -> Iterator[Transaction]:
+    def transaction(
+        self, context: RequestContext, *, write: bool = True, plain: bool = False
+    ) -> Iterator[Transaction]:
         """One database transaction; commits on success, rolls back on any exception.
 
         Read hooks that audit need to write, so reads run as write transactions when read
-        hooks are registered.
+        hooks are registered. ``plain`` runs without any hook (a read-only lookup for the
+        server itself, e.g. checking a token's identity claims).
         """
-        write = write or bool(self.hooks.read_hooks)
+        hooks = StoreHooks() if plain else self.hooks
+        write = write or bool(hooks.read_hooks)
         with self.engine.connect() as conn:
             conn = conn.execution_options(**{WRITE_OPTION: write})
             try:
                 with conn.begin():
                     txn = Transaction(
                         conn,
-                        hooks=self.hooks,
+                        hooks=hooks,
                         context=context,
                         settings_base_url=self.base_url,
                         default_count=self.default_count,
                         max_count=self.max_count,
                     )
                     yield txn
+                    for hook in hooks.commit_hooks:
+                        hook(txn)
                     txn.flush()
             except IntegrityError as exc:
                 raise ConflictError(f"Concurrent write conflict: {exc.orig}") from exc

@@ -7,6 +7,7 @@ the range semantics of §3.1.1.4.2 (the resource's value is a range, so is the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, and_, false, func, not_, or_, select, true
@@ -18,6 +19,12 @@ from healthbridge.fhir.values import date_range, decimal_range, fold
 from healthbridge.store.models import INDEX_MODELS, ResourceRow
 
 R: Table = ResourceRow.__table__  # type: ignore[attr-defined]
+#: ``visible(type_column, id_column)``: the caller's visibility condition (None: everything).
+Visibility = Callable[[Any, Any], "ColumnElement[bool] | None"]
+
+
+def _everything(_type_col: Any, _id_col: Any) -> ColumnElement[bool] | None:
+    return None
 
 
 def index_table(kind: str) -> Table:
@@ -123,15 +130,40 @@ def _value_clause(
     raise BadRequestError(f"Unsupported parameter type {kind}")
 
 
-def matching_ids(resource_type: str, flt: Filter, base_url: str) -> tuple[Select[Any], bool]:
-    """``(SELECT res_id ..., negate)`` for one filter on index tables."""
+def _visible_ids(target: str, visible: Visibility) -> Select[Any] | None:
+    """``SELECT res_id`` of the ``target`` resources the caller may see (None: all)."""
+    row = R.alias()
+    seen = visible(row.c.res_type, row.c.res_id)
+    if seen is None:
+        return None
+    return select(row.c.res_id).where(row.c.res_type == target, seen)
+
+
+def matching_ids(
+    resource_type: str, flt: Filter, base_url: str, visible: Visibility = _everything
+) -> tuple[Select[Any], bool]:
+    """``(SELECT res_id ..., negate)`` for one filter on index tables.
+
+    A chained parameter only looks at targets the caller may see (``visible``), so that a
+    chain through a visible resource cannot probe the content of one out of reach.
+    """
     param = flt.param
     if flt.chain is not None:
         ref = index_table("reference")
         options = []
         for target, child in flt.chain.param_by_type.items():
             inner_filter = Filter(child, None, flt.values)
-            inner, negate = matching_ids(target, inner_filter, base_url)
+            inner, negate = matching_ids(target, inner_filter, base_url, visible)
+            restricted = _visible_ids(target, visible)
+            if restricted is not None:
+                # the caller may not see every target: keep only visible ones
+                owner = inner.selected_columns[0]
+                inner = inner.where(owner.in_(restricted))
+                if negate:
+                    negate = False
+                    outer = _visible_ids(target, visible)
+                    assert outer is not None
+                    inner = outer.where(outer.selected_columns[0].not_in(inner))
             target_clause = ref.c.target_id.in_(inner)
             options.append(
                 and_(ref.c.target_type == target, not_(target_clause) if negate else target_clause)
@@ -161,7 +193,9 @@ def _priority(flt: Filter) -> int:
     return _DRIVER_PRIORITY.get(flt.param.type, 5)
 
 
-def where_clause(query: SearchQuery, base_url: str) -> ColumnElement[bool]:
+def where_clause(
+    query: SearchQuery, base_url: str, *, visible: Visibility = _everything
+) -> ColumnElement[bool]:
     """The WHERE clause on the resource table for all filters of ``query``.
 
     The most selective-looking filter (references, identifiers) drives the query as
@@ -172,6 +206,9 @@ def where_clause(query: SearchQuery, base_url: str) -> ColumnElement[bool]:
         R.c.res_type == query.resource_type,
         R.c.deleted == false(),
     ]
+    seen = visible(R.c.res_type, R.c.res_id)
+    if seen is not None:
+        parts.append(seen)
     driver_used = False
     for flt in sorted(query.filters, key=_priority):
         code = flt.param.code
@@ -185,7 +222,7 @@ def where_clause(query: SearchQuery, base_url: str) -> ColumnElement[bool]:
                 ors.append(_date_clause(R.c.last_updated, R.c.last_updated, prefix, rest))
             parts.append(or_(*ors))
         else:
-            stmt, negate = matching_ids(query.resource_type, flt, base_url)
+            stmt, negate = matching_ids(query.resource_type, flt, base_url, visible)
             clause: ColumnElement[bool]
             if not driver_used and not negate:
                 clause = R.c.res_id.in_(stmt)

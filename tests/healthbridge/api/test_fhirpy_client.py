@@ -44,7 +44,8 @@ def server_url(settings: Settings) -> Iterator[str]:
 
 
 def test_fhirpy_round_trip(server_url: str) -> None:
-    client = SyncFHIRClient(server_url)
+    token = f.auth_headers("system", user="fhirpy")["Authorization"]
+    client = SyncFHIRClient(server_url, authorization=token)
     patient = client.resource(
         "Patient", **{k: v for k, v in f.child(child_id="FP1").items() if k != "resourceType"}
     )
@@ -62,7 +63,7 @@ def test_fhirpy_round_trip(server_url: str) -> None:
     serialized = fetched.serialize()  # type: ignore[no-untyped-call]
     data = {k: v for k, v in serialized.items() if k != "resourceType"}
     data["gender"] = "female"
-    v1 = SyncFHIRClient(server_url, extra_headers={"If-Match": 'W/"1"'})
+    v1 = SyncFHIRClient(server_url, authorization=token, extra_headers={"If-Match": 'W/"1"'})
     v1.resource("Patient", **data).save()
     assert client.reference("Patient", patient.id).to_resource()["meta"]["versionId"] == "2"
     with pytest.raises(MultipleResourcesFound):  # fhirpy's exception for HTTP 412

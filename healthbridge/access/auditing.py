@@ -1,0 +1,110 @@
+"""Audit of every access to children's data, in the same database transaction.
+
+:func:`install` registers three store hooks: a read hook and a write interceptor collect the
+child records the caller read, found by search, wrote or deleted; a commit hook writes one
+AuditEvent per interaction kind of the request (listing every record touched, as FHIR's
+AuditEvent.entity allows) just before the transaction commits — so an access and its audit
+record are committed together or not at all. Work the server does on its own authority
+(derived data in interceptors, identity checks) is not the caller's access and is not
+recorded separately. AuditEvents are never written through the API (see
+:mod:`healthbridge.access.control`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from healthbridge.access.audit import audit_event
+from healthbridge.access.control import CHILD_TYPES, PrincipalAccess
+from healthbridge.access.tokens import Role
+from healthbridge.fhir.searchparams import extract
+from healthbridge.store.hooks import ReadEvent, StoreHooks, WriteEvent
+from healthbridge.store.repository import Transaction
+
+_KEY: Final = "healthbridge.audit"
+#: AuditEvent subtype per store read interaction.
+_READ_INTERACTIONS: Final[dict[str, str]] = {
+    "read": "read",
+    "vread": "vread",
+    "search": "search-type",
+    "history": "history-type",
+    "operation": "operation",
+}
+#: Default purpose of use per role (v3 ActReason, :data:`healthbridge.access.audit.PURPOSES`).
+PURPOSE_BY_ROLE: Final[dict[Role, str]] = {
+    Role.PARENT: "patient-request",
+    Role.HEALTH_MANAGER: "operations",
+    Role.CENTRE_STAFF: "operations",
+    Role.PAEDIATRICIAN: "treatment",
+    Role.DISTRICT_OFFICIAL: "public-health",
+    Role.SYSTEM: "treatment",
+    Role.ADMIN: "system",
+}
+
+
+def _access(txn: Transaction) -> PrincipalAccess | None:
+    access = txn.context.access
+    return access if isinstance(access, PrincipalAccess) else None
+
+
+def record_access(txn: Transaction, interaction: str, references: Iterable[str]) -> None:
+    """Record that the caller accessed ``references`` (``Type/id``) by ``interaction``.
+
+    For code outside the store that hands children's data out in another form: exports
+    (``interaction="export"``), reports, PDFs. Written with the request's AuditEvents.
+    """
+    if _access(txn) is None:
+        return
+    log: dict[str, dict[str, None]] = txn.attributes.setdefault(_KEY, {})
+    bucket = log.setdefault(interaction, {})
+    for ref in references:
+        bucket[ref] = None
+
+
+def _on_read(txn: Transaction, event: ReadEvent) -> None:
+    if txn.server_work:
+        return
+    refs = [s.reference for s in event.resources if s.resource_type in CHILD_TYPES]
+    if refs:
+        record_access(txn, _READ_INTERACTIONS[event.interaction], refs)
+
+
+def _on_write(txn: Transaction, event: WriteEvent) -> None:
+    if event.stored.resource_type == "AuditEvent" or txn.elevated:
+        return
+    if event.stored.resource_type in CHILD_TYPES:
+        record_access(txn, event.action, [event.stored.reference])
+
+
+def _on_commit(txn: Transaction) -> None:
+    access = _access(txn)
+    log: dict[str, dict[str, None]] | None = txn.attributes.pop(_KEY, None)
+    if access is None or not log:
+        return
+    who = access.principal
+    ctx = txn.context
+    with txn.as_server():
+        for interaction, refs in log.items():
+            event = audit_event(
+                who=who,
+                interaction=interaction,
+                entities=list(refs),
+                purpose=PURPOSE_BY_ROLE[who.role],
+                client_address=ctx.client_address,
+            )
+            # built by the server from a tested template (tests/healthbridge/access/
+            # test_audit.py validates it): index it without re-validating the model
+            txn.create(event, prepared=extract(event))
+
+
+def install(hooks: StoreHooks) -> None:
+    """Register the audit hooks on ``hooks``."""
+    hooks.add_read_hook(_on_read)
+    hooks.add_interceptor(_on_write)
+    hooks.add_commit_hook(_on_commit)
+
+
+def audited(hooks: StoreHooks) -> bool:
+    """Whether :func:`install` ran on ``hooks``."""
+    return _on_commit in hooks.commit_hooks

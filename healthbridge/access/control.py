@@ -1,0 +1,301 @@
+"""Access control of one caller, enforced inside the store for every way in.
+
+:class:`PrincipalAccess` implements the store's ``AccessControl`` protocol
+(:mod:`healthbridge.store.hooks`): the repository asks it before every read, search, history,
+write and delete made for the caller, and adds its SQL visibility condition to every query
+(searches and their totals, ``_include``/``_revinclude``, chained parameters, ``$everything``,
+history, conditional interactions, Bundle entries, custom operations).
+
+Three layers decide, and all must allow (DOMAIN.md §5.2, PIPL Art. 51 least privilege):
+
+1. **role permissions per type** (:data:`READABLE`, :data:`WRITABLE`) — a refusal is 403;
+2. **SMART scopes** of the token (``patient/``, ``user/``, ``system/``; the type and the
+   ``c r u d s`` letters) — a refusal is 403;
+3. **reach** — which children's records (patient compartments) the caller may see, from the
+   ``patient_link`` facts (:func:`reach_subquery`, the same rules as
+   :func:`healthbridge.access.policy.can_access_child`). A record out of reach is reported as
+   not found (404), exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, tuple_
+
+from healthbridge.access.errors import PermissionDeniedError
+from healthbridge.access.policy import SHARED_DIRECTORY_TYPES
+from healthbridge.access.scopes import Context, Permission, granted
+from healthbridge.access.tokens import Principal, Role
+from healthbridge.errors import MethodNotAllowedError, NotFoundError
+from healthbridge.fhir import r4
+from healthbridge.store.access_tables import COMPARTMENT, LINK, compartment_types, patient_links
+
+if TYPE_CHECKING:
+    from healthbridge.store.hooks import WriteAction
+    from healthbridge.store.repository import Transaction
+
+#: Types that hold a child's data: members of the patient compartment (AuditEvent excluded:
+#: audit records are governed separately).
+CHILD_TYPES: Final = frozenset(compartment_types() - {"AuditEvent"})
+AUDIT_TYPE: Final = "AuditEvent"
+ALL_TYPES: Final = frozenset(r4.SUPPORTED_TYPES)
+#: Roles that see children's records (within their reach).
+CHILD_READERS: Final = frozenset(
+    {Role.PARENT, Role.HEALTH_MANAGER, Role.CENTRE_STAFF, Role.PAEDIATRICIAN, Role.SYSTEM}
+)
+
+#: What each role may read at all (before scopes and reach).
+READABLE: Final[dict[Role, frozenset[str]]] = {
+    Role.PARENT: CHILD_TYPES | SHARED_DIRECTORY_TYPES,
+    Role.HEALTH_MANAGER: CHILD_TYPES | SHARED_DIRECTORY_TYPES,
+    Role.CENTRE_STAFF: CHILD_TYPES | SHARED_DIRECTORY_TYPES,
+    Role.PAEDIATRICIAN: CHILD_TYPES | SHARED_DIRECTORY_TYPES,
+    Role.DISTRICT_OFFICIAL: SHARED_DIRECTORY_TYPES,
+    Role.SYSTEM: ALL_TYPES - {AUDIT_TYPE},
+    Role.ADMIN: SHARED_DIRECTORY_TYPES | {AUDIT_TYPE},
+}
+#: What each role may create, update and delete (before scopes and reach).
+WRITABLE: Final[dict[Role, frozenset[str]]] = {
+    Role.PARENT: frozenset({"Consent"}),
+    Role.HEALTH_MANAGER: frozenset(
+        {"Patient", "Observation", "Encounter", "QuestionnaireResponse", "Flag", "Task"}
+    ),
+    Role.CENTRE_STAFF: frozenset({"Observation", "Encounter", "QuestionnaireResponse"}),
+    Role.PAEDIATRICIAN: frozenset(
+        {
+            "Encounter",
+            "Observation",
+            "Immunization",
+            "QuestionnaireResponse",
+            "Condition",
+            "ServiceRequest",
+            "Flag",
+            "Task",
+        }
+    ),
+    Role.DISTRICT_OFFICIAL: frozenset(),
+    Role.SYSTEM: ALL_TYPES - {AUDIT_TYPE},
+    Role.ADMIN: SHARED_DIRECTORY_TYPES,
+}
+#: Roles that may not delete (a parent withdraws a consent by updating its status).
+NO_DELETE: Final = frozenset({Role.PARENT})
+
+_PERMISSION: Final[dict[str, Permission]] = {
+    "read": Permission.READ,
+    "vread": Permission.READ,
+    "history": Permission.READ,
+    "operation": Permission.READ,
+    "search": Permission.SEARCH,
+    "create": Permission.CREATE,
+    "update": Permission.UPDATE,
+    "delete": Permission.DELETE,
+}
+
+
+_WRITES: Final = frozenset({Permission.CREATE, Permission.UPDATE, Permission.DELETE})
+
+
+def reach_subquery(who: Principal, today: dt.date) -> Select[Any] | None:
+    """``SELECT patient_id`` of the children in ``who``'s reach (None: every child).
+
+    The rules of :func:`healthbridge.access.policy.can_access_child`, over the ``patient_link``
+    rows written with each resource; ``today`` is compared with the periods at request time,
+    so an expired or withdrawn consent stops counting on the next request.
+    """
+    day = today.isoformat()
+    current = and_(
+        or_(LINK.c.start.is_(None), LINK.c.start <= day),
+        or_(LINK.c.end.is_(None), LINK.c.end >= day),
+    )
+    base = select(LINK.c.patient_id)
+    match who.role:
+        case Role.SYSTEM:
+            return None
+        case Role.PARENT:
+            if not who.fhir_user:
+                return base.where(false())
+            return base.where(LINK.c.party == who.fhir_user, LINK.c.kind == "guardian")
+        case Role.HEALTH_MANAGER | Role.CENTRE_STAFF:
+            if not who.organization:
+                return base.where(false())
+            return base.where(LINK.c.party == who.organization, LINK.c.kind == "enrolment", current)
+        case Role.PAEDIATRICIAN:
+            if not who.organization:
+                return base.where(false())
+            return base.where(
+                LINK.c.party == who.organization,
+                or_(and_(LINK.c.kind == "consent", current), LINK.c.kind == "referral"),
+            )
+        case Role.DISTRICT_OFFICIAL | Role.ADMIN:
+            return base.where(false())
+
+
+@dataclass(frozen=True)
+class PrincipalAccess:
+    """The store-level access control of ``principal`` for one request (see module doc)."""
+
+    principal: Principal
+    today: dt.date
+
+    # ----------------------------------------------------------------- decisions
+    def _scoped(self, resource_type: str, permission: Permission) -> bool:
+        scopes = [
+            s
+            for s in self.principal.scopes
+            if s.context is not Context.SYSTEM or self.principal.role is Role.SYSTEM
+        ]
+        return granted(scopes, resource_type, permission)
+
+    def readable_types(self) -> frozenset[str]:
+        """Types the caller may read (role and ``r`` scope)."""
+        role_types = READABLE[self.principal.role]
+        return frozenset(t for t in role_types if self._scoped(t, Permission.READ))
+
+    def check(self, interaction: str, resource_type: str | None) -> None:
+        """403 unless the role and scopes allow ``interaction`` on ``resource_type``."""
+        if resource_type is None:
+            return  # system-level history/search: filtered per type by :meth:`visible`
+        permission = _PERMISSION.get(interaction, Permission.READ)
+        role = self.principal.role
+        if resource_type == AUDIT_TYPE and permission in _WRITES:
+            raise MethodNotAllowedError(
+                "AuditEvent records are written by the server only; they cannot be created, "
+                "changed or deleted through the API"
+            )
+        allowed = WRITABLE[role] if permission in _WRITES else READABLE[role]
+        if resource_type not in allowed or (permission is Permission.DELETE and role in NO_DELETE):
+            raise PermissionDeniedError(f"Role {role.value} may not {interaction} {resource_type}")
+        if not self._scoped(resource_type, permission):
+            raise PermissionDeniedError(
+                f"The token's scopes do not allow {interaction} on {resource_type}"
+            )
+
+    def reach(self) -> Select[Any] | None:
+        """The children in reach as a subquery (None: every child)."""
+        return reach_subquery(self.principal, self.today)
+
+    def visible(self, type_col: Any, id_col: Any) -> ColumnElement[bool] | None:
+        """SQL: the (type, id) pairs the caller may see."""
+        readable = self.readable_types()
+        reach = self.reach()
+        if reach is None and readable == ALL_TYPES - {AUDIT_TYPE}:
+            everything_but_audit: ColumnElement[bool] = type_col != AUDIT_TYPE
+            return everything_but_audit  # the system role with full scopes
+        plain = sorted(readable - CHILD_TYPES if reach is not None else readable)
+        options: list[ColumnElement[bool]] = []
+        if plain:
+            options.append(type_col.in_(plain))
+        child = sorted(readable & CHILD_TYPES)
+        if reach is not None and child and self.principal.role in CHILD_READERS:
+            c = COMPARTMENT.alias()
+            other = COMPARTMENT.alias()
+            again = reach_subquery(self.principal, self.today)  # a fresh copy for NOT IN
+            assert again is not None
+            members = select(c.c.res_type, c.c.res_id).where(c.c.patient_id.in_(reach))
+            outside = (
+                select(other.c.pk)
+                .where(
+                    other.c.res_type == type_col,
+                    other.c.res_id == id_col,
+                    other.c.patient_id.not_in(again),
+                )
+                .correlate_except(other)
+            )
+            options.append(
+                and_(
+                    type_col.in_(child),
+                    tuple_(type_col, id_col).in_(members),
+                    ~exists(outside),
+                )
+            )
+        if not options:
+            return false()
+        return or_(*options)
+
+    def in_reach(self, txn: Transaction, patients: frozenset[str]) -> set[str]:
+        """The ids among ``patients`` that are in reach."""
+        reach = self.reach()
+        if reach is None or not patients:
+            return set(patients)
+        txn.flush()  # links written earlier in the same transaction count
+        rows = txn.conn.execute(
+            select(func.distinct(LINK.c.patient_id)).where(
+                LINK.c.patient_id.in_(sorted(patients)), LINK.c.patient_id.in_(reach)
+            )
+        ).all()
+        return {r[0] for r in rows}
+
+    def check_write(
+        self,
+        txn: Transaction,
+        action: WriteAction,
+        resource_type: str,
+        resource: dict[str, Any] | None,
+        patients: frozenset[str],
+        *,
+        create_on_update: bool,
+    ) -> None:
+        """Role, scope and reach checks of a write (see module doc)."""
+        role = self.principal.role
+        if resource_type == AUDIT_TYPE:
+            raise MethodNotAllowedError(
+                "AuditEvent records are written by the server only; they cannot be created, "
+                "changed or deleted through the API"
+            )
+        permission = _PERMISSION[action]
+        if resource_type not in WRITABLE[role] or (action == "delete" and role in NO_DELETE):
+            raise PermissionDeniedError(f"Role {role.value} may not {action} {resource_type}")
+        if not self._scoped(resource_type, permission):
+            raise PermissionDeniedError(
+                f"The token's scopes do not allow {action} on {resource_type}"
+            )
+        if role is Role.SYSTEM or resource_type not in CHILD_TYPES:
+            return
+        resource_id = str((resource or {}).get("id", ""))
+        if create_on_update:
+            # client-chosen ids would tell whether an id exists out of reach: only the
+            # system role creates with PUT
+            raise NotFoundError(f"{resource_type}/{resource_id} not found")
+        check = set(patients)
+        if resource_type == "Patient":
+            check.discard(resource_id)
+            if action != "delete" and not self._enrols_here(resource):
+                raise PermissionDeniedError(
+                    "A child record written by a centre must be enrolled at that centre"
+                )
+        elif not check:
+            raise PermissionDeniedError(f"{resource_type} must refer to a child in your care")
+        missing = sorted(check - self.in_reach(txn, frozenset(check)))
+        if missing:
+            raise NotFoundError(f"Patient/{missing[0]} not found")
+
+    def _enrols_here(self, resource: dict[str, Any] | None) -> bool:
+        if resource is None or self.principal.organization is None:
+            return False
+        return any(
+            link["kind"] == "enrolment" and link["party"] == self.principal.organization
+            for link in patient_links(resource)
+        )
+
+
+def principal_of(txn: Transaction) -> Principal | None:
+    """The caller of the request ``txn`` runs for (None for internal, unrestricted work)."""
+    access = txn.context.access
+    return access.principal if isinstance(access, PrincipalAccess) else None
+
+
+def require_role(txn: Transaction, *roles: Role) -> Principal | None:
+    """403 unless the caller has one of ``roles``; internal work (no caller) passes.
+
+    For operations that compute aggregates over records the caller may not see one by one
+    (district reports): check the role with this, then read under ``txn.as_server()`` and
+    return only aggregates.
+    """
+    who = principal_of(txn)
+    if txn.context.access is not None and (who is None or who.role not in roles):
+        role = who.role.value if who is not None else "unknown"
+        raise PermissionDeniedError(f"Role {role} may not use this operation")
+    return who

@@ -1,0 +1,49 @@
+"""Migration 0003 fills the compartment and patient-link tables from existing resources."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import insert, select
+
+from healthbridge.store.access_tables import COMPARTMENT, LINK
+from healthbridge.store.db import make_engine, upgrade
+from healthbridge.store.models import ResourceRow
+from tests.healthbridge.access import world
+
+
+def test_backfill_of_existing_data(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    upgrade(engine, "0002")
+    res = ResourceRow.__table__  # type: ignore[attr-defined]
+    rows = [
+        {
+            "res_type": r["resourceType"],
+            "res_id": r["id"],
+            "version_id": 1,
+            "last_updated": "2026-01-01T00:00:00.000",
+            "deleted": False,
+            "content": json.dumps(r),
+        }
+        for r in world.resources()
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(res), rows)
+    upgrade(engine)
+    with engine.connect() as conn:
+        comp = set(conn.execute(select(COMPARTMENT.c.res_id, COMPARTMENT.c.patient_id)).all())
+        links = set(conn.execute(select(LINK.c.kind, LINK.c.party, LINK.c.patient_id)).all())
+    engine.dispose()
+    assert ("obs-a-focus", "kid-a") in comp
+    assert ("kid-b", "kid-b") in comp
+    assert ("obs-b", "kid-b") in comp
+    assert links == {
+        ("guardian", "RelatedPerson/rp-a", "kid-a"),
+        ("guardian", "RelatedPerson/rp-b", "kid-b"),
+        ("enrolment", "Organization/centre-a", "kid-a"),
+        ("enrolment", "Organization/centre-b", "kid-b"),
+        ("enrolment", "Organization/centre-a", "kid-old"),
+        ("consent", "Organization/hosp-h", "kid-a"),
+        ("referral", "Organization/hosp-g", "kid-b"),
+    }

@@ -1,0 +1,112 @@
+"""Derived access rows: the compartment data file and the patient-link facts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from healthbridge.access.policy import (
+    ChildFacts,
+    ConsentGrant,
+    Enrollment,
+    Period,
+    Referral,
+    can_access_child,
+)
+from healthbridge.access.scopes import parse_scopes
+from healthbridge.access.tokens import Principal, Role
+from healthbridge.fhir import r4
+from healthbridge.fhir.searchparams import extract
+from healthbridge.store.access_tables import compartment_params, compartment_patients, patient_links
+from tests.healthbridge.access import world
+
+
+def test_compartment_file_matches_the_r4_definition(examples_dir: Path) -> None:
+    spec = json.loads((examples_dir / "CompartmentDefinition-patient.json").read_text())
+    expected = {
+        r["code"]: frozenset(r["param"])
+        for r in spec["resource"]
+        if r.get("param") and r4.is_supported(r["code"])
+    }
+    ours = compartment_params()
+    assert {k: v for k, v in ours.items() if k != "Task"} == expected
+    assert ours["Task"] == {"patient"}  # our documented addition
+
+
+def _by_id(rid: str) -> dict[str, Any]:
+    return next(r for r in world.resources() if r["id"] == rid)
+
+
+def test_compartment_membership() -> None:
+    obs = _by_id("obs-a-focus")
+    assert compartment_patients("Observation", "obs-a-focus", extract(obs)) == {"kid-a"}
+    kid = _by_id("kid-a")
+    assert compartment_patients("Patient", "kid-a", extract(kid)) == {"kid-a"}
+    org = _by_id("centre-a")
+    assert compartment_patients("Organization", "centre-a", extract(org)) == set()
+
+
+def _facts(kid: str) -> ChildFacts:
+    """The policy facts of ``kid`` as read from the world's resources by patient_links."""
+    guardians: set[str] = set()
+    enrollments: list[Enrollment] = []
+    consents: list[ConsentGrant] = []
+    referrals: list[Referral] = []
+    for resource in world.resources():
+        for link in patient_links(resource):
+            if link["patient_id"] != kid:
+                continue
+            period = Period(
+                dt.date.fromisoformat(link["start"]) if link["start"] else None,
+                dt.date.fromisoformat(link["end"]) if link["end"] else None,
+            )
+            if link["kind"] == "guardian":
+                guardians.add(link["party"])
+            elif link["kind"] == "enrolment":
+                enrollments.append(Enrollment(link["party"], period))
+            elif link["kind"] == "consent":
+                consents.append(ConsentGrant(link["party"], "active", True, period))
+            else:
+                referrals.append(Referral(link["party"], "active"))
+    return ChildFacts(
+        f"Patient/{kid}",
+        frozenset(guardians),
+        tuple(enrollments),
+        tuple(consents),
+        tuple(referrals),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(world.CALLERS))
+def test_links_agree_with_the_pure_policy(name: str) -> None:
+    caller = world.CALLERS[name]
+    org = {
+        "health-manager": "Organization/centre-a",
+        "centre-staff": "Organization/centre-a",
+        "paediatrician-consent": "Organization/hosp-h",
+        "paediatrician-referral": "Organization/hosp-g",
+    }.get(name)
+    who = Principal(
+        "u",
+        Role(caller.role),
+        parse_scopes("user/*.cruds"),
+        fhir_user=caller.claims.get("fhir_user"),
+        organization=org,
+    )
+    today = dt.date(2026, 11, 22)
+    reach = {k for k in ("kid-a", "kid-b", "kid-old") if can_access_child(who, _facts(k), today)}
+    assert reach == set(caller.reach)
+
+
+def test_withdrawn_or_denying_consent_states_no_fact() -> None:
+    assert patient_links(world.consent("c", "kid-a", "hosp-h", status="inactive")) == []
+    deny = world.consent("c", "kid-a", "hosp-h")
+    deny["provision"]["type"] = "deny"
+    assert patient_links(deny) == []
+    [fact] = patient_links(world.consent("c", "kid-a", "hosp-h"))
+    assert fact["party"] == "Organization/hosp-h"
+    assert (fact["start"], fact["end"]) == ("2024-01-01", "2099-12-31")
