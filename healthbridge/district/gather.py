@@ -1,0 +1,305 @@
+"""Read a whole district out of the store as the DataFrames the pure reports take.
+
+Whole-district figures read every child, visit and dose, so this module reads the stored JSON
+set-based (one streamed ``SELECT content FROM resource WHERE res_type = …`` per type; growth
+Observations pre-selected through the token index by LOINC code) instead of paging through FHIR
+searches. It runs as the district platform itself: the endpoints that call it return aggregates
+only and are gated by :func:`healthbridge.district.roles.require_role`.
+
+Representations read (docs/exchange.md §"What is read"):
+
+* child: ``Patient`` (``birthDate``, ``gender``, the ``childcare-enrollment`` extension's
+  ``centre`` and ``period``, the ``gestational-age`` extension);
+* growth: ``Observation`` weight 29463-7, length 8306-3 (lying), height 8302-2 (standing), head
+  circumference 9843-4, paired per ``Encounter`` (or per child and day without one) and scored
+  with :func:`growth_standards.score` (chronological age, as WHO's survey method does);
+* checkups: ``Encounter.type`` coded in CodeSystem ``checkup-visit``;
+* vaccinations: ``Immunization`` (status completed) coded in CodeSystem ``nip-vaccine`` with
+  ``protocolApplied.doseNumberPositiveInt``;
+* centres: ``Organization`` of kind ``childcare-centre`` (``organization-kind``), with the
+  optional ``childcare-places`` (valueInteger) and ``childcare-agreement`` (``hospital``
+  valueReference, ``period`` valuePeriod; repeatable) extensions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Table, select
+
+import growth_standards
+from healthbridge import terminology as t
+from healthbridge.store.models import ResourceRow, TokenIndex
+from healthbridge.store.repository import Repository
+
+RES: Table = ResourceRow.__table__  # type: ignore[attr-defined]
+TOK: Table = TokenIndex.__table__  # type: ignore[attr-defined]
+
+ENROLLMENT_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
+GESTATIONAL_AGE_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/gestational-age"
+#: Our representation of a centre's agreement with a hospital (医育结合签约): an extension on
+#: the centre's Organization with ``hospital`` (valueReference) and ``period`` (valuePeriod).
+AGREEMENT_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-agreement"
+#: Registered childcare places (托位数) of a centre: valueInteger on its Organization.
+PLACES_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-places"
+CENTRE_KIND: Final = "childcare-centre"
+
+_GROWTH_CODES: Final = {
+    t.LOINC_BODY_WEIGHT: "weight_kg",
+    t.LOINC_BODY_LENGTH: "lenhei_cm",
+    t.LOINC_BODY_HEIGHT: "lenhei_cm",
+    t.LOINC_HEAD_CIRCUMFERENCE: "headc_cm",
+}
+_BATCH: Final = 5000
+
+
+@dataclass(frozen=True)
+class DistrictFrames:
+    """Everything the district reports read, as plain DataFrames.
+
+    * ``children``: ``child_id``, ``birth_date``, ``sex`` (1/2), ``centre``, ``enrolled_on``,
+      ``left_on``, ``gestational_age_weeks``;
+    * ``measurements``: ``child_id``, ``encounter``, ``date``, ``weight_kg``, ``lenhei_cm``,
+      ``measure``, ``headc_cm``, plus ``sex``, ``birth_date``, ``centre``, ``age_days`` and
+      growth_standards' score columns (``zwei``, ``fwei``, ``zlen`` …);
+    * ``checkups``: ``child_id``, ``date``, ``visit_code``;
+    * ``vaccinations``: ``child_id``, ``vaccine``, ``dose``, ``date``;
+    * ``centres``: ``centre``, ``name``, ``places``; ``agreements``: ``centre``, ``hospital``,
+      ``signed_on``, ``ends_on``.
+    """
+
+    children: pd.DataFrame
+    measurements: pd.DataFrame
+    checkups: pd.DataFrame
+    vaccinations: pd.DataFrame
+    centres: pd.DataFrame
+    agreements: pd.DataFrame
+
+
+def _contents(conn: Connection, resource_type: str, ids: Any = None) -> Iterator[dict[str, Any]]:
+    stmt = select(RES.c.content).where(RES.c.res_type == resource_type, RES.c.deleted.is_(False))
+    if ids is not None:
+        stmt = stmt.where(RES.c.res_id.in_(ids))
+    result = conn.execution_options(yield_per=_BATCH).execute(stmt)
+    for partition in result.partitions():
+        for (content,) in partition:
+            yield json.loads(content)
+
+
+def _ref_id(reference: dict[str, Any] | None, resource_type: str) -> str | None:
+    ref = (reference or {}).get("reference")
+    if not isinstance(ref, str) or not ref.startswith(f"{resource_type}/"):
+        return None
+    return ref.split("/")[1]
+
+
+def _day(value: Any) -> str | None:
+    """The calendar date of a FHIR date/dateTime as written (local time of the record)."""
+    return value[:10] if isinstance(value, str) and len(value) >= 10 else None
+
+
+def _codes(concept: dict[str, Any] | None, system: str) -> list[str]:
+    return [
+        c["code"]
+        for c in (concept or {}).get("coding", [])
+        if c.get("system") == system and "code" in c
+    ]
+
+
+def _extensions(resource: dict[str, Any], url: str) -> list[dict[str, Any]]:
+    return [e for e in resource.get("extension", []) if e.get("url") == url]
+
+
+def _sub(extension: dict[str, Any], url: str) -> dict[str, Any]:
+    return next((e for e in extension.get("extension", []) if e.get("url") == url), {})
+
+
+def _children(conn: Connection) -> pd.DataFrame:
+    rows = []
+    for p in _contents(conn, "Patient"):
+        birth = _day(p.get("birthDate"))
+        if birth is None:
+            continue
+        centre = enrolled = left = None
+        for ext in _extensions(p, ENROLLMENT_EXTENSION):
+            centre = _ref_id(_sub(ext, "centre").get("valueReference"), "Organization")
+            period = _sub(ext, "period").get("valuePeriod", {})
+            enrolled, left = _day(period.get("start")), _day(period.get("end"))
+        ga = next(
+            (e.get("valueQuantity", {}).get("value") for e in _extensions(p, GESTATIONAL_AGE_EXTENSION)),
+            None,
+        )
+        sex = {"male": 1, "female": 2}.get(p.get("gender", ""))
+        rows.append((p["id"], birth, sex, centre, enrolled, left, ga))
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "child_id",
+            "birth_date",
+            "sex",
+            "centre",
+            "enrolled_on",
+            "left_on",
+            "gestational_age_weeks",
+        ],
+    )
+    for col in ("birth_date", "enrolled_on", "left_on"):
+        frame[col] = pd.to_datetime(frame[col], errors="coerce")
+    frame["sex"] = frame["sex"].astype("Int64")
+    frame["gestational_age_weeks"] = pd.to_numeric(frame["gestational_age_weeks"], errors="coerce")
+    return frame
+
+
+def _growth_observations(conn: Connection) -> pd.DataFrame:
+    ids = (
+        select(TOK.c.res_id)
+        .where(
+            TOK.c.res_type == "Observation",
+            TOK.c.param == "code",
+            TOK.c.system == t.LOINC,
+            TOK.c.code.in_(sorted(_GROWTH_CODES)),
+        )
+        .scalar_subquery()
+    )
+    rows = []
+    for o in _contents(conn, "Observation", ids):
+        if o.get("status") not in ("final", "amended", "corrected"):
+            continue
+        child = _ref_id(o.get("subject"), "Patient")
+        value = o.get("valueQuantity", {}).get("value")
+        day = _day(o.get("effectiveDateTime") or (o.get("effectivePeriod") or {}).get("start"))
+        codes = [c for c in _codes(o.get("code"), t.LOINC) if c in _GROWTH_CODES]
+        if child is None or value is None or day is None or not codes:
+            continue
+        encounter = _ref_id(o.get("encounter"), "Encounter") or f"{child}@{day}"
+        rows.append((child, encounter, day, codes[0], float(value)))
+    return pd.DataFrame(rows, columns=["child_id", "encounter", "date", "code", "value"])
+
+
+def _pair(observations: pd.DataFrame) -> pd.DataFrame:
+    """One row per encounter: weight, length/height with its measure, head circumference."""
+    columns = ["child_id", "encounter", "date", "weight_kg", "lenhei_cm", "measure", "headc_cm"]
+    if observations.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    obs = observations.assign(
+        field=observations["code"].map(_GROWTH_CODES),
+        measure=np.where(
+            observations["code"] == t.LOINC_BODY_LENGTH,
+            "l",
+            np.where(observations["code"] == t.LOINC_BODY_HEIGHT, "h", None),
+        ),
+    )
+    keys = ["child_id", "encounter"]
+    # a repeated measurement in one encounter: the last one recorded counts
+    wide = obs.pivot_table(index=keys, columns="field", values="value", aggfunc="last")
+    dates = obs.groupby(keys)["date"].min()
+    measure = obs.dropna(subset=["measure"]).groupby(keys)["measure"].last()
+    out = wide.join(dates).join(measure).reset_index()
+    for col in columns:
+        if col not in out.columns:
+            out[col] = np.nan
+    return out[columns]
+
+
+def score_measurements(measurements: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
+    """Attach the child's sex, birth date and centre, the age in days, and WHO z-scores."""
+    info = children[["child_id", "sex", "birth_date", "centre"]]
+    frame = measurements.merge(info, on="child_id", how="inner")
+    frame["date"] = pd.to_datetime(frame["date"])
+    frame["age_days"] = (frame["date"] - frame["birth_date"]).dt.days.astype("float64")
+    frame = frame.loc[frame["age_days"] >= 0].reset_index(drop=True)
+    for col in ("weight_kg", "lenhei_cm", "headc_cm"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    frame["measure"] = frame["measure"].astype("object").where(frame["measure"].notna(), None)
+    if frame.empty:
+        return frame
+    return growth_standards.score(frame)
+
+
+def _checkups(conn: Connection) -> pd.DataFrame:
+    rows = []
+    for e in _contents(conn, "Encounter"):
+        if e.get("status") in ("cancelled", "entered-in-error", "planned"):
+            continue
+        child = _ref_id(e.get("subject"), "Patient")
+        day = _day((e.get("period") or {}).get("start"))
+        codes = [c for tp in e.get("type", []) for c in _codes(tp, t.CS_CHECKUP_VISIT)]
+        if child and day and codes:
+            rows.append((child, day, codes[0]))
+    frame = pd.DataFrame(rows, columns=["child_id", "date", "visit_code"])
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def _vaccinations(conn: Connection) -> pd.DataFrame:
+    rows = []
+    for i in _contents(conn, "Immunization"):
+        if i.get("status") != "completed":
+            continue
+        child = _ref_id(i.get("patient"), "Patient")
+        codes = _codes(i.get("vaccineCode"), t.CS_NIP_VACCINE)
+        doses = [
+            p.get("doseNumberPositiveInt")
+            for p in i.get("protocolApplied", [])
+            if p.get("doseNumberPositiveInt")
+        ]
+        day = _day(i.get("occurrenceDateTime"))
+        if child and codes and doses and day:
+            rows.append((child, codes[0], int(doses[0]), day))
+    frame = pd.DataFrame(rows, columns=["child_id", "vaccine", "dose", "date"])
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def _centres(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    centres, agreements = [], []
+    for o in _contents(conn, "Organization"):
+        kinds = [c for tp in o.get("type", []) for c in _codes(tp, t.CS_ORG_KIND)]
+        if CENTRE_KIND not in kinds or o.get("active") is False:
+            continue
+        places = next((e.get("valueInteger") for e in _extensions(o, PLACES_EXTENSION)), None)
+        centres.append((o["id"], o.get("name"), places))
+        for ext in _extensions(o, AGREEMENT_EXTENSION):
+            hospital = _ref_id(_sub(ext, "hospital").get("valueReference"), "Organization")
+            period = _sub(ext, "period").get("valuePeriod", {})
+            if hospital and _day(period.get("start")):
+                agreements.append(
+                    (o["id"], hospital, _day(period.get("start")), _day(period.get("end")))
+                )
+    centre_frame = pd.DataFrame(centres, columns=["centre", "name", "places"])
+    centre_frame["places"] = pd.to_numeric(centre_frame["places"], errors="coerce")
+    agreement_frame = pd.DataFrame(
+        agreements, columns=["centre", "hospital", "signed_on", "ends_on"]
+    )
+    for col in ("signed_on", "ends_on"):
+        agreement_frame[col] = pd.to_datetime(agreement_frame[col], errors="coerce")
+    return centre_frame, agreement_frame
+
+
+def gather(repo: Repository) -> DistrictFrames:
+    """Read the district (current versions, deleted resources excluded) into DataFrames."""
+    with repo.engine.connect() as conn:
+        children = _children(conn)
+        measurements = _pair(_growth_observations(conn))
+        checkups = _checkups(conn)
+        vaccinations = _vaccinations(conn)
+        centres, agreements = _centres(conn)
+    return DistrictFrames(
+        children=children,
+        measurements=score_measurements(measurements, children),
+        checkups=checkups,
+        vaccinations=vaccinations,
+        centres=centres,
+        agreements=agreements,
+    )
+
+
+def today() -> dt.date:
+    """The report date when none is given."""
+    return dt.date.today()
