@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=1000, gt=0)
     #: Echo SQL statements (debugging).
     sql_echo: bool = False
+    #: Resident population of the district (childcare places per 1,000; DOMAIN.md §6); unset
+    #: leaves that figure out of the coverage report.
+    district_population: int | None = Field(default=None, gt=0)
 
     def resolved_database_url(self) -> str:
         """The database URL to connect to (default: SQLite file under ``data_dir``)."""

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from healthbridge.api import errors
+from healthbridge.api import bulk, errors, exchange, reports
 from healthbridge.api.operations import OperationRegistry, default_registry
 from healthbridge.api.routes import router, started_instant
 from healthbridge.api.validation import profile_write_validator
@@ -70,5 +70,9 @@ def create_app(
     app.state.operations = operations
     app.state.started = started_instant()
     errors.install(app)
+    # $export routes first: the generic FHIR router would take /fhir/$export as a type
+    app.include_router(bulk.router, prefix="/fhir", tags=["Bulk Data"])
     app.include_router(router, prefix="/fhir", tags=["FHIR"])
+    app.include_router(reports.router, prefix="/reports", tags=["Reports"])
+    app.include_router(exchange.router, prefix="/exchange", tags=["Exchange"])
     return app

@@ -132,7 +132,10 @@ def _children(conn: Connection) -> pd.DataFrame:
             period = _sub(ext, "period").get("valuePeriod", {})
             enrolled, left = _day(period.get("start")), _day(period.get("end"))
         ga = next(
-            (e.get("valueQuantity", {}).get("value") for e in _extensions(p, GESTATIONAL_AGE_EXTENSION)),
+            (
+                e.get("valueQuantity", {}).get("value")
+                for e in _extensions(p, GESTATIONAL_AGE_EXTENSION)
+            ),
             None,
         )
         sex = {"male": 1, "female": 2}.get(p.get("gender", ""))
@@ -189,11 +192,7 @@ def _pair(observations: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
     obs = observations.assign(
         field=observations["code"].map(_GROWTH_CODES),
-        measure=np.where(
-            observations["code"] == t.LOINC_BODY_LENGTH,
-            "l",
-            np.where(observations["code"] == t.LOINC_BODY_HEIGHT, "h", None),
-        ),
+        measure=observations["code"].map({t.LOINC_BODY_LENGTH: "l", t.LOINC_BODY_HEIGHT: "h"}),
     )
     keys = ["child_id", "encounter"]
     # a repeated measurement in one encounter: the last one recorded counts

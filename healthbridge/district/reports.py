@@ -51,7 +51,9 @@ def prevalence_input(
     latest = latest_per_child(
         frames.measurements, start=pd.Timestamp(start), end=pd.Timestamp(as_of)
     )
-    latest["centre"] = latest["centre"].astype("object").where(latest["centre"].notna(), NOT_ENROLLED)
+    latest["centre"] = (
+        latest["centre"].astype("object").where(latest["centre"].notna(), NOT_ENROLLED)
+    )
     return latest
 
 
@@ -94,7 +96,9 @@ def coverage_inputs(
     vaccinations = frames.vaccinations.assign(
         vaccine=frames.vaccinations["vaccine"].map(series_of_products(rules))
     ).dropna(subset=["vaccine"])
-    children = frames.children[["child_id", "birth_date", "sex", "centre", "enrolled_on", "left_on"]]
+    children = frames.children[
+        ["child_id", "birth_date", "sex", "centre", "enrolled_on", "left_on"]
+    ]
     centres = frames.centres[["centre", "places"]].assign(filed=True)
     return CoverageInputs(
         children=children,
@@ -131,7 +135,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         if isinstance(out[col].dtype, pd.CategoricalDtype):
             out[col] = out[col].astype("object")
     out = out.astype("object").where(out.notna(), None)
-    rows: list[dict[str, Any]] = out.to_dict("records")
+    rows: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in out.to_dict("records")]
     for row in rows:
         for key, value in row.items():
             if isinstance(value, np.generic):
