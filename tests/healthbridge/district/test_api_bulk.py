@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,8 +35,11 @@ def _seed(client: TestClient) -> dict[str, str]:
     )
     assert org.status_code in (200, 201), org.text
     ids = {}
-    for name, extra in (("a", {"extension": [_enrolled("centre-1")]}), ("b", {}), ("c", {})):
-        got = client.post("/fhir/Patient", json=factories.child(**extra))
+    for name in ("a", "b", "c"):
+        patient = factories.child()
+        if name == "a":
+            patient["extension"] = [_enrolled("centre-1")]
+        got = client.post("/fhir/Patient", json=patient)
         ids[name] = got.json()["id"]
         for value in (9.0, 9.5):
             obs = factories.observation(f"Patient/{ids[name]}", value=value)
@@ -147,7 +149,7 @@ def test_kick_off_errors_and_access(make_client: Callable[..., TestClient]) -> N
     assert client.get("/fhir/$export", headers=ASYNC).status_code == 403
 
 
-def test_delete_and_restart(make_client: Callable[..., TestClient], tmp_path: Path) -> None:
+def test_delete_and_restart(make_client: Callable[..., TestClient]) -> None:
     client = make_client("system")
     _seed(client)
     manifest = _run(client, "/fhir/$export?_type=Patient")

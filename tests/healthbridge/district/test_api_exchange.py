@@ -61,13 +61,12 @@ def test_import_accepts_rejects_and_is_idempotent(make_client: Callable[..., Tes
     assert {"bad-number", "out-of-range", "unknown-measure"} <= reasons[5]
     assert reasons[6] == {"missing-identifier"}
     problem = report["rejected_rows"][0]["problems"][0]
-    assert (
-        problem["message_zh"]
-        and problem["message_en"]
-        and problem["message_zh"] != problem["message_en"]
-    )
+    assert problem["message_zh"]
+    assert problem["message_en"]
+    assert problem["message_zh"] != problem["message_en"]
     # 2 Encounters; 4 + 2 Observations
-    assert report["created"] == 2 + 6 and report["unchanged"] == 0
+    assert report["created"] == 2 + 6
+    assert report["unchanged"] == 0
     assert _count(client, "Encounter") == 2
     assert _count(client, "Observation") == 6
     obs = client.get(f"/fhir/Observation?subject=Patient/{ids['HB-002']}&code=8302-2").json()
@@ -76,7 +75,8 @@ def test_import_accepts_rejects_and_is_idempotent(make_client: Callable[..., Tes
     assert enc["resource"]["serviceProvider"]["reference"] == "Organization/centre-1"
 
     again = _upload(client, text).json()
-    assert again["created"] == 0 and again["unchanged"] == 8
+    assert again["created"] == 0
+    assert again["unchanged"] == 8
     assert _count(client, "Observation") == 6
 
 

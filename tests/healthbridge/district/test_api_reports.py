@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -101,7 +102,8 @@ def test_reports_need_the_district_role(make_client: Callable[..., TestClient], 
 
 def test_agreements_places_and_population(make_client: Callable[..., TestClient]) -> None:
     client = make_client("admin", district_population=50_000)
-    centre = {
+    places_ext = {"url": f"{BASE}/StructureDefinition/childcare-places", "valueInteger": 20}
+    centre: dict[str, Any] = {
         "resourceType": "Organization",
         "id": "centre-a",
         "active": True,
@@ -125,7 +127,7 @@ def test_agreements_places_and_population(make_client: Callable[..., TestClient]
         ],
     }
     other = {**centre, "id": "centre-b", "name": "彩虹托育中心"}
-    other["extension"] = [centre["extension"][0] | {"valueInteger": 20}]
+    other["extension"] = [places_ext]
     for resource in (centre, other):
         put = client.put(f"/fhir/Organization/{resource['id']}", json=resource)
         assert put.status_code in (200, 201), put.text

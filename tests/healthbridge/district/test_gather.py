@@ -20,7 +20,7 @@ def test_gather_matches_the_generated_district(make_client: Callable[..., TestCl
     children = frames.children.set_index("child_id").sort_index()
     assert list(children.index) == sorted(c.id for c in district.children)
     for c in district.children:
-        row = children.loc[c.id]
+        row: pd.Series = children.loc[c.id]  # type: ignore[assignment]
         assert row["birth_date"] == pd.Timestamp(c.birth_date)
         assert int(row["sex"]) == int(c.sex)
         assert (row["centre"] if pd.notna(row["centre"]) else None) == c.centre_id
