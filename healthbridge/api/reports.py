@@ -9,18 +9,19 @@ computed per request from the current data (:mod:`healthbridge.district.reports`
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from healthbridge.api.deps import ContextDep, RepoDep, SettingsDep
-from healthbridge.district import reports as district_reports
-from healthbridge.district.gather import DistrictFrames, gather
 from healthbridge.district.roles import REPORT_ROLES, require_role
 from healthbridge.errors import BadRequestError
-from healthbridge.reports.prevalence import PrevalenceReport
+
+if TYPE_CHECKING:
+    from healthbridge.district.gather import DistrictFrames
+    from healthbridge.reports.prevalence import PrevalenceReport
 
 router = APIRouter()
 
@@ -35,12 +36,17 @@ Grace = Annotated[int, Query(ge=0, le=365)]
 
 
 def _frames(repo: Any) -> DistrictFrames:
+    # imported per call: the report stack (scipy, growth tables) is not loaded at app start
+    from healthbridge.district.gather import gather
+
     return gather(repo)
 
 
 def _prevalence(
     repo: Any, as_of: dt.date | None, period_start: dt.date | None, convention: str
 ) -> tuple[dt.date, PrevalenceReport]:
+    from healthbridge.district import reports as district_reports
+
     day = as_of or dt.date.today()
     return day, district_reports.prevalence_report(
         _frames(repo), as_of=day, period_start=period_start, convention=convention
@@ -68,8 +74,14 @@ def _png(data: pd.DataFrame, lang: str, unit: str = "%") -> Response:
     )
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    from healthbridge.district.reports import records
+
+    return records(frame)
+
+
 def _meta(day: dt.date, period_start: dt.date | None) -> dict[str, str]:
-    start = period_start or district_reports.default_period_start(day)
+    start = period_start or day - dt.timedelta(days=364)
     return {"as_of": day.isoformat(), "period_start": start.isoformat()}
 
 
@@ -92,7 +104,7 @@ def prevalence(
             "convention": str(report.convention),
             "conventions_version": report.conventions_version,
             "total_records": report.total_records,
-            "rows": district_reports.records(report.prevalence),
+            "rows": _records(report.prevalence),
         }
     )
 
@@ -132,7 +144,7 @@ def zscores(
         {
             **_meta(day, period_start),
             "total_records": report.total_records,
-            "rows": district_reports.records(report.zscores),
+            "rows": _records(report.zscores),
         }
     )
 
@@ -140,6 +152,8 @@ def zscores(
 def _coverage(
     repo: Any, settings: Any, as_of: dt.date | None, period_start: dt.date | None, grace: int
 ) -> tuple[dt.date, pd.DataFrame]:
+    from healthbridge.district import reports as district_reports
+
     day = as_of or dt.date.today()
     table = district_reports.coverage_report(
         _frames(repo),
@@ -170,7 +184,7 @@ def coverage(
             **_meta(day, period_start),
             "grace_days": grace_days,
             "population": settings.district_population,
-            "rows": district_reports.records(table),
+            "rows": _records(table),
         }
     )
 

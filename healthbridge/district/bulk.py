@@ -34,13 +34,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from healthbridge.district.gather import ENROLLMENT_EXTENSION
+from healthbridge import terminology as t
 from healthbridge.errors import BadRequestError, ForbiddenError, NotFoundError
 from healthbridge.fhir import r4
 from healthbridge.store.hooks import RequestContext
 from healthbridge.store.repository import Repository, StoredResource, Transaction
 
 Level = Literal["system", "patient", "group"]
+ENROLLMENT_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
 State = Literal["in-progress", "completed", "error", "cancelled"]
 
 #: Types of the R4 Patient compartment that we store, with the search parameter that links
