@@ -7,15 +7,28 @@ layer's read hooks decide which children are in reach), build the transaction Bu
 transaction processing (:func:`healthbridge.store.bundle.process`): every accepted row is
 written, or — if anything fails at write time — nothing is (http://hl7.org/fhir/R4/http.html#trules).
 Re-importing the same file creates nothing (conditional creates on the import identifiers).
+
+Speed: a conditional create costs a search per entry inside the write transaction. When none
+of the file's rows was imported before (one batched search over the rows' Encounter
+identifiers), the entries are posted as plain creates instead, which the transaction processor
+validates before it takes the write lock. Imports of one file are serialised within the process
+so two simultaneous uploads of the same file cannot both take that path; across several server
+processes such a double upload could write the rows twice (findable by their
+``sid/session-import`` identifiers).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 from typing import Any, Final
 
-from healthbridge.exchange.session_bundle import session_bundle
+from healthbridge.exchange.session_bundle import (
+    SID_SESSION_IMPORT,
+    import_identifier,
+    session_bundle,
+)
 from healthbridge.exchange.session_import import (
     ChildMatch,
     SessionImport,
@@ -28,6 +41,13 @@ from healthbridge.store.repository import Repository
 
 #: Identifiers per Patient search (an OR list of tokens).
 MATCH_CHUNK: Final = 200
+_FILE_LOCKS: dict[str, threading.Lock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(sha256: str) -> threading.Lock:
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(sha256, threading.Lock())
 
 
 @dataclass(frozen=True)
@@ -124,6 +144,21 @@ def match_children(
     return {k: v[0] for k, v in found.items() if len({m.patient_reference for m in v}) == 1}
 
 
+def imported_before(repo: Repository, context: RequestContext, result: SessionImport) -> int:
+    """How many accepted rows of this file already have their Encounter stored."""
+    values = [
+        f"{SID_SESSION_IMPORT}|{import_identifier(result.sha256, r.row_number, 'encounter')}"
+        for r in result.accepted
+    ]
+    found = 0
+    with repo.transaction(context, write=False) as txn:
+        for start in range(0, len(values), MATCH_CHUNK):
+            chunk = values[start : start + MATCH_CHUNK]
+            query = [("identifier", ",".join(chunk)), ("_summary", "count")]
+            found += txn.search_params("Encounter", query).total or 0
+    return found
+
+
 def import_session_file(
     repo: Repository,
     context: RequestContext,
@@ -149,14 +184,18 @@ def import_session_file(
     bundle = session_bundle(
         result, centre_reference=centre_reference, performer_reference=performer_reference
     )
-    response = process(
-        repo,
-        context,
-        bundle,
-        max_entries=max(len(bundle["entry"]), 1),
-        base=context.base_url or "",
-        minimal=True,
-    )
+    with _file_lock(result.sha256):
+        if imported_before(repo, context, result) == 0:
+            for entry in bundle["entry"]:
+                entry["request"].pop("ifNoneExist", None)
+        response = process(
+            repo,
+            context,
+            bundle,
+            max_entries=max(len(bundle["entry"]), 1),
+            base=context.base_url or "",
+            minimal=True,
+        )
     statuses = [e.get("response", {}).get("status", "") for e in response.get("entry", [])]
     created = sum(1 for s in statuses if s.startswith("201"))
     return ImportOutcome(filename, result, created, len(statuses) - created)
