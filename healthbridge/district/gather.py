@@ -196,10 +196,12 @@ def _pair(observations: pd.DataFrame) -> pd.DataFrame:
     )
     keys = ["child_id", "encounter"]
     # a repeated measurement in one encounter: the last one recorded counts
-    wide = obs.pivot_table(index=keys, columns="field", values="value", aggfunc="last")
-    dates = obs.groupby(keys)["date"].min()
-    measure = obs.dropna(subset=["measure"]).groupby(keys)["measure"].last()
-    out = wide.join(dates).join(measure).reset_index()
+    obs = obs.drop_duplicates(subset=[*keys, "field"], keep="last")
+    wide = obs.pivot(index=keys, columns="field", values="value")
+    # earliest date per encounter (a string groupby-min is very slow on pandas 3)
+    dates = obs.sort_values("date", kind="stable").drop_duplicates(keys).set_index(keys)["date"]
+    measure = obs.dropna(subset=["measure"]).drop_duplicates(keys, keep="last")
+    out = wide.join(dates).join(measure.set_index(keys)["measure"]).reset_index()
     for col in columns:
         if col not in out.columns:
             out[col] = np.nan
