@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, func, insert, select
 
 from healthbridge.demo.bundles import bundles
 from healthbridge.demo.population import generate
@@ -76,12 +76,19 @@ def fast_load(engine: Engine, children: int, seed: int = 20261122) -> dict[str, 
     return counts
 
 
-def database(url: str | None, children: int) -> tuple[Repository, dict[str, int], float]:
-    """A migrated database (a temporary SQLite file by default) holding the district."""
+def database(
+    url: str | None, children: int, *, load: bool = True
+) -> tuple[Repository, dict[str, int], float]:
+    """A migrated database (a temporary SQLite file by default) holding the district
+    (``load=False``: the database at ``url`` already holds it)."""
     if url is None:
         url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'district.sqlite3'}"
     engine = make_engine(url)
     upgrade(engine)
     start = time.perf_counter()
+    if not load:
+        with engine.connect() as conn:
+            rows = conn.execute(select(RES.c.res_type, func.count()).group_by(RES.c.res_type)).all()
+        return Repository(engine), {str(t): int(n) for t, n in rows}, 0.0
     counts = fast_load(engine, children)
     return Repository(engine), counts, time.perf_counter() - start

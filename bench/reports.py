@@ -164,9 +164,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database", action="store_true", help="time the served path")
     parser.add_argument("--url", default=None, help="database URL for --database")
+    parser.add_argument("--reuse", action="store_true", help="--url already holds the district")
     args = parser.parse_args()
     if args.database:
-        served(args.children, args.url, args.repeat)
+        served(args.children, args.url, args.repeat, reuse=args.reuse)
         return
     t0 = time.perf_counter()
     obs, inputs = district(args.children, args.observations, args.centres, args.seed)
@@ -203,14 +204,14 @@ def main() -> None:
     print(f"check: stunting {stunting['prevalence']:.2f} % (n = {stunting['n']:,})")
 
 
-def served(children: int, url: str | None, repeat: int) -> None:
+def served(children: int, url: str | None, repeat: int, *, reuse: bool = False) -> None:
     """Full report as the API computes it, from a loaded database."""
     from bench.district_db import AS_OF as DB_AS_OF
     from bench.district_db import database
     from healthbridge.district.gather import gather
     from healthbridge.district.reports import coverage_report, prevalence_report
 
-    repo, counts, seconds = database(url, children)
+    repo, counts, seconds = database(url, children, load=not reuse)
     print(
         f"database: {children:,} children, {sum(counts.values()):,} resources "
         f"({counts.get('Observation', 0):,} Observations, {counts.get('Encounter', 0):,} "

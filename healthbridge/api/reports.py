@@ -43,13 +43,13 @@ def _frames(repo: Any) -> DistrictFrames:
 
 
 def _prevalence(
-    repo: Any, as_of: dt.date | None, period_start: dt.date | None, convention: str
+    frames: DistrictFrames, as_of: dt.date | None, period_start: dt.date | None, convention: str
 ) -> tuple[dt.date, PrevalenceReport]:
     from healthbridge.district import reports as district_reports
 
     day = as_of or dt.date.today()
     return day, district_reports.prevalence_report(
-        _frames(repo), as_of=day, period_start=period_start, convention=convention
+        frames, as_of=day, period_start=period_start, convention=convention
     )
 
 
@@ -80,6 +80,12 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return records(frame)
 
 
+def _centre_names(data: pd.DataFrame, frames: DistrictFrames) -> pd.DataFrame:
+    """Chart labels: a centre's name instead of its id."""
+    names = dict(zip(frames.centres["centre"], frames.centres["name"], strict=True))
+    return data.assign(group=[names.get(g) or g for g in data["group"]])
+
+
 def _meta(day: dt.date, period_start: dt.date | None) -> dict[str, str]:
     start = period_start or day - dt.timedelta(days=364)
     return {"as_of": day.isoformat(), "period_start": start.isoformat()}
@@ -95,7 +101,7 @@ def prevalence(
     fmt: Format = "json",
 ) -> Response:
     require_role(context, REPORT_ROLES, "District reports")
-    day, report = _prevalence(repo, as_of, period_start, convention)
+    day, report = _prevalence(_frames(repo), as_of, period_start, convention)
     if fmt == "csv":
         return _csv(report.prevalence, f"prevalence-{convention}", day)
     return JSONResponse(
@@ -123,9 +129,10 @@ def prevalence_chart(
     from healthbridge.reports.prevalence import prevalence_chart_data
 
     require_role(context, REPORT_ROLES, "District reports")
-    _day, report = _prevalence(repo, as_of, period_start, convention)
+    frames = _frames(repo)
+    _day, report = _prevalence(frames, as_of, period_start, convention)
     data = prevalence_chart_data(report, indicator=indicator, grouping=grouping, lang=lang)
-    return _png(data, lang)
+    return _png(_centre_names(data, frames), lang)
 
 
 @router.get("/zscores", summary="Means and SDs of each z-score")
@@ -137,7 +144,7 @@ def zscores(
     fmt: Format = "json",
 ) -> Response:
     require_role(context, REPORT_ROLES, "District reports")
-    day, report = _prevalence(repo, as_of, period_start, "who")
+    day, report = _prevalence(_frames(repo), as_of, period_start, "who")
     if fmt == "csv":
         return _csv(report.zscores, "zscores", day)
     return JSONResponse(
@@ -150,13 +157,17 @@ def zscores(
 
 
 def _coverage(
-    repo: Any, settings: Any, as_of: dt.date | None, period_start: dt.date | None, grace: int
+    frames: DistrictFrames,
+    settings: Any,
+    as_of: dt.date | None,
+    period_start: dt.date | None,
+    grace: int,
 ) -> tuple[dt.date, pd.DataFrame]:
     from healthbridge.district import reports as district_reports
 
     day = as_of or dt.date.today()
     table = district_reports.coverage_report(
-        _frames(repo),
+        frames,
         as_of=day,
         period_start=period_start,
         grace_days=grace,
@@ -176,7 +187,7 @@ def coverage(
     fmt: Format = "json",
 ) -> Response:
     require_role(context, REPORT_ROLES, "District reports")
-    day, table = _coverage(repo, settings, as_of, period_start, grace_days)
+    day, table = _coverage(_frames(repo), settings, as_of, period_start, grace_days)
     if fmt == "csv":
         return _csv(table, "coverage", day)
     return JSONResponse(
@@ -203,7 +214,8 @@ def coverage_chart(
     from healthbridge.reports.coverage import coverage_chart_data
 
     require_role(context, REPORT_ROLES, "District reports")
-    _day, table = _coverage(repo, settings, as_of, period_start, grace_days)
-    data = coverage_chart_data(table, figure=figure, lang=lang)
+    frames = _frames(repo)
+    _day, table = _coverage(frames, settings, as_of, period_start, grace_days)
+    data = _centre_names(coverage_chart_data(table, figure=figure, lang=lang), frames)
     unit = "%" if data.empty or figure != "places-per-1000" else "per-1000"
     return _png(data, lang, unit)
