@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, cast, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 
 import growth_standards
 from healthbridge import terminology as t
@@ -159,30 +160,103 @@ def _children(conn: Connection) -> pd.DataFrame:
     return frame
 
 
-def _growth_observations(conn: Connection) -> pd.DataFrame:
-    ids = (
-        select(TOK.c.res_id)
-        .where(
-            TOK.c.res_type == "Observation",
-            TOK.c.param == "code",
-            TOK.c.system == t.LOINC,
-            TOK.c.code.in_(sorted(_GROWTH_CODES)),
-        )
-        .scalar_subquery()
+def _json_fields(
+    conn: Connection, resource_type: str, paths: dict[str, tuple[str | int, ...]]
+) -> tuple[Any, list[Any]]:
+    """A FROM clause over current resources of a type and one column per JSON path, extracted
+    by the database (SQLite ``json_extract``; PostgreSQL ``jsonb_extract_path_text`` on the
+    content parsed once per row) instead of parsing whole resources in Python."""
+    base = select(RES.c.res_id, RES.c.content).where(
+        RES.c.res_type == resource_type, RES.c.deleted.is_(False)
     )
-    rows = []
-    for o in _contents(conn, "Observation", ids):
-        if o.get("status") not in ("final", "amended", "corrected"):
-            continue
-        child = _ref_id(o.get("subject"), "Patient")
-        value = o.get("valueQuantity", {}).get("value")
-        day = _day(o.get("effectiveDateTime") or (o.get("effectivePeriod") or {}).get("start"))
-        codes = [c for c in _codes(o.get("code"), t.LOINC) if c in _GROWTH_CODES]
-        if child is None or value is None or day is None or not codes:
-            continue
-        encounter = _ref_id(o.get("encounter"), "Encounter") or f"{child}@{day}"
-        rows.append((child, encounter, day, codes[0], float(value)))
-    return pd.DataFrame(rows, columns=["child_id", "encounter", "date", "code", "value"])
+    if conn.dialect.name == "postgresql":
+        doc = base.add_columns(cast(RES.c.content, JSONB).label("doc")).subquery()
+        columns = [
+            func.jsonb_extract_path_text(doc.c.doc, *(str(p) for p in path)).label(name)
+            for name, path in paths.items()
+        ]
+    else:
+        doc = base.subquery()
+        columns = [
+            func.json_extract(
+                doc.c.content,
+                "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path),
+            ).label(name)
+            for name, path in paths.items()
+        ]
+    return doc, columns
+
+
+def _coded(
+    conn: Connection,
+    resource_type: str,
+    param: str,
+    system: str,
+    paths: dict[str, tuple[str | int, ...]],
+    codes: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """One row per (resource, code of ``system`` in search parameter ``param``) with the
+    requested JSON fields; the code comes from the token index."""
+    doc, columns = _json_fields(conn, resource_type, paths)
+    cond = (
+        (TOK.c.res_type == resource_type)
+        & (TOK.c.res_id == doc.c.res_id)
+        & (TOK.c.param == param)
+        & (TOK.c.system == system)
+    )
+    if codes is not None:
+        cond = cond & TOK.c.code.in_(sorted(codes))
+    stmt = select(doc.c.res_id, TOK.c.code, *columns).join(TOK, cond)
+    frame = pd.DataFrame(conn.execute(stmt).all(), columns=["res_id", "code", *paths])
+    # several codes of the system on one resource: the first one counts
+    return frame.drop_duplicates("res_id").reset_index(drop=True)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype("object")
+
+
+def _local_id(references: pd.Series, resource_type: str) -> pd.Series:
+    """``Type/id`` → ``id`` (missing for other types)."""
+    refs = _text(references)
+    prefix = f"{resource_type}/"
+    return refs.str.slice(len(prefix)).where(refs.str.startswith(prefix, na=False))
+
+
+def _growth_observations(conn: Connection) -> pd.DataFrame:
+    """Weight, length/height and head-circumference Observations."""
+    raw = _coded(
+        conn,
+        "Observation",
+        "code",
+        t.LOINC,
+        {
+            "status": ("status",),
+            "subject": ("subject", "reference"),
+            "value": ("valueQuantity", "value"),
+            "effective": ("effectiveDateTime",),
+            "period_start": ("effectivePeriod", "start"),
+            "encounter": ("encounter", "reference"),
+        },
+        codes=list(_GROWTH_CODES),
+    )
+    raw = raw.loc[raw["status"].isin(["final", "amended", "corrected"])]
+    day = _text(raw["effective"].where(raw["effective"].notna(), raw["period_start"]))
+    out = pd.DataFrame(
+        {
+            "child_id": _local_id(raw["subject"], "Patient"),
+            "date": day.str.slice(0, 10),
+            "code": _text(raw["code"]),
+            "value": pd.to_numeric(raw["value"], errors="coerce").astype("float64"),
+            "encounter": _local_id(raw["encounter"], "Encounter"),
+        }
+    )
+    keep = out["child_id"].notna() & out["value"].notna() & (out["date"].str.len() == 10)
+    out = out.loc[keep.fillna(False)]
+    out["encounter"] = out["encounter"].where(
+        out["encounter"].notna(), out["child_id"] + "@" + out["date"]
+    )
+    return out[["child_id", "encounter", "date", "code", "value"]].reset_index(drop=True)
 
 
 def _pair(observations: pd.DataFrame) -> pd.DataFrame:
@@ -224,37 +298,50 @@ def score_measurements(measurements: pd.DataFrame, children: pd.DataFrame) -> pd
 
 
 def _checkups(conn: Connection) -> pd.DataFrame:
-    rows = []
-    for e in _contents(conn, "Encounter"):
-        if e.get("status") in ("cancelled", "entered-in-error", "planned"):
-            continue
-        child = _ref_id(e.get("subject"), "Patient")
-        day = _day((e.get("period") or {}).get("start"))
-        codes = [c for tp in e.get("type", []) for c in _codes(tp, t.CS_CHECKUP_VISIT)]
-        if child and day and codes:
-            rows.append((child, day, codes[0]))
-    frame = pd.DataFrame(rows, columns=["child_id", "date", "visit_code"])
-    frame["date"] = pd.to_datetime(frame["date"])
-    return frame
+    """Encounters typed in CodeSystem ``checkup-visit`` (not cancelled/planned/in error)."""
+    raw = _coded(
+        conn,
+        "Encounter",
+        "type",
+        t.CS_CHECKUP_VISIT,
+        {"status": ("status",), "subject": ("subject", "reference"), "start": ("period", "start")},
+    )
+    raw = raw.loc[~raw["status"].isin(["cancelled", "entered-in-error", "planned"])]
+    frame = pd.DataFrame(
+        {
+            "child_id": _local_id(raw["subject"], "Patient"),
+            "date": pd.to_datetime(_text(raw["start"]).str.slice(0, 10), errors="coerce"),
+            "visit_code": _text(raw["code"]),
+        }
+    )
+    return frame.dropna().reset_index(drop=True)
 
 
 def _vaccinations(conn: Connection) -> pd.DataFrame:
-    rows = []
-    for i in _contents(conn, "Immunization"):
-        if i.get("status") != "completed":
-            continue
-        child = _ref_id(i.get("patient"), "Patient")
-        codes = _codes(i.get("vaccineCode"), t.CS_NIP_VACCINE)
-        doses = [
-            p.get("doseNumberPositiveInt")
-            for p in i.get("protocolApplied", [])
-            if p.get("doseNumberPositiveInt")
-        ]
-        day = _day(i.get("occurrenceDateTime"))
-        if child and codes and doses and day:
-            rows.append((child, codes[0], int(doses[0]), day))
-    frame = pd.DataFrame(rows, columns=["child_id", "vaccine", "dose", "date"])
-    frame["date"] = pd.to_datetime(frame["date"])
+    """Completed Immunizations coded in CodeSystem ``nip-vaccine`` with a dose number."""
+    raw = _coded(
+        conn,
+        "Immunization",
+        "vaccine-code",
+        t.CS_NIP_VACCINE,
+        {
+            "status": ("status",),
+            "patient": ("patient", "reference"),
+            "dose": ("protocolApplied", 0, "doseNumberPositiveInt"),
+            "occurrence": ("occurrenceDateTime",),
+        },
+    )
+    raw = raw.loc[raw["status"] == "completed"]
+    frame = pd.DataFrame(
+        {
+            "child_id": _local_id(raw["patient"], "Patient"),
+            "vaccine": _text(raw["code"]),
+            "dose": pd.to_numeric(raw["dose"], errors="coerce"),
+            "date": pd.to_datetime(_text(raw["occurrence"]).str.slice(0, 10), errors="coerce"),
+        }
+    )
+    frame = frame.dropna().reset_index(drop=True)
+    frame["dose"] = frame["dose"].astype("int64")
     return frame
 
 
