@@ -1,9 +1,10 @@
 """Read a whole district out of the store as the DataFrames the pure reports take.
 
-Whole-district figures read every child, visit and dose, so this module reads the stored JSON
-set-based (one streamed ``SELECT content FROM resource WHERE res_type = …`` per type; growth
-Observations pre-selected through the token index by LOINC code) instead of paging through FHIR
-searches. It runs as the district platform itself: the endpoints that call it return aggregates
+Whole-district figures read every child, visit and dose, so this module reads set-based instead
+of paging through FHIR searches: Observations, Encounters and Immunizations with one query each,
+joined to the token index for their code and with the other fields extracted by the database
+(``json_extract`` / ``jsonb_extract_path_text``); Patients and Organizations (nested extensions)
+streamed and parsed. It runs as the district platform itself: the endpoints that call it return aggregates
 only and are gated by :func:`healthbridge.district.roles.require_role`.
 
 Representations read (docs/exchange.md §"What is read"):
