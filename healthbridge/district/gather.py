@@ -4,8 +4,9 @@ Whole-district figures read every child, visit and dose, so this module reads se
 of paging through FHIR searches: Observations, Encounters and Immunizations with one query each,
 joined to the token index for their code and with the other fields extracted by the database
 (``json_extract`` / ``jsonb_extract_path_text``); Patients and Organizations (nested extensions)
-streamed and parsed. It runs as the district platform itself: the endpoints that call it return aggregates
-only and are gated by :func:`healthbridge.district.roles.require_role`.
+streamed and parsed. It reads as the district platform itself: callers either return aggregates
+only (reports, gated by :func:`healthbridge.district.roles.require_role`) or read the children
+they output back through the Transaction API as the caller (WHO Anthro export).
 
 Representations read (docs/exchange.md §"What is read"):
 
@@ -24,7 +25,6 @@ Representations read (docs/exchange.md §"What is read"):
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -84,10 +84,8 @@ class DistrictFrames:
     agreements: pd.DataFrame
 
 
-def _contents(conn: Connection, resource_type: str, ids: Any = None) -> Iterator[dict[str, Any]]:
+def _contents(conn: Connection, resource_type: str) -> Iterator[dict[str, Any]]:
     stmt = select(RES.c.content).where(RES.c.res_type == resource_type, RES.c.deleted.is_(False))
-    if ids is not None:
-        stmt = stmt.where(RES.c.res_id.in_(ids))
     result = conn.execution_options(yield_per=_BATCH).execute(stmt)
     for partition in result.partitions():
         for (content,) in partition:
@@ -387,8 +385,3 @@ def gather(repo: Repository) -> DistrictFrames:
         centres=centres,
         agreements=agreements,
     )
-
-
-def today() -> dt.date:
-    """The report date when none is given."""
-    return dt.date.today()
