@@ -6,6 +6,12 @@ is another package), about 8 checkups and the NIP-like dose table's vaccinations
 
     .venv/bin/python bench/reports.py                     # 100,000 children, 2,000,000 obs
     .venv/bin/python bench/reports.py --children 5000 --observations 100000   # a quick run
+    .venv/bin/python bench/reports.py --database --children 2000   # served path, from a database
+
+``--database`` loads the demo district (healthbridge.demo, ``--children`` children) into a
+database (``--url``, default a temporary SQLite file; bench/district_db.py) and times what
+``/reports/...`` does per request: reading the district out of the store and scoring it
+(healthbridge.district.gather), then the prevalence, z-score and coverage tables.
 """
 
 from __future__ import annotations
@@ -156,7 +162,13 @@ def main() -> None:
     parser.add_argument("--centres", type=int, default=400)
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--database", action="store_true", help="time the served path")
+    parser.add_argument("--url", default=None, help="database URL for --database")
+    parser.add_argument("--reuse", action="store_true", help="--url already holds the district")
     args = parser.parse_args()
+    if args.database:
+        served(args.children, args.url, args.repeat, reuse=args.reuse)
+        return
     t0 = time.perf_counter()
     obs, inputs = district(args.children, args.observations, args.centres, args.seed)
     print(
@@ -190,6 +202,41 @@ def main() -> None:
         print(f"{name:>10}: best {min(values):6.2f} s  median {float(np.median(values)):6.2f} s")
     stunting = who.prevalence.query("grouping == 'all' and indicator == 'stunting'").iloc[0]
     print(f"check: stunting {stunting['prevalence']:.2f} % (n = {stunting['n']:,})")
+
+
+def served(children: int, url: str | None, repeat: int, *, reuse: bool = False) -> None:
+    """Full report as the API computes it, from a loaded database."""
+    from bench.district_db import AS_OF as DB_AS_OF
+    from bench.district_db import database
+    from healthbridge.district.gather import gather
+    from healthbridge.district.reports import coverage_report, prevalence_report
+
+    repo, counts, seconds = database(url, children, load=not reuse)
+    print(
+        f"database: {children:,} children, {sum(counts.values()):,} resources "
+        f"({counts.get('Observation', 0):,} Observations, {counts.get('Encounter', 0):,} "
+        f"Encounters, {counts.get('Immunization', 0):,} Immunizations) loaded in {seconds:.1f} s"
+    )
+    timings: dict[str, list[float]] = {"gather+score": [], "reports": [], "total": []}
+    for _ in range(repeat):
+        start = time.perf_counter()
+        frames = gather(repo)
+        t1 = time.perf_counter()
+        who = prevalence_report(frames, as_of=DB_AS_OF)
+        prevalence_report(frames, as_of=DB_AS_OF, convention="cn-2024")
+        cov = coverage_report(frames, as_of=DB_AS_OF)
+        t2 = time.perf_counter()
+        timings["gather+score"].append(t1 - start)
+        timings["reports"].append(t2 - t1)
+        timings["total"].append(t2 - start)
+    print(
+        f"read: {len(frames.children):,} children, {len(frames.measurements):,} scored visits, "
+        f"{len(frames.checkups):,} checkups, {len(frames.vaccinations):,} doses; "
+        f"rows out: prevalence {len(who.prevalence):,}, coverage {len(cov):,}"
+    )
+    for name, values in timings.items():
+        print(f"{name:>12}: best {min(values):6.2f} s  median {float(np.median(values)):6.2f} s")
+    repo.engine.dispose()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,15 @@ import sys
 from collections.abc import Sequence
 
 #: Modules under ``healthbridge.commands`` that provide sub-commands, in help order.
-COMMANDS: tuple[str, ...] = ("serve", "demo", "db", "score", "validate", "token")
+COMMANDS: tuple[str, ...] = (
+    "serve",
+    "demo",
+    "db",
+    "score",
+    "validate",
+    "token",
+    "import_session",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

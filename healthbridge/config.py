@@ -70,6 +70,11 @@ class Settings(BaseSettings):
             raise ValueError("auth_mode=oidc needs OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL")
         return self
 
+    # --- district reports (docs/exchange.md) ------------------------------------------------
+    #: Resident population of the district (childcare places per 1,000; DOMAIN.md §6); unset
+    #: leaves that figure out of the coverage report.
+    district_population: int | None = Field(default=None, gt=0)
+
     def resolved_database_url(self) -> str:
         """The database URL to connect to (default: SQLite file under ``data_dir``)."""
         if self.database_url:

@@ -398,10 +398,13 @@ def prevalence_chart_data(
     table = report.prevalence
     rows = table.loc[(table["indicator"] == indicator) & (table["grouping"] == grouping)]
     keys = grouping.split("+") if grouping != ALL else []
-    group = (
-        rows[keys].astype("string").agg(" · ".join, axis=1)
+    # (a row-wise ``agg(" · ".join, axis=1)`` returns a frame for one key on pandas 3)
+    group = pd.Series(
+        [" · ".join(str(v) for v in values) for values in rows[keys].itertuples(index=False)]
         if keys
-        else pd.Series(ALL, index=rows.index)
+        else [ALL] * len(rows),
+        index=rows.index,
+        dtype="object",
     )
     title_col = "label_zh" if lang == "zh" else "label_en"
     return pd.DataFrame(

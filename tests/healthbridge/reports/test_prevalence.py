@@ -212,6 +212,16 @@ def test_chart_data_shape() -> None:
     assert chart["title"].iloc[0].startswith("Stunting")
 
 
+def test_chart_data_of_a_text_column_and_of_two_keys() -> None:
+    f = _frame(zlen=[-2.5, 0.0, 0.0, 0.0], sex=[1, 1, 2, 2]).assign(centre=["x", "x", "y", "y"])
+    report = prevalence_table(f, groupings=[("centre",), ("age_group", "sex")])
+    chart = prevalence_chart_data(report, indicator="stunting", grouping="centre")
+    assert list(chart["group"]) == ["x", "y"]
+    assert list(chart["value"]) == [50.0, 0.0]
+    pairs = prevalence_chart_data(report, indicator="stunting", grouping="age_group+sex")
+    assert all(" · " in g for g in pairs["group"])
+
+
 def test_sex_codes_of_every_kind() -> None:
     from healthbridge.reports.prevalence import normalise_sex
 

@@ -1,0 +1,82 @@
+"""District report charts: one bar chart per figure, 95 % confidence intervals as whiskers.
+
+Input is the chart data of :func:`healthbridge.reports.prevalence.prevalence_chart_data` or
+:func:`healthbridge.reports.coverage.coverage_chart_data` (``group``, ``value``,
+``err_minus``, ``err_plus``, ``title``). Bars without a value (empty group) are drawn as an
+empty slot labelled "n = 0" rather than left out, so centres stay comparable across charts.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from healthbridge.charts.fonts import cjk_font_available, font_family
+from healthbridge.charts.growth import render
+from healthbridge.charts.labels import Lang
+
+__all__ = ["draw_bars", "render"]
+
+_Y_LABEL: Final = {Lang.ZH: "百分比 (%)", Lang.EN: "Percent (%)"}
+_PER_1000: Final = {Lang.ZH: "每千人口", Lang.EN: "per 1,000 population"}
+_CI_NOTE: Final = {
+    Lang.ZH: "误差线：95% 置信区间",
+    Lang.EN: "Whiskers: 95% confidence interval",
+}
+_ALL: Final = {Lang.ZH: "全区", Lang.EN: "District"}
+
+
+def draw_bars(
+    data: pd.DataFrame, *, lang: Lang = Lang.ZH, unit: str = "%", title: str | None = None
+) -> Figure:
+    """A bar per group with CI whiskers; Chinese labels need a CJK font, else English."""
+    if lang is Lang.ZH and not cjk_font_available():
+        lang = Lang.EN
+    family = font_family(lang)
+    groups = [_ALL[lang] if g == "all" else str(g) for g in data["group"]]
+    values = pd.to_numeric(data["value"], errors="coerce").to_numpy(dtype="float64")
+    err = np.vstack(
+        [
+            pd.to_numeric(data["err_minus"], errors="coerce").to_numpy(dtype="float64"),
+            pd.to_numeric(data["err_plus"], errors="coerce").to_numpy(dtype="float64"),
+        ]
+    )
+    fig = Figure(figsize=(max(6.0, 0.9 * len(groups) + 2.0), 4.5), dpi=100)
+    ax = fig.add_subplot()
+    x = np.arange(len(groups))
+    colours = ["#1f4e79" if g == "all" else "#5b9bd5" for g in data["group"]]
+    ax.bar(x, np.nan_to_num(values), color=colours, width=0.6)
+    ax.errorbar(x, values, yerr=np.nan_to_num(err), fmt="none", ecolor="#333333", capsize=4)
+    for xi, v in zip(x, values, strict=True):
+        label = "n = 0" if np.isnan(v) else f"{v:.1f}"
+        ax.annotate(
+            label,
+            (xi, 0 if np.isnan(v) else v),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+            family=family,
+        )
+    ax.set_xticks(
+        x,
+        groups,
+        rotation=30 if len(groups) > 4 else 0,
+        ha="right" if len(groups) > 4 else "center",
+    )
+    for tick in ax.get_xticklabels():
+        tick.set_fontfamily(family)
+    ax.set_ylabel(_Y_LABEL[lang] if unit == "%" else _PER_1000[lang], family=family)
+    top = float(np.nanmax(np.nan_to_num(values) + np.nan_to_num(err[1]), initial=0.0))
+    ax.set_ylim(0, min(100.0, max(5.0, top * 1.15)) if unit == "%" else max(1.0, top * 1.15))
+    chart_title = title or (str(data["title"].iloc[0]) if len(data) else "")
+    ax.set_title(chart_title, family=family)
+    ax.grid(axis="y", color="#dddddd")
+    ax.set_axisbelow(True)
+    fig.text(0.01, 0.01, _CI_NOTE[lang], fontsize=7, color="#666666", family=family)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig

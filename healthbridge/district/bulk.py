@@ -1,0 +1,326 @@
+"""FHIR Bulk Data ``$export`` jobs (Bulk Data Access IG v2.0.0, https://hl7.org/fhir/uv/bulkdata/).
+
+A kick-off creates a job directory under ``<data_dir>/bulk-export/<job id>/`` holding
+``job.json`` (the job's state, rewritten atomically) and one ``<Type>.ndjson`` file per
+exported type. The job runs in a daemon thread of the app process and reads **through the
+Transaction API with the requester's RequestContext**, so the access layer's read hooks see
+(and may refuse) every resource exported. Because the state is on disk, a status request after
+a restart answers sensibly: completed jobs keep serving their manifest and files; a job that
+was running when the process stopped is reported as failed ("interrupted, start a new export").
+
+Levels:
+
+* system (``[base]/$export``): every resource of the requested types;
+* patient (``[base]/Patient/$export``): resources in the Patient compartment
+  (http://hl7.org/fhir/R4/compartmentdefinition-patient.html) of every child;
+* group (``[base]/Group/[id]/$export``): Group is not a stored type yet, so the group is a
+  **childcare centre**: ``[id]`` is the id of an ``Organization`` and the members are the
+  children whose ``childcare-enrollment`` extension names that centre (docs/exchange.md).
+
+``_type`` restricts the types; ``_since`` keeps resources whose ``meta.lastUpdated`` is at or
+after the instant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from healthbridge import terminology as t
+from healthbridge.errors import BadRequestError, ForbiddenError, NotFoundError
+from healthbridge.fhir import r4
+from healthbridge.store.hooks import RequestContext
+from healthbridge.store.repository import Repository, StoredResource, Transaction
+
+Level = Literal["system", "patient", "group"]
+ENROLLMENT_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
+State = Literal["in-progress", "completed", "error", "cancelled"]
+
+#: Types of the R4 Patient compartment that we store, with the search parameter that links
+#: them to the patient (CompartmentDefinition-patient; ``Patient`` itself is matched by id).
+PATIENT_COMPARTMENT: Final[dict[str, str | None]] = {
+    "Patient": None,
+    "AuditEvent": "patient",
+    "Condition": "patient",
+    "Consent": "patient",
+    "Encounter": "patient",
+    "Flag": "patient",
+    "Immunization": "patient",
+    "Observation": "patient",
+    "Provenance": "patient",
+    "QuestionnaireResponse": "patient",
+    "RelatedPerson": "patient",
+    "ServiceRequest": "patient",
+}
+#: Types never exported at system level (not stored records).
+_NOT_EXPORTED: Final = frozenset({"Bundle", "CapabilityStatement", "OperationOutcome"})
+OUTPUT_FORMATS: Final = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
+_PAGE: Final = 1000
+_CHUNK: Final = 100
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """The persisted state of one export."""
+
+    id: str
+    level: Level
+    request: str
+    transaction_time: str
+    types: tuple[str, ...]
+    since: str | None
+    group: str | None
+    principal: str | None
+    state: State = "in-progress"
+    exported: int = 0
+    outputs: tuple[dict[str, Any], ...] = ()
+    error: str | None = None
+
+    def manifest(self, file_url: str) -> dict[str, Any]:
+        """The completion manifest; ``file_url`` is the download base for this job."""
+        return {
+            "transactionTime": self.transaction_time,
+            "request": self.request,
+            "requiresAccessToken": True,
+            "output": [
+                {"type": o["type"], "url": f"{file_url}/{o['type']}.ndjson", "count": o["count"]}
+                for o in self.outputs
+            ],
+            "error": [],
+        }
+
+
+def exportable_types(level: Level) -> tuple[str, ...]:
+    """The default ``_type`` list of a level."""
+    if level == "system":
+        return tuple(t for t in r4.SUPPORTED_TYPES if t not in _NOT_EXPORTED)
+    return tuple(PATIENT_COMPARTMENT)
+
+
+def parse_types(value: str | None, level: Level) -> tuple[str, ...]:
+    """``_type`` (comma list) checked against the level's types; 400 for unknown ones."""
+    allowed = exportable_types(level)
+    if not value:
+        return allowed
+    asked = tuple(dict.fromkeys(t.strip() for t in value.split(",") if t.strip()))
+    wrong = [t for t in asked if t not in allowed]
+    if wrong:
+        raise BadRequestError(f"_type not exportable at {level} level: {', '.join(wrong)}")
+    return asked
+
+
+def _principal(context: RequestContext) -> str | None:
+    principal: Any = context.principal  # the access layer may put a Principal object here
+    if principal is None or isinstance(principal, str):
+        return principal
+    return str(getattr(principal, "subject", None) or getattr(principal, "id", None) or principal)
+
+
+class BulkExporter:
+    """Starts, tracks, cancels and serves export jobs stored under ``root``."""
+
+    def __init__(self, repo: Repository, root: Path) -> None:
+        self.repo = repo
+        self.root = root
+        self._live: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- state on disk
+    def _dir(self, job_id: str) -> Path:
+        if not job_id or not set(job_id) <= set("0123456789abcdef-"):
+            raise NotFoundError(f"Export job {job_id!r} not found")
+        return self.root / job_id
+
+    def _save(self, job: ExportJob) -> None:
+        path = self._dir(job.id)
+        path.mkdir(parents=True, exist_ok=True)
+        tmp = path / "job.json.tmp"
+        tmp.write_text(json.dumps(asdict(job)), encoding="utf-8")
+        os.replace(tmp, path / "job.json")
+
+    def load(self, job_id: str) -> ExportJob:
+        """The job's state (a job interrupted by a restart is reported as an error)."""
+        path = self._dir(job_id) / "job.json"
+        if not path.is_file():
+            raise NotFoundError(f"Export job {job_id!r} not found")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        job = ExportJob(
+            **{
+                **data,
+                "types": tuple(data["types"]),
+                "outputs": tuple(data["outputs"]),
+            }
+        )
+        with self._lock:
+            live = job.id in self._live
+        if job.state == "in-progress" and not live:
+            job = replace(
+                job,
+                state="error",
+                error="The export was interrupted (server restart); start a new export",
+            )
+        return job
+
+    def owned(self, job_id: str, context: RequestContext) -> ExportJob:
+        """The job, if ``context`` is the requester that started it (else 403)."""
+        job = self.load(job_id)
+        if job.principal != _principal(context):
+            raise ForbiddenError("Only the client that started an export may read it")
+        return job
+
+    def file(self, job_id: str, resource_type: str, context: RequestContext) -> Path:
+        """The ndjson file of one type of a completed job."""
+        job = self.owned(job_id, context)
+        if job.state != "completed" or resource_type not in {o["type"] for o in job.outputs}:
+            raise NotFoundError(f"No {resource_type} output in export {job_id}")
+        return self._dir(job_id) / f"{resource_type}.ndjson"
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(
+        self,
+        context: RequestContext,
+        *,
+        level: Level,
+        request: str,
+        types: Sequence[str],
+        since: str | None,
+        group: str | None = None,
+    ) -> ExportJob:
+        """Create the job and start its thread; returns at once."""
+        if group is not None:
+            with self.repo.transaction(context, write=False) as txn:
+                txn.read("Organization", group)  # 404 / 410 for an unknown centre
+        job = ExportJob(
+            id=str(uuid.uuid4()),
+            level=level,
+            request=request,
+            transaction_time=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            types=tuple(types),
+            since=since,
+            group=group,
+            principal=_principal(context),
+        )
+        cancel = threading.Event()
+        with self._lock:
+            self._live[job.id] = cancel
+        self._save(job)
+        thread = threading.Thread(
+            target=self._run, args=(job, context, cancel), name=f"bulk-export-{job.id}", daemon=True
+        )
+        thread.start()
+        return job
+
+    def cancel(self, job_id: str, context: RequestContext) -> None:
+        """Cancel a running job or delete a finished one (and its files)."""
+        job = self.owned(job_id, context)
+        with self._lock:
+            event = self._live.get(job.id)
+        if event is not None:
+            event.set()
+        else:
+            shutil.rmtree(self._dir(job_id), ignore_errors=True)
+
+    def _run(self, job: ExportJob, context: RequestContext, cancel: threading.Event) -> None:
+        try:
+            outputs = self._export(job, context, cancel)
+            if cancel.is_set():
+                shutil.rmtree(self._dir(job.id), ignore_errors=True)
+                return
+            total = sum(o["count"] for o in outputs)
+            self._save(replace(job, state="completed", outputs=tuple(outputs), exported=total))
+        except Exception as exc:  # any failure ends the job with an error status
+            if not cancel.is_set():
+                self._save(replace(job, state="error", error=f"{type(exc).__name__}: {exc}"))
+        finally:
+            with self._lock:
+                self._live.pop(job.id, None)
+
+    # ---------------------------------------------------------------- reading
+    def _export(
+        self, job: ExportJob, context: RequestContext, cancel: threading.Event
+    ) -> list[dict[str, Any]]:
+        folder = self._dir(job.id)
+        outputs: list[dict[str, Any]] = []
+        exported = 0
+        with self.repo.transaction(context, write=False) as txn:
+            members = None if job.level == "system" else self._members(txn, job)
+            for rtype in job.types:
+                count = 0
+                path = folder / f"{rtype}.ndjson"
+                with path.open("w", encoding="utf-8") as out:
+                    for stored in self._resources(txn, job, rtype, members):
+                        if cancel.is_set():
+                            return outputs
+                        out.write(json.dumps(stored.resource, ensure_ascii=False) + "\n")
+                        count += 1
+                if count:
+                    outputs.append({"type": rtype, "count": count})
+                    exported += count
+                    self._save(replace(job, exported=exported))
+                else:
+                    path.unlink()
+        return outputs
+
+    def _members(self, txn: Transaction, job: ExportJob) -> list[str]:
+        ids = [s.id for s in _pages(txn, "Patient", [("_elements", "id")])]
+        if job.level == "patient" or job.group is None:
+            return ids
+        centre = f"Organization/{job.group}"
+        members = []
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            for s in _pages(txn, "Patient", [("_id", ",".join(chunk))]):
+                if _enrolled_in(s.resource or {}, centre):
+                    members.append(s.id)
+        return members
+
+    def _resources(
+        self, txn: Transaction, job: ExportJob, rtype: str, members: list[str] | None
+    ) -> Iterator[StoredResource]:
+        since = [("_lastUpdated", f"ge{job.since}")] if job.since else []
+        if members is None:
+            yield from _pages(txn, rtype, since)
+            return
+        param = PATIENT_COMPARTMENT[rtype]
+        for start in range(0, len(members), _CHUNK):
+            chunk = members[start : start + _CHUNK]
+            if param is None:
+                criteria = [("_id", ",".join(chunk))]
+            else:
+                criteria = [(param, ",".join(f"Patient/{m}" for m in chunk))]
+            yield from _pages(txn, rtype, criteria + since)
+
+
+def _enrolled_in(patient: dict[str, Any], centre: str) -> bool:
+    for ext in patient.get("extension", []):
+        if ext.get("url") != ENROLLMENT_EXTENSION:
+            continue
+        for sub in ext.get("extension", []):
+            if (
+                sub.get("url") == "centre"
+                and sub.get("valueReference", {}).get("reference") == centre
+            ):
+                return True
+    return False
+
+
+def _pages(
+    txn: Transaction, rtype: str, criteria: list[tuple[str, str]]
+) -> Iterator[StoredResource]:
+    offset = 0
+    while True:
+        result = txn.search_params(
+            rtype, [*criteria, ("_count", str(_PAGE)), ("_offset", str(offset))]
+        )
+        yield from result.matches
+        offset += len(result.matches)
+        if not result.matches or offset >= (result.total or 0):
+            return

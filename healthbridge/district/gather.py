@@ -1,0 +1,387 @@
+"""Read a whole district out of the store as the DataFrames the pure reports take.
+
+Whole-district figures read every child, visit and dose, so this module reads set-based instead
+of paging through FHIR searches: Observations, Encounters and Immunizations with one query each,
+joined to the token index for their code and with the other fields extracted by the database
+(``json_extract`` / ``jsonb_extract_path_text``); Patients and Organizations (nested extensions)
+streamed and parsed. It reads as the district platform itself: callers either return aggregates
+only (reports, gated by :func:`healthbridge.district.roles.require_role`) or read the children
+they output back through the Transaction API as the caller (WHO Anthro export).
+
+Representations read (docs/exchange.md §"What is read"):
+
+* child: ``Patient`` (``birthDate``, ``gender``, the ``childcare-enrollment`` extension's
+  ``centre`` and ``period``, the ``gestational-age`` extension);
+* growth: ``Observation`` weight 29463-7, length 8306-3 (lying), height 8302-2 (standing), head
+  circumference 9843-4, paired per ``Encounter`` (or per child and day without one) and scored
+  with :func:`growth_standards.score` (chronological age, as WHO's survey method does);
+* checkups: ``Encounter.type`` coded in CodeSystem ``checkup-visit``;
+* vaccinations: ``Immunization`` (status completed) coded in CodeSystem ``nip-vaccine`` with
+  ``protocolApplied.doseNumberPositiveInt``;
+* centres: ``Organization`` of kind ``childcare-centre`` (``organization-kind``), with the
+  optional ``childcare-places`` (valueInteger) and ``childcare-agreement`` (``hospital``
+  valueReference, ``period`` valuePeriod; repeatable) extensions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Table, cast, func, select
+from sqlalchemy.dialects.postgresql import JSONB
+
+import growth_standards
+from healthbridge import terminology as t
+from healthbridge.store.models import ResourceRow, TokenIndex
+from healthbridge.store.repository import Repository
+
+RES: Table = ResourceRow.__table__  # type: ignore[attr-defined]
+TOK: Table = TokenIndex.__table__  # type: ignore[attr-defined]
+
+ENROLLMENT_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
+GESTATIONAL_AGE_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/gestational-age"
+#: Our representation of a centre's agreement with a hospital (医育结合签约): an extension on
+#: the centre's Organization with ``hospital`` (valueReference) and ``period`` (valuePeriod).
+AGREEMENT_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-agreement"
+#: Registered childcare places (托位数) of a centre: valueInteger on its Organization.
+PLACES_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-places"
+CENTRE_KIND: Final = "childcare-centre"
+
+_GROWTH_CODES: Final = {
+    t.LOINC_BODY_WEIGHT: "weight_kg",
+    t.LOINC_BODY_LENGTH: "lenhei_cm",
+    t.LOINC_BODY_HEIGHT: "lenhei_cm",
+    t.LOINC_HEAD_CIRCUMFERENCE: "headc_cm",
+}
+_BATCH: Final = 5000
+
+
+@dataclass(frozen=True)
+class DistrictFrames:
+    """Everything the district reports read, as plain DataFrames.
+
+    * ``children``: ``child_id``, ``birth_date``, ``sex`` (1/2), ``centre``, ``enrolled_on``,
+      ``left_on``, ``gestational_age_weeks``;
+    * ``measurements``: ``child_id``, ``encounter``, ``date``, ``weight_kg``, ``lenhei_cm``,
+      ``measure``, ``headc_cm``, plus ``sex``, ``birth_date``, ``centre``, ``age_days`` and
+      growth_standards' score columns (``zwei``, ``fwei``, ``zlen`` …);
+    * ``checkups``: ``child_id``, ``date``, ``visit_code``;
+    * ``vaccinations``: ``child_id``, ``vaccine``, ``dose``, ``date``;
+    * ``centres``: ``centre``, ``name``, ``places``; ``agreements``: ``centre``, ``hospital``,
+      ``signed_on``, ``ends_on``.
+    """
+
+    children: pd.DataFrame
+    measurements: pd.DataFrame
+    checkups: pd.DataFrame
+    vaccinations: pd.DataFrame
+    centres: pd.DataFrame
+    agreements: pd.DataFrame
+
+
+def _contents(conn: Connection, resource_type: str) -> Iterator[dict[str, Any]]:
+    stmt = select(RES.c.content).where(RES.c.res_type == resource_type, RES.c.deleted.is_(False))
+    result = conn.execution_options(yield_per=_BATCH).execute(stmt)
+    for partition in result.partitions():
+        for (content,) in partition:
+            yield json.loads(content)
+
+
+def _ref_id(reference: dict[str, Any] | None, resource_type: str) -> str | None:
+    ref = (reference or {}).get("reference")
+    if not isinstance(ref, str) or not ref.startswith(f"{resource_type}/"):
+        return None
+    return ref.split("/")[1]
+
+
+def _day(value: Any) -> str | None:
+    """The calendar date of a FHIR date/dateTime as written (local time of the record)."""
+    return value[:10] if isinstance(value, str) and len(value) >= 10 else None
+
+
+def _codes(concept: dict[str, Any] | None, system: str) -> list[str]:
+    return [
+        c["code"]
+        for c in (concept or {}).get("coding", [])
+        if c.get("system") == system and "code" in c
+    ]
+
+
+def _extensions(resource: dict[str, Any], url: str) -> list[dict[str, Any]]:
+    return [e for e in resource.get("extension", []) if e.get("url") == url]
+
+
+def _sub(extension: dict[str, Any], url: str) -> dict[str, Any]:
+    return next((e for e in extension.get("extension", []) if e.get("url") == url), {})
+
+
+def _children(conn: Connection) -> pd.DataFrame:
+    rows = []
+    for p in _contents(conn, "Patient"):
+        birth = _day(p.get("birthDate"))
+        if birth is None:
+            continue
+        centre = enrolled = left = None
+        for ext in _extensions(p, ENROLLMENT_EXTENSION):
+            centre = _ref_id(_sub(ext, "centre").get("valueReference"), "Organization")
+            period = _sub(ext, "period").get("valuePeriod", {})
+            enrolled, left = _day(period.get("start")), _day(period.get("end"))
+        ga = next(
+            (
+                e.get("valueQuantity", {}).get("value")
+                for e in _extensions(p, GESTATIONAL_AGE_EXTENSION)
+            ),
+            None,
+        )
+        sex = {"male": 1, "female": 2}.get(p.get("gender", ""))
+        rows.append((p["id"], birth, sex, centre, enrolled, left, ga))
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "child_id",
+            "birth_date",
+            "sex",
+            "centre",
+            "enrolled_on",
+            "left_on",
+            "gestational_age_weeks",
+        ],
+    )
+    for col in ("birth_date", "enrolled_on", "left_on"):
+        frame[col] = pd.to_datetime(frame[col], errors="coerce")
+    frame["sex"] = frame["sex"].astype("Int64")
+    frame["gestational_age_weeks"] = pd.to_numeric(frame["gestational_age_weeks"], errors="coerce")
+    return frame
+
+
+def _json_fields(
+    conn: Connection, resource_type: str, paths: dict[str, tuple[str | int, ...]]
+) -> tuple[Any, list[Any]]:
+    """A FROM clause over current resources of a type and one column per JSON path, extracted
+    by the database (SQLite ``json_extract``; PostgreSQL ``jsonb_extract_path_text`` on the
+    content parsed once per row) instead of parsing whole resources in Python."""
+    base = select(RES.c.res_id, RES.c.content).where(
+        RES.c.res_type == resource_type, RES.c.deleted.is_(False)
+    )
+    if conn.dialect.name == "postgresql":
+        doc = base.add_columns(cast(RES.c.content, JSONB).label("doc")).subquery()
+        columns = [
+            func.jsonb_extract_path_text(doc.c.doc, *(str(p) for p in path)).label(name)
+            for name, path in paths.items()
+        ]
+    else:
+        doc = base.subquery()
+        columns = [
+            func.json_extract(
+                doc.c.content,
+                "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path),
+            ).label(name)
+            for name, path in paths.items()
+        ]
+    return doc, columns
+
+
+def _coded(
+    conn: Connection,
+    resource_type: str,
+    param: str,
+    system: str,
+    paths: dict[str, tuple[str | int, ...]],
+    codes: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """One row per (resource, code of ``system`` in search parameter ``param``) with the
+    requested JSON fields; the code comes from the token index."""
+    doc, columns = _json_fields(conn, resource_type, paths)
+    cond = (
+        (TOK.c.res_type == resource_type)
+        & (TOK.c.res_id == doc.c.res_id)
+        & (TOK.c.param == param)
+        & (TOK.c.system == system)
+    )
+    if codes is not None:
+        cond = cond & TOK.c.code.in_(sorted(codes))
+    stmt = select(doc.c.res_id, TOK.c.code, *columns).join(TOK, cond)
+    frame = pd.DataFrame(conn.execute(stmt).all(), columns=["res_id", "code", *paths])
+    # several codes of the system on one resource: the first one counts
+    return frame.drop_duplicates("res_id").reset_index(drop=True)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype("object")
+
+
+def _local_id(references: pd.Series, resource_type: str) -> pd.Series:
+    """``Type/id`` → ``id`` (missing for other types)."""
+    refs = _text(references)
+    prefix = f"{resource_type}/"
+    return refs.str.slice(len(prefix)).where(refs.str.startswith(prefix, na=False))
+
+
+def _growth_observations(conn: Connection) -> pd.DataFrame:
+    """Weight, length/height and head-circumference Observations."""
+    raw = _coded(
+        conn,
+        "Observation",
+        "code",
+        t.LOINC,
+        {
+            "status": ("status",),
+            "subject": ("subject", "reference"),
+            "value": ("valueQuantity", "value"),
+            "effective": ("effectiveDateTime",),
+            "period_start": ("effectivePeriod", "start"),
+            "encounter": ("encounter", "reference"),
+        },
+        codes=list(_GROWTH_CODES),
+    )
+    raw = raw.loc[raw["status"].isin(["final", "amended", "corrected"])]
+    day = _text(raw["effective"].where(raw["effective"].notna(), raw["period_start"]))
+    out = pd.DataFrame(
+        {
+            "child_id": _local_id(raw["subject"], "Patient"),
+            "date": day.str.slice(0, 10),
+            "code": _text(raw["code"]),
+            "value": pd.to_numeric(raw["value"], errors="coerce").astype("float64"),
+            "encounter": _local_id(raw["encounter"], "Encounter"),
+        }
+    )
+    keep = out["child_id"].notna() & out["value"].notna() & (out["date"].str.len() == 10)
+    out = out.loc[keep.fillna(False)]
+    out["encounter"] = out["encounter"].where(
+        out["encounter"].notna(), out["child_id"] + "@" + out["date"]
+    )
+    return out[["child_id", "encounter", "date", "code", "value"]].reset_index(drop=True)
+
+
+def _pair(observations: pd.DataFrame) -> pd.DataFrame:
+    """One row per encounter: weight, length/height with its measure, head circumference."""
+    columns = ["child_id", "encounter", "date", "weight_kg", "lenhei_cm", "measure", "headc_cm"]
+    if observations.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    obs = observations.assign(
+        field=observations["code"].map(_GROWTH_CODES),
+        measure=observations["code"].map({t.LOINC_BODY_LENGTH: "l", t.LOINC_BODY_HEIGHT: "h"}),
+    )
+    keys = ["child_id", "encounter"]
+    # a repeated measurement in one encounter: the last one recorded counts
+    obs = obs.drop_duplicates(subset=[*keys, "field"], keep="last")
+    wide = obs.pivot(index=keys, columns="field", values="value")
+    # earliest date per encounter (a string groupby-min is very slow on pandas 3)
+    dates = obs.sort_values("date", kind="stable").drop_duplicates(keys).set_index(keys)["date"]
+    measure = obs.dropna(subset=["measure"]).drop_duplicates(keys, keep="last")
+    out = wide.join(dates).join(measure.set_index(keys)["measure"]).reset_index()
+    for col in columns:
+        if col not in out.columns:
+            out[col] = np.nan
+    return out[columns]
+
+
+def score_measurements(measurements: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
+    """Attach the child's sex, birth date and centre, the age in days, and WHO z-scores."""
+    info = children[["child_id", "sex", "birth_date", "centre"]]
+    frame = measurements.merge(info, on="child_id", how="inner")
+    frame["date"] = pd.to_datetime(frame["date"])
+    frame["age_days"] = (frame["date"] - frame["birth_date"]).dt.days.astype("float64")
+    frame = frame.loc[frame["age_days"] >= 0].reset_index(drop=True)
+    for col in ("weight_kg", "lenhei_cm", "headc_cm"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    frame["measure"] = frame["measure"].astype("object").where(frame["measure"].notna(), None)
+    if frame.empty:
+        return frame
+    return growth_standards.score(frame)
+
+
+def _checkups(conn: Connection) -> pd.DataFrame:
+    """Encounters typed in CodeSystem ``checkup-visit`` (not cancelled/planned/in error)."""
+    raw = _coded(
+        conn,
+        "Encounter",
+        "type",
+        t.CS_CHECKUP_VISIT,
+        {"status": ("status",), "subject": ("subject", "reference"), "start": ("period", "start")},
+    )
+    raw = raw.loc[~raw["status"].isin(["cancelled", "entered-in-error", "planned"])]
+    frame = pd.DataFrame(
+        {
+            "child_id": _local_id(raw["subject"], "Patient"),
+            "date": pd.to_datetime(_text(raw["start"]).str.slice(0, 10), errors="coerce"),
+            "visit_code": _text(raw["code"]),
+        }
+    )
+    return frame.dropna().reset_index(drop=True)
+
+
+def _vaccinations(conn: Connection) -> pd.DataFrame:
+    """Completed Immunizations coded in CodeSystem ``nip-vaccine`` with a dose number."""
+    raw = _coded(
+        conn,
+        "Immunization",
+        "vaccine-code",
+        t.CS_NIP_VACCINE,
+        {
+            "status": ("status",),
+            "patient": ("patient", "reference"),
+            "dose": ("protocolApplied", 0, "doseNumberPositiveInt"),
+            "occurrence": ("occurrenceDateTime",),
+        },
+    )
+    raw = raw.loc[raw["status"] == "completed"]
+    frame = pd.DataFrame(
+        {
+            "child_id": _local_id(raw["patient"], "Patient"),
+            "vaccine": _text(raw["code"]),
+            "dose": pd.to_numeric(raw["dose"], errors="coerce"),
+            "date": pd.to_datetime(_text(raw["occurrence"]).str.slice(0, 10), errors="coerce"),
+        }
+    )
+    frame = frame.dropna().reset_index(drop=True)
+    frame["dose"] = frame["dose"].astype("int64")
+    return frame
+
+
+def _centres(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    centres, agreements = [], []
+    for o in _contents(conn, "Organization"):
+        kinds = [c for tp in o.get("type", []) for c in _codes(tp, t.CS_ORG_KIND)]
+        if CENTRE_KIND not in kinds or o.get("active") is False:
+            continue
+        places = next((e.get("valueInteger") for e in _extensions(o, PLACES_EXTENSION)), None)
+        centres.append((o["id"], o.get("name"), places))
+        for ext in _extensions(o, AGREEMENT_EXTENSION):
+            hospital = _ref_id(_sub(ext, "hospital").get("valueReference"), "Organization")
+            period = _sub(ext, "period").get("valuePeriod", {})
+            if hospital and _day(period.get("start")):
+                agreements.append(
+                    (o["id"], hospital, _day(period.get("start")), _day(period.get("end")))
+                )
+    centre_frame = pd.DataFrame(centres, columns=["centre", "name", "places"])
+    centre_frame["places"] = pd.to_numeric(centre_frame["places"], errors="coerce")
+    agreement_frame = pd.DataFrame(
+        agreements, columns=["centre", "hospital", "signed_on", "ends_on"]
+    )
+    for col in ("signed_on", "ends_on"):
+        agreement_frame[col] = pd.to_datetime(agreement_frame[col], errors="coerce")
+    return centre_frame, agreement_frame
+
+
+def gather(repo: Repository) -> DistrictFrames:
+    """Read the district (current versions, deleted resources excluded) into DataFrames."""
+    with repo.engine.connect() as conn:
+        children = _children(conn)
+        measurements = _pair(_growth_observations(conn))
+        checkups = _checkups(conn)
+        vaccinations = _vaccinations(conn)
+        centres, agreements = _centres(conn)
+    return DistrictFrames(
+        children=children,
+        measurements=score_measurements(measurements, children),
+        checkups=checkups,
+        vaccinations=vaccinations,
+        centres=centres,
+        agreements=agreements,
+    )

@@ -1,0 +1,145 @@
+"""District reports: gathered frames → the pure report functions → tables.
+
+The computations are :mod:`healthbridge.reports` (WHO anthro's prevalence method, coverage
+figures of DOMAIN.md §6); this module only chooses their inputs:
+
+* prevalence: each child's latest scored measurement in ``[period_start, as_of]``
+  (:func:`~healthbridge.reports.prevalence.latest_per_child`), grouped as WHO does plus by
+  centre (children not enrolled are in centre ``none``);
+* vaccination coverage per NIP *series* and dose number (products of one series — JE-L/JE-I,
+  HepA-L/HepA-I, bOPV/IPV — count for the series), due ages from the rule set's vaccination
+  table (default option; calendar ages converted with mean month lengths); sex-specific doses
+  (HPV) are left out of an under-7 report;
+* admission checks: the entry-check state is not yet recorded in FHIR (no representation on
+  main), so ``admission-check`` / ``admission-catchup`` figures are not produced yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from healthbridge.clinical.ruleset import RuleSet, load_ruleset
+from healthbridge.district.gather import DistrictFrames
+from healthbridge.reports.coverage import CoverageInputs, coverage_table
+from healthbridge.reports.prevalence import (
+    WHO_GROUPINGS,
+    PrevalenceReport,
+    latest_per_child,
+    prevalence_table,
+)
+
+#: The rule set whose vaccination table gives the due ages (docs/clinical_rules.md).
+DEFAULT_RULESET: Final = ("cn-child-health", "2026.1", "CN")
+NOT_ENROLLED: Final = "none"
+PREVALENCE_GROUPINGS: Final = (*WHO_GROUPINGS, ("centre",))
+
+
+def default_period_start(as_of: dt.date) -> dt.date:
+    """The 365 days ending on ``as_of`` (the coverage module's default too)."""
+    return as_of - dt.timedelta(days=364)
+
+
+def prevalence_input(
+    frames: DistrictFrames, *, as_of: dt.date, period_start: dt.date | None = None
+) -> pd.DataFrame:
+    """One record per child: the latest scored measurement in the period."""
+    start = period_start or default_period_start(as_of)
+    latest = latest_per_child(
+        frames.measurements, start=pd.Timestamp(start), end=pd.Timestamp(as_of)
+    )
+    latest["centre"] = (
+        latest["centre"].astype("object").where(latest["centre"].notna(), NOT_ENROLLED)
+    )
+    return latest
+
+
+def prevalence_report(
+    frames: DistrictFrames,
+    *,
+    as_of: dt.date,
+    period_start: dt.date | None = None,
+    convention: str = "who",
+) -> PrevalenceReport:
+    """WHO-style prevalences and z-score summaries for the district."""
+    return prevalence_table(
+        prevalence_input(frames, as_of=as_of, period_start=period_start),
+        convention=convention,
+        groupings=PREVALENCE_GROUPINGS,
+    )
+
+
+def series_of_products(ruleset: RuleSet) -> dict[str, str]:
+    """NIP product code (CodeSystem ``nip-vaccine``) → the series it counts for."""
+    return {code: d.series for d in ruleset.vaccination.doses for code in d.accepts}
+
+
+def required_doses(ruleset: RuleSet) -> pd.DataFrame:
+    """``vaccine`` (series), ``dose``, ``due_age_days`` of every dose due for every child."""
+    defaults = {o.series: o.default_option for o in ruleset.vaccination.options}
+    rows = [
+        (d.series, d.number, round(d.age.approx_days()))
+        for d in ruleset.vaccination.doses
+        if d.sex is None and (d.option is None or d.option == defaults.get(d.series))
+    ]
+    return pd.DataFrame(rows, columns=["vaccine", "dose", "due_age_days"])
+
+
+def coverage_inputs(
+    frames: DistrictFrames, *, ruleset: RuleSet | None = None, population: int | None = None
+) -> CoverageInputs:
+    """The coverage module's inputs from the gathered frames."""
+    rules = ruleset or load_ruleset(*DEFAULT_RULESET)
+    vaccinations = frames.vaccinations.assign(
+        vaccine=frames.vaccinations["vaccine"].map(series_of_products(rules))
+    ).dropna(subset=["vaccine"])
+    children = frames.children[
+        ["child_id", "birth_date", "sex", "centre", "enrolled_on", "left_on"]
+    ]
+    centres = frames.centres[["centre", "places"]].assign(filed=True)
+    return CoverageInputs(
+        children=children,
+        checkups=frames.checkups,
+        vaccinations=vaccinations,
+        required_doses=required_doses(rules),
+        centres=centres,
+        agreements=frames.agreements,
+        population=population,
+    )
+
+
+def coverage_report(
+    frames: DistrictFrames,
+    *,
+    as_of: dt.date,
+    period_start: dt.date | None = None,
+    grace_days: int = 0,
+    population: int | None = None,
+) -> pd.DataFrame:
+    """Coverage figures for the district and per centre (Wilson intervals)."""
+    return coverage_table(
+        coverage_inputs(frames, population=population),
+        as_of=as_of,
+        period_start=period_start,
+        grace_days=grace_days,
+    )
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows: categories as text, NaN/NA as null, numpy scalars as Python."""
+    out = frame.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype("object")
+    out = out.astype("object").where(out.notna(), None)
+    rows: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in out.to_dict("records")]
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, np.generic):
+                row[key] = value.item()
+            elif isinstance(value, pd.Timestamp):
+                row[key] = value.date().isoformat()
+    return rows

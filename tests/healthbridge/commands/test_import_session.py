@@ -1,0 +1,50 @@
+"""``healthbridge import-session FILE`` against a SQLite database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from healthbridge.cli import main
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from healthbridge.config import get_settings
+
+    url = f"sqlite:///{tmp_path / 'hb.sqlite3'}"
+    monkeypatch.setenv("HEALTHBRIDGE_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def test_import_session_command(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from healthbridge.store.db import make_engine, upgrade
+    from healthbridge.store.hooks import SYSTEM_CONTEXT
+    from healthbridge.store.repository import Repository
+    from tests import factories
+
+    engine = make_engine(database)
+    upgrade(engine)
+    with Repository(engine).transaction(SYSTEM_CONTEXT) as txn:
+        txn.create(factories.child(child_id="HB-9", birth_date="2025-02-01"))
+    engine.dispose()
+    good = tmp_path / "good.csv"
+    good.write_text("identifier,date,weight\nHB-9,2026-01-05,8.4\n", encoding="utf-8")
+    assert main(["import-session", str(good), "--lang", "en"]) == 0
+    assert "1 accepted, 0 rejected, 2 resources created" in capsys.readouterr().out
+
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("identifier,date,weight\nHB-9,2026-01-06,8.5\nX,2026-01-06,8\n", "utf-8")
+    assert main(["import-session", str(mixed), "--lang", "en"]) == 1
+    out = capsys.readouterr().out
+    assert "row 3 X" in out
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("weight\n8\n", encoding="utf-8")
+    assert main(["import-session", str(bad)]) == 2

@@ -1,0 +1,46 @@
+"""gather() reads back exactly what the demo generator wrote."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+from fastapi.testclient import TestClient
+
+from healthbridge.demo.population import generate
+from healthbridge.district.gather import gather
+from tests.healthbridge.district.conftest import AS_OF, DEMO_CHILDREN
+
+
+def test_gather_matches_the_generated_district(make_client: Callable[..., TestClient]) -> None:
+    client = make_client("system", demo=True)
+    frames = gather(client.app.state.repository)  # type: ignore[attr-defined]
+    district = generate(children=DEMO_CHILDREN, as_of=AS_OF)
+
+    children = frames.children.set_index("child_id").sort_index()
+    assert list(children.index) == sorted(c.id for c in district.children)
+    for c in district.children:
+        row: pd.Series = children.loc[c.id]  # type: ignore[assignment]
+        assert row["birth_date"] == pd.Timestamp(c.birth_date)
+        assert int(row["sex"]) == int(c.sex)
+        assert (row["centre"] if pd.notna(row["centre"]) else None) == c.centre_id
+
+    # every visit is a checkup Encounter with one paired measurement row
+    assert len(frames.checkups) == len(district.visits)
+    assert len(frames.measurements) == len(district.visits)
+    got = frames.measurements.sort_values(["child_id", "date"])["weight_kg"].to_numpy()
+    want = district.visits.sort_values(["child_id", "date"])["weight_kg"].to_numpy()
+    assert got.tolist() == want.astype(float).tolist()
+    assert set(frames.measurements["measure"]) <= {"l", "h"}
+    assert frames.measurements["zwei"].notna().all()
+    assert len(frames.vaccinations) == len(district.doses)
+    assert set(frames.centres["centre"]) == {
+        o.id for o in district.organizations if o.kind.value == "childcare-centre"
+    }
+
+
+def test_gather_of_an_empty_database(make_client: Callable[..., TestClient]) -> None:
+    frames = gather(make_client("system").app.state.repository)  # type: ignore[attr-defined]
+    assert frames.children.empty
+    assert frames.measurements.empty
+    assert frames.checkups.empty
