@@ -44,7 +44,8 @@ def outcome_response(
 
 async def _fhir_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FhirError)
-    return FhirResponse(exc.outcome(), status_code=exc.status)
+    headers = {"Retry-After": "1"} if exc.status == 503 else None
+    return FhirResponse(exc.outcome(), status_code=exc.status, headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:

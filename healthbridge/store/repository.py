@@ -11,6 +11,7 @@ update (create-on-update allowed), delete, history, search, and their conditiona
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator, Sequence
@@ -18,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from healthbridge.errors import (
     BadRequestError,
@@ -28,6 +29,7 @@ from healthbridge.errors import (
     Issue,
     NotFoundError,
     PreconditionFailedError,
+    ServiceUnavailableError,
     UnprocessableError,
 )
 from healthbridge.fhir import r4
@@ -447,14 +449,32 @@ class Transaction:
             self._depth -= 1
 
     def _conditional_match(self, resource_type: str, criteria: str) -> list[StoredResource]:
+        """The (at most two) resources matching conditional ``criteria``.
+
+        Callers are conditional creates and updates, which write when nothing matches. Two
+        concurrent callers with the same criteria must not both see "no match" and both
+        create (http.html#ccreate: the server "SHALL" not create duplicates). SQLite write
+        transactions are already serialised by ``BEGIN IMMEDIATE``; on PostgreSQL (READ
+        COMMITTED) a transaction-scoped advisory lock keyed by type and criteria serialises
+        them, and the search below then sees the other transaction's committed row.
+        """
         from urllib.parse import parse_qsl
 
         pairs = parse_qsl(criteria.split("?", 1)[-1], keep_blank_values=True)
         if not pairs:
             raise BadRequestError(f"Empty conditional criteria {criteria!r}")
+        self._lock_criteria(resource_type, pairs)
         query = parse_search(resource_type, pairs, default_count=2, max_count=2)
         query.count, query.offset, query.includes, query.revincludes = 2, 0, [], []
         return self.search(query).matches
+
+    def _lock_criteria(self, resource_type: str, pairs: Sequence[tuple[str, str]]) -> None:
+        if self.conn.dialect.name != "postgresql":
+            return
+        key = json.dumps([resource_type, sorted(pairs)], ensure_ascii=False)
+        digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+        lock_id = int.from_bytes(digest, "big", signed=True)
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
 
     def create(
         self,
@@ -621,9 +641,9 @@ class Repository:
         hooks are registered.
         """
         write = write or bool(self.hooks.read_hooks)
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(**{WRITE_OPTION: write})
-            try:
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(**{WRITE_OPTION: write})
                 with conn.begin():
                     txn = Transaction(
                         conn,
@@ -635,9 +655,18 @@ class Repository:
                     )
                     yield txn
                     txn.flush()
-            except IntegrityError as exc:
-                raise ConflictError(f"Concurrent write conflict: {exc.orig}") from exc
-            except OperationalError as exc:
-                if "deadlock" in str(exc).lower() or "could not serialize" in str(exc).lower():
-                    raise ConflictError("Concurrent write conflict, retry") from exc
-                raise
+        except IntegrityError as exc:
+            raise ConflictError(f"Concurrent write conflict: {exc.orig}") from exc
+        except DBAPIError as exc:
+            message = str(exc).lower()
+            if "deadlock" in message or "could not serialize" in message:
+                raise ConflictError("Concurrent write conflict, retry") from exc
+            if exc.connection_invalidated or isinstance(exc, OperationalError):
+                # The server went away (restart, network) or SQLite stayed locked past the
+                # busy timeout. The transaction did not commit (or, if the connection died
+                # during COMMIT, its fate is unknown to us): a clean, retryable 503. Pooled
+                # connections are checked with pre-ping, so the next request reconnects.
+                raise ServiceUnavailableError(
+                    "The database is temporarily unavailable; retry later"
+                ) from exc
+            raise
