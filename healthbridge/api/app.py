@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from healthbridge.api import errors
+from healthbridge.api import errors, openapi
 from healthbridge.api.operations import OperationRegistry, default_registry
 from healthbridge.api.routes import router, started_instant
 from healthbridge.config import Settings
@@ -61,5 +61,6 @@ def create_app(
     app.state.operations = operations
     app.state.started = started_instant()
     errors.install(app)
+    openapi.install(app)
     app.include_router(router, prefix="/fhir", tags=["FHIR"])
     return app

@@ -37,6 +37,7 @@ from healthbridge.errors import (
     operation_outcome,
 )
 from healthbridge.fhir import r4
+from healthbridge.fhir.query import MAX_INT
 from healthbridge.fhir.values import format_instant, instant_now
 from healthbridge.store import bundle as bundles
 from healthbridge.store.repository import StoredResource, WriteResult
@@ -147,6 +148,8 @@ def _history(
         offset = int(params.get("_offset", "0"))
     except ValueError as exc:
         raise BadRequestError("_count and _offset must be integers") from exc
+    if not (0 <= offset <= MAX_INT and (count is None or 0 <= count <= MAX_INT)):
+        raise BadRequestError(f"_count and _offset must be between 0 and {MAX_INT}")
     with repo.transaction(ctx, write=False) as txn:
         items, total = txn.history(
             rtype, rid, since=params.get("_since"), count=count, offset=offset
