@@ -257,7 +257,11 @@ async def search_post(
     raw = await read_body(request, settings.max_request_bytes)
     if raw.strip() and media != "application/x-www-form-urlencoded":
         raise UnsupportedMediaTypeError("POST _search needs application/x-www-form-urlencoded")
-    pairs = _query_pairs(request) + parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+    try:
+        form = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError as exc:
+        raise BadRequestError("The form body is not UTF-8") from exc
+    pairs = _query_pairs(request) + form
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(search, rtype, request, repo, ctx, base, pairs)

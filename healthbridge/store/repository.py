@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from healthbridge.errors import (
     BadRequestError,
@@ -51,6 +51,7 @@ from healthbridge.store.models import ResourceRow, ResourceVersionRow
 
 RES: Table = ResourceRow.__table__  # type: ignore[attr-defined]
 VER: Table = ResourceVersionRow.__table__  # type: ignore[attr-defined]
+_MAX_VERSION = 2**31 - 1
 _ID_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
 
 
@@ -188,6 +189,8 @@ class Transaction:
     def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource:
         """A specific version."""
         _check_type(resource_type)
+        if not 0 < version_id <= _MAX_VERSION:  # beyond the column's integer range
+            raise NotFoundError(f"{resource_type}/{resource_id}/_history/{version_id} not found")
         self.flush()
         row = self.conn.execute(
             select(VER).where(
@@ -377,7 +380,10 @@ class Transaction:
         version = (prev.version_id + 1) if prev is not None else 1
         now = instant_now()
         resource["id"] = resource_id
-        meta = dict(resource.get("meta") or {})
+        raw_meta = resource.get("meta")
+        if raw_meta is not None and not isinstance(raw_meta, dict):
+            raise UnprocessableError("Resource.meta must be a JSON object")
+        meta = dict(raw_meta or {})
         meta["versionId"] = str(version)
         meta["lastUpdated"] = format_instant(now)
         resource["meta"] = meta
@@ -657,6 +663,9 @@ class Repository:
                     txn.flush()
         except IntegrityError as exc:
             raise ConflictError(f"Concurrent write conflict: {exc.orig}") from exc
+        except DataError as exc:
+            # A value the database cannot hold, e.g. U+0000 in PostgreSQL text.
+            raise BadRequestError(f"Value cannot be stored or searched: {exc.orig}") from exc
         except DBAPIError as exc:
             message = str(exc).lower()
             if "deadlock" in message or "could not serialize" in message:
