@@ -29,10 +29,10 @@ MEASUREMENTS = 3
 
 
 def _bundle(tag: str) -> dict[str, Any]:
-    marker = {"identifier": [{"system": MARK, "value": tag}]}
+    marker = [{"system": MARK, "value": tag}]
     child = f.post(f.child(child_id=tag))
     obs = [
-        f.post(f.observation(child["fullUrl"], value=8.0 + i, **marker))
+        f.post(f.observation(child["fullUrl"], value=8.0 + i, identifier=marker))
         for i in range(MEASUREMENTS)
     ]
     return f.transaction(child, *obs)

@@ -48,7 +48,7 @@ def _snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
                 rows = conn.execute(select(table)).all()
                 out[name] = sorted(tuple(r) for r in rows)
             for kind in ("idx_token", "idx_string", "idx_date", "idx_reference"):
-                table = ResourceRow.metadata.tables[kind]  # type: ignore[attr-defined]
+                table = ResourceRow.metadata.tables[kind]
                 out[kind] = sorted(tuple(map(str, r)) for r in conn.execute(select(table)).all())
     finally:
         engine.dispose()
