@@ -138,3 +138,12 @@ class NotImplementedInteractionError(FhirError):
 
     status = 501
     code = "not-supported"
+
+
+class ServiceUnavailableError(FhirError):
+    """503: the database is unreachable or busy (restart, dropped connection, lock timeout).
+
+    Transient by nature: the client may retry (the response carries ``Retry-After``)."""
+
+    status = 503
+    code = "transient"

@@ -86,9 +86,33 @@ async def fhir_body(request: Request) -> dict[str, Any] | None:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequestError(f"Body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # nesting deeper than the parser's recursion limit
+        raise BadRequestError("Body is nested too deeply") from exc
     if not isinstance(data, dict):
         raise BadRequestError("Body must be a JSON object")
+    if _too_deep(data, MAX_JSON_DEPTH):
+        raise BadRequestError(f"Body is nested more than {MAX_JSON_DEPTH} levels deep")
     return data
+
+
+#: Deepest accepted JSON nesting. Real resources stay far below (a nested Questionnaire or a
+#: Bundle of resources with extensions is ~20 levels); validation, index extraction and
+#: serialisation recurse, so a bound here keeps hostile bodies from exhausting the stack.
+MAX_JSON_DEPTH = 100
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests dicts/lists more than ``limit`` levels (iterative)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+    return False
 
 
 RepoDep = Annotated[Repository, Depends(get_repository)]

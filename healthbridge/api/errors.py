@@ -48,7 +48,11 @@ WWW_AUTHENTICATE = 'Bearer realm="healthbridge", error="invalid_token"'
 
 async def _fhir_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FhirError)
-    headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if exc.status == 401 else None
+    headers: dict[str, str] | None = None
+    if exc.status == 401:
+        headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
+    elif exc.status == 503:
+        headers = {"Retry-After": "1"}
     return FhirResponse(exc.outcome(), status_code=exc.status, headers=headers)
 
 

@@ -37,6 +37,7 @@ from healthbridge.errors import (
     operation_outcome,
 )
 from healthbridge.fhir import r4
+from healthbridge.fhir.query import MAX_INT
 from healthbridge.fhir.values import format_instant, instant_now
 from healthbridge.store import bundle as bundles
 from healthbridge.store.repository import StoredResource, WriteResult
@@ -147,6 +148,8 @@ def _history(
         offset = int(params.get("_offset", "0"))
     except ValueError as exc:
         raise BadRequestError("_count and _offset must be integers") from exc
+    if not (0 <= offset <= MAX_INT and (count is None or 0 <= count <= MAX_INT)):
+        raise BadRequestError(f"_count and _offset must be between 0 and {MAX_INT}")
     with repo.transaction(ctx, write=False) as txn:
         items, total = txn.history(
             rtype, rid, since=params.get("_since"), count=count, offset=offset
@@ -254,7 +257,11 @@ async def search_post(
     raw = await read_body(request, settings.max_request_bytes)
     if raw.strip() and media != "application/x-www-form-urlencoded":
         raise UnsupportedMediaTypeError("POST _search needs application/x-www-form-urlencoded")
-    pairs = _query_pairs(request) + parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+    try:
+        form = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError as exc:
+        raise BadRequestError("The form body is not UTF-8") from exc
+    pairs = _query_pairs(request) + form
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(search, rtype, request, repo, ctx, base, pairs)

@@ -1,4 +1,4 @@
-"""``healthbridge db upgrade``: apply the database migrations."""
+"""``healthbridge db upgrade|current|backup|restore``: schema migrations and backups."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.set_defaults(handler=upgrade_command)
     cur = sub.add_parser("current", help="print the schema revision of the database")
     cur.set_defaults(handler=current_command)
+    bak = sub.add_parser("backup", help="write a backup of the database to PATH")
+    bak.add_argument("path", help="backup file (SQLite database / pg_dump custom archive)")
+    bak.set_defaults(handler=backup_command)
+    res = sub.add_parser("restore", help="replace the database content with the backup PATH")
+    res.add_argument("path", help="a file written by 'healthbridge db backup'")
+    res.set_defaults(handler=restore_command)
 
 
 def upgrade_command(args: argparse.Namespace) -> int:
@@ -37,4 +43,41 @@ def current_command(_args: argparse.Namespace) -> int:
     engine = make_engine(get_settings().resolved_database_url())
     sys.stdout.write(f"{current_revision(engine) or 'none'}\n")
     engine.dispose()
+    return 0
+
+
+def backup_command(args: argparse.Namespace) -> int:
+    """Back up the configured database (SQLite online backup / pg_dump)."""
+    from pathlib import Path
+
+    from healthbridge.config import get_settings
+    from healthbridge.store.backup import BackupError, backup
+
+    try:
+        backup(get_settings().resolved_database_url(), Path(args.path))
+    except BackupError as exc:
+        sys.stderr.write(f"backup failed: {exc}\n")
+        return 1
+    sys.stdout.write(f"backup written to {args.path}\n")
+    return 0
+
+
+def restore_command(args: argparse.Namespace) -> int:
+    """Restore the configured database from a backup, then migrate it to the current schema."""
+    from pathlib import Path
+
+    from healthbridge.config import get_settings
+    from healthbridge.store.backup import BackupError, restore
+    from healthbridge.store.db import make_engine, upgrade
+
+    url = get_settings().resolved_database_url()
+    try:
+        restore(url, Path(args.path))
+    except BackupError as exc:
+        sys.stderr.write(f"restore failed: {exc}\n")
+        return 1
+    engine = make_engine(url)
+    upgrade(engine)  # a backup from an older release is brought up to date
+    engine.dispose()
+    sys.stdout.write(f"database restored from {args.path}\n")
     return 0

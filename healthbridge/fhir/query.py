@@ -110,6 +110,10 @@ def split_values(raw: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+#: Largest accepted ``_count`` / ``_offset``.
+MAX_INT = 2**31 - 1
+
+
 def _int(name: str, raw: str, minimum: int) -> int:
     try:
         value = int(raw)
@@ -117,6 +121,8 @@ def _int(name: str, raw: str, minimum: int) -> int:
         raise BadRequestError(f"{name} must be an integer, got {raw!r}") from exc
     if value < minimum:
         raise BadRequestError(f"{name} must be >= {minimum}")
+    if value > MAX_INT:  # databases' LIMIT/OFFSET are (64-bit) integers: 500 otherwise
+        raise BadRequestError(f"{name} must be <= {MAX_INT}")
     return value
 
 

@@ -148,6 +148,9 @@ class _Entry:
         if self.method not in _ORDER or self.method == "PATCH":
             raise BadRequestError(f"Bundle entry {index}: method {self.method} is not supported")
         self.url = str(request["url"])
+        for key in ("ifNoneExist", "ifMatch", "ifNoneMatch", "ifModifiedSince"):
+            if key in request and not isinstance(request[key], str):
+                raise BadRequestError(f"Bundle entry {index}: request.{key} must be a string")
         self.request = request
         self.resource = raw.get("resource")
         self.full_url = raw.get("fullUrl")
@@ -277,13 +280,16 @@ def process(
     btype = bundle.get("type")
     if btype not in ("batch", "transaction"):
         raise BadRequestError("Only batch and transaction Bundles can be posted to the base URL")
-    raw_entries = bundle.get("entry") or []
+    raw_entries = bundle.get("entry", [])
     if not isinstance(raw_entries, list):
         raise BadRequestError("Bundle.entry must be a list")
     if len(raw_entries) > max_entries:
         raise BadRequestError(
             f"Bundle has {len(raw_entries)} entries; the maximum is {max_entries}"
         )
+    for i, raw in enumerate(raw_entries):
+        if not isinstance(raw, dict):
+            raise BadRequestError(f"Bundle entry {i} is not a JSON object")
     entries = [_Entry(i, raw) for i, raw in enumerate(raw_entries)]
     responses: list[dict[str, Any] | None] = [None] * len(entries)
     ordered = sorted(entries, key=lambda e: (_ORDER[e.method], e.index))

@@ -11,6 +11,7 @@ update (create-on-update allowed), delete, history, search, and their conditiona
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator, Sequence
@@ -27,9 +28,10 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from healthbridge.errors import (
     BadRequestError,
@@ -38,6 +40,7 @@ from healthbridge.errors import (
     Issue,
     NotFoundError,
     PreconditionFailedError,
+    ServiceUnavailableError,
     UnprocessableError,
 )
 from healthbridge.fhir import r4
@@ -60,6 +63,7 @@ from healthbridge.store.models import ResourceRow, ResourceVersionRow
 
 RES: Table = ResourceRow.__table__  # type: ignore[attr-defined]
 VER: Table = ResourceVersionRow.__table__  # type: ignore[attr-defined]
+_MAX_VERSION = 2**31 - 1
 _ID_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
 
 
@@ -272,6 +276,8 @@ class Transaction:
     def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource:
         """A specific version."""
         _check_type(resource_type)
+        if not 0 < version_id <= _MAX_VERSION:  # beyond the column's integer range
+            raise NotFoundError(f"{resource_type}/{resource_id}/_history/{version_id} not found")
         self._check("vread", resource_type)
         if self.restricted:
             self._hide(resource_type, resource_id, f"/_history/{version_id}")
@@ -481,7 +487,10 @@ class Transaction:
         version = (prev.version_id + 1) if prev is not None else 1
         now = instant_now()
         resource["id"] = resource_id
-        meta = dict(resource.get("meta") or {})
+        raw_meta = resource.get("meta")
+        if raw_meta is not None and not isinstance(raw_meta, dict):
+            raise UnprocessableError("Resource.meta must be a JSON object")
+        meta = dict(raw_meta or {})
         meta["versionId"] = str(version)
         meta["lastUpdated"] = format_instant(now)
         resource["meta"] = meta
@@ -571,14 +580,32 @@ class Transaction:
             self._depth -= 1
 
     def _conditional_match(self, resource_type: str, criteria: str) -> list[StoredResource]:
+        """The (at most two) resources matching conditional ``criteria``.
+
+        Callers are conditional creates and updates, which write when nothing matches. Two
+        concurrent callers with the same criteria must not both see "no match" and both
+        create (http.html#ccreate: the server "SHALL" not create duplicates). SQLite write
+        transactions are already serialised by ``BEGIN IMMEDIATE``; on PostgreSQL (READ
+        COMMITTED) a transaction-scoped advisory lock keyed by type and criteria serialises
+        them, and the search below then sees the other transaction's committed row.
+        """
         from urllib.parse import parse_qsl
 
         pairs = parse_qsl(criteria.split("?", 1)[-1], keep_blank_values=True)
         if not pairs:
             raise BadRequestError(f"Empty conditional criteria {criteria!r}")
+        self._lock_criteria(resource_type, pairs)
         query = parse_search(resource_type, pairs, default_count=2, max_count=2)
         query.count, query.offset, query.includes, query.revincludes = 2, 0, [], []
         return self.search(query).matches
+
+    def _lock_criteria(self, resource_type: str, pairs: Sequence[tuple[str, str]]) -> None:
+        if self.conn.dialect.name != "postgresql":
+            return
+        key = json.dumps([resource_type, sorted(pairs)], ensure_ascii=False)
+        digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+        lock_id = int.from_bytes(digest, "big", signed=True)
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
 
     def create(
         self,
@@ -765,9 +792,9 @@ class Repository:
         """
         hooks = StoreHooks() if plain else self.hooks
         write = write or bool(hooks.read_hooks)
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(**{WRITE_OPTION: write})
-            try:
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(**{WRITE_OPTION: write})
                 with conn.begin():
                     txn = Transaction(
                         conn,
@@ -781,9 +808,21 @@ class Repository:
                     for hook in hooks.commit_hooks:
                         hook(txn)
                     txn.flush()
-            except IntegrityError as exc:
-                raise ConflictError(f"Concurrent write conflict: {exc.orig}") from exc
-            except OperationalError as exc:
-                if "deadlock" in str(exc).lower() or "could not serialize" in str(exc).lower():
-                    raise ConflictError("Concurrent write conflict, retry") from exc
-                raise
+        except IntegrityError as exc:
+            raise ConflictError(f"Concurrent write conflict: {exc.orig}") from exc
+        except DataError as exc:
+            # A value the database cannot hold, e.g. U+0000 in PostgreSQL text.
+            raise BadRequestError(f"Value cannot be stored or searched: {exc.orig}") from exc
+        except DBAPIError as exc:
+            message = str(exc).lower()
+            if "deadlock" in message or "could not serialize" in message:
+                raise ConflictError("Concurrent write conflict, retry") from exc
+            if exc.connection_invalidated or isinstance(exc, OperationalError):
+                # The server went away (restart, network) or SQLite stayed locked past the
+                # busy timeout. The transaction did not commit (or, if the connection died
+                # during COMMIT, its fate is unknown to us): a clean, retryable 503. Pooled
+                # connections are checked with pre-ping, so the next request reconnects.
+                raise ServiceUnavailableError(
+                    "The database is temporarily unavailable; retry later"
+                ) from exc
+            raise
