@@ -22,12 +22,20 @@ import httpx
 FHIR_JSON = "application/fhir+json"
 
 
+#: The token secret live servers started by tests use (``HEALTHBRIDGE_AUTH_SECRET``).
+LIVE_SECRET = "healthbridge-live-test-secret-0123456789abcdef"
+
+
 def client_headers(**extra: str) -> dict[str, str]:
-    """Default request headers for test clients (JSON, plus a bearer token when configured)."""
+    """Default request headers for test clients: JSON and a bearer token of the system role
+    (``HEALTHBRIDGE_TEST_BEARER`` when set, else one minted with :data:`LIVE_SECRET`)."""
+    from healthbridge.access.tokens import Role, mint_token
+
     headers = {"Accept": FHIR_JSON, "Content-Type": FHIR_JSON}
-    token = os.environ.get("HEALTHBRIDGE_TEST_BEARER")
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
+    token = os.environ.get("HEALTHBRIDGE_TEST_BEARER") or mint_token(
+        secret=LIVE_SECRET, role=Role.SYSTEM, subject="live-test-client"
+    )
+    headers["Authorization"] = f"Bearer {token}"
     headers.update(extra)
     return headers
 
@@ -62,6 +70,7 @@ class LiveServer:
             **os.environ,
             "HEALTHBRIDGE_DATABASE_URL": self.database_url,
             "HEALTHBRIDGE_DATA_DIR": str(self.data_dir),
+            "HEALTHBRIDGE_AUTH_SECRET": LIVE_SECRET,
         }
         code = "import sys; from healthbridge.cli import main; sys.exit(main())"
         args = [sys.executable, "-c", code, "serve", "--port", str(self.port)]

@@ -396,8 +396,13 @@ def prevalence_chart_data(
     ``err_minus`` and ``err_plus`` (distance to the CI bounds), ``n``, ``title``.
     """
     table = report.prevalence
+    columns = ["group", "value", "err_minus", "err_plus", "n", "title"]
+    if table.empty or "indicator" not in table.columns:  # no child in the period
+        return pd.DataFrame(columns=columns)
     rows = table.loc[(table["indicator"] == indicator) & (table["grouping"] == grouping)]
     keys = grouping.split("+") if grouping != ALL else []
+    if rows.empty or any(k not in rows.columns for k in keys):
+        return pd.DataFrame(columns=columns)
     # (a row-wise ``agg(" · ".join, axis=1)`` returns a frame for one key on pandas 3)
     group = pd.Series(
         [" · ".join(str(v) for v in values) for values in rows[keys].itertuples(index=False)]

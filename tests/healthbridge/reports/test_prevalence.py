@@ -227,3 +227,11 @@ def test_sex_codes_of_every_kind() -> None:
 
     values = pd.Series([1, 2.0, "M", "female", "x", None], dtype=object)
     assert list(normalise_sex(values).fillna("?")) == ["male", "female", "male", "female", "?", "?"]
+
+
+def test_chart_data_of_an_empty_report_is_empty() -> None:
+    """A district with no measurement in the period (found by the API fuzzer: was a 500)."""
+    empty = prevalence_table(pd.DataFrame(columns=["sex", "age_days", "centre", "zlen", "flen"]))
+    data = prevalence_chart_data(empty, indicator="stunting", grouping="centre")
+    assert data.empty
+    assert list(data.columns) == ["group", "value", "err_minus", "err_plus", "n", "title"]
