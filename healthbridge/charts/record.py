@@ -173,7 +173,7 @@ def points(record: GrowthRecord, indicator: Indicator) -> list[Point]:
     frame = record.visits
     s = spec(indicator)
     out: list[Point] = []
-    for i, row in frame.iterrows():
+    for i, row in enumerate(frame.to_dict("records")):
         flag = _flagged(row.get(s.flag_column))
         source = row.get("src_weight")
         if indicator is Indicator.WFA:
@@ -201,7 +201,7 @@ def points(record: GrowthRecord, indicator: Indicator) -> list[Point]:
             source = f"{row.get('src_weight')}+{row.get('src_length')}"
         corrected_x = None
         if record.corrected is not None:
-            cage = _num(record.corrected.loc[i, "cage_days"])
+            cage = _num(record.corrected["cage_days"].iloc[i])
             if cage is not None and cage != row["age_days"]:
                 corrected_x = cage
         out.append(

@@ -1,4 +1,4 @@
-"""A child's FHIR record → chart points: visits, BMI/weight-for-length pairs, flags, corrected age."""
+"""FHIR record → chart points: visits, BMI and weight-for-length pairs, flags, corrected age."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_bmi_and_weight_for_length_pair_the_same_encounter() -> None:
     rec = growth_record(_patient(), _obs())
     bmi = points(rec, Indicator.BFA)
     assert [round(p.value, 3) for p in bmi] == [
-        round(w / (l / 100) ** 2, 3) for w, l in ((3.2, 49.5), (5.1, 57.0), (7.2, 66.0))
+        round(w / (ln / 100) ** 2, 3) for w, ln in ((3.2, 49.5), (5.1, 57.0), (7.2, 66.0))
     ]
     wfl = points(rec, Indicator.WFL)
     assert [(p.x, p.value) for p in wfl] == [(49.5, 3.2), (57.0, 5.1), (66.0, 7.2)]
@@ -107,7 +107,9 @@ def test_implausible_values_follow_who_flags() -> None:
     )
     assert int(frame["fwei"].iloc[0]) == 1
     last = latest(rec, Indicator.WFA)
-    assert last is not None and last.percentile is None and last.value == 25.0
+    assert last is not None
+    assert last.percentile is None
+    assert last.value == 25.0
 
 
 def test_corrected_age_for_preterm_children_until_24_months() -> None:
@@ -117,15 +119,18 @@ def test_corrected_age_for_preterm_children_until_24_months() -> None:
     # 8 weeks early: corrected age = chronological age - 56 days
     assert [p.corrected_x for p in wfa] == [-56.0, 3.0, 125.0]
     term = growth_record(_patient(ga=39.0), _obs())
-    assert not term.preterm and all(p.corrected_x is None for p in points(term, Indicator.WFA))
+    assert not term.preterm
+    assert all(p.corrected_x is None for p in points(term, Indicator.WFA))
 
 
 def test_latest_scores_the_last_visit() -> None:
     rec = growth_record(_patient(), _obs())
     last = latest(rec, Indicator.WFA)
     assert last is not None
-    assert last.value == 7.2 and last.measured == dt.date(2025, 7, 10)
-    assert last.z is not None and last.percentile is not None
+    assert last.value == 7.2
+    assert last.measured == dt.date(2025, 7, 10)
+    assert last.z is not None
+    assert last.percentile is not None
     assert 0 < last.percentile < 100
     assert rec.sex is Sex.FEMALE
 
