@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=1000, gt=0)
     #: Echo SQL statements (debugging).
     sql_echo: bool = False
+    #: HS256 secret of locally minted bearer tokens (>= 32 characters); empty: web pages
+    #: accept no token unless ``demo_login`` is on (then a per-process secret is used).
+    token_secret: str = ""
+    #: Demo/development only: the web login page offers a role picker that mints tokens for
+    #: the demo district's people. Never enable in production.
+    demo_login: bool = False
 
     def resolved_database_url(self) -> str:
         """The database URL to connect to (default: SQLite file under ``data_dir``)."""

@@ -71,4 +71,7 @@ def create_app(
     app.state.started = started_instant()
     errors.install(app)
     app.include_router(router, prefix="/fhir", tags=["FHIR"])
+    from healthbridge.web import mount
+
+    mount(app)
     return app

@@ -14,7 +14,14 @@ from starlette.responses import Response
 
 from growth_standards import Indicator
 from healthbridge.api.operations import OperationCall, OperationRegistry
-from healthbridge.charts.growth import AGE_RANGES, ChartError, chart_data, draw, render
+from healthbridge.charts.growth import (
+    AGE_RANGES,
+    ChartError,
+    LineKind,
+    chart_data,
+    draw,
+    render,
+)
 from healthbridge.charts.labels import Lang
 from healthbridge.charts.record import GROWTH_CODES, RecordError, growth_record, points
 from healthbridge.errors import BadRequestError, UnprocessableError
@@ -68,6 +75,31 @@ def growth_observations(txn: Transaction, patient_id: str) -> list[dict[str, Any
             return out
 
 
+def chart_bytes(
+    txn: Transaction,
+    patient_id: str,
+    indicator: Indicator,
+    *,
+    fmt: str = "png",
+    lang: Lang = Lang.ZH,
+    lines: LineKind = "centile",
+    range_key: str | None = None,
+) -> bytes:
+    """One child's chart, rendered (the operation and the web pages share this)."""
+    patient = txn.read("Patient", patient_id).resource
+    assert patient is not None
+    try:
+        record = growth_record(patient, growth_observations(txn, patient_id))
+        data = chart_data(
+            indicator, record.sex, points(record, indicator), line_kind=lines, range_key=range_key
+        )
+    except ChartError as exc:
+        raise BadRequestError(str(exc)) from exc
+    except RecordError as exc:
+        raise UnprocessableError(str(exc)) from exc
+    return render(draw(data, lang), fmt)  # type: ignore[arg-type]
+
+
 def growth_chart(call: OperationCall) -> Response:
     """Draw one WHO chart with the child's measurements (see module docstring)."""
     assert call.resource_id is not None
@@ -79,22 +111,15 @@ def growth_chart(call: OperationCall) -> Response:
     range_key = None
     if range_raw:
         range_key = _choice(call, "range", tuple(AGE_RANGES), "0-5y")
-    patient = call.txn.read("Patient", call.resource_id).resource
-    assert patient is not None
-    try:
-        record = growth_record(patient, growth_observations(call.txn, call.resource_id))
-        data = chart_data(
-            indicator,
-            record.sex,
-            points(record, indicator),
-            line_kind="z" if lines == "z" else "centile",
-            range_key=range_key,
-        )
-    except ChartError as exc:
-        raise BadRequestError(str(exc)) from exc
-    except RecordError as exc:
-        raise UnprocessableError(str(exc)) from exc
-    body = render(draw(data, lang), fmt)  # type: ignore[arg-type]
+    body = chart_bytes(
+        call.txn,
+        call.resource_id,
+        indicator,
+        fmt=fmt,
+        lang=lang,
+        lines="z" if lines == "z" else "centile",
+        range_key=range_key,
+    )
     return Response(body, media_type=MEDIA_TYPES[fmt])
 
 
