@@ -48,6 +48,8 @@ def _free_port() -> int:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, World, Repository]]:
     """uvicorn on a free loopback port serving a 30-child demo district (SQLite)."""
     if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Debian chromium is missing in CI (scripts/test installs it)")
         pytest.skip("Debian chromium is not installed (scripts/test installs it)")
     import uvicorn
 
