@@ -3,6 +3,9 @@
 * chart: per indicator and format, the time to turn one child's record into a rendered chart
   (points from the FHIR Observations, reference lines, draw, PNG/SVG/PDF), median and p95 of
   ``--repeat`` renders, in Chinese;
+Wall-clock figures depend on what else runs on the machine; ``cpu_median_ms`` (process CPU time)
+is the cost of one chart on an idle core.
+
 * batch: a centre's ``--reports`` parent reports (the ``$parent-report`` path: the child's
   compartment read from the store, summary, PDF), one after another in one process, on a demo
   district loaded into a temporary SQLite database.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -66,23 +70,28 @@ def main() -> int:
         chart_bytes(txn, child, Indicator.WFA, fmt="png", lang=lang)  # warm-up (fonts, tables)
         for indicator in INDICATORS:
             for fmt in ("png", "svg", "pdf"):
-                times = []
+                times, cpu = [], []
                 for _ in range(args.repeat):
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     chart_bytes(txn, child, Indicator(indicator), fmt=fmt, lang=lang)
                     times.append((time.perf_counter() - t0) * 1000)
+                    cpu.append((time.process_time() - c0) * 1000)
                 times.sort()
                 charts[f"{indicator}.{fmt}"] = {
                     "median_ms": round(statistics.median(times), 1),
                     "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
+                    "cpu_median_ms": round(statistics.median(cpu), 1),
                 }
                 print(f"{indicator:5} {fmt}: {charts[f'{indicator}.{fmt}']}")
     today = dt.date.today()
     batch_ids = ids[: args.reports]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     pages = _reports(str(folder), batch_ids, lang.value)
-    serial = time.perf_counter() - t0
-    print(f"{len(batch_ids)} parent reports, 1 process: {serial:.1f} s ({pages} pages)")
+    serial, serial_cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(
+        f"{len(batch_ids)} parent reports, 1 process: {serial:.1f} s "
+        f"(CPU {serial_cpu:.1f} s, {pages} pages)"
+    )
     t0 = time.perf_counter()
     shares = [batch_ids[i :: args.workers] for i in range(args.workers)]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
@@ -100,7 +109,10 @@ def main() -> int:
         "charts": charts,
         "reports": len(batch_ids),
         "report_batch_seconds_1_process": round(serial, 2),
+        "report_batch_cpu_seconds_1_process": round(serial_cpu, 2),
         "report_seconds_each": round(serial / max(1, len(batch_ids)), 3),
+        "load_average_at_end": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
         "workers": args.workers,
         "report_batch_seconds_parallel": round(parallel, 2),
     }

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from healthbridge import terminology as t
 from healthbridge.access.tokens import Role
 from healthbridge.charts.summary import child_name, enrolment
 from healthbridge.clinical.admission import AdmissionState, admission_check
@@ -21,6 +22,7 @@ from healthbridge.web.common import guard_child, page, rules, today, transaction
 
 router = APIRouter()
 REFER_TO = ("org-mch", "org-chc")
+NIP = t.CS_NIP_VACCINE
 
 
 def _centre(user: WebUser) -> str:
@@ -141,7 +143,9 @@ def admission_page(request: Request, user: UserDep) -> Response:
                 GivenDose(str(i["id"]), code, dt.date.fromisoformat(i["occurrenceDateTime"][:10]))
                 for i in data.compartment(txn, pid, "Immunization")
                 if i.get("status") == "completed"
-                for code in [c.get("code") for c in i["vaccineCode"]["coding"]][:1]
+                for code in [
+                    c.get("code") for c in i["vaccineCode"]["coding"] if c.get("system") == NIP
+                ][:1]
             ]
             birth = dt.date.fromisoformat(child["birthDate"])
             sex = Sex.MALE if child.get("gender") == "male" else Sex.FEMALE

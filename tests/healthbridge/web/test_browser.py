@@ -149,13 +149,12 @@ def test_journey(server: tuple[str, World, Repository], browser: Any, shots: Pat
     before = chart_points(desk, base, world.child_id)
     desk.click(f'[data-testid="patient-{world.child_id}"]')
     desk.click('[data-testid="new-visit"]')
-    desk.fill('input[name="weight_kg"]', "5.1")
     desk.fill('input[name="temperature_c"]', "36.6")
-    desk.fill('input[name="weight_kg"]', "5100")  # a typing error first: refused, nothing saved
+    desk.fill('input[name="weight_kg"]', "6300")  # a typing error first: refused, nothing saved
     desk.click('[data-testid="save-visit"]')
     assert desk.locator('[role="alert"]').first.is_visible()
     snap(desk, shots, "03-visit-form-error")
-    desk.fill('input[name="weight_kg"]', "5.1")
+    desk.fill('input[name="weight_kg"]', "6.3")
     desk.fill('textarea[name="findings"]', "体重明显偏低，建议营养评估")
     desk.click('[data-testid="save-visit"]')
     desk.wait_for_url(re.compile(r"/app/child/.+saved=1"))
