@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     #: Resident population of the district (childcare places per 1,000; DOMAIN.md §6); unset
     #: leaves that figure out of the coverage report.
     district_population: int | None = Field(default=None, gt=0)
+    #: Demo/development only: the web login page offers a role picker that mints tokens for
+    #: the demo district's people. Never enable in production.
+    demo_login: bool = False
 
     def resolved_database_url(self) -> str:
         """The database URL to connect to (default: SQLite file under ``data_dir``)."""

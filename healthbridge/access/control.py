@@ -60,8 +60,17 @@ READABLE: Final[dict[Role, frozenset[str]]] = {
 #: What each role may create, update and delete (before scopes and reach).
 WRITABLE: Final[dict[Role, frozenset[str]]] = {
     Role.PARENT: frozenset({"Consent"}),
+    # the health manager refers a child to the hospital (a ServiceRequest) from the worklist
     Role.HEALTH_MANAGER: frozenset(
-        {"Patient", "Observation", "Encounter", "QuestionnaireResponse", "Flag", "Task"}
+        {
+            "Patient",
+            "Observation",
+            "Encounter",
+            "QuestionnaireResponse",
+            "Flag",
+            "Task",
+            "ServiceRequest",
+        }
     ),
     Role.CENTRE_STAFF: frozenset({"Observation", "Encounter", "QuestionnaireResponse"}),
     Role.PAEDIATRICIAN: frozenset(

@@ -81,4 +81,7 @@ def create_app(
     app.include_router(router, prefix="/fhir", tags=["FHIR"])
     app.include_router(reports.router, prefix="/reports", tags=["Reports"])
     app.include_router(exchange.router, prefix="/exchange", tags=["Exchange"])
+    from healthbridge.web import mount
+
+    mount(app)
     return app

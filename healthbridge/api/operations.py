@@ -165,4 +165,7 @@ def default_registry() -> OperationRegistry:
         description="Validate a resource against base FHIR R4 and the HealthBridge profiles",
         definition_url=VALIDATE_DEFINITION,
     )
+    from healthbridge.api.chart_operations import register_chart_operations
+
+    register_chart_operations(registry)
     return registry

@@ -16,6 +16,7 @@ import datetime as dt
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final, Literal
 
 import numpy as np
@@ -110,6 +111,14 @@ def choose_range(indicator: Indicator, ages_days: Sequence[float]) -> str:
     return "5-19y"
 
 
+@lru_cache(maxsize=64)
+def _curves(indicator: Indicator, sex: Sex, line_kind: LineKind) -> pd.DataFrame:
+    """The reference lines of one chart set (computed once per process; read-only use)."""
+    if line_kind == "centile":
+        return centile_curves(indicator, sex, centiles=CENTILES)
+    return z_curves(indicator, sex, zs=ZLINES)
+
+
 def chart_data(
     indicator: Indicator,
     sex: Sex,
@@ -132,12 +141,8 @@ def chart_data(
         high = min(high, AGE_INDICATOR_LIMITS[indicator])
         if low >= high:
             raise ChartError(f"{indicator.value} has no reference data for {key}")
-    if line_kind == "centile":
-        curves = centile_curves(indicator, sex, centiles=CENTILES)
-        values: Sequence[float] = CENTILES
-    else:
-        curves = z_curves(indicator, sex, zs=ZLINES)
-        values = ZLINES
+    curves = _curves(indicator, sex, line_kind)
+    values: Sequence[float] = CENTILES if line_kind == "centile" else ZLINES
     x_column = curves.columns[0]  # age_days, length_cm or height_cm
     inside = curves[(curves[x_column] >= low) & (curves[x_column] <= high)]
     lines = pd.DataFrame({"x": inside[x_column].to_numpy()})
@@ -278,7 +283,9 @@ def draw(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
     if handles:
         ax.legend(handles=handles, loc="upper left", prop={"family": family, "size": 9})
     fig.text(0.01, 0.01, SOURCE_NOTE[lang], fontsize=7, color="#666666", family=family)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    # Fixed margins instead of tight_layout(): the layout is the same for every chart, and
+    # measuring every text extent twice took more than half of the drawing time.
+    fig.subplots_adjust(left=0.085, right=0.915, bottom=0.105, top=0.94)
     return fig
 
 

@@ -1,1 +1,37 @@
-"""HealthBridge web layer."""
+"""Server-rendered pages for parents, centre health managers and paediatricians (at ``/app``).
+
+:func:`mount` adds them to the FastAPI app: Jinja2 templates, a small stylesheet, no
+JavaScript build. Pages read and write through the repository with the user's
+``RequestContext`` (see :mod:`healthbridge.web.auth`), like FHIR clients.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import RedirectResponse, Response
+
+
+def mount(app: FastAPI) -> None:
+    """Add the pages, their static files and their error pages to ``app``."""
+    from healthbridge.web import pages, pages_centre, pages_doctor, pages_parent
+    from healthbridge.web.auth import LoginRequiredError, PageForbiddenError
+    from healthbridge.web.common import page
+
+    for module in (pages, pages_parent, pages_centre, pages_doctor):
+        app.include_router(module.router, prefix="/app", include_in_schema=False)
+    static = resources.files("healthbridge.web").joinpath("static")
+    app.mount("/app/static", StaticFiles(directory=str(static)), name="web-static")
+
+    async def login_required(request: Request, exc: Exception) -> Response:
+        del request, exc
+        return RedirectResponse("/app/login", status_code=303)
+
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        del exc
+        return page(request, None, "error.html", status=403, message="error.forbidden")
+
+    app.add_exception_handler(LoginRequiredError, login_required)
+    app.add_exception_handler(PageForbiddenError, forbidden)

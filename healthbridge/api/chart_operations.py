@@ -1,0 +1,172 @@
+"""``Patient/[id]/$growth-chart`` and ``Patient/[id]/$parent-report``.
+
+Both read the child's record through the operation's :class:`Transaction` (so access rules and
+audit read hooks apply as for any FHIR read) and answer with a binary body: PNG, SVG or PDF.
+Parameters are checked up front; anything invalid is a 400 ``OperationOutcome``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+from starlette.responses import Response
+
+from growth_standards import Indicator
+from healthbridge.api.operations import OperationCall, OperationRegistry
+from healthbridge.charts.growth import (
+    AGE_RANGES,
+    ChartError,
+    LineKind,
+    chart_data,
+    draw,
+    render,
+)
+from healthbridge.charts.labels import Lang
+from healthbridge.charts.record import GROWTH_CODES, RecordError, growth_record, points
+from healthbridge.errors import BadRequestError, UnprocessableError
+from healthbridge.store.repository import Transaction
+
+CHART_INDICATORS: Final = ("wfa", "lhfa", "wfl", "wfh", "bfa", "hcfa")
+MEDIA_TYPES: Final = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+#: The rule set used for vaccination and checkup schedules on parent reports.
+DEFAULT_RULESET: Final = ("cn-child-health", "2026.1", "CN")
+DEFINITION_BASE: Final = "https://healthbridge.github.io/fhir/OperationDefinition"
+
+
+def _choice(call: OperationCall, name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = call.get(name)
+    value = default if raw is None or raw == "" else str(raw)
+    if value not in allowed:
+        raise BadRequestError(
+            f"Parameter {name}={value!r} is not supported; use one of {', '.join(allowed)}"
+        )
+    return value
+
+
+def _as_of(call: OperationCall) -> dt.date:
+    raw = call.get("date")
+    if raw is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(str(raw)[:10])
+    except ValueError as exc:
+        raise BadRequestError(f"Parameter date={raw!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def growth_observations(txn: Transaction, patient_id: str) -> list[dict[str, Any]]:
+    """The child's weight, length/height and head-circumference Observations (all pages)."""
+    codes = ",".join(f"http://loinc.org|{c}" for c in GROWTH_CODES)
+    out: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        page = txn.search_params(
+            "Observation",
+            [
+                ("subject", f"Patient/{patient_id}"),
+                ("code", codes),
+                ("_count", str(txn.max_count)),
+                ("_offset", str(offset)),
+            ],
+        )
+        out += [m.resource for m in page.matches if m.resource is not None]
+        offset += len(page.matches)
+        if not page.matches or page.total is None or offset >= page.total:
+            return out
+
+
+def chart_bytes(
+    txn: Transaction,
+    patient_id: str,
+    indicator: Indicator,
+    *,
+    fmt: str = "png",
+    lang: Lang = Lang.ZH,
+    lines: LineKind = "centile",
+    range_key: str | None = None,
+) -> bytes:
+    """One child's chart, rendered (the operation and the web pages share this)."""
+    patient = txn.read("Patient", patient_id).resource
+    assert patient is not None
+    try:
+        record = growth_record(patient, growth_observations(txn, patient_id))
+        data = chart_data(
+            indicator, record.sex, points(record, indicator), line_kind=lines, range_key=range_key
+        )
+    except ChartError as exc:
+        raise BadRequestError(str(exc)) from exc
+    except RecordError as exc:
+        raise UnprocessableError(str(exc)) from exc
+    return render(draw(data, lang), fmt)  # type: ignore[arg-type]
+
+
+def growth_chart(call: OperationCall) -> Response:
+    """Draw one WHO chart with the child's measurements (see module docstring)."""
+    assert call.resource_id is not None
+    indicator = Indicator(_choice(call, "indicator", CHART_INDICATORS, "wfa"))
+    fmt = _choice(call, "format", tuple(MEDIA_TYPES), "png")
+    lang = Lang(_choice(call, "lang", ("zh", "en"), "zh"))
+    lines = _choice(call, "lines", ("centile", "z"), "centile")
+    range_raw = call.get("range")
+    range_key = None
+    if range_raw:
+        range_key = _choice(call, "range", tuple(AGE_RANGES), "0-5y")
+    body = chart_bytes(
+        call.txn,
+        call.resource_id,
+        indicator,
+        fmt=fmt,
+        lang=lang,
+        lines="z" if lines == "z" else "centile",
+        range_key=range_key,
+    )
+    return Response(body, media_type=MEDIA_TYPES[fmt])
+
+
+def parent_report_pdf(call: OperationCall) -> Response:
+    """The parent report PDF: charts, latest scores in plain words, vaccines, next checkup."""
+    from healthbridge.charts.parent_report import render_parent_report
+    from healthbridge.charts.summary import parent_report, summarise
+    from healthbridge.clinical.ruleset import load_ruleset
+
+    assert call.resource_id is not None
+    lang = Lang(_choice(call, "lang", ("zh", "en"), "zh"))
+    as_of = _as_of(call)
+    resources = [s.resource for s in call.txn.everything(call.resource_id) if s.resource]
+    rules = load_ruleset(*DEFAULT_RULESET)
+    try:
+        summary = summarise(resources, call.resource_id, rules, as_of=as_of, lang=lang)
+    except RecordError as exc:
+        raise UnprocessableError(str(exc)) from exc
+    centre = None
+    if summary.centre_id:
+        org = next((r for r in resources if r.get("id") == summary.centre_id and "name" in r), None)
+        centre = str(org["name"]) if org else None
+    pdf = render_parent_report(parent_report(summary, lang, as_of=as_of, centre=centre), lang)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="report-{call.resource_id}.pdf"'},
+    )
+
+
+def register_chart_operations(registry: OperationRegistry) -> None:
+    """Add ``$growth-chart`` and ``$parent-report`` (instance level on Patient, read-only)."""
+    registry.register(
+        "growth-chart",
+        growth_chart,
+        levels={"instance"},
+        resource_types={"Patient"},
+        description="WHO growth chart with the child's measurements "
+        "(indicator, format=png|svg|pdf, lang=zh|en, lines=centile|z, range)",
+        definition_url=f"{DEFINITION_BASE}/growth-chart",
+    )
+    registry.register(
+        "parent-report",
+        parent_report_pdf,
+        levels={"instance"},
+        resource_types={"Patient"},
+        description="Parent report PDF: growth charts, latest scores explained, "
+        "vaccinations given and due, next checkup (lang=zh|en, date)",
+        definition_url=f"{DEFINITION_BASE}/parent-report",
+    )

@@ -1,0 +1,173 @@
+"""Centre health manager pages: the alert worklist, the daily check, the admission check."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from healthbridge import terminology as t
+from healthbridge.access.tokens import Role
+from healthbridge.charts.summary import child_name, enrolment
+from healthbridge.clinical.admission import AdmissionState, admission_check
+from healthbridge.clinical.tables_vaccination import VaccineInfo
+from healthbridge.clinical.vaccination import GivenDose, vaccination_plan
+from healthbridge.clinical.vocab import Sex
+from healthbridge.store.bundle import process
+from healthbridge.web import actions, data
+from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
+from healthbridge.web.common import guard_child, page, rules, today, transaction
+
+router = APIRouter()
+REFER_TO = ("org-mch", "org-chc")
+NIP = t.CS_NIP_VACCINE
+
+
+def _centre(user: WebUser) -> str:
+    user.require(Role.HEALTH_MANAGER)
+    if user.org_id is None:
+        raise PageForbiddenError("no organisation")
+    return user.org_id
+
+
+@router.get("/centre")
+def worklist_page(request: Request, user: UserDep, kind: str = "", done: str = "") -> Response:
+    """The worklist: the centre's children's open alerts with their review status."""
+    org = _centre(user)
+    with transaction(request, user) as txn:
+        children = data.centre_children(txn, org)
+        items = data.worklist(txn, children, kind=kind or None)
+        centre = data.read(txn, "Organization", org)
+        orgs = {o: (data.read(txn, "Organization", o) or {}).get("name", o) for o in REFER_TO}
+    texts = {k.kind.value: k for k in rules().alerts.kinds}
+    return page(
+        request,
+        user,
+        "worklist.html",
+        items=items,
+        children=children,
+        centre=centre,
+        kind=kind,
+        kinds=sorted({i.kind for i in items} | ({kind} if kind else set())),
+        texts=texts,
+        refer_to=orgs,
+        done=done,
+        child_name=child_name,
+    )
+
+
+@router.post("/centre/alert/{flag_id}")
+def worklist_post(
+    request: Request,
+    user: UserDep,
+    flag_id: str,
+    action: Annotated[str, Form()],
+    text: Annotated[str, Form()] = "",
+    refer_to: Annotated[str, Form()] = "",
+) -> Response:
+    """Acknowledge, note, resolve or refer one alert."""
+    org = _centre(user)
+    with transaction(request, user, write=True) as txn:
+        flag = data.read(txn, "Flag", flag_id)
+        pid = (flag or {}).get("subject", {}).get("reference", "").split("/")[-1]
+        guard_child(user, txn, pid)
+        actor = actions.practitioner_ref(txn, user.principal.fhir_user)
+        actions.worklist_action(
+            txn, flag_id, action, actor=actor, text=text.strip(), refer_to=refer_to or None
+        )
+    del org
+    return RedirectResponse("/app/centre?done=1", status_code=303)
+
+
+@router.get("/centre/daily")
+def daily_page(request: Request, user: UserDep, room: str = "", saved: str = "") -> Response:
+    """Daily health check entry for one class."""
+    org = _centre(user)
+    with transaction(request, user) as txn:
+        rooms = data.classes_of(txn, org)
+        room = room or (str(rooms[0]["id"]) if rooms else "")
+        children = [c for c in data.centre_children(txn, org) if enrolment(c)[1] == room]
+    return page(
+        request, user, "daily.html", rooms=rooms, room=room, children=children,
+        child_name=child_name, symptoms=actions.SYMPTOM_CODES, errors=[], saved=saved,
+        day=today().isoformat(),
+    )  # fmt: skip
+
+
+@router.post("/centre/daily")
+async def daily_post(request: Request, user: UserDep) -> Response:
+    """Save the class's check as one transaction; bad temperatures → the form, nothing saved."""
+    org = _centre(user)
+    form = await request.form()
+    values = {k: form.getlist(k) if k.startswith("sym-") else form.get(k) for k in form}
+    room = str(form.get("room", ""))
+    with transaction(request, user) as txn:
+        rooms = data.classes_of(txn, org)
+        children = [c for c in data.centre_children(txn, org) if enrolment(c)[1] == room]
+        performer = actions.practitioner_ref(txn, user.principal.fhir_user)
+    rows, errors = actions.parse_daily_check(values, [str(c["id"]) for c in children])
+    try:
+        day = dt.date.fromisoformat(str(form.get("day", "")))
+    except ValueError:
+        day = today()
+    if errors:
+        names = {str(c["id"]): child_name(c) for c in children}
+        messages = [user.t("daily.bad_temperature", child=names[p], value=v) for p, v in errors]
+        return page(
+            request, user, "daily.html", status=400, rooms=rooms, room=room, children=children,
+            child_name=child_name, symptoms=actions.SYMPTOM_CODES, errors=messages, saved="",
+            day=day.isoformat(),
+        )  # fmt: skip
+    bundle = actions.daily_check_bundle(rows, day, performer)
+    settings = request.app.state.settings
+    process(
+        request.app.state.repository, user.context, bundle,
+        max_entries=settings.max_bundle_entries, base="", minimal=True,
+    )  # fmt: skip
+    return RedirectResponse(f"/app/centre/daily?room={room}&saved={len(rows)}", status_code=303)
+
+
+@router.get("/centre/admission")
+def admission_page(request: Request, user: UserDep) -> Response:
+    """Admission vaccination check list: each child's missing doses and deadlines."""
+    org = _centre(user)
+    table = rules().vaccination
+    rows = []
+    with transaction(request, user) as txn:
+        for child in data.centre_children(txn, org):
+            pid = str(child["id"])
+            guard_child(user, txn, pid)
+            given = [
+                GivenDose(str(i["id"]), code, dt.date.fromisoformat(i["occurrenceDateTime"][:10]))
+                for i in data.compartment(txn, pid, "Immunization")
+                if i.get("status") == "completed"
+                for code in [
+                    c.get("code") for c in i["vaccineCode"]["coding"] if c.get("system") == NIP
+                ][:1]
+            ]
+            birth = dt.date.fromisoformat(child["birthDate"])
+            sex = Sex.MALE if child.get("gender") == "male" else Sex.FEMALE
+            plan = vaccination_plan(birth, sex, given, table, today())
+            entry = _entry_date(child) or today()
+            check = admission_check(pid, org, entry, AdmissionState.SUBMITTED, plan, table, today())
+            missing = [plan.dose(d) for d in check.missing_doses]
+            names = [
+                f"{_vaccine_name(table.vaccine(d.vaccine), user)} ({d.number})" for d in missing
+            ]
+            rows.append((child, check, names))
+    return page(request, user, "admission.html", rows=rows, child_name=child_name)
+
+
+def _vaccine_name(info: VaccineInfo, user: WebUser) -> str:
+    return info.name_zh if user.lang.value == "zh" else info.name_en
+
+
+def _entry_date(patient: dict[str, object]) -> dt.date | None:
+    for ext in patient.get("extension", []):  # type: ignore[attr-defined]
+        if str(ext.get("url", "")).endswith("/childcare-enrollment"):
+            for part in ext.get("extension", []):
+                if part.get("url") == "period":
+                    return dt.date.fromisoformat(part["valuePeriod"]["start"][:10])
+    return None

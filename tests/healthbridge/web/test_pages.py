@@ -1,0 +1,242 @@
+"""The pages through the app, per role, on a small demo district (both databases)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from healthbridge.store.hooks import SYSTEM_CONTEXT
+from tests.healthbridge.web.world import World, alert_flag, build_world
+
+ROLES = {"parent": "parent", "manager": "health-manager", "doctor": "paediatrician"}
+
+
+@pytest.fixture
+def site(app_factory: Any) -> Iterator[tuple[TestClient, World]]:
+    app = app_factory(demo_login=True)
+    with TestClient(app) as client:
+        world = build_world(app.state.repository)
+        yield client, world
+
+
+def login(client: TestClient, world: World, who: str) -> str:
+    org = {
+        "parent": "",
+        "manager": f"Organization/{world.centre_id}",
+        "doctor": f"Organization/{world.hospital_id}",
+    }[who]
+    client.cookies.clear()
+    r = client.post(
+        "/app/login/demo",
+        data={"role": ROLES[who], "fhir_user": getattr(world, who), "organization": org},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert "httponly" in r.headers["set-cookie"].lower()
+    client.cookies.set("healthbridge_token", r.cookies["healthbridge_token"])
+    return str(r.headers["location"])
+
+
+def test_pages_need_a_login(site: tuple[TestClient, World]) -> None:
+    client, world = site
+    r = client.get(f"/app/child/{world.child_id}", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/app/login"
+    client.cookies.set("healthbridge_token", "not-a-token")
+    assert client.get("/app/parent", follow_redirects=False).status_code == 303
+    bad = client.post("/app/login", data={"token": "abc"})
+    assert bad.status_code == 401
+    assert "令牌无效" in bad.text
+
+
+def test_login_page_lists_demo_people_only_in_demo_mode(
+    site: tuple[TestClient, World], app_factory: Any
+) -> None:
+    client, world = site
+    assert world.manager in client.get("/app/login").text
+    with TestClient(app_factory(demo_login=False)) as plain:
+        page = plain.get("/app/login").text
+        assert "demo-" not in page
+        r = plain.post("/app/login/demo", data={"role": "parent", "fhir_user": world.parent})
+        assert r.status_code == 403
+
+
+def test_parent_sees_own_child_not_others(site: tuple[TestClient, World]) -> None:
+    client, world = site
+    home = login(client, world, "parent")
+    assert home == "/app/parent"
+    page = client.get(home).text
+    assert f"/app/child/{world.child_id}" in page
+    assert f"/app/chart/{world.child_id}/wfa.svg" in page
+    child = client.get(f"/app/child/{world.child_id}")
+    assert child.status_code == 200
+    assert "预防接种" in child.text  # Chinese by default
+    assert client.get(f"/app/child/{world.other_child_id}").status_code == 403
+    assert client.get(f"/app/chart/{world.other_child_id}/wfa.svg").status_code == 403
+    chart = client.get(f"/app/chart/{world.child_id}/wfa.svg")
+    assert chart.headers["content-type"].startswith("image/svg+xml")
+    english = client.get(f"/app/child/{world.child_id}?lang=en")
+    assert "Vaccinations" in english.text
+    assert "hb_lang=en" in english.headers["set-cookie"]
+    assert client.get("/app/centre").status_code == 403  # not a manager
+
+
+def test_parent_withdraws_and_restores_consent(site: tuple[TestClient, World]) -> None:
+    client, world = site
+    login(client, world, "parent")
+    page = client.get(f"/app/child/{world.child_id}").text
+    consent_id = re.search(rf"/app/child/{world.child_id}/consent/([^\"]+)", page)
+    assert consent_id is not None
+    url = f"/app/child/{world.child_id}/consent/{consent_id.group(1)}"
+    assert client.post(url, data={"active": "no"}, follow_redirects=False).status_code == 303
+    assert "已撤回" in client.get(f"/app/child/{world.child_id}").text
+    login(client, world, "doctor")
+    assert client.get(f"/app/child/{world.child_id}").status_code == 403  # no longer shared
+    login(client, world, "parent")
+    client.post(url, data={"active": "yes"})
+    login(client, world, "doctor")
+    assert client.get(f"/app/child/{world.child_id}").status_code == 200
+
+
+def _post_flag(client: TestClient, world: World) -> str:
+    app = client.app
+    with app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
+        return str(txn.create(alert_flag(world.child_id)).stored.id)
+
+
+def test_manager_worklist_actions(site: tuple[TestClient, World]) -> None:
+    client, world = site
+    flag_id = _post_flag(client, world)
+    login(client, world, "manager")
+    page = client.get("/app/centre").text
+    assert f'data-testid="item-{flag_id}"' in page
+    assert "低体重" in page  # the alert-kind table's display text
+    act = f"/app/centre/alert/{flag_id}"
+    assert client.post(act, data={"action": "acknowledge"}).status_code == 200
+    assert "已确认" in client.get("/app/centre").text
+    client.post(act, data={"action": "note", "text": "已电话联系家长"})
+    assert "已电话联系家长" in client.get("/app/centre").text
+    filtered = client.get("/app/centre?kind=stunting").text
+    assert f"item-{flag_id}" not in filtered
+    r = client.post(
+        act, data={"action": "refer", "text": "营养门诊", "refer_to": world.hospital_id}
+    )
+    assert r.status_code == 200
+    assert f"item-{flag_id}" not in client.get("/app/centre").text  # resolved: off the list
+    with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
+        flag = txn.read("Flag", flag_id).resource
+        task = txn.search_params("Task", [("focus", f"Flag/{flag_id}")]).matches[0].resource
+        sr = txn.search_params("ServiceRequest", [("subject", f"Patient/{world.child_id}")])
+    assert flag["status"] == "inactive"
+    assert task["status"] == "completed"
+    assert task["note"][0]["text"] == "已电话联系家长"
+    assert task["output"][0]["valueReference"]["reference"].startswith("ServiceRequest/")
+    assert [m.resource["code"]["text"] for m in sr.matches] == ["营养门诊"]
+    login(client, world, "doctor")
+    assert "营养门诊" in client.get("/app/doctor").text  # referral received
+
+
+def test_manager_cannot_act_on_other_centres_children(site: tuple[TestClient, World]) -> None:
+    client, world = site
+    with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
+        other = str(txn.create(alert_flag(world.other_child_id)).stored.id)
+    login(client, world, "manager")
+    assert f"item-{other}" not in client.get("/app/centre").text
+    r = client.post(f"/app/centre/alert/{other}", data={"action": "resolve"})
+    assert r.status_code == 403
+
+
+def test_daily_check_saves_one_transaction_or_nothing(site: tuple[TestClient, World]) -> None:
+    client, world = site
+    login(client, world, "manager")
+    page = client.get("/app/centre/daily").text
+    room = re.search(r'name="room" value="([^"]+)"', page)
+    kids = re.findall(r'name="temp-([^"]+)"', page)
+    assert room is not None
+    assert kids
+    count = _temperatures(client, kids[0])
+    bad = client.post(
+        "/app/centre/daily",
+        data={"room": room.group(1), "day": "2026-11-20", f"temp-{kids[0]}": "36.6",
+              f"temp-{kids[-1]}": "366"},
+    )  # fmt: skip
+    assert bad.status_code == 400
+    assert "366" in bad.text
+    assert _temperatures(client, kids[0]) == count
+    ok = client.post(
+        "/app/centre/daily",
+        data={"room": room.group(1), "day": "2026-11-20", f"temp-{kids[0]}": "38.2",
+              f"sym-{kids[0]}": ["cough", "rash"]},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert ok.status_code == 303
+    assert _temperatures(client, kids[0]) == count + 1
+
+
+def _temperatures(client: TestClient, pid: str) -> int:
+    with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
+        found = txn.search_params(
+            "Observation",
+            [("subject", f"Patient/{pid}"), ("code", "8310-5"), ("_summary", "count")],
+        )
+    return int(found.total or 0)
+
+
+def test_admission_list(site: tuple[TestClient, World]) -> None:
+    client, world = site
+    login(client, world, "manager")
+    page = client.get("/app/centre/admission")
+    assert page.status_code == 200
+    assert f"/app/child/{world.child_id}" in page.text
+
+
+def test_doctor_visit_saves_one_transaction(site: tuple[TestClient, World]) -> None:
+    client, world = site
+    login(client, world, "doctor")
+    home = client.get("/app/doctor").text
+    assert f"patient-{world.child_id}" in home
+    form = client.get(f"/app/doctor/visit/{world.child_id}")
+    assert form.status_code == 200
+    assert "呼唤名字无反应" in form.text  # the warning-sign items of the questionnaire
+    before = _count(client, world.child_id)
+    bad = client.post(
+        f"/app/doctor/visit/{world.child_id}",
+        data={"visit_date": "2026-11-20", "visit_type": "12m", "weight_kg": "7400"},
+    )
+    assert bad.status_code == 400
+    assert "超出可能范围" in bad.text
+    assert _count(client, world.child_id) == before
+    r = client.post(
+        f"/app/doctor/visit/{world.child_id}",
+        data={
+            "visit_date": "2026-11-20", "visit_type": "12m", "weight_kg": "6.2",
+            "length_cm": "74.5", "measure": "l", "temperature_c": "36.7", "hb_g_l": "104",
+            "screened": "yes", "warning_item": ["12m-1"], "vaccine": ["MMR", ""],
+            "dose": ["1", "1"], "lot": ["L1", ""], "findings": "体重偏低",
+            "referral_to": world.hospital_id, "referral_reason": "营养评估",
+        },
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303
+    after = _count(client, world.child_id)
+    assert after["Encounter"] == before["Encounter"] + 1
+    assert after["Observation"] == before["Observation"] + 5  # wt, len, temp, hb, findings
+    assert after["Immunization"] == before["Immunization"] + 1
+    assert after["QuestionnaireResponse"] == before["QuestionnaireResponse"] + 1
+    assert after["ServiceRequest"] == before["ServiceRequest"] + 1
+
+
+def _count(client: TestClient, pid: str) -> dict[str, int]:
+    with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
+        items = txn.everything(pid)
+    out = dict.fromkeys(
+        ("Encounter", "Observation", "Immunization", "QuestionnaireResponse", "ServiceRequest"), 0
+    )
+    for s in items:
+        if s.resource_type in out:
+            out[s.resource_type] += 1
+    return out
