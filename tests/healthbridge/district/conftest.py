@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
 
-from healthbridge.api.deps import get_context
+from healthbridge.api.deps import base_url, get_context
 from healthbridge.store.hooks import RequestContext
 
 AS_OF = dt.date(2026, 11, 1)
@@ -21,10 +20,17 @@ DEMO_CHILDREN = 10
 
 
 def as_role(client: TestClient, *roles: str, principal: str = "tester") -> None:
-    """Make every following request of ``client`` come from ``principal`` with ``roles``."""
+    """Make every following request of ``client`` come from ``principal`` with ``roles``.
+
+    The context carries no store-level access control: these tests are about the district
+    endpoints' own role checks and behaviour; reach and audit are tested in
+    tests/healthbridge/access/ for every way in.
+    """
 
     def context(request: Request) -> RequestContext:
-        return replace(get_context(request), principal=principal, roles=frozenset(roles))
+        return RequestContext(
+            principal=principal, roles=frozenset(roles), base_url=base_url(request)
+        )
 
     client.app.dependency_overrides[get_context] = context  # type: ignore[attr-defined]
 
