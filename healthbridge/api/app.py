@@ -32,6 +32,10 @@ def create_app(
     app starts serving."""
     hooks = hooks if hooks is not None else StoreHooks()
     operations = operations if operations is not None else default_registry()
+    if settings.clinical_ruleset:
+        from healthbridge.pipeline.install import install
+
+        install(settings.clinical_ruleset, hooks, operations)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -139,6 +139,8 @@ class Transaction:
         self.max_count = max_count
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._depth = 0
+        #: per-transaction scratch space for hooks (e.g. work deferred to pre-commit)
+        self.state: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ buffering
     def _queue(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -156,6 +158,13 @@ class Transaction:
             if rows:
                 table = RES.metadata.tables[name]
                 self.conn.execute(insert(table), rows)
+
+    def run_pre_commit(self) -> None:
+        """Run the pre-commit hooks until none reports more work (bounded)."""
+        for _round in range(MAX_HOOK_DEPTH):
+            if not any([hook(self) for hook in self.hooks.pre_commit_hooks]):
+                return
+        raise UnprocessableError("Pre-commit hooks did not settle")
 
     # ------------------------------------------------------------------ reads
     def _current(self, resource_type: str, resource_id: str, *, lock: bool = False) -> Any:
@@ -634,6 +643,8 @@ class Repository:
                         max_count=self.max_count,
                     )
                     yield txn
+                    if write and txn.hooks.pre_commit_hooks:
+                        txn.run_pre_commit()
                     txn.flush()
             except IntegrityError as exc:
                 raise ConflictError(f"Concurrent write conflict: {exc.orig}") from exc
