@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 #: Modules under ``healthbridge.commands`` that provide sub-commands, in help order.
-COMMANDS: tuple[str, ...] = ("serve", "db", "score", "validate")
+COMMANDS: tuple[str, ...] = ("serve", "db", "score", "validate", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

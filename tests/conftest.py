@@ -97,8 +97,9 @@ def database_url(
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    """Settings for the test database."""
-    return Settings(database_url=database_url, data_dir=tmp_path)
+    """Settings for the test database (the clinical pipeline is off unless a test sets
+    ``clinical_ruleset``, e.g. ``app_factory(clinical_ruleset="cn-child-health@2026.1/CN")``)."""
+    return Settings(database_url=database_url, data_dir=tmp_path, clinical_ruleset="")
 
 
 AppFactory = Callable[..., FastAPI]

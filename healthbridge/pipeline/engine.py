@@ -162,7 +162,8 @@ class Pipeline:
             child_id, open_alerts(child_id, flags, tasks), findings, evaluated_kinds=CHILD_KINDS
         )
         if actions:
-            routing = child_routing(txn, info, encounters)
+            manager = health_manager(txn, info.centre_id) if info.centre_id else None
+            routing = child_routing(info, encounters, manager)
             id_types = {str(r["id"]): "Encounter" for r in encounters}
             id_types |= {str(r["id"]): "Immunization" for r in immunizations}
             id_types |= {str(r["id"]): "QuestionnaireResponse" for r in responses}
@@ -290,22 +291,32 @@ def _alerts_of(
 
 def health_manager(txn: Transaction, centre_id: str) -> str:
     """The centre health manager's PractitionerRole (else the centre itself)."""
-    for s in search_all(txn, "PractitionerRole", [("organization", f"Organization/{centre_id}")]):
-        role = s.resource or {}
-        for concept in role.get("code") or ():
-            for coding in concept.get("coding") or ():
-                if coding.get("system") == STAFF_ROLE and coding.get("code") == "health-manager":
-                    return f"PractitionerRole/{s.id}"
+    roles = search_all(txn, "PractitionerRole", [("organization", f"Organization/{centre_id}")])
+    for s in roles:
+        if s.resource is not None and is_health_manager(s.resource):
+            return f"PractitionerRole/{s.id}"
     return f"Organization/{centre_id}"
 
 
-def child_routing(txn: Transaction, info: x.ChildInfo, encounters: list[dict[str, Any]]) -> Routing:
-    """Owner (centre health manager) and responsible paediatrician of a child's alerts.
+def is_health_manager(role: dict[str, Any]) -> bool:
+    """A PractitionerRole coded ``staff-role|health-manager`` (保健员)."""
+    for concept in role.get("code") or ():
+        for coding in concept.get("coding") or ():
+            if coding.get("system") == STAFF_ROLE and coding.get("code") == "health-manager":
+                return True
+    return False
+
+
+def child_routing(
+    info: x.ChildInfo, encounters: list[dict[str, Any]], manager: str | None
+) -> Routing:
+    """Owner (``manager``, the centre health manager) and responsible paediatrician of a
+    child's alerts.
 
     The paediatrician is the Patient's ``generalPractitioner``, else the practitioner of the
     child's latest checkup outside the centre.
     """
-    owner = health_manager(txn, info.centre_id) if info.centre_id else None
+    owner = manager
     doctor = f"Practitioner/{info.general_practitioner}" if info.general_practitioner else None
     if doctor is None:
         latest: tuple[str, str] | None = None
