@@ -154,7 +154,10 @@ def health_manager_role(rid: str, centre: str) -> dict[str, Any]:
         "code": [
             {
                 "coding": [
-                    {"system": f"{t.CANONICAL_BASE}/CodeSystem/staff-role", "code": "health-manager"}
+                    {
+                        "system": f"{t.CANONICAL_BASE}/CodeSystem/staff-role",
+                        "code": "health-manager",
+                    }
                 ]
             }
         ],

@@ -49,7 +49,13 @@ def test_scores_equal_growth_standards_and_are_traceable(pclient: TestClient) ->
         f"{i}-{k}" for i in ("wfa", "lhfa", "wfl", "bfa", "hcfa") for k in ("z", "p")
     }
     ref = expected(200, weight_kg=7.4, lenhei_cm=66.0, measure="l", headc_cm=42.5)
-    for code, column in (("wfa", "wei"), ("lhfa", "len"), ("wfl", "wfl"), ("bfa", "bmi"), ("hcfa", "hc")):
+    for code, column in (
+        ("wfa", "wei"),
+        ("lhfa", "len"),
+        ("wfl", "wfl"),
+        ("bfa", "bmi"),
+        ("hcfa", "hc"),
+    ):
         assert math.isclose(got[f"{code}-z"]["valueQuantity"]["value"], ref[f"z{column}"])
         assert math.isclose(got[f"{code}-p"]["valueQuantity"]["value"], ref[f"p{column}"])
     assert got["wfa-z"]["derivedFrom"] == [{"reference": "Observation/w1"}]
@@ -99,7 +105,12 @@ def test_entered_in_error_retracts_and_correction_recomputes(pclient: TestClient
     assert math.isclose(corrected["wfa-z"]["valueQuantity"]["value"], ref["zwei"])
     assert corrected["lhfa-z"]["meta"]["versionId"] == "1"  # untouched by the weight
     # entered-in-error: what was derived from the weight is retracted, length stays
-    put(pclient, measurement("w1", "c1", WEIGHT, 8.0, days_ago(0), encounter="e1", status="entered-in-error"))
+    put(
+        pclient,
+        measurement(
+            "w1", "c1", WEIGHT, 8.0, days_ago(0), encounter="e1", status="entered-in-error"
+        ),
+    )
     left = scores(pclient, "c1")
     assert set(left) == {"lhfa-z", "lhfa-p"}
     retracted = pclient.get(f"/fhir/Observation/{first['wfa-z']['id']}").json()
