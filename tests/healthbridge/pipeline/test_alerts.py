@@ -60,7 +60,8 @@ def test_child_who_falters_then_recovers(pclient: TestClient) -> None:
     put(pclient, measurement("w2", "c1", t.LOINC_BODY_WEIGHT, weight_at(300, -0.8), days_ago(65)))
     assert "growth-faltering" not in active_flags(pclient, "Patient/c1")
     cleared = pclient.get(f"/fhir/Flag/{faltering['id']}").json()
-    assert cleared["status"] == "inactive" and "end" in cleared["period"]
+    assert cleared["status"] == "inactive"
+    assert "end" in cleared["period"]
     task = review_task(pclient, faltering)
     assert task["status"] == "completed"
     assert task["output"][-1]["type"]["text"] == "condition-cleared"
@@ -202,7 +203,8 @@ def test_worklist_sorted_and_review_actions(pclient: TestClient) -> None:
     )
     url = f"/fhir/Task/{first['id']}"
     r = pclient.post(f"{url}/$acknowledge", json={"resourceType": "Parameters"}, headers=FHIR_JSON)
-    assert r.status_code == 200 and r.json()["status"] == "accepted"
+    assert r.status_code == 200
+    assert r.json()["status"] == "accepted"
     note = {
         "resourceType": "Parameters",
         "parameter": [{"name": "text", "valueString": "已通知家长"}],
@@ -217,9 +219,8 @@ def test_worklist_sorted_and_review_actions(pclient: TestClient) -> None:
     }
     r = pclient.post(f"{url}/$resolve", json=outcome, headers=FHIR_JSON)
     resolved = r.json()
-    assert resolved["status"] == "completed" and resolved["output"][-1]["valueString"].startswith(
-        "铁剂"
-    )
+    assert resolved["status"] == "completed"
+    assert resolved["output"][-1]["valueString"].startswith("铁剂")
     assert _errors(resolved) == []
     remaining = pclient.get("/fhir/Organization/cc1/$worklist").json()
     assert first["id"] not in {e["resource"]["id"] for e in remaining["entry"]}

@@ -93,10 +93,13 @@ def test_batch_equals_incremental_on_the_demo_district(
     load_demo(pclient, 40)
     incremental = alerts(pclient)
     kinds = {a[1] for a in incremental}
-    assert len(incremental) > 20 and "outbreak-cluster" in kinds and "vaccine-overdue" in kinds
+    assert len(incremental) > 20
+    assert "outbreak-cluster" in kinds
+    assert "vaccine-overdue" in kinds
     rules = parse_ruleset_key(RULESET)
     report = evaluate_database(repository_for, rules, today(), dry_run=True)
-    assert report.children == 40 and report.open_alerts == len(incremental)
+    assert report.children == 40
+    assert report.open_alerts == len(incremental)
     assert sum(report.actions.values()) == 0
     # a rule-set change is applied by the batch, and changing back restores the same alerts
     older = evaluate_database(
@@ -124,7 +127,8 @@ def test_evaluate_command(
     try:
         assert main(["evaluate", "--json", "--ruleset", RULESET]) == 0
         report: dict[str, Any] = json.loads(capsys.readouterr().out)
-        assert report["children"] == 5 and report["actions"] == {}
+        assert report["children"] == 5
+        assert report["actions"] == {}
         assert main(["evaluate"]) == 0
         assert "5 children" in capsys.readouterr().out
     finally:
