@@ -24,7 +24,6 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-import growth_standards as gs
 from healthbridge import terminology as t
 from healthbridge.clinical.alerts import AlertAction, OpenAlert, reconcile
 from healthbridge.clinical.evaluate import CENTRE_KINDS, CHILD_KINDS, evaluate_district
@@ -35,7 +34,12 @@ from healthbridge.clinical.vocab import SubjectType
 from healthbridge.pipeline import extract as x
 from healthbridge.pipeline.alerts import Routing, apply_actions, open_alerts
 from healthbridge.pipeline.engine import child_routing, is_health_manager, now_instant
-from healthbridge.pipeline.scoring import points_from_scores, score_frame
+from healthbridge.pipeline.scoring import (
+    point_columns,
+    points_from_columns,
+    score_columns,
+    session_columns,
+)
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import RES, Repository
 
@@ -146,7 +150,9 @@ def _frame(rows: list[tuple[Any, ...]], columns: tuple[str, ...], dates: tuple[s
 
 def district_data(d: _District) -> DistrictData:
     """The batch evaluator's input frames (schemas in healthbridge.clinical.frames)."""
-    children, growth_frames = [], []
+    children: list[tuple[Any, ...]] = []
+    growth_children: list[tuple[x.ChildInfo, list[x.Session]]] = []
+    inputs: dict[str, list[Any]] = {}
     checkups, doses, checks, hb, screenings, enrolments = [], [], [], [], [], []
     for cid, info in d.patients.items():
         children.append(
@@ -162,7 +168,9 @@ def district_data(d: _District) -> DistrictData:
         obs = d.observations.get(cid, [])
         sessions = x.growth_sessions(obs)
         if sessions:
-            growth_frames.append((info, sessions, score_frame(info, sessions)))
+            growth_children.append((info, sessions))
+            for name, values in session_columns(info, sessions).items():
+                inputs.setdefault(name, []).extend(values)
         checkups += [
             (cid, c.checkup_id, c.on, c.visit_type) for c in x.checkups(d.encounters.get(cid, []))
         ]
@@ -182,34 +190,18 @@ def district_data(d: _District) -> DistrictData:
             (cid, e.centre_id, e.entry_date, e.check_state.value) for e in info.enrolments
         ]
     growth_rows = []
-    if growth_frames:
-        scores = gs.score(
-            pd.concat([f for _i, _s, f in growth_frames], ignore_index=True), corrected_age=True
-        )
+    if growth_children:
+        cols = point_columns(score_columns(inputs))
         start = 0
-        for info, sessions, _f in growth_frames:
-            part = scores.iloc[start : start + len(sessions)]
-            start += len(sessions)
-            for p in points_from_scores(info, sessions, part):
+        for info, sessions in growth_children:
+            for p in points_from_columns(info, sessions, cols, start):
                 growth_rows.append(
                     (
-                        info.child_id,
-                        p.observation_id,
-                        p.on,
-                        p.age_days,
-                        p.zwei,
-                        p.zlen,
-                        p.zwfl,
-                        p.zbmi,
-                        p.zhc,
-                        p.fwei,
-                        p.flen,
-                        p.fwfl,
-                        p.fbmi,
-                        p.fhc,
-                        p.weight,
+                        info.child_id, p.observation_id, p.on, p.age_days, p.zwei, p.zlen,
+                        p.zwfl, p.zbmi, p.zhc, p.fwei, p.flen, p.fwfl, p.fbmi, p.fhc, p.weight,
                     )
-                )
+                )  # fmt: skip
+            start += len(sessions)
     return DistrictData(
         children=_frame(
             children,

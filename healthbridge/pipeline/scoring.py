@@ -58,19 +58,34 @@ class Scored:
     derived: dict[str, Resource]
 
 
-def score_frame(child: ChildInfo, sessions: Sequence[Session]) -> pd.DataFrame:
-    """The growth_standards input frame of a child's sessions (one row each)."""
-    return pd.DataFrame(
-        {
-            "sex": [1 if child.sex.value == "male" else 2] * len(sessions),
-            "age_days": [(s.on - child.birth_date).days for s in sessions],
-            "weight_kg": [s.weight_kg for s in sessions],
-            "lenhei_cm": [s.lenhei_cm for s in sessions],
-            "measure": [s.measure or "" for s in sessions],
-            "headc_cm": [s.headc_cm for s in sessions],
-            "gestational_age_weeks": [child.gestational_weeks] * len(sessions),
-        }
-    ).astype({"weight_kg": float, "lenhei_cm": float, "headc_cm": float})
+def session_columns(child: ChildInfo, sessions: Sequence[Session]) -> dict[str, list[Any]]:
+    """The growth_standards input columns of a child's sessions (one row each)."""
+    n = len(sessions)
+    return {
+        "sex": [1 if child.sex.value == "male" else 2] * n,
+        "age_days": [(s.on - child.birth_date).days for s in sessions],
+        "weight_kg": [s.weight_kg for s in sessions],
+        "lenhei_cm": [s.lenhei_cm for s in sessions],
+        "measure": [s.measure or "" for s in sessions],
+        "headc_cm": [s.headc_cm for s in sessions],
+        "gestational_age_weeks": [child.gestational_weeks] * n,
+    }
+
+
+def score_columns(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """Score input columns (corrected age for preterm children)."""
+    frame = pd.DataFrame(columns).astype(
+        {"weight_kg": float, "lenhei_cm": float, "headc_cm": float, "gestational_age_weeks": float}
+    )
+    return gs.score(frame, corrected_age=True)
+
+
+_POINT_COLUMNS = ("zwei", "zlen", "zwfl", "zbmi", "zhc", "fwei", "flen", "fwfl", "fbmi", "fhc")
+
+
+def point_columns(scores: pd.DataFrame) -> dict[str, list[Any]]:
+    """The score columns the rules read, as Python lists (fast row access)."""
+    return {c: scores[c].tolist() for c in _POINT_COLUMNS}
 
 
 def _num(value: Any) -> float | None:
@@ -80,27 +95,29 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(out) else out
 
 
-def points_from_scores(
-    child: ChildInfo, sessions: Sequence[Session], scores: pd.DataFrame
+def points_from_columns(
+    child: ChildInfo, sessions: Sequence[Session], cols: dict[str, list[Any]], start: int = 0
 ) -> tuple[GrowthPoint, ...]:
-    """Rule inputs (one :class:`GrowthPoint` per session) from scored rows."""
+    """Rule inputs (one :class:`GrowthPoint` per session) from scored rows
+    ``start .. start + len(sessions)`` of :func:`point_columns`."""
     out = []
-    for s, row in zip(sessions, scores.itertuples(index=False), strict=True):
+    for k, s in enumerate(sessions):
+        i = start + k
         out.append(
             GrowthPoint(
                 s.observation_id,
                 s.on,
                 (s.on - child.birth_date).days,
-                zwei=_num(row.zwei),
-                zlen=_num(row.zlen),
-                zwfl=_num(row.zwfl),
-                zbmi=_num(row.zbmi),
-                zhc=_num(row.zhc),
-                fwei=bool(_num(row.fwei)),
-                flen=bool(_num(row.flen)),
-                fwfl=bool(_num(row.fwfl)),
-                fbmi=bool(_num(row.fbmi)),
-                fhc=bool(_num(row.fhc)),
+                zwei=_num(cols["zwei"][i]),
+                zlen=_num(cols["zlen"][i]),
+                zwfl=_num(cols["zwfl"][i]),
+                zbmi=_num(cols["zbmi"][i]),
+                zhc=_num(cols["zhc"][i]),
+                fwei=bool(_num(cols["fwei"][i])),
+                flen=bool(_num(cols["flen"][i])),
+                fwfl=bool(_num(cols["fwfl"][i])),
+                fbmi=bool(_num(cols["fbmi"][i])),
+                fhc=bool(_num(cols["fhc"][i])),
                 weight=s.weight_kg,
             )
         )
@@ -111,8 +128,8 @@ def score_child(child: ChildInfo, sessions: Sequence[Session]) -> Scored:
     """Score every session of one child; the GrowthPoints and derived Observations."""
     if not sessions:
         return Scored((), {})
-    scores = gs.score(score_frame(child, sessions), corrected_age=True)
-    points = points_from_scores(child, sessions, scores)
+    scores = score_columns(session_columns(child, sessions))
+    points = points_from_columns(child, sessions, point_columns(scores))
     derived: dict[str, Resource] = {}
     for s, row in zip(sessions, scores.to_dict("records"), strict=True):
         for resource in derived_observations(child, s, {str(k): v for k, v in row.items()}):
