@@ -7,13 +7,12 @@ turned into the rule inputs by the same functions the write interceptor uses
 ``growth_standards.score`` call for all sessions, evaluated with the pure batch evaluator
 (:func:`~healthbridge.clinical.evaluate.evaluate_district`) and reconciled with the open alerts;
 only the alert changes are written, through the repository, a few hundred subjects per
-transaction. Derived growth Observations are not rewritten here: they depend on the WHO
+transaction (JSON parsed with orjson: the read dominates). Derived growth Observations are not rewritten here: they depend on the WHO
 standards and the measurements, not on the rule tables, and the interceptor keeps them current.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import orjson
 import pandas as pd
 from sqlalchemy import select
 
@@ -107,7 +107,7 @@ def read_district(repository: Repository) -> _District:
         for _rid, content in _rows(repository, rtype):
             if rtype == "Observation" and derived_marker in content:
                 continue  # a derived score: not a rule input
-            resource = json.loads(content)
+            resource = orjson.loads(content)
             if rtype == "Patient":
                 try:
                     d.patients[str(resource["id"])] = x.child_info(resource)
