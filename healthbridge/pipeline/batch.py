@@ -7,8 +7,9 @@ turned into the rule inputs by the same functions the write interceptor uses
 ``growth_standards.score`` call for all sessions, evaluated with the pure batch evaluator
 (:func:`~healthbridge.clinical.evaluate.evaluate_district`) and reconciled with the open alerts;
 only the alert changes are written, through the repository, a few hundred subjects per
-transaction (JSON parsed with orjson: the read dominates). Derived growth Observations are not rewritten here: they depend on the WHO
-standards and the measurements, not on the rule tables, and the interceptor keeps them current.
+transaction (JSON parsed with orjson: the read dominates). Derived growth Observations are
+not rewritten here: they depend on the WHO standards and the measurements, not on the rule
+tables, and the interceptor keeps them current.
 """
 
 from __future__ import annotations

@@ -13,9 +13,12 @@ record (a centre's last days of morning checks for a cluster evaluation).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import select
 
 from healthbridge import terminology as t
 from healthbridge.clinical.alerts import reconcile
@@ -31,8 +34,9 @@ from healthbridge.errors import GoneError, NotFoundError
 from healthbridge.pipeline import extract as x
 from healthbridge.pipeline.alerts import Routing, apply_actions, open_alerts
 from healthbridge.pipeline.scoring import is_derived, same_content, score_child
+from healthbridge.store import search as sql
 from healthbridge.store.hooks import StoreHooks, WriteEvent
-from healthbridge.store.repository import StoredResource, Transaction
+from healthbridge.store.repository import RES, StoredResource, Transaction
 
 #: China Standard Time (no daylight saving): the rules' calendar.
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -72,8 +76,43 @@ def search_all(
             return
 
 
-def _resources(items: Iterator[StoredResource], rtype: str) -> list[dict[str, Any]]:
-    return [s.resource for s in items if s.resource is not None and s.resource_type == rtype]
+#: What the pipeline reads of a child's compartment.
+_RECORD_TYPES = (
+    "Observation",
+    "Encounter",
+    "Immunization",
+    "QuestionnaireResponse",
+    "Flag",
+    "Task",
+)
+
+
+def child_compartment(txn: Transaction, child_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Current resources referring to ``Patient/{child_id}``, by type, in one query.
+
+    The pipeline's own reads are system work: they bypass read hooks (the caller's access
+    filter must not hide part of a record from the rules, and they are not a user's read).
+    """
+    txn.flush()
+    ref = sql.index_table("reference")
+    rows = txn.conn.execute(
+        select(RES.c.res_type, RES.c.res_id, RES.c.content)
+        .join(ref, (ref.c.res_type == RES.c.res_type) & (ref.c.res_id == RES.c.res_id))
+        .where(
+            ref.c.target_type == "Patient",
+            ref.c.target_id == child_id,
+            RES.c.res_type.in_(_RECORD_TYPES),
+            RES.c.deleted.is_(False),
+        )
+    ).all()
+    seen: set[tuple[str, str]] = set()
+    out: dict[str, list[dict[str, Any]]] = {t_: [] for t_ in _RECORD_TYPES}
+    for row in rows:
+        key = (row.res_type, row.res_id)
+        if key not in seen:
+            seen.add(key)
+            out[row.res_type].append(json.loads(row.content))
+    return out
 
 
 class Pipeline:
@@ -142,22 +181,27 @@ class Pipeline:
             info = x.child_info(patient)
         except (NotFoundError, GoneError, x.NotAChildError):
             return None
-        ref = f"Patient/{child_id}"
-        observations = _resources(search_all(txn, "Observation", [("subject", ref)]), "Observation")
-        encounters = _resources(search_all(txn, "Encounter", [("subject", ref)]), "Encounter")
-        immunizations = _resources(
-            search_all(txn, "Immunization", [("patient", ref)]), "Immunization"
-        )
-        responses = _resources(
-            search_all(txn, "QuestionnaireResponse", [("subject", ref)]), "QuestionnaireResponse"
-        )
+        record = child_compartment(txn, child_id)
+        observations = [o for o in record["Observation"] if x.subject_id(o) == child_id]
+        encounters = [e for e in record["Encounter"] if x.subject_id(e) == child_id]
+        immunizations = [i for i in record["Immunization"] if x.subject_id(i) == child_id]
+        responses = [q for q in record["QuestionnaireResponse"] if x.subject_id(q) == child_id]
         measured = [o for o in observations if not is_derived(o)]
         sessions = x.growth_sessions(measured)
         scored = score_child(info, sessions)
         self._write_derived(txn, [o for o in observations if is_derived(o)], scored.derived)
-        record = build_record(info, measured, encounters, immunizations, responses, scored.points)
-        findings = evaluate_child(record, self.ruleset, as_of)
-        flags, tasks = _alerts_of(txn, ref)
+        inputs = build_record(info, measured, encounters, immunizations, responses, scored.points)
+        findings = evaluate_child(inputs, self.ruleset, as_of)
+        flags = [
+            f
+            for f in record["Flag"]
+            if f.get("status") == "active" and x.ref_id(f.get("subject"), "Patient") == child_id
+        ]
+        tasks = {
+            fid: task
+            for task in record["Task"]
+            if (fid := x.ref_id(task.get("focus"), "Flag")) is not None
+        }
         actions = reconcile(
             child_id, open_alerts(child_id, flags, tasks), findings, evaluated_kinds=CHILD_KINDS
         )

@@ -131,8 +131,11 @@ def score_child(child: ChildInfo, sessions: Sequence[Session]) -> Scored:
     scores = score_columns(session_columns(child, sessions))
     points = points_from_columns(child, sessions, point_columns(scores))
     derived: dict[str, Resource] = {}
-    for s, row in zip(sessions, scores.to_dict("records"), strict=True):
-        for resource in derived_observations(child, s, {str(k): v for k, v in row.items()}):
+    wanted = ["reference", "cage_days"] + [c for i in _INDICATORS for c in i[1:4]]
+    columns = {c: scores[c].tolist() for c in wanted}
+    for k, s in enumerate(sessions):
+        row = {c: values[k] for c, values in columns.items()}
+        for resource in derived_observations(child, s, row):
             derived[resource["id"]] = resource
     return Scored(points, derived)
 
