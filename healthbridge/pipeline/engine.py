@@ -33,7 +33,13 @@ from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import GoneError, NotFoundError
 from healthbridge.pipeline import extract as x
 from healthbridge.pipeline.alerts import Routing, apply_actions, open_alerts
-from healthbridge.pipeline.scoring import is_derived, same_content, score_child
+from healthbridge.pipeline.scoring import (
+    Scored,
+    is_derived,
+    same_content,
+    score_child,
+    score_children,
+)
 from healthbridge.store import search as sql
 from healthbridge.store.hooks import StoreHooks, WriteEvent
 from healthbridge.store.repository import RES, StoredResource, Transaction
@@ -115,6 +121,32 @@ def child_compartment(txn: Transaction, child_id: str) -> dict[str, list[dict[st
     return out
 
 
+@dataclass
+class LoadedChild:
+    """A child's record as read from the store, before scoring."""
+
+    info: x.ChildInfo
+    record: dict[str, list[dict[str, Any]]]  # by type; only resources about this child
+    measured: list[dict[str, Any]]  # Observations that are not derived scores
+    derived: list[dict[str, Any]]  # derived growth scores
+    sessions: list[x.Session]
+
+
+def load_child(txn: Transaction, child_id: str) -> LoadedChild | None:
+    """Read one child's record; None when the Patient is gone or not a child."""
+    try:
+        patient = txn.read("Patient", child_id).resource or {}
+        info = x.child_info(patient)
+    except (NotFoundError, GoneError, x.NotAChildError):
+        return None
+    record = child_compartment(txn, child_id)
+    for rtype in ("Observation", "Encounter", "Immunization", "QuestionnaireResponse"):
+        record[rtype] = [r for r in record[rtype] if x.subject_id(r) == child_id]
+    measured = [o for o in record["Observation"] if not is_derived(o)]
+    derived = [o for o in record["Observation"] if is_derived(o)]
+    return LoadedChild(info, record, measured, derived, x.growth_sessions(measured))
+
+
 class Pipeline:
     """Growth scoring and alert reconciliation for one rule set (install on StoreHooks)."""
 
@@ -163,10 +195,13 @@ class Pipeline:
             return False
         as_of, now = self.today(), now_instant()
         centres = set(pending.centres)
-        for child_id in sorted(pending.children):
-            info = self.evaluate_child(txn, child_id, as_of, now)
-            if info is not None and child_id in pending.centre_children and info.centre_id:
-                centres.add(info.centre_id)
+        loaded = [c for cid in sorted(pending.children) if (c := load_child(txn, cid)) is not None]
+        scored = score_children([(c.info, c.sessions) for c in loaded])
+        for child, scores in zip(loaded, scored, strict=True):
+            self._finish_child(txn, child, scores, as_of, now)
+            cid = child.info.child_id
+            if cid in pending.centre_children and child.info.centre_id:
+                centres.add(child.info.centre_id)
         for centre in sorted(centres):
             self.evaluate_centre(txn, centre, as_of, now)
         return True
@@ -176,26 +211,32 @@ class Pipeline:
         self, txn: Transaction, child_id: str, as_of: dt.date, now: str
     ) -> x.ChildInfo | None:
         """Re-score and re-evaluate one child; None when it is not (or no longer) a child."""
-        try:
-            patient = txn.read("Patient", child_id).resource or {}
-            info = x.child_info(patient)
-        except (NotFoundError, GoneError, x.NotAChildError):
+        child = load_child(txn, child_id)
+        if child is None:
             return None
-        record = child_compartment(txn, child_id)
-        observations = [o for o in record["Observation"] if x.subject_id(o) == child_id]
-        encounters = [e for e in record["Encounter"] if x.subject_id(e) == child_id]
-        immunizations = [i for i in record["Immunization"] if x.subject_id(i) == child_id]
-        responses = [q for q in record["QuestionnaireResponse"] if x.subject_id(q) == child_id]
-        measured = [o for o in observations if not is_derived(o)]
-        sessions = x.growth_sessions(measured)
-        scored = score_child(info, sessions)
-        self._write_derived(txn, [o for o in observations if is_derived(o)], scored.derived)
-        inputs = build_record(info, measured, encounters, immunizations, responses, scored.points)
+        self._finish_child(txn, child, score_child(child.info, child.sessions), as_of, now)
+        return child.info
+
+    def _finish_child(
+        self, txn: Transaction, child: LoadedChild, scored: Scored, as_of: dt.date, now: str
+    ) -> None:
+        """Write the child's derived scores, evaluate its rules and reconcile its alerts."""
+        info, record = child.info, child.record
+        self._write_derived(txn, child.derived, scored.derived)
+        inputs = build_record(
+            info,
+            child.measured,
+            record["Encounter"],
+            record["Immunization"],
+            record["QuestionnaireResponse"],
+            scored.points,
+        )
         findings = evaluate_child(inputs, self.ruleset, as_of)
+        cid = info.child_id
         flags = [
             f
             for f in record["Flag"]
-            if f.get("status") == "active" and x.ref_id(f.get("subject"), "Patient") == child_id
+            if f.get("status") == "active" and x.ref_id(f.get("subject"), "Patient") == cid
         ]
         tasks = {
             fid: task
@@ -203,14 +244,16 @@ class Pipeline:
             if (fid := x.ref_id(task.get("focus"), "Flag")) is not None
         }
         actions = reconcile(
-            child_id, open_alerts(child_id, flags, tasks), findings, evaluated_kinds=CHILD_KINDS
+            cid, open_alerts(cid, flags, tasks), findings, evaluated_kinds=CHILD_KINDS
         )
         if actions:
             manager = health_manager(txn, info.centre_id) if info.centre_id else None
-            routing = child_routing(info, encounters, manager)
-            id_types = {str(r["id"]): "Encounter" for r in encounters}
-            id_types |= {str(r["id"]): "Immunization" for r in immunizations}
-            id_types |= {str(r["id"]): "QuestionnaireResponse" for r in responses}
+            routing = child_routing(info, record["Encounter"], manager)
+            id_types = {str(r["id"]): "Encounter" for r in record["Encounter"]}
+            id_types |= {str(r["id"]): "Immunization" for r in record["Immunization"]}
+            id_types |= {
+                str(r["id"]): "QuestionnaireResponse" for r in record["QuestionnaireResponse"]
+            }
             apply_actions(
                 txn,
                 actions,
@@ -220,7 +263,6 @@ class Pipeline:
                 now=now,
                 id_types=id_types,
             )
-        return info
 
     @staticmethod
     def _write_derived(

@@ -126,18 +126,32 @@ def points_from_columns(
 
 def score_child(child: ChildInfo, sessions: Sequence[Session]) -> Scored:
     """Score every session of one child; the GrowthPoints and derived Observations."""
-    if not sessions:
-        return Scored((), {})
-    scores = score_columns(session_columns(child, sessions))
-    points = points_from_columns(child, sessions, point_columns(scores))
-    derived: dict[str, Resource] = {}
+    return score_children([(child, sessions)])[0]
+
+
+def score_children(items: Sequence[tuple[ChildInfo, Sequence[Session]]]) -> list[Scored]:
+    """Score the sessions of several children in one ``growth_standards.score`` call (its
+    fixed cost dominates for one child), in the order given."""
+    inputs: dict[str, list[Any]] = {}
+    for child, sessions in items:
+        for name, values in session_columns(child, sessions).items():
+            inputs.setdefault(name, []).extend(values)
+    if not inputs.get("sex"):
+        return [Scored((), {}) for _item in items]
+    scores = score_columns(inputs)
+    points = point_columns(scores)
     wanted = ["reference", "cage_days"] + [c for i in _INDICATORS for c in i[1:4]]
     columns = {c: scores[c].tolist() for c in wanted}
-    for k, s in enumerate(sessions):
-        row = {c: values[k] for c, values in columns.items()}
-        for resource in derived_observations(child, s, row):
-            derived[resource["id"]] = resource
-    return Scored(points, derived)
+    out, start = [], 0
+    for child, sessions in items:
+        derived: dict[str, Resource] = {}
+        for k, s in enumerate(sessions):
+            row = {c: values[start + k] for c, values in columns.items()}
+            for resource in derived_observations(child, s, row):
+                derived[resource["id"]] = resource
+        out.append(Scored(points_from_columns(child, sessions, points, start), derived))
+        start += len(sessions)
+    return out
 
 
 def derived_id(child_id: str, session_key: str, code: str) -> str:
