@@ -100,9 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     rules = parse_ruleset_key("cn-child-health@2026.1/CN")
     engine = make_engine(url)
     repo = Repository(engine)
+    as_of = today_in_china()  # one date for both runs
     runs = []
     for label in ("first (creates alerts)", "second (nothing changes)"):
-        report = evaluate_database(repo, rules, today_in_china(), workers=args.workers)
+        report = evaluate_database(repo, rules, as_of, workers=args.workers)
         total = report.seconds["total"]
         rate = report.children / total
         print(

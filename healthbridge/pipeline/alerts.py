@@ -266,23 +266,27 @@ def apply_actions(
     as_of: date,
     now: str,
     id_types: dict[str, str] | None = None,
+    known: dict[str, Resource] | None = None,
 ) -> int:
     """Write the Flag/Task changes of reconciled actions; the number of alerts touched.
 
-    ``id_types`` maps evidence ids to their resource type (Observation when absent)."""
+    ``id_types`` maps evidence ids to their resource type (Observation when absent);
+    ``known`` holds the current Flags/Tasks already read (``Type/id`` → resource), which
+    spares reading them again. New alerts get fresh ids (created without a lookup)."""
+    cache = known or {}
     for action in actions:
         if action.action is ActionType.CREATE and action.finding is not None:
             f = action.finding
             flag_id = str(uuid.uuid4())
             start = f.observed_on or as_of
             flag = flag_resource(flag_id, f, ruleset, start, id_types=id_types)
-            txn.update("Flag", flag_id, flag)
+            txn.create(flag, assigned_id=flag_id)
             task = task_resource(flag_id, f, ruleset, routing, start, now, id_types)
-            txn.update("Task", task["id"], task)
+            txn.create(task, assigned_id=task["id"])
         elif action.action is ActionType.UPDATE and action.finding is not None:
-            _update(txn, action, ruleset, routing, as_of, now, id_types)
+            _update(txn, action, ruleset, routing, as_of, now, id_types, cache)
         elif action.action is ActionType.CLEAR and action.alert_id is not None:
-            _clear(txn, action, as_of, now)
+            _clear(txn, action, as_of, now, cache)
     return len(actions)
 
 
@@ -294,19 +298,21 @@ def _update(
     as_of: date,
     now: str,
     id_types: dict[str, str] | None,
+    cache: dict[str, Resource],
 ) -> None:
     assert action.finding is not None
     assert action.alert_id is not None
     f = action.finding
-    old = txn.read("Flag", action.alert_id).resource or {}
+    old = _current(txn, "Flag", action.alert_id, cache) or {}
     start = date.fromisoformat(str((old.get("period") or {}).get("start", as_of.isoformat()))[:10])
     flag = flag_resource(action.alert_id, f, ruleset, start, id_types=id_types)
     txn.update("Flag", action.alert_id, flag)
     task_id = f"review-{action.alert_id}"
-    try:
-        task = dict(txn.read("Task", task_id).resource or {})
-    except (NotFoundError, GoneError):  # a missing Task is recreated
+    found = _current(txn, "Task", task_id, cache)
+    if found is None:  # a missing Task is recreated
         task = task_resource(action.alert_id, f, ruleset, routing, start, now, id_types)
+    else:
+        task = dict(found)
     _apply_finding(task, f, ruleset, start, routing, id_types)
     task["lastModified"] = now
     note = f"Finding changed ({', '.join(action.changed)}) on {as_of.isoformat()}."
@@ -317,17 +323,29 @@ def _update(
     txn.update("Task", task_id, task)
 
 
-def _clear(txn: Transaction, action: AlertAction, as_of: date, now: str) -> None:
+def _current(txn: Transaction, rtype: str, rid: str, cache: dict[str, Resource]) -> Resource | None:
+    known = cache.get(f"{rtype}/{rid}")
+    if known is not None:
+        return known
+    try:
+        return txn.read(rtype, rid).resource
+    except (NotFoundError, GoneError):
+        return None
+
+
+def _clear(
+    txn: Transaction, action: AlertAction, as_of: date, now: str, cache: dict[str, Resource]
+) -> None:
     assert action.alert_id is not None
-    flag = dict(txn.read("Flag", action.alert_id).resource or {})
+    flag = dict(_current(txn, "Flag", action.alert_id, cache) or {})
     flag["status"] = "inactive"
     flag["period"] = {**(flag.get("period") or {}), "end": as_of.isoformat()}
     txn.update("Flag", action.alert_id, flag)
     task_id = f"review-{action.alert_id}"
-    try:
-        task = dict(txn.read("Task", task_id).resource or {})
-    except (NotFoundError, GoneError):  # nothing to record without a Task
+    found = _current(txn, "Task", task_id, cache)
+    if found is None:  # nothing to record without a Task
         return
+    task = dict(found)
     reason = action.reason.value if action.reason is not None else "resolved"
     text = f"Condition cleared on {as_of.isoformat()} ({reason})."
     task["output"] = [

@@ -303,6 +303,7 @@ def evaluate_database(
                         as_of=as_of,
                         now=now,
                         id_types=id_types,
+                        known=_known(d, stype, sid, actions),
                     )
     t4 = time.perf_counter()
     report.seconds = {
@@ -327,3 +328,20 @@ def _routing(d: _District, stype: SubjectType, sid: str) -> tuple[Routing, dict[
     id_types |= {str(r["id"]): "Immunization" for r in d.immunizations.get(sid, [])}
     id_types |= {str(r["id"]): "QuestionnaireResponse" for r in d.responses.get(sid, [])}
     return child_routing(info, encounters, manager), id_types
+
+
+def _known(
+    d: _District, stype: SubjectType, sid: str, actions: tuple[AlertAction, ...]
+) -> dict[str, dict[str, Any]]:
+    """The subject's Flags and Tasks read in bulk that these actions touch."""
+    out: dict[str, dict[str, Any]] = {}
+    wanted = {a.alert_id for a in actions if a.alert_id}
+    ref = f"{'Organization' if stype is SubjectType.CENTRE else 'Patient'}/{sid}"
+    for flag in d.flags.get(ref, []):
+        if flag["id"] in wanted:
+            out[f"Flag/{flag['id']}"] = flag
+    for fid in wanted:
+        task = d.tasks.get(str(fid))
+        if task is not None:
+            out[f"Task/{task['id']}"] = task
+    return out

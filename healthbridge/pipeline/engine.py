@@ -262,6 +262,9 @@ class Pipeline:
                 as_of=as_of,
                 now=now,
                 id_types=id_types,
+                known={
+                    f"{r['resourceType']}/{r['id']}": r for r in record["Flag"] + record["Task"]
+                },
             )
 
     @staticmethod
