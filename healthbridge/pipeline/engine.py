@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -189,10 +189,25 @@ class Pipeline:
             pending.centre_children.add(child)
 
     def on_commit(self, txn: Transaction) -> bool:
-        """Evaluate every child (and centre) noted since the last call."""
+        """Evaluate every child (and centre) noted since the last call.
+
+        The pipeline's reads are system work, not the caller's: read hooks (access filtering,
+        read audit) are off while it runs, so a rule never sees a partial record and a
+        parent's write is not refused because the rules read the centre's staff. Its writes
+        still go through validators and interceptors.
+        """
         pending: _Pending | None = txn.state.pop(_STATE_KEY, None)
         if pending is None or not (pending.children or pending.centres):
             return False
+        hooks = txn.hooks
+        txn.hooks = replace(hooks, read_hooks=[])
+        try:
+            self._evaluate_pending(txn, pending)
+        finally:
+            txn.hooks = hooks
+        return True
+
+    def _evaluate_pending(self, txn: Transaction, pending: _Pending) -> None:
         as_of, now = self.today(), now_instant()
         centres = set(pending.centres)
         loaded = [c for cid in sorted(pending.children) if (c := load_child(txn, cid)) is not None]
@@ -204,7 +219,6 @@ class Pipeline:
                 centres.add(child.info.centre_id)
         for centre in sorted(centres):
             self.evaluate_centre(txn, centre, as_of, now)
-        return True
 
     # ------------------------------------------------------------------ child
     def evaluate_child(

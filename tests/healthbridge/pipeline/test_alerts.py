@@ -8,9 +8,14 @@ from fastapi.testclient import TestClient
 
 import growth_standards as gs
 from healthbridge import terminology as t
+from healthbridge.errors import ForbiddenError
 from healthbridge.fhir.profile_validation import validate_against_profiles
+from healthbridge.store.hooks import ReadEvent, StoreHooks
+from healthbridge.store.repository import Transaction
+from tests.conftest import AppFactory
 from tests.healthbridge.pipeline.conftest import (
     FHIR_JSON,
+    RULESET,
     active_flags,
     child,
     days_ago,
@@ -228,3 +233,23 @@ def test_worklist_sorted_and_review_actions(pclient: TestClient) -> None:
     second = dict(tasks[1])
     second["status"] = "on-hold"
     assert put(pclient, second)["status"] == "on-hold"
+
+
+def test_pipeline_reads_are_not_subject_to_read_hooks(app_factory: AppFactory) -> None:
+    """An access filter refusing the caller's reads of staff must not break the rules."""
+
+    def refuse_staff(_txn: Transaction, event: ReadEvent) -> None:
+        if any(r.resource_type == "PractitionerRole" for r in event.resources):
+            raise ForbiddenError("staff are not visible to this caller")
+
+    hooks = StoreHooks()
+    hooks.add_read_hook(refuse_staff)
+    app = app_factory(hooks=hooks, clinical_ruleset=RULESET)
+    with TestClient(app, headers={"Accept": "application/fhir+json"}) as client:
+        put(client, organization("cc1"))
+        put(client, health_manager_role("hm1", "cc1"))
+        put(client, child("c1", days_ago(400), centre="cc1", klass="room1", since=days_ago(30)))
+        put(client, measurement("t1", "c1", t.LOINC_BODY_TEMPERATURE, 38.4, days_ago(0)))
+        assert client.get("/fhir/PractitionerRole/hm1").status_code == 403
+        fever = active_flags(client, "Patient/c1")["fever"]
+        assert review_task(client, fever)["owner"] == {"reference": "PractitionerRole/hm1"}
