@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "validate",
     "token",
     "import_session",
+    "evaluate",
 )
 
 

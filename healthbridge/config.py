@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     #: Default and largest page size for searches (``_count``).
     default_page_size: int = Field(default=20, gt=0)
     max_page_size: int = Field(default=1000, gt=0)
+    #: Clinical rule set ``id@version/region`` (docs/clinical_rules.md) used by the growth
+    #: and alert pipeline; empty disables the pipeline (no derived data, no alerts).
+    clinical_ruleset: str = "cn-child-health@2026.1/CN"
     #: Echo SQL statements (debugging).
     sql_echo: bool = False
     # --- access (docs/access.md) ------------------------------------------------------------

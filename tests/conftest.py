@@ -102,11 +102,16 @@ def database_url(
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    """Settings for the test database."""
+    """Settings for the test database (the clinical pipeline is off unless a test sets
+    ``clinical_ruleset``, e.g. ``app_factory(clinical_ruleset="cn-child-health@2026.1/CN")``)."""
     from tests.factories import TEST_SECRET
 
     return Settings(
-        database_url=database_url, data_dir=tmp_path, environment="test", auth_secret=TEST_SECRET
+        database_url=database_url,
+        data_dir=tmp_path,
+        environment="test",
+        auth_secret=TEST_SECRET,
+        clinical_ruleset="",
     )
 
 

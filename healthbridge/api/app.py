@@ -45,6 +45,10 @@ def create_app(
     ``jwks_fetcher`` replaces the HTTP fetch of the OIDC provider's keys (tests)."""
     hooks = hooks if hooks is not None else default_hooks(settings)
     operations = operations if operations is not None else default_registry()
+    if settings.clinical_ruleset:
+        from healthbridge.pipeline.install import install
+
+        install(settings.clinical_ruleset, hooks, operations)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

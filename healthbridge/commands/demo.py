@@ -25,9 +25,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
+def _progress(done: int, total: int) -> None:
+    if done % 100 == 0 or done == total:
+        print(f"demo: {done}/{total} children", flush=True)  # noqa: T201
+
+
 def run(args: argparse.Namespace) -> int:
     """Create/migrate the database, then load the district."""
     from healthbridge.api.app import default_hooks
+    from healthbridge.api.operations import default_registry
     from healthbridge.config import get_settings
     from healthbridge.demo.load import is_empty, load_demo
     from healthbridge.store.db import make_engine, upgrade
@@ -37,7 +43,13 @@ def run(args: argparse.Namespace) -> int:
     engine = make_engine(settings.resolved_database_url())
     try:
         upgrade(engine)
-        repo = Repository(engine, hooks=default_hooks(settings))
+        hooks = default_hooks(settings)
+        if settings.clinical_ruleset:
+            # the same write path as the server: derived z-scores and alerts as data arrives
+            from healthbridge.pipeline.install import install
+
+            install(settings.clinical_ruleset, hooks, default_registry())
+        repo = Repository(engine, hooks=hooks)
         if args.if_empty and not is_empty(repo):
             print("demo: the database already holds children; nothing loaded")  # noqa: T201
             return 0

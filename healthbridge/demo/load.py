@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from healthbridge.demo.bundles import bundles
@@ -43,6 +44,7 @@ def load_demo(
     seed: int = 20261122,
     as_of: dt.date | None = None,
     max_entries: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LoadSummary:
     """Generate the district and post it as transaction Bundles (idempotent: PUT by id)."""
     started = time.perf_counter()
@@ -55,4 +57,6 @@ def load_demo(
             process(repo, DEMO_CONTEXT, part, max_entries=max_entries, base="", minimal=True)
         count += 1
         resources += len(entries)
+        if progress is not None and count > 1:  # the first Bundle is the organisations
+            progress(count - 1, children)
     return LoadSummary(children, count, resources, time.perf_counter() - started)

@@ -9,6 +9,10 @@ read hooks.
   read, search, create, update and delete other resources there. If one raises, the whole
   transaction (the request or Bundle) rolls back. Writes made by an interceptor trigger the
   interceptors again with ``depth + 1`` (bounded by :data:`MAX_HOOK_DEPTH`).
+* **Pre-commit hooks** run once when a transaction is about to commit (after every entry of a
+  Bundle), with the same handle; work deferred by interceptors (e.g. re-evaluating a child
+  once per transaction instead of once per written resource) runs there. Their writes trigger
+  interceptors as usual; the hooks are called again while any of them reports more work.
 * **Read hooks** see every resource returned by read, vread, search and history, in the same
   transaction as the read (the access layer filters or audits there).
 """
@@ -122,6 +126,8 @@ WriteInterceptor = Callable[["Transaction", WriteEvent], None]
 ReadHook = Callable[["Transaction", ReadEvent], None]
 #: ``hook(txn)`` just before a transaction commits (e.g. to write the request's AuditEvent).
 CommitHook = Callable[["Transaction"], None]
+#: ``hook(txn) -> did_work``; raise to roll everything back.
+PreCommitHook = Callable[["Transaction"], bool]
 
 
 @dataclass
@@ -132,6 +138,7 @@ class StoreHooks:
     interceptors: list[WriteInterceptor] = field(default_factory=list)
     read_hooks: list[ReadHook] = field(default_factory=list)
     commit_hooks: list[CommitHook] = field(default_factory=list)
+    pre_commit_hooks: list[PreCommitHook] = field(default_factory=list)
 
     def add_validator(self, validator: WriteValidator) -> None:
         """Register a write validator."""
@@ -140,6 +147,10 @@ class StoreHooks:
     def add_interceptor(self, interceptor: WriteInterceptor) -> None:
         """Register a write interceptor (derived-data hook)."""
         self.interceptors.append(interceptor)
+
+    def add_pre_commit_hook(self, hook: PreCommitHook) -> None:
+        """Register a hook run before each write transaction commits (deferred work)."""
+        self.pre_commit_hooks.append(hook)
 
     def add_read_hook(self, hook: ReadHook) -> None:
         """Register a read hook (access filtering / audit)."""

@@ -244,6 +244,13 @@ class Transaction:
                 table = RES.metadata.tables[name]
                 self.conn.execute(insert(table), rows)
 
+    def run_pre_commit(self) -> None:
+        """Run the pre-commit hooks until none reports more work (bounded)."""
+        for _round in range(MAX_HOOK_DEPTH):
+            if not any([hook(self) for hook in self.hooks.pre_commit_hooks]):
+                return
+        raise UnprocessableError("Pre-commit hooks did not settle")
+
     # ------------------------------------------------------------------ reads
     def _current(self, resource_type: str, resource_id: str, *, lock: bool = False) -> Any:
         self.flush()
@@ -805,6 +812,8 @@ class Repository:
                         max_count=self.max_count,
                     )
                     yield txn
+                    if write and hooks.pre_commit_hooks:
+                        txn.run_pre_commit()
                     for hook in hooks.commit_hooks:
                         hook(txn)
                     txn.flush()

@@ -1,0 +1,439 @@
+"""The write interceptor: derived growth scores and alerts in the writer's transaction.
+
+:meth:`Pipeline.on_write` (a StoreHooks interceptor) only notes which children (and, for
+morning checks, which centres) a write touched; :meth:`Pipeline.on_commit` (a pre-commit
+hook) then re-evaluates each of them once, however many of their resources the request or
+Bundle wrote. Per child it reads the record through the Transaction handle, scores the growth
+sessions, writes/retracts the derived ``hb-growth-score`` Observations, evaluates every child
+rule and reconciles the child's open alerts (Flag + Task). Its own writes (growth scores,
+Flags, Tasks) are not triggers, so nothing recurses. The work is proportional to one child's
+record (a centre's last days of morning checks for a cluster evaluation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import select
+
+from healthbridge import terminology as t
+from healthbridge.clinical.alerts import reconcile
+from healthbridge.clinical.evaluate import (
+    CENTRE_KINDS,
+    CHILD_KINDS,
+    evaluate_centre,
+    evaluate_child,
+)
+from healthbridge.clinical.records import ChildRecord
+from healthbridge.clinical.ruleset import RuleSet
+from healthbridge.errors import GoneError, NotFoundError
+from healthbridge.pipeline import extract as x
+from healthbridge.pipeline.alerts import Routing, apply_actions, open_alerts
+from healthbridge.pipeline.scoring import (
+    Scored,
+    is_derived,
+    same_content,
+    score_child,
+    score_children,
+)
+from healthbridge.store import search as sql
+from healthbridge.store.hooks import StoreHooks, WriteEvent
+from healthbridge.store.repository import RES, StoredResource, Transaction
+
+#: China Standard Time (no daylight saving): the rules' calendar.
+CST = dt.timezone(dt.timedelta(hours=8))
+_STATE_KEY = "healthbridge.pipeline"
+_PAGE = 1000
+STAFF_ROLE = f"{t.CANONICAL_BASE}/CodeSystem/staff-role"
+
+
+def today_in_china() -> dt.date:
+    """The current date in China (the date the rules evaluate on)."""
+    return dt.datetime.now(CST).date()
+
+
+def now_instant() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class _Pending:
+    children: set[str] = field(default_factory=set)
+    centre_children: set[str] = field(default_factory=set)
+    centres: set[str] = field(default_factory=set)
+
+
+def search_all(
+    txn: Transaction, rtype: str, params: Sequence[tuple[str, str]]
+) -> Iterator[StoredResource]:
+    """Every match of a search, page by page (and its ``_include``s)."""
+    offset = 0
+    while True:
+        page = [*params, ("_count", str(_PAGE)), ("_offset", str(offset))]
+        result = txn.search_params(rtype, page)
+        yield from result.matches
+        yield from result.included
+        offset += _PAGE
+        if not result.matches or (result.total is not None and offset >= result.total):
+            return
+
+
+#: What the pipeline reads of a child's compartment.
+_RECORD_TYPES = (
+    "Observation",
+    "Encounter",
+    "Immunization",
+    "QuestionnaireResponse",
+    "Flag",
+    "Task",
+)
+
+
+def child_compartment(txn: Transaction, child_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Current resources referring to ``Patient/{child_id}``, by type, in one query.
+
+    The pipeline's own reads are system work: they bypass read hooks (the caller's access
+    filter must not hide part of a record from the rules, and they are not a user's read).
+    """
+    txn.flush()
+    ref = sql.index_table("reference")
+    rows = txn.conn.execute(
+        select(RES.c.res_type, RES.c.res_id, RES.c.content)
+        .join(ref, (ref.c.res_type == RES.c.res_type) & (ref.c.res_id == RES.c.res_id))
+        .where(
+            ref.c.target_type == "Patient",
+            ref.c.target_id == child_id,
+            RES.c.res_type.in_(_RECORD_TYPES),
+            RES.c.deleted.is_(False),
+        )
+    ).all()
+    seen: set[tuple[str, str]] = set()
+    out: dict[str, list[dict[str, Any]]] = {t_: [] for t_ in _RECORD_TYPES}
+    for row in rows:
+        key = (row.res_type, row.res_id)
+        if key not in seen:
+            seen.add(key)
+            out[row.res_type].append(json.loads(row.content))
+    return out
+
+
+@dataclass
+class LoadedChild:
+    """A child's record as read from the store, before scoring."""
+
+    info: x.ChildInfo
+    record: dict[str, list[dict[str, Any]]]  # by type; only resources about this child
+    measured: list[dict[str, Any]]  # Observations that are not derived scores
+    derived: list[dict[str, Any]]  # derived growth scores
+    sessions: list[x.Session]
+
+
+def load_child(txn: Transaction, child_id: str) -> LoadedChild | None:
+    """Read one child's record; None when the Patient is gone or not a child."""
+    try:
+        patient = txn.read("Patient", child_id).resource or {}
+        info = x.child_info(patient)
+    except (NotFoundError, GoneError, x.NotAChildError):
+        return None
+    record = child_compartment(txn, child_id)
+    for rtype in ("Observation", "Encounter", "Immunization", "QuestionnaireResponse"):
+        record[rtype] = [r for r in record[rtype] if x.subject_id(r) == child_id]
+    measured = [o for o in record["Observation"] if not is_derived(o)]
+    derived = [o for o in record["Observation"] if is_derived(o)]
+    return LoadedChild(info, record, measured, derived, x.growth_sessions(measured))
+
+
+class Pipeline:
+    """Growth scoring and alert reconciliation for one rule set (install on StoreHooks)."""
+
+    def __init__(self, ruleset: RuleSet, *, today: Callable[[], dt.date] = today_in_china) -> None:
+        self.ruleset = ruleset
+        self.today = today
+
+    def install(self, hooks: StoreHooks) -> None:
+        """Register the interceptor and the pre-commit hook."""
+        hooks.add_interceptor(self.on_write)
+        hooks.add_pre_commit_hook(self.on_commit)
+
+    # ------------------------------------------------------------------ triggers
+    def on_write(self, txn: Transaction, event: WriteEvent) -> None:
+        """Note the child (and centre) a written resource belongs to."""
+        resource = event.stored.resource
+        if resource is None and event.previous is not None:
+            resource = event.previous.resource
+        if resource is None:
+            return
+        rtype = event.stored.resource_type
+        child: str | None = None
+        daily = False
+        if rtype == "Patient":
+            child = event.stored.id
+        elif rtype == "Observation":
+            if is_derived(resource):
+                return
+            code = x.loinc_code(resource)
+            if code in x.TRIGGER_OBSERVATION_CODES:
+                child = x.subject_id(resource)
+                daily = code in x.DAILY_CHECK_CODES
+        elif rtype in ("Immunization", "Encounter", "QuestionnaireResponse"):
+            child = x.subject_id(resource)
+        if child is None:
+            return
+        pending: _Pending = txn.attributes.setdefault(_STATE_KEY, _Pending())
+        pending.children.add(child)
+        if daily:
+            pending.centre_children.add(child)
+
+    def on_commit(self, txn: Transaction) -> bool:
+        """Evaluate every child (and centre) noted since the last call.
+
+        The pipeline's reads are system work, not the caller's: read hooks (access filtering,
+        read audit) are off while it runs, so a rule never sees a partial record and a
+        parent's write is not refused because the rules read the centre's staff. Its writes
+        still go through validators and interceptors.
+        """
+        pending: _Pending | None = txn.attributes.pop(_STATE_KEY, None)
+        if pending is None or not (pending.children or pending.centres):
+            return False
+        hooks = txn.hooks
+        txn.hooks = replace(hooks, read_hooks=[])
+        try:
+            self._evaluate_pending(txn, pending)
+        finally:
+            txn.hooks = hooks
+        return True
+
+    def _evaluate_pending(self, txn: Transaction, pending: _Pending) -> None:
+        as_of, now = self.today(), now_instant()
+        centres = set(pending.centres)
+        loaded = [c for cid in sorted(pending.children) if (c := load_child(txn, cid)) is not None]
+        scored = score_children([(c.info, c.sessions) for c in loaded])
+        for child, scores in zip(loaded, scored, strict=True):
+            self._finish_child(txn, child, scores, as_of, now)
+            cid = child.info.child_id
+            if cid in pending.centre_children and child.info.centre_id:
+                centres.add(child.info.centre_id)
+        for centre in sorted(centres):
+            self.evaluate_centre(txn, centre, as_of, now)
+
+    # ------------------------------------------------------------------ child
+    def evaluate_child(
+        self, txn: Transaction, child_id: str, as_of: dt.date, now: str
+    ) -> x.ChildInfo | None:
+        """Re-score and re-evaluate one child; None when it is not (or no longer) a child."""
+        child = load_child(txn, child_id)
+        if child is None:
+            return None
+        self._finish_child(txn, child, score_child(child.info, child.sessions), as_of, now)
+        return child.info
+
+    def _finish_child(
+        self, txn: Transaction, child: LoadedChild, scored: Scored, as_of: dt.date, now: str
+    ) -> None:
+        """Write the child's derived scores, evaluate its rules and reconcile its alerts."""
+        info, record = child.info, child.record
+        self._write_derived(txn, child.derived, scored.derived)
+        inputs = build_record(
+            info,
+            child.measured,
+            record["Encounter"],
+            record["Immunization"],
+            record["QuestionnaireResponse"],
+            scored.points,
+        )
+        findings = evaluate_child(inputs, self.ruleset, as_of)
+        cid = info.child_id
+        flags = [
+            f
+            for f in record["Flag"]
+            if f.get("status") == "active" and x.ref_id(f.get("subject"), "Patient") == cid
+        ]
+        tasks = {
+            fid: task
+            for task in record["Task"]
+            if (fid := x.ref_id(task.get("focus"), "Flag")) is not None
+        }
+        actions = reconcile(
+            cid, open_alerts(cid, flags, tasks), findings, evaluated_kinds=CHILD_KINDS
+        )
+        if actions:
+            manager = health_manager(txn, info.centre_id) if info.centre_id else None
+            routing = child_routing(info, record["Encounter"], manager)
+            id_types = {str(r["id"]): "Encounter" for r in record["Encounter"]}
+            id_types |= {str(r["id"]): "Immunization" for r in record["Immunization"]}
+            id_types |= {
+                str(r["id"]): "QuestionnaireResponse" for r in record["QuestionnaireResponse"]
+            }
+            apply_actions(
+                txn,
+                actions,
+                ruleset=self.ruleset,
+                routing=routing,
+                as_of=as_of,
+                now=now,
+                id_types=id_types,
+                known={
+                    f"{r['resourceType']}/{r['id']}": r for r in record["Flag"] + record["Task"]
+                },
+            )
+
+    @staticmethod
+    def _write_derived(
+        txn: Transaction, existing: list[dict[str, Any]], wanted: dict[str, dict[str, Any]]
+    ) -> None:
+        """Create/update changed scores; retract (entered-in-error) scores no longer derived."""
+        current = {str(o["id"]): o for o in existing}
+        for oid, resource in wanted.items():
+            old = current.get(oid)
+            if old is None or not same_content(old, resource):
+                txn.update("Observation", oid, resource)
+        for oid, old in current.items():
+            if oid not in wanted and old.get("status") != "entered-in-error":
+                txn.update("Observation", oid, {**old, "status": "entered-in-error"})
+
+    # ------------------------------------------------------------------ centre
+    def evaluate_centre(self, txn: Transaction, centre_id: str, as_of: dt.date, now: str) -> None:
+        """Outbreak clusters of one centre from the morning checks of the last days."""
+        window = max(w.days for w in self.ruleset.daily_check.cluster_windows)
+        since = as_of - dt.timedelta(days=window - 1)
+        codes = ",".join(f"{t.LOINC}|{c}" for c in sorted(x.DAILY_CHECK_CODES))
+        found = list(
+            search_all(
+                txn,
+                "Observation",
+                [
+                    ("code", codes),
+                    ("date", f"ge{since.isoformat()}"),
+                    ("_include", "Observation:subject"),
+                ],
+            )
+        )
+        patients = {s.id: s.resource for s in found if s.resource_type == "Patient" and s.resource}
+        by_child: dict[str, list[dict[str, Any]]] = {}
+        for s in found:
+            if s.resource_type == "Observation" and s.resource is not None:
+                cid = x.subject_id(s.resource)
+                if cid is not None:
+                    by_child.setdefault(cid, []).append(s.resource)
+        checks = []
+        for cid, obs in sorted(by_child.items()):
+            patient = patients.get(cid)
+            if patient is None:
+                continue
+            try:
+                info = x.child_info(patient)
+            except x.NotAChildError:
+                continue
+            if info.centre_id == centre_id:
+                checks += x.daily_checks(info, obs)
+        findings = evaluate_centre(centre_id, checks, self.ruleset, as_of)
+        ref = f"Organization/{centre_id}"
+        flags, tasks = _alerts_of(txn, ref)
+        actions = reconcile(
+            centre_id, open_alerts(centre_id, flags, tasks), findings, evaluated_kinds=CENTRE_KINDS
+        )
+        if actions:
+            routing = Routing(health_manager(txn, centre_id), None)
+            apply_actions(txn, actions, ruleset=self.ruleset, routing=routing, as_of=as_of, now=now)
+
+
+def build_record(
+    info: x.ChildInfo,
+    observations: list[dict[str, Any]],
+    encounters: list[dict[str, Any]],
+    immunizations: list[dict[str, Any]],
+    responses: list[dict[str, Any]],
+    points: tuple[Any, ...],
+) -> ChildRecord:
+    """The :class:`ChildRecord` of one child from its resources and scored growth points."""
+    return ChildRecord(
+        child_id=info.child_id,
+        birth_date=info.birth_date,
+        sex=info.sex,
+        centre_id=info.centre_id,
+        class_id=info.class_id,
+        gestational_weeks=info.gestational_weeks,
+        growth=points,
+        checkups=tuple(x.checkups(encounters)),
+        doses=tuple(x.doses(immunizations)),
+        daily_checks=tuple(x.daily_checks(info, observations)),
+        haemoglobin=tuple(x.haemoglobin(observations)),
+        screenings=tuple(x.screenings(responses)),
+        enrolments=info.enrolments,
+    )
+
+
+def _alerts_of(
+    txn: Transaction, subject_ref: str
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Active Flags of a subject and their review Tasks (by Flag id)."""
+    found = list(
+        search_all(
+            txn,
+            "Flag",
+            [("subject", subject_ref), ("_revinclude", "Task:focus")],
+        )
+    )
+    flags = [
+        s.resource
+        for s in found
+        if s.resource_type == "Flag" and s.resource and s.resource.get("status") == "active"
+    ]
+    tasks: dict[str, dict[str, Any]] = {}
+    for s in found:
+        if s.resource_type == "Task" and s.resource:
+            fid = x.ref_id(s.resource.get("focus"), "Flag")
+            if fid:
+                tasks[fid] = s.resource
+    return flags, tasks
+
+
+def health_manager(txn: Transaction, centre_id: str) -> str:
+    """The centre health manager's PractitionerRole (else the centre itself)."""
+    roles = search_all(txn, "PractitionerRole", [("organization", f"Organization/{centre_id}")])
+    for s in roles:
+        if s.resource is not None and is_health_manager(s.resource):
+            return f"PractitionerRole/{s.id}"
+    return f"Organization/{centre_id}"
+
+
+def is_health_manager(role: dict[str, Any]) -> bool:
+    """A PractitionerRole coded ``staff-role|health-manager`` (保健员)."""
+    for concept in role.get("code") or ():
+        for coding in concept.get("coding") or ():
+            if coding.get("system") == STAFF_ROLE and coding.get("code") == "health-manager":
+                return True
+    return False
+
+
+def child_routing(
+    info: x.ChildInfo, encounters: list[dict[str, Any]], manager: str | None
+) -> Routing:
+    """Owner (``manager``, the centre health manager) and responsible paediatrician of a
+    child's alerts.
+
+    The paediatrician is the Patient's ``generalPractitioner``, else the practitioner of the
+    child's latest checkup outside the centre.
+    """
+    owner = manager
+    doctor = f"Practitioner/{info.general_practitioner}" if info.general_practitioner else None
+    if doctor is None:
+        latest: tuple[str, str] | None = None
+        for enc in encounters:
+            provider = x.ref_id(enc.get("serviceProvider"), "Organization")
+            if info.centre_id is not None and provider == info.centre_id:
+                continue
+            start = str((enc.get("period") or {}).get("start", ""))
+            for p in enc.get("participant") or ():
+                pid = x.ref_id(p.get("individual"), "Practitioner")
+                if pid and (latest is None or start > latest[0]):
+                    latest = (start, pid)
+        if latest is not None:
+            doctor = f"Practitioner/{latest[1]}"
+    if owner is None and doctor is not None:
+        owner = doctor
+    return Routing(owner, doctor)

@@ -1,0 +1,389 @@
+"""FHIR resources → the typed inputs of the clinical rules (one child at a time).
+
+Both paths use these functions: the write interceptor (one child's resources, read through the
+Transaction handle) and ``healthbridge evaluate`` (every child's resources, read in bulk), so the
+two give the same findings by construction. Functions here are pure: dicts in, records out.
+
+What counts as what (codes from healthbridge.terminology / docs/CONVENTIONS.md):
+
+* growth measurement: Observation with LOINC 29463-7 (weight), 8306-3 (length, lying),
+  8302-2 (height, standing), 9843-4 (head circumference); measurements taken at the same
+  Encounter (or, without an encounter, on the same day) form one *session*, so weight and
+  length are paired for weight-for-length and BMI;
+* morning check: LOINC 8310-5 body temperature and 75325-1 symptom observations, grouped by day;
+* haemoglobin: LOINC 718-7 (g/L; g/dL converted);
+* checkup: Encounter typed with a ``checkup-visit`` code;
+* dose: Immunization ``completed`` coded in ``nip-vaccine``;
+* warning-signs screening: QuestionnaireResponse of ``{base}/Questionnaire/warning-signs``.
+
+Resources with status ``entered-in-error`` (or ``cancelled``/``not-done``) are ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from healthbridge import terminology as t
+from healthbridge.clinical.admission import AdmissionState
+from healthbridge.clinical.anaemia import HbResult
+from healthbridge.clinical.checkups import CheckupRecord
+from healthbridge.clinical.daily_check import DailyCheck
+from healthbridge.clinical.records import Enrolment
+from healthbridge.clinical.screening import REGRESSION, ScreeningRecord
+from healthbridge.clinical.vaccination import GivenDose
+from healthbridge.clinical.vocab import Sex
+
+Resource = dict[str, Any]
+
+GROWTH_CODES = frozenset(
+    {t.LOINC_BODY_WEIGHT, t.LOINC_BODY_LENGTH, t.LOINC_BODY_HEIGHT, t.LOINC_HEAD_CIRCUMFERENCE}
+)
+LOINC_SYMPTOM = "75325-1"
+DAILY_CHECK_CODES = frozenset({t.LOINC_BODY_TEMPERATURE, LOINC_SYMPTOM})
+TRIGGER_OBSERVATION_CODES = GROWTH_CODES | DAILY_CHECK_CODES | {t.LOINC_HAEMOGLOBIN}
+WARNING_SIGNS_QUESTIONNAIRE = f"{t.CANONICAL_BASE}/Questionnaire/warning-signs"
+ENROLLMENT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
+GESTATIONAL_AGE_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/gestational-age"
+#: Optional extension on the enrolment carrying the admission-check state (DOMAIN.md §1.4).
+ADMISSION_STATE_URL = "admission-check-state"
+VOID_STATUSES = frozenset({"entered-in-error", "cancelled", "not-done"})
+
+
+class NotAChildError(ValueError):
+    """The Patient lacks what the rules need (birth date, administrative sex)."""
+
+
+def loinc_code(resource: Resource) -> str | None:
+    """The first LOINC code of ``resource.code`` (None when there is none)."""
+    for coding in (resource.get("code") or {}).get("coding") or ():
+        if coding.get("system") == t.LOINC and coding.get("code"):
+            return str(coding["code"])
+    return None
+
+
+def is_void(resource: Resource) -> bool:
+    """Entered in error, cancelled or not done: never an input of a rule."""
+    return resource.get("status") in VOID_STATUSES
+
+
+def local_date(value: str | None) -> date | None:
+    """The calendar date as written (a Beijing-time instant is dated in Beijing)."""
+    if not value or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def ref_id(reference: Any, rtype: str) -> str | None:
+    """The id of a ``Type/id`` reference of type ``rtype`` (None otherwise)."""
+    if not isinstance(reference, dict):
+        return None
+    ref = reference.get("reference")
+    if not isinstance(ref, str):
+        return None
+    parts = ref.rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] == rtype:
+        return parts[-1]
+    return None
+
+
+def subject_id(resource: Resource) -> str | None:
+    """The child a resource is about (``subject``/``patient``/``for``)."""
+    for key in ("subject", "patient", "for"):
+        found = ref_id(resource.get(key), "Patient")
+        if found:
+            return found
+    return None
+
+
+def quantity_value(resource: Resource) -> float | None:
+    """``valueQuantity.value`` as a float (None when absent or not a finite number)."""
+    q = resource.get("valueQuantity")
+    if not isinstance(q, dict):
+        return None
+    value = q.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    out = float(value)
+    return out if math.isfinite(out) else None
+
+
+def effective_date(resource: Resource) -> date | None:
+    """The date of an Observation (``effectiveDateTime`` or ``effectivePeriod.start``)."""
+    when = resource.get("effectiveDateTime") or (resource.get("effectivePeriod") or {}).get("start")
+    return local_date(when if isinstance(when, str) else None)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildInfo:
+    """What the rules need from the Patient."""
+
+    child_id: str
+    birth_date: date
+    sex: Sex
+    gestational_weeks: float | None
+    centre_id: str | None
+    class_id: str | None
+    enrolments: tuple[Enrolment, ...]
+    general_practitioner: str | None
+
+
+def child_info(patient: Resource) -> ChildInfo:
+    """Birth date, sex, gestational age and enrolment of a Patient (hb-child)."""
+    birth = local_date(patient.get("birthDate"))
+    gender = patient.get("gender")
+    if birth is None or gender not in ("male", "female"):
+        raise NotAChildError(f"Patient/{patient.get('id')} lacks birthDate or gender")
+    weeks: float | None = None
+    centre = klass = None
+    enrolments: list[Enrolment] = []
+    for ext in patient.get("extension") or ():
+        url = ext.get("url")
+        if url == GESTATIONAL_AGE_EXTENSION:
+            weeks = quantity_value(ext)
+        elif url == ENROLLMENT_EXTENSION:
+            parts = {e.get("url"): e for e in ext.get("extension") or ()}
+            c = ref_id((parts.get("centre") or {}).get("valueReference"), "Organization")
+            k = ref_id((parts.get("class") or {}).get("valueReference"), "Location")
+            period = (parts.get("period") or {}).get("valuePeriod") or {}
+            start = local_date(period.get("start"))
+            if period.get("end"):
+                continue  # a past enrolment
+            state = AdmissionState.NOT_SUBMITTED
+            code = (parts.get(ADMISSION_STATE_URL) or {}).get("valueCode")
+            if code in {s.value for s in AdmissionState}:
+                state = AdmissionState(code)
+            if c:
+                centre, klass = c, k
+                if start is not None:
+                    enrolments.append(Enrolment(c, start, state))
+    gp = None
+    for ref in patient.get("generalPractitioner") or ():
+        gp = ref_id(ref, "Practitioner") or gp
+    return ChildInfo(
+        str(patient["id"]),
+        birth,
+        Sex(gender),
+        weeks,
+        centre,
+        klass,
+        tuple(enrolments),
+        gp,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """The growth measurements of one encounter (or one day): one growth_standards row.
+
+    ``observation_id`` (the weight if measured, else length/height, else head circumference)
+    names the row in findings; ``inputs`` maps each measured quantity to its Observation id.
+    """
+
+    key: str
+    on: date
+    observation_id: str
+    weight_kg: float | None
+    lenhei_cm: float | None
+    measure: str | None
+    headc_cm: float | None
+    inputs: tuple[tuple[str, str], ...]  # (quantity, observation id)
+    when: str  # effective instant of the session (for the derived observations)
+
+
+def _session_key(obs: Resource, on: date) -> str:
+    enc = ref_id(obs.get("encounter"), "Encounter")
+    return f"enc:{enc}" if enc else f"day:{on.isoformat()}"
+
+
+def growth_sessions(observations: Iterable[Resource]) -> list[Session]:
+    """Pair the child's growth measurements into sessions, in date order.
+
+    Within a session the latest-written value of each quantity wins (a re-measurement).
+    """
+    groups: dict[str, dict[str, tuple[Resource, float]]] = {}
+    dates: dict[str, date] = {}
+    for obs in observations:
+        code = loinc_code(obs)
+        if code not in GROWTH_CODES or is_void(obs):
+            continue
+        on = effective_date(obs)
+        value = quantity_value(obs)
+        if on is None or value is None:
+            continue
+        key = _session_key(obs, on)
+        quantity = {
+            t.LOINC_BODY_WEIGHT: "weight",
+            t.LOINC_BODY_LENGTH: "lenhei",
+            t.LOINC_BODY_HEIGHT: "lenhei",
+            t.LOINC_HEAD_CIRCUMFERENCE: "headc",
+        }[code]
+        unit = (obs.get("valueQuantity") or {}).get("code")
+        if quantity == "weight" and unit == "g":
+            value /= 1000.0
+        elif quantity != "weight" and unit == "mm":
+            value /= 10.0
+        slot = groups.setdefault(key, {})
+        prev = slot.get(quantity)
+        if prev is None or _written(obs) >= _written(prev[0]):
+            slot[quantity] = (obs, value)
+        dates[key] = min(dates.get(key, on), on)
+    out = []
+    for key, slot in groups.items():
+        first = slot.get("weight") or slot.get("lenhei") or slot["headc"]
+        lenhei = slot.get("lenhei")
+        measure = None
+        if lenhei is not None:
+            measure = "l" if loinc_code(lenhei[0]) == t.LOINC_BODY_LENGTH else "h"
+        when = first[0].get("effectiveDateTime") or dates[key].isoformat()
+        out.append(
+            Session(
+                key,
+                dates[key],
+                str(first[0]["id"]),
+                slot["weight"][1] if "weight" in slot else None,
+                lenhei[1] if lenhei is not None else None,
+                measure,
+                slot["headc"][1] if "headc" in slot else None,
+                tuple(sorted((q, str(o["id"])) for q, (o, _v) in slot.items())),
+                str(when),
+            )
+        )
+    out.sort(key=lambda s: (s.on, s.key))
+    return out
+
+
+def _written(resource: Resource) -> tuple[str, str]:
+    meta = resource.get("meta") or {}
+    return (str(meta.get("lastUpdated", "")), str(resource.get("id", "")))
+
+
+def checkups(encounters: Iterable[Resource]) -> list[CheckupRecord]:
+    """Encounters typed with a ``checkup-visit`` code (the code is the visit type)."""
+    out = []
+    for enc in encounters:
+        if enc.get("status") in ("cancelled", "entered-in-error"):
+            continue
+        visit = None
+        for concept in enc.get("type") or ():
+            for coding in concept.get("coding") or ():
+                if coding.get("system") == t.CS_CHECKUP_VISIT:
+                    visit = coding.get("code")
+        start = local_date((enc.get("period") or {}).get("start"))
+        if visit is None or start is None or visit in ("daily-check",):
+            continue
+        out.append(CheckupRecord(str(enc["id"]), start, str(visit)))
+    out.sort(key=lambda c: (c.on, c.checkup_id))
+    return out
+
+
+def doses(immunizations: Iterable[Resource]) -> list[GivenDose]:
+    """Completed NIP doses."""
+    out = []
+    for imm in immunizations:
+        if imm.get("status") != "completed":
+            continue
+        vaccine = None
+        for coding in (imm.get("vaccineCode") or {}).get("coding") or ():
+            if coding.get("system") == t.CS_NIP_VACCINE:
+                vaccine = coding.get("code")
+        on = local_date(imm.get("occurrenceDateTime"))
+        if vaccine and on is not None:
+            out.append(GivenDose(str(imm["id"]), str(vaccine), on))
+    out.sort(key=lambda d: (d.on, d.vaccine, d.immunization_id))
+    return out
+
+
+def haemoglobin(observations: Iterable[Resource]) -> list[HbResult]:
+    """Haemoglobin results in g/L."""
+    out = []
+    for obs in observations:
+        if loinc_code(obs) != t.LOINC_HAEMOGLOBIN or is_void(obs):
+            continue
+        on, value = effective_date(obs), quantity_value(obs)
+        if on is None or value is None:
+            continue
+        if (obs.get("valueQuantity") or {}).get("code") == "g/dL":
+            value *= 10.0
+        out.append(HbResult(str(obs["id"]), on, value))
+    out.sort(key=lambda h: (h.on, h.observation_id))
+    return out
+
+
+def daily_checks(child: ChildInfo, observations: Iterable[Resource]) -> list[DailyCheck]:
+    """Morning checks: per day, the (highest) temperature and the symptoms seen.
+
+    Only for a child enrolled in a centre (the check is the centre's).
+    """
+    if child.centre_id is None:
+        return []
+    days: dict[date, tuple[list[str], list[float], list[str]]] = {}
+    for obs in observations:
+        code = loinc_code(obs)
+        if code not in DAILY_CHECK_CODES or is_void(obs):
+            continue
+        on = effective_date(obs)
+        if on is None:
+            continue
+        ids, temps, symptoms = days.setdefault(on, ([], [], []))
+        ids.append(str(obs["id"]))
+        if code == t.LOINC_BODY_TEMPERATURE:
+            value = quantity_value(obs)
+            if value is not None:
+                temps.append(value)
+        else:
+            for coding in (obs.get("valueCodeableConcept") or {}).get("coding") or ():
+                if coding.get("system") == t.CS_SYMPTOM and coding.get("code"):
+                    symptoms.append(str(coding["code"]))
+    out = []
+    for on, (ids, temps, symptoms) in sorted(days.items()):
+        out.append(
+            DailyCheck(
+                min(ids),
+                child.child_id,
+                child.centre_id,
+                child.class_id or "",
+                on,
+                max(temps) if temps else None,
+                tuple(sorted(set(symptoms))),
+            )
+        )
+    return out
+
+
+def screenings(responses: Iterable[Resource]) -> list[ScreeningRecord]:
+    """Warning-sign screenings: the items answered ``true`` and the regression answer."""
+    out = []
+    for qr in responses:
+        if qr.get("questionnaire") != WARNING_SIGNS_QUESTIONNAIRE:
+            continue
+        if qr.get("status") not in ("completed", "amended"):
+            continue
+        on = local_date(qr.get("authored"))
+        if on is None:
+            continue
+        positive: list[str] = []
+        regression = False
+        for link, answer in _answers(qr.get("item") or ()):
+            if answer is True:
+                if link == REGRESSION:
+                    regression = True
+                else:
+                    positive.append(link)
+        out.append(ScreeningRecord(str(qr["id"]), on, tuple(sorted(positive)), regression))
+    out.sort(key=lambda s: (s.on, s.screening_id))
+    return out
+
+
+def _answers(items: Sequence[Resource]) -> Iterable[tuple[str, Any]]:
+    for item in items:
+        for answer in item.get("answer") or ():
+            if "valueBoolean" in answer:
+                yield str(item.get("linkId")), answer["valueBoolean"]
+        yield from _answers(item.get("item") or ())
