@@ -53,12 +53,14 @@ def run(args: argparse.Namespace) -> int:
         if args.if_empty and not is_empty(repo):
             print("demo: the database already holds children; nothing loaded")  # noqa: T201
             return 0
+        print(f"demo: loading {args.children} children...", flush=True)  # noqa: T201
         summary = load_demo(
             repo,
             children=args.children,
             seed=args.seed,
             as_of=args.as_of,
             max_entries=settings.max_bundle_entries,
+            progress=_progress,
         )
     finally:
         engine.dispose()

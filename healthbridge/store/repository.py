@@ -246,9 +246,12 @@ class Transaction:
 
     def run_pre_commit(self) -> None:
         """Run the pre-commit hooks until none reports more work (bounded)."""
-        for _round in range(MAX_HOOK_DEPTH):
-            if not any([hook(self) for hook in self.hooks.pre_commit_hooks]):
-                return
+        # Deferred derived-data work is the server's own, like write interceptors: the
+        # caller's write was authorised already, and their reach must not hide or refuse it.
+        with self.as_server():
+            for _round in range(MAX_HOOK_DEPTH):
+                if not any([hook(self) for hook in self.hooks.pre_commit_hooks]):
+                    return
         raise UnprocessableError("Pre-commit hooks did not settle")
 
     # ------------------------------------------------------------------ reads

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from functools import cache
 
 from fastapi import APIRouter, Request
@@ -27,6 +28,7 @@ from healthbridge.web.visit import (
     visit_bundle,
 )
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 REFER_TO = ("org-mch", "org-chc")
 
@@ -118,6 +120,7 @@ async def visit_save(request: Request, user: UserDep, patient_id: str) -> Respon
             max_entries=settings.max_bundle_entries, base="", minimal=True,
         )  # fmt: skip
     except FhirError as exc:
+        log.warning("visit for Patient/%s not saved: %s %s", patient_id, exc.status, exc.issues)
         problem = FormProblem("visit.err_server", {"detail": str(exc)})
         return _form_page(request, user, patient, values, (problem,), status=422)
     return RedirectResponse(f"/app/child/{patient_id}?saved=1", status_code=303)

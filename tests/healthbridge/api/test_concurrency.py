@@ -140,5 +140,7 @@ def test_concurrent_bundles_with_if_none_exist_make_one_child(server: LiveServer
     ids = _search_ids(server, criteria)
     assert len(ids) == 1
     with server.client() as c:
-        obs = c.get(f"/Observation?subject=Patient/{ids[0]}&_count=100").json()
+        obs = c.get(
+            f"/Observation?subject=Patient/{ids[0]}&code=http://loinc.org|29463-7&_count=100"
+        ).json()
     assert obs["total"] == CLIENTS  # every measurement points at the one child

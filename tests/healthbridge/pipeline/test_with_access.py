@@ -1,0 +1,54 @@
+"""The pipeline under the real access layer: a paediatrician's and a centre's measurements are
+scored and alerted with the server's authority (found by the browser journey: the derived
+scores used to be refused as out of the caller's reach)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests import factories as f
+from tests.healthbridge.access import world
+
+RULESET = "cn-child-health@2026.1/CN"
+
+
+@pytest.fixture
+def app_client(app_factory: Callable[..., Any]) -> Iterator[TestClient]:
+    app = app_factory(authenticated=True, clinical_ruleset=RULESET)
+    with TestClient(app, headers={"Accept": "application/fhir+json"}) as client:
+        yield client
+
+
+def _as(client: TestClient, caller: str) -> dict[str, str]:
+    who = world.CALLERS[caller]
+    return {**f.FHIR_JSON, **f.auth_headers(who.role, **who.claims)}
+
+
+@pytest.mark.parametrize("caller", ["paediatrician-consent", "health-manager"])
+def test_measurement_by_a_restricted_role_is_scored(app_client: TestClient, caller: str) -> None:
+    world.load(f.RoleClient(app_client, f.auth_headers("system")))
+    headers = _as(app_client, caller)
+    weight = f.observation("Patient/kid-a", value=2.1)  # far below the median: an alert too
+    weight["effectiveDateTime"] = "2026-06-01T09:00:00+08:00"
+    created = app_client.post("/fhir/Observation", json=weight, headers=headers)
+    assert created.status_code == 201, created.text
+    system = f.auth_headers("system")
+    scores = app_client.get(
+        "/fhir/Observation?subject=Patient/kid-a&_count=50", headers=system
+    ).json()
+    derived = [
+        e["resource"]
+        for e in scores.get("entry", [])
+        if any(
+            d.get("reference", "").endswith(created.json()["id"])
+            for d in e["resource"].get("derivedFrom", [])
+        )
+    ]
+    assert derived, "no derived z-score Observation was written"
+    # the caller sees the derived data of a child in reach
+    mine = app_client.get(f"/fhir/Observation/{derived[0]['id']}", headers=headers)
+    assert mine.status_code == 200
