@@ -23,7 +23,7 @@ def app_client(app_factory: Callable[..., Any]) -> Iterator[TestClient]:
         yield client
 
 
-def _as(client: TestClient, caller: str) -> dict[str, str]:
+def _as(caller: str) -> dict[str, str]:
     who = world.CALLERS[caller]
     return {**f.FHIR_JSON, **f.auth_headers(who.role, **who.claims)}
 
@@ -31,7 +31,7 @@ def _as(client: TestClient, caller: str) -> dict[str, str]:
 @pytest.mark.parametrize("caller", ["paediatrician-consent", "health-manager"])
 def test_measurement_by_a_restricted_role_is_scored(app_client: TestClient, caller: str) -> None:
     world.load(f.RoleClient(app_client, f.auth_headers("system")))
-    headers = _as(app_client, caller)
+    headers = _as(caller)
     weight = f.observation("Patient/kid-a", value=2.1)  # far below the median: an alert too
     weight["effectiveDateTime"] = "2026-06-01T09:00:00+08:00"
     created = app_client.post("/fhir/Observation", json=weight, headers=headers)
