@@ -17,18 +17,21 @@ Organization id (see :mod:`healthbridge.district.bulk`).
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from healthbridge.api.deps import BaseUrlDep, ContextDep, RepoDep, SettingsDep
 from healthbridge.api.responses import FhirResponse
+from healthbridge.config import Settings
 from healthbridge.district.bulk import OUTPUT_FORMATS, BulkExporter, Level, parse_types
 from healthbridge.district.roles import EXPORT_ROLES, require_role
 from healthbridge.errors import BadRequestError, Issue, operation_outcome
 from healthbridge.fhir.values import date_range
+from healthbridge.store.hooks import RequestContext
 from healthbridge.store.repository import Repository
 
 router = APIRouter()
@@ -50,121 +53,78 @@ def exporter(request: Request, repo: Repository, data_dir: Path) -> BulkExporter
         return current
 
 
-def _kick_off(
+@dataclass(frozen=True)
+class KickOff:
+    """Everything a kick-off request carries (the same for every export level)."""
+
+    request: Request
+    repo: Repository
+    context: RequestContext
+    settings: Settings
+    base: str
+    prefer: str | None
+    types: str | None
+    since: str | None
+    output_format: str | None
+
+    def start(self, level: Level, group: str | None = None) -> Response:
+        """Check the request and start the export job; 202 with the status URL."""
+        require_role(self.context, EXPORT_ROLES, "Bulk export")
+        if "respond-async" not in (self.prefer or ""):
+            raise BadRequestError("$export needs the header 'Prefer: respond-async'")
+        if self.output_format is not None and self.output_format not in OUTPUT_FORMATS:
+            raise BadRequestError(
+                f"_outputFormat {self.output_format!r} is not supported (ndjson only)"
+            )
+        if self.since is not None:
+            try:
+                date_range(self.since)
+            except ValueError as exc:
+                raise BadRequestError(f"Invalid _since {self.since!r}") from exc
+        job = exporter(self.request, self.repo, self.settings.data_dir).start(
+            self.context,
+            level=level,
+            request=str(self.request.url),
+            types=parse_types(self.types, level),
+            since=self.since,
+            group=group,
+        )
+        return Response(
+            status_code=202, headers={"Content-Location": f"{self.base}/$export-status/{job.id}"}
+        )
+
+
+def kick_off(
     request: Request,
-    repo: Repository,
+    repo: RepoDep,
     context: ContextDep,
     settings: SettingsDep,
-    base: str,
-    *,
-    level: Level,
-    prefer: str | None,
-    types: str | None,
-    since: str | None,
-    output_format: str | None,
-    group: str | None = None,
-) -> Response:
-    require_role(context, EXPORT_ROLES, "Bulk export")
-    if "respond-async" not in (prefer or ""):
-        raise BadRequestError("$export needs the header 'Prefer: respond-async'")
-    if output_format is not None and output_format not in OUTPUT_FORMATS:
-        raise BadRequestError(f"_outputFormat {output_format!r} is not supported (ndjson only)")
-    if since is not None:
-        try:
-            date_range(since)
-        except ValueError as exc:
-            raise BadRequestError(f"Invalid _since {since!r}") from exc
-    job = exporter(request, repo, settings.data_dir).start(
-        context,
-        level=level,
-        request=str(request.url),
-        types=parse_types(types, level),
-        since=since,
-        group=group,
-    )
-    return Response(
-        status_code=202, headers={"Content-Location": f"{base}/$export-status/{job.id}"}
-    )
+    base: BaseUrlDep,
+    prefer: Prefer = None,
+    types: Types = None,
+    since: Since = None,
+    output_format: OutputFormat = None,
+) -> KickOff:
+    """The kick-off parameters of http://hl7.org/fhir/uv/bulkdata/export.html#query-parameters."""
+    return KickOff(request, repo, context, settings, base, prefer, types, since, output_format)
+
+
+KickOffDep = Annotated[KickOff, Depends(kick_off)]
 
 
 @router.get("/$export", summary="Bulk Data system-level export (async)")
-def export_system(
-    request: Request,
-    repo: RepoDep,
-    context: ContextDep,
-    settings: SettingsDep,
-    base: BaseUrlDep,
-    prefer: Prefer = None,
-    types: Types = None,
-    since: Since = None,
-    output_format: OutputFormat = None,
-) -> Response:
-    return _kick_off(
-        request,
-        repo,
-        context,
-        settings,
-        base,
-        level="system",
-        prefer=prefer,
-        types=types,
-        since=since,
-        output_format=output_format,
-    )
+def export_system(kick: KickOffDep) -> Response:
+    return kick.start("system")
 
 
 @router.get("/Patient/$export", summary="Bulk Data patient-level export (async)")
-def export_patients(
-    request: Request,
-    repo: RepoDep,
-    context: ContextDep,
-    settings: SettingsDep,
-    base: BaseUrlDep,
-    prefer: Prefer = None,
-    types: Types = None,
-    since: Since = None,
-    output_format: OutputFormat = None,
-) -> Response:
-    return _kick_off(
-        request,
-        repo,
-        context,
-        settings,
-        base,
-        level="patient",
-        prefer=prefer,
-        types=types,
-        since=since,
-        output_format=output_format,
-    )
+def export_patients(kick: KickOffDep) -> Response:
+    return kick.start("patient")
 
 
 @router.get("/Group/{group_id}/$export", summary="Bulk Data export of a centre's children")
-def export_group(
-    group_id: str,
-    request: Request,
-    repo: RepoDep,
-    context: ContextDep,
-    settings: SettingsDep,
-    base: BaseUrlDep,
-    prefer: Prefer = None,
-    types: Types = None,
-    since: Since = None,
-    output_format: OutputFormat = None,
-) -> Response:
-    return _kick_off(
-        request,
-        repo,
-        context,
-        settings,
-        base,
-        level="group",
-        prefer=prefer,
-        types=types,
-        since=since,
-        output_format=output_format,
-        group=group_id,
-    )
+def export_group(group_id: str, kick: KickOffDep) -> Response:
+    return kick.start("group", group=group_id)
 
 
 @router.get("/$export-status/{job_id}", summary="Bulk Data export status / manifest")
