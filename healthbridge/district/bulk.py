@@ -149,6 +149,10 @@ class BulkExporter:
     def load(self, job_id: str) -> ExportJob:
         """The job's state (a job interrupted by a restart is reported as an error)."""
         path = self._dir(job_id) / "job.json"
+        # Liveness first: a job that finishes while its file is read is then still "live"
+        # here, so a stale in-progress state is never mistaken for an interrupted job.
+        with self._lock:
+            live = job_id in self._live
         if not path.is_file():
             raise NotFoundError(f"Export job {job_id!r} not found")
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -159,8 +163,6 @@ class BulkExporter:
                 "outputs": tuple(data["outputs"]),
             }
         )
-        with self._lock:
-            live = job.id in self._live
         if job.state == "in-progress" and not live:
             job = replace(
                 job,
