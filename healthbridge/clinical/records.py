@@ -145,7 +145,8 @@ def _optional_text(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     return frame.assign(**{name: column.astype(object).where(keep, None)})
 
 
-_GROWTH_FIELDS = (
+#: The growth input columns of a child's record, in :class:`GrowthPoint` order.
+GROWTH_FIELDS = (
     "zwei",
     "zlen",
     "zwfl",
@@ -216,7 +217,7 @@ def child_records(data: DistrictData, *, with_growth: bool = True) -> Iterator[C
     require_columns(data.children, "children", ("child_id", "birth_date", "sex"))
     growth: defaultdict[str, list[GrowthPoint]] = defaultdict(list)
     if with_growth:
-        names = ("observation_id", "date", "age_days", *_GROWTH_FIELDS)
+        names = ("observation_id", "date", "age_days", *GROWTH_FIELDS)
         growth = _group(_with_columns(data.growth, names), names, _growth_point)
     checkups = _group(
         _optional_text(data.checkups, "visit_type") if not data.checkups.empty else data.checkups,

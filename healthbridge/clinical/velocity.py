@@ -27,7 +27,7 @@ import pandas as pd
 
 from healthbridge.clinical.ages import add_age
 from healthbridge.clinical.alerts import Finding
-from healthbridge.clinical.frames import findings_to_frame, require_columns
+from healthbridge.clinical.frames import FINDING_COLUMNS, findings_to_frame, require_columns
 from healthbridge.clinical.nutrition import GrowthPoint
 from healthbridge.clinical.tables import MeasurementGapRule, VelocityTable
 from healthbridge.clinical.vocab import FLAG_OF, AlertKind
@@ -429,17 +429,5 @@ def _frame(
             "rule_version": rule_version,
             "observed_on": list(observed_arr) if len(subjects) else [],
         },
-        columns=[
-            "subject",
-            "subject_type",
-            "kind",
-            "severity",
-            "grade",
-            "evidence_ids",
-            "items",
-            "detail",
-            "rule_id",
-            "rule_version",
-            "observed_on",
-        ],
+        columns=list(FINDING_COLUMNS),
     )

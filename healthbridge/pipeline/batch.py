@@ -29,7 +29,7 @@ from healthbridge import terminology as t
 from healthbridge.clinical.alerts import AlertAction, OpenAlert, reconcile
 from healthbridge.clinical.evaluate import CENTRE_KINDS, CHILD_KINDS, evaluate_district
 from healthbridge.clinical.frames import frame_to_findings
-from healthbridge.clinical.records import DistrictData
+from healthbridge.clinical.records import GROWTH_FIELDS, DistrictData
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vocab import SubjectType
 from healthbridge.pipeline import extract as x
@@ -216,17 +216,7 @@ def district_data(d: _District) -> DistrictData:
                 "observation_id",
                 "date",
                 "age_days",
-                "zwei",
-                "zlen",
-                "zwfl",
-                "zbmi",
-                "zhc",
-                "fwei",
-                "flen",
-                "fwfl",
-                "fbmi",
-                "fhc",
-                "weight",
+                *GROWTH_FIELDS,
             ),
             ("date",),
         ).astype({"zwei": float, "zlen": float, "zwfl": float, "zbmi": float, "zhc": float}),
