@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 def mount(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to ``app``."""
     from healthbridge.web import pages, pages_centre, pages_doctor, pages_parent
-    from healthbridge.web.auth import LoginRequiredError, PageForbiddenError
+    from healthbridge.web.auth import LoginRequiredError, PageForbiddenError, PageNotFoundError
     from healthbridge.web.common import page
 
     for module in (pages, pages_parent, pages_centre, pages_doctor):
@@ -33,5 +33,10 @@ def mount(app: FastAPI) -> None:
         del exc
         return page(request, None, "error.html", status=403, message="error.forbidden")
 
+    async def not_found(request: Request, exc: Exception) -> Response:
+        del exc
+        return page(request, None, "error.html", status=404, message="error.not_found")
+
     app.add_exception_handler(LoginRequiredError, login_required)
     app.add_exception_handler(PageForbiddenError, forbidden)
+    app.add_exception_handler(PageNotFoundError, not_found)

@@ -1,11 +1,10 @@
 """What the pages write: worklist actions, the daily health check, consent changes.
 
-Worklist actions (acknowledge, note, resolve, refer) work on the alert's review ``Task``
-(hb-review-task: requested → accepted → completed) and close the ``Flag`` when the alert is
-resolved; a referral is a ``ServiceRequest`` (hb-referral) pointing at the Flag. All writes go
-through the :class:`Transaction` of the user's request. The clinical pipeline may offer
-operations for these actions; this module is the one place the pages call, so switching to
-them touches only here.
+Worklist actions (acknowledge, note, resolve, refer) are the clinical pipeline's worklist
+operations on the alert's review ``Task`` (:mod:`healthbridge.pipeline.worklist`, the same
+code as ``POST /fhir/Task/{id}/$acknowledge`` …), called in the :class:`Transaction` of the
+user's request, so the store's access rules and audit apply. The daily check and consent
+changes are ordinary writes.
 """
 
 from __future__ import annotations
@@ -13,23 +12,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from healthbridge import terminology as t
-from healthbridge.errors import BadRequestError
+from healthbridge.errors import BadRequestError, NotFoundError
 from healthbridge.store.repository import Transaction
+from healthbridge.web.data import operation_call
 from healthbridge.web.visit import CST, SD
 
 Resource = dict[str, Any]
 TASK_KIND: Final = f"{t.CANONICAL_BASE}/CodeSystem/task-kind"
-Action = Literal["acknowledge", "note", "resolve", "refer"]
 ACTIONS: Final = ("acknowledge", "note", "resolve", "refer")
 VITAL: Final = "vital-signs"
 SYMPTOM_CODES: Final = ("cough", "runny-nose", "sore-throat", "diarrhoea", "vomiting", "rash")
-
-
-def _now(now: dt.datetime | None) -> str:
-    return (now or dt.datetime.now(CST)).astimezone(CST).isoformat(timespec="seconds")
 
 
 def practitioner_ref(txn: Transaction, fhir_user: str | None) -> str | None:
@@ -45,28 +40,15 @@ def practitioner_ref(txn: Transaction, fhir_user: str | None) -> str | None:
     return None
 
 
-def review_task(txn: Transaction, flag: Resource, now: str) -> Resource:
-    """The Flag's review Task; created (status requested) when the pipeline made none."""
-    found = txn.search_params("Task", [("focus", f"Flag/{flag['id']}")]).matches
-    if found and found[0].resource is not None:
-        return found[0].resource
-    task: Resource = {
-        "resourceType": "Task",
-        "meta": {"profile": [f"{SD}/hb-review-task"]},
-        "status": "requested",
-        "intent": "order",
-        "code": {"coding": [{"system": TASK_KIND, "code": "alert-review"}]},
-        "focus": {"reference": f"Flag/{flag['id']}"},
-        "for": flag["subject"],
-        "authoredOn": now,
-    }
-    return txn.create(task).stored.resource or task
-
-
-@dataclass(frozen=True, slots=True)
-class ActionResult:
-    task: Resource
-    referral: Resource | None = None
+def _review_task_id(txn: Transaction, flag_id: str) -> str:
+    """The open review Task of the alert ``flag_id`` (the pipeline writes one per Flag);
+    :class:`NotFoundError` when the alert has none the user may see."""
+    found = txn.search_params(
+        "Task", [("focus", f"Flag/{flag_id}"), ("code", f"{TASK_KIND}|alert-review")]
+    ).matches
+    if not found:
+        raise NotFoundError(f"Flag/{flag_id} has no review Task")
+    return found[0].id
 
 
 def worklist_action(
@@ -74,67 +56,62 @@ def worklist_action(
     flag_id: str,
     action: str,
     *,
-    actor: str | None,
+    requester: str | None,
+    base_url: str,
     text: str = "",
     refer_to: str | None = None,
-    now: dt.datetime | None = None,
-) -> ActionResult:
-    """Apply one worklist action to the alert ``flag_id`` (see module docstring)."""
+) -> dict[str, Any]:
+    """Apply one worklist action to the alert ``flag_id`` with the clinical pipeline's
+    worklist operations (:mod:`healthbridge.pipeline.worklist`), in the page's transaction;
+    returns the review Task as saved.
+
+    * acknowledge → ``$acknowledge`` (``note`` = the text, if any);
+    * note → ``$note``;
+    * resolve → ``$resolve`` (``outcome`` = the text, else "resolved");
+    * refer → ``$refer`` (``performer`` = the hospital, ``reason`` = the text,
+      ``requester`` = the user), then ``$resolve`` with the referral as the outcome: on the
+      page, referring *is* how the health manager closes the review (the hospital's answer
+      arrives on the ServiceRequest).
+    """
+    from healthbridge.pipeline import worklist as operations
+
     if action not in ACTIONS:
         raise BadRequestError(f"unknown worklist action {action!r}")
-    stamp = _now(now)
-    flag = txn.read("Flag", flag_id).resource
-    assert flag is not None
-    task = dict(review_task(txn, flag, stamp))
-    if actor:
-        task["owner"] = {"reference": actor}
-    if text:
-        note: Resource = {"time": stamp, "text": text}
-        if actor:
-            note["authorReference"] = {"reference": actor}
-        task["note"] = [*task.get("note", []), note]
-    referral = None
-    if action == "acknowledge" and task.get("status") in ("requested", "received", "ready"):
-        task["status"] = "accepted"
-    elif action == "note" and task.get("status") in ("requested", "received", "ready"):
-        task["status"] = "in-progress"
-    elif action in ("resolve", "refer"):
-        if action == "refer":
-            if not refer_to or not actor:
-                raise BadRequestError("a referral needs a receiving organisation and a requester")
-            sr: Resource = {
-                "resourceType": "ServiceRequest",
-                "meta": {"profile": [f"{SD}/hb-referral"]},
-                "status": "active",
-                "intent": "order",
-                "category": [
-                    {
-                        "coding": [
-                            {"system": t.SNOMED, "code": "3457005", "display": "Patient referral"}
-                        ]
-                    }
-                ],
-                "code": {"text": text or str(flag.get("code", {}).get("text", ""))},
-                "subject": flag["subject"],
-                "authoredOn": stamp,
-                "requester": {"reference": actor},
-                "performer": [{"reference": f"Organization/{refer_to}"}],
-                "supportingInfo": [{"reference": f"Flag/{flag_id}"}],
-            }
-            referral = txn.create(sr).stored.resource
-            assert referral is not None
-            output: Resource = {"valueReference": {"reference": f"ServiceRequest/{referral['id']}"}}
-        else:
-            output = {"valueString": text or "resolved"}
-        task["status"] = "completed"
-        task["output"] = [{"type": {"text": "review outcome"}, **output}]
-        closed = dict(flag)
-        closed["status"] = "inactive"
-        closed["period"] = {**flag.get("period", {}), "end": stamp}
-        txn.update("Flag", flag_id, closed)
-    stored = txn.update("Task", str(task["id"]), task).stored.resource
-    assert stored is not None
-    return ActionResult(stored, referral)
+    task_id = _review_task_id(txn, flag_id)
+
+    def run(handler: Any, name: str, **params: str | None) -> dict[str, Any]:
+        values = [(k, v) for k, v in params.items() if v]
+        result: dict[str, Any] = handler(
+            operation_call(name, "Task", task_id, values, txn, base_url)
+        )
+        return result
+
+    if action == "acknowledge":
+        return run(operations.acknowledge, "acknowledge", note=text)
+    if action == "note":
+        if not text:
+            raise BadRequestError("a note needs a text")
+        return run(operations.note, "note", text=text)
+    if action == "resolve":
+        return run(operations.resolve, "resolve", outcome=text or "resolved")
+    if not refer_to:
+        raise BadRequestError("a referral needs a receiving organisation")
+    referred = run(
+        operations.refer,
+        "refer",
+        performer=f"Organization/{refer_to}",
+        reason=text,
+        requester=requester,
+    )
+    request = next(
+        (
+            o["valueReference"]["reference"]
+            for o in reversed(referred.get("output", []))
+            if "valueReference" in o
+        ),
+        f"Organization/{refer_to}",
+    )
+    return run(operations.resolve, "resolve", outcome=f"referred: {request}")
 
 
 @dataclass(frozen=True, slots=True)

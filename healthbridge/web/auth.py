@@ -30,7 +30,7 @@ from healthbridge.web.i18n import Translator, pick_lang
 
 TOKEN_COOKIE: Final = access_http.TOKEN_COOKIE
 DEMO_LIFETIME: Final = dt.timedelta(hours=8)
-#: The roles that have pages (district pages arrive with the reports API).
+#: The roles that have pages.
 PAGE_ROLES: Final = frozenset(
     {Role.PARENT, Role.HEALTH_MANAGER, Role.PAEDIATRICIAN, Role.DISTRICT_OFFICIAL}
 )
@@ -41,7 +41,12 @@ class LoginRequiredError(Exception):
 
 
 class PageForbiddenError(Exception):
-    """The user's role may not open this page (or the child is outside their reach)."""
+    """The user's role may not open this page."""
+
+
+class PageNotFoundError(Exception):
+    """The record is unknown or outside the user's reach (the store cannot tell them apart
+    for the user, and neither does the page)."""
 
 
 def token_secret(request: Request) -> str | None:

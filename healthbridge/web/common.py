@@ -13,11 +13,12 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
+from healthbridge.access.errors import PermissionDeniedError
 from healthbridge.api.chart_operations import DEFAULT_RULESET
 from healthbridge.clinical.ruleset import RuleSet, load_ruleset
+from healthbridge.errors import ForbiddenError, GoneError, NotFoundError
 from healthbridge.store.repository import Repository, Transaction
-from healthbridge.web import data
-from healthbridge.web.auth import PageForbiddenError, WebUser
+from healthbridge.web.auth import PageForbiddenError, PageNotFoundError, WebUser
 
 
 @cache
@@ -39,16 +40,32 @@ def today() -> dt.date:
 
 @contextmanager
 def transaction(request: Request, user: WebUser, *, write: bool = False) -> Iterator[Transaction]:
-    """A repository transaction carrying the user's :class:`RequestContext`."""
+    """A repository transaction carrying the user's :class:`RequestContext`.
+
+    The store's refusals become pages: a record that is unknown or out of reach → the
+    "not found" page (404), a refused role or scope → the "forbidden" page (403). The
+    transaction has rolled back by then."""
     repo: Repository = request.app.state.repository
-    with repo.transaction(user.context, write=write) as txn:
-        yield txn
+    try:
+        with repo.transaction(user.context, write=write) as txn:
+            yield txn
+    except (NotFoundError, GoneError) as exc:
+        raise PageNotFoundError(str(exc)) from exc
+    except (ForbiddenError, PermissionDeniedError) as exc:
+        raise PageForbiddenError(str(exc)) from exc
 
 
-def guard_child(user: WebUser, txn: Transaction, patient_id: str) -> None:
-    """Refuse a child outside the user's reach."""
-    if not data.can_see(user, txn, patient_id):
-        raise PageForbiddenError(patient_id)
+def guard_child(txn: Transaction, patient_id: str) -> dict[str, Any]:
+    """The child's Patient as the user may see it; :class:`PageNotFoundError` when unknown or
+    out of the user's reach. The store decides (docs/access.md "Reach"): the pages hold no
+    reach rule of their own."""
+    try:
+        patient = txn.read("Patient", patient_id).resource
+    except (NotFoundError, GoneError) as exc:
+        raise PageNotFoundError(patient_id) from exc
+    if patient is None:
+        raise PageNotFoundError(patient_id)
+    return patient
 
 
 def page(

@@ -1,10 +1,9 @@
 """What the pages show, read through the repository :class:`Transaction` (never raw SQL).
 
 Every function takes the request's transaction, whose context carries the user's principal,
-so the store's read hooks (access rules, audit) see page reads exactly like FHIR reads. The
-reach checks here (:func:`can_see`) mirror the access policy for the pages' own navigation:
-a parent sees their linked children, a centre its enrolled children, a hospital the children
-whose guardian consented to share with it.
+so the store's access rules (role, scopes, reach) and audit apply to page reads exactly as to
+FHIR reads: there is no reach rule here. A record out of the user's reach is simply not found
+(docs/access.md "Reach"), which the pages show as "not found".
 """
 
 from __future__ import annotations
@@ -12,16 +11,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from healthbridge import terminology as t
-from healthbridge.access.tokens import Role
+from healthbridge.api.operations import OperationCall
 from healthbridge.charts.labels import Lang
 from healthbridge.charts.summary import ChildSummary, child_name, enrolment, summarise
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import GoneError, NotFoundError
+from healthbridge.fhir.searchparams import supported_params
 from healthbridge.store.repository import Transaction
-from healthbridge.web.auth import WebUser
 
 Resource = dict[str, Any]
 
@@ -69,9 +68,24 @@ def parent_children(txn: Transaction, related_person_id: str) -> list[Resource]:
     return [p for p in out if p is not None]
 
 
+#: The Patient search parameter on the childcare-enrollment extension's centre, announced by
+#: the store's search-parameter work. This is the one place that chooses how a centre's
+#: children are found: with the parameter registered, a direct search; until then the
+#: active Patients in the caller's reach (for a health manager, the store's reach *is* the
+#: children currently enrolled at their centre), narrowed by the extension.
+ENROLMENT_SEARCH: Final = "enrollment-centre"
+
+
+def centre_children_query(org_id: str) -> list[tuple[str, str]]:
+    """The Patient search that finds the children enrolled at ``org_id``."""
+    if ENROLMENT_SEARCH in supported_params("Patient"):
+        return [(ENROLMENT_SEARCH, f"Organization/{org_id}"), ("active", "true")]
+    return [("active", "true")]
+
+
 def centre_children(txn: Transaction, org_id: str) -> list[Resource]:
     """Active children enrolled at a centre (childcare-enrollment extension)."""
-    patients = resources(txn, "Patient", [("active", "true")])
+    patients = resources(txn, "Patient", centre_children_query(org_id))
     return sorted(
         (p for p in patients if enrolment(p)[0] == org_id), key=lambda p: str(p.get("id"))
     )
@@ -85,25 +99,6 @@ def consented_children(txn: Transaction, org_id: str) -> list[Resource]:
     ids = dict.fromkeys(c.get("patient", {}).get("reference", "").split("/")[-1] for c in consents)
     out = [read(txn, "Patient", i) for i in ids if i]
     return sorted((p for p in out if p is not None), key=lambda p: str(p.get("id")))
-
-
-def can_see(user: WebUser, txn: Transaction, patient_id: str) -> bool:
-    """Whether the child is within the user's reach (see module docstring)."""
-    if user.role is Role.PARENT:
-        return any(p["id"] == patient_id for p in parent_children(txn, user.ref_id))
-    patient = read(txn, "Patient", patient_id)
-    if patient is None or user.org_id is None:
-        return False
-    if user.role is Role.HEALTH_MANAGER:
-        return enrolment(patient)[0] == user.org_id
-    if user.role is Role.PAEDIATRICIAN:
-        consents = resources(
-            txn,
-            "Consent",
-            [("patient", f"Patient/{patient_id}"), ("organization", f"Organization/{user.org_id}")],
-        )
-        return any(c.get("status") == "active" for c in consents)
-    return False
 
 
 def child_summary(
@@ -125,11 +120,11 @@ def compartment(txn: Transaction, patient_id: str, rtype: str) -> list[Resource]
 
 @dataclass(frozen=True, slots=True)
 class WorkItem:
-    """An open alert (Flag) with its review Task (None until one exists)."""
+    """An open review Task of the centre's worklist with its alert Flag and child."""
 
+    task: Resource
     flag: Resource
-    task: Resource | None
-    patient: Resource
+    patient: Resource | None
 
     @property
     def kind(self) -> str:
@@ -147,41 +142,63 @@ class WorkItem:
 
     @property
     def task_status(self) -> str:
-        return str(self.task.get("status")) if self.task else "none"
+        return str(self.task.get("status"))
 
     @property
     def child_name(self) -> str:
-        return child_name(self.patient)
+        return child_name(self.patient) if self.patient else ""
 
 
 def worklist(
-    txn: Transaction, children: Sequence[Resource], *, kind: str | None = None
+    txn: Transaction,
+    org_id: str,
+    children: Sequence[Resource],
+    *,
+    base_url: str,
+    kind: str | None = None,
 ) -> list[WorkItem]:
-    """Active alert Flags of ``children`` with their review Tasks, newest first."""
+    """The centre's open review Tasks with their Flags, in the order of the clinical
+    pipeline's ``Organization/{id}/$worklist`` (severity, then due date), which this calls:
+    one definition of the worklist for FHIR clients and pages."""
+    from healthbridge.pipeline import worklist as operations
+
+    call = operation_call("worklist", "Organization", org_id, [], txn, base_url)
+    bundle = operations.worklist(call)
     by_id = {str(p["id"]): p for p in children}
-    flags: list[Resource] = []
-    tasks: dict[str, Resource] = {}
-    ids = list(by_id)
-    for start in range(0, len(ids), 50):  # R4 Flag has no status search parameter
-        refs = ",".join(f"Patient/{i}" for i in ids[start : start + 50])
-        for s in search_all(txn, "Flag", [("patient", refs), ("_revinclude", "Task:focus")]):
-            if s.resource is None:
-                continue
-            if s.resource_type == "Flag" and s.resource.get("status") == "active":
-                flags.append(s.resource)
-            elif s.resource_type == "Task":
-                focus = s.resource.get("focus", {}).get("reference", "")
-                tasks[focus] = s.resource
+    found: dict[str, Resource] = {}
+    tasks: list[Resource] = []
+    for entry in bundle.get("entry", []):
+        resource = entry.get("resource") or {}
+        if entry.get("search", {}).get("mode") == "match":
+            tasks.append(resource)
+        else:
+            found[f"{resource.get('resourceType')}/{resource.get('id')}"] = resource
     items = []
-    for flag in flags:
-        pid = flag.get("subject", {}).get("reference", "").split("/")[-1]
-        if pid not in by_id:
+    for task in tasks:
+        flag = found.get(str(task.get("focus", {}).get("reference", "")))
+        if flag is None:
             continue
-        item = WorkItem(flag, tasks.get(f"Flag/{flag['id']}"), by_id[pid])
-        if kind and item.kind != kind:
-            continue
-        items.append(item)
-    return sorted(items, key=lambda i: str(i.flag.get("period", {}).get("start", "")), reverse=True)
+        pid = str(task.get("for", {}).get("reference", "")).removeprefix("Patient/")
+        patient = by_id.get(pid) or (read(txn, "Patient", pid) if pid else None)
+        item = WorkItem(task, flag, patient)
+        if not kind or item.kind == kind:
+            items.append(item)
+    return items
+
+
+def operation_call(
+    name: str,
+    resource_type: str,
+    resource_id: str,
+    parameters: list[tuple[str, Any]],
+    txn: Transaction,
+    base_url: str,
+) -> OperationCall:
+    """An instance-level operation call made by a page, in the page's transaction."""
+    method = "GET" if name == "worklist" else "POST"
+    return OperationCall(
+        name, "instance", resource_type, resource_id, parameters, None, txn, base_url, method
+    )
 
 
 def referrals_to(txn: Transaction, org_id: str) -> list[Resource]:

@@ -99,6 +99,10 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "manager.text": ("说明", "Text"),
     "manager.refer_to": ("转诊至", "Refer to"),
     "manager.done": ("已保存。", "Saved."),
+    "manager.bad_action": (
+        "操作未完成：备注需要填写说明，转诊需要选择接收机构。",
+        "Not done: a note needs a text and a referral a receiving hospital.",
+    ),
     "manager.daily": ("晨午检登记", "Daily health check"),
     "manager.admission": ("入托预防接种查验", "Admission vaccination check"),
     "task.requested": ("待处理", "to do"),

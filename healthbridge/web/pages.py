@@ -119,7 +119,7 @@ def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
     """A child's record: growth (charts + plain-language scores), vaccinations, checkups,
     alerts; the history for staff; consents for parents."""
     with transaction(request, user) as txn:
-        guard_child(user, txn, patient_id)
+        guard_child(txn, patient_id)
         summary = data.child_summary(txn, patient_id, rules(), user.lang, today())
         consents = data.compartment(txn, patient_id, "Consent")
         encounters = data.compartment(txn, patient_id, "Encounter")
@@ -151,7 +151,7 @@ def chart_image(
     if indicator not in CHART_INDICATORS or fmt not in MEDIA_TYPES:
         return Response(status_code=404)
     with transaction(request, user) as txn:
-        guard_child(user, txn, patient_id)
+        guard_child(txn, patient_id)
         body = chart_bytes(txn, patient_id, Indicator(indicator), fmt=fmt, lang=user.lang)
     return Response(
         body, media_type=MEDIA_TYPES[fmt], headers={"Cache-Control": "private, no-store"}
@@ -165,7 +165,7 @@ def report_pdf(request: Request, user: UserDep, patient_id: str) -> Response:
     from healthbridge.charts.summary import parent_report
 
     with transaction(request, user) as txn:
-        guard_child(user, txn, patient_id)
+        guard_child(txn, patient_id)
         summary = data.child_summary(txn, patient_id, rules(), user.lang, today())
         centre = data.read(txn, "Organization", summary.centre_id) if summary.centre_id else None
     report = parent_report(summary, user.lang, as_of=today(), centre=(centre or {}).get("name"))

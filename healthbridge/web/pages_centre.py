@@ -15,10 +15,11 @@ from healthbridge.clinical.admission import AdmissionState, admission_check
 from healthbridge.clinical.tables_vaccination import VaccineInfo
 from healthbridge.clinical.vaccination import GivenDose, vaccination_plan
 from healthbridge.clinical.vocab import Sex
+from healthbridge.errors import BadRequestError
 from healthbridge.store.bundle import process
 from healthbridge.web import actions, data
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
-from healthbridge.web.common import guard_child, page, rules, today, transaction
+from healthbridge.web.common import page, rules, today, transaction
 
 router = APIRouter()
 REFER_TO = ("org-mch", "org-chc")
@@ -38,7 +39,7 @@ def worklist_page(request: Request, user: UserDep, kind: str = "", done: str = "
     org = _centre(user)
     with transaction(request, user) as txn:
         children = data.centre_children(txn, org)
-        items = data.worklist(txn, children, kind=kind or None)
+        items = data.worklist(txn, org, children, base_url=user.context.base_url or "", kind=kind)
         centre = data.read(txn, "Organization", org)
         orgs = {o: (data.read(txn, "Organization", o) or {}).get("name", o) for o in REFER_TO}
     texts = {k.kind.value: k for k in rules().alerts.kinds}
@@ -67,17 +68,17 @@ def worklist_post(
     text: Annotated[str, Form()] = "",
     refer_to: Annotated[str, Form()] = "",
 ) -> Response:
-    """Acknowledge, note, resolve or refer one alert."""
-    org = _centre(user)
-    with transaction(request, user, write=True) as txn:
-        flag = data.read(txn, "Flag", flag_id)
-        pid = (flag or {}).get("subject", {}).get("reference", "").split("/")[-1]
-        guard_child(user, txn, pid)
-        actor = actions.practitioner_ref(txn, user.principal.fhir_user)
-        actions.worklist_action(
-            txn, flag_id, action, actor=actor, text=text.strip(), refer_to=refer_to or None
-        )
-    del org
+    """Acknowledge, note, resolve or refer one alert (the pipeline's worklist operations; an
+    alert out of the user's reach is not found)."""
+    _centre(user)
+    try:
+        with transaction(request, user, write=True) as txn:
+            actions.worklist_action(
+                txn, flag_id, action, requester=user.principal.fhir_user,
+                base_url=user.context.base_url or "", text=text.strip(), refer_to=refer_to or None,
+            )  # fmt: skip
+    except BadRequestError:
+        return page(request, user, "error.html", status=400, message="manager.bad_action")
     return RedirectResponse("/app/centre?done=1", status_code=303)
 
 
@@ -138,7 +139,6 @@ def admission_page(request: Request, user: UserDep) -> Response:
     with transaction(request, user) as txn:
         for child in data.centre_children(txn, org):
             pid = str(child["id"])
-            guard_child(user, txn, pid)
             given = [
                 GivenDose(str(i["id"]), code, dt.date.fromisoformat(i["occurrenceDateTime"][:10]))
                 for i in data.compartment(txn, pid, "Immunization")

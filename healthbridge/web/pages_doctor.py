@@ -82,8 +82,7 @@ def _form_page(
 def visit_form(request: Request, user: UserDep, patient_id: str) -> Response:
     _hospital(user)
     with transaction(request, user) as txn:
-        guard_child(user, txn, patient_id)
-        patient = data.read(txn, "Patient", patient_id) or {}
+        patient = guard_child(txn, patient_id)
     return _form_page(request, user, patient, {"visit_date": today().isoformat()})
 
 
@@ -95,8 +94,7 @@ async def visit_save(request: Request, user: UserDep, patient_id: str) -> Respon
     multi = ("vaccine", "dose", "lot", "warning_item")
     values: dict[str, object] = {k: form.getlist(k) if k in multi else form.get(k) for k in form}
     with transaction(request, user) as txn:
-        guard_child(user, txn, patient_id)
-        patient = data.read(txn, "Patient", patient_id) or {}
+        patient = guard_child(txn, patient_id)
         practitioner = actions.practitioner_ref(txn, user.principal.fhir_user)
     if practitioner is None:
         raise PageForbiddenError("no practitioner")

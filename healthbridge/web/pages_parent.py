@@ -38,7 +38,7 @@ def consent_change(
     """Withdraw or restore a data-sharing consent of one of the parent's children."""
     user.require(Role.PARENT)
     with transaction(request, user, write=True) as txn:
-        guard_child(user, txn, patient_id)
+        guard_child(txn, patient_id)
         consent = data.read(txn, "Consent", consent_id) or {}
         if consent.get("patient", {}).get("reference") != f"Patient/{patient_id}":
             raise PageForbiddenError(consent_id)

@@ -3,9 +3,9 @@
 A paediatrician records a visit with a low weight → the health manager sees the alert on the
 worklist → resolves it with a referral → the parent sees the chart with the new point.
 
-The alert step: the clinical pipeline (its own branch) writes the alert Flag when the visit is
-saved. Until it is merged, :func:`alert_for` finds no pipeline Flag and writes one the way the
-pipeline does; once it is merged the pipeline's Flag is the one found and shown.
+The alert step: the clinical pipeline (on, with the default rule set) writes the alert Flag and
+its review Task when the visit is saved; :func:`alert_for` finds them (and only if a rule
+change made the pipeline quiet, writes an alert the way the pipeline does).
 
 Screenshots go to ``$HEALTHBRIDGE_SCREENSHOTS`` (``docs/screenshots`` to refresh the README's)
 or to the test's temporary directory.
@@ -26,7 +26,7 @@ import pytest
 
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import Repository
-from tests.healthbridge.web.world import World, alert_flag, build_world
+from tests.healthbridge.web.world import World, build_world, write_alert
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -113,7 +113,7 @@ def login(page: Any, base: str, who: str) -> None:
     page.wait_for_load_state()
 
 
-def alert_for(repo: Repository, child_id: str) -> str:
+def alert_for(repo: Repository, child_id: str, centre_id: str) -> str:
     """The child's active underweight alert: the pipeline's, else one written as it would."""
     with repo.transaction(SYSTEM_CONTEXT) as txn:
         flags = [
@@ -124,7 +124,7 @@ def alert_for(repo: Repository, child_id: str) -> str:
         low = [f for f in flags if f["code"]["coding"][0]["code"] == "underweight"]
         if low:
             return str(low[0]["id"])
-        return str(txn.create(alert_flag(child_id, start=time.strftime("%Y-%m-%d"))).stored.id)
+        return write_alert(txn, child_id, centre_id, start=time.strftime("%Y-%m-%d"))
 
 
 def chart_points(page: Any, base: str, child_id: str) -> int:
@@ -162,7 +162,7 @@ def test_journey(server: tuple[str, World, Repository], browser: Any, shots: Pat
     assert chart_points(desk, base, world.child_id) == before + 1
 
     # 2. The health manager sees the alert and resolves it with a referral.
-    flag_id = alert_for(repo, world.child_id)
+    flag_id = alert_for(repo, world.child_id, world.centre_id)
     login(desk, base, world.manager)
     item = desk.locator(f'[data-testid="item-{flag_id}"]')
     assert item.is_visible()

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from healthbridge.store.hooks import SYSTEM_CONTEXT
-from tests.healthbridge.web.world import World, alert_flag, build_world
+from tests.healthbridge.web.world import World, build_world, write_alert
 
 ROLES = {"parent": "parent", "manager": "health-manager", "doctor": "paediatrician"}
 
@@ -75,8 +75,12 @@ def test_parent_sees_own_child_not_others(site: tuple[TestClient, World]) -> Non
     child = client.get(f"/app/child/{world.child_id}")
     assert child.status_code == 200
     assert "预防接种" in child.text  # Chinese by default
-    assert client.get(f"/app/child/{world.other_child_id}").status_code == 403
-    assert client.get(f"/app/chart/{world.other_child_id}/wfa.svg").status_code == 403
+    # out of reach: the store does not find the child, and the page says "not found"
+    other = client.get(f"/app/child/{world.other_child_id}")
+    assert other.status_code == 404
+    assert "未找到" in other.text
+    assert client.get(f"/app/chart/{world.other_child_id}/wfa.svg").status_code == 404
+    assert client.get(f"/app/child/{world.other_child_id}/report.pdf").status_code == 404
     chart = client.get(f"/app/chart/{world.child_id}/wfa.svg")
     assert chart.headers["content-type"].startswith("image/svg+xml")
     english = client.get(f"/app/child/{world.child_id}?lang=en")
@@ -95,7 +99,7 @@ def test_parent_withdraws_and_restores_consent(site: tuple[TestClient, World]) -
     assert client.post(url, data={"active": "no"}, follow_redirects=False).status_code == 303
     assert "已撤回" in client.get(f"/app/child/{world.child_id}").text
     login(client, world, "doctor")
-    assert client.get(f"/app/child/{world.child_id}").status_code == 403  # no longer shared
+    assert client.get(f"/app/child/{world.child_id}").status_code == 404  # no longer shared
     login(client, world, "parent")
     client.post(url, data={"active": "yes"})
     login(client, world, "doctor")
@@ -105,7 +109,7 @@ def test_parent_withdraws_and_restores_consent(site: tuple[TestClient, World]) -
 def _post_flag(client: TestClient, world: World) -> str:
     app = client.app
     with app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
-        return str(txn.create(alert_flag(world.child_id)).stored.id)
+        return write_alert(txn, world.child_id, world.centre_id)
 
 
 def test_manager_worklist_actions(site: tuple[TestClient, World]) -> None:
@@ -126,28 +130,56 @@ def test_manager_worklist_actions(site: tuple[TestClient, World]) -> None:
         act, data={"action": "refer", "text": "营养门诊", "refer_to": world.hospital_id}
     )
     assert r.status_code == 200
-    assert f"item-{flag_id}" not in client.get("/app/centre").text  # resolved: off the list
+    assert f"item-{flag_id}" not in client.get("/app/centre").text  # reviewed: off the list
     with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
-        flag = txn.read("Flag", flag_id).resource
-        task = txn.search_params("Task", [("focus", f"Flag/{flag_id}")]).matches[0].resource
+        task = txn.read("Task", f"review-{flag_id}").resource
         sr = txn.search_params("ServiceRequest", [("subject", f"Patient/{world.child_id}")])
-    assert flag["status"] == "inactive"
+    # the pipeline's worklist operations did the writes: $note, $refer, then $resolve
     assert task["status"] == "completed"
+    assert task["businessStatus"]["text"] == "resolved"
     assert task["note"][0]["text"] == "已电话联系家长"
-    assert task["output"][0]["valueReference"]["reference"].startswith("ServiceRequest/")
-    assert [m.resource["code"]["text"] for m in sr.matches] == ["营养门诊"]
+    referral = task["output"][0]["valueReference"]["reference"]
+    assert referral.startswith("ServiceRequest/")
+    assert task["output"][-1]["valueString"] == f"referred: {referral}"
+    [request] = [m.resource for m in sr.matches]
+    assert request["note"][0]["text"] == "营养门诊"
+    assert request["performer"][0]["reference"] == f"Organization/{world.hospital_id}"
+    assert request["requester"]["reference"] == world.manager
+    assert request["supportingInfo"][0]["reference"] == f"Flag/{flag_id}"
     login(client, world, "doctor")
     assert "营养门诊" in client.get("/app/doctor").text  # referral received
+
+
+def test_manager_resolves_and_notes_need_text(site: tuple[TestClient, World]) -> None:
+    client, world = site
+    flag_id = _post_flag(client, world)
+    login(client, world, "manager")
+    act = f"/app/centre/alert/{flag_id}"
+    assert client.post(act, data={"action": "note", "text": " "}).status_code == 400
+    assert client.post(act, data={"action": "shout"}).status_code == 400
+    assert client.post(act, data={"action": "refer", "text": "x"}).status_code == 400
+    done = client.post(act, data={"action": "resolve", "text": "家长已带孩子复查"})
+    assert done.status_code == 200
+    assert f"item-{flag_id}" not in client.get("/app/centre").text
+    with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
+        task = txn.read("Task", f"review-{flag_id}").resource
+        flag = txn.read("Flag", flag_id).resource
+    assert task["status"] == "completed"
+    assert task["output"][-1]["valueString"] == "家长已带孩子复查"
+    assert flag["status"] == "active"  # the Flag follows the condition, not the review
 
 
 def test_manager_cannot_act_on_other_centres_children(site: tuple[TestClient, World]) -> None:
     client, world = site
     with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
-        other = str(txn.create(alert_flag(world.other_child_id)).stored.id)
+        # even a Task owned by the manager's own centre: the child is out of reach
+        other = write_alert(txn, world.other_child_id, world.centre_id)
     login(client, world, "manager")
     assert f"item-{other}" not in client.get("/app/centre").text
     r = client.post(f"/app/centre/alert/{other}", data={"action": "resolve"})
-    assert r.status_code == 403
+    assert r.status_code == 404  # out of reach: not found, and nothing written
+    with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
+        assert txn.read("Task", f"review-{other}").resource["status"] == "requested"
 
 
 def test_daily_check_saves_one_transaction_or_nothing(site: tuple[TestClient, World]) -> None:

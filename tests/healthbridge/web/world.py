@@ -7,7 +7,7 @@ from typing import Any
 
 from healthbridge.charts.summary import enrolment
 from healthbridge.demo.load import DEMO_CONTEXT, load_demo
-from healthbridge.store.repository import Repository
+from healthbridge.store.repository import Repository, Transaction
 from tests import factories as f
 
 SD = "https://healthbridge.github.io/fhir/StructureDefinition"
@@ -68,3 +68,33 @@ def alert_flag(
         extension=[{"url": f"{SD}/alert-severity", "valueCode": "moderate"}],
         period={"start": start},
     )
+
+
+def write_alert(
+    txn: Transaction, child_id: str, centre_id: str, *, start: str = "2026-11-20"
+) -> str:
+    """An alert as the clinical pipeline writes it: the Flag and its review Task (id
+    ``review-{flag}``, owned by the centre's health manager, status requested); the Flag id."""
+    flag_id = str(txn.create(alert_flag(child_id, start=start)).stored.id)
+    task = {
+        "resourceType": "Task",
+        "id": f"review-{flag_id}",
+        "meta": {"profile": [f"{SD}/hb-review-task"]},
+        "status": "requested",
+        "intent": "order",
+        "code": {
+            "coding": [
+                {
+                    "system": "https://healthbridge.github.io/fhir/CodeSystem/task-kind",
+                    "code": "alert-review",
+                }
+            ]
+        },
+        "focus": {"reference": f"Flag/{flag_id}"},
+        "for": {"reference": f"Patient/{child_id}"},
+        "owner": {"reference": f"PractitionerRole/pr-{centre_id}-1-role"},
+        "authoredOn": f"{start}T08:00:00+08:00",
+        "restriction": {"period": {"end": start}},
+    }
+    txn.update("Task", task["id"], task)
+    return flag_id
