@@ -68,13 +68,14 @@ def verify_token(request: Request, token: str) -> Principal:
 def mint_demo_token(
     secret: str, role: Role, fhir_user: str, organization: str | None = None
 ) -> str:
-    """A demo token for one of the demo district's people (demo mode only)."""
+    """A demo token for one of the demo district's people (demo mode only). ``fhir_user``
+    without a ``Type/`` is a plain subject (the district official has no FHIR record)."""
     subject = fhir_user.split("/")[-1]
     return mint_token(
         secret=secret,
         role=role,
         subject=subject,
-        fhir_user=fhir_user,
+        fhir_user=fhir_user if "/" in fhir_user else None,
         organization=organization,
         lifetime=DEMO_LIFETIME,
     )

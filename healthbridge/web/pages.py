@@ -32,6 +32,8 @@ HOME: Final = {
     Role.DISTRICT_OFFICIAL: "/app/district",
 }
 STAFF_ROLE: Final = "https://healthbridge.github.io/fhir/CodeSystem/staff-role"
+#: The demo district official's token subject.
+DEMO_OFFICIAL: Final = "demo-district-official"
 
 
 def _signed_in(token: str, target: str) -> RedirectResponse:
@@ -41,8 +43,11 @@ def _signed_in(token: str, target: str) -> RedirectResponse:
 
 
 def demo_people(repo: Repository, limit: int = 4) -> list[tuple[Role, str, str, str | None]]:
-    """(role, fhirUser, name, organisation) of a few demo people for the role picker."""
-    people: list[tuple[Role, str, str, str | None]] = []
+    """(role, fhirUser, name, organisation) of a few demo people for the role picker; the
+    district official (no FHIR record: a plain subject) comes first."""
+    people: list[tuple[Role, str, str, str | None]] = [
+        (Role.DISTRICT_OFFICIAL, DEMO_OFFICIAL, "区卫健局 · 演示 / district bureau (demo)", None)
+    ]
     with repo.transaction(SYSTEM_CONTEXT, write=False) as txn:
         for code, role in (
             ("health-manager", Role.HEALTH_MANAGER),
@@ -170,9 +175,3 @@ def report_pdf(request: Request, user: UserDep, patient_id: str) -> Response:
         centre = data.read(txn, "Organization", summary.centre_id) if summary.centre_id else None
     report = parent_report(summary, user.lang, as_of=today(), centre=(centre or {}).get("name"))
     return Response(render_parent_report(report, user.lang), media_type="application/pdf")
-
-
-@router.get("/district")
-def district(request: Request, user: UserDep) -> Response:
-    user.require(Role.DISTRICT_OFFICIAL)
-    return page(request, user, "district.html")

@@ -76,9 +76,10 @@ def write_alert(
     """An alert as the clinical pipeline writes it: the Flag and its review Task (id
     ``review-{flag}``, owned by the centre's health manager, status requested); the Flag id."""
     flag_id = str(txn.create(alert_flag(child_id, start=start)).stored.id)
-    task = {
+    task_id = f"review-{flag_id}"
+    task: dict[str, Any] = {
         "resourceType": "Task",
-        "id": f"review-{flag_id}",
+        "id": task_id,
         "meta": {"profile": [f"{SD}/hb-review-task"]},
         "status": "requested",
         "intent": "order",
@@ -96,5 +97,5 @@ def write_alert(
         "authoredOn": f"{start}T08:00:00+08:00",
         "restriction": {"period": {"end": start}},
     }
-    txn.update("Task", task["id"], task)
+    txn.update("Task", task_id, task)
     return flag_id

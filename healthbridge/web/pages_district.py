@@ -1,0 +1,404 @@
+"""The district health official's page: the district report figures, filters, charts, CSV.
+
+The figures are the reports API's (:mod:`healthbridge.api.reports`), not a second
+implementation: the page computes its tables with the same functions the ``/reports/...``
+endpoints call (:func:`healthbridge.district.gather.gather` →
+:func:`healthbridge.district.reports.prevalence_report` /
+:func:`~healthbridge.district.reports.coverage_report`), and its chart images and CSV downloads
+*are* those endpoints' handlers, called with the page user's request context (the API takes the
+bearer token from the ``Authorization`` header only, so an ``<img>`` or a download link cannot
+call it directly). Access is the API's rule, :func:`healthbridge.district.roles.require_role`
+with :data:`~healthbridge.district.roles.REPORT_ROLES`: anyone else gets the pages' "forbidden".
+
+Aggregates only: no child id or name is shown or linked (as the API, docs/reports.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from healthbridge.api import reports as api
+from healthbridge.district.roles import REPORT_ROLES, require_role
+from healthbridge.errors import ForbiddenError
+from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
+from healthbridge.web.common import page, today
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from healthbridge.web.i18n import Translator
+
+router = APIRouter()
+
+#: Prevalence groupings offered (the ``grouping`` values of the report's table).
+GROUPINGS: Final = ("centre", "all", "sex", "age_group", "age_group+sex")
+DEFAULT_INDICATOR: Final = "stunting"
+DEFAULT_FIGURE: Final = "systematic-management-u3"
+#: z-score columns in the order shown (growth_standards' names, docs/CONVENTIONS.md).
+Z_COLUMNS: Final = ("zwei", "zlen", "zwfl", "zbmi", "zhc")
+NOT_ENROLLED: Final = "none"
+ALL: Final = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The page's choices; every link (charts, CSV) carries them so all agree."""
+
+    as_of: dt.date
+    period_start: dt.date | None = None
+    convention: str = "who"
+    grouping: str = "centre"
+    indicator: str = DEFAULT_INDICATOR
+    figure: str = DEFAULT_FIGURE
+    grace_days: int = 0
+
+    @property
+    def start(self) -> dt.date:
+        """The period's first day (the reports' default: the 365 days ending on ``as_of``)."""
+        return self.period_start or self.as_of - dt.timedelta(days=364)
+
+    def query(self, *names: str) -> str:
+        """The query string of the named filters (all when none named)."""
+        values: dict[str, Any] = {
+            "as_of": self.as_of.isoformat(),
+            "period_start": self.start.isoformat(),
+            "convention": self.convention,
+            "grouping": self.grouping,
+            "indicator": self.indicator,
+            "figure": self.figure,
+            "grace_days": self.grace_days,
+        }
+        return urlencode({k: v for k, v in values.items() if not names or k in names})
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One figure: a rate (%) or a mean with its 95 % interval and counts."""
+
+    value: float | None
+    lower: float | None = None
+    upper: float | None = None
+    numerator: int | None = None
+    denominator: int | None = None
+    unit: str = "%"
+
+    @property
+    def empty(self) -> bool:
+        return self.value is None
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A table row: its label and one cell per column."""
+
+    label: str
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A figure table: column headings and rows."""
+
+    columns: tuple[str, ...]
+    rows: tuple[Row, ...]
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _count(value: Any) -> int | None:
+    number = _number(value)
+    return None if number is None else int(number)
+
+
+def group_label(
+    keys: Sequence[str], values: Sequence[Any], t: Translator, names: Mapping[str, str]
+) -> str:
+    """A row's group in words: centre names, sexes and age groups translated."""
+    parts: list[str] = []
+    for key, value in zip(keys, values, strict=True):
+        text = str(value)
+        if key == "centre":
+            enrolled = text != NOT_ENROLLED
+            parts.append(names.get(text, text) if enrolled else t("district.not_enrolled"))
+        elif key == "sex":
+            parts.append(t(f"district.sex_{text}") if text in ("male", "female") else text)
+        elif key == "age_group":
+            parts.append(t("district.age_group", months=text.removesuffix(" mo")))
+        else:
+            parts.append(text)
+    return " · ".join(parts) if parts else t("district.whole")
+
+
+def prevalence_view(
+    prevalence: pd.DataFrame, grouping: str, t: Translator, names: Mapping[str, str]
+) -> Table:
+    """Rows = the groups of ``grouping``, columns = the convention's indicators; each cell the
+    prevalence with its 95 % CI (WHO anthro's logit interval) and cases / n."""
+    if prevalence.empty:
+        return Table((), ())
+    rows = prevalence.loc[prevalence["grouping"] == grouping]
+    keys = [] if grouping == ALL else grouping.split("+")
+    label = "label_zh" if t.lang.value == "zh" else "label_en"
+    indicators = list(dict.fromkeys(rows["indicator"]))
+    titles = dict(zip(rows["indicator"], rows[label], strict=True))
+    out: list[Row] = []
+    for values, group in rows.groupby(keys or ["grouping"], sort=False):
+        by_indicator = {r["indicator"]: r for _i, r in group.iterrows()}
+        cells = tuple(
+            Cell(
+                _number(r["prevalence"]),
+                _number(r["ci_lower"]),
+                _number(r["ci_upper"]),
+                _count(r["cases"]),
+                _count(r["n"]),
+            )
+            if (r := by_indicator.get(code)) is not None
+            else Cell(None)
+            for code in indicators
+        )
+        key_values = values if isinstance(values, tuple) else (values,)
+        out.append(Row(group_label(keys, key_values[: len(keys)], t, names), cells))
+    return Table(tuple(titles[c] for c in indicators), tuple(out))
+
+
+def zscore_view(
+    zscores: pd.DataFrame, grouping: str, t: Translator, names: Mapping[str, str]
+) -> Table:
+    """Rows = groups, columns = z-score indices; each cell the mean z with its 95 % CI and n."""
+    if zscores.empty:
+        return Table((), ())
+    rows = zscores.loc[zscores["grouping"] == grouping]
+    keys = [] if grouping == ALL else grouping.split("+")
+    present = [z for z in Z_COLUMNS if z in set(rows["z"])]
+    out: list[Row] = []
+    for values, group in rows.groupby(keys or ["grouping"], sort=False):
+        by_z = {r["z"]: r for _i, r in group.iterrows()}
+        cells = tuple(
+            Cell(
+                _number(by_z[z]["mean"]),
+                _number(by_z[z]["ci_lower"]),
+                _number(by_z[z]["ci_upper"]),
+                denominator=_count(by_z[z]["n"]),
+                unit="z",
+            )
+            if z in by_z
+            else Cell(None)
+            for z in present
+        )
+        key_values = values if isinstance(values, tuple) else (values,)
+        out.append(Row(group_label(keys, key_values[: len(keys)], t, names), cells))
+    return Table(tuple(t(f"district.{z}") for z in present), tuple(out))
+
+
+def coverage_views(
+    coverage: pd.DataFrame, t: Translator, names: Mapping[str, str]
+) -> dict[str, Table]:
+    """The coverage figures as three tables — checkups (per visit, 4:2:2, under-7), vaccination
+    (per vaccine and dose), centres (signed centres, places per 1,000) — with rows = figures and
+    columns = the district then each centre; each cell the rate with its 95 % (Wilson) interval
+    and numerator / denominator."""
+    label = "label_zh" if t.lang.value == "zh" else "label_en"
+    district = coverage.loc[coverage["grouping"] == ALL]
+    per_centre = coverage.loc[coverage["grouping"] == "centre"]
+    centres = sorted(set(per_centre["centre"]) - {ALL})
+    columns = (t("district.whole"), *(group_label(["centre"], [c], t, names) for c in centres))
+    cells: dict[tuple[str, str], Cell] = {}
+    for _i, r in coverage.iterrows():
+        where = ALL if r["grouping"] == ALL else str(r["centre"])
+        cells[(str(r["figure"]), where)] = Cell(
+            _number(r["rate"]),
+            _number(r["ci_lower"]),
+            _number(r["ci_upper"]),
+            _count(r["numerator"]),
+            _count(r["denominator"]),
+            unit=str(r["rate_unit"]),
+        )
+    sections: dict[str, list[Row]] = {"checkups": [], "vaccination": [], "centres": []}
+    for _i, r in district.iterrows():
+        figure = str(r["figure"])
+        if figure.startswith("vaccination:"):
+            section = "vaccination"
+        elif figure.startswith("checkup:") or figure.endswith(("-u3", "-u7")):
+            section = "checkups"
+        else:
+            section = "centres"
+        row = tuple(cells.get((figure, where), Cell(None)) for where in (ALL, *centres))
+        sections[section].append(Row(str(r[label]), row))
+    return {name: Table(columns, tuple(rows)) for name, rows in sections.items() if rows}
+
+
+def _convention_labels(user: WebUser) -> dict[str, str]:
+    """The prevalence conventions in the user's language (labels from the conventions file)."""
+    from healthbridge.reports.conventions import load_conventions
+
+    specs = load_conventions().conventions
+    zh = user.lang.value == "zh"
+    return {str(code): spec.label_zh if zh else spec.label_en for code, spec in specs.items()}
+
+
+def _official(user: WebUser) -> None:
+    """The reports API's access rule; its refusal becomes the pages' "forbidden"."""
+    try:
+        require_role(user.context, REPORT_ROLES, "District reports")
+    except ForbiddenError as exc:
+        raise PageForbiddenError(user.role.value) from exc
+
+
+def _filters(
+    as_of: dt.date | None,
+    period_start: dt.date | None,
+    convention: str,
+    grouping: str,
+    indicator: str,
+    figure: str,
+    grace_days: int,
+) -> Filters:
+    return Filters(
+        as_of or today(),
+        period_start,
+        convention,
+        grouping if grouping in GROUPINGS else "centre",
+        indicator or DEFAULT_INDICATOR,
+        figure or DEFAULT_FIGURE,
+        grace_days,
+    )
+
+
+@router.get("/district")
+def district_page(
+    request: Request,
+    user: UserDep,
+    as_of: api.AsOf = None,
+    period_start: api.PeriodStart = None,
+    convention: api.Convention = "who",
+    grouping: str = "centre",
+    indicator: str = DEFAULT_INDICATOR,
+    figure: str = DEFAULT_FIGURE,
+    grace_days: api.Grace = 0,
+) -> Response:
+    """Prevalences (with 95 % CIs), z-score means, checkup / 4:2:2 / vaccination / centre
+    coverage for the district and per centre, one chart of each kind, CSV downloads."""
+    from healthbridge.district import reports as district_reports
+    from healthbridge.district.gather import gather
+
+    _official(user)
+    chosen = _filters(as_of, period_start, convention, grouping, indicator, figure, grace_days)
+    settings = request.app.state.settings
+    frames = gather(request.app.state.repository)
+    report = district_reports.prevalence_report(
+        frames, as_of=chosen.as_of, period_start=period_start, convention=chosen.convention
+    )
+    coverage = district_reports.coverage_report(
+        frames,
+        as_of=chosen.as_of,
+        period_start=period_start,
+        grace_days=chosen.grace_days,
+        population=settings.district_population,
+    )
+    names = dict(zip(frames.centres["centre"], frames.centres["name"], strict=True))
+    label = "label_zh" if user.lang.value == "zh" else "label_en"
+    indicators: dict[str, str] = (
+        dict(zip(report.prevalence["indicator"], report.prevalence[label], strict=True))
+        if not report.prevalence.empty
+        else {}
+    )
+    figures = dict(zip(coverage["figure"], coverage[label], strict=True))
+    if indicators and chosen.indicator not in indicators:
+        chosen = replace(chosen, indicator=next(iter(indicators)))
+    if chosen.figure not in figures:
+        chosen = replace(chosen, figure=DEFAULT_FIGURE)
+    return page(
+        request,
+        user,
+        "district.html",
+        f=chosen,
+        groupings=GROUPINGS,
+        total=report.total_records,
+        conventions_version=report.conventions_version,
+        prevalence=prevalence_view(report.prevalence, chosen.grouping, user.t, names),
+        zscores=zscore_view(report.zscores, chosen.grouping, user.t, names),
+        coverage=coverage_views(coverage, user.t, names),
+        indicators=indicators,
+        figures=figures,
+        conventions=_convention_labels(user),
+        population=settings.district_population,
+    )
+
+
+@router.get("/district/prevalence.png")
+def prevalence_chart(
+    request: Request,
+    user: UserDep,
+    as_of: api.AsOf = None,
+    period_start: api.PeriodStart = None,
+    convention: api.Convention = "who",
+    grouping: str = "centre",
+    indicator: str = DEFAULT_INDICATOR,
+) -> Response:
+    """``GET /reports/prevalence/chart.png`` for the page (the endpoint's own handler)."""
+    _official(user)
+    return api.prevalence_chart(
+        request.app.state.repository, user.context, indicator=indicator, grouping=grouping,
+        as_of=as_of or today(), period_start=period_start, convention=convention,
+        lang=user.lang.value,
+    )  # fmt: skip
+
+
+@router.get("/district/coverage.png")
+def coverage_chart(
+    request: Request,
+    user: UserDep,
+    as_of: api.AsOf = None,
+    period_start: api.PeriodStart = None,
+    figure: str = DEFAULT_FIGURE,
+    grace_days: api.Grace = 0,
+) -> Response:
+    """``GET /reports/coverage/chart.png`` for the page (the endpoint's own handler)."""
+    _official(user)
+    return api.coverage_chart(
+        request.app.state.repository, user.context, request.app.state.settings, figure=figure,
+        as_of=as_of or today(), period_start=period_start, grace_days=grace_days,
+        lang=user.lang.value,
+    )  # fmt: skip
+
+
+@router.get("/district/{table}.csv")
+def table_csv(
+    request: Request,
+    user: UserDep,
+    table: str,
+    as_of: api.AsOf = None,
+    period_start: api.PeriodStart = None,
+    convention: api.Convention = "who",
+    grace_days: api.Grace = 0,
+) -> Response:
+    """``/reports/{prevalence,zscores,coverage}?format=csv`` for the page (the endpoints'
+    own handlers: same columns, same UTF-8-with-BOM file)."""
+    _official(user)
+    repo, day = request.app.state.repository, as_of or today()
+    if table == "prevalence":
+        return api.prevalence(
+            repo, user.context, as_of=day, period_start=period_start, convention=convention,
+            fmt="csv",
+        )  # fmt: skip
+    if table == "zscores":
+        return api.zscores(repo, user.context, as_of=day, period_start=period_start, fmt="csv")
+    if table == "coverage":
+        return api.coverage(
+            repo, user.context, request.app.state.settings, as_of=day,
+            period_start=period_start, grace_days=grace_days, fmt="csv",
+        )  # fmt: skip
+    return Response(status_code=404)
