@@ -68,8 +68,10 @@ def draw_bars(
         rotation=30 if len(groups) > 4 else 0,
         ha="right" if len(groups) > 4 else "center",
     )
+    # group names are data (Chinese centre names even on an English chart): CJK-capable ticks
+    ticks = font_family(Lang.ZH) if cjk_font_available() else family
     for tick in ax.get_xticklabels():
-        tick.set_fontfamily(family)
+        tick.set_fontfamily(ticks)
     ax.set_ylabel(_Y_LABEL[lang] if unit == "%" else _PER_1000[lang], family=family)
     top = float(np.nanmax(np.nan_to_num(values) + np.nan_to_num(err[1]), initial=0.0))
     ax.set_ylim(0, min(100.0, max(5.0, top * 1.15)) if unit == "%" else max(1.0, top * 1.15))

@@ -142,20 +142,32 @@ def group_label(
     return " · ".join(parts) if parts else t("district.whole")
 
 
+def _groups(frame: pd.DataFrame, grouping: str) -> list[tuple[list[str], tuple[Any, ...], Any]]:
+    """(keys, key values, rows) of each group of ``grouping``, after the whole district's row
+    (so every grouping is read against the district figure)."""
+    out: list[tuple[list[str], tuple[Any, ...], Any]] = []
+    for name in dict.fromkeys((ALL, grouping)):
+        rows = frame.loc[frame["grouping"] == name]
+        keys = [] if name == ALL else name.split("+")
+        for values, group in rows.groupby(keys or ["grouping"], sort=False):
+            key_values = values if isinstance(values, tuple) else (values,)
+            out.append((keys, key_values[: len(keys)], group))
+    return out
+
+
 def prevalence_view(
     prevalence: pd.DataFrame, grouping: str, t: Translator, names: Mapping[str, str]
 ) -> Table:
-    """Rows = the groups of ``grouping``, columns = the convention's indicators; each cell the
-    prevalence with its 95 % CI (WHO anthro's logit interval) and cases / n."""
+    """Rows = the district then the groups of ``grouping``, columns = the convention's
+    indicators; each cell the prevalence with its 95 % CI (WHO anthro's logit interval) and
+    cases / n."""
     if prevalence.empty:
         return Table((), ())
-    rows = prevalence.loc[prevalence["grouping"] == grouping]
-    keys = [] if grouping == ALL else grouping.split("+")
     label = "label_zh" if t.lang.value == "zh" else "label_en"
-    indicators = list(dict.fromkeys(rows["indicator"]))
-    titles = dict(zip(rows["indicator"], rows[label], strict=True))
+    indicators = list(dict.fromkeys(prevalence["indicator"]))
+    titles = dict(zip(prevalence["indicator"], prevalence[label], strict=True))
     out: list[Row] = []
-    for values, group in rows.groupby(keys or ["grouping"], sort=False):
+    for keys, key_values, group in _groups(prevalence, grouping):
         by_indicator = {r["indicator"]: r for _i, r in group.iterrows()}
         cells = tuple(
             Cell(
@@ -169,22 +181,20 @@ def prevalence_view(
             else Cell(None)
             for code in indicators
         )
-        key_values = values if isinstance(values, tuple) else (values,)
-        out.append(Row(group_label(keys, key_values[: len(keys)], t, names), cells))
+        out.append(Row(group_label(keys, key_values, t, names), cells))
     return Table(tuple(titles[c] for c in indicators), tuple(out))
 
 
 def zscore_view(
     zscores: pd.DataFrame, grouping: str, t: Translator, names: Mapping[str, str]
 ) -> Table:
-    """Rows = groups, columns = z-score indices; each cell the mean z with its 95 % CI and n."""
+    """Rows = the district then the groups, columns = z-score indices; each cell the mean z
+    with its 95 % CI and n."""
     if zscores.empty:
         return Table((), ())
-    rows = zscores.loc[zscores["grouping"] == grouping]
-    keys = [] if grouping == ALL else grouping.split("+")
-    present = [z for z in Z_COLUMNS if z in set(rows["z"])]
+    present = [z for z in Z_COLUMNS if z in set(zscores["z"])]
     out: list[Row] = []
-    for values, group in rows.groupby(keys or ["grouping"], sort=False):
+    for keys, key_values, group in _groups(zscores, grouping):
         by_z = {r["z"]: r for _i, r in group.iterrows()}
         cells = tuple(
             Cell(
@@ -198,8 +208,7 @@ def zscore_view(
             else Cell(None)
             for z in present
         )
-        key_values = values if isinstance(values, tuple) else (values,)
-        out.append(Row(group_label(keys, key_values[: len(keys)], t, names), cells))
+        out.append(Row(group_label(keys, key_values, t, names), cells))
     return Table(tuple(t(f"district.{z}") for z in present), tuple(out))
 
 

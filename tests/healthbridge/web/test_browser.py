@@ -1,7 +1,8 @@
 """The three roles' main journey in headless Chromium (Debian's, driven by Playwright).
 
 A paediatrician records a visit with a low weight → the health manager sees the alert on the
-worklist → resolves it with a referral → the parent sees the chart with the new point.
+worklist → resolves it with a referral → the parent sees the chart with the new point → the
+district official reads the district's figures (and on a phone, in English).
 
 The alert step: the clinical pipeline (on, with the default rule set) writes the alert Flag and
 its review Task when the visit is saved; :func:`alert_for` finds them (and only if a rule
@@ -26,6 +27,7 @@ import pytest
 
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import Repository
+from healthbridge.web.pages import DEMO_OFFICIAL
 from tests.healthbridge.web.world import World, build_world, write_alert
 
 pytestmark = pytest.mark.browser
@@ -127,6 +129,13 @@ def alert_for(repo: Repository, child_id: str, centre_id: str) -> str:
         return write_alert(txn, child_id, centre_id, start=time.strftime("%Y-%m-%d"))
 
 
+def image_shown(page: Any, testid: str) -> bool:
+    """Whether the page's image loaded and decoded (a broken image has no natural width)."""
+    image = page.locator(f'[data-testid="{testid}"]')
+    image.scroll_into_view_if_needed()
+    return bool(image.evaluate("i => i.complete && i.naturalWidth > 0"))
+
+
 def chart_points(page: Any, base: str, child_id: str) -> int:
     """Vertices of the child's line in the weight-for-age SVG the page shows."""
     svg = page.request.get(f"{base}/app/chart/{child_id}/wfa.svg").text()
@@ -196,4 +205,30 @@ def test_journey(server: tuple[str, World, Repository], browser: Any, shots: Pat
     phone.locator("#consents").scroll_into_view_if_needed()
     snap(phone, shots, "10-parent-child-english-phone")
     phone.close()
+
+    # 5. The district official reads the district's figures, then, on a phone, in English.
+    login(desk, base, DEMO_OFFICIAL)
+    assert desk.url.endswith("/app/district")
+    assert desk.locator('[data-testid="prevalence"]').is_visible()
+    assert image_shown(desk, "prevalence-chart")
+    assert image_shown(desk, "coverage-chart")
+    desk.evaluate("window.scrollTo(0, 0)")
+    snap(desk, shots, "11-district-prevalence")
+    desk.locator('[data-testid="coverage-chart"]').scroll_into_view_if_needed()
+    snap(desk, shots, "12-district-coverage")
+    desk.select_option('select[name="grouping"]', "sex")
+    desk.click('[data-testid="district-apply"]')
+    desk.wait_for_load_state()
+    assert "男童" in desk.locator('[data-testid="prevalence"]').inner_text()
     desk.close()
+    phone = browser.new_page(viewport=PHONE, locale="zh-CN", device_scale_factor=1)
+    login(phone, base, DEMO_OFFICIAL)
+    phone.click('[data-testid="lang"]')
+    phone.wait_for_load_state()
+    assert "Nutrition prevalence" in phone.content()
+    assert image_shown(phone, "prevalence-chart")
+    phone.evaluate("window.scrollTo(0, 0)")
+    snap(phone, shots, "13-district-english-phone")
+    phone.evaluate("document.getElementById('vaccination').scrollIntoView()")
+    snap(phone, shots, "14-district-vaccination-phone")
+    phone.close()

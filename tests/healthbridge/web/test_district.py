@@ -99,6 +99,10 @@ def test_filters_switch_convention_grouping_and_language(site: tuple[TestClient,
     assert "Vaccination coverage" in en.text
     assert "Under-3 systematic management rate (4:2:2)" in en.text
     assert re.search(r"\d\d-\d\d months", section(en.text, "prevalence"))
+    # an English chart still names the (Chinese) centres: drawn with a CJK-capable font
+    chart = client.get("/app/district/prevalence.png?grouping=centre")
+    assert chart.status_code == 200
+    assert chart.headers["content-type"] == "image/png"
     unknown = client.get("/app/district?grouping=bogus&indicator=bogus").text
     assert 'value="centre" selected' in unknown  # falls back to the default choices
 
@@ -158,10 +162,14 @@ def test_official_sees_no_child_record(site: tuple[TestClient, World]) -> None:
 
 def _prevalence_frame() -> pd.DataFrame:
     rows = []
-    for centre, cases, n in (("c1", 1, 8), ("none", 0, 4)):
+    for grouping, centre, cases, n in (
+        ("all", "all", 1, 12),
+        ("centre", "c1", 1, 8),
+        ("centre", "none", 0, 4),
+    ):
         for indicator, label in (("stunting", "生长迟缓"), ("wasting", "消瘦")):
             rows.append(
-                {"grouping": "centre", "age_group": "all", "sex": "all", "centre": centre,
+                {"grouping": grouping, "age_group": "all", "sex": "all", "centre": centre,
                  "indicator": indicator, "n": n, "cases": cases, "prevalence": 100 * cases / n,
                  "ci_lower": 1.5 if cases else 0.0, "ci_upper": 56.9 if cases else 0.0,
                  "label_zh": label, "label_en": indicator}
@@ -172,11 +180,13 @@ def _prevalence_frame() -> pd.DataFrame:
 def test_prevalence_view_pivots_groups_by_indicator() -> None:
     table = prevalence_view(_prevalence_frame(), "centre", Translator(Lang.ZH), {"c1": "小太阳"})
     assert table.columns == ("生长迟缓", "消瘦")
-    assert [r.label for r in table.rows] == ["小太阳", "未入托"]
-    first = table.rows[0].cells[0]
+    assert [r.label for r in table.rows] == ["全区", "小太阳", "未入托"]
+    first = table.rows[1].cells[0]
     assert (first.value, first.lower, first.upper) == (12.5, 1.5, 56.9)
     assert (first.numerator, first.denominator) == (1, 8)
-    assert prevalence_view(_prevalence_frame(), "sex", Translator(Lang.ZH), {}).rows == ()
+    only_district = prevalence_view(_prevalence_frame(), "all", Translator(Lang.ZH), {})
+    assert [r.label for r in only_district.rows] == ["全区"]
+    assert only_district.rows[0].cells[0].denominator == 12
     assert prevalence_view(pd.DataFrame(), "centre", Translator(Lang.ZH), {}).rows == ()
 
 
