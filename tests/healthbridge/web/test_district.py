@@ -93,6 +93,9 @@ def test_filters_switch_convention_grouping_and_language(site: tuple[TestClient,
     assert "男童" in section(cn, "prevalence")
     assert "女童" in section(cn, "zscores")
     assert 'value="cn-2024" selected' in cn
+    # the chart pickers keep the other choices (hidden fields), so a chart change loses none
+    assert '<input type="hidden" name="grouping" value="sex">' in cn
+    assert '<input type="hidden" name="convention" value="cn-2024">' in cn
     en = client.get("/app/district?lang=en&grouping=age_group")
     assert "hb_lang=en" in en.headers["set-cookie"]
     assert "Nutrition prevalence" in en.text
