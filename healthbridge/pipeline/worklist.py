@@ -12,10 +12,11 @@
   ``requester``): creates an ``hb-referral`` ServiceRequest to the hospital in the same
   transaction, links it as ``Task.output`` and sets status ``in-progress``.
 
-A plain ``PUT Task/{id}`` works as well (the Task is an ordinary resource). The caller
-(``RequestContext.principal``, an access-layer Principal when present) is recorded as the
-author of notes and the requester of referrals. The paediatrician's view of referrals to
-their hospital is the ordinary search ``ServiceRequest?performer=Organization/x&status=active``.
+A plain ``PUT Task/{id}`` works as well (the Task is an ordinary resource). The caller (the
+access layer's Principal, :func:`healthbridge.access.control.principal_of`) is recorded as the
+author of notes (its FHIR user, else its subject) and the requester of referrals. The
+paediatrician's view of referrals to their hospital is the ordinary search
+``ServiceRequest?performer=Organization/x&status=active``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from healthbridge import terminology as t
+from healthbridge.access.control import principal_of
 from healthbridge.api.operations import OperationCall, OperationRegistry
 from healthbridge.clinical.vocab import Severity
 from healthbridge.errors import BadRequestError
@@ -119,11 +121,10 @@ def _entry(base: str, stored: StoredResource, mode: str) -> dict[str, Any]:
 def _caller(call: OperationCall) -> dict[str, Any]:
     """The caller as a note author: ``authorReference`` for a Principal with a FHIR user,
     else ``authorString``."""
-    principal = call.txn.context.principal
-    fhir_user = getattr(principal, "fhir_user", None)
-    if isinstance(fhir_user, str) and fhir_user:
-        return {"authorReference": {"reference": fhir_user}}
-    subject = getattr(principal, "subject", principal)
+    who = principal_of(call.txn)
+    if who is not None and who.fhir_user:
+        return {"authorReference": {"reference": who.fhir_user}}
+    subject = who.subject if who is not None else call.txn.context.principal
     return {"authorString": str(subject)} if subject else {}
 
 
@@ -198,7 +199,8 @@ def refer(call: OperationCall) -> dict[str, Any]:
     call.txn.read("Organization", str(x.ref_id({"reference": performer}, "Organization")))
     requester = _text(call, "requester", required=False)
     if requester is None:
-        fhir_user = getattr(call.txn.context.principal, "fhir_user", None)
+        who = principal_of(call.txn)
+        fhir_user = who.fhir_user if who is not None else None
         requester = fhir_user or (task.get("owner") or {}).get("reference")
     if not requester:
         raise BadRequestError("requester is required (no caller identity and no Task owner)")

@@ -52,3 +52,32 @@ def test_measurement_by_a_restricted_role_is_scored(app_client: TestClient, call
     # the caller sees the derived data of a child in reach
     mine = app_client.get(f"/fhir/Observation/{derived[0]['id']}", headers=headers)
     assert mine.status_code == 200
+
+
+def test_review_actions_record_the_callers_fhir_identity(app_client: TestClient) -> None:
+    """A note's author and a referral's requester are the token's FHIR user (the health
+    manager's PractitionerRole), not the login name or the Task owner."""
+    world.load(f.RoleClient(app_client, f.auth_headers("system")))
+    system = f.auth_headers("system")
+    weight = f.observation("Patient/kid-a", value=2.1)
+    weight["effectiveDateTime"] = "2026-06-01T09:00:00+08:00"
+    assert app_client.post("/fhir/Observation", json=weight, headers=system).status_code == 201
+    tasks = app_client.get(
+        "/fhir/Task?patient=Patient/kid-a&code=alert-review&_count=50", headers=system
+    ).json()
+    task = tasks["entry"][0]["resource"]
+    headers = _as("health-manager")
+    fhir_user = world.CALLERS["health-manager"].claims["fhir_user"]
+    note = {"resourceType": "Parameters", "parameter": [{"name": "text", "valueString": "已通知"}]}
+    r = app_client.post(f"/fhir/Task/{task['id']}/$note", json=note, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["note"][-1]["authorReference"] == {"reference": fhir_user}
+    refer = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "performer", "valueString": "Organization/hosp-h"}],
+    }
+    r = app_client.post(f"/fhir/Task/{task['id']}/$refer", json=refer, headers=headers)
+    assert r.status_code == 200, r.text
+    referral = r.json()["output"][-1]["valueReference"]["reference"]
+    sr = app_client.get(f"/fhir/{referral}", headers=system).json()
+    assert sr["requester"] == {"reference": fhir_user}
