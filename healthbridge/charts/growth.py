@@ -21,6 +21,7 @@ from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MultipleLocator
 
@@ -190,12 +191,50 @@ _TICK_STEP: Final[dict[tuple[str, str], float]] = {
 }
 
 
-def draw(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
-    """Draw ``data`` as a Figure; Chinese labels need a CJK font, else English is used."""
+#: Axes position on the figure (fixed margins; see :func:`draw`).
+_MARGINS: Final = {"left": 0.085, "right": 0.915, "bottom": 0.105, "top": 0.94}
+_FIGSIZE: Final = (8.0, 6.0)
+#: Fraction of the data range added above and below, as matplotlib's default margins.
+_Y_MARGIN: Final = 0.05
+CHILD_GIDS: Final = ("child", "corrected", "implausible")
+
+
+def y_limits(data: ChartData) -> tuple[float, float]:
+    """The y-axis extent: every reference line and every point, plus a 5 % margin.
+
+    Fixed explicitly (rather than left to autoscaling) so that the reference layer, drawn
+    once per chart set by :func:`draw_reference`, and the child's layer of
+    :func:`draw_child` share one coordinate system.
+    """
+    values = [float(np.nanmin(data.lines.iloc[:, 1:].to_numpy()))]
+    values.append(float(np.nanmax(data.lines.iloc[:, 1:].to_numpy())))
+    values += [p.value for p in data.points]
+    low, high = min(values), max(values)
+    pad = (high - low) * _Y_MARGIN or 1.0
+    return low - pad, high + pad
+
+
+def _resolved(lang: Lang) -> Lang:
+    """``lang``, or English when Chinese is asked for and no CJK font is installed."""
     if lang is Lang.ZH and not cjk_font_available():
-        lang = Lang.EN
-    fig = Figure(figsize=(8.0, 6.0), dpi=100)
+        return Lang.EN
+    return lang
+
+
+def _figure(data: ChartData, ylim: tuple[float, float]) -> tuple[Figure, Axes]:
+    fig = Figure(figsize=_FIGSIZE, dpi=100)
     ax = fig.add_subplot(1, 1, 1)
+    # Fixed margins instead of tight_layout(): the layout is the same for every chart, and
+    # measuring every text extent twice took more than half of the drawing time.
+    fig.subplots_adjust(**_MARGINS)
+    x = _x_display(data, data.lines["x"].to_numpy())
+    ax.set_xlim(float(x[0]), float(x[-1]))
+    ax.set_ylim(*ylim)
+    return fig, ax
+
+
+def _draw_reference_layer(fig: Figure, ax: Axes, data: ChartData, lang: Lang) -> None:
+    """Reference lines with their end labels, title, axis labels, grid and source note."""
     family = font_family(lang)
     x = _x_display(data, data.lines["x"].to_numpy())
     for column in data.lines.columns[1:]:
@@ -219,6 +258,27 @@ def draw(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
             va="center",
             family=family,
         )
+    title = (
+        f"{TITLES[data.indicator][lang]} · {SEX_LABEL[data.sex][lang]} · "
+        f"{RANGE_LABEL[data.range_key][lang]}"
+    )
+    ax.set_title(title, family=family)
+    ax.set_xlabel(X_LABEL[_x_label_key(data)][lang], family=family)
+    ax.set_ylabel(Y_LABEL[data.indicator][lang], family=family)
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+    ax.xaxis.set_major_locator(
+        MultipleLocator(
+            _TICK_STEP[_x_label_key(data), data.range_key]
+            if data.indicator not in LENGTH_RANGES
+            else 5.0
+        )
+    )
+    fig.text(0.01, 0.01, SOURCE_NOTE[lang], fontsize=7, color="#666666", family=family)
+
+
+def _draw_child_layer(ax: Axes, data: ChartData, lang: Lang) -> None:
+    """The child's points joined in time order, corrected-age and implausible points, legend."""
+    family = font_family(lang)
     good = [p for p in data.points if not p.implausible]
     bad = [p for p in data.points if p.implausible]
     if good:
@@ -263,30 +323,52 @@ def draw(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
             gid="implausible",
             zorder=6,
         )
-    title = (
-        f"{TITLES[data.indicator][lang]} · {SEX_LABEL[data.sex][lang]} · "
-        f"{RANGE_LABEL[data.range_key][lang]}"
-    )
-    ax.set_title(title, family=family)
-    ax.set_xlabel(X_LABEL[_x_label_key(data)][lang], family=family)
-    ax.set_ylabel(Y_LABEL[data.indicator][lang], family=family)
-    ax.grid(True, color="#dddddd", linewidth=0.6)
-    ax.set_xlim(float(x[0]), float(x[-1]))
-    ax.xaxis.set_major_locator(
-        MultipleLocator(
-            _TICK_STEP[_x_label_key(data), data.range_key]
-            if data.indicator not in LENGTH_RANGES
-            else 5.0
-        )
-    )
-    handles = [h for h in ax.get_lines() if h.get_gid() in ("child", "corrected", "implausible")]
+    handles = [h for h in ax.get_lines() if h.get_gid() in CHILD_GIDS]
     if handles:
         ax.legend(handles=handles, loc="upper left", prop={"family": family, "size": 9})
-    fig.text(0.01, 0.01, SOURCE_NOTE[lang], fontsize=7, color="#666666", family=family)
-    # Fixed margins instead of tight_layout(): the layout is the same for every chart, and
-    # measuring every text extent twice took more than half of the drawing time.
-    fig.subplots_adjust(left=0.085, right=0.915, bottom=0.105, top=0.94)
+
+
+def draw(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
+    """Draw ``data`` as a Figure; Chinese labels need a CJK font, else English is used."""
+    lang = _resolved(lang)
+    fig, ax = _figure(data, y_limits(data))
+    _draw_reference_layer(fig, ax, data, lang)
+    _draw_child_layer(ax, data, lang)
     return fig
+
+
+def draw_reference(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
+    """The chart without the child: what every child of one chart set shares.
+
+    Drawn with the y-extent of :func:`y_limits` (which includes the child's points), so that
+    :func:`draw_child` on a transparent page of the same size lines up with it exactly.
+    """
+    lang = _resolved(lang)
+    fig, ax = _figure(data, y_limits(data))
+    _draw_reference_layer(fig, ax, data, lang)
+    return fig
+
+
+def draw_child(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
+    """Only the child's layer, on a transparent figure laid out as :func:`draw_reference`."""
+    lang = _resolved(lang)
+    fig, ax = _figure(data, y_limits(data))
+    fig.patch.set_visible(False)
+    ax.set_axis_off()
+    _draw_child_layer(ax, data, lang)
+    return fig
+
+
+def reference_key(data: ChartData, lang: Lang) -> tuple[object, ...]:
+    """What :func:`draw_reference` depends on: children sharing a key share the drawing."""
+    return (
+        data.indicator,
+        data.sex,
+        data.range_key,
+        data.line_kind,
+        _resolved(lang),
+        y_limits(data),
+    )
 
 
 def render(fig: Figure, fmt: Format = "png") -> bytes:
