@@ -19,6 +19,7 @@ from healthbridge.charts.parent_report import (
     ParentReport,
     VaccineLine,
     _summary_page,
+    page_text,
     percentile_sentence,
     render_parent_report,
 )
@@ -65,7 +66,7 @@ def test_implausible_value_is_explained_not_ranked() -> None:
 
 
 def test_summary_page_lists_overdue_doses_before_given_ones() -> None:
-    texts = [t.get_text() for t in _summary_page(_report(), Lang.EN).texts]
+    texts = page_text(_summary_page(_report(), Lang.EN))
     joined = "\n".join(texts)
     assert "Child growth report" in joined
     assert joined.index("百白破疫苗") < joined.index("乙肝疫苗")
