@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from growth_standards import Indicator
 from healthbridge.api.operations import OperationCall, OperationRegistry
+from healthbridge.charts.batch import DEFAULT_RULESET as DEFAULT_RULESET
 from healthbridge.charts.growth import (
     AGE_RANGES,
     ChartError,
@@ -29,8 +30,6 @@ from healthbridge.store.repository import Transaction
 
 CHART_INDICATORS: Final = ("wfa", "lhfa", "wfl", "wfh", "bfa", "hcfa")
 MEDIA_TYPES: Final = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
-#: The rule set used for vaccination and checkup schedules on parent reports.
-DEFAULT_RULESET: Final = ("cn-child-health", "2026.1", "CN")
 DEFINITION_BASE: Final = "https://healthbridge.github.io/fhir/OperationDefinition"
 
 
@@ -125,24 +124,15 @@ def growth_chart(call: OperationCall) -> Response:
 
 def parent_report_pdf(call: OperationCall) -> Response:
     """The parent report PDF: charts, latest scores in plain words, vaccines, next checkup."""
-    from healthbridge.charts.parent_report import render_parent_report
-    from healthbridge.charts.summary import parent_report, summarise
-    from healthbridge.clinical.ruleset import load_ruleset
+    from healthbridge.charts.batch import report_pdf
 
     assert call.resource_id is not None
     lang = Lang(_choice(call, "lang", ("zh", "en"), "zh"))
     as_of = _as_of(call)
-    resources = [s.resource for s in call.txn.everything(call.resource_id) if s.resource]
-    rules = load_ruleset(*DEFAULT_RULESET)
     try:
-        summary = summarise(resources, call.resource_id, rules, as_of=as_of, lang=lang)
+        pdf = report_pdf(call.txn, call.resource_id, lang=lang, as_of=as_of)
     except RecordError as exc:
         raise UnprocessableError(str(exc)) from exc
-    centre = None
-    if summary.centre_id:
-        org = next((r for r in resources if r.get("id") == summary.centre_id and "name" in r), None)
-        centre = str(org["name"]) if org else None
-    pdf = render_parent_report(parent_report(summary, lang, as_of=as_of, centre=centre), lang)
     return Response(
         pdf,
         media_type="application/pdf",
