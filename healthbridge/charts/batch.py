@@ -164,8 +164,9 @@ def centre_reports(
             raise BatchError(f"Organization/{centre_id} has no enrolled children")
         out_dir.mkdir(parents=True, exist_ok=True)
         if workers <= 1:
-            files = write_reports(repo, ids, out_dir, lang, day)
-            return BatchResult(centre_id, tuple(map(Path, files)), time.perf_counter() - started, 1)
+            written = write_reports(repo, ids, out_dir, lang, day)
+            seconds = time.perf_counter() - started
+            return BatchResult(centre_id, tuple(map(Path, written)), seconds, 1)
     finally:
         engine.dispose()  # workers open their own connections (never a forked one)
     _warm_up()
