@@ -20,8 +20,6 @@ from healthbridge.charts.growth import (
     ChartError,
     LineKind,
     chart_data,
-    draw,
-    render,
 )
 from healthbridge.charts.labels import Lang
 from healthbridge.charts.record import GROWTH_CODES, RecordError, growth_record, points
@@ -96,7 +94,9 @@ def chart_bytes(
         raise BadRequestError(str(exc)) from exc
     except RecordError as exc:
         raise UnprocessableError(str(exc)) from exc
-    return render(draw(data, lang), fmt)  # type: ignore[arg-type]
+    from healthbridge.charts.compose import render_chart
+
+    return render_chart(data, lang, fmt)  # type: ignore[arg-type]
 
 
 def growth_chart(call: OperationCall) -> Response:

@@ -17,18 +17,40 @@ import io
 import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
-from typing import Final
+from typing import Final, TypeVar
 
+import numpy as np
 import pikepdf
+from matplotlib.backends._backend_agg import BufferRegion
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.image import imsave
 
-from healthbridge.charts.growth import ChartData, draw_child, draw_reference, reference_key, render
+from healthbridge.charts.growth import (
+    ChartData,
+    Format,
+    chart_title,
+    draw,
+    draw_child,
+    draw_reference,
+    reference_key,
+    render,
+)
 from healthbridge.charts.labels import Lang
 
+T = TypeVar("T")
 #: Reference layers kept in memory per process (chart sets × languages × y-extents in use).
 CACHE_SIZE: Final = 128
 
 _cache: dict[tuple[object, ...], bytes] = {}
+_raster_cache: dict[tuple[object, ...], BufferRegion] = {}
 _lock = threading.Lock()
+
+
+def _remember(cache: dict[tuple[object, ...], T], key: tuple[object, ...], value: T) -> None:
+    with _lock:
+        if len(cache) >= CACHE_SIZE:
+            cache.pop(next(iter(cache)))  # oldest first (dicts keep insertion order)
+        cache[key] = value
 
 
 def reference_pdf(data: ChartData, lang: Lang) -> bytes:
@@ -36,20 +58,58 @@ def reference_pdf(data: ChartData, lang: Lang) -> bytes:
     key = reference_key(data, lang)
     with _lock:
         hit = _cache.get(key)
-    if hit is not None:
-        return hit
-    pdf = render(draw_reference(data, lang), "pdf")
+    if hit is None:
+        hit = render(draw_reference(data, lang), "pdf")
+        _remember(_cache, key, hit)
+    return hit
+
+
+def _reference_pixels(data: ChartData, lang: Lang) -> BufferRegion:
+    """The reference layer rasterised by Agg (drawn on first use, then reused)."""
+    key = reference_key(data, lang)
     with _lock:
-        if len(_cache) >= CACHE_SIZE:
-            _cache.pop(next(iter(_cache)))  # oldest first (dicts keep insertion order)
-        _cache[key] = pdf
-    return pdf
+        hit = _raster_cache.get(key)
+    if hit is None:
+        canvas = FigureCanvasAgg(draw_reference(data, lang))
+        canvas.draw()
+        hit = canvas.copy_from_bbox(canvas.figure.bbox)
+        _remember(_raster_cache, key, hit)
+    return hit
 
 
 def clear_cache() -> None:
     """Forget the cached reference layers (tests; after a font change)."""
     with _lock:
         _cache.clear()
+        _raster_cache.clear()
+
+
+def render_chart(data: ChartData, lang: Lang, fmt: Format) -> bytes:
+    """One chart as PNG, SVG or PDF: the picture of :func:`~healthbridge.charts.growth.draw`.
+
+    PNG: the child's layer is drawn by Agg straight onto a copy of the cached reference
+    pixels (matplotlib's "blitting"); PDF: one layered page as in a parent report. SVG is
+    drawn whole (its element ids, e.g. ``ref:P50`` and ``child``, are part of the output).
+    """
+    if fmt == "png":
+        fig = draw_child(data, lang)
+        canvas = FigureCanvasAgg(fig)
+        renderer = canvas.get_renderer()
+        renderer.clear()
+        renderer.restore_region(_reference_pixels(data, lang))
+        fig.draw(renderer)
+        buffer = io.BytesIO()
+        imsave(
+            buffer,
+            np.asarray(renderer.buffer_rgba()),
+            format="png",
+            metadata={"Software": "HealthBridge"},
+            dpi=fig.dpi,
+        )
+        return buffer.getvalue()
+    if fmt == "pdf":
+        return chart_pages([], [data], lang, title=chart_title(data, lang))
+    return render(draw(data, lang), fmt)
 
 
 def chart_pages(

@@ -233,6 +233,15 @@ def _figure(data: ChartData, ylim: tuple[float, float]) -> tuple[Figure, Axes]:
     return fig, ax
 
 
+def chart_title(data: ChartData, lang: Lang) -> str:
+    """ "Weight-for-age · Boys · Birth to 2 years" (in ``lang``; English without a CJK font)."""
+    lang = _resolved(lang)
+    return (
+        f"{TITLES[data.indicator][lang]} · {SEX_LABEL[data.sex][lang]} · "
+        f"{RANGE_LABEL[data.range_key][lang]}"
+    )
+
+
 def _draw_reference_layer(fig: Figure, ax: Axes, data: ChartData, lang: Lang) -> None:
     """Reference lines with their end labels, title, axis labels, grid and source note."""
     family = font_family(lang)
@@ -258,11 +267,7 @@ def _draw_reference_layer(fig: Figure, ax: Axes, data: ChartData, lang: Lang) ->
             va="center",
             family=family,
         )
-    title = (
-        f"{TITLES[data.indicator][lang]} · {SEX_LABEL[data.sex][lang]} · "
-        f"{RANGE_LABEL[data.range_key][lang]}"
-    )
-    ax.set_title(title, family=family)
+    ax.set_title(chart_title(data, lang), family=family)
     ax.set_xlabel(X_LABEL[_x_label_key(data)][lang], family=family)
     ax.set_ylabel(Y_LABEL[data.indicator][lang], family=family)
     ax.grid(True, color="#dddddd", linewidth=0.6)

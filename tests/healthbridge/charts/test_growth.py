@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import numpy as np
 import pytest
+from matplotlib.image import imread
 
 from growth_standards import Indicator, Sex, centile_curves, z_curves
 from healthbridge.charts import fonts
@@ -180,3 +182,29 @@ def test_y_limits_cover_the_reference_lines_and_every_point() -> None:
         chart_data(Indicator.WFA, Sex.MALE, _points()[:2]), Lang.ZH
     )
     assert reference_key(data, Lang.ZH) != reference_key(without_outlier, Lang.ZH)
+
+
+@pytest.mark.parametrize("lang", [Lang.EN, Lang.ZH])
+def test_layered_png_is_the_whole_chart(lang: Lang) -> None:
+    """The PNG made from the cached reference pixels + the child's layer is the same picture."""
+    from healthbridge.charts.compose import clear_cache, render_chart
+
+    clear_cache()
+    data = chart_data(Indicator.WFA, Sex.MALE, _points())
+    whole = imread(io.BytesIO(render(draw(data, lang), "png")))
+    for _ in range(2):  # drawn, then from the cache
+        layered = imread(io.BytesIO(render_chart(data, lang, "png")))
+        assert layered.shape == whole.shape == (600, 800, 4)
+        difference = np.abs(layered - whole)
+        assert float(difference.mean()) < 1e-3
+        assert float((difference.max(axis=2) > 0.1).mean()) < 1e-3  # a few edge pixels at most
+    # and the child's points are there: the marker colour appears only with them
+    blue = np.array([0x15, 0x65, 0xC0]) / 255
+
+    def blue_pixels(png: bytes) -> int:
+        rgb = imread(io.BytesIO(png))[..., :3]
+        return int((np.abs(rgb - blue).max(axis=2) < 0.02).sum())
+
+    empty = chart_data(Indicator.WFA, Sex.MALE, [])
+    assert blue_pixels(render_chart(data, lang, "png")) > 50
+    assert blue_pixels(render_chart(empty, lang, "png")) == 0
