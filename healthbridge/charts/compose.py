@@ -17,11 +17,10 @@ import io
 import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import pikepdf
-from matplotlib.backends._backend_agg import BufferRegion
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.image import imsave
 
@@ -42,7 +41,8 @@ T = TypeVar("T")
 CACHE_SIZE: Final = 128
 
 _cache: dict[tuple[object, ...], bytes] = {}
-_raster_cache: dict[tuple[object, ...], BufferRegion] = {}
+#: Agg ``BufferRegion`` objects (matplotlib ships no type for them).
+_raster_cache: dict[tuple[object, ...], Any] = {}
 _lock = threading.Lock()
 
 
@@ -64,13 +64,13 @@ def reference_pdf(data: ChartData, lang: Lang) -> bytes:
     return hit
 
 
-def _reference_pixels(data: ChartData, lang: Lang) -> BufferRegion:
+def _reference_pixels(data: ChartData, lang: Lang) -> Any:
     """The reference layer rasterised by Agg (drawn on first use, then reused)."""
     key = reference_key(data, lang)
     with _lock:
         hit = _raster_cache.get(key)
     if hit is None:
-        canvas = FigureCanvasAgg(draw_reference(data, lang))
+        canvas: Any = FigureCanvasAgg(draw_reference(data, lang))  # untyped in matplotlib
         canvas.draw()
         hit = canvas.copy_from_bbox(canvas.figure.bbox)
         _remember(_raster_cache, key, hit)
@@ -93,7 +93,7 @@ def render_chart(data: ChartData, lang: Lang, fmt: Format) -> bytes:
     """
     if fmt == "png":
         fig = draw_child(data, lang)
-        canvas = FigureCanvasAgg(fig)
+        canvas: Any = FigureCanvasAgg(fig)
         renderer = canvas.get_renderer()
         renderer.clear()
         renderer.restore_region(_reference_pixels(data, lang))
