@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -196,6 +197,8 @@ _MARGINS: Final = {"left": 0.085, "right": 0.915, "bottom": 0.105, "top": 0.94}
 _FIGSIZE: Final = (8.0, 6.0)
 #: Fraction of the data range added above and below, as matplotlib's default margins.
 _Y_MARGIN: Final = 0.05
+#: Steps (per span of the reference lines) in which points beyond the lines widen the y-axis.
+_Y_STEPS: Final = 20
 CHILD_GIDS: Final = ("child", "corrected", "implausible")
 
 
@@ -204,13 +207,19 @@ def y_limits(data: ChartData) -> tuple[float, float]:
 
     Fixed explicitly (rather than left to autoscaling) so that the reference layer, drawn
     once per chart set by :func:`draw_reference`, and the child's layer of
-    :func:`draw_child` share one coordinate system.
+    :func:`draw_child` share one coordinate system. A point beyond the reference lines (a
+    very small newborn, an implausible value) widens the extent in steps of 1/20 of the lines'
+    span, so that such children still share a few reference layers instead of one each.
     """
-    values = [float(np.nanmin(data.lines.iloc[:, 1:].to_numpy()))]
-    values.append(float(np.nanmax(data.lines.iloc[:, 1:].to_numpy())))
-    values += [p.value for p in data.points]
-    low, high = min(values), max(values)
-    pad = (high - low) * _Y_MARGIN or 1.0
+    table = data.lines.iloc[:, 1:].to_numpy()
+    low, high = float(np.nanmin(table)), float(np.nanmax(table))
+    step = (high - low) / _Y_STEPS or 1.0
+    values = [p.value for p in data.points]
+    if values and min(values) < low:
+        low -= step * math.ceil((low - min(values)) / step)
+    if values and max(values) > high:
+        high += step * math.ceil((max(values) - high) / step)
+    pad = (high - low) * _Y_MARGIN
     return low - pad, high + pad
 
 

@@ -182,6 +182,14 @@ def test_y_limits_cover_the_reference_lines_and_every_point() -> None:
         chart_data(Indicator.WFA, Sex.MALE, _points()[:2]), Lang.ZH
     )
     assert reference_key(data, Lang.ZH) != reference_key(without_outlier, Lang.ZH)
+    # two small newborns a little below the 3rd percentile share a (widened) reference layer
+    small = [
+        chart_data(Indicator.WFA, Sex.MALE, [Point(0.0, weight, BIRTH, "Observation/n")])
+        for weight in (2.0, 1.95)
+    ]
+    assert y_limits(small[0])[0] < 1.95
+    assert y_limits(small[0]) != y_limits(without_outlier)
+    assert reference_key(small[0], Lang.ZH) == reference_key(small[1], Lang.ZH)
 
 
 @pytest.mark.parametrize("lang", [Lang.EN, Lang.ZH])
