@@ -52,24 +52,32 @@ def _as_of(call: OperationCall) -> dt.date:
 
 
 def growth_observations(txn: Transaction, patient_id: str) -> list[dict[str, Any]]:
-    """The child's weight, length/height and head-circumference Observations (all pages)."""
-    codes = ",".join(f"http://loinc.org|{c}" for c in GROWTH_CODES)
-    out: list[dict[str, Any]] = []
-    offset = 0
-    while True:
-        page = txn.search_params(
-            "Observation",
-            [
-                ("subject", f"Patient/{patient_id}"),
-                ("code", codes),
-                ("_count", str(txn.max_count)),
-                ("_offset", str(offset)),
-            ],
-        )
-        out += [m.resource for m in page.matches if m.resource is not None]
-        offset += len(page.matches)
-        if not page.matches or page.total is None or offset >= page.total:
-            return out
+    """The child's weight, length/height and head-circumference Observations (all pages).
+
+    One search per LOINC code: on SQLite a ``code`` search with a list of values
+    (``code=a,b,c``) took 25x as long as a single value (about 50 ms against 2 ms), most of
+    a chart's time.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for code in GROWTH_CODES:
+        offset = 0
+        while True:
+            page = txn.search_params(
+                "Observation",
+                [
+                    ("subject", f"Patient/{patient_id}"),
+                    ("code", f"http://loinc.org|{code}"),
+                    ("_count", str(txn.max_count)),
+                    ("_offset", str(offset)),
+                ],
+            )
+            for match in page.matches:
+                if match.resource is not None:
+                    found.setdefault(match.id, match.resource)
+            offset += len(page.matches)
+            if not page.matches or page.total is None or offset >= page.total:
+                break
+    return list(found.values())
 
 
 def chart_bytes(
