@@ -18,12 +18,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MultipleLocator
 
 from growth_standards import Indicator, Sex, centile_curves, z_curves
@@ -252,7 +253,8 @@ def chart_title(data: ChartData, lang: Lang) -> str:
 
 
 def _draw_reference_layer(fig: Figure, ax: Axes, data: ChartData, lang: Lang) -> None:
-    """Reference lines with their end labels, title, axis labels, grid and source note."""
+    """Reference lines with their end labels, title, axis labels, grid, source note and the
+    legend of the kinds of points the child has (part of the reference key)."""
     family = font_family(lang)
     x = _x_display(data, data.lines["x"].to_numpy())
     for column in data.lines.columns[1:]:
@@ -288,58 +290,80 @@ def _draw_reference_layer(fig: Figure, ax: Axes, data: ChartData, lang: Lang) ->
         )
     )
     fig.text(0.01, 0.01, SOURCE_NOTE[lang], fontsize=7, color="#666666", family=family)
+    _legend(ax, tuple(_point_sets(data)), lang)
 
 
-def _draw_child_layer(ax: Axes, data: ChartData, lang: Lang) -> None:
-    """The child's points joined in time order, corrected-age and implausible points, legend."""
-    family = font_family(lang)
+#: How each kind of the child's points is drawn (also the legend's proxies).
+_POINT_STYLES: Final[dict[str, dict[str, Any]]] = {
+    "child": {
+        "marker": "o",
+        "linestyle": "-",
+        "color": "#1565c0",
+        "markersize": 5,
+        "linewidth": 1.4,
+        "zorder": 5,
+    },
+    "corrected": {
+        "marker": "s",
+        "linestyle": "--",
+        "color": "#6a1b9a",
+        "markersize": 4,
+        "linewidth": 1.0,
+        "fillstyle": "none",
+        "zorder": 4,
+    },
+    "implausible": {
+        "marker": "x",
+        "linestyle": "none",
+        "color": "#d50000",
+        "markersize": 9,
+        "markeredgewidth": 2,
+        "zorder": 6,
+    },
+}
+#: Below the child's points (zorder 4-6), so that no point hides under the legend.
+_LEGEND_ZORDER: Final = 3.5
+
+
+def _point_sets(data: ChartData) -> dict[str, list[tuple[float, float]]]:
+    """The child's points by kind (display x, value); kinds without points are left out."""
     good = [p for p in data.points if not p.implausible]
-    bad = [p for p in data.points if p.implausible]
-    if good:
-        gx = _x_display(data, np.array([p.x for p in good]))
+    sets = {
+        "child": [(p.x, p.value) for p in good],
+        "corrected": [(float(p.corrected_x), p.value) for p in good if p.corrected_x is not None],
+        "implausible": [(p.x, p.value) for p in data.points if p.implausible],
+    }
+    return {
+        kind: [
+            (float(x), value)
+            for x, value in zip(
+                _x_display(data, np.array([x for x, _ in pts], dtype=float)),
+                [v for _, v in pts],
+                strict=True,
+            )
+        ]
+        for kind, pts in sets.items()
+        if pts
+    }
+
+
+def _legend(ax: Axes, kinds: Sequence[str], lang: Lang) -> None:
+    """The legend of the kinds of points the child has (drawn with the reference layer)."""
+    if not kinds:
+        return
+    proxies = [Line2D([], [], label=LEGEND[kind][lang], **_POINT_STYLES[kind]) for kind in kinds]
+    legend = ax.legend(
+        handles=proxies, loc="upper left", prop={"family": font_family(lang), "size": 9}
+    )
+    legend.set_zorder(_LEGEND_ZORDER)
+
+
+def _draw_child_layer(ax: Axes, data: ChartData) -> None:
+    """The child's points joined in time order, corrected-age and implausible points."""
+    for kind, pts in _point_sets(data).items():
         ax.plot(
-            gx,
-            [p.value for p in good],
-            "o-",
-            color="#1565c0",
-            markersize=5,
-            linewidth=1.4,
-            label=LEGEND["child"][lang],
-            gid="child",
-            zorder=5,
+            [x for x, _ in pts], [v for _, v in pts], gid=kind, label=kind, **_POINT_STYLES[kind]
         )
-    corrected = [p for p in good if p.corrected_x is not None]
-    if corrected:
-        cx = _x_display(data, np.array([p.corrected_x for p in corrected], dtype=float))
-        ax.plot(
-            cx,
-            [p.value for p in corrected],
-            "s--",
-            color="#6a1b9a",
-            markersize=4,
-            linewidth=1.0,
-            fillstyle="none",
-            label=LEGEND["corrected"][lang],
-            gid="corrected",
-            zorder=4,
-        )
-    if bad:
-        bx = _x_display(data, np.array([p.x for p in bad]))
-        ax.plot(
-            bx,
-            [p.value for p in bad],
-            "x",
-            color="#d50000",
-            markersize=9,
-            markeredgewidth=2,
-            linestyle="none",
-            label=LEGEND["implausible"][lang],
-            gid="implausible",
-            zorder=6,
-        )
-    handles = [h for h in ax.get_lines() if h.get_gid() in CHILD_GIDS]
-    if handles:
-        ax.legend(handles=handles, loc="upper left", prop={"family": family, "size": 9})
 
 
 def draw(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
@@ -347,7 +371,7 @@ def draw(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
     lang = _resolved(lang)
     fig, ax = _figure(data, y_limits(data))
     _draw_reference_layer(fig, ax, data, lang)
-    _draw_child_layer(ax, data, lang)
+    _draw_child_layer(ax, data)
     return fig
 
 
@@ -369,7 +393,7 @@ def draw_child(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
     fig, ax = _figure(data, y_limits(data))
     fig.patch.set_visible(False)
     ax.set_axis_off()
-    _draw_child_layer(ax, data, lang)
+    _draw_child_layer(ax, data)
     return fig
 
 
@@ -382,6 +406,7 @@ def reference_key(data: ChartData, lang: Lang) -> tuple[object, ...]:
         data.line_kind,
         _resolved(lang),
         y_limits(data),
+        tuple(_point_sets(data)),  # the legend's entries
     )
 
 

@@ -164,6 +164,13 @@ def test_reference_and_child_layers_split_the_chart_and_share_its_axes() -> None
         assert layer.axes[0].get_position().bounds == whole.axes[0].get_position().bounds
         assert layer.axes[0].get_xlim() == whole.axes[0].get_xlim()
         assert layer.axes[0].get_ylim() == whole.axes[0].get_ylim()
+    # the legend names the kinds of points this child has; it is drawn with the reference layer
+    legend = reference.axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "Measurements",
+        "Implausible (re-measure)",
+    ]
+    assert child.axes[0].get_legend() is None
     # the child's layer is transparent: nothing of it hides the reference layer
     assert not child.patch.get_visible()
     assert not child.axes[0].axison

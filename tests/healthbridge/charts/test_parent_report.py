@@ -93,7 +93,7 @@ def test_pdf_text_is_chinese_on_every_page() -> None:
     for text in ("儿童生长发育报告", "王子涵", "小太阳托育园", "第 42 百分位", "百白破疫苗"):
         assert text in summary
     assert "18月龄体检" in summary
-    # chart pages: the reference layer (title, source) and the child's layer (legend)
+    # chart pages: title, source note and legend (the reference layer), over it the points
     for text in ("年龄别体重", "参照标准", "测量值"):
         assert text in weight
     for text in ("年龄别身长/身高", "测量值"):
