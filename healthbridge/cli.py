@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = (
     "token",
     "import_session",
     "evaluate",
+    "parent_reports",
 )
 
 

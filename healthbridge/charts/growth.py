@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MultipleLocator
 
 from growth_standards import Indicator, Sex, centile_curves, z_curves
@@ -190,12 +193,68 @@ _TICK_STEP: Final[dict[tuple[str, str], float]] = {
 }
 
 
-def draw(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
-    """Draw ``data`` as a Figure; Chinese labels need a CJK font, else English is used."""
+#: Axes position on the figure (fixed margins; see :func:`draw`).
+_MARGINS: Final = {"left": 0.085, "right": 0.915, "bottom": 0.105, "top": 0.94}
+_FIGSIZE: Final = (8.0, 6.0)
+#: Fraction of the data range added above and below, as matplotlib's default margins.
+_Y_MARGIN: Final = 0.05
+#: Steps (per span of the reference lines) in which points beyond the lines widen the y-axis.
+_Y_STEPS: Final = 20
+CHILD_GIDS: Final = ("child", "corrected", "implausible")
+
+
+def y_limits(data: ChartData) -> tuple[float, float]:
+    """The y-axis extent: every reference line and every point, plus a 5 % margin.
+
+    Fixed explicitly (rather than left to autoscaling) so that the reference layer, drawn
+    once per chart set by :func:`draw_reference`, and the child's layer of
+    :func:`draw_child` share one coordinate system. A point beyond the reference lines (a
+    very small newborn, an implausible value) widens the extent in steps of 1/20 of the lines'
+    span, so that such children still share a few reference layers instead of one each.
+    """
+    table = data.lines.iloc[:, 1:].to_numpy()
+    low, high = float(np.nanmin(table)), float(np.nanmax(table))
+    step = (high - low) / _Y_STEPS or 1.0
+    values = [p.value for p in data.points]
+    if values and min(values) < low:
+        low -= step * math.ceil((low - min(values)) / step)
+    if values and max(values) > high:
+        high += step * math.ceil((max(values) - high) / step)
+    pad = (high - low) * _Y_MARGIN
+    return low - pad, high + pad
+
+
+def _resolved(lang: Lang) -> Lang:
+    """``lang``, or English when Chinese is asked for and no CJK font is installed."""
     if lang is Lang.ZH and not cjk_font_available():
-        lang = Lang.EN
-    fig = Figure(figsize=(8.0, 6.0), dpi=100)
+        return Lang.EN
+    return lang
+
+
+def _figure(data: ChartData, ylim: tuple[float, float]) -> tuple[Figure, Axes]:
+    fig = Figure(figsize=_FIGSIZE, dpi=100)
     ax = fig.add_subplot(1, 1, 1)
+    # Fixed margins instead of tight_layout(): the layout is the same for every chart, and
+    # measuring every text extent twice took more than half of the drawing time.
+    fig.subplots_adjust(**_MARGINS)
+    x = _x_display(data, data.lines["x"].to_numpy())
+    ax.set_xlim(float(x[0]), float(x[-1]))
+    ax.set_ylim(*ylim)
+    return fig, ax
+
+
+def chart_title(data: ChartData, lang: Lang) -> str:
+    """ "Weight-for-age · Boys · Birth to 2 years" (in ``lang``; English without a CJK font)."""
+    lang = _resolved(lang)
+    return (
+        f"{TITLES[data.indicator][lang]} · {SEX_LABEL[data.sex][lang]} · "
+        f"{RANGE_LABEL[data.range_key][lang]}"
+    )
+
+
+def _draw_reference_layer(fig: Figure, ax: Axes, data: ChartData, lang: Lang) -> None:
+    """Reference lines with their end labels, title, axis labels, grid, source note and the
+    legend of the kinds of points the child has (part of the reference key)."""
     family = font_family(lang)
     x = _x_display(data, data.lines["x"].to_numpy())
     for column in data.lines.columns[1:]:
@@ -219,59 +278,10 @@ def draw(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
             va="center",
             family=family,
         )
-    good = [p for p in data.points if not p.implausible]
-    bad = [p for p in data.points if p.implausible]
-    if good:
-        gx = _x_display(data, np.array([p.x for p in good]))
-        ax.plot(
-            gx,
-            [p.value for p in good],
-            "o-",
-            color="#1565c0",
-            markersize=5,
-            linewidth=1.4,
-            label=LEGEND["child"][lang],
-            gid="child",
-            zorder=5,
-        )
-    corrected = [p for p in good if p.corrected_x is not None]
-    if corrected:
-        cx = _x_display(data, np.array([p.corrected_x for p in corrected], dtype=float))
-        ax.plot(
-            cx,
-            [p.value for p in corrected],
-            "s--",
-            color="#6a1b9a",
-            markersize=4,
-            linewidth=1.0,
-            fillstyle="none",
-            label=LEGEND["corrected"][lang],
-            gid="corrected",
-            zorder=4,
-        )
-    if bad:
-        bx = _x_display(data, np.array([p.x for p in bad]))
-        ax.plot(
-            bx,
-            [p.value for p in bad],
-            "x",
-            color="#d50000",
-            markersize=9,
-            markeredgewidth=2,
-            linestyle="none",
-            label=LEGEND["implausible"][lang],
-            gid="implausible",
-            zorder=6,
-        )
-    title = (
-        f"{TITLES[data.indicator][lang]} · {SEX_LABEL[data.sex][lang]} · "
-        f"{RANGE_LABEL[data.range_key][lang]}"
-    )
-    ax.set_title(title, family=family)
+    ax.set_title(chart_title(data, lang), family=family)
     ax.set_xlabel(X_LABEL[_x_label_key(data)][lang], family=family)
     ax.set_ylabel(Y_LABEL[data.indicator][lang], family=family)
     ax.grid(True, color="#dddddd", linewidth=0.6)
-    ax.set_xlim(float(x[0]), float(x[-1]))
     ax.xaxis.set_major_locator(
         MultipleLocator(
             _TICK_STEP[_x_label_key(data), data.range_key]
@@ -279,14 +289,125 @@ def draw(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
             else 5.0
         )
     )
-    handles = [h for h in ax.get_lines() if h.get_gid() in ("child", "corrected", "implausible")]
-    if handles:
-        ax.legend(handles=handles, loc="upper left", prop={"family": family, "size": 9})
     fig.text(0.01, 0.01, SOURCE_NOTE[lang], fontsize=7, color="#666666", family=family)
-    # Fixed margins instead of tight_layout(): the layout is the same for every chart, and
-    # measuring every text extent twice took more than half of the drawing time.
-    fig.subplots_adjust(left=0.085, right=0.915, bottom=0.105, top=0.94)
+    _legend(ax, tuple(_point_sets(data)), lang)
+
+
+#: How each kind of the child's points is drawn (also the legend's proxies).
+_POINT_STYLES: Final[dict[str, dict[str, Any]]] = {
+    "child": {
+        "marker": "o",
+        "linestyle": "-",
+        "color": "#1565c0",
+        "markersize": 5,
+        "linewidth": 1.4,
+        "zorder": 5,
+    },
+    "corrected": {
+        "marker": "s",
+        "linestyle": "--",
+        "color": "#6a1b9a",
+        "markersize": 4,
+        "linewidth": 1.0,
+        "fillstyle": "none",
+        "zorder": 4,
+    },
+    "implausible": {
+        "marker": "x",
+        "linestyle": "none",
+        "color": "#d50000",
+        "markersize": 9,
+        "markeredgewidth": 2,
+        "zorder": 6,
+    },
+}
+#: Below the child's points (zorder 4-6), so that no point hides under the legend.
+_LEGEND_ZORDER: Final = 3.5
+
+
+def _point_sets(data: ChartData) -> dict[str, list[tuple[float, float]]]:
+    """The child's points by kind (display x, value); kinds without points are left out."""
+    good = [p for p in data.points if not p.implausible]
+    sets = {
+        "child": [(p.x, p.value) for p in good],
+        "corrected": [(float(p.corrected_x), p.value) for p in good if p.corrected_x is not None],
+        "implausible": [(p.x, p.value) for p in data.points if p.implausible],
+    }
+    return {
+        kind: [
+            (float(x), value)
+            for x, value in zip(
+                _x_display(data, np.array([x for x, _ in pts], dtype=float)),
+                [v for _, v in pts],
+                strict=True,
+            )
+        ]
+        for kind, pts in sets.items()
+        if pts
+    }
+
+
+def _legend(ax: Axes, kinds: Sequence[str], lang: Lang) -> None:
+    """The legend of the kinds of points the child has (drawn with the reference layer)."""
+    if not kinds:
+        return
+    proxies = [Line2D([], [], label=LEGEND[kind][lang], **_POINT_STYLES[kind]) for kind in kinds]
+    legend = ax.legend(
+        handles=proxies, loc="upper left", prop={"family": font_family(lang), "size": 9}
+    )
+    legend.set_zorder(_LEGEND_ZORDER)
+
+
+def _draw_child_layer(ax: Axes, data: ChartData) -> None:
+    """The child's points joined in time order, corrected-age and implausible points."""
+    for kind, pts in _point_sets(data).items():
+        ax.plot(
+            [x for x, _ in pts], [v for _, v in pts], gid=kind, label=kind, **_POINT_STYLES[kind]
+        )
+
+
+def draw(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
+    """Draw ``data`` as a Figure; Chinese labels need a CJK font, else English is used."""
+    lang = _resolved(lang)
+    fig, ax = _figure(data, y_limits(data))
+    _draw_reference_layer(fig, ax, data, lang)
+    _draw_child_layer(ax, data)
     return fig
+
+
+def draw_reference(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
+    """The chart without the child: what every child of one chart set shares.
+
+    Drawn with the y-extent of :func:`y_limits` (which includes the child's points), so that
+    :func:`draw_child` on a transparent page of the same size lines up with it exactly.
+    """
+    lang = _resolved(lang)
+    fig, ax = _figure(data, y_limits(data))
+    _draw_reference_layer(fig, ax, data, lang)
+    return fig
+
+
+def draw_child(data: ChartData, lang: Lang = Lang.ZH) -> Figure:
+    """Only the child's layer, on a transparent figure laid out as :func:`draw_reference`."""
+    lang = _resolved(lang)
+    fig, ax = _figure(data, y_limits(data))
+    fig.patch.set_visible(False)
+    ax.set_axis_off()
+    _draw_child_layer(ax, data)
+    return fig
+
+
+def reference_key(data: ChartData, lang: Lang) -> tuple[object, ...]:
+    """What :func:`draw_reference` depends on: children sharing a key share the drawing."""
+    return (
+        data.indicator,
+        data.sex,
+        data.range_key,
+        data.line_kind,
+        _resolved(lang),
+        y_limits(data),
+        tuple(_point_sets(data)),  # the legend's entries
+    )
 
 
 def render(fig: Figure, fmt: Format = "png") -> bytes:

@@ -16,12 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.artist import Artist
+from matplotlib.backend_bases import RendererBase
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 from growth_standards import Indicator, Sex
 from healthbridge.charts.fonts import cjk_font_available, font_family
-from healthbridge.charts.growth import ChartData, draw
+from healthbridge.charts.growth import ChartData
 from healthbridge.charts.labels import SEX_LABEL, TITLES, Lang
 
 A4: Final = (8.27, 11.69)
@@ -91,6 +93,59 @@ _STATUS: Final[dict[str, dict[Lang, str]]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """One line of text; ``x`` and ``y`` (its top) in figure fractions, ``size`` in points."""
+
+    x: float
+    y: float
+    text: str
+    size: float
+    bold: bool = False
+    color: str = "#000000"
+
+
+#: Baseline below the top of a line, in ems (the CJK fonts' ascender is 0.88 em).
+_ASCENT: Final = 0.88
+
+
+class TextLines(Artist):
+    """Lines of text at fixed places, drawn straight to the renderer.
+
+    A :class:`matplotlib.text.Text` measures its string (a full shaping pass) before drawing
+    it (a second one) so that it can align and clip it; a report page of left-aligned lines
+    at known places needs neither, and the text pass was most of a parent report's time.
+    """
+
+    def __init__(self, lines: Sequence[TextLine], family: list[str]) -> None:
+        super().__init__()
+        self.lines = tuple(lines)
+        self.family = family
+
+    def draw(self, renderer: RendererBase) -> None:
+        """Each line at its baseline, in its size, weight and colour."""
+        if not self.get_visible() or self.figure is None:
+            return
+        to_display = self.figure.transFigure
+        fonts: dict[tuple[float, bool], FontProperties] = {}
+        for line in self.lines:
+            prop = fonts.get((line.size, line.bold))
+            if prop is None:
+                prop = FontProperties(
+                    family=self.family, size=line.size, weight="bold" if line.bold else "normal"
+                )
+                fonts[line.size, line.bold] = prop
+            x, top = to_display.transform((line.x, line.y))
+            gc = renderer.new_gc()
+            gc.set_foreground(line.color)
+            baseline = top - renderer.points_to_pixels(line.size * _ASCENT)
+            if renderer.flipy():  # raster renderers count y from the top, as Text.draw does
+                baseline = renderer.get_canvas_width_height()[1] - baseline
+            renderer.draw_text(gc, float(x), float(baseline), line.text, prop, 0.0)
+            gc.restore()
+        self.stale = False
+
+
 def percentile_sentence(score: LatestScore, lang: Lang) -> str:
     """Plain words for a percentile: "out of 100 children of the same age and sex...".
 
@@ -113,6 +168,7 @@ def percentile_sentence(score: LatestScore, lang: Lang) -> str:
 def _summary_page(report: ParentReport, lang: Lang) -> Figure:
     fig = Figure(figsize=A4, dpi=100)
     family = font_family(lang)
+    lines: list[TextLine] = []
     y = 0.95
 
     def line(
@@ -127,15 +183,7 @@ def _summary_page(report: ParentReport, lang: Lang) -> Figure:
         nonlocal y
         wrap = width if lang is Lang.ZH else width * 2
         for part in textwrap.wrap(text, wrap) or [""]:
-            fig.text(
-                0.08 + indent,
-                y,
-                part,
-                fontsize=size,
-                family=family,
-                weight="bold" if bold else "normal",
-                va="top",
-            )
+            lines.append(TextLine(0.08 + indent, y, part, size, bold))
             y -= gap
 
     line(_TEXT["title"][lang], size=18, bold=True, gap=0.04)
@@ -178,26 +226,37 @@ def _summary_page(report: ParentReport, lang: Lang) -> Figure:
         y -= 0.02
         label, day = report.next_checkup
         line(f"{_TEXT['next'][lang]}: {label} · {day.isoformat()}", size=12, bold=True)
-    fig.text(0.08, 0.03, _TEXT["footer"][lang], fontsize=7.5, family=family, color="#666666")
+    lines.append(TextLine(0.08, 0.045, _TEXT["footer"][lang], 7.5, color="#666666"))
+    fig.add_artist(TextLines(lines, family))
     return fig
 
 
+def page_text(fig: Figure) -> list[str]:
+    """The lines of text on a page drawn by :func:`_summary_page`, top to bottom."""
+    return [
+        line.text
+        for artist in fig.artists
+        if isinstance(artist, TextLines)
+        for line in artist.lines
+    ]
+
+
 def render_parent_report(report: ParentReport, lang: Lang = Lang.ZH) -> bytes:
-    """The parent report as PDF bytes (summary page, then one page per chart)."""
+    """The parent report as PDF bytes (summary page, then one page per chart).
+
+    Chart pages are composed from a cached reference layer and the child's layer
+    (:mod:`healthbridge.charts.compose`): the same picture as :func:`draw`, at a fraction of
+    the cost when many reports are made in one process.
+    """
+    from healthbridge.charts.compose import chart_pages
+
     if lang is Lang.ZH and not cjk_font_available():
         lang = Lang.EN
-    buffer = io.BytesIO()
-    metadata = {
-        "Creator": "HealthBridge",
-        "Producer": "HealthBridge",
-        "CreationDate": None,
-        "Title": _TEXT["title"][lang],
-    }
-    with PdfPages(buffer, metadata=metadata) as pdf:
-        pdf.savefig(_summary_page(report, lang))
-        for chart in report.charts:
-            pdf.savefig(draw(chart, lang))
-    return buffer.getvalue()
+    summary = io.BytesIO()
+    _summary_page(report, lang).savefig(
+        summary, format="pdf", metadata={"CreationDate": None, "Producer": "HealthBridge"}
+    )
+    return chart_pages([summary.getvalue()], report.charts, lang, title=_TEXT["title"][lang])
 
 
 def render_batch(reports: Sequence[ParentReport], lang: Lang = Lang.ZH) -> list[bytes]:

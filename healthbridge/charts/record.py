@@ -162,6 +162,31 @@ def _flagged(value: Any) -> bool:
     return value is not pd.NA and value is not None and not pd.isna(value) and int(value) == 1
 
 
+#: The visit columns :func:`points` reads (besides the indicator's flag column).
+_POINT_COLUMNS: Final = (
+    "when",
+    "age_days",
+    "weight_kg",
+    "lenhei_cm",
+    "headc_cm",
+    "cbmi",
+    "clenhei",
+    "src_weight",
+    "src_length",
+    "src_headc",
+)
+
+
+def _records(frame: pd.DataFrame, flag_column: str) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as dicts of the columns :func:`points` reads, built column-wise
+    (``DataFrame.to_dict("records")`` indexes row by row and took most of a parent report's
+    summary time)."""
+    wanted = [c for c in (*_POINT_COLUMNS, flag_column) if c in frame.columns]
+    columns = {c: frame[c].tolist() for c in dict.fromkeys(wanted)}
+    rows = zip(*columns.values(), strict=True)
+    return [dict(zip(columns, values, strict=True)) for values in rows]
+
+
 def points(record: GrowthRecord, indicator: Indicator) -> list[Point]:
     """The child's plotted points for ``indicator`` in time order.
 
@@ -173,7 +198,8 @@ def points(record: GrowthRecord, indicator: Indicator) -> list[Point]:
     frame = record.visits
     s = spec(indicator)
     out: list[Point] = []
-    for i, row in enumerate(frame.to_dict("records")):
+    cages = record.corrected["cage_days"].tolist() if record.corrected is not None else None
+    for i, row in enumerate(_records(frame, s.flag_column)):
         flag = _flagged(row.get(s.flag_column))
         source = row.get("src_weight")
         if indicator is Indicator.WFA:
@@ -200,8 +226,8 @@ def points(record: GrowthRecord, indicator: Indicator) -> list[Point]:
         if indicator is Indicator.BFA:
             source = f"{row.get('src_weight')}+{row.get('src_length')}"
         corrected_x = None
-        if record.corrected is not None:
-            cage = _num(record.corrected["cage_days"].iloc[i])
+        if cages is not None:
+            cage = _num(cages[i])
             if cage is not None and cage != row["age_days"]:
                 corrected_x = cage
         out.append(

@@ -83,3 +83,19 @@ def test_parent_report_pdf(client: TestClient) -> None:
     assert r.content.startswith(b"%PDF")
     assert r.content.count(b"/Type /Page\n") + r.content.count(b"/Type /Page ") >= 1
     assert client.get(f"/fhir/Patient/{pid}/$parent-report?date=soon").status_code == 400
+
+
+def test_growth_observations_are_the_growth_codes_only(client: TestClient) -> None:
+    from healthbridge.api.chart_operations import growth_observations
+    from healthbridge.store.hooks import SYSTEM_CONTEXT
+
+    pid = _child(client)
+    temperature = f.observation(
+        f"Patient/{pid}", code="8310-5", display="Body temperature", value=36.8, unit="Cel"
+    )
+    r = client.put("/fhir/Observation/t0", json={**temperature, "id": "t0"}, headers=J)
+    assert r.status_code in (200, 201), r.text
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    with repo.transaction(SYSTEM_CONTEXT, write=False) as txn:
+        found = growth_observations(txn, pid)
+    assert sorted(o["id"] for o in found) == ["l0", "l1", "w0", "w1"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import numpy as np
 import pytest
+from matplotlib.image import imread
 
 from growth_standards import Indicator, Sex, centile_curves, z_curves
 from healthbridge.charts import fonts
@@ -16,7 +18,11 @@ from healthbridge.charts.growth import (
     chart_data,
     choose_range,
     draw,
+    draw_child,
+    draw_reference,
+    reference_key,
     render,
+    y_limits,
 )
 from healthbridge.charts.labels import Lang
 
@@ -140,3 +146,80 @@ def test_falls_back_to_english_without_a_cjk_font(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr("healthbridge.charts.growth.cjk_font_available", lambda: False)
     fig = draw(chart_data(Indicator.WFA, Sex.FEMALE, _points()), Lang.ZH)
     assert fig.axes[0].get_title().startswith("Weight-for-age")
+
+
+def test_reference_and_child_layers_split_the_chart_and_share_its_axes() -> None:
+    data = chart_data(Indicator.WFA, Sex.MALE, _points())
+    whole = draw(data, Lang.EN)
+    reference = draw_reference(data, Lang.EN)
+    child = draw_child(data, Lang.EN)
+    gids = {ln.get_gid() for ln in whole.axes[0].get_lines()}
+    ref_gids = {ln.get_gid() for ln in reference.axes[0].get_lines()}
+    child_gids = {ln.get_gid() for ln in child.axes[0].get_lines()}
+    assert ref_gids == {"ref:P3", "ref:P15", "ref:P50", "ref:P85", "ref:P97"}
+    assert child_gids == {"child", "implausible"}
+    assert ref_gids | child_gids == gids
+    for layer in (reference, child):
+        assert layer.get_size_inches().tolist() == whole.get_size_inches().tolist()
+        assert layer.axes[0].get_position().bounds == whole.axes[0].get_position().bounds
+        assert layer.axes[0].get_xlim() == whole.axes[0].get_xlim()
+        assert layer.axes[0].get_ylim() == whole.axes[0].get_ylim()
+    # the legend names the kinds of points this child has; it is drawn with the reference layer
+    legend = reference.axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "Measurements",
+        "Implausible (re-measure)",
+    ]
+    assert child.axes[0].get_legend() is None
+    # the child's layer is transparent: nothing of it hides the reference layer
+    assert not child.patch.get_visible()
+    assert not child.axes[0].axison
+    np.testing.assert_array_equal(_line(child, "implausible").get_ydata(), [19.0])
+
+
+def test_y_limits_cover_the_reference_lines_and_every_point() -> None:
+    data = chart_data(Indicator.WFA, Sex.MALE, _points())
+    low, high = y_limits(data)
+    assert low < float(data.lines["P3"].min())
+    assert high > 19.0  # the implausible point is on the chart, not clipped
+    without_outlier = chart_data(Indicator.WFA, Sex.MALE, _points()[:3])
+    assert y_limits(without_outlier)[1] < high
+    # children whose points lie inside the reference lines share one reference layer
+    assert reference_key(without_outlier, Lang.ZH) == reference_key(
+        chart_data(Indicator.WFA, Sex.MALE, _points()[:2]), Lang.ZH
+    )
+    assert reference_key(data, Lang.ZH) != reference_key(without_outlier, Lang.ZH)
+    # two small newborns a little below the 3rd percentile share a (widened) reference layer
+    small = [
+        chart_data(Indicator.WFA, Sex.MALE, [Point(0.0, weight, BIRTH, "Observation/n")])
+        for weight in (2.0, 1.95)
+    ]
+    assert y_limits(small[0])[0] < 1.95
+    assert y_limits(small[0]) != y_limits(without_outlier)
+    assert reference_key(small[0], Lang.ZH) == reference_key(small[1], Lang.ZH)
+
+
+@pytest.mark.parametrize("lang", [Lang.EN, Lang.ZH])
+def test_layered_png_is_the_whole_chart(lang: Lang) -> None:
+    """The PNG made from the cached reference pixels + the child's layer is the same picture."""
+    from healthbridge.charts.compose import clear_cache, render_chart
+
+    clear_cache()
+    data = chart_data(Indicator.WFA, Sex.MALE, _points())
+    whole = imread(io.BytesIO(render(draw(data, lang), "png")))
+    for _ in range(2):  # drawn, then from the cache
+        layered = imread(io.BytesIO(render_chart(data, lang, "png")))
+        assert layered.shape == whole.shape == (600, 800, 4)
+        difference = np.abs(layered - whole)
+        assert float(difference.mean()) < 1e-3
+        assert float((difference.max(axis=2) > 0.1).mean()) < 1e-3  # a few edge pixels at most
+    # and the child's points are there: the marker colour appears only with them
+    blue = np.array([0x15, 0x65, 0xC0]) / 255
+
+    def blue_pixels(png: bytes) -> int:
+        rgb = imread(io.BytesIO(png))[..., :3]
+        return int((np.abs(rgb - blue).max(axis=2) < 0.02).sum())
+
+    empty = chart_data(Indicator.WFA, Sex.MALE, [])
+    assert blue_pixels(render_chart(data, lang, "png")) > 50
+    assert blue_pixels(render_chart(empty, lang, "png")) == 0

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import io
 import re
 
+import pypdf
+import pytest
+
 from growth_standards import Indicator, Sex
+from healthbridge.charts import compose, fonts
 from healthbridge.charts.growth import Point, chart_data
 from healthbridge.charts.labels import Lang
 from healthbridge.charts.parent_report import (
@@ -13,6 +19,7 @@ from healthbridge.charts.parent_report import (
     ParentReport,
     VaccineLine,
     _summary_page,
+    page_text,
     percentile_sentence,
     render_parent_report,
 )
@@ -59,7 +66,7 @@ def test_implausible_value_is_explained_not_ranked() -> None:
 
 
 def test_summary_page_lists_overdue_doses_before_given_ones() -> None:
-    texts = [t.get_text() for t in _summary_page(_report(), Lang.EN).texts]
+    texts = page_text(_summary_page(_report(), Lang.EN))
     joined = "\n".join(texts)
     assert "Child growth report" in joined
     assert joined.index("百白破疫苗") < joined.index("乙肝疫苗")
@@ -72,3 +79,57 @@ def test_pdf_has_a_summary_page_and_one_page_per_chart() -> None:
     assert pdf.startswith(b"%PDF")
     pages = re.findall(rb"/Type\s*/Page\b", pdf)
     assert len(pages) == 3
+
+
+def _page_texts(pdf: bytes) -> list[str]:
+    """The text of each page as a PDF reader extracts it (fonts' ToUnicode maps)."""
+    return [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+
+
+def test_pdf_text_is_chinese_on_every_page() -> None:
+    if not fonts.cjk_font_available():
+        pytest.skip("no CJK font on this machine (scripts/setup installs fonts-noto-cjk)")
+    summary, weight, length = _page_texts(render_parent_report(_report(), Lang.ZH))
+    for text in ("儿童生长发育报告", "王子涵", "小太阳托育园", "第 42 百分位", "百白破疫苗"):
+        assert text in summary
+    assert "18月龄体检" in summary
+    # chart pages: title, source note and legend (the reference layer), over it the points
+    for text in ("年龄别体重", "参照标准", "测量值"):
+        assert text in weight
+    for text in ("年龄别身长/身高", "测量值"):
+        assert text in length
+
+
+def test_pdf_falls_back_to_english_without_a_cjk_font(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fonts, "cjk_family", lambda: None)
+    for module in ("parent_report", "growth"):
+        monkeypatch.setattr(f"healthbridge.charts.{module}.cjk_font_available", lambda: False)
+    compose.clear_cache()
+    # record data in Latin letters: without a CJK font only the labels can change language
+    report = dataclasses.replace(
+        _report(),
+        child_name="Wang Zihan",
+        centre="Little Sun",
+        vaccines=(VaccineLine("HepB", 1, BIRTH, "given"),),
+        next_checkup=("18-month checkup", dt.date(2026, 9, 1)),
+    )
+    summary, weight, _length = _page_texts(render_parent_report(report, Lang.ZH))
+    compose.clear_cache()
+    assert "Child growth report" in summary
+    assert "Weight-for-age" in weight
+    assert "Measurements" in weight
+    assert "年龄别体重" not in weight
+
+
+def test_chart_pages_reuse_one_reference_layer_per_chart_set() -> None:
+    compose.clear_cache()
+    first = render_parent_report(_report(), Lang.ZH)
+    assert len(compose._cache) == 2  # weight-for-age and length-for-age, boys 0-2 years
+    again = render_parent_report(_report(), Lang.ZH)
+    assert len(compose._cache) == 2
+    assert again == first  # byte-stable: no dates, deterministic file identifier
+    reader = pypdf.PdfReader(io.BytesIO(first))
+    # each chart page draws the child's layer as a Form XObject over the reference page
+    for page in reader.pages[1:]:
+        xobjects = page["/Resources"]["/XObject"]
+        assert any(xobjects[name]["/Subtype"] == "/Form" for name in xobjects)
