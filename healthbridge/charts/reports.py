@@ -26,7 +26,12 @@ _CI_NOTE: Final = {
     Lang.ZH: "误差线：95% 置信区间",
     Lang.EN: "Whiskers: 95% confidence interval",
 }
-_ALL: Final = {Lang.ZH: "全区", Lang.EN: "District"}
+#: Names of the report's pseudo-groups: the whole district, and children in no centre
+#: (``healthbridge.district.reports.NOT_ENROLLED``).
+_PSEUDO_GROUPS: Final = {
+    "all": {Lang.ZH: "全区", Lang.EN: "District"},
+    "none": {Lang.ZH: "未入托", Lang.EN: "Not enrolled"},
+}
 
 
 def draw_bars(
@@ -36,7 +41,7 @@ def draw_bars(
     if lang is Lang.ZH and not cjk_font_available():
         lang = Lang.EN
     family = font_family(lang)
-    groups = [_ALL[lang] if g == "all" else str(g) for g in data["group"]]
+    groups = [_PSEUDO_GROUPS[g][lang] if g in _PSEUDO_GROUPS else str(g) for g in data["group"]]
     values = pd.to_numeric(data["value"], errors="coerce").to_numpy(dtype="float64")
     err = np.vstack(
         [
@@ -74,7 +79,10 @@ def draw_bars(
         tick.set_fontfamily(ticks)
     ax.set_ylabel(_Y_LABEL[lang] if unit == "%" else _PER_1000[lang], family=family)
     top = float(np.nanmax(np.nan_to_num(values) + np.nan_to_num(err[1]), initial=0.0))
-    ax.set_ylim(0, min(100.0, max(5.0, top * 1.15)) if unit == "%" else max(1.0, top * 1.15))
+    # headroom above the tallest bar for its value label (a 100 % bar too), ticks stop at 100 %
+    ax.set_ylim(0, min(112.0, max(5.0, top * 1.15)) if unit == "%" else max(1.0, top * 1.15))
+    if unit == "%" and top * 1.15 > 100.0:
+        ax.set_yticks([t for t in ax.get_yticks() if 0.0 <= t <= 100.0])
     chart_title = title or (str(data["title"].iloc[0]) if len(data) else "")
     ax.set_title(chart_title, family=family)
     ax.grid(axis="y", color="#dddddd")
