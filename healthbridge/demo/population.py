@@ -25,7 +25,7 @@ import pandas as pd
 
 from growth_standards import Indicator, Sex, value_at_z
 from healthbridge.clinical.ages import add_age
-from healthbridge.clinical.tables_vaccination import VaccinationTable
+from healthbridge.clinical.tables_vaccination import DoseRule, VaccinationTable
 
 #: Average days in a month, as WHO uses to convert ages (anthro: 30.4375 days per month).
 DAYS_PER_MONTH = 30.4375
@@ -114,14 +114,27 @@ SYMPTOMS = ("cough", "runny-nose", "sore-throat", "diarrhoea", "vomiting", "rash
 
 
 @dataclass(frozen=True, slots=True)
+class Agreement:
+    """A centre's signed 医育结合 service agreement with a health institution."""
+
+    hospital_id: str
+    start: dt.date
+    end: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Organization:
-    """A hospital, community health centre or childcare centre."""
+    """A hospital, community health centre or childcare centre.
+
+    Centres carry their registered places (托位数) and their agreements with hospitals."""
 
     id: str
     kind: OrgKind
     name_zh: str
     name_en: str
     code: str
+    places: int | None = None
+    agreements: tuple[Agreement, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +175,8 @@ class Child:
     class_id: str | None
     enrolled_since: dt.date | None
     consent_to_hospital: bool
+    #: entry check of the vaccination certificate (AdmissionState value; None: not enrolled)
+    admission_state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +230,21 @@ def add_months(day: dt.date, months: int) -> dt.date:
     raise AssertionError("unreachable: every month has at least 28 days")
 
 
-def _organizations() -> list[Organization]:
+#: Registered places (托位数) per centre, and which hospitals each centre signed with
+#: (``org-mch``/``org-chc``): five of six centres signed, one through both; the community
+#: affordable point has not signed yet, and one earlier agreement has ended.
+CENTRE_PLACES = (90, 120, 80, 60, 50, 30)
+CENTRE_AGREEMENTS: tuple[tuple[str, ...], ...] = (
+    ("org-mch",),
+    ("org-mch",),
+    ("org-mch", "org-chc"),
+    ("org-chc",),
+    ("org-chc",),
+    (),
+)
+
+
+def _organizations(as_of: dt.date) -> list[Organization]:
     hospitals = [
         Organization(
             "org-mch",
@@ -234,7 +263,22 @@ def _organizations() -> list[Organization]:
     ]
     centres = [
         Organization(
-            f"org-centre-{i}", OrgKind.CHILDCARE_CENTRE, name_zh, name_en, f"TY-330108-{i:02d}"
+            f"org-centre-{i}",
+            OrgKind.CHILDCARE_CENTRE,
+            name_zh,
+            name_en,
+            f"TY-330108-{i:02d}",
+            places=CENTRE_PLACES[i - 1],
+            agreements=tuple(
+                Agreement(hospital, add_months(as_of, -(6 * i + 3 * n)))
+                for n, hospital in enumerate(CENTRE_AGREEMENTS[i - 1])
+            )
+            + (
+                # the community point had a trial agreement that has ended
+                (Agreement("org-chc", add_months(as_of, -30), add_months(as_of, -6)),)
+                if i == 6
+                else ()
+            ),
         )
         for i, (name_zh, name_en) in enumerate(
             [
@@ -303,7 +347,7 @@ def generate(
         raise ValueError("children must be at least 1")
     as_of = as_of or dt.date.today()
     rng = np.random.default_rng(seed)
-    orgs = _organizations()
+    orgs = _organizations(as_of)
     centres = [o for o in orgs if o.kind is OrgKind.CHILDCARE_CENTRE]
     hospitals = [o for o in orgs if o.kind is not OrgKind.CHILDCARE_CENTRE]
     rooms = _classes(centres)
@@ -321,7 +365,76 @@ def generate(
         schedule = load_ruleset("cn-child-health", "2026.1").vaccination
     district.schedule = schedule.meta.id
     district.doses = _doses(rng, kids, as_of, schedule)
+    # a separate stream, so adding admission states left every other table unchanged
+    district.children = _admission_states(
+        np.random.default_rng(seed + 1), kids, district.doses, as_of, schedule
+    )
     return district
+
+
+def _overdue_on(birth: dt.date, rule: DoseRule) -> dt.date:
+    """The first day a dose counts as missing at an entry check: a month past its age."""
+    return add_months(add_age(birth, rule.age), 1)
+
+
+#: Share of entrants past the 30-day check deadline whose certificate is still not checked.
+UNCHECKED_SHARE = 0.05
+
+
+def _admission_states(
+    rng: np.random.Generator,
+    kids: Sequence[Child],
+    doses: pd.DataFrame,
+    as_of: dt.date,
+    table: VaccinationTable,
+) -> list[Child]:
+    """The entry check of each enrolled child (查验办法 2021, DOMAIN.md §1.4).
+
+    A child entered less than ``check_within_days`` ago may not have submitted the certificate
+    yet; later entrants were assessed (a few are overdue). The assessment is *incomplete* when
+    a default-product dose more than a month past its age on the entry date was not given by
+    then; such a child is in
+    catch-up, or its catch-up is recorded (and mostly re-checked) once every dose missing at
+    entry has been given by ``as_of``.
+    """
+    from dataclasses import replace
+
+    defaults = {o.series: o.default_option for o in table.options}
+    rules = [
+        r
+        for r in table.doses
+        if r.sex is None and (r.option is None or r.option == defaults.get(r.series))
+    ]
+    given: dict[str, set[tuple[str, int, dt.date]]] = {}
+    for child_id, series, dose, day in doses[["child_id", "series", "dose", "date"]].itertuples(
+        index=False
+    ):
+        given.setdefault(str(child_id), set()).add((str(series), int(dose), day))
+    out: list[Child] = []
+    for child in kids:
+        entry = child.enrolled_since
+        if entry is None or child.centre_id is None:
+            out.append(child)
+            continue
+        recent = (as_of - entry).days <= table.admission.check_within_days
+        if rng.random() < (0.6 if recent else UNCHECKED_SHARE):  # not assessed yet
+            state = "not_submitted" if rng.random() < 0.5 else "submitted"
+        else:
+            mine = given.get(child.id, set())
+            missing = [
+                r
+                for r in rules
+                if _overdue_on(child.birth_date, r) <= entry
+                and not any(s == r.series and n == r.number and d <= entry for s, n, d in mine)
+            ]
+            if not missing:
+                state = "assessed_complete"
+            elif all(any(s == r.series and n == r.number for s, n, _d in mine) for r in missing):
+                state = "rechecked" if rng.random() < 0.7 else "catchup_recorded"
+            else:
+                state = "catchup_in_progress" if rng.random() < 0.5 else "assessed_incomplete"
+        out.append(replace(child, admission_state=state))
+    return out
 
 
 def _children(
