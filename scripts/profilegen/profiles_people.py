@@ -487,7 +487,10 @@ def organization() -> Profile:
         Invalid(
             "places-as-text",
             [("set", ["extension", 0], {"url": sd_url("childcare-places"), "valueString": "80"})],
-            [("Organization.extension[0].valueString", "structure")],
+            [
+                ("Organization.extension[0].valueString", "structure"),
+                ("Organization.extension[0].value", "required"),
+            ],
         ),
         Invalid(
             "no-org-code",
