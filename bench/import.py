@@ -3,11 +3,15 @@
 .venv/bin/python bench/import.py               # 10,000 rows
 .venv/bin/python bench/import.py --rows 1000   # a quick run
 .venv/bin/python bench/import.py --http --rows 10000   # POST /exchange/session into a database
+.venv/bin/python bench/import.py --http --stages --no-pipeline --rows 10000  # per stage
 
 ``--http`` times the served path end to end: a database holding the demo district
 (bench/district_db.py, ``--children`` children), then one ``POST /exchange/session`` of a CSV
 with ``--rows`` rows for those children (matching, validation, one transaction with every
-Encounter and Observation, profile validation on write).
+Encounter and Observation, profile validation on write, the clinical pipeline unless
+``--no-pipeline``). ``--stages`` runs the import in-process instead, timing read + match +
+validate, building the resources and writing them (wall and CPU seconds), by the direct route
+and by the former transaction-Bundle route, each on a fresh copy of the database.
 """
 
 from __future__ import annotations
@@ -45,17 +49,8 @@ def make_csv(rows: int, seed: int) -> tuple[bytes, dict[str, ChildMatch]]:
     return ("\n".join(lines) + "\n").encode("utf-8"), children
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--http", action="store_true", help="time POST /exchange/session")
-    parser.add_argument("--children", type=int, default=300, help="district size for --http")
-    args = parser.parse_args()
-    if args.http:
-        served(args.rows, args.children)
-        return
+def pure(args: argparse.Namespace) -> None:
+    """Read + validate + Bundle, without a database."""
     content, children = make_csv(args.rows, args.seed)
     timings: dict[str, list[float]] = {"read": [], "validate": [], "bundle": [], "total": []}
     for _ in range(args.repeat):
@@ -79,37 +74,29 @@ def main() -> None:
 
 
 def _system_context(request: Request) -> Any:
-    from dataclasses import replace
+    """The import runs as the district platform (system role; no reach filter)."""
+    from healthbridge.api.deps import base_url
+    from healthbridge.store.hooks import RequestContext
 
-    from healthbridge.api.deps import get_context
+    return RequestContext(
+        principal="bench", roles=frozenset({"system"}), base_url=base_url(request)
+    )
 
-    return replace(get_context(request), principal="bench", roles=frozenset({"system"}))
 
+def _session_csv(url: str, rows: int) -> bytes:
+    """``rows`` measurement rows for the children stored at ``url`` (round robin)."""
+    from sqlalchemy import text
 
-def served(rows: int, children: int) -> None:
-    """One HTTP import of ``rows`` rows into a database holding the demo district."""
-    import tempfile
-    from pathlib import Path
+    from bench.district_db import AS_OF
+    from healthbridge.store.db import make_engine
 
-    from fastapi.testclient import TestClient
-
-    from bench.district_db import AS_OF, database
-    from healthbridge.api.app import create_app
-    from healthbridge.api.deps import get_context
-    from healthbridge.config import Settings
-
-    folder = Path(tempfile.mkdtemp())
-    url = f"sqlite:///{folder / 'district.sqlite3'}"
-    repo, counts, seconds = database(url, children)
-    repo.engine.dispose()
-    print(f"database: {children:,} children, {sum(counts.values()):,} resources ({seconds:.1f} s)")
-    with repo.engine.connect() as conn:
-        from sqlalchemy import text
-
+    engine = make_engine(url)
+    with engine.connect() as conn:
         patients = conn.execute(
-            text("SELECT content FROM resource WHERE res_type = 'Patient'")
+            text("SELECT content FROM resource WHERE res_type = 'Patient' ORDER BY res_id")
         ).scalars()
         kids = [json.loads(p) for p in patients]
+    engine.dispose()
     rng = np.random.default_rng(5)
     lines = ["儿童编号,测量日期,体重(kg),身长/身高(cm),测量方式,头围(cm),体温(℃)"]
     for i in range(rows):
@@ -123,26 +110,131 @@ def served(rows: int, children: int) -> None:
             f"{number},{day.isoformat()},{rng.uniform(4, 15):.2f},{rng.uniform(55, 100):.1f},,"
             f"{rng.uniform(38, 50):.1f},{rng.uniform(36, 37.4):.1f}"
         )
-    content = ("\n".join(lines) + "\n").encode("utf-8")
-    app = create_app(Settings(database_url=url, data_dir=folder, max_request_bytes=1 << 30))
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
-    app.dependency_overrides[get_context] = _system_context
-    with TestClient(app) as client:
-        start = time.perf_counter()
-        got = client.post(
-            "/exchange/session",
-            files={"file": ("session.csv", content, "text/csv")},
+
+def _stages(app: Any, content: bytes, route: str) -> dict[str, float]:
+    """One import in-process, timed per stage (wall and CPU seconds)."""
+    from bench.district_db import AS_OF
+    from healthbridge.district import session
+    from healthbridge.exchange.session_bundle import session_bundle, session_resources
+    from healthbridge.store.bundle import process
+    from healthbridge.store.hooks import RequestContext
+    from healthbridge.store.repository import new_id
+
+    repo = app.state.repository
+    ctx = RequestContext(principal="bench", roles=frozenset({"system"}))
+    out: dict[str, float] = {}
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+
+    def lap(name: str) -> None:
+        nonlocal wall0, cpu0
+        wall, cpu = time.perf_counter(), time.process_time()
+        out[f"{name}_wall"], out[f"{name}_cpu"] = wall - wall0, cpu - cpu0
+        wall0, cpu0 = wall, cpu
+
+    table = read_session(content, "session.csv")
+    ids = {str(c["identifier"]).strip() for _n, c in table.rows if c.get("identifier")}
+    matches = session.match_children(repo, ctx, ids)
+    result = validate_session(table, matches.get, today=AS_OF)
+    lap("read_match_validate")
+    if route == "bundle":  # the former route: a transaction Bundle processed entry by entry
+        bundle = session_bundle(result)
+        for entry in bundle["entry"]:
+            entry["request"].pop("ifNoneExist", None)
+        lap("build")
+        response = process(repo, ctx, bundle, max_entries=len(bundle["entry"]), base="")
+        lap("write")
+        out["created"] = len(response["entry"])
+    else:
+        items = session_resources(result, new_id=new_id)
+        lap("build")
+        created, _unchanged = session.write_session(repo, ctx, result)
+        lap("write")
+        out["created"] = created
+        del items
+    out["accepted"] = len(result.accepted)
+    return out
+
+
+def served(rows: int, children: int, *, pipeline: bool, stages: bool) -> dict[str, Any]:
+    """Import ``rows`` rows into a database holding the demo district: one HTTP
+    ``POST /exchange/session``, or (``stages``) in-process, per stage, by the direct route
+    and by the former transaction-Bundle route, each on its own copy of the database."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+
+    from bench.district_db import database
+    from healthbridge.api.app import create_app
+    from healthbridge.api.deps import get_context
+    from healthbridge.config import Settings
+
+    folder = Path(tempfile.mkdtemp())
+    template = folder / "district.sqlite3"
+    repo, counts, seconds = database(f"sqlite:///{template}", children)
+    repo.engine.dispose()
+    print(f"database: {children:,} children, {sum(counts.values()):,} resources ({seconds:.1f} s)")
+    content = _session_csv(f"sqlite:///{template}", rows)
+    ruleset = "cn-child-health@2026.1/CN" if pipeline else ""
+    figures: dict[str, Any] = {"rows": rows, "children": children, "pipeline": pipeline}
+    for route in ("direct", "bundle") if stages else ("http",):
+        copy = folder / f"{route}.sqlite3"
+        shutil.copy(template, copy)
+        settings = Settings(
+            database_url=f"sqlite:///{copy}",
+            data_dir=folder,
+            max_request_bytes=1 << 30,
+            max_bundle_entries=1 << 30,
+            clinical_ruleset=ruleset,
         )
-        elapsed = time.perf_counter() - start
-    report = got.json()
-    if got.status_code != 200:
-        print(json.dumps(report, ensure_ascii=False)[:500])
-    print(
-        f"POST /exchange/session: {rows:,} rows ({len(content) / 1e6:.2f} MB) -> HTTP "
-        f"{got.status_code}, {report.get('accepted', 0):,} accepted, "
-        f"{report.get('rejected', 0):,} rejected, {report.get('created', 0):,} resources "
-        f"created in {elapsed:.1f} s"
+        app = create_app(settings)
+        app.dependency_overrides[get_context] = _system_context
+        with TestClient(app) as client:
+            if route == "http":
+                wall, cpu = time.perf_counter(), time.process_time()
+                got = client.post(
+                    "/exchange/session", files={"file": ("session.csv", content, "text/csv")}
+                )
+                report = got.json()
+                figures["http"] = {
+                    "status": got.status_code,
+                    "wall": time.perf_counter() - wall,
+                    "cpu": time.process_time() - cpu,
+                    "accepted": report.get("accepted"),
+                    "created": report.get("created"),
+                }
+            else:
+                figures[route] = _stages(app, content, route)
+        print(route, json.dumps(figures[route]))
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--http", action="store_true", help="time POST /exchange/session")
+    parser.add_argument(
+        "--stages", action="store_true", help="with --http: in-process, per stage, both routes"
     )
+    parser.add_argument("--no-pipeline", action="store_true", help="clinical pipeline off")
+    parser.add_argument("--children", type=int, default=300, help="district size for --http")
+    parser.add_argument("--out", help="write the --http figures as JSON to this file")
+    args = parser.parse_args()
+    if args.http:
+        figures = served(
+            args.rows, args.children, pipeline=not args.no_pipeline, stages=args.stages
+        )
+        if args.out:
+            from pathlib import Path
+
+            Path(args.out).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        return
+    pure(args)
 
 
 if __name__ == "__main__":

@@ -143,6 +143,11 @@ def questionnaire(canonical: str) -> JSONObject:
     return resource_by_url(canonical, "Questionnaire")
 
 
+def search_parameters() -> tuple[JSONObject, ...]:
+    """Every packaged SearchParameter (custom search parameters the server indexes)."""
+    return tuple(resource_by_url(url, "SearchParameter") for url in urls("SearchParameter"))
+
+
 def urls(resource_type: str | None = None) -> tuple[str, ...]:
     """Canonical URLs of every packaged resource (of one type)."""
     return tuple(

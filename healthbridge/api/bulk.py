@@ -2,7 +2,10 @@
 
 * kick-off: ``GET [base]/$export``, ``[base]/Patient/$export``, ``[base]/Group/[id]/$export``
   with ``Prefer: respond-async`` → 202 + ``Content-Location`` (the status URL);
-  ``_type``, ``_since``, ``_outputFormat`` (ndjson only);
+  ``_type``, ``_since``, ``_outputFormat`` (ndjson only), ``_typeFilter`` (repeatable). The same
+  three URLs accept ``POST`` with a ``Parameters`` body carrying those parameters
+  (https://hl7.org/fhir/uv/bulkdata/export.html#bulk-data-kick-off-request); other parameters
+  (``patient``, ``includeAssociatedData``, ``_elements``) are refused with 400, not ignored;
 * status: ``GET [base]/$export-status/[job]`` → 202 + ``X-Progress`` / ``Retry-After`` while
   running, 200 + the manifest when done, 500 + OperationOutcome when failed;
   ``DELETE`` cancels a running job or deletes a finished one (202);
@@ -27,7 +30,13 @@ from fastapi.responses import FileResponse
 from healthbridge.api.deps import BaseUrlDep, ContextDep, RepoDep, SettingsDep
 from healthbridge.api.responses import FhirResponse
 from healthbridge.config import Settings
-from healthbridge.district.bulk import OUTPUT_FORMATS, BulkExporter, Level, parse_types
+from healthbridge.district.bulk import (
+    OUTPUT_FORMATS,
+    BulkExporter,
+    Level,
+    parse_type_filters,
+    parse_types,
+)
 from healthbridge.district.roles import EXPORT_ROLES, require_role
 from healthbridge.errors import BadRequestError, Issue, operation_outcome
 from healthbridge.fhir.values import date_range
@@ -41,6 +50,9 @@ Prefer = Annotated[str | None, Header()]
 Types = Annotated[str | None, Query(alias="_type")]
 Since = Annotated[str | None, Query(alias="_since")]
 OutputFormat = Annotated[str | None, Query(alias="_outputFormat")]
+TypeFilters = Annotated[list[str] | None, Query(alias="_typeFilter")]
+#: Parameters of a POST kick-off we honour (Parameters.parameter.name → the query name).
+POST_PARAMETERS = ("_type", "_since", "_outputFormat", "_typeFilter")
 
 
 def exporter(request: Request, repo: Repository, data_dir: Path) -> BulkExporter:
@@ -66,6 +78,7 @@ class KickOff:
     types: str | None
     since: str | None
     output_format: str | None
+    type_filters: tuple[str, ...] = ()
 
     def start(self, level: Level, group: str | None = None) -> Response:
         """Check the request and start the export job; 202 with the status URL."""
@@ -81,13 +94,15 @@ class KickOff:
                 date_range(self.since)
             except ValueError as exc:
                 raise BadRequestError(f"Invalid _since {self.since!r}") from exc
+        types = parse_types(self.types, level)
         job = exporter(self.request, self.repo, self.settings.data_dir).start(
             self.context,
             level=level,
             request=str(self.request.url),
-            types=parse_types(self.types, level),
+            types=types,
             since=self.since,
             group=group,
+            type_filters=parse_type_filters(self.type_filters, types),
         )
         return Response(
             status_code=202, headers={"Content-Location": f"{self.base}/$export-status/{job.id}"}
@@ -104,16 +119,91 @@ def kick_off(
     types: Types = None,
     since: Since = None,
     output_format: OutputFormat = None,
+    type_filters: TypeFilters = None,
 ) -> KickOff:
     """The kick-off parameters of http://hl7.org/fhir/uv/bulkdata/export.html#query-parameters."""
-    return KickOff(request, repo, context, settings, base, prefer, types, since, output_format)
+    return KickOff(
+        request,
+        repo,
+        context,
+        settings,
+        base,
+        prefer,
+        types,
+        since,
+        output_format,
+        tuple(type_filters or ()),
+    )
+
+
+def parameters_body(body: bytes) -> dict[str, list[str]]:
+    """The values of a POST kick-off's ``Parameters`` resource, by parameter name.
+
+    Each parameter carries one primitive ``value[x]`` (``valueString``, ``valueInstant`` …);
+    unknown or unsupported parameters are a 400 rather than silently ignored.
+    """
+    import json
+
+    try:
+        resource = json.loads(body) if body.strip() else {"resourceType": "Parameters"}
+    except ValueError as exc:
+        raise BadRequestError("The $export body is not JSON") from exc
+    if not isinstance(resource, dict) or resource.get("resourceType") != "Parameters":
+        raise BadRequestError("A POST $export body must be a Parameters resource")
+    out: dict[str, list[str]] = {}
+    for item in resource.get("parameter") or []:
+        name = item.get("name") if isinstance(item, dict) else None
+        if name not in POST_PARAMETERS:
+            raise BadRequestError(f"$export parameter {name!r} is not supported")
+        values = [v for k, v in item.items() if k.startswith("value") and isinstance(v, str)]
+        if len(values) != 1:
+            raise BadRequestError(f"$export parameter {name!r} needs one string-like value")
+        out.setdefault(name, []).append(values[0])
+    for single in ("_since", "_outputFormat"):
+        if len(out.get(single, [])) > 1:
+            raise BadRequestError(f"$export parameter {single!r} given more than once")
+    return out
+
+
+async def kick_off_post(
+    request: Request,
+    repo: RepoDep,
+    context: ContextDep,
+    settings: SettingsDep,
+    base: BaseUrlDep,
+    prefer: Prefer = None,
+) -> KickOff:
+    """The same parameters from a POST kick-off's ``Parameters`` body."""
+    values = parameters_body(await request.body())
+
+    def one(name: str) -> str | None:
+        return values[name][0] if name in values else None
+
+    return KickOff(
+        request,
+        repo,
+        context,
+        settings,
+        base,
+        prefer,
+        ",".join(values["_type"]) if "_type" in values else None,
+        one("_since"),
+        one("_outputFormat"),
+        tuple(values.get("_typeFilter", ())),
+    )
 
 
 KickOffDep = Annotated[KickOff, Depends(kick_off)]
+PostKickOffDep = Annotated[KickOff, Depends(kick_off_post)]
 
 
 @router.get("/$export", summary="Bulk Data system-level export (async)")
 def export_system(kick: KickOffDep) -> Response:
+    return kick.start("system")
+
+
+@router.post("/$export", summary="Bulk Data system-level export (async, Parameters body)")
+def export_system_post(kick: PostKickOffDep) -> Response:
     return kick.start("system")
 
 
@@ -122,8 +212,18 @@ def export_patients(kick: KickOffDep) -> Response:
     return kick.start("patient")
 
 
+@router.post("/Patient/$export", summary="Bulk Data patient-level export (Parameters body)")
+def export_patients_post(kick: PostKickOffDep) -> Response:
+    return kick.start("patient")
+
+
 @router.get("/Group/{group_id}/$export", summary="Bulk Data export of a centre's children")
 def export_group(group_id: str, kick: KickOffDep) -> Response:
+    return kick.start("group", group=group_id)
+
+
+@router.post("/Group/{group_id}/$export", summary="Bulk Data group export (Parameters body)")
+def export_group_post(group_id: str, kick: PostKickOffDep) -> Response:
     return kick.start("group", group=group_id)
 
 

@@ -9,6 +9,8 @@ from healthbridge.api.operations import OperationRegistry
 from healthbridge.fhir.r4 import SUPPORTED_TYPES
 from healthbridge.fhir.searchparams import supported_params
 
+#: FHIR Bulk Data Access IG v2.0.0 (healthbridge/api/bulk.py implements it).
+BULK_DATA = "http://hl7.org/fhir/uv/bulkdata"
 _INTERACTIONS = [
     "read",
     "vread",
@@ -61,6 +63,7 @@ def capability_statement(base_url: str, operations: OperationRegistry, date: str
         if ops:
             entry["operation"] = ops
         resources.append(entry)
+    _bulk_export(resources)
     system_ops = [
         {
             "name": op.name,
@@ -69,6 +72,7 @@ def capability_statement(base_url: str, operations: OperationRegistry, date: str
         for op in operations.all()
         if "system" in op.levels
     ]
+    system_ops.append({"name": "export", "definition": f"{BULK_DATA}/OperationDefinition/export"})
     rest: dict[str, Any] = {
         "mode": "server",
         "security": {
@@ -109,9 +113,25 @@ def capability_statement(base_url: str, operations: OperationRegistry, date: str
         "date": date,
         "publisher": "HealthBridge",
         "kind": "instance",
+        "instantiates": [f"{BULK_DATA}/CapabilityStatement/bulk-data"],
         "software": {"name": "HealthBridge", "version": healthbridge.__version__},
         "implementation": {"description": "HealthBridge FHIR R4 server", "url": base_url},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
         "rest": [rest],
     }
+
+
+def _bulk_export(resources: list[dict[str, Any]]) -> None:
+    """Advertise ``$export`` at Patient and Group level (the Bulk Data IG's operation
+    definitions). Group is not a stored type: its entry carries the operation only (the group
+    id is a childcare centre's Organization id, docs/exchange.md)."""
+    levels = {"Patient": "patient-export", "Group": "group-export"}
+    for rtype, definition in levels.items():
+        entry = next((r for r in resources if r["type"] == rtype), None)
+        if entry is None:
+            entry = {"type": rtype}
+            resources.append(entry)
+        entry.setdefault("operation", []).append(
+            {"name": "export", "definition": f"{BULK_DATA}/OperationDefinition/{definition}"}
+        )

@@ -1,4 +1,4 @@
-"""``healthbridge db upgrade|current|backup|restore``: schema migrations and backups."""
+"""``healthbridge db upgrade|current|backup|restore|reindex``: migrations, backups, index."""
 
 from __future__ import annotations
 
@@ -21,6 +21,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     res = sub.add_parser("restore", help="replace the database content with the backup PATH")
     res.add_argument("path", help="a file written by 'healthbridge db backup'")
     res.set_defaults(handler=restore_command)
+    rix = sub.add_parser(
+        "reindex", help="rebuild search-index rows (after new search parameters are added)"
+    )
+    rix.add_argument(
+        "--param", action="append", dest="params", help="search parameter code (repeatable)"
+    )
+    rix.add_argument("--type", action="append", dest="types", help="resource type (repeatable)")
+    rix.set_defaults(handler=reindex_command)
 
 
 def upgrade_command(args: argparse.Namespace) -> int:
@@ -80,4 +88,24 @@ def restore_command(args: argparse.Namespace) -> int:
     upgrade(engine)  # a backup from an older release is brought up to date
     engine.dispose()
     sys.stdout.write(f"database restored from {args.path}\n")
+    return 0
+
+
+def reindex_command(args: argparse.Namespace) -> int:
+    """Re-extract search-index rows of the stored resources (docs/fhir_profiles.md)."""
+    from healthbridge.config import get_settings
+    from healthbridge.store.db import make_engine
+    from healthbridge.store.reindex import ReindexError, reindex
+
+    engine = make_engine(get_settings().resolved_database_url())
+    try:
+        for count in reindex(engine, params=args.params, resource_types=args.types):
+            sys.stdout.write(
+                f"{count.resource_type}: {count.resources} resources, {count.rows} index rows\n"
+            )
+    except ReindexError as exc:
+        sys.stderr.write(f"reindex failed: {exc}\n")
+        return 1
+    finally:
+        engine.dispose()
     return 0

@@ -32,6 +32,10 @@ Resource = dict[str, Any]
 #: Beijing time: dates become instants at a plausible local clock time.
 CST = dt.timezone(dt.timedelta(hours=8))
 ENROLLMENT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
+#: The enrolment's part carrying the entry-check state (CodeSystem ``admission-check-state``).
+ADMISSION_STATE_PART = "admission-check-state"
+PLACES_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-places"
+AGREEMENT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-agreement"
 BIRTH_WEIGHT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/birth-weight"
 GESTATIONAL_AGE_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/gestational-age"
 NIP_CONCEPT_MAP = f"{t.CANONICAL_BASE}/ConceptMap/nip-vaccine-cvx-atc"
@@ -78,8 +82,9 @@ def _coding(system: str, code: str, display: str | None = None) -> dict[str, str
 
 
 def organization(org: Organization) -> Resource:
-    """An Organization typed by our organisation-kind code system."""
-    return {
+    """An Organization typed by our organisation-kind code system; a centre with its places
+    (``childcare-places``) and agreements with hospitals (``childcare-agreement``)."""
+    resource: Resource = {
         "resourceType": "Organization",
         "id": org.id,
         "meta": _meta("hb-organization"),
@@ -89,6 +94,28 @@ def organization(org: Organization) -> Resource:
         "name": org.name_zh,
         "alias": [org.name_en],
     }
+    extensions: list[dict[str, Any]] = []
+    if org.places is not None:
+        extensions.append({"url": PLACES_EXTENSION, "valueInteger": org.places})
+    for agreement in org.agreements:
+        period = {"start": agreement.start.isoformat()}
+        if agreement.end is not None:
+            period["end"] = agreement.end.isoformat()
+        extensions.append(
+            {
+                "url": AGREEMENT_EXTENSION,
+                "extension": [
+                    {
+                        "url": "hospital",
+                        "valueReference": {"reference": f"Organization/{agreement.hospital_id}"},
+                    },
+                    {"url": "period", "valuePeriod": period},
+                ],
+            }
+        )
+    if extensions:
+        resource["extension"] = extensions
+    return resource
 
 
 def location(room: ClassRoom) -> Resource:
@@ -215,6 +242,11 @@ def patient(child: Child, guardians: list[Guardian], birth_weight_kg: float | No
                     },
                     {"url": "class", "valueReference": {"reference": f"Location/{child.class_id}"}},
                     {"url": "period", "valuePeriod": {"start": child.enrolled_since.isoformat()}},
+                    *(
+                        [{"url": ADMISSION_STATE_PART, "valueCode": child.admission_state}]
+                        if child.admission_state
+                        else []
+                    ),
                 ],
             }
         )

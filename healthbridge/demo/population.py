@@ -25,7 +25,7 @@ import pandas as pd
 
 from growth_standards import Indicator, Sex, value_at_z
 from healthbridge.clinical.ages import add_age
-from healthbridge.clinical.tables_vaccination import VaccinationTable
+from healthbridge.clinical.tables_vaccination import DoseRule, VaccinationTable
 
 #: Average days in a month, as WHO uses to convert ages (anthro: 30.4375 days per month).
 DAYS_PER_MONTH = 30.4375
@@ -114,14 +114,27 @@ SYMPTOMS = ("cough", "runny-nose", "sore-throat", "diarrhoea", "vomiting", "rash
 
 
 @dataclass(frozen=True, slots=True)
+class Agreement:
+    """A centre's signed 医育结合 service agreement with a health institution."""
+
+    hospital_id: str
+    start: dt.date
+    end: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Organization:
-    """A hospital, community health centre or childcare centre."""
+    """A hospital, community health centre or childcare centre.
+
+    Centres carry their registered places (托位数) and their agreements with hospitals."""
 
     id: str
     kind: OrgKind
     name_zh: str
     name_en: str
     code: str
+    places: int | None = None
+    agreements: tuple[Agreement, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +175,8 @@ class Child:
     class_id: str | None
     enrolled_since: dt.date | None
     consent_to_hospital: bool
+    #: entry check of the vaccination certificate (AdmissionState value; None: not enrolled)
+    admission_state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +230,21 @@ def add_months(day: dt.date, months: int) -> dt.date:
     raise AssertionError("unreachable: every month has at least 28 days")
 
 
-def _organizations() -> list[Organization]:
+#: Registered places (托位数) per centre, and which hospitals each centre signed with
+#: (``org-mch``/``org-chc``): five of six centres signed, one through both; the community
+#: affordable point has not signed yet, and one earlier agreement has ended.
+CENTRE_PLACES = (90, 120, 80, 60, 50, 30)
+CENTRE_AGREEMENTS: tuple[tuple[str, ...], ...] = (
+    ("org-mch",),
+    ("org-mch",),
+    ("org-mch", "org-chc"),
+    ("org-chc",),
+    ("org-chc",),
+    (),
+)
+
+
+def _organizations(as_of: dt.date) -> list[Organization]:
     hospitals = [
         Organization(
             "org-mch",
@@ -234,7 +263,22 @@ def _organizations() -> list[Organization]:
     ]
     centres = [
         Organization(
-            f"org-centre-{i}", OrgKind.CHILDCARE_CENTRE, name_zh, name_en, f"TY-330108-{i:02d}"
+            f"org-centre-{i}",
+            OrgKind.CHILDCARE_CENTRE,
+            name_zh,
+            name_en,
+            f"TY-330108-{i:02d}",
+            places=CENTRE_PLACES[i - 1],
+            agreements=tuple(
+                Agreement(hospital, add_months(as_of, -(6 * i + 3 * n)))
+                for n, hospital in enumerate(CENTRE_AGREEMENTS[i - 1])
+            )
+            + (
+                # the community point had a trial agreement that has ended
+                (Agreement("org-chc", add_months(as_of, -30), add_months(as_of, -6)),)
+                if i == 6
+                else ()
+            ),
         )
         for i, (name_zh, name_en) in enumerate(
             [
@@ -303,7 +347,7 @@ def generate(
         raise ValueError("children must be at least 1")
     as_of = as_of or dt.date.today()
     rng = np.random.default_rng(seed)
-    orgs = _organizations()
+    orgs = _organizations(as_of)
     centres = [o for o in orgs if o.kind is OrgKind.CHILDCARE_CENTRE]
     hospitals = [o for o in orgs if o.kind is not OrgKind.CHILDCARE_CENTRE]
     rooms = _classes(centres)
@@ -321,7 +365,193 @@ def generate(
         schedule = load_ruleset("cn-child-health", "2026.1").vaccination
     district.schedule = schedule.meta.id
     district.doses = _doses(rng, kids, as_of, schedule)
+    # a separate stream, so adding admission states left every other table unchanged
+    district.children, catch_up = _admission_states(
+        np.random.default_rng(seed + 1), kids, district.doses, as_of, schedule
+    )
+    if catch_up:
+        district.doses = (
+            pd.concat([district.doses, pd.DataFrame(catch_up, columns=district.doses.columns)])
+            .sort_values(["child_id", "date", "series"], kind="stable")
+            .reset_index(drop=True)
+        )
     return district
+
+
+def _overdue_on(birth: dt.date, rule: DoseRule) -> dt.date:
+    """The first day a dose counts as missing at an entry check: a month past its age."""
+    return add_months(add_age(birth, rule.age), 1)
+
+
+#: Share of entrants past the 30-day check deadline whose certificate is still not checked.
+UNCHECKED_SHARE = 0.05
+
+
+def _admission_states(
+    rng: np.random.Generator,
+    kids: Sequence[Child],
+    doses: pd.DataFrame,
+    as_of: dt.date,
+    table: VaccinationTable,
+) -> tuple[list[Child], list[dict[str, object]]]:
+    """The entry check of each enrolled child (查验办法 2021, DOMAIN.md §1.4), and the
+    catch-up doses it led to (rows for the ``doses`` table).
+
+    A child entered less than ``check_within_days`` ago may not have submitted the certificate
+    yet; later entrants were assessed (a few are overdue). The assessment is *incomplete* when
+    a default-product dose more than a month past its age on the entry date was not given by
+    then. Most guardians then take the child for catch-up (more the longer ago the entry):
+    the missing doses are given in rounds from two to six weeks after entry — every series'
+    next missing dose on one day, rounds at least 28 days apart and each dose after its
+    series' minimum interval — as far as ``as_of`` allows. State: catch-up recorded (mostly
+    re-checked a month later) once every missing dose is given, in progress when some are.
+    """
+    from dataclasses import replace
+
+    defaults = {o.series: o.default_option for o in table.options}
+    rules = [
+        r
+        for r in table.doses
+        if r.sex is None and (r.option is None or r.option == defaults.get(r.series))
+    ]
+    live = {v.code for v in table.vaccines if v.live_injectable}
+    gap = table.live_injectable_min_gap_days
+    given: dict[str, set[tuple[str, int, dt.date]]] = {}
+    live_days: dict[str, set[dt.date]] = {}
+    for child_id, vaccine, series, dose, day in doses[
+        ["child_id", "vaccine", "series", "dose", "date"]
+    ].itertuples(index=False):
+        given.setdefault(str(child_id), set()).add((str(series), int(dose), day))
+        if vaccine in live:
+            live_days.setdefault(str(child_id), set()).add(day)
+    doses_of: dict[str, list[tuple[str, str, int, dt.date]]] = {}
+    for child_id, vaccine, series, dose, day in doses[
+        ["child_id", "vaccine", "series", "dose", "date"]
+    ].itertuples(index=False):
+        doses_of.setdefault(str(child_id), []).append((str(vaccine), str(series), int(dose), day))
+    out: list[Child] = []
+    catch_up: list[dict[str, object]] = []
+    for child in kids:
+        entry = child.enrolled_since
+        if entry is None or child.centre_id is None:
+            out.append(child)
+            continue
+        recent = (as_of - entry).days <= table.admission.check_within_days
+        if rng.random() < (0.6 if recent else UNCHECKED_SHARE):  # not assessed yet
+            state = "not_submitted" if rng.random() < 0.5 else "submitted"
+            out.append(replace(child, admission_state=state))
+            continue
+        mine = given.get(child.id, set())
+        missing = [
+            r
+            for r in rules
+            if _overdue_on(child.birth_date, r) <= entry
+            and not any(s == r.series and n == r.number and d <= entry for s, n, d in mine)
+        ]
+        still = [r for r in missing if not any(s == r.series and n == r.number for s, n, _ in mine)]
+        if not missing:
+            state = "assessed_complete"
+        elif not still:  # the late doses were given after entry anyway
+            state = "rechecked" if rng.random() < 0.7 else "catchup_recorded"
+        else:
+            waited = (as_of - entry).days
+            share = 0.9 if waited > 90 else 0.6 if waited > 45 else 0.0
+            days = live_days.get(child.id, set())
+            rows = (
+                _catch_up(rng, child, still, mine, entry, as_of, (live, days, gap))
+                if rng.random() < share
+                else []
+            )
+            if rows and not _valid_with(child, doses_of.get(child.id, []), rows, table, as_of):
+                rows = []  # e.g. a product no longer given at the child's age: not caught up
+            catch_up.extend(rows)
+            if len(rows) == len(still):
+                last = max(d for d in (r["date"] for r in rows) if isinstance(d, dt.date))
+                done_long_ago = (as_of - last).days > 30
+                state = "rechecked" if done_long_ago and rng.random() < 0.8 else "catchup_recorded"
+            elif rows:
+                state = "catchup_in_progress"
+            else:
+                state = "catchup_in_progress" if rng.random() < 0.5 else "assessed_incomplete"
+        out.append(replace(child, admission_state=state))
+    return out, catch_up
+
+
+def _valid_with(
+    child: Child,
+    existing: Sequence[tuple[str, str, int, dt.date]],
+    rows: Sequence[dict[str, object]],
+    table: VaccinationTable,
+    as_of: dt.date,
+) -> bool:
+    """Whether the child's doses plus the catch-up ``rows`` pass the schedule's checks
+    (products accepted at that age, intervals) as the clinical rules read them."""
+    from healthbridge.clinical.vaccination import GivenDose, vaccination_plan
+    from healthbridge.clinical.vocab import Sex as ClinicalSex
+
+    given = [GivenDose(f"{s}-{n}", v, d) for v, s, n, d in existing] + [
+        GivenDose(f"{r['series']}-{r['dose']}", str(r["vaccine"]), r["date"])  # type: ignore[arg-type]
+        for r in rows
+    ]
+    sex = ClinicalSex.MALE if child.sex is Sex.MALE else ClinicalSex.FEMALE
+    return vaccination_plan(child.birth_date, sex, given, table, as_of).invalid == ()
+
+
+def _catch_up(
+    rng: np.random.Generator,
+    child: Child,
+    missing: Sequence[DoseRule],
+    given: set[tuple[str, int, dt.date]],
+    entry: dt.date,
+    as_of: dt.date,
+    live_rule: tuple[set[str], set[dt.date], int],
+) -> list[dict[str, object]]:
+    """Catch-up doses of ``missing`` in rounds (see :func:`_admission_states`).
+
+    ``live_rule`` is (injectable live vaccine codes, the days the child already had one, the
+    minimum gap): a round with such a vaccine is moved until it is on the same day as, or at
+    least the gap away from, every other injectable live dose (DOMAIN.md §1.3)."""
+    live, live_days, gap = live_rule
+    last: dict[str, dt.date] = {}
+    on: dict[tuple[str, int], dt.date] = {}
+    for series, number, day in given:
+        on[series, number] = day
+        last[series] = max(last.get(series, day), day)
+    queues: dict[str, list[DoseRule]] = {}
+    for rule in sorted(missing, key=lambda r: (r.series, r.number)):
+        queues.setdefault(rule.series, []).append(rule)
+    rows: list[dict[str, object]] = []
+    day = entry + dt.timedelta(days=int(rng.integers(14, 43)))
+    while any(queues.values()):
+        batch = [q.pop(0) for q in queues.values() if q]
+        for rule in batch:
+            if rule.series in last and rule.min_interval is not None:
+                day = max(day, add_age(last[rule.series], rule.min_interval))
+            for extra in rule.extra_intervals:
+                earlier = on.get((rule.series, extra.from_number))
+                if earlier is not None:
+                    day = max(day, add_age(earlier, extra.min))
+        if any(rule.accepts[0] in live for rule in batch):
+            while any(0 < abs((day - d).days) < gap for d in live_days):
+                day += dt.timedelta(days=1)
+            live_days.add(day)
+        if day > as_of:
+            break
+        for rule in batch:
+            last[rule.series] = on[rule.series, rule.number] = day
+            rows.append(
+                {
+                    "child_id": child.id,
+                    "vaccine": rule.accepts[0],
+                    "series": rule.series,
+                    "dose": rule.number,
+                    "date": day,
+                    "lot": f"{day.year}{int(rng.integers(1, 999)):03d}{int(rng.integers(10)):d}",
+                    "place_id": child.hospital_id,
+                }
+            )
+        day += dt.timedelta(days=28)  # injectable live vaccines: 28 days between visits
+    return rows
 
 
 def _children(

@@ -18,7 +18,9 @@ Levels:
   children whose ``childcare-enrollment`` extension names that centre (docs/exchange.md).
 
 ``_type`` restricts the types; ``_since`` keeps resources whose ``meta.lastUpdated`` is at or
-after the instant.
+after the instant; ``_typeFilter`` (``Type?search``, repeatable) keeps only the resources of
+that type matching one of its searches (several filters of one type are ORed; types without a
+filter are exported whole), as in the Bulk Data IG's ``_typeFilter`` parameter.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from healthbridge.store.hooks import RequestContext
 from healthbridge.store.repository import Repository, StoredResource, Transaction
 
 Level = Literal["system", "patient", "group"]
+#: ``_typeFilter`` searches: (resource type, search parameters as key/value pairs).
+TypeFilter = tuple[str, tuple[tuple[str, str], ...]]
 ENROLLMENT_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
 State = Literal["in-progress", "completed", "error", "cancelled"]
 
@@ -83,6 +87,7 @@ class ExportJob:
     exported: int = 0
     outputs: tuple[dict[str, Any], ...] = ()
     error: str | None = None
+    type_filters: tuple[TypeFilter, ...] = ()
 
     def manifest(self, file_url: str) -> dict[str, Any]:
         """The completion manifest; ``file_url`` is the download base for this job."""
@@ -115,6 +120,39 @@ def parse_types(value: str | None, level: Level) -> tuple[str, ...]:
     if wrong:
         raise BadRequestError(f"_type not exportable at {level} level: {', '.join(wrong)}")
     return asked
+
+
+#: Search result parameters that make no sense inside a ``_typeFilter``.
+_NOT_FILTERS: Final = frozenset(
+    {"_count", "_offset", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total"}
+)
+
+
+def parse_type_filters(values: Sequence[str], types: Sequence[str]) -> tuple[TypeFilter, ...]:
+    """``_typeFilter`` values (``Observation?code=http://loinc.org|29463-7``) checked against
+    the exported types and the search parameters of each type; 400 for anything wrong."""
+    from urllib.parse import parse_qsl
+
+    from healthbridge.fhir.query import parse_search
+    from healthbridge.store.search import where_clause
+
+    out: list[TypeFilter] = []
+    for value in values:
+        rtype, sep, query = value.partition("?")
+        rtype = rtype.strip()
+        if not sep or not query:
+            raise BadRequestError(f"_typeFilter {value!r} is not of the form Type?search")
+        if rtype not in types:
+            raise BadRequestError(f"_typeFilter {value!r}: {rtype} is not exported")
+        pairs = tuple(parse_qsl(query, keep_blank_values=True))
+        bad = sorted({k for k, _v in pairs if k in _NOT_FILTERS})
+        if bad or not pairs:
+            raise BadRequestError(f"_typeFilter {value!r}: not a search filter ({bad})")
+        # unknown parameters (parse) and unreadable values (building the SQL) are a 400 now,
+        # not a failed job later
+        where_clause(parse_search(rtype, pairs, default_count=1, max_count=1), "")
+        out.append((rtype, pairs))
+    return tuple(out)
 
 
 def _principal(context: RequestContext) -> str | None:
@@ -161,6 +199,10 @@ class BulkExporter:
                 **data,
                 "types": tuple(data["types"]),
                 "outputs": tuple(data["outputs"]),
+                "type_filters": tuple(
+                    (rtype, tuple((k, v) for k, v in pairs))
+                    for rtype, pairs in data.get("type_filters", ())
+                ),
             }
         )
         if job.state == "in-progress" and not live:
@@ -195,6 +237,7 @@ class BulkExporter:
         types: Sequence[str],
         since: str | None,
         group: str | None = None,
+        type_filters: Sequence[TypeFilter] = (),
     ) -> ExportJob:
         """Create the job and start its thread; returns at once."""
         if group is not None:
@@ -209,6 +252,7 @@ class BulkExporter:
             since=since,
             group=group,
             principal=_principal(context),
+            type_filters=tuple(type_filters),
         )
         cancel = threading.Event()
         with self._lock:
@@ -288,8 +332,25 @@ class BulkExporter:
         self, txn: Transaction, job: ExportJob, rtype: str, members: list[str] | None
     ) -> Iterator[StoredResource]:
         since = [("_lastUpdated", f"ge{job.since}")] if job.since else []
+        filters = [list(pairs) for t, pairs in job.type_filters if t == rtype] or [[]]
+        seen: set[str] = set()
+        for extra in filters:
+            for stored in self._matching(txn, rtype, members, since + extra):
+                if len(filters) > 1:  # ORed filters: a resource matching several counts once
+                    if stored.id in seen:
+                        continue
+                    seen.add(stored.id)
+                yield stored
+
+    def _matching(
+        self,
+        txn: Transaction,
+        rtype: str,
+        members: list[str] | None,
+        extra: list[tuple[str, str]],
+    ) -> Iterator[StoredResource]:
         if members is None:
-            yield from _pages(txn, rtype, since)
+            yield from _pages(txn, rtype, extra)
             return
         param = PATIENT_COMPARTMENT[rtype]
         for start in range(0, len(members), _CHUNK):
@@ -298,7 +359,7 @@ class BulkExporter:
                 criteria = [("_id", ",".join(chunk))]
             else:
                 criteria = [(param, ",".join(f"Patient/{m}" for m in chunk))]
-            yield from _pages(txn, rtype, criteria + since)
+            yield from _pages(txn, rtype, criteria + extra)
 
 
 def _enrolled_in(patient: dict[str, Any], centre: str) -> bool:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 import growth_standards
 from healthbridge import terminology as t
+from healthbridge.district.admission import admission_checks
 from healthbridge.store.models import ResourceRow, TokenIndex
 from healthbridge.store.repository import Repository
 
@@ -82,6 +83,10 @@ class DistrictFrames:
     vaccinations: pd.DataFrame
     centres: pd.DataFrame
     agreements: pd.DataFrame
+    #: ``child_id``, ``centre``, ``entry_date``, ``status`` (:mod:`healthbridge.district.admission`)
+    admission_checks: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["child_id", "centre", "entry_date", "status"])
+    )
 
 
 def _contents(conn: Connection, resource_type: str) -> Iterator[dict[str, Any]]:
@@ -377,6 +382,7 @@ def gather(repo: Repository) -> DistrictFrames:
         checkups = _checkups(conn)
         vaccinations = _vaccinations(conn)
         centres, agreements = _centres(conn)
+        checks = admission_checks(conn)
     return DistrictFrames(
         children=children,
         measurements=score_measurements(measurements, children),
@@ -384,4 +390,5 @@ def gather(repo: Repository) -> DistrictFrames:
         vaccinations=vaccinations,
         centres=centres,
         agreements=agreements,
+        admission_checks=checks,
     )

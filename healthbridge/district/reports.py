@@ -10,8 +10,8 @@ figures of DOMAIN.md §6); this module only chooses their inputs:
   HepA-L/HepA-I, bOPV/IPV — count for the series), due ages from the rule set's vaccination
   table (default option; calendar ages converted with mean month lengths); sex-specific doses
   (HPV) are left out of an under-7 report;
-* admission checks: the entry-check state is not yet recorded in FHIR (no representation on
-  main), so ``admission-check`` / ``admission-catchup`` figures are not produced yet.
+* admission checks: one entry per enrolment with its ``admission-check-state``
+  (:mod:`healthbridge.district.admission`), counted by the centre of the entry.
 """
 
 from __future__ import annotations
@@ -105,6 +105,7 @@ def coverage_inputs(
         checkups=frames.checkups,
         vaccinations=vaccinations,
         required_doses=required_doses(rules),
+        admission_checks=frames.admission_checks,
         centres=centres,
         agreements=frames.agreements,
         population=population,

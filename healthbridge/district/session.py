@@ -1,33 +1,38 @@
-"""Import a centre's measurement session (CSV/Excel) as ONE FHIR transaction.
+"""Import a centre's measurement session (CSV/Excel) as ONE database transaction.
 
-Steps: read and validate the file (:mod:`healthbridge.exchange.session_import`), match each
-identifier to a child with a Patient ``identifier`` search run as the caller (so the access
-layer's read hooks decide which children are in reach), build the transaction Bundle
-(:func:`healthbridge.exchange.session_bundle.session_bundle`) and post it through the server's
-transaction processing (:func:`healthbridge.store.bundle.process`): every accepted row is
-written, or — if anything fails at write time — nothing is (http://hl7.org/fhir/R4/http.html#trules).
-Re-importing the same file creates nothing (conditional creates on the import identifiers).
+Steps: read and validate the file (:mod:`healthbridge.exchange.session_import`); match every
+identifier to a child with one query on the Patient identifier index, restricted to the
+children in the caller's reach (the access layer's visibility condition); build the Encounter
+and Observations of each accepted row directly as resources with their ids
+(:func:`healthbridge.exchange.session_bundle.session_resources`); validate them and extract
+their index rows (:meth:`Repository.prepare_create`, outside the write lock); then create them
+all in one write transaction with the generic write path (access checks, write hooks and the
+clinical pipeline): every accepted row is written, or — if anything fails — nothing is, and
+the error names the file row. There is no intermediate transaction Bundle: the former route
+built one (10,000 rows gave a 49 MB Bundle), rewrote its ``urn:uuid`` references and processed
+it entry by entry.
 
-Speed: a conditional create costs a search per entry inside the write transaction. When none
-of the file's rows was imported before (one batched search over the rows' Encounter
-identifiers), the entries are posted as plain creates instead, which the transaction processor
-validates before it takes the write lock. Imports of one file are serialised within the process
-so two simultaneous uploads of the same file cannot both take that path; across several server
-processes such a double upload could write the rows twice (findable by their
-``sid/session-import`` identifiers).
+Re-importing a file creates nothing new: every resource carries its import identifier
+(``{base}/sid/session-import``, ``<sha256>/<row>/<kind>``); the identifiers of the file already
+stored are read with one index query before the write and again inside the write transaction,
+which on PostgreSQL first takes a transaction-scoped advisory lock on the file's hash (on
+SQLite write transactions are serialised anyway), so two uploads of one file never both write.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from sqlalchemy import Connection, Table, func, select
+
+from healthbridge.errors import FhirError, Issue
 from healthbridge.exchange.session_bundle import (
     SID_SESSION_IMPORT,
-    import_identifier,
-    session_bundle,
+    SessionResource,
+    session_resources,
 )
 from healthbridge.exchange.session_import import (
     ChildMatch,
@@ -35,19 +40,15 @@ from healthbridge.exchange.session_import import (
     read_session,
     validate_session,
 )
-from healthbridge.store.bundle import process
+from healthbridge.fhir.searchparams import IndexRows
 from healthbridge.store.hooks import RequestContext
-from healthbridge.store.repository import Repository
+from healthbridge.store.models import DateIndex, TokenIndex
+from healthbridge.store.repository import Repository, Transaction, new_id
 
-#: Identifiers per Patient search (an OR list of tokens).
-MATCH_CHUNK: Final = 200
-_FILE_LOCKS: dict[str, threading.Lock] = {}
-_FILE_LOCKS_GUARD = threading.Lock()
-
-
-def _file_lock(sha256: str) -> threading.Lock:
-    with _FILE_LOCKS_GUARD:
-        return _FILE_LOCKS.setdefault(sha256, threading.Lock())
+TOK: Table = TokenIndex.__table__  # type: ignore[attr-defined]
+DATES: Table = DateIndex.__table__  # type: ignore[attr-defined]
+#: Identifier values per query (keeps every IN list well under SQLite's variable limit).
+MATCH_CHUNK: Final = 5000
 
 
 @dataclass(frozen=True)
@@ -100,63 +101,164 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _escape(value: str) -> str:
-    """FHIR search escaping (http://hl7.org/fhir/R4/search.html#escaping)."""
-    for ch in ("\\", ",", "$", "|"):
-        value = value.replace(ch, "\\" + ch)
-    return value
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), MATCH_CHUNK):
+        yield values[start : start + MATCH_CHUNK]
+
+
+def _match_in(txn: Transaction, identifiers: set[str]) -> dict[str, ChildMatch]:
+    found: dict[str, set[str]] = {}
+    births: dict[str, dt.date | None] = {}
+    if txn.restricted:
+        assert txn.context.access is not None
+        txn.context.access.check("search", "Patient")
+    visible = txn.visible_clause(TOK.c.res_type, TOK.c.res_id)
+    birth = (
+        select(DATES.c.low)
+        .where(
+            DATES.c.res_type == "Patient",
+            DATES.c.res_id == TOK.c.res_id,
+            DATES.c.param == "birthdate",
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    for chunk in _chunks(sorted(identifiers)):
+        stmt = select(TOK.c.code, TOK.c.res_id, birth.label("birth")).where(
+            TOK.c.res_type == "Patient",
+            TOK.c.param == "identifier",
+            TOK.c.code.in_(chunk),
+        )
+        if visible is not None:
+            stmt = stmt.where(visible)
+        for code, res_id, low in txn.conn.execute(stmt):
+            found.setdefault(str(code), set()).add(str(res_id))
+            births[str(res_id)] = _birth(low)
+    return {
+        value: ChildMatch(f"Patient/{only}", births.get(only))
+        for value, ids in found.items()
+        if len(ids) == 1
+        for only in ids
+    }
+
+
+def _birth(low: Any) -> dt.date | None:
+    """The birth date from the date index (the low end of ``birthDate``'s range)."""
+    if isinstance(low, dt.datetime):
+        return low.date()
+    if isinstance(low, str) and len(low) >= 10:
+        try:
+            return dt.date.fromisoformat(low[:10])
+        except ValueError:
+            return None
+    return None
 
 
 def match_children(
     repo: Repository, context: RequestContext, identifiers: set[str]
 ) -> dict[str, ChildMatch]:
-    """Identifier value → child, for identifiers matching exactly one Patient in reach."""
-    found: dict[str, list[ChildMatch]] = {}
-    wanted = sorted(identifiers)
-    with repo.transaction(context, write=False) as txn:
-        for start in range(0, len(wanted), MATCH_CHUNK):
-            chunk = wanted[start : start + MATCH_CHUNK]
-            offset = 0
-            while True:
-                result = txn.search_params(
-                    "Patient",
-                    [
-                        ("identifier", ",".join(_escape(v) for v in chunk)),
-                        ("_count", str(txn.max_count)),
-                        ("_offset", str(offset)),
-                    ],
-                )
-                for stored in result.matches:
-                    patient = stored.resource or {}
-                    birth = patient.get("birthDate")
-                    match = ChildMatch(
-                        f"Patient/{stored.id}",
-                        dt.date.fromisoformat(birth)
-                        if isinstance(birth, str) and len(birth) == 10
-                        else None,
-                    )
-                    values = {i.get("value") for i in patient.get("identifier", [])}
-                    for value in values & set(chunk):
-                        found.setdefault(value, []).append(match)
-                offset += len(result.matches)
-                if not result.matches or offset >= (result.total or 0):
-                    break
-    return {k: v[0] for k, v in found.items() if len({m.patient_reference for m in v}) == 1}
+    """Identifier value → child, for identifiers matching exactly one Patient in reach.
+
+    One query on the identifier token index (joined to the birth-date index) per
+    :data:`MATCH_CHUNK` identifiers, filtered by the caller's visibility condition: the same
+    children a Patient ``identifier`` search would find, without reading their records.
+    """
+    with repo.transaction(context, write=False, plain=True) as txn:
+        return _match_in(txn, identifiers)
 
 
-def imported_before(repo: Repository, context: RequestContext, result: SessionImport) -> int:
-    """How many accepted rows of this file already have their Encounter stored."""
-    values = [
-        f"{SID_SESSION_IMPORT}|{import_identifier(result.sha256, r.row_number, 'encounter')}"
-        for r in result.accepted
-    ]
-    found = 0
-    with repo.transaction(context, write=False) as txn:
-        for start in range(0, len(values), MATCH_CHUNK):
-            chunk = values[start : start + MATCH_CHUNK]
-            query = [("identifier", ",".join(chunk)), ("_summary", "count")]
-            found += txn.search_params("Encounter", query).total or 0
-    return found
+def _stored_identifiers(conn: Connection, sha256: str) -> dict[str, str]:
+    """Import identifier → ``Type/id`` of the resources an earlier import of the file wrote.
+
+    The values all start with ``<sha256>/``: a range on the token index (``/`` sorts just
+    before ``0``), which its (type, param, code, system) index answers.
+    """
+    stmt = select(TOK.c.code, TOK.c.res_type, TOK.c.res_id).where(
+        TOK.c.res_type.in_(("Encounter", "Observation")),
+        TOK.c.param == "identifier",
+        TOK.c.code >= f"{sha256}/",
+        TOK.c.code < f"{sha256}0",
+        TOK.c.system == SID_SESSION_IMPORT,
+    )
+    return {str(code): f"{rtype}/{rid}" for code, rtype, rid in conn.execute(stmt)}
+
+
+def _lock_file(conn: Connection, sha256: str) -> None:
+    """Serialise imports of one file across server processes (PostgreSQL advisory lock,
+    released at commit); SQLite's ``BEGIN IMMEDIATE`` already serialises write transactions."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"session-import|{sha256}"))))
+
+
+def _row_error(exc: FhirError, item: SessionResource) -> FhirError:
+    """``exc`` with its issues naming the file row and the resource kind."""
+    exc.issues = tuple(
+        Issue(
+            i.severity,
+            i.code,
+            f"Row {item.row_number} ({item.kind}): {i.diagnostics}",
+            i.expression,
+        )
+        for i in exc.issues
+    )
+    return exc
+
+
+def _prepare(
+    repo: Repository, context: RequestContext, items: Sequence[SessionResource]
+) -> list[IndexRows]:
+    prepared = []
+    for item in items:
+        try:
+            prepared.append(repo.prepare_create(item.resource, context))
+        except FhirError as exc:
+            raise _row_error(exc, item) from None
+    return prepared
+
+
+def write_session(
+    repo: Repository,
+    context: RequestContext,
+    result: SessionImport,
+    *,
+    centre_reference: str | None = None,
+    performer_reference: str | None = None,
+) -> tuple[int, int]:
+    """Create the resources of every accepted row in one transaction; ``(created,
+    unchanged)``, unchanged counting the resources an earlier import already wrote."""
+    if not result.accepted:
+        return 0, 0
+    with repo.transaction(context, write=False, plain=True) as txn:
+        before = _stored_identifiers(txn.conn, result.sha256)
+    items = session_resources(
+        result,
+        new_id=new_id,
+        existing=before,
+        centre_reference=centre_reference,
+        performer_reference=performer_reference,
+    )
+    total = len(items) + len(before)
+    prepared = _prepare(repo, context, items)
+    with repo.transaction(context, write=True) as txn:
+        _lock_file(txn.conn, result.sha256)
+        if _stored_identifiers(txn.conn, result.sha256).keys() != before.keys():
+            # another upload of the same file got in between: rebuild against what it wrote
+            now = _stored_identifiers(txn.conn, result.sha256)
+            items = session_resources(
+                result,
+                new_id=new_id,
+                existing=now,
+                centre_reference=centre_reference,
+                performer_reference=performer_reference,
+            )
+            total = len(items) + len(now)
+            prepared = _prepare(repo, context, items)
+        for item, rows in zip(items, prepared, strict=True):
+            try:
+                txn.create(item.resource, assigned_id=item.resource["id"], prepared=rows)
+            except FhirError as exc:
+                raise _row_error(exc, item) from None
+    return len(items), total - len(items)
 
 
 def import_session_file(
@@ -179,23 +281,11 @@ def import_session_file(
     identifiers.discard("")
     matches = match_children(repo, context, identifiers)
     result = validate_session(table, matches.get, today=today or dt.date.today())
-    if not result.accepted:
-        return ImportOutcome(filename, result, 0, 0)
-    bundle = session_bundle(
-        result, centre_reference=centre_reference, performer_reference=performer_reference
+    created, unchanged = write_session(
+        repo,
+        context,
+        result,
+        centre_reference=centre_reference,
+        performer_reference=performer_reference,
     )
-    with _file_lock(result.sha256):
-        if imported_before(repo, context, result) == 0:
-            for entry in bundle["entry"]:
-                entry["request"].pop("ifNoneExist", None)
-        response = process(
-            repo,
-            context,
-            bundle,
-            max_entries=max(len(bundle["entry"]), 1),
-            base=context.base_url or "",
-            minimal=True,
-        )
-    statuses = [e.get("response", {}).get("status", "") for e in response.get("entry", [])]
-    created = sum(1 for s in statuses if s.startswith("201"))
-    return ImportOutcome(filename, result, created, len(statuses) - created)
+    return ImportOutcome(filename, result, created, unchanged)

@@ -13,11 +13,18 @@ file therefore creates nothing new; inside the transaction, references to the En
 ``urn:uuid`` resolve to the existing Encounter when its condition matches
 (http://hl7.org/fhir/R4/http.html#trules). ``fullUrl``\\ s are UUID-5 of the identifier, so the
 same file always yields the same Bundle.
+
+:func:`session_resources` gives the same resources ready to write one by one (ids assigned,
+the Observations referring to their Encounter by ``Encounter/<id>``), leaving out those of an
+earlier import of the file: the server's import writes them straight into one database
+transaction instead of building a transaction Bundle and processing it.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from healthbridge.exchange.session_import import SessionImport, SessionRow, iter_measurements
@@ -146,3 +153,49 @@ def session_bundle(
             obs = _observation(row, value, enc_url, code, quantity, performer_reference)
             entries.append(_entry(obs, value))
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+@dataclass(frozen=True)
+class SessionResource:
+    """One resource to create for an accepted row; ``identifier`` is its import identifier."""
+
+    row_number: int
+    kind: str  # encounter, weight, length, height, head, temperature
+    identifier: str
+    resource: dict[str, Any]
+
+
+def session_resources(
+    result: SessionImport,
+    *,
+    new_id: Callable[[], str],
+    existing: Mapping[str, str] | None = None,
+    centre_reference: str | None = None,
+    performer_reference: str | None = None,
+) -> list[SessionResource]:
+    """The Encounter and Observations of every accepted row, as in :func:`session_bundle`,
+    each with an ``id`` from ``new_id``.
+
+    ``existing`` maps import identifiers already stored (an earlier import of the same file)
+    to their ``Type/id``: those resources are left out, and the Observations of such a row
+    refer to the stored Encounter.
+    """
+    known = existing or {}
+    out: list[SessionResource] = []
+    for row in result.accepted:
+        enc_value = import_identifier(result.sha256, row.row_number, "encounter")
+        enc_ref = known.get(enc_value)
+        if enc_ref is None:
+            encounter = _encounter(row, enc_value, centre_reference)
+            encounter["id"] = new_id()
+            enc_ref = f"Encounter/{encounter['id']}"
+            out.append(SessionResource(row.row_number, "encounter", enc_value, encounter))
+        for name, quantity in iter_measurements(row):
+            code = _LENHEI[row.measure or "l"] if name == "lenhei_cm" else _CODES[name]
+            value = import_identifier(result.sha256, row.row_number, code[0])
+            if value in known:
+                continue
+            obs = _observation(row, value, enc_ref, code, quantity, performer_reference)
+            obs["id"] = new_id()
+            out.append(SessionResource(row.row_number, code[0], value, obs))
+    return out

@@ -100,13 +100,28 @@ def _raw() -> dict[str, Any]:
 
 
 @cache
+def _custom() -> dict[str, tuple[dict[str, Any], ...]]:
+    """Our own SearchParameters (``fhir_profiles/SearchParameter/``) by base resource type."""
+    from fhir_profiles.loader import search_parameters
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for item in search_parameters():
+        for base in item.get("base", ()):
+            out.setdefault(base, []).append(item)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@cache
 def params_for(resource_type: str) -> dict[str, SearchParam]:
-    """Every defined parameter of ``resource_type`` (including Resource/DomainResource ones)."""
+    """Every defined parameter of ``resource_type`` (including Resource/DomainResource ones),
+    plus the custom parameters HealthBridge publishes (never replacing an official code)."""
     raw = _raw()["resources"]
     out: dict[str, SearchParam] = {}
     for base in ("Resource", "DomainResource", resource_type):
         for item in raw.get(base, ()):
             out[item["code"]] = _make(item)
+    for item in _custom().get(resource_type, ()):
+        out.setdefault(item["code"], _make(item))
     return out
 
 

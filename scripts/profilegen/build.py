@@ -12,6 +12,7 @@ from .common import DATE, FHIR_VERSION, JSON, PUBLISHER, VERSION, sd_url
 from .pages import index_page, profile_page
 from .profiles import Invalid, Op, Profile, all_profiles
 from .questionnaire import warning_signs_questionnaire
+from .searchparams import search_parameters
 from .snapshot import BaseDefinitions, generate_snapshot
 from .terminology import terminology_resources
 
@@ -100,7 +101,7 @@ def build_all(node_modules: Path) -> dict[str, str]:
             files[f"examples/invalid/{name}"] = dump(apply_ops(profile.valid, bad.ops))
             manifest[name] = _expectation(sd["url"], bad)
         files[f"pages/{profile.id}.md"] = profile_page(sd, [valid_name], invalid_names)
-    for res in [*terminology_resources(), warning_signs_questionnaire()]:
+    for res in [*terminology_resources(), warning_signs_questionnaire(), *search_parameters()]:
         published.append(res)
         files[f"{res['resourceType']}/{res['id']}.json"] = dump(res)
     files["examples/invalid/expected-issues.json"] = dump(manifest)
@@ -113,7 +114,7 @@ def build_all(node_modules: Path) -> dict[str, str]:
                 "url": r["url"],
                 "version": r["version"],
                 "name": r["name"],
-                "title": r["title"],
+                "title": r.get("title", r["name"]),
                 "type": r.get("type"),
                 "kind": r.get("kind"),
                 "file": f"{r['resourceType']}/{r['id']}.json",

@@ -177,6 +177,18 @@ ORGANIZATION_KINDS: tuple[tuple[str, str, str], ...] = (
     ("cdc", "Centre for disease control", "疾病预防控制中心"),
 )
 
+#: Entry check of the vaccination certificate (入托查验; 查验办法 2021, DOMAIN.md §1.4). The codes
+#: are healthbridge.clinical.admission.AdmissionState's values, which the pipeline reads.
+ADMISSION_CHECK_STATES: tuple[tuple[str, str, str], ...] = (
+    ("not_submitted", "Certificate not yet submitted", "未提交预防接种证"),
+    ("submitted", "Certificate submitted, awaiting assessment", "已提交，待评估"),
+    ("assessed_complete", "Assessed: vaccination complete", "已查验：接种完整"),
+    ("assessed_incomplete", "Assessed: doses missing, catch-up needed", "已查验：需补种"),
+    ("catchup_in_progress", "Catch-up in progress", "补种中"),
+    ("catchup_recorded", "Catch-up recorded by the vaccination unit", "补种已登记"),
+    ("rechecked", "Re-checked by the centre after catch-up", "补种后已复验"),
+)
+
 TASK_KINDS: tuple[tuple[str, str, str], ...] = (
     ("alert-review", "Review an early-intervention alert", "预警复核"),
     ("follow-up", "Follow up a managed case", "随访"),

@@ -77,11 +77,18 @@ def index_page(resources: list[JSON]) -> str:
         f"Canonical base `{BASE}`, version {VERSION}, FHIR 4.0.1.",
         "",
     ]
-    for rtype in ("StructureDefinition", "CodeSystem", "ValueSet", "ConceptMap", "Questionnaire"):
+    for rtype in (
+        "StructureDefinition",
+        "CodeSystem",
+        "ValueSet",
+        "ConceptMap",
+        "Questionnaire",
+        "SearchParameter",
+    ):
         lines += [f"## {rtype}", "", "| id | title | URL |", "|---|---|---|"]
         for res in resources:
             if res["resourceType"] == rtype:
-                title = res["title"]
+                title = res.get("title", res["name"])
                 link = (
                     f"[{res['id']}]({res['id']}.md)"
                     if rtype == "StructureDefinition" and res.get("kind") == "resource"

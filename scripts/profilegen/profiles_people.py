@@ -25,7 +25,13 @@ from .common import (
 from .spec import CHILD_REF, TYPE_SLICING, Invalid, Profile, meta
 
 
-def _extension(ext_id: str, title: str, description: str, value_elements: list[JSON]) -> Profile:
+def _extension(
+    ext_id: str,
+    title: str,
+    description: str,
+    value_elements: list[JSON],
+    context: str = "Patient",
+) -> Profile:
     return Profile(
         id=ext_id,
         type="Extension",
@@ -33,9 +39,7 @@ def _extension(ext_id: str, title: str, description: str, value_elements: list[J
         title=title,
         description=description,
         kind="complex-type",
-        context=[
-            {"type": "element", "expression": "Patient" if ext_id != "alert-severity" else "Flag"}
-        ],
+        context=[{"type": "element", "expression": context}],
         elements=[
             el("Extension", short=title, definition=description),
             el("Extension.extension", max="0"),
@@ -111,6 +115,30 @@ def extensions() -> list[Profile]:
                 el("Extension.extension:period.extension", max="0"),
                 el("Extension.extension:period.url", fixedUri="period"),
                 el("Extension.extension:period.value[x]", min=1, type=[{"code": "Period"}]),
+                el(
+                    "Extension.extension:admissionCheckState",
+                    sliceName="admissionCheckState",
+                    min=0,
+                    max="1",
+                    short="Entry check of the vaccination certificate (入托查验)",
+                    definition=(
+                        "Where the entry check of the child's vaccination certificate stands "
+                        "for this enrolment (儿童入托、入学预防接种证查验办法, 2021): checked "
+                        "within 30 days of entry, catch-up of missing doses, re-check before "
+                        "31 December. Absent means not submitted yet."
+                    ),
+                ),
+                el("Extension.extension:admissionCheckState.extension", max="0"),
+                el(
+                    "Extension.extension:admissionCheckState.url",
+                    fixedUri="admission-check-state",
+                ),
+                el(
+                    "Extension.extension:admissionCheckState.value[x]",
+                    min=1,
+                    type=[{"code": "code"}],
+                    binding=required("admission-check-state"),
+                ),
                 el("Extension.url", fixedUri=sd_url("childcare-enrollment")),
                 el("Extension.value[x]", max="0"),
             ],
@@ -126,6 +154,59 @@ def extensions() -> list[Profile]:
                     type=[{"code": "code"}],
                     binding=required("alert-severity"),
                 )
+            ],
+            context="Flag",
+        ),
+        _extension(
+            "childcare-places",
+            "Childcare places",
+            (
+                "The number of registered childcare places for children under 3 (托位数) of a "
+                "centre; summed over filed centres for places per 1,000 population "
+                "(每千人口拥有3岁以下婴幼儿托位数, DOMAIN.md §6.1)."
+            ),
+            [el("Extension.value[x]", min=1, type=[{"code": "integer"}])],
+            context="Organization",
+        ),
+        Profile(
+            id="childcare-agreement",
+            type="Extension",
+            base=CORE + "Extension",
+            title="Medical-childcare agreement",
+            description=(
+                "A childcare centre's signed medical-childcare service agreement (医育结合签约) "
+                "with a hospital or community health centre: the health institution and the "
+                "period it runs. Repeats, one per agreement; a centre with one in force counts "
+                "as signed (signed-centre rate, DOMAIN.md §6.1)."
+            ),
+            kind="complex-type",
+            context=[{"type": "element", "expression": "Organization"}],
+            elements=[
+                el("Extension", short="Medical-childcare agreement"),
+                el(
+                    "Extension.extension",
+                    min=2,
+                    slicing={
+                        "discriminator": [{"type": "value", "path": "url"}],
+                        "ordered": False,
+                        "rules": "closed",
+                    },
+                ),
+                el("Extension.extension:hospital", sliceName="hospital", min=1, max="1"),
+                el("Extension.extension:hospital.extension", max="0"),
+                el("Extension.extension:hospital.url", fixedUri="hospital"),
+                el(
+                    "Extension.extension:hospital.value[x]",
+                    min=1,
+                    type=ref("hb-organization", "Organization"),
+                ),
+                el("Extension.extension:period", sliceName="period", min=1, max="1"),
+                el("Extension.extension:period.extension", max="0"),
+                el("Extension.extension:period.url", fixedUri="period"),
+                el("Extension.extension:period.value[x]", min=1, type=[{"code": "Period"}]),
+                el("Extension.extension:period.value[x].start", min=1),
+                el("Extension.url", fixedUri=sd_url("childcare-agreement")),
+                el("Extension.value[x]", max="0"),
             ],
         ),
     ]
@@ -198,6 +279,7 @@ def child() -> Profile:
                     {"url": "centre", "valueReference": {"reference": "Organization/centre-1"}},
                     {"url": "class", "valueReference": {"reference": "Location/class-1"}},
                     {"url": "period", "valuePeriod": {"start": "2026-03-01"}},
+                    {"url": "admission-check-state", "valueCode": "assessed_incomplete"},
                 ],
             },
         ],
@@ -223,6 +305,11 @@ def child() -> Profile:
             "enrollment-without-centre",
             [("del", ["extension", 2, "extension", 0], None)],
             [("Patient.extension[2].extension", "required")],
+        ),
+        Invalid(
+            "unknown-admission-state",
+            [("set", ["extension", 2, "extension", 3, "valueCode"], "approved")],
+            [("Patient.extension[2].extension[3].valueCode", "code-invalid")],
         ),
         Invalid(
             "no-child-id",
@@ -328,6 +415,30 @@ def organization() -> Profile:
             ),
             constraint=[o1],
         ),
+        el(
+            "Organization.extension",
+            slicing={
+                "discriminator": [{"type": "value", "path": "url"}],
+                "ordered": False,
+                "rules": "open",
+            },
+        ),
+        el(
+            "Organization.extension:places",
+            sliceName="places",
+            min=0,
+            max="1",
+            type=[{"code": "Extension", "profile": [sd_url("childcare-places")]}],
+        ),
+        el("Organization.extension:places.url", fixedUri=sd_url("childcare-places")),
+        el(
+            "Organization.extension:agreement",
+            sliceName="agreement",
+            min=0,
+            max="*",
+            type=[{"code": "Extension", "profile": [sd_url("childcare-agreement")]}],
+        ),
+        el("Organization.extension:agreement.url", fixedUri=sd_url("childcare-agreement")),
         el("Organization.identifier", min=1),
         el("Organization.type", min=1, binding=required("organization-kind")),
         el("Organization.name", min=1),
@@ -336,6 +447,16 @@ def organization() -> Profile:
         "resourceType": "Organization",
         "id": "centre-1",
         "meta": meta(pid),
+        "extension": [
+            {"url": sd_url("childcare-places"), "valueInteger": 80},
+            {
+                "url": sd_url("childcare-agreement"),
+                "extension": [
+                    {"url": "hospital", "valueReference": {"reference": "Organization/chc-1"}},
+                    {"url": "period", "valuePeriod": {"start": "2026-01-01"}},
+                ],
+            },
+        ],
         "active": True,
         "identifier": [{"system": SID_ORG, "value": "TY-110105-0007"}],
         "type": [
@@ -358,6 +479,19 @@ def organization() -> Profile:
             [("Organization.type[0]", "code-invalid")],
         ),
         Invalid("no-name", [("del", ["name"], None)], [("Organization.name", "required")]),
+        Invalid(
+            "agreement-without-hospital",
+            [("del", ["extension", 1, "extension", 0], None)],
+            [("Organization.extension[1].extension", "required")],
+        ),
+        Invalid(
+            "places-as-text",
+            [("set", ["extension", 0], {"url": sd_url("childcare-places"), "valueString": "80"})],
+            [
+                ("Organization.extension[0].valueString", "structure"),
+                ("Organization.extension[0].value", "required"),
+            ],
+        ),
         Invalid(
             "no-org-code",
             [("set", ["identifier"], [{"system": "urn:oid:1.2.3", "value": "x"}])],

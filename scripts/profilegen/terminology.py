@@ -8,6 +8,7 @@ HL7 v3) were checked against readable sources; see each concept's comment or the
 from __future__ import annotations
 
 from .codes import (
+    ADMISSION_CHECK_STATES,
     ALERT_KINDS,
     ALERT_SEVERITIES,
     ATC_MAP,
@@ -184,6 +185,17 @@ def terminology_resources() -> list[JSON]:
             "Organisation kinds",
             "Kinds of organisation sharing the child-health record.",
             simple_concepts(ORGANIZATION_KINDS),
+        ),
+        (
+            "admission-check-state",
+            "AdmissionCheckState",
+            "Admission vaccination-certificate check states",
+            (
+                "State of a child's entry check of the vaccination certificate at a childcare "
+                "centre (儿童入托、入学预防接种证查验办法, 2021): submitted, assessed complete or "
+                "incomplete, catch-up, re-check before 31 December."
+            ),
+            simple_concepts(ADMISSION_CHECK_STATES),
         ),
         (
             "task-kind",
