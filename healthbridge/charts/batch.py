@@ -29,6 +29,8 @@ from healthbridge.store.repository import Repository, Transaction
 
 #: The rule set used for vaccination and checkup schedules on parent reports.
 DEFAULT_RULESET: Final = ("cn-child-health", "2026.1", "CN")
+#: The Patient search parameter on the enrolment's centre (fhir_profiles/SearchParameter).
+ENROLMENT_SEARCH: Final = "enrollment-centre"
 #: Children handed to a worker at a time (small enough to keep both workers busy to the end).
 CHUNK: Final = 8
 
@@ -47,21 +49,26 @@ class BatchResult:
     workers: int
 
 
-def centre_children(txn: Transaction, centre_id: str) -> list[str]:
-    """Ids of the active children enrolled at ``centre_id``, sorted (all search pages)."""
-    ids: list[str] = []
+def centre_children(txn: Transaction, centre_id: str) -> list[dict[str, Any]]:
+    """The active children enrolled at ``centre_id`` now, sorted by id (all search pages).
+
+    One search on the ``enrollment-centre`` SearchParameter (fhir_profiles), which also
+    matches past enrolments; the child's current enrolment (the latest one) decides.
+    Read through ``txn``, so the caller's reach applies.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    params = [(ENROLMENT_SEARCH, f"Organization/{centre_id}"), ("active", "true")]
     offset = 0
     while True:
         page = txn.search_params(
-            "Patient",
-            [("active", "true"), ("_count", str(txn.max_count)), ("_offset", str(offset))],
+            "Patient", [*params, ("_count", str(txn.max_count)), ("_offset", str(offset))]
         )
         for match in page.matches:
             if match.resource is not None and enrolment(match.resource)[0] == centre_id:
-                ids.append(match.id)
+                found[match.id] = match.resource
         offset += len(page.matches)
         if not page.matches or page.total is None or offset >= page.total:
-            return sorted(ids)
+            return [found[i] for i in sorted(found)]
 
 
 def report_pdf(
@@ -159,7 +166,7 @@ def centre_reports(
                 txn.read("Organization", centre_id)
             except (NotFoundError, GoneError) as exc:
                 raise BatchError(f"no Organization/{centre_id}") from exc
-            ids = centre_children(txn, centre_id)
+            ids = [str(c["id"]) for c in centre_children(txn, centre_id)]
         if not ids:
             raise BatchError(f"Organization/{centre_id} has no enrolled children")
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -11,15 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from healthbridge import terminology as t
 from healthbridge.api.operations import OperationCall
 from healthbridge.charts.labels import Lang
-from healthbridge.charts.summary import ChildSummary, child_name, enrolment, summarise
+from healthbridge.charts.summary import ChildSummary, child_name, summarise
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import GoneError, NotFoundError
-from healthbridge.fhir.searchparams import supported_params
 from healthbridge.store.repository import Transaction
 
 Resource = dict[str, Any]
@@ -66,29 +65,6 @@ def parent_children(txn: Transaction, related_person_id: str) -> list[Resource]:
         ids.append(str(p["id"]))
     out = [read(txn, "Patient", i) for i in dict.fromkeys(i for i in ids if i)]
     return [p for p in out if p is not None]
-
-
-#: The Patient search parameter on the childcare-enrollment extension's centre, announced by
-#: the store's search-parameter work. This is the one place that chooses how a centre's
-#: children are found: with the parameter registered, a direct search; until then the
-#: active Patients in the caller's reach (for a health manager, the store's reach *is* the
-#: children currently enrolled at their centre), narrowed by the extension.
-ENROLMENT_SEARCH: Final = "enrollment-centre"
-
-
-def centre_children_query(org_id: str) -> list[tuple[str, str]]:
-    """The Patient search that finds the children enrolled at ``org_id``."""
-    if ENROLMENT_SEARCH in supported_params("Patient"):
-        return [(ENROLMENT_SEARCH, f"Organization/{org_id}"), ("active", "true")]
-    return [("active", "true")]
-
-
-def centre_children(txn: Transaction, org_id: str) -> list[Resource]:
-    """Active children enrolled at a centre (childcare-enrollment extension)."""
-    patients = resources(txn, "Patient", centre_children_query(org_id))
-    return sorted(
-        (p for p in patients if enrolment(p)[0] == org_id), key=lambda p: str(p.get("id"))
-    )
 
 
 def consented_children(txn: Transaction, org_id: str) -> list[Resource]:

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from healthbridge import terminology as t
 from healthbridge.access.tokens import Role
+from healthbridge.charts.batch import centre_children
 from healthbridge.charts.summary import child_name, enrolment
 from healthbridge.clinical.admission import AdmissionState, admission_check
 from healthbridge.clinical.tables_vaccination import VaccineInfo
@@ -38,7 +39,7 @@ def worklist_page(request: Request, user: UserDep, kind: str = "", done: str = "
     """The worklist: the centre's children's open alerts with their review status."""
     org = _centre(user)
     with transaction(request, user) as txn:
-        children = data.centre_children(txn, org)
+        children = centre_children(txn, org)
         items = data.worklist(txn, org, children, base_url=user.context.base_url or "", kind=kind)
         centre = data.read(txn, "Organization", org)
         orgs = {o: (data.read(txn, "Organization", o) or {}).get("name", o) for o in REFER_TO}
@@ -89,7 +90,7 @@ def daily_page(request: Request, user: UserDep, room: str = "", saved: str = "")
     with transaction(request, user) as txn:
         rooms = data.classes_of(txn, org)
         room = room or (str(rooms[0]["id"]) if rooms else "")
-        children = [c for c in data.centre_children(txn, org) if enrolment(c)[1] == room]
+        children = [c for c in centre_children(txn, org) if enrolment(c)[1] == room]
     return page(
         request, user, "daily.html", rooms=rooms, room=room, children=children,
         child_name=child_name, symptoms=actions.SYMPTOM_CODES, errors=[], saved=saved,
@@ -106,7 +107,7 @@ async def daily_post(request: Request, user: UserDep) -> Response:
     room = str(form.get("room", ""))
     with transaction(request, user) as txn:
         rooms = data.classes_of(txn, org)
-        children = [c for c in data.centre_children(txn, org) if enrolment(c)[1] == room]
+        children = [c for c in centre_children(txn, org) if enrolment(c)[1] == room]
         performer = actions.practitioner_ref(txn, user.principal.fhir_user)
     rows, errors = actions.parse_daily_check(values, [str(c["id"]) for c in children])
     try:
@@ -137,7 +138,7 @@ def admission_page(request: Request, user: UserDep) -> Response:
     table = rules().vaccination
     rows = []
     with transaction(request, user) as txn:
-        for child in data.centre_children(txn, org):
+        for child in centre_children(txn, org):
             pid = str(child["id"])
             given = [
                 GivenDose(str(i["id"]), code, dt.date.fromisoformat(i["occurrenceDateTime"][:10]))

@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from healthbridge.charts.labels import Lang
-from healthbridge.web import data
 from healthbridge.web.i18n import Translator
 from healthbridge.web.pages import DEMO_OFFICIAL
 from healthbridge.web.pages_district import coverage_views, prevalence_view, zscore_view
@@ -221,14 +220,3 @@ def test_zscore_and_coverage_views() -> None:
     assert views["vaccination"].rows[0].cells[0].empty  # no child due: no rate
     assert views["vaccination"].rows[0].cells[1].empty  # no row for the centre
     assert views["centres"].rows[0].label == "signed-centres"
-
-
-def test_centre_children_search_switches_to_the_enrolment_parameter(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    assert data.centre_children_query("org-centre-1") == [("active", "true")]
-    monkeypatch.setattr(data, "supported_params", lambda _t: {data.ENROLMENT_SEARCH: object()})
-    assert data.centre_children_query("org-centre-1") == [
-        ("enrollment-centre", "Organization/org-centre-1"),
-        ("active", "true"),
-    ]
