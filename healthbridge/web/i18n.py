@@ -234,6 +234,12 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         "按疫苗和剂次统计已到接种月龄儿童的接种比例。",
         "Children past the due age of each vaccine dose who received it.",
     ),
+    "district.admission": ("入托预防接种证查验", "Vaccination checks at admission"),
+    "district.admission_note": (
+        "统计期内入托儿童完成查验的比例，以及查验发现漏种者完成补种的比例。",
+        "Children admitted in the period whose vaccination record was checked, and of those"
+        " found incomplete, the share whose catch-up is recorded.",
+    ),
     "district.centres": ("托育机构", "Childcare centres"),
     "district.centres_note": (
         "医育结合签约比例；每千人口托位数需配置常住人口数（{population}）。",

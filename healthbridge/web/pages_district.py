@@ -215,8 +215,9 @@ def zscore_view(
 def coverage_views(
     coverage: pd.DataFrame, t: Translator, names: Mapping[str, str]
 ) -> dict[str, Table]:
-    """The coverage figures as three tables — checkups (per visit, 4:2:2, under-7), vaccination
-    (per vaccine and dose), centres (signed centres, places per 1,000) — with rows = figures and
+    """The coverage figures as four tables — checkups (per visit, 4:2:2, under-7), vaccination
+    (per vaccine and dose), admission checks (查验 completion and catch-up), centres (signed
+    centres, places per 1,000) — with rows = figures and
     columns = the district then each centre; each cell the rate with its 95 % (Wilson) interval
     and numerator / denominator."""
     label = "label_zh" if t.lang.value == "zh" else "label_en"
@@ -235,13 +236,20 @@ def coverage_views(
             _count(r["denominator"]),
             unit=str(r["rate_unit"]),
         )
-    sections: dict[str, list[Row]] = {"checkups": [], "vaccination": [], "centres": []}
+    sections: dict[str, list[Row]] = {
+        "checkups": [],
+        "vaccination": [],
+        "admission": [],
+        "centres": [],
+    }
     for _i, r in district.iterrows():
         figure = str(r["figure"])
         if figure.startswith("vaccination:"):
             section = "vaccination"
         elif figure.startswith("checkup:") or figure.endswith(("-u3", "-u7")):
             section = "checkups"
+        elif figure.startswith("admission-"):
+            section = "admission"
         else:
             section = "centres"
         row = tuple(cells.get((figure, where), Cell(None)) for where in (ALL, *centres))

@@ -211,6 +211,8 @@ def test_zscore_and_coverage_views() -> None:
                 ("centre", "c1", "systematic-management-u3", 5, 6),
                 ("all", "all", "vaccination:MMR:1", 0, 0),
                 ("all", "all", "signed-centres", 0, 6),
+                ("all", "all", "admission-check", 287, 330),
+                ("all", "all", "admission-catchup", 66, 108),
             )
         ]
     )  # fmt: skip
@@ -220,3 +222,5 @@ def test_zscore_and_coverage_views() -> None:
     assert views["vaccination"].rows[0].cells[0].empty  # no child due: no rate
     assert views["vaccination"].rows[0].cells[1].empty  # no row for the centre
     assert views["centres"].rows[0].label == "signed-centres"
+    assert [r.label for r in views["admission"].rows] == ["admission-check", "admission-catchup"]
+    assert views["admission"].rows[0].cells[0].numerator == 287
