@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -92,3 +93,59 @@ def database(
         return Repository(engine), {str(t): int(n) for t, n in rows}, 0.0
     counts = fast_load(engine, children)
     return Repository(engine), counts, time.perf_counter() - start
+
+
+def replicate(engine: Engine, copies: int) -> int:
+    """Grow a fast-loaded district ``copies`` times by copying its children in SQL.
+
+    Every resource that names a demo child id (``child-00…``: the Patient and its related
+    persons, consents, encounters, observations, immunizations) is copied with the ids
+    rewritten (``child-00`` → ``child-R{k:02d}``, guardians ``rp-00`` → ``rp-R{k:02d}``) in the ``resource`` row and its ``idx_token``
+    rows (what the district reads join to). Centres, classes and staff are shared, so classes
+    grow ``copies`` times larger. Version history and the other index tables are not copied:
+    the batch evaluator and the district reports read neither. Far faster than generating a
+    100,000-child district (about 90 minutes with :func:`fast_load` on this machine).
+    Returns the number of resource rows after copying.
+    """
+    def rename(column: str, k: int) -> str:
+        return f"replace(replace({column}, 'child-00', 'child-R{k:02d}'), 'rp-00', 'rp-R{k:02d}')"
+
+    own = "(res_id LIKE '%child-00%' OR res_id LIKE 'rp-00%')"
+    with engine.begin() as conn:
+        for k in range(1, copies):
+            conn.exec_driver_sql(
+                "INSERT INTO resource (res_type, res_id, version_id, last_updated, deleted, content)"
+                f" SELECT res_type, {rename('res_id', k)}, version_id, last_updated, deleted,"
+                f" {rename('content', k)} FROM resource WHERE {own}"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO idx_token (res_type, res_id, param, system, code)"
+                f" SELECT res_type, {rename('res_id', k)}, param, system, {rename('code', k)}"
+                f" FROM idx_token WHERE {own}"
+            )
+        total = conn.exec_driver_sql("SELECT count(*) FROM resource").scalar_one()
+    return int(total)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build a district database: ``--children`` generated, then ``--copies`` times copied."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--children", type=int, default=1000)
+    parser.add_argument("--copies", type=int, default=1)
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    repo, counts, seconds = database(args.url, args.children)
+    total = replicate(repo.engine, args.copies) if args.copies > 1 else sum(counts.values())
+    repo.engine.dispose()
+    sys.stdout.write(
+        f"{args.children:,} children x {args.copies}: {total:,} resources "
+        f"({time.perf_counter() - start:.0f} s; base {counts}, loaded in {seconds:.0f} s)\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
