@@ -100,13 +100,14 @@ def replicate(engine: Engine, copies: int) -> int:
 
     Every resource that names a demo child id (``child-00…``: the Patient and its related
     persons, consents, encounters, observations, immunizations) is copied with the ids
-    rewritten (``child-00`` → ``child-R{k:02d}``, guardians ``rp-00`` → ``rp-R{k:02d}``) in the ``resource`` row and its ``idx_token``
-    rows (what the district reads join to). Centres, classes and staff are shared, so classes
-    grow ``copies`` times larger. Version history and the other index tables are not copied:
+    rewritten (``child-00`` → ``child-R{k:02d}``, guardians ``rp-00`` → ``rp-R{k:02d}``) in the
+    ``resource`` row and its ``idx_token`` rows (what the district reads join to). Centres,
+    classes and staff are shared, so classes grow ``copies`` times larger. Version history and the other index tables are not copied:
     the batch evaluator and the district reports read neither. Far faster than generating a
     100,000-child district (about 90 minutes with :func:`fast_load` on this machine).
     Returns the number of resource rows after copying.
     """
+
     def rename(column: str, k: int) -> str:
         return f"replace(replace({column}, 'child-00', 'child-R{k:02d}'), 'rp-00', 'rp-R{k:02d}')"
 
@@ -114,7 +115,8 @@ def replicate(engine: Engine, copies: int) -> int:
     with engine.begin() as conn:
         for k in range(1, copies):
             conn.exec_driver_sql(
-                "INSERT INTO resource (res_type, res_id, version_id, last_updated, deleted, content)"
+                "INSERT INTO resource"
+                " (res_type, res_id, version_id, last_updated, deleted, content)"
                 f" SELECT res_type, {rename('res_id', k)}, version_id, last_updated, deleted,"
                 f" {rename('content', k)} FROM resource WHERE {own}"
             )
