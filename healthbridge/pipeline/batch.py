@@ -285,7 +285,9 @@ def _checkups(raw: pd.DataFrame, known: set[str]) -> tuple[pd.DataFrame, pd.Data
         child_id=_subjects(raw, "subject", known),
         visit=_series(
             dbf.coded(
-                [_type_codings(v) for v in raw["type"].tolist()], t.CS_CHECKUP_VISIT, last=True
+                [dbf.concept_codings(v) for v in raw["type"].tolist()],
+                t.CS_CHECKUP_VISIT,
+                last=True,
             )
         ),
         date=dbf.days(raw["start"].tolist()).to_numpy(),

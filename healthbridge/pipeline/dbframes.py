@@ -183,6 +183,15 @@ def coded(codings: Sequence[Any], system: str, *, last: bool = False) -> list[st
     return out
 
 
+def concept_codings(concepts: Any) -> list[Any]:
+    """The codings of every CodeableConcept in a list (e.g. ``Encounter.type``), in order."""
+    if not isinstance(concepts, list):
+        return []
+    return [
+        c for concept in concepts if isinstance(concept, dict) for c in concept.get("coding") or ()
+    ]
+
+
 def all_codes(codings: Any, system: str) -> tuple[str, ...]:
     """Every non-empty code of ``system`` in one coding array, in order."""
     if not isinstance(codings, list):
