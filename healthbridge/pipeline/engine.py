@@ -211,7 +211,7 @@ class Pipeline:
         as_of, now = self.today(), now_instant()
         centres = set(pending.centres)
         loaded = [c for cid in sorted(pending.children) if (c := load_child(txn, cid)) is not None]
-        scored = score_children([(c.info, c.sessions) for c in loaded])
+        scored = score_children([(c.info, c.sessions) for c in loaded], self.ruleset.interpretation)
         for child, scores in zip(loaded, scored, strict=True):
             self._finish_child(txn, child, scores, as_of, now)
             cid = child.info.child_id
@@ -228,7 +228,13 @@ class Pipeline:
         child = load_child(txn, child_id)
         if child is None:
             return None
-        self._finish_child(txn, child, score_child(child.info, child.sessions), as_of, now)
+        self._finish_child(
+            txn,
+            child,
+            score_child(child.info, child.sessions, self.ruleset.interpretation),
+            as_of,
+            now,
+        )
         return child.info
 
     def _finish_child(
