@@ -398,13 +398,23 @@ def _alerts_of(
     return flags, tasks
 
 
+_MANAGERS_KEY = "healthbridge.pipeline.managers"
+
+
 def health_manager(txn: Transaction, centre_id: str) -> str:
-    """The centre health manager's PractitionerRole (else the centre itself)."""
+    """The centre health manager's PractitionerRole (else the centre itself); looked up once
+    per centre and transaction (a Bundle of many children of one centre searches once)."""
+    known: dict[str, str] = txn.attributes.setdefault(_MANAGERS_KEY, {})
+    if centre_id in known:
+        return known[centre_id]
+    found = f"Organization/{centre_id}"
     roles = search_all(txn, "PractitionerRole", [("organization", f"Organization/{centre_id}")])
     for s in roles:
         if s.resource is not None and is_health_manager(s.resource):
-            return f"PractitionerRole/{s.id}"
-    return f"Organization/{centre_id}"
+            found = f"PractitionerRole/{s.id}"
+            break
+    known[centre_id] = found
+    return found
 
 
 def is_health_manager(role: dict[str, Any]) -> bool:
