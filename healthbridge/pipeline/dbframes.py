@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 import pandas as pd
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from healthbridge.pipeline.errors import PipelineConfigError
 
@@ -41,15 +41,18 @@ def _steps(path: str) -> list[str]:
 
 
 def _statement(
-    dialect: str, paths: Sequence[str], exclude: str | None, part: tuple[int, int] | None
+    dialect: str, paths: Sequence[str], exclude: bool, part: tuple[int, int] | None
 ) -> str:
-    where = "res_type = :rtype AND deleted = :deleted"
+    """The SELECT of ``res_id`` and the packed JSON array of the ``paths`` values (its first
+    element is always the id, so SQLite returns an array even for one path)."""
     if dialect == "postgresql":
+        where = "res_type = %s AND NOT deleted"
         values = ", ".join(
-            "doc #> '{" + ",".join(f'"{s}"' for s in _steps(p)) + "}'" for p in paths
+            ["doc #> '{id}'"]
+            + ["doc #> '{" + ",".join(f'"{s}"' for s in _steps(p)) + "}'" for p in paths]
         )
-        if exclude is not None:
-            where += " AND strpos(content, :exclude) = 0"
+        if exclude:
+            where += " AND strpos(content, %s) = 0"
         if part is not None:
             where += f" AND mod(abs(hashtext(res_id)), {part[1]}) = {part[0]}"
         return (
@@ -58,9 +61,10 @@ def _statement(
         )
     for p in paths:
         _steps(p)
+    where = "res_type = ? AND deleted = 0"
     values = ", ".join(f"'{p}'" for p in paths)
-    if exclude is not None:
-        where += " AND instr(content, :exclude) = 0"
+    if exclude:
+        where += " AND instr(content, ?) = 0"
     if part is not None:
         where += f" AND rowid % {part[1]} = {part[0]}"
     return f"SELECT res_id, json_extract(content, '$.id', {values}) FROM resource WHERE {where}"
@@ -79,25 +83,35 @@ def fields(
 
     ``exclude_containing`` skips resources whose stored JSON contains that text (e.g. the
     derived growth-score Observations, marked by their code system); ``part`` = (k, n) reads
-    only the k-th of n slices of the rows.
+    only the k-th of n slices of the rows. Rows go through the DBAPI cursor directly (this
+    reads millions of rows; SQLAlchemy's row objects would cost more than the extraction).
     """
     names = list(paths)
-    stmt = _statement(conn.dialect.name, [paths[n] for n in names], exclude_containing, part)
-    params: dict[str, Any] = {"rtype": resource_type, "deleted": False}
+    stmt = _statement(
+        conn.dialect.name, [paths[n] for n in names], exclude_containing is not None, part
+    )
+    params: tuple[Any, ...] = (resource_type,)
     if exclude_containing is not None:
-        params["exclude"] = exclude_containing
-    ids: list[str] = []
-    rows: list[list[Any]] = []
+        params += (exclude_containing,)
     loads = orjson.loads
-    offset = 0 if conn.dialect.name == "postgresql" else 1  # SQLite: '$.id' first
-    result = conn.execute(text(stmt), params)
-    for partition in result.partitions(20_000):
-        for rid, packed in partition:
-            ids.append(rid)
-            rows.append(loads(packed))
-    if offset:
-        rows = [r[1:] for r in rows]
-    frame = pd.DataFrame(rows, columns=names, dtype=object) if rows else _empty(names)
+    ids: list[str] = []
+    packed: list[Any] = []
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(stmt, params)
+        while batch := cursor.fetchmany(50_000):
+            for rid, values in batch:
+                ids.append(rid)
+                packed.append(loads(values))
+    finally:
+        cursor.close()
+    if not packed:
+        frame = _empty(names)
+    else:
+        columns = list(zip(*packed, strict=True))[1:]  # the first value is the id
+        frame = pd.DataFrame(
+            {n: pd.Series(c, dtype=object) for n, c in zip(names, columns, strict=True)}
+        )
     frame.insert(0, "res_id", pd.Series(ids, dtype=object))
     return frame
 
