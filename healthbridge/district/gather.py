@@ -26,13 +26,14 @@ Representations read (docs/exchange.md §"What is read"):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 import growth_standards
 from healthbridge import terminology as t
@@ -336,14 +337,33 @@ def _centres(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
     return centre_frame, agreement_frame
 
 
-def gather(repo: Repository) -> DistrictFrames:
-    """Read the district (current versions, deleted resources excluded) into DataFrames."""
-    with repo.engine.connect() as conn:
-        children = _children(conn)
-        measurements = _pair(_growth_observations(conn))
-        checkups = _checkups(conn)
-        vaccinations = _vaccinations(conn)
-        centres, agreements = _centres(conn)
+#: Resource types the district frames are read from.
+_READ_TYPES: Final = ("Patient", "Observation", "Encounter", "Immunization", "Organization")
+#: Last gathered frames per database URL, with the data version they were read at.
+_CACHE: dict[str, tuple[tuple[object, ...], DistrictFrames]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def data_version(conn: Connection) -> tuple[object, ...]:
+    """A cheap fingerprint of the stored data: the number of versions ever written (every
+    committed create, update or delete adds one, whichever transaction commits last) and the
+    latest ``lastUpdated`` of each type read (index lookups)."""
+    count = conn.exec_driver_sql("SELECT count(*) FROM resource_version").scalar_one()
+    latest = tuple(
+        conn.execute(
+            text("SELECT max(last_updated) FROM resource WHERE res_type = :t"), {"t": rtype}
+        ).scalar_one()
+        for rtype in _READ_TYPES
+    )
+    return (count, *latest)
+
+
+def _read(conn: Connection) -> DistrictFrames:
+    children = _children(conn)
+    measurements = _pair(_growth_observations(conn))
+    checkups = _checkups(conn)
+    vaccinations = _vaccinations(conn)
+    centres, agreements = _centres(conn)
     return DistrictFrames(
         children=children,
         measurements=score_measurements(measurements, children),
@@ -352,3 +372,35 @@ def gather(repo: Repository) -> DistrictFrames:
         centres=centres,
         agreements=agreements,
     )
+
+
+def _shallow(frames: DistrictFrames) -> DistrictFrames:
+    """Copies sharing the data (copy-on-write): a caller changing its frames cannot change
+    the cached ones."""
+    return DistrictFrames(
+        *(getattr(frames, f.name).copy(deep=False) for f in fields(DistrictFrames))
+    )
+
+
+def gather(repo: Repository, *, cached: bool = True) -> DistrictFrames:
+    """Read the district (current versions, deleted resources excluded) into DataFrames.
+
+    Reading and scoring a whole district is the cost of every report; with ``cached`` the
+    frames of the last read are reused while :func:`data_version` is unchanged (one count and
+    a few index lookups), so repeated reports on unchanged data skip the read. Any write
+    invalidates them; the next call reads everything again.
+    """
+    key = repo.engine.url.render_as_string(hide_password=True)
+    with repo.engine.connect() as conn:
+        version = data_version(conn) if cached else None
+        with _CACHE_LOCK:
+            hit = _CACHE.get(key) if cached else None
+        if hit is not None and hit[0] == version:
+            return _shallow(hit[1])
+        frames = _read(conn)
+    if version is not None:
+        with _CACHE_LOCK:
+            _CACHE.clear()  # one district at a time: the frames are large
+            _CACHE[key] = (version, frames)
+        return _shallow(frames)
+    return frames
