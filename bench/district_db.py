@@ -130,6 +130,39 @@ def replicate(engine: Engine, copies: int, *, token_index: bool = False) -> int:
     return int(total)
 
 
+def copy_alerts(engine: Engine, source: Path, copies: int) -> int:
+    """Copy the Flags and review Tasks of an evaluated base district (SQLite file ``source``,
+    the database :func:`replicate` started from) into each of the ``copies`` (ids suffixed
+    ``-rKK``, children renamed as :func:`replicate` does): the state after a first
+    ``healthbridge evaluate`` of the grown district, without writing ~250,000 resources
+    through the write path. Centre alerts are copied once. SQLite only. Returns the count."""
+
+    def rename(column: str, k: int) -> str:
+        uuid = "CASE res_type WHEN 'Task' THEN substr(res_id, 8) ELSE res_id END"
+        text = f"replace({column}, {uuid}, {uuid} || '-r{k:02d}')"
+        return f"replace(replace({text}, 'child-00', 'child-R{k:02d}'), 'rp-00', 'rp-R{k:02d}')"
+
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"ATTACH DATABASE '{source}' AS base")
+        conn.exec_driver_sql(
+            "INSERT INTO resource SELECT * FROM base.resource WHERE res_type IN ('Flag', 'Task')"
+        )
+        for k in range(1, copies):
+            conn.exec_driver_sql(
+                "INSERT INTO resource"
+                " (res_type, res_id, version_id, last_updated, deleted, content)"
+                f" SELECT res_type, res_id || '-r{k:02d}', version_id, last_updated, deleted,"
+                f" {rename('content', k)} FROM base.resource"
+                " WHERE res_type IN ('Flag', 'Task') AND instr(content, 'Patient/child-00') > 0"
+            )
+        total = conn.exec_driver_sql(
+            "SELECT count(*) FROM resource WHERE res_type IN ('Flag', 'Task')"
+        ).scalar_one()
+    with engine.connect() as conn:
+        conn.exec_driver_sql("DETACH DATABASE base")
+    return int(total)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build a district database: ``--children`` generated, then ``--copies`` times copied."""
     import argparse
