@@ -143,11 +143,24 @@ def _children_frame(patients: dict[str, x.ChildInfo]) -> pd.DataFrame:
     )
 
 
+def _compact_observations(raw: pd.DataFrame) -> pd.DataFrame:
+    """The LOINC code and the symptom codes in place of the coding arrays (in the reading
+    worker: the arrays are the bulk of what would travel back)."""
+    code = dbf.coded(raw["coding"].tolist(), t.LOINC)
+    symptoms = [
+        dbf.all_codes(concept, t.CS_SYMPTOM) if c == x.LOINC_SYMPTOM else ()
+        for c, concept in zip(code, raw["concept"].tolist(), strict=True)
+    ]
+    out = raw.drop(columns=["coding", "concept"])
+    out["code"] = pd.Series(code, dtype=object, index=raw.index)
+    out["symptoms"] = pd.Series(symptoms, dtype=object, index=raw.index)
+    return out
+
+
 def _observations(raw: pd.DataFrame, known: set[str]) -> pd.DataFrame:
     """Current, non-void Observations of known children with their LOINC code and date."""
     obs = raw.assign(
         child_id=_subjects(raw, "subject", known),
-        code=_series(dbf.coded(raw["coding"].tolist(), t.LOINC)),
         on=dbf.days(
             [
                 e if isinstance(e, str) and e else p
@@ -235,10 +248,7 @@ def _daily_checks(obs: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
         return _frame([], columns, ("date",))
     is_temp = d["code"] == t.LOINC_BODY_TEMPERATURE
     temp = d["number"].where(is_temp)
-    symptoms = [
-        () if tc else dbf.all_codes(concept, t.CS_SYMPTOM)
-        for tc, concept in zip(is_temp.tolist(), d["concept"].tolist(), strict=True)
-    ]
+    symptoms = d["symptoms"].tolist()
     d = d.assign(temp=temp.to_numpy())
     # per day: the smallest id names the check, the highest temperature counts, symptoms pool
     out = (
@@ -334,7 +344,7 @@ def read_district(repository: Repository, *, workers: int = 1) -> DistrictRead:
     engine = repository.engine
     raw_obs = dbf.fields_parallel(
         engine, "Observation", _OBSERVATION, workers=workers,
-        exclude_containing=t.CS_GROWTH_INDICATOR,
+        exclude_containing=t.CS_GROWTH_INDICATOR, prepare=_compact_observations,
     )  # fmt: skip
     with engine.connect() as conn:
         patients = _children(conn)

@@ -17,7 +17,7 @@ own connection.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
@@ -120,17 +120,26 @@ def _empty(names: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({n: pd.Series(dtype=object) for n in names})
 
 
+Prepare = Callable[[pd.DataFrame], pd.DataFrame]
+
+
 def _read_part(
-    url: str, resource_type: str, paths: dict[str, str], exclude: str | None, part: tuple[int, int]
+    url: str,
+    resource_type: str,
+    paths: dict[str, str],
+    exclude: str | None,
+    part: tuple[int, int],
+    prepare: Prepare | None,
 ) -> pd.DataFrame:
     from healthbridge.store.db import make_engine
 
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return fields(conn, resource_type, paths, exclude_containing=exclude, part=part)
+            frame = fields(conn, resource_type, paths, exclude_containing=exclude, part=part)
     finally:
         engine.dispose()
+    return frame if prepare is None else prepare(frame)
 
 
 def fields_parallel(
@@ -140,18 +149,28 @@ def fields_parallel(
     *,
     workers: int,
     exclude_containing: str | None = None,
+    prepare: Prepare | None = None,
 ) -> pd.DataFrame:
     """:func:`fields` read in ``workers`` forked processes, one slice of the rows each (rows
-    in slice order, not storage order). Only from a single-threaded process (the CLI); an
-    in-memory SQLite database cannot be shared, so it is read in this process."""
+    in slice order, not storage order), each slice passed through ``prepare`` (a module-level
+    function) in its worker, so that only the compacted columns travel back. Only from a
+    single-threaded process (the CLI); an in-memory SQLite database cannot be shared, so it
+    is read in this process."""
     url = engine.url.render_as_string(hide_password=False)
     if workers <= 1 or engine.url.database in (None, "", ":memory:"):
         with engine.connect() as conn:
-            return fields(conn, resource_type, paths, exclude_containing=exclude_containing)
+            frame = fields(conn, resource_type, paths, exclude_containing=exclude_containing)
+        return frame if prepare is None else prepare(frame)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
         futures = [
             pool.submit(
-                _read_part, url, resource_type, dict(paths), exclude_containing, (k, workers)
+                _read_part,
+                url,
+                resource_type,
+                dict(paths),
+                exclude_containing,
+                (k, workers),
+                prepare,
             )
             for k in range(workers)
         ]
