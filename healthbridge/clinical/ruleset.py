@@ -37,10 +37,12 @@ from healthbridge.clinical.tables_care import (
     AlertKindsTable,
     AnaemiaTable,
     DailyCheckTable,
+    InterpretationTable,
     ScreeningTable,
     parse_alert_kinds,
     parse_anaemia,
     parse_daily_check,
+    parse_interpretation,
     parse_screening,
 )
 from healthbridge.clinical.tables_vaccination import VaccinationTable, parse_vaccination
@@ -57,6 +59,7 @@ _TABLE_KEYS: tuple[str, ...] = (
     "anaemia",
     "screening",
     "alerts",
+    "interpretation",
 )
 
 
@@ -97,6 +100,7 @@ class RuleSet:
     anaemia: AnaemiaTable
     screening: ScreeningTable
     alerts: AlertKindsTable
+    interpretation: InterpretationTable
     overlays: tuple[Overlay, ...]
 
     def __repr__(self) -> str:
@@ -119,6 +123,7 @@ class RuleSet:
             self.anaemia.meta,
             self.screening.meta,
             self.alerts.meta,
+            self.interpretation.meta,
         )
 
 
@@ -277,6 +282,7 @@ def _load(
         anaemia=table("anaemia", parse_anaemia),
         screening=table("screening", parse_screening),
         alerts=table("alerts", parse_alert_kinds),
+        interpretation=table("interpretation", parse_interpretation),
         overlays=tuple(o for o, _ in patches),
     )
 

@@ -260,3 +260,53 @@ def parse_alert_kinds(root: Reader) -> AlertKindsTable:
     if {s.severity for s in sevs} != set(Severity):
         raise RuleTableError(f"{root.where}: every severity needs display texts")
     return AlertKindsTable(parse_meta(root), kinds, sevs)
+
+
+# --------------------------------------------------------------------------- z interpretation
+
+
+@dataclass(frozen=True, slots=True)
+class ZBand:
+    """A z-score band: z strictly below ``below`` (or strictly above ``above``) → ``code``."""
+
+    code: str
+    display: str
+    below: float | None
+    above: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class InterpretationTable:
+    """Interpretation codes of a growth z-score (HL7 v3 ObservationInterpretation)."""
+
+    meta: TableMeta
+    bands: tuple[ZBand, ...]
+    normal: tuple[str, str]
+
+    def interpret(self, z: float) -> tuple[str, str]:
+        """(code, display) of ``z``: the first band it falls in, else the normal code."""
+        for band in self.bands:
+            if (band.below is not None and z < band.below) or (
+                band.above is not None and z > band.above
+            ):
+                return band.code, band.display
+        return self.normal
+
+
+def parse_interpretation(root: Reader) -> InterpretationTable:
+    bands = []
+    for b in root.tables("band"):
+        below, above = b.opt_number("below"), b.opt_number("above")
+        if (below is None) == (above is None):
+            raise RuleTableError(f"{b.where}: a band needs exactly one of 'below' or 'above'")
+        bands.append(ZBand(b.text("code"), b.text("display"), below, above))
+    lows = [b.below for b in bands if b.below is not None]
+    highs = [b.above for b in bands if b.above is not None]
+    if lows != sorted(lows) or highs != sorted(highs, reverse=True):
+        raise RuleTableError(f"{root.where}: list bands from the most extreme inwards")
+    if lows and highs and max(lows) > min(highs):
+        raise RuleTableError(f"{root.where}: low and high bands overlap")
+    normal = root.table("normal")
+    return InterpretationTable(
+        parse_meta(root), tuple(bands), (normal.text("code"), normal.text("display"))
+    )

@@ -2,9 +2,10 @@
 
 Whole-district figures read every child, visit and dose, so this module reads set-based instead
 of paging through FHIR searches: Observations, Encounters and Immunizations with one query each,
-joined to the token index for their code and with the other fields extracted by the database
-(``json_extract`` / ``jsonb_extract_path_text``); Patients and Organizations (nested extensions)
-streamed and parsed. It reads as the district platform itself: callers either return aggregates
+the fields read extracted by the database (:mod:`healthbridge.pipeline.dbframes`, the reader
+``healthbridge evaluate`` uses too: ``json_extract`` / ``jsonb``) and the code of each taken
+as the first coding of its CodeSystem; Patients and Organizations (nested extensions) parsed
+whole. It reads as the district platform itself: callers either return aggregates
 only (reports, gated by :func:`healthbridge.district.roles.require_role`) or read the children
 they output back through the Transaction API as the caller (WHO Anthro export).
 
@@ -25,24 +26,20 @@ Representations read (docs/exchange.md §"What is read"):
 
 from __future__ import annotations
 
-import json
+import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, cast, func, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Connection, text
 
 import growth_standards
 from healthbridge import terminology as t
 from healthbridge.district.admission import admission_checks
-from healthbridge.store.models import ResourceRow, TokenIndex
+from healthbridge.pipeline import dbframes as dbf
 from healthbridge.store.repository import Repository
-
-RES: Table = ResourceRow.__table__  # type: ignore[attr-defined]
-TOK: Table = TokenIndex.__table__  # type: ignore[attr-defined]
 
 ENROLLMENT_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
 GESTATIONAL_AGE_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/gestational-age"
@@ -59,7 +56,6 @@ _GROWTH_CODES: Final = {
     t.LOINC_BODY_HEIGHT: "lenhei_cm",
     t.LOINC_HEAD_CIRCUMFERENCE: "headc_cm",
 }
-_BATCH: Final = 5000
 
 
 @dataclass(frozen=True)
@@ -90,11 +86,7 @@ class DistrictFrames:
 
 
 def _contents(conn: Connection, resource_type: str) -> Iterator[dict[str, Any]]:
-    stmt = select(RES.c.content).where(RES.c.res_type == resource_type, RES.c.deleted.is_(False))
-    result = conn.execution_options(yield_per=_BATCH).execute(stmt)
-    for partition in result.partitions():
-        for (content,) in partition:
-            yield json.loads(content)
+    yield from dbf.parse(dbf.fields(conn, resource_type, {"doc": "$"})["doc"].tolist())
 
 
 def _ref_id(reference: dict[str, Any] | None, resource_type: str) -> str | None:
@@ -164,56 +156,30 @@ def _children(conn: Connection) -> pd.DataFrame:
     return frame
 
 
-def _json_fields(
-    conn: Connection, resource_type: str, paths: dict[str, tuple[str | int, ...]]
-) -> tuple[Any, list[Any]]:
-    """A FROM clause over current resources of a type and one column per JSON path, extracted
-    by the database (SQLite ``json_extract``; PostgreSQL ``jsonb_extract_path_text`` on the
-    content parsed once per row) instead of parsing whole resources in Python."""
-    base = select(RES.c.res_id, RES.c.content).where(
-        RES.c.res_type == resource_type, RES.c.deleted.is_(False)
-    )
-    if conn.dialect.name == "postgresql":
-        doc = base.add_columns(cast(RES.c.content, JSONB).label("doc")).subquery()
-        columns = [
-            func.jsonb_extract_path_text(doc.c.doc, *(str(p) for p in path)).label(name)
-            for name, path in paths.items()
-        ]
-    else:
-        doc = base.subquery()
-        columns = [
-            func.json_extract(
-                doc.c.content,
-                "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path),
-            ).label(name)
-            for name, path in paths.items()
-        ]
-    return doc, columns
-
-
 def _coded(
     conn: Connection,
     resource_type: str,
-    param: str,
+    codings: str,
     system: str,
-    paths: dict[str, tuple[str | int, ...]],
+    paths: dict[str, str],
     codes: Sequence[str] | None = None,
+    *,
+    concepts: bool = False,
+    exclude: str | None = None,
 ) -> pd.DataFrame:
-    """One row per (resource, code of ``system`` in search parameter ``param``) with the
-    requested JSON fields; the code comes from the token index."""
-    doc, columns = _json_fields(conn, resource_type, paths)
-    cond = (
-        (TOK.c.res_type == resource_type)
-        & (TOK.c.res_id == doc.c.res_id)
-        & (TOK.c.param == param)
-        & (TOK.c.system == system)
-    )
+    """One row per current resource with a code of ``system`` in the coding array at JSON path
+    ``codings`` (``concepts``: in a list of CodeableConcepts there) — the first such code
+    counts; with ``codes``, only those — with the requested fields, all read field-wise by the
+    database (:mod:`healthbridge.pipeline.dbframes`, shared with ``healthbridge evaluate``)."""
+    raw = dbf.fields(conn, resource_type, {"codings": codings, **paths}, exclude_containing=exclude)
+    arrays = raw["codings"].tolist()
+    if concepts:
+        arrays = [dbf.concept_codings(a) for a in arrays]
+    raw.insert(1, "code", pd.Series(dbf.coded(arrays, system), dtype=object))
+    keep = raw["code"].notna()
     if codes is not None:
-        cond = cond & TOK.c.code.in_(sorted(codes))
-    stmt = select(doc.c.res_id, TOK.c.code, *columns).join(TOK, cond)
-    frame = pd.DataFrame(conn.execute(stmt).all(), columns=["res_id", "code", *paths])
-    # several codes of the system on one resource: the first one counts
-    return frame.drop_duplicates("res_id").reset_index(drop=True)
+        keep &= raw["code"].isin(list(codes))
+    return raw.loc[keep].drop(columns="codings").reset_index(drop=True)
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -232,17 +198,18 @@ def _growth_observations(conn: Connection) -> pd.DataFrame:
     raw = _coded(
         conn,
         "Observation",
-        "code",
+        "$.code.coding",
         t.LOINC,
         {
-            "status": ("status",),
-            "subject": ("subject", "reference"),
-            "value": ("valueQuantity", "value"),
-            "effective": ("effectiveDateTime",),
-            "period_start": ("effectivePeriod", "start"),
-            "encounter": ("encounter", "reference"),
+            "status": "$.status",
+            "subject": "$.subject.reference",
+            "value": "$.valueQuantity.value",
+            "effective": "$.effectiveDateTime",
+            "period_start": "$.effectivePeriod.start",
+            "encounter": "$.encounter.reference",
         },
         codes=list(_GROWTH_CODES),
+        exclude=t.CS_GROWTH_INDICATOR,  # the derived scores: not measurements
     )
     raw = raw.loc[raw["status"].isin(["final", "amended", "corrected"])]
     day = _text(raw["effective"].where(raw["effective"].notna(), raw["period_start"]))
@@ -306,9 +273,10 @@ def _checkups(conn: Connection) -> pd.DataFrame:
     raw = _coded(
         conn,
         "Encounter",
-        "type",
+        "$.type",
         t.CS_CHECKUP_VISIT,
-        {"status": ("status",), "subject": ("subject", "reference"), "start": ("period", "start")},
+        {"status": "$.status", "subject": "$.subject.reference", "start": "$.period.start"},
+        concepts=True,
     )
     raw = raw.loc[~raw["status"].isin(["cancelled", "entered-in-error", "planned"])]
     frame = pd.DataFrame(
@@ -326,13 +294,13 @@ def _vaccinations(conn: Connection) -> pd.DataFrame:
     raw = _coded(
         conn,
         "Immunization",
-        "vaccine-code",
+        "$.vaccineCode.coding",
         t.CS_NIP_VACCINE,
         {
-            "status": ("status",),
-            "patient": ("patient", "reference"),
-            "dose": ("protocolApplied", 0, "doseNumberPositiveInt"),
-            "occurrence": ("occurrenceDateTime",),
+            "status": "$.status",
+            "patient": "$.patient.reference",
+            "dose": "$.protocolApplied[0].doseNumberPositiveInt",
+            "occurrence": "$.occurrenceDateTime",
         },
     )
     raw = raw.loc[raw["status"] == "completed"]
@@ -374,15 +342,34 @@ def _centres(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
     return centre_frame, agreement_frame
 
 
-def gather(repo: Repository) -> DistrictFrames:
-    """Read the district (current versions, deleted resources excluded) into DataFrames."""
-    with repo.engine.connect() as conn:
-        children = _children(conn)
-        measurements = _pair(_growth_observations(conn))
-        checkups = _checkups(conn)
-        vaccinations = _vaccinations(conn)
-        centres, agreements = _centres(conn)
-        checks = admission_checks(conn)
+#: Resource types the district frames are read from.
+_READ_TYPES: Final = ("Patient", "Observation", "Encounter", "Immunization", "Organization")
+#: Last gathered frames per database URL, with the data version they were read at.
+_CACHE: dict[str, tuple[tuple[object, ...], DistrictFrames]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def data_version(conn: Connection) -> tuple[object, ...]:
+    """A cheap fingerprint of the stored data: the number of versions ever written (every
+    committed create, update or delete adds one, whichever transaction commits last) and the
+    latest ``lastUpdated`` of each type read (index lookups)."""
+    count = conn.exec_driver_sql("SELECT count(*) FROM resource_version").scalar_one()
+    latest = tuple(
+        conn.execute(
+            text("SELECT max(last_updated) FROM resource WHERE res_type = :t"), {"t": rtype}
+        ).scalar_one()
+        for rtype in _READ_TYPES
+    )
+    return (count, *latest)
+
+
+def _read(conn: Connection) -> DistrictFrames:
+    children = _children(conn)
+    measurements = _pair(_growth_observations(conn))
+    checkups = _checkups(conn)
+    vaccinations = _vaccinations(conn)
+    centres, agreements = _centres(conn)
+    checks = admission_checks(conn)
     return DistrictFrames(
         children=children,
         measurements=score_measurements(measurements, children),
@@ -392,3 +379,35 @@ def gather(repo: Repository) -> DistrictFrames:
         agreements=agreements,
         admission_checks=checks,
     )
+
+
+def _shallow(frames: DistrictFrames) -> DistrictFrames:
+    """Copies sharing the data (copy-on-write): a caller changing its frames cannot change
+    the cached ones."""
+    return DistrictFrames(
+        *(getattr(frames, f.name).copy(deep=False) for f in fields(DistrictFrames))
+    )
+
+
+def gather(repo: Repository, *, cached: bool = True) -> DistrictFrames:
+    """Read the district (current versions, deleted resources excluded) into DataFrames.
+
+    Reading and scoring a whole district is the cost of every report; with ``cached`` the
+    frames of the last read are reused while :func:`data_version` is unchanged (one count and
+    a few index lookups), so repeated reports on unchanged data skip the read. Any write
+    invalidates them; the next call reads everything again.
+    """
+    key = repo.engine.url.render_as_string(hide_password=True)
+    with repo.engine.connect() as conn:
+        version = data_version(conn) if cached else None
+        with _CACHE_LOCK:
+            hit = _CACHE.get(key) if cached else None
+        if hit is not None and hit[0] == version:
+            return _shallow(hit[1])
+        frames = _read(conn)
+    if version is not None:
+        with _CACHE_LOCK:
+            _CACHE.clear()  # one district at a time: the frames are large
+            _CACHE[key] = (version, frames)
+        return _shallow(frames)
+    return frames

@@ -306,7 +306,8 @@ def _update(
     old = _current(txn, "Flag", action.alert_id, cache) or {}
     start = date.fromisoformat(str((old.get("period") or {}).get("start", as_of.isoformat()))[:10])
     flag = flag_resource(action.alert_id, f, ruleset, start, id_types=id_types)
-    txn.update("Flag", action.alert_id, flag)
+    if not old or not _same(old, flag):  # a changed grade or detail leaves the Flag as it is
+        txn.update("Flag", action.alert_id, flag)
     task_id = f"review-{action.alert_id}"
     found = _current(txn, "Task", task_id, cache)
     if found is None:  # a missing Task is recreated
@@ -321,6 +322,13 @@ def _update(
         task["status"] = "requested"  # a changed finding needs a new review
         task["businessStatus"] = {"text": "changed"}
     txn.update("Task", task_id, task)
+
+
+def _same(stored: Resource, wanted: Resource) -> bool:
+    """Equal apart from the server-kept ``meta`` (version, last update)."""
+    return {k: v for k, v in stored.items() if k != "meta"} == {
+        k: v for k, v in wanted.items() if k != "meta"
+    } and (stored.get("meta") or {}).get("profile") == (wanted.get("meta") or {}).get("profile")
 
 
 def _current(txn: Transaction, rtype: str, rid: str, cache: dict[str, Resource]) -> Resource | None:

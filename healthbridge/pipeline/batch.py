@@ -1,13 +1,15 @@
 """Batch re-evaluation of a whole database (``healthbridge evaluate``).
 
 After a rule-table change (or nightly, for date-dependent statuses) every child and centre is
-evaluated again: the current resources are read in bulk straight from the ``resource`` table,
-turned into the rule inputs by the same functions the write interceptor uses
-(:mod:`healthbridge.pipeline.extract`, :mod:`healthbridge.pipeline.scoring`), scored with one
-``growth_standards.score`` call for all sessions, evaluated with the pure batch evaluator
-(:func:`~healthbridge.clinical.evaluate.evaluate_district`) and reconciled with the open alerts;
-only the alert changes are written, through the repository, a few hundred subjects per
-transaction (JSON parsed with orjson: the read dominates). Derived growth Observations are
+evaluated again. The rule inputs are read field-wise by the database
+(:mod:`healthbridge.pipeline.dbframes`: only the fields the rules use, straight into DataFrames)
+and turned into the input frames of :mod:`healthbridge.clinical.frames` with vectorised
+versions of the per-resource rules of :mod:`healthbridge.pipeline.extract` (the tests check
+both give the same frames); every growth session is scored with one ``growth_standards.score``
+call, the pure batch evaluator (:func:`~healthbridge.clinical.evaluate.evaluate_district`)
+gives the findings, and they are reconciled with the open alerts: only the differences (new,
+changed, cleared) are written, through the repository, a few hundred subjects per
+transaction — an unchanged district writes nothing. Derived growth Observations are
 not rewritten here: they depend on the WHO standards and the measurements, not on the rule
 tables, and the interceptor keeps them current.
 """
@@ -16,14 +18,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import orjson
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Connection
 
 from healthbridge import terminology as t
 from healthbridge.clinical.alerts import AlertAction, OpenAlert, reconcile
@@ -32,28 +32,47 @@ from healthbridge.clinical.frames import frame_to_findings
 from healthbridge.clinical.records import GROWTH_FIELDS, DistrictData
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vocab import SubjectType
+from healthbridge.pipeline import dbframes as dbf
 from healthbridge.pipeline import extract as x
 from healthbridge.pipeline.alerts import Routing, apply_actions, open_alerts
 from healthbridge.pipeline.engine import child_routing, is_health_manager, now_instant
-from healthbridge.pipeline.scoring import (
-    point_columns,
-    points_from_columns,
-    score_columns,
-    session_columns,
-)
+from healthbridge.pipeline.scoring import score_columns
 from healthbridge.store.hooks import SYSTEM_CONTEXT
-from healthbridge.store.repository import RES, Repository
+from healthbridge.store.repository import Repository
 
-_TYPES = (
-    "Patient",
-    "Observation",
-    "Encounter",
-    "Immunization",
-    "QuestionnaireResponse",
-    "Flag",
-    "Task",
-    "PractitionerRole",
-)
+#: Observation fields the rules read (JSON paths; see :mod:`healthbridge.pipeline.extract`).
+_OBSERVATION = {
+    "status": "$.status",
+    "coding": "$.code.coding",
+    "subject": "$.subject.reference",
+    "effective": "$.effectiveDateTime",
+    "period_start": "$.effectivePeriod.start",
+    "value": "$.valueQuantity.value",
+    "unit": "$.valueQuantity.code",
+    "concept": "$.valueCodeableConcept.coding",
+    "encounter": "$.encounter.reference",
+    "written": "$.meta.lastUpdated",
+}
+_ENCOUNTER = {
+    "status": "$.status",
+    "type": "$.type",
+    "subject": "$.subject.reference",
+    "start": "$.period.start",
+    "provider": "$.serviceProvider.reference",
+    "participant": "$.participant",
+}
+_IMMUNIZATION = {
+    "status": "$.status",
+    "coding": "$.vaccineCode.coding",
+    "patient": "$.patient.reference",
+    "occurrence": "$.occurrenceDateTime",
+}
+_QUANTITY = {
+    t.LOINC_BODY_WEIGHT: "weight",
+    t.LOINC_BODY_LENGTH: "lenhei",
+    t.LOINC_BODY_HEIGHT: "lenhei",
+    t.LOINC_HEAD_CIRCUMFERENCE: "headc",
+}
 
 
 @dataclass
@@ -69,165 +88,333 @@ class BatchReport:
 
 
 @dataclass
-class _District:
-    patients: dict[str, x.ChildInfo] = field(default_factory=dict)
-    observations: defaultdict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-    encounters: defaultdict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-    immunizations: defaultdict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-    responses: defaultdict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-    flags: defaultdict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
-    managers: dict[str, str] = field(default_factory=dict)
-    n_observations: int = 0
+class DistrictRead:
+    """A district read for batch evaluation: the rule inputs plus what writing alerts needs
+    (children, open Flags and Tasks, centre managers, each child's encounters and evidence
+    id types)."""
+
+    data: DistrictData
+    patients: dict[str, x.ChildInfo]
+    flags: defaultdict[str, list[dict[str, Any]]]
+    tasks: dict[str, dict[str, Any]]
+    managers: dict[str, str]
+    encounters: pd.DataFrame  # res_id, child_id, start, provider, participant
+    evidence: pd.DataFrame  # child_id, res_id, res_type (non-Observation rule inputs)
+    n_observations: int
 
 
-def _rows(repository: Repository, rtype: str) -> Iterator[tuple[str, str]]:
-    stmt = (
-        select(RES.c.res_id, RES.c.content)
-        .where(RES.c.res_type == rtype, RES.c.deleted.is_(False))
-        .execution_options(yield_per=5000)
-    )
-    with repository.engine.connect() as conn:
-        for row in conn.execute(stmt):
-            yield row.res_id, row.content
-
-
-def read_district(repository: Repository) -> _District:
-    """Every current resource the rules read, grouped by child (one pass per type)."""
-    d = _District()
-    derived_marker = t.CS_GROWTH_INDICATOR
-    for rtype in _TYPES:
-        for _rid, content in _rows(repository, rtype):
-            if rtype == "Observation" and derived_marker in content:
-                continue  # a derived score: not a rule input
-            resource = orjson.loads(content)
-            if rtype == "Patient":
-                try:
-                    d.patients[str(resource["id"])] = x.child_info(resource)
-                except x.NotAChildError:
-                    continue
-            elif rtype == "Flag":
-                subject = (resource.get("subject") or {}).get("reference")
-                if resource.get("status") == "active" and subject:
-                    d.flags[str(subject)].append(resource)
-            elif rtype == "Task":
-                fid = x.ref_id(resource.get("focus"), "Flag")
-                if fid:
-                    d.tasks[fid] = resource
-            elif rtype == "PractitionerRole":
-                org = x.ref_id(resource.get("organization"), "Organization")
-                if org and is_health_manager(resource) and org not in d.managers:
-                    d.managers[org] = f"PractitionerRole/{resource['id']}"
-            else:
-                child = x.subject_id(resource)
-                if child is None:
-                    continue
-                if rtype == "Observation":
-                    d.observations[child].append(resource)
-                    d.n_observations += 1
-                elif rtype == "Encounter":
-                    d.encounters[child].append(resource)
-                elif rtype == "Immunization":
-                    d.immunizations[child].append(resource)
-                else:
-                    d.responses[child].append(resource)
-    return d
-
-
-def _frame(rows: list[tuple[Any, ...]], columns: tuple[str, ...], dates: tuple[str, ...]) -> Any:
+def _frame(
+    rows: list[tuple[Any, ...]], columns: tuple[str, ...], dates: tuple[str, ...]
+) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(columns))
     for c in dates:
         frame[c] = pd.to_datetime(frame[c])
     return frame
 
 
-def district_data(d: _District) -> DistrictData:
-    """The batch evaluator's input frames (schemas in healthbridge.clinical.frames)."""
-    children: list[tuple[Any, ...]] = []
-    growth_children: list[tuple[x.ChildInfo, list[x.Session]]] = []
-    inputs: dict[str, list[Any]] = {}
-    checkups, doses, checks, hb, screenings, enrolments = [], [], [], [], [], []
-    for cid, info in d.patients.items():
-        children.append(
-            (
-                cid,
-                info.birth_date,
-                info.sex.value,
-                info.centre_id,
-                info.class_id,
-                info.gestational_weeks,
+def _series(values: list[Any]) -> pd.Series:
+    return pd.Series(values, dtype=object)
+
+
+def _subjects(frame: pd.DataFrame, column: str, known: set[str]) -> pd.Series:
+    ids = pd.Series(dbf.ref_ids(frame[column].tolist(), "Patient"), index=frame.index, dtype=object)
+    return ids.where(ids.isin(known))
+
+
+def _children(conn: Connection) -> dict[str, x.ChildInfo]:
+    patients = {}
+    for doc in dbf.parse(dbf.fields(conn, "Patient", {"doc": "$"})["doc"].tolist()):
+        try:
+            patients[str(doc["id"])] = x.child_info(doc)
+        except x.NotAChildError:
+            continue
+    return patients
+
+
+def _children_frame(patients: dict[str, x.ChildInfo]) -> pd.DataFrame:
+    rows = [
+        (i.child_id, i.birth_date, i.sex.value, i.centre_id, i.class_id, i.gestational_weeks)
+        for i in patients.values()
+    ]
+    return _frame(
+        rows,
+        ("child_id", "birth_date", "sex", "centre_id", "class_id", "gestational_weeks"),
+        ("birth_date",),
+    )
+
+
+def _compact_observations(raw: pd.DataFrame) -> pd.DataFrame:
+    """The LOINC code and the symptom codes in place of the coding arrays (in the reading
+    worker: the arrays are the bulk of what would travel back)."""
+    code = dbf.coded(raw["coding"].tolist(), t.LOINC)
+    symptoms = [
+        dbf.all_codes(concept, t.CS_SYMPTOM) if c == x.LOINC_SYMPTOM else ()
+        for c, concept in zip(code, raw["concept"].tolist(), strict=True)
+    ]
+    out = raw.drop(columns=["coding", "concept"])
+    out["code"] = pd.Series(code, dtype=object, index=raw.index)
+    out["symptoms"] = pd.Series(symptoms, dtype=object, index=raw.index)
+    return out
+
+
+def _observations(raw: pd.DataFrame, known: set[str]) -> pd.DataFrame:
+    """Current, non-void Observations of known children with their LOINC code and date."""
+    obs = raw.assign(
+        child_id=_subjects(raw, "subject", known),
+        on=dbf.days(
+            [
+                e if isinstance(e, str) and e else p
+                for e, p in zip(raw["effective"], raw["period_start"], strict=True)
+            ]
+        ).to_numpy(),
+        number=dbf.numbers(raw["value"].tolist()).to_numpy(),
+    )
+    keep = obs["child_id"].notna() & ~obs["status"].isin(x.VOID_STATUSES) & obs["on"].notna()
+    return obs.loc[keep & obs["code"].isin(x.TRIGGER_OBSERVATION_CODES)]
+
+
+def _sessions(obs: pd.DataFrame) -> pd.DataFrame:
+    """Growth sessions (:func:`healthbridge.pipeline.extract.growth_sessions`, vectorised):
+    one row per child and encounter (or day) with the latest-written value of each quantity,
+    in (child, date, key) order."""
+    g = obs.loc[obs["code"].isin(x.GROWTH_CODES) & obs["number"].notna()]
+    g = g.assign(quantity=g["code"].map(_QUANTITY))
+    value = g["number"].copy()
+    value = value.where(~((g["quantity"] == "weight") & (g["unit"] == "g")), value / 1000.0)
+    value = value.where(~((g["quantity"] != "weight") & (g["unit"] == "mm")), value / 10.0)
+    enc = pd.Series(dbf.ref_ids(g["encounter"].tolist(), "Encounter"), index=g.index, dtype=object)
+    key = ("enc:" + enc).where(enc.notna(), "day:" + g["on"].dt.strftime("%Y-%m-%d"))
+    written = g["written"].map(lambda w: "" if w is None else str(w))
+    g = g.assign(value=value, key=key, written=written)
+    first = g.groupby(["child_id", "key"], sort=False)["on"].min().rename("session_on")
+    latest = g.sort_values(["written", "res_id"], kind="stable").drop_duplicates(
+        ["child_id", "key", "quantity"], keep="last"
+    )
+    wide = latest.pivot(index=["child_id", "key"], columns="quantity", values=["value", "res_id"])
+    out = pd.DataFrame(index=wide.index)
+    for q in ("weight", "lenhei", "headc"):
+        has = ("value", q) in wide.columns
+        out[q] = wide[("value", q)].astype(float) if has else float("nan")
+        out[f"{q}_id"] = wide[("res_id", q)] if has else None
+    lenhei_code = latest.loc[latest["quantity"] == "lenhei"].set_index(["child_id", "key"])["code"]
+    out["measure"] = lenhei_code.map({t.LOINC_BODY_LENGTH: "l"}).fillna("h").reindex(out.index)
+    out["observation_id"] = out["weight_id"].fillna(out["lenhei_id"]).fillna(out["headc_id"])
+    out = out.join(first).reset_index()
+    return out.sort_values(["child_id", "session_on", "key"], kind="stable").reset_index(drop=True)
+
+
+def _growth(sessions: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
+    """Score the sessions (corrected age for preterm children) into the growth frame."""
+    columns = ("child_id", "observation_id", "date", "age_days", *GROWTH_FIELDS)
+    if sessions.empty:
+        return _frame([], columns, ("date",))
+    info = children.set_index("child_id")
+    birth = sessions["child_id"].map(info["birth_date"])
+    age = (sessions["session_on"] - birth).dt.days
+    scores = score_columns(
+        {
+            "sex": sessions["child_id"].map(info["sex"]).map({"male": 1, "female": 2}).tolist(),
+            "age_days": age.tolist(),
+            "weight_kg": sessions["weight"].tolist(),
+            "lenhei_cm": sessions["lenhei"].tolist(),
+            "measure": sessions["measure"].where(sessions["lenhei_id"].notna(), "").tolist(),
+            "headc_cm": sessions["headc"].tolist(),
+            "gestational_age_weeks": sessions["child_id"].map(info["gestational_weeks"]).tolist(),
+        }
+    )
+    growth = pd.DataFrame(
+        {
+            "child_id": sessions["child_id"].to_numpy(),
+            "observation_id": sessions["observation_id"].to_numpy(),
+            "date": sessions["session_on"].to_numpy(),
+            "age_days": age.to_numpy(),
+        }
+    )
+    for c in ("zwei", "zlen", "zwfl", "zbmi", "zhc"):
+        growth[c] = pd.to_numeric(scores[c], errors="coerce").astype(float).to_numpy()
+    for c in ("fwei", "flen", "fwfl", "fbmi", "fhc"):
+        flag = pd.to_numeric(scores[c], errors="coerce").astype(float)
+        growth[c] = (flag.notna() & (flag != 0)).to_numpy()
+    growth["weight"] = sessions["weight"].astype(float).to_numpy()
+    return growth
+
+
+def _daily_checks(obs: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
+    """Morning checks per enrolled child and day (:func:`~.extract.daily_checks`)."""
+    columns = ("check_id", "child_id", "centre_id", "class_id", "date", "temperature_c", "symptoms")
+    enrolled = children.loc[children["centre_id"].notna()].set_index("child_id")
+    d = obs.loc[obs["code"].isin(x.DAILY_CHECK_CODES) & obs["child_id"].isin(enrolled.index)]
+    if d.empty:
+        return _frame([], columns, ("date",))
+    is_temp = d["code"] == t.LOINC_BODY_TEMPERATURE
+    temp = d["number"].where(is_temp)
+    symptoms = d["symptoms"].tolist()
+    d = d.assign(temp=temp.to_numpy())
+    # per day: the smallest id names the check, the highest temperature counts, symptoms pool
+    out = (
+        d.sort_values(["child_id", "on", "res_id"], kind="stable")
+        .drop_duplicates(["child_id", "on"])[["child_id", "on", "res_id"]]
+        .rename(columns={"res_id": "check_id"})
+    )
+    highest = d.groupby(["child_id", "on"])["temp"].max()
+    out["temperature_c"] = highest.reindex(
+        pd.MultiIndex.from_frame(out[["child_id", "on"]])
+    ).to_numpy()
+    pooled: dict[tuple[str, Any], set[str]] = {}
+    for cid, on, codes in zip(d["child_id"], d["on"], symptoms, strict=True):
+        if codes:
+            pooled.setdefault((cid, on), set()).update(codes)
+    out["symptoms"] = [
+        tuple(sorted(pooled.get((cid, on), ())))
+        for cid, on in zip(out["child_id"], out["on"], strict=True)
+    ]
+    out["centre_id"] = out["child_id"].map(enrolled["centre_id"])
+    out["class_id"] = out["child_id"].map(enrolled["class_id"]).fillna("")
+    out = out.rename(columns={"on": "date"})
+    return out[list(columns)]
+
+
+def _haemoglobin(obs: pd.DataFrame) -> pd.DataFrame:
+    hb = obs.loc[(obs["code"] == t.LOINC_HAEMOGLOBIN) & obs["number"].notna()]
+    value = hb["number"].where(hb["unit"] != "g/dL", hb["number"] * 10.0)
+    out = pd.DataFrame(
+        {
+            "child_id": hb["child_id"],
+            "observation_id": hb["res_id"],
+            "date": hb["on"],
+            "hb_g_l": value,
+        }
+    )
+    return out.sort_values(["child_id", "date", "observation_id"]).reset_index(drop=True)
+
+
+def _checkups(raw: pd.DataFrame, known: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Checkup Encounters (:func:`~.extract.checkups`) and every encounter of a known child
+    (for the paediatrician routing)."""
+    enc = raw.assign(
+        child_id=_subjects(raw, "subject", known),
+        visit=_series(
+            dbf.coded(
+                [dbf.concept_codings(v) for v in raw["type"].tolist()],
+                t.CS_CHECKUP_VISIT,
+                last=True,
             )
-        )
-        obs = d.observations.get(cid, [])
-        sessions = x.growth_sessions(obs)
-        if sessions:
-            growth_children.append((info, sessions))
-            for name, values in session_columns(info, sessions).items():
-                inputs.setdefault(name, []).extend(values)
-        checkups += [
-            (cid, c.checkup_id, c.on, c.visit_type) for c in x.checkups(d.encounters.get(cid, []))
-        ]
-        doses += [
-            (cid, g.immunization_id, g.vaccine, g.on) for g in x.doses(d.immunizations.get(cid, []))
-        ]
-        checks += [
-            (c.check_id, cid, c.centre_id, c.class_id, c.on, c.temperature_c, c.symptoms)
-            for c in x.daily_checks(info, obs)
-        ]
-        hb += [(cid, h.observation_id, h.on, h.hb_g_l) for h in x.haemoglobin(obs)]
+        ),
+        date=dbf.days(raw["start"].tolist()).to_numpy(),
+    )
+    enc = enc.loc[enc["child_id"].notna()]
+    ok = ~enc["status"].isin(["cancelled", "entered-in-error"]) & enc["visit"].notna()
+    ok &= enc["date"].notna() & (enc["visit"] != "daily-check")
+    checkups = enc.loc[ok, ["child_id", "res_id", "date", "visit"]].rename(
+        columns={"res_id": "checkup_id", "visit": "visit_type"}
+    )
+    checkups = checkups.sort_values(["child_id", "date", "checkup_id"]).reset_index(drop=True)
+    return checkups, enc[["res_id", "child_id", "start", "provider", "participant"]]
+
+
+def _type_codings(types: Any) -> list[Any]:
+    """The codings of every ``Encounter.type`` concept, in order."""
+    if not isinstance(types, list):
+        return []
+    return [
+        c for concept in types if isinstance(concept, dict) for c in concept.get("coding") or ()
+    ]
+
+
+def _doses(raw: pd.DataFrame, known: set[str]) -> pd.DataFrame:
+    imm = raw.assign(
+        child_id=_subjects(raw, "patient", known),
+        vaccine=_series(dbf.coded(raw["coding"].tolist(), t.CS_NIP_VACCINE, last=True)),
+        date=dbf.days(raw["occurrence"].tolist()).to_numpy(),
+    )
+    ok = imm["child_id"].notna() & (imm["status"] == "completed")
+    ok &= imm["vaccine"].fillna("").astype(bool) & imm["date"].notna()
+    out = imm.loc[ok, ["child_id", "res_id", "vaccine", "date"]].rename(
+        columns={"res_id": "immunization_id"}
+    )
+    return out.sort_values(["child_id", "date", "vaccine", "immunization_id"]).reset_index(
+        drop=True
+    )
+
+
+def read_district(repository: Repository, *, workers: int = 1) -> DistrictRead:
+    """Read the rule inputs of every child field-wise (:mod:`healthbridge.pipeline.dbframes`),
+    in the shapes of :mod:`healthbridge.clinical.frames`. The same records count as in the
+    per-resource functions of :mod:`healthbridge.pipeline.extract` (the tests compare both)."""
+    engine = repository.engine
+    raw_obs = dbf.fields_parallel(
+        engine, "Observation", _OBSERVATION, workers=workers,
+        exclude_containing=t.CS_GROWTH_INDICATOR, prepare=_compact_observations,
+    )  # fmt: skip
+    with engine.connect() as conn:
+        patients = _children(conn)
+        raw_enc = dbf.fields(conn, "Encounter", _ENCOUNTER)
+        raw_imm = dbf.fields(conn, "Immunization", _IMMUNIZATION)
+        responses = dbf.fields(conn, "QuestionnaireResponse", {"doc": "$"})
+        flags_raw = dbf.fields(conn, "Flag", {"status": "$.status", "doc": "$"})
+        tasks_raw = dbf.fields(conn, "Task", {"focus": "$.focus.reference", "doc": "$"})
+        roles = dbf.fields(conn, "PractitionerRole", {"doc": "$"})
+    known = set(patients)
+    children = _children_frame(patients)
+    obs = _observations(raw_obs, known)
+    checkups, encounters = _checkups(raw_enc, known)
+    doses = _doses(raw_imm, known)
+    screenings: list[tuple[Any, ...]] = []
+    qr_ids: list[tuple[str, str]] = []
+    by_child: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for doc in dbf.parse(responses["doc"].tolist()):
+        cid = x.subject_id(doc)
+        if cid in known:
+            by_child[cid].append(doc)
+    for cid, docs in by_child.items():
+        qr_ids += [(cid, str(d["id"])) for d in docs]
         screenings += [
-            (cid, s.screening_id, s.on, s.positive_items, s.regression)
-            for s in x.screenings(d.responses.get(cid, []))
+            (cid, s.screening_id, s.on, s.positive_items, s.regression) for s in x.screenings(docs)
         ]
-        enrolments += [
-            (cid, e.centre_id, e.entry_date, e.check_state.value) for e in info.enrolments
-        ]
-    growth_rows = []
-    if growth_children:
-        cols = point_columns(score_columns(inputs))
-        start = 0
-        for info, sessions in growth_children:
-            for p in points_from_columns(info, sessions, cols, start):
-                growth_rows.append(
-                    (
-                        info.child_id, p.observation_id, p.on, p.age_days, p.zwei, p.zlen,
-                        p.zwfl, p.zbmi, p.zhc, p.fwei, p.flen, p.fwfl, p.fbmi, p.fhc, p.weight,
-                    )
-                )  # fmt: skip
-            start += len(sessions)
-    return DistrictData(
-        children=_frame(
-            children,
-            ("child_id", "birth_date", "sex", "centre_id", "class_id", "gestational_weeks"),
-            ("birth_date",),
-        ),
-        growth=_frame(
-            growth_rows,
-            (
-                "child_id",
-                "observation_id",
-                "date",
-                "age_days",
-                *GROWTH_FIELDS,
+    enrolments = [
+        (i.child_id, e.centre_id, e.entry_date, e.check_state.value)
+        for i in patients.values()
+        for e in i.enrolments
+    ]
+    flags: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for status, doc in zip(flags_raw["status"], dbf.parse(flags_raw["doc"].tolist()), strict=True):
+        subject = (doc.get("subject") or {}).get("reference")
+        if status == "active" and subject:
+            flags[str(subject)].append(doc)
+    tasks: dict[str, dict[str, Any]] = {}
+    active = {str(f["id"]) for fs in flags.values() for f in fs}
+    for focus, doc in zip(tasks_raw["focus"].tolist(), tasks_raw["doc"].tolist(), strict=True):
+        fid = dbf.ref_ids([focus], "Flag")[0]
+        if fid and fid in active:
+            tasks[fid] = dbf.parse([doc])[0]
+    managers: dict[str, str] = {}
+    for role in dbf.parse(roles["doc"].tolist()):
+        org = x.ref_id(role.get("organization"), "Organization")
+        if org and is_health_manager(role) and org not in managers:
+            managers[org] = f"PractitionerRole/{role['id']}"
+    evidence = pd.concat(
+        [
+            pd.DataFrame(
+                {"child_id": encounters["child_id"], "res_id": encounters["res_id"],
+                 "res_type": "Encounter"}
             ),
-            ("date",),
-        ).astype({"zwei": float, "zlen": float, "zwfl": float, "zbmi": float, "zhc": float}),
-        checkups=_frame(checkups, ("child_id", "checkup_id", "date", "visit_type"), ("date",)),
-        doses=_frame(doses, ("child_id", "immunization_id", "vaccine", "date"), ("date",)),
-        daily_checks=_frame(
-            checks,
-            ("check_id", "child_id", "centre_id", "class_id", "date", "temperature_c", "symptoms"),
-            ("date",),
-        ),
-        haemoglobin=_frame(hb, ("child_id", "observation_id", "date", "hb_g_l"), ("date",)),
+            pd.DataFrame(
+                {"child_id": _subjects(raw_imm, "patient", known), "res_id": raw_imm["res_id"],
+                 "res_type": "Immunization"}
+            ).dropna(),
+            pd.DataFrame(qr_ids, columns=["child_id", "res_id"]).assign(
+                res_type="QuestionnaireResponse"
+            ),
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+    data = DistrictData(
+        children=children,
+        growth=_growth(_sessions(obs), children),
+        checkups=checkups,
+        doses=doses,
+        daily_checks=_daily_checks(obs, children),
+        haemoglobin=_haemoglobin(obs),
         screenings=_frame(
             screenings,
             ("child_id", "screening_id", "date", "positive_items", "regression"),
@@ -237,6 +424,8 @@ def district_data(d: _District) -> DistrictData:
             enrolments, ("child_id", "centre_id", "entry_date", "check_state"), ("entry_date",)
         ),
     )
+    n_obs = sum(r is not None for r in dbf.ref_ids(raw_obs["subject"].tolist(), "Patient"))
+    return DistrictRead(data, patients, flags, tasks, managers, encounters, evidence, n_obs)
 
 
 def evaluate_database(
@@ -251,12 +440,10 @@ def evaluate_database(
     """Re-run every rule for every child and centre and reconcile the open alerts."""
     report = BatchReport()
     t0 = time.perf_counter()
-    d = read_district(repository)
+    d = read_district(repository, workers=workers)
     report.children, report.observations = len(d.patients), d.n_observations
-    t1 = time.perf_counter()
-    data = district_data(d)
-    t2 = time.perf_counter()
-    findings = frame_to_findings(evaluate_district(data, ruleset, as_of, workers=workers))
+    t1 = t2 = time.perf_counter()
+    findings = frame_to_findings(evaluate_district(d.data, ruleset, as_of, workers=workers))
     report.findings = len(findings)
     t3 = time.perf_counter()
     by_subject: defaultdict[tuple[SubjectType, str], list[Any]] = defaultdict(list)
@@ -279,12 +466,16 @@ def evaluate_database(
         if actions:
             planned.append((key, actions))
             report.actions.update(a.action.value for a in actions)
-    if not dry_run:
+    if not dry_run and planned:
         now = now_instant()
+        child_encounters = _encounter_docs(
+            d, {sid for (st, sid), _a in planned if st is SubjectType.CHILD}
+        )
+        evidence = d.evidence.groupby("child_id")
         for start in range(0, len(planned), subjects_per_transaction):
             with repository.transaction(SYSTEM_CONTEXT) as txn:
                 for (stype, sid), actions in planned[start : start + subjects_per_transaction]:
-                    routing, id_types = _routing(d, stype, sid)
+                    routing, id_types = _routing(d, stype, sid, child_encounters, evidence)
                     apply_actions(
                         txn,
                         actions,
@@ -306,22 +497,44 @@ def evaluate_database(
     return report
 
 
-def _routing(d: _District, stype: SubjectType, sid: str) -> tuple[Routing, dict[str, str]]:
+def _encounter_docs(d: DistrictRead, children: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """The Encounter fields :func:`child_routing` reads, as resources, per child."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    enc = d.encounters.loc[d.encounters["child_id"].isin(children)]
+    for rid, cid, start, provider, participant in enc.itertuples(index=False):
+        doc: dict[str, Any] = {"id": rid}
+        if start is not None:
+            doc["period"] = {"start": start}
+        if provider is not None:
+            doc["serviceProvider"] = {"reference": provider}
+        if participant is not None:
+            doc["participant"] = participant
+        out.setdefault(str(cid), []).append(doc)
+    return out
+
+
+def _routing(
+    d: DistrictRead,
+    stype: SubjectType,
+    sid: str,
+    encounters: dict[str, list[dict[str, Any]]],
+    evidence: Any,
+) -> tuple[Routing, dict[str, str]]:
     if stype is SubjectType.CENTRE:
         return Routing(d.managers.get(sid, f"Organization/{sid}"), None), {}
     info = d.patients[sid]
-    encounters = d.encounters.get(sid, [])
     manager = None
     if info.centre_id:
         manager = d.managers.get(info.centre_id, f"Organization/{info.centre_id}")
-    id_types = {str(r["id"]): "Encounter" for r in encounters}
-    id_types |= {str(r["id"]): "Immunization" for r in d.immunizations.get(sid, [])}
-    id_types |= {str(r["id"]): "QuestionnaireResponse" for r in d.responses.get(sid, [])}
-    return child_routing(info, encounters, manager), id_types
+    id_types: dict[str, str] = {}
+    if sid in evidence.groups:
+        rows = evidence.get_group(sid)
+        id_types = dict(zip(rows["res_id"].astype(str), rows["res_type"], strict=True))
+    return child_routing(info, encounters.get(sid, []), manager), id_types
 
 
 def _known(
-    d: _District, stype: SubjectType, sid: str, actions: tuple[AlertAction, ...]
+    d: DistrictRead, stype: SubjectType, sid: str, actions: tuple[AlertAction, ...]
 ) -> dict[str, dict[str, Any]]:
     """The subject's Flags and Tasks read in bulk that these actions touch."""
     out: dict[str, dict[str, Any]] = {}

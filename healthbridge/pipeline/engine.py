@@ -211,7 +211,7 @@ class Pipeline:
         as_of, now = self.today(), now_instant()
         centres = set(pending.centres)
         loaded = [c for cid in sorted(pending.children) if (c := load_child(txn, cid)) is not None]
-        scored = score_children([(c.info, c.sessions) for c in loaded])
+        scored = score_children([(c.info, c.sessions) for c in loaded], self.ruleset.interpretation)
         for child, scores in zip(loaded, scored, strict=True):
             self._finish_child(txn, child, scores, as_of, now)
             cid = child.info.child_id
@@ -228,7 +228,13 @@ class Pipeline:
         child = load_child(txn, child_id)
         if child is None:
             return None
-        self._finish_child(txn, child, score_child(child.info, child.sessions), as_of, now)
+        self._finish_child(
+            txn,
+            child,
+            score_child(child.info, child.sessions, self.ruleset.interpretation),
+            as_of,
+            now,
+        )
         return child.info
 
     def _finish_child(
@@ -392,13 +398,23 @@ def _alerts_of(
     return flags, tasks
 
 
+_MANAGERS_KEY = "healthbridge.pipeline.managers"
+
+
 def health_manager(txn: Transaction, centre_id: str) -> str:
-    """The centre health manager's PractitionerRole (else the centre itself)."""
+    """The centre health manager's PractitionerRole (else the centre itself); looked up once
+    per centre and transaction (a Bundle of many children of one centre searches once)."""
+    known: dict[str, str] = txn.attributes.setdefault(_MANAGERS_KEY, {})
+    if centre_id in known:
+        return known[centre_id]
+    found = f"Organization/{centre_id}"
     roles = search_all(txn, "PractitionerRole", [("organization", f"Organization/{centre_id}")])
     for s in roles:
         if s.resource is not None and is_health_manager(s.resource):
-            return f"PractitionerRole/{s.id}"
-    return f"Organization/{centre_id}"
+            found = f"PractitionerRole/{s.id}"
+            break
+    known[centre_id] = found
+    return found
 
 
 def is_health_manager(role: dict[str, Any]) -> bool:

@@ -22,6 +22,7 @@ import pandas as pd
 import growth_standards as gs
 from healthbridge import terminology as t
 from healthbridge.clinical.nutrition import GrowthPoint
+from healthbridge.clinical.tables_care import InterpretationTable
 from healthbridge.pipeline.extract import ChildInfo, Resource, Session
 
 GROWTH_SCORE_PROFILE = f"{t.CANONICAL_BASE}/StructureDefinition/hb-growth-score"
@@ -38,10 +39,6 @@ _INDICATORS: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
     ("bfa", "zbmi", "pbmi", "fbmi", ("weight", "lenhei")),
     ("hcfa", "zhc", "phc", "fhc", ("headc",)),
 )
-#: WHO 2006 classification bands of a z-score (WHO Training Course on Child Growth
-#: Assessment, 2008, module C): beyond ±3 SD critical, beyond ±2 SD low/high.
-_BANDS = ((-3.0, "LL", "Critical low"), (-2.0, "L", "Low"))
-_HIGH_BANDS = ((3.0, "HH", "Critical high"), (2.0, "H", "High"))
 _REFERENCE = {
     "WHO2006": ("who-2006", "WHO Child Growth Standards 2006 (0-5 years)"),
     "WHO2007": ("who-2007", "WHO Growth Reference 2007 (5-19 years)"),
@@ -124,12 +121,17 @@ def points_from_columns(
     return tuple(out)
 
 
-def score_child(child: ChildInfo, sessions: Sequence[Session]) -> Scored:
-    """Score every session of one child; the GrowthPoints and derived Observations."""
-    return score_children([(child, sessions)])[0]
+def score_child(
+    child: ChildInfo, sessions: Sequence[Session], bands: InterpretationTable
+) -> Scored:
+    """Score every session of one child; the GrowthPoints and derived Observations (each
+    score's interpretation from the rule set's ``bands``)."""
+    return score_children([(child, sessions)], bands)[0]
 
 
-def score_children(items: Sequence[tuple[ChildInfo, Sequence[Session]]]) -> list[Scored]:
+def score_children(
+    items: Sequence[tuple[ChildInfo, Sequence[Session]]], bands: InterpretationTable
+) -> list[Scored]:
     """Score the sessions of several children in one ``growth_standards.score`` call (its
     fixed cost dominates for one child), in the order given."""
     inputs: dict[str, list[Any]] = {}
@@ -147,7 +149,7 @@ def score_children(items: Sequence[tuple[ChildInfo, Sequence[Session]]]) -> list
         derived: dict[str, Resource] = {}
         for k, s in enumerate(sessions):
             row = {c: values[start + k] for c, values in columns.items()}
-            for resource in derived_observations(child, s, row):
+            for resource in derived_observations(child, s, row, bands):
                 derived[resource["id"]] = resource
         out.append(Scored(points_from_columns(child, sessions, points, start), derived))
         start += len(sessions)
@@ -160,19 +162,11 @@ def derived_id(child_id: str, session_key: str, code: str) -> str:
     return f"gs-{digest}-{code}"
 
 
-def interpretation(z: float) -> tuple[str, str]:
-    """The ``growth-interpretation`` code of a z-score."""
-    for cut, code, display in _BANDS:
-        if z < cut:
-            return code, display
-    for cut, code, display in _HIGH_BANDS:
-        if z > cut:
-            return code, display
-    return "N", "Normal"
-
-
-def derived_observations(child: ChildInfo, session: Session, row: dict[str, Any]) -> list[Resource]:
-    """The ``hb-growth-score`` Observations (z and percentile) of one scored session."""
+def derived_observations(
+    child: ChildInfo, session: Session, row: dict[str, Any], bands: InterpretationTable
+) -> list[Resource]:
+    """The ``hb-growth-score`` Observations (z and percentile) of one scored session; the
+    ``interpretation`` of each comes from ``bands`` (rule table ``growth-interpretation``)."""
     inputs = dict(session.inputs)
     reference = _REFERENCE.get(str(row.get("reference")))
     if reference is None:
@@ -195,7 +189,16 @@ def derived_observations(child: ChildInfo, session: Session, row: dict[str, Any]
             code = f"{indicator}-{kind}"
             out.append(
                 _observation(
-                    child, session, code, value, z, reference, sources, flagged, corrected, cage
+                    child,
+                    session,
+                    code,
+                    value,
+                    bands.interpret(z),
+                    reference,
+                    sources,
+                    flagged,
+                    corrected,
+                    cage,
                 )
             )
     return out
@@ -206,7 +209,7 @@ def _observation(
     session: Session,
     code: str,
     value: float,
-    z: float,
+    interpreted: tuple[str, str],
     reference: tuple[str, str],
     sources: list[str],
     flagged: bool,
@@ -214,7 +217,7 @@ def _observation(
     cage: float | None,
 ) -> Resource:
     is_z = code.endswith("-z")
-    interp, interp_display = interpretation(z)
+    interp, interp_display = interpreted
     notes = []
     if corrected and cage is not None:
         notes.append(

@@ -141,6 +141,10 @@ def _edit(path: Path, old: str, new: str) -> None:
         ("CN/checkups.toml", 'id = "checkups"', 'id = "checkup"'),
         ("CN/nutrition.toml", "[meta]", "[metadata]"),
         ("CN/nip-2026.toml", 'evidence = "S"\n', 'evidence = "X"\n'),
+        ("CN/growth-interpretation.toml", "below = -3.0", "above = -3.0"),
+        ("CN/growth-interpretation.toml", "below = -3.0", "below = -1.0"),
+        ("CN/growth-interpretation.toml", 'code = "LL"', 'code = "LL"\nabove = 4.0'),
+        ("CN/growth-interpretation.toml", "above = 2.0", "above = -2.5"),
     ],
 )
 def test_bad_tables_raise_typed_errors(rules_copy: Path, file: str, old: str, new: str) -> None:

@@ -1,0 +1,260 @@
+"""Field-wise reads of current resources straight into DataFrames (whole-district reads).
+
+Shared by ``healthbridge evaluate`` (:mod:`healthbridge.pipeline.batch`) and the district reports
+(:mod:`healthbridge.district.gather`): instead of shipping every stored resource to Python and
+parsing it there, the database extracts the fields asked for — SQLite's multi-path
+``json_extract`` (the document parsed once per row, the requested values returned as one small
+JSON array), PostgreSQL's ``jsonb_build_array`` of ``#>`` paths on the content cast once per
+row — and :func:`fields` turns the rows into columns. Values keep their JSON types (a number
+stays a number, ``true`` stays ``True``, an object or array comes back whole), so callers apply
+exactly the same rules as the per-resource functions of :mod:`healthbridge.pipeline.extract`.
+
+Large reads can be split over worker processes (:func:`fields_parallel`): each reads one slice
+of the rows (SQLite ``rowid``, PostgreSQL ``hashtext(res_id)``, modulo the worker count) on its
+own connection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Any
+
+import orjson
+import pandas as pd
+from sqlalchemy import Connection, Engine
+
+from healthbridge.pipeline.errors import PipelineConfigError
+
+_PATH = re.compile(r"^\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)$")
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+
+def _steps(path: str) -> list[str]:
+    """``$.a.b[0].c`` → ``["a", "b", "0", "c"]`` (validated: paths are code, never input)."""
+    match = _PATH.match(path)
+    if match is None:
+        raise PipelineConfigError(f"unsupported JSON path {path!r}")
+    return [name or index for name, index in _STEP.findall(match.group(1))]
+
+
+def _statement(
+    dialect: str, paths: Sequence[str], exclude: bool, part: tuple[int, int] | None
+) -> str:
+    """The SELECT of ``res_id`` and the packed JSON array of the ``paths`` values (its first
+    element is always the id, so SQLite returns an array even for one path)."""
+    if dialect == "postgresql":
+        where = "res_type = %s AND NOT deleted"
+        values = ", ".join(
+            ["doc #> '{id}'"]
+            + ["doc #> '{" + ",".join(f'"{s}"' for s in _steps(p)) + "}'" for p in paths]
+        )
+        if exclude:
+            where += " AND strpos(content, %s) = 0"
+        if part is not None:
+            where += f" AND mod(abs(hashtext(res_id)), {part[1]}) = {part[0]}"
+        return (
+            f"SELECT res_id, jsonb_build_array({values})::text FROM "
+            f"(SELECT res_id, content::jsonb AS doc FROM resource WHERE {where}) AS r"
+        )
+    for p in paths:
+        _steps(p)
+    where = "res_type = ? AND deleted = 0"
+    values = ", ".join(f"'{p}'" for p in paths)
+    if exclude:
+        where += " AND instr(content, ?) = 0"
+    if part is not None:
+        where += f" AND rowid % {part[1]} = {part[0]}"
+    return f"SELECT res_id, json_extract(content, '$.id', {values}) FROM resource WHERE {where}"
+
+
+def fields(
+    conn: Connection,
+    resource_type: str,
+    paths: Mapping[str, str],
+    *,
+    exclude_containing: str | None = None,
+    part: tuple[int, int] | None = None,
+) -> pd.DataFrame:
+    """One row per current (not deleted) resource of ``resource_type``: ``res_id`` and one
+    column per ``paths`` entry (name → JSON path ``$.a.b[0].c``), missing values as None.
+
+    ``exclude_containing`` skips resources whose stored JSON contains that text (e.g. the
+    derived growth-score Observations, marked by their code system); ``part`` = (k, n) reads
+    only the k-th of n slices of the rows. Rows go through the DBAPI cursor directly (this
+    reads millions of rows; SQLAlchemy's row objects would cost more than the extraction).
+    """
+    names = list(paths)
+    stmt = _statement(
+        conn.dialect.name, [paths[n] for n in names], exclude_containing is not None, part
+    )
+    params: tuple[Any, ...] = (resource_type,)
+    if exclude_containing is not None:
+        params += (exclude_containing,)
+    loads = orjson.loads
+    ids: list[str] = []
+    packed: list[Any] = []
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(stmt, params)
+        while batch := cursor.fetchmany(50_000):
+            for rid, values in batch:
+                ids.append(rid)
+                packed.append(loads(values))
+    finally:
+        cursor.close()
+    if not packed:
+        frame = _empty(names)
+    else:
+        columns = list(zip(*packed, strict=True))[1:]  # the first value is the id
+        frame = pd.DataFrame(
+            {n: pd.Series(c, dtype=object) for n, c in zip(names, columns, strict=True)}
+        )
+    frame.insert(0, "res_id", pd.Series(ids, dtype=object))
+    return frame
+
+
+def _empty(names: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({n: pd.Series(dtype=object) for n in names})
+
+
+Prepare = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def _read_part(
+    url: str,
+    resource_type: str,
+    paths: dict[str, str],
+    exclude: str | None,
+    part: tuple[int, int],
+    prepare: Prepare | None,
+) -> pd.DataFrame:
+    from healthbridge.store.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            frame = fields(conn, resource_type, paths, exclude_containing=exclude, part=part)
+    finally:
+        engine.dispose()
+    return frame if prepare is None else prepare(frame)
+
+
+def fields_parallel(
+    engine: Engine,
+    resource_type: str,
+    paths: Mapping[str, str],
+    *,
+    workers: int,
+    exclude_containing: str | None = None,
+    prepare: Prepare | None = None,
+) -> pd.DataFrame:
+    """:func:`fields` read in ``workers`` forked processes, one slice of the rows each (rows
+    in slice order, not storage order), each slice passed through ``prepare`` (a module-level
+    function) in its worker, so that only the compacted columns travel back. Only from a
+    single-threaded process (the CLI); an in-memory SQLite database cannot be shared, so it
+    is read in this process."""
+    url = engine.url.render_as_string(hide_password=False)
+    if workers <= 1 or engine.url.database in (None, "", ":memory:"):
+        with engine.connect() as conn:
+            frame = fields(conn, resource_type, paths, exclude_containing=exclude_containing)
+        return frame if prepare is None else prepare(frame)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+        futures = [
+            pool.submit(
+                _read_part,
+                url,
+                resource_type,
+                dict(paths),
+                exclude_containing,
+                (k, workers),
+                prepare,
+            )
+            for k in range(workers)
+        ]
+        parts = [f.result() for f in futures]
+    return pd.concat(parts, ignore_index=True)
+
+
+def ref_ids(references: Sequence[Any], resource_type: str) -> list[str | None]:
+    """``Type/id`` reference strings → ids of ``resource_type`` (None for anything else);
+    the same rule as :func:`healthbridge.pipeline.extract.ref_id` (a relative ``Type/id``
+    takes the fast path, anything else the general one)."""
+    prefix = f"{resource_type}/"
+    n = len(prefix)
+    out: list[str | None] = []
+    for ref in references:
+        if isinstance(ref, str) and ref.startswith(prefix) and len(ref) > n and "/" not in ref[n:]:
+            out.append(ref[n:])
+        elif not isinstance(ref, str):
+            out.append(None)
+        else:
+            parts = ref.rstrip("/").split("/")
+            out.append(parts[-1] if len(parts) >= 2 and parts[-2] == resource_type else None)
+    return out
+
+
+def coded(codings: Sequence[Any], system: str, *, last: bool = False) -> list[str | None]:
+    """Per coding array: the first non-empty code of ``system`` (as
+    :func:`healthbridge.pipeline.extract.loinc_code` reads ``code``), or with ``last`` the
+    code of the last coding of ``system`` whatever it holds (as the per-resource loops over
+    ``vaccineCode`` / ``Encounter.type`` do)."""
+    out: list[str | None] = []
+    for array in codings:
+        found: Any = None
+        for c in array if isinstance(array, list) else ():
+            if not isinstance(c, dict) or c.get("system") != system:
+                continue
+            if last:
+                found = c.get("code")
+            elif c.get("code"):
+                found = str(c["code"])
+                break
+        out.append(found if found is None or isinstance(found, str) else str(found))
+    return out
+
+
+def concept_codings(concepts: Any) -> list[Any]:
+    """The codings of every CodeableConcept in a list (e.g. ``Encounter.type``), in order."""
+    if not isinstance(concepts, list):
+        return []
+    return [
+        c for concept in concepts if isinstance(concept, dict) for c in concept.get("coding") or ()
+    ]
+
+
+def all_codes(codings: Any, system: str) -> tuple[str, ...]:
+    """Every non-empty code of ``system`` in one coding array, in order."""
+    if not isinstance(codings, list):
+        return ()
+    return tuple(
+        str(c["code"])
+        for c in codings
+        if isinstance(c, dict) and c.get("system") == system and c.get("code")
+    )
+
+
+def days(values: Sequence[Any]) -> pd.Series:
+    """Calendar dates as written (``YYYY-MM-DD`` prefix; invalid → NaT), as datetime64."""
+    head = pd.Series(
+        [v[:10] if isinstance(v, str) and len(v) >= 10 else None for v in values], dtype=object
+    )
+    return pd.to_datetime(head, format="%Y-%m-%d", errors="coerce")
+
+
+def numbers(values: Sequence[Any]) -> pd.Series:
+    """JSON numbers as float64 (booleans, strings, non-finite → NaN)."""
+    return pd.Series(
+        [
+            float(v) if isinstance(v, int | float) and not isinstance(v, bool) else float("nan")
+            for v in values
+        ],
+        dtype="float64",
+    ).where(lambda s: s.abs() != float("inf"))
+
+
+def parse(values: Sequence[Any]) -> list[dict[str, Any]]:
+    """Whole JSON objects fetched with path ``$`` (already parsed by :func:`fields`)."""
+    return [v if isinstance(v, dict) else orjson.loads(v) for v in values]
