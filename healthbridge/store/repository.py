@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -26,7 +27,6 @@ from sqlalchemy import (
     Table,
     delete,
     func,
-    insert,
     select,
     text,
     update,
@@ -127,6 +127,17 @@ def _from_row(row: Any, *, method: str = "PUT") -> StoredResource:
     return StoredResource(
         row.res_type, row.res_id, row.version_id, last, bool(row.deleted), content, method
     )
+
+
+@cache
+def _insert_sql(table: str, columns: tuple[str, ...], mark: str) -> str:
+    """``INSERT`` with the driver's positional marker (``?`` for sqlite3, ``%s`` for
+    psycopg); table and column names come from our own models, never from input."""
+    known = RES.metadata.tables[table].c
+    if not all(c in known for c in columns):
+        raise ValueError(f"unknown columns for {table}: {columns}")
+    marks = ", ".join(mark for _ in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
 def _instant_from_index(value: str) -> str:
@@ -241,8 +252,23 @@ class Transaction:
         for name in order:
             rows = pending.get(name)
             if rows:
-                table = RES.metadata.tables[name]
-                self.conn.execute(insert(table), rows)
+                self._insert_many(name, rows)
+
+    def _insert_many(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """One ``executemany`` of plain driver SQL per column set.
+
+        Skips SQLAlchemy's per-row parameter processing (a third of the SQL time of a
+        1,000-entry Bundle); errors are still wrapped by SQLAlchemy, so the transaction maps
+        them as for any other statement. Rows of one kind share their keys; rows are grouped
+        by key tuple all the same.
+        """
+        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for row in rows:
+            keys = tuple(row)
+            groups.setdefault(keys, []).append(tuple(row.values()))
+        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        for keys, values in groups.items():
+            self.conn.exec_driver_sql(_insert_sql(name, keys, mark), values)
 
     def run_pre_commit(self) -> None:
         """Run the pre-commit hooks until none reports more work (bounded)."""
