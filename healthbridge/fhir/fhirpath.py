@@ -432,10 +432,14 @@ def compile_expression(text: str) -> Expression:
 
 # ---------------------------------------------------------------- fast paths
 #: One union branch of the shapes most search parameters use: ``Type.a.b``, ``(Type.a as T)``,
-#: ``Type.a.where(resolve() is T)``.
+#: ``Type.a.where(resolve() is T)`` and ``(Type.a as T).b``.
 _SIMPLE_BRANCH = re.compile(
     r"^([A-Z][A-Za-z]*)((?:\.[a-z][A-Za-z0-9]*)+)"
     r"(?:\s+as\s+([A-Za-z]+)|\.where\(resolve\(\)\s+is\s+([A-Z][A-Za-z]*)\))?$"
+)
+_TYPED_THEN = re.compile(
+    r"^\(([A-Z][A-Za-z]*)((?:\.[a-z][A-Za-z0-9]*)+)\s+as\s+([A-Za-z]+)\)"
+    r"((?:\.[a-z][A-Za-z0-9]*)+)$"
 )
 
 
@@ -444,10 +448,20 @@ class _Branch(NamedTuple):
     names: tuple[str, ...]
     as_type: str | None
     resolve_type: str | None
+    tail: tuple[str, ...] = ()
 
 
 def _simple_branch(text: str) -> _Branch | None:
     text = text.strip()
+    m = _TYPED_THEN.match(text)
+    if m is not None:
+        return _Branch(
+            m.group(1),
+            tuple(m.group(2)[1:].split(".")),
+            m.group(3),
+            None,
+            tuple(m.group(4)[1:].split(".")),
+        )
     if text.startswith("(") and text.endswith(")") and text.count("(") == 1:
         text = text[1:-1].strip()
     m = _SIMPLE_BRANCH.match(text)
@@ -528,6 +542,8 @@ class SimplePath:
             elif branch.resolve_type is not None:
                 target = branch.resolve_type
                 nodes = [n for n in nodes if _resolves_to(n, target)]
+            for name in branch.tail:
+                nodes = [c for n in nodes for c in _children(n, name)]
             out.extend(nodes)
         return out
 

@@ -137,7 +137,9 @@ def _insert_sql(table: str, columns: tuple[str, ...], mark: str) -> str:
     if not all(c in known for c in columns):
         raise ValueError(f"unknown columns for {table}: {columns}")
     marks = ", ".join(mark for _ in columns)
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    # quoted: some column names are SQL keywords (patient_link.end); all are lower case
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f'INSERT INTO "{table}" ({names}) VALUES ({marks})'
 
 
 def _instant_from_index(value: str) -> str:
@@ -397,7 +399,7 @@ class Transaction:
         self._check("search", query.resource_type)
         self.flush()
         where = sql.where_clause(query, self.base_url, visible=self.visible_clause)
-        total = self.conn.execute(select(func.count()).select_from(RES).where(where)).scalar_one()
+        total: int | None = None
         matches: list[StoredResource] = []
         if query.summary != "count" and query.count > 0:
             rows = self.conn.execute(
@@ -408,6 +410,13 @@ class Transaction:
                 .offset(query.offset)
             ).all()
             matches = [_from_row(r) for r in rows]
+            if len(rows) < query.count and (rows or query.offset == 0):
+                # a short page holds the last match: the total needs no second query
+                total = query.offset + len(rows)
+        if total is None:
+            total = self.conn.execute(
+                select(func.count()).select_from(RES).where(where)
+            ).scalar_one()
         included = self._includes(query, matches) if matches else []
         issues = [
             Issue("warning", "not-supported", f"Search parameter {name!r} was ignored")

@@ -200,5 +200,6 @@ def test_compiled_extraction_equals_the_interpreter_on_edge_cases(
 def test_simple_paths_are_recognised_and_others_fall_back() -> None:
     assert compile_simple("Observation.subject.where(resolve() is Patient)") is not None
     assert compile_simple("(Observation.value as Quantity) | Observation.component.code")
-    assert compile_simple("(Observation.value as CodeableConcept).text") is None
+    assert compile_simple("(Observation.value as CodeableConcept).text") is not None
+    assert compile_simple("Patient.name.first()") is None
     assert compile_simple("Patient.deceased.exists() and Patient.deceased != false") is None
