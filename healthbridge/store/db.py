@@ -7,15 +7,21 @@ lock upgrade halfway. PostgreSQL is reached through psycopg 3 (``postgresql+psyc
 
 from __future__ import annotations
 
+import threading
+import weakref
+from contextlib import AbstractContextManager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 #: Execution option that marks a connection as used for writing (SQLite: BEGIN IMMEDIATE).
 WRITE_OPTION = "healthbridge_write"
+#: Seconds a write transaction waits for the database (SQLite busy timeout, writer lock).
+BUSY_TIMEOUT_S = 30
 
 
 def normalise_url(url: str) -> str:
@@ -33,7 +39,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S}
         )
 
         @event.listens_for(engine, "connect")
@@ -42,7 +48,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -60,6 +66,44 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         pool_pre_ping=True,
         connect_args={"connect_timeout": 5},
     )
+
+
+class _WriterLock:
+    """A re-entrant lock held for a whole write transaction, with the busy timeout."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(timeout=BUSY_TIMEOUT_S):
+            # as when SQLite's own busy timeout expires: Repository.transaction makes it a 503
+            raise OperationalError("BEGIN IMMEDIATE", None, TimeoutError("database is locked"))
+
+    def __exit__(self, *_exc: object) -> None:
+        self._lock.release()
+
+
+_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def writer_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """The in-process lock write transactions on ``engine`` hold (SQLite only).
+
+    SQLite has one writer at a time; a thread whose ``BEGIN IMMEDIATE`` finds the database
+    locked sleeps in SQLite's busy handler with growing back-off (1, 2, 5, 10 … 100 ms), so
+    with several request threads — and every audited read is a write transaction — much of
+    the time went to sleeping while the lock was free again. Queuing the threads of one
+    process on a Python lock first hands the database over as soon as it is released; the busy
+    timeout still arbitrates between processes (``--workers``). PostgreSQL needs no lock.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _LOCKS_GUARD:
+        lock = _WRITER_LOCKS.get(engine)
+        if lock is None:
+            lock = _WRITER_LOCKS[engine] = _WriterLock()
+    return lock
 
 
 def alembic_config(engine: Engine) -> Any:
