@@ -22,6 +22,8 @@ from sqlalchemy.exc import OperationalError
 WRITE_OPTION = "healthbridge_write"
 #: Seconds a write transaction waits for the database (SQLite busy timeout, writer lock).
 BUSY_TIMEOUT_S = 30
+#: SQLite WAL size beyond which a write transaction truncates the WAL (see ``restart_wal``).
+WAL_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 def normalise_url(url: str) -> str:
@@ -104,6 +106,46 @@ def writer_lock(engine: Engine) -> AbstractContextManager[Any]:
         if lock is None:
             lock = _WRITER_LOCKS[engine] = _WriterLock()
     return lock
+
+
+def wal_path(engine: Engine) -> Path | None:
+    """The WAL file of a SQLite file database (None for other databases)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return None
+    return Path(database + "-wal")
+
+
+def restart_wal(conn: Any, wal: Path | None) -> None:
+    """Checkpoint and restart the WAL once it outgrows :data:`WAL_LIMIT_BYTES`.
+
+    SQLite's automatic checkpoints are PASSIVE: with writers from two worker processes always
+    overlapping, the WAL is never idle, so it cannot start over and grows without bound (an
+    ingest reached an 11 GB WAL for a 1.4 GB database, and every page lookup searches the WAL
+    index). A TRUNCATE checkpoint waits (busy timeout) for the other writer and for readers of
+    old snapshots, copies everything back and empties the WAL, so the next writer starts it
+    again (https://sqlite.org/pragma.html#pragma_wal_checkpoint). Called after a commit,
+    outside any transaction, by the writer that finds the WAL too large; a checkpoint that
+    stays busy is skipped (the committed write stands) and a later write retries.
+    """
+    if wal is None:
+        return
+    try:
+        size = wal.stat().st_size
+    except OSError:
+        return
+    if size > WAL_LIMIT_BYTES:
+        import sqlite3
+
+        # on the driver connection (autocommit): a checkpoint cannot run inside a transaction
+        raw = conn.connection.driver_connection
+        try:
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error:
+            # still busy after the timeout: the committed write stands; a later one retries
+            return
 
 
 def alembic_config(engine: Engine) -> Any:

@@ -49,7 +49,7 @@ from healthbridge.fhir.searchparams import INDEXED_TYPES, IndexRows, extract
 from healthbridge.fhir.values import date_range, format_instant, index_instant, instant_now
 from healthbridge.store import access_tables
 from healthbridge.store import search as sql
-from healthbridge.store.db import WRITE_OPTION, writer_lock
+from healthbridge.store.db import WRITE_OPTION, restart_wal, wal_path, writer_lock
 from healthbridge.store.hooks import (
     MAX_HOOK_DEPTH,
     ReadEvent,
@@ -858,6 +858,7 @@ class Repository:
         max_count: int = 1000,
     ) -> None:
         self.engine = engine
+        self._wal = wal_path(engine)
         self.hooks = hooks or StoreHooks()
         self.base_url = base_url
         self.default_count = default_count
@@ -911,6 +912,8 @@ class Repository:
                     for hook in hooks.commit_hooks:
                         hook(txn)
                     txn.flush()
+                if write:
+                    restart_wal(conn, self._wal)
         except IntegrityError as exc:
             raise ConflictError(f"Concurrent write conflict: {exc.orig}") from exc
         except DataError as exc:
