@@ -53,8 +53,14 @@ def backend_name(url: str) -> str:
 
 
 @contextmanager
-def server(database_url: str, data_dir: Path, workers: int = 1) -> Iterator[str]:
-    """Run ``healthbridge serve`` in a subprocess on a free loopback port; yield the base URL."""
+def server(
+    database_url: str, data_dir: Path, workers: int = 1, *, pipeline: bool | None = None
+) -> Iterator[str]:
+    """Run ``healthbridge serve`` in a subprocess on a free loopback port; yield the base URL.
+
+    ``pipeline`` False turns the clinical pipeline off (``HEALTHBRIDGE_CLINICAL_RULESET=``),
+    True keeps the default rule set, None leaves the environment as it is.
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -63,6 +69,10 @@ def server(database_url: str, data_dir: Path, workers: int = 1) -> Iterator[str]
         "HEALTHBRIDGE_AUTH_SECRET": BENCH_SECRET,
     }
     env["HEALTHBRIDGE_MAX_PAGE_SIZE"] = "1000"
+    if pipeline is False:
+        env["HEALTHBRIDGE_CLINICAL_RULESET"] = ""
+    elif pipeline is True:
+        env.pop("HEALTHBRIDGE_CLINICAL_RULESET", None)
     cmd = [
         sys.executable,
         "-m",
@@ -77,6 +87,7 @@ def server(database_url: str, data_dir: Path, workers: int = 1) -> Iterator[str]
         cmd += ["--workers", str(workers)]
     proc = subprocess.Popen(cmd, env=env)
     base = f"http://127.0.0.1:{port}/fhir"
+    _SERVER_PIDS[base] = proc.pid
     try:
         deadline = time.monotonic() + 900  # first start may run migrations on big data
         while True:
@@ -90,8 +101,40 @@ def server(database_url: str, data_dir: Path, workers: int = 1) -> Iterator[str]
             time.sleep(0.2)
         yield base
     finally:
+        _SERVER_PIDS.pop(base, None)
         proc.terminate()
         proc.wait(timeout=30)
+
+
+_SERVER_PIDS: dict[str, int] = {}
+
+
+def server_cpu_seconds(base: str) -> float:
+    """CPU seconds (user + system) used so far by the server at ``base`` and its worker
+    processes (Linux ``/proc``). On a machine shared with other work this is a fairer measure
+    of the server's cost than wall-clock throughput."""
+    root = _SERVER_PIDS[base]
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[1] is ppid; utime and stime are the 14th and 15th fields of the line
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, total, grew = {root}, 0.0, True
+    while grew:
+        grew = False
+        for pid, (ppid, _cpu) in stats.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    for pid in tree:
+        total += stats.get(pid, (0, 0.0))[1]
+    return total
 
 
 def child(index: int, rng: random.Random) -> dict[str, Any]:

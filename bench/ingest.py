@@ -13,6 +13,7 @@ under bench/.data).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import time
@@ -29,6 +30,7 @@ from bench._common import (
     child,
     observation,
     server,
+    server_cpu_seconds,
     transaction,
     write_result,
 )
@@ -78,6 +80,7 @@ def populate(
                 yield pending
 
         t1 = time.perf_counter()
+        cpu0 = server_cpu_seconds(base)
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             # at most 2 * concurrency bundles in flight (bounded memory)
             in_flight: list[Future[list[str]]] = []
@@ -88,6 +91,7 @@ def populate(
             for fut in in_flight:
                 fut.result()
         t_obs = time.perf_counter() - t1
+        cpu_obs = server_cpu_seconds(base) - cpu0
     return {
         "children": children,
         "observations": total_obs,
@@ -95,6 +99,9 @@ def populate(
         "client_concurrency": concurrency,
         "patients_per_s": round(children / t_patients, 1),
         "observations_per_s": round(total_obs / t_obs, 1) if total_obs else None,
+        "server_cpu_ms_per_observation": round(1000 * cpu_obs / total_obs, 3)
+        if total_obs
+        else None,
         "seconds": round(t_patients + t_obs, 1),
     }
 
@@ -109,6 +116,13 @@ def main() -> int:
     parser.add_argument("--bundle-size", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=1, help="bundles posted in parallel")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--pipeline",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="run the clinical pipeline (derived z-scores, alerts) on ingest; off measures the "
+        "FHIR server itself",
+    )
     parser.add_argument("--label", default="")
     args = parser.parse_args()
     url = args.database_url
@@ -116,18 +130,25 @@ def main() -> int:
         shutil.rmtree(DATA, ignore_errors=True)
         DATA.mkdir(parents=True)
         url = f"sqlite:///{DATA / 'bench.sqlite3'}"
-    with server(url, DATA) as base:
+    load_before = os.getloadavg()
+    with server(url, DATA, workers=args.workers, pipeline=args.pipeline) as base:
         result = populate(
             base,
             children=args.children,
             obs_per_child=args.obs_per_child,
             bundle_size=args.bundle_size,
+            concurrency=args.concurrency,
         )
     result["backend"] = backend_name(url)
+    result["server_workers"] = args.workers
+    result["clinical_pipeline"] = args.pipeline
+    result["load_average_before"] = [round(x, 2) for x in load_before]
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(
         f"{result['backend']}: {result['children']} patients at {result['patients_per_s']}/s; "
         f"{result['observations']} observations in bundles of {result['bundle_size']} at "
-        f"{result['observations_per_s']} resources/s "
+        f"{result['observations_per_s']} resources/s, server CPU "
+        f"{result['server_cpu_ms_per_observation']} ms per resource "
         f"({args.concurrency} client(s), {args.workers} server worker(s))"
     )
     name = f"ingest-{result['backend']}" + (f"-{args.label}" if args.label else "")

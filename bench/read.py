@@ -9,6 +9,7 @@ Reads random ``Patient/[id]`` and ``Observation/[id]`` with ``--clients`` thread
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import threading
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from bench._common import auth_headers, backend_name, server, write_result
+from bench._common import auth_headers, backend_name, server, server_cpu_seconds, write_result
 
 DATA = Path(__file__).resolve().parent / ".data"
 
@@ -56,12 +57,15 @@ def main() -> int:
                         errors.append(r.status_code)
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(args.clients)]
+        load_before = os.getloadavg()
+        cpu0 = server_cpu_seconds(base)
         t0 = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - t0
+        cpu = server_cpu_seconds(base) - cpu0
     total = per_client * args.clients
     result = {
         "backend": backend_name(args.database_url),
@@ -70,10 +74,14 @@ def main() -> int:
         "requests": total,
         "errors": len(errors),
         "requests_per_s": round(total / elapsed, 1),
+        "server_cpu_ms_per_request": round(1000 * cpu / total, 3),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
     print(
         f"{result['backend']}: {total} reads, {args.clients} clients, "
-        f"{args.workers} worker(s): {result['requests_per_s']} requests/s, {len(errors)} errors"
+        f"{args.workers} worker(s): {result['requests_per_s']} requests/s, server CPU "
+        f"{result['server_cpu_ms_per_request']} ms per request, {len(errors)} errors"
     )
     name = f"read-{result['backend']}" + (f"-{args.label}" if args.label else "")
     print("wrote", write_result(name, result))

@@ -65,9 +65,12 @@ def _model(resource_type: str) -> Any:
     return get_fhir_model_class(resource_type)
 
 
+_SUPPORTED = frozenset(SUPPORTED_TYPES)
+
+
 def is_supported(resource_type: str) -> bool:
     """Whether ``resource_type`` is one of :data:`SUPPORTED_TYPES`."""
-    return resource_type in SUPPORTED_TYPES
+    return resource_type in _SUPPORTED
 
 
 def _issues_from(error: ValidationError, resource_type: str) -> list[Issue]:

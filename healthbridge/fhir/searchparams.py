@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from healthbridge.fhir.fhirpath import Expression, FhirPathSyntaxError, Node, compile_expression
+from healthbridge.fhir.fhirpath import (
+    Expression,
+    FhirPathSyntaxError,
+    Node,
+    Scope,
+    compile_expression,
+    compile_simple,
+)
 from healthbridge.fhir.values import MAX_DATE, MIN_DATE, date_range, fold
 
 #: Parameter types the store indexes.
@@ -258,8 +265,12 @@ def _element_names(resource: dict[str, Any]) -> set[str]:
     return names
 
 
-def extract(resource: dict[str, Any]) -> IndexRows:
-    """Evaluate every supported parameter of the resource's type and return index rows."""
+def extract_interpreted(resource: dict[str, Any]) -> IndexRows:
+    """Index rows by interpreting every parameter's FHIRPath expression.
+
+    The reference implementation :func:`extract` must agree with (tests compare both on every
+    official R4 example); not used on the write path.
+    """
     rows = IndexRows()
     present = _element_names(resource)
     for code, param in supported_params(str(resource["resourceType"])).items():
@@ -267,25 +278,140 @@ def extract(resource: dict[str, Any]) -> IndexRows:
             continue
         if param.roots is not None and param.roots.isdisjoint(present):
             continue
+        convert = _CONVERTERS[param.type]
+        target = getattr(rows, param.type)
         for node in param.compiled.evaluate(resource):
-            if param.type == "token":
-                for system, tcode in _tokens(node):
-                    rows.token.append({"param": code, "system": system, "code": tcode})
-            elif param.type == "string":
-                for s in _strings(node):
-                    rows.string.append({"param": code, "value": fold(s)[:255], "exact": s[:255]})
-            elif param.type == "date":
-                for low, high in _dates(node):
-                    rows.date.append({"param": code, "low": low, "high": high})
-            elif param.type == "reference":
-                for ref in _references(node):
-                    rows.reference.append({"param": code, **ref})
-            elif param.type == "quantity":
-                for q in _quantities(node):
-                    rows.quantity.append({"param": code, **q})
-            elif param.type == "number":
-                if isinstance(node.value, int | float) and not isinstance(node.value, bool):
-                    rows.number.append({"param": code, "value": float(node.value)})
-            elif param.type == "uri" and isinstance(node.value, str):
-                rows.uri.append({"param": code, "value": node.value})
+            convert(code, node, target)
+    return rows
+
+
+def _token_rows(code: str, node: Node, out: list[dict[str, Any]]) -> None:
+    for system, tcode in _tokens(node):
+        out.append({"param": code, "system": system, "code": tcode})
+
+
+def _string_rows(code: str, node: Node, out: list[dict[str, Any]]) -> None:
+    for s in _strings(node):
+        out.append({"param": code, "value": fold(s)[:255], "exact": s[:255]})
+
+
+def _date_rows(code: str, node: Node, out: list[dict[str, Any]]) -> None:
+    for low, high in _dates(node):
+        out.append({"param": code, "low": low, "high": high})
+
+
+def _reference_rows(code: str, node: Node, out: list[dict[str, Any]]) -> None:
+    for ref in _references(node):
+        out.append({"param": code, **ref})
+
+
+def _quantity_rows(code: str, node: Node, out: list[dict[str, Any]]) -> None:
+    for q in _quantities(node):
+        out.append({"param": code, **q})
+
+
+def _number_rows(code: str, node: Node, out: list[dict[str, Any]]) -> None:
+    if isinstance(node.value, int | float) and not isinstance(node.value, bool):
+        out.append({"param": code, "value": float(node.value)})
+
+
+def _uri_rows(code: str, node: Node, out: list[dict[str, Any]]) -> None:
+    if isinstance(node.value, str):
+        out.append({"param": code, "value": node.value})
+
+
+_Converter = Callable[[str, Node, list[dict[str, Any]]], None]
+_CONVERTERS: dict[str, _Converter] = {
+    "token": _token_rows,
+    "string": _string_rows,
+    "date": _date_rows,
+    "reference": _reference_rows,
+    "quantity": _quantity_rows,
+    "number": _number_rows,
+    "uri": _uri_rows,
+}
+
+
+@dataclass(frozen=True)
+class _Step:
+    code: str
+    kind: str
+    roots: frozenset[str] | None
+    evaluate: Callable[[dict[str, Any], Scope], list[Node]]
+    convert: _Converter
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The extraction steps of one resource type, compiled once (see :func:`extract`)."""
+
+    source: dict[str, SearchParam]
+    size: int
+    steps: tuple[_Step, ...]
+    #: element name → positions in ``steps`` of the parameters starting there
+    by_root: dict[str, tuple[int, ...]]
+    #: positions of the parameters evaluated whatever elements are present
+    always: tuple[int, ...]
+
+    def selected(self, present: Iterable[str]) -> list[_Step]:
+        """The steps that can yield values given the top-level element names present."""
+        chosen = set(self.always)
+        for name in present:
+            chosen.update(self.by_root.get(name, ()))
+        return [self.steps[i] for i in sorted(chosen)]
+
+
+_PLANS: dict[str, _Plan] = {}
+
+
+def _plan(resource_type: str) -> _Plan:
+    params = params_for(resource_type)
+    plan = _PLANS.get(resource_type)
+    # rebuilt when the definitions change (a new params_for result, or one that grew)
+    if plan is not None and plan.source is params and plan.size == len(params):
+        return plan
+    steps: list[_Step] = []
+    for code, param in params.items():
+        if not param.supported or param.compiled is None or param.expression is None:
+            continue
+        fast = compile_simple(param.expression)
+        evaluate = fast.evaluate if fast is not None else _interpreted(param.compiled)
+        steps.append(_Step(code, param.type, param.roots, evaluate, _CONVERTERS[param.type]))
+    by_root: dict[str, list[int]] = {}
+    for i, step in enumerate(steps):
+        for root in step.roots or ():
+            by_root.setdefault(root, []).append(i)
+    always = tuple(i for i, step in enumerate(steps) if step.roots is None)
+    plan = _Plan(
+        params,
+        len(params),
+        tuple(steps),
+        {k: tuple(v) for k, v in by_root.items()},
+        always,
+    )
+    _PLANS[resource_type] = plan
+    return plan
+
+
+def _interpreted(expression: Expression) -> Callable[[dict[str, Any], Scope], list[Node]]:
+    return lambda resource, _scope: expression.evaluate(resource)
+
+
+def extract(resource: dict[str, Any]) -> IndexRows:
+    """Evaluate every supported parameter of the resource's type and return index rows.
+
+    Runs on every write, so the parameters of each type are compiled once into a plan:
+    expressions made only of simple paths (``Type.a.b``, ``(Type.a as T)``,
+    ``Type.a.where(resolve() is T)`` and unions of these: most R4 definitions) are walked
+    directly, the rest go through the FHIRPath interpreter; parameters whose first element
+    is absent are skipped. The result equals :func:`extract_interpreted`.
+    """
+    rows = IndexRows()
+    scope = Scope(resource)
+    for step in _plan(str(resource["resourceType"])).selected([*resource, *scope.choices]):
+        nodes = step.evaluate(resource, scope)
+        if nodes:
+            target = getattr(rows, step.kind)
+            for node in nodes:
+                step.convert(step.code, node, target)
     return rows

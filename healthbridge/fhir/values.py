@@ -27,7 +27,11 @@ _DATE = re.compile(
 
 
 def _fmt(value: datetime) -> str:
-    return value.strftime(_FMT).rjust(26, "0")
+    # the same text as value.strftime(_FMT) zero-padded to 26 characters, without strftime
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )
 
 
 def date_range(text: str) -> tuple[str, str]:

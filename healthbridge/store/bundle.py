@@ -3,8 +3,11 @@
 Transaction processing follows http://hl7.org/fhir/R4/http.html#trules: entries run in the
 order DELETE, POST, PUT, GET; ``urn:uuid:`` full URLs of created resources get their ids before
 anything is written, and every reference to them is rewritten; conditional creates
-(``ifNoneExist``) resolve to the existing resource. A transaction runs in one database
-transaction (all or nothing); a batch runs each entry in its own.
+(``ifNoneExist``) resolve to the existing resource, searched once per distinct criteria; a
+later entry with the same criteria as an earlier one that creates resolves to that entry's
+resource (200, and its ``urn:uuid:`` points there too), as a server processing the entries in
+turn would find it. A transaction runs in one database transaction (all or nothing); a batch
+runs each entry in its own.
 """
 
 from __future__ import annotations
@@ -111,12 +114,30 @@ def history_bundle(items: list[StoredResource], total: int, *, base: str) -> dic
 
 
 def _rewrite(value: Any, mapping: dict[str, str]) -> Any:
+    """``value`` with every string found in ``mapping`` replaced; copy-on-write: containers
+    without a replaced string are returned as they are (most of a resource is untouched)."""
     if isinstance(value, dict):
-        return {k: _rewrite(v, mapping) for k, v in value.items()}
+        out: dict[str, Any] | None = None
+        for k, v in value.items():
+            if isinstance(v, str | dict | list):
+                new = _rewrite(v, mapping)
+                if new is not v:
+                    if out is None:
+                        out = dict(value)
+                    out[k] = new
+        return value if out is None else out
     if isinstance(value, list):
-        return [_rewrite(v, mapping) for v in value]
-    if isinstance(value, str) and value in mapping:
-        return mapping[value]
+        items: list[Any] | None = None
+        for i, v in enumerate(value):
+            if isinstance(v, str | dict | list):
+                new = _rewrite(v, mapping)
+                if new is not v:
+                    if items is None:
+                        items = list(value)
+                    items[i] = new
+        return value if items is None else items
+    if isinstance(value, str):
+        return mapping.get(value, value)
     return value
 
 
@@ -155,7 +176,13 @@ class _Entry:
         self.resource = raw.get("resource")
         self.full_url = raw.get("fullUrl")
         self.assigned: str | None = None
+        #: the resource an ``ifNoneExist`` matched before the Bundle ran
         self.existing: StoredResource | None = None
+        #: an earlier entry of the Bundle with the same ``ifNoneExist`` (this one resolves
+        #: to what that one creates)
+        self.same_as: _Entry | None = None
+        #: what this entry wrote or resolved to
+        self.stored: StoredResource | None = None
         self.prepared: IndexRows | None = None
 
 
@@ -174,13 +201,17 @@ def _run_entry(txn: Transaction, e: _Entry, *, minimal: bool, base: str) -> dict
         if not isinstance(e.resource, dict):
             raise BadRequestError(f"Bundle entry {e.index}: POST needs a resource")
         if e.existing is not None:
+            e.stored = e.existing
             return _response(200, e.existing, minimal=minimal)
-        result: WriteResult = txn.create(
-            e.resource,
-            if_none_exist=e.request.get("ifNoneExist"),
-            assigned_id=e.assigned,
-            prepared=e.prepared,
-        )
+        if e.same_as is not None:
+            # POSTs run in entry order, so the first entry with these criteria has run
+            assert e.same_as.stored is not None
+            e.stored = e.same_as.stored
+            return _response(200, e.stored, minimal=minimal)
+        # ``ifNoneExist`` was resolved by _prepare in this database transaction (its
+        # PostgreSQL advisory lock is still held): the search does not run a second time
+        result: WriteResult = txn.create(e.resource, assigned_id=e.assigned, prepared=e.prepared)
+        e.stored = result.stored
         return _response(201 if result.created else 200, result.stored, minimal=minimal)
     if e.method == "PUT":
         if not isinstance(e.resource, dict):
@@ -233,18 +264,30 @@ def _prepare(txn: Transaction | None, entries: list[_Entry]) -> None:
     Without a transaction (``txn`` None) only Bundles without ``ifNoneExist`` can be prepared.
     """
     mapping: dict[str, str] = {}
+    conditional: dict[tuple[str, tuple[tuple[str, str], ...]], _Entry] = {}
     for e in entries:
         if e.method == "POST" and isinstance(e.resource, dict):
             rtype = str(e.resource.get("resourceType"))
             criteria = e.request.get("ifNoneExist")
             if criteria:
                 assert txn is not None
-                found = txn._conditional_match(rtype, str(criteria))
-                if len(found) > 1:
-                    raise BadRequestError(f"Bundle entry {e.index}: ifNoneExist matched several")
-                if found:
-                    e.existing = found[0]
-            e.assigned = e.existing.id if e.existing else new_id()
+                key = (rtype, _criteria_key(str(criteria)))
+                first = conditional.get(key)
+                if first is not None:  # the same criteria earlier in this Bundle
+                    e.existing = first.existing
+                    e.same_as = first if first.existing is None else None
+                    e.assigned = first.assigned
+                else:
+                    conditional[key] = e
+                    found = txn._conditional_match(rtype, str(criteria))
+                    if len(found) > 1:
+                        raise BadRequestError(
+                            f"Bundle entry {e.index}: ifNoneExist matched several"
+                        )
+                    if found:
+                        e.existing = found[0]
+            if e.assigned is None:
+                e.assigned = e.existing.id if e.existing else new_id()
             if isinstance(e.full_url, str) and e.full_url.startswith("urn:uuid:"):
                 mapping[e.full_url] = f"{rtype}/{e.assigned}"
         elif e.method == "PUT" and isinstance(e.full_url, str) and e.full_url.startswith("urn:"):
@@ -256,6 +299,11 @@ def _prepare(txn: Transaction | None, entries: list[_Entry]) -> None:
             if e.resource is not None:
                 e.resource = _rewrite(e.resource, mapping)
             e.url = _rewrite(e.url, mapping)
+
+
+def _criteria_key(criteria: str) -> tuple[tuple[str, str], ...]:
+    """Conditional criteria in a comparable form (parameter order does not matter)."""
+    return tuple(sorted(parse_qsl(criteria.split("?", 1)[-1], keep_blank_values=True)))
 
 
 def _in_entry(exc: FhirError, index: int) -> FhirError:

@@ -58,6 +58,60 @@ def test_transaction_conditional_create(client: TestClient) -> None:
     assert client.get("/fhir/Patient").json()["total"] == 1
 
 
+def test_transaction_duplicate_conditional_creates_resolve_to_one(
+    client: TestClient, monkeypatch: Any
+) -> None:
+    from healthbridge.store.repository import Transaction
+
+    searches: list[str] = []
+    original = Transaction._conditional_match
+
+    def counting(self: Transaction, resource_type: str, criteria: str) -> Any:
+        searches.append(criteria)
+        return original(self, resource_type, criteria)
+
+    monkeypatch.setattr(Transaction, "_conditional_match", counting)
+    criteria = f"identifier={f.CHILD_ID}|D1"
+    first = f.post(f.child(child_id="D1"), if_none_exist=criteria)
+    # the same criteria with the parameters in another form of the query string
+    second = f.post(f.child(child_id="D1", given="小红"), if_none_exist=f"?{criteria}")
+    o1 = f.post(f.observation(first["fullUrl"]))
+    o2 = f.post(f.length(second["fullUrl"]))
+    body = _post(client, f.transaction(o1, first, second, o2)).json()
+    statuses = [e["response"]["status"] for e in body["entry"]]
+    assert statuses == ["201 Created", "201 Created", "200 OK", "201 Created"], body
+    loc1, loc2 = (body["entry"][i]["response"]["location"] for i in (1, 2))
+    assert loc1 == loc2
+    patient = loc1.split("/_history")[0]
+    assert {body["entry"][i]["resource"]["subject"]["reference"] for i in (0, 3)} == {patient}
+    assert client.get("/fhir/Patient").json()["total"] == 1
+    assert client.get(f"/fhir/Observation?subject={patient}").json()["total"] == 2
+    assert searches == [criteria]  # one search for the two entries, none at create time
+
+    # the next Bundle with those criteria finds the stored Patient for both entries
+    searches.clear()
+    body = _post(
+        client,
+        f.transaction(
+            f.post(f.child(child_id="D1"), if_none_exist=criteria),
+            f.post(f.child(child_id="D1"), if_none_exist=criteria),
+        ),
+    ).json()
+    assert [e["response"]["status"] for e in body["entry"]] == ["200 OK", "200 OK"]
+    assert {e["response"]["location"] for e in body["entry"]} == {loc1}
+    assert client.get("/fhir/Patient").json()["total"] == 1
+    assert len(searches) == 1
+
+
+def test_batch_duplicate_conditional_creates_resolve_to_one(client: TestClient) -> None:
+    criteria = f"identifier={f.CHILD_ID}|D2"
+    entries = [f.post(f.child(child_id="D2"), if_none_exist=criteria) for _ in range(2)]
+    body = _post(client, f.transaction(*entries, kind="batch")).json()
+    assert [e["response"]["status"] for e in body["entry"]] == ["201 Created", "200 OK"]
+    assert body["entry"][0]["response"]["location"] == body["entry"][1]["response"]["location"]
+    assert client.get("/fhir/Patient").json()["total"] == 1
+
+
 def test_transaction_put_delete_get(client: TestClient) -> None:
     a = client.post("/fhir/Patient", json=f.child(), headers=H).json()
     b = client.post("/fhir/Patient", json=f.child(), headers=H).json()

@@ -10,9 +10,14 @@ from typing import Any
 
 import pytest
 
-from healthbridge.fhir.fhirpath import FhirPathSyntaxError, compile_expression
+from healthbridge.fhir.fhirpath import FhirPathSyntaxError, compile_expression, compile_simple
 from healthbridge.fhir.r4 import SUPPORTED_TYPES
-from healthbridge.fhir.searchparams import extract, params_for, supported_params
+from healthbridge.fhir.searchparams import (
+    extract,
+    extract_interpreted,
+    params_for,
+    supported_params,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -135,3 +140,66 @@ def test_extract_observation_rows() -> None:
         "system": "http://unitsofmeasure.org",
         "code": "kg",
     } in rows.quantity
+
+
+@pytest.mark.parametrize("rtype", SUPPORTED_TYPES)
+def test_compiled_extraction_equals_the_interpreter_on_the_official_examples(
+    rtype: str, examples_dir: Path
+) -> None:
+    examples = [json.loads(p.read_text()) for p in sorted(examples_dir.glob(f"{rtype}-*.json"))]
+    examples = [e for e in examples if e.get("resourceType") == rtype]
+    assert examples, rtype
+    for example in examples:
+        assert extract(example) == extract_interpreted(example), example.get("id")
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        # choice elements of several types, a reference to a non-Patient subject
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8302-2"}]},
+            "subject": {"reference": "Group/g1"},
+            "valueCodeableConcept": {"coding": [{"code": "x"}], "text": "Some Text"},
+            "effectivePeriod": {"start": "2024-01-01", "end": "2024-02"},
+            "component": [
+                {"code": {"coding": [{"code": "c1"}]}, "valueQuantity": {"value": 1, "unit": "kg"}},
+                {"code": {"text": "no coding"}, "valueString": "plain"},
+            ],
+        },
+        # a Patient subject by absolute URL and by versioned reference
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "t"},
+            "subject": {"reference": "http://example.org/fhir/Patient/p1/_history/2"},
+            "valueQuantity": {"value": 3.5, "system": "http://unitsofmeasure.org", "code": "kg"},
+            "effectiveDateTime": "2024-03-04T10:00:00+08:00",
+            "meta": {"profile": ["http://example.org/p"], "tag": [{"code": "t1"}]},
+        },
+        # an element named like a choice prefix that is not one
+        {
+            "resourceType": "Patient",
+            "name": [{"family": "王", "given": ["小明"]}],
+            "birthDate": "2024-01-01",
+            "deceasedBoolean": False,
+            "managingOrganization": {"reference": "Organization/o1"},
+        },
+    ],
+)
+def test_compiled_extraction_equals_the_interpreter_on_edge_cases(
+    resource: dict[str, Any],
+) -> None:
+    rows = extract(resource)
+    assert rows == extract_interpreted(resource)
+    assert any(rows.token)  # the case does produce rows to compare
+
+
+def test_simple_paths_are_recognised_and_others_fall_back() -> None:
+    assert compile_simple("Observation.subject.where(resolve() is Patient)") is not None
+    assert compile_simple("(Observation.value as Quantity) | Observation.component.code")
+    assert compile_simple("(Observation.value as CodeableConcept).text") is not None
+    assert compile_simple("Patient.name.first()") is None
+    assert compile_simple("Patient.deceased.exists() and Patient.deceased != false") is None
