@@ -51,7 +51,7 @@ class TokenIndex(SQLModel, table=True):
     __tablename__ = "idx_token"
     __table_args__ = (
         Index("ix_idx_token_lookup", "res_type", "param", "code", "system", "res_id"),
-        Index("ix_idx_token_owner", "res_type", "res_id"),
+        Index("ix_idx_token_owner", "res_type", "res_id", "param", "code", "system"),
     )
     pk: int | None = Field(default=None, sa_column=_pk())
     res_type: str = Field(max_length=64)

@@ -8,6 +8,7 @@ the range semantics of §3.1.1.4.2 (the resource's value is a range, so is the s
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, and_, false, func, not_, or_, select, true
@@ -193,6 +194,28 @@ def _priority(flt: Filter) -> int:
     return _DRIVER_PRIORITY.get(flt.param.type, 5)
 
 
+def _probe(
+    resource_type: str, flt: Filter, stmt: Select[Any], base_url: str, visible: Visibility
+) -> ColumnElement[bool]:
+    """A correlated ``EXISTS`` probe: does the current resource match ``flt``?
+
+    A filter with several values (``code=a,b``) becomes one probe per value, ORed: each probe
+    binds every column of the lookup index (res_type, param, value..., res_id), whereas one
+    probe with ORed values lets the planner bind only (res_type, param) and scan every index
+    row of the parameter per candidate resource (seconds on 500,000 Observations).
+    """
+    if len(flt.values) > 1 and flt.chain is None and flt.modifier is None:
+        probes = []
+        for value in flt.values:
+            one, _negate = matching_ids(
+                resource_type, replace(flt, values=(value,)), base_url, visible
+            )
+            probes.append(one.where(one.selected_columns[0] == R.c.res_id).exists())
+        return or_(*probes)
+    owner = stmt.selected_columns[0]
+    return stmt.where(owner == R.c.res_id).exists()
+
+
 def where_clause(
     query: SearchQuery, base_url: str, *, visible: Visibility = _everything
 ) -> ColumnElement[bool]:
@@ -228,8 +251,7 @@ def where_clause(
                 clause = R.c.res_id.in_(stmt)
                 driver_used = True
             else:
-                owner = stmt.selected_columns[0]
-                clause = stmt.where(owner == R.c.res_id).exists()
+                clause = _probe(query.resource_type, flt, stmt, base_url, visible)
             parts.append(not_(clause) if negate else clause)
     return and_(true(), *parts)
 
