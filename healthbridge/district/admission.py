@@ -8,28 +8,24 @@ a code outside the CodeSystem, counts as ``not_submitted``, as the clinical pipe
 (:func:`healthbridge.pipeline.extract.child_info`). The frame is the ``admission_checks`` input
 of :func:`healthbridge.reports.coverage.coverage_table`.
 
-Only Patients whose stored JSON mentions the enrolment extension are parsed (a ``LIKE``
-pre-filter in the database), so children never enrolled cost nothing.
+The Patients come from the district gathering's single read of the Patient table
+(:mod:`healthbridge.district.gather`).
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
 from typing import Any, Final
 
 import pandas as pd
-from sqlalchemy import Connection, Table, select
 
 from healthbridge import terminology as t
 from healthbridge.reports.coverage import ADMISSION_STATES
-from healthbridge.store.models import ResourceRow
 
-RES: Table = ResourceRow.__table__  # type: ignore[attr-defined]
 ENROLLMENT_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
 STATE_PART: Final = "admission-check-state"
 NOT_SUBMITTED: Final = "not_submitted"
 COLUMNS: Final = ("child_id", "centre", "entry_date", "status")
-_BATCH: Final = 5000
 
 
 def _part(extension: dict[str, Any], url: str) -> dict[str, Any]:
@@ -54,18 +50,12 @@ def enrolment_checks(patient: dict[str, Any]) -> list[tuple[str, str, str, str]]
     return rows
 
 
-def admission_checks(conn: Connection) -> pd.DataFrame:
-    """Every enrolment's entry check: ``child_id``, ``centre``, ``entry_date``, ``status``."""
-    stmt = select(RES.c.content).where(
-        RES.c.res_type == "Patient",
-        RES.c.deleted.is_(False),
-        RES.c.content.contains(ENROLLMENT_EXTENSION, autoescape=True),
-    )
-    rows: list[tuple[str, str, str, str]] = []
-    result = conn.execution_options(yield_per=_BATCH).execute(stmt)
-    for partition in result.partitions():
-        for (content,) in partition:
-            rows.extend(enrolment_checks(json.loads(content)))
+def admission_checks(patients: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Every enrolment's entry check: ``child_id``, ``centre``, ``entry_date``, ``status``.
+
+    Takes the Patients the district gathering has already read (one read of the table).
+    """
+    rows = [row for patient in patients for row in enrolment_checks(patient)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame["entry_date"] = pd.to_datetime(frame["entry_date"], errors="coerce")
     return frame

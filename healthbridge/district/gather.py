@@ -117,9 +117,9 @@ def _sub(extension: dict[str, Any], url: str) -> dict[str, Any]:
     return next((e for e in extension.get("extension", []) if e.get("url") == url), {})
 
 
-def _children(conn: Connection) -> pd.DataFrame:
+def _children(patients: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
-    for p in _contents(conn, "Patient"):
+    for p in patients:
         birth = _day(p.get("birthDate"))
         if birth is None:
             continue
@@ -364,12 +364,13 @@ def data_version(conn: Connection) -> tuple[object, ...]:
 
 
 def _read(conn: Connection) -> DistrictFrames:
-    children = _children(conn)
+    patients = list(_contents(conn, "Patient"))
+    children = _children(patients)
     measurements = _pair(_growth_observations(conn))
     checkups = _checkups(conn)
     vaccinations = _vaccinations(conn)
     centres, agreements = _centres(conn)
-    checks = admission_checks(conn)
+    checks = admission_checks(patients)
     return DistrictFrames(
         children=children,
         measurements=score_measurements(measurements, children),
