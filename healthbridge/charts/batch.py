@@ -25,6 +25,7 @@ from typing import Any, Final
 from healthbridge.charts.labels import Lang
 from healthbridge.charts.summary import enrolment
 from healthbridge.errors import ForbiddenError, GoneError, NotFoundError
+from healthbridge.pipeline.engine import search_all
 from healthbridge.store.repository import Repository, Transaction
 
 #: The rule set used for vaccination and checkup schedules on parent reports.
@@ -56,19 +57,13 @@ def centre_children(txn: Transaction, centre_id: str) -> list[dict[str, Any]]:
     matches past enrolments; the child's current enrolment (the latest one) decides.
     Read through ``txn``, so the caller's reach applies.
     """
-    found: dict[str, dict[str, Any]] = {}
     params = [(ENROLMENT_SEARCH, f"Organization/{centre_id}"), ("active", "true")]
-    offset = 0
-    while True:
-        page = txn.search_params(
-            "Patient", [*params, ("_count", str(txn.max_count)), ("_offset", str(offset))]
-        )
-        for match in page.matches:
-            if match.resource is not None and enrolment(match.resource)[0] == centre_id:
-                found[match.id] = match.resource
-        offset += len(page.matches)
-        if not page.matches or page.total is None or offset >= page.total:
-            return [found[i] for i in sorted(found)]
+    found = {
+        s.id: s.resource
+        for s in search_all(txn, "Patient", params)
+        if s.resource is not None and enrolment(s.resource)[0] == centre_id
+    }
+    return [found[i] for i in sorted(found)]
 
 
 def report_pdf(
