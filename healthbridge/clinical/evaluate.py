@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from datetime import date, timedelta
 from multiprocessing import get_context
 
@@ -31,6 +32,7 @@ from healthbridge.clinical.records import (
     child_records,
 )
 from healthbridge.clinical.ruleset import RuleSet
+from healthbridge.clinical.schedule_batch import schedule_frame, syndromic_checks
 from healthbridge.clinical.screening import screening_findings
 from healthbridge.clinical.vaccination import (
     VaccinationPlan,
@@ -231,7 +233,9 @@ def evaluate_district(
             pool.shutdown(cancel_futures=True)
             _SHARED = None
     centre: list[Finding] = []
-    for centre_id, checks in centre_daily_checks(recent):
+    # only febrile or symptomatic checks can be cases of a cluster
+    cases = replace(recent, daily_checks=syndromic_checks(recent.daily_checks, ruleset.daily_check))
+    for centre_id, checks in centre_daily_checks(cases):
         centre += evaluate_centre(centre_id, checks, ruleset, as_of)
     parts.append(findings_to_frame(centre))
     parts = [p for p in parts if not p.empty]
@@ -243,7 +247,16 @@ def evaluate_district(
 
 
 def _schedule_frame(data: DistrictData, ruleset: RuleSet, as_of: date) -> pd.DataFrame:
-    """Child-level schedule findings (everything but growth) for the children in ``data``."""
+    """Child-level schedule findings (everything but growth) for the children in ``data``:
+    vectorised (:mod:`healthbridge.clinical.schedule_batch`) unless the children frame
+    repeats a child id, which only the per-child path handles."""
+    frame = schedule_frame(data, ruleset, as_of)
+    return frame if frame is not None else _reference_schedule_frame(data, ruleset, as_of)
+
+
+def _reference_schedule_frame(data: DistrictData, ruleset: RuleSet, as_of: date) -> pd.DataFrame:
+    """The schedule findings child by child through :func:`evaluate_child`'s functions (the
+    oracle the vectorised path is tested against)."""
     found: list[Finding] = []
     for record in child_records(data, with_growth=False):
         found += _schedule_findings(record, ruleset, as_of)
