@@ -24,7 +24,7 @@ from healthbridge.clinical.checkups import checkup_findings, checkup_plan
 from healthbridge.clinical.daily_check import DailyCheck, cluster_findings, daily_check_findings
 from healthbridge.clinical.errors import ClinicalInputError
 from healthbridge.clinical.frames import findings_to_frame, require_columns
-from healthbridge.clinical.nutrition import nutrition_findings, nutrition_frame
+from healthbridge.clinical.nutrition import nutrition_findings, nutrition_frame, prepare_growth
 from healthbridge.clinical.records import (
     ChildRecord,
     DistrictData,
@@ -220,10 +220,14 @@ def evaluate_district(
         futures = [pool.submit(_worker, i, workers) for i in range(workers)]
     try:
         growth = _until(data.growth, "date", as_of)
+        growth = prepare_growth(growth.assign(child_id=growth["child_id"].astype(str)))
         if not growth.empty:
-            growth = growth.assign(child_id=growth["child_id"].astype(str))
-            parts.append(nutrition_frame(growth, ruleset.nutrition, ruleset.nutrition_convention))
-        parts.append(velocity_frame(growth, children, ruleset.velocity, as_of))
+            parts.append(
+                nutrition_frame(
+                    growth, ruleset.nutrition, ruleset.nutrition_convention, prepared=True
+                )
+            )
+        parts.append(velocity_frame(growth, children, ruleset.velocity, as_of, prepared=True))
         if pool is None:
             parts.append(_schedule_frame(recent, ruleset, as_of))
         else:
