@@ -89,7 +89,7 @@ class Children:
 
     def locate(self, column: pd.Series) -> npt.NDArray[np.int64]:
         """Row position of each record's child in the children frame (-1: not a child)."""
-        return np.asarray(self.index.get_indexer(column.astype(str)), dtype=np.int64)
+        return np.asarray(self.index.get_indexer(pd.Index(column.astype(str))), dtype=np.int64)
 
 
 def children_arrays(children: pd.DataFrame) -> Children | None:
@@ -115,7 +115,8 @@ def _ranks(sorted_keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         return np.zeros(0, dtype=np.int64)
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_keys)) + 1]
     lengths = np.diff(np.r_[starts, len(sorted_keys)])
-    return np.arange(len(sorted_keys)) - np.repeat(starts, lengths)
+    ranks: npt.NDArray[np.int64] = np.arange(len(sorted_keys)) - np.repeat(starts, lengths)
+    return ranks
 
 
 def _text_codes(values: npt.NDArray[np.object_]) -> npt.NDArray[np.str_]:
@@ -660,7 +661,7 @@ def checkup_frame(
         ids = checkups["checkup_id"].astype(str).to_numpy(dtype=object)[keep]
         raw = checkups["visit_type"].astype(object).to_numpy()[keep]
         text = np.array([isinstance(v, str) for v in raw], dtype=bool)
-        kind = np.where(text, raw, None)
+        kind: npt.NDArray[np.object_] = np.asarray(np.where(text, raw, None), dtype=object)
         # missing and empty values are untyped (records._optional_text), and so is any other
         # false value (checkup_plan skips a record whose visit type is true)
         empty = checkups["visit_type"].isna().to_numpy()[keep] | (raw == "")
@@ -668,13 +669,11 @@ def checkup_frame(
         empty[other] = [not raw[i] for i in other.tolist()]
         untyped = empty
         order = np.lexsort((_text_codes(ids), on, child))
-        child, on, ids, kind, untyped = (
-            child[order],
-            on[order],
-            ids[order],
-            kind[order],
-            untyped[order],
-        )
+        child = child[order]
+        on = on[order]
+        ids = ids[order]
+        kind = kind[order]
+        untyped = untyped[order]
         code = np.asarray(
             pd.Index([v.code for v in visits]).get_indexer(pd.Index(kind, dtype=object)),
             dtype=np.int64,
@@ -698,7 +697,7 @@ def checkup_frame(
     status_due = ~given & ~not_yet & (today < o_m)
     status_overdue = ~given & ~not_yet & ~status_due & (today < x_m)
     status_missed = ~given & ~not_yet & ~status_due & ~status_overdue
-    over = (given | status_missed).all(axis=1)
+    over: Mask = np.asarray((given | status_missed).all(axis=1), dtype=bool)
     weights = np.int64(1) << np.arange(min(count, 62), dtype=np.int64)
     last_given = np.where(given.any(axis=1), count - 1 - np.argmax(given[:, ::-1], axis=1), -1)
     after_last = np.arange(count)[None, :] > last_given[:, None]
@@ -709,8 +708,8 @@ def checkup_frame(
         (AlertKind.CHECKUP_OVERDUE, table.severity_overdue, status_overdue),
         (AlertKind.CHECKUP_MISSED, table.severity_missed, status_missed & after_last),
     )
-    for ki, (kind_, severity, mask) in enumerate(groups):
-        mask = mask & ~over[:, None]
+    for ki, (kind_, severity, status_mask) in enumerate(groups):
+        mask: Mask = status_mask & ~over[:, None]
         with_finding = np.flatnonzero(mask.any(axis=1))
         first = np.argmax(mask[with_finding], axis=1)
         observed = t_m[with_finding, first].tolist()
@@ -855,7 +854,8 @@ def syndromic_checks(checks: pd.DataFrame, table: DailyCheckTable) -> pd.DataFra
         dtype=bool,
     )
     febrile = ~np.isnan(temp) & (temp >= table.fever_threshold_c)
-    return checks[febrile | symptomatic]
+    out: pd.DataFrame = checks[febrile | symptomatic]
+    return out
 
 
 def daily_check_frame(
