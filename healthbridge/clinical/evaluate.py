@@ -180,7 +180,7 @@ def _worker(index: int, count: int) -> pd.DataFrame:
     if _SHARED is None:  # pragma: no cover - only reachable if misused outside a pool
         raise ClinicalInputError("worker started without shared district data")
     data, ruleset, as_of = _SHARED
-    return _schedule_frame(_chunk(data, index, count), ruleset, as_of)
+    return _schedule_frame(data if count == 1 else _chunk(data, index, count), ruleset, as_of)
 
 
 def evaluate_district(
@@ -189,12 +189,15 @@ def evaluate_district(
     """Findings for every child and centre of a district on ``as_of`` (a findings frame,
     sorted by subject type, subject and kind).
 
-    Growth rules run vectorised over all measurements; schedule rules run per child on
-    records built in one pass over each frame. With ``workers`` > 1 the schedule rules run in
-    that many forked processes (reading the district from inherited memory) while this
-    process runs the growth rules; the result does not depend on ``workers``. Use workers
-    only from a single-threaded process (the CLI), never inside a threaded server. Only the
-    last days the cluster windows need are read from the daily checks.
+    Growth rules run vectorised over all measurements (one shared preparation); schedule
+    rules run vectorised over all children (:mod:`healthbridge.clinical.schedule_batch`; the
+    per-child path when child ids repeat). With ``workers`` > 1 the schedule rules run in
+    ``workers - 1`` forked processes (reading the district from inherited memory, the
+    children split between them) while this process runs the growth and cluster rules, so
+    ``workers`` processes work at once; the result does not depend on ``workers``. Use
+    workers only from a single-threaded process (the CLI), never inside a threaded server.
+    Only the last days the cluster windows need are read from the daily checks, and of those
+    only the febrile or symptomatic ones.
     """
     global _SHARED
     require_columns(data.children, "children", ("child_id", "birth_date", "sex"))
@@ -216,8 +219,9 @@ def evaluate_district(
     futures = []
     if workers > 1:
         _SHARED = (recent, ruleset, as_of)
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
-        futures = [pool.submit(_worker, i, workers) for i in range(workers)]
+        helpers = workers - 1
+        pool = ProcessPoolExecutor(max_workers=helpers, mp_context=get_context("fork"))
+        futures = [pool.submit(_worker, i, helpers) for i in range(helpers)]
     try:
         growth = _until(data.growth, "date", as_of)
         growth = prepare_growth(growth.assign(child_id=growth["child_id"].astype(str)))
