@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -109,6 +110,12 @@ def children_arrays(children: pd.DataFrame) -> Children | None:
     return Children(ids.tolist(), index, day_numbers(children["birth_date"]), sexes, discharge)
 
 
+def _dates(days: Days) -> list[date]:
+    """``datetime.date`` objects of day numbers."""
+    out: list[date] = days.astype("datetime64[D]").astype(object).tolist()
+    return out
+
+
 def _ranks(sorted_keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """0, 1, 2… within each run of equal keys of a sorted array."""
     if len(sorted_keys) == 0:
@@ -172,6 +179,33 @@ class _Rows:
         c["rule_id"].append(rule_id)
         c["rule_version"].append(rule_version)
         c["observed_on"].append(observed_on)
+
+    def extend(
+        self,
+        subjects: list[str],
+        kind: AlertKind,
+        severity: str,
+        evidence: list[tuple[str, ...]],
+        items: list[tuple[str, ...]],
+        details: list[str],
+        rule_id: str,
+        rule_version: str,
+        observed_on: list[date],
+    ) -> None:
+        """Many child findings of one kind (grade empty)."""
+        n = len(subjects)
+        c = self.columns
+        c["subject"] += subjects
+        c["subject_type"] += ["child"] * n
+        c["kind"] += [kind.value] * n
+        c["severity"] += [severity] * n
+        c["grade"] += [""] * n
+        c["evidence_ids"] += evidence
+        c["items"] += items
+        c["detail"] += details
+        c["rule_id"] += [rule_id] * n
+        c["rule_version"] += [rule_version] * n
+        c["observed_on"] += observed_on
 
     def frame(self) -> pd.DataFrame:
         if not self.columns["subject"]:
@@ -527,27 +561,28 @@ def vaccination_frame(
         e_at = dict(zip(e_subjects.tolist(), range(len(e_subjects)), strict=True))
         subjects, bounds = _segments(child)
         names = [dose_ids[i] for i in rule.tolist()]
-        first = sched.tolist()
-        prefix = f"{status.value}: "
-        for i, c in enumerate(subjects.tolist()):
-            a, b = bounds[i], bounds[i + 1]
-            items = tuple(names[a:b])
+        spans = list(pairwise(bounds))
+        items = [tuple(names[a:b]) for a, b in spans]
+        evidence: list[tuple[str, ...]] = []
+        for c in subjects.tolist():
             where = e_at.get(c)
-            evidence: tuple[str, ...] = ()
-            if where is not None:
-                evidence = tuple(sorted(set(e_ids[e_bounds[where] : e_bounds[where + 1]])))
-            rows.add_values(
-                ch.ids[c],
-                kind,
-                severity.value,
-                "",
-                evidence,
-                items,
-                prefix + ",".join(items),
-                table.meta.id,
-                table.meta.version,
-                from_day_number(min(first[a:b])),
+            evidence.append(
+                ()
+                if where is None
+                else tuple(sorted(set(e_ids[e_bounds[where] : e_bounds[where + 1]])))
             )
+        prefix = f"{status.value}: "
+        rows.extend(
+            [ch.ids[c] for c in subjects.tolist()],
+            kind,
+            severity.value,
+            evidence,
+            items,
+            [prefix + ",".join(i) for i in items],
+            table.meta.id,
+            table.meta.version,
+            _dates(np.minimum.reduceat(sched, np.asarray(bounds[:-1], dtype=np.intp))),
+        )
 
 
 def admission_frame(
@@ -712,30 +747,33 @@ def checkup_frame(
         mask: Mask = status_mask & ~over[:, None]
         with_finding = np.flatnonzero(mask.any(axis=1))
         first = np.argmax(mask[with_finding], axis=1)
-        observed = t_m[with_finding, first].tolist()
+        observed = _dates(t_m[with_finding, first])
         if count < 63:
             keys = (mask[with_finding].astype(np.int64) @ weights).tolist()
         else:  # pragma: no cover - schedules have about a dozen visits
             keys = [hash(mask[c].tobytes()) for c in with_finding.tolist()]
-        for c, b, when in zip(with_finding.tolist(), keys, observed, strict=True):
+        items: list[tuple[str, ...]] = []
+        details: list[str] = []
+        evidence: list[tuple[str, ...]] = []
+        for c, b in zip(with_finding.tolist(), keys, strict=True):
             label = labels.get((ki, b))
             if label is None:
-                items = tuple(code_ for i, code_ in enumerate(codes) if mask[c, i])
-                label = labels[(ki, b)] = (items, f"{kind_.value}: " + ",".join(items))
-            row = matched[c]
-            evidence = tuple(sorted({ids[r] for r in row.tolist() if r >= 0}))
-            rows.add_values(
-                ch.ids[c],
-                kind_,
-                severity.value,
-                "",
-                evidence,
-                label[0],
-                label[1],
-                table.meta.id,
-                table.meta.version,
-                from_day_number(when),
-            )
+                found = tuple(code_ for i, code_ in enumerate(codes) if mask[c, i])
+                label = labels[(ki, b)] = (found, f"{kind_.value}: " + ",".join(found))
+            items.append(label[0])
+            details.append(label[1])
+            evidence.append(tuple(sorted({ids[r] for r in matched[c].tolist() if r >= 0})))
+        rows.extend(
+            [ch.ids[c] for c in with_finding.tolist()],
+            kind_,
+            severity.value,
+            evidence,
+            items,
+            details,
+            table.meta.id,
+            table.meta.version,
+            observed,
+        )
 
 
 # --------------------------------------------------------------------------- anaemia, screening
