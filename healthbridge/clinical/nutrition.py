@@ -221,13 +221,14 @@ def _latest_frame(g: pd.DataFrame, column: str, fallback: str | None) -> pd.Data
     """Per child: the latest row with a value in ``column`` (else ``fallback``)."""
     value = g[column].to_numpy(dtype=float)
     flagged = g[FLAG_OF[column]].to_numpy(dtype=bool)
-    used = np.full(len(g), column, dtype=object)
+    missing = np.isnan(value)
     if fallback is not None:
-        missing = np.isnan(value)
         value = np.where(missing, g[fallback].to_numpy(dtype=float), value)
         flagged = np.where(missing, g[FLAG_OF[fallback]].to_numpy(dtype=bool), flagged)
-        used = np.where(missing, fallback, used)
     rows = last_rows(g[CHILD_CODE].to_numpy(), np.flatnonzero(~np.isnan(value)))
+    used = np.full(len(rows), column, dtype=object)
+    if fallback is not None:
+        used[missing[rows]] = fallback
     return pd.DataFrame(
         {
             "child_id": g["child_id"].to_numpy()[rows],
@@ -236,7 +237,7 @@ def _latest_frame(g: pd.DataFrame, column: str, fallback: str | None) -> pd.Data
             "age_days": g["age_days"].to_numpy()[rows],
             "value": value[rows],
             "flagged": flagged[rows],
-            "used": used[rows],
+            "used": used,
         }
     )
 
@@ -289,10 +290,11 @@ def nutrition_frame(
                     "kind": hits["kind"].to_numpy(),
                     "severity": hits["severity"].to_numpy(),
                     "grade": hits["grade"].to_numpy(),
-                    "evidence_ids": [(str(o),) for o in hits["observation_id"]],
-                    "items": [(u,) for u in hits["used"]],
+                    "evidence_ids": [(str(o),) for o in hits["observation_id"].tolist()],
+                    "items": [(u,) for u in hits["used"].tolist()],
                     "detail": [
-                        z_detail(u, v) for u, v in zip(hits["used"], hits["value"], strict=True)
+                        z_detail(u, v)
+                        for u, v in zip(hits["used"].tolist(), hits["value"].tolist(), strict=True)
                     ],
                     "rule_id": table.meta.id,
                     "rule_version": f"{table.meta.version}/{convention.id}",

@@ -43,7 +43,7 @@ from healthbridge.clinical.admission import (
     admission_check_of,
     admission_finding,
 )
-from healthbridge.clinical.ages import day_number, from_day_number
+from healthbridge.clinical.ages import Age, day_number, from_day_number
 from healthbridge.clinical.alerts import Finding
 from healthbridge.clinical.anaemia import HbResult, anaemia_findings
 from healthbridge.clinical.daily_check import DailyCheck, daily_check_findings
@@ -83,10 +83,17 @@ class Children:
     birth: Days
     sex: npt.NDArray[np.object_]
     discharge: Days
+    #: the distinct birth dates, and each child's position among them
+    birth_dates: Days
+    birth_index: npt.NDArray[np.intp]
 
     @property
     def n(self) -> int:
         return len(self.ids)
+
+    def at_age(self, age: Age) -> Days:
+        """Each child's date at ``age`` (``ages.add_age`` once per distinct birth date)."""
+        return add(self.birth_dates, age)[self.birth_index]
 
     def locate(self, column: pd.Series) -> npt.NDArray[np.int64]:
         """Row position of each record's child in the children frame (-1: not a child)."""
@@ -107,7 +114,17 @@ def children_arrays(children: pd.DataFrame) -> Children | None:
         discharge = day_numbers(children["discharge_date"])
     else:
         discharge = np.full(len(ids), MISSING, dtype=np.int64)
-    return Children(ids.tolist(), index, day_numbers(children["birth_date"]), sexes, discharge)
+    birth = day_numbers(children["birth_date"])
+    unique, inverse = np.unique(birth, return_inverse=True)
+    return Children(
+        ids.tolist(),
+        index,
+        birth,
+        sexes,
+        discharge,
+        unique,
+        np.asarray(inverse, dtype=np.intp).reshape(-1),
+    )
 
 
 def _dates(days: Days) -> list[date]:
@@ -310,17 +327,14 @@ def vaccination_states(
     series_rank = {s: i for i, s in enumerate(series_names)}
 
     # per-rule dates of every child (computed once per distinct birth date)
-    scheduled = [add_by_birth(ch.birth, r.age) for r in table.doses]
+    scheduled = [ch.at_age(r.age) for r in table.doses]
     overdue = [
-        add_by_birth(ch.birth, r.complete_before)
+        ch.at_age(r.complete_before)
         if r.complete_before is not None
         else add(s, table.overdue_after)
         for r, s in zip(table.doses, scheduled, strict=True)
     ]
-    until = [
-        add_by_birth(ch.birth, r.give_until) if r.give_until is not None else None
-        for r in table.doses
-    ]
+    until = [ch.at_age(r.give_until) if r.give_until is not None else None for r in table.doses]
 
     # product options: the option of the first dose given of an optioned series, else default
     chosen_columns = []
@@ -666,14 +680,10 @@ def checkup_frame(
                 else t + table.overdue_after_days
             )
         else:
-            t = add_by_birth(ch.birth, visit.age)
-            d = (
-                add_by_birth(ch.birth, visit.due_from)
-                if visit.due_from
-                else t - table.due_lead_days
-            )
+            t = ch.at_age(visit.age)
+            d = ch.at_age(visit.due_from) if visit.due_from else t - table.due_lead_days
             o = (
-                add_by_birth(ch.birth, visit.overdue_from)
+                ch.at_age(visit.overdue_from)
                 if visit.overdue_from
                 else t + table.overdue_after_days
             )
