@@ -3,8 +3,11 @@
 :func:`evaluate_child` and :func:`evaluate_centre` take typed records and are what the FHIR
 pipeline calls after a write; :func:`evaluate_district` takes DataFrames (schemas in
 :mod:`healthbridge.clinical.frames`) and returns a findings frame. Both give the same
-findings: growth rules are vectorised in the batch path, the per-child schedules (checkups,
-vaccination, admission check, anaemia, screening, daily check) run the same scalar functions.
+findings: in the batch path the growth rules and the schedule rules (checkups, vaccination,
+admission check; :mod:`healthbridge.clinical.schedule_batch`) are vectorised over the district,
+and anaemia, screening and daily checks run the scalar functions for the children an array
+test selects. The per-child functions define the rules; ``_reference_schedule_frame`` runs
+them child by child for the tests.
 """
 
 from __future__ import annotations
