@@ -94,12 +94,26 @@ def admission_check(
     centre re-checks by 31 December of the entry year. When that date falls before the check
     deadline (entry in December), the following 31 December is used (our reading, [?]).
     """
+    statuses = table.admission.incomplete_statuses
+    missing = tuple(d.dose_id for d in plan.doses if d.status.value in statuses)
+    return admission_check_of(child_id, centre_id, entry_date, state, missing, table, as_of)
+
+
+def admission_check_of(
+    child_id: str,
+    centre_id: str,
+    entry_date: date,
+    state: AdmissionState,
+    missing: tuple[str, ...],
+    table: VaccinationTable,
+    as_of: date,
+) -> AdmissionCheck:
+    """:func:`admission_check` given the missing dose ids (plan order) instead of the plan."""
     rule = table.admission
     check_deadline = entry_date + timedelta(days=rule.check_within_days)
     recheck = date(entry_date.year, rule.recheck_by_month, rule.recheck_by_day)
     if recheck < check_deadline:
         recheck = date(entry_date.year + 1, rule.recheck_by_month, rule.recheck_by_day)
-    missing = tuple(d.dose_id for d in plan.doses if d.status.value in rule.incomplete_statuses)
     return AdmissionCheck(
         child_id,
         centre_id,

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
+import numpy as np
+import numpy.typing as npt
+
 from healthbridge.clinical.errors import RuleTableError
 
 _AGE_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)m)?(?:(\d+)d)?$")
@@ -82,3 +85,32 @@ def age_date(start: date, text: str) -> date:
 def age_in_days(birth: date, on: date) -> int:
     """Chronological age in completed days."""
     return (on - birth).days
+
+
+#: Day numbers (vectorised dates) count days from this date, as ``datetime64[D]`` does.
+EPOCH = date(1970, 1, 1)
+
+
+def day_number(on: date) -> int:
+    """Days from :data:`EPOCH` (the integer form of a date in the vectorised rules)."""
+    return on.toordinal() - EPOCH.toordinal()
+
+
+def from_day_number(days: int) -> date:
+    """Inverse of :func:`day_number`."""
+    return date.fromordinal(int(days) + EPOCH.toordinal())
+
+
+def add_age_days(days: npt.NDArray[np.int64], age: Age) -> npt.NDArray[np.int64]:
+    """Vectorised :func:`add_age` over day numbers (same calendar-month clamping)."""
+    months = age.years * 12 + age.months
+    out = np.asarray(days, dtype=np.int64)
+    if months:
+        on = out.astype("datetime64[D]")
+        month = on.astype("datetime64[M]")
+        day_of_month = (on - month.astype("datetime64[D]")).astype(np.int64)
+        target = month + np.timedelta64(months, "M")
+        first = target.astype("datetime64[D]").astype(np.int64)
+        last = (target + np.timedelta64(1, "M")).astype("datetime64[D]").astype(np.int64) - 1
+        out = np.minimum(first + day_of_month, last)
+    return out + age.days if age.days else out.copy()

@@ -3,14 +3,18 @@
 :func:`evaluate_child` and :func:`evaluate_centre` take typed records and are what the FHIR
 pipeline calls after a write; :func:`evaluate_district` takes DataFrames (schemas in
 :mod:`healthbridge.clinical.frames`) and returns a findings frame. Both give the same
-findings: growth rules are vectorised in the batch path, the per-child schedules (checkups,
-vaccination, admission check, anaemia, screening, daily check) run the same scalar functions.
+findings: in the batch path the growth rules and the schedule rules (checkups, vaccination,
+admission check; :mod:`healthbridge.clinical.schedule_batch`) are vectorised over the district,
+and anaemia, screening and daily checks run the scalar functions for the children an array
+test selects. The per-child functions define the rules; ``_reference_schedule_frame`` runs
+them child by child for the tests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from datetime import date, timedelta
 from multiprocessing import get_context
 
@@ -23,7 +27,7 @@ from healthbridge.clinical.checkups import checkup_findings, checkup_plan
 from healthbridge.clinical.daily_check import DailyCheck, cluster_findings, daily_check_findings
 from healthbridge.clinical.errors import ClinicalInputError
 from healthbridge.clinical.frames import findings_to_frame, require_columns
-from healthbridge.clinical.nutrition import nutrition_findings, nutrition_frame
+from healthbridge.clinical.nutrition import nutrition_findings, nutrition_frame, prepare_growth
 from healthbridge.clinical.records import (
     ChildRecord,
     DistrictData,
@@ -31,6 +35,7 @@ from healthbridge.clinical.records import (
     child_records,
 )
 from healthbridge.clinical.ruleset import RuleSet
+from healthbridge.clinical.schedule_batch import schedule_frame, syndromic_checks
 from healthbridge.clinical.screening import screening_findings
 from healthbridge.clinical.vaccination import (
     VaccinationPlan,
@@ -178,7 +183,7 @@ def _worker(index: int, count: int) -> pd.DataFrame:
     if _SHARED is None:  # pragma: no cover - only reachable if misused outside a pool
         raise ClinicalInputError("worker started without shared district data")
     data, ruleset, as_of = _SHARED
-    return _schedule_frame(_chunk(data, index, count), ruleset, as_of)
+    return _schedule_frame(data if count == 1 else _chunk(data, index, count), ruleset, as_of)
 
 
 def evaluate_district(
@@ -187,12 +192,15 @@ def evaluate_district(
     """Findings for every child and centre of a district on ``as_of`` (a findings frame,
     sorted by subject type, subject and kind).
 
-    Growth rules run vectorised over all measurements; schedule rules run per child on
-    records built in one pass over each frame. With ``workers`` > 1 the schedule rules run in
-    that many forked processes (reading the district from inherited memory) while this
-    process runs the growth rules; the result does not depend on ``workers``. Use workers
-    only from a single-threaded process (the CLI), never inside a threaded server. Only the
-    last days the cluster windows need are read from the daily checks.
+    Growth rules run vectorised over all measurements (one shared preparation); schedule
+    rules run vectorised over all children (:mod:`healthbridge.clinical.schedule_batch`; the
+    per-child path when child ids repeat). With ``workers`` > 1 the schedule rules run in
+    ``workers - 1`` forked processes (reading the district from inherited memory, the
+    children split between them) while this process runs the growth and cluster rules, so
+    ``workers`` processes work at once; the result does not depend on ``workers``. Use
+    workers only from a single-threaded process (the CLI), never inside a threaded server.
+    Only the last days the cluster windows need are read from the daily checks, and of those
+    only the febrile or symptomatic ones.
     """
     global _SHARED
     require_columns(data.children, "children", ("child_id", "birth_date", "sex"))
@@ -214,14 +222,19 @@ def evaluate_district(
     futures = []
     if workers > 1:
         _SHARED = (recent, ruleset, as_of)
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
-        futures = [pool.submit(_worker, i, workers) for i in range(workers)]
+        helpers = workers - 1
+        pool = ProcessPoolExecutor(max_workers=helpers, mp_context=get_context("fork"))
+        futures = [pool.submit(_worker, i, helpers) for i in range(helpers)]
     try:
         growth = _until(data.growth, "date", as_of)
+        growth = prepare_growth(growth.assign(child_id=growth["child_id"].astype(str)))
         if not growth.empty:
-            growth = growth.assign(child_id=growth["child_id"].astype(str))
-            parts.append(nutrition_frame(growth, ruleset.nutrition, ruleset.nutrition_convention))
-        parts.append(velocity_frame(growth, children, ruleset.velocity, as_of))
+            parts.append(
+                nutrition_frame(
+                    growth, ruleset.nutrition, ruleset.nutrition_convention, prepared=True
+                )
+            )
+        parts.append(velocity_frame(growth, children, ruleset.velocity, as_of, prepared=True))
         if pool is None:
             parts.append(_schedule_frame(recent, ruleset, as_of))
         else:
@@ -231,7 +244,9 @@ def evaluate_district(
             pool.shutdown(cancel_futures=True)
             _SHARED = None
     centre: list[Finding] = []
-    for centre_id, checks in centre_daily_checks(recent):
+    # only febrile or symptomatic checks can be cases of a cluster
+    cases = replace(recent, daily_checks=syndromic_checks(recent.daily_checks, ruleset.daily_check))
+    for centre_id, checks in centre_daily_checks(cases):
         centre += evaluate_centre(centre_id, checks, ruleset, as_of)
     parts.append(findings_to_frame(centre))
     parts = [p for p in parts if not p.empty]
@@ -243,7 +258,16 @@ def evaluate_district(
 
 
 def _schedule_frame(data: DistrictData, ruleset: RuleSet, as_of: date) -> pd.DataFrame:
-    """Child-level schedule findings (everything but growth) for the children in ``data``."""
+    """Child-level schedule findings (everything but growth) for the children in ``data``:
+    vectorised (:mod:`healthbridge.clinical.schedule_batch`) unless the children frame
+    repeats a child id, which only the per-child path handles."""
+    frame = schedule_frame(data, ruleset, as_of)
+    return frame if frame is not None else _reference_schedule_frame(data, ruleset, as_of)
+
+
+def _reference_schedule_frame(data: DistrictData, ruleset: RuleSet, as_of: date) -> pd.DataFrame:
+    """The schedule findings child by child through :func:`evaluate_child`'s functions (the
+    oracle the vectorised path is tested against)."""
     found: list[Finding] = []
     for record in child_records(data, with_growth=False):
         found += _schedule_findings(record, ruleset, as_of)

@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from healthbridge.clinical.alerts import Finding
@@ -156,11 +157,28 @@ def implausible_finding(
 # --------------------------------------------------------------------------- vectorised
 
 
-def _prepare(growth: pd.DataFrame) -> pd.DataFrame:
+#: Column of a prepared growth frame: an integer per child, equal rows contiguous.
+CHILD_CODE = "_child"
+
+
+def prepare_growth(growth: pd.DataFrame) -> pd.DataFrame:
+    """Growth rows grouped by child, each child's rows by (date, observation id), flags as
+    bools, missing z columns as NaN, and :data:`CHILD_CODE` (the input of the vectorised growth
+    rules; pass it with ``prepared=True`` to run several of them on one sort).
+
+    Only the order within a child matters to the rules (latest and previous measurement), so
+    the children are grouped, not sorted by id: the order is a stable sort by (child, date,
+    observation id) and the frame is used as is when already in that order.
+    """
     require_columns(growth, "growth", ("child_id", "observation_id", "date", "age_days"))
-    g = growth.sort_values(["child_id", "date", "observation_id"], kind="mergesort").reset_index(
-        drop=True
-    )
+    g = growth.assign(date=pd.to_datetime(growth["date"]).astype("datetime64[ns]"))
+    codes = np.asarray(pd.factorize(g["child_id"])[0], dtype=np.int64)
+    days = g["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    order = _child_order(codes, days, g["observation_id"].to_numpy(dtype=object))
+    if order is not None:
+        g = g.take(order)
+    g = g.reset_index(drop=True)
+    g[CHILD_CODE] = np.asarray(pd.factorize(g["child_id"])[0], dtype=np.int64)
     for column in Z_COLUMNS:
         if column not in g.columns:
             g[column] = np.nan
@@ -169,37 +187,72 @@ def _prepare(growth: pd.DataFrame) -> pd.DataFrame:
     return g
 
 
+def _child_order(
+    codes: npt.NDArray[np.int64], days: npt.NDArray[np.int64], ids: npt.NDArray[np.object_]
+) -> npt.NDArray[np.intp] | None:
+    """The stable order by (child, date, id), or ``None`` when the rows are in it already."""
+    if len(codes) < 2:
+        return None
+    step = np.diff(codes)
+    same = step == 0
+    later = days[1:] > days[:-1]
+    tie = same & (days[1:] == days[:-1])
+    if (step >= 0).all() and (~same | later | tie).all():
+        at = np.flatnonzero(tie)
+        if len(at) == 0:
+            return None
+        text = np.asarray(ids, dtype=str)
+        if (text[at + 1] >= text[at]).all():
+            return None
+    return np.lexsort((np.asarray(ids, dtype=str), days, codes))
+
+
+def last_rows(codes: npt.NDArray[np.int64], rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """Of ``rows`` (ascending positions in a prepared growth frame), each child's last."""
+    if len(rows) == 0:
+        return rows
+    c = codes[rows]
+    keep = np.ones(len(rows), dtype=bool)
+    keep[:-1] = c[1:] != c[:-1]
+    return rows[keep]
+
+
 def _latest_frame(g: pd.DataFrame, column: str, fallback: str | None) -> pd.DataFrame:
     """Per child: the latest row with a value in ``column`` (else ``fallback``)."""
     value = g[column].to_numpy(dtype=float)
     flagged = g[FLAG_OF[column]].to_numpy(dtype=bool)
-    used = np.full(len(g), column, dtype=object)
+    missing = np.isnan(value)
     if fallback is not None:
-        missing = np.isnan(value)
         value = np.where(missing, g[fallback].to_numpy(dtype=float), value)
         flagged = np.where(missing, g[FLAG_OF[fallback]].to_numpy(dtype=bool), flagged)
-        used = np.where(missing, fallback, used)
-    frame = pd.DataFrame(
+    rows = last_rows(g[CHILD_CODE].to_numpy(), np.flatnonzero(~np.isnan(value)))
+    used = np.full(len(rows), column, dtype=object)
+    if fallback is not None:
+        used[missing[rows]] = fallback
+    return pd.DataFrame(
         {
-            "child_id": g["child_id"].to_numpy(),
-            "observation_id": g["observation_id"].to_numpy(),
-            "date": g["date"].to_numpy(),
-            "age_days": g["age_days"].to_numpy(),
-            "value": value,
-            "flagged": flagged,
+            "child_id": g["child_id"].to_numpy()[rows],
+            "observation_id": g["observation_id"].to_numpy()[rows],
+            "date": g["date"].to_numpy()[rows],
+            "age_days": g["age_days"].to_numpy()[rows],
+            "value": value[rows],
+            "flagged": flagged[rows],
             "used": used,
         }
     )
-    frame = frame[~np.isnan(value)]
-    latest: pd.DataFrame = frame.drop_duplicates("child_id", keep="last")
-    return latest
 
 
 def nutrition_frame(
-    growth: pd.DataFrame, table: NutritionTable, convention: NutritionConvention
+    growth: pd.DataFrame,
+    table: NutritionTable,
+    convention: NutritionConvention,
+    *,
+    prepared: bool = False,
 ) -> pd.DataFrame:
-    """Vectorised :func:`nutrition_findings` over many children; returns a findings frame."""
-    g = _prepare(growth)
+    """Vectorised :func:`nutrition_findings` over many children; returns a findings frame.
+
+    ``prepared``: ``growth`` comes from :func:`prepare_growth` (skips the preparation)."""
+    g = growth if prepared else prepare_growth(growth)
     cache: dict[tuple[str, str | None], pd.DataFrame] = {}
     parts = []
     for order, rule in enumerate(convention.rules):
@@ -237,10 +290,11 @@ def nutrition_frame(
                     "kind": hits["kind"].to_numpy(),
                     "severity": hits["severity"].to_numpy(),
                     "grade": hits["grade"].to_numpy(),
-                    "evidence_ids": [(str(o),) for o in hits["observation_id"]],
-                    "items": [(u,) for u in hits["used"]],
+                    "evidence_ids": [(str(o),) for o in hits["observation_id"].tolist()],
+                    "items": [(u,) for u in hits["used"].tolist()],
                     "detail": [
-                        z_detail(u, v) for u, v in zip(hits["used"], hits["value"], strict=True)
+                        z_detail(u, v)
+                        for u, v in zip(hits["used"].tolist(), hits["value"].tolist(), strict=True)
                     ],
                     "rule_id": table.meta.id,
                     "rule_version": f"{table.meta.version}/{convention.id}",

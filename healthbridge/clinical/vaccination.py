@@ -170,6 +170,11 @@ class _Derived:
         return out
 
 
+def schedule_lookups(table: VaccinationTable) -> _Derived:
+    """The lookups derived from ``table`` (live vaccines, product options, tracks; cached)."""
+    return per_table(table, "vaccination", lambda: _Derived(table))
+
+
 def vaccination_plan(
     birth_date: date,
     sex: Sex,
@@ -178,7 +183,7 @@ def vaccination_plan(
     as_of: date,
 ) -> VaccinationPlan:
     """Each scheduled dose's status on ``as_of`` with catch-up dates (chronological age)."""
-    derived = per_table(table, "vaccination", lambda: _Derived(table))
+    derived = schedule_lookups(table)
     live, gap = derived.live, derived.gap
     doses = sorted((g for g in given if g.on <= as_of), key=lambda g: (g.on, g.immunization_id))
     live_dates = sorted({g.on for g in doses if g.vaccine in live})

@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from healthbridge.clinical.ages import add_age
+from healthbridge.clinical._days import add_by_birth, day_numbers
+from healthbridge.clinical.ages import add_age, day_number
 from healthbridge.clinical.alerts import Finding
 from healthbridge.clinical.frames import FINDING_COLUMNS, findings_to_frame, require_columns
-from healthbridge.clinical.nutrition import GrowthPoint
+from healthbridge.clinical.nutrition import CHILD_CODE, GrowthPoint, last_rows, prepare_growth
 from healthbridge.clinical.tables import MeasurementGapRule, VelocityTable
 from healthbridge.clinical.vocab import FLAG_OF, AlertKind
 
@@ -212,12 +213,19 @@ def measurement_gap_finding(
 
 def _last_two(g: pd.DataFrame, column: str) -> pd.DataFrame:
     """Per child, the last two plausible values of ``column`` side by side (prev_*, last_*)."""
-    sub = g[g[column].notna() & ~g[FLAG_OF[column]]][
-        ["child_id", "observation_id", "date", "age_days", column]
-    ]
-    last = sub.drop_duplicates("child_id", keep="last")
-    prev = sub.drop(index=last.index).drop_duplicates("child_id", keep="last")
-    return last.merge(prev, on="child_id", suffixes=("_last", "_prev"))
+    rows = np.flatnonzero(g[column].notna().to_numpy() & ~g[FLAG_OF[column]].to_numpy())
+    codes = g[CHILD_CODE].to_numpy()
+    last = last_rows(codes, rows)
+    # the row before each child's last plausible one, when it is the same child's
+    at = np.searchsorted(rows, last) - 1
+    has_prev = at >= 0
+    has_prev[has_prev] = codes[rows[at[has_prev]]] == codes[last[has_prev]]
+    last, prev = last[has_prev], rows[at[has_prev]]
+    out = {"child_id": g["child_id"].to_numpy()[last]}
+    for suffix, picked in (("_last", last), ("_prev", prev)):
+        for name in ("observation_id", "date", "age_days", column):
+            out[name + suffix] = g[name].to_numpy()[picked]
+    return pd.DataFrame(out)
 
 
 def velocity_frame(
@@ -225,20 +233,19 @@ def velocity_frame(
     children: pd.DataFrame,
     table: VelocityTable,
     as_of: date,
+    *,
+    prepared: bool = False,
 ) -> pd.DataFrame:
-    """Vectorised :func:`velocity_findings` for every child in ``children``."""
+    """Vectorised :func:`velocity_findings` for every child in ``children``.
+
+    ``prepared``: ``growth`` comes from :func:`~healthbridge.clinical.nutrition.prepare_growth`
+    (skips the preparation)."""
     require_columns(growth, "growth", ("child_id", "observation_id", "date", "age_days"))
     require_columns(children, "children", ("child_id", "birth_date"))
-    g = growth.assign(date=pd.to_datetime(growth["date"]).astype("datetime64[ns]"))
-    g = g[g["date"] <= pd.Timestamp(as_of)].copy()
-    for column in FLAG_OF:
-        if column not in g.columns:
-            g[column] = np.nan
-        flag = FLAG_OF[column]
-        g[flag] = g[flag].fillna(0).astype(bool) if flag in g.columns else False
-    g = g.sort_values(["child_id", "date", "observation_id"], kind="mergesort").reset_index(
-        drop=True
-    )
+    g = growth if prepared else prepare_growth(growth)
+    until = (g["date"] <= pd.Timestamp(as_of)).to_numpy()
+    if not until.all():
+        g = g[until].reset_index(drop=True)
     meta = table.meta
     frames: list[pd.DataFrame] = []
 
@@ -288,42 +295,37 @@ def velocity_frame(
 
     fl = table.flat
     if fl.weight_column in g.columns:
-        w = g[g[fl.weight_column].notna() & ~g["fwei"]][
-            ["child_id", "observation_id", "date", fl.weight_column]
-        ]
-        last = w.drop_duplicates("child_id", keep="last").rename(
-            columns={"observation_id": "oid_last", "date": "date_last", fl.weight_column: "w_last"}
-        )
-        last["probe"] = (last["date_last"] - pd.Timedelta(days=fl.min_interval_days)).astype(
-            "datetime64[ns]"
-        )
-        earlier = w.rename(
-            columns={"observation_id": "oid_prev", "date": "probe", fl.weight_column: "w_prev"}
-        )
-        earlier = earlier.sort_values(["probe", "oid_prev"], kind="mergesort")
-        pairs = pd.merge_asof(
-            last.sort_values("probe", kind="mergesort"),
-            earlier,
-            on="probe",
-            by="child_id",
-            direction="backward",
-        ).dropna(subset=["w_prev"])
-        gain = np.round(pairs["w_last"].to_numpy() - pairs["w_prev"].to_numpy(), _DECIMALS)
-        hit = pairs[gain <= fl.max_gain_kg]
+        codes = g[CHILD_CODE].to_numpy()
+        days = g["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+        rows = np.flatnonzero(g[fl.weight_column].notna().to_numpy() & ~g["fwei"].to_numpy())
+        last = last_rows(codes, rows)
+        # the latest plausible weight at least min_interval_days before each child's last one
+        # (rows are by child, date, id: of equal dates the last, as a backward as-of match)
+        keys = (codes[rows] << 32) + days[rows]
+        probe = (codes[last] << 32) + days[last] - fl.min_interval_days
+        at = np.searchsorted(keys, probe, side="right") - 1
+        found = at >= 0
+        found[found] = codes[rows[at[found]]] == codes[last[found]]
+        last, prev = last[found], rows[at[found]]
+        weight = g[fl.weight_column].to_numpy(dtype=float)
+        gain = np.round(weight[last] - weight[prev], _DECIMALS)
+        hit = gain <= fl.max_gain_kg
+        last, prev = last[hit], prev[hit]
+        oid = g["observation_id"].to_numpy()
         frames.append(
             _frame(
-                hit["child_id"],
+                g["child_id"].to_numpy()[last],
                 AlertKind.FLAT_GROWTH,
                 fl.severity.value,
-                [(a, b) for a, b in zip(hit["oid_prev"], hit["oid_last"], strict=True)],
-                [(fl.weight_column,)] * len(hit),
+                [(a, b) for a, b in zip(oid[prev], oid[last], strict=True)],
+                [(fl.weight_column,)] * len(last),
                 [
                     f"weight {a:.3f}->{b:.3f} kg"
-                    for a, b in zip(hit["w_prev"], hit["w_last"], strict=True)
+                    for a, b in zip(weight[prev], weight[last], strict=True)
                 ],
                 meta.id,
                 meta.version,
-                hit["date_last"].to_numpy(),
+                g["date"].to_numpy()[last],
             )
         )
 
@@ -361,25 +363,33 @@ def _gap_frame(
     g: pd.DataFrame, children: pd.DataFrame, table: VelocityTable, as_of: date
 ) -> pd.DataFrame:
     rule = table.measurement_gap
-    measured = g[(g["zwei"].notna() & ~g["fwei"]) | (g["zlen"].notna() & ~g["flen"])]
-    last = measured.drop_duplicates("child_id", keep="last")[["child_id", "observation_id", "date"]]
+    measured = (g["zwei"].notna().to_numpy() & ~g["fwei"].to_numpy()) | (
+        g["zlen"].notna().to_numpy() & ~g["flen"].to_numpy()
+    )
+    rows = last_rows(g[CHILD_CODE].to_numpy(), np.flatnonzero(measured))
+    last = g.iloc[rows][["child_id", "observation_id", "date"]]
     kids = children[["child_id", "birth_date"]].copy()
     kids["enrolled"] = (
         children["centre_id"].notna().to_numpy() if "centre_id" in children.columns else False
     )
     kids = kids.merge(last, on="child_id", how="left")
-    births = pd.to_datetime(kids["birth_date"]).dt.date
-    allowed = np.array(
-        [
-            allowed_gap_days(b, as_of, rule, enrolled_in_centre=bool(e))
-            for b, e in zip(births, kids["enrolled"], strict=True)
-        ],
-        dtype=object,
-    )
-    has_rule = np.array([a is not None for a in allowed])
+    # allowed_gap_days for every child: the first age band holding as_of
+    births = day_numbers(kids["birth_date"])
+    enrolled = kids["enrolled"].to_numpy(dtype=bool)
+    today = day_number(as_of)
+    allowed_num = np.zeros(len(kids), dtype=np.int64)
+    has_rule = np.zeros(len(kids), dtype=bool)
+    for band in rule.bands:
+        inside = (
+            ~has_rule
+            & (add_by_birth(births, band.from_age) <= today)
+            & (today < add_by_birth(births, band.to_age))
+        )
+        limit = np.where(enrolled, min(band.max_days, rule.centre_max_days), band.max_days)
+        allowed_num = np.where(inside, limit + rule.grace_days, allowed_num)
+        has_rule |= inside
     since = pd.to_datetime(kids["date"]).fillna(pd.to_datetime(kids["birth_date"]))
     gap = (pd.Timestamp(as_of) - since).dt.days.to_numpy()
-    allowed_num = np.where(has_rule, allowed, 0).astype(int)
     hit_mask = has_rule & (gap > allowed_num)
     hit = kids[hit_mask]
     since_dates = since[hit_mask].dt.date
