@@ -24,10 +24,11 @@ from healthbridge.store.repository import Repository
 
 
 def default_hooks(settings: Settings) -> StoreHooks:
-    """The store hooks a production app runs with: profile validation on every write."""
+    """The store hooks a production app runs with: profile validation on every write (except
+    trusted writes of resources the server builds from tested templates)."""
     del settings  # hooks that depend on settings (rule sets, access) register here too
     hooks = StoreHooks()
-    hooks.add_validator(profile_write_validator)
+    hooks.add_input_validator(profile_write_validator)
     return hooks
 
 

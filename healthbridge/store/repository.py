@@ -558,15 +558,18 @@ class Transaction:
         return out
 
     # ------------------------------------------------------------------ writes
-    def _validate(self, resource: dict[str, Any], action: WriteAction, prev: Any) -> None:
-        r4.validate(resource)
-        if not self.hooks.validators:
+    def _validate(
+        self, resource: dict[str, Any], action: WriteAction, prev: Any, *, trusted: bool = False
+    ) -> None:
+        if not trusted:
+            r4.validate(resource)
+        validators = self.hooks.validators
+        if not trusted and self.hooks.input_validators:
+            validators = [*validators, *self.hooks.input_validators]
+        if not validators:
             return
         ctx = WriteContext(action, self.context, _from_row(prev) if prev is not None else None)
-        issues = [i for v in self.hooks.validators for i in v(resource, ctx)]
-        errors = [i for i in issues if i.severity in ("error", "fatal")]
-        if errors:
-            raise UnprocessableError(errors[0].diagnostics, issues=issues)
+        _check_issues([i for v in validators for i in v(resource, ctx)])
 
     def _write(
         self,
@@ -577,6 +580,7 @@ class Transaction:
         action: WriteAction,
         method: str,
         prepared: IndexRows | None = None,
+        trusted: bool = False,
     ) -> StoredResource:
         rtype = str(resource["resourceType"])
         restricted = self.restricted
@@ -593,7 +597,7 @@ class Transaction:
         meta["lastUpdated"] = format_instant(now)
         resource["meta"] = meta
         if prepared is None:
-            self._validate(resource, action, prev)
+            self._validate(resource, action, prev, trusted=trusted)
         index_rows = prepared or extract(resource)
         comp_rows, link_rows = access_tables.rows_for(rtype, resource_id, resource, index_rows)
         if restricted:
@@ -712,6 +716,7 @@ class Transaction:
         if_none_exist: str | None = None,
         assigned_id: str | None = None,
         prepared: IndexRows | None = None,
+        trusted: bool = False,
     ) -> WriteResult:
         """Create with a server-assigned id; with ``if_none_exist`` a conditional create.
 
@@ -719,6 +724,12 @@ class Transaction:
         entries so references between entries can be rewritten before anything is written.
         ``prepared`` comes from :meth:`Repository.prepare_create` (validation and index
         extraction already done, outside the database transaction).
+
+        ``trusted`` is for resources the server builds itself from typed code (never for
+        client input): the base R4 model validation and the input validators (profile
+        conformance) are skipped — their builders are tested against the ``fhir.resources``
+        model and the profiles they claim — while business validators, index extraction,
+        access checks, interceptors, audit and history run as for any write.
         """
         rtype = _resource_type(resource)
         self._check("create", rtype)
@@ -736,6 +747,7 @@ class Transaction:
             action="create",
             method="POST",
             prepared=prepared,
+            trusted=trusted,
         )
         return WriteResult(stored, created=True)
 
@@ -746,9 +758,10 @@ class Transaction:
         resource: dict[str, Any],
         *,
         if_match: int | None = None,
+        trusted: bool = False,
     ) -> WriteResult:
         """Update (or create-on-update) ``resource_type/resource_id``; ``if_match`` is the
-        expected current version (412 when stale)."""
+        expected current version (412 when stale); ``trusted`` as for :meth:`create`."""
         _check_type(resource_type)
         self._check("update", resource_type)
         check_id(resource_id)
@@ -768,6 +781,7 @@ class Transaction:
             prev=prev,
             action="update" if prev is not None and not prev.deleted else "create",
             method="PUT",
+            trusted=trusted,
         )
         return WriteResult(stored, created=prev is None or bool(prev.deleted))
 
@@ -832,6 +846,13 @@ class Transaction:
         return stored
 
 
+def _check_issues(issues: list[Issue]) -> None:
+    """422 listing every issue when any is an error (write validators)."""
+    errors = [i for i in issues if i.severity in ("error", "fatal")]
+    if errors:
+        raise UnprocessableError(errors[0].diagnostics, issues=issues)
+
+
 def _resource_type(resource: dict[str, Any]) -> str:
     rtype = resource.get("resourceType") if isinstance(resource, dict) else None
     if not isinstance(rtype, str):
@@ -864,19 +885,23 @@ class Repository:
         self.default_count = default_count
         self.max_count = max_count
 
-    def prepare_create(self, resource: dict[str, Any], context: RequestContext) -> IndexRows:
+    def prepare_create(
+        self, resource: dict[str, Any], context: RequestContext, *, trusted: bool = False
+    ) -> IndexRows:
         """Validate a resource to be created and extract its index rows *before* opening a
         database transaction (CPU work that then does not hold SQLite's write lock). The
         resource must already carry its final references; ``id``/``meta.versionId``/
-        ``meta.lastUpdated`` are not indexed, so setting them later changes nothing."""
+        ``meta.lastUpdated`` are not indexed, so setting them later changes nothing.
+        ``trusted`` as for :meth:`Transaction.create` (server-built resources only)."""
         _resource_type(resource)
-        r4.validate(resource)
-        if self.hooks.validators:
+        if not trusted:
+            r4.validate(resource)
+        validators = self.hooks.validators
+        if not trusted and self.hooks.input_validators:
+            validators = [*validators, *self.hooks.input_validators]
+        if validators:
             ctx = WriteContext("create", context, None)
-            issues = [i for v in self.hooks.validators for i in v(resource, ctx)]
-            errors = [i for i in issues if i.severity in ("error", "fatal")]
-            if errors:
-                raise UnprocessableError(errors[0].diagnostics, issues=issues)
+            _check_issues([i for v in validators for i in v(resource, ctx)])
         return extract(resource)
 
     @contextmanager
