@@ -131,3 +131,23 @@ def test_trusted_writes_still_run_business_validators(settings: Any) -> None:
             repo.prepare_create(bad, SYSTEM_CONTEXT)
     finally:
         engine.dispose()
+
+
+def test_server_ids_are_time_ordered_uuids() -> None:
+    import time
+    import uuid
+
+    from healthbridge.store.repository import check_id, new_id
+
+    first = [new_id() for _ in range(200)]
+    time.sleep(0.002)
+    later = [new_id() for _ in range(200)]
+    assert len(set(first + later)) == 400
+    for value in first + later:
+        check_id(value)
+        parsed = uuid.UUID(value)
+        assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+        assert str(parsed) == value
+    assert max(first) < min(later)  # a later millisecond sorts after
+    now_ms = time.time_ns() // 1_000_000
+    assert abs(int(later[0].replace("-", "")[:12], 16) - now_ms) < 60_000
