@@ -113,8 +113,9 @@ def _too_deep(value: Any, limit: int) -> bool:
     return _exceeds(value, limit)
 
 
-def _exceeds(container: dict[str, Any] | list[Any], budget: int) -> bool:
-    for item in container.values() if type(container) is dict else container:
+def _exceeds(container: Any, budget: int) -> bool:
+    items: Any = container.values() if type(container) is dict else container
+    for item in items:
         kind = type(item)
         if (kind is dict or kind is list) and (budget <= 1 or _exceeds(item, budget - 1)):
             return True
