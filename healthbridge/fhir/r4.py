@@ -114,7 +114,7 @@ def validate(resource: dict[str, Any]) -> dict[str, Any]:
         raise UnprocessableError(f"Unsupported or missing resourceType: {resource_type!r}")
     leaves: list[Any] = []
     try:
-        key = _shape(resource, leaves)
+        key = shape(resource, leaves)
     except RecursionError:
         validate_model(resource)
         return resource
@@ -139,7 +139,7 @@ _MAX_VALUES = 20_000
 _MAX_VALUE_LENGTH = 256
 
 
-def _shape(value: Any, leaves: list[Any]) -> Any:
+def shape(value: Any, leaves: list[Any]) -> Any:
     """The *shape* of a JSON value: its structure (object keys in order, array lengths,
     ``resourceType`` values) with every other primitive replaced by its JSON type; those
     primitives are appended to ``leaves`` in document order."""
@@ -149,10 +149,10 @@ def _shape(value: Any, leaves: list[Any]) -> Any:
             if k == "resourceType" and type(v) is str:
                 parts.append((k, ("=", v)))
             else:
-                parts.append((k, _shape(v, leaves)))
+                parts.append((k, shape(v, leaves)))
         return tuple(parts)
     if type(value) is list:
-        return ("l", *[_shape(v, leaves) for v in value])
+        return ("l", *[shape(v, leaves) for v in value])
     leaves.append(value)
     return type(value)
 
@@ -175,7 +175,7 @@ class _ShapePlan:
 
     Why this equals the model's verdict: with ``extra="forbid"`` and fhir_core's validators,
     whether a JSON object validates depends on (a) its keys, nesting, array lengths, JSON
-    types, nulls and ``resourceType`` values — what :func:`_shape` keeps; fhir_core's model
+    types, nulls and ``resourceType`` values — what :func:`shape` keeps; fhir_core's model
     validators (nulls in complex lists, required primitives with their ``_x`` extensions,
     one ``value[x]`` of a choice, the primitive-extension rule, the resource type check) look
     only at these — and (b) each primitive element's value checked on its own by the field's
@@ -261,7 +261,7 @@ def _adapter(model_class: type, name: str) -> tuple[Any, dict[Any, bool]]:
 
 
 def _map_object(data: dict[str, Any], model: Any, groups: list[_Group], pos: list[int]) -> None:
-    """Walk ``data`` in :func:`_shape`'s order beside its validated ``model`` instance."""
+    """Walk ``data`` in :func:`shape`'s order beside its validated ``model`` instance."""
     from pydantic import BaseModel
 
     if not isinstance(model, BaseModel):
