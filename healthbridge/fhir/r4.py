@@ -82,6 +82,13 @@ def _issues_from(error: ValidationError, resource_type: str) -> list[Issue]:
     return issues or [Issue("error", "structure", str(error))]
 
 
+def warm_up() -> None:
+    """Load the models of every supported type now (they load on first use otherwise): a
+    server calls this at start-up, before freezing the collector's generations."""
+    for resource_type in SUPPORTED_TYPES:
+        _model(resource_type)
+
+
 def validate_model(resource: dict[str, Any]) -> Any:
     """Validate ``resource`` with the ``fhir.resources`` model itself and return the model
     instance: the reference :func:`validate` agrees with. Raises
