@@ -125,6 +125,9 @@ def validate(resource: dict[str, Any]) -> dict[str, Any]:
     except RecursionError:
         validate_model(resource)
         return resource
+    if len(leaves) > MAX_SHAPE_LEAVES:  # large resources are rare: not worth keeping
+        validate_model(resource)
+        return resource
     plan = _PLANS.get(key)
     if plan is None:
         model = validate_model(resource)  # raises when invalid: invalid shapes are not kept
@@ -137,9 +140,12 @@ def validate(resource: dict[str, Any]) -> dict[str, Any]:
     return resource
 
 
-#: Shapes remembered (the cache is emptied when it grows past this; a shape is a few hundred
-#: bytes).
-_MAX_SHAPES = 4096
+#: Shapes remembered (the cache is emptied when it grows past this). With at most
+#: :data:`MAX_SHAPE_LEAVES` primitives a shape is at most some tens of kB, which bounds the
+#: memory a client sending ever new structures can make the server hold.
+_MAX_SHAPES = 1024
+#: Resources with more primitives than this are validated by the model every time.
+MAX_SHAPE_LEAVES = 500
 #: Distinct valid values remembered per element (then that element's memo is emptied).
 _MAX_VALUES = 20_000
 #: Longer strings are checked every time instead of being remembered.

@@ -26,7 +26,7 @@ from healthbridge.fhir.fhirpath import (
     compile_expression,
     compile_simple,
 )
-from healthbridge.fhir.r4 import shape
+from healthbridge.fhir.r4 import MAX_SHAPE_LEAVES, shape
 from healthbridge.fhir.values import MAX_DATE, MIN_DATE, date_range, fold
 
 #: Parameter types the store indexes.
@@ -417,7 +417,7 @@ def extract_walked(resource: dict[str, Any]) -> IndexRows:
 _Located = tuple[tuple[_Step, tuple[tuple[tuple[Any, ...], str | None], ...] | None], ...]
 _BY_SHAPE: dict[Any, _Located] = {}
 #: Structures remembered (emptied past this; a Bundle of growth data holds a handful).
-_MAX_SHAPES = 4096
+_MAX_SHAPES = 1024
 
 
 def _locate(resource: dict[str, Any]) -> _Located:
@@ -443,9 +443,12 @@ def extract(resource: dict[str, Any]) -> IndexRows:
     from there; ``resolve()`` filters and interpreted expressions are evaluated every time.
     The result equals :func:`extract_interpreted` (tests compare all three).
     """
+    leaves: list[Any] = []
     try:
-        key = shape(resource, [])
+        key = shape(resource, leaves)
     except RecursionError:
+        return extract_walked(resource)
+    if len(leaves) > MAX_SHAPE_LEAVES:
         return extract_walked(resource)
     located = _BY_SHAPE.get(key)
     if located is None:
