@@ -24,10 +24,11 @@ from healthbridge.store.repository import Repository
 
 
 def default_hooks(settings: Settings) -> StoreHooks:
-    """The store hooks a production app runs with: profile validation on every write."""
+    """The store hooks a production app runs with: profile validation on every write (except
+    trusted writes of resources the server builds from tested templates)."""
     del settings  # hooks that depend on settings (rule sets, access) register here too
     hooks = StoreHooks()
-    hooks.add_validator(profile_write_validator)
+    hooks.add_input_validator(profile_write_validator)
     return hooks
 
 
@@ -38,11 +39,17 @@ def create_app(
     operations: OperationRegistry | None = None,
     migrate: bool = True,
     jwks_fetcher: JwksFetcher | None = None,
+    freeze_gc: bool = False,
 ) -> FastAPI:
     """Build the app. ``hooks`` and ``operations`` are the extension points (validators,
     interceptors, read hooks; ``$operations``); other packages register into them before the
     app starts serving. Authentication and audit are always installed (docs/access.md);
-    ``jwks_fetcher`` replaces the HTTP fetch of the OIDC provider's keys (tests)."""
+    ``jwks_fetcher`` replaces the HTTP fetch of the OIDC provider's keys (tests).
+
+    ``freeze_gc`` (server processes only, never tests): once started, move every object alive
+    into the collector's permanent generation (``gc.freeze``). The models, schemas and search
+    plans loaded at start-up are then no longer traversed by each collection the allocations
+    of a large Bundle trigger (≈5 % of the CPU of a 1,000-entry transaction)."""
     hooks = hooks if hooks is not None else default_hooks(settings)
     operations = operations if operations is not None else default_registry()
     if settings.clinical_ruleset:
@@ -55,6 +62,14 @@ def create_app(
         engine = make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
         if migrate:
             upgrade(engine)
+        if freeze_gc:
+            import gc
+
+            from healthbridge.fhir.r4 import warm_up
+
+            warm_up()
+            gc.collect()
+            gc.freeze()
         app.state.repository = Repository(
             engine,
             hooks=hooks,

@@ -9,4 +9,4 @@ from __future__ import annotations
 from healthbridge.api.app import create_app
 from healthbridge.config import get_settings
 
-app = create_app(get_settings())
+app = create_app(get_settings(), freeze_gc=True)

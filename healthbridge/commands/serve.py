@@ -37,5 +37,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from healthbridge.api.app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    app = create_app(settings, freeze_gc=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0

@@ -4,7 +4,9 @@ Per row: an ``Encounter`` of type ``centre-growth`` (CodeSystem ``checkup-visit`
 ``Observation`` per measurement, coded as the FHIR R4 vital-signs profiles do
 (http://hl7.org/fhir/R4/observation-vitalsigns.html): LOINC 29463-7 body weight [kg],
 8306-3 body length lying / 8302-2 body height standing [cm], 9843-4 head circumference [cm],
-8310-5 body temperature [Cel]; units in UCUM.
+8310-5 body temperature [Cel]; units in UCUM. Each resource claims its HealthBridge profile
+in ``meta.profile`` (:data:`PROFILES`; the tests validate the built resources against them and
+against the ``fhir.resources`` model, which lets the server write them on its trusted path).
 
 Idempotency: every resource carries an ``identifier`` in system ``{base}/sid/session-import``
 whose value is ``<file sha256>/<row number>/<kind>``, and its entry is a conditional create
@@ -46,6 +48,17 @@ from healthbridge.terminology import (
 SID_SESSION_IMPORT = f"{CANONICAL_BASE}/sid/session-import"
 CENTRE_GROWTH = "centre-growth"
 
+_PROFILE = f"{CANONICAL_BASE}/StructureDefinition/"
+#: The profile (fhir_profiles/StructureDefinition) each resource kind of a row claims.
+PROFILES: dict[str, str] = {
+    "encounter": _PROFILE + "hb-checkup-encounter",
+    "weight": _PROFILE + "hb-body-weight",
+    "length": _PROFILE + "hb-body-length",
+    "height": _PROFILE + "hb-body-height",
+    "head": _PROFILE + "hb-head-circumference",
+    "temperature": _PROFILE + "hb-body-temperature",
+}
+
 _CODES: dict[str, tuple[str, str, str, str]] = {
     # field: (kind, LOINC code, display, UCUM unit)
     "weight_kg": ("weight", LOINC_BODY_WEIGHT, "Body weight", "kg"),
@@ -84,6 +97,7 @@ def _encounter(row: SessionRow, value: str, centre_reference: str | None) -> dic
     day = row.date.isoformat()
     resource: dict[str, Any] = {
         "resourceType": "Encounter",
+        "meta": {"profile": [PROFILES["encounter"]]},
         "identifier": [{"system": SID_SESSION_IMPORT, "value": value}],
         "status": "finished",
         "class": {"system": V3_ACT_CODE, "code": "AMB", "display": "ambulatory"},
@@ -104,9 +118,10 @@ def _observation(
     quantity: float,
     performer_reference: str | None,
 ) -> dict[str, Any]:
-    _, loinc, display, unit = code
+    kind, loinc, display, unit = code
     resource: dict[str, Any] = {
         "resourceType": "Observation",
+        "meta": {"profile": [PROFILES[kind]]},
         "identifier": [{"system": SID_SESSION_IMPORT, "value": value}],
         "status": "final",
         "category": [

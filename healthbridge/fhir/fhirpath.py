@@ -547,6 +547,61 @@ class SimplePath:
             out.extend(nodes)
         return out
 
+    def locate(self, resource: dict[str, Any]) -> list[tuple[tuple[Any, ...], str | None]] | None:
+        """Where in ``resource`` the nodes :meth:`evaluate` gives are, in the same order:
+        ``(path of keys and list indexes, FHIR type)`` each; None when a branch filters on
+        ``resolve()`` (the outcome depends on reference values, not only on the structure).
+        For resources of one structure the locations are the same (index extraction keeps
+        them per structure)."""
+        rtype = str(resource.get("resourceType"))
+        out: list[tuple[tuple[Any, ...], str | None]] = []
+        for branch in self.branches:
+            if branch.resolve_type is not None:
+                return None
+            if branch.root not in (rtype, "Resource", "DomainResource"):
+                continue
+            items: list[tuple[tuple[Any, ...], str | None, Any]] = [((), rtype, resource)]
+            for name in branch.names:
+                items = [c for p, _t, v in items for c in _located_children(v, p, name)]
+            if branch.as_type is not None:
+                type_name = branch.as_type
+                items = [i for i in items if _type_matches(Node(i[2], i[1]), type_name)]
+            for name in branch.tail:
+                items = [c for p, _t, v in items for c in _located_children(v, p, name)]
+            out.extend((p, t) for p, t, _v in items)
+        return out
+
+
+def _located_children(
+    value: Any, path: tuple[Any, ...], name: str
+) -> list[tuple[tuple[Any, ...], str | None, Any]]:
+    """:func:`_children` with the path of each child."""
+    if not isinstance(value, dict):
+        return []
+    out: list[tuple[tuple[Any, ...], str | None, Any]] = []
+    if name in value:
+        raw = value[name]
+        if isinstance(raw, list):
+            out.extend(((*path, name, i), None, v) for i, v in enumerate(raw) if v is not None)
+        elif raw is not None:
+            out.append(((*path, name), None, raw))
+        return out
+    for key, raw in value.items():
+        if not key.startswith(name):
+            continue
+        m = _CHOICE.match(key)
+        if m is None or m.group(1) != name:
+            continue
+        suffix = m.group(2)
+        type_name = _PRIMITIVES.get(suffix, suffix if suffix in _COMPLEX else None)
+        if type_name is None:
+            continue
+        if isinstance(raw, list):
+            out.extend(((*path, key, i), type_name, v) for i, v in enumerate(raw) if v is not None)
+        elif raw is not None:
+            out.append(((*path, key), type_name, raw))
+    return out
+
 
 def _resolves_to(node: Node, type_name: str) -> bool:
     """``where(resolve() is T)`` for one node (see :func:`_resolve`)."""

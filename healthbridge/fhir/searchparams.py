@@ -22,9 +22,11 @@ from healthbridge.fhir.fhirpath import (
     FhirPathSyntaxError,
     Node,
     Scope,
+    SimplePath,
     compile_expression,
     compile_simple,
 )
+from healthbridge.fhir.r4 import MAX_SHAPE_LEAVES, shape
 from healthbridge.fhir.values import MAX_DATE, MIN_DATE, date_range, fold
 
 #: Parameter types the store indexes.
@@ -339,6 +341,7 @@ class _Step:
     roots: frozenset[str] | None
     evaluate: Callable[[dict[str, Any], Scope], list[Node]]
     convert: _Converter
+    simple: SimplePath | None = None
 
 
 @dataclass(frozen=True)
@@ -376,7 +379,7 @@ def _plan(resource_type: str) -> _Plan:
             continue
         fast = compile_simple(param.expression)
         evaluate = fast.evaluate if fast is not None else _interpreted(param.compiled)
-        steps.append(_Step(code, param.type, param.roots, evaluate, _CONVERTERS[param.type]))
+        steps.append(_Step(code, param.type, param.roots, evaluate, _CONVERTERS[param.type], fast))
     by_root: dict[str, list[int]] = {}
     for i, step in enumerate(steps):
         for root in step.roots or ():
@@ -397,15 +400,8 @@ def _interpreted(expression: Expression) -> Callable[[dict[str, Any], Scope], li
     return lambda resource, _scope: expression.evaluate(resource)
 
 
-def extract(resource: dict[str, Any]) -> IndexRows:
-    """Evaluate every supported parameter of the resource's type and return index rows.
-
-    Runs on every write, so the parameters of each type are compiled once into a plan:
-    expressions made only of simple paths (``Type.a.b``, ``(Type.a as T)``,
-    ``Type.a.where(resolve() is T)`` and unions of these: most R4 definitions) are walked
-    directly, the rest go through the FHIRPath interpreter; parameters whose first element
-    is absent are skipped. The result equals :func:`extract_interpreted`.
-    """
+def extract_walked(resource: dict[str, Any]) -> IndexRows:
+    """Index rows by walking every parameter's compiled plan (see :func:`extract`)."""
     rows = IndexRows()
     scope = Scope(resource)
     for step in _plan(str(resource["resourceType"])).selected([*resource, *scope.choices]):
@@ -415,3 +411,68 @@ def extract(resource: dict[str, Any]) -> IndexRows:
             for node in nodes:
                 step.convert(step.code, node, target)
     return rows
+
+
+#: Located steps per resource structure: ``(step, locations or None)`` (None: walk it).
+_Located = tuple[tuple[_Step, tuple[tuple[tuple[Any, ...], str | None], ...] | None], ...]
+_BY_SHAPE: dict[Any, _Located] = {}
+#: Structures remembered (emptied past this; a Bundle of growth data holds a handful).
+_MAX_SHAPES = 1024
+
+
+def _locate(resource: dict[str, Any]) -> _Located:
+    scope = Scope(resource)
+    out = []
+    for step in _plan(str(resource["resourceType"])).selected([*resource, *scope.choices]):
+        found = step.simple.locate(resource) if step.simple is not None else None
+        out.append((step, tuple(found) if found is not None else None))
+    return tuple(out)
+
+
+def extract(resource: dict[str, Any]) -> IndexRows:
+    """Evaluate every supported parameter of the resource's type and return index rows.
+
+    Runs on every write, so the parameters of each type are compiled once into a plan:
+    expressions made only of simple paths (``Type.a.b``, ``(Type.a as T)``,
+    ``Type.a.where(resolve() is T)`` and unions of these: most R4 definitions) are walked
+    directly, the rest go through the FHIRPath interpreter; parameters whose first element
+    is absent are skipped (:func:`extract_walked`). Where the nodes of a simple path are
+    depends only on the resource's structure (keys, array lengths, nulls, JSON types,
+    ``resourceType`` values: :func:`healthbridge.fhir.r4.shape`), so the locations found for
+    the first resource of a structure are kept and later ones read their values straight
+    from there; ``resolve()`` filters and interpreted expressions are evaluated every time.
+    The result equals :func:`extract_interpreted` (tests compare all three).
+    """
+    leaves: list[Any] = []
+    try:
+        key = shape(resource, leaves)
+    except RecursionError:
+        return extract_walked(resource)
+    if len(leaves) > MAX_SHAPE_LEAVES:
+        return extract_walked(resource)
+    located = _BY_SHAPE.get(key)
+    if located is None:
+        located = _locate(resource)
+        if len(_BY_SHAPE) >= _MAX_SHAPES:
+            _BY_SHAPE.clear()
+        _BY_SHAPE[key] = located
+    rows = IndexRows()
+    scope: Scope | None = None
+    for step, places in located:
+        if places is None:
+            if scope is None:
+                scope = Scope(resource)
+            nodes = step.evaluate(resource, scope)
+        else:
+            nodes = [Node(_at(resource, path), type_name) for path, type_name in places]
+        if nodes:
+            target = getattr(rows, step.kind)
+            for node in nodes:
+                step.convert(step.code, node, target)
+    return rows
+
+
+def _at(value: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        value = value[step]
+    return value

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from healthbridge.errors import BadRequestError, FhirError, Issue, operation_outcome
+from healthbridge.fhir import r4
 from healthbridge.fhir.searchparams import IndexRows
 from healthbridge.store.hooks import RequestContext
 from healthbridge.store.repository import (
@@ -301,6 +302,17 @@ def _prepare(txn: Transaction | None, entries: list[_Entry]) -> None:
             e.url = _rewrite(e.url, mapping)
 
 
+def _put_targets(entries: list[_Entry]) -> list[tuple[str, str]]:
+    """``(type, id)`` of the PUT entries addressed by id (``Type/id``)."""
+    out = []
+    for e in entries:
+        if e.method == "PUT":
+            segments, query = _path(e.url)
+            if len(segments) == 2 and not query and r4.is_supported(segments[0]):
+                out.append((segments[0], segments[1]))
+    return out
+
+
 def _criteria_key(criteria: str) -> tuple[tuple[str, str], ...]:
     """Conditional criteria in a comparable form (parameter order does not matter)."""
     return tuple(sorted(parse_qsl(criteria.split("?", 1)[-1], keep_blank_values=True)))
@@ -356,7 +368,12 @@ def process(
         with repo.transaction(context, write=True) as txn:
             if not early:
                 _prepare(txn, entries)
+            fetched = False
             for e in ordered:
+                if e.method == "PUT" and not fetched:
+                    # deletes and creates have run: read every PUT target at once
+                    txn.prefetch_current(_put_targets(entries))
+                    fetched = True
                 try:
                     responses[e.index] = _run_entry(txn, e, minimal=minimal, base=base)
                 except FhirError as exc:

@@ -4,6 +4,10 @@ read hooks.
 * **Write validators** run on every create/update (also inside Bundles) after the server has set
   ``id``/``meta`` and before anything is stored. Each returns the issues it finds; any issue of
   severity ``error``/``fatal`` from any validator fails the write with 422 listing them all.
+  *Input* validators (conformance of the resource's shape, e.g. to the profiles it claims) are
+  skipped, like the base R4 model validation, for *trusted* writes: resources the server builds
+  itself from typed code whose builders are tested against the model and the profiles
+  (``Transaction.create(..., trusted=True)``); business validators run on every write.
 * **Write interceptors** run after a resource version is written, inside the same database
   transaction, with the :class:`~healthbridge.store.repository.Transaction` handle: they can
   read, search, create, update and delete other resources there. If one raises, the whole
@@ -135,6 +139,8 @@ class StoreHooks:
     """The registered extension callables of one application instance."""
 
     validators: list[WriteValidator] = field(default_factory=list)
+    #: validators of the input's shape, skipped for trusted writes (see module docstring)
+    input_validators: list[WriteValidator] = field(default_factory=list)
     interceptors: list[WriteInterceptor] = field(default_factory=list)
     read_hooks: list[ReadHook] = field(default_factory=list)
     commit_hooks: list[CommitHook] = field(default_factory=list)
@@ -143,6 +149,11 @@ class StoreHooks:
     def add_validator(self, validator: WriteValidator) -> None:
         """Register a write validator."""
         self.validators.append(validator)
+
+    def add_input_validator(self, validator: WriteValidator) -> None:
+        """Register a validator of the input's shape (e.g. profile conformance): it runs on
+        every write except trusted writes of resources the server built itself."""
+        self.input_validators.append(validator)
 
     def add_interceptor(self, interceptor: WriteInterceptor) -> None:
         """Register a write interceptor (derived-data hook)."""

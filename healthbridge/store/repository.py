@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -68,8 +70,25 @@ _ID_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 
 
 def new_id() -> str:
-    """A server-assigned logical id."""
-    return str(uuid.uuid4())
+    """A server-assigned logical id: a time-ordered UUID (version 7, RFC 9562 §5.7).
+
+    48 bits of Unix milliseconds, then 74 random bits. Ids assigned one after another sort
+    together, so the B-tree inserts of a large write land on the last pages of the primary
+    key, the owner indexes and — within one code — the lookup indexes, which stay in the page
+    cache; with random (version 4) ids every insert touched a random page. At 100,000
+    Observations this took ingest from 0.72 to 0.48 ms CPU per resource
+    (bench/results/store.md, wave 4). The id is no more revealing than ``meta.lastUpdated``
+    of the first version, and its 74 random bits keep it unguessable.
+    """
+    value = (time.time_ns() // 1_000_000 & _MS_MASK) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & _V7_CLEAR | _V7_SET
+    return str(uuid.UUID(int=value))
+
+
+_MS_MASK = (1 << 48) - 1
+#: version (bits 76-79) and variant (bits 62-63) fields of the 128-bit value
+_V7_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_V7_SET = (0x7 << 76) | (0x2 << 62)
 
 
 def check_id(resource_id: str) -> None:
@@ -186,6 +205,23 @@ def _insert_statements(
             size += len(part[1])
 
 
+#: PostgreSQL: tables receiving at least this many rows in one flush are loaded with ``COPY``
+#: (https://www.postgresql.org/docs/15/sql-copy.html) — a 1,000-entry Bundle's ~12,000 index
+#: rows — instead of multi-row ``INSERT``\ s whose parameters psycopg adapts one by one; small
+#: writes (an audit record) keep their single round trip.
+COPY_MIN_ROWS = 200
+
+
+@cache
+def _copy_sql(table: str, columns: tuple[str, ...]) -> str:
+    """``COPY table (columns) FROM STDIN``; names come from our own models (checked)."""
+    known = RES.metadata.tables[table].c
+    if not all(c in known for c in columns):
+        raise ValueError(f"unknown columns for {table}: {columns}")
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f'COPY "{table}" ({names}) FROM STDIN'
+
+
 def _instant_from_index(value: str) -> str:
     return value[:23] + "Z"
 
@@ -210,6 +246,9 @@ class Transaction:
         self.default_count = default_count
         self.max_count = max_count
         self._pending: dict[str, list[dict[str, Any]]] = {}
+        #: current rows read ahead by :meth:`prefetch_current` (None: no such resource), each
+        #: used once and dropped as soon as anything writes that resource
+        self._prefetched: dict[tuple[str, str], Any] = {}
         self._depth = 0
         self._elevated = 0
         #: per-transaction state of hooks (e.g. the accesses an audit hook collects)
@@ -310,8 +349,22 @@ class Transaction:
             tables.extend((name, keys, values) for keys, values in groups.items())
         dialect = self.conn.dialect
         dbapi_error = dialect.loaded_dbapi.Error
+        copied: list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]] = []
+        if dialect.name == "postgresql":
+            copied = [t for t in tables if len(t[2]) >= COPY_MIN_ROWS]
+            tables = [t for t in tables if len(t[2]) < COPY_MIN_ROWS]
         cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
+            for table, columns, values in copied:
+                statement = _copy_sql(table, columns)
+                try:
+                    with cursor.copy(statement) as copy:
+                        for values_row in values:
+                            copy.write_row(values_row)
+                except dbapi_error as exc:
+                    raise DBAPIError.instance(
+                        statement, None, exc, dbapi_error, dialect=dialect
+                    ) from exc
             for statement, params, many in _insert_statements(dialect.name, tables):
                 try:
                     if many:
@@ -336,7 +389,32 @@ class Transaction:
         raise UnprocessableError("Pre-commit hooks did not settle")
 
     # ------------------------------------------------------------------ reads
+    def prefetch_current(self, keys: Sequence[tuple[str, str]], *, lock: bool = True) -> None:
+        """Read the current rows of ``(type, id)`` pairs ahead, one query per type and 500
+        ids, for the updates about to run (a transaction Bundle's PUT entries); each update
+        then takes its row from here instead of a query of its own. On PostgreSQL the rows are
+        locked as the updates' own reads would lock them (``FOR UPDATE``). A write to any of
+        these resources in the meantime drops its row, so nothing stale is ever used."""
+        self.flush()
+        by_type: dict[str, set[str]] = {}
+        for rtype, rid in keys:
+            by_type.setdefault(rtype, set()).add(rid)
+        for rtype, ids in by_type.items():
+            ordered = sorted(ids)
+            for start in range(0, len(ordered), 500):
+                chunk = ordered[start : start + 500]
+                stmt = select(RES).where(RES.c.res_type == rtype, RES.c.res_id.in_(chunk))
+                if lock:
+                    stmt = stmt.with_for_update()
+                found = {row.res_id: row for row in self.conn.execute(stmt)}
+                for rid in chunk:
+                    self._prefetched[(rtype, rid)] = found.get(rid)
+
     def _current(self, resource_type: str, resource_id: str, *, lock: bool = False) -> Any:
+        if self._prefetched:
+            key = (resource_type, resource_id)
+            if key in self._prefetched:
+                return self._prefetched.pop(key)
         self.flush()
         stmt = select(RES).where(RES.c.res_type == resource_type, RES.c.res_id == resource_id)
         if lock:  # PostgreSQL: serialise concurrent writers of one resource (If-Match safety)
@@ -558,15 +636,18 @@ class Transaction:
         return out
 
     # ------------------------------------------------------------------ writes
-    def _validate(self, resource: dict[str, Any], action: WriteAction, prev: Any) -> None:
-        r4.validate(resource)
-        if not self.hooks.validators:
+    def _validate(
+        self, resource: dict[str, Any], action: WriteAction, prev: Any, *, trusted: bool = False
+    ) -> None:
+        if not trusted:
+            r4.validate(resource)
+        validators = self.hooks.validators
+        if not trusted and self.hooks.input_validators:
+            validators = [*validators, *self.hooks.input_validators]
+        if not validators:
             return
         ctx = WriteContext(action, self.context, _from_row(prev) if prev is not None else None)
-        issues = [i for v in self.hooks.validators for i in v(resource, ctx)]
-        errors = [i for i in issues if i.severity in ("error", "fatal")]
-        if errors:
-            raise UnprocessableError(errors[0].diagnostics, issues=issues)
+        _check_issues([i for v in validators for i in v(resource, ctx)])
 
     def _write(
         self,
@@ -577,8 +658,11 @@ class Transaction:
         action: WriteAction,
         method: str,
         prepared: IndexRows | None = None,
+        trusted: bool = False,
     ) -> StoredResource:
         rtype = str(resource["resourceType"])
+        if self._prefetched:
+            self._prefetched.pop((rtype, resource_id), None)
         restricted = self.restricted
         if restricted and prev is not None and not self.is_visible(rtype, resource_id):
             raise NotFoundError(f"{rtype}/{resource_id} not found")
@@ -593,7 +677,7 @@ class Transaction:
         meta["lastUpdated"] = format_instant(now)
         resource["meta"] = meta
         if prepared is None:
-            self._validate(resource, action, prev)
+            self._validate(resource, action, prev, trusted=trusted)
         index_rows = prepared or extract(resource)
         comp_rows, link_rows = access_tables.rows_for(rtype, resource_id, resource, index_rows)
         if restricted:
@@ -712,6 +796,7 @@ class Transaction:
         if_none_exist: str | None = None,
         assigned_id: str | None = None,
         prepared: IndexRows | None = None,
+        trusted: bool = False,
     ) -> WriteResult:
         """Create with a server-assigned id; with ``if_none_exist`` a conditional create.
 
@@ -719,6 +804,12 @@ class Transaction:
         entries so references between entries can be rewritten before anything is written.
         ``prepared`` comes from :meth:`Repository.prepare_create` (validation and index
         extraction already done, outside the database transaction).
+
+        ``trusted`` is for resources the server builds itself from typed code (never for
+        client input): the base R4 model validation and the input validators (profile
+        conformance) are skipped — their builders are tested against the ``fhir.resources``
+        model and the profiles they claim — while business validators, index extraction,
+        access checks, interceptors, audit and history run as for any write.
         """
         rtype = _resource_type(resource)
         self._check("create", rtype)
@@ -736,6 +827,7 @@ class Transaction:
             action="create",
             method="POST",
             prepared=prepared,
+            trusted=trusted,
         )
         return WriteResult(stored, created=True)
 
@@ -746,9 +838,10 @@ class Transaction:
         resource: dict[str, Any],
         *,
         if_match: int | None = None,
+        trusted: bool = False,
     ) -> WriteResult:
         """Update (or create-on-update) ``resource_type/resource_id``; ``if_match`` is the
-        expected current version (412 when stale)."""
+        expected current version (412 when stale); ``trusted`` as for :meth:`create`."""
         _check_type(resource_type)
         self._check("update", resource_type)
         check_id(resource_id)
@@ -768,6 +861,7 @@ class Transaction:
             prev=prev,
             action="update" if prev is not None and not prev.deleted else "create",
             method="PUT",
+            trusted=trusted,
         )
         return WriteResult(stored, created=prev is None or bool(prev.deleted))
 
@@ -791,6 +885,8 @@ class Transaction:
         _check_type(resource_type)
         self._check("delete", resource_type)
         prev = self._current(resource_type, resource_id, lock=True)
+        if self._prefetched:
+            self._prefetched.pop((resource_type, resource_id), None)
         if prev is None:
             raise NotFoundError(f"{resource_type}/{resource_id} not found")
         if self.restricted:
@@ -832,6 +928,13 @@ class Transaction:
         return stored
 
 
+def _check_issues(issues: list[Issue]) -> None:
+    """422 listing every issue when any is an error (write validators)."""
+    errors = [i for i in issues if i.severity in ("error", "fatal")]
+    if errors:
+        raise UnprocessableError(errors[0].diagnostics, issues=issues)
+
+
 def _resource_type(resource: dict[str, Any]) -> str:
     rtype = resource.get("resourceType") if isinstance(resource, dict) else None
     if not isinstance(rtype, str):
@@ -864,19 +967,23 @@ class Repository:
         self.default_count = default_count
         self.max_count = max_count
 
-    def prepare_create(self, resource: dict[str, Any], context: RequestContext) -> IndexRows:
+    def prepare_create(
+        self, resource: dict[str, Any], context: RequestContext, *, trusted: bool = False
+    ) -> IndexRows:
         """Validate a resource to be created and extract its index rows *before* opening a
         database transaction (CPU work that then does not hold SQLite's write lock). The
         resource must already carry its final references; ``id``/``meta.versionId``/
-        ``meta.lastUpdated`` are not indexed, so setting them later changes nothing."""
+        ``meta.lastUpdated`` are not indexed, so setting them later changes nothing.
+        ``trusted`` as for :meth:`Transaction.create` (server-built resources only)."""
         _resource_type(resource)
-        r4.validate(resource)
-        if self.hooks.validators:
+        if not trusted:
+            r4.validate(resource)
+        validators = self.hooks.validators
+        if not trusted and self.hooks.input_validators:
+            validators = [*validators, *self.hooks.input_validators]
+        if validators:
             ctx = WriteContext("create", context, None)
-            issues = [i for v in self.hooks.validators for i in v(resource, ctx)]
-            errors = [i for i in issues if i.severity in ("error", "fatal")]
-            if errors:
-                raise UnprocessableError(errors[0].diagnostics, issues=issues)
+            _check_issues([i for v in validators for i in v(resource, ctx)])
         return extract(resource)
 
     @contextmanager

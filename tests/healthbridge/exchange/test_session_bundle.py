@@ -92,3 +92,27 @@ def test_reimport_of_same_file_gives_identical_bundle_and_other_file_differs() -
     other = session_bundle(result(TEXT + "\n"))  # different bytes, same rows
     first = session_bundle(result())
     assert other["entry"][0]["fullUrl"] != first["entry"][0]["fullUrl"]
+
+
+def test_built_resources_are_valid_r4_and_meet_the_profiles_they_claim() -> None:
+    """The server writes these on its trusted path (no model or profile validation per
+    resource at import time): this test is what keeps a builder bug from reaching the store."""
+    from healthbridge.exchange.session_bundle import PROFILES, session_resources
+    from healthbridge.fhir import r4
+    from healthbridge.fhir.profile_validation import validate_against_profiles
+
+    kinds: set[str] = set()
+    for centre, performer in ((None, None), ("Organization/c1", "Practitioner/p1")):
+        items = session_resources(
+            result(),
+            new_id=lambda: "x1",
+            centre_reference=centre,
+            performer_reference=performer,
+        )
+        for item in items:
+            kinds.add(item.kind)
+            assert item.resource["meta"]["profile"] == [PROFILES[item.kind]]
+            r4.validate(item.resource)
+            assert r4.round_trip(item.resource) == item.resource
+            assert validate_against_profiles(item.resource) == []
+    assert kinds == set(PROFILES)

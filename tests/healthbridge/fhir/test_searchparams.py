@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from healthbridge.fhir.fhirpath import FhirPathSyntaxError, compile_expression, compile_simple
 from healthbridge.fhir.r4 import SUPPORTED_TYPES
 from healthbridge.fhir.searchparams import (
     extract,
     extract_interpreted,
+    extract_walked,
     params_for,
     supported_params,
 )
@@ -150,7 +153,10 @@ def test_compiled_extraction_equals_the_interpreter_on_the_official_examples(
     examples = [e for e in examples if e.get("resourceType") == rtype]
     assert examples, rtype
     for example in examples:
-        assert extract(example) == extract_interpreted(example), example.get("id")
+        expected = extract_interpreted(example)
+        assert extract_walked(example) == expected, example.get("id")
+        assert extract(example) == expected, example.get("id")
+        assert extract(json.loads(json.dumps(example))) == expected, example.get("id")  # kept
 
 
 @pytest.mark.parametrize(
@@ -203,3 +209,55 @@ def test_simple_paths_are_recognised_and_others_fall_back() -> None:
     assert compile_simple("(Observation.value as CodeableConcept).text") is not None
     assert compile_simple("Patient.name.first()") is None
     assert compile_simple("Patient.deceased.exists() and Patient.deceased != false") is None
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        return [p for k, v in value.items() if k != "resourceType" for p in _leaves(v, (*path, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _leaves(v, (*path, i))]
+    return [path]
+
+
+@pytest.fixture(scope="module")
+def official_examples(examples_dir: Path) -> list[dict[str, Any]]:
+    out = []
+    for rtype in SUPPORTED_TYPES:
+        for path in sorted(examples_dir.glob(f"{rtype}-*.json")):
+            if path.stat().st_size < 200_000:
+                data = json.loads(path.read_text())
+                if data.get("resourceType") == rtype:
+                    out.append(data)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_extraction_from_kept_locations_follows_the_values(
+    official_examples: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    """Same structure, other values (references to other types, other dates, codes): the
+    locations kept from the first resource of the structure give the interpreter's rows."""
+    import copy
+
+    example = data.draw(st.sampled_from(official_examples))
+    extract(example)  # its structure's locations are kept from here on
+    changed = copy.deepcopy(example)
+    for path in data.draw(st.lists(st.sampled_from(_leaves(example) or [()]), max_size=4)):
+        if not path:
+            continue
+        node: Any = changed
+        for step in path[:-1]:
+            node = node[step]
+        old = node[path[-1]]
+        if isinstance(old, str):
+            node[path[-1]] = data.draw(
+                st.sampled_from(
+                    ["Patient/p9", "Group/g1", "urn:uuid:x", "2024-02-29", "2024", "x", ""]
+                )
+            )
+        elif isinstance(old, bool):
+            node[path[-1]] = not old
+        elif isinstance(old, int | float):
+            node[path[-1]] = data.draw(st.integers(-5, 5))
+    assert extract(changed) == extract_interpreted(changed)
