@@ -291,15 +291,20 @@ class Pipeline:
     def _write_derived(
         txn: Transaction, existing: list[dict[str, Any]], wanted: dict[str, dict[str, Any]]
     ) -> None:
-        """Create/update changed scores; retract (entered-in-error) scores no longer derived."""
+        """Create/update changed scores; retract (entered-in-error) scores no longer derived.
+
+        Written through the store's trusted path: the scores are built here from typed values
+        (``tests/healthbridge/pipeline/test_growth_scores.py`` checks every shape against the
+        R4 model and the claimed profiles), and a retraction changes only the status of a
+        stored, already validated score."""
         current = {str(o["id"]): o for o in existing}
         for oid, resource in wanted.items():
             old = current.get(oid)
             if old is None or not same_content(old, resource):
-                txn.update("Observation", oid, resource)
+                txn.update("Observation", oid, resource, trusted=True)
         for oid, old in current.items():
             if oid not in wanted and old.get("status") != "entered-in-error":
-                txn.update("Observation", oid, {**old, "status": "entered-in-error"})
+                txn.update("Observation", oid, {**old, "status": "entered-in-error"}, trusted=True)
 
     # ------------------------------------------------------------------ centre
     def evaluate_centre(self, txn: Transaction, centre_id: str, as_of: dt.date, now: str) -> None:

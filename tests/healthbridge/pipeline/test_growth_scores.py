@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 import growth_standards as gs
 from healthbridge import terminology as t
+from healthbridge.fhir import r4
 from healthbridge.fhir.profile_validation import validate_against_profiles
 from tests.healthbridge.pipeline.conftest import (
     active_flags,
@@ -67,6 +68,36 @@ def test_scores_equal_growth_standards_and_are_traceable(pclient: TestClient) ->
     for obs in got.values():
         errors = [i for i in validate_against_profiles(obs) if i.severity == "error"]
         assert errors == [], errors
+
+
+def test_every_derived_shape_passes_the_r4_model_and_the_profiles(pclient: TestClient) -> None:
+    """The pipeline writes its scores through the store's trusted path (no model validation at
+    write time), so the builder is checked here: every kind it makes — paired and unpaired,
+    length and height, implausible (tagged, with a note), preterm-corrected, retracted —
+    must pass the R4 model and the profiles it claims."""
+    put(pclient, child("c1", days_ago(200)))
+    put(pclient, measurement("w1", "c1", WEIGHT, 7.4, days_ago(0), encounter="e1"))
+    put(pclient, measurement("l1", "c1", LENGTH, 66.0, days_ago(0), encounter="e1"))
+    put(pclient, measurement("h1", "c1", HEAD, 42.5, days_ago(0), encounter="e1"))
+    put(pclient, child("c2", days_ago(900), gender="female", weeks=32))
+    put(pclient, measurement("w2", "c2", WEIGHT, 40.0, days_ago(3)))  # implausible
+    put(pclient, measurement("l2", "c2", t.LOINC_BODY_HEIGHT, 88.0, days_ago(3)))
+    put(pclient, measurement("w3", "c2", WEIGHT, 12.0, days_ago(1)))
+    put(pclient, measurement("w3", "c2", WEIGHT, 12.0, days_ago(1), status="entered-in-error"))
+    derived = [
+        obs
+        for cid in ("c1", "c2")
+        for obs in search(pclient, "Observation", subject=f"Patient/{cid}")
+        if obs["code"]["coding"][0]["system"] == t.CS_GROWTH_INDICATOR
+    ]
+    statuses = {obs["status"] for obs in derived}
+    tags = {tag["code"] for obs in derived for tag in obs.get("meta", {}).get("tag", [])}
+    assert {"final", "entered-in-error"} <= statuses
+    assert "implausible" in tags
+    for obs in derived:
+        r4.validate_model(obs)
+        errors = [i for i in validate_against_profiles(obs) if i.severity == "error"]
+        assert errors == [], (obs["id"], errors)
 
 
 def test_weight_and_length_on_different_days_are_not_paired(pclient: TestClient) -> None:
