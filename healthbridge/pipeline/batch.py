@@ -228,8 +228,17 @@ def _sessions(obs: pd.DataFrame) -> pd.DataFrame:
     value = value.where(~((g["quantity"] != "weight") & (g["unit"] == "mm")), value / 10.0)
     g = g.assign(value=value, key=_session_keys(g))
     first = g.groupby(["child_id", "key"], sort=False)["on"].min().rename("session_on")
-    latest = g.sort_values(["written", "res_id"], kind="stable").drop_duplicates(
-        ["child_id", "key", "quantity"], keep="last"
+    # a re-measurement: the latest written (then highest id) of a quantity in a session wins;
+    # only the repeated ones need sorting
+    slot = ["child_id", "key", "quantity"]
+    repeated = g.duplicated(slot, keep=False)
+    latest = pd.concat(
+        [
+            g.loc[~repeated],
+            g.loc[repeated]
+            .sort_values(["written", "res_id"], kind="stable")
+            .drop_duplicates(slot, keep="last"),
+        ]
     )
     wide = latest.pivot(index=["child_id", "key"], columns="quantity", values=["value", "res_id"])
     out = pd.DataFrame(index=wide.index)
@@ -459,6 +468,11 @@ def _columns(rows: list[tuple[Any, ...]], n: int) -> list[list[Any]]:
     return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(n)]
 
 
+def _days(values: list[str | None]) -> pd.Series:
+    """:func:`.dbframes.days` of values already cut to 10 characters (the table's ``day``)."""
+    return pd.to_datetime(_series(values), format="%Y-%m-%d", errors="coerce")
+
+
 def _of_known(ids: list[Any], known: set[str]) -> pd.Series:
     return pd.Series([i if i in known else None for i in ids], dtype=object)
 
@@ -501,7 +515,7 @@ def _from_table(conn: Connection) -> _Inputs:
             "res_id": _series(rid),
             "child_id": _of_known(child, known),
             "code": _series(code),
-            "on": dbf.days(day).to_numpy(),
+            "on": _days(day).to_numpy(),
             "number": np.array(value, dtype="float64"),
             "unit": _series(unit),
             "encounter_id": _series(enc),
@@ -524,7 +538,7 @@ def _from_table(conn: Connection) -> _Inputs:
             "child_id": _of_known(child, known),
             "status": _series(status),
             "visit": _series(code),
-            "date": dbf.days(day).to_numpy(),
+            "date": _days(day).to_numpy(),
             "doc": _series(extra),
         }
     )
@@ -541,7 +555,7 @@ def _from_table(conn: Connection) -> _Inputs:
             "child_id": _of_known(child, known),
             "status": _series(status),
             "vaccine": _series(code),
-            "date": dbf.days(day).to_numpy(),
+            "date": _days(day).to_numpy(),
         }
     )
     responses = []
@@ -690,11 +704,13 @@ def evaluate_database(
     workers: int = 1,
     subjects_per_transaction: int = 200,
     dry_run: bool = False,
+    source: Source = "auto",
 ) -> BatchReport:
-    """Re-run every rule for every child and centre and reconcile the open alerts."""
+    """Re-run every rule for every child and centre and reconcile the open alerts
+    (``source``: where the rule inputs are read from, see :func:`read_district`)."""
     report = BatchReport()
     t0 = time.perf_counter()
-    d = read_district(repository, workers=workers)
+    d = read_district(repository, workers=workers, source=source)
     report.children, report.observations = len(d.patients), d.n_observations
     report.source = d.source
     t1 = t2 = time.perf_counter()
