@@ -71,13 +71,16 @@ def _truncate(url: str) -> None:
             for r in conn.execute(
                 text(
                     "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    # the rule-input table of an empty database stays complete (migration 0005)
-                    "AND tablename NOT IN ('alembic_version', 'rule_input_state')"
+                    "AND tablename <> 'alembic_version'"
                 )
             )
         ]
         if tables:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY"))
+            if "rule_input_state" in tables:
+                from healthbridge.store.rule_inputs import mark_built
+
+                mark_built(conn)  # an empty database's rule-input table is complete
     engine.dispose()
 
 

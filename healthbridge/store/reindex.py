@@ -184,9 +184,7 @@ def _rule_input_batch(
 
 def _set_state(engine: Engine, version: int | None) -> None:
     with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
-        conn.execute(delete(ri.STATE).where(ri.STATE.c.name == ri.STATE_KEY))
-        if version is not None:
-            conn.execute(insert(ri.STATE).values(name=ri.STATE_KEY, value=str(version)))
+        ri.mark_built(conn, version)
 
 
 def rebuild_rule_inputs(engine: Engine, *, batch_size: int = 5_000) -> Iterable[RuleInputCount]:

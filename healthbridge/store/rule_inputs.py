@@ -67,7 +67,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, delete, insert, select
 
 from healthbridge import terminology as t
 from healthbridge.store.models import RuleInputRow, RuleInputStateRow
@@ -354,3 +354,11 @@ def built_version(conn: Connection) -> int | None:
 def is_current(conn: Connection) -> bool:
     """Whether the table holds the rows of :data:`EXTRACTOR_VERSION` for every resource."""
     return built_version(conn) == EXTRACTOR_VERSION
+
+
+def mark_built(conn: Connection, version: int | None = EXTRACTOR_VERSION) -> None:
+    """Record that the whole table holds the rows of extractor ``version`` (None: that it
+    may be incomplete)."""
+    conn.execute(delete(STATE).where(STATE.c.name == STATE_KEY))
+    if version is not None:
+        conn.execute(insert(STATE).values(name=STATE_KEY, value=str(version)))
