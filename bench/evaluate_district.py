@@ -128,6 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"workers": args.workers}
     if args.reuse is not None:
         repo = Repository(make_engine(f"sqlite:///{args.reuse}"))
+        if args.thin:
+            start = time.perf_counter()
+            removed = thin(repo.engine)
+            print(
+                f"thinned: {removed:,} Observations removed in {time.perf_counter() - start:.0f} s"
+            )
+            result["thinned_observations"] = removed
         if args.backfill:
             result["backfill"] = backfill(repo.engine, rebuild_rule_inputs)
         for k in range(args.runs):

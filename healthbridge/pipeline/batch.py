@@ -20,7 +20,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import orjson
@@ -74,6 +74,8 @@ _IMMUNIZATION = {
     "patient": "$.patient.reference",
     "occurrence": "$.occurrenceDateTime",
 }
+#: Integer slot of each growth quantity in a session.
+_SLOTS = {"weight": 0, "lenhei": 1, "headc": 2}
 _QUANTITY = {
     t.LOINC_BODY_WEIGHT: "weight",
     t.LOINC_BODY_LENGTH: "lenhei",
@@ -217,40 +219,89 @@ def _session_keys(g: pd.DataFrame) -> pd.Series:
     return key
 
 
+_SESSION_COLUMNS = (
+    "child_id",
+    "key",
+    "weight",
+    "weight_id",
+    "lenhei",
+    "lenhei_id",
+    "headc",
+    "headc_id",
+    "measure",
+    "observation_id",
+    "session_on",
+)
+
+
 def _sessions(obs: pd.DataFrame) -> pd.DataFrame:
     """Growth sessions (:func:`healthbridge.pipeline.extract.growth_sessions`, vectorised):
-    one row per child and encounter (or day) with the latest-written value of each quantity,
-    in (child, date, key) order."""
+    one row per child and encounter (or day) with the latest-written value of each quantity
+    (by ``meta.lastUpdated``, then id), in (child, date, key) order. Sessions and quantities
+    are integer-coded once; only repeated measurements of a quantity are sorted."""
     g = obs.loc[obs["code"].isin(x.GROWTH_CODES) & obs["number"].notna()]
-    g = g.assign(quantity=g["code"].map(_QUANTITY))
-    value = g["number"].copy()
-    value = value.where(~((g["quantity"] == "weight") & (g["unit"] == "g")), value / 1000.0)
-    value = value.where(~((g["quantity"] != "weight") & (g["unit"] == "mm")), value / 10.0)
-    g = g.assign(value=value, key=_session_keys(g))
-    first = g.groupby(["child_id", "key"], sort=False)["on"].min().rename("session_on")
-    # a re-measurement: the latest written (then highest id) of a quantity in a session wins;
-    # only the repeated ones need sorting
-    slot = ["child_id", "key", "quantity"]
-    repeated = g.duplicated(slot, keep=False)
-    latest = pd.concat(
-        [
-            g.loc[~repeated],
-            g.loc[repeated]
-            .sort_values(["written", "res_id"], kind="stable")
-            .drop_duplicates(slot, keep="last"),
-        ]
+    if g.empty:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in _SESSION_COLUMNS})
+        return empty.assign(session_on=pd.Series(dtype="datetime64[ns]"))
+    code = g["code"].to_numpy(dtype=object)
+    quantity = g["code"].map({c: _SLOTS[q] for c, q in _QUANTITY.items()}).to_numpy("int64")
+    number = g["number"].to_numpy("float64")
+    unit = g["unit"].to_numpy(dtype=object)
+    value = np.where((quantity == 0) & (unit == "g"), number / 1000.0, number)
+    value = np.where((quantity != 0) & (unit == "mm"), number / 10.0, value)
+    child = g["child_id"].to_numpy(dtype=object)
+    key = _session_keys(g).to_numpy(dtype=object)
+    # child ids are FHIR ids (no control characters): the joined text names one session
+    sid, _names = pd.factorize(cast(Any, child) + "\x1f" + key)
+    n = int(sid.max()) + 1
+    session_on = g["on"].groupby(sid).min()
+    slot = sid * 3 + quantity
+    repeated = pd.Series(slot).duplicated(keep=False).to_numpy()
+    chosen = np.flatnonzero(~repeated)
+    if repeated.any():
+        again = pd.DataFrame(
+            {
+                "slot": slot[repeated],
+                "written": g["written"].to_numpy(dtype=object)[repeated],
+                "res_id": g["res_id"].to_numpy(dtype=object)[repeated],
+                "at": np.flatnonzero(repeated),
+            }
+        )
+        latest = again.sort_values(["written", "res_id"], kind="stable").drop_duplicates(
+            "slot", keep="last"
+        )
+        chosen = np.concatenate([chosen, latest["at"].to_numpy("int64")])
+    res_id = g["res_id"].to_numpy(dtype=object)
+    out: dict[str, Any] = {}
+    for name, q in _SLOTS.items():
+        rows = chosen[quantity[chosen] == q]
+        values = np.full(n, np.nan)
+        values[sid[rows]] = value[rows]
+        ids = np.full(n, None, dtype=object)
+        ids[sid[rows]] = res_id[rows]
+        out[name], out[f"{name}_id"] = values, ids
+        if name == "lenhei":
+            measure = np.full(n, None, dtype=object)
+            measure[sid[rows]] = np.where(code[rows] == t.LOINC_BODY_LENGTH, "l", "h")
+            out["measure"] = measure
+    first = np.empty(n, dtype="int64")
+    first[sid[::-1]] = np.arange(len(sid) - 1, -1, -1)
+    out["child_id"], out["key"] = child[first], key[first]
+    observation = out["weight_id"].copy()
+    for other in ("lenhei_id", "headc_id"):
+        missing = pd.isna(observation)
+        observation[missing] = out[other][missing]
+    out["observation_id"] = observation
+    out["session_on"] = session_on.to_numpy()
+    frame = pd.DataFrame({c: out[c] for c in _SESSION_COLUMNS})
+    order = np.lexsort(
+        (
+            pd.factorize(frame["key"], sort=True)[0],
+            frame["session_on"].to_numpy().astype("int64"),
+            pd.factorize(frame["child_id"], sort=True)[0],
+        )
     )
-    wide = latest.pivot(index=["child_id", "key"], columns="quantity", values=["value", "res_id"])
-    out = pd.DataFrame(index=wide.index)
-    for q in ("weight", "lenhei", "headc"):
-        has = ("value", q) in wide.columns
-        out[q] = wide[("value", q)].astype(float) if has else float("nan")
-        out[f"{q}_id"] = wide[("res_id", q)] if has else None
-    lenhei_code = latest.loc[latest["quantity"] == "lenhei"].set_index(["child_id", "key"])["code"]
-    out["measure"] = lenhei_code.map({t.LOINC_BODY_LENGTH: "l"}).fillna("h").reindex(out.index)
-    out["observation_id"] = out["weight_id"].fillna(out["lenhei_id"]).fillna(out["headc_id"])
-    out = out.join(first).reset_index()
-    return out.sort_values(["child_id", "session_on", "key"], kind="stable").reset_index(drop=True)
+    return frame.iloc[order].reset_index(drop=True)
 
 
 def _growth(sessions: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
@@ -310,14 +361,21 @@ def _daily_checks(obs: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
     out["temperature_c"] = highest.reindex(
         pd.MultiIndex.from_frame(out[["child_id", "on"]])
     ).to_numpy()
-    pooled: dict[tuple[str, Any], set[str]] = {}
-    for cid, on, codes in zip(d["child_id"], d["on"], symptoms, strict=True):
-        if codes:
-            pooled.setdefault((cid, on), set()).update(codes)
-    out["symptoms"] = [
-        tuple(sorted(pooled.get((cid, on), ())))
-        for cid, on in zip(out["child_id"], out["on"], strict=True)
-    ]
+    # (only the few observations with symptoms are visited; days as integers, not Timestamps)
+    pooled: dict[tuple[str, int], set[str]] = {}
+    days = d["on"].to_numpy().astype("int64")
+    for i in (i for i, codes in enumerate(symptoms) if codes):
+        pooled.setdefault((str(d["child_id"].iat[i]), int(days[i])), set()).update(symptoms[i])
+    listed: list[tuple[str, ...]] = [()] * len(out)
+    if pooled:
+        keys = zip(
+            out["child_id"].tolist(), out["on"].to_numpy().astype("int64").tolist(), strict=True
+        )
+        for i, key in enumerate(keys):
+            codes = pooled.get(key)
+            if codes:
+                listed[i] = tuple(sorted(codes))
+    out["symptoms"] = _series(listed).to_numpy()
     out["centre_id"] = out["child_id"].map(enrolled["centre_id"])
     out["class_id"] = out["child_id"].map(enrolled["class_id"]).fillna("")
     out = out.rename(columns={"on": "date"})
@@ -464,8 +522,12 @@ def _scan(conn: Connection, rtype: str, columns: str, where: str = "") -> list[t
     return rows
 
 
-def _columns(rows: list[tuple[Any, ...]], n: int) -> list[list[Any]]:
-    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(n)]
+def _columns(rows: list[tuple[Any, ...]], n: int) -> list[Any]:
+    """The columns of fetched rows (object arrays; a C-level transpose)."""
+    if not rows:
+        return [np.empty(0, dtype=object) for _ in range(n)]
+    table = np.array(rows, dtype=object)
+    return [table[:, k] for k in range(n)]
 
 
 def _days(values: list[str | None]) -> pd.Series:
