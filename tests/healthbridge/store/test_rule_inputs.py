@@ -230,3 +230,34 @@ def test_dates_are_kept_as_written() -> None:
     obs["effectivePeriod"] = {"start": "2026-01"}
     (row,) = ri.rows("Observation", "o", obs, json.dumps(obs))
     assert row["day"] is None
+
+
+def test_reindex_command_rebuilds_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from healthbridge.cli import main
+    from healthbridge.config import get_settings
+
+    url = f"sqlite:///{tmp_path / 'hb.sqlite3'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with Repository(engine).transaction(SYSTEM_CONTEXT) as txn:
+        txn.update("Patient", "p1", _patient("p1"))
+        txn.update("Observation", "o1", _weight("o1", 9.0))
+    expected = _table(engine)
+    with engine.begin() as conn:
+        ri.mark_built(conn, None)
+        conn.execute(delete(ri.RULE_INPUT))
+    monkeypatch.setenv("HEALTHBRIDGE_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        assert main(["db", "reindex", "--rule-inputs"]) == 0
+    finally:
+        get_settings.cache_clear()
+    out = capsys.readouterr().out
+    assert "Observation: 1 resources, 1 rule-input rows" in out
+    assert "index rows" not in out  # only the rule-input table
+    assert _table(engine) == expected
+    with engine.connect() as conn:
+        assert ri.is_current(conn)
+    engine.dispose()
