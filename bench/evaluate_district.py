@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.copies > 1:
             engine = make_engine(f"sqlite:///{grown}")
             start = time.perf_counter()
-            total = replicate(engine, args.copies)
+            total = replicate(engine, args.copies, source=base)
             alerts = copy_alerts(engine, base, args.copies)
             grow_s = time.perf_counter() - start
             print(
