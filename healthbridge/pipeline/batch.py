@@ -1,9 +1,11 @@
 """Batch re-evaluation of a whole database (``healthbridge evaluate``).
 
 After a rule-table change (or nightly, for date-dependent statuses) every child and centre is
-evaluated again. The rule inputs are read field-wise by the database
-(:mod:`healthbridge.pipeline.dbframes`: only the fields the rules use, straight into DataFrames)
-and turned into the input frames of :mod:`healthbridge.clinical.frames` with vectorised
+evaluated again. The rule inputs are read from the typed rule-input table the store keeps
+with every write (:mod:`healthbridge.store.rule_inputs`: plain column scans), or, when that
+table is not current, field-wise from the stored documents
+(:mod:`healthbridge.pipeline.dbframes`: only the fields the rules use, straight into
+DataFrames), and turned into the input frames of :mod:`healthbridge.clinical.frames` with vectorised
 versions of the per-resource rules of :mod:`healthbridge.pipeline.extract` (the tests check
 both give the same frames); every growth session is scored with one ``growth_standards.score``
 call, the pure batch evaluator (:func:`~healthbridge.clinical.evaluate.evaluate_district`)
