@@ -2,8 +2,9 @@
 reports (``bench/reports.py --database``) and the HTTP session import
 (``bench/import.py --http``).
 
-The fast loader writes what the server would store — the resource row, its first version and
-every search-index row from :func:`healthbridge.fhir.searchparams.extract` — with bulk inserts,
+The fast loader writes what the server would store — the resource row, its first version,
+every search-index row from :func:`healthbridge.fhir.searchparams.extract` and the rule-input
+row (:mod:`healthbridge.store.rule_inputs`) — with bulk inserts,
 skipping per-resource model validation (which dominates a normal load and is not what is
 measured here). The data is :mod:`healthbridge.demo`'s seeded district.
 """
@@ -24,6 +25,7 @@ from healthbridge.demo.bundles import bundles
 from healthbridge.demo.population import generate
 from healthbridge.fhir.searchparams import extract
 from healthbridge.fhir.values import format_instant, index_instant, instant_now
+from healthbridge.store import rule_inputs as ri
 from healthbridge.store import search as sql
 from healthbridge.store.db import make_engine, upgrade
 from healthbridge.store.repository import RES, Repository
@@ -38,7 +40,8 @@ def fast_load(engine: Engine, children: int, seed: int = 20261122) -> dict[str, 
     pending: dict[str, list[dict[str, Any]]] = {}
 
     def flush(conn: Any) -> None:
-        for name in ["resource", "resource_version", *[k for k in pending if k.startswith("idx_")]]:
+        extra = [k for k in pending if k.startswith("idx_")] + [ri.TABLE]
+        for name in ["resource", "resource_version", *extra]:
             rows = pending.pop(name, [])
             if rows:
                 table = RES.metadata.tables[name]
@@ -64,6 +67,8 @@ def fast_load(engine: Engine, children: int, seed: int = 20261122) -> dict[str, 
                     "content": json.dumps(resource, ensure_ascii=False, separators=(",", ":")),
                 }
                 pending.setdefault("resource", []).append(row)
+                facts = ri.rows(rtype, rid, resource, row["content"])
+                pending.setdefault(ri.TABLE, []).extend(facts)
                 pending.setdefault("resource_version", []).append({**row, "method": "PUT"})
                 for kind, rows in extract(resource).tables():
                     table = sql.index_table(kind).name
@@ -95,39 +100,96 @@ def database(
     return Repository(engine), counts, time.perf_counter() - start
 
 
-def replicate(engine: Engine, copies: int, *, token_index: bool = False) -> int:
+def replicate(
+    engine: Engine, copies: int, *, token_index: bool = False, source: Path | None = None
+) -> int:
     """Grow a fast-loaded district ``copies`` times by copying its children in SQL.
 
     Every resource that names a demo child (``child-00…``: the Patient, its encounters,
     observations, immunizations and consents; its guardians ``rp-00…``) is copied with the ids
-    rewritten (``child-00`` → ``child-R{k:02d}``, ``rp-00`` → ``rp-R{k:02d}``). Centres, classes
-    and staff are shared, so classes grow ``copies`` times larger. Only ``resource`` rows are
-    copied (with ``token_index``, their ``idx_token`` rows too): the batch evaluator and the
-    district reports read the stored JSON field-wise (healthbridge.pipeline.dbframes), not
-    the history or the search index. Far faster than generating a 100,000-child district
-    (about 90 minutes with :func:`fast_load` on this machine). Returns the resource count.
+    rewritten (``child-00`` → ``child-R{k:02d}``, ``rp-00`` → ``rp-R{k:02d}``), and so are their
+    rule-input rows (:mod:`healthbridge.store.rule_inputs`: ids, child, encounter and the
+    Patient's elements renamed alike). Centres, classes and staff are shared, so classes grow
+    ``copies`` times larger. Only ``resource`` and ``rule_input`` rows are copied (with
+    ``token_index``, the ``idx_token`` rows too): the batch evaluator and the district reports
+    read those, not the history or the search index. Far faster than generating a
+    100,000-child district (about 90 minutes with :func:`fast_load` on this machine). With
+    ``source`` (an SQLite file holding the original rows, e.g. the base the database was copied
+    from) the originals are read from there: every copy then scans the small base instead of
+    the growing database (quadratic otherwise: the 100-copy build took over 30 minutes).
+    Returns the resource count.
     """
 
     def rename(column: str, k: int) -> str:
         return f"replace(replace({column}, 'child-00', 'child-R{k:02d}'), 'rp-00', 'rp-R{k:02d}')"
 
     own = "(res_id LIKE '%child-00%' OR res_id LIKE 'rp-00%')"
+    # Flags and Tasks (alerts) are copied by copy_alerts, never from here
+    own += " AND res_type NOT IN ('Flag', 'Task')"
+    db = "main" if source is None else "base"
     with engine.begin() as conn:
+        if source is not None:
+            conn.exec_driver_sql(f"ATTACH DATABASE '{source}' AS base")
         for k in range(1, copies):
             conn.exec_driver_sql(
                 "INSERT INTO resource"
                 " (res_type, res_id, version_id, last_updated, deleted, content)"
                 f" SELECT res_type, {rename('res_id', k)}, version_id, last_updated, deleted,"
-                f" {rename('content', k)} FROM resource WHERE {own}"
+                f" {rename('content', k)} FROM {db}.resource WHERE {own}"
+            )
+            renamed = ", ".join(
+                rename(c, k) if c in ("res_id", "child_id", "encounter_id", "extra") else c
+                for c in ri.COLUMNS
+            )
+            conn.exec_driver_sql(
+                f"INSERT INTO rule_input ({', '.join(ri.COLUMNS)})"
+                f" SELECT {renamed} FROM {db}.rule_input WHERE {own}"
             )
             if token_index:
                 conn.exec_driver_sql(
                     "INSERT INTO idx_token (res_type, res_id, param, system, code)"
                     f" SELECT res_type, {rename('res_id', k)}, param, system, {rename('code', k)}"
-                    f" FROM idx_token WHERE {own}"
+                    f" FROM {db}.idx_token WHERE {own}"
                 )
         total = conn.exec_driver_sql("SELECT count(*) FROM resource").scalar_one()
+    if source is not None:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("DETACH DATABASE base")
     return int(total)
+
+
+#: Observations :func:`thin` removes: head circumference, and the morning checks
+#: (temperature, symptoms) of every school day but the last one before the as-of date.
+THIN_WHERE = (
+    "res_type = 'Observation' AND (code = '9843-4'"
+    " OR (code IN ('8310-5', '75325-1') AND day < '2026-10-30'))"
+)
+
+
+def thin(engine: Engine) -> int:
+    """Remove the :data:`THIN_WHERE` Observations of a fast-loaded base (resource, version,
+    search-index and rule-input rows): the issue-5 size variant, ~20.9 observations per child
+    instead of ~33.8 (100 copies: ~2.09 million). Returns the number removed."""
+    with engine.begin() as conn:
+        ids = [
+            str(r)
+            for r in conn.exec_driver_sql(f"SELECT res_id FROM rule_input WHERE {THIN_WHERE}")
+            .scalars()
+            .all()
+        ]
+        tables = ["resource", "resource_version", ri.TABLE]
+        tables += [sql.index_table(k).name for k in ("token", "string", "date", "reference")]
+        tables += [sql.index_table(k).name for k in ("quantity", "number", "uri")]
+        tables += ["compartment"]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for table in tables:
+                conn.exec_driver_sql(
+                    f"DELETE FROM {table} WHERE res_type = 'Observation' AND res_id IN ({marks})",
+                    tuple(chunk),
+                )
+    return len(ids)
 
 
 def copy_alerts(engine: Engine, source: Path, copies: int) -> int:

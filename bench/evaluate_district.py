@@ -14,8 +14,18 @@ With ``--copies K`` the evaluated district is then copied K times in SQL
 (:func:`bench.district_db.replicate` and :func:`~bench.district_db.copy_alerts`: children,
 their records and their alerts, ids renamed) and the re-run is timed on the grown district:
 what a nightly ``healthbridge evaluate`` of a K-times larger district does when little has
-changed. ``--reuse FILE`` times re-runs on a database built before. Prints children/s, CPU
-seconds and the time per phase; ``--write`` records bench/results/evaluate_district.json.
+changed. ``--reuse FILE`` times re-runs on a database built before (``--keep`` leaves the
+grown database in bench/.data for that). Prints children/s, CPU seconds and the time per
+phase; ``--write`` records bench/results/evaluate_district.json (``--result NAME``: another
+file name).
+
+``--source table|documents|auto`` (repeatable) chooses where the rule inputs are read from
+(:func:`healthbridge.pipeline.batch.read_district`): the typed rule-input table kept at write
+time, or the stored JSON documents (the reader before wave 4). ``--thin`` removes the
+head-circumference and older morning-check Observations from the base before copying
+(:func:`bench.district_db.thin`): the issue's size, ~2.1 million observations at 100,000
+children, instead of ~3.4 million. ``--backfill`` times rebuilding the whole rule-input table
+(``healthbridge db reindex --rule-inputs``) on the grown database before the re-runs.
 """
 
 from __future__ import annotations
@@ -35,26 +45,29 @@ from bench._common import write_result
 DATA = Path(__file__).resolve().parent / ".data" / "evaluate_district"
 
 
-def run(repo: Any, label: str, workers: int) -> dict[str, Any]:
+def run(repo: Any, label: str, workers: int, source: str = "auto") -> dict[str, Any]:
     from bench.district_db import AS_OF
     from healthbridge.pipeline import parse_ruleset_key
     from healthbridge.pipeline.batch import evaluate_database
 
     rules = parse_ruleset_key("cn-child-health@2026.1/CN")
     cpu = time.process_time()
-    report = evaluate_database(repo, rules, AS_OF, workers=workers)
+    report = evaluate_database(repo, rules, AS_OF, workers=workers, source=source)  # type: ignore[arg-type]
     cpu = time.process_time() - cpu
+    load = os.getloadavg()
     total = report.seconds["total"]
     rate = report.children / total
     print(
         f"{label}: {report.children:,} children, {report.observations:,} observations, "
         f"{report.findings:,} findings, {report.open_alerts:,} open alerts before, actions "
         f"{dict(report.actions)}: {total:.1f} s, {rate:,.0f} children/s (main-process CPU "
-        f"{cpu:.1f} s); phases {report.seconds}; load average {os.getloadavg()[0]:.1f}",
+        f"{cpu:.1f} s); inputs from {report.source}; phases {report.seconds}; "
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}",
         flush=True,
     )
     return {
         "run": label,
+        "source": report.source,
         "children": report.children,
         "observations": report.observations,
         "findings": report.findings,
@@ -63,7 +76,22 @@ def run(repo: Any, label: str, workers: int) -> dict[str, Any]:
         "seconds": report.seconds,
         "main_process_cpu_seconds": round(cpu, 1),
         "children_per_s": round(rate, 1),
-        "load_average_1min": round(os.getloadavg()[0], 2),
+        "load_average_1_5_15min": [round(v, 2) for v in load],
+    }
+
+
+def backfill(engine: Any, rebuild: Any) -> dict[str, Any]:
+    """Time ``rebuild_rule_inputs`` (the whole table, every type)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    counts = {c.resource_type: c.resources for c in rebuild(engine)}
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    load = os.getloadavg()
+    print(f"rule-input backfill: {counts}: {seconds:.0f} s (CPU {cpu:.0f} s), load {load[0]:.1f}")
+    return {
+        "resources": counts,
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),
+        "load_average_1_5_15min": [round(v, 2) for v in load],
     }
 
 
@@ -77,27 +105,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", type=Path, default=None, help="an existing database file")
     parser.add_argument("--runs", type=int, default=1, help="re-runs with --reuse")
     parser.add_argument("--write", action="store_true", help="write bench/results/")
+    parser.add_argument("--result", default="evaluate_district", help="result file name")
+    parser.add_argument(
+        "--source",
+        action="append",
+        choices=["auto", "table", "documents"],
+        help="where the re-runs read the rule inputs (repeatable; default auto)",
+    )
+    parser.add_argument("--thin", action="store_true", help="the issue-size variant (~21/child)")
+    parser.add_argument("--backfill", action="store_true", help="time the rule-input rebuild")
+    parser.add_argument("--keep", action="store_true", help="keep the grown database")
+    parser.add_argument("--data", type=Path, default=DATA, help="working directory")
     args = parser.parse_args(argv)
+    sources = args.source or ["auto"]
 
-    from bench.district_db import copy_alerts, database, replicate
+    from bench.district_db import copy_alerts, database, replicate, thin
     from healthbridge.store.db import make_engine
+    from healthbridge.store.reindex import rebuild_rule_inputs
     from healthbridge.store.repository import Repository
 
     runs: list[dict[str, Any]] = []
     result: dict[str, Any] = {"workers": args.workers}
     if args.reuse is not None:
         repo = Repository(make_engine(f"sqlite:///{args.reuse}"))
+        if args.thin:
+            start = time.perf_counter()
+            removed = thin(repo.engine)
+            print(
+                f"thinned: {removed:,} Observations removed in {time.perf_counter() - start:.0f} s"
+            )
+            result["thinned_observations"] = removed
+        if args.backfill:
+            result["backfill"] = backfill(repo.engine, rebuild_rule_inputs)
         for k in range(args.runs):
-            runs.append(run(repo, f"re-run {k + 1} on {args.reuse.name}", args.workers))
+            for source in sources:
+                label = f"re-run {k + 1} on {args.reuse.name} ({source})"
+                runs.append(run(repo, label, args.workers, source))
         repo.engine.dispose()
     else:
-        shutil.rmtree(DATA, ignore_errors=True)
-        DATA.mkdir(parents=True)
-        base = DATA / "base.sqlite3"
+        shutil.rmtree(args.data, ignore_errors=True)
+        args.data.mkdir(parents=True)
+        base = args.data / "base.sqlite3"
         repo, counts, load_s = database(f"sqlite:///{base}", args.children)
         print(f"loaded {sum(counts.values()):,} resources in {load_s:.1f} s: {counts}")
         result |= {"base_resources": counts, "load_seconds": round(load_s, 1)}
-        grown = DATA / "grown.sqlite3"
+        if args.thin:
+            removed = thin(repo.engine)
+            print(f"thinned: {removed:,} Observations removed")
+            result["thinned_observations"] = removed
+        grown = args.data / "grown.sqlite3"
         if args.copies > 1:
             shutil.copy(base, grown)  # before any alert exists
         runs.append(run(repo, "first (creates alerts)", args.workers))
@@ -106,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.copies > 1:
             engine = make_engine(f"sqlite:///{grown}")
             start = time.perf_counter()
-            total = replicate(engine, args.copies)
+            total = replicate(engine, args.copies, source=base)
             alerts = copy_alerts(engine, base, args.copies)
             grow_s = time.perf_counter() - start
             print(
@@ -117,11 +173,18 @@ def main(argv: list[str] | None = None) -> int:
                 "grown_resources": total,
                 "grow_seconds": round(grow_s),
             }
-            runs.append(run(Repository(engine), f"re-run x{args.copies}", args.workers))
+            if args.backfill:
+                result["backfill"] = backfill(engine, rebuild_rule_inputs)
+            for source in sources:
+                label = f"re-run x{args.copies} ({source})"
+                runs.append(run(Repository(engine), label, args.workers, source))
             engine.dispose()
-        shutil.rmtree(DATA, ignore_errors=True)
+        if args.keep:
+            print(f"kept {grown}")
+        else:
+            shutil.rmtree(args.data, ignore_errors=True)
     if args.write:
-        print(f"wrote {write_result('evaluate_district', {**result, 'runs': runs})}")
+        print(f"wrote {write_result(args.result, {**result, 'runs': runs})}")
     return 0
 
 

@@ -77,6 +77,10 @@ def _truncate(url: str) -> None:
         ]
         if tables:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY"))
+            if "rule_input_state" in tables:
+                from healthbridge.store.rule_inputs import mark_built
+
+                mark_built(conn)  # an empty database's rule-input table is complete
     engine.dispose()
 
 

@@ -28,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--param", action="append", dest="params", help="search parameter code (repeatable)"
     )
     rix.add_argument("--type", action="append", dest="types", help="resource type (repeatable)")
+    rix.add_argument(
+        "--rule-inputs",
+        action="store_true",
+        help="rebuild only the rule-input table read by 'healthbridge evaluate' "
+        "(also rebuilt by a reindex without --param/--type)",
+    )
     rix.set_defaults(handler=reindex_command)
 
 
@@ -95,14 +101,21 @@ def reindex_command(args: argparse.Namespace) -> int:
     """Re-extract search-index rows of the stored resources (docs/fhir_profiles.md)."""
     from healthbridge.config import get_settings
     from healthbridge.store.db import make_engine
-    from healthbridge.store.reindex import ReindexError, reindex
+    from healthbridge.store.reindex import ReindexError, rebuild_rule_inputs, reindex
 
     engine = make_engine(get_settings().resolved_database_url())
     try:
-        for count in reindex(engine, params=args.params, resource_types=args.types):
-            sys.stdout.write(
-                f"{count.resource_type}: {count.resources} resources, {count.rows} index rows\n"
-            )
+        if not args.rule_inputs:
+            for count in reindex(engine, params=args.params, resource_types=args.types):
+                sys.stdout.write(
+                    f"{count.resource_type}: {count.resources} resources, {count.rows} index rows\n"
+                )
+        if args.rule_inputs or not (args.params or args.types):
+            for done in rebuild_rule_inputs(engine):
+                sys.stdout.write(
+                    f"{done.resource_type}: {done.resources} resources, {done.rows} rule-input "
+                    f"rows ({done.seconds:.1f} s)\n"
+                )
     except ReindexError as exc:
         sys.stderr.write(f"reindex failed: {exc}\n")
         return 1

@@ -59,6 +59,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         "open_alerts_before": report.open_alerts,
         "actions": dict(sorted(report.actions.items())),
         "seconds": report.seconds,
+        "inputs": report.source,
         "dry_run": args.dry_run,
     }
     if args.json:
@@ -73,4 +74,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
             + ("" if report.actions else "no changes")
             + f"\ntime: {report.seconds['total']} s ({rate:,.0f} children/s)\n"
         )
+        if report.source != "table":
+            sys.stdout.write(
+                "rule inputs read from the stored documents (slower): the rule-input table is "
+                "not current; run 'healthbridge db reindex --rule-inputs'\n"
+            )
     return 0

@@ -1,9 +1,11 @@
 """Batch re-evaluation of a whole database (``healthbridge evaluate``).
 
 After a rule-table change (or nightly, for date-dependent statuses) every child and centre is
-evaluated again. The rule inputs are read field-wise by the database
-(:mod:`healthbridge.pipeline.dbframes`: only the fields the rules use, straight into DataFrames)
-and turned into the input frames of :mod:`healthbridge.clinical.frames` with vectorised
+evaluated again. The rule inputs are read from the typed rule-input table the store keeps
+with every write (:mod:`healthbridge.store.rule_inputs`: plain column scans), or, when that
+table is not current, field-wise from the stored documents
+(:mod:`healthbridge.pipeline.dbframes`: only the fields the rules use, straight into
+DataFrames), and turned into the input frames of :mod:`healthbridge.clinical.frames` with vectorised
 versions of the per-resource rules of :mod:`healthbridge.pipeline.extract` (the tests check
 both give the same frames); every growth session is scored with one ``growth_standards.score``
 call, the pure batch evaluator (:func:`~healthbridge.clinical.evaluate.evaluate_district`)
@@ -20,8 +22,10 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal, cast
 
+import numpy as np
+import orjson
 import pandas as pd
 from sqlalchemy import Connection
 
@@ -36,9 +40,14 @@ from healthbridge.pipeline import dbframes as dbf
 from healthbridge.pipeline import extract as x
 from healthbridge.pipeline.alerts import Routing, apply_actions, open_alerts
 from healthbridge.pipeline.engine import child_routing, is_health_manager, now_instant
+from healthbridge.pipeline.errors import PipelineConfigError
 from healthbridge.pipeline.scoring import score_columns
+from healthbridge.store import rule_inputs as ri
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import Repository
+
+#: Where :func:`read_district` reads the rule inputs from.
+Source = Literal["auto", "table", "documents"]
 
 #: Observation fields the rules read (JSON paths; see :mod:`healthbridge.pipeline.extract`).
 _OBSERVATION = {
@@ -67,6 +76,8 @@ _IMMUNIZATION = {
     "patient": "$.patient.reference",
     "occurrence": "$.occurrenceDateTime",
 }
+#: Integer slot of each growth quantity in a session.
+_SLOTS = {"weight": 0, "lenhei": 1, "headc": 2}
 _QUANTITY = {
     t.LOINC_BODY_WEIGHT: "weight",
     t.LOINC_BODY_LENGTH: "lenhei",
@@ -85,6 +96,7 @@ class BatchReport:
     actions: Counter[str] = field(default_factory=Counter)
     open_alerts: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    source: str = ""  # where the inputs were read from (see read_district)
 
 
 @dataclass
@@ -98,9 +110,10 @@ class DistrictRead:
     flags: defaultdict[str, list[dict[str, Any]]]
     tasks: dict[str, dict[str, Any]]
     managers: dict[str, str]
-    encounters: pd.DataFrame  # res_id, child_id, start, provider, participant
+    encounters: pd.DataFrame  # res_id, child_id, doc (routing fields: dict or JSON, or None)
     evidence: pd.DataFrame  # child_id, res_id, res_type (non-Observation rule inputs)
     n_observations: int
+    source: str = "documents"  # "table" (rule-input table) or "documents" (stored JSON)
 
 
 def _frame(
@@ -157,8 +170,23 @@ def _compact_observations(raw: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Columns of the Observation frame both readers build (one row per rule-input Observation).
+_OBS_COLUMNS = (
+    "res_id",
+    "child_id",
+    "code",
+    "on",
+    "number",
+    "unit",
+    "encounter_id",
+    "written",
+    "symptoms",
+)
+
+
 def _observations(raw: pd.DataFrame, known: set[str]) -> pd.DataFrame:
-    """Current, non-void Observations of known children with their LOINC code and date."""
+    """Current, non-void Observations of known children with their LOINC code and date
+    (from the documents)."""
     obs = raw.assign(
         child_id=_subjects(raw, "subject", known),
         on=dbf.days(
@@ -170,37 +198,112 @@ def _observations(raw: pd.DataFrame, known: set[str]) -> pd.DataFrame:
         number=dbf.numbers(raw["value"].tolist()).to_numpy(),
     )
     keep = obs["child_id"].notna() & ~obs["status"].isin(x.VOID_STATUSES) & obs["on"].notna()
-    return obs.loc[keep & obs["code"].isin(x.TRIGGER_OBSERVATION_CODES)]
+    obs = obs.loc[keep & obs["code"].isin(x.TRIGGER_OBSERVATION_CODES)]
+    return obs.assign(
+        unit=_series([u if isinstance(u, str) else None for u in obs["unit"]]).to_numpy(),
+        encounter_id=_series(dbf.ref_ids(obs["encounter"].tolist(), "Encounter")).to_numpy(),
+        written=_series(["" if w is None else str(w) for w in obs["written"]]).to_numpy(),
+    )[list(_OBS_COLUMNS)].reset_index(drop=True)
+
+
+def _session_keys(g: pd.DataFrame) -> pd.Series:
+    """``enc:<encounter id>``, or ``day:<date>`` without an encounter (the session key of
+    :func:`~.extract.growth_sessions`); dates formatted once per distinct day."""
+    enc = g["encounter_id"]
+    has = enc.notna()
+    key = pd.Series(None, index=g.index, dtype=object)
+    key[has] = "enc:" + enc[has].astype(str)
+    days = g.loc[~has, "on"]
+    if len(days):
+        uniq = pd.Series(days.unique())
+        names = dict(zip(uniq, "day:" + uniq.dt.strftime("%Y-%m-%d"), strict=True))
+        key[~has] = days.map(names)
+    return key
+
+
+_SESSION_COLUMNS = (
+    "child_id",
+    "key",
+    "weight",
+    "weight_id",
+    "lenhei",
+    "lenhei_id",
+    "headc",
+    "headc_id",
+    "measure",
+    "observation_id",
+    "session_on",
+)
 
 
 def _sessions(obs: pd.DataFrame) -> pd.DataFrame:
     """Growth sessions (:func:`healthbridge.pipeline.extract.growth_sessions`, vectorised):
-    one row per child and encounter (or day) with the latest-written value of each quantity,
-    in (child, date, key) order."""
+    one row per child and encounter (or day) with the latest-written value of each quantity
+    (by ``meta.lastUpdated``, then id), in (child, date, key) order. Sessions and quantities
+    are integer-coded once; only repeated measurements of a quantity are sorted."""
     g = obs.loc[obs["code"].isin(x.GROWTH_CODES) & obs["number"].notna()]
-    g = g.assign(quantity=g["code"].map(_QUANTITY))
-    value = g["number"].copy()
-    value = value.where(~((g["quantity"] == "weight") & (g["unit"] == "g")), value / 1000.0)
-    value = value.where(~((g["quantity"] != "weight") & (g["unit"] == "mm")), value / 10.0)
-    enc = pd.Series(dbf.ref_ids(g["encounter"].tolist(), "Encounter"), index=g.index, dtype=object)
-    key = ("enc:" + enc).where(enc.notna(), "day:" + g["on"].dt.strftime("%Y-%m-%d"))
-    written = g["written"].map(lambda w: "" if w is None else str(w))
-    g = g.assign(value=value, key=key, written=written)
-    first = g.groupby(["child_id", "key"], sort=False)["on"].min().rename("session_on")
-    latest = g.sort_values(["written", "res_id"], kind="stable").drop_duplicates(
-        ["child_id", "key", "quantity"], keep="last"
+    if g.empty:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in _SESSION_COLUMNS})
+        return empty.assign(session_on=pd.Series(dtype="datetime64[ns]"))
+    code = g["code"].to_numpy(dtype=object)
+    quantity = g["code"].map({c: _SLOTS[q] for c, q in _QUANTITY.items()}).to_numpy("int64")
+    number = g["number"].to_numpy("float64")
+    unit = g["unit"].to_numpy(dtype=object)
+    value = np.where((quantity == 0) & (unit == "g"), number / 1000.0, number)
+    value = np.where((quantity != 0) & (unit == "mm"), number / 10.0, value)
+    child = g["child_id"].to_numpy(dtype=object)
+    key = _session_keys(g).to_numpy(dtype=object)
+    # child ids are FHIR ids (no control characters): the joined text names one session
+    sid, _names = pd.factorize(cast(Any, child) + "\x1f" + key)
+    n = int(sid.max()) + 1
+    session_on = g["on"].groupby(sid).min()
+    slot = sid * 3 + quantity
+    repeated = pd.Series(slot).duplicated(keep=False).to_numpy()
+    chosen = np.flatnonzero(~repeated)
+    if repeated.any():
+        again = pd.DataFrame(
+            {
+                "slot": slot[repeated],
+                "written": g["written"].to_numpy(dtype=object)[repeated],
+                "res_id": g["res_id"].to_numpy(dtype=object)[repeated],
+                "at": np.flatnonzero(repeated),
+            }
+        )
+        latest = again.sort_values(["written", "res_id"], kind="stable").drop_duplicates(
+            "slot", keep="last"
+        )
+        chosen = np.concatenate([chosen, latest["at"].to_numpy("int64")])
+    res_id = g["res_id"].to_numpy(dtype=object)
+    out: dict[str, Any] = {}
+    for name, q in _SLOTS.items():
+        rows = chosen[quantity[chosen] == q]
+        values = np.full(n, np.nan)
+        values[sid[rows]] = value[rows]
+        ids = np.full(n, None, dtype=object)
+        ids[sid[rows]] = res_id[rows]
+        out[name], out[f"{name}_id"] = values, ids
+        if name == "lenhei":
+            measure = np.full(n, None, dtype=object)
+            measure[sid[rows]] = np.where(code[rows] == t.LOINC_BODY_LENGTH, "l", "h")
+            out["measure"] = measure
+    first = np.empty(n, dtype="int64")
+    first[sid[::-1]] = np.arange(len(sid) - 1, -1, -1)
+    out["child_id"], out["key"] = child[first], key[first]
+    observation = out["weight_id"].copy()
+    for other in ("lenhei_id", "headc_id"):
+        missing = pd.isna(observation)
+        observation[missing] = out[other][missing]
+    out["observation_id"] = observation
+    out["session_on"] = session_on.to_numpy()
+    frame = pd.DataFrame({c: out[c] for c in _SESSION_COLUMNS})
+    order = np.lexsort(
+        (
+            pd.factorize(frame["key"], sort=True)[0],
+            frame["session_on"].to_numpy().astype("int64"),
+            pd.factorize(frame["child_id"], sort=True)[0],
+        )
     )
-    wide = latest.pivot(index=["child_id", "key"], columns="quantity", values=["value", "res_id"])
-    out = pd.DataFrame(index=wide.index)
-    for q in ("weight", "lenhei", "headc"):
-        has = ("value", q) in wide.columns
-        out[q] = wide[("value", q)].astype(float) if has else float("nan")
-        out[f"{q}_id"] = wide[("res_id", q)] if has else None
-    lenhei_code = latest.loc[latest["quantity"] == "lenhei"].set_index(["child_id", "key"])["code"]
-    out["measure"] = lenhei_code.map({t.LOINC_BODY_LENGTH: "l"}).fillna("h").reindex(out.index)
-    out["observation_id"] = out["weight_id"].fillna(out["lenhei_id"]).fillna(out["headc_id"])
-    out = out.join(first).reset_index()
-    return out.sort_values(["child_id", "session_on", "key"], kind="stable").reset_index(drop=True)
+    return frame.iloc[order].reset_index(drop=True)
 
 
 def _growth(sessions: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
@@ -260,14 +363,21 @@ def _daily_checks(obs: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
     out["temperature_c"] = highest.reindex(
         pd.MultiIndex.from_frame(out[["child_id", "on"]])
     ).to_numpy()
-    pooled: dict[tuple[str, Any], set[str]] = {}
-    for cid, on, codes in zip(d["child_id"], d["on"], symptoms, strict=True):
-        if codes:
-            pooled.setdefault((cid, on), set()).update(codes)
-    out["symptoms"] = [
-        tuple(sorted(pooled.get((cid, on), ())))
-        for cid, on in zip(out["child_id"], out["on"], strict=True)
-    ]
+    # (only the few observations with symptoms are visited; days as integers, not Timestamps)
+    pooled: dict[tuple[str, int], set[str]] = {}
+    days = d["on"].to_numpy().astype("int64")
+    for i in (i for i, codes in enumerate(symptoms) if codes):
+        pooled.setdefault((str(d["child_id"].iat[i]), int(days[i])), set()).update(symptoms[i])
+    listed: list[tuple[str, ...]] = [()] * len(out)
+    if pooled:
+        keys = zip(
+            out["child_id"].tolist(), out["on"].to_numpy().astype("int64").tolist(), strict=True
+        )
+        for i, key in enumerate(keys):
+            codes = pooled.get(key)
+            if codes:
+                listed[i] = tuple(sorted(codes))
+    out["symptoms"] = _series(listed).to_numpy()
     out["centre_id"] = out["child_id"].map(enrolled["centre_id"])
     out["class_id"] = out["child_id"].map(enrolled["class_id"]).fillna("")
     out = out.rename(columns={"on": "date"})
@@ -288,20 +398,10 @@ def _haemoglobin(obs: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["child_id", "date", "observation_id"]).reset_index(drop=True)
 
 
-def _checkups(raw: pd.DataFrame, known: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _checkups(enc: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Checkup Encounters (:func:`~.extract.checkups`) and every encounter of a known child
-    (for the paediatrician routing)."""
-    enc = raw.assign(
-        child_id=_subjects(raw, "subject", known),
-        visit=_series(
-            dbf.coded(
-                [dbf.concept_codings(v) for v in raw["type"].tolist()],
-                t.CS_CHECKUP_VISIT,
-                last=True,
-            )
-        ),
-        date=dbf.days(raw["start"].tolist()).to_numpy(),
-    )
+    with its routing fields (for the paediatrician routing). ``enc``: res_id, child_id (known
+    children only), status, visit, date, doc."""
     enc = enc.loc[enc["child_id"].notna()]
     ok = ~enc["status"].isin(["cancelled", "entered-in-error"]) & enc["visit"].notna()
     ok &= enc["date"].notna() & (enc["visit"] != "daily-check")
@@ -309,24 +409,57 @@ def _checkups(raw: pd.DataFrame, known: set[str]) -> tuple[pd.DataFrame, pd.Data
         columns={"res_id": "checkup_id", "visit": "visit_type"}
     )
     checkups = checkups.sort_values(["child_id", "date", "checkup_id"]).reset_index(drop=True)
-    return checkups, enc[["res_id", "child_id", "start", "provider", "participant"]]
+    return checkups, enc[["res_id", "child_id", "doc"]].reset_index(drop=True)
 
 
-def _type_codings(types: Any) -> list[Any]:
-    """The codings of every ``Encounter.type`` concept, in order."""
-    if not isinstance(types, list):
-        return []
-    return [
-        c for concept in types if isinstance(concept, dict) for c in concept.get("coding") or ()
-    ]
-
-
-def _doses(raw: pd.DataFrame, known: set[str]) -> pd.DataFrame:
-    imm = raw.assign(
-        child_id=_subjects(raw, "patient", known),
-        vaccine=_series(dbf.coded(raw["coding"].tolist(), t.CS_NIP_VACCINE, last=True)),
-        date=dbf.days(raw["occurrence"].tolist()).to_numpy(),
+def _encounters(raw: pd.DataFrame, known: set[str]) -> pd.DataFrame:
+    """The Encounter fields the rules read, from the documents (see :func:`_checkups`)."""
+    docs: list[dict[str, Any] | None] = []
+    for start, provider, participant in zip(
+        raw["start"], raw["provider"], raw["participant"], strict=True
+    ):
+        doc: dict[str, Any] = {}
+        if start is not None:
+            doc["period"] = {"start": start}
+        if provider is not None:
+            doc["serviceProvider"] = {"reference": provider}
+        if participant is not None:
+            doc["participant"] = participant
+        docs.append(doc or None)
+    return pd.DataFrame(
+        {
+            "res_id": raw["res_id"],
+            "child_id": _subjects(raw, "subject", known),
+            "status": raw["status"],
+            "visit": _series(
+                dbf.coded(
+                    [dbf.concept_codings(v) for v in raw["type"].tolist()],
+                    t.CS_CHECKUP_VISIT,
+                    last=True,
+                )
+            ),
+            "date": dbf.days(raw["start"].tolist()).to_numpy(),
+            "doc": _series(docs),
+        }
     )
+
+
+def _immunizations(raw: pd.DataFrame, known: set[str]) -> pd.DataFrame:
+    """The Immunization fields the rules read, from the documents (see :func:`_doses`)."""
+    return pd.DataFrame(
+        {
+            "res_id": raw["res_id"],
+            "child_id": _subjects(raw, "patient", known),
+            "status": raw["status"],
+            "vaccine": _series(dbf.coded(raw["coding"].tolist(), t.CS_NIP_VACCINE, last=True)),
+            "date": dbf.days(raw["occurrence"].tolist()).to_numpy(),
+        }
+    )
+
+
+def _doses(imm: pd.DataFrame) -> pd.DataFrame:
+    """Completed NIP doses (:func:`~.extract.doses`); ``imm``: res_id, child_id (known
+    children only), status, vaccine, date."""
     ok = imm["child_id"].notna() & (imm["status"] == "completed")
     ok &= imm["vaccine"].fillna("").astype(bool) & imm["date"].notna()
     out = imm.loc[ok, ["child_id", "res_id", "vaccine", "date"]].rename(
@@ -337,10 +470,20 @@ def _doses(raw: pd.DataFrame, known: set[str]) -> pd.DataFrame:
     )
 
 
-def read_district(repository: Repository, *, workers: int = 1) -> DistrictRead:
-    """Read the rule inputs of every child field-wise (:mod:`healthbridge.pipeline.dbframes`),
-    in the shapes of :mod:`healthbridge.clinical.frames`. The same records count as in the
-    per-resource functions of :mod:`healthbridge.pipeline.extract` (the tests compare both)."""
+@dataclass
+class _Inputs:
+    """What the two readers (documents, rule-input table) produce; the rest is shared."""
+
+    patients: dict[str, x.ChildInfo]
+    observations: pd.DataFrame  # _OBS_COLUMNS
+    encounters: pd.DataFrame  # see _checkups
+    immunizations: pd.DataFrame  # see _doses
+    responses: list[tuple[str, dict[str, Any]]]  # (child id, QuestionnaireResponse)
+    n_observations: int
+
+
+def _from_documents(repository: Repository, workers: int) -> _Inputs:
+    """Rule inputs extracted from the stored JSON documents (:mod:`.dbframes`)."""
     engine = repository.engine
     raw_obs = dbf.fields_parallel(
         engine, "Observation", _OBSERVATION, workers=workers,
@@ -350,22 +493,201 @@ def read_district(repository: Repository, *, workers: int = 1) -> DistrictRead:
         patients = _children(conn)
         raw_enc = dbf.fields(conn, "Encounter", _ENCOUNTER)
         raw_imm = dbf.fields(conn, "Immunization", _IMMUNIZATION)
-        responses = dbf.fields(conn, "QuestionnaireResponse", {"doc": "$"})
+        raw_qr = dbf.fields(conn, "QuestionnaireResponse", {"doc": "$"})
+    known = set(patients)
+    responses = []
+    for doc in dbf.parse(raw_qr["doc"].tolist()):
+        cid = x.subject_id(doc)
+        if cid in known:
+            responses.append((str(cid), doc))
+    n_obs = sum(r is not None for r in dbf.ref_ids(raw_obs["subject"].tolist(), "Patient"))
+    return _Inputs(
+        patients,
+        _observations(raw_obs, known),
+        _encounters(raw_enc, known),
+        _immunizations(raw_imm, known),
+        responses,
+        n_obs,
+    )
+
+
+def _scan(conn: Connection, rtype: str, columns: str, where: str = "") -> list[tuple[Any, ...]]:
+    """Rows of the rule-input table through the DBAPI cursor (millions of rows: SQLAlchemy's
+    row objects would cost more than the scan). ``rtype``/``where`` are our own constants."""
+    stmt = f"SELECT {columns} FROM rule_input WHERE res_type = '{rtype}'{where}"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(stmt)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
+
+
+def _columns(rows: list[tuple[Any, ...]], n: int) -> list[Any]:
+    """The columns of fetched rows (object arrays; a C-level transpose)."""
+    if not rows:
+        return [np.empty(0, dtype=object) for _ in range(n)]
+    table = np.array(rows, dtype=object)
+    return [table[:, k] for k in range(n)]
+
+
+def _days(values: list[str | None]) -> pd.Series:
+    """:func:`.dbframes.days` of values already cut to 10 characters (the table's ``day``)."""
+    return pd.to_datetime(_series(values), format="%Y-%m-%d", errors="coerce")
+
+
+def _of_known(ids: list[Any], known: set[str]) -> pd.Series:
+    return pd.Series([i if i in known else None for i in ids], dtype=object)
+
+
+_NOT_VOID = " AND (status IS NULL OR status NOT IN ({}))".format(
+    ", ".join(f"'{s}'" for s in sorted(x.VOID_STATUSES))
+)
+_TRIGGERS = " AND code IN ({})".format(
+    ", ".join(f"'{c}'" for c in sorted(x.TRIGGER_OBSERVATION_CODES))
+)
+
+
+def _from_table(conn: Connection) -> _Inputs:
+    """Rule inputs from the typed table kept at write time (:mod:`~healthbridge.store.rule_inputs`):
+    column scans, no JSON parsed but the Patients' few elements and the QuestionnaireResponse
+    answers."""
+    patients: dict[str, x.ChildInfo] = {}
+    for _rid, extra in _scan(conn, "Patient", "res_id, extra"):
+        try:
+            info = x.child_info(orjson.loads(extra))
+        except x.NotAChildError:
+            continue
+        patients[info.child_id] = info
+    known = set(patients)
+    rid, child, code, day, value, unit, enc, written, extra = _columns(
+        _scan(
+            conn,
+            "Observation",
+            "res_id, child_id, code, day, value, unit, encounter_id, written, extra",
+            " AND child_id IS NOT NULL AND day IS NOT NULL" + _NOT_VOID + _TRIGGERS,
+        ),
+        9,
+    )
+    symptoms: list[tuple[str, ...]] = [()] * len(extra)
+    for i, e in enumerate(extra):
+        if e is not None:
+            symptoms[i] = tuple(orjson.loads(e))
+    obs = pd.DataFrame(
+        {
+            "res_id": _series(rid),
+            "child_id": _of_known(child, known),
+            "code": _series(code),
+            "on": _days(day).to_numpy(),
+            "number": np.array(value, dtype="float64"),
+            "unit": _series(unit),
+            "encounter_id": _series(enc),
+            "written": _series(written),
+            "symptoms": _series(symptoms),
+        }
+    )
+    obs = obs.loc[obs["child_id"].notna() & obs["on"].notna()].reset_index(drop=True)
+    (n_obs,) = _scan(conn, "Observation", "count(*)", " AND child_id IS NOT NULL")[0]
+    rid, child, status, code, day, extra = _columns(
+        _scan(
+            conn, "Encounter", "res_id, child_id, status, code, day, extra",
+            " AND child_id IS NOT NULL",
+        ),
+        6,
+    )  # fmt: skip
+    encounters = pd.DataFrame(
+        {
+            "res_id": _series(rid),
+            "child_id": _of_known(child, known),
+            "status": _series(status),
+            "visit": _series(code),
+            "date": _days(day).to_numpy(),
+            "doc": _series(extra),
+        }
+    )
+    rid, child, status, code, day = _columns(
+        _scan(
+            conn, "Immunization", "res_id, child_id, status, code, day",
+            " AND child_id IS NOT NULL",
+        ),
+        5,
+    )  # fmt: skip
+    immunizations = pd.DataFrame(
+        {
+            "res_id": _series(rid),
+            "child_id": _of_known(child, known),
+            "status": _series(status),
+            "vaccine": _series(code),
+            "date": _days(day).to_numpy(),
+        }
+    )
+    responses = []
+    for qid, cid, e in _scan(
+        conn, "QuestionnaireResponse", "res_id, child_id, extra", " AND child_id IS NOT NULL"
+    ):
+        if cid in known:
+            doc = orjson.loads(e)
+            item = [{"linkId": link, "answer": [{"valueBoolean": True}]} for link in doc["true"]]
+            responses.append(
+                (
+                    str(cid),
+                    {
+                        "id": qid,
+                        "questionnaire": doc["questionnaire"],
+                        "status": doc["status"],
+                        "authored": doc["authored"],
+                        "item": item,
+                    },
+                )
+            )
+    return _Inputs(patients, obs, encounters, immunizations, responses, int(n_obs))
+
+
+def rule_inputs_current(repository: Repository) -> bool:
+    """Whether the rule-input table is complete for this extractor version (otherwise
+    ``healthbridge db reindex --rule-inputs`` rebuilds it)."""
+    with repository.engine.connect() as conn:
+        return ri.is_current(conn)
+
+
+def read_district(
+    repository: Repository, *, workers: int = 1, source: Source = "auto"
+) -> DistrictRead:
+    """Read the rule inputs of every child, in the shapes of :mod:`healthbridge.clinical.frames`.
+
+    ``source``: ``"table"`` reads the typed rule-input table kept at write time
+    (:mod:`healthbridge.store.rule_inputs`: column scans); ``"documents"`` extracts the fields
+    from the stored JSON (:mod:`healthbridge.pipeline.dbframes`, ``workers`` processes for the
+    Observations); ``"auto"`` (default) the table when it is current, else the documents.
+    The same records count as in the per-resource functions of
+    :mod:`healthbridge.pipeline.extract` (the tests compare all three)."""
+    engine = repository.engine
+    with engine.connect() as conn:
+        current = ri.is_current(conn)
+        if source == "table" and not current:
+            raise PipelineConfigError(
+                "the rule-input table is not current: run 'healthbridge db reindex --rule-inputs'"
+            )
+        use_table = source == "table" or (source == "auto" and current)
+        inputs = _from_table(conn) if use_table else None
+    if inputs is None:
+        inputs = _from_documents(repository, workers)
+    with engine.connect() as conn:
         flags_raw = dbf.fields(conn, "Flag", {"status": "$.status", "doc": "$"})
         tasks_raw = dbf.fields(conn, "Task", {"focus": "$.focus.reference", "doc": "$"})
         roles = dbf.fields(conn, "PractitionerRole", {"doc": "$"})
-    known = set(patients)
+    patients = inputs.patients
     children = _children_frame(patients)
-    obs = _observations(raw_obs, known)
-    checkups, encounters = _checkups(raw_enc, known)
-    doses = _doses(raw_imm, known)
+    obs = inputs.observations
+    checkups, encounters = _checkups(inputs.encounters)
+    imm = inputs.immunizations
+    doses = _doses(imm)
     screenings: list[tuple[Any, ...]] = []
     qr_ids: list[tuple[str, str]] = []
     by_child: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-    for doc in dbf.parse(responses["doc"].tolist()):
-        cid = x.subject_id(doc)
-        if cid in known:
-            by_child[cid].append(doc)
+    for cid, doc in inputs.responses:
+        by_child[cid].append(doc)
     for cid, docs in by_child.items():
         qr_ids += [(cid, str(d["id"])) for d in docs]
         screenings += [
@@ -392,6 +714,7 @@ def read_district(repository: Repository, *, workers: int = 1) -> DistrictRead:
         org = x.ref_id(role.get("organization"), "Organization")
         if org and is_health_manager(role) and org not in managers:
             managers[org] = f"PractitionerRole/{role['id']}"
+    given = imm.loc[imm["child_id"].notna()]
     evidence = pd.concat(
         [
             pd.DataFrame(
@@ -399,9 +722,9 @@ def read_district(repository: Repository, *, workers: int = 1) -> DistrictRead:
                  "res_type": "Encounter"}
             ),
             pd.DataFrame(
-                {"child_id": _subjects(raw_imm, "patient", known), "res_id": raw_imm["res_id"],
+                {"child_id": given["child_id"], "res_id": given["res_id"],
                  "res_type": "Immunization"}
-            ).dropna(),
+            ),
             pd.DataFrame(qr_ids, columns=["child_id", "res_id"]).assign(
                 res_type="QuestionnaireResponse"
             ),
@@ -424,8 +747,17 @@ def read_district(repository: Repository, *, workers: int = 1) -> DistrictRead:
             enrolments, ("child_id", "centre_id", "entry_date", "check_state"), ("entry_date",)
         ),
     )
-    n_obs = sum(r is not None for r in dbf.ref_ids(raw_obs["subject"].tolist(), "Patient"))
-    return DistrictRead(data, patients, flags, tasks, managers, encounters, evidence, n_obs)
+    return DistrictRead(
+        data,
+        patients,
+        flags,
+        tasks,
+        managers,
+        encounters,
+        evidence,
+        inputs.n_observations,
+        "table" if use_table else "documents",
+    )
 
 
 def evaluate_database(
@@ -436,12 +768,15 @@ def evaluate_database(
     workers: int = 1,
     subjects_per_transaction: int = 200,
     dry_run: bool = False,
+    source: Source = "auto",
 ) -> BatchReport:
-    """Re-run every rule for every child and centre and reconcile the open alerts."""
+    """Re-run every rule for every child and centre and reconcile the open alerts
+    (``source``: where the rule inputs are read from, see :func:`read_district`)."""
     report = BatchReport()
     t0 = time.perf_counter()
-    d = read_district(repository, workers=workers)
+    d = read_district(repository, workers=workers, source=source)
     report.children, report.observations = len(d.patients), d.n_observations
+    report.source = d.source
     t1 = t2 = time.perf_counter()
     findings = frame_to_findings(evaluate_district(d.data, ruleset, as_of, workers=workers))
     report.findings = len(findings)
@@ -501,14 +836,12 @@ def _encounter_docs(d: DistrictRead, children: set[str]) -> dict[str, list[dict[
     """The Encounter fields :func:`child_routing` reads, as resources, per child."""
     out: dict[str, list[dict[str, Any]]] = {}
     enc = d.encounters.loc[d.encounters["child_id"].isin(children)]
-    for rid, cid, start, provider, participant in enc.itertuples(index=False):
+    for rid, cid, fields in enc.itertuples(index=False):
         doc: dict[str, Any] = {"id": rid}
-        if start is not None:
-            doc["period"] = {"start": start}
-        if provider is not None:
-            doc["serviceProvider"] = {"reference": provider}
-        if participant is not None:
-            doc["participant"] = participant
+        if isinstance(fields, str):
+            doc.update(orjson.loads(fields))
+        elif isinstance(fields, dict):
+            doc.update(fields)
         out.setdefault(str(cid), []).append(doc)
     return out
 

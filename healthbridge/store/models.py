@@ -202,3 +202,36 @@ class PatientLinkRow(SQLModel, table=True):
     party: str = Field(max_length=200)  # "RelatedPerson/x", "Organization/y"
     start: str | None = Field(default=None, max_length=10)  # YYYY-MM-DD, inclusive
     end: str | None = Field(default=None, max_length=10)  # YYYY-MM-DD, inclusive
+
+
+class RuleInputRow(SQLModel, table=True):
+    """Typed rule inputs of a current resource (:mod:`healthbridge.store.rule_inputs`).
+
+    One row per current Patient, Observation (measurements, not derived scores), Encounter,
+    Immunization and QuestionnaireResponse, written with the resource version and removed when
+    it is replaced or deleted. SQLite stores it ``WITHOUT ROWID`` (clustered by the primary
+    key), so the rows of one type are one range scan.
+    """
+
+    __tablename__ = "rule_input"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    res_type: str = Field(primary_key=True, max_length=64)
+    res_id: str = Field(primary_key=True, max_length=64)
+    child_id: str | None = None
+    status: str | None = None
+    code: str | None = None
+    day: str | None = None  # YYYY-MM-DD as written (local time)
+    value: float | None = None
+    unit: str | None = None
+    encounter_id: str | None = None
+    written: str | None = None  # meta.lastUpdated
+    extra: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class RuleInputStateRow(SQLModel, table=True):
+    """State of the rule-input table: ``extractor`` → the extractor version the whole table
+    was built with (absent: rows may be missing, the table must be rebuilt)."""
+
+    __tablename__ = "rule_input_state"
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=64)

@@ -8,11 +8,19 @@ resource, the rows of the chosen parameters are deleted and extracted again from
 version. Each batch runs in one write transaction that locks its resource rows (SQLite
 ``BEGIN IMMEDIATE``; PostgreSQL ``SELECT … FOR UPDATE``), so a concurrent update of the same
 resource either happens before (and is re-extracted) or waits.
+
+:func:`rebuild_rule_inputs` fills the typed rule-input table
+(:mod:`healthbridge.store.rule_inputs`) of a database that held resources before migration
+0005, or after the extractor version changed: the table is marked stale, rebuilt type by type
+in batches (keyset pages of the primary key, each its own write transaction locking its
+resource rows), and marked built by the current extractor at the end. Until then the batch
+reader falls back to the stored documents.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +29,7 @@ from sqlalchemy import Engine, Table, delete, insert, select
 
 from healthbridge.fhir.r4 import SUPPORTED_TYPES
 from healthbridge.fhir.searchparams import INDEXED_TYPES, extract, supported_params
+from healthbridge.store import rule_inputs as ri
 from healthbridge.store.db import WRITE_OPTION
 from healthbridge.store.models import ResourceRow
 from healthbridge.store.search import index_table
@@ -116,3 +125,83 @@ def reindex(
         for start in range(0, len(ids), batch_size):
             rows += _batch(engine, rtype, ids[start : start + batch_size], chosen)
         yield ReindexCount(rtype, len(ids), rows)
+
+
+@dataclass(frozen=True)
+class RuleInputCount:
+    """What rebuilding one resource type's rule-input rows did."""
+
+    resource_type: str
+    resources: int
+    rows: int
+    seconds: float
+
+
+def _rule_input_batch(
+    engine: Engine, resource_type: str, after: str, batch_size: int
+) -> tuple[int, int, str | None]:
+    """Rebuild the rows of the next ``batch_size`` current resources after id ``after``;
+    returns (resources, rows, last id or None when there were none)."""
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+        stmt = (
+            select(RES.c.res_id, RES.c.content)
+            .where(
+                RES.c.res_type == resource_type,
+                RES.c.res_id > after,
+                RES.c.deleted.is_(False),
+            )
+            .order_by(RES.c.res_id)
+            .limit(batch_size)
+            .with_for_update()
+        )
+        found = conn.execute(stmt).all()
+        if not found:
+            return 0, 0, None
+        last = str(found[-1].res_id)
+        rows = [
+            tuple(row.values())
+            for res_id, content in found
+            for row in ri.rows(resource_type, str(res_id), json.loads(content), content)
+        ]
+        table = ri.RULE_INPUT
+        conn.execute(  # rows a concurrent write put there since the type was cleared
+            delete(table).where(
+                table.c.res_type == resource_type,
+                table.c.res_id.in_([str(r.res_id) for r in found]),
+            )
+        )
+        if rows:
+            mark = "%s" if conn.dialect.name == "postgresql" else "?"
+            columns = ", ".join(ri.COLUMNS)
+            marks = ", ".join(mark for _ in ri.COLUMNS)
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.executemany(f"INSERT INTO rule_input ({columns}) VALUES ({marks})", rows)
+            finally:
+                cursor.close()
+    return len(found), len(rows), last
+
+
+def _set_state(engine: Engine, version: int | None) -> None:
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+        ri.mark_built(conn, version)
+
+
+def rebuild_rule_inputs(engine: Engine, *, batch_size: int = 5_000) -> Iterable[RuleInputCount]:
+    """Rebuild the rule-input table from the current resources (idempotent); yields one
+    :class:`RuleInputCount` per type as it finishes. Writes made meanwhile keep their rows
+    current as usual; a resource deleted meanwhile loses its row with the deletion."""
+    _set_state(engine, None)
+    for rtype in ri.TYPES:
+        start = time.perf_counter()
+        with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+            # rows of resources deleted while the table was not maintained (older databases)
+            conn.execute(delete(ri.RULE_INPUT).where(ri.RULE_INPUT.c.res_type == rtype))
+        after, resources, rows = "", 0, 0
+        while True:
+            n, written, last = _rule_input_batch(engine, rtype, after, batch_size)
+            if last is None:
+                break
+            resources, rows, after = resources + n, rows + written, last
+        yield RuleInputCount(rtype, resources, rows, time.perf_counter() - start)
+    _set_state(engine, ri.EXTRACTOR_VERSION)

@@ -49,7 +49,7 @@ from healthbridge.fhir import r4
 from healthbridge.fhir.query import SearchQuery, parse_search
 from healthbridge.fhir.searchparams import INDEXED_TYPES, IndexRows, extract
 from healthbridge.fhir.values import date_range, format_instant, index_instant, instant_now
-from healthbridge.store import access_tables
+from healthbridge.store import access_tables, rule_inputs
 from healthbridge.store import search as sql
 from healthbridge.store.db import WRITE_OPTION, restart_wal, wal_path, writer_lock
 from healthbridge.store.hooks import (
@@ -711,6 +711,7 @@ class Transaction:
         self._index(rtype, resource_id, index_rows)
         self._queue("compartment", comp_rows)
         self._queue("patient_link", link_rows)
+        self._queue(rule_inputs.TABLE, rule_inputs.rows(rtype, resource_id, resource, content))
         stored = StoredResource(
             rtype, resource_id, version, meta["lastUpdated"], False, resource, method
         )
@@ -736,6 +737,11 @@ class Transaction:
                 delete(table).where(
                     table.c.res_type == prev.res_type, table.c.res_id == prev.res_id
                 )
+            )
+        if prev.res_type in rule_inputs.TYPES:
+            ri = rule_inputs.RULE_INPUT
+            self.conn.execute(
+                delete(ri).where(ri.c.res_type == prev.res_type, ri.c.res_id == prev.res_id)
             )
 
     def _index(self, rtype: str, resource_id: str, index_rows: IndexRows) -> None:

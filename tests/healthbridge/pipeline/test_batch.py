@@ -129,6 +129,7 @@ def test_evaluate_command(
         report: dict[str, Any] = json.loads(capsys.readouterr().out)
         assert report["children"] == 5
         assert report["actions"] == {}
+        assert report["inputs"] == "table"
         assert main(["evaluate"]) == 0
         assert "5 children" in capsys.readouterr().out
     finally:

@@ -1,0 +1,364 @@
+"""The typed rule-input table: per current resource, the fields the clinical rules read.
+
+``healthbridge evaluate`` re-runs every rule for a whole district. Reading the inputs from the
+stored JSON (:mod:`healthbridge.pipeline.dbframes`) parses every document: at 100,000 children
+and 3.4 million Observations that took minutes. This table holds, per current resource of the
+types the rules read, those fields already extracted and typed (child, code, local date as
+written, value and unit, encounter, status, a few small extras), so the batch reader
+(:func:`healthbridge.pipeline.batch.read_district`) is a plain column scan.
+
+Rows are written by the store itself, in the same transaction as the resource version
+(:meth:`healthbridge.store.repository.Transaction._write` queues :func:`rows` with the search
+index rows; replacing or deleting the current version deletes them), on every write path and
+whatever hooks are installed. :func:`rows` is cheap (dict look-ups only, no parsing: a few
+microseconds per resource) and pure.
+
+**What is extracted** (the rules of :mod:`healthbridge.pipeline.extract` as the batch reader
+applies them; ``tests/healthbridge/pipeline/test_rule_inputs.py`` checks the frames built from
+this table equal those built from the documents):
+
+======================  =====================================================================
+column                  meaning
+======================  =====================================================================
+``res_type, res_id``    the resource (primary key; SQLite ``WITHOUT ROWID``: rows clustered
+                        by type, so a type is one range scan)
+``child_id``            the Patient referenced (``Patient/<id>``, relative or absolute):
+                        ``subject`` (Observation, Encounter), ``patient`` (Immunization),
+                        ``subject``/``patient``/``for`` (QuestionnaireResponse); a Patient's
+                        own id
+``status``              ``status`` when it is a string
+``code``                Observation: first non-empty LOINC code of ``code.coding``;
+                        Encounter: code of the last ``checkup-visit`` coding of ``type``;
+                        Immunization: code of the last ``nip-vaccine`` coding of
+                        ``vaccineCode`` (codings in document order)
+``day``                 the local date as written (first 10 characters, not normalised to
+                        UTC): Observation ``effectiveDateTime`` (else
+                        ``effectivePeriod.start``), Encounter ``period.start``, Immunization
+                        ``occurrenceDateTime``, QuestionnaireResponse ``authored``, Patient
+                        ``birthDate``
+``value``, ``unit``     Observation ``valueQuantity.value`` (finite numbers only) and
+                        ``valueQuantity.code``; Immunization: ``value`` is
+                        ``protocolApplied[0].doseNumberPositiveInt``
+``encounter_id``        Observation ``encounter`` (an ``Encounter/<id>`` reference)
+``written``             ``meta.lastUpdated`` (the latest-written re-measurement wins)
+``extra``               small JSON: Observation symptom codes (``75325-1``, the
+                        ``symptom`` CodeSystem codes of ``valueCodeableConcept``); Encounter
+                        the fields of the alert routing (``period.start``,
+                        ``serviceProvider.reference``, ``participant``); Patient the elements
+                        :func:`~healthbridge.pipeline.extract.child_info` reads;
+                        QuestionnaireResponse ``questionnaire``, ``status``, ``authored``
+                        and the linkIds answered ``true``, in order
+======================  =====================================================================
+
+Derived growth-score Observations (their JSON names the ``growth-indicator`` CodeSystem) are
+not rule inputs and get no row. The extraction has a version (:data:`EXTRACTOR_VERSION`); the
+table ``rule_input_state`` records the version the whole table was built with (by migration
+0005 on an empty database, or by :func:`healthbridge.store.reindex.rebuild_rule_inputs`). A
+database whose table is missing rows (upgraded with resources in it) or was built by another
+version is *stale*: the batch reader then falls back to the documents until
+``healthbridge db reindex --rule-inputs`` has run. Anything that writes resource rows
+without the repository (bulk loaders) must write these rows too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any, Final
+
+from sqlalchemy import Connection, Table, delete, insert, select
+
+from healthbridge import terminology as t
+from healthbridge.store.models import RuleInputRow, RuleInputStateRow
+
+TABLE: Final = "rule_input"
+RULE_INPUT: Table = RuleInputRow.__table__  # type: ignore[attr-defined]
+STATE: Table = RuleInputStateRow.__table__  # type: ignore[attr-defined]
+#: Bump when :func:`rows` changes what it extracts: existing tables become stale.
+EXTRACTOR_VERSION: Final = 1
+#: The ``rule_input_state`` key holding the version the whole table was built with.
+STATE_KEY: Final = "extractor"
+#: Resource types with rule-input rows.
+TYPES: Final = ("Patient", "Observation", "Encounter", "Immunization", "QuestionnaireResponse")
+COLUMNS: Final = (
+    "res_type",
+    "res_id",
+    "child_id",
+    "status",
+    "code",
+    "day",
+    "value",
+    "unit",
+    "encounter_id",
+    "written",
+    "extra",
+)
+LOINC_SYMPTOM: Final = "75325-1"
+#: Patient elements :func:`healthbridge.pipeline.extract.child_info` reads.
+PATIENT_ELEMENTS: Final = ("id", "birthDate", "gender", "extension", "generalPractitioner")
+
+Row = dict[str, Any]
+
+
+def _get(resource: Mapping[str, Any], key: str, sub: str) -> Any:
+    """``resource.key.sub`` through objects only (as a JSON path ``$.key.sub``)."""
+    inner = resource.get(key)
+    return inner.get(sub) if isinstance(inner, dict) else None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def ref_id(ref: Any, resource_type: str) -> str | None:
+    """The id of a ``Type/id`` reference string (relative or absolute), else None — the rule
+    of :func:`healthbridge.pipeline.dbframes.ref_ids`."""
+    if not isinstance(ref, str):
+        return None
+    prefix = resource_type + "/"
+    n = len(prefix)
+    if ref.startswith(prefix) and len(ref) > n and "/" not in ref[n:]:
+        return ref[n:]
+    parts = ref.rstrip("/").split("/")
+    return parts[-1] if len(parts) >= 2 and parts[-2] == resource_type else None
+
+
+def _day(value: Any) -> str | None:
+    """The date as written: the first 10 characters (validity is checked by the reader)."""
+    return value[:10] if isinstance(value, str) and len(value) >= 10 else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        out = float(value)
+    except OverflowError:
+        return None
+    return out if math.isfinite(out) else None
+
+
+def first_code(codings: Any, system: str) -> str | None:
+    """The first non-empty code of ``system`` in a coding array."""
+    if isinstance(codings, list):
+        for c in codings:
+            if isinstance(c, dict) and c.get("system") == system and c.get("code"):
+                return str(c["code"])
+    return None
+
+
+def last_code(codings: Any, system: str) -> str | None:
+    """The code of the last coding of ``system`` (whatever it holds; None when absent)."""
+    found: Any = None
+    if isinstance(codings, list):
+        for c in codings:
+            if isinstance(c, dict) and c.get("system") == system:
+                found = c.get("code")
+    return found if found is None or isinstance(found, str) else str(found)
+
+
+def _concept_codings(concepts: Any) -> list[Any]:
+    if not isinstance(concepts, list):
+        return []
+    return [
+        c for concept in concepts if isinstance(concept, dict) for c in concept.get("coding") or ()
+    ]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _row(
+    rtype: str,
+    res_id: str,
+    child_id: str | None,
+    status: Any,
+    code: str | None,
+    day: str | None,
+    value: float | None = None,
+    unit: str | None = None,
+    encounter_id: str | None = None,
+    written: str | None = None,
+    extra: str | None = None,
+) -> Row:
+    return {
+        "res_type": rtype,
+        "res_id": res_id,
+        "child_id": child_id,
+        "status": _str(status),
+        "code": code,
+        "day": day,
+        "value": value,
+        "unit": unit,
+        "encounter_id": encounter_id,
+        "written": written,
+        "extra": extra,
+    }
+
+
+def _observation(res_id: str, r: Mapping[str, Any], content: str) -> Row | None:
+    if t.CS_GROWTH_INDICATOR in content:
+        return None  # a derived growth score, not a measurement
+    code = first_code(_get(r, "code", "coding"), t.LOINC)
+    when = r.get("effectiveDateTime")
+    if not (isinstance(when, str) and when):
+        when = _get(r, "effectivePeriod", "start")
+    quantity = r.get("valueQuantity")
+    value = unit = None
+    if isinstance(quantity, dict):
+        value, unit = _number(quantity.get("value")), _str(quantity.get("code"))
+    extra = None
+    if code == LOINC_SYMPTOM:
+        concept = r.get("valueCodeableConcept")
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        symptoms = [
+            str(c["code"])
+            for c in (codings if isinstance(codings, list) else ())
+            if isinstance(c, dict) and c.get("system") == t.CS_SYMPTOM and c.get("code")
+        ]
+        extra = _dumps(symptoms) if symptoms else None
+    written = _get(r, "meta", "lastUpdated")
+    return _row(
+        "Observation",
+        res_id,
+        ref_id(_get(r, "subject", "reference"), "Patient"),
+        r.get("status"),
+        code,
+        _day(when),
+        value,
+        unit,
+        ref_id(_get(r, "encounter", "reference"), "Encounter"),
+        "" if written is None else str(written),
+        extra,
+    )
+
+
+def _encounter(res_id: str, r: Mapping[str, Any], _content: str) -> Row:
+    start = _get(r, "period", "start")
+    doc: dict[str, Any] = {}
+    if start is not None:
+        doc["period"] = {"start": start}
+    provider = _get(r, "serviceProvider", "reference")
+    if provider is not None:
+        doc["serviceProvider"] = {"reference": provider}
+    if r.get("participant") is not None:
+        doc["participant"] = r["participant"]
+    return _row(
+        "Encounter",
+        res_id,
+        ref_id(_get(r, "subject", "reference"), "Patient"),
+        r.get("status"),
+        last_code(_concept_codings(r.get("type")), t.CS_CHECKUP_VISIT),
+        _day(start),
+        extra=_dumps(doc) if doc else None,
+    )
+
+
+def _immunization(res_id: str, r: Mapping[str, Any], _content: str) -> Row:
+    applied = r.get("protocolApplied")
+    dose = None
+    if isinstance(applied, list) and applied and isinstance(applied[0], dict):
+        dose = _number(applied[0].get("doseNumberPositiveInt"))
+    return _row(
+        "Immunization",
+        res_id,
+        ref_id(_get(r, "patient", "reference"), "Patient"),
+        r.get("status"),
+        last_code(_get(r, "vaccineCode", "coding"), t.CS_NIP_VACCINE),
+        _day(r.get("occurrenceDateTime")),
+        dose,
+    )
+
+
+def _patient(res_id: str, r: Mapping[str, Any], _content: str) -> Row:
+    doc = {k: r[k] for k in PATIENT_ELEMENTS if k in r}
+    return _row("Patient", res_id, res_id, None, None, _day(r.get("birthDate")), extra=_dumps(doc))
+
+
+def _subject_ref(value: Any) -> str | None:
+    """:func:`healthbridge.pipeline.extract.ref_id` on a Reference object."""
+    if not isinstance(value, dict):
+        return None
+    ref = value.get("reference")
+    if not isinstance(ref, str):
+        return None
+    parts = ref.rstrip("/").split("/")
+    return parts[-1] if len(parts) >= 2 and parts[-2] == "Patient" else None
+
+
+def true_answers(items: Any) -> list[str]:
+    """The linkIds of the items answered ``valueBoolean: true``, depth first (the walk of
+    :func:`healthbridge.pipeline.extract.screenings`)."""
+    out: list[str] = []
+    for item in items or ():
+        for answer in item.get("answer") or ():
+            if "valueBoolean" in answer and answer["valueBoolean"] is True:
+                out.append(str(item.get("linkId")))
+        out.extend(true_answers(item.get("item") or ()))
+    return out
+
+
+def _response(res_id: str, r: Mapping[str, Any], _content: str) -> Row:
+    child = None
+    for key in ("subject", "patient", "for"):
+        child = _subject_ref(r.get(key))
+        if child:
+            break
+    doc = {
+        "questionnaire": r.get("questionnaire"),
+        "status": r.get("status"),
+        "authored": r.get("authored"),
+        "true": true_answers(r.get("item") or ()),
+    }
+    return _row(
+        "QuestionnaireResponse",
+        res_id,
+        child or None,
+        r.get("status"),
+        None,
+        _day(r.get("authored")),
+        extra=_dumps(doc),
+    )
+
+
+_BUILDERS = {
+    "Observation": _observation,
+    "Encounter": _encounter,
+    "Immunization": _immunization,
+    "Patient": _patient,
+    "QuestionnaireResponse": _response,
+}
+
+
+def rows(rtype: str, res_id: str, resource: Mapping[str, Any], content: str) -> list[Row]:
+    """The rule-input rows (none or one, every key of :data:`COLUMNS`) of a resource version;
+    ``content`` is its stored JSON text."""
+    build = _BUILDERS.get(rtype)
+    if build is None:
+        return []
+    row = build(res_id, resource, content)
+    return [] if row is None else [row]
+
+
+def built_version(conn: Connection) -> int | None:
+    """The extractor version the whole table was built with (None: incomplete)."""
+    value = conn.execute(select(STATE.c.value).where(STATE.c.name == STATE_KEY)).scalar()
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def is_current(conn: Connection) -> bool:
+    """Whether the table holds the rows of :data:`EXTRACTOR_VERSION` for every resource."""
+    return built_version(conn) == EXTRACTOR_VERSION
+
+
+def mark_built(conn: Connection, version: int | None = EXTRACTOR_VERSION) -> None:
+    """Record that the whole table holds the rows of extractor ``version`` (None: that it
+    may be incomplete)."""
+    conn.execute(delete(STATE).where(STATE.c.name == STATE_KEY))
+    if version is not None:
+        conn.execute(insert(STATE).values(name=STATE_KEY, value=str(version)))
