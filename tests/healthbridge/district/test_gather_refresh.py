@@ -80,7 +80,7 @@ class Writer:
         self.serial += 1
         return f"{prefix}-t{self.serial:04d}"
 
-    def _write(self, action: Callable[[Transaction], None]) -> None:
+    def _write(self, action: Callable[[Transaction], object]) -> None:
         with self.repo.transaction(CONTEXT) as txn:
             action(txn)
 
@@ -93,7 +93,7 @@ class Writer:
         self._write(action)
 
     def _delete(self, rtype: str, rid: str) -> None:
-        self._write(lambda txn: txn.delete(rtype, rid) and None)
+        self._write(lambda txn: txn.delete(rtype, rid))
 
     def _pick(self, rtype: str, keep: Callable[[dict[str, Any]], bool] = lambda r: True) -> Any:
         found = [r for r in _all(self.repo, rtype) if keep(r)]
