@@ -442,7 +442,6 @@ class _State:
     version: tuple[object, ...]
     revision: str | None
     marks: dict[str, _Mark]
-    patients: dict[str, dict[str, Any]]
     observations: pd.DataFrame  # _growth_observations: every growth measurement, any child
     checkups: pd.DataFrame  # _checkups, with res_id
     vaccinations: pd.DataFrame  # _vaccinations, with res_id
@@ -525,10 +524,6 @@ def _revision(conn: Connection) -> str | None:
     return None if value is None else str(value)
 
 
-def _sorted_patients(patients: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    return [patients[k] for k in sorted(patients)]
-
-
 def _measurements(observations: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
     return score_measurements(_pair(_recorded_order(observations)), children)
 
@@ -540,8 +535,7 @@ def _public(frame: pd.DataFrame) -> pd.DataFrame:
 def _read_state(conn: Connection, version: tuple[object, ...]) -> _State:
     """Read everything (the caller holds one snapshot: the watermark matches the frames)."""
     marks = {rtype: _mark(conn, rtype) for rtype in _READ_TYPES}
-    patients = {str(p["id"]): p for p in _contents(conn, "Patient")}
-    ordered = _sorted_patients(patients)
+    ordered = sorted(_contents(conn, "Patient"), key=lambda p: str(p["id"]))
     children = _children(ordered)
     observations = _growth_observations(conn)
     checkups = _checkups(conn)
@@ -556,9 +550,7 @@ def _read_state(conn: Connection, version: tuple[object, ...]) -> _State:
         agreements=agreements,
         admission_checks=admission_checks(ordered),
     )
-    return _State(
-        version, _revision(conn), marks, patients, observations, checkups, vaccinations, frames
-    )
+    return _State(version, _revision(conn), marks, observations, checkups, vaccinations, frames)
 
 
 def _read(conn: Connection) -> DistrictFrames:
@@ -620,13 +612,10 @@ def _refresh(
     a handful of rows). Every other row is kept as is."""
     frames = state.frames
     patient_ids = set(changed["Patient"])
-    patients = state.patients
     children, checks = frames.children, frames.admission_checks
     if patient_ids:
-        patients = {k: v for k, v in patients.items() if k not in patient_ids}
         rows = dbf.fields(conn, "Patient", {"doc": "$"}, res_ids=sorted(patient_ids))["doc"]
-        patients.update({str(p["id"]): p for p in dbf.parse(rows.tolist())})
-        now = [patients[k] for k in sorted(patient_ids) if k in patients]
+        now = sorted(dbf.parse(rows.tolist()), key=lambda p: str(p["id"]))
         children = _splice(children, "child_id", patient_ids, _children(now))
         checks = _splice(checks, "child_id", patient_ids, admission_checks(now))
 
@@ -663,7 +652,6 @@ def _refresh(
         version=version,
         revision=state.revision,
         marks={rtype: _mark(conn, rtype) for rtype in _READ_TYPES},
-        patients=patients,
         observations=observations,
         checkups=checkups,
         vaccinations=vaccinations,
