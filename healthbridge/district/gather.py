@@ -424,9 +424,9 @@ class _Mark:
     row stamped at or after ``since`` whose (version, stamp) is not in ``window`` —
     *provided* no new version is stamped before ``since``. That is checked, not assumed: the
     count of versions of the type grew by exactly as many as the versions stamped at or after
-    ``since`` did (``versions``, ``window_versions``). Anything else (a long transaction
-    committing late, a restored backup, a different database) fails the check and the
-    district is read whole again.
+    ``since`` did (``versions``, ``window_versions``), and every row of ``window`` is still
+    there. Anything else (a long transaction committing late, a restored backup, another
+    database at the same URL) fails the check and the district is read whole again.
     """
 
     versions: int
@@ -591,10 +591,12 @@ def _changes(conn: Connection, state: _State) -> tuple[dict[str, list[str]], str
         versions, recent = _counts(conn, rtype, mark.since)
         if versions - mark.versions != recent - mark.window_versions:
             return {}, f"{rtype}: versions written before the watermark"
+        window = _window(conn, rtype, mark.since)
+        if len(mark.window.keys() - {rid for rid, _, _ in window}):
+            # a stamp never goes back and the store never removes a row: another database
+            return {}, f"{rtype}: rows read before are gone"
         changed[rtype] = sorted(
-            rid
-            for rid, v, stamp in _window(conn, rtype, mark.since)
-            if mark.window.get(rid) != (v, stamp)
+            rid for rid, v, stamp in window if mark.window.get(rid) != (v, stamp)
         )
     total = sum(len(ids) for ids in changed.values())
     if total > DELTA_LIMIT:

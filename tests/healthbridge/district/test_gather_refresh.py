@@ -400,3 +400,19 @@ def test_concurrent_reports_during_writes(district: Repository) -> None:
     for frames, snapshot in handed:
         assert_same(frames, snapshot)
     assert_same(gather(district), gather(district, cached=False), reports=True)
+
+
+def test_another_database_at_the_same_url_is_read_whole(district: Repository) -> None:
+    """Everything wiped and another district loaded (a restore, a recreated test database):
+    the watermark does not hold, the district is read again."""
+    from healthbridge.store.models import SQLModel
+
+    gather(district)
+    with district.engine.begin() as conn:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            conn.execute(table.delete())
+    load_demo(district, children=DEMO_CHILDREN - 4, seed=99, as_of=AS_OF)
+    got = gather(district)
+    assert last_gather().mode == "full"
+    assert len(got.children) == DEMO_CHILDREN - 4
+    assert_same(got, gather(district, cached=False))
