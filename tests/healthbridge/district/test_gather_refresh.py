@@ -405,7 +405,7 @@ def test_concurrent_reports_during_writes(district: Repository) -> None:
 def test_another_database_at_the_same_url_is_read_whole(district: Repository) -> None:
     """Everything wiped and another district loaded (a restore, a recreated test database):
     the watermark does not hold, the district is read again."""
-    from healthbridge.store.models import SQLModel
+    from sqlmodel import SQLModel
 
     gather(district)
     with district.engine.begin() as conn:
