@@ -39,6 +39,7 @@ from sqlalchemy import Connection, text
 import growth_standards
 from healthbridge import terminology as t
 from healthbridge.district.admission import admission_checks
+from healthbridge.fhir.values import index_instant
 from healthbridge.pipeline import dbframes as dbf
 from healthbridge.store.repository import Repository
 
@@ -390,10 +391,11 @@ def _centres(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 #: Resource types the district frames are read from.
 _READ_TYPES: Final = ("Patient", "Observation", "Encounter", "Immunization", "Organization")
-#: How far before the newest ``lastUpdated`` seen a refresh looks again for changes: a write
-#: stamps its rows when it runs and becomes visible when it commits, so rows stamped shortly
-#: before the newest one may still appear. A later one is caught by the version count (see
-#: :class:`_Mark`) and costs a full read, never a wrong frame.
+#: How far before a read a later refresh looks again for changes: a write stamps its rows
+#: when it runs and becomes visible when it commits, so rows stamped shortly before a read may
+#: appear after it. A write committing later than this (or stamped by a clock further behind)
+#: is caught by the version count (see :class:`_Mark`) and costs a full read, never a wrong
+#: frame.
 REFRESH_MARGIN: dt.timedelta = dt.timedelta(minutes=5)
 #: More changed resources than this since the last read: read everything again.
 DELTA_LIMIT: int = 50_000
@@ -419,7 +421,8 @@ class _Mark:
 
     The store never removes a version and stamps every version (create, update, delete) with
     the time it was written; a resource's ``lastUpdated`` is its newest version's. With
-    ``since`` a little before the newest stamp seen, and ``window`` the (version, stamp) of
+    ``since`` a little before the read (:data:`REFRESH_MARGIN`), and ``window`` the (version,
+    stamp) of
     every row stamped at or after it, a later read finds every resource changed since as a
     row stamped at or after ``since`` whose (version, stamp) is not in ``window`` —
     *provided* no new version is stamped before ``since``. That is checked, not assumed: the
@@ -472,11 +475,9 @@ def last_gather() -> GatherInfo:
     return _LAST[0]
 
 
-def _since(latest: str | None) -> str:
-    if latest is None:
-        return ""
-    stamp = dt.datetime.fromisoformat(latest) - REFRESH_MARGIN
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")
+def _since(started: dt.datetime) -> str:
+    """The window start of a read that started at ``started`` (the store's index form)."""
+    return index_instant(started - REFRESH_MARGIN)
 
 
 def _window(conn: Connection, rtype: str, since: str) -> list[tuple[str, int, str]]:
@@ -506,11 +507,8 @@ def _counts(conn: Connection, rtype: str, since: str) -> tuple[int, int]:
     return int(versions), int(recent)
 
 
-def _mark(conn: Connection, rtype: str) -> _Mark:
-    latest = conn.execute(
-        text("SELECT max(last_updated) FROM resource WHERE res_type = :t"), {"t": rtype}
-    ).scalar_one()
-    since = _since(latest)
+def _mark(conn: Connection, rtype: str, started: dt.datetime) -> _Mark:
+    since = _since(started)
     versions, recent = _counts(conn, rtype, since)
     window = {rid: (v, stamp) for rid, v, stamp in _window(conn, rtype, since)}
     return _Mark(versions, since, window, recent)
@@ -532,9 +530,10 @@ def _public(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns="res_id")
 
 
-def _read_state(conn: Connection, version: tuple[object, ...]) -> _State:
-    """Read everything (the caller holds one snapshot: the watermark matches the frames)."""
-    marks = {rtype: _mark(conn, rtype) for rtype in _READ_TYPES}
+def _read_state(conn: Connection, version: tuple[object, ...], started: dt.datetime) -> _State:
+    """Read everything (the caller holds one snapshot, begun after ``started``: the watermark
+    matches the frames)."""
+    marks = {rtype: _mark(conn, rtype, started) for rtype in _READ_TYPES}
     ordered = sorted(_contents(conn, "Patient"), key=lambda p: str(p["id"]))
     children = _children(ordered)
     observations = _growth_observations(conn)
@@ -554,7 +553,8 @@ def _read_state(conn: Connection, version: tuple[object, ...]) -> _State:
 
 
 def _read(conn: Connection) -> DistrictFrames:
-    return _read_state(conn, data_version(conn)).frames
+    started = dt.datetime.now(dt.UTC)
+    return _read_state(conn, data_version(conn), started).frames
 
 
 def _splice(frame: pd.DataFrame, key: str, drop: set[str], new: pd.DataFrame) -> pd.DataFrame:
@@ -605,7 +605,11 @@ def _changes(conn: Connection, state: _State) -> tuple[dict[str, list[str]], str
 
 
 def _refresh(
-    conn: Connection, state: _State, version: tuple[object, ...], changed: dict[str, list[str]]
+    conn: Connection,
+    state: _State,
+    version: tuple[object, ...],
+    changed: dict[str, list[str]],
+    started: dt.datetime,
 ) -> _State:
     """``state`` brought up to date by re-reading only the ``changed`` resources: Patients
     (their children, entry checks and every measurement of theirs re-scored), growth
@@ -653,7 +657,7 @@ def _refresh(
     return _State(
         version=version,
         revision=state.revision,
-        marks={rtype: _mark(conn, rtype) for rtype in _READ_TYPES},
+        marks={rtype: _mark(conn, rtype, started) for rtype in _READ_TYPES},
         observations=observations,
         checkups=checkups,
         vaccinations=vaccinations,
@@ -713,15 +717,17 @@ def gather(repo: Repository, *, cached: bool = True) -> DistrictFrames:
             state = _CACHE.get(key)
         with repo.engine.connect() as raw:
             conn = _snapshot(raw)
+            started = dt.datetime.now(dt.UTC)  # before the snapshot's first statement
             version = data_version(conn)
             if state is not None and state.version == version:
                 _LAST[0] = GatherInfo("cached")
                 return _shallow(state.frames)
             changed, reason = _changes(conn, state) if state is not None else ({}, "first read")
             if reason:
-                state, info = _read_state(conn, version), GatherInfo("full", reason=reason)
+                state = _read_state(conn, version, started)
+                info = GatherInfo("full", reason=reason)
             else:
-                state = _refresh(conn, state, version, changed)  # type: ignore[arg-type]
+                state = _refresh(conn, state, version, changed, started)  # type: ignore[arg-type]
                 info = GatherInfo("incremental", {k: len(v) for k, v in changed.items()})
         with _CACHE_LOCK:
             _CACHE.clear()  # one district at a time: the frames are large
