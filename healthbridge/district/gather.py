@@ -445,7 +445,7 @@ class _State:
     version: tuple[object, ...]
     revision: str | None
     marks: dict[str, _Mark]
-    observations: pd.DataFrame  # _growth_observations: every growth measurement, any child
+    observations: pd.DataFrame  # _growth_observations of every child, in child order
     checkups: pd.DataFrame  # _checkups, with res_id
     vaccinations: pd.DataFrame  # _vaccinations, with res_id
     frames: DistrictFrames
@@ -536,7 +536,7 @@ def _read_state(conn: Connection, version: tuple[object, ...], started: dt.datet
     marks = {rtype: _mark(conn, rtype, started) for rtype in _READ_TYPES}
     ordered = sorted(_contents(conn, "Patient"), key=lambda p: str(p["id"]))
     children = _children(ordered)
-    observations = _growth_observations(conn)
+    observations = _by_id(_growth_observations(conn), "child_id")
     checkups = _checkups(conn)
     vaccinations = _vaccinations(conn)
     centres, agreements = _centres(conn)
@@ -557,27 +557,55 @@ def _read(conn: Connection) -> DistrictFrames:
     return _read_state(conn, data_version(conn), started).frames
 
 
+def _ranges(frame: pd.DataFrame, key: str, keys: set[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end positions of each of ``keys`` (in sorted order) in ``frame``, which is
+    in ``key`` order (binary search: no pass over the whole column)."""
+    values = frame[key].to_numpy(dtype=object)
+    wanted = np.array(sorted(keys), dtype=object)
+    return (
+        np.searchsorted(values, wanted, side="left"),
+        np.searchsorted(values, wanted, side="right"),
+    )
+
+
+def _rows(frame: pd.DataFrame, key: str, keys: set[str]) -> pd.DataFrame:
+    """The rows of ``frame`` (in ``key`` order) whose ``key`` is one of ``keys``."""
+    if not keys or frame.empty:
+        return frame.iloc[:0]
+    lo, hi = _ranges(frame, key, keys)
+    return frame.take(np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)]))
+
+
 def _splice(frame: pd.DataFrame, key: str, drop: set[str], new: pd.DataFrame) -> pd.DataFrame:
     """``frame`` (in ``key`` order) without the rows whose ``key`` is in ``drop``, with ``new``
-    (in ``key`` order, every key in ``drop``) inserted where its keys sort."""
-    kept = frame.loc[~frame[key].isin(list(drop))] if drop else frame
-    if new.empty:
-        return kept.reset_index(drop=True)
-    if kept.empty:
+    (in ``key`` order, every key in ``drop``) inserted where its keys sort: the rows kept are
+    sliced, not filtered, so the frame is copied once."""
+    if frame.empty:
         return new.reset_index(drop=True)
-    where = np.searchsorted(
-        kept[key].to_numpy(dtype=object), new[key].to_numpy(dtype=object), side="left"
-    )
-    n_kept, n_new = len(kept), len(new)
-    order = np.lexsort(
-        (
-            np.concatenate([np.zeros(n_kept, np.int64), np.arange(n_new)]),
-            np.concatenate([np.ones(n_kept, np.int8), np.zeros(n_new, np.int8)]),
-            np.concatenate([np.arange(n_kept), where]),
-        )
-    )
-    both = pd.concat([kept, new.astype(kept.dtypes.to_dict())], ignore_index=True)
-    return both.take(order).reset_index(drop=True)
+    if not drop:
+        return frame
+    lo, hi = _ranges(frame, key, drop)
+    keys = sorted(drop)
+    if new.empty:
+        new_lo = new_hi = np.zeros(len(keys), dtype=np.int64)
+    else:
+        new = new.astype(frame.dtypes.to_dict())
+        new_keys = new[key].to_numpy(dtype=object)
+        wanted = np.array(keys, dtype=object)
+        new_lo = np.searchsorted(new_keys, wanted, side="left")
+        new_hi = np.searchsorted(new_keys, wanted, side="right")
+    pieces, start = [], 0
+    for a, b, c, d in zip(lo, hi, new_lo, new_hi, strict=True):
+        if a > start:
+            pieces.append(frame.iloc[start:a])
+        if d > c:
+            pieces.append(new.iloc[c:d])
+        start = max(start, int(b))
+    if start < len(frame):
+        pieces.append(frame.iloc[start:])
+    if not pieces:
+        return frame.iloc[:0].reset_index(drop=True)
+    return pd.concat(pieces, ignore_index=True)
 
 
 def _changes(conn: Connection, state: _State) -> tuple[dict[str, list[str]], str]:
@@ -625,22 +653,25 @@ def _refresh(
         children = _splice(children, "child_id", patient_ids, _children(now))
         checks = _splice(checks, "child_id", patient_ids, admission_checks(now))
 
-    observations = state.observations
+    observations = state.observations  # in child order
     affected = set(patient_ids)
     if changed["Observation"]:
         ids = changed["Observation"]
         gone = observations["res_id"].isin(ids)
         fresh = _growth_observations(conn, ids)
-        affected |= set(observations.loc[gone, "child_id"]) | set(fresh["child_id"])
-        observations = pd.concat([observations.loc[~gone], fresh], ignore_index=True)
+        owners = set(observations.loc[gone, "child_id"]) | set(fresh["child_id"])
+        theirs = _rows(observations, "child_id", owners)
+        theirs = pd.concat([theirs.loc[~theirs["res_id"].isin(ids)], fresh], ignore_index=True)
+        observations = _splice(observations, "child_id", owners, _by_id(theirs, "child_id"))
+        affected |= owners
     measurements = frames.measurements
     if affected:
-        mine = observations.loc[observations["child_id"].isin(list(affected))]
-        theirs = children.loc[children["child_id"].isin(list(affected))]
-        new = _measurements(mine, theirs)
-        kept = ~measurements["child_id"].isin(list(affected))
-        if measurements.empty or not kept.any():
-            measurements = _measurements(observations, children)  # as a full read does
+        new = _measurements(
+            _rows(observations, "child_id", affected), _rows(children, "child_id", affected)
+        )
+        lo, hi = _ranges(measurements, "child_id", affected)
+        if int((hi - lo).sum()) == len(measurements):  # nothing else left: as a full read
+            measurements = _measurements(observations, children)
         else:
             measurements = _splice(measurements, "child_id", affected, new)
 
