@@ -342,7 +342,8 @@ def served(
             print(
                 f"after a write ({label}: {what}, written in {start - t0:.2f} s): "
                 f"gather {t1 - start:.2f} s (cpu {cpu:.2f} s) "
-                f"[{info.mode}{': ' + changed if changed else ''}{info.reason}], reports {t2 - t1:.2f} s, total {t2 - start:.2f} s "
+                f"[{info.mode}{': ' + changed if changed else ''}{info.reason}], "
+                f"reports {t2 - t1:.2f} s, total {t2 - start:.2f} s "
                 f"(load average {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
