@@ -754,11 +754,11 @@ def gather(repo: Repository, *, cached: bool = True) -> DistrictFrames:
                 _LAST[0] = GatherInfo("cached")
                 return _shallow(state.frames)
             changed, reason = _changes(conn, state) if state is not None else ({}, "first read")
-            if reason:
+            if reason or state is None:
                 state = _read_state(conn, version, started)
                 info = GatherInfo("full", reason=reason)
             else:
-                state = _refresh(conn, state, version, changed, started)  # type: ignore[arg-type]
+                state = _refresh(conn, state, version, changed, started)
                 info = GatherInfo("incremental", {k: len(v) for k, v in changed.items()})
         with _CACHE_LOCK:
             _CACHE.clear()  # one district at a time: the frames are large
