@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -166,9 +168,16 @@ def main() -> None:
     parser.add_argument("--database", action="store_true", help="time the served path")
     parser.add_argument("--url", default=None, help="database URL for --database")
     parser.add_argument("--reuse", action="store_true", help="--url already holds the district")
+    parser.add_argument(
+        "--writes",
+        type=int,
+        default=0,
+        help="with --database: then this many rounds of a small write (a session of 30 "
+        "children's measurements, then a birth-date correction), each followed by a report",
+    )
     args = parser.parse_args()
     if args.database:
-        served(args.children, args.url, args.repeat, reuse=args.reuse)
+        served(args.children, args.url, args.repeat, reuse=args.reuse, writes=args.writes)
         return
     t0 = time.perf_counter()
     obs, inputs = district(args.children, args.observations, args.centres, args.seed)
@@ -205,11 +214,82 @@ def main() -> None:
     print(f"check: stunting {stunting['prevalence']:.2f} % (n = {stunting['n']:,})")
 
 
-def served(children: int, url: str | None, repeat: int, *, reuse: bool = False) -> None:
+def session_write(repo: Any, children: int = 30) -> int:
+    """One measurement session written through the store, as a session import does: for
+    ``children`` children, a checkup Encounter with a weight and a length Observation (copies
+    of stored ones, new ids, dated the benchmark's as-of day), in one transaction."""
+    from bench.district_db import AS_OF as DB_AS_OF
+    from healthbridge.store.hooks import RequestContext
+
+    tag = dt.datetime.now(dt.UTC).strftime("%H%M%S%f")
+    with repo.engine.connect() as conn:
+        patients = [r[0] for r in conn.exec_driver_sql(_sql(conn, PATIENTS_SQL), (children,)).all()]
+        templates = {
+            suffix: json.loads(
+                conn.exec_driver_sql(_sql(conn, TEMPLATE_SQL), (rtype, f"%{suffix}")).scalar_one()
+            )
+            for rtype, suffix in (("Encounter", "-01"), ("Observation", "-wt"))
+        }
+        templates["-len"] = json.loads(
+            conn.exec_driver_sql(_sql(conn, TEMPLATE_SQL), ("Observation", "%-len")).scalar_one()
+        )
+    day = DB_AS_OF.isoformat()
+    written = []
+    for k, cid in enumerate(patients):
+        enc = {**templates["-01"], "id": f"bench-enc-{tag}-{k}"}
+        enc["subject"] = {"reference": f"Patient/{cid}"}
+        enc["period"] = {"start": f"{day}T09:00:00+08:00", "end": f"{day}T09:20:00+08:00"}
+        written.append(enc)
+        for suffix, value in (("-wt", 12.0 + k / 10), ("-len", 85.0 + k / 10)):
+            obs = {**templates[suffix], "id": f"bench-obs-{tag}-{k}{suffix}"}
+            obs["subject"] = {"reference": f"Patient/{cid}"}
+            obs["encounter"] = {"reference": f"Encounter/{enc['id']}"}
+            obs["effectiveDateTime"] = f"{day}T09:00:00+08:00"
+            obs["valueQuantity"] = {**obs["valueQuantity"], "value": value}
+            written.append(obs)
+    with repo.transaction(RequestContext(principal="bench", roles=frozenset({"system"}))) as txn:
+        for r in written:
+            body = {k: v for k, v in r.items() if k != "meta"}
+            txn.update(body["resourceType"], body["id"], body)
+    return len(written)
+
+
+def birth_date_correction(repo: Any) -> str:
+    """One Patient's birth date corrected by a day (a PUT through the store)."""
+    from healthbridge.store.hooks import RequestContext
+
+    with repo.engine.connect() as conn:
+        cid = conn.exec_driver_sql(_sql(conn, PATIENTS_SQL), (1,)).scalar_one()
+    with repo.transaction(RequestContext(principal="bench", roles=frozenset({"system"}))) as txn:
+        patient = dict(txn.read("Patient", cid).resource or {})
+        born = dt.date.fromisoformat(patient["birthDate"])
+        patient["birthDate"] = (born + dt.timedelta(days=1 if born.day < 28 else -1)).isoformat()
+        patient.pop("meta", None)
+        txn.update("Patient", cid, patient)
+    return str(cid)
+
+
+def _sql(conn: Any, statement: str) -> str:
+    return statement.replace("?", "%s") if conn.dialect.name == "postgresql" else statement
+
+
+#: The first children by id (the benchmark's write targets).
+PATIENTS_SQL = (
+    "SELECT res_id FROM resource WHERE res_type = 'Patient' AND res_id LIKE 'child-%'"
+    " ORDER BY res_id LIMIT ?"
+)
+TEMPLATE_SQL = (
+    "SELECT content FROM resource WHERE res_type = ? AND res_id LIKE ? ORDER BY res_id LIMIT 1"
+)
+
+
+def served(
+    children: int, url: str | None, repeat: int, *, reuse: bool = False, writes: int = 0
+) -> None:
     """Full report as the API computes it, from a loaded database."""
     from bench.district_db import AS_OF as DB_AS_OF
     from bench.district_db import database
-    from healthbridge.district.gather import gather
+    from healthbridge.district.gather import gather, last_gather
     from healthbridge.district.reports import coverage_report, prevalence_report
 
     repo, counts, seconds = database(url, children, load=not reuse)
@@ -220,15 +300,17 @@ def served(children: int, url: str | None, repeat: int, *, reuse: bool = False) 
     )
     timings: dict[str, list[float]] = {"gather+score": [], "reports": [], "total": []}
     for k in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         frames = gather(repo)  # the first read is cold; later ones reuse the unchanged frames
-        t1 = time.perf_counter()
+        t1, cpu = time.perf_counter(), time.process_time() - cpu
+        rcpu = time.process_time()
         who = prevalence_report(frames, as_of=DB_AS_OF)
         prevalence_report(frames, as_of=DB_AS_OF, convention="cn-2024")
         cov = coverage_report(frames, as_of=DB_AS_OF)
-        t2 = time.perf_counter()
+        t2, rcpu = time.perf_counter(), time.process_time() - rcpu
         print(
-            f"{'cold' if k == 0 else 'warm'}: gather {t1 - start:.2f} s, reports {t2 - t1:.2f} s,"
+            f"{'cold' if k == 0 else 'warm'}: gather {t1 - start:.2f} s (cpu {cpu:.2f} s), "
+            f"reports {t2 - t1:.2f} s (cpu {rcpu:.2f} s),"
             f" total {t2 - start:.2f} s (load average {os.getloadavg()[0]:.1f})",
             flush=True,
         )
@@ -242,6 +324,31 @@ def served(children: int, url: str | None, repeat: int, *, reuse: bool = False) 
     )
     for name, values in timings.items():
         print(f"{name:>12}: best {min(values):6.2f} s  median {float(np.median(values)):6.2f} s")
+    for _ in range(writes):
+        for label in ("session of 30 children", "birth-date correction"):
+            t0 = time.perf_counter()
+            if label.startswith("session"):
+                what = f"{session_write(repo)} resources"
+            else:
+                what = f"Patient/{birth_date_correction(repo)}"
+            start, cpu = time.perf_counter(), time.process_time()
+            frames = gather(repo)
+            t1, cpu = time.perf_counter(), time.process_time() - cpu
+            rcpu = time.process_time()
+            prevalence_report(frames, as_of=DB_AS_OF)
+            prevalence_report(frames, as_of=DB_AS_OF, convention="cn-2024")
+            coverage_report(frames, as_of=DB_AS_OF)
+            t2, rcpu = time.perf_counter(), time.process_time() - rcpu
+            info = last_gather()
+            changed = ", ".join(f"{k} {v}" for k, v in info.changed.items() if v)
+            print(
+                f"after a write ({label}: {what}, written in {start - t0:.2f} s): "
+                f"gather {t1 - start:.2f} s (cpu {cpu:.2f} s) "
+                f"[{info.mode}{': ' + changed if changed else ''}{info.reason}], "
+                f"reports {t2 - t1:.2f} s (cpu {rcpu:.2f} s), total {t2 - start:.2f} s "
+                f"(load average {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
     repo.engine.dispose()
 
 

@@ -57,5 +57,10 @@ def admission_checks(patients: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """
     rows = [row for patient in patients for row in enrolment_checks(patient)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    frame["entry_date"] = pd.to_datetime(frame["entry_date"], errors="coerce")
+    for col in ("child_id", "centre", "status"):
+        frame[col] = frame[col].astype("str")
+    # datetime64[us] even with no rows: the same dtypes for one child as for the district
+    frame["entry_date"] = pd.to_datetime(frame["entry_date"], errors="coerce").astype(
+        "datetime64[us]"
+    )
     return frame

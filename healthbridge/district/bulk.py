@@ -46,6 +46,8 @@ Level = Literal["system", "patient", "group"]
 #: ``_typeFilter`` searches: (resource type, search parameters as key/value pairs).
 TypeFilter = tuple[str, tuple[tuple[str, str], ...]]
 ENROLLMENT_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
+#: The SearchParameter on that extension's ``centre`` (fhir_profiles/SearchParameter).
+ENROLMENT_SEARCH: Final = "enrollment-centre"
 State = Literal["in-progress", "completed", "error", "cancelled"]
 
 #: Types of the R4 Patient compartment that we store, with the search parameter that links
@@ -316,17 +318,9 @@ class BulkExporter:
         return outputs
 
     def _members(self, txn: Transaction, job: ExportJob) -> list[str]:
-        ids = [s.id for s in _pages(txn, "Patient", [("_elements", "id")])]
         if job.level == "patient" or job.group is None:
-            return ids
-        centre = f"Organization/{job.group}"
-        members = []
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            for s in _pages(txn, "Patient", [("_id", ",".join(chunk))]):
-                if _enrolled_in(s.resource or {}, centre):
-                    members.append(s.id)
-        return members
+            return [s.id for s in _pages(txn, "Patient", [("_elements", "id")])]
+        return centre_members(txn, job.group)
 
     def _resources(
         self, txn: Transaction, job: ExportJob, rtype: str, members: list[str] | None
@@ -360,6 +354,24 @@ class BulkExporter:
             else:
                 criteria = [(param, ",".join(f"Patient/{m}" for m in chunk))]
             yield from _pages(txn, rtype, criteria + extra)
+
+
+def centre_members(txn: Transaction, centre_id: str) -> list[str]:
+    """Ids of the children ever enrolled at ``centre_id`` (any ``childcare-enrollment``
+    naming it, past ones included), in id order, as the group's members.
+
+    One search on the ``enrollment-centre`` SearchParameter (fhir_profiles; its expression is
+    this extension's ``centre``), instead of reading every Patient of the district; each match
+    is still checked against the extension, so the members are exactly the children whose
+    extension reads ``Organization/<id>`` (tests/healthbridge/district/test_bulk_members.py
+    compares with a scan of every Patient).
+    """
+    centre = f"Organization/{centre_id}"
+    return [
+        s.id
+        for s in _pages(txn, "Patient", [(ENROLMENT_SEARCH, centre)])
+        if _enrolled_in(s.resource or {}, centre)
+    ]
 
 
 def _enrolled_in(patient: dict[str, Any], centre: str) -> bool:

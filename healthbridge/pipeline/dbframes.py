@@ -41,12 +41,14 @@ def _steps(path: str) -> list[str]:
 
 
 def _statement(
-    dialect: str, paths: Sequence[str], exclude: bool, part: tuple[int, int] | None
+    dialect: str, paths: Sequence[str], exclude: bool, part: tuple[int, int] | None, ids: int = 0
 ) -> str:
     """The SELECT of ``res_id`` and the packed JSON array of the ``paths`` values (its first
     element is always the id, so SQLite returns an array even for one path)."""
     if dialect == "postgresql":
         where = "res_type = %s AND NOT deleted"
+        if ids:  # only the ``res_ids`` of :func:`fields`, one array parameter
+            where += " AND res_id = ANY(%s)"
         values = ", ".join(
             ["doc #> '{id}'"]
             + ["doc #> '{" + ",".join(f'"{s}"' for s in _steps(p)) + "}'" for p in paths]
@@ -62,6 +64,8 @@ def _statement(
     for p in paths:
         _steps(p)
     where = "res_type = ? AND deleted = 0"
+    if ids:
+        where += f" AND res_id IN ({', '.join('?' * ids)})"
     values = ", ".join(f"'{p}'" for p in paths)
     if exclude:
         where += " AND instr(content, ?) = 0"
@@ -77,6 +81,7 @@ def fields(
     *,
     exclude_containing: str | None = None,
     part: tuple[int, int] | None = None,
+    res_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One row per current (not deleted) resource of ``resource_type``: ``res_id`` and one
     column per ``paths`` entry (name → JSON path ``$.a.b[0].c``), missing values as None.
@@ -85,7 +90,10 @@ def fields(
     derived growth-score Observations, marked by their code system); ``part`` = (k, n) reads
     only the k-th of n slices of the rows. Rows go through the DBAPI cursor directly (this
     reads millions of rows; SQLAlchemy's row objects would cost more than the extraction).
+    ``res_ids`` reads only those resources (an incremental refresh), :data:`ID_CHUNK` a query.
     """
+    if res_ids is not None:
+        return _fields_of(conn, resource_type, paths, exclude_containing, list(res_ids))
     names = list(paths)
     stmt = _statement(
         conn.dialect.name, [paths[n] for n in names], exclude_containing is not None, part
@@ -93,6 +101,10 @@ def fields(
     params: tuple[Any, ...] = (resource_type,)
     if exclude_containing is not None:
         params += (exclude_containing,)
+    return _run(conn, stmt, params, names)
+
+
+def _run(conn: Connection, stmt: str, params: tuple[Any, ...], names: list[str]) -> pd.DataFrame:
     loads = orjson.loads
     ids: list[str] = []
     packed: list[Any] = []
@@ -114,6 +126,41 @@ def fields(
         )
     frame.insert(0, "res_id", pd.Series(ids, dtype=object))
     return frame
+
+
+#: Ids bound per query of a ``res_ids`` read (SQLite's default limit is 32,766 variables).
+ID_CHUNK = 500
+
+
+def _fields_of(
+    conn: Connection,
+    resource_type: str,
+    paths: Mapping[str, str],
+    exclude_containing: str | None,
+    res_ids: list[str],
+) -> pd.DataFrame:
+    """:func:`fields` restricted to ``res_ids`` (in chunks; rows in chunk order)."""
+    names = list(paths)
+    postgres = conn.dialect.name == "postgresql"
+    parts = []
+    for start in range(0, len(res_ids), ID_CHUNK):
+        chunk = res_ids[start : start + ID_CHUNK]
+        stmt = _statement(
+            conn.dialect.name,
+            [paths[n] for n in names],
+            exclude_containing is not None,
+            None,
+            ids=len(chunk),
+        )
+        params: tuple[Any, ...] = (resource_type, *([chunk] if postgres else chunk))
+        if exclude_containing is not None:
+            params += (exclude_containing,)
+        parts.append(_run(conn, stmt, params, names))
+    if not parts:
+        frame = _empty(names)
+        frame.insert(0, "res_id", pd.Series([], dtype=object))
+        return frame
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def _empty(names: Sequence[str]) -> pd.DataFrame:
