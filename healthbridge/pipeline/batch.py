@@ -22,7 +22,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal, cast
+from typing import Any, Final, Literal, cast
 
 import numpy as np
 import orjson
@@ -644,6 +644,52 @@ def _from_table(conn: Connection) -> _Inputs:
     return _Inputs(patients, obs, encounters, immunizations, responses, int(n_obs))
 
 
+#: The elements of the open Flags and their review Tasks that reconciling reads
+#: (:func:`~healthbridge.pipeline.alerts.open_alerts`: status, kind, severity, the Task's
+#: inputs). A district holds an alert per child or more, and parsing whole documents was a
+#: fifth of the read; the actions' few Flags and Tasks are read whole before they are written
+#: (:func:`_alert_documents`), never rebuilt from these parts.
+_FLAG_FIELDS: Final = {
+    "status": "$.status",
+    "subject": "$.subject.reference",
+    "code": "$.code",
+    "extension": "$.extension",
+}
+_TASK_FIELDS: Final = {"focus": "$.focus.reference", "input": "$.input"}
+
+
+def _partial(row: Any, resource_type: str, paths: dict[str, str]) -> dict[str, Any]:
+    """The read elements of one Flag or Task as a (partial) resource."""
+    doc: dict[str, Any] = {"resourceType": resource_type, "id": row.res_id}
+    for name, path in paths.items():
+        value = getattr(row, name)
+        if value is None:
+            continue
+        steps = path[2:].split(".")
+        if len(steps) == 2:  # $.subject.reference, $.focus.reference
+            doc[steps[0]] = {steps[1]: value}
+        else:
+            doc[steps[0]] = value
+    return doc
+
+
+def _alert_documents(
+    repository: Repository, d: DistrictRead, planned: list[tuple[Any, tuple[AlertAction, ...]]]
+) -> dict[str, dict[str, Any]]:
+    """The whole current Flags and Tasks the planned actions change (``Type/id`` → resource):
+    the district read keeps only their reconciled parts."""
+    flag_ids = sorted({a.alert_id for _key, actions in planned for a in actions if a.alert_id})
+    task_ids = sorted(str(d.tasks[f]["id"]) for f in flag_ids if f in d.tasks)
+    out: dict[str, dict[str, Any]] = {}
+    with repository.engine.connect() as conn:
+        for rtype, ids in (("Flag", flag_ids), ("Task", task_ids)):
+            if ids:
+                got = dbf.fields(conn, rtype, {"doc": "$"}, res_ids=ids)
+                for doc in dbf.parse(got["doc"].tolist()):
+                    out[f"{rtype}/{doc['id']}"] = doc
+    return out
+
+
 def rule_inputs_current(repository: Repository) -> bool:
     """Whether the rule-input table is complete for this extractor version (otherwise
     ``healthbridge db reindex --rule-inputs`` rebuilds it)."""
@@ -674,8 +720,8 @@ def read_district(
     if inputs is None:
         inputs = _from_documents(repository, workers)
     with engine.connect() as conn:
-        flags_raw = dbf.fields(conn, "Flag", {"status": "$.status", "doc": "$"})
-        tasks_raw = dbf.fields(conn, "Task", {"focus": "$.focus.reference", "doc": "$"})
+        flags_raw = dbf.fields(conn, "Flag", _FLAG_FIELDS)
+        tasks_raw = dbf.fields(conn, "Task", _TASK_FIELDS)
         roles = dbf.fields(conn, "PractitionerRole", {"doc": "$"})
     patients = inputs.patients
     children = _children_frame(patients)
@@ -699,16 +745,15 @@ def read_district(
         for e in i.enrolments
     ]
     flags: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-    for status, doc in zip(flags_raw["status"], dbf.parse(flags_raw["doc"].tolist()), strict=True):
-        subject = (doc.get("subject") or {}).get("reference")
-        if status == "active" and subject:
-            flags[str(subject)].append(doc)
+    for row in flags_raw.itertuples(index=False):
+        if row.status == "active" and isinstance(row.subject, str) and row.subject:
+            flags[row.subject].append(_partial(row, "Flag", _FLAG_FIELDS))
     tasks: dict[str, dict[str, Any]] = {}
     active = {str(f["id"]) for fs in flags.values() for f in fs}
-    for focus, doc in zip(tasks_raw["focus"].tolist(), tasks_raw["doc"].tolist(), strict=True):
-        fid = dbf.ref_ids([focus], "Flag")[0]
+    focus_ids = dbf.ref_ids(tasks_raw["focus"].tolist(), "Flag")
+    for fid, row in zip(focus_ids, tasks_raw.itertuples(index=False), strict=True):
         if fid and fid in active:
-            tasks[fid] = dbf.parse([doc])[0]
+            tasks[fid] = _partial(row, "Task", _TASK_FIELDS)
     managers: dict[str, str] = {}
     for role in dbf.parse(roles["doc"].tolist()):
         org = x.ref_id(role.get("organization"), "Organization")
@@ -807,6 +852,7 @@ def evaluate_database(
             d, {sid for (st, sid), _a in planned if st is SubjectType.CHILD}
         )
         evidence = d.evidence.groupby("child_id")
+        documents = _alert_documents(repository, d, planned)
         for start in range(0, len(planned), subjects_per_transaction):
             with repository.transaction(SYSTEM_CONTEXT) as txn:
                 for (stype, sid), actions in planned[start : start + subjects_per_transaction]:
@@ -819,7 +865,7 @@ def evaluate_database(
                         as_of=as_of,
                         now=now,
                         id_types=id_types,
-                        known=_known(d, stype, sid, actions),
+                        known=_known(d, stype, sid, actions, documents),
                     )
     t4 = time.perf_counter()
     report.seconds = {
@@ -867,17 +913,24 @@ def _routing(
 
 
 def _known(
-    d: DistrictRead, stype: SubjectType, sid: str, actions: tuple[AlertAction, ...]
+    d: DistrictRead,
+    stype: SubjectType,
+    sid: str,
+    actions: tuple[AlertAction, ...],
+    documents: dict[str, dict[str, Any]],
 ) -> dict[str, dict[str, Any]]:
-    """The subject's Flags and Tasks read in bulk that these actions touch."""
+    """The subject's whole Flags and Tasks (read in bulk by :func:`_alert_documents`) that
+    these actions touch."""
     out: dict[str, dict[str, Any]] = {}
     wanted = {a.alert_id for a in actions if a.alert_id}
     ref = f"{'Organization' if stype is SubjectType.CENTRE else 'Patient'}/{sid}"
     for flag in d.flags.get(ref, []):
-        if flag["id"] in wanted:
-            out[f"Flag/{flag['id']}"] = flag
+        whole = documents.get(f"Flag/{flag['id']}")
+        if flag["id"] in wanted and whole is not None:
+            out[f"Flag/{flag['id']}"] = whole
     for fid in wanted:
         task = d.tasks.get(str(fid))
-        if task is not None:
-            out[f"Task/{task['id']}"] = task
+        whole = documents.get(f"Task/{task['id']}") if task is not None else None
+        if whole is not None:
+            out[f"Task/{whole['id']}"] = whole
     return out

@@ -139,3 +139,34 @@ def test_evaluate_command(
 def test_bad_ruleset_key() -> None:
     with pytest.raises(PipelineConfigError):
         parse_ruleset_key("cn-child-health")
+
+
+def test_batch_updates_and_clears_keep_the_whole_flag_and_task(
+    pclient: TestClient, repository_for: Repository
+) -> None:
+    """The batch read keeps only the reconciled parts of the open Flags and Tasks; what it
+    writes must start from the whole stored resources (no element of a changed Flag or Task
+    may be lost)."""
+    load_demo(pclient, 30)
+    before = {
+        f"{r['resourceType']}/{r['id']}": r
+        for rtype in ("Flag", "Task")
+        for r in search(pclient, rtype, _count="1000")
+    }
+    report = evaluate_database(
+        repository_for, parse_ruleset_key("cn-child-health@2021.1/CN"), today()
+    )
+    assert report.actions.get("update", 0) + report.actions.get("clear", 0) > 0
+    changed = 0
+    for rtype in ("Flag", "Task"):
+        for now in search(pclient, rtype, _count="1000"):
+            old = before.get(f"{rtype}/{now['id']}")
+            if old is None or old["meta"]["versionId"] == now["meta"]["versionId"]:
+                continue
+            changed += 1
+            assert set(old) - {"meta"} <= set(now), (rtype, now["id"])
+            for key in ("subject", "code", "owner", "for", "focus", "requester", "intent"):
+                assert now.get(key) == old.get(key), (rtype, now["id"], key)
+            if rtype == "Task":
+                assert now.get("note", [])[: len(old.get("note", []))] == old.get("note", [])
+    assert changed > 0
