@@ -39,3 +39,43 @@ def test_an_oversized_wal_is_emptied_after_a_commit(
 def test_only_sqlite_files_have_a_wal() -> None:
     assert db.wal_path(db.make_engine("sqlite://")) is None
     assert db.wal_path(db.make_engine("postgresql+psycopg://u@localhost/x")) is None
+
+
+def test_commits_leave_checkpoints_to_the_background_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connections of a file database do not checkpoint in their commits (a request would pay
+    for it); the engine's checkpointer thread copies the WAL back once it passes its limit."""
+    import sqlite3
+    import time
+
+    monkeypatch.setattr(db, "CHECKPOINT_BYTES", 64 * 1024)
+    monkeypatch.setattr(db, "CHECKPOINT_IDLE_S", 0.05)
+    monkeypatch.setattr(db, "CHECKPOINT_INTERVAL_S", 0.01)
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    checkpointer = db.checkpointer(engine)
+    assert checkpointer is not None
+    repo = Repository(engine)
+    _write(repo, 200)
+    deadline = time.monotonic() + 20
+    while checkpointer.runs == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert checkpointer.runs > 0
+    # everything committed is in the database file: a checkpoint from here has nothing to copy
+    plain = sqlite3.connect(tmp_path / "c.sqlite3")
+    _busy, log, done = plain.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert done == log
+    assert plain.execute("SELECT count(*) FROM resource WHERE res_type='Patient'").fetchone() == (
+        200,
+    )
+    plain.close()
+    checkpointer.stop()
+    engine.dispose()
+
+
+def test_memory_and_postgresql_engines_have_no_checkpointer() -> None:
+    assert db.checkpointer(db.make_engine("sqlite://")) is None
