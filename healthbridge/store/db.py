@@ -53,6 +53,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         )
         background = bool(parsed.database) and parsed.database != ":memory:"
         if background:
+            _guard_forks()
             checkpointer = _Checkpointer(str(Path(str(parsed.database)).resolve()))
             _CHECKPOINTERS[engine] = checkpointer
             weakref.finalize(engine, checkpointer.stop)
@@ -151,22 +152,16 @@ class _Checkpointer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._pid: int | None = None
-        self._guard = threading.Lock()
         self._dirty = False  # a commit since the last checkpoint
 
     def poke(self) -> None:
         """A commit happened: make sure the thread runs in this process and wake it."""
         import os
 
-        if self._pid != os.getpid():
-            with self._guard:
-                if self._pid != os.getpid():
-                    self._wake = threading.Event()
-                    thread = threading.Thread(
-                        target=self._run, name="sqlite-checkpointer", daemon=True
-                    )
-                    thread.start()
-                    self._pid = os.getpid()
+        if self._pid != os.getpid():  # first commit in this process (or a forked child)
+            self._pid = os.getpid()
+            self._wake = threading.Event()
+            threading.Thread(target=self._run, name="sqlite-checkpointer", daemon=True).start()
         self._dirty = True
         self._wake.set()
 
@@ -198,17 +193,41 @@ class _Checkpointer:
                 last = time.monotonic()
                 # a connection per checkpoint: cheap next to the copy, and always the file
                 # that is at the path now
-                conn = sqlite3.connect(self.database, check_same_thread=False)
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                finally:
-                    conn.close()
+                with _IN_SQLITE:
+                    conn = sqlite3.connect(self.database, check_same_thread=False)
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    finally:
+                        conn.close()
                 self.runs += 1
             except (OSError, sqlite3.Error):
                 self._dirty = True  # no WAL yet, or busy: try again at the next wake-up
 
 
 _CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, _Checkpointer] = weakref.WeakKeyDictionary()
+#: Held by a checkpointer thread while it is inside SQLite, and by ``os.fork`` (see
+#: :func:`_guard_forks`): a process forked while another thread held one of SQLite's internal
+#: mutexes would inherit it locked and hang at its first ``sqlite3.connect`` (the worker
+#: processes of ``healthbridge evaluate`` and the batch readers are forked).
+_IN_SQLITE = threading.Lock()
+_FORK_GUARD_INSTALLED = False
+
+
+def _guard_forks() -> None:
+    """Make ``os.fork`` wait until no checkpointer thread is inside SQLite (installed once,
+    when the first checkpointer is created)."""
+    global _FORK_GUARD_INSTALLED
+    with _LOCKS_GUARD:
+        if _FORK_GUARD_INSTALLED:
+            return
+        import os
+
+        os.register_at_fork(
+            before=_IN_SQLITE.acquire,
+            after_in_parent=_IN_SQLITE.release,
+            after_in_child=_IN_SQLITE.release,
+        )
+        _FORK_GUARD_INSTALLED = True
 
 
 def checkpointer(engine: Engine) -> _Checkpointer | None:
