@@ -176,6 +176,13 @@ def served(rows: int, children: int, *, pipeline: bool, stages: bool) -> dict[st
     template = folder / "district.sqlite3"
     repo, counts, seconds = database(f"sqlite:///{template}", children)
     repo.engine.dispose()
+    import sqlite3
+
+    raw = sqlite3.connect(template)  # the copies below take the database file alone
+    try:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        raw.close()
     print(f"database: {children:,} children, {sum(counts.values()):,} resources ({seconds:.1f} s)")
     content = _session_csv(f"sqlite:///{template}", rows)
     ruleset = "cn-child-health@2026.1/CN" if pipeline else ""

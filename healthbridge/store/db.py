@@ -175,30 +175,31 @@ class _Checkpointer:
 
         wake = self._wake
         last = 0.0
+        seen: float | None = None  # the WAL's modification time at the last checkpoint
         while not self._stop.is_set():
             wake.wait(CHECKPOINT_IDLE_S)
             if self._stop.is_set():
                 break
-            if not self._dirty:
-                wake.clear()
-                continue
             pause = last + CHECKPOINT_INTERVAL_S - time.monotonic()
-            if pause > 0:
+            if self._dirty and pause > 0:
                 self._stop.wait(pause)
             wake.clear()
             self._dirty = False
             try:
-                if self.wal.stat().st_size <= CHECKPOINT_BYTES:
+                # The WAL keeps its size after a checkpoint; a new modification time says
+                # something was written since (also by connections that bypass the engine's
+                # commit events, e.g. bulk loaders on the driver connection).
+                stat = self.wal.stat()
+                if stat.st_size <= CHECKPOINT_BYTES or stat.st_mtime == seen:
                     continue
                 last = time.monotonic()
-                # a connection per checkpoint: cheap next to the copy, and always the file
-                # that is at the path now
                 with _IN_SQLITE:
                     conn = sqlite3.connect(self.database, check_same_thread=False)
                     try:
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     finally:
                         conn.close()
+                seen = stat.st_mtime
                 self.runs += 1
             except (OSError, sqlite3.Error):
                 self._dirty = True  # no WAL yet, or busy: try again at the next wake-up
