@@ -117,6 +117,18 @@ def _infer_type(value: Any) -> str | None:
     return None
 
 
+def _choice_type(key: str, name: str) -> str | None:
+    """The FHIR type of element ``key`` when it is choice element ``name[x]`` of a known type
+    (``valueQuantity`` → ``Quantity`` for ``value``), else None."""
+    if not key.startswith(name):
+        return None
+    m = _CHOICE.match(key)
+    if m is None or m.group(1) != name:
+        return None
+    suffix = m.group(2)
+    return _PRIMITIVES.get(suffix, suffix if suffix in _COMPLEX else None)
+
+
 def _children(node: Node, name: str) -> list[Node]:
     value = node.value
     if not isinstance(value, dict):
@@ -128,13 +140,7 @@ def _children(node: Node, name: str) -> list[Node]:
         out.extend(Node(item) for item in items if item is not None)
         return out
     for key, raw in value.items():
-        if not key.startswith(name):
-            continue
-        m = _CHOICE.match(key)
-        if m is None or m.group(1) != name:
-            continue
-        suffix = m.group(2)
-        type_name = _PRIMITIVES.get(suffix, suffix if suffix in _COMPLEX else None)
+        type_name = _choice_type(key, name)
         if type_name is None:
             continue
         items = raw if isinstance(raw, list) else [raw]
@@ -587,13 +593,7 @@ def _located_children(
             out.append(((*path, name), None, raw))
         return out
     for key, raw in value.items():
-        if not key.startswith(name):
-            continue
-        m = _CHOICE.match(key)
-        if m is None or m.group(1) != name:
-            continue
-        suffix = m.group(2)
-        type_name = _PRIMITIVES.get(suffix, suffix if suffix in _COMPLEX else None)
+        type_name = _choice_type(key, name)
         if type_name is None:
             continue
         if isinstance(raw, list):
