@@ -658,18 +658,28 @@ _FLAG_FIELDS: Final = {
 _TASK_FIELDS: Final = {"focus": "$.focus.reference", "input": "$.input"}
 
 
-def _partial(row: Any, resource_type: str, paths: dict[str, str]) -> dict[str, Any]:
+def _steps_of(paths: dict[str, str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Field name → the element names of its ``$.a.b`` path (split once, not per row)."""
+    return tuple((name, tuple(path[2:].split("."))) for name, path in paths.items())
+
+
+_FLAG_STEPS: Final = _steps_of(_FLAG_FIELDS)
+_TASK_STEPS: Final = _steps_of(_TASK_FIELDS)
+
+
+def _partial(
+    row: Any, resource_type: str, steps: tuple[tuple[str, tuple[str, ...]], ...]
+) -> dict[str, Any]:
     """The read elements of one Flag or Task as a (partial) resource."""
     doc: dict[str, Any] = {"resourceType": resource_type, "id": row.res_id}
-    for name, path in paths.items():
+    for name, elements in steps:
         value = getattr(row, name)
         if value is None:
             continue
-        steps = path[2:].split(".")
-        if len(steps) == 2:  # $.subject.reference, $.focus.reference
-            doc[steps[0]] = {steps[1]: value}
+        if len(elements) == 2:  # $.subject.reference, $.focus.reference
+            doc[elements[0]] = {elements[1]: value}
         else:
-            doc[steps[0]] = value
+            doc[elements[0]] = value
     return doc
 
 
@@ -747,13 +757,13 @@ def read_district(
     flags: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in flags_raw.itertuples(index=False):
         if row.status == "active" and isinstance(row.subject, str) and row.subject:
-            flags[row.subject].append(_partial(row, "Flag", _FLAG_FIELDS))
+            flags[row.subject].append(_partial(row, "Flag", _FLAG_STEPS))
     tasks: dict[str, dict[str, Any]] = {}
     active = {str(f["id"]) for fs in flags.values() for f in fs}
     focus_ids = dbf.ref_ids(tasks_raw["focus"].tolist(), "Flag")
     for fid, row in zip(focus_ids, tasks_raw.itertuples(index=False), strict=True):
         if fid and fid in active:
-            tasks[fid] = _partial(row, "Task", _TASK_FIELDS)
+            tasks[fid] = _partial(row, "Task", _TASK_STEPS)
     managers: dict[str, str] = {}
     for role in dbf.parse(roles["doc"].tolist()):
         org = x.ref_id(role.get("organization"), "Organization")
