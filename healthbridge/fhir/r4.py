@@ -103,6 +103,12 @@ def validate_model(resource: dict[str, Any]) -> Any:
         raise UnprocessableError(issues[0].diagnostics, issues=issues) from exc
     except (ValueError, TypeError) as exc:  # fhir_core raises plain errors for some shapes
         raise UnprocessableError(f"{resource_type}: {exc}") from exc
+    except AttributeError as exc:
+        # fhir_core's ``url`` validator calls str methods on a value that failed the string
+        # check (e.g. ``Attachment.url: 1``)
+        raise UnprocessableError(
+            f"{resource_type}: a url element holds a value that is not a JSON string ({exc})"
+        ) from exc
 
 
 def validate(resource: dict[str, Any]) -> dict[str, Any]:
@@ -234,7 +240,7 @@ class _ShapePlan:
                 continue
             try:
                 g.adapter.validate_python(value)
-            except (ValidationError, ValueError, TypeError):
+            except (ValidationError, ValueError, TypeError, AttributeError):
                 return False
             if short:
                 if len(memo) >= _MAX_VALUES:

@@ -143,6 +143,9 @@ def test_deeply_nested_extensions(client: TestClient) -> None:
         {"deceasedDateTime": "2024-03-01T25:61:00+08:00"},
         {"meta": 9.5},
         {"meta": {"lastUpdated": "x", "profile": "not-a-list"}},
+        # a url-typed element holding a number: fhir_core's validator raises AttributeError
+        {"photo": [{"contentType": "image/png", "url": 1}]},
+        {"photo": [{"contentType": "image/png", "url": [1]}]},
     ],
 )
 def test_invalid_patient_values_are_rejected_cleanly(

@@ -173,6 +173,20 @@ def test_corrupted_official_examples_same_verdict(
     assert verdict(changed, fast=True) == expected
 
 
+@pytest.mark.parametrize("url", [1, 1.5, [1], {"a": 1}, True])
+def test_non_string_url_element_is_unprocessable_not_a_crash(url: Any) -> None:
+    """``Attachment.url`` is of type url; fhir_core's url validator raised AttributeError on a
+    number (a 500 over HTTP, and the nondeterministic failure of the property test above)."""
+    patient = {"resourceType": "Patient", "photo": [{"contentType": "image/png", "url": url}]}
+    for _ in range(2):  # first of its shape (the model), then from the plan
+        with pytest.raises(UnprocessableError):
+            r4.validate(copy.deepcopy(patient))
+    with pytest.raises(UnprocessableError):
+        r4.validate_model(patient)
+    patient["photo"][0]["url"] = "https://example.org/p.png"
+    r4.validate(patient)
+
+
 def test_invalid_resources_report_the_models_issues() -> None:
     good = f.observation("Patient/p1")
     r4.validate(good)
