@@ -27,12 +27,14 @@ Representations read (docs/exchange.md §"What is read"):
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
+import orjson
 import pandas as pd
 from sqlalchemy import Connection, text
 
@@ -41,6 +43,7 @@ from healthbridge import terminology as t
 from healthbridge.district.admission import admission_checks
 from healthbridge.fhir.values import index_instant
 from healthbridge.pipeline import dbframes as dbf
+from healthbridge.store import rule_inputs as ri
 from healthbridge.store.repository import Repository
 
 ENROLLMENT_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
@@ -177,12 +180,14 @@ def _coded(
     codes: Sequence[str] | None = None,
     *,
     concepts: bool = False,
+    last: bool = False,
     exclude: str | None = None,
     res_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One row per current resource with a code of ``system`` in the coding array at JSON path
     ``codings`` (``concepts``: in a list of CodeableConcepts there) — the first such code
-    counts; with ``codes``, only those — with the requested fields, all read field-wise by the
+    counts (``last``: the code of the last such coding, whatever it holds); with ``codes``,
+    only those — with the requested fields, all read field-wise by the
     database (:mod:`healthbridge.pipeline.dbframes`, shared with ``healthbridge evaluate``)."""
     raw = dbf.fields(
         conn,
@@ -194,27 +199,100 @@ def _coded(
     arrays = raw["codings"].tolist()
     if concepts:
         arrays = [dbf.concept_codings(a) for a in arrays]
-    raw.insert(1, "code", pd.Series(dbf.coded(arrays, system), dtype=object))
+    raw.insert(1, "code", pd.Series(dbf.coded(arrays, system, last=last), dtype=object))
     keep = raw["code"].notna()
     if codes is not None:
         keep &= raw["code"].isin(list(codes))
     return raw.loc[keep].drop(columns="codings").reset_index(drop=True)
 
 
-def _text(values: pd.Series) -> pd.Series:
-    return values.astype("object")
+def _refs(values: Sequence[Any], resource_type: str) -> pd.Series:
+    """``Type/id`` references (relative or absolute) → ids of ``resource_type``, None for
+    anything else: the rule of the rule-input table (:func:`healthbridge.store.rule_inputs.
+    ref_id`) and of the clinical pipeline (:func:`healthbridge.pipeline.dbframes.ref_ids`)."""
+    return pd.Series(dbf.ref_ids(list(values), resource_type), dtype=object)
 
 
-def _local_id(references: pd.Series, resource_type: str) -> pd.Series:
-    """``Type/id`` → ``id`` (missing for other types)."""
-    refs = _text(references)
-    prefix = f"{resource_type}/"
-    return refs.str.slice(len(prefix)).where(refs.str.startswith(prefix, na=False))
+def _number(value: Any) -> float:
+    """A JSON number as float (anything else, or non-finite: NaN) — the rule-input table's."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    try:
+        out = float(value)
+    except OverflowError:
+        return math.nan
+    return out if math.isfinite(out) else math.nan
+
+
+def _numbers(values: Sequence[Any]) -> np.ndarray:
+    return np.array([_number(v) for v in values], dtype="float64")
+
+
+def _first10(values: Sequence[Any]) -> pd.Series:
+    """The date as written: the first 10 characters of a string of at least 10 (a partial
+    date such as ``2024-05`` has no day and counts as missing), else None — the rule-input
+    table's ``day``."""
+    return pd.Series(
+        [v[:10] if isinstance(v, str) and len(v) >= 10 else None for v in values], dtype=object
+    )
+
+
+def _calendar(days: pd.Series) -> pd.Series:
+    """``YYYY-MM-DD`` strings (None, or not a valid date: NaT) as datetime64[us]."""
+    parsed = pd.to_datetime(days, format="%Y-%m-%d", errors="coerce")
+    return pd.Series(parsed, index=days.index).astype("datetime64[us]")
+
+
+def _strings(values: Sequence[Any]) -> pd.Series:
+    """JSON strings as they are, anything else None (as the table's ``status``)."""
+    return pd.Series([v if isinstance(v, str) else None for v in values], dtype=object)
+
+
+#: Observation statuses whose value counts as a measurement.
+_MEASURED: Final = ("final", "amended", "corrected")
+#: Encounter statuses that are not a checkup that took place.
+_NOT_HELD: Final = ("cancelled", "entered-in-error", "planned")
+
+
+def _objects(values: pd.Series) -> pd.Series:
+    """Values as an object Series with a fresh index (pandas 3 would infer its string dtype
+    from a bare object array; the frames keep object columns whichever source they came
+    from)."""
+    return pd.Series(values.to_numpy(dtype=object), dtype=object)
+
+
+def _growth_frame(
+    res_id: pd.Series,
+    written: pd.Series,
+    child: pd.Series,
+    day: pd.Series,
+    code: pd.Series,
+    value: np.ndarray,
+    encounter: pd.Series,
+) -> pd.DataFrame:
+    """The growth-Observation frame of already filtered rows (either source)."""
+    out = pd.DataFrame(
+        {
+            "res_id": _objects(res_id),
+            "recorded": _objects(written),
+            "child_id": _objects(child),
+            "encounter": _objects(encounter),
+            "date": _objects(day),
+            "code": _objects(code),
+            "value": value,
+        }
+    )
+    missing = out["encounter"].isna()
+    if missing.any():
+        own = out.loc[missing, "child_id"] + "@" + out.loc[missing, "date"]
+        out.loc[missing, "encounter"] = own
+    return out
 
 
 def _growth_observations(conn: Connection, res_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """Weight, length/height and head-circumference Observations, with their ``res_id`` and
-    ``recorded`` (``meta.lastUpdated``) to order them by (:func:`_recorded_order`)."""
+    ``recorded`` (``meta.lastUpdated``) to order them by (:func:`_recorded_order`), read from
+    the stored documents by the rule-input table's rules (:func:`_growth_from_table`)."""
     raw = _coded(
         conn,
         "Observation",
@@ -233,26 +311,29 @@ def _growth_observations(conn: Connection, res_ids: Sequence[str] | None = None)
         exclude=t.CS_GROWTH_INDICATOR,  # the derived scores: not measurements
         res_ids=res_ids,
     )
-    raw = raw.loc[raw["status"].isin(["final", "amended", "corrected"])]
-    day = _text(raw["effective"].where(raw["effective"].notna(), raw["period_start"]))
-    out = pd.DataFrame(
-        {
-            "res_id": _text(raw["res_id"]),
-            "recorded": _text(raw["recorded"]),
-            "child_id": _local_id(raw["subject"], "Patient"),
-            "date": day.str.slice(0, 10),
-            "code": _text(raw["code"]),
-            "value": pd.to_numeric(raw["value"], errors="coerce").astype("float64"),
-            "encounter": _local_id(raw["encounter"], "Encounter"),
-        }
+    raw = raw.loc[_strings(raw["status"].tolist()).isin(_MEASURED).to_numpy()]
+    when = [
+        e if isinstance(e, str) and e else p
+        for e, p in zip(raw["effective"].tolist(), raw["period_start"].tolist(), strict=True)
+    ]
+    child = _refs(raw["subject"].tolist(), "Patient")
+    day = _first10(when)
+    value = _numbers(raw["value"].tolist())
+    keep = (child.notna() & day.notna()).to_numpy() & ~np.isnan(value)
+    written = pd.Series(["" if w is None else str(w) for w in raw["recorded"].tolist()])
+    return _growth_frame(
+        _text(raw["res_id"]).reset_index(drop=True)[keep],
+        written[keep],
+        child[keep],
+        day[keep],
+        _text(raw["code"]).reset_index(drop=True)[keep],
+        value[keep],
+        _refs(raw["encounter"].tolist(), "Encounter")[keep],
     )
-    keep = out["child_id"].notna() & out["value"].notna() & (out["date"].str.len() == 10)
-    out = out.loc[keep.fillna(False)]
-    out["encounter"] = out["encounter"].where(
-        out["encounter"].notna(), out["child_id"] + "@" + out["date"]
-    )
-    columns = ["res_id", "recorded", "child_id", "encounter", "date", "code", "value"]
-    return out[columns].reset_index(drop=True)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype("object")
 
 
 def _recorded_order(observations: pd.DataFrame) -> pd.DataFrame:
@@ -262,28 +343,65 @@ def _recorded_order(observations: pd.DataFrame) -> pd.DataFrame:
     return observations.sort_values(["recorded", "res_id"], kind="stable", na_position="first")
 
 
+#: The paired columns of the growth codes, in :func:`_pair`'s field numbering.
+_FIELDS: Final = ("weight_kg", "lenhei_cm", "headc_cm")
+_MEASURE: Final = {t.LOINC_BODY_LENGTH: "l", t.LOINC_BODY_HEIGHT: "h"}
+
+
 def _pair(observations: pd.DataFrame) -> pd.DataFrame:
-    """One row per encounter: weight, length/height with its measure, head circumference
-    (``observations`` in :func:`_recorded_order`)."""
+    """One row per (child, encounter), in that order: weight, length/height with its measure
+    (``l`` lying, ``h`` standing), head circumference (``observations`` in
+    :func:`_recorded_order`).
+
+    A repeated measurement in one encounter: the last one recorded counts (per field), and so
+    does the measure of the length/height kept; the date is the earliest of the measurements
+    kept. Computed on integer keys (the children and encounters factorised in sorted order,
+    so the rows come out in (child, encounter) order): a pivot on the string keys took most of
+    a cold read. ``tests/healthbridge/district/test_gather_pair.py`` checks it against the
+    pandas pivot it replaces."""
     columns = ["child_id", "encounter", "date", "weight_kg", "lenhei_cm", "measure", "headc_cm"]
     if observations.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    obs = observations.assign(
-        field=observations["code"].map(_GROWTH_CODES),
-        measure=observations["code"].map({t.LOINC_BODY_LENGTH: "l", t.LOINC_BODY_HEIGHT: "h"}),
+    code = observations["code"].to_numpy(dtype=object)
+    field_no = np.full(len(code), -1, dtype=np.int64)
+    for k, name in enumerate(_FIELDS):
+        for loinc, target in _GROWTH_CODES.items():
+            if target == name:
+                field_no[code == loinc] = k
+    child_no, children = pd.factorize(observations["child_id"].to_numpy(dtype=object), sort=True)
+    enc_no, encounters = pd.factorize(observations["encounter"].to_numpy(dtype=object), sort=True)
+    key = child_no.astype(np.int64) * max(len(encounters), 1) + enc_no
+    # the last row recorded of each (key, field): the first of the reversed rows
+    n = len(key)
+    _, first_reversed = np.unique((key * len(_FIELDS) + field_no)[::-1], return_index=True)
+    kept = np.sort(n - 1 - first_reversed)
+    keys, group = np.unique(key, return_inverse=True)
+    group_kept, field_kept = group[kept], field_no[kept]
+    values = observations["value"].to_numpy(dtype="float64")[kept]
+    wide = np.full((len(keys), len(_FIELDS)), np.nan)
+    wide[group_kept, field_kept] = values
+    # earliest date among the kept rows (dates factorised in sorted order)
+    date_no, dates = pd.factorize(observations["date"].to_numpy(dtype=object)[kept], sort=True)
+    order = np.lexsort((date_no, group_kept))
+    first = order[np.r_[True, group_kept[order][1:] != group_kept[order][:-1]]]
+    date = np.empty(len(keys), dtype=object)
+    date[group_kept[first]] = dates[date_no[first]]
+    measure = np.full(len(keys), np.nan, dtype=object)
+    lenhei = field_kept == _FIELDS.index("lenhei_cm")
+    measure[group_kept[lenhei]] = [_MEASURE.get(c) for c in code[kept][lenhei]]
+    measure[pd.isna(measure)] = np.nan
+    span = max(len(encounters), 1)
+    return pd.DataFrame(
+        {
+            "child_id": pd.Series(children[keys // span], dtype="str"),
+            "encounter": pd.Series(encounters[keys % span], dtype="str"),
+            "date": pd.Series(date, dtype=object),
+            "weight_kg": wide[:, 0],
+            "lenhei_cm": wide[:, 1],
+            "measure": pd.Series(measure, dtype="str"),
+            "headc_cm": wide[:, 2],
+        }
     )
-    keys = ["child_id", "encounter"]
-    # a repeated measurement in one encounter: the last one recorded counts
-    obs = obs.drop_duplicates(subset=[*keys, "field"], keep="last")
-    wide = obs.pivot(index=keys, columns="field", values="value")
-    # earliest date per encounter (a string groupby-min is very slow on pandas 3)
-    dates = obs.sort_values("date", kind="stable").drop_duplicates(keys).set_index(keys)["date"]
-    measure = obs.dropna(subset=["measure"]).drop_duplicates(keys, keep="last")
-    out = wide.join(dates).join(measure.set_index(keys)["measure"]).reset_index()
-    for col in columns:
-        if col not in out.columns:
-            out[col] = np.nan
-    return out[columns]
 
 
 def score_measurements(measurements: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
@@ -303,7 +421,8 @@ def score_measurements(measurements: pd.DataFrame, children: pd.DataFrame) -> pd
 
 def _checkups(conn: Connection, res_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """Encounters typed in CodeSystem ``checkup-visit`` (not cancelled/planned/in error), with
-    the Encounter's ``res_id``, in id order."""
+    the Encounter's ``res_id``, in id order. The visit is the code of the last
+    ``checkup-visit`` coding (the rule-input table's and the clinical pipeline's rule)."""
     raw = _coded(
         conn,
         "Encounter",
@@ -311,23 +430,35 @@ def _checkups(conn: Connection, res_ids: Sequence[str] | None = None) -> pd.Data
         t.CS_CHECKUP_VISIT,
         {"status": "$.status", "subject": "$.subject.reference", "start": "$.period.start"},
         concepts=True,
+        last=True,
         res_ids=res_ids,
     )
-    raw = raw.loc[~raw["status"].isin(["cancelled", "entered-in-error", "planned"])]
+    raw = raw.loc[~_strings(raw["status"].tolist()).isin(_NOT_HELD).to_numpy()]
+    return _checkup_frame(
+        _text(raw["res_id"]),
+        _refs(raw["subject"].tolist(), "Patient"),
+        _first10(raw["start"].tolist()),
+        _text(raw["code"]),
+    )
+
+
+def _checkup_frame(
+    res_id: pd.Series, child: pd.Series, day: pd.Series, code: pd.Series
+) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
-            "res_id": _text(raw["res_id"]),
-            "child_id": _local_id(raw["subject"], "Patient"),
-            "date": _dates(_text(raw["start"]).str.slice(0, 10)),
-            "visit_code": _text(raw["code"]),
+            "res_id": _objects(res_id),
+            "child_id": _objects(child),
+            "date": _calendar(day.reset_index(drop=True)).to_numpy(),
+            "visit_code": _objects(code),
         }
     )
     return _by_id(frame.dropna())
 
 
 def _vaccinations(conn: Connection, res_ids: Sequence[str] | None = None) -> pd.DataFrame:
-    """Completed Immunizations coded in CodeSystem ``nip-vaccine`` with a dose number, with
-    the Immunization's ``res_id``, in id order."""
+    """Completed Immunizations coded in CodeSystem ``nip-vaccine`` (the code of the last such
+    coding) with a dose number, with the Immunization's ``res_id``, in id order."""
     raw = _coded(
         conn,
         "Immunization",
@@ -339,21 +470,125 @@ def _vaccinations(conn: Connection, res_ids: Sequence[str] | None = None) -> pd.
             "dose": "$.protocolApplied[0].doseNumberPositiveInt",
             "occurrence": "$.occurrenceDateTime",
         },
+        last=True,
         res_ids=res_ids,
     )
-    raw = raw.loc[raw["status"] == "completed"]
+    raw = raw.loc[(_strings(raw["status"].tolist()) == "completed").to_numpy()]
+    return _vaccination_frame(
+        _text(raw["res_id"]),
+        _refs(raw["patient"].tolist(), "Patient"),
+        _text(raw["code"]),
+        _numbers(raw["dose"].tolist()),
+        _first10(raw["occurrence"].tolist()),
+    )
+
+
+def _vaccination_frame(
+    res_id: pd.Series, child: pd.Series, code: pd.Series, dose: np.ndarray, day: pd.Series
+) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
-            "res_id": _text(raw["res_id"]),
-            "child_id": _local_id(raw["patient"], "Patient"),
-            "vaccine": _text(raw["code"]),
-            "dose": pd.to_numeric(raw["dose"], errors="coerce"),
-            "date": _dates(_text(raw["occurrence"]).str.slice(0, 10)),
+            "res_id": _objects(res_id),
+            "child_id": _objects(child),
+            "vaccine": _objects(code),
+            "dose": dose,
+            "date": _calendar(day.reset_index(drop=True)).to_numpy(),
         }
     )
     frame = _by_id(frame.dropna())
     frame["dose"] = frame["dose"].astype("int64")
     return frame
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    """``('a', 'b')`` of our own constants (never input)."""
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _scan(conn: Connection, rtype: str, columns: str, where: str = "") -> list[Any]:
+    """Rows of the rule-input table through the DBAPI cursor (millions of rows: SQLAlchemy's
+    row objects would cost more than the scan). ``rtype``/``where`` are our own constants."""
+    stmt = f"SELECT {columns} FROM {ri.TABLE} WHERE res_type = '{rtype}'{where}"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(stmt)
+        rows: list[Any] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
+
+
+def _transpose(rows: list[Any], n: int) -> list[pd.Series]:
+    """The columns of fetched rows as object Series (one C-level transpose)."""
+    if not rows:
+        return [pd.Series([], dtype=object) for _ in range(n)]
+    table = np.array(rows, dtype=object)
+    return [pd.Series(table[:, k], dtype=object) for k in range(n)]
+
+
+def _patients_from_table(conn: Connection) -> list[dict[str, Any]]:
+    """The Patients' elements the district reads (``id``, ``birthDate``, ``gender``,
+    ``extension``: the table's ``extra`` keeps them as stored), in id order."""
+    rows = _scan(conn, "Patient", "extra", " AND extra IS NOT NULL")
+    return sorted((orjson.loads(e) for (e,) in rows), key=lambda p: str(p["id"]))
+
+
+def _growth_from_table(conn: Connection) -> pd.DataFrame:
+    """:func:`_growth_observations` from the rule-input table: its ``code`` is the first
+    non-empty LOINC code, ``child_id``/``encounter_id`` the referenced ids, ``day`` the first
+    10 characters of ``effectiveDateTime`` (else ``effectivePeriod.start``), ``value`` the
+    finite JSON number of ``valueQuantity.value`` and ``written`` ``meta.lastUpdated`` —
+    the rules :func:`_growth_observations` applies to the documents; derived growth scores
+    have no row."""
+    rid, written, child, day, code, value, encounter = _transpose(
+        _scan(
+            conn,
+            "Observation",
+            "res_id, written, child_id, day, code, value, encounter_id",
+            f" AND code IN {_sql_list(list(_GROWTH_CODES))} AND status IN {_sql_list(_MEASURED)}"
+            " AND child_id IS NOT NULL AND day IS NOT NULL AND value IS NOT NULL",
+        ),
+        7,
+    )
+    return _growth_frame(
+        rid,
+        written.where(written.notna(), ""),
+        child,
+        day,
+        code,
+        value.to_numpy(dtype="float64"),
+        encounter,
+    )
+
+
+def _checkups_from_table(conn: Connection) -> pd.DataFrame:
+    """:func:`_checkups` from the rule-input table (``code``: the last ``checkup-visit``
+    coding's code; ``day``: ``period.start`` as written)."""
+    rid, child, day, code = _transpose(
+        _scan(
+            conn,
+            "Encounter",
+            "res_id, child_id, day, code",
+            f" AND code IS NOT NULL AND (status IS NULL OR status NOT IN {_sql_list(_NOT_HELD)})",
+        ),
+        4,
+    )
+    return _checkup_frame(rid, child, day, code)
+
+
+def _vaccinations_from_table(conn: Connection) -> pd.DataFrame:
+    """:func:`_vaccinations` from the rule-input table (``code``: the last ``nip-vaccine``
+    coding's code; ``value``: the first ``protocolApplied.doseNumberPositiveInt``)."""
+    rid, child, code, dose, day = _transpose(
+        _scan(
+            conn,
+            "Immunization",
+            "res_id, child_id, code, value, day",
+            " AND status = 'completed' AND code IS NOT NULL",
+        ),
+        5,
+    )
+    return _vaccination_frame(rid, child, code, dose.to_numpy(dtype="float64"), day)
 
 
 def _by_id(frame: pd.DataFrame, key: str = "res_id") -> pd.DataFrame:
@@ -455,11 +690,12 @@ class _State:
 class GatherInfo:
     """How the last cached :func:`gather` got its frames (for benchmarks and tests):
     ``cached`` (data unchanged), ``incremental`` (``changed`` resources per type re-read) or
-    ``full`` (with the ``reason``)."""
+    ``full`` (with the ``reason``, and the ``source`` read: ``table`` or ``documents``)."""
 
     mode: str
     changed: dict[str, int] = field(default_factory=dict)
     reason: str = ""
+    source: str = ""
 
 
 #: Last gathered district per database URL.
@@ -530,15 +766,52 @@ def _public(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns="res_id")
 
 
-def _read_state(conn: Connection, version: tuple[object, ...], started: dt.datetime) -> _State:
+#: Where a full read takes the Observations, Encounters, Immunizations and Patients from:
+#: ``"table"`` the typed rule-input table, ``"documents"`` the stored JSON, ``"auto"`` the
+#: table when it is current (:func:`healthbridge.store.rule_inputs.is_current`), else the
+#: documents.
+Source = Literal["auto", "table", "documents"]
+
+
+class StaleRuleInputsError(RuntimeError):
+    """``source="table"`` was asked for but the rule-input table is not current (run
+    ``healthbridge db reindex --rule-inputs``)."""
+
+
+def _use_table(conn: Connection, source: Source) -> bool:
+    if source == "documents":
+        return False
+    current = ri.is_current(conn)
+    if source == "table" and not current:
+        raise StaleRuleInputsError(
+            "the rule-input table is not current: run 'healthbridge db reindex --rule-inputs'"
+        )
+    return current
+
+
+def _read_state(
+    conn: Connection, version: tuple[object, ...], started: dt.datetime, source: Source = "auto"
+) -> tuple[_State, str]:
     """Read everything (the caller holds one snapshot, begun after ``started``: the watermark
-    matches the frames)."""
+    matches the frames); returns the state and the source read (``table``/``documents``).
+
+    From the rule-input table (:mod:`healthbridge.store.rule_inputs`, written by the store in
+    the same transaction as every resource version) the read is a few column scans; from the
+    documents every resource's JSON is parsed. Both apply the same rules, so the frames are
+    identical (tests/healthbridge/district/test_gather_source.py)."""
     marks = {rtype: _mark(conn, rtype, started) for rtype in _READ_TYPES}
-    ordered = sorted(_contents(conn, "Patient"), key=lambda p: str(p["id"]))
+    table = _use_table(conn, source)
+    if table:
+        ordered = _patients_from_table(conn)
+        observations = _by_id(_growth_from_table(conn), "child_id")
+        checkups = _checkups_from_table(conn)
+        vaccinations = _vaccinations_from_table(conn)
+    else:
+        ordered = sorted(_contents(conn, "Patient"), key=lambda p: str(p["id"]))
+        observations = _by_id(_growth_observations(conn), "child_id")
+        checkups = _checkups(conn)
+        vaccinations = _vaccinations(conn)
     children = _children(ordered)
-    observations = _by_id(_growth_observations(conn), "child_id")
-    checkups = _checkups(conn)
-    vaccinations = _vaccinations(conn)
     centres, agreements = _centres(conn)
     frames = DistrictFrames(
         children=children,
@@ -549,12 +822,13 @@ def _read_state(conn: Connection, version: tuple[object, ...], started: dt.datet
         agreements=agreements,
         admission_checks=admission_checks(ordered),
     )
-    return _State(version, _revision(conn), marks, observations, checkups, vaccinations, frames)
+    state = _State(version, _revision(conn), marks, observations, checkups, vaccinations, frames)
+    return state, "table" if table else "documents"
 
 
-def _read(conn: Connection) -> DistrictFrames:
+def _read(conn: Connection, source: Source = "auto") -> DistrictFrames:
     started = dt.datetime.now(dt.UTC)
-    return _read_state(conn, data_version(conn), started).frames
+    return _read_state(conn, data_version(conn), started, source)[0].frames
 
 
 def _ranges(frame: pd.DataFrame, key: str, keys: set[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -720,7 +994,7 @@ def _snapshot(conn: Connection) -> Connection:
     return conn
 
 
-def gather(repo: Repository, *, cached: bool = True) -> DistrictFrames:
+def gather(repo: Repository, *, cached: bool = True, source: Source = "auto") -> DistrictFrames:
     """Read the district (current versions, deleted resources excluded) into DataFrames.
 
     Reading and scoring a whole district is the cost of every report; with ``cached`` the
@@ -731,10 +1005,15 @@ def gather(repo: Repository, *, cached: bool = True) -> DistrictFrames:
     trusted or too much changed (:data:`DELTA_LIMIT`), when everything is read again. The
     frames are identical to a full read's either way (tests/healthbridge/district/
     test_gather_refresh.py). Callers get copy-on-write copies.
+
+    ``source`` says where a full read takes the clinical resources from (:data:`Source`): the
+    typed rule-input table when it is current (a column scan: the cold read of a 100,000-child
+    district in seconds instead of minutes), else the stored documents; a refresh re-reads the
+    few changed resources from the documents.
     """
     if not cached:
         with repo.engine.connect() as conn:
-            return _read(_snapshot(conn))
+            return _read(_snapshot(conn), source)
     key = repo.engine.url.render_as_string(hide_password=True)
     with repo.engine.connect() as conn:
         version = data_version(conn)
@@ -755,8 +1034,8 @@ def gather(repo: Repository, *, cached: bool = True) -> DistrictFrames:
                 return _shallow(state.frames)
             changed, reason = _changes(conn, state) if state is not None else ({}, "first read")
             if reason or state is None:
-                state = _read_state(conn, version, started)
-                info = GatherInfo("full", reason=reason)
+                state, read_from = _read_state(conn, version, started, source)
+                info = GatherInfo("full", reason=reason, source=read_from)
             else:
                 state = _refresh(conn, state, version, changed, started)
                 info = GatherInfo("incremental", {k: len(v) for k, v in changed.items()})
