@@ -26,11 +26,18 @@ Representations read (docs/exchange.md §"What is read"):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import math
+import os
+import pickle
+import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -689,7 +696,8 @@ class _State:
 @dataclass(frozen=True)
 class GatherInfo:
     """How the last cached :func:`gather` got its frames (for benchmarks and tests):
-    ``cached`` (data unchanged), ``incremental`` (``changed`` resources per type re-read) or
+    ``cached`` (data unchanged), ``incremental`` (``changed`` resources per type re-read),
+    ``snapshot`` (loaded from the snapshot file, then ``changed`` resources re-read) or
     ``full`` (with the ``reason``, and the ``source`` read: ``table`` or ``documents``)."""
 
     mode: str
@@ -994,7 +1002,89 @@ def _snapshot(conn: Connection) -> Connection:
     return conn
 
 
-def gather(repo: Repository, *, cached: bool = True, source: Source = "auto") -> DistrictFrames:
+#: Bump when :class:`_State` or the frames change shape or meaning: older snapshots are
+#: ignored.
+SNAPSHOT_FORMAT: Final = 1
+#: After an incremental refresh, the snapshot is rewritten when it is older than this.
+SNAPSHOT_INTERVAL: dt.timedelta = dt.timedelta(minutes=10)
+_SAVED: dict[str, float] = {}  # snapshot path → monotonic time of the last save
+_SAVERS: list[threading.Thread] = []
+
+
+def snapshot_path(directory: Path, key: str) -> Path:
+    """The snapshot file of the database ``key`` (its URL, password hidden) in ``directory``."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return directory / f"district-frames-{digest}.pickle"
+
+
+def _header(key: str) -> dict[str, object]:
+    """What a snapshot must match to be used: its format, the database URL, the rule-input
+    extractor and the library versions the pickled frames come from."""
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "database": key,
+        "extractor": ri.EXTRACTOR_VERSION,
+        "pandas": pd.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def _save(path: Path, key: str, state: _State) -> None:
+    """Write ``state`` atomically (a temporary file renamed over the old one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            pickle.dump(_header(key), out, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(state, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _save_later(path: Path, key: str, state: _State) -> None:
+    """Save in a background thread (the report does not wait; the state is immutable)."""
+    _SAVED[str(path)] = time.monotonic()
+    saver = threading.Thread(target=_save, args=(path, key, state), daemon=True)
+    _SAVERS.append(saver)
+    saver.start()
+
+
+def wait_for_snapshots() -> None:
+    """Wait until the snapshots being written are on disk (tests, orderly shutdown)."""
+    while _SAVERS:
+        _SAVERS.pop().join()
+
+
+def _load(path: Path, key: str) -> _State | None:
+    """The snapshot at ``path`` if it was written for this database by this format,
+    extractor and library versions; None otherwise (missing, unreadable, or another's).
+
+    A snapshot is only a starting point: :func:`gather` then checks its watermark against
+    the database exactly as it checks the in-memory frames (:func:`_changes`), so a
+    snapshot older than the data is refreshed, and one the watermark cannot vouch for
+    (restored backup, another database at the URL, writes stamped before it, a new schema
+    revision) is discarded for a full read. The file lives in the server's own data
+    directory: it is trusted as the database is (pickle)."""
+    try:
+        with path.open("rb") as f:
+            if pickle.load(f) != _header(key):
+                return None
+            state = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+        return None
+    return state if isinstance(state, _State) else None
+
+
+def gather(
+    repo: Repository,
+    *,
+    cached: bool = True,
+    source: Source = "auto",
+    snapshot_dir: Path | None = None,
+) -> DistrictFrames:
     """Read the district (current versions, deleted resources excluded) into DataFrames.
 
     Reading and scoring a whole district is the cost of every report; with ``cached`` the
@@ -1010,6 +1100,12 @@ def gather(repo: Repository, *, cached: bool = True, source: Source = "auto") ->
     typed rule-input table when it is current (a column scan: the cold read of a 100,000-child
     district in seconds instead of minutes), else the stored documents; a refresh re-reads the
     few changed resources from the documents.
+
+    ``snapshot_dir`` (the server's data directory) keeps the cached frames on disk too
+    (:func:`snapshot_path`; written in the background after a full read, and after a refresh
+    at most every :data:`SNAPSHOT_INTERVAL`): the first report after a restart loads them and
+    refreshes what was written since, under the same watermark checks as the in-memory frames
+    (:func:`_load`), instead of reading the whole district again.
     """
     if not cached:
         with repo.engine.connect() as conn:
@@ -1025,22 +1121,37 @@ def gather(repo: Repository, *, cached: bool = True, source: Source = "auto") ->
     with _REFRESH_LOCK:
         with _CACHE_LOCK:
             state = _CACHE.get(key)
+        path = None if snapshot_dir is None else snapshot_path(snapshot_dir, key)
+        loaded = False
+        if state is None and path is not None:
+            state = _load(path, key)
+            loaded = state is not None
         with repo.engine.connect() as raw:
             conn = _snapshot(raw)
             started = dt.datetime.now(dt.UTC)  # before the snapshot's first statement
             version = data_version(conn)
             if state is not None and state.version == version:
-                _LAST[0] = GatherInfo("cached")
-                return _shallow(state.frames)
-            changed, reason = _changes(conn, state) if state is not None else ({}, "first read")
-            if reason or state is None:
-                state, read_from = _read_state(conn, version, started, source)
-                info = GatherInfo("full", reason=reason, source=read_from)
+                info = GatherInfo("snapshot" if loaded else "cached")
             else:
-                state = _refresh(conn, state, version, changed, started)
-                info = GatherInfo("incremental", {k: len(v) for k, v in changed.items()})
+                changed: dict[str, list[str]] = {}
+                reason = "first read"
+                if state is not None:
+                    changed, reason = _changes(conn, state)
+                    reason = f"snapshot: {reason}" if reason and loaded else reason
+                if reason or state is None:
+                    state, read_from = _read_state(conn, version, started, source)
+                    info = GatherInfo("full", reason=reason, source=read_from)
+                else:
+                    state = _refresh(conn, state, version, changed, started)
+                    counts = {k: len(v) for k, v in changed.items()}
+                    info = GatherInfo("snapshot" if loaded else "incremental", counts)
         with _CACHE_LOCK:
             _CACHE.clear()  # one district at a time: the frames are large
             _CACHE[key] = state
         _LAST[0] = info
+        if path is not None and info.mode != "cached":
+            last = _SAVED.get(str(path))
+            due = last is None or time.monotonic() - last >= SNAPSHOT_INTERVAL.total_seconds()
+            if info.mode == "full" or (due and info.changed):
+                _save_later(path, key, state)
         return _shallow(state.frames)

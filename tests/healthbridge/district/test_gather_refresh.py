@@ -312,7 +312,8 @@ def test_repeated_measurement_the_last_recorded_counts(district: Repository) -> 
 
 def _late_write(repo: Repository, stamp: str) -> None:
     """An update whose version is stamped ``stamp`` (as a transaction that began long before
-    it committed would be), written below the store to control the stamp."""
+    it committed would be), written below the store to control the stamp (with the rule-input
+    row the store would write)."""
     with repo.engine.begin() as conn:
         rid, version, content = conn.execute(
             text(
@@ -342,6 +343,11 @@ def _late_write(repo: Repository, stamp: str) -> None:
                 " WHERE res_type = :t AND res_id = :i"
             ),
             row,
+        )
+        # the store writes the rule-input row in the same transaction (its invariant)
+        conn.execute(
+            text("UPDATE rule_input SET value = 99.5 WHERE res_type = :t AND res_id = :i"),
+            {"t": "Observation", "i": rid},
         )
 
 
