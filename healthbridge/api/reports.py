@@ -35,11 +35,12 @@ Lang = Annotated[Literal["zh", "en"], Query()]
 Grace = Annotated[int, Query(ge=0, le=365)]
 
 
-def _frames(repo: Any) -> DistrictFrames:
+def _frames(repo: Any, settings: Any) -> DistrictFrames:
     # imported per call: the report stack (scipy, growth tables) is not loaded at app start
-    from healthbridge.district.gather import gather
+    from healthbridge.district.gather import SNAPSHOT_SUBDIR, gather
 
-    return gather(repo)
+    # the gathered district is kept in the data directory too: a restart starts from it
+    return gather(repo, snapshot_dir=settings.data_dir / SNAPSHOT_SUBDIR)
 
 
 def _prevalence(
@@ -95,13 +96,14 @@ def _meta(day: dt.date, period_start: dt.date | None) -> dict[str, str]:
 def prevalence(
     repo: RepoDep,
     context: ContextDep,
+    settings: SettingsDep,
     as_of: AsOf = None,
     period_start: PeriodStart = None,
     convention: Convention = "who",
     fmt: Format = "json",
 ) -> Response:
     require_role(context, REPORT_ROLES, "District reports")
-    day, report = _prevalence(_frames(repo), as_of, period_start, convention)
+    day, report = _prevalence(_frames(repo, settings), as_of, period_start, convention)
     if fmt == "csv":
         return _csv(report.prevalence, f"prevalence-{convention}", day)
     return JSONResponse(
@@ -119,6 +121,7 @@ def prevalence(
 def prevalence_chart(
     repo: RepoDep,
     context: ContextDep,
+    settings: SettingsDep,
     indicator: str = "stunting",
     grouping: str = "centre",
     as_of: AsOf = None,
@@ -129,7 +132,7 @@ def prevalence_chart(
     from healthbridge.reports.prevalence import prevalence_chart_data
 
     require_role(context, REPORT_ROLES, "District reports")
-    frames = _frames(repo)
+    frames = _frames(repo, settings)
     _day, report = _prevalence(frames, as_of, period_start, convention)
     data = prevalence_chart_data(report, indicator=indicator, grouping=grouping, lang=lang)
     return _png(_centre_names(data, frames), lang)
@@ -139,12 +142,13 @@ def prevalence_chart(
 def zscores(
     repo: RepoDep,
     context: ContextDep,
+    settings: SettingsDep,
     as_of: AsOf = None,
     period_start: PeriodStart = None,
     fmt: Format = "json",
 ) -> Response:
     require_role(context, REPORT_ROLES, "District reports")
-    day, report = _prevalence(_frames(repo), as_of, period_start, "who")
+    day, report = _prevalence(_frames(repo, settings), as_of, period_start, "who")
     if fmt == "csv":
         return _csv(report.zscores, "zscores", day)
     return JSONResponse(
@@ -187,7 +191,7 @@ def coverage(
     fmt: Format = "json",
 ) -> Response:
     require_role(context, REPORT_ROLES, "District reports")
-    day, table = _coverage(_frames(repo), settings, as_of, period_start, grace_days)
+    day, table = _coverage(_frames(repo, settings), settings, as_of, period_start, grace_days)
     if fmt == "csv":
         return _csv(table, "coverage", day)
     return JSONResponse(
@@ -214,7 +218,7 @@ def coverage_chart(
     from healthbridge.reports.coverage import coverage_chart_data
 
     require_role(context, REPORT_ROLES, "District reports")
-    frames = _frames(repo)
+    frames = _frames(repo, settings)
     _day, table = _coverage(frames, settings, as_of, period_start, grace_days)
     data = _centre_names(coverage_chart_data(table, figure=figure, lang=lang), frames)
     unit = "%" if data.empty or figure != "places-per-1000" else "per-1000"

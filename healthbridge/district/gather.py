@@ -1,13 +1,16 @@
 """Read a whole district out of the store as the DataFrames the pure reports take.
 
 Whole-district figures read every child, visit and dose, so this module reads set-based instead
-of paging through FHIR searches: Observations, Encounters and Immunizations with one query each,
-the fields read extracted by the database (:mod:`healthbridge.pipeline.dbframes`, the reader
-``healthbridge evaluate`` uses too: ``json_extract`` / ``jsonb``) and the code of each taken
-as the first coding of its CodeSystem; Patients and Organizations (nested extensions) parsed
-whole. It reads as the district platform itself: callers either return aggregates
-only (reports, gated by :func:`healthbridge.district.roles.require_role`) or read the children
-they output back through the Transaction API as the caller (WHO Anthro export).
+of paging through FHIR searches. Observations, Encounters, Immunizations and Patients come from
+the typed rule-input table the store keeps at write time (:mod:`healthbridge.store.rule_inputs`:
+column scans) when it is current, else from the stored documents (one query per type, the
+fields extracted by the database: :mod:`healthbridge.pipeline.dbframes`, ``json_extract`` /
+``jsonb``); both apply the table's rules (references relative or absolute, the first LOINC code,
+the last ``checkup-visit`` / ``nip-vaccine`` coding, dates as the first 10 characters written),
+so the frames are the same. Organizations (nested extensions) are parsed whole. It reads as
+the district platform itself: callers either return aggregates only (reports, gated by
+:func:`healthbridge.district.roles.require_role`) or read the children they output back
+through the Transaction API as the caller (WHO Anthro export).
 
 Representations read (docs/exchange.md §"What is read"):
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import logging
 import math
 import os
 import pickle
@@ -1002,6 +1006,7 @@ def _snapshot(conn: Connection) -> Connection:
     return conn
 
 
+_LOG = logging.getLogger(__name__)
 #: Bump when :class:`_State` or the frames change shape or meaning: older snapshots are
 #: ignored.
 SNAPSHOT_FORMAT: Final = 1
@@ -1009,6 +1014,10 @@ SNAPSHOT_FORMAT: Final = 1
 SNAPSHOT_INTERVAL: dt.timedelta = dt.timedelta(minutes=10)
 _SAVED: dict[str, float] = {}  # snapshot path → monotonic time of the last save
 _SAVERS: list[threading.Thread] = []
+
+
+#: The snapshot directory under the server's data directory (``Settings.data_dir``).
+SNAPSHOT_SUBDIR: Final = "district-cache"
 
 
 def snapshot_path(directory: Path, key: str) -> Path:
@@ -1044,10 +1053,18 @@ def _save(path: Path, key: str, state: _State) -> None:
         raise
 
 
+def _save_quietly(path: Path, key: str, state: _State) -> None:
+    """:func:`_save`, a failure logged: the snapshot only saves time, the report is served."""
+    try:
+        _save(path, key, state)
+    except (OSError, pickle.PicklingError) as exc:
+        _LOG.warning("district snapshot not written to %s: %s", path, exc)
+
+
 def _save_later(path: Path, key: str, state: _State) -> None:
     """Save in a background thread (the report does not wait; the state is immutable)."""
     _SAVED[str(path)] = time.monotonic()
-    saver = threading.Thread(target=_save, args=(path, key, state), daemon=True)
+    saver = threading.Thread(target=_save_quietly, args=(path, key, state), daemon=True)
     _SAVERS.append(saver)
     saver.start()
 

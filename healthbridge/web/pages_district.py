@@ -309,12 +309,12 @@ def district_page(
     """Prevalences (with 95 % CIs), z-score means, checkup / 4:2:2 / vaccination / centre
     coverage for the district and per centre, one chart of each kind, CSV downloads."""
     from healthbridge.district import reports as district_reports
-    from healthbridge.district.gather import gather
+    from healthbridge.district.gather import SNAPSHOT_SUBDIR, gather
 
     _official(user)
     chosen = _filters(as_of, period_start, convention, grouping, indicator, figure, grace_days)
     settings = request.app.state.settings
-    frames = gather(request.app.state.repository)
+    frames = gather(request.app.state.repository, snapshot_dir=settings.data_dir / SNAPSHOT_SUBDIR)
     report = district_reports.prevalence_report(
         frames, as_of=chosen.as_of, period_start=period_start, convention=chosen.convention
     )
@@ -368,7 +368,8 @@ def prevalence_chart(
     """``GET /reports/prevalence/chart.png`` for the page (the endpoint's own handler)."""
     _official(user)
     return api.prevalence_chart(
-        request.app.state.repository, user.context, indicator=indicator, grouping=grouping,
+        request.app.state.repository, user.context, request.app.state.settings,
+        indicator=indicator, grouping=grouping,
         as_of=as_of or today(), period_start=period_start, convention=convention,
         lang=user.lang.value,
     )  # fmt: skip
@@ -408,11 +409,14 @@ def table_csv(
     repo, day = request.app.state.repository, as_of or today()
     if table == "prevalence":
         return api.prevalence(
-            repo, user.context, as_of=day, period_start=period_start, convention=convention,
-            fmt="csv",
+            repo, user.context, request.app.state.settings, as_of=day,
+            period_start=period_start, convention=convention, fmt="csv",
         )  # fmt: skip
     if table == "zscores":
-        return api.zscores(repo, user.context, as_of=day, period_start=period_start, fmt="csv")
+        return api.zscores(
+            repo, user.context, request.app.state.settings, as_of=day,
+            period_start=period_start, fmt="csv",
+        )  # fmt: skip
     if table == "coverage":
         return api.coverage(
             repo, user.context, request.app.state.settings, as_of=day,
