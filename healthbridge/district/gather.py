@@ -302,7 +302,7 @@ def _growth_frame(
 
 def _growth_observations(conn: Connection, res_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """Weight, length/height and head-circumference Observations, with their ``res_id`` and
-    ``recorded`` (``meta.lastUpdated``) to order them by (:func:`_recorded_order`), read from
+    ``recorded`` (``meta.lastUpdated``) to order repeated measurements by (:func:`_pair`), read from
     the stored documents by the rule-input table's rules (:func:`_growth_from_table`)."""
     raw = _coded(
         conn,
@@ -347,29 +347,50 @@ def _text(values: pd.Series) -> pd.Series:
     return values.astype("object")
 
 
-def _recorded_order(observations: pd.DataFrame) -> pd.DataFrame:
-    """The measurements in the order they were recorded: ``meta.lastUpdated``, then id (the
-    store's instants have millisecond precision). A storage-order-free order, so that a
-    refresh of a few children pairs exactly as a read of the whole district does."""
-    return observations.sort_values(["recorded", "res_id"], kind="stable", na_position="first")
-
-
 #: The paired columns of the growth codes, in :func:`_pair`'s field numbering.
 _FIELDS: Final = ("weight_kg", "lenhei_cm", "headc_cm")
 _MEASURE: Final = {t.LOINC_BODY_LENGTH: "l", t.LOINC_BODY_HEIGHT: "h"}
 
 
+def _last_recorded(observations: pd.DataFrame, group: np.ndarray) -> np.ndarray:
+    """Positions (ascending) of the last recorded row of each ``group``: the only row of most
+    groups; for the rest the greatest (``recorded``, ``res_id``)."""
+    order = np.argsort(group, kind="stable")
+    ordered = group[order]
+    starts = np.r_[True, ordered[1:] != ordered[:-1]]
+    sizes = np.diff(np.r_[np.flatnonzero(starts), len(ordered)])
+    repeated = np.repeat(sizes > 1, sizes)
+    single = order[~repeated]
+    if not repeated.any():
+        return np.sort(single)
+    rows = order[repeated]
+    some = pd.DataFrame(
+        {
+            "group": group[rows],
+            "recorded": observations["recorded"].to_numpy(dtype=object)[rows],
+            "res_id": observations["res_id"].to_numpy(dtype=object)[rows],
+            "row": rows,
+        }
+    )
+    some = some.sort_values(["group", "recorded", "res_id"], kind="stable", na_position="first")
+    last = some.drop_duplicates("group", keep="last")["row"].to_numpy(dtype=np.int64)
+    return np.sort(np.concatenate([single, last]))
+
+
 def _pair(observations: pd.DataFrame) -> pd.DataFrame:
     """One row per (child, encounter), in that order: weight, length/height with its measure
-    (``l`` lying, ``h`` standing), head circumference (``observations`` in
-    :func:`_recorded_order`).
+    (``l`` lying, ``h`` standing), head circumference (``observations`` in any order).
 
-    A repeated measurement in one encounter: the last one recorded counts (per field), and so
-    does the measure of the length/height kept; the date is the earliest of the measurements
-    kept. Computed on integer keys (the children and encounters factorised in sorted order,
-    so the rows come out in (child, encounter) order): a pivot on the string keys took most of
-    a cold read. ``tests/healthbridge/district/test_gather_pair.py`` checks it against the
-    pandas pivot it replaces."""
+    A repeated measurement in one encounter: the last one recorded counts (per field: the
+    greatest ``recorded`` — ``meta.lastUpdated`` — then ``res_id``, as the store's instants
+    have millisecond precision; an order free of where the rows were stored, so that a refresh
+    of a few children pairs exactly as a read of the whole district does), and so does the
+    measure of the length/height kept; the date is the earliest of the measurements kept.
+    Computed on integer keys (the children and encounters factorised in sorted order, so the
+    rows come out in (child, encounter) order; only the few repeated measurements are ordered
+    by their stamps): a pivot on the string keys after sorting every row by its stamp took
+    most of a cold read. ``tests/healthbridge/district/test_gather_pair.py`` checks it against
+    the pandas implementation it replaces."""
     columns = ["child_id", "encounter", "date", "weight_kg", "lenhei_cm", "measure", "headc_cm"]
     if observations.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
@@ -382,10 +403,7 @@ def _pair(observations: pd.DataFrame) -> pd.DataFrame:
     child_no, children = pd.factorize(observations["child_id"].to_numpy(dtype=object), sort=True)
     enc_no, encounters = pd.factorize(observations["encounter"].to_numpy(dtype=object), sort=True)
     key = child_no.astype(np.int64) * max(len(encounters), 1) + enc_no
-    # the last row recorded of each (key, field): the first of the reversed rows
-    n = len(key)
-    _, first_reversed = np.unique((key * len(_FIELDS) + field_no)[::-1], return_index=True)
-    kept = np.sort(n - 1 - first_reversed)
+    kept = _last_recorded(observations, key * len(_FIELDS) + field_no)
     keys, group = np.unique(key, return_inverse=True)
     group_kept, field_kept = group[kept], field_no[kept]
     values = observations["value"].to_numpy(dtype="float64")[kept]
@@ -603,9 +621,17 @@ def _vaccinations_from_table(conn: Connection) -> pd.DataFrame:
 
 
 def _by_id(frame: pd.DataFrame, key: str = "res_id") -> pd.DataFrame:
-    """Rows in ``key`` order (stable): an order that does not depend on where the database
-    stored the rows, so that a refresh reproduces a full read row for row."""
-    return frame.sort_values(key, kind="stable").reset_index(drop=True)
+    """Rows in ``key`` order (stable; missing keys last): an order that does not depend on
+    where the database stored the rows, so that a refresh reproduces a full read row for row.
+    Rows already in order (a table scan in key order) are kept as they are; otherwise the
+    keys are factorised in sorted order and the integer codes sorted (a sort of millions of
+    strings compared one by one was a large part of a cold read)."""
+    values = frame[key]
+    if values.notna().all() and values.is_monotonic_increasing:
+        return frame.reset_index(drop=True)
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), sort=True)
+    codes = np.where(codes < 0, len(uniques), codes)
+    return frame.take(np.argsort(codes, kind="stable")).reset_index(drop=True)
 
 
 def _centres(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -771,7 +797,7 @@ def _revision(conn: Connection) -> str | None:
 
 
 def _measurements(observations: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
-    return score_measurements(_pair(_recorded_order(observations)), children)
+    return score_measurements(_pair(observations), children)
 
 
 def _public(frame: pd.DataFrame) -> pd.DataFrame:

@@ -5,17 +5,25 @@ one encounter (the earliest kept counts), one encounter referenced by several ch
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from healthbridge import terminology as t
-from healthbridge.district.gather import _GROWTH_CODES, _pair, _recorded_order
+from healthbridge.district.gather import _GROWTH_CODES, _by_id, _pair
+
+
+def _recorded_order(observations: pd.DataFrame) -> pd.DataFrame:
+    """The wave-4 order of the measurements before pairing: recorded, then id."""
+    return observations.sort_values(["recorded", "res_id"], kind="stable", na_position="first")
 
 
 def reference_pair(observations: pd.DataFrame) -> pd.DataFrame:
-    """The wave-4 implementation (a pivot on the string keys)."""
+    """The wave-4 implementation (a pivot on the string keys, ``observations`` in
+    :func:`_recorded_order`)."""
     columns = ["child_id", "encounter", "date", "weight_kg", "lenhei_cm", "measure", "headc_cm"]
     if observations.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
@@ -61,10 +69,28 @@ def _frame(rows: list[tuple[str, str, str, str, float, str]]) -> pd.DataFrame:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(row, min_size=1, max_size=40))
-def test_pair_equals_the_pivot(rows: list[tuple[str, str, str, str, float, str]]) -> None:
-    ordered = _recorded_order(_frame(rows))
-    pd.testing.assert_frame_equal(_pair(ordered), reference_pair(ordered), check_exact=True)
+@given(st.lists(row, min_size=1, max_size=40), st.randoms(use_true_random=False))
+def test_pair_equals_the_pivot(rows: list[tuple[str, str, str, str, float, str]], rng: Any) -> None:
+    """In any input order (the new pairing orders repeated measurements itself)."""
+    frame = _frame(rows)
+    shuffled = frame.take(rng.sample(range(len(frame)), len(frame))).reset_index(drop=True)
+    want = reference_pair(_recorded_order(frame))
+    pd.testing.assert_frame_equal(_pair(shuffled), want, check_exact=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(["b", "a", "ä", "a1", "孩子", "A"]), max_size=30),
+    st.randoms(use_true_random=False),
+)
+def test_by_id_is_a_stable_sort(keys: list[str], rng: Any) -> None:
+    frame = pd.DataFrame(
+        {"child_id": pd.Series(keys, dtype=object), "n": np.arange(len(keys), dtype=np.int64)}
+    )
+    if rng.random() < 0.5:
+        frame = frame.sort_values("child_id", kind="stable")
+    want = frame.sort_values("child_id", kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(_by_id(frame, "child_id"), want, check_exact=True)
 
 
 def test_pair_of_nothing() -> None:
@@ -78,7 +104,7 @@ def test_the_last_recorded_counts() -> None:
         ("c", "e", "2026-01-01", t.LOINC_BODY_HEIGHT, 81.0, "2026-01-02T08:00:00.001+08:00"),
         ("c", "e", "2026-01-03", t.LOINC_BODY_WEIGHT, 11.0, "2026-01-02T08:00:00.000+08:00"),
     ]
-    got = _pair(_recorded_order(_frame(rows)))
+    got = _pair(_frame(rows))
     assert got[["lenhei_cm", "measure", "weight_kg", "date"]].values.tolist() == [
         [81.0, "h", 11.0, "2026-01-01"]
     ]
