@@ -1035,7 +1035,7 @@ def _snapshot(conn: Connection) -> Connection:
 _LOG = logging.getLogger(__name__)
 #: Bump when :class:`_State` or the frames change shape or meaning: older snapshots are
 #: ignored.
-SNAPSHOT_FORMAT: Final = 1
+SNAPSHOT_FORMAT: Final = 2
 #: After an incremental refresh, the snapshot is rewritten when it is older than this.
 SNAPSHOT_INTERVAL: dt.timedelta = dt.timedelta(minutes=10)
 _SAVED: dict[str, float] = {}  # snapshot path → monotonic time of the last save
@@ -1064,6 +1064,75 @@ def _header(key: str) -> dict[str, object]:
     }
 
 
+@dataclass(frozen=True)
+class _Packed:
+    """A text column stored as codes into its distinct values (millions of repeated ids and
+    dates pickle as a few thousand strings and an integer array); only columns without
+    missing values are packed, so unpacking gives back exactly the values and dtype."""
+
+    dtype: Any
+    values: np.ndarray
+    codes: np.ndarray
+
+    def unpack(self) -> pd.Series:
+        series: pd.Series = pd.Series(self.values[self.codes], dtype=self.dtype)
+        return series
+
+
+#: Columns of (nearly) distinct values: nothing to gain from packing them.
+_UNIQUE: Final = frozenset({"res_id", "recorded"})
+
+
+def _pack_frame(frame: pd.DataFrame) -> tuple[pd.Index, dict[str, Any]]:
+    columns: dict[str, Any] = {}
+    for name in frame.columns:
+        col = frame[name].reset_index(drop=True)
+        text = col.dtype == object or isinstance(col.dtype, pd.StringDtype)
+        if text and len(col) and col.notna().all() and name not in _UNIQUE:
+            codes, values = pd.factorize(col.to_numpy(dtype=object))
+            small = codes.astype(np.int32) if len(values) < 2**31 else codes
+            columns[name] = _Packed(col.dtype, np.asarray(values, dtype=object), small)
+        else:
+            columns[name] = col
+    return frame.index, columns
+
+
+def _unpack_frame(packed: tuple[pd.Index, dict[str, Any]]) -> pd.DataFrame:
+    index, columns = packed
+    frame = pd.DataFrame(
+        {n: c.unpack() if isinstance(c, _Packed) else c for n, c in columns.items()}
+    )
+    frame.index = index
+    return frame
+
+
+_FRAME_FIELDS: Final = ("observations", "checkups", "vaccinations")
+
+
+def _pack(state: _State) -> dict[str, Any]:
+    """``state`` with its DataFrames' text columns packed (:class:`_Packed`)."""
+    return {
+        "version": state.version,
+        "revision": state.revision,
+        "marks": state.marks,
+        **{name: _pack_frame(getattr(state, name)) for name in _FRAME_FIELDS},
+        "frames": {
+            f.name: _pack_frame(getattr(state.frames, f.name)) for f in fields(DistrictFrames)
+        },
+    }
+
+
+def _unpack(packed: dict[str, Any]) -> _State:
+    frames = DistrictFrames(**{n: _unpack_frame(c) for n, c in packed["frames"].items()})
+    return _State(
+        version=packed["version"],
+        revision=packed["revision"],
+        marks=packed["marks"],
+        frames=frames,
+        **{name: _unpack_frame(packed[name]) for name in _FRAME_FIELDS},
+    )
+
+
 def _save(path: Path, key: str, state: _State) -> None:
     """Write ``state`` atomically (a temporary file renamed over the old one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -1071,7 +1140,7 @@ def _save(path: Path, key: str, state: _State) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             pickle.dump(_header(key), out, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump(state, out, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(_pack(state), out, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -1115,10 +1184,20 @@ def _load(path: Path, key: str) -> _State | None:
         with path.open("rb") as f:
             if pickle.load(f) != _header(key):
                 return None
-            state = pickle.load(f)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+            packed = pickle.load(f)
+        return _unpack(packed)
+    except (
+        OSError,
+        pickle.UnpicklingError,
+        EOFError,
+        AttributeError,
+        ImportError,
+        TypeError,
+        KeyError,
+        ValueError,
+        IndexError,
+    ):
         return None
-    return state if isinstance(state, _State) else None
 
 
 def gather(
