@@ -139,3 +139,25 @@ def test_agreements_places_and_population(make_client: Callable[..., TestClient]
     assert places["rate"] == pytest.approx(100 / 50)
     without = make_client("admin").get(f"/reports/coverage?as_of={AS_OF}").json()
     assert without["population"] is None
+
+
+def test_reports_keep_the_district_in_the_data_directory(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """The served reports pass the data directory to gather: a restarted server starts from
+    the snapshot written there (tests/healthbridge/district/test_gather_snapshot.py)."""
+    from healthbridge.district import gather as gather_module
+    from healthbridge.district.gather import SNAPSHOT_SUBDIR, last_gather, wait_for_snapshots
+
+    client = make_client("district-official", demo=True)
+    directory = client.app.state.settings.data_dir / SNAPSHOT_SUBDIR  # type: ignore[attr-defined]
+    gather_module._CACHE.clear()
+    want = client.get(f"/reports/coverage?as_of={AS_OF}").json()
+    assert last_gather().mode == "full"
+    wait_for_snapshots()
+    assert len(list(directory.glob("district-frames-*.pickle"))) == 1
+    gather_module._CACHE.clear()  # as after a restart
+    gather_module._SAVED.clear()
+    assert client.get(f"/reports/coverage?as_of={AS_OF}").json() == want
+    assert last_gather().mode == "snapshot"
+    gather_module._CACHE.clear()
