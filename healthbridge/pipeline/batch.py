@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import date
+from multiprocessing import get_context
 from typing import Any, Final, Literal, cast
 
 import numpy as np
@@ -381,7 +384,7 @@ def _daily_checks(obs: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
     out["centre_id"] = out["child_id"].map(enrolled["centre_id"])
     out["class_id"] = out["child_id"].map(enrolled["class_id"]).fillna("")
     out = out.rename(columns={"on": "date"})
-    return out[list(columns)]
+    return out[list(columns)].reset_index(drop=True)
 
 
 def _haemoglobin(obs: pd.DataFrame) -> pd.DataFrame:
@@ -511,13 +514,29 @@ def _from_documents(repository: Repository, workers: int) -> _Inputs:
     )
 
 
-def _scan(conn: Connection, rtype: str, columns: str, where: str = "") -> list[tuple[Any, ...]]:
+#: A child-id range ``[low, high)`` (None: unbounded) of a part of the district read.
+Bounds = tuple[str | None, str | None]
+_ALL: Final[Bounds] = (None, None)
+
+
+def _scan(
+    conn: Connection, rtype: str, columns: str, where: str = "", bounds: Bounds = _ALL
+) -> list[tuple[Any, ...]]:
     """Rows of the rule-input table through the DBAPI cursor (millions of rows: SQLAlchemy's
-    row objects would cost more than the scan). ``rtype``/``where`` are our own constants."""
+    row objects would cost more than the scan), of the children in ``bounds``.
+    ``rtype``/``where`` are our own constants."""
+    postgres = conn.dialect.name == "postgresql"
+    mark = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
+    child = 'child_id COLLATE "C"' if postgres else "child_id"  # code-point order, as Python's
     stmt = f"SELECT {columns} FROM rule_input WHERE res_type = '{rtype}'{where}"
+    params: list[str] = []
+    for op, bound in zip((">=", "<"), bounds, strict=True):
+        if bound is not None:
+            stmt += f" AND {child} {op} {mark}"
+            params.append(bound)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(stmt)
+        cursor.execute(stmt, tuple(params))
         rows: list[tuple[Any, ...]] = cursor.fetchall()
     finally:
         cursor.close()
@@ -549,12 +568,12 @@ _TRIGGERS = " AND code IN ({})".format(
 )
 
 
-def _from_table(conn: Connection) -> _Inputs:
+def _from_table(conn: Connection, bounds: Bounds = _ALL) -> _Inputs:
     """Rule inputs from the typed table kept at write time (:mod:`~healthbridge.store.rule_inputs`):
     column scans, no JSON parsed but the Patients' few elements and the QuestionnaireResponse
-    answers."""
+    answers; only the children whose id is in ``bounds``."""
     patients: dict[str, x.ChildInfo] = {}
-    for _rid, extra in _scan(conn, "Patient", "res_id, extra"):
+    for _rid, extra in _scan(conn, "Patient", "res_id, extra", bounds=bounds):
         try:
             info = x.child_info(orjson.loads(extra))
         except x.NotAChildError:
@@ -567,6 +586,7 @@ def _from_table(conn: Connection) -> _Inputs:
             "Observation",
             "res_id, child_id, code, day, value, unit, encounter_id, written, extra",
             " AND child_id IS NOT NULL AND day IS NOT NULL" + _NOT_VOID + _TRIGGERS,
+            bounds,
         ),
         9,
     )
@@ -588,11 +608,11 @@ def _from_table(conn: Connection) -> _Inputs:
         }
     )
     obs = obs.loc[obs["child_id"].notna() & obs["on"].notna()].reset_index(drop=True)
-    (n_obs,) = _scan(conn, "Observation", "count(*)", " AND child_id IS NOT NULL")[0]
+    (n_obs,) = _scan(conn, "Observation", "count(*)", " AND child_id IS NOT NULL", bounds)[0]
     rid, child, status, code, day, extra = _columns(
         _scan(
             conn, "Encounter", "res_id, child_id, status, code, day, extra",
-            " AND child_id IS NOT NULL",
+            " AND child_id IS NOT NULL", bounds,
         ),
         6,
     )  # fmt: skip
@@ -609,7 +629,7 @@ def _from_table(conn: Connection) -> _Inputs:
     rid, child, status, code, day = _columns(
         _scan(
             conn, "Immunization", "res_id, child_id, status, code, day",
-            " AND child_id IS NOT NULL",
+            " AND child_id IS NOT NULL", bounds,
         ),
         5,
     )  # fmt: skip
@@ -623,9 +643,11 @@ def _from_table(conn: Connection) -> _Inputs:
         }
     )
     responses = []
-    for qid, cid, e in _scan(
-        conn, "QuestionnaireResponse", "res_id, child_id, extra", " AND child_id IS NOT NULL"
-    ):
+    answered = _scan(
+        conn, "QuestionnaireResponse", "res_id, child_id, extra", " AND child_id IS NOT NULL",
+        bounds,
+    )  # fmt: skip
+    for qid, cid, e in answered:
         if cid in known:
             doc = orjson.loads(e)
             item = [{"linkId": link, "answer": [{"valueBoolean": True}]} for link in doc["true"]]
@@ -707,32 +729,66 @@ def rule_inputs_current(repository: Repository) -> bool:
         return ri.is_current(conn)
 
 
-def read_district(
-    repository: Repository, *, workers: int = 1, source: Source = "auto"
-) -> DistrictRead:
-    """Read the rule inputs of every child, in the shapes of :mod:`healthbridge.clinical.frames`.
+@dataclass
+class _Part:
+    """The district read of the children in one id range (all of them when read whole)."""
 
-    ``source``: ``"table"`` reads the typed rule-input table kept at write time
-    (:mod:`healthbridge.store.rule_inputs`: column scans); ``"documents"`` extracts the fields
-    from the stored JSON (:mod:`healthbridge.pipeline.dbframes`, ``workers`` processes for the
-    Observations); ``"auto"`` (default) the table when it is current, else the documents.
-    The same records count as in the per-resource functions of
-    :mod:`healthbridge.pipeline.extract` (the tests compare all three)."""
-    engine = repository.engine
-    with engine.connect() as conn:
-        current = ri.is_current(conn)
-        if source == "table" and not current:
-            raise PipelineConfigError(
-                "the rule-input table is not current: run 'healthbridge db reindex --rule-inputs'"
-            )
-        use_table = source == "table" or (source == "auto" and current)
-        inputs = _from_table(conn) if use_table else None
-    if inputs is None:
-        inputs = _from_documents(repository, workers)
-    with engine.connect() as conn:
-        flags_raw = dbf.fields(conn, "Flag", _FLAG_FIELDS)
+    patients: dict[str, x.ChildInfo]
+    data: DistrictData
+    encounters: pd.DataFrame
+    evidence: pd.DataFrame
+    flags: dict[str, list[dict[str, Any]]]
+    tasks: dict[str, dict[str, Any]]
+    n_observations: int
+
+
+def _alerts(
+    conn: Connection, bounds: Bounds
+) -> tuple[defaultdict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """The open Flags whose subject reference is in the children's range (all of them for
+    :data:`_ALL`: the ``Organization/…`` subjects sort before ``Patient/…``, so the first
+    part holds the centre alerts) and the review Task of each (a Task naming a Flag as its
+    focus; the latest in storage order when several do)."""
+    path_range = None
+    if bounds != _ALL:
+        low, high = (None if b is None else f"Patient/{b}" for b in bounds)
+        path_range = (_FLAG_FIELDS["subject"], low, high)
+    flags_raw = dbf.fields(conn, "Flag", _FLAG_FIELDS, path_range=path_range)
+    flags: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in flags_raw.itertuples(index=False):
+        if row.status == "active" and isinstance(row.subject, str) and row.subject:
+            flags[row.subject].append(_partial(row, "Flag", _FLAG_STEPS))
+    tasks: dict[str, dict[str, Any]] = {}
+    active = {str(f["id"]) for fs in flags.values() for f in fs}
+    if bounds == _ALL:
         tasks_raw = dbf.fields(conn, "Task", _TASK_FIELDS)
-        roles = dbf.fields(conn, "PractitionerRole", {"doc": "$"})
+        focus_ids = dbf.ref_ids(tasks_raw["focus"].tolist(), "Flag")
+        for fid, row in zip(focus_ids, tasks_raw.itertuples(index=False), strict=True):
+            if fid and fid in active:
+                tasks[fid] = _partial(row, "Task", _TASK_STEPS)
+        return flags, tasks
+    # a part: which Task is the review of each of its Flags (by focus, the later wins), then
+    # only those Tasks' inputs
+    focus = dbf.fields(conn, "Task", {"focus": _TASK_FIELDS["focus"]})
+    chosen: dict[str, str] = {}
+    for fid, rid in zip(
+        dbf.ref_ids(focus["focus"].tolist(), "Flag"), focus["res_id"].tolist(), strict=True
+    ):
+        if fid and fid in active:
+            chosen[fid] = rid
+    if chosen:
+        rows = dbf.fields(conn, "Task", _TASK_FIELDS, res_ids=sorted(set(chosen.values())))
+        by_id = {row.res_id: row for row in rows.itertuples(index=False)}
+        tasks = {fid: _partial(by_id[rid], "Task", _TASK_STEPS) for fid, rid in chosen.items()}
+    return flags, tasks
+
+
+def _assemble(
+    inputs: _Inputs,
+    flags: defaultdict[str, list[dict[str, Any]]],
+    tasks: dict[str, dict[str, Any]],
+) -> _Part:
+    """The input frames and what writing alerts needs, from the rule inputs."""
     patients = inputs.patients
     children = _children_frame(patients)
     obs = inputs.observations
@@ -744,7 +800,8 @@ def read_district(
     by_child: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     for cid, doc in inputs.responses:
         by_child[cid].append(doc)
-    for cid, docs in by_child.items():
+    for cid in sorted(by_child):  # by child (a district read in parts gives the same order)
+        docs = by_child[cid]
         qr_ids += [(cid, str(d["id"])) for d in docs]
         screenings += [
             (cid, s.screening_id, s.on, s.positive_items, s.regression) for s in x.screenings(docs)
@@ -754,21 +811,6 @@ def read_district(
         for i in patients.values()
         for e in i.enrolments
     ]
-    flags: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in flags_raw.itertuples(index=False):
-        if row.status == "active" and isinstance(row.subject, str) and row.subject:
-            flags[row.subject].append(_partial(row, "Flag", _FLAG_STEPS))
-    tasks: dict[str, dict[str, Any]] = {}
-    active = {str(f["id"]) for fs in flags.values() for f in fs}
-    focus_ids = dbf.ref_ids(tasks_raw["focus"].tolist(), "Flag")
-    for fid, row in zip(focus_ids, tasks_raw.itertuples(index=False), strict=True):
-        if fid and fid in active:
-            tasks[fid] = _partial(row, "Task", _TASK_STEPS)
-    managers: dict[str, str] = {}
-    for role in dbf.parse(roles["doc"].tolist()):
-        org = x.ref_id(role.get("organization"), "Organization")
-        if org and is_health_manager(role) and org not in managers:
-            managers[org] = f"PractitionerRole/{role['id']}"
     given = imm.loc[imm["child_id"].notna()]
     evidence = pd.concat(
         [
@@ -802,15 +844,142 @@ def read_district(
             enrolments, ("child_id", "centre_id", "entry_date", "check_state"), ("entry_date",)
         ),
     )
-    return DistrictRead(
-        data,
+    return _Part(patients, data, encounters, evidence, flags, tasks, inputs.n_observations)
+
+
+def _table_part(conn: Connection, bounds: Bounds) -> _Part:
+    flags, tasks = _alerts(conn, bounds)
+    return _assemble(_from_table(conn, bounds), flags, tasks)
+
+
+def _read_table_part(url: str, bounds: Bounds) -> _Part:
+    """One part of a district read, in a worker process (its own engine)."""
+    from healthbridge.store.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return _table_part(conn, bounds)
+    finally:
+        engine.dispose()
+
+
+def _split(conn: Connection, parts: int) -> list[Bounds]:
+    """Up to ``parts`` child-id ranges holding about as many Patients each (none empty)."""
+    ids = sorted(str(r[0]) for r in _scan(conn, "Patient", "child_id"))
+    cuts = sorted({ids[len(ids) * k // parts] for k in range(1, parts)} - set(ids[:1]))
+    edges: list[str | None] = [None, *cuts, None]
+    return [(edges[k], edges[k + 1]) for k in range(len(edges) - 1)]
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts' frames, one after the other, with the dtypes reading them whole gives: a
+    column whose type differs between parts (values inferred from Python objects, e.g. all
+    missing in one part) is inferred again from all its values; empty parts are left out."""
+    full = [f for f in frames if len(f)]
+    if not full:
+        return frames[0]
+    if len(full) == 1:
+        return full[0].reset_index(drop=True)
+    out = pd.concat(full, ignore_index=True)
+    for c in out.columns:
+        if len({str(f[c].dtype) for f in full}) > 1:
+            values = [v for f in full for v in f[c].tolist()]
+            out[c] = pd.Series(values, dtype=None if values else object).to_numpy()
+    return out
+
+
+def _merge(parts: list[_Part]) -> _Part:
+    if len(parts) == 1:
+        return parts[0]
+    patients: dict[str, x.ChildInfo] = {}
+    flags: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    tasks: dict[str, dict[str, Any]] = {}
+    for p in parts:
+        patients.update(p.patients)
+        for subject, items in p.flags.items():
+            flags[subject].extend(items)
+        tasks.update(p.tasks)
+    names = [f.name for f in dataclass_fields(DistrictData)]
+    data = DistrictData(**{n: _concat([getattr(p.data, n) for p in parts]) for n in names})
+    return _Part(
         patients,
+        data,
+        _concat([p.encounters for p in parts]),
+        _concat([p.evidence for p in parts]),
         flags,
         tasks,
+        sum(p.n_observations for p in parts),
+    )
+
+
+def _table_parts(repository: Repository, parts: int) -> _Part:
+    """The table read in ``parts`` child-id ranges, all but the first in forked processes
+    (SQLite files only: the parts are concatenated in storage order, which a range scan of
+    the rule-input table and the resource table keeps)."""
+    engine = repository.engine
+    with engine.connect() as conn:
+        bounds = _split(conn, parts) if parts > 1 else [_ALL]
+        if len(bounds) == 1:
+            return _table_part(conn, _ALL)
+    url = engine.url.render_as_string(hide_password=False)
+    with ProcessPoolExecutor(max_workers=len(bounds) - 1, mp_context=get_context("fork")) as pool:
+        futures = [pool.submit(_read_table_part, url, b) for b in bounds[1:]]
+        with engine.connect() as conn:
+            first = _table_part(conn, bounds[0])
+        return _merge([first, *(f.result() for f in futures)])
+
+
+def _parallel_table(repository: Repository) -> bool:
+    """Whether a table read may be split between processes: an SQLite file (whose scans
+    return rows in key order, so parts concatenate to the whole)."""
+    url = repository.engine.url
+    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+
+
+def read_district(
+    repository: Repository, *, workers: int = 1, source: Source = "auto"
+) -> DistrictRead:
+    """Read the rule inputs of every child, in the shapes of :mod:`healthbridge.clinical.frames`.
+
+    ``source``: ``"table"`` reads the typed rule-input table kept at write time
+    (:mod:`healthbridge.store.rule_inputs`: column scans; on an SQLite file with ``workers``
+    > 1, the children in ``workers`` id ranges, each in its own process, the results
+    concatenated: the same read); ``"documents"`` extracts the fields from the stored JSON
+    (:mod:`healthbridge.pipeline.dbframes`, ``workers`` processes for the Observations);
+    ``"auto"`` (default) the table when it is current, else the documents.
+    The same records count as in the per-resource functions of
+    :mod:`healthbridge.pipeline.extract` (the tests compare all three)."""
+    engine = repository.engine
+    with engine.connect() as conn:
+        current = ri.is_current(conn)
+        if source == "table" and not current:
+            raise PipelineConfigError(
+                "the rule-input table is not current: run 'healthbridge db reindex --rule-inputs'"
+            )
+        use_table = source == "table" or (source == "auto" and current)
+        roles = dbf.fields(conn, "PractitionerRole", {"doc": "$"})
+    if use_table:
+        part = _table_parts(repository, workers if _parallel_table(repository) else 1)
+    else:
+        inputs = _from_documents(repository, workers)
+        with engine.connect() as conn:
+            flags, tasks = _alerts(conn, _ALL)
+        part = _assemble(inputs, flags, tasks)
+    managers: dict[str, str] = {}
+    for role in dbf.parse(roles["doc"].tolist()):
+        org = x.ref_id(role.get("organization"), "Organization")
+        if org and is_health_manager(role) and org not in managers:
+            managers[org] = f"PractitionerRole/{role['id']}"
+    return DistrictRead(
+        part.data,
+        part.patients,
+        defaultdict(list, part.flags),
+        part.tasks,
         managers,
-        encounters,
-        evidence,
-        inputs.n_observations,
+        part.encounters,
+        part.evidence,
+        part.n_observations,
         "table" if use_table else "documents",
     )
 
@@ -824,12 +993,15 @@ def evaluate_database(
     subjects_per_transaction: int = 200,
     dry_run: bool = False,
     source: Source = "auto",
+    read_workers: int | None = None,
 ) -> BatchReport:
     """Re-run every rule for every child and centre and reconcile the open alerts
-    (``source``: where the rule inputs are read from, see :func:`read_district`)."""
+    (``source``: where the rule inputs are read from, see :func:`read_district`; ``workers``
+    processes for the rules, ``read_workers`` (default: ``workers``) for the read)."""
     report = BatchReport()
     t0 = time.perf_counter()
-    d = read_district(repository, workers=workers, source=source)
+    read_with = workers if read_workers is None else read_workers
+    d = read_district(repository, workers=read_with, source=source)
     report.children, report.observations = len(d.patients), d.n_observations
     report.source = d.source
     t1 = t2 = time.perf_counter()
