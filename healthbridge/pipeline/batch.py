@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
 from datetime import date
 from multiprocessing import get_context
 from typing import Any, Final, Literal, cast
@@ -384,7 +383,7 @@ def _daily_checks(obs: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
     out["centre_id"] = out["child_id"].map(enrolled["centre_id"])
     out["class_id"] = out["child_id"].map(enrolled["class_id"]).fillna("")
     out = out.rename(columns={"on": "date"})
-    return out[list(columns)].reset_index(drop=True)
+    return out[list(columns)]
 
 
 def _haemoglobin(obs: pd.DataFrame) -> pd.DataFrame:
@@ -478,7 +477,7 @@ class _Inputs:
     """What the two readers (documents, rule-input table) produce; the rest is shared."""
 
     patients: dict[str, x.ChildInfo]
-    observations: pd.DataFrame  # _OBS_COLUMNS
+    observations: pd.DataFrame | None  # _OBS_COLUMNS (None: read apart, _table_observations)
     encounters: pd.DataFrame  # see _checkups
     immunizations: pd.DataFrame  # see _doses
     responses: list[tuple[str, dict[str, Any]]]  # (child id, QuestionnaireResponse)
@@ -514,29 +513,13 @@ def _from_documents(repository: Repository, workers: int) -> _Inputs:
     )
 
 
-#: A child-id range ``[low, high)`` (None: unbounded) of a part of the district read.
-Bounds = tuple[str | None, str | None]
-_ALL: Final[Bounds] = (None, None)
-
-
-def _scan(
-    conn: Connection, rtype: str, columns: str, where: str = "", bounds: Bounds = _ALL
-) -> list[tuple[Any, ...]]:
+def _scan(conn: Connection, rtype: str, columns: str, where: str = "") -> list[tuple[Any, ...]]:
     """Rows of the rule-input table through the DBAPI cursor (millions of rows: SQLAlchemy's
-    row objects would cost more than the scan), of the children in ``bounds``.
-    ``rtype``/``where`` are our own constants."""
-    postgres = conn.dialect.name == "postgresql"
-    mark = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
-    child = 'child_id COLLATE "C"' if postgres else "child_id"  # code-point order, as Python's
+    row objects would cost more than the scan). ``rtype``/``where`` are our own constants."""
     stmt = f"SELECT {columns} FROM rule_input WHERE res_type = '{rtype}'{where}"
-    params: list[str] = []
-    for op, bound in zip((">=", "<"), bounds, strict=True):
-        if bound is not None:
-            stmt += f" AND {child} {op} {mark}"
-            params.append(bound)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(stmt, tuple(params))
+        cursor.execute(stmt)
         rows: list[tuple[Any, ...]] = cursor.fetchall()
     finally:
         cursor.close()
@@ -568,25 +551,27 @@ _TRIGGERS = " AND code IN ({})".format(
 )
 
 
-def _from_table(conn: Connection, bounds: Bounds = _ALL) -> _Inputs:
-    """Rule inputs from the typed table kept at write time (:mod:`~healthbridge.store.rule_inputs`):
-    column scans, no JSON parsed but the Patients' few elements and the QuestionnaireResponse
-    answers; only the children whose id is in ``bounds``."""
+def _table_patients(conn: Connection) -> dict[str, x.ChildInfo]:
+    """The children (:func:`~.extract.child_info` on the Patients' stored elements)."""
     patients: dict[str, x.ChildInfo] = {}
-    for _rid, extra in _scan(conn, "Patient", "res_id, extra", bounds=bounds):
+    for _rid, extra in _scan(conn, "Patient", "res_id, extra"):
         try:
             info = x.child_info(orjson.loads(extra))
         except x.NotAChildError:
             continue
         patients[info.child_id] = info
-    known = set(patients)
+    return patients
+
+
+def _table_observations(conn: Connection, known: set[str]) -> tuple[pd.DataFrame, int]:
+    """The rule-input Observations of known children (:data:`_OBS_COLUMNS`) and the number
+    of Observations naming a child."""
     rid, child, code, day, value, unit, enc, written, extra = _columns(
         _scan(
             conn,
             "Observation",
             "res_id, child_id, code, day, value, unit, encounter_id, written, extra",
             " AND child_id IS NOT NULL AND day IS NOT NULL" + _NOT_VOID + _TRIGGERS,
-            bounds,
         ),
         9,
     )
@@ -608,11 +593,20 @@ def _from_table(conn: Connection, bounds: Bounds = _ALL) -> _Inputs:
         }
     )
     obs = obs.loc[obs["child_id"].notna() & obs["on"].notna()].reset_index(drop=True)
-    (n_obs,) = _scan(conn, "Observation", "count(*)", " AND child_id IS NOT NULL", bounds)[0]
+    (n_obs,) = _scan(conn, "Observation", "count(*)", " AND child_id IS NOT NULL")[0]
+    return obs, int(n_obs)
+
+
+def _from_table(conn: Connection, patients: dict[str, x.ChildInfo]) -> _Inputs:
+    """Rule inputs from the typed table kept at write time (:mod:`~healthbridge.store.rule_inputs`):
+    column scans, no JSON parsed but the Patients' few elements (:func:`_table_patients`) and
+    the QuestionnaireResponse answers; the Observations are read by
+    :func:`_table_observations` (possibly in another process)."""
+    known = set(patients)
     rid, child, status, code, day, extra = _columns(
         _scan(
             conn, "Encounter", "res_id, child_id, status, code, day, extra",
-            " AND child_id IS NOT NULL", bounds,
+            " AND child_id IS NOT NULL",
         ),
         6,
     )  # fmt: skip
@@ -629,7 +623,7 @@ def _from_table(conn: Connection, bounds: Bounds = _ALL) -> _Inputs:
     rid, child, status, code, day = _columns(
         _scan(
             conn, "Immunization", "res_id, child_id, status, code, day",
-            " AND child_id IS NOT NULL", bounds,
+            " AND child_id IS NOT NULL",
         ),
         5,
     )  # fmt: skip
@@ -643,11 +637,9 @@ def _from_table(conn: Connection, bounds: Bounds = _ALL) -> _Inputs:
         }
     )
     responses = []
-    answered = _scan(
-        conn, "QuestionnaireResponse", "res_id, child_id, extra", " AND child_id IS NOT NULL",
-        bounds,
-    )  # fmt: skip
-    for qid, cid, e in answered:
+    for qid, cid, e in _scan(
+        conn, "QuestionnaireResponse", "res_id, child_id, extra", " AND child_id IS NOT NULL"
+    ):
         if cid in known:
             doc = orjson.loads(e)
             item = [{"linkId": link, "answer": [{"valueBoolean": True}]} for link in doc["true"]]
@@ -663,7 +655,7 @@ def _from_table(conn: Connection, bounds: Bounds = _ALL) -> _Inputs:
                     },
                 )
             )
-    return _Inputs(patients, obs, encounters, immunizations, responses, int(n_obs))
+    return _Inputs(patients, None, encounters, immunizations, responses, 0)
 
 
 #: The elements of the open Flags and their review Tasks that reconciling reads
@@ -730,68 +722,159 @@ def rule_inputs_current(repository: Repository) -> bool:
 
 
 @dataclass
-class _Part:
-    """The district read of the children in one id range (all of them when read whole)."""
+class _ObservationFrames:
+    """The input frames built from the Observations (the bulk of a district read)."""
 
-    patients: dict[str, x.ChildInfo]
-    data: DistrictData
-    encounters: pd.DataFrame
-    evidence: pd.DataFrame
-    flags: dict[str, list[dict[str, Any]]]
-    tasks: dict[str, dict[str, Any]]
+    growth: pd.DataFrame
+    daily_checks: pd.DataFrame
+    haemoglobin: pd.DataFrame
     n_observations: int
 
 
-def _alerts(
-    conn: Connection, bounds: Bounds
-) -> tuple[defaultdict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
-    """The open Flags whose subject reference is in the children's range (all of them for
-    :data:`_ALL`: the ``Organization/…`` subjects sort before ``Patient/…``, so the first
-    part holds the centre alerts) and the review Task of each (a Task naming a Flag as its
-    focus; the latest in storage order when several do)."""
-    path_range = None
-    if bounds != _ALL:
-        low, high = (None if b is None else f"Patient/{b}" for b in bounds)
-        path_range = (_FLAG_FIELDS["subject"], low, high)
-    flags_raw = dbf.fields(conn, "Flag", _FLAG_FIELDS, path_range=path_range)
-    flags: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in flags_raw.itertuples(index=False):
-        if row.status == "active" and isinstance(row.subject, str) and row.subject:
-            flags[row.subject].append(_partial(row, "Flag", _FLAG_STEPS))
-    tasks: dict[str, dict[str, Any]] = {}
-    active = {str(f["id"]) for fs in flags.values() for f in fs}
-    if bounds == _ALL:
-        tasks_raw = dbf.fields(conn, "Task", _TASK_FIELDS)
-        focus_ids = dbf.ref_ids(tasks_raw["focus"].tolist(), "Flag")
-        for fid, row in zip(focus_ids, tasks_raw.itertuples(index=False), strict=True):
-            if fid and fid in active:
-                tasks[fid] = _partial(row, "Task", _TASK_STEPS)
-        return flags, tasks
-    # a part: which Task is the review of each of its Flags (by focus, the later wins), then
-    # only those Tasks' inputs
-    focus = dbf.fields(conn, "Task", {"focus": _TASK_FIELDS["focus"]})
-    chosen: dict[str, str] = {}
-    for fid, rid in zip(
-        dbf.ref_ids(focus["focus"].tolist(), "Flag"), focus["res_id"].tolist(), strict=True
-    ):
-        if fid and fid in active:
-            chosen[fid] = rid
-    if chosen:
-        rows = dbf.fields(conn, "Task", _TASK_FIELDS, res_ids=sorted(set(chosen.values())))
-        by_id = {row.res_id: row for row in rows.itertuples(index=False)}
-        tasks = {fid: _partial(by_id[rid], "Task", _TASK_STEPS) for fid, rid in chosen.items()}
-    return flags, tasks
+def _observation_frames(obs: pd.DataFrame, children: pd.DataFrame, n: int) -> _ObservationFrames:
+    return _ObservationFrames(
+        _growth(_sessions(obs), children), _daily_checks(obs, children), _haemoglobin(obs), n
+    )
 
 
-def _assemble(
-    inputs: _Inputs,
-    flags: defaultdict[str, list[dict[str, Any]]],
-    tasks: dict[str, dict[str, Any]],
-) -> _Part:
-    """The input frames and what writing alerts needs, from the rule inputs."""
-    patients = inputs.patients
+#: Joins the texts of a packed column (FHIR ids, codes and our JSON never hold it).
+_NUL: Final = "\x00"
+
+
+@dataclass
+class _PackedFrame:
+    """A DataFrame as it travels between processes: each text column (object or ``str``
+    dtype: strings and missing values only) as one joined string plus a missing-value mask.
+    Pickling millions of small ``str`` objects one by one cost more than building the frames
+    (12 s for one half of a 100,000-child district); one long string costs a copy."""
+
+    length: int
+    columns: list[tuple[str, Any, Any]]  # name, dtype, ("text", joined, count, missing) or values
+
+
+def _pack_column(s: pd.Series) -> Any:
+    dtype = s.dtype
+    if isinstance(dtype, pd.StringDtype):
+        missing = s.isna().to_numpy()
+        texts = s[~missing].tolist()
+    elif pd.api.types.is_object_dtype(dtype):
+        values = s.tolist()
+        missing = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+        texts = [v for v in values if v is not None]
+        if not all(type(v) is str for v in texts):
+            return s.to_numpy()
+    else:
+        return s.array
+    joined = _NUL.join(texts)
+    if texts and joined.count(_NUL) != len(texts) - 1:
+        return s.to_numpy()  # a text holding the separator: as objects
+    return ("text", joined, len(texts), missing)
+
+
+def _pack(frame: pd.DataFrame) -> _PackedFrame | pd.DataFrame:
+    index = frame.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        return frame
+    if not frame.columns.is_unique:
+        return frame
+    return _PackedFrame(
+        len(frame), [(str(c), frame[c].dtype, _pack_column(frame[c])) for c in frame.columns]
+    )
+
+
+def _unpack(packed: _PackedFrame | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(packed, pd.DataFrame):
+        return packed
+    columns: dict[str, Any] = {}
+    for name, dtype, payload in packed.columns:
+        if isinstance(payload, tuple):
+            _kind, joined, count, missing = payload
+            values = np.full(packed.length, None, dtype=object)
+            if count:
+                values[~missing] = joined.split(_NUL)
+            payload = values
+        columns[name] = pd.Series(payload, dtype=dtype, copy=False)
+    return pd.DataFrame(columns, index=pd.RangeIndex(packed.length))
+
+
+def _observations_apart(url: str, known: set[str], children: pd.DataFrame) -> tuple[Any, ...]:
+    """:func:`_table_observations` and :func:`_observation_frames` in a worker process (its
+    own engine); the frames packed (:class:`_PackedFrame`)."""
+    from healthbridge.store.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            obs, n = _table_observations(conn, known)
+    finally:
+        engine.dispose()
+    frames = _observation_frames(obs, children, n)
+    return (_pack(frames.growth), _pack(frames.daily_checks), _pack(frames.haemoglobin), n)
+
+
+def _shareable(repository: Repository) -> bool:
+    """Whether another process can open the database (not an in-memory SQLite one)."""
+    url = repository.engine.url
+    return url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
+
+
+def read_district(
+    repository: Repository, *, workers: int = 1, source: Source = "auto"
+) -> DistrictRead:
+    """Read the rule inputs of every child, in the shapes of :mod:`healthbridge.clinical.frames`.
+
+    ``source``: ``"table"`` reads the typed rule-input table kept at write time
+    (:mod:`healthbridge.store.rule_inputs`: column scans; with ``workers`` > 1 the
+    Observations and their frames — growth, morning checks, haemoglobin — are read and built
+    in a second process while this one reads the rest: the same functions on the same rows);
+    ``"documents"`` extracts the fields from the stored JSON
+    (:mod:`healthbridge.pipeline.dbframes`, ``workers`` processes for the Observations);
+    ``"auto"`` (default) the table when it is current, else the documents.
+    The same records count as in the per-resource functions of
+    :mod:`healthbridge.pipeline.extract` (the tests compare all three)."""
+    engine = repository.engine
+    with engine.connect() as conn:
+        current = ri.is_current(conn)
+        if source == "table" and not current:
+            raise PipelineConfigError(
+                "the rule-input table is not current: run 'healthbridge db reindex --rule-inputs'"
+            )
+        use_table = source == "table" or (source == "auto" and current)
+        patients = _table_patients(conn) if use_table else None
+    if patients is None:
+        inputs = _from_documents(repository, workers)
+        children = _children_frame(inputs.patients)
+        assert inputs.observations is not None
+        observed = _observation_frames(inputs.observations, children, inputs.n_observations)
+        return _read_rest(engine, inputs, children, observed, "documents")
     children = _children_frame(patients)
-    obs = inputs.observations
+    if workers <= 1 or not _shareable(repository):
+        with engine.connect() as conn:
+            obs, n = _table_observations(conn, set(patients))
+            inputs = _from_table(conn, patients)
+        return _read_rest(engine, inputs, children, _observation_frames(obs, children, n), "table")
+    url = engine.url.render_as_string(hide_password=False)
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("fork")) as pool:
+        future = pool.submit(_observations_apart, url, set(patients), children)
+        with engine.connect() as conn:
+            inputs = _from_table(conn, patients)
+        return _read_rest(engine, inputs, children, future, "table")
+
+
+def _read_rest(
+    engine: Any,
+    inputs: _Inputs,
+    children: pd.DataFrame,
+    observed: _ObservationFrames | Future[tuple[Any, ...]],
+    source: str,
+) -> DistrictRead:
+    """Everything but the Observation frames (``observed``: built, or being built in another
+    process, collected last)."""
+    with engine.connect() as conn:
+        flags_raw = dbf.fields(conn, "Flag", _FLAG_FIELDS)
+        tasks_raw = dbf.fields(conn, "Task", _TASK_FIELDS)
+        roles = dbf.fields(conn, "PractitionerRole", {"doc": "$"})
+    patients = inputs.patients
     checkups, encounters = _checkups(inputs.encounters)
     imm = inputs.immunizations
     doses = _doses(imm)
@@ -800,8 +883,7 @@ def _assemble(
     by_child: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     for cid, doc in inputs.responses:
         by_child[cid].append(doc)
-    for cid in sorted(by_child):  # by child (a district read in parts gives the same order)
-        docs = by_child[cid]
+    for cid, docs in by_child.items():
         qr_ids += [(cid, str(d["id"])) for d in docs]
         screenings += [
             (cid, s.screening_id, s.on, s.positive_items, s.regression) for s in x.screenings(docs)
@@ -811,6 +893,21 @@ def _assemble(
         for i in patients.values()
         for e in i.enrolments
     ]
+    flags: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in flags_raw.itertuples(index=False):
+        if row.status == "active" and isinstance(row.subject, str) and row.subject:
+            flags[row.subject].append(_partial(row, "Flag", _FLAG_STEPS))
+    tasks: dict[str, dict[str, Any]] = {}
+    active = {str(f["id"]) for fs in flags.values() for f in fs}
+    focus_ids = dbf.ref_ids(tasks_raw["focus"].tolist(), "Flag")
+    for fid, row in zip(focus_ids, tasks_raw.itertuples(index=False), strict=True):
+        if fid and fid in active:
+            tasks[fid] = _partial(row, "Task", _TASK_STEPS)
+    managers: dict[str, str] = {}
+    for role in dbf.parse(roles["doc"].tolist()):
+        org = x.ref_id(role.get("organization"), "Organization")
+        if org and is_health_manager(role) and org not in managers:
+            managers[org] = f"PractitionerRole/{role['id']}"
     given = imm.loc[imm["child_id"].notna()]
     evidence = pd.concat(
         [
@@ -828,13 +925,18 @@ def _assemble(
         ],
         ignore_index=True,
     )  # fmt: skip
+    if isinstance(observed, Future):
+        growth, daily, haemoglobin, n_observations = observed.result()
+        observed = _ObservationFrames(
+            _unpack(growth), _unpack(daily), _unpack(haemoglobin), n_observations
+        )
     data = DistrictData(
         children=children,
-        growth=_growth(_sessions(obs), children),
+        growth=observed.growth,
         checkups=checkups,
         doses=doses,
-        daily_checks=_daily_checks(obs, children),
-        haemoglobin=_haemoglobin(obs),
+        daily_checks=observed.daily_checks,
+        haemoglobin=observed.haemoglobin,
         screenings=_frame(
             screenings,
             ("child_id", "screening_id", "date", "positive_items", "regression"),
@@ -844,143 +946,16 @@ def _assemble(
             enrolments, ("child_id", "centre_id", "entry_date", "check_state"), ("entry_date",)
         ),
     )
-    return _Part(patients, data, encounters, evidence, flags, tasks, inputs.n_observations)
-
-
-def _table_part(conn: Connection, bounds: Bounds) -> _Part:
-    flags, tasks = _alerts(conn, bounds)
-    return _assemble(_from_table(conn, bounds), flags, tasks)
-
-
-def _read_table_part(url: str, bounds: Bounds) -> _Part:
-    """One part of a district read, in a worker process (its own engine)."""
-    from healthbridge.store.db import make_engine
-
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return _table_part(conn, bounds)
-    finally:
-        engine.dispose()
-
-
-def _split(conn: Connection, parts: int) -> list[Bounds]:
-    """Up to ``parts`` child-id ranges holding about as many Patients each (none empty)."""
-    ids = sorted(str(r[0]) for r in _scan(conn, "Patient", "child_id"))
-    cuts = sorted({ids[len(ids) * k // parts] for k in range(1, parts)} - set(ids[:1]))
-    edges: list[str | None] = [None, *cuts, None]
-    return [(edges[k], edges[k + 1]) for k in range(len(edges) - 1)]
-
-
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """The parts' frames, one after the other, with the dtypes reading them whole gives: a
-    column whose type differs between parts (values inferred from Python objects, e.g. all
-    missing in one part) is inferred again from all its values; empty parts are left out."""
-    full = [f for f in frames if len(f)]
-    if not full:
-        return frames[0]
-    if len(full) == 1:
-        return full[0].reset_index(drop=True)
-    out = pd.concat(full, ignore_index=True)
-    for c in out.columns:
-        if len({str(f[c].dtype) for f in full}) > 1:
-            values = [v for f in full for v in f[c].tolist()]
-            out[c] = pd.Series(values, dtype=None if values else object).to_numpy()
-    return out
-
-
-def _merge(parts: list[_Part]) -> _Part:
-    if len(parts) == 1:
-        return parts[0]
-    patients: dict[str, x.ChildInfo] = {}
-    flags: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    tasks: dict[str, dict[str, Any]] = {}
-    for p in parts:
-        patients.update(p.patients)
-        for subject, items in p.flags.items():
-            flags[subject].extend(items)
-        tasks.update(p.tasks)
-    names = [f.name for f in dataclass_fields(DistrictData)]
-    data = DistrictData(**{n: _concat([getattr(p.data, n) for p in parts]) for n in names})
-    return _Part(
-        patients,
+    return DistrictRead(
         data,
-        _concat([p.encounters for p in parts]),
-        _concat([p.evidence for p in parts]),
+        patients,
         flags,
         tasks,
-        sum(p.n_observations for p in parts),
-    )
-
-
-def _table_parts(repository: Repository, parts: int) -> _Part:
-    """The table read in ``parts`` child-id ranges, all but the first in forked processes
-    (SQLite files only: the parts are concatenated in storage order, which a range scan of
-    the rule-input table and the resource table keeps)."""
-    engine = repository.engine
-    with engine.connect() as conn:
-        bounds = _split(conn, parts) if parts > 1 else [_ALL]
-        if len(bounds) == 1:
-            return _table_part(conn, _ALL)
-    url = engine.url.render_as_string(hide_password=False)
-    with ProcessPoolExecutor(max_workers=len(bounds) - 1, mp_context=get_context("fork")) as pool:
-        futures = [pool.submit(_read_table_part, url, b) for b in bounds[1:]]
-        with engine.connect() as conn:
-            first = _table_part(conn, bounds[0])
-        return _merge([first, *(f.result() for f in futures)])
-
-
-def _parallel_table(repository: Repository) -> bool:
-    """Whether a table read may be split between processes: an SQLite file (whose scans
-    return rows in key order, so parts concatenate to the whole)."""
-    url = repository.engine.url
-    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-
-
-def read_district(
-    repository: Repository, *, workers: int = 1, source: Source = "auto"
-) -> DistrictRead:
-    """Read the rule inputs of every child, in the shapes of :mod:`healthbridge.clinical.frames`.
-
-    ``source``: ``"table"`` reads the typed rule-input table kept at write time
-    (:mod:`healthbridge.store.rule_inputs`: column scans; on an SQLite file with ``workers``
-    > 1, the children in ``workers`` id ranges, each in its own process, the results
-    concatenated: the same read); ``"documents"`` extracts the fields from the stored JSON
-    (:mod:`healthbridge.pipeline.dbframes`, ``workers`` processes for the Observations);
-    ``"auto"`` (default) the table when it is current, else the documents.
-    The same records count as in the per-resource functions of
-    :mod:`healthbridge.pipeline.extract` (the tests compare all three)."""
-    engine = repository.engine
-    with engine.connect() as conn:
-        current = ri.is_current(conn)
-        if source == "table" and not current:
-            raise PipelineConfigError(
-                "the rule-input table is not current: run 'healthbridge db reindex --rule-inputs'"
-            )
-        use_table = source == "table" or (source == "auto" and current)
-        roles = dbf.fields(conn, "PractitionerRole", {"doc": "$"})
-    if use_table:
-        part = _table_parts(repository, workers if _parallel_table(repository) else 1)
-    else:
-        inputs = _from_documents(repository, workers)
-        with engine.connect() as conn:
-            flags, tasks = _alerts(conn, _ALL)
-        part = _assemble(inputs, flags, tasks)
-    managers: dict[str, str] = {}
-    for role in dbf.parse(roles["doc"].tolist()):
-        org = x.ref_id(role.get("organization"), "Organization")
-        if org and is_health_manager(role) and org not in managers:
-            managers[org] = f"PractitionerRole/{role['id']}"
-    return DistrictRead(
-        part.data,
-        part.patients,
-        defaultdict(list, part.flags),
-        part.tasks,
         managers,
-        part.encounters,
-        part.evidence,
-        part.n_observations,
-        "table" if use_table else "documents",
+        encounters,
+        evidence,
+        observed.n_observations,
+        source,
     )
 
 

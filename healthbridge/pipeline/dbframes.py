@@ -41,20 +41,10 @@ def _steps(path: str) -> list[str]:
 
 
 def _statement(
-    dialect: str,
-    paths: Sequence[str],
-    exclude: bool,
-    part: tuple[int, int] | None,
-    ids: int = 0,
-    range_path: str | None = None,
-    range_ops: Sequence[str] = (),
+    dialect: str, paths: Sequence[str], exclude: bool, part: tuple[int, int] | None, ids: int = 0
 ) -> str:
     """The SELECT of ``res_id`` and the packed JSON array of the ``paths`` values (its first
-    element is always the id, so SQLite returns an array even for one path); ``range_path``
-    with ``range_ops`` (``>=``, ``<``): the string at that path compared, byte-wise, with one
-    parameter each (the last parameters)."""
-    if range_path is not None:
-        _steps(range_path)
+    element is always the id, so SQLite returns an array even for one path)."""
     if dialect == "postgresql":
         where = "res_type = %s AND NOT deleted"
         if ids:  # only the ``res_ids`` of :func:`fields`, one array parameter
@@ -67,15 +57,9 @@ def _statement(
             where += " AND strpos(content, %s) = 0"
         if part is not None:
             where += f" AND mod(abs(hashtext(res_id)), {part[1]}) = {part[0]}"
-        outer = ""
-        if range_path is not None and range_ops:
-            steps = ",".join(f'"{s}"' for s in _steps(range_path))
-            outer = " WHERE " + " AND ".join(
-                f"(doc #>> '{{{steps}}}') COLLATE \"C\" {op} %s" for op in range_ops
-            )
         return (
             f"SELECT res_id, jsonb_build_array({values})::text FROM "
-            f"(SELECT res_id, content::jsonb AS doc FROM resource WHERE {where}) AS r{outer}"
+            f"(SELECT res_id, content::jsonb AS doc FROM resource WHERE {where}) AS r"
         )
     for p in paths:
         _steps(p)
@@ -87,8 +71,6 @@ def _statement(
         where += " AND instr(content, ?) = 0"
     if part is not None:
         where += f" AND rowid % {part[1]} = {part[0]}"
-    for op in range_ops if range_path is not None else ():
-        where += f" AND json_extract(content, '{range_path}') {op} ?"
     return f"SELECT res_id, json_extract(content, '$.id', {values}) FROM resource WHERE {where}"
 
 
@@ -100,7 +82,6 @@ def fields(
     exclude_containing: str | None = None,
     part: tuple[int, int] | None = None,
     res_ids: Sequence[str] | None = None,
-    path_range: tuple[str, str | None, str | None] | None = None,
 ) -> pd.DataFrame:
     """One row per current (not deleted) resource of ``resource_type``: ``res_id`` and one
     column per ``paths`` entry (name → JSON path ``$.a.b[0].c``), missing values as None.
@@ -110,31 +91,16 @@ def fields(
     only the k-th of n slices of the rows. Rows go through the DBAPI cursor directly (this
     reads millions of rows; SQLAlchemy's row objects would cost more than the extraction).
     ``res_ids`` reads only those resources (an incremental refresh), :data:`ID_CHUNK` a query.
-    ``path_range`` = (path, low, high) reads only the resources whose string at that JSON path
-    is in ``[low, high)`` by code point (None: unbounded; a part of a district read).
     """
     if res_ids is not None:
         return _fields_of(conn, resource_type, paths, exclude_containing, list(res_ids))
     names = list(paths)
-    range_path: str | None = None
-    bounds: tuple[tuple[str, str], ...] = ()
-    if path_range is not None:
-        range_path = path_range[0]
-        bounds = tuple(
-            (op, b) for op, b in zip((">=", "<"), path_range[1:], strict=True) if b is not None
-        )
     stmt = _statement(
-        conn.dialect.name,
-        [paths[n] for n in names],
-        exclude_containing is not None,
-        part,
-        range_path=range_path,
-        range_ops=[op for op, _b in bounds],
+        conn.dialect.name, [paths[n] for n in names], exclude_containing is not None, part
     )
     params: tuple[Any, ...] = (resource_type,)
     if exclude_containing is not None:
         params += (exclude_containing,)
-    params += tuple(b for _op, b in bounds)
     return _run(conn, stmt, params, names)
 
 
