@@ -6,6 +6,7 @@ findings (both backends). The frames cross between the processes packed
 
 from __future__ import annotations
 
+import gc
 from dataclasses import fields
 from typing import Any
 
@@ -153,3 +154,25 @@ def test_sorted_orders_rows_as_sort_values(rows: list[tuple[str, ...]], text_dty
 def test_sorted_falls_back_with_missing_keys() -> None:
     frame = pd.DataFrame({"a": ["x", None, "a"], "b": ["3", "2", "1"]})
     pd.testing.assert_frame_equal(batch._sorted(frame, ["a", "b"]), frame.sort_values(["a", "b"]))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_state_is_restored(repository: Repository, enabled: bool) -> None:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        read_district(repository, source="table")
+        assert gc.isenabled() is enabled
+        seen: list[bool] = []
+
+        def fail() -> None:
+            with batch._collector_paused():
+                seen.append(gc.isenabled())
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            fail()
+        assert seen == [False]
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
