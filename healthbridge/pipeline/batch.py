@@ -21,8 +21,8 @@ from __future__ import annotations
 import gc
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -418,7 +418,7 @@ def _daily_checks(obs: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
     out["centre_id"] = out["child_id"].map(enrolled["centre_id"])
     out["class_id"] = out["child_id"].map(enrolled["class_id"]).fillna("")
     out = out.rename(columns={"on": "date"})
-    return out[list(columns)]
+    return out[list(columns)].reset_index(drop=True)
 
 
 def _haemoglobin(obs: pd.DataFrame) -> pd.DataFrame:
@@ -579,9 +579,15 @@ def _of_known(ids: list[Any], known: set[str]) -> pd.Series:
 _NOT_VOID = " AND (status IS NULL OR status NOT IN ({}))".format(
     ", ".join(f"'{s}'" for s in sorted(x.VOID_STATUSES))
 )
-_TRIGGERS = " AND code IN ({})".format(
-    ", ".join(f"'{c}'" for c in sorted(x.TRIGGER_OBSERVATION_CODES))
-)
+
+
+def _codes_in(codes: frozenset[str]) -> str:
+    return " AND code IN ({})".format(", ".join(f"'{c}'" for c in sorted(codes)))
+
+
+#: The Observation codes read in a second process (growth) and in this one (the rest).
+_GROWTH_TRIGGERS: Final = x.GROWTH_CODES & x.TRIGGER_OBSERVATION_CODES
+_OTHER_TRIGGERS: Final = x.TRIGGER_OBSERVATION_CODES - x.GROWTH_CODES
 
 
 def _table_patients(conn: Connection) -> dict[str, x.ChildInfo]:
@@ -596,15 +602,17 @@ def _table_patients(conn: Connection) -> dict[str, x.ChildInfo]:
     return patients
 
 
-def _table_observations(conn: Connection, known: set[str]) -> tuple[pd.DataFrame, int]:
-    """The rule-input Observations of known children (:data:`_OBS_COLUMNS`) and the number
-    of Observations naming a child."""
+def _table_observations(
+    conn: Connection, known: set[str], codes: frozenset[str] = x.TRIGGER_OBSERVATION_CODES
+) -> pd.DataFrame:
+    """The rule-input Observations of known children (:data:`_OBS_COLUMNS`) with one of
+    ``codes`` (the frame functions each read only their own codes)."""
     rid, child, code, day, value, unit, enc, written, extra = _columns(
         _scan(
             conn,
             "Observation",
             "res_id, child_id, code, day, value, unit, encounter_id, written, extra",
-            " AND child_id IS NOT NULL AND day IS NOT NULL" + _NOT_VOID + _TRIGGERS,
+            " AND child_id IS NOT NULL AND day IS NOT NULL" + _NOT_VOID + _codes_in(codes),
         ),
         9,
     )
@@ -625,9 +633,13 @@ def _table_observations(conn: Connection, known: set[str]) -> tuple[pd.DataFrame
             "symptoms": _series(symptoms),
         }
     )
-    obs = obs.loc[obs["child_id"].notna() & obs["on"].notna()].reset_index(drop=True)
-    (n_obs,) = _scan(conn, "Observation", "count(*)", " AND child_id IS NOT NULL")[0]
-    return obs, int(n_obs)
+    return obs.loc[obs["child_id"].notna() & obs["on"].notna()].reset_index(drop=True)
+
+
+def _observation_count(conn: Connection) -> int:
+    """The number of Observations naming a child (rule inputs, measurements or not)."""
+    (n,) = _scan(conn, "Observation", "count(*)", " AND child_id IS NOT NULL")[0]
+    return int(n)
 
 
 def _from_table(conn: Connection, patients: dict[str, x.ChildInfo]) -> _Inputs:
@@ -830,19 +842,19 @@ def _unpack(packed: _PackedFrame | pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, index=pd.RangeIndex(packed.length))
 
 
-def _observations_apart(url: str, known: set[str], children: pd.DataFrame) -> tuple[Any, ...]:
-    """:func:`_table_observations` and :func:`_observation_frames` in a worker process (its
-    own engine); the frames packed (:class:`_PackedFrame`)."""
+def _growth_apart(url: str, known: set[str], children: pd.DataFrame) -> _PackedFrame | pd.DataFrame:
+    """The growth frame (the growth Observations read, paired into sessions and scored) in a
+    worker process (its own engine), packed (:class:`_PackedFrame`)."""
     from healthbridge.store.db import make_engine
 
     engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            obs, n = _table_observations(conn, known)
-    finally:
-        engine.dispose()
-    frames = _observation_frames(obs, children, n)
-    return (_pack(frames.growth), _pack(frames.daily_checks), _pack(frames.haemoglobin), n)
+    with _collector_paused():
+        try:
+            with engine.connect() as conn:
+                obs = _table_observations(conn, known, _GROWTH_TRIGGERS)
+        finally:
+            engine.dispose()
+        return _pack(_growth(_sessions(obs), children))
 
 
 def _shareable(repository: Repository) -> bool:
@@ -873,9 +885,9 @@ def read_district(
     """Read the rule inputs of every child, in the shapes of :mod:`healthbridge.clinical.frames`.
 
     ``source``: ``"table"`` reads the typed rule-input table kept at write time
-    (:mod:`healthbridge.store.rule_inputs`: column scans; with ``workers`` > 1 the
-    Observations and their frames — growth, morning checks, haemoglobin — are read and built
-    in a second process while this one reads the rest: the same functions on the same rows);
+    (:mod:`healthbridge.store.rule_inputs`: column scans; with ``workers`` > 1 the growth
+    Observations are read, paired into sessions and scored in a second process while this one
+    reads the rest: the same functions on the same rows, the same frames);
     ``"documents"`` extracts the fields from the stored JSON
     (:mod:`healthbridge.pipeline.dbframes`, ``workers`` processes for the Observations);
     ``"auto"`` (default) the table when it is current, else the documents.
@@ -900,26 +912,37 @@ def _read_district(repository: Repository, workers: int, source: Source) -> Dist
         children = _children_frame(inputs.patients)
         assert inputs.observations is not None
         observed = _observation_frames(inputs.observations, children, inputs.n_observations)
-        return _read_rest(engine, inputs, children, observed, "documents")
+        return _read_rest(engine, inputs, children, lambda: observed, "documents")
     children = _children_frame(patients)
+    known = set(patients)
     if workers <= 1 or not _shareable(repository):
         with engine.connect() as conn:
-            obs, n = _table_observations(conn, set(patients))
+            obs = _table_observations(conn, known)
+            n = _observation_count(conn)
             inputs = _from_table(conn, patients)
-        return _read_rest(engine, inputs, children, _observation_frames(obs, children, n), "table")
+        observed = _observation_frames(obs, children, n)
+        return _read_rest(engine, inputs, children, lambda: observed, "table")
     url = engine.url.render_as_string(hide_password=False)
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("fork")) as pool:
-        future = pool.submit(_observations_apart, url, set(patients), children)
+        growth = pool.submit(_growth_apart, url, known, children)
         with engine.connect() as conn:
+            obs = _table_observations(conn, known, _OTHER_TRIGGERS)
+            n = _observation_count(conn)
             inputs = _from_table(conn, patients)
-        return _read_rest(engine, inputs, children, future, "table")
+        daily, haemoglobin = _daily_checks(obs, children), _haemoglobin(obs)
+        del obs
+
+        def observed_apart() -> _ObservationFrames:
+            return _ObservationFrames(_unpack(growth.result()), daily, haemoglobin, n)
+
+        return _read_rest(engine, inputs, children, observed_apart, "table")
 
 
 def _read_rest(
     engine: Any,
     inputs: _Inputs,
     children: pd.DataFrame,
-    observed: _ObservationFrames | Future[tuple[Any, ...]],
+    observed: Callable[[], _ObservationFrames],
     source: str,
 ) -> DistrictRead:
     """Everything but the Observation frames (``observed``: built, or being built in another
@@ -979,18 +1002,14 @@ def _read_rest(
         ],
         ignore_index=True,
     )  # fmt: skip
-    if isinstance(observed, Future):
-        growth, daily, haemoglobin, n_observations = observed.result()
-        observed = _ObservationFrames(
-            _unpack(growth), _unpack(daily), _unpack(haemoglobin), n_observations
-        )
+    frames = observed()
     data = DistrictData(
         children=children,
-        growth=observed.growth,
+        growth=frames.growth,
         checkups=checkups,
         doses=doses,
-        daily_checks=observed.daily_checks,
-        haemoglobin=observed.haemoglobin,
+        daily_checks=frames.daily_checks,
+        haemoglobin=frames.haemoglobin,
         screenings=_frame(
             screenings,
             ("child_id", "screening_id", "date", "positive_items", "regression"),
@@ -1008,7 +1027,7 @@ def _read_rest(
         managers,
         encounters,
         evidence,
-        observed.n_observations,
+        frames.n_observations,
         source,
     )
 
