@@ -43,7 +43,7 @@ def assert_identical(new: DistrictRead, old: DistrictRead) -> None:
     assert new.source == old.source
 
 
-def _findings(data: DistrictData) -> list[Any]:
+def _findings(data: DistrictData) -> tuple[Any, ...]:
     return frame_to_findings(evaluate_district(data, parse_ruleset_key(RULESET), today()))
 
 
@@ -87,7 +87,7 @@ def test_packed_frames_come_back_the_same() -> None:
             "mixed": pd.Series(["a", float("nan"), None, ("t",)], dtype=object),
             "tuples": pd.Series([(), ("a", "b"), (), ()], dtype=object),
             "none": pd.Series([None] * 4, dtype=object),
-            "day": pd.to_datetime(["2026-01-01", None, "2026-01-03", "2026-01-04"]),
+            "day": pd.to_datetime(pd.Series(["2026-01-01", None, "2026-01-03", "2026-01-04"])),
             "value": [1.0, np.nan, 3.0, 4.0],
             "flag": [True, False, True, False],
             "n": np.arange(4, dtype="int64"),
