@@ -26,12 +26,16 @@ head-circumference and older morning-check Observations from the base before cop
 (:func:`bench.district_db.thin`): the issue's size, ~2.1 million observations at 100,000
 children, instead of ~3.4 million. ``--backfill`` times rebuilding the whole rule-input table
 (``healthbridge db reindex --rule-inputs``) on the grown database before the re-runs.
+``--read-workers N`` reads the rule-input table in N processes (children in N id ranges;
+default: ``--workers``, which before wave 5 ran only the rules in processes); the CPU of the
+worker processes is printed beside the main process's.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import sys
 import time
@@ -45,15 +49,31 @@ from bench._common import write_result
 DATA = Path(__file__).resolve().parent / ".data" / "evaluate_district"
 
 
-def run(repo: Any, label: str, workers: int, source: str = "auto") -> dict[str, Any]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(
+    repo: Any, label: str, workers: int, source: str = "auto", read_workers: int | None = None
+) -> dict[str, Any]:
     from bench.district_db import AS_OF
     from healthbridge.pipeline import parse_ruleset_key
     from healthbridge.pipeline.batch import evaluate_database
 
     rules = parse_ruleset_key("cn-child-health@2026.1/CN")
-    cpu = time.process_time()
-    report = evaluate_database(repo, rules, AS_OF, workers=workers, source=source)  # type: ignore[arg-type]
+    before = os.getloadavg()
+    cpu, children_cpu = time.process_time(), _children_cpu()
+    report = evaluate_database(
+        repo,
+        rules,
+        AS_OF,
+        workers=workers,
+        source=source,  # type: ignore[arg-type]
+        read_workers=read_workers,
+    )
     cpu = time.process_time() - cpu
+    children_cpu = _children_cpu() - children_cpu
     load = os.getloadavg()
     total = report.seconds["total"]
     rate = report.children / total
@@ -61,8 +81,10 @@ def run(repo: Any, label: str, workers: int, source: str = "auto") -> dict[str, 
         f"{label}: {report.children:,} children, {report.observations:,} observations, "
         f"{report.findings:,} findings, {report.open_alerts:,} open alerts before, actions "
         f"{dict(report.actions)}: {total:.1f} s, {rate:,.0f} children/s (main-process CPU "
-        f"{cpu:.1f} s); inputs from {report.source}; phases {report.seconds}; "
-        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}",
+        f"{cpu:.1f} s + {children_cpu:.1f} s in worker processes); inputs from "
+        f"{report.source}; phases {report.seconds}; load average before "
+        f"{before[0]:.1f} {before[1]:.1f} {before[2]:.1f}, after "
+        f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}",
         flush=True,
     )
     return {
@@ -74,9 +96,13 @@ def run(repo: Any, label: str, workers: int, source: str = "auto") -> dict[str, 
         "open_alerts_before": report.open_alerts,
         "actions": dict(report.actions),
         "seconds": report.seconds,
+        "workers": workers,
+        "read_workers": workers if read_workers is None else read_workers,
         "main_process_cpu_seconds": round(cpu, 1),
+        "worker_processes_cpu_seconds": round(children_cpu, 1),
         "children_per_s": round(rate, 1),
         "load_average_1_5_15min": [round(v, 2) for v in load],
+        "load_average_before_1_5_15min": [round(v, 2) for v in before],
     }
 
 
@@ -102,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--children", type=int, default=5_000)
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="processes for the rules")
+    parser.add_argument(
+        "--read-workers",
+        type=int,
+        default=None,
+        help="processes for the rule-input table read (default: --workers)",
+    )
     parser.add_argument("--reuse", type=Path, default=None, help="an existing database file")
     parser.add_argument("--runs", type=int, default=1, help="re-runs with --reuse")
     parser.add_argument("--write", action="store_true", help="write bench/results/")
@@ -140,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in range(args.runs):
             for source in sources:
                 label = f"re-run {k + 1} on {args.reuse.name} ({source})"
-                runs.append(run(repo, label, args.workers, source))
+                runs.append(run(repo, label, args.workers, source, args.read_workers))
         repo.engine.dispose()
     else:
         shutil.rmtree(args.data, ignore_errors=True)

@@ -20,7 +20,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--ruleset", default=None, help="id@version/region (default: settings)")
     parser.add_argument("--as-of", default=None, help="evaluation date YYYY-MM-DD (default today)")
-    parser.add_argument("--workers", type=int, default=1, help="processes for the rules")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes for the rules (and the read)"
+    )
+    parser.add_argument(
+        "--read-workers",
+        type=int,
+        default=None,
+        help="processes reading the rule-input table (default: --workers; SQLite files)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="report changes, write nothing")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=evaluate_command)
@@ -46,7 +54,12 @@ def evaluate_command(args: argparse.Namespace) -> int:
     try:
         upgrade(engine)
         report = evaluate_database(
-            Repository(engine), ruleset, as_of, workers=args.workers, dry_run=args.dry_run
+            Repository(engine),
+            ruleset,
+            as_of,
+            workers=args.workers,
+            dry_run=args.dry_run,
+            read_workers=args.read_workers,
         )
     finally:
         engine.dispose()

@@ -18,10 +18,15 @@ tables, and the interceptor keeps them current.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from multiprocessing import get_context
 from typing import Any, Final, Literal, cast
 
 import numpy as np
@@ -206,6 +211,45 @@ def _observations(raw: pd.DataFrame, known: set[str]) -> pd.DataFrame:
     )[list(_OBS_COLUMNS)].reset_index(drop=True)
 
 
+def _sort_key(column: pd.Series) -> np.ndarray[Any, Any] | None:
+    """Integer codes ordered as the column's values (None: it has missing values)."""
+    if column.isna().any():
+        return None
+    if pd.api.types.is_datetime64_any_dtype(column.dtype) or pd.api.types.is_bool_dtype(
+        column.dtype
+    ):
+        return column.to_numpy().astype("int64")
+    if pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_float_dtype(column.dtype):
+        return column.to_numpy()
+    codes, _uniques = pd.factorize(column, sort=True)
+    return codes
+
+
+def _sorted(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame.sort_values(columns)``, the same rows in the same order, cheaper: the leading
+    columns are sorted as integer codes (child ids have few distinct values) and the last
+    one (the record ids, nearly all distinct: sorting them as text was most of the cost)
+    only compared among the rows equal in all the others. Falls back to ``sort_values`` when
+    a key column has missing values."""
+    keys = [_sort_key(frame[c]) for c in columns[:-1]]
+    last = frame[columns[-1]]
+    if any(k is None for k in keys) or last.isna().any() or len(frame) < 2:
+        return frame.sort_values(columns)
+    ints = cast(list[np.ndarray[Any, Any]], keys)
+    order = np.lexsort(ints[::-1]) if ints else np.arange(len(frame))
+    same = np.ones(len(frame) - 1, dtype=bool)
+    for k in ints:
+        ranked = k[order]
+        same &= ranked[1:] == ranked[:-1]
+    if same.any():  # runs of rows equal in the leading columns: order them by the last
+        tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+        run = np.cumsum(np.r_[True, ~same])[tied]
+        text = last.to_numpy(dtype=object)[order[tied]]
+        within = sorted(range(len(tied)), key=lambda i: (run[i], text[i]))
+        order[tied] = order[tied][within]
+    return frame.iloc[order]
+
+
 def _session_keys(g: pd.DataFrame) -> pd.Series:
     """``enc:<encounter id>``, or ``day:<date>`` without an encounter (the session key of
     :func:`~.extract.growth_sessions`); dates formatted once per distinct day."""
@@ -296,14 +340,7 @@ def _sessions(obs: pd.DataFrame) -> pd.DataFrame:
     out["observation_id"] = observation
     out["session_on"] = session_on.to_numpy()
     frame = pd.DataFrame({c: out[c] for c in _SESSION_COLUMNS})
-    order = np.lexsort(
-        (
-            pd.factorize(frame["key"], sort=True)[0],
-            frame["session_on"].to_numpy().astype("int64"),
-            pd.factorize(frame["child_id"], sort=True)[0],
-        )
-    )
-    return frame.iloc[order].reset_index(drop=True)
+    return _sorted(frame, ["child_id", "session_on", "key"]).reset_index(drop=True)
 
 
 def _growth(sessions: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
@@ -355,7 +392,7 @@ def _daily_checks(obs: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
     d = d.assign(temp=temp.to_numpy())
     # per day: the smallest id names the check, the highest temperature counts, symptoms pool
     out = (
-        d.sort_values(["child_id", "on", "res_id"], kind="stable")
+        _sorted(d, ["child_id", "on", "res_id"])
         .drop_duplicates(["child_id", "on"])[["child_id", "on", "res_id"]]
         .rename(columns={"res_id": "check_id"})
     )
@@ -381,7 +418,7 @@ def _daily_checks(obs: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
     out["centre_id"] = out["child_id"].map(enrolled["centre_id"])
     out["class_id"] = out["child_id"].map(enrolled["class_id"]).fillna("")
     out = out.rename(columns={"on": "date"})
-    return out[list(columns)]
+    return out[list(columns)].reset_index(drop=True)
 
 
 def _haemoglobin(obs: pd.DataFrame) -> pd.DataFrame:
@@ -395,7 +432,7 @@ def _haemoglobin(obs: pd.DataFrame) -> pd.DataFrame:
             "hb_g_l": value,
         }
     )
-    return out.sort_values(["child_id", "date", "observation_id"]).reset_index(drop=True)
+    return _sorted(out, ["child_id", "date", "observation_id"]).reset_index(drop=True)
 
 
 def _checkups(enc: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -408,7 +445,7 @@ def _checkups(enc: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     checkups = enc.loc[ok, ["child_id", "res_id", "date", "visit"]].rename(
         columns={"res_id": "checkup_id", "visit": "visit_type"}
     )
-    checkups = checkups.sort_values(["child_id", "date", "checkup_id"]).reset_index(drop=True)
+    checkups = _sorted(checkups, ["child_id", "date", "checkup_id"]).reset_index(drop=True)
     return checkups, enc[["res_id", "child_id", "doc"]].reset_index(drop=True)
 
 
@@ -465,9 +502,7 @@ def _doses(imm: pd.DataFrame) -> pd.DataFrame:
     out = imm.loc[ok, ["child_id", "res_id", "vaccine", "date"]].rename(
         columns={"res_id": "immunization_id"}
     )
-    return out.sort_values(["child_id", "date", "vaccine", "immunization_id"]).reset_index(
-        drop=True
-    )
+    return _sorted(out, ["child_id", "date", "vaccine", "immunization_id"]).reset_index(drop=True)
 
 
 @dataclass
@@ -475,7 +510,7 @@ class _Inputs:
     """What the two readers (documents, rule-input table) produce; the rest is shared."""
 
     patients: dict[str, x.ChildInfo]
-    observations: pd.DataFrame  # _OBS_COLUMNS
+    observations: pd.DataFrame | None  # _OBS_COLUMNS (None: read apart, _table_observations)
     encounters: pd.DataFrame  # see _checkups
     immunizations: pd.DataFrame  # see _doses
     responses: list[tuple[str, dict[str, Any]]]  # (child id, QuestionnaireResponse)
@@ -544,15 +579,19 @@ def _of_known(ids: list[Any], known: set[str]) -> pd.Series:
 _NOT_VOID = " AND (status IS NULL OR status NOT IN ({}))".format(
     ", ".join(f"'{s}'" for s in sorted(x.VOID_STATUSES))
 )
-_TRIGGERS = " AND code IN ({})".format(
-    ", ".join(f"'{c}'" for c in sorted(x.TRIGGER_OBSERVATION_CODES))
-)
 
 
-def _from_table(conn: Connection) -> _Inputs:
-    """Rule inputs from the typed table kept at write time (:mod:`~healthbridge.store.rule_inputs`):
-    column scans, no JSON parsed but the Patients' few elements and the QuestionnaireResponse
-    answers."""
+def _codes_in(codes: frozenset[str]) -> str:
+    return " AND code IN ({})".format(", ".join(f"'{c}'" for c in sorted(codes)))
+
+
+#: The Observation codes read in a second process (growth) and in this one (the rest).
+_GROWTH_TRIGGERS: Final = x.GROWTH_CODES & x.TRIGGER_OBSERVATION_CODES
+_OTHER_TRIGGERS: Final = x.TRIGGER_OBSERVATION_CODES - x.GROWTH_CODES
+
+
+def _table_patients(conn: Connection) -> dict[str, x.ChildInfo]:
+    """The children (:func:`~.extract.child_info` on the Patients' stored elements)."""
     patients: dict[str, x.ChildInfo] = {}
     for _rid, extra in _scan(conn, "Patient", "res_id, extra"):
         try:
@@ -560,13 +599,20 @@ def _from_table(conn: Connection) -> _Inputs:
         except x.NotAChildError:
             continue
         patients[info.child_id] = info
-    known = set(patients)
+    return patients
+
+
+def _table_observations(
+    conn: Connection, known: set[str], codes: frozenset[str] = x.TRIGGER_OBSERVATION_CODES
+) -> pd.DataFrame:
+    """The rule-input Observations of known children (:data:`_OBS_COLUMNS`) with one of
+    ``codes`` (the frame functions each read only their own codes)."""
     rid, child, code, day, value, unit, enc, written, extra = _columns(
         _scan(
             conn,
             "Observation",
             "res_id, child_id, code, day, value, unit, encounter_id, written, extra",
-            " AND child_id IS NOT NULL AND day IS NOT NULL" + _NOT_VOID + _TRIGGERS,
+            " AND child_id IS NOT NULL AND day IS NOT NULL" + _NOT_VOID + _codes_in(codes),
         ),
         9,
     )
@@ -587,8 +633,21 @@ def _from_table(conn: Connection) -> _Inputs:
             "symptoms": _series(symptoms),
         }
     )
-    obs = obs.loc[obs["child_id"].notna() & obs["on"].notna()].reset_index(drop=True)
-    (n_obs,) = _scan(conn, "Observation", "count(*)", " AND child_id IS NOT NULL")[0]
+    return obs.loc[obs["child_id"].notna() & obs["on"].notna()].reset_index(drop=True)
+
+
+def _observation_count(conn: Connection) -> int:
+    """The number of Observations naming a child (rule inputs, measurements or not)."""
+    (n,) = _scan(conn, "Observation", "count(*)", " AND child_id IS NOT NULL")[0]
+    return int(n)
+
+
+def _from_table(conn: Connection, patients: dict[str, x.ChildInfo]) -> _Inputs:
+    """Rule inputs from the typed table kept at write time (:mod:`~healthbridge.store.rule_inputs`):
+    column scans, no JSON parsed but the Patients' few elements (:func:`_table_patients`) and
+    the QuestionnaireResponse answers; the Observations are read by
+    :func:`_table_observations` (possibly in another process)."""
+    known = set(patients)
     rid, child, status, code, day, extra = _columns(
         _scan(
             conn, "Encounter", "res_id, child_id, status, code, day, extra",
@@ -641,7 +700,7 @@ def _from_table(conn: Connection) -> _Inputs:
                     },
                 )
             )
-    return _Inputs(patients, obs, encounters, immunizations, responses, int(n_obs))
+    return _Inputs(patients, None, encounters, immunizations, responses, 0)
 
 
 #: The elements of the open Flags and their review Tasks that reconciling reads
@@ -707,17 +766,138 @@ def rule_inputs_current(repository: Repository) -> bool:
         return ri.is_current(conn)
 
 
+@dataclass
+class _ObservationFrames:
+    """The input frames built from the Observations (the bulk of a district read)."""
+
+    growth: pd.DataFrame
+    daily_checks: pd.DataFrame
+    haemoglobin: pd.DataFrame
+    n_observations: int
+
+
+def _observation_frames(obs: pd.DataFrame, children: pd.DataFrame, n: int) -> _ObservationFrames:
+    return _ObservationFrames(
+        _growth(_sessions(obs), children), _daily_checks(obs, children), _haemoglobin(obs), n
+    )
+
+
+#: Joins the texts of a packed column (FHIR ids, codes and our JSON never hold it).
+_NUL: Final = "\x00"
+
+
+@dataclass
+class _PackedFrame:
+    """A DataFrame as it travels between processes: each text column (object or ``str``
+    dtype: strings and missing values only) as one joined string plus a missing-value mask.
+    Pickling millions of small ``str`` objects one by one cost more than building the frames
+    (12 s for one half of a 100,000-child district); one long string costs a copy."""
+
+    length: int
+    columns: list[tuple[str, Any, Any]]  # name, dtype, ("text", joined, count, missing) or values
+
+
+def _pack_column(s: pd.Series) -> Any:
+    dtype = s.dtype
+    if isinstance(dtype, pd.StringDtype):
+        missing = s.isna().to_numpy()
+        texts = s[~missing].tolist()
+    elif pd.api.types.is_object_dtype(dtype):
+        values = s.tolist()
+        missing = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+        texts = [v for v in values if v is not None]
+        if not all(type(v) is str for v in texts):
+            return s.to_numpy()
+    else:
+        return s.array
+    joined = _NUL.join(texts)
+    if texts and joined.count(_NUL) != len(texts) - 1:
+        return s.to_numpy()  # a text holding the separator: as objects
+    return ("text", joined, len(texts), missing)
+
+
+def _pack(frame: pd.DataFrame) -> _PackedFrame | pd.DataFrame:
+    index = frame.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        return frame
+    if not frame.columns.is_unique:
+        return frame
+    return _PackedFrame(
+        len(frame), [(str(c), frame[c].dtype, _pack_column(frame[c])) for c in frame.columns]
+    )
+
+
+def _unpack(packed: _PackedFrame | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(packed, pd.DataFrame):
+        return packed
+    columns: dict[str, Any] = {}
+    for name, dtype, payload in packed.columns:
+        if isinstance(payload, tuple):
+            _kind, joined, count, missing = payload
+            values = np.full(packed.length, None, dtype=object)
+            if count:
+                values[~missing] = joined.split(_NUL)
+            payload = values
+        columns[name] = pd.Series(payload, dtype=dtype, copy=False)
+    return pd.DataFrame(columns, index=pd.RangeIndex(packed.length))
+
+
+def _growth_apart(url: str, known: set[str], children: pd.DataFrame) -> _PackedFrame | pd.DataFrame:
+    """The growth frame (the growth Observations read, paired into sessions and scored) in a
+    worker process (its own engine), packed (:class:`_PackedFrame`)."""
+    from healthbridge.store.db import make_engine
+
+    engine = make_engine(url)
+    with _collector_paused():
+        try:
+            with engine.connect() as conn:
+                obs = _table_observations(conn, known, _GROWTH_TRIGGERS)
+        finally:
+            engine.dispose()
+        return _pack(_growth(_sessions(obs), children))
+
+
+def _shareable(repository: Repository) -> bool:
+    """Whether another process can open the database (not an in-memory SQLite one)."""
+    url = repository.engine.url
+    return url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (restored after). A district read creates
+    tens of millions of container objects (fetched rows, parsed alert parts, frames), none
+    of them in cycles, and every full collection walks all that are alive: with the
+    collector on, parsing the Flags' and Tasks' parts alone took twice as long. Reference
+    counting still frees everything; cycles made meanwhile wait for the next collection."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def read_district(
     repository: Repository, *, workers: int = 1, source: Source = "auto"
 ) -> DistrictRead:
     """Read the rule inputs of every child, in the shapes of :mod:`healthbridge.clinical.frames`.
 
     ``source``: ``"table"`` reads the typed rule-input table kept at write time
-    (:mod:`healthbridge.store.rule_inputs`: column scans); ``"documents"`` extracts the fields
-    from the stored JSON (:mod:`healthbridge.pipeline.dbframes`, ``workers`` processes for the
-    Observations); ``"auto"`` (default) the table when it is current, else the documents.
+    (:mod:`healthbridge.store.rule_inputs`: column scans; with ``workers`` > 1 the growth
+    Observations are read, paired into sessions and scored in a second process while this one
+    reads the rest: the same functions on the same rows, the same frames);
+    ``"documents"`` extracts the fields from the stored JSON
+    (:mod:`healthbridge.pipeline.dbframes`, ``workers`` processes for the Observations);
+    ``"auto"`` (default) the table when it is current, else the documents.
     The same records count as in the per-resource functions of
     :mod:`healthbridge.pipeline.extract` (the tests compare all three)."""
+    with _collector_paused():
+        return _read_district(repository, workers, source)
+
+
+def _read_district(repository: Repository, workers: int, source: Source) -> DistrictRead:
     engine = repository.engine
     with engine.connect() as conn:
         current = ri.is_current(conn)
@@ -726,16 +906,52 @@ def read_district(
                 "the rule-input table is not current: run 'healthbridge db reindex --rule-inputs'"
             )
         use_table = source == "table" or (source == "auto" and current)
-        inputs = _from_table(conn) if use_table else None
-    if inputs is None:
+        patients = _table_patients(conn) if use_table else None
+    if patients is None:
         inputs = _from_documents(repository, workers)
+        children = _children_frame(inputs.patients)
+        assert inputs.observations is not None
+        observed = _observation_frames(inputs.observations, children, inputs.n_observations)
+        return _read_rest(engine, inputs, children, lambda: observed, "documents")
+    children = _children_frame(patients)
+    known = set(patients)
+    if workers <= 1 or not _shareable(repository):
+        with engine.connect() as conn:
+            obs = _table_observations(conn, known)
+            n = _observation_count(conn)
+            inputs = _from_table(conn, patients)
+        observed = _observation_frames(obs, children, n)
+        return _read_rest(engine, inputs, children, lambda: observed, "table")
+    url = engine.url.render_as_string(hide_password=False)
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("fork")) as pool:
+        growth = pool.submit(_growth_apart, url, known, children)
+        with engine.connect() as conn:
+            obs = _table_observations(conn, known, _OTHER_TRIGGERS)
+            n = _observation_count(conn)
+            inputs = _from_table(conn, patients)
+        daily, haemoglobin = _daily_checks(obs, children), _haemoglobin(obs)
+        del obs
+
+        def observed_apart() -> _ObservationFrames:
+            return _ObservationFrames(_unpack(growth.result()), daily, haemoglobin, n)
+
+        return _read_rest(engine, inputs, children, observed_apart, "table")
+
+
+def _read_rest(
+    engine: Any,
+    inputs: _Inputs,
+    children: pd.DataFrame,
+    observed: Callable[[], _ObservationFrames],
+    source: str,
+) -> DistrictRead:
+    """Everything but the Observation frames (``observed``: built, or being built in another
+    process, collected last)."""
     with engine.connect() as conn:
         flags_raw = dbf.fields(conn, "Flag", _FLAG_FIELDS)
         tasks_raw = dbf.fields(conn, "Task", _TASK_FIELDS)
         roles = dbf.fields(conn, "PractitionerRole", {"doc": "$"})
     patients = inputs.patients
-    children = _children_frame(patients)
-    obs = inputs.observations
     checkups, encounters = _checkups(inputs.encounters)
     imm = inputs.immunizations
     doses = _doses(imm)
@@ -786,13 +1002,14 @@ def read_district(
         ],
         ignore_index=True,
     )  # fmt: skip
+    frames = observed()
     data = DistrictData(
         children=children,
-        growth=_growth(_sessions(obs), children),
+        growth=frames.growth,
         checkups=checkups,
         doses=doses,
-        daily_checks=_daily_checks(obs, children),
-        haemoglobin=_haemoglobin(obs),
+        daily_checks=frames.daily_checks,
+        haemoglobin=frames.haemoglobin,
         screenings=_frame(
             screenings,
             ("child_id", "screening_id", "date", "positive_items", "regression"),
@@ -810,8 +1027,8 @@ def read_district(
         managers,
         encounters,
         evidence,
-        inputs.n_observations,
-        "table" if use_table else "documents",
+        frames.n_observations,
+        source,
     )
 
 
@@ -824,38 +1041,42 @@ def evaluate_database(
     subjects_per_transaction: int = 200,
     dry_run: bool = False,
     source: Source = "auto",
+    read_workers: int | None = None,
 ) -> BatchReport:
     """Re-run every rule for every child and centre and reconcile the open alerts
-    (``source``: where the rule inputs are read from, see :func:`read_district`)."""
+    (``source``: where the rule inputs are read from, see :func:`read_district`; ``workers``
+    processes for the rules, ``read_workers`` (default: ``workers``) for the read)."""
     report = BatchReport()
     t0 = time.perf_counter()
-    d = read_district(repository, workers=workers, source=source)
-    report.children, report.observations = len(d.patients), d.n_observations
-    report.source = d.source
-    t1 = t2 = time.perf_counter()
-    findings = frame_to_findings(evaluate_district(d.data, ruleset, as_of, workers=workers))
-    report.findings = len(findings)
-    t3 = time.perf_counter()
-    by_subject: defaultdict[tuple[SubjectType, str], list[Any]] = defaultdict(list)
-    for f in findings:
-        by_subject[(f.subject_type, f.subject)].append(f)
-    subjects = set(by_subject)
-    subjects |= {(SubjectType.CHILD, cid) for cid in d.patients}
-    for ref in d.flags:
-        rtype, _sep, rid = ref.partition("/")
-        if rtype == "Organization":
-            subjects.add((SubjectType.CENTRE, rid))
-    planned: list[tuple[tuple[SubjectType, str], tuple[AlertAction, ...]]] = []
-    for key in sorted(subjects):
-        stype, sid = key
-        ref = f"{'Organization' if stype is SubjectType.CENTRE else 'Patient'}/{sid}"
-        current: tuple[OpenAlert, ...] = open_alerts(sid, d.flags.get(ref, []), d.tasks)
-        report.open_alerts += len(current)
-        kinds = CENTRE_KINDS if stype is SubjectType.CENTRE else CHILD_KINDS
-        actions = reconcile(sid, current, by_subject.get(key, []), evaluated_kinds=kinds)
-        if actions:
-            planned.append((key, actions))
-            report.actions.update(a.action.value for a in actions)
+    read_with = workers if read_workers is None else read_workers
+    d = read_district(repository, workers=read_with, source=source)
+    with _collector_paused():
+        report.children, report.observations = len(d.patients), d.n_observations
+        report.source = d.source
+        t1 = t2 = time.perf_counter()
+        findings = frame_to_findings(evaluate_district(d.data, ruleset, as_of, workers=workers))
+        report.findings = len(findings)
+        t3 = time.perf_counter()
+        by_subject: defaultdict[tuple[SubjectType, str], list[Any]] = defaultdict(list)
+        for f in findings:
+            by_subject[(f.subject_type, f.subject)].append(f)
+        subjects = set(by_subject)
+        subjects |= {(SubjectType.CHILD, cid) for cid in d.patients}
+        for ref in d.flags:
+            rtype, _sep, rid = ref.partition("/")
+            if rtype == "Organization":
+                subjects.add((SubjectType.CENTRE, rid))
+        planned: list[tuple[tuple[SubjectType, str], tuple[AlertAction, ...]]] = []
+        for key in sorted(subjects):
+            stype, sid = key
+            ref = f"{'Organization' if stype is SubjectType.CENTRE else 'Patient'}/{sid}"
+            current: tuple[OpenAlert, ...] = open_alerts(sid, d.flags.get(ref, []), d.tasks)
+            report.open_alerts += len(current)
+            kinds = CENTRE_KINDS if stype is SubjectType.CENTRE else CHILD_KINDS
+            actions = reconcile(sid, current, by_subject.get(key, []), evaluated_kinds=kinds)
+            if actions:
+                planned.append((key, actions))
+                report.actions.update(a.action.value for a in actions)
     if not dry_run and planned:
         now = now_instant()
         child_encounters = _encounter_docs(

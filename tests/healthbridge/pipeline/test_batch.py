@@ -132,6 +132,9 @@ def test_evaluate_command(
         assert report["inputs"] == "table"
         assert main(["evaluate"]) == 0
         assert "5 children" in capsys.readouterr().out
+        assert main(["evaluate", "--json", "--ruleset", RULESET, "--read-workers", "2"]) == 0
+        apart: dict[str, Any] = json.loads(capsys.readouterr().out)
+        assert {**apart, "seconds": None} == {**report, "seconds": None}
     finally:
         get_settings.cache_clear()
 
