@@ -47,7 +47,7 @@ from healthbridge.errors import (
 )
 from healthbridge.fhir import r4
 from healthbridge.fhir.query import SearchQuery, parse_search
-from healthbridge.fhir.searchparams import INDEXED_TYPES, IndexRows, extract
+from healthbridge.fhir.searchparams import INDEXED_TYPES, ROW_KEYS, IndexRows, extract
 from healthbridge.fhir.values import date_range, format_instant, index_instant, instant_now
 from healthbridge.store import access_tables, rule_inputs
 from healthbridge.store import search as sql
@@ -161,6 +161,22 @@ def _insert_sql(table: str, columns: tuple[str, ...], mark: str, rows: int = 1) 
     return f'INSERT INTO "{table}" ({names}) VALUES ' + ", ".join(one for _ in range(rows))
 
 
+#: Column order of the queued ``resource`` and ``resource_version`` rows.
+_RESOURCE_COLUMNS = ("res_type", "res_id", "version_id", "last_updated", "deleted", "content")
+_VERSION_COLUMNS = (*_RESOURCE_COLUMNS, "method")
+#: Stored JSON: compact, UTF-8 as is (one encoder, not one per call).
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+#: Per index kind: the table name and the columns of its queued rows, owner first, then the
+#: keys of :mod:`healthbridge.fhir.searchparams`' rows in the order its converters write them.
+_INDEX_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
+    kind: (sql.index_table(kind).name, ("res_type", "res_id", "param", *keys))
+    for kind, keys in ROW_KEYS.items()
+}
+
+#: SQLite: parameters per multi-row ``INSERT`` of a large flush. One statement of ~150 rows
+#: costs a quarter less CPU than ``executemany`` of the same rows (one bind-step-reset cycle
+#: per row there); well under SQLite's variable limit (32,766 since 3.32, 999 before).
+_SQLITE_PARAMS = 960
 #: PostgreSQL statements carry at most 65,535 parameters.
 _PG_MAX_PARAMS = 60_000
 
@@ -170,7 +186,8 @@ def _insert_statements(
 ) -> Iterator[tuple[str, Any, bool]]:
     """``(statement, parameters, executemany?)`` inserting ``(table, columns, rows)``.
 
-    SQLite: one ``executemany`` per table (no round trips to save). PostgreSQL: multi-row
+    SQLite: multi-row ``VALUES`` of :data:`_SQLITE_PARAMS` parameters for a table's large
+    batches, ``executemany`` for the rest (rows in queue order either way). PostgreSQL: multi-row
     ``VALUES``, and consecutive tables joined into one statement with data-modifying ``WITH``
     clauses (https://www.postgresql.org/docs/15/queries-with.html#QUERIES-WITH-MODIFYING), so
     an audit record's eight tables or a small write are one round trip; psycopg's
@@ -178,7 +195,14 @@ def _insert_statements(
     """
     if dialect != "postgresql":
         for table, columns, values in tables:
-            yield _insert_sql(table, columns, "?"), values, True
+            per = max(1, _SQLITE_PARAMS // len(columns))
+            full = len(values) // per * per if len(values) >= 2 * per else 0
+            if full:
+                statement = _insert_sql(table, columns, "?", per)
+                for start in range(0, full, per):
+                    yield statement, [v for row in values[start : start + per] for v in row], False
+            if full < len(values):
+                yield _insert_sql(table, columns, "?"), values[full:], True
         return
     parts: list[tuple[str, list[Any]]] = []
     for table, columns, values in tables:
@@ -245,7 +269,8 @@ class Transaction:
         self.base_url = context.base_url or settings_base_url
         self.default_count = default_count
         self.max_count = max_count
-        self._pending: dict[str, list[dict[str, Any]]] = {}
+        #: buffered inserts: table → column names → rows (value tuples in that order)
+        self._pending: dict[str, dict[tuple[str, ...], list[tuple[Any, ...]]]] = {}
         #: current rows read ahead by :meth:`prefetch_current` (None: no such resource), each
         #: used once and dropped as soon as anything writes that resource
         self._prefetched: dict[tuple[str, str], Any] = {}
@@ -324,7 +349,16 @@ class Transaction:
     # ------------------------------------------------------------------ buffering
     def _queue(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            self._pending.setdefault(table, []).extend(rows)
+            groups = self._pending.setdefault(table, {})
+            for row in rows:
+                groups.setdefault(tuple(row), []).append(tuple(row.values()))
+
+    def _queue_values(
+        self, table: str, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Queue rows already laid out as ``columns`` (no per-row dicts)."""
+        if rows:
+            self._pending.setdefault(table, {}).setdefault(columns, []).extend(rows)
 
     def flush(self) -> None:
         """Write buffered inserts (done automatically before queries and at commit).
@@ -343,9 +377,7 @@ class Transaction:
         ]
         tables: list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]] = []
         for name in order:
-            groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-            for row in pending.get(name, ()):
-                groups.setdefault(tuple(row), []).append(tuple(row.values()))
+            groups = pending.get(name, {})
             tables.extend((name, keys, values) for keys, values in groups.items())
         dialect = self.conn.dialect
         dbapi_error = dialect.loaded_dbapi.Error
@@ -693,21 +725,14 @@ class Transaction:
                 patients,
                 create_on_update=method == "PUT" and (prev is None or bool(prev.deleted)),
             )
-        content = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
-        row = {
-            "res_type": rtype,
-            "res_id": resource_id,
-            "version_id": version,
-            "last_updated": index_instant(now),
-            "deleted": False,
-            "content": content,
-        }
+        content = _JSON.encode(resource)
+        values = (rtype, resource_id, version, index_instant(now), False, content)
         if prev is None:
-            self._queue("resource", [row])
+            self._queue_values("resource", _RESOURCE_COLUMNS, [values])
         else:
-            self._replace_current(prev, row)
+            self._replace_current(prev, dict(zip(_RESOURCE_COLUMNS, values, strict=True)))
             access_tables.clear(self.conn, rtype, resource_id, compartment=True)
-        self._queue("resource_version", [{**row, "method": method}])
+        self._queue_values("resource_version", _VERSION_COLUMNS, [(*values, method)])
         self._index(rtype, resource_id, index_rows)
         self._queue("compartment", comp_rows)
         self._queue("patient_link", link_rows)
@@ -747,10 +772,16 @@ class Transaction:
     def _index(self, rtype: str, resource_id: str, index_rows: IndexRows) -> None:
         for kind, rows in index_rows.tables():
             if rows:
-                table = sql.index_table(kind)
-                self._queue(
-                    table.name, [{"res_type": rtype, "res_id": resource_id, **r} for r in rows]
-                )
+                table, columns = _INDEX_LAYOUT[kind]
+                keys = columns[2:]
+                if all(tuple(r) == keys for r in rows):
+                    self._queue_values(
+                        table, columns, [(rtype, resource_id, *r.values()) for r in rows]
+                    )
+                else:  # laid out otherwise: grouped by key order
+                    self._queue(
+                        table, [{"res_type": rtype, "res_id": resource_id, **r} for r in rows]
+                    )
 
     def _intercept(self, action: WriteAction, stored: StoredResource, prev: Any) -> None:
         if not self.hooks.interceptors:
