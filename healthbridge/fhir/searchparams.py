@@ -173,6 +173,10 @@ class IndexRows:
     quantity: list[dict[str, Any]] = field(default_factory=list)
     number: list[dict[str, Any]] = field(default_factory=list)
     uri: list[dict[str, Any]] = field(default_factory=list)
+    #: True when every row was made by this module's converters: each row's keys are
+    #: ``param`` then :data:`ROW_KEYS` of its kind, in that order (the store then lays the
+    #: rows out without looking at their keys)
+    canonical: bool = field(default=False, compare=False)
 
     def tables(self) -> Iterable[tuple[str, list[dict[str, Any]]]]:
         """``(table kind, rows)`` pairs."""
@@ -287,7 +291,7 @@ def extract_interpreted(resource: dict[str, Any]) -> IndexRows:
     The reference implementation :func:`extract` must agree with (tests compare both on every
     official R4 example); not used on the write path.
     """
-    rows = IndexRows()
+    rows = IndexRows(canonical=True)
     present = _element_names(resource)
     for code, param in supported_params(str(resource["resourceType"])).items():
         if param.compiled is None:
@@ -416,7 +420,7 @@ def _interpreted(expression: Expression) -> Callable[[dict[str, Any], Scope], li
 
 def extract_walked(resource: dict[str, Any]) -> IndexRows:
     """Index rows by walking every parameter's compiled plan (see :func:`extract`)."""
-    rows = IndexRows()
+    rows = IndexRows(canonical=True)
     scope = Scope(resource)
     for step in _plan(str(resource["resourceType"])).selected([*resource, *scope.choices]):
         nodes = step.evaluate(resource, scope)
@@ -562,7 +566,7 @@ def extract(resource: dict[str, Any]) -> IndexRows:
         if len(_BY_SHAPE) >= _MAX_SHAPES:
             _BY_SHAPE.clear()
         _BY_SHAPE[key] = located
-    rows = IndexRows()
+    rows = IndexRows(canonical=True)
     scope: Scope | None = None
     for step, slots in located:
         target = getattr(rows, step.kind)
