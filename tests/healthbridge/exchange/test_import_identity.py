@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -232,7 +231,8 @@ def _reference_bundle(content: str, ids: dict[str, str]) -> dict[str, Any]:
     matches = {n: ChildMatch(f"Patient/{ids[n]}", births[n]) for n in ids}
     table = read_session(content.encode("utf-8"), "session.csv")
     result = validate_session(table, matches.get, today=dt.date.today())
-    assert len(result.accepted) == ROWS and not result.rejected
+    assert len(result.accepted) == ROWS
+    assert not result.rejected
     return session_bundle(result, centre_reference=CENTRE)
 
 
@@ -308,14 +308,15 @@ def test_the_bulk_import_writes_what_the_generic_path_wrote(
     assert counts["reference"] == counts["bulk"] == counts["sync"] == len(reference_seen)
     reference = snapshots["reference"]
     assert len(reference["resource"]) == len(CHILDREN) + counts["reference"]
-    assert reference["idx_reference"] and reference["rule_input"] and reference["audit"]
+    for table in ("idx_reference", "rule_input", "audit"):
+        assert reference[table], table
     for name in ("bulk", "sync"):
         for table, rows in reference.items():
             assert snapshots[name][table] == rows, (name, table)
 
 
 def test_write_behind_errors_roll_the_transaction_back(
-    app_factory: Callable[..., Any], database_url: str, monkeypatch: pytest.MonkeyPatch
+    app_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An insert failing on the write-behind thread fails the import: nothing is written."""
     from fastapi.testclient import TestClient
@@ -345,10 +346,9 @@ def test_write_behind_errors_roll_the_transaction_back(
         assert client.get("/fhir/Encounter?_summary=count").json()["total"] == 0
 
 
-def test_the_collector_pause_nests_and_restores(tmp_path: Path) -> None:
+def test_the_collector_pause_nests_and_restores() -> None:
     import gc
 
-    del tmp_path
     assert gc.isenabled()
     with repository.collector_paused():
         assert not gc.isenabled()
@@ -356,6 +356,6 @@ def test_the_collector_pause_nests_and_restores(tmp_path: Path) -> None:
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled()
-    with pytest.raises(ValueError), repository.collector_paused():
-        raise ValueError("x")
+    with pytest.raises(ValueError, match="inside"), repository.collector_paused():
+        raise ValueError("raised inside")
     assert gc.isenabled()
