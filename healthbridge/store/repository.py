@@ -469,8 +469,17 @@ class Transaction:
     ) -> None:
         """Queue rows already laid out as ``columns`` (no per-row dicts)."""
         if rows:
-            self._pending.setdefault(table, {}).setdefault(columns, []).extend(rows)
-            self._queued(len(rows))
+            groups = self._pending.get(table)
+            if groups is None:
+                groups = self._pending[table] = {}
+            queued = groups.get(columns)
+            if queued is None:
+                groups[columns] = list(rows)
+            else:
+                queued.extend(rows)
+            self._pending_rows += len(rows)
+            if self._behind is not None and self._pending_rows >= WRITE_BEHIND_ROWS:
+                self._queued(0)
 
     def _queued(self, count: int) -> None:
         self._pending_rows += count
@@ -928,9 +937,9 @@ class Transaction:
 
     def _index(self, rtype: str, resource_id: str, index_rows: IndexRows) -> None:
         canonical = index_rows.canonical
-        for kind, rows in index_rows.tables():
+        for kind, (table, columns) in _INDEX_LAYOUT.items():
+            rows = getattr(index_rows, kind)
             if rows:
-                table, columns = _INDEX_LAYOUT[kind]
                 keys = columns[2:]
                 if canonical or all(tuple(r) == keys for r in rows):
                     self._queue_values(

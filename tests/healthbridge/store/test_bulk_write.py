@@ -166,3 +166,11 @@ def test_write_behind_stores_what_a_plain_transaction_stores(
 
         assert rows(plain) == rows(behind)
         assert len(rows(plain)) > 120 * 5
+
+
+def test_row_keys_cover_every_index_kind_in_order() -> None:
+    assert tuple(searchparams.ROW_KEYS) == searchparams.INDEXED_TYPES
+    rows = extract_interpreted(_observation(2))
+    for kind, found in rows.tables():
+        for row in found:
+            assert tuple(row) == ("param", *searchparams.ROW_KEYS[kind])
