@@ -125,6 +125,19 @@ def collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
+#: Threads of Repository._restart_wal_later not yet joined.
+_WAL_RESTARTS: list[threading.Thread] = []
+
+
+def wait_for_wal_restarts(timeout: float | None = None) -> None:
+    """Join the background WAL restarts started after bulk writes (see
+    :meth:`Repository._restart_wal_later`)."""
+    with _GC_GUARD:
+        threads = list(_WAL_RESTARTS)
+    for thread in threads:
+        thread.join(timeout)
+
+
 def check_id(resource_id: str) -> None:
     """FHIR ``id``: 1-64 characters of ``[A-Za-z0-9\\-\\.]``."""
     if not 1 <= len(resource_id) <= 64 or not set(resource_id) <= _ID_OK:
@@ -366,6 +379,8 @@ class Transaction:
         #: the write-behind thread, while :meth:`write_behind` is on (else None)
         self._behind: _WriteBehind | None = None
         self._pending_rows = 0
+        #: True once :meth:`write_behind` handed rows to its thread (a bulk write)
+        self.handed_over = False
         self.hooks = hooks
         self.context = context
         self.base_url = context.base_url or settings_base_url
@@ -486,6 +501,7 @@ class Transaction:
         if self._behind is not None and self._pending_rows >= WRITE_BEHIND_ROWS:
             pending, self._pending, self._pending_rows = self._pending, {}, 0
             self._behind.submit(pending)
+            self.handed_over = True
 
     @contextmanager
     def write_behind(self) -> Iterator[Transaction]:
@@ -1171,6 +1187,34 @@ class Repository:
         self.default_count = default_count
         self.max_count = max_count
 
+    def _restart_wal_later(self) -> None:
+        """:func:`~healthbridge.store.db.restart_wal` on a thread of its own, after a bulk
+        write (one that used :meth:`Transaction.write_behind`).
+
+        Such a write leaves hundreds of MB in the WAL (a 10,000-row session import: ~300 MB);
+        emptying it copies all of it back into the database and syncs the file — seconds of
+        I/O that the committed import does not need (its durability is that of every commit
+        at ``synchronous=NORMAL``). The thread takes this process's writer lock first, as the
+        request would have held it, so in-process writers queue behind it exactly as before;
+        the response just does not wait. Errors are dropped as :func:`restart_wal` drops a
+        busy checkpoint: the next write retries. :func:`wait_for_wal_restarts` joins these
+        threads (benchmarks, tests, shutdown).
+        """
+        engine, wal = self.engine, self._wal
+
+        def run() -> None:
+            try:
+                with writer_lock(engine), engine.connect() as conn:
+                    restart_wal(conn, wal)
+            except Exception:  # the engine may be gone (shut down): nothing to do
+                return
+
+        thread = threading.Thread(target=run, name="wal-restart", daemon=True)
+        with _GC_GUARD:
+            _WAL_RESTARTS[:] = [t for t in _WAL_RESTARTS if t.is_alive()]
+            _WAL_RESTARTS.append(thread)
+        thread.start()
+
     def prepare_create(
         self, resource: dict[str, Any], context: RequestContext, *, trusted: bool = False
     ) -> IndexRows:
@@ -1223,7 +1267,9 @@ class Repository:
                     for hook in hooks.commit_hooks:
                         hook(txn)
                     txn.flush()
-                if write:
+                if write and txn.handed_over and self._wal is not None:
+                    self._restart_wal_later()
+                elif write:
                     restart_wal(conn, self._wal)
         except IntegrityError as exc:
             raise ConflictError(f"Concurrent write conflict: {exc.orig}") from exc

@@ -174,3 +174,21 @@ def test_row_keys_cover_every_index_kind_in_order() -> None:
     for kind, found in rows.tables():
         for row in found:
             assert tuple(row) == ("param", *searchparams.ROW_KEYS[kind])
+
+
+def test_a_bulk_write_empties_the_wal_after_the_response(
+    repository: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from healthbridge.store import db
+
+    wal = db.wal_path(repository.engine)
+    if wal is None:
+        pytest.skip("SQLite file databases only")
+    monkeypatch.setattr(repo_module, "WRITE_BEHIND_ROWS", 50)
+    monkeypatch.setattr(db, "WAL_LIMIT_BYTES", 1024)
+    _create_many(repository, 60, behind=True)
+    assert repo_module._WAL_RESTARTS  # not in the transaction's own call
+    repo_module.wait_for_wal_restarts(timeout=60)
+    assert wal.stat().st_size == 0  # emptied (TRUNCATE) by the background restart
+    with repository.transaction(SYSTEM, write=False) as txn:
+        assert txn.search_params("Observation", [("_summary", "count")]).total == 60
