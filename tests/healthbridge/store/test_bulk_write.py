@@ -144,6 +144,7 @@ def test_write_behind_stores_what_a_plain_transaction_stores(
     repository: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(repo_module, "WRITE_BEHIND_ROWS", 50)
+    monkeypatch.setattr(repo_module, "_SQLITE_BEHIND_PARAMS", 300)  # rows kept back too
     plain = _create_many(repository, 120, behind=False)
     behind = _create_many(repository, 120, behind=True)
     with repository.engine.connect() as conn:
