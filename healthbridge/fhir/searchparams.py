@@ -460,7 +460,8 @@ class _Slot:
         self.type_name = type_name
         self.resolve = resolve
         self.start, self.stop = span
-        self.memo: dict[tuple[Any, ...], list[dict[str, Any]]] | None = {} if memo else None
+        #: keyed by the one primitive, or the tuple of them when the node holds several
+        self.memo: dict[Any, list[dict[str, Any]]] | None = {} if memo else None
         self.hits = 0
         self.misses = 0
 
@@ -579,11 +580,12 @@ def extract(resource: dict[str, Any]) -> IndexRows:
         for slot in slots:
             memo = slot.memo
             if memo is not None:
-                values = tuple(leaves[slot.start : slot.stop])
+                start, stop = slot.start, slot.stop
+                values = leaves[start] if stop - start == 1 else tuple(leaves[start:stop])
                 found = memo.get(values)
                 if found is not None:
                     slot.hits += 1
-                    target.extend([dict(r) for r in found])
+                    target.extend(map(dict, found))
                     continue
             value = _at(resource, slot.path)
             if slot.resolve is not None and not _resolves_to(Node(value), slot.resolve):
