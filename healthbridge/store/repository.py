@@ -562,7 +562,13 @@ class Transaction:
             yield self
             return
         conn = self._conn
-        max_params = _SQLITE_BEHIND_PARAMS if conn.dialect.name == "sqlite" else 0
+        max_params = 0
+        if conn.dialect.name == "sqlite":
+            import sqlite3
+
+            raw = conn.connection.driver_connection
+            limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # type: ignore[union-attr]
+            max_params = max(1, min(_SQLITE_BEHIND_PARAMS, int(limit)))
         self._behind = _WriteBehind(lambda p: self._insert_pending(p, conn, max_params), max_params)
         try:
             yield self
