@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import time
 from typing import Any
 
@@ -157,10 +158,31 @@ def _stages(app: Any, content: bytes, route: str) -> dict[str, float]:
     return out
 
 
-def served(rows: int, children: int, *, pipeline: bool, stages: bool) -> dict[str, Any]:
+def _pg_database(server: str, name: str, template: str | None = None) -> str:
+    """(Re)create database ``name`` on the PostgreSQL ``server`` (a URL of any database there,
+    e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``), optionally as a copy of
+    ``template``; returns its URL."""
+    from sqlalchemy import create_engine, make_url, text
+
+    from healthbridge.store.db import normalise_url
+
+    url = make_url(normalise_url(server))
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        copy = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def served(
+    rows: int, children: int, *, pipeline: bool, stages: bool, postgres: str | None = None
+) -> dict[str, Any]:
     """Import ``rows`` rows into a database holding the demo district: one HTTP
     ``POST /exchange/session``, or (``stages``) in-process, per stage, by the direct route
-    and by the former transaction-Bundle route, each on its own copy of the database."""
+    and by the former transaction-Bundle route, each on its own copy of the database
+    (SQLite files, or with ``postgres`` databases copied from a template on that server)."""
     import shutil
     import tempfile
     from pathlib import Path
@@ -171,27 +193,43 @@ def served(rows: int, children: int, *, pipeline: bool, stages: bool) -> dict[st
     from healthbridge.api.app import create_app
     from healthbridge.api.deps import get_context
     from healthbridge.config import Settings
+    from healthbridge.store.repository import wait_for_wal_restarts
 
     folder = Path(tempfile.mkdtemp())
     template = folder / "district.sqlite3"
-    repo, counts, seconds = database(f"sqlite:///{template}", children)
+    template_url = (
+        f"sqlite:///{template}"
+        if postgres is None
+        else _pg_database(postgres, "hb_import_template")
+    )
+    repo, counts, seconds = database(template_url, children)
     repo.engine.dispose()
-    import sqlite3
+    if postgres is None:
+        import sqlite3
 
-    raw = sqlite3.connect(template)  # the copies below take the database file alone
-    try:
-        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-    finally:
-        raw.close()
+        raw = sqlite3.connect(template)  # the copies below take the database file alone
+        try:
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            raw.close()
     print(f"database: {children:,} children, {sum(counts.values()):,} resources ({seconds:.1f} s)")
-    content = _session_csv(f"sqlite:///{template}", rows)
+    content = _session_csv(template_url, rows)
     ruleset = "cn-child-health@2026.1/CN" if pipeline else ""
-    figures: dict[str, Any] = {"rows": rows, "children": children, "pipeline": pipeline}
+    figures: dict[str, Any] = {
+        "rows": rows,
+        "children": children,
+        "pipeline": pipeline,
+        "database": "sqlite" if postgres is None else "postgresql",
+    }
     for route in ("direct", "bundle") if stages else ("http",):
-        copy = folder / f"{route}.sqlite3"
-        shutil.copy(template, copy)
+        if postgres is None:
+            copy = folder / f"{route}.sqlite3"
+            shutil.copy(template, copy)
+            url = f"sqlite:///{copy}"
+        else:
+            url = _pg_database(postgres, f"hb_import_{route}", "hb_import_template")
         settings = Settings(
-            database_url=f"sqlite:///{copy}",
+            database_url=url,
             data_dir=folder,
             max_request_bytes=1 << 30,
             max_bundle_entries=1 << 30,
@@ -201,15 +239,22 @@ def served(rows: int, children: int, *, pipeline: bool, stages: bool) -> dict[st
         app.dependency_overrides[get_context] = _system_context
         with TestClient(app) as client:
             if route == "http":
+                load = os.getloadavg()[0]
                 wall, cpu = time.perf_counter(), time.process_time()
                 got = client.post(
                     "/exchange/session", files={"file": ("session.csv", content, "text/csv")}
                 )
                 report = got.json()
+                done = time.perf_counter()
+                cpu_done = time.process_time()
+                wait_for_wal_restarts()  # a bulk write empties the WAL after its response
                 figures["http"] = {
                     "status": got.status_code,
-                    "wall": time.perf_counter() - wall,
-                    "cpu": time.process_time() - cpu,
+                    "wall": done - wall,
+                    "cpu": cpu_done - cpu,
+                    "wal_restart_after_response_wall": time.perf_counter() - done,
+                    "load_before": load,
+                    "load_after": os.getloadavg()[0],
                     "accepted": report.get("accepted"),
                     "created": report.get("created"),
                 }
@@ -231,10 +276,19 @@ def main() -> None:
     parser.add_argument("--no-pipeline", action="store_true", help="clinical pipeline off")
     parser.add_argument("--children", type=int, default=300, help="district size for --http")
     parser.add_argument("--out", help="write the --http figures as JSON to this file")
+    parser.add_argument(
+        "--postgres",
+        help="with --http: a PostgreSQL server URL (any database on it) to run on instead of"
+        " SQLite; databases hb_import_* are (re)created there",
+    )
     args = parser.parse_args()
     if args.http:
         figures = served(
-            args.rows, args.children, pipeline=not args.no_pipeline, stages=args.stages
+            args.rows,
+            args.children,
+            pipeline=not args.no_pipeline,
+            stages=args.stages,
+            postgres=args.postgres,
         )
         if args.out:
             from pathlib import Path

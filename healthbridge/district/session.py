@@ -50,7 +50,7 @@ from healthbridge.exchange.session_import import (
 from healthbridge.fhir.searchparams import IndexRows
 from healthbridge.store.hooks import RequestContext
 from healthbridge.store.models import DateIndex, TokenIndex
-from healthbridge.store.repository import Repository, Transaction, new_id
+from healthbridge.store.repository import Repository, Transaction, collector_paused, new_id
 
 TOK: Table = TokenIndex.__table__  # type: ignore[attr-defined]
 DATES: Table = DateIndex.__table__  # type: ignore[attr-defined]
@@ -235,6 +235,17 @@ def write_session(
     unchanged)``, unchanged counting the resources an earlier import already wrote."""
     if not result.accepted:
         return 0, 0
+    with collector_paused():
+        return _write_session(repo, context, result, centre_reference, performer_reference)
+
+
+def _write_session(
+    repo: Repository,
+    context: RequestContext,
+    result: SessionImport,
+    centre_reference: str | None,
+    performer_reference: str | None,
+) -> tuple[int, int]:
     with repo.transaction(context, write=False, plain=True) as txn:
         before = _stored_identifiers(txn.conn, result.sha256)
     items = session_resources(
@@ -246,7 +257,7 @@ def write_session(
     )
     total = len(items) + len(before)
     prepared = _prepare(repo, context, items)
-    with repo.transaction(context, write=True) as txn:
+    with repo.transaction(context, write=True) as txn, txn.write_behind():
         _lock_file(txn.conn, result.sha256)
         if _stored_identifiers(txn.conn, result.sha256).keys() != before.keys():
             # another upload of the same file got in between: rebuild against what it wrote

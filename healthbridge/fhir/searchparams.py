@@ -23,14 +23,28 @@ from healthbridge.fhir.fhirpath import (
     Node,
     Scope,
     SimplePath,
+    _located_children,
+    _resolves_to,
+    _type_matches,
     compile_expression,
     compile_simple,
 )
-from healthbridge.fhir.r4 import MAX_SHAPE_LEAVES, shape
+from healthbridge.fhir.r4 import MAX_SHAPE_LEAVES
 from healthbridge.fhir.values import MAX_DATE, MIN_DATE, date_range, fold
 
 #: Parameter types the store indexes.
 INDEXED_TYPES = ("token", "string", "date", "reference", "quantity", "number", "uri")
+#: The keys of each index kind's rows after ``param``, in the order the converters below
+#: write them (the store lays out its inserts by this).
+ROW_KEYS: dict[str, tuple[str, ...]] = {
+    "token": ("system", "code"),
+    "string": ("value", "exact"),
+    "date": ("low", "high"),
+    "reference": ("target_type", "target_id", "url"),
+    "quantity": ("value", "system", "code"),
+    "number": ("value",),
+    "uri": ("value",),
+}
 #: Resource-level parameters answered from the resource table itself, not index rows.
 COLUMN_PARAMS = ("_id", "_lastUpdated")
 
@@ -159,6 +173,10 @@ class IndexRows:
     quantity: list[dict[str, Any]] = field(default_factory=list)
     number: list[dict[str, Any]] = field(default_factory=list)
     uri: list[dict[str, Any]] = field(default_factory=list)
+    #: True when every row was made by this module's converters: each row's keys are
+    #: ``param`` then :data:`ROW_KEYS` of its kind, in that order (the store then lays the
+    #: rows out without looking at their keys)
+    canonical: bool = field(default=False, compare=False)
 
     def tables(self) -> Iterable[tuple[str, list[dict[str, Any]]]]:
         """``(table kind, rows)`` pairs."""
@@ -273,7 +291,7 @@ def extract_interpreted(resource: dict[str, Any]) -> IndexRows:
     The reference implementation :func:`extract` must agree with (tests compare both on every
     official R4 example); not used on the write path.
     """
-    rows = IndexRows()
+    rows = IndexRows(canonical=True)
     present = _element_names(resource)
     for code, param in supported_params(str(resource["resourceType"])).items():
         if param.compiled is None:
@@ -402,7 +420,7 @@ def _interpreted(expression: Expression) -> Callable[[dict[str, Any], Scope], li
 
 def extract_walked(resource: dict[str, Any]) -> IndexRows:
     """Index rows by walking every parameter's compiled plan (see :func:`extract`)."""
-    rows = IndexRows()
+    rows = IndexRows(canonical=True)
     scope = Scope(resource)
     for step in _plan(str(resource["resourceType"])).selected([*resource, *scope.choices]):
         nodes = step.evaluate(resource, scope)
@@ -413,19 +431,110 @@ def extract_walked(resource: dict[str, Any]) -> IndexRows:
     return rows
 
 
-#: Located steps per resource structure: ``(step, locations or None)`` (None: walk it).
-_Located = tuple[tuple[_Step, tuple[tuple[tuple[Any, ...], str | None], ...] | None], ...]
+class _Slot:
+    """One located node of one parameter in resources of one structure.
+
+    ``path`` leads to the node; ``type_name`` is its FHIR type (choice elements);
+    ``resolve`` is the type a ``where(resolve() is T)`` branch keeps (checked on the value
+    each time). ``start:stop`` are the positions, in :func:`~healthbridge.fhir.r4.shape`'s
+    ``leaves``, of the primitives inside the node: within one structure, the rows the node
+    gives depend only on those values (and the parameter), so they are remembered per
+    tuple of values in ``memo`` — the coding of a LOINC code, the subject of a child's
+    measurements, a day's date range are converted once, not once per resource. ``memo`` is
+    None where that cannot pay or could be wrong: floats among the values (``0.0 == -0.0``
+    and NaN), or a node whose values keep changing (an identifier; dropped after
+    :data:`_MEMO_TRIAL` misses with fewer hits than misses).
+    """
+
+    __slots__ = ("hits", "memo", "misses", "path", "resolve", "start", "stop", "type_name")
+
+    def __init__(
+        self,
+        path: tuple[Any, ...],
+        type_name: str | None,
+        resolve: str | None,
+        span: tuple[int, int],
+        memo: bool,
+    ) -> None:
+        self.path = path
+        self.type_name = type_name
+        self.resolve = resolve
+        self.start, self.stop = span
+        #: keyed by the one primitive, or the tuple of them when the node holds several
+        self.memo: dict[Any, list[dict[str, Any]]] | None = {} if memo else None
+        self.hits = 0
+        self.misses = 0
+
+
+#: Located steps per resource structure: ``(step, slots or None)`` (None: walk it).
+_Located = tuple[tuple[_Step, tuple[_Slot, ...] | None], ...]
 _BY_SHAPE: dict[Any, _Located] = {}
 #: Structures remembered (emptied past this; a Bundle of growth data holds a handful).
 _MAX_SHAPES = 1024
+#: Values remembered per slot before its memo starts over (bounds memory).
+_MAX_MEMO = 4096
+#: Misses after which a slot whose values rarely repeat stops remembering them.
+_MEMO_TRIAL = 64
 
 
-def _locate(resource: dict[str, Any]) -> _Located:
+def _leaf_spans(
+    value: Any, path: tuple[Any, ...], spans: dict[tuple[Any, ...], tuple[int, int]], at: int
+) -> int:
+    """Record the ``leaves`` positions (as :func:`~healthbridge.fhir.r4.shape` appends them)
+    of every node under ``path``; returns the next position."""
+    start = at
+    if type(value) is dict:
+        for k, v in value.items():
+            if k == "resourceType" and type(v) is str:
+                continue  # part of the shape key, not a leaf
+            at = _leaf_spans(v, (*path, k), spans, at)
+    elif type(value) is list:
+        for i, v in enumerate(value):
+            at = _leaf_spans(v, (*path, i), spans, at)
+    else:
+        at += 1
+    spans[path] = (start, at)
+    return at
+
+
+def _locate_branches(
+    simple: SimplePath, resource: dict[str, Any]
+) -> list[tuple[tuple[Any, ...], str | None, str | None]]:
+    """:meth:`SimplePath.locate` including ``where(resolve() is T)`` branches: ``(path,
+    type, T or None)`` per node before that filter, in :meth:`SimplePath.evaluate`'s order
+    (such branches have no tail, see ``fhirpath._simple_branch``)."""
+    rtype = str(resource.get("resourceType"))
+    out: list[tuple[tuple[Any, ...], str | None, str | None]] = []
+    for branch in simple.branches:
+        if branch.root not in (rtype, "Resource", "DomainResource"):
+            continue
+        items: list[tuple[tuple[Any, ...], str | None, Any]] = [((), rtype, resource)]
+        for name in branch.names:
+            items = [c for p, _t, v in items for c in _located_children(v, p, name)]
+        if branch.as_type is not None:
+            type_name = branch.as_type
+            items = [i for i in items if _type_matches(Node(i[2], i[1]), type_name)]
+        for name in branch.tail:
+            items = [c for p, _t, v in items for c in _located_children(v, p, name)]
+        out.extend((p, t, branch.resolve_type) for p, t, _v in items)
+    return out
+
+
+def _locate(resource: dict[str, Any], leaves: list[Any]) -> _Located:
     scope = Scope(resource)
-    out = []
+    spans: dict[tuple[Any, ...], tuple[int, int]] = {}
+    _leaf_spans(resource, (), spans, 0)
+    out: list[tuple[_Step, tuple[_Slot, ...] | None]] = []
     for step in _plan(str(resource["resourceType"])).selected([*resource, *scope.choices]):
-        found = step.simple.locate(resource) if step.simple is not None else None
-        out.append((step, tuple(found) if found is not None else None))
+        if step.simple is None:
+            out.append((step, None))
+            continue
+        slots = []
+        for path, type_name, resolve in _locate_branches(step.simple, resource):
+            start, stop = spans[path]
+            memo = not any(type(v) is float for v in leaves[start:stop])
+            slots.append(_Slot(path, type_name, resolve, (start, stop), memo))
+        out.append((step, tuple(slots)))
     return tuple(out)
 
 
@@ -439,37 +548,95 @@ def extract(resource: dict[str, Any]) -> IndexRows:
     is absent are skipped (:func:`extract_walked`). Where the nodes of a simple path are
     depends only on the resource's structure (keys, array lengths, nulls, JSON types,
     ``resourceType`` values: :func:`healthbridge.fhir.r4.shape`), so the locations found for
-    the first resource of a structure are kept and later ones read their values straight
-    from there; ``resolve()`` filters and interpreted expressions are evaluated every time.
+    the first resource of a structure are kept (:class:`_Slot`) and later ones read their
+    values straight from there — ``resolve()`` filters are applied to the located values, and
+    the rows of a node whose values were seen before in that structure are copied from its
+    memo; interpreted expressions are evaluated every time.
     The result equals :func:`extract_interpreted` (tests compare all three).
     """
     leaves: list[Any] = []
     try:
-        key = shape(resource, leaves)
+        key = _shape(resource, leaves)
     except RecursionError:
         return extract_walked(resource)
     if len(leaves) > MAX_SHAPE_LEAVES:
         return extract_walked(resource)
     located = _BY_SHAPE.get(key)
     if located is None:
-        located = _locate(resource)
+        located = _locate(resource, leaves)
         if len(_BY_SHAPE) >= _MAX_SHAPES:
             _BY_SHAPE.clear()
         _BY_SHAPE[key] = located
-    rows = IndexRows()
+    rows = IndexRows(canonical=True)
     scope: Scope | None = None
-    for step, places in located:
-        if places is None:
+    for step, slots in located:
+        target = getattr(rows, step.kind)
+        if slots is None:
             if scope is None:
                 scope = Scope(resource)
-            nodes = step.evaluate(resource, scope)
-        else:
-            nodes = [Node(_at(resource, path), type_name) for path, type_name in places]
-        if nodes:
-            target = getattr(rows, step.kind)
-            for node in nodes:
+            for node in step.evaluate(resource, scope):
                 step.convert(step.code, node, target)
+            continue
+        for slot in slots:
+            memo = slot.memo
+            if memo is not None:
+                start, stop = slot.start, slot.stop
+                values = leaves[start] if stop - start == 1 else tuple(leaves[start:stop])
+                found = memo.get(values)
+                if found is not None:
+                    slot.hits += 1
+                    target.extend(map(dict, found))
+                    continue
+            value = _at(resource, slot.path)
+            if slot.resolve is not None and not _resolves_to(Node(value), slot.resolve):
+                made: list[dict[str, Any]] = []
+            else:
+                made = []
+                step.convert(step.code, Node(value, slot.type_name), made)
+            target.extend(made)
+            if memo is not None:
+                slot.misses += 1
+                if slot.misses >= _MEMO_TRIAL and slot.hits < slot.misses:
+                    slot.memo = None  # values rarely repeat here: not worth remembering
+                else:
+                    if len(memo) >= _MAX_MEMO:
+                        memo.clear()
+                    memo[values] = [dict(r) for r in made]
     return rows
+
+
+def _shape(value: dict[str, Any], leaves: list[Any]) -> Any:
+    """:func:`healthbridge.fhir.r4.shape` of a JSON object (the same key and leaves; tests
+    compare both), primitives handled inline rather than by a call each — index extraction
+    takes the shape of every resource written."""
+    parts: list[Any] = ["d"]
+    append = parts.append
+    for k, v in value.items():
+        kind = type(v)
+        if kind is dict:
+            append((k, _shape(v, leaves)))
+        elif kind is list:
+            append((k, _shape_list(v, leaves)))
+        elif k == "resourceType" and kind is str:
+            append((k, ("=", v)))
+        else:
+            leaves.append(v)
+            append((k, kind))
+    return tuple(parts)
+
+
+def _shape_list(value: list[Any], leaves: list[Any]) -> Any:
+    parts: list[Any] = ["l"]
+    for v in value:
+        kind = type(v)
+        if kind is dict:
+            parts.append(_shape(v, leaves))
+        elif kind is list:
+            parts.append(_shape_list(v, leaves))
+        else:
+            leaves.append(v)
+            parts.append(kind)
+    return tuple(parts)
 
 
 def _at(value: Any, path: tuple[Any, ...]) -> Any:
