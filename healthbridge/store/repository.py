@@ -24,6 +24,7 @@ from functools import cache
 from itertools import chain
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -214,6 +215,24 @@ _RESOURCE_COLUMNS = ("res_type", "res_id", "version_id", "last_updated", "delete
 _VERSION_COLUMNS = (*_RESOURCE_COLUMNS, "method")
 #: Stored JSON: compact, UTF-8 as is (one encoder, not one per call).
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def _encode(resource: dict[str, Any]) -> str:
+    """The stored JSON text of ``resource``: the same JSON as :data:`_JSON` writes, ~15×
+    faster (orjson; 15 µs of a growth Observation's write otherwise).
+
+    orjson writes NaN/Infinity as ``null`` and refuses integers beyond 64 bits, where the
+    standard encoder keeps them: any output holding ``null`` (which R4 JSON only has in
+    primitive arrays paired with ``_element`` arrays) and any refusal is encoded by the
+    standard encoder instead, so what is stored never loses a value. Floats may be spelled
+    differently (``1e16`` for ``1e+16``): the same JSON number."""
+    try:
+        out = orjson.dumps(resource)
+    except TypeError:
+        return _JSON.encode(resource)
+    if b"null" in out:
+        return _JSON.encode(resource)
+    return out.decode()
 #: Per index kind: the table name and the columns of its queued rows, owner first, then the
 #: keys of :mod:`healthbridge.fhir.searchparams`' rows in the order its converters write them.
 _INDEX_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -955,7 +974,7 @@ class Transaction:
                 patients,
                 create_on_update=method == "PUT" and (prev is None or bool(prev.deleted)),
             )
-        content = _JSON.encode(resource)
+        content = _encode(resource)
         values = (rtype, resource_id, version, index_stamp, False, content)
         if prev is None:
             self._queue_values("resource", _RESOURCE_COLUMNS, [values])
