@@ -233,6 +233,8 @@ def _encode(resource: dict[str, Any]) -> str:
     if b"null" in out:
         return _JSON.encode(resource)
     return out.decode()
+
+
 #: Per index kind: the table name and the columns of its queued rows, owner first, then the
 #: keys of :mod:`healthbridge.fhir.searchparams`' rows in the order its converters write them.
 _INDEX_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
