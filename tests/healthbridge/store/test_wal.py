@@ -79,3 +79,16 @@ def test_commits_leave_checkpoints_to_the_background_thread(
 
 def test_memory_and_postgresql_engines_have_no_checkpointer() -> None:
     assert db.checkpointer(db.make_engine("sqlite://")) is None
+
+
+def test_connections_keep_durability_and_a_large_page_cache(tmp_path: Path) -> None:
+    """WAL with synchronous=NORMAL (durable at checkpoints, never corrupt) and the page cache
+    ``db.CACHE_KIB`` that keeps a bulk import's index pages in memory; for file and memory
+    databases alike."""
+    for url in (f"sqlite:///{tmp_path / 'p.sqlite3'}", "sqlite://"):
+        engine = db.make_engine(url)
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw.execute("PRAGMA cache_size").fetchone()[0] == -db.CACHE_KIB
+            assert raw.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        engine.dispose()
