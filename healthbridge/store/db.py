@@ -22,12 +22,16 @@ from sqlalchemy.exc import OperationalError
 WRITE_OPTION = "healthbridge_write"
 #: Seconds a write transaction waits for the database (SQLite busy timeout, writer lock).
 BUSY_TIMEOUT_S = 30
-#: SQLite page cache per connection, KiB (``PRAGMA cache_size=-N``; SQLite's default is 2 MiB).
-#: A large write transaction (a 10,000-row session import: 50,000 resources, ~500,000 index
-#: rows) inserts into a dozen B-trees at keys that are not in order; with 2 MiB the cache
-#: spills dirty pages into the WAL mid-transaction and reads them back. Pages are allocated
-#: as used, so idle connections stay small (https://sqlite.org/pragma.html#pragma_cache_size).
-CACHE_KIB = 64 * 1024
+#: SQLite page cache of a bulk write transaction, KiB (``PRAGMA cache_size=-N`` for the
+#: duration of :meth:`~healthbridge.store.repository.Transaction.write_behind`; SQLite's
+#: default, which every other connection keeps, is 2 MiB). A 10,000-row session import
+#: (50,000 resources, ~500,000 index rows) inserts into a dozen B-trees at keys that are not
+#: in order; with 2 MiB the cache spills dirty pages into the WAL mid-transaction and reads
+#: them back (the import took ~0.5 s longer). Not for every connection: in WAL mode a
+#: connection drops its whole cache whenever another one has written (every audited read
+#: writes), and dropping 64 MiB on each read made search p95 3–4 ms slower
+#: (bench/results/store.md, wave 5). https://sqlite.org/pragma.html#pragma_cache_size
+BULK_CACHE_KIB = 64 * 1024
 #: SQLite WAL size beyond which a write transaction truncates the WAL (see ``restart_wal``).
 WAL_LIMIT_BYTES = 64 * 1024 * 1024
 #: WAL size beyond which the background checkpointer copies the WAL back into the database
@@ -75,7 +79,6 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
-            cur.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             if background:
                 cur.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job instead
             cur.close()

@@ -54,7 +54,13 @@ from healthbridge.fhir.searchparams import INDEXED_TYPES, ROW_KEYS, IndexRows, e
 from healthbridge.fhir.values import date_range, format_instant, index_instant, instant_now
 from healthbridge.store import access_tables, rule_inputs
 from healthbridge.store import search as sql
-from healthbridge.store.db import WRITE_OPTION, restart_wal, wal_path, writer_lock
+from healthbridge.store.db import (
+    BULK_CACHE_KIB,
+    WRITE_OPTION,
+    restart_wal,
+    wal_path,
+    writer_lock,
+)
 from healthbridge.store.hooks import (
     MAX_HOOK_DEPTH,
     ReadEvent,
@@ -584,12 +590,16 @@ class Transaction:
             return
         conn = self._conn
         max_params = 0
+        raw: Any = None
+        cache_size = None
         if conn.dialect.name == "sqlite":
             import sqlite3
 
             raw = conn.connection.driver_connection
-            limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # type: ignore[union-attr]
+            limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
             max_params = max(1, min(_SQLITE_BEHIND_PARAMS, int(limit)))
+            cache_size = raw.execute("PRAGMA cache_size").fetchone()[0]
+            raw.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
         self._behind = _WriteBehind(lambda p: self._insert_pending(p, conn, max_params), max_params)
         try:
             yield self
@@ -597,6 +607,9 @@ class Transaction:
         finally:
             behind, self._behind = self._behind, None
             behind.close()
+            if cache_size is not None:
+                # dirty pages stay cached until the commit; only clean ones are let go
+                raw.execute(f"PRAGMA cache_size={int(cache_size)}")
 
     def flush(self) -> None:
         """Write buffered inserts (done automatically before queries and at commit).

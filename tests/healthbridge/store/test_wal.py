@@ -81,14 +81,28 @@ def test_memory_and_postgresql_engines_have_no_checkpointer() -> None:
     assert db.checkpointer(db.make_engine("sqlite://")) is None
 
 
-def test_connections_keep_durability_and_a_large_page_cache(tmp_path: Path) -> None:
-    """WAL with synchronous=NORMAL (durable at checkpoints, never corrupt) and the page cache
-    ``db.CACHE_KIB`` that keeps a bulk import's index pages in memory; for file and memory
-    databases alike."""
+def test_bulk_writes_get_a_large_page_cache_and_give_it_back(tmp_path: Path) -> None:
+    """Connections keep WAL with synchronous=NORMAL and SQLite's default page cache (a large
+    cache is dropped whole whenever another connection writes); a write-behind transaction
+    raises it to ``db.BULK_CACHE_KIB`` for its inserts and restores it after, on file and
+    memory databases alike."""
     for url in (f"sqlite:///{tmp_path / 'p.sqlite3'}", "sqlite://"):
         engine = db.make_engine(url)
+        db.upgrade(engine)
+        repo = Repository(engine)
         with engine.connect() as conn:
             raw = conn.connection.driver_connection
-            assert raw.execute("PRAGMA cache_size").fetchone()[0] == -db.CACHE_KIB
+            default = raw.execute("PRAGMA cache_size").fetchone()[0]
             assert raw.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert default != -db.BULK_CACHE_KIB
+        seen = []
+        with repo.transaction(RequestContext()) as txn:
+            with txn.write_behind():
+                txn.create({"resourceType": "Patient", "name": [{"family": "F"}]})
+                raw = txn.conn.connection.driver_connection
+                seen.append(raw.execute("PRAGMA cache_size").fetchone()[0])
+            seen.append(raw.execute("PRAGMA cache_size").fetchone()[0])
+        assert seen == [-db.BULK_CACHE_KIB, default]
+        with repo.transaction(RequestContext(), write=False) as txn:
+            assert txn.search_params("Patient", [("_summary", "count")]).total == 1
         engine.dispose()
