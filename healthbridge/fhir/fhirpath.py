@@ -456,6 +456,23 @@ class _Branch(NamedTuple):
     resolve_type: str | None
     tail: tuple[str, ...] = ()
 
+    def locate(
+        self, resource: dict[str, Any], rtype: str
+    ) -> list[tuple[tuple[Any, ...], str | None]]:
+        """``(path, FHIR type)`` of each node this branch selects in ``resource`` (of type
+        ``rtype``), in evaluation order, before any ``where(resolve() is T)`` filter."""
+        if self.root not in (rtype, "Resource", "DomainResource"):
+            return []
+        items: list[tuple[tuple[Any, ...], str | None, Any]] = [((), rtype, resource)]
+        for name in self.names:
+            items = [c for p, _t, v in items for c in _located_children(v, p, name)]
+        if self.as_type is not None:
+            type_name = self.as_type
+            items = [i for i in items if _type_matches(Node(i[2], i[1]), type_name)]
+        for name in self.tail:
+            items = [c for p, _t, v in items for c in _located_children(v, p, name)]
+        return [(p, t) for p, t, _v in items]
+
 
 def _simple_branch(text: str) -> _Branch | None:
     text = text.strip()
@@ -564,17 +581,7 @@ class SimplePath:
         for branch in self.branches:
             if branch.resolve_type is not None:
                 return None
-            if branch.root not in (rtype, "Resource", "DomainResource"):
-                continue
-            items: list[tuple[tuple[Any, ...], str | None, Any]] = [((), rtype, resource)]
-            for name in branch.names:
-                items = [c for p, _t, v in items for c in _located_children(v, p, name)]
-            if branch.as_type is not None:
-                type_name = branch.as_type
-                items = [i for i in items if _type_matches(Node(i[2], i[1]), type_name)]
-            for name in branch.tail:
-                items = [c for p, _t, v in items for c in _located_children(v, p, name)]
-            out.extend((p, t) for p, t, _v in items)
+            out.extend(branch.locate(resource, rtype))
         return out
 
 

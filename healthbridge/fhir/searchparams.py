@@ -23,9 +23,7 @@ from healthbridge.fhir.fhirpath import (
     Node,
     Scope,
     SimplePath,
-    _located_children,
     _resolves_to,
-    _type_matches,
     compile_expression,
     compile_simple,
 )
@@ -504,20 +502,11 @@ def _locate_branches(
     type, T or None)`` per node before that filter, in :meth:`SimplePath.evaluate`'s order
     (such branches have no tail, see ``fhirpath._simple_branch``)."""
     rtype = str(resource.get("resourceType"))
-    out: list[tuple[tuple[Any, ...], str | None, str | None]] = []
-    for branch in simple.branches:
-        if branch.root not in (rtype, "Resource", "DomainResource"):
-            continue
-        items: list[tuple[tuple[Any, ...], str | None, Any]] = [((), rtype, resource)]
-        for name in branch.names:
-            items = [c for p, _t, v in items for c in _located_children(v, p, name)]
-        if branch.as_type is not None:
-            type_name = branch.as_type
-            items = [i for i in items if _type_matches(Node(i[2], i[1]), type_name)]
-        for name in branch.tail:
-            items = [c for p, _t, v in items for c in _located_children(v, p, name)]
-        out.extend((p, t, branch.resolve_type) for p, t, _v in items)
-    return out
+    return [
+        (p, t, branch.resolve_type)
+        for branch in simple.branches
+        for p, t in branch.locate(resource, rtype)
+    ]
 
 
 def _locate(resource: dict[str, Any], leaves: list[Any]) -> _Located:

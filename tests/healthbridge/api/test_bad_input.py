@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from tests import factories as f
 from tests.live_server import client_headers
+from tests.strategies import json_values
 
 HEADERS = client_headers()
 FUZZ = settings(
@@ -270,13 +271,7 @@ _json_leaf = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=20),
 )
-_json = st.recursive(
-    _json_leaf,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+_json = json_values(_json_leaf)
 
 
 @given(

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from healthbridge.store.repository import _JSON, _encode
 from tests import factories as f
+from tests.strategies import json_values
 
 _SCALARS = st.one_of(
     st.none(),
@@ -20,13 +21,7 @@ _SCALARS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=8),
 )
-_JSON_VALUES = st.recursive(
-    _SCALARS,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=5), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
+_JSON_VALUES = json_values(_SCALARS, key_size=5)
 
 
 def _same_value(a: Any, b: Any) -> bool:
