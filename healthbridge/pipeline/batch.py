@@ -642,45 +642,34 @@ def _observation_count(conn: Connection) -> int:
     return int(n)
 
 
+def _coded_frame(
+    conn: Connection, rtype: str, code_name: str, known: set[str], *, with_doc: bool
+) -> pd.DataFrame:
+    """One coded resource type's rule-input rows (Encounters: the checkup visit; Immunizations:
+    the vaccine) with a child: ``res_id, child_id, status, <code_name>, date`` (+ ``doc``,
+    the stored extra, with ``with_doc``)."""
+    names = "res_id, child_id, status, code, day" + (", extra" if with_doc else "")
+    cols = _columns(_scan(conn, rtype, names, " AND child_id IS NOT NULL"), 6 if with_doc else 5)
+    frame: dict[str, Any] = {
+        "res_id": _series(cols[0]),
+        "child_id": _of_known(cols[1], known),
+        "status": _series(cols[2]),
+        code_name: _series(cols[3]),
+        "date": _days(cols[4]).to_numpy(),
+    }
+    if with_doc:
+        frame["doc"] = _series(cols[5])
+    return pd.DataFrame(frame)
+
+
 def _from_table(conn: Connection, patients: dict[str, x.ChildInfo]) -> _Inputs:
     """Rule inputs from the typed table kept at write time (:mod:`~healthbridge.store.rule_inputs`):
     column scans, no JSON parsed but the Patients' few elements (:func:`_table_patients`) and
     the QuestionnaireResponse answers; the Observations are read by
     :func:`_table_observations` (possibly in another process)."""
     known = set(patients)
-    rid, child, status, code, day, extra = _columns(
-        _scan(
-            conn, "Encounter", "res_id, child_id, status, code, day, extra",
-            " AND child_id IS NOT NULL",
-        ),
-        6,
-    )  # fmt: skip
-    encounters = pd.DataFrame(
-        {
-            "res_id": _series(rid),
-            "child_id": _of_known(child, known),
-            "status": _series(status),
-            "visit": _series(code),
-            "date": _days(day).to_numpy(),
-            "doc": _series(extra),
-        }
-    )
-    rid, child, status, code, day = _columns(
-        _scan(
-            conn, "Immunization", "res_id, child_id, status, code, day",
-            " AND child_id IS NOT NULL",
-        ),
-        5,
-    )  # fmt: skip
-    immunizations = pd.DataFrame(
-        {
-            "res_id": _series(rid),
-            "child_id": _of_known(child, known),
-            "status": _series(status),
-            "vaccine": _series(code),
-            "date": _days(day).to_numpy(),
-        }
-    )
+    encounters = _coded_frame(conn, "Encounter", "visit", known, with_doc=True)
+    immunizations = _coded_frame(conn, "Immunization", "vaccine", known, with_doc=False)
     responses = []
     for qid, cid, e in _scan(
         conn, "QuestionnaireResponse", "res_id, child_id, extra", " AND child_id IS NOT NULL"
