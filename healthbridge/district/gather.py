@@ -534,19 +534,6 @@ def _sql_list(values: Sequence[str]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
-def _scan(conn: Connection, rtype: str, columns: str, where: str = "") -> list[Any]:
-    """Rows of the rule-input table through the DBAPI cursor (millions of rows: SQLAlchemy's
-    row objects would cost more than the scan). ``rtype``/``where`` are our own constants."""
-    stmt = f"SELECT {columns} FROM {ri.TABLE} WHERE res_type = '{rtype}'{where}"
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(stmt)
-        rows: list[Any] = cursor.fetchall()
-    finally:
-        cursor.close()
-    return rows
-
-
 def _transpose(rows: list[Any], n: int) -> list[pd.Series]:
     """The columns of fetched rows as object Series (one C-level transpose)."""
     if not rows:
@@ -558,7 +545,7 @@ def _transpose(rows: list[Any], n: int) -> list[pd.Series]:
 def _patients_from_table(conn: Connection) -> list[dict[str, Any]]:
     """The Patients' elements the district reads (``id``, ``birthDate``, ``gender``,
     ``extension``: the table's ``extra`` keeps them as stored), in id order."""
-    rows = _scan(conn, "Patient", "extra", " AND extra IS NOT NULL")
+    rows = ri.scan(conn, "Patient", "extra", " AND extra IS NOT NULL")
     return sorted((orjson.loads(e) for (e,) in rows), key=lambda p: str(p["id"]))
 
 
@@ -570,7 +557,7 @@ def _growth_from_table(conn: Connection) -> pd.DataFrame:
     the rules :func:`_growth_observations` applies to the documents; derived growth scores
     have no row."""
     rid, written, child, day, code, value, encounter = _transpose(
-        _scan(
+        ri.scan(
             conn,
             "Observation",
             "res_id, written, child_id, day, code, value, encounter_id",
@@ -594,7 +581,7 @@ def _checkups_from_table(conn: Connection) -> pd.DataFrame:
     """:func:`_checkups` from the rule-input table (``code``: the last ``checkup-visit``
     coding's code; ``day``: ``period.start`` as written)."""
     rid, child, day, code = _transpose(
-        _scan(
+        ri.scan(
             conn,
             "Encounter",
             "res_id, child_id, day, code",
@@ -609,7 +596,7 @@ def _vaccinations_from_table(conn: Connection) -> pd.DataFrame:
     """:func:`_vaccinations` from the rule-input table (``code``: the last ``nip-vaccine``
     coding's code; ``value``: the first ``protocolApplied.doseNumberPositiveInt``)."""
     rid, child, code, dose, day = _transpose(
-        _scan(
+        ri.scan(
             conn,
             "Immunization",
             "res_id, child_id, code, value, day",

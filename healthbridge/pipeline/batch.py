@@ -18,12 +18,10 @@ tables, and the interceptor keeps them current.
 
 from __future__ import annotations
 
-import gc
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_context
@@ -49,7 +47,7 @@ from healthbridge.pipeline.errors import PipelineConfigError
 from healthbridge.pipeline.scoring import score_columns
 from healthbridge.store import rule_inputs as ri
 from healthbridge.store.hooks import SYSTEM_CONTEXT
-from healthbridge.store.repository import Repository
+from healthbridge.store.repository import Repository, collector_paused
 
 #: Where :func:`read_district` reads the rule inputs from.
 Source = Literal["auto", "table", "documents"]
@@ -546,19 +544,6 @@ def _from_documents(repository: Repository, workers: int) -> _Inputs:
     )
 
 
-def _scan(conn: Connection, rtype: str, columns: str, where: str = "") -> list[tuple[Any, ...]]:
-    """Rows of the rule-input table through the DBAPI cursor (millions of rows: SQLAlchemy's
-    row objects would cost more than the scan). ``rtype``/``where`` are our own constants."""
-    stmt = f"SELECT {columns} FROM rule_input WHERE res_type = '{rtype}'{where}"
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(stmt)
-        rows: list[tuple[Any, ...]] = cursor.fetchall()
-    finally:
-        cursor.close()
-    return rows
-
-
 def _columns(rows: list[tuple[Any, ...]], n: int) -> list[Any]:
     """The columns of fetched rows (object arrays; a C-level transpose)."""
     if not rows:
@@ -593,7 +578,7 @@ _OTHER_TRIGGERS: Final = x.TRIGGER_OBSERVATION_CODES - x.GROWTH_CODES
 def _table_patients(conn: Connection) -> dict[str, x.ChildInfo]:
     """The children (:func:`~.extract.child_info` on the Patients' stored elements)."""
     patients: dict[str, x.ChildInfo] = {}
-    for _rid, extra in _scan(conn, "Patient", "res_id, extra"):
+    for _rid, extra in ri.scan(conn, "Patient", "res_id, extra"):
         try:
             info = x.child_info(orjson.loads(extra))
         except x.NotAChildError:
@@ -608,7 +593,7 @@ def _table_observations(
     """The rule-input Observations of known children (:data:`_OBS_COLUMNS`) with one of
     ``codes`` (the frame functions each read only their own codes)."""
     rid, child, code, day, value, unit, enc, written, extra = _columns(
-        _scan(
+        ri.scan(
             conn,
             "Observation",
             "res_id, child_id, code, day, value, unit, encounter_id, written, extra",
@@ -638,7 +623,7 @@ def _table_observations(
 
 def _observation_count(conn: Connection) -> int:
     """The number of Observations naming a child (rule inputs, measurements or not)."""
-    (n,) = _scan(conn, "Observation", "count(*)", " AND child_id IS NOT NULL")[0]
+    (n,) = ri.scan(conn, "Observation", "count(*)", " AND child_id IS NOT NULL")[0]
     return int(n)
 
 
@@ -649,7 +634,7 @@ def _coded_frame(
     the vaccine) with a child: ``res_id, child_id, status, <code_name>, date`` (+ ``doc``,
     the stored extra, with ``with_doc``)."""
     names = "res_id, child_id, status, code, day" + (", extra" if with_doc else "")
-    cols = _columns(_scan(conn, rtype, names, " AND child_id IS NOT NULL"), 6 if with_doc else 5)
+    cols = _columns(ri.scan(conn, rtype, names, " AND child_id IS NOT NULL"), 6 if with_doc else 5)
     frame: dict[str, Any] = {
         "res_id": _series(cols[0]),
         "child_id": _of_known(cols[1], known),
@@ -671,7 +656,7 @@ def _from_table(conn: Connection, patients: dict[str, x.ChildInfo]) -> _Inputs:
     encounters = _coded_frame(conn, "Encounter", "visit", known, with_doc=True)
     immunizations = _coded_frame(conn, "Immunization", "vaccine", known, with_doc=False)
     responses = []
-    for qid, cid, e in _scan(
+    for qid, cid, e in ri.scan(
         conn, "QuestionnaireResponse", "res_id, child_id, extra", " AND child_id IS NOT NULL"
     ):
         if cid in known:
@@ -837,7 +822,7 @@ def _growth_apart(url: str, known: set[str], children: pd.DataFrame) -> _PackedF
     from healthbridge.store.db import make_engine
 
     engine = make_engine(url)
-    with _collector_paused():
+    with collector_paused():
         try:
             with engine.connect() as conn:
                 obs = _table_observations(conn, known, _GROWTH_TRIGGERS)
@@ -850,22 +835,6 @@ def _shareable(repository: Repository) -> bool:
     """Whether another process can open the database (not an in-memory SQLite one)."""
     url = repository.engine.url
     return url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector (restored after). A district read creates
-    tens of millions of container objects (fetched rows, parsed alert parts, frames), none
-    of them in cycles, and every full collection walks all that are alive: with the
-    collector on, parsing the Flags' and Tasks' parts alone took twice as long. Reference
-    counting still frees everything; cycles made meanwhile wait for the next collection."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def read_district(
@@ -882,7 +851,7 @@ def read_district(
     ``"auto"`` (default) the table when it is current, else the documents.
     The same records count as in the per-resource functions of
     :mod:`healthbridge.pipeline.extract` (the tests compare all three)."""
-    with _collector_paused():
+    with collector_paused():
         return _read_district(repository, workers, source)
 
 
@@ -1039,7 +1008,7 @@ def evaluate_database(
     t0 = time.perf_counter()
     read_with = workers if read_workers is None else read_workers
     d = read_district(repository, workers=read_with, source=source)
-    with _collector_paused():
+    with collector_paused():
         report.children, report.observations = len(d.patients), d.n_observations
         report.source = d.source
         t1 = t2 = time.perf_counter()

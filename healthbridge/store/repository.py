@@ -135,12 +135,13 @@ def collector_paused() -> Iterator[None]:
 
 #: Threads of Repository._restart_wal_later not yet joined.
 _WAL_RESTARTS: list[threading.Thread] = []
+_WAL_RESTARTS_GUARD = threading.Lock()
 
 
 def wait_for_wal_restarts(timeout: float | None = None) -> None:
     """Join the background WAL restarts started after bulk writes (see
     :meth:`Repository._restart_wal_later`)."""
-    with _GC_GUARD:
+    with _WAL_RESTARTS_GUARD:
         threads = list(_WAL_RESTARTS)
     for thread in threads:
         thread.join(timeout)
@@ -561,9 +562,7 @@ class Transaction:
                 groups[columns] = list(rows)
             else:
                 queued.extend(rows)
-            self._pending_rows += len(rows)
-            if self._behind is not None and self._pending_rows >= WRITE_BEHIND_ROWS:
-                self._queued(0)
+            self._queued(len(rows))
 
     def _queued(self, count: int) -> None:
         self._pending_rows += count
@@ -1292,7 +1291,7 @@ class Repository:
                 return
 
         thread = threading.Thread(target=run, name="wal-restart", daemon=True)
-        with _GC_GUARD:
+        with _WAL_RESTARTS_GUARD:
             _WAL_RESTARTS[:] = [t for t in _WAL_RESTARTS if t.is_alive()]
             _WAL_RESTARTS.append(thread)
         thread.start()

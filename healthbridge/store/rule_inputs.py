@@ -351,6 +351,21 @@ def built_version(conn: Connection) -> int | None:
         return None
 
 
+def scan(conn: Connection, rtype: str, columns: str, where: str = "") -> list[Any]:
+    """``SELECT columns`` of one resource type's rows of the table, through the DBAPI cursor:
+    whole-district readers fetch millions of rows, where SQLAlchemy's row objects would cost
+    more than the scan. ``rtype``, ``columns`` and ``where`` are the callers' own constants
+    (never input)."""
+    stmt = f"SELECT {columns} FROM {TABLE} WHERE res_type = '{rtype}'{where}"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(stmt)
+        rows: list[Any] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
+
+
 def is_current(conn: Connection) -> bool:
     """Whether the table holds the rows of :data:`EXTRACTOR_VERSION` for every resource."""
     return built_version(conn) == EXTRACTOR_VERSION

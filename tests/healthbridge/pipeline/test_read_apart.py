@@ -22,7 +22,7 @@ from healthbridge.clinical.frames import frame_to_findings
 from healthbridge.clinical.records import DistrictData
 from healthbridge.pipeline import batch, parse_ruleset_key
 from healthbridge.pipeline.batch import DistrictRead, read_district
-from healthbridge.store.repository import Repository
+from healthbridge.store.repository import Repository, collector_paused
 from tests.healthbridge.pipeline.conftest import RULESET, today
 from tests.healthbridge.pipeline.test_batch import load_demo
 from tests.healthbridge.pipeline.test_dbframes import _edge_cases, assert_same_frames
@@ -166,7 +166,7 @@ def test_the_collector_state_is_restored(repository: Repository, enabled: bool) 
         seen: list[bool] = []
 
         def fail() -> None:
-            with batch._collector_paused():
+            with collector_paused():
                 seen.append(gc.isenabled())
                 raise RuntimeError
 
