@@ -24,6 +24,7 @@ import pandas as pd
 
 from healthbridge.clinical.ruleset import RuleSet, load_ruleset
 from healthbridge.district.gather import DistrictFrames
+from healthbridge.errors import BadRequestError
 from healthbridge.reports.coverage import CoverageInputs, coverage_table
 from healthbridge.reports.prevalence import (
     WHO_GROUPINGS,
@@ -36,6 +37,22 @@ from healthbridge.reports.prevalence import (
 DEFAULT_RULESET: Final = ("cn-child-health", "2026.1", "CN")
 NOT_ENROLLED: Final = "none"
 PREVALENCE_GROUPINGS: Final = (*WHO_GROUPINGS, ("centre",))
+#: Report dates the reports compute with: the period arithmetic (``as_of`` − 364 days, ages)
+#: and pandas' nanosecond timestamps (years 1677–2262) hold every day of this range.
+EARLIEST_REPORT_DATE: Final = dt.date(1900, 1, 1)
+LATEST_REPORT_DATE: Final = dt.date(2199, 12, 31)
+
+
+def check_report_dates(as_of: dt.date, period_start: dt.date | None = None) -> None:
+    """400 (:class:`BadRequestError`) unless the report dates are in the supported range."""
+    for name, day in (("as_of", as_of), ("period_start", period_start)):
+        if day is not None and not EARLIEST_REPORT_DATE <= day <= LATEST_REPORT_DATE:
+            raise BadRequestError(
+                f"报告日期 {name}={day.isoformat()} 超出范围"
+                f"（{EARLIEST_REPORT_DATE.isoformat()} 至 {LATEST_REPORT_DATE.isoformat()}）/ "
+                f"The report date {name}={day.isoformat()} is out of range "
+                f"({EARLIEST_REPORT_DATE.isoformat()} to {LATEST_REPORT_DATE.isoformat()})"
+            )
 
 
 def default_period_start(as_of: dt.date) -> dt.date:
@@ -65,6 +82,7 @@ def prevalence_report(
     convention: str = "who",
 ) -> PrevalenceReport:
     """WHO-style prevalences and z-score summaries for the district."""
+    check_report_dates(as_of, period_start)
     return prevalence_table(
         prevalence_input(frames, as_of=as_of, period_start=period_start),
         convention=convention,
@@ -121,6 +139,7 @@ def coverage_report(
     population: int | None = None,
 ) -> pd.DataFrame:
     """Coverage figures for the district and per centre (Wilson intervals)."""
+    check_report_dates(as_of, period_start)
     return coverage_table(
         coverage_inputs(frames, population=population),
         as_of=as_of,

@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from healthbridge.api import reports as api
 from healthbridge.district.roles import REPORT_ROLES, require_role
-from healthbridge.errors import ForbiddenError
+from healthbridge.errors import BadRequestError, ForbiddenError
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import page, today
 
@@ -309,10 +309,30 @@ def district_page(
     """Prevalences (with 95 % CIs), z-score means, checkup / 4:2:2 / vaccination / centre
     coverage for the district and per centre, one chart of each kind, CSV downloads."""
     from healthbridge.district import reports as district_reports
-    from healthbridge.district.gather import SNAPSHOT_SUBDIR, gather
 
     _official(user)
-    chosen = _filters(as_of, period_start, convention, grouping, indicator, figure, grace_days)
+    chosen = _filters(None, None, convention, grouping, indicator, figure, grace_days)
+    try:
+        district_reports.check_report_dates(as_of or today(), period_start)
+    except BadRequestError as exc:
+        # today's figures under an inline message that repeats what was typed
+        return _render(request, user, chosen, None, date_error=exc.diagnostics, status=400)
+    chosen = replace(chosen, as_of=as_of or today(), period_start=period_start)
+    return _render(request, user, chosen, period_start)
+
+
+def _render(
+    request: Request,
+    user: WebUser,
+    chosen: Filters,
+    period_start: dt.date | None,
+    *,
+    date_error: str | None = None,
+    status: int = 200,
+) -> Response:
+    from healthbridge.district import reports as district_reports
+    from healthbridge.district.gather import SNAPSHOT_SUBDIR, gather
+
     settings = request.app.state.settings
     frames = gather(request.app.state.repository, snapshot_dir=settings.data_dir / SNAPSHOT_SUBDIR)
     report = district_reports.prevalence_report(
@@ -352,6 +372,8 @@ def district_page(
         figures=figures,
         conventions=_convention_labels(user),
         population=settings.district_population,
+        date_error=date_error,
+        status=status,
     )
 
 
