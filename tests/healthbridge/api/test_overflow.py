@@ -50,7 +50,7 @@ def test_huge_quantity_in_a_transaction_and_exponent_overflow(client: TestClient
     assert inf.json()["resourceType"] == "OperationOutcome"
 
 
-def test_number_parameter_overflow(client: TestClient) -> None:
+def test_number_parameter_overflow() -> None:
     from healthbridge.fhir.searchparams import Node, _number_rows
 
     rows: list[dict[str, object]] = []
