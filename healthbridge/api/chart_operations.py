@@ -13,6 +13,7 @@ from typing import Any, Final
 from starlette.responses import Response
 
 from growth_standards import Indicator
+from healthbridge.access.auditing import record_access
 from healthbridge.api.operations import OperationCall, OperationRegistry
 from healthbridge.charts.batch import DEFAULT_RULESET as DEFAULT_RULESET
 from healthbridge.charts.growth import (
@@ -141,6 +142,8 @@ def parent_report_pdf(call: OperationCall) -> Response:
         pdf = report_pdf(call.txn, call.resource_id, lang=lang, as_of=as_of)
     except RecordError as exc:
         raise UnprocessableError(str(exc)) from exc
+    # the child's record leaves the API as a PDF (docs/access.md "Audit")
+    record_access(call.txn, "export", [f"Patient/{call.resource_id}"])
     return Response(
         pdf,
         media_type="application/pdf",

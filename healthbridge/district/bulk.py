@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from healthbridge import terminology as t
+from healthbridge.access.auditing import record_access
+from healthbridge.access.control import CHILD_TYPES
 from healthbridge.errors import BadRequestError, ForbiddenError, NotFoundError
 from healthbridge.fhir import r4
 from healthbridge.store.hooks import RequestContext
@@ -300,6 +302,7 @@ class BulkExporter:
         exported = 0
         with self.repo.transaction(context, write=False) as txn:
             members = None if job.level == "system" else self._members(txn, job)
+            exported_children: dict[str, None] = {}
             for rtype in job.types:
                 count = 0
                 path = folder / f"{rtype}.ndjson"
@@ -309,12 +312,17 @@ class BulkExporter:
                             return outputs
                         out.write(json.dumps(stored.resource, ensure_ascii=False) + "\n")
                         count += 1
+                        if rtype in CHILD_TYPES:
+                            exported_children[stored.reference] = None
                 if count:
                     outputs.append({"type": rtype, "count": count})
                     exported += count
                     self._save(replace(job, exported=exported))
                 else:
                     path.unlink()
+            # the records that left the API, recorded with the request's AuditEvents (which
+            # also name the children they belong to)
+            record_access(txn, "export", exported_children)
         return outputs
 
     def _members(self, txn: Transaction, job: ExportJob) -> list[str]:
