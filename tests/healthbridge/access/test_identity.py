@@ -59,3 +59,26 @@ def test_token_role_must_match_the_practitioner_role_code(client_as: Any) -> Non
     wrong = client_as("paediatrician", user="m", **fhir_user).get("/fhir/Patient/kid-a")
     assert wrong.status_code == 401, wrong.text[:300]
     assert "role" in wrong.json()["issue"][0]["diagnostics"]
+
+
+def test_another_centres_child_identifier_is_not_duplicated(client_as: Any) -> None:
+    from tests import factories as f
+
+    system = client_as("system")
+    world.load(system)
+    manager = _as(client_as, "health-manager")
+    copy = {
+        **f.child(child_id="B", given="冒名"),
+        "extension": [world._enrol("centre-a", "2024-09-01")],
+    }
+    query = f"identifier={f.CHILD_ID}|B"
+    for headers in ({}, {"If-None-Exist": query}):
+        got = manager.post("/fhir/Patient", json=copy, headers=headers)
+        assert got.status_code == 409, got.text[:300]
+        body = got.json()
+        assert body["resourceType"] == "OperationOutcome"
+        assert "kid-b" not in got.text and "贝贝" not in got.text  # nothing of the record leaks
+    assert system.get(f"/fhir/Patient?{query}&_summary=count").json()["total"] == 1
+    # the centre's own child keeps its identifier through an update
+    own = system.get("/fhir/Patient/kid-a").json()
+    assert manager.put("/fhir/Patient/kid-a", json=own).status_code == 200
