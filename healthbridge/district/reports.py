@@ -17,6 +17,7 @@ figures of DOMAIN.md §6); this module only chooses their inputs:
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any, Final
 
 import numpy as np
@@ -26,6 +27,7 @@ from healthbridge.clinical.ruleset import RuleSet, load_ruleset
 from healthbridge.district.gather import DistrictFrames
 from healthbridge.errors import BadRequestError
 from healthbridge.reports.coverage import CoverageInputs, coverage_table
+from healthbridge.reports.suppression import suppress_small_cells
 from healthbridge.reports.prevalence import (
     WHO_GROUPINGS,
     PrevalenceReport,
@@ -83,10 +85,44 @@ def prevalence_report(
 ) -> PrevalenceReport:
     """WHO-style prevalences and z-score summaries for the district."""
     check_report_dates(as_of, period_start)
-    return prevalence_table(
+    report = prevalence_table(
         prevalence_input(frames, as_of=as_of, period_start=period_start),
         convention=convention,
         groupings=PREVALENCE_GROUPINGS,
+    )
+    return suppress_prevalence(report)
+
+
+def suppress_prevalence(report: PrevalenceReport) -> PrevalenceReport:
+    """The report with its groups of 1–2 children suppressed (:mod:`healthbridge.reports.
+    suppression`): what the API, the CSV files and the district page show."""
+    return replace(
+        report,
+        prevalence=suppress_small_cells(
+            report.prevalence,
+            size="n",
+            counts=("n", "cases"),
+            derived=("prevalence", "se", "ci_lower", "ci_upper"),
+        ),
+        zscores=suppress_small_cells(
+            report.zscores,
+            size="n",
+            counts=("n",),
+            derived=("mean", "sd", "se", "ci_lower", "ci_upper"),
+        ),
+    )
+
+
+def suppress_coverage(table: pd.DataFrame) -> pd.DataFrame:
+    """Coverage figures with the groups of 1–2 children suppressed (centre counts are not
+    children and are kept)."""
+    applies = table["unit"] == "child" if "unit" in table.columns else None
+    return suppress_small_cells(
+        table,
+        size="denominator",
+        counts=("numerator", "denominator"),
+        derived=("rate", "ci_lower", "ci_upper"),
+        applies=applies,
     )
 
 
@@ -140,12 +176,13 @@ def coverage_report(
 ) -> pd.DataFrame:
     """Coverage figures for the district and per centre (Wilson intervals)."""
     check_report_dates(as_of, period_start)
-    return coverage_table(
+    table = coverage_table(
         coverage_inputs(frames, population=population),
         as_of=as_of,
         period_start=period_start,
         grace_days=grace_days,
     )
+    return suppress_coverage(table)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -89,10 +89,12 @@ class Cell:
     numerator: int | None = None
     denominator: int | None = None
     unit: str = "%"
+    #: a group of 1–2 children: shown as "<3" with the page's footnote, no figures
+    suppressed: bool = False
 
     @property
     def empty(self) -> bool:
-        return self.value is None
+        return self.value is None and not self.suppressed
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +116,15 @@ class Table:
 def _number(value: Any) -> float | None:
     if value is None:
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except TypeError:  # pandas' NA: a suppressed small cell
+        return None
     return None if math.isnan(number) else number
+
+
+def _suppressed(row: Any) -> bool:
+    return bool(row.get("suppressed", False))
 
 
 def _count(value: Any) -> int | None:
@@ -176,6 +185,7 @@ def prevalence_view(
                 _number(r["ci_upper"]),
                 _count(r["cases"]),
                 _count(r["n"]),
+                suppressed=_suppressed(r),
             )
             if (r := by_indicator.get(code)) is not None
             else Cell(None)
@@ -203,6 +213,7 @@ def zscore_view(
                 _number(by_z[z]["ci_upper"]),
                 denominator=_count(by_z[z]["n"]),
                 unit="z",
+                suppressed=_suppressed(by_z[z]),
             )
             if z in by_z
             else Cell(None)
@@ -235,6 +246,7 @@ def coverage_views(
             _count(r["numerator"]),
             _count(r["denominator"]),
             unit=str(r["rate_unit"]),
+            suppressed=_suppressed(r),
         )
     sections: dict[str, list[Row]] = {
         "checkups": [],
