@@ -27,13 +27,13 @@ from healthbridge.clinical.ruleset import RuleSet, load_ruleset
 from healthbridge.district.gather import DistrictFrames
 from healthbridge.errors import BadRequestError
 from healthbridge.reports.coverage import CoverageInputs, coverage_table
-from healthbridge.reports.suppression import suppress_small_cells
 from healthbridge.reports.prevalence import (
     WHO_GROUPINGS,
     PrevalenceReport,
     latest_per_child,
     prevalence_table,
 )
+from healthbridge.reports.suppression import suppress_small_cells
 
 #: The rule set whose vaccination table gives the due ages (docs/clinical_rules.md).
 DEFAULT_RULESET: Final = ("cn-child-health", "2026.1", "CN")

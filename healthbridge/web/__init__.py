@@ -17,9 +17,9 @@ from starlette.responses import RedirectResponse, Response
 
 def mount(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to ``app``."""
-    from healthbridge.web import pages, pages_centre, pages_district, pages_doctor, pages_parent
     from healthbridge.api.errors import audit_refusal
     from healthbridge.errors import ForbiddenError, NotFoundError
+    from healthbridge.web import pages, pages_centre, pages_district, pages_doctor, pages_parent
     from healthbridge.web.auth import LoginRequiredError, PageForbiddenError, PageNotFoundError
     from healthbridge.web.common import page
 

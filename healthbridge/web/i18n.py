@@ -257,7 +257,8 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         "Aggregate figures only; no child can be identified on this page.",
     ),
     "district.suppressed_note": (
-        "“<3”：该组仅 1–2 名儿童，为保护隐私不显示人数及据此计算的比例和置信区间（CSV 与接口同样处理）。",
+        "“<3”：该组仅 1–2 名儿童，为保护隐私不显示人数及据此计算的比例和置信区间"
+        "（CSV 与接口同样处理）。",
         "“<3”: a group of only 1–2 children; its counts and the figures computed from them are "
         "not shown, to protect privacy (the same in the CSV files and the API).",
     ),

@@ -71,7 +71,8 @@ def test_refused_and_not_found_attempts_are_audited(client_as: Any) -> None:
     assert all(e["subtype"][0]["code"] == "read" for e in by_parent)
     assert _by(failed, "user-district-official")
     refused = _by(failed, "user-health-manager")
-    assert refused and refused[0]["subtype"][0]["code"] == "transaction"
+    assert refused
+    assert refused[0]["subtype"][0]["code"] == "transaction"
     assert "kid-b" in refused[0]["outcomeDesc"]
     # the refused transaction wrote nothing (the audit record is all that remains)
     assert not _by(_events(admin, "outcome=0&subtype=create"), "user-health-manager")

@@ -9,7 +9,10 @@ from typing import Any
 from tests.healthbridge.access import world
 from tests.healthbridge.access.world import CALLERS
 
-ROWS = "儿童编号,测量日期,体重(kg),身长/身高(cm),测量方式,头围(cm),体温\nA,2026-05-01,9.8,76.5,卧位,45.2,36.6\n"
+ROWS = (
+    "儿童编号,测量日期,体重(kg),身长/身高(cm),测量方式,头围(cm),体温\n"
+    "A,2026-05-01,9.8,76.5,卧位,45.2,36.6\n"
+)
 
 
 def _as(client_as: Any, name: str) -> Any:

@@ -28,7 +28,8 @@ def test_groups_of_one_or_two_children_are_suppressed() -> None:
     assert out.loc[4, "cases"] == 2  # two cases among 30 children identify nobody
     assert out["group"].tolist() == frame["group"].tolist()  # labels stay
     csv = suppressed_for_csv(out)
-    assert csv.loc[1, "n"] == "<3" and csv.loc[2, "cases"] == "<3"
+    assert csv.loc[1, "n"] == "<3"
+    assert csv.loc[2, "cases"] == "<3"
     assert csv.loc[3, "n"] == 3
 
 
