@@ -47,9 +47,14 @@ def _as_of(call: OperationCall) -> dt.date:
     if raw is None:
         return dt.date.today()
     try:
-        return dt.date.fromisoformat(str(raw)[:10])
+        day = dt.date.fromisoformat(str(raw)[:10])
     except ValueError as exc:
         raise BadRequestError(f"Parameter date={raw!r} is not a date (YYYY-MM-DD)") from exc
+    # the schedule arithmetic (due dates years ahead) must stay inside the calendar
+    from healthbridge.district.reports import check_report_dates
+
+    check_report_dates(day, name="date")
+    return day
 
 
 def growth_observations(txn: Transaction, patient_id: str) -> list[dict[str, Any]]:

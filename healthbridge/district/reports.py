@@ -45,14 +45,17 @@ EARLIEST_REPORT_DATE: Final = dt.date(1900, 1, 1)
 LATEST_REPORT_DATE: Final = dt.date(2199, 12, 31)
 
 
-def check_report_dates(as_of: dt.date, period_start: dt.date | None = None) -> None:
-    """400 (:class:`BadRequestError`) unless the report dates are in the supported range."""
-    for name, day in (("as_of", as_of), ("period_start", period_start)):
+def check_report_dates(
+    as_of: dt.date, period_start: dt.date | None = None, *, name: str = "as_of"
+) -> None:
+    """400 (:class:`BadRequestError`) unless the report dates are in the supported range
+    (``name``: the parameter ``as_of`` is called in the request)."""
+    for param, day in ((name, as_of), ("period_start", period_start)):
         if day is not None and not EARLIEST_REPORT_DATE <= day <= LATEST_REPORT_DATE:
             raise BadRequestError(
-                f"报告日期 {name}={day.isoformat()} 超出范围"
+                f"报告日期 {param}={day.isoformat()} 超出范围"
                 f"（{EARLIEST_REPORT_DATE.isoformat()} 至 {LATEST_REPORT_DATE.isoformat()}）/ "
-                f"The report date {name}={day.isoformat()} is out of range "
+                f"The report date {param}={day.isoformat()} is out of range "
                 f"({EARLIEST_REPORT_DATE.isoformat()} to {LATEST_REPORT_DATE.isoformat()})"
             )
 

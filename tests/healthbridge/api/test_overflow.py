@@ -58,3 +58,30 @@ def test_number_parameter_overflow() -> None:
     assert rows == []
     _number_rows("probability", Node(0.5, "decimal"), rows)
     assert rows == [{"param": "probability", "value": 0.5}]
+
+
+def test_dates_at_the_calendar_ends(client: TestClient) -> None:
+    kid = client.post("/fhir/Patient", json=f.child()).json()["id"]
+    for query in (
+        "date=gt9999-12-31T23:59:59Z",
+        "date=lt0001-01-01T00:00:00%2B08:00",
+        "date=ge9999-12-31T23:59:59.999Z",
+    ):
+        got = client.get(f"/fhir/Observation?{query}")
+        assert got.status_code == 200, (query, got.text[:300])
+    late = f.observation(f"Patient/{kid}", date="9999-12-31T23:59:59Z")
+    assert client.post("/fhir/Observation", json=late).status_code == 201
+    for day in ("0001-01-01", "9999-12-31"):
+        report = client.get(f"/fhir/Patient/{kid}/$parent-report?date={day}")
+        assert report.status_code == 400, report.text[:300]
+        assert "date=" in report.json()["issue"][0]["diagnostics"]
+
+
+def test_date_range_holds_at_the_ends() -> None:
+    from healthbridge.fhir.values import date_range
+
+    low, high = date_range("9999-12-31T23:59:59Z")
+    assert low.startswith("9999-12-31T23:59:59")
+    assert high.startswith("9999-12-31T23:59:59.999999")
+    low, _ = date_range("0001-01-01T00:00:00+08:00")
+    assert low.startswith("0001-01-01T00:00:00")
