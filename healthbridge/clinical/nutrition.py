@@ -46,6 +46,8 @@ class GrowthPoint:
     fbmi: bool = False
     fhc: bool = False
     weight: float | None = None
+    #: scored at the corrected age of a preterm child (only compare points of one age basis)
+    corrected: bool = False
 
     def z(self, column: str) -> float | None:
         value: float | None = getattr(self, column)
@@ -184,6 +186,7 @@ def prepare_growth(growth: pd.DataFrame) -> pd.DataFrame:
             g[column] = np.nan
         flag = FLAG_OF[column]
         g[flag] = g[flag].fillna(0).astype(bool) if flag in g.columns else False
+    g["corrected"] = g["corrected"].fillna(0).astype(bool) if "corrected" in g.columns else False
     return g
 
 

@@ -158,6 +158,7 @@ GROWTH_FIELDS = (
     "fbmi",
     "fhc",
     "weight",
+    "corrected",
 )
 
 
@@ -179,6 +180,7 @@ def _growth_point(oid: Any, on: date, age_days: Any, *values: Any) -> GrowthPoin
         fbmi=flags[3],
         fhc=flags[4],
         weight=_opt_float(values[10]),
+        corrected=bool(_opt_float(values[11])),
     )
 
 

@@ -374,6 +374,7 @@ def _growth(sessions: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
         flag = pd.to_numeric(scores[c], errors="coerce").astype(float)
         growth[c] = (flag.notna() & (flag != 0)).to_numpy()
     growth["weight"] = sessions["weight"].astype(float).to_numpy()
+    growth["corrected"] = scores["corrected"].to_numpy(dtype=bool)
     return growth
 
 
