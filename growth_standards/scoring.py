@@ -14,8 +14,8 @@ The rules are WHO's, as in the R packages ``anthro`` (``R/z-score.R`` and
 * age in days rounded (half up) before look-up; 2006 standards while the unrounded age is
   below 60 months, the 2007 reference (interpolated by month) from 60 months;
 * length/height: a standing height before 731 days gets +0.7 cm, a recumbent length from
-  731 days and below 60 months -0.7 cm; a standing height before 9 months is ignored as a position (``cmeasure``
-  missing, ``c9mo_flag`` = 1) and the value is used as a length;
+  731 days and below 60 months -0.7 cm; a standing height before 9 months is ignored as a
+  position (``cmeasure`` missing, ``c9mo_flag`` = 1) and the value is used as a length;
 * weight-for-length before 731 days, weight-for-height from 731 days; without an age, by the
   measure given, else length below 87 cm; the 45-110 / 65-120 cm limits apply to the
   converted value;
@@ -227,9 +227,7 @@ def _score(frame: pd.DataFrame, *, corrected_age: bool, pool: Executor) -> pd.Da
         clenhei[has_age & (day < HEIGHT_FROM_DAYS) & (measure == 2)] += LENHEI_ADJUST_CM
         # anthroplus (60 months on) uses the height as measured: no conversion there
         under_60 = months < WHO2007_FROM_MONTHS
-        clenhei[has_age & (day >= HEIGHT_FROM_DAYS) & under_60 & (measure == 1)] -= (
-            LENHEI_ADJUST_CM
-        )
+        clenhei[has_age & (day >= HEIGHT_FROM_DAYS) & under_60 & (measure == 1)] -= LENHEI_ADJUST_CM
         cbmi = weight / (clenhei / 100.0) ** 2
 
     values = {**inputs.numbers, "clenhei": clenhei, "cbmi": cbmi}

@@ -416,9 +416,7 @@ def _rapid_gain_frame(
     first = birth[last]
     ok = (first >= 0) & (first != last)
     last, first = last[ok], first[ok]
-    ok = (g["age_days"].to_numpy()[last] <= rg.max_age_days) & (
-        corrected[last] == corrected[first]
-    )
+    ok = (g["age_days"].to_numpy()[last] <= rg.max_age_days) & (corrected[last] == corrected[first])
     ok &= np.round(z[last] - z[first], _DECIMALS) > rg.min_rise
     last, first = last[ok], first[ok]
     wfl, bmi = g["zwfl"].to_numpy(dtype=float), g["zbmi"].to_numpy(dtype=float)

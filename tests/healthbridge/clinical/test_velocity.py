@@ -144,9 +144,7 @@ def test_rapid_gain_is_not_judged_between_two_later_points(rs: RuleSet) -> None:
 @pytest.mark.parametrize(("age", "rapid"), [(730, True), (731, False)])
 def test_rapid_gain_only_up_to_two_years(rs: RuleSet, age: int, rapid: bool) -> None:
     history = [point("b", BIRTH, zwei=-1.0), point("o2", BIRTH + timedelta(days=age), zwei=0.0)]
-    assert (
-        AlertKind.RAPID_WEIGHT_GAIN in found(rs, history, BIRTH + timedelta(days=age))
-    ) is rapid
+    assert (AlertKind.RAPID_WEIGHT_GAIN in found(rs, history, BIRTH + timedelta(days=age))) is rapid
 
 
 def test_no_rapid_gain_for_a_wasted_child_recovering(rs: RuleSet) -> None:
