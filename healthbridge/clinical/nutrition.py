@@ -1,4 +1,5 @@
-"""Nutritional status from z-scores (DOMAIN.md §2.2), WHO 2006 or Chinese 2024 convention.
+"""Nutritional status from z-scores (DOMAIN.md §2.2): WHO convention, or WHO z-scores judged
+with the WS/T 423-2022 / 2024 weight-management cut-offs (``who-z-wst423-2022``).
 
 The current status of a child uses, for each rule's indicator, the child's latest measurement
 that has a value for it (the primary column, else the rule's fallback column, e.g. BMI-for-age
@@ -94,6 +95,8 @@ def nutrition_findings(
         if point.flagged(column) or not in_interval(value, rule):
             continue
         if rule.max_age_days is not None and point.age_days >= rule.max_age_days:
+            continue
+        if rule.min_age_days is not None and point.age_days < rule.min_age_days:
             continue
         finding = Finding(
             subject=child_id,
@@ -271,6 +274,8 @@ def nutrition_frame(
             mask &= (v <= rule.upper) if rule.upper_inclusive else (v < rule.upper)
         if rule.max_age_days is not None:
             mask &= latest["age_days"].to_numpy() < rule.max_age_days
+        if rule.min_age_days is not None:
+            mask &= latest["age_days"].to_numpy() >= rule.min_age_days
         hit = latest[mask].copy()
         if hit.empty:
             continue

@@ -61,6 +61,8 @@ def parse_meta(root: Reader) -> TableMeta:
 
 #: Days per year when an age limit in years is compared with an age in days (WHO anthro).
 DAYS_PER_YEAR = 365.25
+#: Days per month when an age limit in months is compared with an age in days (WHO anthro).
+DAYS_PER_MONTH = 30.4375
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,8 @@ class NutritionRule:
     upper_inclusive: bool
     max_age_days: float | None
     evidence: Evidence
+    #: the rule applies from this age in days (``min_age_months`` × 30.4375, WHO anthro)
+    min_age_days: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,8 @@ class NutritionConvention:
     name_zh: str
     name_en: str
     rules: tuple[NutritionRule, ...]
+    #: former ids still accepted (e.g. ``cn-2024``)
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +103,7 @@ class NutritionTable:
 
     def convention(self, convention_id: str) -> NutritionConvention:
         for conv in self.conventions:
-            if conv.id == convention_id:
+            if conv.id == convention_id or convention_id in conv.aliases:
                 return conv
         known = ", ".join(c.id for c in self.conventions)
         raise RuleTableError(f"nutrition convention {convention_id!r} not in table ({known})")
@@ -131,13 +137,22 @@ def parse_nutrition(root: Reader) -> NutritionTable:
                     upper_inclusive=r.boolean("upper_inclusive", False),
                     max_age_days=r.number("max_age_years") * DAYS_PER_YEAR
                     if r.has("max_age_years")
+                    else r.number("max_age_months") * DAYS_PER_MONTH
+                    if r.has("max_age_months")
                     else None,
                     evidence=r.evidence(),
+                    min_age_days=r.number("min_age_months") * DAYS_PER_MONTH
+                    if r.has("min_age_months")
+                    else None,
                 )
             )
         conventions.append(
             NutritionConvention(
-                conv.text("id"), conv.text("name_zh"), conv.text("name_en"), tuple(rules)
+                conv.text("id"),
+                conv.text("name_zh"),
+                conv.text("name_en"),
+                tuple(rules),
+                conv.texts("aliases", ()),
             )
         )
     imp = root.table("implausible")
