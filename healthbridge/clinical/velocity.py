@@ -310,7 +310,10 @@ def measurement_gap_finding(
 
 
 def _valid(g: pd.DataFrame, column: str) -> npt.NDArray[np.bool_]:
-    return g[column].notna().to_numpy() & ~g[FLAG_OF[column]].to_numpy()
+    out: npt.NDArray[np.bool_] = g[column].notna().to_numpy() & ~g[FLAG_OF[column]].to_numpy(
+        dtype=bool
+    )
+    return out
 
 
 def _first_rows(codes: npt.NDArray[np.int64], rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
@@ -330,7 +333,8 @@ def _birth_rows(g: pd.DataFrame, rule: FalteringRule) -> npt.NDArray[np.intp]:
     first = first[g["age_days"].to_numpy()[first] <= rule.birth_max_age_days]
     by_code = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, dtype=np.intp)
     by_code[codes[first]] = first
-    return by_code[codes]
+    out: npt.NDArray[np.intp] = by_code[codes]
+    return out
 
 
 def _group_cummax(codes: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> Any:
