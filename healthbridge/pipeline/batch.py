@@ -147,14 +147,39 @@ def _children(conn: Connection) -> dict[str, x.ChildInfo]:
     return patients
 
 
-def _children_frame(patients: dict[str, x.ChildInfo]) -> pd.DataFrame:
+def _altitudes(conn: Connection) -> x.Altitudes:
+    """Location altitudes (``position.altitude``) for the anaemia thresholds."""
+    raw = dbf.fields(conn, "Location", {"doc": "$"})
+    return x.altitudes(dbf.parse(raw["doc"].tolist()))
+
+
+def _children_frame(
+    patients: dict[str, x.ChildInfo], altitudes: x.Altitudes | None = None
+) -> pd.DataFrame:
+    at = altitudes or x.Altitudes({}, {})
     rows = [
-        (i.child_id, i.birth_date, i.sex.value, i.centre_id, i.class_id, i.gestational_weeks)
+        (
+            i.child_id,
+            i.birth_date,
+            i.sex.value,
+            i.centre_id,
+            i.class_id,
+            i.gestational_weeks,
+            at.of(i),
+        )
         for i in patients.values()
     ]
     return _frame(
         rows,
-        ("child_id", "birth_date", "sex", "centre_id", "class_id", "gestational_weeks"),
+        (
+            "child_id",
+            "birth_date",
+            "sex",
+            "centre_id",
+            "class_id",
+            "gestational_weeks",
+            "altitude_m",
+        ),
         ("birth_date",),
     )
 
@@ -866,13 +891,14 @@ def _read_district(repository: Repository, workers: int, source: Source) -> Dist
             )
         use_table = source == "table" or (source == "auto" and current)
         patients = _table_patients(conn) if use_table else None
+        altitudes = _altitudes(conn)
     if patients is None:
         inputs = _from_documents(repository, workers)
-        children = _children_frame(inputs.patients)
+        children = _children_frame(inputs.patients, altitudes)
         assert inputs.observations is not None
         observed = _observation_frames(inputs.observations, children, inputs.n_observations)
         return _read_rest(engine, inputs, children, lambda: observed, "documents")
-    children = _children_frame(patients)
+    children = _children_frame(patients, altitudes)
     known = set(patients)
     if workers <= 1 or not _shareable(repository):
         with engine.connect() as conn:

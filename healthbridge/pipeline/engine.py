@@ -12,6 +12,7 @@ record (a centre's last days of morning checks for a cluster evaluation).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -250,6 +251,7 @@ class Pipeline:
             record["Immunization"],
             record["QuestionnaireResponse"],
             scored.points,
+            child_altitude(txn, info),
         )
         findings = evaluate_child(inputs, self.ruleset, as_of)
         cid = info.child_id
@@ -359,6 +361,7 @@ def build_record(
     immunizations: list[dict[str, Any]],
     responses: list[dict[str, Any]],
     points: tuple[Any, ...],
+    altitude_m: float | None = None,
 ) -> ChildRecord:
     """The :class:`ChildRecord` of one child from its resources and scored growth points."""
     return ChildRecord(
@@ -368,6 +371,7 @@ def build_record(
         centre_id=info.centre_id,
         class_id=info.class_id,
         gestational_weeks=info.gestational_weeks,
+        altitude_m=altitude_m,
         growth=points,
         checkups=tuple(x.checkups(encounters)),
         doses=tuple(x.doses(immunizations)),
@@ -376,6 +380,26 @@ def build_record(
         screenings=tuple(x.screenings(responses)),
         enrolments=info.enrolments,
     )
+
+
+def child_altitude(txn: Transaction, info: x.ChildInfo) -> float | None:
+    """Metres above sea level where the child is cared for (:meth:`.extract.Altitudes.of`):
+    the class Location's ``position.altitude``, else the centre's managed Locations'."""
+    if info.class_id is None and info.centre_id is None:
+        return None
+    found: list[dict[str, Any]] = []
+    if info.class_id is not None:
+        with contextlib.suppress(NotFoundError, GoneError):
+            found.append(txn.read("Location", info.class_id).resource or {})
+    if info.centre_id is not None:
+        found += [
+            s.resource
+            for s in search_all(
+                txn, "Location", [("organization", f"Organization/{info.centre_id}")]
+            )
+            if s.resource
+        ]
+    return x.altitudes(found).of(info)
 
 
 def _alerts_of(
