@@ -41,7 +41,7 @@ from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vocab import SubjectType
 from healthbridge.pipeline import dbframes as dbf
 from healthbridge.pipeline import extract as x
-from healthbridge.pipeline.alerts import Routing, apply_actions, open_alerts
+from healthbridge.pipeline.alerts import Routing, apply_actions, current_rules, open_alerts
 from healthbridge.pipeline.engine import child_routing, is_health_manager, now_instant
 from healthbridge.pipeline.errors import PipelineConfigError
 from healthbridge.pipeline.scoring import score_columns
@@ -1052,13 +1052,16 @@ def evaluate_database(
             if rtype == "Organization":
                 subjects.add((SubjectType.CENTRE, rid))
         planned: list[tuple[tuple[SubjectType, str], tuple[AlertAction, ...]]] = []
+        rules = current_rules(ruleset)
         for key in sorted(subjects):
             stype, sid = key
             ref = f"{'Organization' if stype is SubjectType.CENTRE else 'Patient'}/{sid}"
             current: tuple[OpenAlert, ...] = open_alerts(sid, d.flags.get(ref, []), d.tasks)
             report.open_alerts += len(current)
             kinds = CENTRE_KINDS if stype is SubjectType.CENTRE else CHILD_KINDS
-            actions = reconcile(sid, current, by_subject.get(key, []), evaluated_kinds=kinds)
+            actions = reconcile(
+                sid, current, by_subject.get(key, []), evaluated_kinds=kinds, current_rules=rules
+            )
             if actions:
                 planned.append((key, actions))
                 report.actions.update(a.action.value for a in actions)

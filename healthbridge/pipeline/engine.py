@@ -33,7 +33,7 @@ from healthbridge.clinical.records import ChildRecord
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import GoneError, NotFoundError
 from healthbridge.pipeline import extract as x
-from healthbridge.pipeline.alerts import Routing, apply_actions, open_alerts
+from healthbridge.pipeline.alerts import Routing, apply_actions, current_rules, open_alerts
 from healthbridge.pipeline.scoring import (
     Scored,
     is_derived,
@@ -266,7 +266,11 @@ class Pipeline:
             if (fid := x.ref_id(task.get("focus"), "Flag")) is not None
         }
         actions = reconcile(
-            cid, open_alerts(cid, flags, tasks), findings, evaluated_kinds=CHILD_KINDS
+            cid,
+            open_alerts(cid, flags, tasks),
+            findings,
+            evaluated_kinds=CHILD_KINDS,
+            current_rules=current_rules(self.ruleset),
         )
         if actions:
             manager = health_manager(txn, info.centre_id) if info.centre_id else None
@@ -347,7 +351,11 @@ class Pipeline:
         ref = f"Organization/{centre_id}"
         flags, tasks = _alerts_of(txn, ref)
         actions = reconcile(
-            centre_id, open_alerts(centre_id, flags, tasks), findings, evaluated_kinds=CENTRE_KINDS
+            centre_id,
+            open_alerts(centre_id, flags, tasks),
+            findings,
+            evaluated_kinds=CENTRE_KINDS,
+            current_rules=current_rules(self.ruleset),
         )
         if actions:
             routing = Routing(health_manager(txn, centre_id), None)
