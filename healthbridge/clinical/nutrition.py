@@ -223,6 +223,16 @@ def last_rows(codes: npt.NDArray[np.int64], rows: npt.NDArray[np.intp]) -> npt.N
     return rows[keep]
 
 
+def first_rows(codes: npt.NDArray[np.int64], rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """Of ``rows`` (ascending positions in a prepared growth frame), each child's first."""
+    if len(rows) == 0:
+        return rows
+    c = codes[rows]
+    keep = np.ones(len(rows), dtype=bool)
+    keep[1:] = c[1:] != c[:-1]
+    return rows[keep]
+
+
 def _latest_frame(g: pd.DataFrame, column: str, fallback: str | None) -> pd.DataFrame:
     """Per child: the latest row with a value in ``column`` (else ``fallback``)."""
     value = g[column].to_numpy(dtype=float)

@@ -825,7 +825,11 @@ def anaemia_frame(
         )
         threshold[inside] = band.anaemia_below
     altitude = ch.altitude[l_child]
-    threshold += np.array([table.altitude_adjustment(float(a)) for a in altitude])
+    adjust = np.zeros(len(latest))  # AnaemiaTable.altitude_adjustment, vectorised
+    with np.errstate(invalid="ignore"):
+        for step in table.altitude:
+            adjust[altitude >= step.from_m] = step.adjust_g_l
+    threshold += adjust
     # a superset (the per-child function decides): no float edge at a threshold is lost
     candidate = ~np.isnan(threshold) & ~(l_hb >= threshold + 1e-6)
     starts = np.r_[0, latest[:-1] + 1]

@@ -38,7 +38,13 @@ from healthbridge.clinical._days import add_by_birth, day_numbers
 from healthbridge.clinical.ages import add_age, day_number
 from healthbridge.clinical.alerts import Finding
 from healthbridge.clinical.frames import FINDING_COLUMNS, findings_to_frame, require_columns
-from healthbridge.clinical.nutrition import CHILD_CODE, GrowthPoint, last_rows, prepare_growth
+from healthbridge.clinical.nutrition import (
+    CHILD_CODE,
+    GrowthPoint,
+    first_rows,
+    last_rows,
+    prepare_growth,
+)
 from healthbridge.clinical.tables import (
     FalteringIndicator,
     FalteringRule,
@@ -316,20 +322,10 @@ def _valid(g: pd.DataFrame, column: str) -> npt.NDArray[np.bool_]:
     return out
 
 
-def _first_rows(codes: npt.NDArray[np.int64], rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
-    """Of ``rows`` (ascending positions in a prepared growth frame), each child's first."""
-    if len(rows) == 0:
-        return rows
-    c = codes[rows]
-    keep = np.ones(len(rows), dtype=bool)
-    keep[1:] = c[1:] != c[:-1]
-    return rows[keep]
-
-
 def _birth_rows(g: pd.DataFrame, rule: FalteringRule) -> npt.NDArray[np.intp]:
     """Per row: the row of its child's birth measurement (:func:`birth_point`), or -1."""
     codes = g[CHILD_CODE].to_numpy()
-    first = _first_rows(codes, np.flatnonzero(_valid(g, "zwei")))
+    first = first_rows(codes, np.flatnonzero(_valid(g, "zwei")))
     first = first[g["age_days"].to_numpy()[first] <= rule.birth_max_age_days]
     by_code = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, dtype=np.intp)
     by_code[codes[first]] = first
@@ -372,9 +368,15 @@ def _falls(
     else:
         b = birth[last]
         birth_z = np.where(b >= 0, g["zwei"].to_numpy(dtype=float)[np.maximum(b, 0)], np.nan)
-        spaces = np.array([rule.spaces_for_birth(float(v)) for v in birth_z], dtype=np.int64)
-    thresholds = {n: rule.min_fall(int(n)) for n in np.unique(spaces).tolist()}
-    need = np.array([thresholds[int(n)] for n in spaces], dtype=float)
+        with np.errstate(invalid="ignore"):
+            spaces = np.select(
+                [np.isnan(birth_z), birth_z < rule.birth_low_z, birth_z > rule.birth_high_z],
+                [rule.spaces_birth_unknown, rule.spaces_birth_low, rule.spaces_birth_high],
+                rule.spaces_birth_mid,
+            )
+    need = np.zeros(len(last))
+    for n in np.unique(spaces).tolist():
+        need[spaces == n] = rule.min_fall(int(n))
     with np.errstate(invalid="ignore"):
         fall = np.isfinite(ref) & (np.round(ref - z[last], _DECIMALS) >= need)
     below = z[last] < rule.below_z if ind.column == rule.below_column else np.zeros_like(fall)
