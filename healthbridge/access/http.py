@@ -31,7 +31,7 @@ from healthbridge.access.authn import (
 from healthbridge.access.control import PrincipalAccess
 from healthbridge.access.errors import AuthenticationError
 from healthbridge.access.tokens import JwksFetcher, Principal, Role
-from healthbridge.config import DEFAULT_AUTH_SECRET, Settings
+from healthbridge.config import Settings
 from healthbridge.store.hooks import SYSTEM_CONTEXT, RequestContext, StoreHooks
 from healthbridge.store.repository import Repository
 
@@ -47,13 +47,21 @@ LOCAL_TIMEZONE: Final = ZoneInfo("Asia/Shanghai")
 def install(
     app: FastAPI, settings: Settings, hooks: StoreHooks, *, jwks_fetcher: JwksFetcher | None = None
 ) -> None:
-    """Attach the authenticator to ``app`` and register the audit hooks (once)."""
+    """Attach the authenticator to ``app`` and register the audit hooks (once).
+
+    Refuses to build the app (:class:`RuntimeError`) outside development with a missing,
+    short or published token secret."""
+    problem = settings.secret_problem()
+    if problem:
+        raise RuntimeError(problem)
     app.state.authenticator = Authenticator(settings, jwks_fetcher=jwks_fetcher)
     if not auditing.audited(hooks):
         auditing.install(hooks)
-    if settings.auth_mode == "local" and settings.auth_secret == DEFAULT_AUTH_SECRET:
+    if settings.auth_mode == "local" and not settings.auth_secret:
         log.warning(
-            "Local tokens use the built-in development secret; set HEALTHBRIDGE_AUTH_SECRET"
+            "Development: local tokens use the secret generated in %s; set "
+            "HEALTHBRIDGE_AUTH_SECRET for anything shared",
+            settings.data_dir,
         )
 
 

@@ -27,7 +27,7 @@ import pytest
 
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import Repository
-from healthbridge.web.pages import DEMO_OFFICIAL
+from healthbridge.web.pages_signin import DEMO_OFFICIAL
 from tests.healthbridge.web.world import World, build_world, write_alert
 
 pytestmark = pytest.mark.browser
