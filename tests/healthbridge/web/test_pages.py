@@ -45,10 +45,17 @@ def sign_in_as(client: TestClient, person: str) -> str:
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie
     assert "samesite=lax" in cookie
-    client.cookies.set("healthbridge_session", r.cookies["healthbridge_session"])
+    assert r.cookies["healthbridge_session"]  # kept by the client's cookie jar
     home = str(r.headers["location"])
     client.headers["x-csrf-token"] = csrf_of(client.get(home).text)
     return home
+
+
+def session_cookie(client: TestClient) -> str:
+    """The client's session cookie value."""
+    found = [c.value for c in client.cookies.jar if c.name == "healthbridge_session"]
+    assert len(found) == 1 and found[0] is not None
+    return found[0]
 
 
 def login(client: TestClient, world: World, who: str) -> str:
