@@ -202,6 +202,13 @@ def set_password(conn: Connection, account_id: str, password: str) -> None:
     )
 
 
+def set_password_hash(conn: Connection, account_id: str, password_hash: str) -> None:
+    """Store an already computed argon2 hash (the shared hash of the demo accounts)."""
+    conn.execute(
+        update(ACCOUNT).where(ACCOUNT.c.id == account_id).values(password_hash=password_hash)
+    )
+
+
 def set_active(conn: Connection, account_id: str, active: bool) -> None:
     conn.execute(update(ACCOUNT).where(ACCOUNT.c.id == account_id).values(active=active))
 

@@ -54,7 +54,8 @@ def sign_in_as(client: TestClient, person: str) -> str:
 def session_cookie(client: TestClient) -> str:
     """The client's session cookie value."""
     found = [c.value for c in client.cookies.jar if c.name == "healthbridge_session"]
-    assert len(found) == 1 and found[0] is not None
+    assert len(found) == 1
+    assert found[0] is not None
     return found[0]
 
 
