@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from healthbridge.store.repository import Repository
 
 
 @pytest.fixture
-def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def _data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     monkeypatch.setenv("HEALTHBRIDGE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HEALTHBRIDGE_ENVIRONMENT", "development")
     monkeypatch.delenv("HEALTHBRIDGE_AUTH_SECRET", raising=False)
@@ -26,8 +27,9 @@ def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     get_settings.cache_clear()
 
 
+@pytest.mark.usefixtures("_data_dir")
 def test_create_admin_reads_the_password_from_stdin(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("a-long-admin-password\n"))
     assert main(["user", "create-admin", "--username", "Root", "--password-stdin"]) == 0
@@ -42,7 +44,8 @@ def test_create_admin_reads_the_password_from_stdin(
     engine.dispose()
 
 
-def test_demo_accounts_only_in_development(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("_data_dir")
+def test_demo_accounts_only_in_development(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEALTHBRIDGE_ENVIRONMENT", "test")
     monkeypatch.setenv("HEALTHBRIDGE_AUTH_SECRET", "x" * 40)
     get_settings.cache_clear()
