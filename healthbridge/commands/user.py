@@ -85,11 +85,11 @@ def create_demo_accounts(repo: Repository) -> int:
     from healthbridge.access import accounts
     from healthbridge.access.tokens import Role
     from healthbridge.store.hooks import SYSTEM_CONTEXT
-    from healthbridge.web.pages_signin import DEMO_PASSWORD
+    from healthbridge.web.pages_signin import DEMO_OFFICIAL_USERNAME, DEMO_PASSWORD, demo_username
 
     shared = accounts.hash_password(DEMO_PASSWORD)
     people: list[tuple[str, Role, str, str | None, str | None]] = [
-        ("district", Role.DISTRICT_OFFICIAL, "区卫健局（演示）", None, None)
+        (DEMO_OFFICIAL_USERNAME, Role.DISTRICT_OFFICIAL, "区卫健局（演示）", None, None)
     ]
     with repo.transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
         for kind in ("PractitionerRole", "RelatedPerson"):
@@ -99,8 +99,7 @@ def create_demo_accounts(repo: Repository) -> int:
                     role, org = accounts.identity_of(resource)
                 except accounts.AccountError:
                     continue
-                practitioner = (resource.get("practitioner") or {}).get("reference", "")
-                username = practitioner.split("/")[-1] if practitioner else match.id
+                username = demo_username(resource)
                 name = ((resource.get("name") or [{}])[0]).get("text", "")
                 people.append((username, role, name, f"{kind}/{match.id}", org))
     made = 0

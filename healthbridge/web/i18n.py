@@ -61,9 +61,10 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     ),
     "login.unknown_person": ("档案中没有此人员。", "The record holds no such person."),
     "login.demo_password": (
-        "演示账号的用户名即下方括号中的编号，密码均为 {password}。",
-        "Demo accounts: the username is the id shown below, the password is {password}.",
+        "点击下方人员直接进入；也可用其用户名和密码 {password} 登录。",
+        "Tap a person below to enter, or sign in with their username and the password {password}.",
     ),
+    "login.demo_username": ("用户名 {username}", "username {username}"),
     "invite.title": ("设置密码", "Set your password"),
     "invite.for": ("账号：{name}（用户名 {username}）", "Account: {name} (username {username})"),
     "invite.password": ("新密码（至少8位）", "New password (at least 8 characters)"),

@@ -17,7 +17,7 @@ Every sign-in starts a server-side session (:func:`healthbridge.web.auth.sign_in
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
@@ -46,6 +46,8 @@ HOME: Final = {
 STAFF_ROLE: Final = accounts.STAFF_ROLE_SYSTEM
 #: The demo district official (the record holds no resource for officials).
 DEMO_OFFICIAL: Final = "demo-district-official"
+#: The username of the demo district official's password account.
+DEMO_OFFICIAL_USERNAME: Final = "district"
 #: The password of the demo accounts ``healthbridge demo`` creates in development.
 DEMO_PASSWORD: Final = "healthbridge-demo"
 #: People of each kind the demo picker lists.
@@ -80,11 +82,23 @@ def _name(resource: dict[str, object], fallback: str) -> str:
     return fallback
 
 
-def demo_people(repo: Repository) -> list[tuple[Role, str, str]]:
-    """(role, choice, name) of the demo people the picker offers: the district official,
-    then a few health managers, paediatricians and parents the record holds."""
-    people: list[tuple[Role, str, str]] = [
-        (Role.DISTRICT_OFFICIAL, DEMO_OFFICIAL, "区卫健局 · 演示 / district bureau (demo)")
+def demo_username(resource: dict[str, Any]) -> str:
+    """The username of a demo person's password account: a staff member's Practitioner id,
+    a parent's RelatedPerson id (``healthbridge user demo-accounts``)."""
+    practitioner = (resource.get("practitioner") or {}).get("reference", "")
+    return str(practitioner.split("/")[-1] if practitioner else resource.get("id", ""))
+
+
+def demo_people(repo: Repository) -> list[tuple[Role, str, str, str]]:
+    """(role, choice, name, username) of the demo people the picker offers: the district
+    official, then a few health managers, paediatricians and parents the record holds."""
+    people: list[tuple[Role, str, str, str]] = [
+        (
+            Role.DISTRICT_OFFICIAL,
+            DEMO_OFFICIAL,
+            "区卫健局 · 演示 / district bureau (demo)",
+            DEMO_OFFICIAL_USERNAME,
+        )
     ]
     with repo.transaction(SYSTEM_CONTEXT, write=False) as txn:
         for code, role in (
@@ -98,9 +112,12 @@ def demo_people(repo: Repository) -> list[tuple[Role, str, str]]:
             for s in found.matches:
                 r = s.resource or {}
                 pr = data.read(txn, "Practitioner", r["practitioner"]["reference"].split("/")[-1])
-                people.append((role, f"PractitionerRole/{s.id}", _name(pr or {}, s.id)))
+                ref = f"PractitionerRole/{s.id}"
+                people.append((role, ref, _name(pr or {}, s.id), demo_username(r)))
         for s in txn.search_params("RelatedPerson", [("_count", str(DEMO_LISTED))]).matches:
-            people.append((Role.PARENT, f"RelatedPerson/{s.id}", _name(s.resource or {}, s.id)))
+            r = s.resource or {}
+            ref = f"RelatedPerson/{s.id}"
+            people.append((Role.PARENT, ref, _name(r, s.id), demo_username(r)))
     return people
 
 
