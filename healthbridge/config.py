@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     oidc_issuer: str = ""
     oidc_audience: str = ""
     oidc_jwks_url: str = ""
+    #: OIDC sign-in to the web pages (authorization code + PKCE; docs/access.md): on when
+    #: ``oidc_issuer`` and ``oidc_client_id`` are set. The secret is optional (public client).
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid profile email"
+    #: ID-token claim that names the local account (matched to its ``oidc_subject``).
+    oidc_match_claim: str = "sub"
     #: Seconds a fetched JWKS is trusted before it is fetched again.
     oidc_jwks_max_age: float = Field(default=3600.0, gt=0)
 

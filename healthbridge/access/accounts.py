@@ -150,7 +150,10 @@ def create_account(
         raise AccountError("account.bad_username")
     if role in (Role.SYSTEM,):
         raise AccountError("account.no_identity")
-    if conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.username == name)).first():
+    taken = ACCOUNT.c.username == name
+    if oidc_subject is not None:
+        taken = taken | (ACCOUNT.c.oidc_subject == oidc_subject)
+    if conn.execute(select(ACCOUNT.c.id).where(taken)).first():
         raise AccountError("account.taken")
     account_id = uuid.uuid4().hex
     row = {

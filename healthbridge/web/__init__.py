@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 def mount(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to ``app``."""
     from healthbridge.web import (
+        oidc,
         pages,
         pages_admin,
         pages_centre,
@@ -36,7 +37,7 @@ def mount(app: FastAPI) -> None:
     from healthbridge.web.common import page
 
     modules = (pages_signin, pages, pages_parent, pages_centre, pages_doctor, pages_district)
-    for module in (*modules, pages_admin):
+    for module in (*modules, pages_admin, oidc):
         app.include_router(
             module.router,
             prefix="/app",

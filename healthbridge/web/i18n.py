@@ -59,6 +59,14 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         "档案中已找不到与此账号对应的人员，请联系管理员。",
         "The record no longer holds the person of this account; contact your administrator.",
     ),
+    "login.oidc_failed": (
+        "统一身份认证登录未成功，请重试。",
+        "Signing in with your organisation's account did not succeed; try again.",
+    ),
+    "login.oidc_unknown": (
+        "此统一身份认证账号未在本系统开通，请联系管理员。",
+        "This organisation account has no access here; contact your administrator.",
+    ),
     "login.unknown_person": ("档案中没有此人员。", "The record holds no such person."),
     "login.demo_password": (
         "点击下方人员直接进入；也可用其用户名和密码 {password} 登录。",
@@ -91,6 +99,10 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "admin.display_name": ("姓名", "Name"),
     "admin.practitioner_role": ("岗位（PractitionerRole 编号）", "Post (PractitionerRole id)"),
     "admin.initial_password": ("初始密码（至少8位）", "Initial password (at least 8 characters)"),
+    "admin.oidc_subject": (
+        "统一身份认证账号（可选，与身份提供方的 sub 或邮箱一致）",
+        "Identity-provider account (optional: its sub or email claim)",
+    ),
     "admin.accounts": ("全部账号", "All accounts"),
     "admin.role": ("角色", "Role"),
     "admin.person": ("档案人员 / 机构", "Person / organisation"),

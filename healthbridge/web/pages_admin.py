@@ -54,10 +54,17 @@ def admin_create(
     display_name: Annotated[str, Form(max_length=200)] = "",
     practitioner_role: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
+    oidc_subject: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
-    """A staff account for a PractitionerRole of the record (role and organisation from it)."""
+    """A staff account for a PractitionerRole of the record (role and organisation from it);
+    ``oidc_subject`` lets the person sign in through the identity provider too."""
     user.require(Role.ADMIN)
-    form = {"username": username, "display_name": display_name, "pr": practitioner_role}
+    form = {
+        "username": username,
+        "display_name": display_name,
+        "pr": practitioner_role,
+        "oidc_subject": oidc_subject,
+    }
     rid = practitioner_role.strip().removeprefix("PractitionerRole/")
     try:
         with _repo(request).transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
@@ -74,6 +81,7 @@ def admin_create(
                 password=password,
                 fhir_user=f"PractitionerRole/{rid}",
                 organization=org,
+                oidc_subject=oidc_subject.strip() or None,
             )
     except FhirError:
         return _admin_page(request, user, 400, error="account.no_identity", form=form)

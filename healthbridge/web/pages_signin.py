@@ -145,9 +145,12 @@ def demo_principal(repo: Repository, choice: str) -> Principal | None:
     return Principal(rid, role, parse_scopes(DEFAULT_SCOPES[role]), choice, org)
 
 
-def _login_page(
+def login_page_response(
     request: Request, status: int = 200, error: str | None = None, username: str = ""
 ) -> Response:
+    """The sign-in page (with an error message and the username typed)."""
+    from healthbridge.web import oidc
+
     settings = _settings(request)
     people = demo_people(request.app.state.repository) if settings.demo_login_enabled else []
     return page(
@@ -159,7 +162,11 @@ def _login_page(
         error=error,
         username=username,
         demo_password=DEMO_PASSWORD if settings.demo_login_enabled else None,
+        oidc=oidc.enabled(settings),
     )
+
+
+_login_page = login_page_response
 
 
 @router.get("/login", name="login")
