@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The token secret earlier versions shipped as a default. It is public, so it is never used:
@@ -22,6 +22,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_AUTH_SECRET = "healthbridge-development-secret-change-me!"
 #: File under ``data_dir`` holding the generated development secret (mode 0600).
 SECRET_FILE = "auth-secret"
+
+
+class SmartClient(BaseModel):
+    """A registered SMART app (public client: PKCE, no secret)."""
+
+    #: Exact redirect URIs the app may ask for (RFC 6749 §3.1.2.2).
+    redirect_uris: list[str]
+    #: The app's launch URL for an EHR launch from a child's page (empty: standalone only).
+    launch_url: str = ""
+    name: str = ""
 
 
 class Settings(BaseSettings):
@@ -70,6 +80,9 @@ class Settings(BaseSettings):
     oidc_scopes: str = "openid profile email"
     #: ID-token claim that names the local account (matched to its ``oidc_subject``).
     oidc_match_claim: str = "sub"
+    #: SMART App Launch clients by ``client_id`` (JSON in ``HEALTHBRIDGE_SMART_CLIENTS``,
+    #: e.g. ``{"growth-app": {"redirect_uris": ["https://app.example/cb"]}}``).
+    smart_clients: dict[str, SmartClient] = Field(default_factory=dict)
     #: Seconds a fetched JWKS is trusted before it is fetched again.
     oidc_jwks_max_age: float = Field(default=3600.0, gt=0)
 

@@ -1,4 +1,5 @@
-"""Tables of sign-in: local accounts, invitations, server-side sessions, failed attempts.
+"""Tables of sign-in: local accounts, invitations, server-side sessions, failed attempts,
+SMART authorization codes.
 
 They hold no FHIR resource: an account *points at* the person the record holds (``fhir_user``:
 a RelatedPerson or PractitionerRole); its role and organisation are derived from that record
@@ -9,7 +10,7 @@ as argon2id hashes, session ids and invitation codes as SHA-256 digests.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer
+from sqlalchemy import BigInteger, Column, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -74,3 +75,16 @@ class SigninFailureRow(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=_pk())
     client: str = Field(max_length=64)
     at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class OAuthCodeRow(SQLModel, table=True):
+    """A SMART authorization code (one use, short-lived): what the token exchange grants."""
+
+    __tablename__ = "oauth_code"
+    code_hash: str = Field(primary_key=True, max_length=64)
+    client_id: str = Field(max_length=200)
+    redirect_uri: str = Field(max_length=2000)
+    challenge: str = Field(max_length=128)
+    grant: str = Field(sa_column=Column(Text, nullable=False))  # JSON: identity, scope, patient
+    expires: int = Field(sa_column=Column(BigInteger, nullable=False))
+    used: bool = False

@@ -63,6 +63,17 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def safe_next(value: str | None) -> str | None:
+    """A same-site path to return to after signing in (``/...`` but never ``//host``)."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return None
+
+
+def _home(principal: Principal, next_path: str | None = None) -> str:
+    return safe_next(next_path) or HOME.get(principal.role, "/app/")
+
+
 def principal_of(account: accounts.Account) -> Principal:
     """The identity a signed-in account acts as (its role's default SMART scopes)."""
     return Principal(
@@ -163,6 +174,7 @@ def login_page_response(
         username=username,
         demo_password=DEMO_PASSWORD if settings.demo_login_enabled else None,
         oidc=oidc.enabled(settings),
+        next=safe_next(request.query_params.get("next")) or "",
     )
 
 
@@ -179,6 +191,7 @@ def login_password(
     request: Request,
     username: Annotated[str, Form(max_length=128)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
+    next_path: Annotated[str, Form(alias="next", max_length=4000)] = "",
 ) -> Response:
     repo: Repository = request.app.state.repository
     outcome, account = accounts.check_password(repo.engine, username, password, _client(request))
@@ -189,7 +202,7 @@ def login_password(
         principal = checked_identity(request, principal_of(account))
     except AuthenticationError:
         return _login_page(request, 401, "login.no_identity", username)
-    return sign_in(request, principal, HOME.get(principal.role, "/app/"), account_id=account.id)
+    return sign_in(request, principal, _home(principal, next_path), account_id=account.id)
 
 
 @router.post("/login/token")
@@ -202,13 +215,17 @@ def login_token(request: Request, token: Annotated[str, Form()]) -> Response:
 
 
 @router.post("/login/demo")
-def login_demo(request: Request, person: Annotated[str, Form(max_length=300)] = "") -> Response:
+def login_demo(
+    request: Request,
+    person: Annotated[str, Form(max_length=300)] = "",
+    next_path: Annotated[str, Form(alias="next", max_length=4000)] = "",
+) -> Response:
     if not _settings(request).demo_login_enabled:
         return Response(status_code=404)
     principal = demo_principal(request.app.state.repository, person)
     if principal is None:
         return _login_page(request, 400, "login.unknown_person")
-    return sign_in(request, principal, HOME.get(principal.role, "/app/"))
+    return sign_in(request, principal, _home(principal, next_path))
 
 
 @router.post("/logout")

@@ -1,4 +1,4 @@
-"""Sign-in tables: accounts, invitations, web sessions and failed sign-ins.
+"""Sign-in tables: accounts, invitations, web sessions, failed sign-ins, SMART codes.
 
 See :mod:`healthbridge.store.account_models` and docs/access.md "Sign-in".
 
@@ -75,9 +75,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_signin_failure_client", "signin_failure", ["client", "at"])
+    op.create_table(
+        "oauth_code",
+        sa.Column("code_hash", text(length=64), nullable=False),
+        sa.Column("client_id", text(length=200), nullable=False),
+        sa.Column("redirect_uri", text(length=2000), nullable=False),
+        sa.Column("challenge", text(length=128), nullable=False),
+        sa.Column("grant", sa.Text(), nullable=False),
+        sa.Column("expires", sa.BigInteger(), nullable=False),
+        sa.Column("used", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("code_hash"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("oauth_code")
     op.drop_index("ix_signin_failure_client", table_name="signin_failure")
     op.drop_table("signin_failure")
     op.drop_index("ix_web_session_account_id", table_name="web_session")
