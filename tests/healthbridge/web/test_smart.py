@@ -3,6 +3,7 @@ patient context narrowing the user's reach, and the refusals (driven with the te
 
 from __future__ import annotations
 
+import html
 import re
 import secrets
 import urllib.parse
@@ -49,8 +50,6 @@ def _approve(client: TestClient, params: dict[str, str], **form: str) -> dict[st
     assert page.status_code == 200, page.text
     hidden = re.search(r'name="params" value="([^"]+)"', page.text)
     assert hidden is not None
-    import html
-
     r = client.post(
         "/auth/authorize",
         data={
@@ -58,7 +57,7 @@ def _approve(client: TestClient, params: dict[str, str], **form: str) -> dict[st
             "decision": "allow",
             "csrf_token": csrf_of(page.text),
             **form,
-        },  # fmt: skip
+        },
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
@@ -76,7 +75,7 @@ def _token(client: TestClient, code: str, verifier: str) -> Any:
             "redirect_uri": REDIRECT,
             "client_id": APP,
             "code_verifier": verifier,
-        },  # fmt: skip
+        },
     )
 
 
@@ -168,8 +167,6 @@ def test_refusals(site: tuple[TestClient, World]) -> None:
     page = client.get("/auth/authorize", params=params)
     hidden = re.search(r'name="params" value="([^"]+)"', page.text)
     assert hidden is not None
-    import html
-
     r = client.post(
         "/auth/authorize",
         data={
@@ -177,7 +174,7 @@ def test_refusals(site: tuple[TestClient, World]) -> None:
             "decision": "allow",
             "patient": world.other_child_id,
             "csrf_token": csrf_of(page.text),
-        },  # fmt: skip
+        },
         follow_redirects=False,
     )
     assert "error=access_denied" in r.headers["location"]
