@@ -94,6 +94,7 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         "链接只显示这一次；家长打开后自行设置密码。",
         "The link is shown only this once; the parent opens it and sets a password.",
     ),
+    "smart.apps": ("在应用中打开", "Open in an app"),
     "smart.title": ("授权应用访问", "Allow an app access"),
     "smart.asks": (
         "应用“{app}”请求以您的身份访问以下数据：",

@@ -48,6 +48,11 @@ def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
         indicator=indicator,
         indicators=indicators,
         titles={i: TITLES[i][user.lang] for i in TITLES},
+        smart_apps=[
+            (cid, c.name or cid)
+            for cid, c in request.app.state.settings.smart_clients.items()
+            if c.launch_url
+        ],
     )
 
 

@@ -124,6 +124,7 @@ def test_ehr_launch_binds_the_token_to_the_child(site: tuple[TestClient, World])
     others.remove(world.child_id)
     assert others, "the demo doctor should reach more than one child"
     sign_in_as(client, world.doctor)
+    assert f'data-testid="launch-{APP}"' in client.get(f"/app/child/{world.child_id}").text
     opened = client.post(f"/app/child/{world.child_id}/launch/{APP}", follow_redirects=False)
     assert opened.status_code == 303
     target = urllib.parse.urlsplit(opened.headers["location"])
