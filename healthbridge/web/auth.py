@@ -170,14 +170,15 @@ async def csrf_protect(request: Request) -> None:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
+    session = None
     if request.cookies.get(SESSION_COOKIE):
         session = await run_in_threadpool(_session, request)
-        expected = session.csrf if session is not None else None
-    else:
-        expected = request.cookies.get(CSRF_COOKIE)
+    # a live session's synchronizer token; without one (never signed in, or the session
+    # ended) the double-submitted pre-sign-in cookie, which the sign-in forms carry
+    expected = session.csrf if session is not None else request.cookies.get(CSRF_COOKIE)
     if not sent or not expected or not hmac.compare_digest(sent, expected):
-        if request.cookies.get(SESSION_COOKIE) and expected is None:
-            raise LoginRequiredError  # the session ended: sign in again
+        if request.cookies.get(SESSION_COOKIE) and session is None:
+            raise LoginRequiredError  # a form of an ended session: sign in again
         raise CsrfError("missing or wrong CSRF token")
 
 

@@ -378,3 +378,25 @@ def test_admin_creates_resets_and_deactivates_staff(site: tuple[TestClient, Worl
     # other roles may not open the admin page
     sign_in_as(client, world.manager)
     assert client.get("/app/admin").status_code == 403
+
+
+def test_signing_in_again_over_an_ended_session(site: tuple[TestClient, World]) -> None:
+    """A browser still holding a revoked session cookie can sign in (no redirect loop), and
+    a form of the ended session goes back to the sign-in page."""
+    client, world = site
+    _account(client, username="mother", role=Role.PARENT, password=PASSWORD,
+             fhir_user=world.parent)  # fmt: skip
+    sign_in_as(client, world.parent)
+    stale, token = session_cookie(client), client.headers.pop("x-csrf-token")
+    client.post("/app/logout", data={"csrf_token": token})
+    client.cookies.set("healthbridge_session", stale)
+    page = client.get("/app/login")
+    form = {"username": "mother", "password": PASSWORD, "csrf_token": csrf_of(page.text)}
+    r = client.post("/app/login", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/app/parent"
+    client.cookies.clear()
+    client.cookies.set("healthbridge_session", stale)
+    old_form = client.post("/app/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert old_form.status_code == 303
+    assert old_form.headers["location"] == "/app/login"
