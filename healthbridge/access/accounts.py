@@ -247,40 +247,54 @@ def check_password(
 ) -> tuple[Outcome, Account | None]:
     """Check a sign-in; counts failures per account and per client in the database.
 
-    Returns the outcome and, on :attr:`Outcome.OK`, the account."""
+    The argon2 verification (tens of milliseconds by design) runs outside any write
+    transaction; the counters are then updated in SQL (``failed_count + 1``), so concurrent
+    attempts on several servers all count. Returns the outcome and, on
+    :attr:`Outcome.OK`, the account."""
     now = int(time.time()) if now is None else now
     client = (client or "unknown")[:64]
-    with writing(engine) as conn:
+    name = username.strip().lower()
+    with engine.connect() as conn:
         if _client_failures(conn, client, now) >= MAX_CLIENT_FAILURES:
             return Outcome.THROTTLED, None
-        row = conn.execute(
-            select(ACCOUNT).where(ACCOUNT.c.username == username.strip().lower())
-        ).first()
-        usable = row is not None and row.active and row.password_hash is not None
-        stored = row.password_hash if usable and row is not None else _DUMMY_HASH
-        try:
-            good = _HASHER.verify(stored, password) and usable
-        except (VerificationError, InvalidHashError):
-            good = False
-        if row is not None and usable and row.locked_until > now:
+        row = conn.execute(select(ACCOUNT).where(ACCOUNT.c.username == name)).first()
+    usable = row is not None and bool(row.active) and row.password_hash is not None
+    stored = row.password_hash if usable and row is not None else _DUMMY_HASH
+    try:
+        good = _HASHER.verify(stored, password) and usable
+    except (VerificationError, InvalidHashError):
+        good = False
+    with writing(engine) as conn:
+        if row is None or not usable:
+            _record_client_failure(conn, client, now)
+            return Outcome.BAD, None
+        current = conn.execute(
+            select(ACCOUNT.c.failed_count, ACCOUNT.c.locked_until).where(ACCOUNT.c.id == row.id)
+        ).one()
+        if current.locked_until > now:
             if not good:
                 _record_client_failure(conn, client, now)
             return Outcome.LOCKED, None
-        if not good or row is None:
-            _record_client_failure(conn, client, now)
-            if row is not None and usable:
-                failures = row.failed_count + 1
-                locked = now + LOCK_SECONDS if failures >= MAX_FAILURES else 0
-                conn.execute(
-                    update(ACCOUNT)
-                    .where(ACCOUNT.c.id == row.id)
-                    .values(failed_count=0 if locked else failures, locked_until=locked)
-                )
-                if locked:
-                    return Outcome.LOCKED, None
-            return Outcome.BAD, None
-        conn.execute(update(ACCOUNT).where(ACCOUNT.c.id == row.id).values(failed_count=0))
-        return Outcome.OK, _account(row)
+        if good:
+            conn.execute(update(ACCOUNT).where(ACCOUNT.c.id == row.id).values(failed_count=0))
+            return Outcome.OK, _account(row)
+        _record_client_failure(conn, client, now)
+        conn.execute(
+            update(ACCOUNT)
+            .where(ACCOUNT.c.id == row.id)
+            .values(failed_count=ACCOUNT.c.failed_count + 1)
+        )
+        failures = conn.execute(
+            select(ACCOUNT.c.failed_count).where(ACCOUNT.c.id == row.id)
+        ).scalar_one()
+        if failures >= MAX_FAILURES:
+            conn.execute(
+                update(ACCOUNT)
+                .where(ACCOUNT.c.id == row.id)
+                .values(failed_count=0, locked_until=now + LOCK_SECONDS)
+            )
+            return Outcome.LOCKED, None
+        return Outcome.BAD, None
 
 
 def invite(conn: Connection, account_id: str, created_by: str, *, now: int | None = None) -> str:

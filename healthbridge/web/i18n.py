@@ -125,6 +125,10 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "admin.reset": ("重置密码", "Reset password"),
     "admin.deactivate": ("停用", "Deactivate"),
     "admin.activate": ("启用", "Reactivate"),
+    "invite.already_active": (
+        "该家长已设置密码；如忘记密码，请联系系统管理员重置。",
+        "This parent has already set a password; to reset it, ask the administrator.",
+    ),
     "invite.mismatch": ("两次输入的密码不一致。", "The two passwords differ."),
     "account.short_password": ("密码至少需要8位。", "The password needs at least 8 characters."),
     "account.bad_username": ("用户名不能为空或包含空格。", "The username must be one word."),

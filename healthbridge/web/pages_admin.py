@@ -162,6 +162,10 @@ def invite_parent(
     try:
         with accounts.writing(_repo(request).engine) as conn:
             account = accounts.find_account(conn, fhir_user=fhir_user)
+            if account is not None and account.has_password:
+                # no password resets through a centre: that would let staff take over a
+                # guardian's account (and their consents); the admin resets passwords
+                raise AccountError("invite.already_active")
             if account is None:
                 account = accounts.create_account(
                     conn,

@@ -41,8 +41,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from healthbridge.access import accounts
 from healthbridge.access.authn import Authenticator
 from healthbridge.access.errors import InvalidScopeError
-from healthbridge.access.scopes import Context, granted, parse_scope, parse_scopes
-from healthbridge.access.tokens import DEFAULT_SCOPES, Role, mint_token
+from healthbridge.access.scopes import Context, Scope, granted, parse_scope
+from healthbridge.access.tokens import Role, mint_token
 from healthbridge.api.deps import base_url
 from healthbridge.config import Settings
 from healthbridge.errors import FhirError
@@ -150,10 +150,9 @@ def _error_redirect(redirect_uri: str, error: str, state: str | None, text: str)
     return RedirectResponse(f"{redirect_uri}?{urllib.parse.urlencode(query)}", 303)
 
 
-def grant_scopes(role: Role, requested: str) -> list[str]:
+def grant_scopes(own: tuple[Scope, ...], requested: str) -> list[str]:
     """The requested scopes the user may hold: context scopes, and clinical scopes each of
-    whose (type, permission) pairs the role's own scopes grant."""
-    own = parse_scopes(DEFAULT_SCOPES[role])
+    whose (type, permission) pairs the user's own scopes (their session's) grant."""
     out: list[str] = []
     for item in requested.split():
         if item in CONTEXT_SCOPES:
@@ -245,7 +244,7 @@ def authorize(request: Request) -> Response:
     checked = _authorize(request, user, params)
     if isinstance(checked, Response):
         return checked
-    scopes = grant_scopes(user.role, params.get("scope", ""))
+    scopes = grant_scopes(user.principal.scopes, params.get("scope", ""))
     picker = "launch/patient" in scopes and checked.launch_patient is None
     return page(
         request,
@@ -278,7 +277,7 @@ def approve(
         return checked
     if decision != "allow":
         return _error_redirect(checked.redirect_uri, "access_denied", checked.state, "declined")
-    scopes = grant_scopes(user.role, params.get("scope", ""))
+    scopes = grant_scopes(user.principal.scopes, params.get("scope", ""))
     context = checked.launch_patient
     if context is None and "launch/patient" in scopes:
         context = patient or None

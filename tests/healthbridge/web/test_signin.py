@@ -320,6 +320,11 @@ def test_centre_invites_a_parent_who_sets_a_password(site: tuple[TestClient, Wor
     assert client.get(path).status_code == 404  # used up
     username = world.parent.split("/")[1]
     assert _post_login(client, username, PASSWORD).status_code == 303
+    # once the parent has a password, the centre cannot issue another invitation
+    sign_in_as(client, world.manager)
+    again = client.post("/app/centre/invite", data={"related_person": world.parent})
+    assert again.status_code == 400
+    assert "已设置密码" in again.text
 
 
 def test_centre_cannot_invite_a_guardian_out_of_reach(site: tuple[TestClient, World]) -> None:

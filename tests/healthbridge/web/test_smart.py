@@ -182,11 +182,17 @@ def test_refusals(site: tuple[TestClient, World]) -> None:
 
 
 def test_an_app_gets_no_more_than_its_user() -> None:
-    assert grant_scopes(Role.PARENT, "patient/*.rs user/*.cruds system/*.rs launch") == [
+    from healthbridge.access.scopes import parse_scopes
+    from healthbridge.access.tokens import DEFAULT_SCOPES
+
+    def own(role: Role) -> Any:
+        return parse_scopes(DEFAULT_SCOPES[role])
+
+    assert grant_scopes(own(Role.PARENT), "patient/*.rs user/*.cruds system/*.rs launch") == [
         "patient/*.rs",
         "launch",
     ]
-    assert grant_scopes(Role.DISTRICT_OFFICIAL, "user/Patient.rs user/Organization.rs") == [
+    assert grant_scopes(own(Role.DISTRICT_OFFICIAL), "user/Patient.rs user/Organization.rs") == [
         "user/Organization.rs"
     ]
-    assert grant_scopes(Role.PAEDIATRICIAN, "user/*.cruds nonsense/x") == ["user/*.cruds"]
+    assert grant_scopes(own(Role.PAEDIATRICIAN), "user/*.cruds nonsense/x") == ["user/*.cruds"]
