@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import Any, Final
 
 from argon2 import PasswordHasher
@@ -53,8 +54,13 @@ STAFF_ROLES: Final = {
     "paediatrician": Role.PAEDIATRICIAN,
 }
 _HASHER: Final = PasswordHasher()
-#: A hash verified when the username is unknown, so both cases take the same time.
-_DUMMY_HASH: Final = _HASHER.hash(secrets.token_hex(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash verified when the username is unknown, so both cases take the same time
+    (made on first use, not at import)."""
+    return _HASHER.hash(secrets.token_hex(16))
 
 
 class AccountError(ValueError):
@@ -259,7 +265,7 @@ def check_password(
             return Outcome.THROTTLED, None
         row = conn.execute(select(ACCOUNT).where(ACCOUNT.c.username == name)).first()
     usable = row is not None and bool(row.active) and row.password_hash is not None
-    stored = row.password_hash if usable and row is not None else _DUMMY_HASH
+    stored = row.password_hash if usable and row is not None else _dummy_hash()
     try:
         good = _HASHER.verify(stored, password) and usable
     except (VerificationError, InvalidHashError):
