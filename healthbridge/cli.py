@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "score",
     "validate",
     "token",
+    "user",
     "import_session",
     "evaluate",
     "parent_reports",

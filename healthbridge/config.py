@@ -6,15 +6,32 @@ nothing is read at import time.
 
 from __future__ import annotations
 
+import os
+import secrets
+import time
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The development token secret; refused outside ``environment=development``.
+#: The token secret earlier versions shipped as a default. It is public, so it is never used:
+#: outside development it is refused at start-up; in development it counts as "not set" and the
+#: server uses the generated secret of its data directory instead (:meth:`Settings.local_secret`).
 DEFAULT_AUTH_SECRET = "healthbridge-development-secret-change-me!"
+#: File under ``data_dir`` holding the generated development secret (mode 0600).
+SECRET_FILE = "auth-secret"
+
+
+class SmartClient(BaseModel):
+    """A registered SMART app (public client: PKCE, no secret)."""
+
+    #: Exact redirect URIs the app may ask for (RFC 6749 §3.1.2.2).
+    redirect_uris: list[str]
+    #: The app's launch URL for an EHR launch from a child's page (empty: standalone only).
+    launch_url: str = ""
+    name: str = ""
 
 
 class Settings(BaseSettings):
@@ -46,18 +63,30 @@ class Settings(BaseSettings):
     #: Echo SQL statements (debugging).
     sql_echo: bool = False
     # --- access (docs/access.md) ------------------------------------------------------------
-    #: ``development`` allows the built-in token secret; anything else refuses it.
+    #: ``development`` may run without a configured token secret (a random one is generated
+    #: in ``data_dir``) and may offer the demo login; anything else needs a real secret.
     environment: Literal["development", "test", "production"] = "development"
     #: ``local``: HS256 tokens minted by ``healthbridge token``; ``oidc``: an OpenID provider.
     auth_mode: Literal["local", "oidc"] = "local"
-    #: Secret of local tokens (at least 32 characters outside development).
-    auth_secret: str = DEFAULT_AUTH_SECRET
+    #: Secret of local tokens and sessions (at least 32 random characters outside development;
+    #: empty in development: generated per data directory, see :meth:`local_secret`).
+    auth_secret: str = ""
     auth_issuer: str = "healthbridge-local"
     auth_audience: str = "healthbridge"
     #: OIDC: the provider's issuer, this API's audience and the JWKS document URL.
     oidc_issuer: str = ""
     oidc_audience: str = ""
     oidc_jwks_url: str = ""
+    #: OIDC sign-in to the web pages (authorization code + PKCE; docs/access.md): on when
+    #: ``oidc_issuer`` and ``oidc_client_id`` are set. The secret is optional (public client).
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid profile email"
+    #: ID-token claim that names the local account (matched to its ``oidc_subject``).
+    oidc_match_claim: str = "sub"
+    #: SMART App Launch clients by ``client_id`` (JSON in ``HEALTHBRIDGE_SMART_CLIENTS``,
+    #: e.g. ``{"growth-app": {"redirect_uris": ["https://app.example/cb"]}}``).
+    smart_clients: dict[str, SmartClient] = Field(default_factory=dict)
     #: Seconds a fetched JWKS is trusted before it is fetched again.
     oidc_jwks_max_age: float = Field(default=3600.0, gt=0)
 
@@ -65,12 +94,9 @@ class Settings(BaseSettings):
     def _enforce_secrets(self) -> Settings:
         """Refuse the built-in or a short token secret outside development, and an
         incomplete OIDC configuration."""
-        weak = self.auth_secret == DEFAULT_AUTH_SECRET or len(self.auth_secret) < 32
-        if self.auth_mode == "local" and self.environment != "development" and weak:
-            raise ValueError(
-                "HEALTHBRIDGE_AUTH_SECRET must be set to a random value of at least 32 "
-                f"characters when HEALTHBRIDGE_ENVIRONMENT={self.environment}"
-            )
+        problem = self.secret_problem()
+        if problem:
+            raise ValueError(problem)
         if self.auth_mode == "oidc" and not (
             self.oidc_issuer and self.oidc_audience and self.oidc_jwks_url
         ):
@@ -86,6 +112,55 @@ class Settings(BaseSettings):
     demo_login: bool = False
     #: Hours a Bulk Data export's files are kept for their requester (then 404, deleted).
     bulk_export_ttl_hours: float = Field(default=24.0, gt=0)
+
+    @property
+    def demo_login_enabled(self) -> bool:
+        """The demo sign-in exists only in development with ``demo_login`` on."""
+        return self.environment == "development" and self.demo_login
+
+    def secret_problem(self) -> str | None:
+        """Why the token secret may not be used by this process (``None`` when it may).
+
+        Outside development the secret must be set, at least 32 characters and not the
+        published default; the checks run at start-up too (``create_app``), since settings
+        built by ``model_copy`` skip validators."""
+        if self.auth_mode != "local" or self.environment == "development":
+            return None
+        s = self.auth_secret
+        if not s or s == DEFAULT_AUTH_SECRET or len(s) < 32:
+            return (
+                "HEALTHBRIDGE_AUTH_SECRET must be set to a random value of at least 32 "
+                f"characters when HEALTHBRIDGE_ENVIRONMENT={self.environment}"
+            )
+        return None
+
+    def local_secret(self) -> str:
+        """The secret local tokens and sessions are signed with.
+
+        The configured ``auth_secret``; in development without one (or with the published
+        default), a random secret generated once and kept in ``data_dir/auth-secret`` so that
+        every process on the same data directory (server workers, ``healthbridge token``)
+        agrees and a token signed with a published secret is never accepted."""
+        problem = self.secret_problem()
+        if problem:
+            raise ValueError(problem)
+        if self.auth_secret and self.auth_secret != DEFAULT_AUTH_SECRET:
+            return self.auth_secret
+        path = self.data_dir / SECRET_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            for _ in range(100):  # another process may be writing it right now
+                text = path.read_text(encoding="ascii").strip()
+                if len(text) >= 32:
+                    return text
+                time.sleep(0.01)
+            raise ValueError(f"{path} holds no usable secret; delete it to regenerate") from None
+        value = secrets.token_urlsafe(48)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(value + "\n")
+        return value
 
     def resolved_database_url(self) -> str:
         """The database URL to connect to (default: SQLite file under ``data_dir``)."""

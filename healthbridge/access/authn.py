@@ -60,6 +60,8 @@ class Authenticator:
     def __init__(self, settings: Settings, *, jwks_fetcher: JwksFetcher | None = None) -> None:
         self.settings = settings
         self.jwks: JwksCache | None = None
+        #: the local secret (never the published default: ``Settings.local_secret``)
+        self.secret = settings.local_secret() if settings.auth_mode == "local" else ""
         if settings.auth_mode == "oidc":
             fetch = jwks_fetcher or http_jwks_fetcher(settings.oidc_jwks_url)
             self.jwks = JwksCache(fetch, max_age=settings.oidc_jwks_max_age)
@@ -72,7 +74,7 @@ class Authenticator:
                 token, jwks=self.jwks, issuer=s.oidc_issuer, audience=s.oidc_audience
             )
         return verify_local(
-            token, secret=s.auth_secret, audience=s.auth_audience, issuer=s.auth_issuer
+            token, secret=self.secret, audience=s.auth_audience, issuer=s.auth_issuer
         )
 
     def from_header(self, authorization: str | None) -> Principal:

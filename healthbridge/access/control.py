@@ -122,9 +122,11 @@ def reach_subquery(who: Principal, today: dt.date) -> Select[Any] | None:
         or_(LINK.c.end.is_(None), LINK.c.end >= day),
     )
     base = select(LINK.c.patient_id)
+    if who.patient is not None:  # a SMART launch: only the launch patient, within reach
+        base = base.where(LINK.c.patient_id == who.patient)
     match who.role:
         case Role.SYSTEM:
-            return None
+            return None if who.patient is None else base
         case Role.PARENT:
             if not who.fhir_user:
                 return base.where(false())

@@ -8,9 +8,9 @@
   request obeys the caller's role, scopes and reach, and is audited.
 * :func:`install` — called by ``create_app``: the authenticator and the audit hooks.
 
-Web pages (``/app``) may accept the token from the :data:`TOKEN_COOKIE` cookie as well
-(``allow_cookie=True``); the FHIR API accepts the ``Authorization`` header only (no ambient
-credentials, hence no cross-site request forgery on the API).
+The FHIR API accepts the ``Authorization`` header only (no ambient credentials, hence no
+cross-site request forgery on the API); web pages use server-side sessions
+(:mod:`healthbridge.web.auth`).
 """
 
 from __future__ import annotations
@@ -33,15 +33,13 @@ from healthbridge.access.authn import (
 from healthbridge.access.control import PrincipalAccess
 from healthbridge.access.errors import AuthenticationError
 from healthbridge.access.tokens import JwksFetcher, Principal, Role
-from healthbridge.config import DEFAULT_AUTH_SECRET, Settings
+from healthbridge.config import Settings
 from healthbridge.errors import FhirError
 from healthbridge.fhir.searchparams import extract
 from healthbridge.store.hooks import SYSTEM_CONTEXT, RequestContext, StoreHooks
 from healthbridge.store.repository import Repository
 
 log = logging.getLogger(__name__)
-#: Cookie a browser page may carry the bearer token in (``authenticate(allow_cookie=True)``).
-TOKEN_COOKIE: Final = "healthbridge_token"
 #: Roles whose identity claims are checked against the record on each request.
 CHECKED_ROLES: Final = PRACTITIONER_ROLES | {Role.PARENT}
 #: ``request.state`` attribute holding the authenticated caller (read by :func:`audit_failure`).
@@ -57,23 +55,29 @@ LOCAL_TIMEZONE: Final = ZoneInfo("Asia/Shanghai")
 def install(
     app: FastAPI, settings: Settings, hooks: StoreHooks, *, jwks_fetcher: JwksFetcher | None = None
 ) -> None:
-    """Attach the authenticator to ``app`` and register the audit hooks (once)."""
+    """Attach the authenticator to ``app`` and register the audit hooks (once).
+
+    Refuses to build the app (:class:`RuntimeError`) outside development with a missing,
+    short or published token secret."""
+    problem = settings.secret_problem()
+    if problem:
+        raise RuntimeError(problem)
     app.state.authenticator = Authenticator(settings, jwks_fetcher=jwks_fetcher)
     if not auditing.audited(hooks):
         auditing.install(hooks)
     app.state.failure_auditor = audit_failure
-    if settings.auth_mode == "local" and settings.auth_secret == DEFAULT_AUTH_SECRET:
+    if settings.auth_mode == "local" and not settings.auth_secret:
         log.warning(
-            "Local tokens use the built-in development secret; set HEALTHBRIDGE_AUTH_SECRET"
+            "Development: local tokens use the secret generated in %s; set "
+            "HEALTHBRIDGE_AUTH_SECRET for anything shared",
+            settings.data_dir,
         )
 
 
-def authenticate(request: Request, *, allow_cookie: bool = False) -> Principal:
+def authenticate(request: Request) -> Principal:
     """The verified caller of ``request``; :class:`AuthenticationError` (401) otherwise."""
     authenticator: Authenticator = request.app.state.authenticator
     header = request.headers.get("authorization")
-    if not header and allow_cookie and request.cookies.get(TOKEN_COOKIE):
-        header = f"Bearer {request.cookies[TOKEN_COOKIE]}"
     principal = authenticator.from_header(header)
     if principal.role in CHECKED_ROLES:
         repo: Repository = request.app.state.repository
@@ -163,7 +167,6 @@ def request_context(request: Request, principal: Principal, base_url: str) -> Re
 
 
 __all__ = [
-    "TOKEN_COOKIE",
     "AuthenticationError",
     "access_for",
     "audit_failure",

@@ -75,6 +75,9 @@ class Principal:
     organization: str | None = None  # e.g. "Organization/org-centre-1"
     issuer: str = "local"
     token_id: str | None = None
+    #: SMART launch context: the one patient a launched app's token is bound to (it narrows
+    #: the caller's reach to that child; it never widens it).
+    patient: str | None = None
 
 
 def mint_token(
@@ -89,8 +92,10 @@ def mint_token(
     issuer: str = "healthbridge-local",
     audience: str = "healthbridge",
     now: dt.datetime | None = None,
+    patient: str | None = None,
 ) -> str:
-    """Sign a local HS256 token for ``subject`` in ``role``."""
+    """Sign a local HS256 token for ``subject`` in ``role`` (``patient``: a SMART launch
+    context that binds the token to one child)."""
     if len(secret) < 32:
         raise ValueError("the token secret must be at least 32 characters")
     issued = now or dt.datetime.now(dt.UTC)
@@ -109,6 +114,8 @@ def mint_token(
         claims["fhirUser"] = fhir_user
     if organization:
         claims[ORG_CLAIM] = organization
+    if patient:
+        claims["patient"] = patient
     return jwt.encode(claims, secret, algorithm=LOCAL_ALGORITHM)
 
 
@@ -126,6 +133,7 @@ def principal_from_claims(claims: Mapping[str, Any], *, issuer: str) -> Principa
         raise AuthenticationError("the token has no subject")
     fhir_user = claims.get("fhirUser")
     organization = claims.get(ORG_CLAIM)
+    patient = claims.get("patient")
     return Principal(
         subject=subject,
         role=role,
@@ -134,6 +142,7 @@ def principal_from_claims(claims: Mapping[str, Any], *, issuer: str) -> Principa
         organization=organization if isinstance(organization, str) else None,
         issuer=issuer,
         token_id=str(claims["jti"]) if "jti" in claims else None,
+        patient=patient if isinstance(patient, str) and patient else None,
     )
 
 

@@ -96,6 +96,13 @@ def create_app(
     security_headers.install(app, production=settings.environment == "production")
     access_http.install(app, settings, hooks, jwks_fetcher=jwks_fetcher)
     openapi.install(app)
+    from healthbridge.web import smart
+
+    # SMART App Launch (discovery before the FHIR router, which would read ".well-known"
+    # as a resource type); OAuth endpoints answer OAuth JSON, not FHIR: not in the OpenAPI
+    app.include_router(smart.discovery, include_in_schema=False)
+    app.include_router(smart.token_router, include_in_schema=False)
+    app.include_router(smart.router, include_in_schema=False)
     # $export routes first: the generic FHIR router would take /fhir/$export as a type
     app.include_router(bulk.router, prefix="/fhir", tags=["Bulk Data"])
     app.include_router(router, prefix="/fhir", tags=["FHIR"])

@@ -12,7 +12,9 @@ downloads and the search path pay one header merge) added by ``create_app``:
   bootstrap script by its SHA-256 hash (computed from the page served), never
   ``'unsafe-inline'`` script;
 * ``X-Frame-Options: DENY`` (for browsers without ``frame-ancestors``),
-  ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``;
+  ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin`` (no URL with a
+  child id leaves the site; ``no-referrer`` would make browsers send ``Origin: null`` on
+  form posts, which the pages' CSRF origin check refuses);
 * ``Strict-Transport-Security`` (one year, subdomains) on https requests and always in
   production (TLS ends at the reverse proxy there, RFC 6797 §7.2 ignores it over http);
 * ``Cache-Control: no-store`` on the pages and on every FHIR, report and exchange response
@@ -48,7 +50,7 @@ _INLINE_SCRIPT: Final = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>
 BASE_HEADERS: Final = (
     ("X-Frame-Options", "DENY"),
     ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
+    ("Referrer-Policy", "same-origin"),
 )
 
 

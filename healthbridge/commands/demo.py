@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from healthbridge.config import Settings
+    from healthbridge.store.repository import Repository
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,6 +35,19 @@ def _progress(done: int, total: int) -> None:
         print(f"demo: {done}/{total} children", flush=True)  # noqa: T201
 
 
+def _demo_accounts(settings: Settings, repo: Repository) -> None:
+    """Development only: password accounts for the demo people (``healthbridge user``)."""
+    if settings.environment != "development":
+        return
+    from healthbridge.commands.user import create_demo_accounts
+    from healthbridge.web.pages_signin import DEMO_PASSWORD
+
+    made = create_demo_accounts(repo)
+    print(  # noqa: T201
+        f"demo: {made} new password accounts (development only; password {DEMO_PASSWORD})"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Create/migrate the database, then load the district."""
     from healthbridge.api.app import default_hooks
@@ -52,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         repo = Repository(engine, hooks=hooks)
         if args.if_empty and not is_empty(repo):
             print("demo: the database already holds children; nothing loaded")  # noqa: T201
+            _demo_accounts(settings, repo)
             return 0
         print(f"demo: loading {args.children} children...", flush=True)  # noqa: T201
         summary = load_demo(
@@ -62,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             max_entries=settings.max_bundle_entries,
             progress=_progress,
         )
+        _demo_accounts(settings, repo)
     finally:
         engine.dispose()
     print(  # noqa: T201

@@ -1,7 +1,8 @@
 """``healthbridge token``: mint a signed local bearer token and print the token alone.
 
 For local use and tests (``HEALTHBRIDGE_AUTH_MODE=local``): the token is signed with
-``HEALTHBRIDGE_AUTH_SECRET``. Example::
+``HEALTHBRIDGE_AUTH_SECRET`` (in development without one: the secret generated in the data
+directory, the one the server uses). Example::
 
     TOKEN=$(healthbridge token --role parent --user mother-1 --fhir-user RelatedPerson/rp-1)
     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/fhir/Patient
@@ -66,7 +67,7 @@ def token_command(args: argparse.Namespace) -> int:
     if args.scopes is not None:
         parse_scopes(args.scopes)  # refuse malformed scopes before signing
     token = mint_token(
-        secret=settings.auth_secret,
+        secret=settings.local_secret(),
         role=Role(args.role),
         subject=args.user,
         fhir_user=args.fhir_user,

@@ -235,3 +235,7 @@ class RuleInputStateRow(SQLModel, table=True):
     __tablename__ = "rule_input_state"
     name: str = Field(primary_key=True, max_length=64)
     value: str = Field(max_length=64)
+
+
+# the sign-in tables share this metadata (migrations compare against it)
+from healthbridge.store import account_models as _account_models  # noqa: E402, F401

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
@@ -19,12 +19,33 @@ def mount(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to ``app``."""
     from healthbridge.api.errors import audit_refusal
     from healthbridge.errors import ForbiddenError, NotFoundError
-    from healthbridge.web import pages, pages_centre, pages_district, pages_doctor, pages_parent
-    from healthbridge.web.auth import LoginRequiredError, PageForbiddenError, PageNotFoundError
+    from healthbridge.web import (
+        oidc,
+        pages,
+        pages_admin,
+        pages_centre,
+        pages_district,
+        pages_doctor,
+        pages_parent,
+        pages_signin,
+    )
+    from healthbridge.web.auth import (
+        CsrfError,
+        LoginRequiredError,
+        PageForbiddenError,
+        PageNotFoundError,
+        csrf_protect,
+    )
     from healthbridge.web.common import page
 
-    for module in (pages, pages_parent, pages_centre, pages_doctor, pages_district):
-        app.include_router(module.router, prefix="/app", include_in_schema=False)
+    modules = (pages_signin, pages, pages_parent, pages_centre, pages_doctor, pages_district)
+    for module in (*modules, pages_admin, oidc):
+        app.include_router(
+            module.router,
+            prefix="/app",
+            include_in_schema=False,
+            dependencies=[Depends(csrf_protect)],  # every unsafe /app request
+        )
     static = resources.files("healthbridge.web").joinpath("static")
     app.mount("/app/static", StaticFiles(directory=str(static)), name="web-static")
 
@@ -41,6 +62,11 @@ def mount(app: FastAPI) -> None:
         await audit_refusal(request, NotFoundError(text))
         return page(request, None, "error.html", status=404, message="error.not_found")
 
+    async def csrf_refused(request: Request, exc: Exception) -> Response:
+        del exc
+        return page(request, None, "error.html", status=403, message="error.csrf")
+
     app.add_exception_handler(LoginRequiredError, login_required)
+    app.add_exception_handler(CsrfError, csrf_refused)
     app.add_exception_handler(PageForbiddenError, forbidden)
     app.add_exception_handler(PageNotFoundError, not_found)

@@ -1,43 +1,56 @@
-"""Who is using the pages: the bearer token in an HttpOnly cookie, verified like an API token.
+"""Who is using the pages: a server-side session named by an HttpOnly cookie.
 
-:func:`current_user` and :func:`verify_token` use the access layer's authenticator, so a page
-and a FHIR client with the same token get the same ``Principal``.
+Signing in (password, OIDC, a pasted bearer token, or the development-only demo login)
+starts a session (:mod:`healthbridge.access.sessions`) holding the verified identity; the
+``healthbridge_session`` cookie carries only its random id. :func:`current_user` looks the
+session up and re-checks its identity against the record on every request, like the API does
+for a token (``resolve_identity``), so a page and a FHIR client get the same ``Principal``.
 :func:`request_context` turns the principal into the :class:`RequestContext` every repository
 call carries, so the store's access rules and audit apply to pages as to FHIR clients.
 
-Demo mode (``settings.demo_login``) offers a role picker that mints short-lived local tokens for
-the demo district's people; without it the login page only accepts a pasted token.
+Every unsafe request to ``/app`` passes :func:`csrf_protect` (OWASP CSRF Prevention Cheat
+Sheet): the browser's ``Sec-Fetch-Site``/``Origin`` must name this site, and the form's
+``csrf_token`` must equal the session's synchronizer token (before sign-in: the random value
+of the ``healthbridge_csrf`` cookie, double-submitted).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
+import hmac
+import secrets
 from dataclasses import dataclass
 from typing import Annotated, Final
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from healthbridge.access import http as access_http
-from healthbridge.access.authn import Authenticator
+from healthbridge.access import sessions
+from healthbridge.access.authn import Authenticator, resolve_identity
 from healthbridge.access.errors import AuthenticationError
-from healthbridge.access.tokens import Principal, Role, mint_token
+from healthbridge.access.tokens import Principal, Role
 from healthbridge.api.deps import base_url
 from healthbridge.charts.labels import Lang
 from healthbridge.config import Settings
-from healthbridge.store.hooks import RequestContext
+from healthbridge.store.hooks import SYSTEM_CONTEXT, RequestContext
+from healthbridge.store.repository import Repository
 from healthbridge.web.i18n import Translator, pick_lang
 
-TOKEN_COOKIE: Final = access_http.TOKEN_COOKIE
-DEMO_LIFETIME: Final = dt.timedelta(hours=8)
+SESSION_COOKIE: Final = "healthbridge_session"
+CSRF_COOKIE: Final = "healthbridge_csrf"
+CSRF_FIELD: Final = "csrf_token"
 #: The roles that have pages.
 PAGE_ROLES: Final = frozenset(
-    {Role.PARENT, Role.HEALTH_MANAGER, Role.PAEDIATRICIAN, Role.DISTRICT_OFFICIAL}
+    {Role.PARENT, Role.HEALTH_MANAGER, Role.PAEDIATRICIAN, Role.DISTRICT_OFFICIAL, Role.ADMIN}
 )
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class LoginRequiredError(Exception):
-    """No valid token cookie: the page handler answers with a redirect to the login page."""
+    """No valid session: the page handler answers with a redirect to the login page."""
 
 
 class PageForbiddenError(Exception):
@@ -49,36 +62,124 @@ class PageNotFoundError(Exception):
     for the user, and neither does the page)."""
 
 
-def token_secret(request: Request) -> str | None:
-    """The HS256 secret the demo login mints with: the access layer's local secret, and only
-    when tokens are local and the demo login is on (an OIDC deployment mints nothing)."""
-    settings: Settings = request.app.state.settings
-    if settings.auth_mode != "local" or not settings.demo_login:
-        return None
-    return settings.auth_secret
+class CsrfError(Exception):
+    """An unsafe request without this site's origin or without the form's CSRF token."""
 
 
 def verify_token(request: Request, token: str) -> Principal:
     """Verify a pasted token exactly as the API does (local or OIDC, identity claims checked
     against the record); :class:`AuthenticationError` if invalid."""
     authenticator: Authenticator = request.app.state.authenticator
-    return authenticator.from_header(f"Bearer {token}")
+    principal = authenticator.from_header(f"Bearer {token}")
+    return checked_identity(request, principal)
 
 
-def mint_demo_token(
-    secret: str, role: Role, fhir_user: str, organization: str | None = None
-) -> str:
-    """A demo token for one of the demo district's people (demo mode only). ``fhir_user``
-    without a ``Type/`` is a plain subject (the district official has no FHIR record)."""
-    subject = fhir_user.split("/")[-1]
-    return mint_token(
-        secret=secret,
-        role=role,
-        subject=subject,
-        fhir_user=fhir_user if "/" in fhir_user else None,
-        organization=organization,
-        lifetime=DEMO_LIFETIME,
+def checked_identity(request: Request, principal: Principal) -> Principal:
+    """``principal`` with its identity claims checked against the record (401 otherwise)."""
+    if principal.role not in access_http.CHECKED_ROLES:
+        return principal
+    repo: Repository = request.app.state.repository
+    with repo.transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
+        return resolve_identity(txn, principal)
+
+
+def secure_cookies(request: Request) -> bool:
+    """``Secure`` cookies over https and always in production (behind a TLS proxy)."""
+    settings: Settings = request.app.state.settings
+    return request.url.scheme == "https" or settings.environment == "production"
+
+
+def sign_in(
+    request: Request, principal: Principal, target: str, *, account_id: str | None = None
+) -> Response:
+    """Start a session for ``principal`` and redirect to ``target`` with its cookie."""
+    from starlette.responses import RedirectResponse
+
+    repo: Repository = request.app.state.repository
+    raw = sessions.start(repo.engine, principal, account_id=account_id)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        raw,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request),
+        max_age=sessions.LIFETIME_SECONDS,
+        path="/",
     )
+    return response
+
+
+def sign_out(request: Request, response: Response) -> Response:
+    """Revoke the request's session and clear its cookie."""
+    raw = request.cookies.get(SESSION_COOKIE)
+    if raw:
+        repo: Repository = request.app.state.repository
+        sessions.revoke(repo.engine, raw)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _session(request: Request) -> sessions.Session | None:
+    if hasattr(request.state, "web_session"):
+        found: sessions.Session | None = request.state.web_session
+        return found
+    raw = request.cookies.get(SESSION_COOKIE)
+    repo: Repository = request.app.state.repository
+    found = sessions.lookup(repo.engine, raw) if raw else None
+    request.state.web_session = found
+    return found
+
+
+def csrf_token(request: Request) -> tuple[str, str | None]:
+    """The CSRF token the request's forms carry, and a new pre-sign-in cookie value to set
+    (``None`` when the cookie is already there or a session supplies the token)."""
+    session = _session(request)
+    if session is not None:
+        return session.csrf, None
+    existing = request.cookies.get(CSRF_COOKIE)
+    if existing and 20 <= len(existing) <= 100:
+        return existing, None
+    fresh = secrets.token_urlsafe(32)
+    return fresh, fresh
+
+
+def _same_site(request: Request) -> bool:
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:  # not sent by every browser on same-origin POSTs; the token decides
+        return True
+    settings: Settings = request.app.state.settings
+    expected = urlsplit(settings.base_url).netloc if settings.base_url else None
+    host = expected or request.headers.get("host", "")
+    return urlsplit(origin).netloc == host
+
+
+async def csrf_protect(request: Request) -> None:
+    """Refuse an unsafe cookie-carrying request from another site or without the token.
+
+    Requests with an ``Authorization`` header carry no ambient credential and need no token."""
+    if request.method in SAFE_METHODS or request.headers.get("authorization"):
+        return
+    if not _same_site(request):
+        raise CsrfError("cross-site request")
+    sent = request.headers.get("x-csrf-token")
+    if sent is None:
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    session = None
+    if request.cookies.get(SESSION_COOKIE):
+        session = await run_in_threadpool(_session, request)
+    # a live session's synchronizer token; without one (never signed in, or the session
+    # ended) the double-submitted pre-sign-in cookie, which the sign-in forms carry
+    expected = session.csrf if session is not None else request.cookies.get(CSRF_COOKIE)
+    if not sent or not expected or not hmac.compare_digest(sent, expected):
+        if request.cookies.get(SESSION_COOKIE) and session is None:
+            raise LoginRequiredError  # a form of an ended session: sign in again
+        raise CsrfError("missing or wrong CSRF token")
 
 
 def request_context(request: Request, principal: Principal) -> RequestContext:
@@ -118,13 +219,16 @@ class WebUser:
 
 
 def current_user(request: Request) -> WebUser:
-    """The page's user from the token cookie; :class:`LoginRequiredError` when absent/invalid."""
-    if not request.cookies.get(TOKEN_COOKIE):
+    """The page's user from the session cookie; :class:`LoginRequiredError` when there is no
+    live session or its identity no longer holds in the record."""
+    session = _session(request)
+    if session is None:
         raise LoginRequiredError
     try:
-        principal = access_http.authenticate(request, allow_cookie=True)
+        principal = checked_identity(request, session.principal)
     except AuthenticationError as exc:
         raise LoginRequiredError from exc
+    setattr(request.state, access_http.PRINCIPAL_STATE, principal)  # refusals are audited
     lang = pick_lang(request)
     return WebUser(principal, request_context(request, principal), lang, Translator(lang))
 

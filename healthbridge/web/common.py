@@ -11,6 +11,8 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 from healthbridge.access.errors import PermissionDeniedError
@@ -18,14 +20,31 @@ from healthbridge.api.chart_operations import DEFAULT_RULESET
 from healthbridge.clinical.ruleset import RuleSet, load_ruleset
 from healthbridge.errors import ForbiddenError, GoneError, NotFoundError
 from healthbridge.store.repository import Repository, Transaction
-from healthbridge.web.auth import PageForbiddenError, PageNotFoundError, WebUser
+from healthbridge.web.auth import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    PageForbiddenError,
+    PageNotFoundError,
+    WebUser,
+    csrf_token,
+    secure_cookies,
+)
 
 
 @cache
 def templates() -> Jinja2Templates:
-    """The Jinja2 templates (autoescaped HTML)."""
+    """The Jinja2 templates (autoescaped HTML); ``csrf_field()`` renders the hidden CSRF
+    input every ``method="post"`` form carries (:func:`healthbridge.web.auth.csrf_protect`)."""
     folder = resources.files("healthbridge.web").joinpath("templates")
-    return Jinja2Templates(directory=str(folder))
+    found = Jinja2Templates(directory=str(folder))
+    found.env.globals["csrf_field"] = _csrf_field
+    return found
+
+
+@pass_context
+def _csrf_field(context: Any) -> Markup:
+    token = escape(context.get("csrf_token") or "")
+    return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{token}">')
 
 
 def rules() -> RuleSet:
@@ -75,7 +94,9 @@ def page(
     from healthbridge.web.i18n import Translator, pick_lang
 
     lang = user.lang if user else pick_lang(request)
+    token, new_cookie = csrf_token(request)
     context = {
+        "csrf_token": token,
         "user": user,
         "t": user.t if user else Translator(lang),
         "lang": lang.value,
@@ -84,6 +105,14 @@ def page(
         **values,
     }
     response = templates().TemplateResponse(request, template, context, status_code=status)
+    if new_cookie is not None:
+        response.set_cookie(
+            CSRF_COOKIE,
+            new_cookie,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookies(request),
+        )
     if request.query_params.get("lang") in ("zh", "en"):
         from healthbridge.web.i18n import LANG_COOKIE
 

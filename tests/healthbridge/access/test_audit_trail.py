@@ -90,6 +90,7 @@ def test_parent_report_is_audited_as_an_export(client_as: Any) -> None:
 
 def test_a_page_refusal_is_audited(client_as: Any) -> None:
     from tests.factories import auth_headers
+    from tests.healthbridge.web.test_pages import sign_in_with_token
 
     world.load(client_as("system"))
     manager = _as(client_as, "health-manager")
@@ -97,7 +98,7 @@ def test_a_page_refusal_is_audited(client_as: Any) -> None:
         "health-manager", user="user-page", fhir_user="PractitionerRole/hm-a-role"
     )["Authorization"].split()[1]
     raw = manager.client
-    raw.cookies.set("healthbridge_token", token)
+    sign_in_with_token(raw, token)
     try:
         assert raw.get("/app/child/kid-b").status_code == 404
     finally:

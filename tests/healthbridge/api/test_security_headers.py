@@ -16,7 +16,7 @@ def _common(response: Any) -> str:
     h = response.headers
     assert h["x-frame-options"] == "DENY"
     assert h["x-content-type-options"] == "nosniff"
-    assert h["referrer-policy"] == "no-referrer"
+    assert h["referrer-policy"] == "same-origin"
     csp = str(h["content-security-policy"])
     assert "frame-ancestors 'none'" in csp
     assert "'unsafe-inline'" not in csp.split("style-src")[0]  # never for scripts

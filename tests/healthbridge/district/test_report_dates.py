@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from healthbridge.access.tokens import Role, mint_token
 from tests import factories as f
+from tests.healthbridge.web.test_pages import sign_in_with_token
 
 
 @pytest.mark.parametrize(
@@ -36,7 +37,7 @@ def test_api_refuses_dates_out_of_range(make_client: Callable[..., TestClient], 
 def test_page_and_csv_refuse_dates_out_of_range(app_factory: Any) -> None:
     token = mint_token(secret=f.TEST_SECRET, role=Role.DISTRICT_OFFICIAL, subject="official")
     with TestClient(app_factory(authenticated=True)) as client:
-        client.cookies.set("healthbridge_token", token)
+        sign_in_with_token(client, token)
         page = client.get("/app/district?as_of=0001-01-01")
         assert page.status_code == 400, page.text[:300]
         assert 'data-testid="district-date-error"' in page.text

@@ -27,7 +27,7 @@ import pytest
 
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import Repository
-from healthbridge.web.pages import DEMO_OFFICIAL
+from healthbridge.web.pages_signin import DEMO_OFFICIAL, DEMO_PASSWORD
 from tests.healthbridge.web.world import World, build_world, write_alert
 
 pytestmark = pytest.mark.browser
@@ -70,6 +70,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Worl
         time.sleep(0.05)
     repo: Repository = app.state.repository
     world = build_world(repo, children=30)
+    from healthbridge.commands.user import create_demo_accounts
+
+    create_demo_accounts(repo)  # the parent signs in with a password
     try:
         yield f"http://127.0.0.1:{port}", world, repo
     finally:
@@ -112,6 +115,16 @@ def login(page: Any, base: str, who: str) -> None:
     page.context.clear_cookies()
     page.goto(f"{base}/app/login")
     page.click(f'[data-testid="demo-{who}"]')
+    page.wait_for_load_state()
+
+
+def password_login(page: Any, base: str, username: str, password: str) -> None:
+    """Sign in on the login page's username/password form."""
+    page.context.clear_cookies()
+    page.goto(f"{base}/app/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click('[data-testid="password-submit"]')
     page.wait_for_load_state()
 
 
@@ -190,9 +203,14 @@ def test_journey(server: tuple[str, World, Repository], browser: Any, shots: Pat
     login(desk, base, world.doctor)
     assert "转妇幼保健院营养门诊" in desk.locator('[data-testid="referral"]').first.inner_text()
 
-    # 4. The parent, on a phone, sees the chart with the new point.
+    # 4. The parent, on a phone, signs in with a password and sees the chart with the new point.
     phone = browser.new_page(viewport=PHONE, locale="zh-CN", device_scale_factor=1)
-    login(phone, base, world.parent)
+    username = world.parent.split("/")[-1]  # the demo account of this RelatedPerson
+    password_login(phone, base, username, "not-the-password")
+    assert "用户名或密码不正确" in phone.locator('[data-testid="login-error"]').inner_text()
+    assert phone.input_value("#username") == username  # what was typed is kept
+    snap(phone, shots, "08a-parent-login-phone")
+    password_login(phone, base, username, DEMO_PASSWORD)
     assert phone.url.endswith("/app/parent")
     snap(phone, shots, "08-parent-home-phone")
     phone.click(f'[data-testid="child-{world.child_id}"]')

@@ -12,30 +12,22 @@ from fastapi.testclient import TestClient
 
 from healthbridge.charts.labels import Lang
 from healthbridge.web.i18n import Translator
-from healthbridge.web.pages import DEMO_OFFICIAL
 from healthbridge.web.pages_district import coverage_views, prevalence_view, zscore_view
-from tests.healthbridge.web.test_pages import login
+from healthbridge.web.pages_signin import DEMO_OFFICIAL
+from tests.healthbridge.web.test_pages import login, sign_in_as
 from tests.healthbridge.web.world import World, build_world
 
 
 @pytest.fixture
 def site(app_factory: Any) -> Iterator[tuple[TestClient, World]]:
-    app = app_factory(demo_login=True, district_population=250_000)
+    app = app_factory(demo_login=True, environment="development", district_population=250_000)
     with TestClient(app) as client:
         world = build_world(app.state.repository)
         yield client, world
 
 
 def as_official(client: TestClient) -> None:
-    client.cookies.clear()
-    r = client.post(
-        "/app/login/demo",
-        data={"role": "district-official", "fhir_user": DEMO_OFFICIAL, "organization": ""},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303
-    assert r.headers["location"] == "/app/district"
-    client.cookies.set("healthbridge_token", r.cookies["healthbridge_token"])
+    assert sign_in_as(client, DEMO_OFFICIAL) == "/app/district"
 
 
 def section(html: str, testid: str) -> str:

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from healthbridge.access.tokens import Role, mint_token
 from tests import factories as f
+from tests.healthbridge.web.test_pages import sign_in_with_token
 from tests.healthbridge.district.conftest import AS_OF, load_small_demo
 
 
@@ -15,7 +16,7 @@ def test_page_suppresses_small_cells(app_factory: Any) -> None:
     token = mint_token(secret=f.TEST_SECRET, role=Role.DISTRICT_OFFICIAL, subject="official")
     with TestClient(app_factory(authenticated=True)) as client:
         load_small_demo(client)
-        client.cookies.set("healthbridge_token", token)
+        sign_in_with_token(client, token)
         page = client.get(f"/app/district?as_of={AS_OF}&grouping=centre")
         assert page.status_code == 200, page.text[:300]
         assert 'data-testid="suppressed-cell"' in page.text

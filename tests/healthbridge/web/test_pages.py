@@ -17,28 +17,65 @@ ROLES = {"parent": "parent", "manager": "health-manager", "doctor": "paediatrici
 
 @pytest.fixture
 def site(app_factory: Any) -> Iterator[tuple[TestClient, World]]:
-    app = app_factory(demo_login=True)
+    app = app_factory(demo_login=True, environment="development")
     with TestClient(app) as client:
         world = build_world(app.state.repository)
         yield client, world
 
 
-def login(client: TestClient, world: World, who: str) -> str:
-    org = {
-        "parent": "",
-        "manager": f"Organization/{world.centre_id}",
-        "doctor": f"Organization/{world.hospital_id}",
-    }[who]
+def csrf_of(html: str) -> str:
+    """The CSRF token of a page's forms."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, "the page has no CSRF field"
+    return found.group(1)
+
+
+def sign_in_as(client: TestClient, person: str) -> str:
+    """Demo sign-in as ``person`` (a reference or the demo official); the client then sends
+    the session's CSRF token with every request. Returns the home page path."""
     client.cookies.clear()
+    client.headers.pop("x-csrf-token", None)
+    token = csrf_of(client.get("/app/login").text)
     r = client.post(
         "/app/login/demo",
-        data={"role": ROLES[who], "fhir_user": getattr(world, who), "organization": org},
+        data={"person": person, "csrf_token": token},
         follow_redirects=False,
     )
-    assert r.status_code == 303
-    assert "httponly" in r.headers["set-cookie"].lower()
-    client.cookies.set("healthbridge_token", r.cookies["healthbridge_token"])
-    return str(r.headers["location"])
+    assert r.status_code == 303, r.text
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
+    assert r.cookies["healthbridge_session"]  # kept by the client's cookie jar
+    home = str(r.headers["location"])
+    client.headers["x-csrf-token"] = csrf_of(client.get(home).text)
+    return home
+
+
+def sign_in_with_token(client: TestClient, token: str) -> str:
+    """Sign in on the login page's access-token form (any environment); the client then
+    sends the session's CSRF token with every request. Returns the home page path."""
+    client.cookies.clear()
+    client.headers.pop("x-csrf-token", None)
+    csrf = csrf_of(client.get("/app/login").text)
+    r = client.post(
+        "/app/login/token", data={"token": token, "csrf_token": csrf}, follow_redirects=False
+    )
+    assert r.status_code == 303, r.text
+    home = str(r.headers["location"])
+    client.headers["x-csrf-token"] = csrf_of(client.get(home).text)
+    return home
+
+
+def session_cookie(client: TestClient) -> str:
+    """The client's session cookie value."""
+    found = [c.value for c in client.cookies.jar if c.name == "healthbridge_session"]
+    assert len(found) == 1
+    assert found[0] is not None
+    return found[0]
+
+
+def login(client: TestClient, world: World, who: str) -> str:
+    return sign_in_as(client, getattr(world, who))
 
 
 def test_pages_need_a_login(site: tuple[TestClient, World]) -> None:
@@ -46,9 +83,11 @@ def test_pages_need_a_login(site: tuple[TestClient, World]) -> None:
     r = client.get(f"/app/child/{world.child_id}", follow_redirects=False)
     assert r.status_code == 303
     assert r.headers["location"] == "/app/login"
-    client.cookies.set("healthbridge_token", "not-a-token")
+    client.cookies.set("healthbridge_session", "not-a-session")
     assert client.get("/app/parent", follow_redirects=False).status_code == 303
-    bad = client.post("/app/login", data={"token": "abc"})
+    client.cookies.clear()
+    token = csrf_of(client.get("/app/login").text)
+    bad = client.post("/app/login/token", data={"token": "abc", "csrf_token": token})
     assert bad.status_code == 401
     assert "令牌无效" in bad.text
 
@@ -58,11 +97,11 @@ def test_login_page_lists_demo_people_only_in_demo_mode(
 ) -> None:
     client, world = site
     assert world.manager in client.get("/app/login").text
-    with TestClient(app_factory(demo_login=False)) as plain:
+    with TestClient(app_factory(demo_login=False, environment="development")) as plain:
         page = plain.get("/app/login").text
         assert "demo-" not in page
-        r = plain.post("/app/login/demo", data={"role": "parent", "fhir_user": world.parent})
-        assert r.status_code == 403
+        data = {"person": world.parent, "csrf_token": csrf_of(page)}
+        assert plain.post("/app/login/demo", data=data).status_code == 404
 
 
 def test_parent_sees_own_child_not_others(site: tuple[TestClient, World]) -> None:
