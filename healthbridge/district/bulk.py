@@ -38,7 +38,7 @@ from typing import Any, Final, Literal
 
 from healthbridge import terminology as t
 from healthbridge.errors import BadRequestError, ForbiddenError, NotFoundError
-from healthbridge.fhir import r4
+from healthbridge.fhir import facts, r4
 from healthbridge.store.hooks import RequestContext
 from healthbridge.store.repository import Repository, StoredResource, Transaction
 
@@ -375,16 +375,8 @@ def centre_members(txn: Transaction, centre_id: str) -> list[str]:
 
 
 def _enrolled_in(patient: dict[str, Any], centre: str) -> bool:
-    for ext in patient.get("extension", []):
-        if ext.get("url") != ENROLLMENT_EXTENSION:
-            continue
-        for sub in ext.get("extension", []):
-            if (
-                sub.get("url") == "centre"
-                and sub.get("valueReference", {}).get("reference") == centre
-            ):
-                return True
-    return False
+    centre_id = centre.removeprefix("Organization/")
+    return any(e.centre_id == centre_id for e in facts.enrolments(patient))
 
 
 def _pages(

@@ -48,7 +48,7 @@ from healthbridge.errors import (
     ServiceUnavailableError,
     UnprocessableError,
 )
-from healthbridge.fhir import r4
+from healthbridge.fhir import facts, r4
 from healthbridge.fhir.query import SearchQuery, parse_search
 from healthbridge.fhir.searchparams import INDEXED_TYPES, ROW_KEYS, IndexRows, extract
 from healthbridge.fhir.values import date_range, format_instant, index_instant, instant_now
@@ -955,6 +955,8 @@ class Transaction:
         trusted: bool = False,
     ) -> StoredResource:
         rtype = str(resource["resourceType"])
+        # absolute references to this server are stored relative (healthbridge.fhir.facts)
+        resource = facts.localised(resource, self.base_url)
         if self._prefetched:
             self._prefetched.pop((rtype, resource_id), None)
         restricted = self.restricted
@@ -1305,6 +1307,7 @@ class Repository:
         ``meta.lastUpdated`` are not indexed, so setting them later changes nothing.
         ``trusted`` as for :meth:`Transaction.create` (server-built resources only)."""
         _resource_type(resource)
+        resource = facts.localised(resource, context.base_url or self.base_url)
         if not trusted:
             r4.validate(resource)
         validators = self.hooks.validators
