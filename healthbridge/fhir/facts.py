@@ -354,7 +354,13 @@ def _is_str(value: Any) -> bool:
 def _reverse_map() -> dict[tuple[str, str], tuple[str, ...]]:
     from fhir_profiles.loader import resource_by_url
 
-    cm = resource_by_url(NIP_CONCEPT_MAP, "ConceptMap", copy=False)
+    return reverse_map(resource_by_url(NIP_CONCEPT_MAP, "ConceptMap", copy=False))
+
+
+def reverse_map(cm: Mapping[str, Any]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(target system, target code) → the NIP codes a ConceptMap maps to it (all of them: a
+    combination product is the target of each of its components); ``unmatched`` and
+    ``disjoint`` targets are not mappings (R4 ConceptMap equivalence)."""
     out: dict[tuple[str, str], list[str]] = {}
     for group in cm.get("group", []):
         if group.get("source") != t.CS_NIP_VACCINE:

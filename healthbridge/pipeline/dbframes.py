@@ -27,8 +27,8 @@ import pandas as pd
 from sqlalchemy import Connection, Engine
 
 from healthbridge.fhir import facts
-from healthbridge.terminology import CS_NIP_VACCINE
 from healthbridge.pipeline.errors import PipelineConfigError
+from healthbridge.terminology import CS_NIP_VACCINE
 
 _PATH = re.compile(r"^\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)$")
 _STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
