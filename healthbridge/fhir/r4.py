@@ -43,6 +43,20 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "Task",
 )
 
+#: Supported types a client cannot create or update (read/search only): OperationOutcome and
+#: CapabilityStatement describe the server's own answers, and a Bundle is a message to the
+#: server (POST it to the base as a batch/transaction), not a record (HAPI and Medplum refuse
+#: them likewise). Stored ones can still be read and deleted.
+NOT_WRITABLE_TYPES: frozenset[str] = frozenset(
+    {"Bundle", "CapabilityStatement", "OperationOutcome"}
+)
+
+
+def is_writable(resource_type: str) -> bool:
+    """Whether clients may create/update resources of ``resource_type``."""
+    return is_supported(resource_type) and resource_type not in NOT_WRITABLE_TYPES
+
+
 #: Known R4 → R4B differences for our types and how they are handled (see docs/fhir_server.md).
 #: Keys are resource types; values describe the difference. The examples test proves that
 #: every official R4 example of each type still validates.

@@ -43,6 +43,7 @@ from healthbridge.errors import (
     ConflictError,
     GoneError,
     Issue,
+    MethodNotAllowedError,
     NotFoundError,
     PreconditionFailedError,
     ServiceUnavailableError,
@@ -896,9 +897,17 @@ class Transaction:
                 wanted.add((inc.source_type, row.res_id))
         return self._fetch(wanted - seen)
 
-    def everything(self, patient_id: str, *, types: set[str] | None = None) -> list[StoredResource]:
+    def everything(
+        self,
+        patient_id: str,
+        *,
+        types: set[str] | None = None,
+        page: tuple[int, int] | None = None,
+    ) -> list[StoredResource]:
         """``Patient/[id]/$everything``: the patient, everything referring to it, and what
-        those resources refer to (practitioners, organisations, encounters ...)."""
+        those resources refer to (practitioners, organisations, encounters ...). ``page``
+        ``(offset, count)`` returns only that slice of a stable order (the whole count is then
+        left in ``attributes["everything_total"]``)."""
         patient = self.read("Patient", patient_id)
         ref = sql.index_table("reference")
         self.flush()
@@ -926,8 +935,16 @@ class Transaction:
         out = [patient, *compartment, *extra]
         if types is not None:
             out = [s for s in out if s.resource_type in types]
-        self._read_hook("operation", "Patient", out)
-        return out
+        if page is None:
+            self._read_hook("operation", "Patient", out)
+            return out
+        # a page: the patient first, the rest in (type, id) order, so pages do not overlap
+        out = out[:1] + sorted(out[1:], key=lambda s: (s.resource_type, s.id))
+        offset, count = page
+        shown = out[offset : offset + count]
+        self._read_hook("operation", "Patient", shown)
+        self.attributes["everything_total"] = len(out)
+        return shown
 
     # ------------------------------------------------------------------ writes
     def _validate(
@@ -1115,6 +1132,7 @@ class Transaction:
         access checks, interceptors, audit and history run as for any write.
         """
         rtype = _resource_type(resource)
+        _check_writable(rtype)
         self._check("create", rtype)
         if if_none_exist:
             found = self._conditional_match(rtype, if_none_exist)
@@ -1146,6 +1164,7 @@ class Transaction:
         """Update (or create-on-update) ``resource_type/resource_id``; ``if_match`` is the
         expected current version (412 when stale); ``trusted`` as for :meth:`create`."""
         _check_type(resource_type)
+        _check_writable(resource_type)
         self._check("update", resource_type)
         check_id(resource_id)
         if _resource_type(resource) != resource_type:
@@ -1249,6 +1268,16 @@ def _resource_type(resource: dict[str, Any]) -> str:
 def _check_type(resource_type: str) -> None:
     if not r4.is_supported(resource_type):
         raise NotFoundError(f"Resource type {resource_type!r} is not supported")
+
+
+def _check_writable(resource_type: str) -> None:
+    if not r4.is_writable(resource_type):
+        hint = (
+            " (POST a batch or transaction Bundle to the base URL)"
+            if resource_type == "Bundle"
+            else ""
+        )
+        raise MethodNotAllowedError(f"{resource_type} resources cannot be created or updated{hint}")
 
 
 class Repository:
