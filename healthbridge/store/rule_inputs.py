@@ -22,7 +22,8 @@ column                  meaning
 ======================  =====================================================================
 ``res_type, res_id``    the resource (primary key; SQLite ``WITHOUT ROWID``: rows clustered
                         by type, so a type is one range scan)
-``child_id``            the Patient referenced (``Patient/<id>``, relative or absolute):
+``child_id``            the local Patient referenced (:func:`healthbridge.fhir.facts.ref_id`:
+                        ``Patient/<id>``, versioned or not; foreign URLs are not ours):
                         ``subject`` (Observation, Encounter), ``patient`` (Immunization),
                         ``subject``/``patient``/``for`` (QuestionnaireResponse); a Patient's
                         own id
