@@ -399,3 +399,16 @@ def nip_vaccine(codings: Any) -> str | None:
             if isinstance(c, dict) and c.get("system") == t.CS_NIP_VACCINE:
                 found = c.get("code")
     return found if found is None or isinstance(found, str) else str(found)
+
+
+def credited_vaccines(codings: Any) -> tuple[str, ...]:
+    """Every NIP vaccine a ``vaccineCode.coding`` array records, through :func:`nip_codes`
+    (our codes and translated CVX/ATC codes), each once, in document order — for readers that
+    credit a dose recorded in a foreign code system."""
+    out: list[str] = []
+    for c in codings if isinstance(codings, list) else ():
+        if isinstance(c, dict):
+            for code in nip_codes(c.get("system"), c.get("code")):
+                if code not in out:
+                    out.append(code)
+    return tuple(out)

@@ -142,6 +142,9 @@ def test_nip_codes_through_the_concept_map() -> None:
     ]
     assert facts.nip_vaccine(codings) == "BCG"
     assert facts.nip_vaccine(codings[:1]) is None
+    assert facts.credited_vaccines(codings) == ("HepB", "BCG")
+    assert facts.credited_vaccines([{"system": t.ATC, "code": "J07BC01"}, "x"]) == ("HepB",)
+    assert facts.credited_vaccines(None) == ()
 
 
 # ---------------------------------------------------------------- scalar = vectorised
