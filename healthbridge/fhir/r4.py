@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from healthbridge.errors import Issue, UnprocessableError
+from healthbridge.errors import Issue, MethodNotAllowedError, UnprocessableError
 
 #: Resource types the server stores and serves (ARCHITECTURE.md, issue 3).
 SUPPORTED_TYPES: tuple[str, ...] = (
@@ -55,6 +55,20 @@ NOT_WRITABLE_TYPES: frozenset[str] = frozenset(
 def is_writable(resource_type: str) -> bool:
     """Whether clients may create/update resources of ``resource_type``."""
     return is_supported(resource_type) and resource_type not in NOT_WRITABLE_TYPES
+
+
+def check_writable(resource_type: str) -> None:
+    """405 for a client's create/update of a type in :data:`NOT_WRITABLE_TYPES` (the API and
+    Bundle entries call this; the server's own writes are not client input)."""
+    if resource_type in NOT_WRITABLE_TYPES:
+        hint = (
+            " (POST a batch or transaction Bundle to the base URL instead)"
+            if resource_type == "Bundle"
+            else ""
+        )
+        raise MethodNotAllowedError(
+            f"{resource_type} resources cannot be created or updated through the API{hint}"
+        )
 
 
 #: Known R4 → R4B differences for our types and how they are handled (see docs/fhir_server.md).

@@ -43,7 +43,6 @@ from healthbridge.errors import (
     ConflictError,
     GoneError,
     Issue,
-    MethodNotAllowedError,
     NotFoundError,
     PreconditionFailedError,
     ServiceUnavailableError,
@@ -1132,7 +1131,6 @@ class Transaction:
         access checks, interceptors, audit and history run as for any write.
         """
         rtype = _resource_type(resource)
-        _check_writable(rtype)
         self._check("create", rtype)
         if if_none_exist:
             found = self._conditional_match(rtype, if_none_exist)
@@ -1164,7 +1162,6 @@ class Transaction:
         """Update (or create-on-update) ``resource_type/resource_id``; ``if_match`` is the
         expected current version (412 when stale); ``trusted`` as for :meth:`create`."""
         _check_type(resource_type)
-        _check_writable(resource_type)
         self._check("update", resource_type)
         check_id(resource_id)
         if _resource_type(resource) != resource_type:
@@ -1268,16 +1265,6 @@ def _resource_type(resource: dict[str, Any]) -> str:
 def _check_type(resource_type: str) -> None:
     if not r4.is_supported(resource_type):
         raise NotFoundError(f"Resource type {resource_type!r} is not supported")
-
-
-def _check_writable(resource_type: str) -> None:
-    if not r4.is_writable(resource_type):
-        hint = (
-            " (POST a batch or transaction Bundle to the base URL)"
-            if resource_type == "Bundle"
-            else ""
-        )
-        raise MethodNotAllowedError(f"{resource_type} resources cannot be created or updated{hint}")
 
 
 class Repository:
