@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import healthbridge
+from fhir_profiles.loader import index as profile_index
 from healthbridge.api.operations import OperationRegistry
+from healthbridge.fhir import r4
 from healthbridge.fhir.r4 import SUPPORTED_TYPES
 from healthbridge.fhir.searchparams import supported_params
 
@@ -21,6 +23,21 @@ _INTERACTIONS = [
     "create",
     "search-type",
 ]
+#: Interactions not offered on the types clients cannot write (r4.NOT_WRITABLE_TYPES).
+_WRITES = frozenset({"create", "update"})
+
+
+def supported_profiles(resource_type: str) -> list[str]:
+    """Canonical URLs (``url|version``) of our profiles on ``resource_type``
+    (``fhir_profiles/StructureDefinition``; CapabilityStatement.rest.resource.supportedProfile,
+    http://hl7.org/fhir/R4/capabilitystatement-definitions.html)."""
+    return sorted(
+        f"{e.url}|{e.version}"
+        for e in profile_index()
+        if e.resource_type == "StructureDefinition"
+        and e.kind == "resource"
+        and e.type == resource_type
+    )
 
 
 def capability_statement(base_url: str, operations: OperationRegistry, date: str) -> dict[str, Any]:
@@ -29,16 +46,17 @@ def capability_statement(base_url: str, operations: OperationRegistry, date: str
     for rtype in SUPPORTED_TYPES:
         params = supported_params(rtype)
         ref_params = sorted(c for c, p in params.items() if p.type == "reference")
+        writable = r4.is_writable(rtype)
         entry: dict[str, Any] = {
             "type": rtype,
             "profile": f"http://hl7.org/fhir/StructureDefinition/{rtype}",
-            "interaction": [{"code": c} for c in _INTERACTIONS],
+            "interaction": [{"code": c} for c in _INTERACTIONS if writable or c not in _WRITES],
             "versioning": "versioned-update",
             "readHistory": True,
-            "updateCreate": True,
-            "conditionalCreate": True,
+            "updateCreate": writable,
+            "conditionalCreate": writable,
             "conditionalRead": "not-supported",
-            "conditionalUpdate": True,
+            "conditionalUpdate": writable,
             "conditionalDelete": "not-supported",
             "searchInclude": ["*", *(f"{rtype}:{c}" for c in ref_params)],
             "searchRevInclude": sorted(
@@ -51,6 +69,9 @@ def capability_statement(base_url: str, operations: OperationRegistry, date: str
                 {"name": c, "definition": p.url, "type": p.type} for c, p in sorted(params.items())
             ],
         }
+        profiles = supported_profiles(rtype)
+        if profiles:
+            entry["supportedProfile"] = profiles
         ops = [
             {
                 "name": op.name,

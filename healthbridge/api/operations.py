@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from starlette.responses import Response
 
 from healthbridge.errors import BadRequestError, MethodNotAllowedError, NotFoundError
+from healthbridge.fhir.query import MAX_INT
 from healthbridge.store.repository import Transaction
 
 Level = Literal["system", "type", "instance"]
@@ -133,7 +135,17 @@ def everything(call: OperationCall) -> dict[str, Any]:
     assert call.resource_id is not None
     types_raw = call.get_all("_type")
     types = {t for v in types_raw for t in str(v).split(",") if t} or None
-    items = call.txn.everything(call.resource_id, types=types)
+    raw_count, raw_offset = call.get("_count"), call.get("_offset")
+    page = None
+    if raw_count is not None or raw_offset is not None:
+        count = (
+            min(_page_int("_count", raw_count), call.txn.max_count)
+            if raw_count is not None
+            else call.txn.default_count
+        )
+        offset = _page_int("_offset", raw_offset) if raw_offset is not None else 0
+        page = (offset, count)
+    items = call.txn.everything(call.resource_id, types=types, page=page)
     entries = [
         {
             "fullUrl": f"{call.base_url}/{s.reference}",
@@ -142,7 +154,38 @@ def everything(call: OperationCall) -> dict[str, Any]:
         }
         for s in items
     ]
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": len(entries)}
+    if page is not None:
+        offset, count = page
+        total = int(call.txn.attributes.pop("everything_total", len(entries)))
+        bundle["total"] = total
+        kept = [(k, str(v)) for k, v in call.parameters if k in ("_type", "_count")]
+        if raw_count is None:
+            kept.append(("_count", str(count)))
+
+        def link(at: int) -> str:
+            query = urlencode([*kept, ("_offset", str(at))])
+            return f"{call.base_url}/Patient/{call.resource_id}/$everything?{query}"
+
+        links = [{"relation": "self", "url": link(offset)}]
+        if count > 0 and offset + count < total:
+            links.append({"relation": "next", "url": link(offset + count)})
+        if offset > 0:
+            links.append({"relation": "previous", "url": link(max(0, offset - count))})
+        bundle["link"] = links
+    bundle["entry"] = entries
+    return bundle
+
+
+def _page_int(name: str, raw: Any) -> int:
+    """A paging parameter of ``$everything`` (a non-negative integer; 400 otherwise)."""
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise BadRequestError(f"{name} must be an integer, got {raw!r}") from None
+    if not 0 <= value <= MAX_INT:
+        raise BadRequestError(f"{name} must be between 0 and {MAX_INT}")
+    return value
 
 
 def default_registry() -> OperationRegistry:

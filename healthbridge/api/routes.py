@@ -197,6 +197,7 @@ def system_level(
     if request.method == "GET":
         return search(name, request, repo, ctx, base, _query_pairs(request))
     _check_type(name)
+    r4.check_writable(name)
     if body is None:
         raise BadRequestError("Create needs a resource body")
     if body.get("resourceType") != name:
@@ -235,6 +236,7 @@ def conditional_update(
     rtype: str, request: Request, repo: RepoDep, ctx: ContextDep, body: BodyDep, base: BaseUrlDep
 ) -> Response:
     _check_type(rtype)
+    r4.check_writable(rtype)
     if not request.url.query:
         raise MethodNotAllowedError("PUT on a type needs search criteria (conditional update)")
     if body is None:
@@ -308,6 +310,7 @@ def update(
     base: BaseUrlDep,
 ) -> Response:
     _check_type(rtype)
+    r4.check_writable(rtype)
     if body is None:
         raise BadRequestError("Update needs a resource body")
     with repo.transaction(ctx, write=True) as txn:

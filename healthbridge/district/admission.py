@@ -20,6 +20,7 @@ from typing import Any, Final
 import pandas as pd
 
 from healthbridge import terminology as t
+from healthbridge.fhir import facts
 from healthbridge.reports.coverage import ADMISSION_STATES
 
 ENROLLMENT_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
@@ -28,25 +29,15 @@ NOT_SUBMITTED: Final = "not_submitted"
 COLUMNS: Final = ("child_id", "centre", "entry_date", "status")
 
 
-def _part(extension: dict[str, Any], url: str) -> dict[str, Any]:
-    return next((e for e in extension.get("extension", []) if e.get("url") == url), {})
-
-
 def enrolment_checks(patient: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """``(child_id, centre id, entry date, status)`` of each enrolment of one Patient."""
+    """``(child_id, centre id, entry date, status)`` of each enrolment of one Patient
+    (enrolments read by :func:`healthbridge.fhir.facts.enrolments`)."""
     rows = []
-    for ext in patient.get("extension", []):
-        if ext.get("url") != ENROLLMENT_EXTENSION:
+    for e in facts.enrolments(patient):
+        if e.centre_id is None or e.start is None:
             continue
-        ref = _part(ext, "centre").get("valueReference", {}).get("reference")
-        start = _part(ext, "period").get("valuePeriod", {}).get("start")
-        if not isinstance(ref, str) or not ref.startswith("Organization/"):
-            continue
-        if not isinstance(start, str) or len(start) < 10:
-            continue
-        code = _part(ext, STATE_PART).get("valueCode")
-        status = code if code in ADMISSION_STATES else NOT_SUBMITTED
-        rows.append((str(patient["id"]), ref.split("/")[1], start[:10], status))
+        status = e.state if e.state in ADMISSION_STATES else NOT_SUBMITTED
+        rows.append((str(patient["id"]), e.centre_id, e.start, status))
     return rows
 
 

@@ -40,7 +40,7 @@ from healthbridge import terminology as t
 from healthbridge.access.auditing import record_access
 from healthbridge.access.control import CHILD_TYPES
 from healthbridge.errors import BadRequestError, ForbiddenError, NotFoundError
-from healthbridge.fhir import r4
+from healthbridge.fhir import facts, r4
 from healthbridge.store.hooks import RequestContext
 from healthbridge.store.repository import Repository, StoredResource, Transaction
 
@@ -432,16 +432,8 @@ def centre_members(txn: Transaction, centre_id: str) -> list[str]:
 
 
 def _enrolled_in(patient: dict[str, Any], centre: str) -> bool:
-    for ext in patient.get("extension", []):
-        if ext.get("url") != ENROLLMENT_EXTENSION:
-            continue
-        for sub in ext.get("extension", []):
-            if (
-                sub.get("url") == "centre"
-                and sub.get("valueReference", {}).get("reference") == centre
-            ):
-                return True
-    return False
+    centre_id = centre.removeprefix("Organization/")
+    return any(e.centre_id == centre_id for e in facts.enrolments(patient))
 
 
 def _pages(

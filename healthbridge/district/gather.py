@@ -52,6 +52,7 @@ from sqlalchemy import Connection, text
 import growth_standards
 from healthbridge import terminology as t
 from healthbridge.district.admission import admission_checks
+from healthbridge.fhir import facts
 from healthbridge.fhir.values import index_instant
 from healthbridge.pipeline import dbframes as dbf
 from healthbridge.store import rule_inputs as ri
@@ -106,10 +107,7 @@ def _contents(conn: Connection, resource_type: str) -> Iterator[dict[str, Any]]:
 
 
 def _ref_id(reference: dict[str, Any] | None, resource_type: str) -> str | None:
-    ref = (reference or {}).get("reference")
-    if not isinstance(ref, str) or not ref.startswith(f"{resource_type}/"):
-        return None
-    return ref.split("/")[1]
+    return facts.ref_id(reference, resource_type)
 
 
 def _day(value: Any) -> str | None:
@@ -140,10 +138,8 @@ def _children(patients: list[dict[str, Any]]) -> pd.DataFrame:
         if birth is None:
             continue
         centre = enrolled = left = None
-        for ext in _extensions(p, ENROLLMENT_EXTENSION):
-            centre = _ref_id(_sub(ext, "centre").get("valueReference"), "Organization")
-            period = _sub(ext, "period").get("valuePeriod", {})
-            enrolled, left = _day(period.get("start")), _day(period.get("end"))
+        for e in facts.enrolments(p):  # the last enrolment counts
+            centre, enrolled, left = e.centre_id, e.start, e.end
         ga = next(
             (
                 e.get("valueQuantity", {}).get("value")
@@ -313,6 +309,7 @@ def _growth_observations(conn: Connection, res_ids: Sequence[str] | None = None)
             "status": "$.status",
             "subject": "$.subject.reference",
             "value": "$.valueQuantity.value",
+            "unit": "$.valueQuantity.code",
             "effective": "$.effectiveDateTime",
             "period_start": "$.effectivePeriod.start",
             "encounter": "$.encounter.reference",
@@ -329,7 +326,7 @@ def _growth_observations(conn: Connection, res_ids: Sequence[str] | None = None)
     ]
     child = _refs(raw["subject"].tolist(), "Patient")
     day = _first10(when)
-    value = _numbers(raw["value"].tolist())
+    value = _in_standard_units(raw["code"], _numbers(raw["value"].tolist()), raw["unit"])
     keep = (child.notna() & day.notna()).to_numpy() & ~np.isnan(value)
     written = pd.Series(["" if w is None else str(w) for w in raw["recorded"].tolist()])
     return _growth_frame(
@@ -556,25 +553,34 @@ def _growth_from_table(conn: Connection) -> pd.DataFrame:
     finite JSON number of ``valueQuantity.value`` and ``written`` ``meta.lastUpdated`` —
     the rules :func:`_growth_observations` applies to the documents; derived growth scores
     have no row."""
-    rid, written, child, day, code, value, encounter = _transpose(
+    rid, written, child, day, code, value, encounter, unit = _transpose(
         ri.scan(
             conn,
             "Observation",
-            "res_id, written, child_id, day, code, value, encounter_id",
+            "res_id, written, child_id, day, code, value, encounter_id, unit",
             f" AND code IN {_sql_list(list(_GROWTH_CODES))} AND status IN {_sql_list(_MEASURED)}"
             " AND child_id IS NOT NULL AND day IS NOT NULL AND value IS NOT NULL",
         ),
-        7,
+        8,
     )
+    number = _in_standard_units(code, value.to_numpy(dtype="float64"), unit)
+    keep = ~np.isnan(number)
     return _growth_frame(
-        rid,
-        written.where(written.notna(), ""),
-        child,
-        day,
-        code,
-        value.to_numpy(dtype="float64"),
-        encounter,
+        rid[keep].reset_index(drop=True),
+        written.where(written.notna(), "")[keep].reset_index(drop=True),
+        child[keep].reset_index(drop=True),
+        day[keep].reset_index(drop=True),
+        code[keep].reset_index(drop=True),
+        number[keep],
+        encounter[keep].reset_index(drop=True),
     )
+
+
+def _in_standard_units(codes: pd.Series, values: np.ndarray, units: pd.Series) -> np.ndarray:
+    """Growth values in kg/cm (:func:`healthbridge.fhir.facts.growth_values`; an unknown unit:
+    NaN, dropped — never read as kg or cm)."""
+    kinds = [facts.GROWTH_QUANTITY.get(c) for c in codes.tolist()]
+    return facts.growth_values(kinds, values, units.tolist())
 
 
 def _checkups_from_table(conn: Connection) -> pd.DataFrame:

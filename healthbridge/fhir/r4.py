@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from healthbridge.errors import Issue, UnprocessableError
+from healthbridge.errors import Issue, MethodNotAllowedError, UnprocessableError
 
 #: Resource types the server stores and serves (ARCHITECTURE.md, issue 3).
 SUPPORTED_TYPES: tuple[str, ...] = (
@@ -42,6 +42,34 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "ServiceRequest",
     "Task",
 )
+
+#: Supported types a client cannot create or update (read/search only): OperationOutcome and
+#: CapabilityStatement describe the server's own answers, and a Bundle is a message to the
+#: server (POST it to the base as a batch/transaction), not a record (HAPI and Medplum refuse
+#: them likewise). Stored ones can still be read and deleted.
+NOT_WRITABLE_TYPES: frozenset[str] = frozenset(
+    {"Bundle", "CapabilityStatement", "OperationOutcome"}
+)
+
+
+def is_writable(resource_type: str) -> bool:
+    """Whether clients may create/update resources of ``resource_type``."""
+    return is_supported(resource_type) and resource_type not in NOT_WRITABLE_TYPES
+
+
+def check_writable(resource_type: str) -> None:
+    """405 for a client's create/update of a type in :data:`NOT_WRITABLE_TYPES` (the API and
+    Bundle entries call this; the server's own writes are not client input)."""
+    if resource_type in NOT_WRITABLE_TYPES:
+        hint = (
+            " (POST a batch or transaction Bundle to the base URL instead)"
+            if resource_type == "Bundle"
+            else ""
+        )
+        raise MethodNotAllowedError(
+            f"{resource_type} resources cannot be created or updated through the API{hint}"
+        )
+
 
 #: Known R4 → R4B differences for our types and how they are handled (see docs/fhir_server.md).
 #: Keys are resource types; values describe the difference. The examples test proves that

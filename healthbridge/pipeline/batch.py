@@ -39,6 +39,7 @@ from healthbridge.clinical.frames import frame_to_findings
 from healthbridge.clinical.records import GROWTH_FIELDS, DistrictData
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vocab import SubjectType
+from healthbridge.fhir import facts
 from healthbridge.pipeline import dbframes as dbf
 from healthbridge.pipeline import extract as x
 from healthbridge.pipeline.alerts import Routing, apply_actions, current_rules, open_alerts
@@ -309,15 +310,19 @@ def _sessions(obs: pd.DataFrame) -> pd.DataFrame:
     (by ``meta.lastUpdated``, then id), in (child, date, key) order. Sessions and quantities
     are integer-coded once; only repeated measurements of a quantity are sorted."""
     g = obs.loc[obs["code"].isin(x.GROWTH_CODES) & obs["number"].notna()]
+    # in kg/cm; a measurement in an unknown unit is left out, as extract.growth_sessions does
+    converted = facts.growth_values(
+        g["code"].map(facts.GROWTH_QUANTITY).tolist(),
+        g["number"].to_numpy("float64"),
+        g["unit"].tolist(),
+    )
+    g = g.loc[~np.isnan(converted)]
+    value = converted[~np.isnan(converted)]
     if g.empty:
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in _SESSION_COLUMNS})
         return empty.assign(session_on=pd.Series(dtype="datetime64[ns]"))
     code = g["code"].to_numpy(dtype=object)
     quantity = g["code"].map({c: _SLOTS[q] for c, q in _QUANTITY.items()}).to_numpy("int64")
-    number = g["number"].to_numpy("float64")
-    unit = g["unit"].to_numpy(dtype=object)
-    value = np.where((quantity == 0) & (unit == "g"), number / 1000.0, number)
-    value = np.where((quantity != 0) & (unit == "mm"), number / 10.0, value)
     child = g["child_id"].to_numpy(dtype=object)
     key = _session_keys(g).to_numpy(dtype=object)
     # child ids are FHIR ids (no control characters): the joined text names one session

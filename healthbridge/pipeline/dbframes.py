@@ -26,7 +26,9 @@ import orjson
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
+from healthbridge.fhir import facts
 from healthbridge.pipeline.errors import PipelineConfigError
+from healthbridge.terminology import CS_NIP_VACCINE
 
 _PATH = re.compile(r"^\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)$")
 _STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
@@ -226,21 +228,9 @@ def fields_parallel(
 
 
 def ref_ids(references: Sequence[Any], resource_type: str) -> list[str | None]:
-    """``Type/id`` reference strings → ids of ``resource_type`` (None for anything else);
-    the same rule as :func:`healthbridge.pipeline.extract.ref_id` (a relative ``Type/id``
-    takes the fast path, anything else the general one)."""
-    prefix = f"{resource_type}/"
-    n = len(prefix)
-    out: list[str | None] = []
-    for ref in references:
-        if isinstance(ref, str) and ref.startswith(prefix) and len(ref) > n and "/" not in ref[n:]:
-            out.append(ref[n:])
-        elif not isinstance(ref, str):
-            out.append(None)
-        else:
-            parts = ref.rstrip("/").split("/")
-            out.append(parts[-1] if len(parts) >= 2 and parts[-2] == resource_type else None)
-    return out
+    """Reference strings → ids of the local ``resource_type`` (None for anything else):
+    the vectorised form of :func:`healthbridge.fhir.facts.ref_id`."""
+    return facts.ref_ids(references, resource_type)
 
 
 def coded(codings: Sequence[Any], system: str, *, last: bool = False) -> list[str | None]:
@@ -248,6 +238,8 @@ def coded(codings: Sequence[Any], system: str, *, last: bool = False) -> list[st
     :func:`healthbridge.pipeline.extract.loinc_code` reads ``code``), or with ``last`` the
     code of the last coding of ``system`` whatever it holds (as the per-resource loops over
     ``vaccineCode`` / ``Encounter.type`` do)."""
+    if system == CS_NIP_VACCINE and last:
+        return [facts.nip_vaccine(array) for array in codings]
     out: list[str | None] = []
     for array in codings:
         found: Any = None

@@ -31,7 +31,8 @@ from healthbridge.clinical.evaluate import (
 )
 from healthbridge.clinical.records import ChildRecord
 from healthbridge.clinical.ruleset import RuleSet
-from healthbridge.errors import GoneError, NotFoundError
+from healthbridge.errors import GoneError, Issue, NotFoundError
+from healthbridge.fhir import facts
 from healthbridge.pipeline import extract as x
 from healthbridge.pipeline.alerts import Routing, apply_actions, current_rules, open_alerts
 from healthbridge.pipeline.scoring import (
@@ -42,7 +43,7 @@ from healthbridge.pipeline.scoring import (
     score_children,
 )
 from healthbridge.store import search as sql
-from healthbridge.store.hooks import StoreHooks, WriteEvent
+from healthbridge.store.hooks import StoreHooks, WriteContext, WriteEvent
 from healthbridge.store.repository import RES, StoredResource, Transaction
 
 #: China Standard Time (no daylight saving): the rules' calendar.
@@ -148,6 +149,20 @@ def load_child(txn: Transaction, child_id: str) -> LoadedChild | None:
     return LoadedChild(info, record, measured, derived, x.growth_sessions(measured))
 
 
+def check_units(resource: dict[str, Any], _context: WriteContext) -> list[Issue]:
+    """The door's unit check of a growth measurement (a write validator): a weight, length,
+    height or head circumference in a unit :func:`healthbridge.fhir.facts.growth_value`
+    cannot read is refused with 422 instead of being misread (or silently ignored) by the
+    rules."""
+    if resource.get("resourceType") != "Observation" or is_derived(resource):
+        return []
+    try:
+        facts.check_growth_unit(x.loinc_code(resource), resource.get("valueQuantity"))
+    except facts.UnitError as exc:
+        return [Issue("error", "code-invalid", str(exc), ("Observation.valueQuantity.code",))]
+    return []
+
+
 class Pipeline:
     """Growth scoring and alert reconciliation for one rule set (install on StoreHooks)."""
 
@@ -156,7 +171,8 @@ class Pipeline:
         self.today = today
 
     def install(self, hooks: StoreHooks) -> None:
-        """Register the interceptor and the pre-commit hook."""
+        """Register the unit check, the interceptor and the pre-commit hook."""
+        hooks.add_validator(check_units)
         hooks.add_interceptor(self.on_write)
         hooks.add_pre_commit_hook(self.on_commit)
 

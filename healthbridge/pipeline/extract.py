@@ -36,6 +36,7 @@ from healthbridge.clinical.records import Enrolment
 from healthbridge.clinical.screening import REGRESSION, ScreeningRecord
 from healthbridge.clinical.vaccination import GivenDose
 from healthbridge.clinical.vocab import Sex
+from healthbridge.fhir import facts
 
 Resource = dict[str, Any]
 
@@ -81,16 +82,9 @@ def local_date(value: str | None) -> date | None:
 
 
 def ref_id(reference: Any, rtype: str) -> str | None:
-    """The id of a ``Type/id`` reference of type ``rtype`` (None otherwise)."""
-    if not isinstance(reference, dict):
-        return None
-    ref = reference.get("reference")
-    if not isinstance(ref, str):
-        return None
-    parts = ref.rstrip("/").split("/")
-    if len(parts) >= 2 and parts[-2] == rtype:
-        return parts[-1]
-    return None
+    """The id of the local ``rtype`` a Reference names (None otherwise):
+    :func:`healthbridge.fhir.facts.ref_id`."""
+    return facts.ref_id(reference, rtype)
 
 
 def subject_id(resource: Resource) -> str | None:
@@ -144,25 +138,19 @@ def child_info(patient: Resource) -> ChildInfo:
     centre = klass = None
     enrolments: list[Enrolment] = []
     for ext in patient.get("extension") or ():
-        url = ext.get("url")
-        if url == GESTATIONAL_AGE_EXTENSION:
+        if ext.get("url") == GESTATIONAL_AGE_EXTENSION:
             weeks = quantity_value(ext)
-        elif url == ENROLLMENT_EXTENSION:
-            parts = {e.get("url"): e for e in ext.get("extension") or ()}
-            c = ref_id((parts.get("centre") or {}).get("valueReference"), "Organization")
-            k = ref_id((parts.get("class") or {}).get("valueReference"), "Location")
-            period = (parts.get("period") or {}).get("valuePeriod") or {}
-            start = local_date(period.get("start"))
-            if period.get("end"):
-                continue  # a past enrolment
-            state = AdmissionState.NOT_SUBMITTED
-            code = (parts.get(ADMISSION_STATE_URL) or {}).get("valueCode")
-            if code in {s.value for s in AdmissionState}:
-                state = AdmissionState(code)
-            if c:
-                centre, klass = c, k
-                if start is not None:
-                    enrolments.append(Enrolment(c, start, state))
+    for e in facts.enrolments(patient):
+        if e.ended:
+            continue  # a past enrolment
+        state = AdmissionState.NOT_SUBMITTED
+        if e.state in {s.value for s in AdmissionState}:
+            state = AdmissionState(e.state)
+        if e.centre_id:
+            centre, klass = e.centre_id, e.class_id
+            start = local_date(e.start)
+            if start is not None:
+                enrolments.append(Enrolment(e.centre_id, start, state))
     gp = None
     for ref in patient.get("generalPractitioner") or ():
         gp = ref_id(ref, "Practitioner") or gp
@@ -214,21 +202,14 @@ def growth_sessions(observations: Iterable[Resource]) -> list[Session]:
         if code not in GROWTH_CODES or is_void(obs):
             continue
         on = effective_date(obs)
-        value = quantity_value(obs)
+        try:
+            value = facts.growth_value(code, obs.get("valueQuantity"))
+        except facts.UnitError:
+            continue  # refused at the door; a stored one is never misread
         if on is None or value is None:
             continue
         key = _session_key(obs, on)
-        quantity = {
-            t.LOINC_BODY_WEIGHT: "weight",
-            t.LOINC_BODY_LENGTH: "lenhei",
-            t.LOINC_BODY_HEIGHT: "lenhei",
-            t.LOINC_HEAD_CIRCUMFERENCE: "headc",
-        }[code]
-        unit = (obs.get("valueQuantity") or {}).get("code")
-        if quantity == "weight" and unit == "g":
-            value /= 1000.0
-        elif quantity != "weight" and unit == "mm":
-            value /= 10.0
+        quantity = facts.GROWTH_QUANTITY[code]
         slot = groups.setdefault(key, {})
         prev = slot.get(quantity)
         if prev is None or _written(obs) >= _written(prev[0]):
@@ -289,10 +270,7 @@ def doses(immunizations: Iterable[Resource]) -> list[GivenDose]:
     for imm in immunizations:
         if imm.get("status") != "completed":
             continue
-        vaccine = None
-        for coding in (imm.get("vaccineCode") or {}).get("coding") or ():
-            if coding.get("system") == t.CS_NIP_VACCINE:
-                vaccine = coding.get("code")
+        vaccine = facts.nip_vaccine((imm.get("vaccineCode") or {}).get("coding"))
         on = local_date(imm.get("occurrenceDateTime"))
         if vaccine and on is not None:
             out.append(GivenDose(str(imm["id"]), str(vaccine), on))

@@ -23,6 +23,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, Table, delete, insert, select
 
 from healthbridge.access.policy import REFERRAL_STATES
+from healthbridge.fhir import facts
 from healthbridge.fhir.searchparams import IndexRows, extract
 from healthbridge.store.models import CompartmentRow, PatientLinkRow
 
@@ -55,9 +56,9 @@ def compartment_patients(rtype: str, resource_id: str, index_rows: IndexRows) ->
     """Ids of the patients whose compartment ``rtype/resource_id`` belongs to."""
     params = compartment_params().get(rtype, frozenset())
     out = {
-        str(row["target_id"])
+        pid
         for row in index_rows.reference
-        if row.get("param") in params and row.get("target_type") == "Patient" and row["target_id"]
+        if row.get("param") in params and (pid := facts.ref_id(row.get("url"), "Patient"))
     }
     if rtype == "Patient":
         out.add(resource_id)
@@ -65,13 +66,7 @@ def compartment_patients(rtype: str, resource_id: str, index_rows: IndexRows) ->
 
 
 def _ref_id(value: Any, rtype: str) -> str | None:
-    if isinstance(value, dict):
-        ref = value.get("reference")
-        if isinstance(ref, str):
-            parts = ref.split("/")
-            if len(parts) >= 2 and parts[-2] == rtype:
-                return parts[-1]
-    return None
+    return facts.ref_id(value, rtype) if isinstance(value, dict) else None
 
 
 def _period(value: Any) -> tuple[str | None, str | None]:

@@ -198,6 +198,10 @@ def _run_entry(txn: Transaction, e: _Entry, *, minimal: bool, base: str) -> dict
     if not segments:
         raise BadRequestError(f"Bundle entry {e.index}: invalid url {e.url!r}")
     rtype = segments[0]
+    if e.method in ("POST", "PUT"):
+        r4.check_writable(rtype)
+        if isinstance(e.resource, dict):
+            r4.check_writable(str(e.resource.get("resourceType")))
     if e.method == "POST":
         if not isinstance(e.resource, dict):
             raise BadRequestError(f"Bundle entry {e.index}: POST needs a resource")

@@ -48,7 +48,7 @@ from healthbridge.errors import (
     ServiceUnavailableError,
     UnprocessableError,
 )
-from healthbridge.fhir import r4
+from healthbridge.fhir import facts, r4
 from healthbridge.fhir.query import SearchQuery, parse_search
 from healthbridge.fhir.searchparams import INDEXED_TYPES, ROW_KEYS, IndexRows, extract
 from healthbridge.fhir.values import date_range, format_instant, index_instant, instant_now
@@ -896,9 +896,17 @@ class Transaction:
                 wanted.add((inc.source_type, row.res_id))
         return self._fetch(wanted - seen)
 
-    def everything(self, patient_id: str, *, types: set[str] | None = None) -> list[StoredResource]:
+    def everything(
+        self,
+        patient_id: str,
+        *,
+        types: set[str] | None = None,
+        page: tuple[int, int] | None = None,
+    ) -> list[StoredResource]:
         """``Patient/[id]/$everything``: the patient, everything referring to it, and what
-        those resources refer to (practitioners, organisations, encounters ...)."""
+        those resources refer to (practitioners, organisations, encounters ...). ``page``
+        ``(offset, count)`` returns only that slice of a stable order (the whole count is then
+        left in ``attributes["everything_total"]``)."""
         patient = self.read("Patient", patient_id)
         ref = sql.index_table("reference")
         self.flush()
@@ -926,8 +934,16 @@ class Transaction:
         out = [patient, *compartment, *extra]
         if types is not None:
             out = [s for s in out if s.resource_type in types]
-        self._read_hook("operation", "Patient", out)
-        return out
+        if page is None:
+            self._read_hook("operation", "Patient", out)
+            return out
+        # a page: the patient first, the rest in (type, id) order, so pages do not overlap
+        out = out[:1] + sorted(out[1:], key=lambda s: (s.resource_type, s.id))
+        offset, count = page
+        shown = out[offset : offset + count]
+        self._read_hook("operation", "Patient", shown)
+        self.attributes["everything_total"] = len(out)
+        return shown
 
     # ------------------------------------------------------------------ writes
     def _validate(
@@ -955,6 +971,8 @@ class Transaction:
         trusted: bool = False,
     ) -> StoredResource:
         rtype = str(resource["resourceType"])
+        # absolute references to this server are stored relative (healthbridge.fhir.facts)
+        resource = facts.localised(resource, self.base_url)
         if self._prefetched:
             self._prefetched.pop((rtype, resource_id), None)
         restricted = self.restricted
@@ -1305,6 +1323,7 @@ class Repository:
         ``meta.lastUpdated`` are not indexed, so setting them later changes nothing.
         ``trusted`` as for :meth:`Transaction.create` (server-built resources only)."""
         _resource_type(resource)
+        resource = facts.localised(resource, context.base_url or self.base_url)
         if not trusted:
             r4.validate(resource)
         validators = self.hooks.validators

@@ -22,7 +22,8 @@ column                  meaning
 ======================  =====================================================================
 ``res_type, res_id``    the resource (primary key; SQLite ``WITHOUT ROWID``: rows clustered
                         by type, so a type is one range scan)
-``child_id``            the Patient referenced (``Patient/<id>``, relative or absolute):
+``child_id``            the local Patient referenced (:func:`healthbridge.fhir.facts.ref_id`:
+                        ``Patient/<id>``, versioned or not; foreign URLs are not ours):
                         ``subject`` (Observation, Encounter), ``patient`` (Immunization),
                         ``subject``/``patient``/``for`` (QuestionnaireResponse); a Patient's
                         own id
@@ -70,13 +71,14 @@ from typing import Any, Final
 from sqlalchemy import Connection, Table, delete, insert, select
 
 from healthbridge import terminology as t
+from healthbridge.fhir import facts
 from healthbridge.store.models import RuleInputRow, RuleInputStateRow
 
 TABLE: Final = "rule_input"
 RULE_INPUT: Table = RuleInputRow.__table__  # type: ignore[attr-defined]
 STATE: Table = RuleInputStateRow.__table__  # type: ignore[attr-defined]
 #: Bump when :func:`rows` changes what it extracts: existing tables become stale.
-EXTRACTOR_VERSION: Final = 1
+EXTRACTOR_VERSION: Final = 2  # 2: references read by healthbridge.fhir.facts
 #: The ``rule_input_state`` key holding the version the whole table was built with.
 STATE_KEY: Final = "extractor"
 #: Resource types with rule-input rows.
@@ -112,16 +114,9 @@ def _str(value: Any) -> str | None:
 
 
 def ref_id(ref: Any, resource_type: str) -> str | None:
-    """The id of a ``Type/id`` reference string (relative or absolute), else None — the rule
-    of :func:`healthbridge.pipeline.dbframes.ref_ids`."""
-    if not isinstance(ref, str):
-        return None
-    prefix = resource_type + "/"
-    n = len(prefix)
-    if ref.startswith(prefix) and len(ref) > n and "/" not in ref[n:]:
-        return ref[n:]
-    parts = ref.rstrip("/").split("/")
-    return parts[-1] if len(parts) >= 2 and parts[-2] == resource_type else None
+    """The id of the local ``resource_type`` a reference string names, else None
+    (:func:`healthbridge.fhir.facts.ref_id`, the rule of every reader)."""
+    return facts.ref_id(ref, resource_type)
 
 
 def _day(value: Any) -> str | None:
@@ -150,6 +145,8 @@ def first_code(codings: Any, system: str) -> str | None:
 
 def last_code(codings: Any, system: str) -> str | None:
     """The code of the last coding of ``system`` (whatever it holds; None when absent)."""
+    if system == t.CS_NIP_VACCINE:
+        return facts.nip_vaccine(codings)
     found: Any = None
     if isinstance(codings, list):
         for c in codings:
@@ -279,13 +276,7 @@ def _patient(res_id: str, r: Mapping[str, Any], _content: str) -> Row:
 
 def _subject_ref(value: Any) -> str | None:
     """:func:`healthbridge.pipeline.extract.ref_id` on a Reference object."""
-    if not isinstance(value, dict):
-        return None
-    ref = value.get("reference")
-    if not isinstance(ref, str):
-        return None
-    parts = ref.rstrip("/").split("/")
-    return parts[-1] if len(parts) >= 2 and parts[-2] == "Patient" else None
+    return facts.ref_id(value, "Patient")
 
 
 def true_answers(items: Any) -> list[str]:

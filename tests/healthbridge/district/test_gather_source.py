@@ -15,6 +15,7 @@ import copy
 import json
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -46,8 +47,12 @@ def _sources_agree(repo: Repository, *, reports: bool = True) -> None:
     assert_same(table, documents, reports=reports)
 
 
+#: The base the writes below come in on (absolute references under it are ours).
+OUR_BASE = "https://hb.example.org/fhir"
+
+
 def _put(repo: Repository, *resources: dict[str, Any]) -> None:
-    with repo.transaction(CONTEXT) as txn:
+    with repo.transaction(replace(CONTEXT, base_url=OUR_BASE)) as txn:
         for r in resources:
             txn.update(r["resourceType"], r["id"], {k: v for k, v in r.items() if k != "meta"})
 
@@ -98,12 +103,18 @@ def test_sources_agree_on_unusual_shapes(district: Repository) -> None:
     #: (resource, frame, rows it adds there)
     written: list[tuple[dict[str, Any], str, int]] = []
 
-    # an absolute reference to the child and a versioned reference to the encounter
+    # an absolute reference to the child on this server and a versioned reference to the
+    # encounter; the same child's id on a foreign server is not our child
     obs = copy.deepcopy(weight)
     obs["id"] = "obs-absolute"
-    obs["subject"] = {"reference": f"http://example.org/fhir/Patient/{child}"}
+    obs["subject"] = {"reference": f"{OUR_BASE}/Patient/{child}"}
     obs["encounter"] = {"reference": f"Encounter/{checkup['id']}/_history/1"}
-    written.append((obs, "measurements", 1))
+    # the versioned reference names the checkup's encounter: a re-measurement at that visit
+    written.append((obs, "measurements", 0))
+    obs = copy.deepcopy(weight)
+    obs["id"] = "obs-foreign"
+    obs["subject"] = {"reference": f"http://example.org/fhir/Patient/{child}"}
+    written.append((obs, "measurements", 0))
     # a measurement dated by a period, no encounter
     obs = copy.deepcopy(length)
     obs["id"] = "obs-period"
@@ -143,7 +154,7 @@ def test_sources_agree_on_unusual_shapes(district: Repository) -> None:
     written.append((enc, "checkups", 0))
     enc = copy.deepcopy(checkup)
     enc["id"] = "enc-absolute"
-    enc["subject"] = {"reference": f"https://example.org/fhir/Patient/{child}"}
+    enc["subject"] = {"reference": f"{OUR_BASE}/Patient/{child}"}
     written.append((enc, "checkups", 1))
     # a dose coded twice in nip-vaccine (the last coding counts), an absolute patient
     imm = copy.deepcopy(dose)
@@ -152,7 +163,7 @@ def test_sources_agree_on_unusual_shapes(district: Repository) -> None:
     imm["vaccineCode"] = {
         "coding": [*imm["vaccineCode"]["coding"], {**nip, "code": "MMR"}],
     }
-    imm["patient"] = {"reference": f"http://example.org/fhir/Patient/{child}"}
+    imm["patient"] = {"reference": f"{OUR_BASE}/Patient/{child}"}
     written.append((imm, "vaccinations", 1))
     # a dose without a dose number, and one with a partial date
     imm = copy.deepcopy(dose)

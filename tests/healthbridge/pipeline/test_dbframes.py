@@ -150,8 +150,12 @@ def test_unsupported_paths_are_refused(path: str) -> None:
 
 
 def test_helpers_follow_the_per_resource_rules() -> None:
-    refs: list[Any] = ["Patient/a", "http://x/fhir/Patient/b/", "Patient/", "Group/c", None, 3]
-    assert dbf.ref_ids(refs, "Patient") == ["a", "b", None, None, None, None]
+    refs: list[Any] = [
+        "Patient/a",
+        "http://x/fhir/Patient/b",  # a foreign server's Patient: not one of ours
+        "Patient/", "Group/c", None, 3, "Patient/d/_history/2",
+    ]  # fmt: skip
+    assert dbf.ref_ids(refs, "Patient") == ["a", None, None, None, None, None, "d"]
     loinc = {"system": t.LOINC, "code": "1-1"}
     other = {"system": "urn:x", "code": "z"}
     arrays: list[Any] = [[other, loinc, {"system": t.LOINC, "code": "2-2"}], [], None]

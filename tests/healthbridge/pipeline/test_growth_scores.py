@@ -199,3 +199,33 @@ def test_preterm_child_is_scored_at_corrected_age(pclient: TestClient) -> None:
     # changing the gestational age on the Patient recomputes
     put(pclient, child("c1", days_ago(120)))
     assert math.isclose(scores(pclient, "c1")["wfa-z"]["valueQuantity"]["value"], term["zwei"])
+
+
+def test_weight_for_length_and_height_name_both_measurements(pclient: TestClient) -> None:
+    """Issue 14: a weight-for-length/height score is derived from the weight AND the
+    length/height — paired by encounter whatever the reference form (versioned here), or by
+    day without one, in any accepted unit."""
+    put(pclient, child("c5", days_ago(200)))
+    weight = measurement("w5", "c5", WEIGHT, 7400, days_ago(0), unit="g", encounter="e5")
+    weight["encounter"] = {"reference": "Encounter/e5/_history/1"}
+    put(pclient, weight)
+    put(pclient, measurement("l5", "c5", LENGTH, 660, days_ago(0), unit="mm", encounter="e5"))
+    got = scores(pclient, "c5")
+    assert got["wfl-z"]["derivedFrom"] == [
+        {"reference": "Observation/l5"},
+        {"reference": "Observation/w5"},
+    ]
+    ref = expected(200, weight_kg=7.4, lenhei_cm=66.0, measure="l")
+    assert math.isclose(got["wfl-z"]["valueQuantity"]["value"], ref["zwfl"])
+    put(pclient, child("c6", days_ago(900)))
+    put(pclient, measurement("w6", "c6", WEIGHT, 12.5, days_ago(1)))
+    put(pclient, measurement("h6", "c6", t.LOINC_BODY_HEIGHT, 88.0, days_ago(1)))
+    got = scores(pclient, "c6")
+    for code in ("wfh-z", "wfh-p", "bfa-z"):
+        assert got[code]["derivedFrom"] == [
+            {"reference": "Observation/h6"},
+            {"reference": "Observation/w6"},
+        ], code
+    assert "wfl-z" not in got
+    ref = expected(899, weight_kg=12.5, lenhei_cm=88.0, measure="h")
+    assert math.isclose(got["wfh-z"]["valueQuantity"]["value"], ref["zwfl"])

@@ -123,8 +123,14 @@ def _more_edge_cases(client: TestClient) -> None:
     absent["dataAbsentReason"] = {"text": "refused"}
     put(client, absent)
     absolute = measurement("e2-abs", "edge-2", t.LOINC_HAEMOGLOBIN, 101, days_ago(8))
-    absolute["subject"] = {"reference": "http://example.org/fhir/Patient/edge-2"}
+    absolute["subject"] = {"reference": "http://testserver/fhir/Patient/edge-2"}  # this server
     put(client, absolute)
+    foreign = measurement("e2-foreign", "edge-2", t.LOINC_HAEMOGLOBIN, 99, days_ago(8))
+    foreign["subject"] = {"reference": "http://example.org/fhir/Patient/edge-2"}  # not ours
+    put(client, foreign)
+    versioned = measurement("e2-ver", "edge-2", t.LOINC_HAEMOGLOBIN, 98, days_ago(7))
+    versioned["subject"] = {"reference": "Patient/edge-2/_history/1"}
+    put(client, versioned)
     put(client, measurement("e2-adult", "edge-adult", t.LOINC_BODY_WEIGHT, 70.0, on))
     put(client, measurement("e2-upd", "edge-2", t.LOINC_HEAD_CIRCUMFERENCE, 40.0, days_ago(7)))
     put(client, measurement("e2-upd", "edge-2", t.LOINC_HEAD_CIRCUMFERENCE, 40.4, days_ago(6)))
@@ -141,7 +147,7 @@ def _more_edge_cases(client: TestClient) -> None:
     void["status"] = "entered-in-error"
     put(client, void)
     far = immunization("e2-imm3", "edge-2", "HepB", days_ago(140), 2)
-    far["patient"] = {"reference": "http://example.org/fhir/Patient/edge-2"}
+    far["patient"] = {"reference": "http://testserver/fhir/Patient/edge-2"}
     far["occurrenceDateTime"] = f"{days_ago(140).isoformat()}T23:00:00-10:00"
     put(client, far)
     # encounters: the last checkup-visit code of all type concepts; cancelled; routing fields
@@ -225,6 +231,8 @@ def test_the_table_reads_what_the_documents_say(
     assert sessions["age_days"].min() >= 0
     hb = table.data.haemoglobin.set_index("observation_id")
     assert hb.loc["e2-abs", "hb_g_l"] == 101.0
+    assert hb.loc["e2-ver", "hb_g_l"] == 98.0
+    assert "e2-foreign" not in hb.index
     doses = table.data.doses.set_index("immunization_id")
     assert doses.loc["e2-imm1", "vaccine"] == "BCG"
     assert "e2-imm2" not in doses.index
