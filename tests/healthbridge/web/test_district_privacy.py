@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from healthbridge.access.tokens import Role, mint_token
 from tests import factories as f
-from tests.healthbridge.web.test_pages import sign_in_with_token
 from tests.healthbridge.district.conftest import AS_OF, load_small_demo
+from tests.healthbridge.web.test_pages import sign_in_with_token
 
 
 def test_page_suppresses_small_cells(app_factory: Any) -> None:
