@@ -17,11 +17,18 @@ from starlette.responses import RedirectResponse, Response
 
 def mount(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to ``app``."""
-    from healthbridge.web import pages, pages_centre, pages_district, pages_doctor, pages_parent
+    from healthbridge.web import (
+        pages,
+        pages_centre,
+        pages_district,
+        pages_doctor,
+        pages_parent,
+        pages_rights,
+    )
     from healthbridge.web.auth import LoginRequiredError, PageForbiddenError, PageNotFoundError
     from healthbridge.web.common import page
 
-    for module in (pages, pages_parent, pages_centre, pages_doctor, pages_district):
+    for module in (pages, pages_parent, pages_rights, pages_centre, pages_doctor, pages_district):
         app.include_router(module.router, prefix="/app", include_in_schema=False)
     static = resources.files("healthbridge.web").joinpath("static")
     app.mount("/app/static", StaticFiles(directory=str(static)), name="web-static")
