@@ -16,7 +16,7 @@ written through the repository :class:`Transaction` of the parent's request.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from healthbridge import terminology as t
@@ -47,7 +47,8 @@ class AccessEntry:
     role: str
     organisation: str
     action: str
-    what: str
+    what: tuple[tuple[str, int], ...]  # (resource type, how many)
+    times: int = 1  # identical events in the same minute, shown once
 
 
 def _names(txn: Transaction, refs: set[str]) -> dict[str, str]:
@@ -120,7 +121,13 @@ def access_log(
             if (a.get("who") or {}).get("reference")
         }
         names = _names(txn, refs)
-    return [_entry(e, names, me) for e in events], more
+    out: list[AccessEntry] = []
+    for entry in (_entry(e, names, me) for e in events):
+        if out and replace(out[-1], times=1) == entry:
+            out[-1] = replace(out[-1], times=out[-1].times + 1)
+        else:
+            out.append(entry)
+    return out, more
 
 
 def _entry(event: Resource, names: dict[str, str], me: str) -> AccessEntry:
@@ -137,7 +144,7 @@ def _entry(event: Resource, names: dict[str, str], me: str) -> AccessEntry:
         ref = str((entity.get("what") or {}).get("reference", ""))
         if ref:
             types[ref.split("/")[0]] = types.get(ref.split("/")[0], 0) + 1
-    what = ", ".join(f"{k} ×{v}" if v > 1 else k for k, v in sorted(types.items()))
+    what = tuple(sorted(types.items()))
     return AccessEntry(
         when=_local_time(str(event.get("recorded", ""))),
         who=who,
