@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "import_session",
     "evaluate",
     "parent_reports",
+    "retention",
 )
 
 
