@@ -157,3 +157,22 @@ def sharing(
     except BadRequestError as exc:
         return _rights_page(request, user, patient_id, status=400, error=str(exc.args[0]))
     return RedirectResponse(f"/app/child/{patient_id}/rights#sharing", status_code=303)
+
+
+@router.post("/task/{task_id}/answer")
+def answer(
+    request: Request,
+    user: UserDep,
+    task_id: str,
+    outcome: Annotated[str, Form()] = "",
+    text: Annotated[str, Form()] = "",
+) -> Response:
+    """Staff answer a correction request (health manager, paediatrician)."""
+    user.require(Role.HEALTH_MANAGER, Role.PAEDIATRICIAN)
+    back = "/app/doctor" if user.role is Role.PAEDIATRICIAN else "/app/centre"
+    try:
+        with transaction(request, user, write=True) as txn:
+            rights.answer_correction(txn, task_id, outcome == "completed", text)
+    except BadRequestError as exc:
+        return page(request, user, "error.html", status=400, message=str(exc.args[0]))
+    return RedirectResponse(f"{back}#corrections", status_code=303)

@@ -272,6 +272,46 @@ def corrections(txn: Transaction, patient_id: str) -> list[Resource]:
     return sorted(found, key=lambda r: str(r.get("authoredOn", "")), reverse=True)
 
 
+def open_corrections(txn: Transaction, org_id: str) -> list[Resource]:
+    """Correction requests owned by ``org_id`` still to answer (the staff's own search: only
+    children in their reach), oldest first."""
+    found = [
+        task
+        for status in ("requested", "received", "accepted", "in-progress")
+        for task in resources(
+            txn,
+            "Task",
+            [
+                ("owner", f"Organization/{org_id}"),
+                ("code", f"{TASK_CODE_SYSTEM}|{CORRECTION_CODE}"),
+                ("status", status),
+            ],
+        )
+    ]
+    return sorted(found, key=lambda r: str(r.get("authoredOn", "")))
+
+
+def answer_correction(txn: Transaction, task_id: str, done: bool, text: str) -> Resource:
+    """The staff's answer: ``completed`` (corrected) or ``rejected`` (not changed), with the
+    reason shown to the guardian (``statusReason.text``). Written with the staff's authority."""
+    text = text.strip()
+    if not text:
+        raise BadRequestError("correction.answer_empty")
+    task = read(txn, "Task", task_id)
+    codes = [c.get("code") for c in (task or {}).get("code", {}).get("coding") or []]
+    if task is None or CORRECTION_CODE not in codes:
+        raise BadRequestError("correction.bad_focus")
+    answered = {
+        **task,
+        "status": "completed" if done else "rejected",
+        "statusReason": {"text": text[:2000]},
+        "lastModified": dt.datetime.now(LOCAL).isoformat(timespec="seconds"),
+    }
+    stored = txn.update("Task", task_id, answered).stored.resource
+    assert stored is not None
+    return stored
+
+
 def task_answer(task: Resource) -> str:
     """The staff's answer to a correction request (status reason or last note)."""
     reason = (task.get("statusReason") or {}).get("text")

@@ -122,10 +122,30 @@ def test_correction_request_is_a_task_to_the_author(
     listed = client.get(f"/app/child/{world.child_id}/rights").text
     assert "体重应为 10.2 kg" in listed
     assert "待处理" in listed.split('data-testid="corrections"')[1]
-    # the staff answer: the parent sees the new status and the answer
-    with repo.transaction(SYSTEM_CONTEXT) as txn:
-        done = {**task, "status": "completed", "statusReason": {"text": "已更正"}}
-        txn.update("Task", task["id"], done)
+    # the owner's staff see it on their page and answer it; the parent sees the answer
+    staff, home = (
+        ("manager", "/app/centre")
+        if task["owner"]["reference"] == f"Organization/{world.centre_id}"
+        else ("doctor", "/app/doctor")
+    )
+    login(client, world, staff)
+    assert f'data-testid="correction-{task["id"]}"' in client.get(home).text
+    empty = client.post(f"/app/task/{task['id']}/answer", data={"outcome": "completed"})
+    assert empty.status_code == 400
+    r = client.post(
+        f"/app/task/{task['id']}/answer",
+        data={"outcome": "completed", "text": "已更正"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert f'data-testid="correction-{task["id"]}"' not in client.get(home).text
+    login(client, world, "parent")
+    assert (
+        client.post(
+            f"/app/task/{task['id']}/answer", data={"outcome": "rejected", "text": "x"}
+        ).status_code
+        == 403
+    )  # parents do not answer
     listed = client.get(f"/app/child/{world.child_id}/rights").text.split(
         'data-testid="corrections"'
     )[1]
