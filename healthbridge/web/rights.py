@@ -192,8 +192,11 @@ def correctable(txn: Transaction, patient_id: str) -> list[tuple[str, str]]:
     first (the parent's own read: only what they may see)."""
     out: list[tuple[str, str]] = [(f"Patient/{patient_id}", "Patient")]
     for rtype in CORRECTABLE[:-1]:
-        found = resources(txn, rtype, [("patient", f"Patient/{patient_id}"), ("_count", "50")])
-        for r in found:
+        page = txn.search_params(
+            rtype,
+            [("patient", f"Patient/{patient_id}"), ("_sort", "-_lastUpdated"), ("_count", "50")],
+        )
+        for r in (m.resource for m in page.matches if m.resource is not None):
             out.append((f"{rtype}/{r['id']}", _label(rtype, r)))
     return out[:1] + sorted(out[1:], key=lambda x: x[1], reverse=True)[:60]
 
@@ -367,7 +370,7 @@ def sharing(
                 granted[(org, purpose)] = True
     orgs = [
         o
-        for o in resources(txn, "Organization", [("_count", "200")])
+        for o in resources(txn, "Organization", [])
         if _org_kind(o) & _HOSPITAL_KINDS or f"Organization/{o['id']}" in named
     ]
     orgs.sort(key=lambda o: (f"Organization/{o['id']}" not in named, str(o.get("name", ""))))

@@ -211,6 +211,8 @@ def test_journey(server: tuple[str, World, Repository], browser: Any, shots: Pat
     phone.wait_for_load_state()
     assert phone.locator('[data-testid="sharing"]').is_visible()
     snap(phone, shots, "10a-parent-rights-phone")
+    phone.locator("#sharing").scroll_into_view_if_needed()
+    snap(phone, shots, "10c-parent-sharing-phone")
     phone.click('[data-testid="access-log-link"]')
     phone.wait_for_load_state()
     log = phone.locator('[data-testid="access-log"]').inner_text()
