@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "import_session",
     "evaluate",
     "parent_reports",
+    "retention",
 )
 
 

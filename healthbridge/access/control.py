@@ -20,13 +20,30 @@ Three layers decide, and all must allow (DOMAIN.md §5.2, PIPL Art. 51 least pri
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 
 from healthbridge.access.errors import PermissionDeniedError
-from healthbridge.access.policy import SHARED_DIRECTORY_TYPES
+from healthbridge.access.policy import (
+    REFERRAL_COVERING,
+    REFERRAL_TYPES,
+    SHARED_DIRECTORY_TYPES,
+    Purpose,
+)
 from healthbridge.access.scopes import Context, Permission, granted
 from healthbridge.access.tokens import Principal, Role
 from healthbridge.errors import ConflictError, MethodNotAllowedError, NotFoundError
@@ -109,41 +126,92 @@ _WRITES: Final = frozenset({Permission.CREATE, Permission.UPDATE, Permission.DEL
 TOKEN: Final = TokenIndex.__table__  # type: ignore[attr-defined]
 
 
-def reach_subquery(who: Principal, today: dt.date) -> Select[Any] | None:
-    """``SELECT patient_id`` of the children in ``who``'s reach (None: every child).
+def _current(link: Any, day: str) -> ColumnElement[bool]:
+    return and_(
+        or_(link.c.start.is_(None), link.c.start <= day),
+        or_(link.c.end.is_(None), link.c.end >= day),
+    )
+
+
+def _consent_kinds(purposes: Iterable[Purpose]) -> list[str]:
+    return sorted(f"consent:{p.value}" for p in purposes)
+
+
+def reach_subquery(
+    who: Principal, today: dt.date, purpose: Purpose | None = None
+) -> Select[Any] | None:
+    """``SELECT patient_id`` of the children in ``who``'s standing reach (None: every child).
 
     The rules of :func:`healthbridge.access.policy.can_access_child`, over the ``patient_link``
     rows written with each resource; ``today`` is compared with the periods at request time,
-    so an expired or withdrawn consent stops counting on the next request.
+    so an expired or withdrawn consent stops counting on the next request. Referral reach,
+    which opens only some types, is :func:`referral_subquery`. ``purpose`` (default: care)
+    selects the consents that count: a research export sees only children whose guardian
+    consented to research.
     """
     day = today.isoformat()
-    current = and_(
-        or_(LINK.c.start.is_(None), LINK.c.start <= day),
-        or_(LINK.c.end.is_(None), LINK.c.end >= day),
-    )
-    base = select(LINK.c.patient_id)
+    link = LINK.alias()
+    base = select(link.c.patient_id)
     if who.patient is not None:  # a SMART launch: only the launch patient, within reach
-        base = base.where(LINK.c.patient_id == who.patient)
+        base = base.where(link.c.patient_id == who.patient)
+    wanted = purpose or Purpose.CARE
     match who.role:
         case Role.SYSTEM:
-            return None if who.patient is None else base
+            if wanted is Purpose.CARE:
+                return None if who.patient is None else base
+            return base.where(link.c.kind == f"consent:{wanted.value}", _current(link, day))
         case Role.PARENT:
             if not who.fhir_user:
                 return base.where(false())
-            return base.where(LINK.c.party == who.fhir_user, LINK.c.kind == "guardian")
+            return base.where(link.c.party == who.fhir_user, link.c.kind == "guardian")
         case Role.HEALTH_MANAGER | Role.CENTRE_STAFF:
             if not who.organization:
                 return base.where(false())
-            return base.where(LINK.c.party == who.organization, LINK.c.kind == "enrolment", current)
+            enrolled = base.where(
+                link.c.party == who.organization, link.c.kind == "enrolment", _current(link, day)
+            )
+            if wanted is Purpose.CARE:
+                return enrolled
+            return enrolled.where(
+                link.c.patient_id.in_(_consented(who.organization, [wanted], day))
+            )
         case Role.PAEDIATRICIAN:
             if not who.organization:
                 return base.where(false())
             return base.where(
-                LINK.c.party == who.organization,
-                or_(and_(LINK.c.kind == "consent", current), LINK.c.kind == "referral"),
+                link.c.party == who.organization,
+                link.c.kind == f"consent:{wanted.value}",
+                _current(link, day),
             )
         case Role.DISTRICT_OFFICIAL | Role.ADMIN:
             return base.where(false())
+
+
+def _consented(org: str, purposes: Iterable[Purpose], day: str) -> Select[Any]:
+    link = LINK.alias()
+    return select(link.c.patient_id).where(
+        link.c.party == org, link.c.kind.in_(_consent_kinds(purposes)), _current(link, day)
+    )
+
+
+def referral_subquery(who: Principal, today: dt.date) -> Select[Any] | None:
+    """``SELECT patient_id`` of the children referred to ``who``'s organisation (None: no
+    referral reach): an authorised, active referral within its window, while the guardian's
+    consent covering it (care or coordination of care) for that organisation is in force.
+    It opens only :data:`~healthbridge.access.policy.REFERRAL_TYPES`."""
+    if who.role is not Role.PAEDIATRICIAN or not who.organization:
+        return None
+    day = today.isoformat()
+    link = LINK.alias()
+    base = select(link.c.patient_id)
+    if who.patient is not None:  # a SMART launch: only the launch patient
+        base = base.where(link.c.patient_id == who.patient)
+    return base.where(
+        link.c.party == who.organization,
+        link.c.kind == "referral",
+        _current(link, day),
+        link.c.patient_id.in_(_consented(who.organization, REFERRAL_COVERING, day)),
+    )
 
 
 @dataclass(frozen=True)
@@ -152,6 +220,8 @@ class PrincipalAccess:
 
     principal: Principal
     today: dt.date
+    #: the purpose of use of this request (None: care, the default of every role)
+    purpose: Purpose | None = None
 
     # ----------------------------------------------------------------- decisions
     def _scoped(self, resource_type: str, permission: Permission) -> bool:
@@ -187,8 +257,19 @@ class PrincipalAccess:
             )
 
     def reach(self) -> Select[Any] | None:
-        """The children in reach as a subquery (None: every child)."""
-        return reach_subquery(self.principal, self.today)
+        """The children in standing reach as a subquery (None: every child)."""
+        return reach_subquery(self.principal, self.today, self.purpose)
+
+    def _reach_of(self, patient_col: Any, type_col: Any) -> ColumnElement[bool]:
+        """SQL: ``patient_col`` is in reach for records of ``type_col`` (referral reach
+        counts for the referral types only). Builds fresh subqueries on every call."""
+        reach = self.reach()
+        assert reach is not None
+        cond: ColumnElement[bool] = patient_col.in_(reach)
+        referred = referral_subquery(self.principal, self.today) if self.purpose is None else None
+        if referred is not None:
+            cond = or_(cond, and_(type_col.in_(sorted(REFERRAL_TYPES)), patient_col.in_(referred)))
+        return cond
 
     def visible(self, type_col: Any, id_col: Any) -> ColumnElement[bool] | None:
         """SQL: the (type, id) pairs the caller may see."""
@@ -205,15 +286,15 @@ class PrincipalAccess:
         if reach is not None and child and self.principal.role in CHILD_READERS:
             c = COMPARTMENT.alias()
             other = COMPARTMENT.alias()
-            again = reach_subquery(self.principal, self.today)  # a fresh copy for NOT IN
-            assert again is not None
-            members = select(c.c.res_type, c.c.res_id).where(c.c.patient_id.in_(reach))
+            members = select(c.c.res_type, c.c.res_id).where(
+                self._reach_of(c.c.patient_id, c.c.res_type)
+            )
             outside = (
                 select(other.c.pk)
                 .where(
                     other.c.res_type == type_col,
                     other.c.res_id == id_col,
-                    other.c.patient_id.not_in(again),
+                    ~self._reach_of(other.c.patient_id, other.c.res_type),
                 )
                 .correlate_except(other)
             )
@@ -228,18 +309,63 @@ class PrincipalAccess:
             return false()
         return or_(*options)
 
-    def in_reach(self, txn: Transaction, patients: frozenset[str]) -> set[str]:
-        """The ids among ``patients`` that are in reach."""
+    def in_reach(
+        self,
+        txn: Transaction,
+        patients: frozenset[str],
+        resource_type: str = "Patient",
+        *,
+        standing_only: bool = False,
+    ) -> set[str]:
+        """The ids among ``patients`` in reach for ``resource_type`` records (``standing_only``:
+        not counting referral reach)."""
         reach = self.reach()
         if reach is None or not patients:
             return set(patients)
         txn.flush()  # links written earlier in the same transaction count
+        if standing_only:
+            cond: ColumnElement[bool] = LINK.c.patient_id.in_(reach)
+        else:
+            cond = self._reach_of(LINK.c.patient_id, literal(resource_type))
         rows = txn.conn.execute(
             select(func.distinct(LINK.c.patient_id)).where(
-                LINK.c.patient_id.in_(sorted(patients)), LINK.c.patient_id.in_(reach)
+                LINK.c.patient_id.in_(sorted(patients)), cond
             )
         ).all()
         return {r[0] for r in rows}
+
+    def filter_links(
+        self, txn: Transaction, resource_type: str, resource_id: str, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The access facts a write by the caller may state: a referral opens the record to
+        its receiver only when the writer had the child in standing reach (not through a
+        referral) and the receiver is not the writer's own organisation. A referral the
+        receiver (or anyone not entitled) rewrites keeps the facts it had, no wider."""
+        referrals = [r for r in rows if r["kind"] == "referral"]
+        if not referrals or self.principal.role is Role.SYSTEM:
+            return rows
+        standing = self.in_reach(
+            txn, frozenset(r["patient_id"] for r in referrals), standing_only=True
+        )
+        own = self.principal.organization
+        txn.flush()
+        previous = {
+            (p.patient_id, p.party): p
+            for p in txn.conn.execute(
+                select(LINK.c.patient_id, LINK.c.party, LINK.c.start, LINK.c.end).where(
+                    LINK.c.src_type == resource_type,
+                    LINK.c.src_id == resource_id,
+                    LINK.c.kind == "referral",
+                )
+            ).all()
+        }
+        out = [r for r in rows if r["kind"] != "referral"]
+        for row in referrals:
+            if row["patient_id"] in standing and row["party"] != own:
+                out.append(row)
+            elif (old := previous.get((row["patient_id"], row["party"]))) is not None:
+                out.append({**row, "start": old.start, "end": old.end})
+        return out
 
     def check_write(
         self,
@@ -283,7 +409,7 @@ class PrincipalAccess:
                 _unique_identifiers(txn, resource_id, resource)
         elif not check:
             raise PermissionDeniedError(f"{resource_type} must refer to a child in your care")
-        missing = sorted(check - self.in_reach(txn, frozenset(check)))
+        missing = sorted(check - self.in_reach(txn, frozenset(check), resource_type))
         if missing:
             raise NotFoundError(f"Patient/{missing[0]} not found")
 

@@ -5,9 +5,12 @@ The rules (issue "Who may see what"; PIPL Art. 28–31 via DOMAIN.md §5.2):
 * **parent** — a guardian (RelatedPerson) sees the children they are linked to.
 * **health manager / centre staff** — children *currently* enrolled at their centre.
 * **paediatrician** — children whose guardian has an active Consent permitting their
-  organisation (within its period), or who were referred to their organisation by an active
-  ServiceRequest. Withdrawing consent takes effect on the next request because facts are read
-  per request.
+  organisation for **care** (``provision.purpose`` TREAT; a Consent that states no purpose is
+  care only), within its period; and — for the referral data types only
+  (:data:`REFERRAL_TYPES`) — children referred to their organisation by an *authorised*,
+  *active* ServiceRequest within its occurrence window (plus :data:`REFERRAL_GRACE`) while the
+  guardian's consent covering the referral (care or coordination of care, COC) is in force.
+  Withdrawing consent ends both on the next request because facts are read per request.
 * **district official** — no identifiable child data at all (aggregate reports only).
 * **system** — every child (the district platform's integration client); every access is
   audited like any other.
@@ -22,6 +25,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final
 
 from healthbridge.access.tokens import Principal, Role
 
@@ -46,6 +51,49 @@ class Enrollment:
     period: Period
 
 
+class Purpose(StrEnum):
+    """The purposes of use a guardian's Consent can permit (``Consent.provision.purpose``).
+
+    Values are the v3 ActReason codes (http://terminology.hl7.org/CodeSystem/v3-ActReason,
+    the PurposeOfUse value set of FHIR R4 Consent) that head each group; PIPL Art. 6 and 17
+    require the purpose of each processing to be stated, Art. 31 the guardian's consent for a
+    child under 14.
+    """
+
+    CARE = "TREAT"  # treatment: a hospital's or community health centre's care of the child
+    COORDINATION = "COC"  # coordination of care: only while a referral is open
+    RESEARCH = "HRESCH"  # healthcare research: exports marked as research
+    PUBLIC_HEALTH = "PUBHLTH"  # public-health reporting (recorded; see docs/access.md)
+
+
+V3_ACT_REASON: Final = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+#: ActReason codes we recognise in ``Consent.provision.purpose`` and the purpose each permits
+#: (specialisations map to their group; unknown codes permit nothing).
+PURPOSE_OF_CODE: Final[dict[str, Purpose]] = {
+    "TREAT": Purpose.CARE,
+    "ETREAT": Purpose.CARE,  # emergency treatment
+    "COC": Purpose.COORDINATION,
+    "HRESCH": Purpose.RESEARCH,
+    "CLINTRCH": Purpose.RESEARCH,  # clinical trial research
+    "PUBHLTH": Purpose.PUBLIC_HEALTH,
+    "POPHLTH": Purpose.PUBLIC_HEALTH,  # population health
+}
+#: A Consent that states no purpose permits care only (backward compatibility: the consents
+#: written before purposes were enforced were all for care).
+DEFAULT_PURPOSES: Final = frozenset({Purpose.CARE})
+#: Purposes of a consent that cover a referral to its recipient.
+REFERRAL_COVERING: Final = frozenset({Purpose.CARE, Purpose.COORDINATION})
+
+
+def consent_purposes(provision: object) -> frozenset[Purpose]:
+    """The purposes a Consent ``provision`` permits (:data:`DEFAULT_PURPOSES` when none)."""
+    raw = provision.get("purpose") if isinstance(provision, dict) else None
+    if not raw:
+        return DEFAULT_PURPOSES
+    codes = [c.get("code") for c in raw if isinstance(c, dict)]
+    return frozenset(PURPOSE_OF_CODE[c] for c in codes if c in PURPOSE_OF_CODE)
+
+
 @dataclass(frozen=True, slots=True)
 class ConsentGrant:
     """A Consent that permits sharing with an organisation, per FHIR Consent.provision."""
@@ -54,14 +102,33 @@ class ConsentGrant:
     status: str  # Consent.status: only "active" grants access
     permit: bool  # provision.type == "permit"
     period: Period
+    purposes: frozenset[Purpose] = DEFAULT_PURPOSES
+
+    def grants(self, organization: str, purposes: frozenset[Purpose], day: dt.date) -> bool:
+        """Whether this consent permits ``organization`` one of ``purposes`` on ``day``."""
+        return (
+            self.organization == organization
+            and self.status == "active"
+            and self.permit
+            and self.period.contains(day)
+            and bool(self.purposes & purposes)
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Referral:
-    """A ServiceRequest referring the child to an organisation."""
+    """A ServiceRequest referring the child to an organisation.
+
+    ``period`` is the window in which it opens the record (its occurrence plus
+    :data:`REFERRAL_GRACE`, see :func:`referral_window`); ``authorised`` is False when the
+    writer could not refer the child (it was not in their reach other than through a referral,
+    or they referred the child to their own organisation).
+    """
 
     organization: str
-    status: str  # ServiceRequest.status: "active" (and "completed" for follow-up) grant access
+    status: str  # ServiceRequest.status: only "active" opens the record
+    period: Period = Period()
+    authorised: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +142,57 @@ class ChildFacts:
     referrals: tuple[Referral, ...] = ()
 
 
-#: ServiceRequest states in which a referral opens the child's record to the receiver.
-REFERRAL_STATES = frozenset({"active", "completed", "on-hold"})
+#: ServiceRequest states in which a referral opens the child's record to the receiver
+#: (http://hl7.org/fhir/R4/valueset-request-status.html): on-hold, completed, revoked,
+#: entered-in-error and draft do not.
+REFERRAL_STATES = frozenset({"active"})
+#: Days after the end of a referral's occurrence during which the receiver still reaches the
+#: child (to write the report back). A project choice, not a cited rule.
+REFERRAL_GRACE: Final = dt.timedelta(days=30)
+#: How long a referral that states no occurrence opens the record, from ``authoredOn`` (or the
+#: day it was written). A project choice, not a cited rule.
+REFERRAL_DEFAULT_WINDOW: Final = dt.timedelta(days=90)
+#: The data a referral opens: what the receiver needs to assess the child (demographics,
+#: measurements and scores, visits, immunisations, conditions, screening answers, alerts, the
+#: referral and its tasks). Not the guardian's other consents, contacts or Provenance.
+REFERRAL_TYPES: Final = frozenset(
+    {
+        "Patient",
+        "Observation",
+        "Encounter",
+        "Immunization",
+        "Condition",
+        "QuestionnaireResponse",
+        "Flag",
+        "ServiceRequest",
+        "Task",
+    }
+)
 CENTRE_ROLES = frozenset({Role.HEALTH_MANAGER, Role.CENTRE_STAFF})
 
 
-def can_access_child(who: Principal, facts: ChildFacts, today: dt.date) -> bool:
-    """Whether ``who`` may see or write the record of the child described by ``facts``."""
+def referral_window(
+    occurrence_start: dt.date | None,
+    occurrence_end: dt.date | None,
+    authored: dt.date | None,
+) -> Period:
+    """The days a referral opens the record: from its occurrence start (or authoring day) to
+    its occurrence end (or start + :data:`REFERRAL_DEFAULT_WINDOW`) + :data:`REFERRAL_GRACE`."""
+    start = occurrence_start or authored
+    end = occurrence_end
+    if end is None:
+        base = start or authored
+        end = base + REFERRAL_DEFAULT_WINDOW if base is not None else None
+    if end is None:  # no date at all: nothing bounds it, so it opens nothing
+        return Period(dt.date.max, dt.date.min)
+    return Period(start, end + REFERRAL_GRACE)
+
+
+def can_access_child(
+    who: Principal, facts: ChildFacts, today: dt.date, resource_type: str = "Patient"
+) -> bool:
+    """Whether ``who`` may see or write ``resource_type`` records of the child in ``facts``
+    (for the care purpose of their role)."""
     match who.role:
         case Role.SYSTEM:
             return True
@@ -94,18 +205,21 @@ def can_access_child(who: Principal, facts: ChildFacts, today: dt.date) -> bool:
         case Role.PAEDIATRICIAN:
             if who.organization is None:
                 return False
-            consented = any(
-                c.organization == who.organization
-                and c.status == "active"
-                and c.permit
-                and c.period.contains(today)
-                for c in facts.consents
+            org = who.organization
+            if any(c.grants(org, DEFAULT_PURPOSES, today) for c in facts.consents):
+                return True
+            covered = any(c.grants(org, REFERRAL_COVERING, today) for c in facts.consents)
+            return (
+                covered
+                and resource_type in REFERRAL_TYPES
+                and any(
+                    r.organization == org
+                    and r.status in REFERRAL_STATES
+                    and r.authorised
+                    and r.period.contains(today)
+                    for r in facts.referrals
+                )
             )
-            referred = any(
-                r.organization == who.organization and r.status in REFERRAL_STATES
-                for r in facts.referrals
-            )
-            return consented or referred
         case Role.DISTRICT_OFFICIAL | Role.ADMIN:
             return False
 

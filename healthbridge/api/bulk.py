@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import FileResponse
 
+from healthbridge.access.control import PrincipalAccess
+from healthbridge.access.policy import Purpose
 from healthbridge.api.deps import BaseUrlDep, ContextDep, RepoDep, SettingsDep
 from healthbridge.api.responses import FhirResponse
 from healthbridge.config import Settings
@@ -52,8 +54,12 @@ Types = Annotated[str | None, Query(alias="_type")]
 Since = Annotated[str | None, Query(alias="_since")]
 OutputFormat = Annotated[str | None, Query(alias="_outputFormat")]
 TypeFilters = Annotated[list[str] | None, Query(alias="_typeFilter")]
+#: Our addition: the purpose of use of the export (a v3 ActReason code, docs/access.md
+#: "Consent by purpose"); ``HRESCH`` exports only the children whose guardian consented to
+#: research. Absent: the caller's ordinary (care) reach.
+PurposeParam = Annotated[str | None, Query(alias="_purpose")]
 #: Parameters of a POST kick-off we honour (Parameters.parameter.name → the query name).
-POST_PARAMETERS = ("_type", "_since", "_outputFormat", "_typeFilter")
+POST_PARAMETERS = ("_type", "_since", "_outputFormat", "_typeFilter", "_purpose")
 
 
 def exporter(request: Request, repo: Repository, data_dir: Path) -> BulkExporter:
@@ -82,10 +88,27 @@ class KickOff:
     since: str | None
     output_format: str | None
     type_filters: tuple[str, ...] = ()
+    purpose: str | None = None
+
+    def _context(self) -> RequestContext:
+        """The request's context, its reach narrowed to the export's purpose."""
+        if self.purpose is None:
+            return self.context
+        try:
+            purpose = Purpose(self.purpose)
+        except ValueError as exc:
+            known = ", ".join(p.value for p in Purpose)
+            raise BadRequestError(f"_purpose must be one of {known}") from exc
+        access = self.context.access
+        if not isinstance(access, PrincipalAccess):
+            return self.context
+        narrowed = replace(access, purpose=None if purpose is Purpose.CARE else purpose)
+        return replace(self.context, access=narrowed)
 
     def start(self, level: Level, group: str | None = None) -> Response:
         """Check the request and start the export job; 202 with the status URL."""
         require_role(self.context, EXPORT_ROLES, "Bulk export")
+        context = self._context()
         if "respond-async" not in (self.prefer or ""):
             raise BadRequestError("$export needs the header 'Prefer: respond-async'")
         if self.output_format is not None and self.output_format not in OUTPUT_FORMATS:
@@ -99,7 +122,7 @@ class KickOff:
                 raise BadRequestError(f"Invalid _since {self.since!r}") from exc
         types = parse_types(self.types, level)
         job = exporter(self.request, self.repo, self.settings.data_dir).start(
-            self.context,
+            context,
             level=level,
             # the configured or allowed base, never the raw Host header (api/deps.base_url)
             request=self.base
@@ -126,6 +149,7 @@ def kick_off(
     since: Since = None,
     output_format: OutputFormat = None,
     type_filters: TypeFilters = None,
+    purpose: PurposeParam = None,
 ) -> KickOff:
     """The kick-off parameters of http://hl7.org/fhir/uv/bulkdata/export.html#query-parameters."""
     return KickOff(
@@ -139,6 +163,7 @@ def kick_off(
         since,
         output_format,
         tuple(type_filters or ()),
+        purpose,
     )
 
 
@@ -165,7 +190,7 @@ def parameters_body(body: bytes) -> dict[str, list[str]]:
         if len(values) != 1:
             raise BadRequestError(f"$export parameter {name!r} needs one string-like value")
         out.setdefault(name, []).append(values[0])
-    for single in ("_since", "_outputFormat"):
+    for single in ("_since", "_outputFormat", "_purpose"):
         if len(out.get(single, [])) > 1:
             raise BadRequestError(f"$export parameter {single!r} given more than once")
     return out
@@ -196,6 +221,7 @@ async def kick_off_post(
         one("_since"),
         one("_outputFormat"),
         tuple(values.get("_typeFilter", ())),
+        one("_purpose"),
     )
 
 

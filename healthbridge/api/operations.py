@@ -199,6 +199,16 @@ def default_registry() -> OperationRegistry:
         description="All resources in the patient's compartment and what they refer to",
         definition_url="http://hl7.org/fhir/OperationDefinition/Patient-everything",
     )
+    from healthbridge.api.expunge import expunge_operation
+
+    registry.register(
+        "expunge",
+        expunge_operation,
+        levels={"system", "type"},
+        affects_state=True,
+        description="Remove deleted resources and/or previous versions for good (admin)",
+        definition_url="https://hapifhir.io/hapi-fhir/docs/server_jpa/configuration.html",
+    )
     from healthbridge.api.validation import VALIDATE_DEFINITION, validate_operation
 
     registry.register(

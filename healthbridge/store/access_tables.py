@@ -9,11 +9,17 @@ reach of a caller is one indexed query and a search can be filtered in SQL:
 * **patient_link** — the facts of the reach rules (:mod:`healthbridge.access.policy`):
   guardians (``RelatedPerson.patient``, ``Patient.link.other``), enrolment at a childcare
   centre (the ``childcare-enrollment`` extension on the child), Consent to share with an
-  organisation (``hb-data-sharing-consent``) and referrals (``ServiceRequest.performer``).
+  organisation (``hb-data-sharing-consent``), one row per permitted purpose (kind
+  ``consent:<ActReason code>``, :class:`healthbridge.access.policy.Purpose`), and referrals
+  (``ServiceRequest.performer`` of an *active* request, dated by its occurrence window plus
+  grace, :func:`healthbridge.access.policy.referral_window`). Whether the writer of a referral
+  was entitled to make it is decided by the access layer when it is written
+  (``AccessControl.filter_links``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable
 from functools import cache
@@ -22,7 +28,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Table, delete, insert, select
 
-from healthbridge.access.policy import REFERRAL_STATES
+from healthbridge.access.policy import REFERRAL_STATES, consent_purposes, referral_window
 from healthbridge.fhir import facts
 from healthbridge.fhir.searchparams import IndexRows, extract
 from healthbridge.store.models import CompartmentRow, PatientLinkRow
@@ -79,6 +85,34 @@ def _period(value: Any) -> tuple[str | None, str | None]:
     )
 
 
+def _day(value: Any) -> dt.date | None:
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def referral_period(resource: dict[str, Any]) -> dict[str, str]:
+    """The window (FHIR Period dates) in which a ServiceRequest opens the child's record:
+    ``occurrencePeriod`` / ``occurrenceDateTime``, else ``authoredOn`` (else the day it was
+    written, ``meta.lastUpdated``) + the default window; plus the grace period."""
+    occurrence = resource.get("occurrencePeriod")
+    start = end = None
+    if isinstance(occurrence, dict):
+        start, end = _day(occurrence.get("start")), _day(occurrence.get("end"))
+    elif resource.get("occurrenceDateTime") is not None:
+        start = end = _day(resource.get("occurrenceDateTime"))
+    authored = _day(resource.get("authoredOn")) or _day(
+        (resource.get("meta") or {}).get("lastUpdated")
+    )
+    window = referral_window(start, end, authored)
+    return {
+        k: v.isoformat() for k, v in (("start", window.start), ("end", window.end)) if v is not None
+    }
+
+
 def patient_links(resource: dict[str, Any]) -> list[dict[str, Any]]:
     """The access facts stated by ``resource`` (rows for ``patient_link`` without source)."""
     rtype = resource.get("resourceType")
@@ -127,14 +161,21 @@ def patient_links(resource: dict[str, Any]) -> list[dict[str, Any]]:
                     )
                     if o
                 }
+            purposes = sorted(consent_purposes(provision))
             for org in sorted(orgs):
-                add(patient, "consent", f"Organization/{org}", provision.get("period"))
+                for purpose in purposes:
+                    add(
+                        patient,
+                        f"consent:{purpose}",
+                        f"Organization/{org}",
+                        provision.get("period"),
+                    )
     elif rtype == "ServiceRequest" and resource.get("status") in REFERRAL_STATES:
         patient = _ref_id(resource.get("subject"), "Patient")
         for performer in resource.get("performer") or []:
             receiver = _ref_id(performer, "Organization")
             if receiver:
-                add(patient, "referral", f"Organization/{receiver}")
+                add(patient, "referral", f"Organization/{receiver}", referral_period(resource))
     return rows
 
 
@@ -171,12 +212,15 @@ def clear(conn: Connection, rtype: str, resource_id: str, *, compartment: bool) 
         )
 
 
-def backfill(conn: Connection, batch: int = 1000) -> None:
-    """Fill both tables from the stored current versions (migration of existing data)."""
+def backfill(conn: Connection, batch: int = 1000, *, compartment: bool = True) -> None:
+    """Fill both tables (only ``patient_link`` unless ``compartment``) from the stored current
+    versions (migration of existing data). Referrals found here were written before their
+    writers were checked: they keep counting (within their window and under a covering
+    consent)."""
     from healthbridge.store.models import ResourceRow
 
     res: Table = ResourceRow.__table__  # type: ignore[attr-defined]
-    types = sorted(compartment_types() | link_types())
+    types = sorted((compartment_types() if compartment else frozenset()) | link_types())
     comp: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
 
@@ -196,7 +240,8 @@ def backfill(conn: Connection, batch: int = 1000) -> None:
     for row in rows:
         resource = json.loads(row.content)
         c, lk = rows_for(row.res_type, row.res_id, resource, extract(resource))
-        comp.extend(c)
+        if compartment:
+            comp.extend(c)
         links.extend(lk)
         if len(comp) + len(links) >= batch:
             flush()

@@ -68,6 +68,13 @@ class AccessControl(Protocol):
         """Raise when the caller may not write ``resource`` (whose compartment holds
         ``patients``): 403 for a role/scope refusal, 404 for a child out of reach."""
 
+    def filter_links(
+        self, txn: Transaction, resource_type: str, resource_id: str, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The ``patient_link`` rows a write by the caller may state (called after
+        :meth:`check_write`, before the old rows are replaced): e.g. a referral written by
+        someone not entitled to refer the child opens nothing."""
+
 
 @dataclass(frozen=True)
 class RequestContext:

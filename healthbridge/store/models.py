@@ -182,10 +182,11 @@ class PatientLinkRow(SQLModel, table=True):
     """Who is linked to a child, and how: the facts that decide access (reach).
 
     One row per fact stated by a source resource (``src_type/src_id``): ``guardian`` (a
-    RelatedPerson), ``enrolment`` (a childcare centre), ``consent`` (an organisation the
-    guardian permitted), ``referral`` (an organisation a ServiceRequest refers the child to).
-    Only facts that grant access are stored (active consent that permits, referral in an
-    open state...); the date period is compared with today at request time. Rows are replaced
+    RelatedPerson), ``enrolment`` (a childcare centre), ``consent:<ActReason code>`` (an
+    organisation the guardian permitted, one row per purpose), ``referral`` (an organisation
+    an active ServiceRequest by an entitled writer refers the child to, dated by its window).
+    Only facts that grant access are stored; the date period is compared with today at
+    request time. Rows are replaced
     whenever the source resource changes and removed when it is deleted.
     """
 

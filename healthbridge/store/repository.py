@@ -1006,6 +1006,8 @@ class Transaction:
                 patients,
                 create_on_update=method == "PUT" and (prev is None or bool(prev.deleted)),
             )
+            if link_rows:
+                link_rows = self.context.access.filter_links(self, rtype, resource_id, link_rows)
         content = _encode(resource)
         values = (rtype, resource_id, version, index_stamp, False, content)
         if prev is None:

@@ -27,6 +27,7 @@ def mount(app: FastAPI) -> None:
         pages_district,
         pages_doctor,
         pages_parent,
+        pages_rights,
         pages_signin,
     )
     from healthbridge.web.auth import (
@@ -38,8 +39,8 @@ def mount(app: FastAPI) -> None:
     )
     from healthbridge.web.common import page
 
-    modules = (pages_signin, pages, pages_parent, pages_centre, pages_doctor, pages_district)
-    for module in (*modules, pages_admin, oidc):
+    modules = (pages_signin, pages, pages_parent, pages_rights, pages_centre, pages_doctor)
+    for module in (*modules, pages_district, pages_admin, oidc):
         app.include_router(
             module.router,
             prefix="/app",

@@ -18,7 +18,7 @@ from healthbridge.clinical.vaccination import GivenDose, vaccination_plan
 from healthbridge.clinical.vocab import Sex
 from healthbridge.errors import BadRequestError
 from healthbridge.store.bundle import process
-from healthbridge.web import actions, data
+from healthbridge.web import actions, data, rights
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import page, rules, today, transaction
 
@@ -43,6 +43,7 @@ def worklist_page(request: Request, user: UserDep, kind: str = "", done: str = "
         items = data.worklist(txn, org, children, base_url=user.context.base_url or "", kind=kind)
         centre = data.read(txn, "Organization", org)
         orgs = {o: (data.read(txn, "Organization", o) or {}).get("name", o) for o in REFER_TO}
+        corrections = rights.open_corrections(txn, org)
     texts = {k.kind.value: k for k in rules().alerts.kinds}
     return page(
         request,
@@ -57,6 +58,8 @@ def worklist_page(request: Request, user: UserDep, kind: str = "", done: str = "
         refer_to=orgs,
         done=done,
         child_name=child_name,
+        corrections=corrections,
+        names={str(c["id"]): child_name(c) for c in children},
     )
 
 

@@ -14,7 +14,7 @@ from healthbridge.access.tokens import Role
 from healthbridge.charts.summary import child_name
 from healthbridge.errors import FhirError
 from healthbridge.store.bundle import process
-from healthbridge.web import actions, data
+from healthbridge.web import actions, data, rights
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import guard_child, page, rules, today, transaction
 from healthbridge.web.visit import (
@@ -52,9 +52,11 @@ def doctor_home(request: Request, user: UserDep) -> Response:
     with transaction(request, user) as txn:
         children = data.consented_children(txn, org)
         referrals = data.referrals_to(txn, org)
+        corrections = rights.open_corrections(txn, org)
         names = {str(c["id"]): child_name(c) for c in children}
     return page(
         request, user, "doctor.html", children=children, referrals=referrals, names=names,
+        corrections=corrections,
         child_name=child_name, q=request.query_params.get("q", ""),
     )  # fmt: skip
 

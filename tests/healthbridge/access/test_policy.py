@@ -7,13 +7,19 @@ import datetime as dt
 import pytest
 
 from healthbridge.access.policy import (
+    REFERRAL_DEFAULT_WINDOW,
+    REFERRAL_GRACE,
+    V3_ACT_REASON,
     ChildFacts,
     ConsentGrant,
     Enrollment,
     Period,
+    Purpose,
     Referral,
     can_access_child,
     children_in_reach,
+    consent_purposes,
+    referral_window,
 )
 from healthbridge.access.scopes import parse_scopes
 from healthbridge.access.tokens import Principal, Role
@@ -76,10 +82,58 @@ def test_paediatrician_needs_active_permit_consent_in_period() -> None:
     assert not can_access_child(doctor, facts(consents=(elsewhere,)), TODAY)
 
 
+def test_consent_purposes() -> None:
+    """A Consent grants only the purposes it states; none stated = care (backward compatible)."""
+    assert consent_purposes({"type": "permit"}) == {Purpose.CARE}
+    coded = {"purpose": [{"system": V3_ACT_REASON, "code": "HRESCH"}, {"code": "ETREAT"}]}
+    assert consent_purposes(coded) == {Purpose.RESEARCH, Purpose.CARE}
+    assert consent_purposes({"purpose": [{"code": "MARKETING"}]}) == frozenset()
+    doctor = who(Role.PAEDIATRICIAN, org=HOSPITAL)
+    period = Period(dt.date(2026, 1, 1), None)
+    research_only = ConsentGrant(HOSPITAL, "active", True, period, frozenset({Purpose.RESEARCH}))
+    assert not can_access_child(doctor, facts(consents=(research_only,)), TODAY)
+    care = ConsentGrant(HOSPITAL, "active", True, period, frozenset({Purpose.CARE}))
+    assert can_access_child(doctor, facts(consents=(care,)), TODAY)
+
+
+OPEN = Period(dt.date(2026, 11, 1), dt.date(2026, 12, 31))
+COC = ConsentGrant(HOSPITAL, "active", True, Period(), frozenset({Purpose.COORDINATION}))
+
+
 def test_paediatrician_sees_children_referred_to_their_organisation() -> None:
     doctor = who(Role.PAEDIATRICIAN, org=HOSPITAL)
-    assert can_access_child(doctor, facts(referrals=(Referral(HOSPITAL, "active"),)), TODAY)
-    assert not can_access_child(doctor, facts(referrals=(Referral(HOSPITAL, "revoked"),)), TODAY)
+    referred = facts(referrals=(Referral(HOSPITAL, "active", OPEN),), consents=(COC,))
+    assert can_access_child(doctor, referred, TODAY)
+    assert can_access_child(doctor, referred, TODAY, "Observation")
+    # only the data a referral needs
+    assert not can_access_child(doctor, referred, TODAY, "RelatedPerson")
+    assert not can_access_child(doctor, referred, TODAY, "Consent")
+    # only while active, within its window, authorised, and under a covering consent
+    for status in ("revoked", "completed", "on-hold", "entered-in-error", "draft"):
+        ended = facts(referrals=(Referral(HOSPITAL, status, OPEN),), consents=(COC,))
+        assert not can_access_child(doctor, ended, TODAY), status
+    late = Referral(HOSPITAL, "active", Period(None, TODAY - dt.timedelta(days=1)))
+    assert not can_access_child(doctor, facts(referrals=(late,), consents=(COC,)), TODAY)
+    forged = Referral(HOSPITAL, "active", OPEN, authorised=False)
+    assert not can_access_child(doctor, facts(referrals=(forged,), consents=(COC,)), TODAY)
+    no_consent = facts(referrals=(Referral(HOSPITAL, "active", OPEN),))
+    assert not can_access_child(doctor, no_consent, TODAY)
+    withdrawn = ConsentGrant(HOSPITAL, "inactive", True, Period(), COC.purposes)
+    assert not can_access_child(
+        doctor, facts(referrals=(Referral(HOSPITAL, "active", OPEN),), consents=(withdrawn,)), TODAY
+    )
+
+
+def test_referral_window() -> None:
+    day = dt.date(2026, 3, 1)
+    assert referral_window(day, dt.date(2026, 3, 31), None) == Period(
+        day, dt.date(2026, 3, 31) + REFERRAL_GRACE
+    )
+    assert referral_window(None, None, day) == Period(
+        day, day + REFERRAL_DEFAULT_WINDOW + REFERRAL_GRACE
+    )
+    nothing = referral_window(None, None, None)
+    assert not nothing.contains(TODAY)
 
 
 @pytest.mark.parametrize("role", [Role.DISTRICT_OFFICIAL, Role.ADMIN])

@@ -1,7 +1,9 @@
 """A small district for access tests: two centres, two hospitals, three children.
 
 * ``kid-a`` — enrolled at ``centre-a``; guardian ``rp-a``; consent to share with ``hosp-h``.
-* ``kid-b`` — enrolled at ``centre-b``; guardian ``rp-b``; referred to ``hosp-g``; a withdrawn
+* ``kid-b`` — enrolled at ``centre-b``; guardian ``rp-b``; referred to ``hosp-g`` by its centre
+  (``ref-b-g``), with the guardian's consent to ``hosp-g`` for coordination of care only
+  (``consent-b-g``, purpose COC: the referral opens the record, nothing else does); a withdrawn
   (inactive) consent for ``hosp-h``.
 * ``kid-old`` — enrolment at ``centre-a`` ended in 2025 (out of the centre's reach now).
 
@@ -43,9 +45,12 @@ def _role(rid: str, org: str) -> list[dict[str, Any]]:
     ]
 
 
-def consent(cid: str, kid: str, org: str, *, status: str = "active") -> dict[str, Any]:
-    """A guardian's consent to share ``kid``'s record with ``org``."""
-    return {
+def consent(
+    cid: str, kid: str, org: str, *, status: str = "active", purposes: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A guardian's consent to share ``kid``'s record with ``org`` (for ``purposes``, v3
+    ActReason codes; none stated = care)."""
+    out: dict[str, Any] = {
         "resourceType": "Consent",
         "id": cid,
         "status": status,
@@ -78,6 +83,12 @@ def consent(cid: str, kid: str, org: str, *, status: str = "active") -> dict[str
             ],
         },
     }
+    if purposes:
+        out["provision"]["purpose"] = [
+            {"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": p}
+            for p in purposes
+        ]
+    return out
 
 
 def resources() -> list[dict[str, Any]]:
@@ -117,12 +128,15 @@ def resources() -> list[dict[str, Any]]:
     out.append({**f.guardian("Patient/kid-b", family="陈"), "id": "rp-b"})
     out.append(consent("consent-a-h", "kid-a", "hosp-h"))
     out.append(consent("consent-b-h", "kid-b", "hosp-h", status="inactive"))
+    out.append(consent("consent-b-g", "kid-b", "hosp-g", purposes=("COC",)))
     out.append(
         {
             "resourceType": "ServiceRequest",
             "id": "ref-b-g",
             "status": "active",
             "intent": "order",
+            "authoredOn": "2026-01-05",
+            "occurrencePeriod": {"start": "2026-01-05", "end": "2099-12-31"},
             "subject": {"reference": "Patient/kid-b"},
             "performer": [{"reference": "Organization/hosp-g"}],
         }

@@ -135,7 +135,8 @@ def test_custom_operation_levels(app_factory: Any) -> None:
         assert client.get("/fhir/$nope").status_code == 404
         assert client.get("/fhir/Patient/missing/$echo").status_code == 404
         names = [o["name"] for o in client.get("/fhir/metadata").json()["rest"][0]["operation"]]
-        assert names == ["echo", "export"]  # export: Bulk Data, always advertised
+        # export: Bulk Data, always advertised; expunge: the admins' system-level $expunge
+        assert names == ["echo", "expunge", "export"]
     with pytest.raises(ValueError, match="already registered"):
         registry.register("echo", echo, levels={"system"})
 

@@ -14,6 +14,7 @@ from healthbridge.access.policy import (
     ConsentGrant,
     Enrollment,
     Period,
+    Purpose,
     Referral,
     can_access_child,
 )
@@ -68,10 +69,13 @@ def _facts(kid: str) -> ChildFacts:
                 guardians.add(link["party"])
             elif link["kind"] == "enrolment":
                 enrollments.append(Enrollment(link["party"], period))
-            elif link["kind"] == "consent":
-                consents.append(ConsentGrant(link["party"], "active", True, period))
+            elif link["kind"].startswith("consent:"):
+                purpose = Purpose(link["kind"].removeprefix("consent:"))
+                grant = ConsentGrant(link["party"], "active", True, period, frozenset({purpose}))
+                consents.append(grant)
             else:
-                referrals.append(Referral(link["party"], "active"))
+                assert link["kind"] == "referral"
+                referrals.append(Referral(link["party"], "active", period))
     return ChildFacts(
         f"Patient/{kid}",
         frozenset(guardians),
@@ -109,4 +113,27 @@ def test_withdrawn_or_denying_consent_states_no_fact() -> None:
     assert patient_links(deny) == []
     [fact] = patient_links(world.consent("c", "kid-a", "hosp-h"))
     assert fact["party"] == "Organization/hosp-h"
+    assert fact["kind"] == "consent:TREAT"  # no purpose stated: care only
     assert (fact["start"], fact["end"]) == ("2024-01-01", "2099-12-31")
+    several = patient_links(world.consent("c", "kid-a", "hosp-h", purposes=("HRESCH", "COC")))
+    assert sorted(x["kind"] for x in several) == ["consent:COC", "consent:HRESCH"]
+
+
+def test_referral_facts_are_dated_and_only_for_active_requests() -> None:
+    sr = {
+        "resourceType": "ServiceRequest",
+        "id": "r",
+        "status": "active",
+        "subject": {"reference": "Patient/kid-a"},
+        "performer": [{"reference": "Organization/hosp-g"}],
+        "authoredOn": "2026-03-01T09:00:00+08:00",
+    }
+    [fact] = patient_links(sr)
+    assert (fact["kind"], fact["start"], fact["end"]) == ("referral", "2026-03-01", "2026-06-29")
+    timed = {**sr, "occurrencePeriod": {"start": "2026-04-01", "end": "2026-04-30"}}
+    assert (patient_links(timed)[0]["start"], patient_links(timed)[0]["end"]) == (
+        "2026-04-01",
+        "2026-05-30",
+    )
+    for status in ("completed", "on-hold", "revoked", "draft"):
+        assert patient_links({**sr, "status": status}) == []

@@ -1,8 +1,9 @@
 """The three roles' main journey in headless Chromium (Debian's, driven by Playwright).
 
 A paediatrician records a visit with a low weight → the health manager sees the alert on the
-worklist → resolves it with a referral → the parent sees the chart with the new point → the
-district official reads the district's figures (and on a phone, in English).
+worklist → resolves it with a referral → the parent sees the chart with the new point and who
+viewed or changed the record → the district official reads the district's figures (and on a
+phone, in English).
 
 The alert step: the clinical pipeline (on, with the default rule set) writes the alert Flag and
 its review Task when the visit is saved; :func:`alert_for` finds them (and only if a rule
@@ -222,6 +223,19 @@ def test_journey(server: tuple[str, World, Repository], browser: Any, shots: Pat
     assert "Vaccinations" in phone.content()
     phone.locator("#consents").scroll_into_view_if_needed()
     snap(phone, shots, "10-parent-child-english-phone")
+    # the guardian's rights: who viewed or changed the record (the paediatrician's visit)
+    phone.goto(f"{base}/app/child/{world.child_id}?lang=zh")
+    phone.click('[data-testid="rights-link"]')
+    phone.wait_for_load_state()
+    assert phone.locator('[data-testid="sharing"]').is_visible()
+    snap(phone, shots, "10a-parent-rights-phone")
+    phone.locator("#sharing").scroll_into_view_if_needed()
+    snap(phone, shots, "10c-parent-sharing-phone")
+    phone.click('[data-testid="access-log-link"]')
+    phone.wait_for_load_state()
+    log = phone.locator('[data-testid="access-log"]').inner_text()
+    assert "儿科医生" in log  # the paediatrician who opened the child's record
+    snap(phone, shots, "10b-parent-access-log-phone")
     phone.close()
 
     # 5. The district official reads the district's figures, then, on a phone, in English.
