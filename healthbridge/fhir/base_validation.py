@@ -32,7 +32,9 @@ Pure: no web or database imports.
 from __future__ import annotations
 
 import json
+import math
 import re
+from datetime import date
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -148,6 +150,9 @@ def _invariants(
     return tuple(out)
 
 
+_COMPILED: list[tuple[str, str]] = []
+
+
 @cache
 def _node(type_name: str, path: str) -> _Node:
     tdef = definitions()["types"][type_name]
@@ -184,6 +189,7 @@ def _node(type_name: str, path: str) -> _Node:
             if tcode[:1].islower():
                 keys["_" + name] = (el, tcode, True)
     choices = {e.name: [e.name + _upper(t) for t in e.types] for e in elements if e.choice}
+    _COMPILED.append((type_name, path))
     root_invariants = (
         _invariants(tdef["invariants"], type_name, choices) if path == type_name else ()
     )
@@ -374,8 +380,13 @@ class _Run:
         if kind == "string":
             if not value.strip():
                 self.add("invariant", loc, "ele-1: a string must not be empty or blank")
-            elif prim.regex is not None and prim.regex.fullmatch(value) is None:
+            elif (
+                prim.regex is not None and prim.regex.fullmatch(value) is None
+            ) or not _real_date(prim.name, value):
                 self.add("value", loc, f"{value[:80]!r} is not a valid {prim.name}")
+        elif kind == "number":
+            if not math.isfinite(value):
+                self.add("value", loc, f"{value} is not a valid {prim.name}")
         elif kind == "integer":
             low = {"positiveInt": 1, "unsignedInt": 0}.get(prim.name, _INT32[0])
             if not low <= value <= _INT32[1]:
@@ -448,6 +459,18 @@ class _Run:
                 self.add("invariant", loc, f"Constraint {inv.key} failed: {inv.expression.text}")
 
 
+def _real_date(type_name: str, value: str) -> bool:
+    """A full date in a date/dateTime/instant names a real day (the regexes allow 02-30), as
+    the reference validator checks."""
+    if type_name not in ("date", "dateTime", "instant") or len(value) < 10:
+        return True
+    try:
+        date.fromisoformat(value[:10])
+    except ValueError:
+        return False
+    return True
+
+
 def _coded(coding: JSON, pairs: frozenset[tuple[str, str]], codes: frozenset[str]) -> bool:
     code, system = coding.get("code"), coding.get("system")
     if system is None:
@@ -483,6 +506,11 @@ def _invariant_report(checked: bool) -> dict[str, list[str]]:
         if keys:
             out[type_name] = keys
     return out
+
+
+def _compiled_nodes() -> list[tuple[str, str]]:
+    """(type, path) of the nodes compiled so far (for tests of the start-up warm-up)."""
+    return list(_COMPILED)
 
 
 def warm_up() -> None:
