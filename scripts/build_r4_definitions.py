@@ -22,6 +22,7 @@ Run from the repository root (``--check`` compares with the committed file inste
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import sys
@@ -249,17 +250,21 @@ def build() -> str:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="compare, do not write")
+    parser.add_argument("--target", type=Path, default=TARGET, help="the compiled file")
+    args = parser.parse_args()
     text = build()
-    if "--check" in sys.argv[1:]:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
+    if args.check:
+        current = args.target.read_text(encoding="utf-8") if args.target.exists() else ""
         if current != text:
-            print(f"differs: {TARGET.relative_to(ROOT)} (run scripts/build_r4_definitions.py)")
+            print(f"differs: {args.target} (run scripts/build_r4_definitions.py)")
             return 1
-        print(f"up to date: {TARGET.relative_to(ROOT)}")
+        print(f"up to date: {args.target}")
         return 0
-    TARGET.parent.mkdir(parents=True, exist_ok=True)
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"wrote {TARGET.relative_to(ROOT)}: {len(text) // 1024} kB")
+    args.target.parent.mkdir(parents=True, exist_ok=True)
+    args.target.write_text(text, encoding="utf-8")
+    print(f"wrote {args.target}: {len(text) // 1024} kB")
     return 0
 
 

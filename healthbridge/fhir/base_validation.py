@@ -34,8 +34,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import date
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -380,9 +380,9 @@ class _Run:
         if kind == "string":
             if not value.strip():
                 self.add("invariant", loc, "ele-1: a string must not be empty or blank")
-            elif (
-                prim.regex is not None and prim.regex.fullmatch(value) is None
-            ) or not _real_date(prim.name, value):
+            elif (prim.regex is not None and prim.regex.fullmatch(value) is None) or not _real_date(
+                prim.name, value
+            ):
                 self.add("value", loc, f"{value[:80]!r} is not a valid {prim.name}")
         elif kind == "number":
             if not math.isfinite(value):
