@@ -60,6 +60,7 @@ class _Primitive:
     name: str
     json: str
     regex: re.Pattern[str] | None
+    dated: bool  # date, dateTime, instant: the day must exist
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,9 @@ class _Element:
     targets: frozenset[str] | None
     binding: str | None
     invariants: tuple[_Invariant, ...]
+    #: the JSON keys of its values (``valueQuantity`` … for a choice) and of their ``_x``
+    value_keys: tuple[str, ...]
+    any_keys: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,9 @@ class _Invariant:
     expression: Expression
     keys: frozenset[str] | None
     holds_when_absent: bool
+    #: for expressions that only test whether elements exist (``a.empty() or b.exists()``):
+    #: the result by which of ``keys`` are present (filled as met)
+    by_presence: dict[frozenset[str], bool] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +120,12 @@ def _primitive(name: str) -> _Primitive | None:
     regex = spec["regex"]
     # ASCII classes, as in the Java regexes the specification's validator applies (\S then
     # matches a no-break space, which R4's own examples contain)
-    return _Primitive(name, spec["json"], re.compile(regex, re.ASCII) if regex else None)
+    return _Primitive(
+        name,
+        spec["json"],
+        re.compile(regex, re.ASCII) if regex else None,
+        name in ("date", "dateTime", "instant"),
+    )
 
 
 @cache
@@ -125,6 +137,11 @@ def _compiled(key: str, expression: str) -> Expression | None:
         return None
 
 
+#: ``a.empty() or b.exists() …``: the result depends on which elements are present only (an
+#: element present but empty breaks ele-1, which is reported anyway).
+_PRESENCE_ONLY = re.compile(
+    r"\(?[a-z]\w*\.(?:empty|exists)\(\)\)?(?:\s+(?:or|and|implies)\s+\(?[a-z]\w*\.(?:empty|exists)\(\)\)?)*"
+)
 _IDENTIFIER = re.compile(r"'(?:[^'\\]|\\.)*'|([A-Za-z_%$][A-Za-z0-9_]*)")
 
 
@@ -146,7 +163,8 @@ def _invariants(
             keys = frozenset(expanded)
             result = compiled.evaluate_at(Node({}, type_name), {})
             holds = not (len(result) == 1 and result[0].value is False)
-        out.append(_Invariant(key, compiled, keys, holds))
+        presence_only = keys is not None and _PRESENCE_ONLY.fullmatch(expression) is not None
+        out.append(_Invariant(key, compiled, keys, holds, {} if presence_only else None))
     return tuple(out)
 
 
@@ -164,6 +182,7 @@ def _node(type_name: str, path: str) -> _Node:
         child_path = spec.get("node")
         node = (type_name, ref) if ref else (type_name, child_path) if child_path else None
         types = tuple(spec.get("types", ["BackboneElement"] if ref else []))
+        value_keys = tuple(name[:-3] + _upper(t) for t in types) if choice else (name,)
         el = _Element(
             name=name[:-3] if choice else name,
             path=f"{path}.{name}",
@@ -176,6 +195,8 @@ def _node(type_name: str, path: str) -> _Node:
             targets=frozenset(spec["targets"]) if "targets" in spec else None,
             binding=spec.get("binding"),
             invariants=_invariants(spec.get("invariants", []), "", {}),
+            value_keys=value_keys,
+            any_keys=frozenset(value_keys) | {"_" + k for k in value_keys},
         )
         elements.append(el)
         if choice:
@@ -273,20 +294,14 @@ class _Run:
             el, tcode, underscore = hit
             self.member(el, tcode, underscore, key, value, f"{loc}.{key}")
         for el in node.required:
-            if el.choice:
-                present = any(
-                    el.name + _upper(t) in obj or "_" + el.name + _upper(t) in obj for t in el.types
-                )
-            else:
-                present = el.name in obj or "_" + el.name in obj
-            if not present:
+            if el.any_keys.isdisjoint(obj):
                 self.add(
                     "required",
                     f"{loc}.{el.name}",
                     f"Minimum cardinality of {el.path} is {el.min}, found 0",
                 )
         for el in node.choices:
-            found = [el.name + _upper(t) for t in el.types if el.name + _upper(t) in obj]
+            found = [k for k in el.value_keys if k in obj]
             if len(found) > 1:
                 self.add(
                     "structure",
@@ -380,8 +395,8 @@ class _Run:
         if kind == "string":
             if not value.strip():
                 self.add("invariant", loc, "ele-1: a string must not be empty or blank")
-            elif (prim.regex is not None and prim.regex.fullmatch(value) is None) or not _real_date(
-                prim.name, value
+            elif (prim.regex is not None and prim.regex.fullmatch(value) is None) or (
+                prim.dated and not _real_date(value)
             ):
                 self.add("value", loc, f"{value[:80]!r} is not a valid {prim.name}")
         elif kind == "number":
@@ -449,6 +464,16 @@ class _Run:
         for inv in invariants:
             if inv.keys is not None and isinstance(value, dict) and inv.keys.isdisjoint(value):
                 holds = inv.holds_when_absent
+            elif inv.by_presence is not None and isinstance(value, dict):
+                assert inv.keys is not None
+                present = inv.keys.intersection(value)
+                found = inv.by_presence.get(present)
+                if found is None:
+                    result = inv.expression.evaluate_at(context, self.root)
+                    found = not (len(result) == 1 and result[0].value is False)
+                    if len(inv.by_presence) < 256:
+                        inv.by_presence[present] = found
+                holds = found
             else:
                 try:
                     result = inv.expression.evaluate_at(context, self.root)
@@ -459,10 +484,10 @@ class _Run:
                 self.add("invariant", loc, f"Constraint {inv.key} failed: {inv.expression.text}")
 
 
-def _real_date(type_name: str, value: str) -> bool:
+def _real_date(value: str) -> bool:
     """A full date in a date/dateTime/instant names a real day (the regexes allow 02-30), as
     the reference validator checks."""
-    if type_name not in ("date", "dateTime", "instant") or len(value) < 10:
+    if len(value) < 10:
         return True
     try:
         date.fromisoformat(value[:10])
