@@ -424,11 +424,7 @@ class _Run:
         else:
             return
         if not ok:
-            self.add(
-                "code-invalid",
-                loc,
-                f"The value is not in the required value set {url} ({el.path})",
-            )
+            self.add("code-invalid", loc, f"{_shown(value)} is not in the required value set {url}")
 
     def extension(self, value: JSON, loc: str) -> None:
         has_value = any(k.startswith(("value", "_value")) for k in value)
@@ -482,6 +478,16 @@ class _Run:
                 holds = not (len(result) == 1 and result[0].value is False)
             if not holds:
                 self.add("invariant", loc, f"Constraint {inv.key} failed: {inv.expression.text}")
+
+
+def _shown(value: Any) -> str:
+    """The code(s) of a coded value, for a message: ``'robot'``, ``system|code``."""
+    if isinstance(value, str):
+        return repr(value[:80])
+    codings = value.get("coding", [value]) if isinstance(value, dict) else []
+    return ", ".join(
+        f"{c.get('system', '')}|{c.get('code', '')}" for c in codings if isinstance(c, dict)
+    )
 
 
 def _real_date(value: str) -> bool:
