@@ -60,7 +60,7 @@ MUTATION_BASES = (
     "ServiceRequest-example.json",
     "Task-example1.json",
 )
-REPLACEMENTS = {
+REPLACEMENTS: dict[str, list[Any]] = {
     "wrong-code": ["wrong-code-zz"],
     "empty": [{}, [], ""],
     "wrong-type": [42, True, "text", {"a": 1}, [1]],
