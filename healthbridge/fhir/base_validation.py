@@ -351,7 +351,9 @@ class _Run:
             return
         prim = _primitive(tcode)
         if prim is not None:
-            self.primitive(prim, value, loc)
+            problem = _primitive_problem(prim, value)
+            if problem is not None:
+                self.add(problem[0], loc, problem[1])
             if el.binding is not None and tcode == "code" and isinstance(value, str):
                 self.binding(el, tcode, value, loc)
         elif tcode == "Resource":
@@ -375,38 +377,6 @@ class _Run:
             self.invariants(el.invariants, value, tcode, loc)
 
     # -- leaves ----------------------------------------------------------------------------
-    def primitive(self, prim: _Primitive, value: Any, loc: str) -> None:
-        kind = prim.json
-        if kind == "string":
-            ok = isinstance(value, str)
-        elif kind == "boolean":
-            ok = isinstance(value, bool)
-        elif kind == "integer":
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        else:
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if not ok:
-            self.add(
-                "structure",
-                loc,
-                f"Expected a JSON {kind} for FHIR type {prim.name}, found {type(value).__name__}",
-            )
-            return
-        if kind == "string":
-            if not value.strip():
-                self.add("invariant", loc, "ele-1: a string must not be empty or blank")
-            elif (prim.regex is not None and prim.regex.fullmatch(value) is None) or (
-                prim.dated and not _real_date(value)
-            ):
-                self.add("value", loc, f"{value[:80]!r} is not a valid {prim.name}")
-        elif kind == "number":
-            if not math.isfinite(value):
-                self.add("value", loc, f"{value} is not a valid {prim.name}")
-        elif kind == "integer":
-            low = {"positiveInt": 1, "unsignedInt": 0}.get(prim.name, _INT32[0])
-            if not low <= value <= _INT32[1]:
-                self.add("value", loc, f"{value} is not a valid {prim.name}")
-
     def binding(self, el: _Element, tcode: str, value: Any, loc: str) -> None:
         url = el.binding
         assert url is not None
@@ -478,6 +448,44 @@ class _Run:
                 holds = not (len(result) == 1 and result[0].value is False)
             if not holds:
                 self.add("invariant", loc, f"Constraint {inv.key} failed: {inv.expression.text}")
+
+
+def primitive_problem(type_name: str, value: Any) -> tuple[str, str] | None:
+    """(issue code, diagnostics) when ``value`` is not a valid JSON value of primitive type
+    ``type_name``, else None (also for non-primitive types). Shared with the profile
+    validator (:mod:`healthbridge.fhir.profile_primitives`)."""
+    prim = _primitive(type_name)
+    return None if prim is None else _primitive_problem(prim, value)
+
+
+def _primitive_problem(prim: _Primitive, value: Any) -> tuple[str, str] | None:
+    kind = prim.json
+    if kind == "string":
+        ok = isinstance(value, str)
+    elif kind == "boolean":
+        ok = isinstance(value, bool)
+    elif kind == "integer":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok:
+        found = type(value).__name__
+        return "structure", f"Expected a JSON {kind} for FHIR type {prim.name}, found {found}"
+    if kind == "string":
+        if not value.strip():
+            return "invariant", "ele-1: a string must not be empty or blank"
+        if (prim.regex is not None and prim.regex.fullmatch(value) is None) or (
+            prim.dated and not _real_date(value)
+        ):
+            return "value", f"{value[:80]!r} is not a valid {prim.name}"
+    elif kind == "number":
+        if not math.isfinite(value):
+            return "value", f"{value} is not a valid {prim.name}"
+    elif kind == "integer":
+        low = {"positiveInt": 1, "unsignedInt": 0}.get(prim.name, _INT32[0])
+        if not low <= value <= _INT32[1]:
+            return "value", f"{value} is not a valid {prim.name}"
+    return None
 
 
 def _shown(value: Any) -> str:
