@@ -17,7 +17,7 @@ Checked, following FHIR R4 "Validating Resources" (§2.24.0.9) for the parts our
 Base R4 (``ele-1``, ``dom-*``, HL7 required bindings …) is not checked here: the base-R4
 validator (:mod:`healthbridge.fhir.base_validation`) runs first on every write and in
 ``$validate``, then this one (base first, then profile); both report
-:class:`ValidationIssue`\ s and read primitives the same way
+issues (:class:`ValidationIssue`) and read primitives the same way
 (:mod:`healthbridge.fhir.profile_primitives`).
 Pure: no web or database imports.
 """
