@@ -10,11 +10,11 @@ lock); then create them all in one write transaction with the generic write path
 checks, write hooks and the clinical pipeline): every accepted row is written, or — if
 anything fails — nothing is, and the error names the file row.
 
-The resources are written on the store's *trusted* path: the server built them from rows it
-validated itself, with builders the tests check against the ``fhir.resources`` model and the
-profiles they claim (``tests/healthbridge/exchange/test_session_bundle.py``), so neither the
-base R4 model validation nor the profile validator runs again per resource — they were most of
-the import's CPU (0.57 ms per resource before, see bench/results/import.md).
+Every resource passes the base-R4 door (:func:`healthbridge.fhir.r4.validate`) like any
+write; they are then written on the store's *trusted* path: the server built them from rows
+it validated itself, with builders the tests check against the profiles they claim
+(``tests/healthbridge/exchange/test_session_bundle.py``), so the profile validator does not
+run again per resource (it was most of the import's CPU, see bench/results/import.md).
 
 There is no intermediate transaction Bundle: the former route built one (10,000 rows gave a
 49 MB Bundle), rewrote its ``urn:uuid`` references and processed it entry by entry.
@@ -47,6 +47,7 @@ from healthbridge.exchange.session_import import (
     read_session,
     validate_session,
 )
+from healthbridge.fhir import r4
 from healthbridge.fhir.searchparams import IndexRows
 from healthbridge.store.hooks import RequestContext
 from healthbridge.store.models import DateIndex, TokenIndex
@@ -217,6 +218,7 @@ def _prepare(
     prepared = []
     for item in items:
         try:
+            r4.validate(item.resource)  # the door: base R4, as for every write
             prepared.append(repo.prepare_create(item.resource, context, trusted=True))
         except FhirError as exc:
             raise _row_error(exc, item) from None

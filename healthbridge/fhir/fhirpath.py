@@ -3,9 +3,11 @@
 Supported (FHIRPath N1, http://hl7.org/fhirpath/N1/): member navigation with choice types
 (``Observation.value`` finds ``valueQuantity``), indexers ``[n]``, ``|`` unions, parentheses,
 ``as``/``is`` operators and the functions ``as()``, ``ofType()``, ``is()``, ``where()``,
-``exists()``, ``empty()``, ``not()``, ``first()``, ``resolve()``; ``=``/``!=`` against literals;
-``and``/``or``. Anything else is a :class:`FhirPathSyntaxError` at parse time, which makes the
-search parameter unsupported (not advertised, rejected as unknown).
+``exists()`` (with or without criteria), ``all()``, ``empty()``, ``not()``, ``first()``,
+``count()``, ``hasValue()``, ``resolve()``; ``=``/``!=`` against literals; ``and``/``or``/
+``implies``. The base-R4 validator evaluates the invariants that fit this subset
+(:mod:`healthbridge.fhir.base_validation`). Anything else is a :class:`FhirPathSyntaxError` at
+parse time, which makes the search parameter unsupported (not advertised, rejected as unknown).
 
 ``resolve()`` does not fetch anything: it yields the reference typed by the resource type named
 in the reference string, which is all ``where(resolve() is Patient)`` needs.
@@ -99,7 +101,22 @@ _QUANTITY_KINDS = {"Quantity", "Age", "Count", "Distance", "Duration", "SimpleQu
 _CHOICE = re.compile(r"^([a-z][A-Za-z]*?)([A-Z][A-Za-z0-9]*)$")
 
 
+#: FHIRPath system types (``answer is Boolean``) → the FHIR primitive types they cover.
+_SYSTEM_TYPES = {
+    "Boolean": {"boolean"},
+    "String": {"string", "code", "id", "uri", "url", "canonical", "markdown", "oid", "uuid"},
+    "Integer": {"integer", "positiveInt", "unsignedInt"},
+    "Decimal": {"decimal"},
+    "Date": {"date"},
+    "DateTime": {"dateTime", "instant"},
+    "Time": {"time"},
+}
+
+
 def _type_matches(node: Node, type_name: str) -> bool:
+    system = _SYSTEM_TYPES.get(type_name)
+    if system is not None and node.type in system:
+        return True
     if node.type is None:
         return _infer_type(node.value) in (None, type_name)
     if node.type == type_name:
@@ -214,10 +231,17 @@ class _Parser:
         return tok is not None and tok[1] == value and tok[0] in ("op", "id")
 
     def parse(self) -> Fn:
-        fn = self.or_expr()
+        fn = self.implies_expr()
         if self.peek() is not None:
             raise FhirPathSyntaxError(f"unexpected {self.peek()!r}")
         return fn
+
+    def implies_expr(self) -> Fn:
+        left = self.or_expr()
+        while self.at("implies"):
+            self.take()
+            left = _implies(left, self.or_expr())
+        return left
 
     def or_expr(self) -> Fn:
         left = self.and_expr()
@@ -287,7 +311,7 @@ class _Parser:
             raise FhirPathSyntaxError("unexpected end")
         if tok[1] == "(" and tok[0] == "op":
             self.take("(")
-            inner = self.or_expr()
+            inner = self.implies_expr()
             self.take(")")
             return inner
         if tok[0] == "str":
@@ -312,7 +336,7 @@ class _Parser:
             raw_args: list[str] = []
             while not self.at(")"):
                 start = self.pos
-                args.append(self.or_expr())
+                args.append(self.implies_expr())
                 raw_args.append(" ".join(t[1] for t in self.tokens[start : self.pos]))
                 if self.at(","):
                     self.take(",")
@@ -350,6 +374,24 @@ def _boolean_op(left: Fn, right: Fn, combine: Callable[[list[bool]], bool]) -> F
     def op(coll: list[Node], root: Node) -> list[Node]:
         a, b = _truthy(left(coll, root)), _truthy(right(coll, root))
         return [Node(combine([bool(a), bool(b)]), "boolean")]
+
+    return op
+
+
+def _implies(left: Fn, right: Fn) -> Fn:
+    """FHIRPath ``implies``: true when the left is false; empty stays empty where the
+    specification's truth table says so (N1 §6.5.5)."""
+
+    def op(coll: list[Node], root: Node) -> list[Node]:
+        a = _truthy(left(coll, root))
+        if a is False:
+            return [Node(True, "boolean")]
+        b = _truthy(right(coll, root))
+        if b is True:
+            return [Node(True, "boolean")]
+        if a is None or b is None:
+            return []
+        return [Node(False, "boolean")]
 
     return op
 
@@ -405,6 +447,22 @@ def _function(name: str, args: Sequence[Fn], raw_args: Sequence[str]) -> Fn:
         return lambda coll, root: [n for n in coll if _truthy(criterion([n], root)) is True]
     if name == "exists" and not args:
         return lambda coll, root: [Node(bool(coll), "boolean")]
+    if name == "exists" and len(args) == 1:
+        test = args[0]
+        return lambda coll, root: [
+            Node(any(_truthy(test([n], root)) is True for n in coll), "boolean")
+        ]
+    if name == "all" and len(args) == 1:
+        test = args[0]
+        return lambda coll, root: [
+            Node(all(_truthy(test([n], root)) is True for n in coll), "boolean")
+        ]
+    if name == "count" and not args:
+        return lambda coll, root: [Node(len(coll), "integer")]
+    if name == "hasValue" and not args:
+        return lambda coll, root: [
+            Node(len(coll) == 1 and not isinstance(coll[0].value, dict | list), "boolean")
+        ]
     if name == "empty" and not args:
         return lambda coll, root: [Node(not coll, "boolean")]
     if name == "not" and not args:
@@ -429,6 +487,12 @@ class Expression:
         """Evaluate against ``resource`` (the root and initial context)."""
         root = Node(resource, str(resource.get("resourceType")))
         return self._fn([root], root)
+
+    def evaluate_at(self, context: Node, resource: dict[str, Any]) -> list[Node]:
+        """Evaluate with ``context`` as the input collection (an invariant on an element)
+        and ``resource`` as the root."""
+        root = Node(resource, str(resource.get("resourceType")))
+        return self._fn([context], root)
 
 
 def compile_expression(text: str) -> Expression:

@@ -14,8 +14,11 @@ Checked, following FHIR R4 "Validating Resources" (§2.24.0.9) for the parts our
   validator;
 - our invariants (``hb-*``), each implemented in :mod:`healthbridge.fhir.profile_invariants`.
 
-Base-R4 invariants (``ele-1``, ``dom-*`` …) and non-required bindings are not checked here; the
-independent Medplum validator (``tools/node/validate.mjs``) covers base R4 in the test suite.
+Base R4 (``ele-1``, ``dom-*``, HL7 required bindings …) is not checked here: the base-R4
+validator (:mod:`healthbridge.fhir.base_validation`) runs first on every write and in
+``$validate``, then this one (base first, then profile); both report
+issues (:class:`ValidationIssue`) and read primitives the same way
+(:mod:`healthbridge.fhir.profile_primitives`).
 Pure: no web or database imports.
 """
 

@@ -316,8 +316,8 @@ class Pipeline:
         """Create/update changed scores; retract (entered-in-error) scores no longer derived.
 
         Written through the store's trusted path: the scores are built here from typed values
-        (``tests/healthbridge/pipeline/test_growth_scores.py`` checks every shape against the
-        R4 model and the claimed profiles), and a retraction changes only the status of a
+        (``tests/healthbridge/pipeline/test_growth_scores.py`` checks every shape with the base-R4
+        validator and the claimed profiles), and a retraction changes only the status of a
         stored, already validated score."""
         current = {str(o["id"]): o for o in existing}
         for oid, resource in wanted.items():

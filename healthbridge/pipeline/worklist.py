@@ -27,7 +27,7 @@ from healthbridge import terminology as t
 from healthbridge.access.control import principal_of
 from healthbridge.api.operations import OperationCall, OperationRegistry
 from healthbridge.clinical.vocab import Severity
-from healthbridge.errors import BadRequestError
+from healthbridge.errors import BadRequestError, FhirError
 from healthbridge.pipeline import extract as x
 from healthbridge.pipeline.alerts import (
     CS_TASK_KIND,
@@ -118,12 +118,29 @@ def _entry(base: str, stored: StoredResource, mode: str) -> dict[str, Any]:
     }
 
 
+#: What R4 ``Annotation.authorReference`` may name (Practitioner | Patient | RelatedPerson |
+#: Organization, http://hl7.org/fhir/R4/datatypes.html#Annotation).
+_NOTE_AUTHORS = frozenset({"Practitioner", "Patient", "RelatedPerson", "Organization"})
+
+
 def _caller(call: OperationCall) -> dict[str, Any]:
-    """The caller as a note author: ``authorReference`` for a Principal with a FHIR user,
-    else ``authorString``."""
+    """The caller as a note author: ``authorReference`` for a Principal with a FHIR user
+    (a PractitionerRole user is named by the role's Practitioner, since R4 Annotation cannot
+    reference a PractitionerRole), else ``authorString``."""
     who = principal_of(call.txn)
     if who is not None and who.fhir_user:
-        return {"authorReference": {"reference": who.fhir_user}}
+        rtype, _, rid = who.fhir_user.partition("/")
+        if rtype in _NOTE_AUTHORS:
+            return {"authorReference": {"reference": who.fhir_user}}
+        if rtype == "PractitionerRole" and rid:
+            try:
+                role = call.txn.read("PractitionerRole", rid).resource or {}
+            except FhirError:
+                role = {}
+            practitioner = (role.get("practitioner") or {}).get("reference")
+            if isinstance(practitioner, str) and practitioner.startswith("Practitioner/"):
+                return {"authorReference": {"reference": practitioner}}
+        return {"authorString": who.fhir_user}
     subject = who.subject if who is not None else call.txn.context.principal
     return {"authorString": str(subject)} if subject else {}
 

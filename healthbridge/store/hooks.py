@@ -5,8 +5,8 @@ read hooks.
   ``id``/``meta`` and before anything is stored. Each returns the issues it finds; any issue of
   severity ``error``/``fatal`` from any validator fails the write with 422 listing them all.
   *Input* validators (conformance of the resource's shape, e.g. to the profiles it claims) are
-  skipped, like the base R4 model validation, for *trusted* writes: resources the server builds
-  itself from typed code whose builders are tested against the model and the profiles
+  skipped, like the base-R4 door, for *trusted* writes: resources the server builds itself
+  from typed code whose output the tests check with the base-R4 validator and the profiles
   (``Transaction.create(..., trusted=True)``); business validators run on every write.
 * **Write interceptors** run after a resource version is written, inside the same database
   transaction, with the :class:`~healthbridge.store.repository.Transaction` handle: they can

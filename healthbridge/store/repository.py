@@ -1127,9 +1127,9 @@ class Transaction:
         extraction already done, outside the database transaction).
 
         ``trusted`` is for resources the server builds itself from typed code (never for
-        client input): the base R4 model validation and the input validators (profile
-        conformance) are skipped — their builders are tested against the ``fhir.resources``
-        model and the profiles they claim — while business validators, index extraction,
+        client input): the base-R4 door (:func:`healthbridge.fhir.r4.validate`) and the input
+        validators (profile conformance) are skipped — the tests check their output with the
+        same validator and the profiles they claim — while business validators, index extraction,
         access checks, interceptors, audit and history run as for any write.
         """
         rtype = _resource_type(resource)

@@ -73,9 +73,7 @@ def access_log(
     page_no = max(1, min(page_no, 500))
     with transaction(request, user) as txn:
         patient = guard_child(txn, patient_id)
-        entries, more = rights.access_log(
-            txn, patient_id, _me(user), page_no, include_mine=mine
-        )
+        entries, more = rights.access_log(txn, patient_id, _me(user), page_no, include_mine=mine)
     return page(
         request,
         user,

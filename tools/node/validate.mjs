@@ -66,7 +66,8 @@ function issuesOf(resource, options) {
 
 function validateOne(source, resource) {
   const issues = issuesOf(resource).map((i) => ({ ...i, against: 'R4' }));
-  const claimed = resource?.meta?.profile ?? [];
+  const rawClaimed = resource?.meta?.profile;
+  const claimed = Array.isArray(rawClaimed) ? rawClaimed.filter((u) => typeof u === 'string') : [];
   for (const url of claimed) {
     const sd = profiles.get(url.split('|')[0]);
     if (!sd) {
@@ -103,4 +104,5 @@ if (files.length === 0) {
   }
 }
 process.stdout.write(JSON.stringify({ results }, null, 1) + '\n');
-process.exit(results.every((r) => r.valid) ? 0 : 1);
+// exitCode, not exit(): exit() would cut a piped stdout after its first 64 kB
+process.exitCode = results.every((r) => r.valid) ? 0 : 1;

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from healthbridge.access.audit import AuditOutcome, audit_event
+from healthbridge.access.audit import ACTIONS, AuditOutcome, audit_event
 from healthbridge.access.scopes import parse_scopes
 from healthbridge.access.tokens import Principal, Role
 
@@ -46,6 +46,15 @@ def test_audit_event_parses_as_r4() -> None:
     from fhir.resources.R4B.auditevent import AuditEvent
 
     AuditEvent.model_validate(audit_event(who=WHO, interaction="read", entities=["Patient/c1"]))
+
+
+def test_audit_events_pass_the_base_r4_validator() -> None:
+    """AuditEvents are written on the server's own path: the door's validator must pass them."""
+    from healthbridge.fhir.base_validation import validate_base
+
+    for interaction in ACTIONS:
+        event = audit_event(who=WHO, interaction=interaction, entities=["Patient/c1"])
+        assert validate_base(event) == [], interaction
 
 
 def test_unknown_interaction() -> None:

@@ -65,6 +65,12 @@ def consent(
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
         "patient": {"reference": f"Patient/{kid}"},
         "organization": [{"reference": f"Organization/{org}"}],
+        # ppc-1 (R4 Consent): a policy or a policyRule is required
+        "policyRule": {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}
+            ]
+        },
         "provision": {
             "type": "permit",
             "period": {"start": "2024-01-01", "end": "2099-12-31"},

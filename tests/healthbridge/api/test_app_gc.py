@@ -8,16 +8,17 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from healthbridge.api.app import create_app
-from healthbridge.fhir import r4
+from healthbridge.fhir import base_validation, r4
 
 
-def test_freeze_gc_freezes_after_start_up_and_loads_the_models(settings: Any) -> None:
+def test_freeze_gc_freezes_after_start_up_and_compiles_the_validator(settings: Any) -> None:
     gc.unfreeze()
-    r4._model.cache_clear()
+    base_validation._node.cache_clear()
     try:
         with TestClient(create_app(settings, freeze_gc=True)) as client:
             assert gc.get_freeze_count() > 0
-            assert r4._model.cache_info().currsize == len(r4.SUPPORTED_TYPES)
+            compiled = {t for t, _path in base_validation._compiled_nodes()}
+            assert compiled >= set(r4.SUPPORTED_TYPES)
             assert client.get("/fhir/metadata").status_code == 200
     finally:
         gc.unfreeze()  # the test process must not keep them out of collections

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -60,3 +61,21 @@ def test_loaded_children_are_searchable_by_record_number(repo: Repository) -> No
         [("subject", "Patient/child-000002"), ("code", "http://loinc.org|29463-7")],
     )
     assert weights >= 2
+
+
+def test_everything_the_demo_and_the_server_write_is_valid_r4(repo: Repository) -> None:
+    """The demo data goes through the door; the z-scores derived from it are written on the
+    trusted path and must pass the door's validator too."""
+    from sqlalchemy import text
+
+    from healthbridge.fhir.base_validation import validate_base
+
+    load_demo(repo, children=6, seed=3, as_of=AS_OF)
+    seen: dict[str, int] = {}
+    with repo.engine.connect() as conn:
+        rows = conn.execute(text("SELECT res_type, content FROM resource WHERE NOT deleted"))
+        for rtype, content in rows:
+            resource = json.loads(content)
+            seen[rtype] = seen.get(rtype, 0) + 1
+            assert validate_base(resource) == [], (rtype, resource.get("id"))
+    assert {"Patient", "Observation", "Encounter", "Immunization", "Consent"} <= set(seen)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from healthbridge.errors import Issue
@@ -72,3 +73,33 @@ def test_only_children_in_reach_are_matched(client_as: Any) -> None:
     assert [r["patient"] for r in report["accepted_rows"]] == ["Patient/kid-a"]
     reasons = {r["identifier"]: r["problems"][0]["reason"] for r in report["rejected_rows"]}
     assert reasons == {"B": "unknown-identifier", "O": "unknown-identifier"}
+
+
+def test_the_import_passes_the_r4_door(
+    app_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A built resource that is not valid R4 (here: made so on purpose) fails the import with
+    its row named, and nothing is written."""
+    from healthbridge.district import session
+
+    real = session.session_resources
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        items = real(*args, **kwargs)
+        for item in items:
+            if item.resource["resourceType"] == "Observation":
+                item.resource["status"] = "not-a-status"
+        return items
+
+    monkeypatch.setattr(session, "session_resources", broken)
+    from tests.healthbridge.district.conftest import as_role
+
+    with TestClient(app_factory()) as client:
+        as_role(client, "system")
+        _children(client)
+        got = _upload(client, HEADER + "HB-001,2026-05-01,9.8,76.5,l,,\n")
+        assert got.status_code == 422
+        issue = got.json()["issue"][0]
+        assert issue["diagnostics"].startswith("Row 2 (")
+        assert issue["expression"] == ["Observation.status"]
+        assert _count(client, "Observation") == 0

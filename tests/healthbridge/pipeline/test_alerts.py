@@ -254,3 +254,13 @@ def test_pipeline_reads_are_not_subject_to_read_hooks(app_factory: AppFactory) -
         assert client.get("/fhir/PractitionerRole/hm1").status_code == 403
         fever = active_flags(client, "Patient/c1")["fever"]
         assert review_task(client, fever)["owner"] == {"reference": "PractitionerRole/hm1"}
+
+
+def test_server_made_flags_and_tasks_pass_the_base_r4_validator(pclient: TestClient) -> None:
+    from healthbridge.fhir.base_validation import validate_base
+
+    _setup_anaemic_child(pclient)
+    made = search(pclient, "Flag") + search(pclient, "Task")
+    assert {r["resourceType"] for r in made} == {"Flag", "Task"}
+    for resource in made:
+        assert validate_base(resource) == [], resource["id"]

@@ -55,13 +55,16 @@ def encounter(
         "id": eid,
         "status": status,
         "class": {"system": t.V3_ACT_CODE, "code": "AMB"},
-        "type": [
-            {"coding": [{"system": t.CS_CHECKUP_VISIT, "code": code} for code in concept]}
-            for concept in visits
-        ],
         "subject": {"reference": f"Patient/{cid}"},
         "period": {"start": on},
     }
+    types = [  # no empty arrays (ele-1): an Encounter without visit codes has no type
+        {"coding": [{"system": t.CS_CHECKUP_VISIT, "code": code} for code in concept]}
+        for concept in visits
+        if concept
+    ]
+    if types:
+        resource["type"] = types
     if doctor:
         resource["participant"] = [{"individual": {"reference": f"Practitioner/{doctor}"}}]
     if provider:

@@ -71,7 +71,9 @@ def test_review_actions_record_the_callers_fhir_identity(app_client: TestClient)
     note = {"resourceType": "Parameters", "parameter": [{"name": "text", "valueString": "已通知"}]}
     r = app_client.post(f"/fhir/Task/{task['id']}/$note", json=note, headers=headers)
     assert r.status_code == 200, r.text
-    assert r.json()["note"][-1]["authorReference"] == {"reference": fhir_user}
+    # R4 Annotation.author cannot name a PractitionerRole: the role's Practitioner is named
+    assert fhir_user == "PractitionerRole/hm-a-role"
+    assert r.json()["note"][-1]["authorReference"] == {"reference": "Practitioner/hm-a"}
     refer = {
         "resourceType": "Parameters",
         "parameter": [{"name": "performer", "valueString": "Organization/hosp-h"}],
