@@ -54,7 +54,7 @@ from healthbridge.clinical.screening import ScreeningRecord, screening_findings
 from healthbridge.clinical.tables import CheckupTable
 from healthbridge.clinical.tables_care import AnaemiaTable, DailyCheckTable, ScreeningTable
 from healthbridge.clinical.tables_vaccination import DoseRule, VaccinationTable
-from healthbridge.clinical.vaccination import DoseStatus, schedule_lookups
+from healthbridge.clinical.vaccination import DoseStatus, edition_rules, schedule_lookups
 from healthbridge.clinical.vocab import AlertKind, Sex
 
 Mask = npt.NDArray[np.bool_]
@@ -316,9 +316,14 @@ def vaccination_states(
 ) -> DoseStates:
     """Every child's dose statuses (rows with a status in ``keep``), as ``vaccination_plan``."""
     lookups = schedule_lookups(table)
+    by_edition = edition_rules(table)
     today = day_number(as_of)
     gap = table.live_injectable_min_gap_days
-    codes = sorted({v.code for v in table.vaccines} | {a for r in table.doses for a in r.accepts})
+    doses = _expand_products(doses, table)
+    codes = sorted(
+        {v.code for v in table.vaccines}
+        | {a for variants in by_edition.values() for _s, r in variants for a in r.accepts}
+    )
     vocabulary = pd.Index(codes)
     live = np.array([c in lookups.live for c in codes], dtype=bool)
     given, _keys, live_matrix = _given_doses(ch, doses, vocabulary, live, gap, today)
@@ -385,6 +390,7 @@ def vaccination_states(
             rows = np.flatnonzero(in_group & series_of_code[given.vaccine])
             states = _series_states(
                 rules,
+                [by_edition[r.dose_id] for r in rules],
                 [rule_index[r.dose_id] for r in rules],
                 members,
                 local_of,
@@ -430,8 +436,36 @@ def vaccination_states(
     )
 
 
+def _expand_products(doses: pd.DataFrame, table: VaccinationTable) -> pd.DataFrame:
+    """Doses as the NIP vaccines their products count as (``vaccination.expand_products``):
+    a combination product becomes one row per NIP vaccine, in place; other codes are dropped
+    (they fill no dose)."""
+    if doses.empty:
+        return doses
+    names = doses["vaccine"].astype(str)
+    counts = {c: table.counts_as(c) or () for c in names.unique()}
+    if all(v == (c,) for c, v in counts.items()):
+        return doses
+    out = doses.assign(vaccine=names.map(lambda c: list(counts[c]))).explode("vaccine")
+    return out[out["vaccine"].notna()].reset_index(drop=True)
+
+
+def _min_dates(
+    rule: DoseRule, ch: Children, members: npt.NDArray[np.int64], vocabulary: pd.Index
+) -> tuple[Days, list[tuple[int, Days]]]:
+    """Per member the date at the dose's minimum age, and at each product's own minimum age."""
+    base = ch.at_age(rule.age)[members]
+    alternatives = [
+        (int(vocabulary.get_loc(code)), ch.at_age(age)[members])
+        for code, age in rule.product_ages
+        if code in vocabulary
+    ]
+    return base, alternatives
+
+
 def _series_states(
     rules: tuple[DoseRule, ...],
+    variants: list[tuple[tuple[date, DoseRule], ...]],
     global_index: list[int],
     members: npt.NDArray[np.int64],
     local_of: npt.NDArray[np.int64],
@@ -460,10 +494,17 @@ def _series_states(
             for g in global_index
         ]
     )
-    accepts = np.zeros((m, len(vocabulary) + 1), dtype=bool)
-    for k, rule in enumerate(rules):
-        for v in rule.accepts:
-            accepts[k, vocabulary.get_loc(v)] = True
+    judges: list[list[tuple[int, int, DoseRule, Mask, Days, list[tuple[int, Days]]]]] = []
+    for k in range(m):
+        rows_k = []
+        for vi, (start, vr) in enumerate(variants[k]):
+            hi = day_number(variants[k][vi + 1][0]) if vi + 1 < len(variants[k]) else NEVER
+            v_accepts = np.zeros(len(vocabulary) + 1, dtype=bool)
+            for v in vr.accepts:
+                v_accepts[vocabulary.get_loc(v)] = True
+            base, alternatives = _min_dates(vr, ch, members, vocabulary)
+            rows_k.append((day_number(start), int(hi), vr, v_accepts, base, alternatives))
+        judges.append(rows_k)
     filled_day = np.full((m, size), MISSING, dtype=np.int64)
     filled_row = np.full((m, size), -1, dtype=np.int64)
     cursor = np.zeros(size, dtype=np.int64)
@@ -485,15 +526,26 @@ def _series_states(
             if not sub.any():
                 continue
             g_on, g_local, g_rows = on[sub], lc[sub], sel[sub]
-            ok = accepts[k, given.vaccine[g_rows]] & (g_on >= sched[k, g_local])
-            if k >= 1 and rule.min_interval is not None:
-                prev = filled_day[k - 1, g_local]
-                ok &= (prev == MISSING) | (g_on >= add(prev, rule.min_interval))
-            for extra in rule.extra_intervals:
-                fi = extra.from_number - 1
-                if 0 <= fi < m:
-                    earlier = filled_day[fi, g_local]
-                    ok &= (earlier == MISSING) | (g_on >= add(earlier, extra.min))
+            vaccine = given.vaccine[g_rows]
+            ok = np.zeros(len(g_rows), dtype=bool)
+            # each dose judged by the edition in force on its date (vaccination.rule_at)
+            for vi, (lo, hi, vr, v_accepts, base, alternatives) in enumerate(judges[k]):
+                in_force = (g_on >= lo) & (g_on < hi) if vi else g_on < hi
+                if not in_force.any():
+                    continue
+                minimum = base[g_local]
+                for code, dates in alternatives:
+                    minimum = np.where(vaccine == code, dates[g_local], minimum)
+                okv = v_accepts[vaccine] & (g_on >= minimum)
+                if k >= 1 and vr.min_interval is not None:
+                    prev = filled_day[k - 1, g_local]
+                    okv &= (prev == MISSING) | (g_on >= add(prev, vr.min_interval))
+                for extra in vr.extra_intervals:
+                    fi = extra.from_number - 1
+                    if 0 <= fi < m:
+                        earlier = filled_day[fi, g_local]
+                        okv &= (earlier == MISSING) | (g_on >= add(earlier, extra.min))
+                ok |= in_force & okv
             ok &= ~given.live_conflict[g_rows]
             filled_day[k, g_local[ok]] = g_on[ok]
             filled_row[k, g_local[ok]] = g_rows[ok]
@@ -530,8 +582,16 @@ def _series_states(
             earliest = np.where(pushed != start, pushed, earliest)
         open_ = ~done & ~not_applicable
         planned[k] = np.where(open_, np.maximum(earliest, today), planned[k])
+        overdue_on = overdue[g][members]
+        if k >= 1 and rule.max_interval is not None:
+            prev = filled_day[k - 1]
+            overdue_on = np.where(
+                prev != MISSING,
+                np.minimum(overdue_on, add(prev, rule.max_interval) + 1),
+                overdue_on,
+            )
         status = np.where(
-            today >= overdue[g][members],
+            today >= overdue_on,
             _CODE[DoseStatus.OVERDUE],
             np.where(today >= earliest, _CODE[DoseStatus.DUE], _CODE[DoseStatus.NOT_YET_DUE]),
         ).astype(np.int8)

@@ -1,8 +1,16 @@
-"""The NIP vaccination schedule table (one file per edition) and the admission-check rule."""
+"""The NIP vaccination schedule table (one file per edition), the admission-check rule, and
+the vaccine-product table (which NIP vaccines each product counts as).
+
+A rule set names the edition in force today (``vaccination``) and the earlier editions
+(``vaccination_history``): each dose given is judged by the edition in force on the day it was
+given (:meth:`VaccinationTable.edition_at`), and the editions must cover every day from the
+first one on, without a gap (docs/clinical_rules.md).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 
 from healthbridge.clinical._reader import Reader
 from healthbridge.clinical.ages import Age
@@ -48,6 +56,11 @@ class DoseRule:
     give_until: Age | None
     sex: Sex | None
     evidence: Evidence
+    #: minimum age for some products instead of ``age`` (2021 说明: a 4th dose of an
+    #: IPV-containing vaccine given by its label completes polio, no bOPV at 4 y)
+    product_ages: tuple[tuple[str, Age], ...] = ()
+    #: latest interval after the previous dose given (JE-I D1→D2 7–10 d): overdue the day after
+    max_interval: Age | None = None
     #: stable id such as ``DTP-3`` or ``JE-I-2`` (option or series, then number)
     dose_id: str = ""
 
@@ -75,6 +88,34 @@ class AdmissionCheckRule:
 
 
 @dataclass(frozen=True, slots=True)
+class VaccineProduct:
+    """A product code (``nip-vaccine`` code system) and the NIP vaccines it counts as.
+
+    A combination product counts for every NIP vaccine of its antigens (DTaP-IPV/Hib: DTaP and
+    IPV; Hib is not in the NIP); a recognised non-NIP product counts as nothing.
+    """
+
+    code: str
+    name_zh: str
+    name_en: str
+    counts_as: tuple[str, ...]
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class ProductTable:
+    meta: TableMeta
+    products: tuple[VaccineProduct, ...]
+
+    def counts_as(self, code: str) -> tuple[str, ...] | None:
+        """The NIP vaccines ``code`` counts as, or ``None`` for an unrecognised code."""
+        for p in self.products:
+            if p.code == code:
+                return p.counts_as
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class VaccinationTable:
     meta: TableMeta
     live_injectable_min_gap_days: int
@@ -86,6 +127,32 @@ class VaccinationTable:
     admission: AdmissionCheckRule
     due_severity: Severity
     overdue_severity: Severity
+    #: last day this edition is in force (``None``: still in force)
+    effective_to: date | None = None
+    #: the earlier editions, oldest first (set by the rule-set loader)
+    history: tuple[VaccinationTable, ...] = field(default=(), compare=False)
+    #: product codes → NIP vaccines (set by the rule-set loader)
+    products: ProductTable | None = field(default=None, compare=False)
+
+    def editions(self) -> tuple[VaccinationTable, ...]:
+        """Every edition of this rule set, oldest first, this one last."""
+        return (*self.history, self)
+
+    def edition_at(self, day: date) -> VaccinationTable:
+        """The edition in force on ``day`` (the oldest one for days before all editions)."""
+        found = self.history[0] if self.history else self
+        for edition in self.editions():
+            if edition.meta.effective_from <= day:
+                found = edition
+        return found
+
+    def counts_as(self, code: str) -> tuple[str, ...] | None:
+        """NIP vaccines a given product counts as; ``None`` when the code is not recognised."""
+        if code in {v.code for v in self.vaccines}:
+            return (code,)
+        if self.products is None:
+            return None
+        return self.products.counts_as(code)
 
     def vaccine(self, code: str) -> VaccineInfo:
         for v in self.vaccines:
@@ -120,6 +187,10 @@ def parse_vaccination(root: Reader) -> VaccinationTable:
         accepts = d.texts("accepts")
         if not accepts or not set(accepts) <= codes:
             raise RuleTableError(f"{d.where}.accepts: must name vaccines of this table")
+        if not {p.text("vaccine") for p in d.tables("product_ages", required=False)} <= set(
+            accepts
+        ):
+            raise RuleTableError(f"{d.where}.product_ages: must name accepted vaccines")
         extra = tuple(
             ExtraInterval(e.integer("from_number"), e.age("min"))
             for e in d.tables("extra_intervals", required=False)
@@ -137,6 +208,11 @@ def parse_vaccination(root: Reader) -> VaccinationTable:
                 give_until=d.opt_age("give_until"),
                 sex=d.enum("sex", Sex) if d.has("sex") else None,
                 evidence=d.evidence(),
+                product_ages=tuple(
+                    (p.text("vaccine"), p.age("age"))
+                    for p in d.tables("product_ages", required=False)
+                ),
+                max_interval=d.opt_age("max_interval"),
             )
         )
     options = tuple(
@@ -154,8 +230,11 @@ def parse_vaccination(root: Reader) -> VaccinationTable:
         a.enum("deadline_passed_severity", Severity),
         a.evidence(),
     )
+    meta_reader = root.table("meta")
+    effective_to = meta_reader.day("effective_to") if meta_reader.has("effective_to") else None
     return VaccinationTable(
         meta=parse_meta(root),
+        effective_to=effective_to,
         live_injectable_min_gap_days=rules.integer("live_injectable_min_gap_days"),
         overdue_after=rules.age("overdue_after"),
         rules_evidence=rules.evidence(),
@@ -166,6 +245,47 @@ def parse_vaccination(root: Reader) -> VaccinationTable:
         due_severity=root.table("severity").enum("due", Severity),
         overdue_severity=root.table("severity").enum("overdue", Severity),
     )
+
+
+def with_history(
+    current: VaccinationTable,
+    earlier: tuple[VaccinationTable, ...],
+    products: ProductTable | None,
+    where: str,
+) -> VaccinationTable:
+    """``current`` with its earlier editions and product table; the editions must follow one
+    another without a gap or overlap (each ``effective_to`` is the day before the next
+    edition's ``effective_from``)."""
+    editions = (*sorted(earlier, key=lambda t: t.meta.effective_from), current)
+    for old, new in zip(editions, editions[1:], strict=False):
+        if old.effective_to is None or old.effective_to + timedelta(days=1) != (
+            new.meta.effective_from
+        ):
+            raise RuleTableError(
+                f"{where}: edition {old.meta.id} must end the day before {new.meta.id} starts "
+                f"({new.meta.effective_from}); no day may be left uncovered"
+            )
+    return replace(current, history=editions[:-1], products=products)
+
+
+def parse_products(root: Reader) -> ProductTable:
+    products = tuple(
+        VaccineProduct(
+            p.text("code"),
+            p.text("name_zh"),
+            p.text("name_en"),
+            p.texts("counts_as"),
+            p.evidence(),
+        )
+        for p in root.tables("product")
+    )
+    codes = [p.code for p in products]
+    if len(set(codes)) != len(codes):
+        raise RuleTableError(f"{root.where}: product codes repeat")
+    for p in products:
+        if not set(p.counts_as) <= NIP_VACCINES:
+            raise RuleTableError(f"{root.where}: {p.code} counts as unknown NIP vaccines")
+    return ProductTable(parse_meta(root), products)
 
 
 def _validate_doses(where: str, doses: list[DoseRule], options: tuple[SeriesOptions, ...]) -> None:
