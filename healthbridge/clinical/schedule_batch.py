@@ -259,6 +259,7 @@ class _Doses:
     on: Days
     vaccine: npt.NDArray[np.int64]  # index into the vaccine vocabulary, -1: other
     ids: npt.NDArray[np.object_]
+    product: npt.NDArray[np.object_]  # the product code (a combination's, else the vaccine)
     live_conflict: Mask  # a live injectable dose 1…gap-1 days after another one
 
 
@@ -271,6 +272,7 @@ def _given_doses(
         on = np.zeros(0, dtype=np.int64)
         vaccine = np.zeros(0, dtype=np.int64)
         ids = np.zeros(0, dtype=object)
+        product = np.zeros(0, dtype=object)
     else:
         child = ch.locate(doses["child_id"])
         on = day_numbers(doses["date"])
@@ -279,8 +281,13 @@ def _given_doses(
         names = doses["vaccine"].astype(str).to_numpy(dtype=object)[keep]
         vaccine = np.asarray(vocabulary.get_indexer(names), dtype=np.int64)
         ids = doses["immunization_id"].astype(str).to_numpy(dtype=object)[keep]
+        product = names.copy()
+        if "product" in doses.columns:
+            combination = doses["product"].astype(str).to_numpy(dtype=object)[keep]
+            product = np.where(combination != "", combination, names)
         order = np.lexsort((_text_codes(ids), on, child))
         child, on, vaccine, ids = child[order], on[order], vaccine[order], ids[order]
+        product = product[order]
     is_live = np.r_[live, False][vaccine]
     keys = np.unique((child[is_live] << 32) | (on[is_live] + _OFFSET))
     live_child = keys >> 32
@@ -295,7 +302,7 @@ def _given_doses(
     matrix = np.full((ch.n, width), NEVER, dtype=np.int64)
     if len(keys):
         matrix[live_child, _ranks(live_child)] = live_on
-    return _Doses(child, on, vaccine, ids, conflict), keys, matrix
+    return _Doses(child, on, vaccine, ids, product, conflict), keys, matrix
 
 
 def _clear_live_window(candidate: Days, live_dates: Days, gap: int) -> Days:
@@ -446,20 +453,19 @@ def _expand_products(doses: pd.DataFrame, table: VaccinationTable) -> pd.DataFra
     counts = {c: table.counts_as(c) or () for c in names.unique()}
     if all(v == (c,) for c, v in counts.items()):
         return doses
-    out = doses.assign(vaccine=names.map(lambda c: list(counts[c]))).explode("vaccine")
+    out = doses.assign(
+        product=names.where(names.map(lambda c: counts[c] != (c,)), ""),
+        vaccine=names.map(lambda c: list(counts[c])),
+    ).explode("vaccine")
     return out[out["vaccine"].notna()].reset_index(drop=True)
 
 
 def _min_dates(
-    rule: DoseRule, ch: Children, members: npt.NDArray[np.int64], vocabulary: pd.Index
-) -> tuple[Days, list[tuple[int, Days]]]:
+    rule: DoseRule, ch: Children, members: npt.NDArray[np.int64]
+) -> tuple[Days, list[tuple[str, Days]]]:
     """Per member the date at the dose's minimum age, and at each product's own minimum age."""
     base = ch.at_age(rule.age)[members]
-    alternatives = [
-        (int(vocabulary.get_loc(code)), ch.at_age(age)[members])
-        for code, age in rule.product_ages
-        if code in vocabulary
-    ]
+    alternatives = [(code, ch.at_age(age)[members]) for code, age in rule.product_ages]
     return base, alternatives
 
 
@@ -494,7 +500,7 @@ def _series_states(
             for g in global_index
         ]
     )
-    judges: list[list[tuple[int, int, DoseRule, Mask, Days, list[tuple[int, Days]]]]] = []
+    judges: list[list[tuple[int, int, DoseRule, Mask, Days, list[tuple[str, Days]]]]] = []
     for k in range(m):
         rows_k = []
         for vi, (start, vr) in enumerate(variants[k]):
@@ -502,7 +508,7 @@ def _series_states(
             v_accepts = np.zeros(len(vocabulary) + 1, dtype=bool)
             for v in vr.accepts:
                 v_accepts[vocabulary.get_loc(v)] = True
-            base, alternatives = _min_dates(vr, ch, members, vocabulary)
+            base, alternatives = _min_dates(vr, ch, members)
             rows_k.append((day_number(start), int(hi), vr, v_accepts, base, alternatives))
         judges.append(rows_k)
     filled_day = np.full((m, size), MISSING, dtype=np.int64)
@@ -535,7 +541,7 @@ def _series_states(
                     continue
                 minimum = base[g_local]
                 for code, dates in alternatives:
-                    minimum = np.where(vaccine == code, dates[g_local], minimum)
+                    minimum = np.where(given.product[g_rows] == code, dates[g_local], minimum)
                 okv = v_accepts[vaccine] & (g_on >= minimum)
                 if k >= 1 and vr.min_interval is not None:
                     prev = filled_day[k - 1, g_local]

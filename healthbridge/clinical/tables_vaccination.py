@@ -56,8 +56,10 @@ class DoseRule:
     give_until: Age | None
     sex: Sex | None
     evidence: Evidence
-    #: minimum age for some products instead of ``age`` (2021 说明: a 4th dose of an
-    #: IPV-containing vaccine given by its label completes polio, no bOPV at 4 y)
+    #: minimum age for some products (their label schedule) instead of ``age``: a combination
+    #: product given by its label counts (2021 说明), and a 4th dose of an IPV-containing
+    #: vaccine completes polio (no bOPV at 4 y). Keyed by product code (a NIP vaccine code, or
+    #: a combination product of the product table).
     product_ages: tuple[tuple[str, Age], ...] = ()
     #: latest interval after the previous dose given (JE-I D1→D2 7–10 d): overdue the day after
     max_interval: Age | None = None
@@ -187,10 +189,6 @@ def parse_vaccination(root: Reader) -> VaccinationTable:
         accepts = d.texts("accepts")
         if not accepts or not set(accepts) <= codes:
             raise RuleTableError(f"{d.where}.accepts: must name vaccines of this table")
-        if not {p.text("vaccine") for p in d.tables("product_ages", required=False)} <= set(
-            accepts
-        ):
-            raise RuleTableError(f"{d.where}.product_ages: must name accepted vaccines")
         extra = tuple(
             ExtraInterval(e.integer("from_number"), e.age("min"))
             for e in d.tables("extra_intervals", required=False)
@@ -209,7 +207,7 @@ def parse_vaccination(root: Reader) -> VaccinationTable:
                 sex=d.enum("sex", Sex) if d.has("sex") else None,
                 evidence=d.evidence(),
                 product_ages=tuple(
-                    (p.text("vaccine"), p.age("age"))
+                    (p.text("product"), p.age("age"))
                     for p in d.tables("product_ages", required=False)
                 ),
                 max_interval=d.opt_age("max_interval"),

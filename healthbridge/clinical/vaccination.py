@@ -89,6 +89,12 @@ class GivenDose:
     immunization_id: str
     vaccine: str
     on: date
+    #: the product given when it was a combination product counted as ``vaccine``
+    product: str = ""
+
+    @property
+    def product_code(self) -> str:
+        return self.product or self.vaccine
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,10 +240,10 @@ def rule_at(variants: tuple[tuple[date, DoseRule], ...], on: date) -> DoseRule:
     return found
 
 
-def minimum_age(rule: DoseRule, vaccine: str) -> Age:
+def minimum_age(rule: DoseRule, product: str) -> Age:
     """The dose's minimum age for this product (``product_ages``, else ``age``)."""
     for code, age in rule.product_ages:
-        if code == vaccine:
+        if code == product:
             return age
     return rule.age
 
@@ -258,7 +264,7 @@ def expand_products(
         elif counts == (g.vaccine,):
             out.append(g)
         else:
-            out.extend(GivenDose(g.immunization_id, v, g.on) for v in counts)
+            out.extend(GivenDose(g.immunization_id, v, g.on, g.vaccine) for v in counts)
     return out, invalid
 
 
@@ -310,7 +316,7 @@ def vaccination_plan(
             invalid.append(InvalidDose(g, InvalidReason.SERIES_COMPLETE))
             continue
         rule = rule_at(by_edition[rules[cursor[series]].dose_id], g.on)
-        minimum = add_age(birth_date, minimum_age(rule, g.vaccine))
+        minimum = add_age(birth_date, minimum_age(rule, g.product_code))
         problem = _invalid_reason(rule, g, minimum, filled[series], live, live_dates, gap)
         if problem is not None:
             invalid.append(InvalidDose(g, problem))

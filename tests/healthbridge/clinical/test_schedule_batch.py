@@ -136,6 +136,7 @@ _BIRTHS = [
     date(2021, 3, 30),
     date(2026, 11, 1),
     date(2022, 10, 31),
+    date(2024, 9, 30),  # DTaP doses on both sides of the 2025-01-01 edition change
 ]
 #: around the minimum intervals and the 28-day live rule
 _DELTAS = [-1, 0, 1, 6, 7, 8, 27, 28, 29, 30, 31, 45, 60, 61, 120, 400]
@@ -144,7 +145,14 @@ _DELTAS = [-1, 0, 1, 6, 7, 8, 27, 28, 29, 30, 31, 45, 60, 61, 120, 400]
 @st.composite
 def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
     vaccination = ruleset.vaccination
-    vaccines = [*sorted({v.code for v in vaccination.vaccines}), "not-a-vaccine"]
+    # NIP codes, combination and non-NIP products (vaccine-products table), an unknown code
+    vaccines = [
+        *sorted({v.code for v in vaccination.vaccines}),
+        "not-a-vaccine",
+        "DTaP-IPV-Hib",
+        "MMRV",
+        "PCV13",
+    ]
     dose_ages = sorted({str(d.age) for d in vaccination.doses} | {"24m", "4y"})
     visits = [v.code for v in ruleset.checkups.visits]
     n = draw(st.integers(1, 6))
