@@ -110,7 +110,7 @@ def _schedule_findings(record: ChildRecord, ruleset: RuleSet, as_of: date) -> tu
     )
     out = list(checkup_findings(cid, plan, ruleset.checkups))
     vplan = vaccination_plan(
-        record.birth_date, record.sex, record.doses, ruleset.vaccination, as_of
+        record.birth_date, record.sex, record.doses, ruleset.vaccination, as_of, record.facts
     )
     out += vaccination_findings(cid, vplan, ruleset.vaccination)
     check = _admission(record, vplan, ruleset, as_of)
@@ -149,7 +149,7 @@ def admission_checks(
         if not record.enrolments:
             continue
         plan = vaccination_plan(
-            record.birth_date, record.sex, record.doses, ruleset.vaccination, as_of
+            record.birth_date, record.sex, record.doses, ruleset.vaccination, as_of, record.facts
         )
         check = _admission(record, plan, ruleset, as_of)
         if check is not None:

@@ -54,7 +54,15 @@ from healthbridge.clinical.screening import ScreeningRecord, screening_findings
 from healthbridge.clinical.tables import CheckupTable
 from healthbridge.clinical.tables_care import AnaemiaTable, DailyCheckTable, ScreeningTable
 from healthbridge.clinical.tables_vaccination import DoseRule, VaccinationTable
-from healthbridge.clinical.vaccination import DoseStatus, edition_rules, schedule_lookups
+from healthbridge.clinical.vaccination import (
+    NEEDS_TEST_SUFFIX,
+    DoseStatus,
+    TbTest,
+    edition_rules,
+    latest_test_positive,
+    negative_test_valid,
+    schedule_lookups,
+)
 from healthbridge.clinical.vocab import AlertKind, Sex
 
 Mask = npt.NDArray[np.bool_]
@@ -249,6 +257,60 @@ class DoseStates:
     given_child: npt.NDArray[np.int64]
     given_series: npt.NDArray[np.int64]
     given_id: npt.NDArray[np.object_]
+    #: a missing dose that needs a negative TB skin test first (``DoseState.needs_test``)
+    needs_test: Mask
+
+
+@dataclass(frozen=True, eq=False)
+class ChildFactArrays:
+    """Per child: the special-population conditions met, and a valid negative TB skin test
+    (as ``VaccinationTable.conditions_of`` and ``vaccination.negative_test_valid``)."""
+
+    conditions: dict[str, Mask]
+    tested: Mask
+    #: the latest skin test is positive: no BCG catch-up
+    positive: Mask
+
+
+def child_fact_arrays(
+    ch: Children,
+    children: pd.DataFrame,
+    tb_tests: pd.DataFrame,
+    table: VaccinationTable,
+    as_of: date,
+) -> ChildFactArrays:
+    n = ch.n
+    if "maternal_hbsag" in children.columns:
+        column = children["maternal_hbsag"]
+        status = column.astype(object).where(column.notna(), None).to_numpy(dtype=object)
+    else:
+        status = np.full(n, None, dtype=object)
+    if "birth_weight_g" in children.columns:
+        weight = pd.to_numeric(children["birth_weight_g"], errors="coerce").to_numpy(dtype=float)
+    else:
+        weight = np.full(n, np.nan)
+    conditions: dict[str, Mask] = {}
+    for c in table.conditions:
+        mask = np.isin(status, np.array(c.maternal_hbsag, dtype=object))
+        if c.birth_weight_below_g is not None:
+            mask &= ~np.isnan(weight) & (weight < c.birth_weight_below_g)
+        conditions[c.id] = mask
+    tested = np.zeros(n, dtype=bool)
+    positive = np.zeros(n, dtype=bool)
+    if table.tb_test is not None and not tb_tests.empty:
+        child = ch.locate(tb_tests["child_id"])
+        on = day_numbers(tb_tests["date"])
+        keep = (child >= 0) & (on != MISSING)
+        ids = tb_tests["observation_id"].astype(str).to_numpy(dtype=object)[keep]
+        negative = tb_tests["negative"].astype(bool).to_numpy()[keep]
+        days = on[keep]
+        by_child: defaultdict[int, list[TbTest]] = defaultdict(list)
+        for c, i, d, neg in zip(child[keep].tolist(), ids, days.tolist(), negative, strict=True):
+            by_child[c].append(TbTest(str(i), from_day_number(d), bool(neg)))
+        for c, tests in by_child.items():
+            tested[c] = negative_test_valid(tests, table.tb_test.valid_for, as_of)
+            positive[c] = latest_test_positive(tests, as_of)
+    return ChildFactArrays(conditions, tested, positive)
 
 
 @dataclass(frozen=True, eq=False)
@@ -320,8 +382,12 @@ def vaccination_states(
     table: VaccinationTable,
     as_of: date,
     keep: Sequence[DoseStatus],
+    facts: ChildFactArrays | None = None,
 ) -> DoseStates:
     """Every child's dose statuses (rows with a status in ``keep``), as ``vaccination_plan``."""
+    if facts is None:
+        none = np.zeros(ch.n, dtype=bool)
+        facts = ChildFactArrays({c.id: none for c in table.conditions}, none, none)
     lookups = schedule_lookups(table)
     by_edition = edition_rules(table)
     today = day_number(as_of)
@@ -351,8 +417,8 @@ def vaccination_states(
     # product options: the option of the first dose given of an optioned series, else default
     chosen_columns = []
     option_names: list[list[str]] = []
-    for _series, default, opts in lookups.options:
-        names = [o for o, _acc in opts]
+    for _series, default, opts, conditional in lookups.options:
+        names = [o for o, _acc in opts] + [o for o, _c in conditional]
         option_of = np.full(len(codes) + 1, -1, dtype=np.int64)  # last entry: other vaccines
         for oi, (_o, accepts) in enumerate(opts):
             for v in accepts:
@@ -365,6 +431,8 @@ def vaccination_states(
         has = picked >= 0
         first_child, first_row = np.unique(given.child[has], return_index=True)
         column[first_child] = picked[has][first_row]
+        for o, condition in reversed(conditional):  # a condition forces its option
+            column[facts.conditions[condition]] = names.index(o)
         chosen_columns.append(column)
         option_names.append(names)
     if chosen_columns:
@@ -380,6 +448,7 @@ def vaccination_states(
     given_child: list[npt.NDArray[np.int64]] = []
     given_series: list[npt.NDArray[np.int64]] = []
     given_rows: list[npt.NDArray[np.int64]] = []
+    out_test: list[Mask] = []
     keep_codes = np.array([_CODE[s] for s in keep], dtype=np.int8)
     dose_group = group_of[given.child]
     for gi, combo in enumerate(combos):
@@ -412,9 +481,11 @@ def vaccination_states(
                 vocabulary,
                 gap,
                 today,
+                facts,
             )
-            for gidx, status, earliest_sched, filled_row in states:
+            for gidx, status, earliest_sched, filled_row, needs_test in states:
                 wanted = np.isin(status, keep_codes)
+                out_test.append(needs_test[wanted])
                 out_child.append(members[wanted])
                 out_rule.append(np.full(int(wanted.sum()), gidx, dtype=np.int64))
                 out_status.append(status[wanted])
@@ -440,6 +511,7 @@ def vaccination_states(
         given_child=np.concatenate(given_child) if given_child else g_rows,
         given_series=np.concatenate(given_series) if given_series else g_rows,
         given_id=given.ids[g_rows],
+        needs_test=(np.concatenate(out_test) if out_test else np.zeros(0, dtype=bool))[order],
     )
 
 
@@ -486,11 +558,12 @@ def _series_states(
     vocabulary: pd.Index,
     gap: int,
     today: int,
-) -> list[tuple[int, npt.NDArray[np.int8], Days, npt.NDArray[np.int64]]]:
+    facts: ChildFactArrays,
+) -> list[tuple[int, npt.NDArray[np.int8], Days, npt.NDArray[np.int64], Mask]]:
     """One series track for a group of children: fill doses in date order, then statuses.
 
     Returns per dose rule: (rule index, status per member, scheduled date per member, the
-    given-dose row that fulfilled it or -1).
+    given-dose row that fulfilled it or -1, whether a missing dose needs a TB skin test first).
     """
     m, size = len(rules), len(members)
     sched = np.stack([scheduled[g][members] for g in global_index])
@@ -568,6 +641,11 @@ def _series_states(
         not_applicable = ~done & (today >= limit[k])
         if rule.sex is not None:
             not_applicable |= ~done & (sex != rule.sex.value)
+        if rule.when is not None:
+            not_applicable |= ~done & ~facts.conditions[rule.when][members]
+        if rule.test_from is not None:
+            tested_age = today >= ch.at_age(rule.test_from)[members]
+            not_applicable |= ~done & tested_age & facts.positive[members]
         earliest = sched[k].copy()
         if k >= 1 and rule.min_interval is not None:
             prev = planned[k - 1]
@@ -603,7 +681,12 @@ def _series_states(
         ).astype(np.int8)
         status[not_applicable] = _CODE[DoseStatus.NOT_APPLICABLE]
         status[done] = _CODE[DoseStatus.GIVEN]
-        out.append((g, status, sched[k], filled_row[k]))
+        needs_test = np.zeros(size, dtype=bool)
+        if rule.test_from is not None:
+            needs_test = (
+                open_ & (today >= ch.at_age(rule.test_from)[members]) & ~facts.tested[members]
+            )
+        out.append((g, status, sched[k], filled_row[k], needs_test))
     return out
 
 
@@ -630,6 +713,7 @@ def vaccination_frame(
         severity = table.due_severity if kind is AlertKind.VACCINE_DUE else table.overdue_severity
         mask = states.status == _CODE[status]
         child, rule, sched = states.child[mask], states.rule[mask], states.scheduled[mask]
+        tested = states.needs_test[mask]
         if len(child) == 0:
             continue
         pairs = np.unique(child * n_series + states.series[mask])
@@ -640,7 +724,10 @@ def vaccination_frame(
         e_subjects, e_bounds = _segments(e_child)
         e_at = dict(zip(e_subjects.tolist(), range(len(e_subjects)), strict=True))
         subjects, bounds = _segments(child)
-        names = [dose_ids[i] for i in rule.tolist()]
+        names = [
+            dose_ids[i] + (NEEDS_TEST_SUFFIX if t else "")
+            for i, t in zip(rule.tolist(), tested.tolist(), strict=True)
+        ]
         spans = list(pairwise(bounds))
         items = [tuple(names[a:b]) for a, b in spans]
         evidence: list[tuple[str, ...]] = []
@@ -1004,7 +1091,8 @@ def schedule_frame(data: DistrictData, ruleset: RuleSet, as_of: date) -> pd.Data
     rows = _Rows()
     checkup_frame(ch, data.checkups, ruleset.checkups, as_of, rows)
     keep = (DoseStatus.DUE, DoseStatus.OVERDUE, *_incomplete(ruleset.vaccination))
-    states = vaccination_states(ch, data.doses, ruleset.vaccination, as_of, keep)
+    facts = child_fact_arrays(ch, data.children, data.tb_tests, ruleset.vaccination, as_of)
+    states = vaccination_states(ch, data.doses, ruleset.vaccination, as_of, keep, facts)
     vaccination_frame(ch, states, ruleset.vaccination, rows)
     admission_frame(ch, data.enrolments, states, ruleset.vaccination, as_of, rows)
     daily_check_frame(ch, data.daily_checks, ruleset.daily_check, as_of, rows)

@@ -63,11 +63,42 @@ class DoseRule:
     product_ages: tuple[tuple[str, Age], ...] = ()
     #: latest interval after the previous dose given (JE-I D1→D2 7–10 d): overdue the day after
     max_interval: Age | None = None
+    #: the dose is only for children with this condition (``[[condition]]``; HBIG for an
+    #: HBsAg-positive mother, the 4-dose HepB course for a low birth weight)
+    when: str | None = None
+    #: from this age a missing dose needs a negative TB skin test first (BCG catch-up 3 m–4 y)
+    test_from: Age | None = None
     #: stable id such as ``DTP-3`` or ``JE-I-2`` (option or series, then number)
     dose_id: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dose_id", f"{self.option or self.series}-{self.number}")
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A special population of the schedule (2021 说明 特殊健康状态儿童), from recorded facts:
+    the mother's HBsAg status and the birth weight."""
+
+    id: str
+    maternal_hbsag: tuple[str, ...]
+    birth_weight_below_g: float | None
+    evidence: Evidence
+
+    def applies(self, maternal_hbsag: str | None, birth_weight_g: float | None) -> bool:
+        if maternal_hbsag not in self.maternal_hbsag:
+            return False
+        if self.birth_weight_below_g is None:
+            return True
+        return birth_weight_g is not None and birth_weight_g < self.birth_weight_below_g
+
+
+@dataclass(frozen=True, slots=True)
+class TbTestRule:
+    """BCG catch-up from 3 months needs a negative TB skin test (PPD/TST) this recent."""
+
+    valid_for: Age
+    evidence: Evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +166,14 @@ class VaccinationTable:
     history: tuple[VaccinationTable, ...] = field(default=(), compare=False)
     #: product codes → NIP vaccines (set by the rule-set loader)
     products: ProductTable | None = field(default=None, compare=False)
+    conditions: tuple[Condition, ...] = ()
+    tb_test: TbTestRule | None = None
+
+    def conditions_of(
+        self, maternal_hbsag: str | None, birth_weight_g: float | None
+    ) -> frozenset[str]:
+        """The special-population conditions a child's recorded facts meet."""
+        return frozenset(c.id for c in self.conditions if c.applies(maternal_hbsag, birth_weight_g))
 
     def editions(self) -> tuple[VaccinationTable, ...]:
         """Every edition of this rule set, oldest first, this one last."""
@@ -211,6 +250,8 @@ def parse_vaccination(root: Reader) -> VaccinationTable:
                     for p in d.tables("product_ages", required=False)
                 ),
                 max_interval=d.opt_age("max_interval"),
+                when=d.opt_text("when"),
+                test_from=d.opt_age("test_from"),
             )
         )
     options = tuple(
@@ -228,11 +269,30 @@ def parse_vaccination(root: Reader) -> VaccinationTable:
         a.enum("deadline_passed_severity", Severity),
         a.evidence(),
     )
+    conditions = tuple(
+        Condition(
+            c.text("id"),
+            c.texts("maternal_hbsag"),
+            c.opt_number("birth_weight_below_g"),
+            c.evidence(),
+        )
+        for c in root.tables("condition", required=False)
+    )
+    known = {c.id for c in conditions}
+    for d in doses:
+        if d.when is not None and d.when not in known:
+            raise RuleTableError(f"{root.where}: dose {d.dose_id} names unknown condition {d.when}")
+    tb = root.table("tb_test") if root.has("tb_test") else None
+    tb_test = TbTestRule(tb.age("valid_for"), tb.evidence()) if tb is not None else None
+    if tb_test is None and any(d.test_from is not None for d in doses):
+        raise RuleTableError(f"{root.where}: test_from needs a [tb_test] table")
     meta_reader = root.table("meta")
     effective_to = meta_reader.day("effective_to") if meta_reader.has("effective_to") else None
     return VaccinationTable(
         meta=parse_meta(root),
         effective_to=effective_to,
+        conditions=conditions,
+        tb_test=tb_test,
         live_injectable_min_gap_days=rules.integer("live_injectable_min_gap_days"),
         overdue_after=rules.age("overdue_after"),
         rules_evidence=rules.evidence(),

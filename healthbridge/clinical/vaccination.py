@@ -98,6 +98,49 @@ class GivenDose:
 
 
 @dataclass(frozen=True, slots=True)
+class TbTest:
+    """A tuberculin skin test (PPD/TST) result: BCG catch-up from 3 months needs a negative one."""
+
+    observation_id: str
+    on: date
+    negative: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChildFacts:
+    """Recorded facts the special-population rules read (2021 说明 特殊健康状态儿童):
+    the mother's HBsAg status (``positive``/``negative``/``unknown``), the birth weight and
+    tuberculin skin tests."""
+
+    maternal_hbsag: str | None = None
+    birth_weight_g: float | None = None
+    tb_tests: tuple[TbTest, ...] = ()
+
+
+#: Finding item suffix of a missing dose that needs a negative TB skin test first.
+NEEDS_TEST_SUFFIX = ":tst"
+
+
+def _latest_test(tests: Sequence[TbTest], as_of: date) -> TbTest | None:
+    past = [t for t in tests if t.on <= as_of]
+    if not past:
+        return None
+    return max(past, key=lambda t: (t.on, not t.negative, t.observation_id))
+
+
+def negative_test_valid(tests: Sequence[TbTest], valid_for: Age, as_of: date) -> bool:
+    """The latest test on or before ``as_of`` is negative and still recent enough."""
+    latest = _latest_test(tests, as_of)
+    return latest is not None and latest.negative and as_of < add_age(latest.on, valid_for)
+
+
+def latest_test_positive(tests: Sequence[TbTest], as_of: date) -> bool:
+    """The latest test on or before ``as_of`` is positive: no BCG catch-up (refer instead)."""
+    latest = _latest_test(tests, as_of)
+    return latest is not None and not latest.negative
+
+
+@dataclass(frozen=True, slots=True)
 class InvalidDose:
     dose: GivenDose
     reason: InvalidReason
@@ -116,6 +159,13 @@ class DoseState:
     earliest: date | None
     overdue_from: date | None
     given: GivenDose | None
+    #: a missing dose that needs a negative TB skin test first (BCG catch-up from 3 months)
+    needs_test: bool = False
+
+    @property
+    def item(self) -> str:
+        """The finding item: the dose id, marked when a skin test must come first."""
+        return self.dose_id + (NEEDS_TEST_SUFFIX if self.needs_test else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,23 +200,42 @@ class _Derived:
         self.table = table
         self.live = frozenset(v.code for v in table.vaccines if v.live_injectable)
         self.gap = timedelta(days=table.live_injectable_min_gap_days)
-        self.options: list[tuple[str, str, list[tuple[str, frozenset[str]]]]] = []
+        #: per optioned series: (series, default option, options chosen by the product given,
+        #: options chosen by a child's condition such as the low-birth-weight HepB course)
+        self.options: list[
+            tuple[str, str, list[tuple[str, frozenset[str]]], list[tuple[str, str]]]
+        ] = []
         for series in sorted({d.series for d in table.doses if d.option is not None}):
             opts: dict[str, set[str]] = {}
+            conditional: dict[str, str] = {}
             for d in table.doses:
                 if d.series == series and d.option is not None:
-                    opts.setdefault(d.option, set()).update(d.accepts)
+                    if d.when is not None:
+                        conditional.setdefault(d.option, d.when)
+                    else:
+                        opts.setdefault(d.option, set()).update(d.accepts)
             default = table.default_option(series) or ""
-            self.options.append((series, default, [(o, frozenset(a)) for o, a in opts.items()]))
+            self.options.append(
+                (
+                    series,
+                    default,
+                    [(o, frozenset(a)) for o, a in opts.items()],
+                    list(conditional.items()),
+                )
+            )
         self._tracks: dict[tuple[str, ...], _Tracks] = {}
         self._dates: dict[date, dict[str, tuple[date, date, date | None]]] = {}
 
-    def chosen(self, given: Sequence[GivenDose]) -> tuple[str, ...]:
-        """Per optioned series: the option of the first dose given, else the default."""
+    def chosen(
+        self, given: Sequence[GivenDose], conditions: frozenset[str] = frozenset()
+    ) -> tuple[str, ...]:
+        """Per optioned series: the option a condition of the child forces, else the option of
+        the first dose given, else the default."""
         out = []
-        for _series, default, opts in self.options:
+        for _series, default, opts, conditional in self.options:
+            forced = next((o for o, c in conditional if c in conditions), None)
             started = next((o for g in given for o, acc in opts if g.vaccine in acc), None)
-            out.append(started or default)
+            out.append(forced or started or default)
         return tuple(out)
 
     def tracks(self, chosen: tuple[str, ...]) -> _Tracks:
@@ -174,7 +243,8 @@ class _Derived:
         if hit is not None:
             return hit
         pick = {
-            series: option for (series, _d, _o), option in zip(self.options, chosen, strict=True)
+            series: option
+            for (series, _d, _o, _c), option in zip(self.options, chosen, strict=True)
         }
         tracks: dict[str, list[DoseRule]] = {}
         for rule in self.table.doses:
@@ -279,15 +349,21 @@ def vaccination_plan(
     given: Sequence[GivenDose],
     table: VaccinationTable,
     as_of: date,
+    facts: ChildFacts | None = None,
 ) -> VaccinationPlan:
-    """Each scheduled dose's status on ``as_of`` with catch-up dates (chronological age)."""
+    """Each scheduled dose's status on ``as_of`` with catch-up dates (chronological age).
+
+    ``facts`` (mother's HBsAg, birth weight, TB skin tests) select the special-population
+    doses: HBIG and the 0/1/2/7-month HepB course, and the skin test before BCG catch-up."""
+    facts = facts or ChildFacts()
+    conditions = table.conditions_of(facts.maternal_hbsag, facts.birth_weight_g)
     derived = schedule_lookups(table)
     live, gap = derived.live, derived.gap
     by_edition = edition_rules(table)
     nip, invalid = expand_products([g for g in given if g.on <= as_of], table)
     doses = sorted(nip, key=lambda g: (g.on, g.immunization_id))
     live_dates = sorted({g.on for g in doses if g.vaccine in live})
-    followed = derived.tracks(derived.chosen(doses))
+    followed = derived.tracks(derived.chosen(doses, conditions))
     dates = derived.dates(birth_date)
 
     def expired(rule: DoseRule, on: date) -> bool:
@@ -347,7 +423,16 @@ def vaccination_plan(
                 )
                 continue
             vaccine = rule.accepts[0]
-            if (rule.sex is not None and rule.sex != sex) or expired(rule, as_of):
+            if (
+                (rule.sex is not None and rule.sex != sex)
+                or (rule.when is not None and rule.when not in conditions)
+                or expired(rule, as_of)
+                or (
+                    rule.test_from is not None
+                    and as_of >= add_age(birth_date, rule.test_from)
+                    and latest_test_positive(facts.tb_tests, as_of)
+                )
+            ):
                 states.append(
                     DoseState(
                         rule.dose_id,
@@ -379,6 +464,12 @@ def vaccination_plan(
                 status = DoseStatus.DUE
             else:
                 status = DoseStatus.NOT_YET_DUE
+            needs_test = (
+                rule.test_from is not None
+                and table.tb_test is not None
+                and as_of >= add_age(birth_date, rule.test_from)
+                and not negative_test_valid(facts.tb_tests, table.tb_test.valid_for, as_of)
+            )
             states.append(
                 DoseState(
                     rule.dose_id,
@@ -390,6 +481,7 @@ def vaccination_plan(
                     earliest,
                     overdue,
                     None,
+                    needs_test,
                 )
             )
     states.sort(key=lambda s: (s.scheduled, s.series, s.number))
@@ -472,8 +564,8 @@ def vaccination_findings(
                 severity,
                 "",
                 evidence,
-                tuple(d.dose_id for d in doses),
-                f"{status.value}: " + ",".join(d.dose_id for d in doses),
+                tuple(d.item for d in doses),
+                f"{status.value}: " + ",".join(d.item for d in doses),
                 table.meta.id,
                 table.meta.version,
                 min(d.scheduled for d in doses),

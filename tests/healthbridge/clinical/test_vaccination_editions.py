@@ -123,7 +123,9 @@ def test_loader_refuses_a_gap_between_editions(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     shutil.copytree(Path(str(default_rules_dir())), rules)
     path = rules / "CN" / "nip-2025.toml"
-    path.write_text(path.read_text().replace("effective_to = 2026-06-16", "effective_to = 2026-06-01"))
+    path.write_text(
+        path.read_text().replace("effective_to = 2026-06-16", "effective_to = 2026-06-01")
+    )
     with pytest.raises(RuleTableError, match="uncovered"):
         load_ruleset("cn-child-health", "2026.1", rules_dir=rules)  # type: ignore[arg-type]
 
