@@ -216,6 +216,7 @@ def evaluate_district(
         haemoglobin=data.haemoglobin,
         screenings=data.screenings,
         enrolments=data.enrolments,
+        tb_tests=data.tb_tests,
     )
     parts: list[pd.DataFrame] = []
     pool: ProcessPoolExecutor | None = None
@@ -292,4 +293,5 @@ def _chunk(data: DistrictData, index: int, count: int) -> DistrictData:
         haemoglobin=part(data.haemoglobin),
         screenings=part(data.screenings),
         enrolments=part(data.enrolments),
+        tb_tests=part(data.tb_tests),
     )

@@ -157,7 +157,7 @@ def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
     visits = [v.code for v in ruleset.checkups.visits]
     n = draw(st.integers(1, 6))
     as_of = draw(st.sampled_from([_AS_OF, date(2026, 12, 31), date(2027, 1, 1)]))
-    children, doses, checkups, enrol, hb, screens, checks, growth = ([] for _ in range(8))
+    children, doses, checkups, enrol, hb, screens, checks, growth, tb = ([] for _ in range(9))
     for i in range(n):
         cid = f"c{i}"
         born = draw(st.sampled_from(_BIRTHS))
@@ -171,8 +171,13 @@ def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
                 f"{centre}-k{i % 2}" if centre else None,
                 born + timedelta(days=draw(st.integers(1, 9))),
                 draw(st.sampled_from([30.0, 36.9, 39.0])),
+                draw(st.sampled_from([None, "positive", "unknown", "negative"])),
+                draw(st.sampled_from([float("nan"), 1999.0, 2000.0, 3300.0])),
             )
         )
+        for k in range(draw(st.integers(0, 2))):  # TB skin tests around 3 months of age
+            on = add_age(born, parse_age("3m")) + timedelta(days=draw(st.sampled_from(_DELTAS)))
+            tb.append((cid, f"{cid}-t{k}", on, draw(st.booleans())))
         anchors: list[date] = []
         for k in range(draw(st.integers(0, 12))):
             # a dose near a schedule age, or near an earlier dose of this child
@@ -259,6 +264,8 @@ def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
             "class_id",
             "discharge_date",
             "gestational_weeks",
+            "maternal_hbsag",
+            "birth_weight_g",
         ],
     )
     for column in ("birth_date", "discharge_date"):
@@ -298,6 +305,7 @@ def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
         enrolments=frame(
             enrol, ["child_id", "centre_id", "entry_date", "check_state"], "entry_date"
         ),
+        tb_tests=frame(tb, ["child_id", "observation_id", "date", "negative"]),
     )
     return data, as_of
 

@@ -140,6 +140,11 @@ def test_batch_equals_per_child_for_special_populations(rs: RuleSet) -> None:
         slow = ev._reference_schedule_frame(data, rs, as_of)
         fast = fast.sort_values(["subject_type", "subject", "kind"], kind="mergesort")
         pd.testing.assert_frame_equal(fast.reset_index(drop=True), slow)
+    # the district entry point carries the skin tests too, also split over worker processes
+    one = ev.evaluate_district(data, rs, date(2026, 12, 6))
+    pd.testing.assert_frame_equal(one, ev.evaluate_district(data, rs, date(2026, 12, 6), workers=2))
+    c2 = one[(one["subject"] == "c2") & (one["kind"] == "vaccine-overdue")]["items"].iloc[0]
+    assert "BCG-1" in c2  # negative test 2026-11-20: catch-up without a new test
     frame = ev._schedule_frame(data, rs, _at("7m"))
     items = {
         (r.subject, r.kind): r.items for r in frame.itertuples() if str(r.kind).startswith("vacc")
