@@ -305,11 +305,11 @@ def child_fact_arrays(
         negative = tb_tests["negative"].astype(bool).to_numpy()[keep]
         days = on[keep]
         by_child: defaultdict[int, list[TbTest]] = defaultdict(list)
-        for c, i, d, neg in zip(child[keep].tolist(), ids, days.tolist(), negative, strict=True):
-            by_child[c].append(TbTest(str(i), from_day_number(d), bool(neg)))
-        for c, tests in by_child.items():
-            tested[c] = negative_test_valid(tests, table.tb_test.valid_for, as_of)
-            positive[c] = latest_test_positive(tests, as_of)
+        for who, i, d, neg in zip(child[keep].tolist(), ids, days.tolist(), negative, strict=True):
+            by_child[who].append(TbTest(str(i), from_day_number(d), bool(neg)))
+        for who, tests in by_child.items():
+            tested[who] = negative_test_valid(tests, table.tb_test.valid_for, as_of)
+            positive[who] = latest_test_positive(tests, as_of)
     return ChildFactArrays(conditions, tested, positive)
 
 
@@ -600,7 +600,7 @@ def _series_states(
                 break
             cur = cur + expired
         cursor[lc] = cur
-        for k, rule in enumerate(rules):
+        for k in range(m):
             sub = cur == k
             if not sub.any():
                 continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from itertools import pairwise
 
 from healthbridge.clinical._reader import Reader
 from healthbridge.clinical.ages import Age
@@ -279,9 +280,11 @@ def parse_vaccination(root: Reader) -> VaccinationTable:
         for c in root.tables("condition", required=False)
     )
     known = {c.id for c in conditions}
-    for d in doses:
-        if d.when is not None and d.when not in known:
-            raise RuleTableError(f"{root.where}: dose {d.dose_id} names unknown condition {d.when}")
+    for rule in doses:
+        if rule.when is not None and rule.when not in known:
+            raise RuleTableError(
+                f"{root.where}: dose {rule.dose_id} names unknown condition {rule.when}"
+            )
     tb = root.table("tb_test") if root.has("tb_test") else None
     tb_test = TbTestRule(tb.age("valid_for"), tb.evidence()) if tb is not None else None
     if tb_test is None and any(d.test_from is not None for d in doses):
@@ -315,7 +318,7 @@ def with_history(
     another without a gap or overlap (each ``effective_to`` is the day before the next
     edition's ``effective_from``)."""
     editions = (*sorted(earlier, key=lambda t: t.meta.effective_from), current)
-    for old, new in zip(editions, editions[1:], strict=False):
+    for old, new in pairwise(editions):
         if old.effective_to is None or old.effective_to + timedelta(days=1) != (
             new.meta.effective_from
         ):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
@@ -110,7 +111,7 @@ def test_dtap_transition_on_1_january_2025(rs: RuleSet) -> None:
 def test_editions_cover_every_day(rs: RuleSet) -> None:
     editions = rs.vaccination.editions()
     assert [e.meta.id for e in editions] == ["nip-2021", "nip-2025", "nip-2026"]
-    for old, new in zip(editions, editions[1:], strict=False):
+    for old, new in pairwise(editions):
         assert old.effective_to is not None
         assert old.effective_to + timedelta(days=1) == new.meta.effective_from
     assert rs.vaccination.edition_at(date(2024, 12, 31)).meta.id == "nip-2021"
@@ -140,7 +141,8 @@ def test_combination_vaccine_counts_for_each_antigen(rs: RuleSet) -> None:
     assert [p.dose(f"polio-{n}").status for n in (1, 2, 3, 4)] == [DoseStatus.GIVEN] * 4
     # the 2-month 5-in-1 counts by its label although plain DTaP started at 3 m in 2022
     first = p.dose("DTP-1").given
-    assert first is not None and first.on == _at(birth, "2m")
+    assert first is not None
+    assert first.on == _at(birth, "2m")
     assert first.product == "DTaP-IPV-Hib"
     assert p.invalid == ()
     # a plain DTaP at 2 m in 2022 was before the 2021 minimum age (3 m) and does not count
@@ -162,7 +164,8 @@ def test_unrecognised_code_is_not_not_in_schedule(rs: RuleSet) -> None:
     reasons = {i.dose.vaccine: i.reason for i in p.invalid}
     assert reasons == {"PCV13": InvalidReason.UNSCHEDULED, "XYZ-123": InvalidReason.NOT_RECOGNISED}
     zh, en = INVALID_REASON_TEXT[InvalidReason.NOT_RECOGNISED]
-    assert "无法识别" in zh and "not recognised" in en
+    assert "无法识别" in zh
+    assert "not recognised" in en
     assert INVALID_REASON_TEXT[InvalidReason.UNSCHEDULED] != (zh, en)
     assert set(INVALID_REASON_TEXT) == set(InvalidReason)
 
@@ -208,8 +211,12 @@ def test_batch_equals_per_child_across_editions_and_products(rs: RuleSet) -> Non
     rows += [
         ("c2", f"d{k}", v, _at(births[2], a))
         for k, (v, a) in enumerate(
-            [("DTaP-IPV-Hib", "2m"), ("DTaP-IPV-Hib", "3m"), ("DTaP-IPV-Hib", "4m")]
-            + [("DTaP-IPV-Hib", "18m"), ("XYZ", "5m"), ("PCV13", "2m"), ("MMRV", "8m")]
+            [
+                *[("DTaP-IPV-Hib", a) for a in ("2m", "3m", "4m", "18m")],
+                ("XYZ", "5m"),
+                ("PCV13", "2m"),
+                ("MMRV", "8m"),
+            ]
         )
     ]
     rows += [("c3", "e0", "DTaP", date(2024, 12, 31) + timedelta(days=61))]
