@@ -231,3 +231,20 @@ def test_batch_equals_per_child_across_editions_and_products(rs: RuleSet) -> Non
     found = [f for r in child_records(data) for f in ev.evaluate_child(r, rs, TODAY)]
     overdue = {f.subject: f.items for f in found if f.kind is AlertKind.VACCINE_OVERDUE}
     assert "c0" not in overdue
+
+
+def test_every_product_code_is_in_the_nip_vaccine_code_system(rs: RuleSet) -> None:
+    """The rule tables name only codes of CodeSystem nip-vaccine (what the ConceptMap maps
+    CVX/ATC codes to), so every credited product can be recorded and translated."""
+    import json
+
+    root = Path(__file__).resolve().parents[3] / "fhir_profiles"
+    system = json.loads((root / "CodeSystem" / "nip-vaccine.json").read_text())
+    codes = {c["code"] for c in system["concept"]}
+    products = rs.vaccination.products
+    assert products is not None
+    named = {p.code for p in products.products} | {v.code for v in rs.vaccination.vaccines}
+    assert named <= codes
+    concept_map = json.loads((root / "ConceptMap" / "nip-vaccine-cvx-atc.json").read_text())
+    for group in concept_map["group"]:
+        assert {e["code"] for e in group["element"]} == codes
