@@ -149,12 +149,30 @@ def _children(conn: Connection) -> dict[str, x.ChildInfo]:
 
 def _children_frame(patients: dict[str, x.ChildInfo]) -> pd.DataFrame:
     rows = [
-        (i.child_id, i.birth_date, i.sex.value, i.centre_id, i.class_id, i.gestational_weeks)
+        (
+            i.child_id,
+            i.birth_date,
+            i.sex.value,
+            i.centre_id,
+            i.class_id,
+            i.gestational_weeks,
+            i.maternal_hbsag,
+            i.birth_weight_g,
+        )
         for i in patients.values()
     ]
     return _frame(
         rows,
-        ("child_id", "birth_date", "sex", "centre_id", "class_id", "gestational_weeks"),
+        (
+            "child_id",
+            "birth_date",
+            "sex",
+            "centre_id",
+            "class_id",
+            "gestational_weeks",
+            "maternal_hbsag",
+            "birth_weight_g",
+        ),
         ("birth_date",),
     )
 

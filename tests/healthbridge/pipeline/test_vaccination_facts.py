@@ -1,0 +1,81 @@
+"""NIP special populations and combination products through FHIR (issue 15, items 2 and 3):
+the write path and ``healthbridge evaluate`` read the mother's HBsAg status and the birth
+weight from the hb-child extensions, and credit a combination product for each antigen."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from healthbridge import terminology as t
+from healthbridge.config import Settings
+from healthbridge.pipeline import parse_ruleset_key
+from healthbridge.pipeline.batch import evaluate_database
+from healthbridge.store.db import make_engine
+from healthbridge.store.repository import Repository
+from tests.healthbridge.pipeline.conftest import (
+    RULESET,
+    active_flags,
+    child,
+    immunization,
+    put,
+    review_task,
+    task_inputs,
+    today,
+)
+
+
+@pytest.fixture
+def repository(settings: Settings) -> Iterator[Repository]:
+    engine = make_engine(settings.resolved_database_url())
+    yield Repository(engine)
+    engine.dispose()
+
+
+def _with_birth_facts(patient: dict, weight_g: float | None, hbsag: str | None) -> dict:
+    ext = patient.setdefault("extension", [])
+    if weight_g is not None:
+        ext.append(
+            {
+                "url": f"{t.CANONICAL_BASE}/StructureDefinition/birth-weight",
+                "valueQuantity": {"value": weight_g, "unit": "g", "system": t.UCUM, "code": "g"},
+            }
+        )
+    if hbsag is not None:
+        ext.append(
+            {"url": f"{t.CANONICAL_BASE}/StructureDefinition/maternal-hbsag", "valueCode": hbsag}
+        )
+    return patient
+
+
+def _overdue_items(client: TestClient, cid: str) -> set[str]:
+    flag = active_flags(client, f"Patient/{cid}").get("vaccine-overdue")
+    if flag is None:
+        return set()
+    return set(task_inputs(review_task(client, flag))["items"].replace(",", " ").split())
+
+
+def test_special_populations_and_products_agree_in_both_paths(
+    pclient: TestClient, repository: Repository
+) -> None:
+    birth = today() - dt.timedelta(days=100)  # about 3 months old
+    put(pclient, _with_birth_facts(child("lbw", birth), 1800, "positive"))
+    put(pclient, _with_birth_facts(child("std", birth), 3300, "negative"))
+    put(pclient, child("five", birth))
+    for cid in ("lbw", "std"):
+        put(pclient, immunization(f"{cid}-hepb1", cid, "HepB", birth, 1))
+    # the 5-in-1 at 2 months counts for DTaP 1 and IPV 1
+    two_months = birth + dt.timedelta(days=62)
+    put(pclient, immunization("five-1", "five", "DTaP-IPV-Hib", two_months, 1))
+    lbw, std, five = (_overdue_items(pclient, c) for c in ("lbw", "std", "five"))
+    # positive mother: HBIG on the day of birth was not recorded; under 2000 g the second and
+    # third doses of the 0/1/2/7-month course are overdue (DOMAIN.md §1.3)
+    assert {"HBIG-1", "HepB-LBW-2"} <= lbw
+    assert not any(i.startswith("HepB-LBW") or i == "HBIG-1" for i in std)
+    assert not {"DTP-1", "polio-1"} & five
+    # the batch evaluation reads the same facts: nothing to change
+    report = evaluate_database(repository, parse_ruleset_key(RULESET), today(), dry_run=True)
+    assert sum(report.actions.values()) == 0
