@@ -413,7 +413,9 @@ def _admission_states(
     rules = [
         r
         for r in table.doses
-        if r.sex is None and (r.option is None or r.option == defaults.get(r.series))
+        if r.sex is None
+        and r.when is None
+        and (r.option is None or r.option == defaults.get(r.series))
     ]
     live = {v.code for v in table.vaccines if v.live_injectable}
     gap = table.live_injectable_min_gap_days
@@ -840,7 +842,11 @@ def _doses(
     sometimes caught up later, always keeping the series' minimum intervals.
     """
     defaults = {o.series: o.default_option for o in table.options}
-    rules = [r for r in table.doses if r.option is None or r.option == defaults.get(r.series)]
+    rules = [
+        r
+        for r in table.doses
+        if r.when is None and (r.option is None or r.option == defaults.get(r.series))
+    ]  # special-population doses (HBIG) are not given to the demo children
     editions = edition_rules(table)
     rows: list[dict[str, object]] = []
     for child in kids:
