@@ -22,7 +22,7 @@ Resources with status ``entered-in-error`` (or ``cancelled``/``not-done``) are i
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -140,7 +140,7 @@ class ChildInfo:
     maternal_hbsag: str | None = None
 
 
-def birth_facts(patient: Resource) -> tuple[float | None, str | None]:
+def birth_facts(patient: Mapping[str, Any]) -> tuple[float | None, str | None]:
     """Birth weight (g; the profile fixes the unit) and the mother's HBsAg status
     (``positive``/``negative``/``unknown``; another code reads as not recorded) of a Patient."""
     weight: float | None = None
