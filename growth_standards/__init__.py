@@ -16,7 +16,7 @@ from growth_standards.errors import (
     MissingColumnsError,
 )
 from growth_standards.indicators import Indicator, IndicatorSpec, Reference, Sex, spec
-from growth_standards.scoring import score
+from growth_standards.scoring import round_z, score
 
 __all__ = [
     "GrowthStandardsError",
@@ -28,6 +28,7 @@ __all__ = [
     "Reference",
     "Sex",
     "centile_curves",
+    "round_z",
     "row_problems",
     "score",
     "spec",

@@ -39,7 +39,9 @@ INPUT_COLUMNS: tuple[str, ...] = (
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("sex",)
 
-#: Corrected age: born before 37 weeks, corrected towards 40 weeks, until 24 months.
+#: Corrected age: born before 37 weeks, corrected towards 40 weeks, while the *corrected* age is
+#: below 24 months (731 days), as for the warning-signs screening (DOMAIN.md §4.1: "use corrected
+#: age for growth and development until about 24 months"; 早产儿保健工作规范 2017 [M]).
 PRETERM_BEFORE_WEEKS = 37.0
 TERM_WEEKS = 40.0
 CORRECT_UNTIL_DAYS = 731
@@ -163,7 +165,7 @@ def prepare(frame: pd.DataFrame, *, corrected_age: bool, pool: Executor | None =
     """Check the frame's structure, clean every input column and note each row's problems.
 
     With ``corrected_age``, the age of a child born before 37 weeks is corrected while the
-    chronological age (rounded) is below 731 days. With a ``pool``, the coded columns are
+    corrected age (rounded) is below 731 days. With a ``pool``, the coded columns are
     read on it while the numeric ones are read here.
     """
     if not isinstance(frame, pd.DataFrame):
@@ -231,12 +233,11 @@ def prepare(frame: pd.DataFrame, *, corrected_age: bool, pool: Executor | None =
 
     if corrected_age:
         with np.errstate(invalid="ignore"):
+            corrected = inputs.age - (TERM_WEEKS - inputs.gestation) * 7.0
             correct = (inputs.gestation < PRETERM_BEFORE_WEEKS) & (
-                round_half_up(inputs.age) < CORRECT_UNTIL_DAYS
+                round_half_up(corrected) < CORRECT_UNTIL_DAYS
             )
-        inputs.age = np.where(
-            correct, inputs.age - (TERM_WEEKS - inputs.gestation) * 7.0, inputs.age
-        )
+        inputs.age = np.where(correct, corrected, inputs.age)
     return inputs
 
 

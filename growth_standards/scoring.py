@@ -14,21 +14,28 @@ The rules are WHO's, as in the R packages ``anthro`` (``R/z-score.R`` and
 * age in days rounded (half up) before look-up; 2006 standards while the unrounded age is
   below 60 months, the 2007 reference (interpolated by month) from 60 months;
 * length/height: a standing height before 731 days gets +0.7 cm, a recumbent length from
-  731 days -0.7 cm; a standing height before 9 months is ignored as a position (``cmeasure``
-  missing, ``c9mo_flag`` = 1) and the value is used as a length;
+  731 days and below 60 months -0.7 cm; a standing height before 9 months is ignored as a
+  position (``cmeasure`` missing, ``c9mo_flag`` = 1) and the value is used as a length;
 * weight-for-length before 731 days, weight-for-height from 731 days; without an age, by the
   measure given, else length below 87 cm; the 45-110 / 65-120 cm limits apply to the
   converted value;
 * oedema blanks weight-for-age, weight-for-length/height and BMI-for-age;
 * measurements <= 0 score as missing.
 
-**Difference from ``anthro``, on purpose**: z-scores are never rounded, and flags are decided
-on the unrounded z (``anthro`` rounds to 2 decimals first, so a z of 5.004 is flagged here and
-not there).
+**Flags as WHO decides them**: ``anthro`` and ``anthroplus`` round each z-score to 2 decimals
+and flag the rounded value (``anthroplus`` ``R/zscores.R``: ``round(z, digits = 2L)`` then
+``abs(z) > 5``), so a z of 5.004 ("5.00") is not flagged. The flags here are decided on the
+z rounded to 2 decimals the same way; the z columns keep full precision (round them to 2
+decimals for display and rules, as :func:`round_z` does, so that what is shown and what is
+flagged agree).
+
+**From 60 months** the ``anthroplus`` rules apply: height is used as measured (no 0.7 cm
+length/height conversion, which belongs to the 2006 standards).
 
 **Corrected age** (``corrected_age=True``, our addition, not WHO's): for a child born before
-37 weeks (``gestational_age_weeks``), until 24 months of chronological age, the age used is
-the chronological age minus ``(40 - gestational_age_weeks) * 7`` days. It is used for growth
+37 weeks (``gestational_age_weeks``), while the *corrected* age is below 24 months (731 days,
+the same limit as the warning-signs screening), the age used is the chronological age minus
+``(40 - gestational_age_weeks) * 7`` days. It is used for growth
 scoring only. A corrected age below 0 (before term) has no WHO reference: age-based scores
 are missing and weight-for-length is used.
 """
@@ -113,7 +120,17 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: WHO's ``anthro``/``anthroplus`` round z-scores to this many decimals before flagging.
+Z_DECIMALS = 2
+
+
+def round_z(z: Any) -> Any:
+    """z rounded to 2 decimals as ``anthro`` and ``anthroplus`` report and flag it."""
+    return np.round(z, Z_DECIMALS)
+
+
 def _flags(z: FloatArray, spec: IndicatorSpec) -> pd.arrays.IntegerArray:
+    z = round_z(z)
     with np.errstate(invalid="ignore"):
         if spec.flag_low == -spec.flag_high:
             flagged = np.abs(z) > spec.flag_high
@@ -208,7 +225,9 @@ def _score(frame: pd.DataFrame, *, corrected_age: bool, pool: Executor) -> pd.Da
         measure = np.where(standing_too_young, 0, inputs.measure).astype(np.int8)
         clenhei = lenhei.copy()
         clenhei[has_age & (day < HEIGHT_FROM_DAYS) & (measure == 2)] += LENHEI_ADJUST_CM
-        clenhei[has_age & (day >= HEIGHT_FROM_DAYS) & (measure == 1)] -= LENHEI_ADJUST_CM
+        # anthroplus (60 months on) uses the height as measured: no conversion there
+        under_60 = months < WHO2007_FROM_MONTHS
+        clenhei[has_age & (day >= HEIGHT_FROM_DAYS) & under_60 & (measure == 1)] -= LENHEI_ADJUST_CM
         cbmi = weight / (clenhei / 100.0) ** 2
 
     values = {**inputs.numbers, "clenhei": clenhei, "cbmi": cbmi}

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     #: Public base URL of the FHIR endpoint, e.g. ``https://example.org/fhir``; empty means
     #: derived from each request.
     base_url: str = ""
+    #: Without ``base_url``, the hosts (``Host`` header, without port) whose requests may
+    #: derive the base URL for Bundle links; ``*`` allows any. Other hosts get 400, so a
+    #: forged ``Host`` never ends up in links (docs/access.md "Hardening").
+    allowed_hosts: list[str] = ["localhost", "127.0.0.1", "[::1]", "testserver"]
     #: Default and largest page size for searches (``_count``).
     default_page_size: int = Field(default=20, gt=0)
     max_page_size: int = Field(default=1000, gt=0)
@@ -80,6 +84,8 @@ class Settings(BaseSettings):
     #: Demo/development only: the web login page offers a role picker that mints tokens for
     #: the demo district's people. Never enable in production.
     demo_login: bool = False
+    #: Hours a Bulk Data export's files are kept for their requester (then 404, deleted).
+    bulk_export_ttl_hours: float = Field(default=24.0, gt=0)
 
     def resolved_database_url(self) -> str:
         """The database URL to connect to (default: SQLite file under ``data_dir``)."""

@@ -21,6 +21,7 @@ INTERACTION_SYSTEM: Final = "http://hl7.org/fhir/restful-interaction"
 PURPOSE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 ROLE_SYSTEM: Final = "https://healthbridge.github.io/fhir/CodeSystem/user-role"
 ENTITY_TYPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+ENTITY_ROLE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/object-role"
 SOURCE_TYPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/security-source-type"
 #: AuditEvent.action for each RESTful interaction (C create, R read, U update, D delete,
 #: E execute).
@@ -70,8 +71,14 @@ def audit_event(
     description: str | None = None,
     recorded: dt.datetime | None = None,
     server: str = "HealthBridge",
+    patients: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """An AuditEvent for one interaction touching ``entities`` (``Type/id`` references)."""
+    """An AuditEvent for one interaction touching ``entities`` (``Type/id`` references).
+
+    ``patients`` (``Patient/id``) are the children whose records the entities belong to: each
+    becomes an entity of type Person (1) in the role Patient (1) — what ``AuditEvent?patient=``
+    finds (R4 search parameter ``AuditEvent-patient``: ``entity.what`` referring to a Patient).
+    """
     if interaction not in ACTIONS:
         raise ValueError(f"unknown interaction {interaction!r}")
     code, display = PURPOSES[purpose]
@@ -123,6 +130,16 @@ def audit_event(
             "type": {"system": ENTITY_TYPE_SYSTEM, "code": "2", "display": "System Object"},
         }
         for ref in entities
+    ]
+    listed = set(entities)
+    entity_list += [
+        {
+            "what": {"reference": ref},
+            "type": {"system": ENTITY_TYPE_SYSTEM, "code": "1", "display": "Person"},
+            "role": {"system": ENTITY_ROLE_SYSTEM, "code": "1", "display": "Patient"},
+        }
+        for ref in patients
+        if ref not in listed
     ]
     if query is not None:
         entity_list.append(

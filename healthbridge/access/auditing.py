@@ -15,14 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from sqlalchemy import Connection, select
+
 from healthbridge.access.audit import audit_event
 from healthbridge.access.control import CHILD_TYPES, PrincipalAccess
 from healthbridge.access.tokens import Role
 from healthbridge.fhir.searchparams import extract
+from healthbridge.store.access_tables import COMPARTMENT
 from healthbridge.store.hooks import ReadEvent, StoreHooks, WriteEvent
 from healthbridge.store.repository import Transaction
 
 _KEY: Final = "healthbridge.audit"
+_CHUNK: Final = 500
 #: AuditEvent subtype per store read interaction.
 _READ_INTERACTIONS: Final[dict[str, str]] = {
     "read": "read",
@@ -84,6 +88,7 @@ def _on_commit(txn: Transaction) -> None:
         return
     who = access.principal
     ctx = txn.context
+    txn.flush()  # compartment rows of records written in this transaction
     with txn.as_server():
         for interaction, refs in log.items():
             event = audit_event(
@@ -92,10 +97,36 @@ def _on_commit(txn: Transaction) -> None:
                 entities=list(refs),
                 purpose=PURPOSE_BY_ROLE[who.role],
                 client_address=ctx.client_address,
+                patients=patients_of(txn.conn, refs),
             )
             # built by the server from a tested template (tests/healthbridge/access/
             # test_audit.py validates it): index it without re-validating the model
             txn.create(event, prepared=extract(event))
+
+
+def patients_of(conn: Connection, references: Iterable[str]) -> list[str]:
+    """``Patient/id`` of every child whose compartment holds one of ``references`` (from the
+    ``compartment`` table; a deleted record keeps its last membership), in order."""
+    by_type: dict[str, list[str]] = {}
+    out: dict[str, None] = {}
+    for ref in references:
+        rtype, _, rid = ref.partition("/")
+        if rtype == "Patient":
+            out[ref] = None
+        elif rtype in CHILD_TYPES and rid:
+            by_type.setdefault(rtype, []).append(rid)
+    for rtype, ids in by_type.items():
+        for start in range(0, len(ids), _CHUNK):
+            rows = conn.execute(
+                select(COMPARTMENT.c.patient_id)
+                .where(
+                    COMPARTMENT.c.res_type == rtype,
+                    COMPARTMENT.c.res_id.in_(ids[start : start + _CHUNK]),
+                )
+                .distinct()
+            ).all()
+            out.update((f"Patient/{r.patient_id}", None) for r in sorted(rows))
+    return list(out)
 
 
 def install(hooks: StoreHooks) -> None:

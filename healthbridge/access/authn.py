@@ -98,6 +98,9 @@ def resolve_identity(txn: Transaction, who: Principal) -> Principal:
     * practitioner roles: ``fhirUser`` names their PractitionerRole (or Practitioner); the
       organisation is the PractitionerRole's, and a ``healthbridge_org`` claim must agree;
       a token without ``fhirUser`` keeps its claimed organisation (provider-asserted);
+    * the PractitionerRole's ``code`` (staff-role system) must allow the token's role, and
+      its organisation must exist and be active (a deleted or deactivated organisation's
+      staff see nothing of its children);
     * other roles are returned unchanged.
 
     Runs with the server's authority (it reads directory resources); raises
@@ -110,24 +113,42 @@ def resolve_identity(txn: Transaction, who: Principal) -> Principal:
             if not _exists(txn, who.fhir_user):
                 raise AuthenticationError(f"Unknown user {who.fhir_user}")
         return who
-    if who.role not in PRACTITIONER_ROLES or not who.fhir_user:
+    if who.role not in PRACTITIONER_ROLES:
+        return who
+    if not who.fhir_user:
+        if who.organization is not None:
+            with txn.as_server():
+                if not _organisation_active(txn, who.organization):
+                    raise AuthenticationError(
+                        f"The token's organisation {who.organization} is deleted or inactive"
+                    )
         return who
     kind, _, rid = who.fhir_user.partition("/")
-    orgs: set[str] = set()
+    roles: list[dict[str, Any]] = []
     with txn.as_server():
         if kind == "PractitionerRole":
             if not _exists(txn, who.fhir_user):
                 raise AuthenticationError(f"Unknown user {who.fhir_user}")
-            role = txn.read("PractitionerRole", rid).resource or {}
-            if role.get("active", True) is not False:
-                orgs = {o for o in [_ref(role.get("organization"))] if o}
+            roles = [txn.read("PractitionerRole", rid).resource or {}]
+            if not _role_allows(roles[0], who.role):
+                raise AuthenticationError(
+                    f"The token's role {who.role.value} is not the role of {who.fhir_user}"
+                )
         elif kind == "Practitioner":
             found = txn.search_params(
                 "PractitionerRole", [("practitioner", who.fhir_user), ("active:not", "false")]
             )
-            orgs = {o for m in found.matches if (o := _ref((m.resource or {}).get("organization")))}
+            roles = [m.resource or {} for m in found.matches]
+            roles = [r for r in roles if _role_allows(r, who.role)]
         else:
             raise AuthenticationError("A practitioner's fhirUser must be a PractitionerRole")
+        orgs = {
+            o
+            for r in roles
+            if r.get("active", True) is not False
+            and (o := _ref(r.get("organization")))
+            and _organisation_active(txn, o)
+        }
     if who.organization is not None:
         if who.organization not in orgs:
             raise AuthenticationError(
@@ -137,6 +158,48 @@ def resolve_identity(txn: Transaction, who: Principal) -> Principal:
     if len(orgs) != 1:
         raise AuthenticationError("The user's organisation cannot be determined")
     return dataclasses.replace(who, organization=orgs.pop())
+
+
+#: ``PractitionerRole.code`` (system :data:`STAFF_ROLE`) → the token roles it allows; a
+#: health manager may also act with the centre-staff role (same reach, fewer writes).
+STAFF_ROLE: Final = "https://healthbridge.github.io/fhir/CodeSystem/staff-role"
+ROLES_BY_STAFF_CODE: Final[dict[str, frozenset[Role]]] = {
+    "paediatrician": frozenset({Role.PAEDIATRICIAN}),
+    "health-manager": frozenset({Role.HEALTH_MANAGER, Role.CENTRE_STAFF}),
+    "centre-staff": frozenset({Role.CENTRE_STAFF}),
+}
+
+
+def _role_allows(practitioner_role: dict[str, Any], role: Role) -> bool:
+    """Whether ``PractitionerRole.code`` allows a token with ``role``.
+
+    A PractitionerRole coded in the staff-role system allows only the roles of its codes; one
+    without such a code (directories that do not code staff roles) allows every practitioner
+    role — code your PractitionerRoles to have the token's role checked (docs/access.md).
+    """
+    codes = [
+        str(coding.get("code"))
+        for concept in practitioner_role.get("code") or ()
+        if isinstance(concept, dict)
+        for coding in concept.get("coding") or ()
+        if isinstance(coding, dict) and coding.get("system") == STAFF_ROLE
+    ]
+    if not codes:
+        return True
+    return any(role in ROLES_BY_STAFF_CODE.get(code, frozenset()) for code in codes)
+
+
+def _organisation_active(txn: Transaction, reference: str) -> bool:
+    """An organisation that exists, is not deleted and not ``active: false``: staff of a
+    deleted or deactivated organisation lose its reach on their next request."""
+    kind, _, rid = reference.partition("/")
+    if kind != "Organization":
+        return False
+    try:
+        org = txn.read(kind, rid).resource or {}
+    except FhirError:
+        return False
+    return org.get("active", True) is not False
 
 
 def _exists(txn: Transaction, reference: str) -> bool:

@@ -29,9 +29,10 @@ from healthbridge.access.errors import PermissionDeniedError
 from healthbridge.access.policy import SHARED_DIRECTORY_TYPES
 from healthbridge.access.scopes import Context, Permission, granted
 from healthbridge.access.tokens import Principal, Role
-from healthbridge.errors import MethodNotAllowedError, NotFoundError
+from healthbridge.errors import ConflictError, MethodNotAllowedError, NotFoundError
 from healthbridge.fhir import r4
 from healthbridge.store.access_tables import COMPARTMENT, LINK, compartment_types, patient_links
+from healthbridge.store.models import TokenIndex
 
 if TYPE_CHECKING:
     from healthbridge.store.hooks import WriteAction
@@ -105,6 +106,7 @@ _PERMISSION: Final[dict[str, Permission]] = {
 
 
 _WRITES: Final = frozenset({Permission.CREATE, Permission.UPDATE, Permission.DELETE})
+TOKEN: Final = TokenIndex.__table__  # type: ignore[attr-defined]
 
 
 def reach_subquery(who: Principal, today: dt.date) -> Select[Any] | None:
@@ -275,6 +277,8 @@ class PrincipalAccess:
                 raise PermissionDeniedError(
                     "A child record written by a centre must be enrolled at that centre"
                 )
+            if action != "delete":
+                _unique_identifiers(txn, resource_id, resource)
         elif not check:
             raise PermissionDeniedError(f"{resource_type} must refer to a child in your care")
         missing = sorted(check - self.in_reach(txn, frozenset(check)))
@@ -287,6 +291,43 @@ class PrincipalAccess:
         return any(
             link["kind"] == "enrolment" and link["party"] == self.principal.organization
             for link in patient_links(resource)
+        )
+
+
+def _unique_identifiers(txn: Transaction, patient_id: str, resource: dict[str, Any] | None) -> None:
+    """409 when another child record holds one of ``resource``'s identifiers (system|value).
+
+    A conditional create searches only within the caller's reach, so it cannot see that a
+    child of another centre already carries the identifier; identifiers are unique per system
+    (as HAPI enforces for conditional creates), so such a write would leave two records of one
+    child. The refusal names the identifier the caller sent and nothing of the other record.
+    """
+    pairs = [
+        (i["system"], i["value"])
+        for i in (resource or {}).get("identifier") or ()
+        if isinstance(i, dict)
+        and isinstance(i.get("system"), str)
+        and isinstance(i.get("value"), str)
+    ]
+    if not pairs:
+        return
+    txn.flush()
+    held = or_(*(and_(TOKEN.c.system == system, TOKEN.c.code == value) for system, value in pairs))
+    other = txn.conn.execute(
+        select(TOKEN.c.system, TOKEN.c.code)
+        .where(
+            TOKEN.c.res_type == "Patient",
+            TOKEN.c.param == "identifier",
+            TOKEN.c.res_id != patient_id,
+            held,
+        )
+        .limit(1)
+    ).first()
+    if other is not None:
+        raise ConflictError(
+            f"该儿童编号已被另一份儿童档案使用 / Another child record already holds the "
+            f"identifier {other.system}|{other.code}; ask the district to transfer or merge "
+            f"the record instead of creating a second one"
         )
 
 

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 
 from healthbridge.access import auditing
+from healthbridge.access.audit import AuditOutcome, audit_event
 from healthbridge.access.authn import (
     PRACTITIONER_ROLES,
     Authenticator,
@@ -32,6 +34,8 @@ from healthbridge.access.control import PrincipalAccess
 from healthbridge.access.errors import AuthenticationError
 from healthbridge.access.tokens import JwksFetcher, Principal, Role
 from healthbridge.config import DEFAULT_AUTH_SECRET, Settings
+from healthbridge.errors import FhirError
+from healthbridge.fhir.searchparams import extract
 from healthbridge.store.hooks import SYSTEM_CONTEXT, RequestContext, StoreHooks
 from healthbridge.store.repository import Repository
 
@@ -40,6 +44,12 @@ log = logging.getLogger(__name__)
 TOKEN_COOKIE: Final = "healthbridge_token"
 #: Roles whose identity claims are checked against the record on each request.
 CHECKED_ROLES: Final = PRACTITIONER_ROLES | {Role.PARENT}
+#: ``request.state`` attribute holding the authenticated caller (read by :func:`audit_failure`).
+PRINCIPAL_STATE: Final = "healthbridge_principal"
+#: Refusals recorded by :func:`audit_failure`: forbidden, not found (also out of reach), gone.
+AUDITED_FAILURES: Final = frozenset({403, 404, 410})
+#: ``Type/id not found`` — the record a 404 names (also a child out of reach in a write).
+_NOT_FOUND: Final = re.compile(r"^([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})(?:/_history/\d+)? ")
 #: Calendar of the consent and enrolment periods (dates are local dates in China).
 LOCAL_TIMEZONE: Final = ZoneInfo("Asia/Shanghai")
 
@@ -51,6 +61,7 @@ def install(
     app.state.authenticator = Authenticator(settings, jwks_fetcher=jwks_fetcher)
     if not auditing.audited(hooks):
         auditing.install(hooks)
+    app.state.failure_auditor = audit_failure
     if settings.auth_mode == "local" and settings.auth_secret == DEFAULT_AUTH_SECRET:
         log.warning(
             "Local tokens use the built-in development secret; set HEALTHBRIDGE_AUTH_SECRET"
@@ -64,11 +75,69 @@ def authenticate(request: Request, *, allow_cookie: bool = False) -> Principal:
     if not header and allow_cookie and request.cookies.get(TOKEN_COOKIE):
         header = f"Bearer {request.cookies[TOKEN_COOKIE]}"
     principal = authenticator.from_header(header)
-    if principal.role not in CHECKED_ROLES:
-        return principal
+    if principal.role in CHECKED_ROLES:
+        repo: Repository = request.app.state.repository
+        with repo.transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
+            principal = resolve_identity(txn, principal)
+    setattr(request.state, PRINCIPAL_STATE, principal)  # for :func:`audit_failure`
+    return principal
+
+
+def _interaction(method: str, path: str) -> tuple[str, str | None]:
+    """The RESTful interaction of a request and the record its URL names (if any)."""
+    parts = [p for p in path.split("/") if p]
+    if parts[:1] != ["fhir"]:  # /exchange, /reports, /app pages
+        return ("export" if path.endswith((".csv", ".pdf")) else "operation"), None
+    parts = parts[1:]
+    if not parts:
+        return ("transaction" if method == "POST" else "search-system"), None
+    rtype = parts[0]
+    rid = parts[1] if len(parts) > 1 and not parts[1].startswith(("_", "$")) else None
+    target = f"{rtype}/{rid}" if rid and rtype[:1].isupper() else None
+    if any(p.startswith("$") for p in parts):
+        return ("export" if "$export" in parts[-1] else "operation"), target
+    if "_history" in parts:
+        if rid and len(parts) >= 4:
+            return "vread", target
+        return ("history-instance" if rid else "history-type"), target
+    if method == "GET" or parts[-1] == "_search":
+        return ("read" if rid else "search-type"), target
+    interaction = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+    return interaction.get(method, "operation"), target
+
+
+def audit_failure(request: Request, error: FhirError) -> None:
+    """Record a refused (403) or not-found (404/410) request of an authenticated caller.
+
+    Written in a transaction of its own after the request's transaction rolled back, so the
+    refusal is kept although nothing the request did is (PIPL Art. 51; docs/access.md
+    "Audit"). The AuditEvent has ``outcome`` 4 (minor failure), the interaction, the record
+    the URL (or the error) names and the children whose compartment holds it, and the
+    request line in ``entity.description``.
+    """
+    who = getattr(request.state, PRINCIPAL_STATE, None)
+    if not isinstance(who, Principal) or error.status not in AUDITED_FAILURES:
+        return
+    interaction, target = _interaction(request.method, request.url.path)
+    refs = [target] if target else []
+    named = _NOT_FOUND.match(error.diagnostics)
+    if named and f"{named[1]}/{named[2]}" not in refs:
+        refs.append(f"{named[1]}/{named[2]}")
     repo: Repository = request.app.state.repository
-    with repo.transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
-        return resolve_identity(txn, principal)
+    with repo.transaction(SYSTEM_CONTEXT, plain=True) as txn:
+        event = audit_event(
+            who=who,
+            interaction=interaction,
+            entities=refs,
+            outcome=AuditOutcome.MINOR_FAILURE,
+            purpose=auditing.PURPOSE_BY_ROLE[who.role],
+            client_address=request.client.host if request.client else None,
+            query=f"{request.method} {request.url.path}"
+            + (f"?{request.url.query}" if request.url.query else ""),
+            description=f"{error.status}: {error.diagnostics}"[:1024],
+            patients=auditing.patients_of(txn.conn, refs),
+        )
+        txn.create(event, prepared=extract(event), trusted=True)
 
 
 def today() -> dt.date:
@@ -97,6 +166,7 @@ __all__ = [
     "TOKEN_COOKIE",
     "AuthenticationError",
     "access_for",
+    "audit_failure",
     "authenticate",
     "install",
     "request_context",

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from healthbridge.access import http as access_http
 from healthbridge.access.tokens import JwksFetcher
-from healthbridge.api import bulk, errors, exchange, openapi, reports
+from healthbridge.api import bulk, errors, exchange, openapi, reports, security_headers
 from healthbridge.api.operations import OperationRegistry, default_registry
 from healthbridge.api.routes import router, started_instant
 from healthbridge.api.validation import profile_write_validator
@@ -93,6 +93,7 @@ def create_app(
     app.state.operations = operations
     app.state.started = started_instant()
     errors.install(app)
+    security_headers.install(app, production=settings.environment == "production")
     access_http.install(app, settings, hooks, jwks_fetcher=jwks_fetcher)
     openapi.install(app)
     # $export routes first: the generic FHIR router would take /fhir/$export as a type

@@ -19,6 +19,7 @@ Organization id (see :mod:`healthbridge.district.bulk`).
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,10 +58,12 @@ POST_PARAMETERS = ("_type", "_since", "_outputFormat", "_typeFilter")
 
 def exporter(request: Request, repo: Repository, data_dir: Path) -> BulkExporter:
     """The app's exporter (created on first use; job state lives under ``data_dir``)."""
+    settings: Settings = request.app.state.settings
     with _EXPORTER_LOCK:
         current: BulkExporter | None = getattr(request.app.state, "bulk_exporter", None)
         if current is None or current.repo is not repo:
-            current = BulkExporter(repo, data_dir / "bulk-export")
+            ttl = dt.timedelta(hours=settings.bulk_export_ttl_hours)
+            current = BulkExporter(repo, data_dir / "bulk-export", ttl=ttl)
             request.app.state.bulk_exporter = current
         return current
 
@@ -98,7 +101,10 @@ class KickOff:
         job = exporter(self.request, self.repo, self.settings.data_dir).start(
             self.context,
             level=level,
-            request=str(self.request.url),
+            # the configured or allowed base, never the raw Host header (api/deps.base_url)
+            request=self.base
+            + self.request.url.path.removeprefix("/fhir")
+            + (f"?{self.request.url.query}" if self.request.url.query else ""),
             types=types,
             since=self.since,
             group=group,

@@ -13,6 +13,7 @@ from typing import Any, Final
 from starlette.responses import Response
 
 from growth_standards import Indicator
+from healthbridge.access.auditing import record_access
 from healthbridge.api.operations import OperationCall, OperationRegistry
 from healthbridge.charts.batch import DEFAULT_RULESET as DEFAULT_RULESET
 from healthbridge.charts.growth import (
@@ -46,9 +47,14 @@ def _as_of(call: OperationCall) -> dt.date:
     if raw is None:
         return dt.date.today()
     try:
-        return dt.date.fromisoformat(str(raw)[:10])
+        day = dt.date.fromisoformat(str(raw)[:10])
     except ValueError as exc:
         raise BadRequestError(f"Parameter date={raw!r} is not a date (YYYY-MM-DD)") from exc
+    # the schedule arithmetic (due dates years ahead) must stay inside the calendar
+    from healthbridge.district.reports import check_report_dates
+
+    check_report_dates(day, name="date")
+    return day
 
 
 def growth_observations(txn: Transaction, patient_id: str) -> list[dict[str, Any]]:
@@ -141,6 +147,8 @@ def parent_report_pdf(call: OperationCall) -> Response:
         pdf = report_pdf(call.txn, call.resource_id, lang=lang, as_of=as_of)
     except RecordError as exc:
         raise UnprocessableError(str(exc)) from exc
+    # the child's record leaves the API as a PDF (docs/access.md "Audit")
+    record_access(call.txn, "export", [f"Patient/{call.resource_id}"])
     return Response(
         pdf,
         media_type="application/pdf",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from healthbridge.api.deps import ContextDep, RepoDep, SettingsDep
-from healthbridge.district.roles import EXPORT_ROLES, IMPORT_ROLES, require_role
+from healthbridge.district.roles import ANTHRO_EXPORT_ROLES, IMPORT_ROLES, require_role
 from healthbridge.errors import BadRequestError, PayloadTooLargeError
 
 router = APIRouter()
@@ -57,7 +57,7 @@ def anthro_export(
 ) -> Response:
     from healthbridge.district.anthro import centre_anthro_csv, centre_id
 
-    require_role(context, EXPORT_ROLES, "WHO Anthro export")
+    require_role(context, ANTHRO_EXPORT_ROLES, "WHO Anthro export")
     text = centre_anthro_csv(repo, context, centre, start=start, end=end)
     name = f"anthro-{centre_id(centre)}.csv"
     return Response(

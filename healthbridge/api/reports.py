@@ -55,8 +55,11 @@ def _prevalence(
 
 
 def _csv(frame: pd.DataFrame, name: str, day: dt.date) -> Response:
-    # UTF-8 with BOM: Excel in China opens it with the Chinese labels intact.
-    body = "\ufeff" + frame.to_csv(index=False, lineterminator="\r\n")
+    from healthbridge.reports.suppression import suppressed_for_csv
+
+    # UTF-8 with BOM: Excel in China opens it with the Chinese labels intact; suppressed
+    # small cells read "<3"
+    body = "\ufeff" + suppressed_for_csv(frame).to_csv(index=False, lineterminator="\r\n")
     return Response(
         body.encode("utf-8"),
         media_type="text/csv; charset=utf-8",
@@ -68,7 +71,8 @@ def _png(data: pd.DataFrame, lang: str, unit: str = "%") -> Response:
     from healthbridge.charts.labels import Lang as ChartLang
     from healthbridge.charts.reports import draw_bars, render
 
-    if data.empty:
+    data = data.loc[data["value"].notna()] if "value" in data.columns else data
+    if data.empty:  # also when every bar is a suppressed small cell
         raise BadRequestError("No figure matches these parameters")
     return Response(
         render(draw_bars(data, lang=ChartLang(lang), unit=unit)), media_type="image/png"

@@ -61,6 +61,8 @@ class OpenAlert:
     evidence_ids: tuple[str, ...] = ()
     items: tuple[str, ...] = ()
     detail: str = ""
+    #: ``rule_id@rule_version`` of the finding that raised or last updated it ("" unknown)
+    rule: str = ""
 
 
 class ActionType(StrEnum):
@@ -72,6 +74,9 @@ class ActionType(StrEnum):
 class ClearReason(StrEnum):
     RESOLVED = "resolved"  # the condition no longer holds
     DUPLICATE = "duplicate"  # a second open alert for the same condition (store repair)
+    #: raised by an earlier version of a rule table that is now revised, and the current
+    #: rules do not raise it: retired, not resolved (e.g. a false alert of an old rule)
+    RULE_REVISED = "rule-revised"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,7 @@ def reconcile(
     findings: Iterable[Finding],
     *,
     evaluated_kinds: Collection[AlertKind] | None = None,
+    current_rules: Collection[str] | None = None,
 ) -> tuple[AlertAction, ...]:
     """Decide the alert writes for one subject.
 
@@ -107,6 +113,8 @@ def reconcile(
 
     ``evaluated_kinds`` limits clearing to the kinds whose rules were run (an incremental
     growth evaluation must not clear vaccination alerts); default: all kinds.
+    ``current_rules`` (``rule_id@version`` of the tables in use): an alert to clear that was
+    raised by another version of one of these tables is cleared as ``rule-revised``.
     Raises :class:`AlertReconciliationError` for findings of another subject or two findings
     of one kind.
     """
@@ -164,10 +172,19 @@ def reconcile(
                     kind,
                     None,
                     keep.alert_id,
-                    reason=ClearReason.RESOLVED,
+                    reason=_clear_reason(keep, current_rules),
                 )
             )
     return tuple(actions)
+
+
+def _clear_reason(alert: OpenAlert, current_rules: Collection[str] | None) -> ClearReason:
+    if not current_rules or not alert.rule or alert.rule in current_rules:
+        return ClearReason.RESOLVED
+    rule_id = alert.rule.partition("@")[0]
+    if any(r.partition("@")[0] == rule_id for r in current_rules):
+        return ClearReason.RULE_REVISED
+    return ClearReason.RESOLVED
 
 
 def open_alert_from_finding(alert_id: str, finding: Finding) -> OpenAlert:
@@ -181,4 +198,5 @@ def open_alert_from_finding(alert_id: str, finding: Finding) -> OpenAlert:
         finding.evidence_ids,
         finding.items,
         finding.detail,
+        f"{finding.rule_id}@{finding.rule_version}",
     )

@@ -118,7 +118,9 @@ def _schedule_findings(record: ChildRecord, ruleset: RuleSet, as_of: date) -> tu
     if finding is not None:
         out.append(finding)
     out += daily_check_findings(cid, record.daily_checks, ruleset.daily_check, as_of)
-    out += anaemia_findings(cid, record.birth_date, record.haemoglobin, ruleset.anaemia, as_of)
+    out += anaemia_findings(
+        cid, record.birth_date, record.haemoglobin, ruleset.anaemia, as_of, record.altitude_m
+    )
     out += screening_findings(cid, record.screenings, ruleset.screening, as_of)
     return tuple(out)
 

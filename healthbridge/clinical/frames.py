@@ -3,11 +3,12 @@
 Input frames (one row per record; extra columns are ignored):
 
 ``children``      child_id, birth_date, sex ("male"/"female"); optional centre_id, class_id,
-                  discharge_date, gestational_weeks, maternal_hbsag ("positive"/"negative"/
-                  "unknown"), birth_weight_g
+                  discharge_date, gestational_weeks, altitude_m (metres above sea level),
+                  maternal_hbsag ("positive"/"negative"/"unknown"), birth_weight_g
 ``growth``        child_id, observation_id, date, age_days, zwei, zlen, zwfl, zbmi, zhc and the
                   flags fwei, flen, fwfl, fbmi, fhc (growth_standards output; a flag is set when
-                  truthy); optional weight (kg). Missing z-scores are NaN.
+                  truthy); optional weight (kg) and corrected (bool: scored at the corrected
+                  age of a preterm child). Missing z-scores are NaN.
 ``checkups``      child_id, checkup_id, date, visit_type (a ``checkup-visit`` code, or empty)
 ``doses``         child_id, immunization_id, vaccine (``nip-vaccine`` code), date
 ``daily_checks``  check_id, child_id, centre_id, class_id, date, temperature_c (axillary,

@@ -1,4 +1,5 @@
-"""Nutritional status from z-scores (DOMAIN.md §2.2), WHO 2006 or Chinese 2024 convention.
+"""Nutritional status from z-scores (DOMAIN.md §2.2): WHO convention, or WHO z-scores judged
+with the WS/T 423-2022 / 2024 weight-management cut-offs (``who-z-wst423-2022``).
 
 The current status of a child uses, for each rule's indicator, the child's latest measurement
 that has a value for it (the primary column, else the rule's fallback column, e.g. BMI-for-age
@@ -46,6 +47,8 @@ class GrowthPoint:
     fbmi: bool = False
     fhc: bool = False
     weight: float | None = None
+    #: scored at the corrected age of a preterm child (only compare points of one age basis)
+    corrected: bool = False
 
     def z(self, column: str) -> float | None:
         value: float | None = getattr(self, column)
@@ -92,6 +95,8 @@ def nutrition_findings(
         if point.flagged(column) or not in_interval(value, rule):
             continue
         if rule.max_age_days is not None and point.age_days >= rule.max_age_days:
+            continue
+        if rule.min_age_days is not None and point.age_days < rule.min_age_days:
             continue
         finding = Finding(
             subject=child_id,
@@ -184,6 +189,7 @@ def prepare_growth(growth: pd.DataFrame) -> pd.DataFrame:
             g[column] = np.nan
         flag = FLAG_OF[column]
         g[flag] = g[flag].fillna(0).astype(bool) if flag in g.columns else False
+    g["corrected"] = g["corrected"].fillna(0).astype(bool) if "corrected" in g.columns else False
     return g
 
 
@@ -214,6 +220,16 @@ def last_rows(codes: npt.NDArray[np.int64], rows: npt.NDArray[np.intp]) -> npt.N
     c = codes[rows]
     keep = np.ones(len(rows), dtype=bool)
     keep[:-1] = c[1:] != c[:-1]
+    return rows[keep]
+
+
+def first_rows(codes: npt.NDArray[np.int64], rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """Of ``rows`` (ascending positions in a prepared growth frame), each child's first."""
+    if len(rows) == 0:
+        return rows
+    c = codes[rows]
+    keep = np.ones(len(rows), dtype=bool)
+    keep[1:] = c[1:] != c[:-1]
     return rows[keep]
 
 
@@ -268,6 +284,8 @@ def nutrition_frame(
             mask &= (v <= rule.upper) if rule.upper_inclusive else (v < rule.upper)
         if rule.max_age_days is not None:
             mask &= latest["age_days"].to_numpy() < rule.max_age_days
+        if rule.min_age_days is not None:
+            mask &= latest["age_days"].to_numpy() >= rule.min_age_days
         hit = latest[mask].copy()
         if hit.empty:
             continue

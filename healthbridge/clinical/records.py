@@ -47,6 +47,8 @@ class ChildRecord:
     class_id: str | None = None
     discharge_date: date | None = None
     gestational_weeks: float | None = None
+    #: metres above sea level where the child lives (the centre's Location.position.altitude)
+    altitude_m: float | None = None
     growth: tuple[GrowthPoint, ...] = ()
     checkups: tuple[CheckupRecord, ...] = ()
     doses: tuple[GivenDose, ...] = ()
@@ -170,6 +172,7 @@ GROWTH_FIELDS = (
     "fbmi",
     "fhc",
     "weight",
+    "corrected",
 )
 
 
@@ -191,6 +194,7 @@ def _growth_point(oid: Any, on: date, age_days: Any, *values: Any) -> GrowthPoin
         fbmi=flags[3],
         fhc=flags[4],
         weight=_opt_float(values[10]),
+        corrected=bool(_opt_float(values[11])),
     )
 
 
@@ -275,6 +279,7 @@ def child_records(data: DistrictData, *, with_growth: bool = True) -> Iterator[C
             "class_id",
             "discharge_date",
             "gestational_weeks",
+            "altitude_m",
             "maternal_hbsag",
             "birth_weight_g",
         )
@@ -291,6 +296,7 @@ def child_records(data: DistrictData, *, with_growth: bool = True) -> Iterator[C
             gestational_weeks=_opt_float(row.gestational_weeks)
             if optional["gestational_weeks"]
             else None,
+            altitude_m=_opt_float(row.altitude_m) if optional["altitude_m"] else None,
             growth=tuple(growth.get(cid, ())),
             checkups=tuple(checkups.get(cid, ())),
             doses=tuple(doses.get(cid, ())),

@@ -251,7 +251,8 @@ def load_ruleset(
 ) -> RuleSet:
     """Load and validate the rule set (id, version) for ``region`` (``CN`` or e.g. ``CN-44``).
 
-    ``nutrition_convention`` overrides the rule set's default (``cn-2024`` or ``who-2006``).
+    ``nutrition_convention`` overrides the rule set's default (``who-z-wst423-2022``, formerly
+    ``cn-2024``, or ``who-2006``).
     Raises :class:`RuleSetNotFoundError` or :class:`RuleTableError`. Results for the shipped
     directory are cached.
     """

@@ -94,6 +94,8 @@ class Children:
     #: the distinct birth dates, and each child's position among them
     birth_dates: Days
     birth_index: npt.NDArray[np.intp]
+    #: metres above sea level (NaN: unknown)
+    altitude: npt.NDArray[np.float64]
 
     @property
     def n(self) -> int:
@@ -124,6 +126,10 @@ def children_arrays(children: pd.DataFrame) -> Children | None:
         discharge = np.full(len(ids), MISSING, dtype=np.int64)
     birth = day_numbers(children["birth_date"])
     unique, inverse = np.unique(birth, return_inverse=True)
+    if "altitude_m" in children.columns:
+        altitude = pd.to_numeric(children["altitude_m"], errors="coerce").to_numpy(dtype=float)
+    else:
+        altitude = np.full(len(ids), np.nan)
     return Children(
         ids.tolist(),
         index,
@@ -132,6 +138,7 @@ def children_arrays(children: pd.DataFrame) -> Children | None:
         discharge,
         unique,
         np.asarray(inverse, dtype=np.intp).reshape(-1),
+        altitude,
     )
 
 
@@ -970,14 +977,27 @@ def anaemia_frame(
             & (l_on < add_by_birth(birth, band.to_age))
         )
         threshold[inside] = band.anaemia_below
-    candidate = ~np.isnan(threshold) & ~(l_hb >= threshold)
+    altitude = ch.altitude[l_child]
+    adjust = np.zeros(len(latest))  # AnaemiaTable.altitude_adjustment, vectorised
+    with np.errstate(invalid="ignore"):
+        for step in table.altitude:
+            adjust[altitude >= step.from_m] = step.adjust_g_l
+    threshold += adjust
+    # a superset (the per-child function decides): no float edge at a threshold is lost
+    candidate = ~np.isnan(threshold) & ~(l_hb >= threshold + 1e-6)
     starts = np.r_[0, latest[:-1] + 1]
     for i in np.flatnonzero(candidate).tolist():
         a, b = int(starts[i]), int(latest[i]) + 1
         c = int(l_child[i])
         history = [HbResult(ids[r], from_day_number(int(on[r])), float(hb[r])) for r in range(a, b)]
+        at = float(ch.altitude[c])
         for f in anaemia_findings(
-            ch.ids[c], from_day_number(int(ch.birth[c])), history, table, as_of
+            ch.ids[c],
+            from_day_number(int(ch.birth[c])),
+            history,
+            table,
+            as_of,
+            None if np.isnan(at) else at,
         ):
             rows.add(f)
 

@@ -7,6 +7,7 @@ Parsers validate as they go and raise :class:`~healthbridge.clinical.errors.Rule
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -60,6 +61,8 @@ def parse_meta(root: Reader) -> TableMeta:
 
 #: Days per year when an age limit in years is compared with an age in days (WHO anthro).
 DAYS_PER_YEAR = 365.25
+#: Days per month when an age limit in months is compared with an age in days (WHO anthro).
+DAYS_PER_MONTH = 30.4375
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,8 @@ class NutritionRule:
     upper_inclusive: bool
     max_age_days: float | None
     evidence: Evidence
+    #: the rule applies from this age in days (``min_age_months`` × 30.4375, WHO anthro)
+    min_age_days: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,8 @@ class NutritionConvention:
     name_zh: str
     name_en: str
     rules: tuple[NutritionRule, ...]
+    #: former ids still accepted (e.g. ``cn-2024``)
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +103,7 @@ class NutritionTable:
 
     def convention(self, convention_id: str) -> NutritionConvention:
         for conv in self.conventions:
-            if conv.id == convention_id:
+            if conv.id == convention_id or convention_id in conv.aliases:
                 return conv
         known = ", ".join(c.id for c in self.conventions)
         raise RuleTableError(f"nutrition convention {convention_id!r} not in table ({known})")
@@ -130,13 +137,22 @@ def parse_nutrition(root: Reader) -> NutritionTable:
                     upper_inclusive=r.boolean("upper_inclusive", False),
                     max_age_days=r.number("max_age_years") * DAYS_PER_YEAR
                     if r.has("max_age_years")
+                    else r.number("max_age_months") * DAYS_PER_MONTH
+                    if r.has("max_age_months")
                     else None,
                     evidence=r.evidence(),
+                    min_age_days=r.number("min_age_months") * DAYS_PER_MONTH
+                    if r.has("min_age_months")
+                    else None,
                 )
             )
         conventions.append(
             NutritionConvention(
-                conv.text("id"), conv.text("name_zh"), conv.text("name_en"), tuple(rules)
+                conv.text("id"),
+                conv.text("name_zh"),
+                conv.text("name_en"),
+                tuple(rules),
+                conv.texts("aliases", ()),
             )
         )
     imp = root.table("implausible")
@@ -149,11 +165,51 @@ def parse_nutrition(root: Reader) -> NutritionTable:
 
 
 @dataclass(frozen=True, slots=True)
+class FalteringIndicator:
+    """One z column checked for a fall: the earliest comparison and a fixed number of centile
+    spaces (``None``: by birth-weight centile, NICE NG75)."""
+
+    column: str
+    min_interval_days: int
+    spaces: int | None
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
 class FalteringRule:
-    columns: tuple[str, ...]
-    min_drop: float
+    """NICE NG75 faltering: a fall across centile spaces, or weight below the 2nd centile."""
+
+    indicators: tuple[FalteringIndicator, ...]
+    centile_space_sd: float
+    birth_max_age_days: int
+    birth_low_z: float
+    birth_high_z: float
+    spaces_birth_low: int
+    spaces_birth_mid: int
+    spaces_birth_high: int
+    spaces_birth_unknown: int
+    below_column: str
+    below_z: float
     severity: Severity
     evidence: Evidence
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(i.column for i in self.indicators)
+
+    def spaces_for_birth(self, birth_z: float | None) -> int:
+        """Centile spaces of a fall of concern for a birth-weight z (NG75)."""
+        if birth_z is None or math.isnan(birth_z):
+            return self.spaces_birth_unknown
+        if birth_z < self.birth_low_z:
+            return self.spaces_birth_low
+        if birth_z > self.birth_high_z:
+            return self.spaces_birth_high
+        return self.spaces_birth_mid
+
+    def min_fall(self, spaces: int) -> float:
+        """The fall in z (to the 2 decimals of the z-scores) across ``spaces`` centile spaces."""
+        return round(spaces * self.centile_space_sd, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +226,7 @@ class RapidGainRule:
     column: str
     min_rise: float
     max_age_days: int
+    wasted_below_z: float
     severity: Severity
     evidence: Evidence
 
@@ -202,8 +259,16 @@ class VelocityTable:
 
 def parse_velocity(root: Reader) -> VelocityTable:
     f, fl, rg, mg = (root.table(k) for k in ("faltering", "flat", "rapid_gain", "measurement_gap"))
-    columns = f.texts("columns")
-    for col in (*columns, rg.text("column")):
+    indicators = tuple(
+        FalteringIndicator(
+            i.text("column"),
+            i.integer("min_interval_days"),
+            i.integer("spaces") if i.has("spaces") else None,
+            i.evidence(),
+        )
+        for i in f.tables("indicator")
+    )
+    for col in (*(i.column for i in indicators), rg.text("column")):
         if col not in FLAG_OF:
             raise RuleTableError(f"{root.where}: unknown z-score column {col!r}")
     bands = tuple(
@@ -213,7 +278,19 @@ def parse_velocity(root: Reader) -> VelocityTable:
     return VelocityTable(
         meta=parse_meta(root),
         faltering=FalteringRule(
-            columns, f.number("min_drop"), f.enum("severity", Severity), f.evidence()
+            indicators=indicators,
+            centile_space_sd=f.number("centile_space_sd"),
+            birth_max_age_days=f.integer("birth_max_age_days"),
+            birth_low_z=f.number("birth_low_z"),
+            birth_high_z=f.number("birth_high_z"),
+            spaces_birth_low=f.integer("spaces_birth_low"),
+            spaces_birth_mid=f.integer("spaces_birth_mid"),
+            spaces_birth_high=f.integer("spaces_birth_high"),
+            spaces_birth_unknown=f.integer("spaces_birth_unknown"),
+            below_column=f.text("below_column"),
+            below_z=f.number("below_z"),
+            severity=f.enum("severity", Severity),
+            evidence=f.evidence(),
         ),
         flat=FlatRule(
             fl.text("weight_column"),
@@ -226,6 +303,7 @@ def parse_velocity(root: Reader) -> VelocityTable:
             rg.text("column"),
             rg.number("min_rise"),
             rg.integer("max_age_days"),
+            rg.number("wasted_below_z"),
             rg.enum("severity", Severity),
             rg.evidence(),
         ),

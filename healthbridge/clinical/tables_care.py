@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from healthbridge.clinical._reader import Reader
@@ -104,12 +105,34 @@ class HbBand:
 
 
 @dataclass(frozen=True, slots=True)
+class AltitudeStep:
+    """From ``from_m`` metres above sea level, ``adjust_g_l`` is subtracted from measured Hb."""
+
+    from_m: float
+    adjust_g_l: float
+
+
+@dataclass(frozen=True, slots=True)
 class AnaemiaTable:
     meta: TableMeta
     bands: tuple[HbBand, ...]
     refer_grades: tuple[str, ...]
     no_improvement_days: int
     referral_evidence: Evidence
+    #: expected Hb rise after ``no_improvement_days`` of iron treatment (less → refer)
+    expected_rise_g_l: float = 0.0
+    altitude: tuple[AltitudeStep, ...] = ()
+    altitude_evidence: Evidence = Evidence.UNCERTAIN
+
+    def altitude_adjustment(self, altitude_m: float | None) -> float:
+        """g/L subtracted from a measured Hb at this altitude (WHO 2011 Table 2); 0 unknown."""
+        if altitude_m is None or math.isnan(altitude_m):
+            return 0.0
+        out = 0.0
+        for step in self.altitude:
+            if altitude_m >= step.from_m:
+                out = step.adjust_g_l
+        return out
 
 
 def parse_anaemia(root: Reader) -> AnaemiaTable:
@@ -127,12 +150,21 @@ def parse_anaemia(root: Reader) -> AnaemiaTable:
             raise RuleTableError(f"{b.where}: the mildest grade must end at anaemia_below")
         bands.append(HbBand(b.age("from_age"), b.age("to_age"), threshold, grades, b.evidence()))
     r = root.table("referral")
+    alt = root.table("altitude")
+    steps = tuple(
+        AltitudeStep(a.number("from_m"), a.number("adjust_g_l")) for a in alt.tables("step")
+    )
+    if [x.from_m for x in steps] != sorted(x.from_m for x in steps):
+        raise RuleTableError(f"{alt.where}: altitude steps must ascend by from_m")
     return AnaemiaTable(
         parse_meta(root),
         tuple(bands),
         r.texts("refer_grades"),
         r.integer("no_improvement_days"),
         r.evidence(),
+        r.number("expected_rise_g_l"),
+        steps,
+        alt.evidence(),
     )
 
 

@@ -2,14 +2,22 @@
 
 Rules (``velocity`` table; DOMAIN.md §2.2 last paragraph, §3.4):
 
-* **faltering** — weight-for-age or length-for-age z of the latest plausible measurement is
-  lower than the previous one by MORE than ``min_drop`` (0.67 SD, one major centile band);
+* **faltering** (NICE NG75 §1.2, thresholds for concern) — the latest plausible weight-for-age
+  z has fallen from the highest earlier value (at least ``min_interval_days`` before, same age
+  basis) across 1, 2 or 3 centile spaces (2/3 SD each) for a birth weight below the 9th,
+  between the 9th and 91st, or above the 91st centile; or it is below the 2nd centile.
+  Length-for-age: a fall across 2 spaces over at least 2 months (no NG75 threshold; ``?``);
 * **flat** — weight did not rise (gain ≤ ``max_gain_kg``) from the latest measurement at least
   ``min_interval_days`` before the latest one (儿童健康检查服务技术规范: 曲线低平);
-* **rapid gain** — weight-for-age z rose by MORE than ``min_rise`` between the last two
-  plausible measurements while the child is under ``max_age_days`` (Ong et al., BMJ 2000);
+* **rapid gain** (Ong et al., BMJ 2000) — weight-for-age z rose by MORE than ``min_rise``
+  from birth to the latest measurement, taken at most ``max_age_days`` after birth; not for a
+  child with wasting after birth (recovery is not rapid gain);
 * **measurement overdue** — days since the last plausible measurement exceed the age band's
   ``max_days`` (the centre frequency when the child is enrolled, if shorter) plus ``grace_days``.
+
+*Like with like*: z-scores of a preterm child scored at the corrected age are never compared
+with z-scores scored at the chronological age (``GrowthPoint.corrected``), so the switch at 24
+months corrected age cannot look like faltering or rapid gain.
 
 Differences are rounded to 9 decimals before comparing, so that a change of exactly 0.67 in
 decimal input is "not more than 0.67" despite binary floating point.
@@ -23,14 +31,27 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from healthbridge.clinical._days import add_by_birth, day_numbers
 from healthbridge.clinical.ages import add_age, day_number
 from healthbridge.clinical.alerts import Finding
 from healthbridge.clinical.frames import FINDING_COLUMNS, findings_to_frame, require_columns
-from healthbridge.clinical.nutrition import CHILD_CODE, GrowthPoint, last_rows, prepare_growth
-from healthbridge.clinical.tables import MeasurementGapRule, VelocityTable
+from healthbridge.clinical.nutrition import (
+    CHILD_CODE,
+    GrowthPoint,
+    first_rows,
+    last_rows,
+    prepare_growth,
+)
+from healthbridge.clinical.tables import (
+    FalteringIndicator,
+    FalteringRule,
+    MeasurementGapRule,
+    RapidGainRule,
+    VelocityTable,
+)
 from healthbridge.clinical.vocab import FLAG_OF, AlertKind
 
 _DECIMALS = 9
@@ -52,6 +73,135 @@ def change_detail(column: str, before: float, after: float) -> str:
     return f"{column} {before:.2f}->{after:.2f}"
 
 
+def birth_point(points: Sequence[GrowthPoint], rule: FalteringRule) -> GrowthPoint | None:
+    """The birth measurement: the first plausible weight, if within ``birth_max_age_days``."""
+    pts = _plausible(points, "zwei")
+    if pts and pts[0].age_days <= rule.birth_max_age_days:
+        return pts[0]
+    return None
+
+
+def fall_detail(column: str, before: float, after: float, spaces: int) -> str:
+    return f"{change_detail(column, before, after)} ({spaces} centile spaces)"
+
+
+def below_detail(column: str, value: float) -> str:
+    return f"{column} {value:.2f} < P2"
+
+
+def _faltering_item(
+    pts: list[GrowthPoint], ind: FalteringIndicator, rule: FalteringRule, birth_z: float | None
+) -> tuple[list[str], list[str]] | None:
+    """(evidence, details) of one indicator's faltering, or ``None``."""
+    last = pts[-1]
+    after = last.z(ind.column)
+    assert after is not None
+    evidence: list[str] = []
+    details: list[str] = []
+    earlier = [
+        p
+        for p in pts[:-1]
+        if p.corrected == last.corrected and (last.on - p.on).days >= ind.min_interval_days
+    ]
+    if earlier:
+        # the highest earlier value; of equal values the latest
+        ref = max(reversed(earlier), key=lambda p: p.z(ind.column) or 0.0)
+        before = ref.z(ind.column)
+        assert before is not None
+        spaces = ind.spaces if ind.spaces is not None else rule.spaces_for_birth(birth_z)
+        if _delta(after, before) >= rule.min_fall(spaces):
+            evidence.append(ref.observation_id)
+            details.append(fall_detail(ind.column, before, after, spaces))
+    if ind.column == rule.below_column and after < rule.below_z:
+        details.append(below_detail(ind.column, after))
+    if not details:
+        return None
+    evidence.append(last.observation_id)
+    return evidence, details
+
+
+def faltering_finding(
+    child_id: str, points: Sequence[GrowthPoint], table: VelocityTable
+) -> Finding | None:
+    """NICE NG75 faltering of one child (``points`` sorted, up to the evaluation date)."""
+    f = table.faltering
+    birth = birth_point(points, f)
+    birth_z = birth.z("zwei") if birth is not None else None
+    items, evidence, details, last_on = [], [], [], None
+    for ind in f.indicators:
+        pts = _plausible(points, ind.column)
+        if not pts:
+            continue
+        found = _faltering_item(pts, ind, f, birth_z)
+        if found is None:
+            continue
+        items.append(ind.column)
+        evidence += found[0]
+        details += found[1]
+        last_on = pts[-1].on if last_on is None else max(last_on, pts[-1].on)
+    if not items:
+        return None
+    return Finding(
+        child_id,
+        AlertKind.GROWTH_FALTERING,
+        f.severity,
+        "",
+        tuple(evidence),
+        tuple(items),
+        "; ".join(details),
+        table.meta.id,
+        table.meta.version,
+        last_on,
+    )
+
+
+def wasted(p: GrowthPoint, rule: RapidGainRule) -> bool:
+    """Wasting at a measurement: weight-for-length/height, else BMI-for-age, plausible and
+    below ``wasted_below_z``."""
+    for column in ("zwfl", "zbmi"):
+        value = p.z(column)
+        if value is not None:
+            return not p.flagged(column) and value < rule.wasted_below_z
+    return False
+
+
+def rapid_gain_finding(
+    child_id: str, points: Sequence[GrowthPoint], table: VelocityTable
+) -> Finding | None:
+    """Ong 2000 rapid weight gain, birth to a measurement up to 2 years (``points`` sorted)."""
+    rg = table.rapid_gain
+    birth = birth_point(points, table.faltering)
+    pts = _plausible(points, rg.column)
+    if birth is None or not pts or pts[-1] is birth:
+        return None
+    last = pts[-1]
+    before, after = birth.z(rg.column), last.z(rg.column)
+    assert before is not None
+    assert after is not None
+    if (
+        last.age_days > rg.max_age_days
+        or last.corrected != birth.corrected
+        or not _delta(before, after) > rg.min_rise
+    ):
+        return None
+    at_birth = next(i for i, p in enumerate(points) if p is birth)
+    at_last = next(i for i, p in enumerate(points) if p is last)
+    if any(wasted(p, rg) for p in points[at_birth + 1 : at_last + 1]):
+        return None
+    return Finding(
+        child_id,
+        AlertKind.RAPID_WEIGHT_GAIN,
+        rg.severity,
+        "",
+        (birth.observation_id, last.observation_id),
+        (rg.column,),
+        change_detail(rg.column, before, after),
+        table.meta.id,
+        table.meta.version,
+        last.on,
+    )
+
+
 def velocity_findings(
     child_id: str,
     birth_date: date,
@@ -65,36 +215,9 @@ def velocity_findings(
     points = _sorted([p for p in history if p.on <= as_of])
     out: list[Finding] = []
     meta = table.meta
-    f = table.faltering
-    items, evidence, details, last_on = [], [], [], None
-    for column in f.columns:
-        pts = _plausible(points, column)
-        if len(pts) < 2:
-            continue
-        prev, last = pts[-2], pts[-1]
-        before, after = prev.z(column), last.z(column)
-        assert before is not None
-        assert after is not None
-        if _delta(before, after) < -f.min_drop:
-            items.append(column)
-            evidence += [prev.observation_id, last.observation_id]
-            details.append(change_detail(column, before, after))
-            last_on = last.on if last_on is None else max(last_on, last.on)
-    if items:
-        out.append(
-            Finding(
-                child_id,
-                AlertKind.GROWTH_FALTERING,
-                f.severity,
-                "",
-                tuple(evidence),
-                tuple(items),
-                "; ".join(details),
-                meta.id,
-                meta.version,
-                last_on,
-            )
-        )
+    falter = faltering_finding(child_id, points, table)
+    if falter is not None:
+        out.append(falter)
     fl = table.flat
     weighed = [
         p
@@ -123,28 +246,9 @@ def velocity_findings(
                         last.on,
                     )
                 )
-    rg = table.rapid_gain
-    pts = _plausible(points, rg.column)
-    if len(pts) >= 2:
-        prev, last = pts[-2], pts[-1]
-        before, after = prev.z(rg.column), last.z(rg.column)
-        assert before is not None
-        assert after is not None
-        if last.age_days < rg.max_age_days and _delta(before, after) > rg.min_rise:
-            out.append(
-                Finding(
-                    child_id,
-                    AlertKind.RAPID_WEIGHT_GAIN,
-                    rg.severity,
-                    "",
-                    (prev.observation_id, last.observation_id),
-                    (rg.column,),
-                    change_detail(rg.column, before, after),
-                    meta.id,
-                    meta.version,
-                    last.on,
-                )
-            )
+    rapid = rapid_gain_finding(child_id, points, table)
+    if rapid is not None:
+        out.append(rapid)
     measured = [p for p in points if _is_measurement(p)]
     gap = measurement_gap_finding(
         child_id,
@@ -211,21 +315,138 @@ def measurement_gap_finding(
 # --------------------------------------------------------------------------- vectorised
 
 
-def _last_two(g: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Per child, the last two plausible values of ``column`` side by side (prev_*, last_*)."""
-    rows = np.flatnonzero(g[column].notna().to_numpy() & ~g[FLAG_OF[column]].to_numpy())
+def _valid(g: pd.DataFrame, column: str) -> npt.NDArray[np.bool_]:
+    out: npt.NDArray[np.bool_] = g[column].notna().to_numpy() & ~g[FLAG_OF[column]].to_numpy(
+        dtype=bool
+    )
+    return out
+
+
+def _birth_rows(g: pd.DataFrame, rule: FalteringRule) -> npt.NDArray[np.intp]:
+    """Per row: the row of its child's birth measurement (:func:`birth_point`), or -1."""
     codes = g[CHILD_CODE].to_numpy()
-    last = last_rows(codes, rows)
-    # the row before each child's last plausible one, when it is the same child's
-    at = np.searchsorted(rows, last) - 1
-    has_prev = at >= 0
-    has_prev[has_prev] = codes[rows[at[has_prev]]] == codes[last[has_prev]]
-    last, prev = last[has_prev], rows[at[has_prev]]
-    out = {"child_id": g["child_id"].to_numpy()[last]}
-    for suffix, picked in (("_last", last), ("_prev", prev)):
-        for name in ("observation_id", "date", "age_days", column):
-            out[name + suffix] = g[name].to_numpy()[picked]
-    return pd.DataFrame(out)
+    first = first_rows(codes, np.flatnonzero(_valid(g, "zwei")))
+    first = first[g["age_days"].to_numpy()[first] <= rule.birth_max_age_days]
+    by_code = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, dtype=np.intp)
+    by_code[codes[first]] = first
+    out: npt.NDArray[np.intp] = by_code[codes]
+    return out
+
+
+def _group_cummax(codes: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> Any:
+    return pd.Series(values).groupby(codes, sort=False).cummax().to_numpy(dtype=float)
+
+
+def _falls(
+    g: pd.DataFrame,
+    ind: FalteringIndicator,
+    rule: FalteringRule,
+    birth: npt.NDArray[np.intp],
+) -> pd.DataFrame:
+    """Per child with a finding on ``ind.column``: ev, detail and the date of the last value
+    (:func:`_faltering_item`, vectorised; the evidence row of a fall found per hit)."""
+    codes = g[CHILD_CODE].to_numpy()
+    z = g[ind.column].to_numpy(dtype=float)
+    valid = _valid(g, ind.column)
+    corrected = g["corrected"].to_numpy(dtype=bool)
+    days = g["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    last = last_rows(codes, np.flatnonzero(valid))
+    # the last row at least min_interval_days before each last value (rows by child, date)
+    keys = (codes << 32) + days
+    at = np.searchsorted(keys, (codes[last] << 32) + days[last] - ind.min_interval_days, "right")
+    at -= 1
+    has = at >= 0
+    has[has] = codes[at[has]] == codes[last[has]]
+    ref = np.full(len(last), -np.inf)
+    for basis in (False, True):
+        pick = has & (corrected[last] == basis)
+        if pick.any():
+            best = _group_cummax(codes, np.where(valid & (corrected == basis), z, -np.inf))
+            ref[pick] = best[at[pick]]
+    if ind.spaces is not None:
+        spaces = np.full(len(last), ind.spaces)
+    else:
+        b = birth[last]
+        birth_z = np.where(b >= 0, g["zwei"].to_numpy(dtype=float)[np.maximum(b, 0)], np.nan)
+        with np.errstate(invalid="ignore"):
+            spaces = np.select(
+                [np.isnan(birth_z), birth_z < rule.birth_low_z, birth_z > rule.birth_high_z],
+                [rule.spaces_birth_unknown, rule.spaces_birth_low, rule.spaces_birth_high],
+                rule.spaces_birth_mid,
+            )
+    need = np.zeros(len(last))
+    for n in np.unique(spaces).tolist():
+        need[spaces == n] = rule.min_fall(int(n))
+    with np.errstate(invalid="ignore"):
+        fall = np.isfinite(ref) & (np.round(ref - z[last], _DECIMALS) >= need)
+    below = z[last] < rule.below_z if ind.column == rule.below_column else np.zeros_like(fall)
+    hit = np.flatnonzero(fall | below)
+    oid = g["observation_id"].to_numpy()
+    evs, details = [], []
+    for i in hit.tolist():
+        r = int(last[i])
+        ev: list[Any] = []
+        text: list[str] = []
+        if fall[i]:
+            lo = int(np.searchsorted(codes, codes[r]))
+            rows = np.arange(lo, int(at[i]) + 1)
+            same = rows[valid[rows] & (corrected[rows] == corrected[r]) & (z[rows] == ref[i])]
+            k = int(same[-1])
+            ev.append(oid[k])
+            text.append(fall_detail(ind.column, float(z[k]), float(z[r]), int(spaces[i])))
+        if below[i]:
+            text.append(below_detail(ind.column, float(z[r])))
+        ev.append(oid[r])
+        evs.append(tuple(ev))
+        details.append("; ".join(text))
+    return pd.DataFrame(
+        {
+            "child_id": g["child_id"].to_numpy()[last[hit]],
+            "column": ind.column,
+            "ev": evs,
+            "detail": details,
+            "on": g["date"].to_numpy()[last[hit]],
+        }
+    )
+
+
+def _rapid_gain_frame(
+    g: pd.DataFrame, table: VelocityTable, birth: npt.NDArray[np.intp]
+) -> pd.DataFrame:
+    """:func:`rapid_gain_finding`, vectorised."""
+    rg = table.rapid_gain
+    codes = g[CHILD_CODE].to_numpy()
+    z = g[rg.column].to_numpy(dtype=float)
+    corrected = g["corrected"].to_numpy(dtype=bool)
+    last = last_rows(codes, np.flatnonzero(_valid(g, rg.column)))
+    first = birth[last]
+    ok = (first >= 0) & (first != last)
+    last, first = last[ok], first[ok]
+    ok = (g["age_days"].to_numpy()[last] <= rg.max_age_days) & (corrected[last] == corrected[first])
+    ok &= np.round(z[last] - z[first], _DECIMALS) > rg.min_rise
+    last, first = last[ok], first[ok]
+    wfl, bmi = g["zwfl"].to_numpy(dtype=float), g["zbmi"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        thin = np.where(
+            ~np.isnan(wfl),
+            ~g["fwfl"].to_numpy() & (wfl < rg.wasted_below_z),
+            ~np.isnan(bmi) & ~g["fbmi"].to_numpy() & (bmi < rg.wasted_below_z),
+        )
+    count = np.cumsum(thin)
+    keep = count[last] - count[first] == 0
+    last, first = last[keep], first[keep]
+    oid = g["observation_id"].to_numpy()
+    return _frame(
+        g["child_id"].to_numpy()[last],
+        AlertKind.RAPID_WEIGHT_GAIN,
+        rg.severity.value,
+        [(a, b) for a, b in zip(oid[first], oid[last], strict=True)],
+        [(rg.column,)] * len(last),
+        [change_detail(rg.column, a, b) for a, b in zip(z[first], z[last], strict=True)],
+        table.meta.id,
+        table.meta.version,
+        g["date"].to_numpy()[last],
+    )
 
 
 def velocity_frame(
@@ -250,33 +471,8 @@ def velocity_frame(
     frames: list[pd.DataFrame] = []
 
     f = table.faltering
-    falls = []
-    for column in f.columns:
-        pair = _last_two(g, column)
-        delta = np.round(
-            pair[f"{column}_last"].to_numpy() - pair[f"{column}_prev"].to_numpy(), _DECIMALS
-        )
-        hit = pair[delta < -f.min_drop]
-        falls.append(
-            pd.DataFrame(
-                {
-                    "child_id": hit["child_id"],
-                    "column": column,
-                    "ev": [
-                        (a, b)
-                        for a, b in zip(
-                            hit["observation_id_prev"], hit["observation_id_last"], strict=True
-                        )
-                    ],
-                    "detail": [
-                        change_detail(column, a, b)
-                        for a, b in zip(hit[f"{column}_prev"], hit[f"{column}_last"], strict=True)
-                    ],
-                    "on": hit["date_last"],
-                }
-            )
-        )
-    fall = pd.concat(falls, ignore_index=True)
+    birth = _birth_rows(g, f)
+    fall = pd.concat([_falls(g, ind, f, birth) for ind in f.indicators], ignore_index=True)
     if not fall.empty:
         grouped: Any = fall.groupby("child_id", sort=True)
         frames.append(
@@ -329,31 +525,7 @@ def velocity_frame(
             )
         )
 
-    rg = table.rapid_gain
-    pair = _last_two(g, rg.column)
-    delta = np.round(
-        pair[f"{rg.column}_last"].to_numpy() - pair[f"{rg.column}_prev"].to_numpy(), _DECIMALS
-    )
-    hit = pair[(delta > rg.min_rise) & (pair["age_days_last"].to_numpy() < rg.max_age_days)]
-    frames.append(
-        _frame(
-            hit["child_id"],
-            AlertKind.RAPID_WEIGHT_GAIN,
-            rg.severity.value,
-            [
-                (a, b)
-                for a, b in zip(hit["observation_id_prev"], hit["observation_id_last"], strict=True)
-            ],
-            [(rg.column,)] * len(hit),
-            [
-                change_detail(rg.column, a, b)
-                for a, b in zip(hit[f"{rg.column}_prev"], hit[f"{rg.column}_last"], strict=True)
-            ],
-            meta.id,
-            meta.version,
-            hit["date_last"].to_numpy(),
-        )
-    )
+    frames.append(_rapid_gain_frame(g, table, birth))
     frames.append(_gap_frame(g, children, table, as_of))
     frames = [x for x in frames if not x.empty]
     return pd.concat(frames, ignore_index=True) if frames else findings_to_frame(())

@@ -1,8 +1,11 @@
 """A centre's measurements in WHO Anthro's CSV layout (:mod:`healthbridge.exchange.anthro_export`).
 
-The rows identify children (``id`` is the Patient id), so the centre's children are read back
-through the Transaction API with the caller's context first: the access layer's read hooks see
-every child exported and may refuse.
+The rows identify children (``id`` is the Patient id), so the centre's children are searched
+through the Transaction API with the caller's context: the store's reach (docs/access.md)
+decides which of them are exported — a paediatrician gets only the children shared with their
+organisation — and the export is audited naming every child in the file
+(:func:`healthbridge.access.auditing.record_access`). A health manager or centre staff member
+asking for another centre is refused (403).
 """
 
 from __future__ import annotations
@@ -12,6 +15,10 @@ from typing import Final
 
 import pandas as pd
 
+from healthbridge.access.auditing import record_access
+from healthbridge.access.control import principal_of
+from healthbridge.access.errors import PermissionDeniedError
+from healthbridge.access.tokens import Role
 from healthbridge.district.gather import gather
 from healthbridge.errors import BadRequestError
 from healthbridge.exchange.anthro_export import anthro_csv
@@ -19,6 +26,8 @@ from healthbridge.store.hooks import RequestContext
 from healthbridge.store.repository import Repository
 
 _CHUNK: Final = 100
+#: Roles that export only their own centre's children (their reach is their centre's).
+CENTRE_ROLES: Final = frozenset({Role.HEALTH_MANAGER, Role.CENTRE_STAFF})
 
 
 def centre_id(reference: str) -> str:
@@ -41,18 +50,39 @@ def centre_measurements(
     oid = centre_id(centre)
     with repo.transaction(context, write=False) as txn:
         txn.read("Organization", oid)  # 404 / 410 for an unknown centre
+        who = principal_of(txn)
+        if (
+            who is not None
+            and who.role in CENTRE_ROLES
+            and who.organization != f"Organization/{oid}"
+        ):
+            raise PermissionDeniedError(
+                f"Role {who.role.value} exports only the children of its own centre"
+            )
     frames = gather(repo)
-    children = frames.children.loc[frames.children["centre"] == oid, "child_id"].tolist()
+    enrolled = frames.children.loc[frames.children["centre"] == oid, "child_id"].tolist()
+    children: list[str] = []
     with repo.transaction(context, write=False) as txn:
-        for i in range(0, len(children), _CHUNK):
-            chunk = children[i : i + _CHUNK]
-            txn.search_params("Patient", [("_id", ",".join(chunk)), ("_count", str(len(chunk)))])
-    rows = frames.measurements.loc[frames.measurements["child_id"].isin(children)]
+        # the store's reach decides which of them the caller may export (docs/access.md)
+        for i in range(0, len(enrolled), _CHUNK):
+            chunk = enrolled[i : i + _CHUNK]
+            found = txn.search_params(
+                "Patient", [("_id", ",".join(chunk)), ("_count", str(len(chunk)))]
+            )
+            children += [m.id for m in found.matches]
+        rows = _in_period(
+            frames.measurements.loc[frames.measurements["child_id"].isin(children)], start, end
+        )
+        record_access(txn, "export", [f"Patient/{c}" for c in sorted(set(rows["child_id"]))])
+    return rows.sort_values(["child_id", "date"], kind="stable").reset_index(drop=True)
+
+
+def _in_period(rows: pd.DataFrame, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
     if start is not None:
         rows = rows.loc[rows["date"] >= pd.Timestamp(start)]
     if end is not None:
         rows = rows.loc[rows["date"] <= pd.Timestamp(end)]
-    return rows.sort_values(["child_id", "date"], kind="stable").reset_index(drop=True)
+    return rows
 
 
 def centre_anthro_csv(

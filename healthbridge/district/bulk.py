@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from healthbridge import terminology as t
+from healthbridge.access.auditing import record_access
+from healthbridge.access.control import CHILD_TYPES
 from healthbridge.errors import BadRequestError, ForbiddenError, NotFoundError
 from healthbridge.fhir import r4
 from healthbridge.store.hooks import RequestContext
@@ -67,9 +69,15 @@ PATIENT_COMPARTMENT: Final[dict[str, str | None]] = {
     "ServiceRequest": "patient",
 }
 #: Types never exported at system level (not stored records).
-_NOT_EXPORTED: Final = frozenset({"Bundle", "CapabilityStatement", "OperationOutcome"})
+#: Not exported by default: containers, and audit records (not the children's data; only the
+#: admin reads them, through the API).
+_NOT_EXPORTED: Final = frozenset(
+    {"Bundle", "CapabilityStatement", "OperationOutcome", "AuditEvent"}
+)
 OUTPUT_FORMATS: Final = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
 _PAGE: Final = 1000
+#: Default lifetime of an export's files (``settings.bulk_export_ttl_hours``).
+DEFAULT_TTL: Final = dt.timedelta(hours=24)
 _CHUNK: Final = 100
 
 
@@ -109,7 +117,7 @@ def exportable_types(level: Level) -> tuple[str, ...]:
     """The default ``_type`` list of a level."""
     if level == "system":
         return tuple(t for t in r4.SUPPORTED_TYPES if t not in _NOT_EXPORTED)
-    return tuple(PATIENT_COMPARTMENT)
+    return tuple(t for t in PATIENT_COMPARTMENT if t not in _NOT_EXPORTED)
 
 
 def parse_types(value: str | None, level: Level) -> tuple[str, ...]:
@@ -158,18 +166,32 @@ def parse_type_filters(values: Sequence[str], types: Sequence[str]) -> tuple[Typ
 
 
 def _principal(context: RequestContext) -> str | None:
-    principal: Any = context.principal  # the access layer may put a Principal object here
-    if principal is None or isinstance(principal, str):
-        return principal
-    return str(getattr(principal, "subject", None) or getattr(principal, "id", None) or principal)
+    """The requester an export is bound to: the whole principal — issuer, subject, role and
+    organisation — so another token of the same subject (another role or organisation, or
+    another issuer's user of the same name) cannot fetch the files."""
+    who: Any = getattr(context.access, "principal", None)
+    if who is not None:
+        role = getattr(who.role, "value", who.role)
+        return json.dumps([who.issuer, who.subject, role, who.organization])
+    principal: Any = context.principal  # internal callers: a name and roles
+    if principal is None:
+        return None
+    name = str(
+        principal
+        if isinstance(principal, str)
+        else getattr(principal, "subject", None) or getattr(principal, "id", None) or principal
+    )
+    return json.dumps([name, sorted(context.roles)])
 
 
 class BulkExporter:
     """Starts, tracks, cancels and serves export jobs stored under ``root``."""
 
-    def __init__(self, repo: Repository, root: Path) -> None:
+    def __init__(self, repo: Repository, root: Path, *, ttl: dt.timedelta = DEFAULT_TTL) -> None:
         self.repo = repo
         self.root = root
+        #: how long a finished export's files are kept (then 404 and deleted)
+        self.ttl = ttl
         self._live: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
@@ -207,6 +229,9 @@ class BulkExporter:
                 ),
             }
         )
+        if not live and self._expired(job):
+            shutil.rmtree(self._dir(job_id), ignore_errors=True)
+            raise NotFoundError(f"Export job {job_id!r} not found (expired)")
         if job.state == "in-progress" and not live:
             job = replace(
                 job,
@@ -214,6 +239,30 @@ class BulkExporter:
                 error="The export was interrupted (server restart); start a new export",
             )
         return job
+
+    def _expired(self, job: ExportJob, now: dt.datetime | None = None) -> bool:
+        started = dt.datetime.fromisoformat(job.transaction_time)
+        return (now or dt.datetime.now(dt.UTC)) - started > self.ttl
+
+    def purge_expired(self) -> int:
+        """Delete the files of every expired export that is not running; how many."""
+        if not self.root.is_dir():
+            return 0
+        with self._lock:
+            live = set(self._live)
+        removed = 0
+        for folder in self.root.iterdir():
+            if folder.name in live or not (folder / "job.json").is_file():
+                continue
+            try:
+                started = json.loads((folder / "job.json").read_text("utf-8"))["transaction_time"]
+                expired = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(started) > self.ttl
+            except (OSError, ValueError, KeyError):
+                continue
+            if expired:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        return removed
 
     def owned(self, job_id: str, context: RequestContext) -> ExportJob:
         """The job, if ``context`` is the requester that started it (else 403)."""
@@ -241,7 +290,9 @@ class BulkExporter:
         group: str | None = None,
         type_filters: Sequence[TypeFilter] = (),
     ) -> ExportJob:
-        """Create the job and start its thread; returns at once."""
+        """Create the job and start its thread; returns at once (expired exports of anyone
+        are deleted first)."""
+        self.purge_expired()
         if group is not None:
             with self.repo.transaction(context, write=False) as txn:
                 txn.read("Organization", group)  # 404 / 410 for an unknown centre
@@ -300,6 +351,7 @@ class BulkExporter:
         exported = 0
         with self.repo.transaction(context, write=False) as txn:
             members = None if job.level == "system" else self._members(txn, job)
+            exported_children: dict[str, None] = {}
             for rtype in job.types:
                 count = 0
                 path = folder / f"{rtype}.ndjson"
@@ -309,12 +361,17 @@ class BulkExporter:
                             return outputs
                         out.write(json.dumps(stored.resource, ensure_ascii=False) + "\n")
                         count += 1
+                        if rtype in CHILD_TYPES:
+                            exported_children[stored.reference] = None
                 if count:
                     outputs.append({"type": rtype, "count": count})
                     exported += count
                     self._save(replace(job, exported=exported))
                 else:
                     path.unlink()
+            # the records that left the API, recorded with the request's AuditEvents (which
+            # also name the children they belong to)
+            record_access(txn, "export", exported_children)
         return outputs
 
     def _members(self, txn: Transaction, job: ExportJob) -> list[str]:

@@ -17,6 +17,7 @@ figures of DOMAIN.md §6); this module only chooses their inputs:
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any, Final
 
 import numpy as np
@@ -24,6 +25,7 @@ import pandas as pd
 
 from healthbridge.clinical.ruleset import RuleSet, load_ruleset
 from healthbridge.district.gather import DistrictFrames
+from healthbridge.errors import BadRequestError
 from healthbridge.reports.coverage import CoverageInputs, coverage_table
 from healthbridge.reports.prevalence import (
     WHO_GROUPINGS,
@@ -31,11 +33,31 @@ from healthbridge.reports.prevalence import (
     latest_per_child,
     prevalence_table,
 )
+from healthbridge.reports.suppression import suppress_small_cells
 
 #: The rule set whose vaccination table gives the due ages (docs/clinical_rules.md).
 DEFAULT_RULESET: Final = ("cn-child-health", "2026.1", "CN")
 NOT_ENROLLED: Final = "none"
 PREVALENCE_GROUPINGS: Final = (*WHO_GROUPINGS, ("centre",))
+#: Report dates the reports compute with: the period arithmetic (``as_of`` − 364 days, ages)
+#: and pandas' nanosecond timestamps (years 1677–2262) hold every day of this range.
+EARLIEST_REPORT_DATE: Final = dt.date(1900, 1, 1)
+LATEST_REPORT_DATE: Final = dt.date(2199, 12, 31)
+
+
+def check_report_dates(
+    as_of: dt.date, period_start: dt.date | None = None, *, name: str = "as_of"
+) -> None:
+    """400 (:class:`BadRequestError`) unless the report dates are in the supported range
+    (``name``: the parameter ``as_of`` is called in the request)."""
+    for param, day in ((name, as_of), ("period_start", period_start)):
+        if day is not None and not EARLIEST_REPORT_DATE <= day <= LATEST_REPORT_DATE:
+            raise BadRequestError(
+                f"报告日期 {param}={day.isoformat()} 超出范围"
+                f"（{EARLIEST_REPORT_DATE.isoformat()} 至 {LATEST_REPORT_DATE.isoformat()}）/ "
+                f"The report date {param}={day.isoformat()} is out of range "
+                f"({EARLIEST_REPORT_DATE.isoformat()} to {LATEST_REPORT_DATE.isoformat()})"
+            )
 
 
 def default_period_start(as_of: dt.date) -> dt.date:
@@ -65,10 +87,45 @@ def prevalence_report(
     convention: str = "who",
 ) -> PrevalenceReport:
     """WHO-style prevalences and z-score summaries for the district."""
-    return prevalence_table(
+    check_report_dates(as_of, period_start)
+    report = prevalence_table(
         prevalence_input(frames, as_of=as_of, period_start=period_start),
         convention=convention,
         groupings=PREVALENCE_GROUPINGS,
+    )
+    return suppress_prevalence(report)
+
+
+def suppress_prevalence(report: PrevalenceReport) -> PrevalenceReport:
+    """The report with its groups of 1–2 children suppressed (:mod:`healthbridge.reports.
+    suppression`): what the API, the CSV files and the district page show."""
+    return replace(
+        report,
+        prevalence=suppress_small_cells(
+            report.prevalence,
+            size="n",
+            counts=("n", "cases"),
+            derived=("prevalence", "se", "ci_lower", "ci_upper"),
+        ),
+        zscores=suppress_small_cells(
+            report.zscores,
+            size="n",
+            counts=("n",),
+            derived=("mean", "sd", "se", "ci_lower", "ci_upper"),
+        ),
+    )
+
+
+def suppress_coverage(table: pd.DataFrame) -> pd.DataFrame:
+    """Coverage figures with the groups of 1–2 children suppressed (centre counts are not
+    children and are kept)."""
+    applies = table["unit"] == "child" if "unit" in table.columns else None
+    return suppress_small_cells(
+        table,
+        size="denominator",
+        counts=("numerator", "denominator"),
+        derived=("rate", "ci_lower", "ci_upper"),
+        applies=applies,
     )
 
 
@@ -141,12 +198,14 @@ def coverage_report(
     population: int | None = None,
 ) -> pd.DataFrame:
     """Coverage figures for the district and per centre (Wilson intervals)."""
-    return coverage_table(
+    check_report_dates(as_of, period_start)
+    table = coverage_table(
         coverage_inputs(frames, population=population),
         as_of=as_of,
         period_start=period_start,
         grace_days=grace_days,
     )
+    return suppress_coverage(table)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

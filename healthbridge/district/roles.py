@@ -25,6 +25,8 @@ IMPORT_ROLES: Final = frozenset(
 EXPORT_ROLES: Final = frozenset(
     {Role.HEALTH_MANAGER, Role.CENTRE_STAFF, Role.PAEDIATRICIAN, Role.SYSTEM, Role.ADMIN}
 )
+#: The WHO Anthro CSV holds only children's rows: the roles that have children in reach.
+ANTHRO_EXPORT_ROLES: Final = EXPORT_ROLES - {Role.ADMIN}
 
 
 def caller_roles(context: RequestContext) -> frozenset[str]:

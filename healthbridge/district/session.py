@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Table, func, select
 
-from healthbridge.errors import FhirError, Issue
+from healthbridge.errors import FhirError, ForbiddenError, Issue
 from healthbridge.exchange.session_bundle import (
     SID_SESSION_IMPORT,
     SessionResource,
@@ -281,6 +281,43 @@ def _write_session(
     return len(items), total - len(items)
 
 
+def session_parties(
+    repo: Repository, context: RequestContext, centre: str | None, performer: str | None
+) -> tuple[str | None, str | None]:
+    """The session's centre and performer, checked against the caller (403 otherwise).
+
+    For staff (health manager, centre staff, paediatrician) the centre defaults to — and must
+    be — their organisation, and the performer defaults to their PractitionerRole (the token's
+    ``fhirUser``) and must be it or its Practitioner: a form cannot put another centre or
+    another person's name on the measurements. Internal work and the system and admin roles
+    keep what they send.
+    """
+    from healthbridge.access.authn import PRACTITIONER_ROLES
+    from healthbridge.access.control import principal_of
+
+    with repo.transaction(context, write=False, plain=True) as txn:
+        who = principal_of(txn)
+        if who is None or who.role not in PRACTITIONER_ROLES:
+            return centre, performer
+        if centre not in (None, who.organization):
+            raise ForbiddenError(
+                f"导入只能记在本机构 {who.organization} / A session is recorded for your own "
+                f"organisation ({who.organization}), not {centre}"
+            )
+        mine = {who.fhir_user} if who.fhir_user else set()
+        if who.fhir_user and who.fhir_user.startswith("PractitionerRole/"):
+            with txn.as_server():
+                role = txn.read("PractitionerRole", who.fhir_user.partition("/")[2]).resource
+            practitioner = (role or {}).get("practitioner") or {}
+            if isinstance(practitioner.get("reference"), str):
+                mine.add(practitioner["reference"])
+        if performer is not None and performer not in mine:
+            raise ForbiddenError(
+                f"测量者只能是您本人 / The performer must be yourself, not {performer}"
+            )
+        return who.organization, performer or who.fhir_user
+
+
 def import_session_file(
     repo: Repository,
     context: RequestContext,
@@ -292,6 +329,9 @@ def import_session_file(
     today: dt.date | None = None,
 ) -> ImportOutcome:
     """Validate, match and write one session file (see module docstring)."""
+    centre_reference, performer_reference = session_parties(
+        repo, context, centre_reference, performer_reference
+    )
     table = read_session(content, filename)
     identifiers = {
         _text(cells["identifier"])

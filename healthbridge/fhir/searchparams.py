@@ -10,6 +10,7 @@ CapabilityStatement and rejected as unknown when used.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -255,11 +256,28 @@ def _references(node: Node) -> Iterable[dict[str, Any]]:
         yield {"target_type": None, "target_id": None, "url": ref}
 
 
+def index_number(value: Any) -> float | None:
+    """A JSON number as the index's double, None when it does not fit one.
+
+    FHIR decimals are arbitrary precision (R4 §2.24.0.1 ``decimal``; HAPI stores them as
+    ``BigDecimal``): a valid number beyond a double's range (±1.8e308, e.g. 400 digits) is
+    stored as sent, only its index row is left out, so a numeric search does not find it.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _quantities(node: Node) -> Iterable[dict[str, Any]]:
     value = node.value
-    if isinstance(value, dict) and isinstance(value.get("value"), int | float):
+    number = index_number(value.get("value")) if isinstance(value, dict) else None
+    if isinstance(value, dict) and number is not None:
         yield {
-            "value": float(value["value"]),
+            "value": number,
             "system": value.get("system"),
             "code": value.get("code") or value.get("unit"),
         }
@@ -329,8 +347,9 @@ def _quantity_rows(code: str, node: Node, out: list[dict[str, Any]]) -> None:
 
 
 def _number_rows(code: str, node: Node, out: list[dict[str, Any]]) -> None:
-    if isinstance(node.value, int | float) and not isinstance(node.value, bool):
-        out.append({"param": code, "value": float(node.value)})
+    number = index_number(node.value)
+    if number is not None:
+        out.append({"param": code, "value": number})
 
 
 def _uri_rows(code: str, node: Node, out: list[dict[str, Any]]) -> None:

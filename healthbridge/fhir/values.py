@@ -70,9 +70,18 @@ def date_range(text: str) -> tuple[str, str]:
     if tz and tz != "Z":
         sign = 1 if tz[0] == "+" else -1
         offset = timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6]))
-        low = low - sign * offset
-    high = low + span - timedelta(microseconds=1)
+        low = _shift(low, -sign * offset)
+    high = _shift(low, span - timedelta(microseconds=1))
     return _fmt(low), _fmt(high)
+
+
+def _shift(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, held at the calendar's ends (year 1 / 9999) instead of overflowing
+    (e.g. ``9999-12-31T23:59:59Z`` + its one-second span, or ``0001-01-01T00:00+08:00`` in UTC)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return datetime.max if delta > timedelta(0) else datetime.min
 
 
 def instant_now() -> datetime:

@@ -26,7 +26,7 @@ from importlib.resources import files
 from typing import Any
 
 from healthbridge import terminology as t
-from healthbridge.clinical.alerts import ActionType, AlertAction, Finding, OpenAlert
+from healthbridge.clinical.alerts import ActionType, AlertAction, ClearReason, Finding, OpenAlert
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vocab import AlertKind, Severity, SubjectType
 from healthbridge.errors import GoneError, NotFoundError
@@ -37,6 +37,9 @@ FLAG_PROFILE = f"{t.CANONICAL_BASE}/StructureDefinition/hb-alert-flag"
 TASK_PROFILE = f"{t.CANONICAL_BASE}/StructureDefinition/hb-review-task"
 SEVERITY_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/alert-severity"
 FLAG_DETAIL = "http://hl7.org/fhir/StructureDefinition/flag-detail"
+#: Why an inactive alert Flag was closed (Flag has no status reason in R4): ``resolved``,
+#: ``duplicate`` or ``rule-revised`` (:class:`~healthbridge.clinical.alerts.ClearReason`).
+CLOSE_REASON_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/alert-close-reason"
 CS_TASK_KIND = f"{t.CANONICAL_BASE}/CodeSystem/task-kind"
 #: Task statuses that still need someone's action (the worklist).
 OPEN_TASK_STATUSES = ("requested", "received", "accepted", "ready", "in-progress", "on-hold")
@@ -252,9 +255,19 @@ def open_alerts(
                 tuple(values.get("evidence", "").split()),
                 tuple(values.get("items", "").split()),
                 values.get("detail", ""),
+                values.get("rule", ""),
             )
         )
     return tuple(out)
+
+
+def current_rules(ruleset: RuleSet) -> frozenset[str]:
+    """``rule_id@version`` of every table in use (as findings record them), for
+    :func:`~healthbridge.clinical.alerts.reconcile`'s ``current_rules``."""
+    keys = {f"{m.id}@{m.version}" for m in ruleset.tables()}
+    n = ruleset.nutrition.meta
+    keys.add(f"{n.id}@{n.version}/{ruleset.nutrition_convention.id}")
+    return frozenset(keys)
 
 
 def apply_actions(
@@ -345,25 +358,38 @@ def _clear(
     txn: Transaction, action: AlertAction, as_of: date, now: str, cache: dict[str, Resource]
 ) -> None:
     assert action.alert_id is not None
+    reason = action.reason or ClearReason.RESOLVED
     flag = dict(_current(txn, "Flag", action.alert_id, cache) or {})
     flag["status"] = "inactive"
     flag["period"] = {**(flag.get("period") or {}), "end": as_of.isoformat()}
+    flag["extension"] = [
+        *(e for e in flag.get("extension") or () if e.get("url") != CLOSE_REASON_EXTENSION),
+        {"url": CLOSE_REASON_EXTENSION, "valueCode": reason.value},
+    ]
     txn.update("Flag", action.alert_id, flag)
     task_id = f"review-{action.alert_id}"
     found = _current(txn, "Task", task_id, cache)
     if found is None:  # nothing to record without a Task
         return
     task = dict(found)
-    reason = action.reason.value if action.reason is not None else "resolved"
-    text = f"Condition cleared on {as_of.isoformat()} ({reason})."
-    task["output"] = [
-        *(task.get("output") or []),
-        {"type": {"text": "condition-cleared"}, "valueString": text},
-    ]
-    task["businessStatus"] = {"text": "condition-cleared"}
+    retired = reason is ClearReason.RULE_REVISED
+    if retired:
+        rule = inputs(task).get("rule", "")
+        text = (
+            f"Retired on {as_of.isoformat()}: raised by {rule}, since revised; the current "
+            "rules do not raise it. 规则已修订，当前规则不再提示此项。"
+        )
+        output = "alert-retired"
+    else:
+        text = f"Condition cleared on {as_of.isoformat()} ({reason.value})."
+        output = "condition-cleared"
+    task["output"] = [*(task.get("output") or []), {"type": {"text": output}, "valueString": text}]
+    task["businessStatus"] = {"text": output}
     task["lastModified"] = now
     if task.get("status") in OPEN_TASK_STATUSES:
-        task["status"] = "completed"
+        task["status"] = "cancelled" if retired else "completed"
+        if retired:
+            task["statusReason"] = {"text": text}
     txn.update("Task", task_id, task)
 
 

@@ -41,7 +41,7 @@ from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vocab import SubjectType
 from healthbridge.pipeline import dbframes as dbf
 from healthbridge.pipeline import extract as x
-from healthbridge.pipeline.alerts import Routing, apply_actions, open_alerts
+from healthbridge.pipeline.alerts import Routing, apply_actions, current_rules, open_alerts
 from healthbridge.pipeline.engine import child_routing, is_health_manager, now_instant
 from healthbridge.pipeline.errors import PipelineConfigError
 from healthbridge.pipeline.scoring import score_columns
@@ -147,7 +147,16 @@ def _children(conn: Connection) -> dict[str, x.ChildInfo]:
     return patients
 
 
-def _children_frame(patients: dict[str, x.ChildInfo]) -> pd.DataFrame:
+def _altitudes(conn: Connection) -> x.Altitudes:
+    """Location altitudes (``position.altitude``) for the anaemia thresholds."""
+    raw = dbf.fields(conn, "Location", {"doc": "$"})
+    return x.altitudes(dbf.parse(raw["doc"].tolist()))
+
+
+def _children_frame(
+    patients: dict[str, x.ChildInfo], altitudes: x.Altitudes | None = None
+) -> pd.DataFrame:
+    at = altitudes or x.Altitudes({}, {})
     rows = [
         (
             i.child_id,
@@ -156,6 +165,7 @@ def _children_frame(patients: dict[str, x.ChildInfo]) -> pd.DataFrame:
             i.centre_id,
             i.class_id,
             i.gestational_weeks,
+            at.of(i),
             i.maternal_hbsag,
             i.birth_weight_g,
         )
@@ -170,6 +180,7 @@ def _children_frame(patients: dict[str, x.ChildInfo]) -> pd.DataFrame:
             "centre_id",
             "class_id",
             "gestational_weeks",
+            "altitude_m",
             "maternal_hbsag",
             "birth_weight_g",
         ),
@@ -392,6 +403,7 @@ def _growth(sessions: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
         flag = pd.to_numeric(scores[c], errors="coerce").astype(float)
         growth[c] = (flag.notna() & (flag != 0)).to_numpy()
     growth["weight"] = sessions["weight"].astype(float).to_numpy()
+    growth["corrected"] = scores["corrected"].to_numpy(dtype=bool)
     return growth
 
 
@@ -883,13 +895,14 @@ def _read_district(repository: Repository, workers: int, source: Source) -> Dist
             )
         use_table = source == "table" or (source == "auto" and current)
         patients = _table_patients(conn) if use_table else None
+        altitudes = _altitudes(conn)
     if patients is None:
         inputs = _from_documents(repository, workers)
-        children = _children_frame(inputs.patients)
+        children = _children_frame(inputs.patients, altitudes)
         assert inputs.observations is not None
         observed = _observation_frames(inputs.observations, children, inputs.n_observations)
         return _read_rest(engine, inputs, children, lambda: observed, "documents")
-    children = _children_frame(patients)
+    children = _children_frame(patients, altitudes)
     known = set(patients)
     if workers <= 1 or not _shareable(repository):
         with engine.connect() as conn:
@@ -1043,13 +1056,16 @@ def evaluate_database(
             if rtype == "Organization":
                 subjects.add((SubjectType.CENTRE, rid))
         planned: list[tuple[tuple[SubjectType, str], tuple[AlertAction, ...]]] = []
+        rules = current_rules(ruleset)
         for key in sorted(subjects):
             stype, sid = key
             ref = f"{'Organization' if stype is SubjectType.CENTRE else 'Patient'}/{sid}"
             current: tuple[OpenAlert, ...] = open_alerts(sid, d.flags.get(ref, []), d.tasks)
             report.open_alerts += len(current)
             kinds = CENTRE_KINDS if stype is SubjectType.CENTRE else CHILD_KINDS
-            actions = reconcile(sid, current, by_subject.get(key, []), evaluated_kinds=kinds)
+            actions = reconcile(
+                sid, current, by_subject.get(key, []), evaluated_kinds=kinds, current_rules=rules
+            )
             if actions:
                 planned.append((key, actions))
                 report.actions.update(a.action.value for a in actions)

@@ -12,6 +12,7 @@ record (a centre's last days of morning checks for a cluster evaluation).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +33,7 @@ from healthbridge.clinical.records import ChildRecord
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import GoneError, NotFoundError
 from healthbridge.pipeline import extract as x
-from healthbridge.pipeline.alerts import Routing, apply_actions, open_alerts
+from healthbridge.pipeline.alerts import Routing, apply_actions, current_rules, open_alerts
 from healthbridge.pipeline.scoring import (
     Scored,
     is_derived,
@@ -250,6 +251,7 @@ class Pipeline:
             record["Immunization"],
             record["QuestionnaireResponse"],
             scored.points,
+            child_altitude(txn, info),
         )
         findings = evaluate_child(inputs, self.ruleset, as_of)
         cid = info.child_id
@@ -264,7 +266,11 @@ class Pipeline:
             if (fid := x.ref_id(task.get("focus"), "Flag")) is not None
         }
         actions = reconcile(
-            cid, open_alerts(cid, flags, tasks), findings, evaluated_kinds=CHILD_KINDS
+            cid,
+            open_alerts(cid, flags, tasks),
+            findings,
+            evaluated_kinds=CHILD_KINDS,
+            current_rules=current_rules(self.ruleset),
         )
         if actions:
             manager = health_manager(txn, info.centre_id) if info.centre_id else None
@@ -345,7 +351,11 @@ class Pipeline:
         ref = f"Organization/{centre_id}"
         flags, tasks = _alerts_of(txn, ref)
         actions = reconcile(
-            centre_id, open_alerts(centre_id, flags, tasks), findings, evaluated_kinds=CENTRE_KINDS
+            centre_id,
+            open_alerts(centre_id, flags, tasks),
+            findings,
+            evaluated_kinds=CENTRE_KINDS,
+            current_rules=current_rules(self.ruleset),
         )
         if actions:
             routing = Routing(health_manager(txn, centre_id), None)
@@ -359,6 +369,7 @@ def build_record(
     immunizations: list[dict[str, Any]],
     responses: list[dict[str, Any]],
     points: tuple[Any, ...],
+    altitude_m: float | None = None,
 ) -> ChildRecord:
     """The :class:`ChildRecord` of one child from its resources and scored growth points."""
     return ChildRecord(
@@ -368,6 +379,7 @@ def build_record(
         centre_id=info.centre_id,
         class_id=info.class_id,
         gestational_weeks=info.gestational_weeks,
+        altitude_m=altitude_m,
         growth=points,
         checkups=tuple(x.checkups(encounters)),
         doses=tuple(x.doses(immunizations)),
@@ -378,6 +390,26 @@ def build_record(
         maternal_hbsag=info.maternal_hbsag,
         birth_weight_g=info.birth_weight_g,
     )
+
+
+def child_altitude(txn: Transaction, info: x.ChildInfo) -> float | None:
+    """Metres above sea level where the child is cared for (:meth:`.extract.Altitudes.of`):
+    the class Location's ``position.altitude``, else the centre's managed Locations'."""
+    if info.class_id is None and info.centre_id is None:
+        return None
+    found: list[dict[str, Any]] = []
+    if info.class_id is not None:
+        with contextlib.suppress(NotFoundError, GoneError):
+            found.append(txn.read("Location", info.class_id).resource or {})
+    if info.centre_id is not None:
+        found += [
+            s.resource
+            for s in search_all(
+                txn, "Location", [("organization", f"Organization/{info.centre_id}")]
+            )
+            if s.resource
+        ]
+    return x.altitudes(found).of(info)
 
 
 def _alerts_of(

@@ -412,3 +412,45 @@ def _answers(items: Sequence[Resource]) -> Iterable[tuple[str, Any]]:
             if "valueBoolean" in answer:
                 yield str(item.get("linkId")), answer["valueBoolean"]
         yield from _answers(item.get("item") or ())
+
+
+@dataclass(frozen=True, slots=True)
+class Altitudes:
+    """Metres above sea level from ``Location.position.altitude`` (FHIR R4 §Location): by
+    Location id, and per centre (Organization id) the first of its managed Locations (by id)
+    that has one (the centre's site)."""
+
+    by_location: dict[str, float]
+    by_centre: dict[str, float]
+
+    def of(self, child: ChildInfo) -> float | None:
+        """The altitude where the child is cared for: its class Location's, else its centre's
+        site; ``None`` when unknown (no Hb altitude adjustment)."""
+        if child.class_id is not None and child.class_id in self.by_location:
+            return self.by_location[child.class_id]
+        if child.centre_id is not None:
+            return self.by_centre.get(child.centre_id)
+        return None
+
+
+def location_altitude(location: Resource) -> float | None:
+    value = (location.get("position") or {}).get("altitude")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def altitudes(locations: Iterable[Resource]) -> Altitudes:
+    """:class:`Altitudes` of the Locations (inactive ones included: a class is still where it
+    is)."""
+    by_location: dict[str, float] = {}
+    by_centre: dict[str, float] = {}
+    for loc in sorted(locations, key=lambda r: str(r.get("id"))):
+        altitude = location_altitude(loc)
+        if altitude is None:
+            continue
+        by_location[str(loc.get("id"))] = altitude
+        centre = ref_id(loc.get("managingOrganization"), "Organization")
+        if centre is not None:
+            by_centre.setdefault(centre, altitude)
+    return Altitudes(by_location, by_centre)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 import growth_standards as gs
@@ -69,15 +70,41 @@ def session_columns(child: ChildInfo, sessions: Sequence[Session]) -> dict[str, 
     }
 
 
+#: z columns rounded to 2 decimals after scoring: WHO's anthro/anthroplus report and flag z to
+#: 2 decimals (growth_standards flags the rounded value), so the rules, the derived Observations
+#: and the flags all read the same number a clinician sees ("5.00" is not flagged).
+_Z_COLUMNS = ("zwei", "zlen", "zwfl", "zbmi", "zhc")
+
+
 def score_columns(columns: dict[str, list[Any]]) -> pd.DataFrame:
-    """Score input columns (corrected age for preterm children)."""
+    """Score input columns (corrected age for preterm children); z rounded to 2 decimals and
+    ``corrected`` (scored at a corrected age) added."""
     frame = pd.DataFrame(columns).astype(
         {"weight_kg": float, "lenhei_cm": float, "headc_cm": float, "gestational_age_weeks": float}
     )
-    return gs.score(frame, corrected_age=True)
+    scores = gs.score(frame, corrected_age=True)
+    for column in _Z_COLUMNS:
+        scores[column] = gs.round_z(scores[column].to_numpy(dtype=float))
+    cage = scores["cage_days"].to_numpy(dtype=float)
+    age = frame["age_days"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        scores["corrected"] = ~np.isnan(cage) & (cage != age)
+    return scores
 
 
-_POINT_COLUMNS = ("zwei", "zlen", "zwfl", "zbmi", "zhc", "fwei", "flen", "fwfl", "fbmi", "fhc")
+_POINT_COLUMNS = (
+    "zwei",
+    "zlen",
+    "zwfl",
+    "zbmi",
+    "zhc",
+    "fwei",
+    "flen",
+    "fwfl",
+    "fbmi",
+    "fhc",
+    "corrected",
+)
 
 
 def point_columns(scores: pd.DataFrame) -> dict[str, list[Any]]:
@@ -116,6 +143,7 @@ def points_from_columns(
                 fbmi=bool(_num(cols["fbmi"][i])),
                 fhc=bool(_num(cols["fhc"][i])),
                 weight=s.weight_kg,
+                corrected=bool(cols["corrected"][i]),
             )
         )
     return tuple(out)

@@ -17,6 +17,8 @@ from starlette.responses import RedirectResponse, Response
 
 def mount(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to ``app``."""
+    from healthbridge.api.errors import audit_refusal
+    from healthbridge.errors import ForbiddenError, NotFoundError
     from healthbridge.web import pages, pages_centre, pages_district, pages_doctor, pages_parent
     from healthbridge.web.auth import LoginRequiredError, PageForbiddenError, PageNotFoundError
     from healthbridge.web.common import page
@@ -31,11 +33,12 @@ def mount(app: FastAPI) -> None:
         return RedirectResponse("/app/login", status_code=303)
 
     async def forbidden(request: Request, exc: Exception) -> Response:
-        del exc
+        await audit_refusal(request, ForbiddenError(str(exc) or "forbidden"))
         return page(request, None, "error.html", status=403, message="error.forbidden")
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        del exc
+        text = str(exc) if "not found" in str(exc) else f"{exc} not found"
+        await audit_refusal(request, NotFoundError(text))
         return page(request, None, "error.html", status=404, message="error.not_found")
 
     app.add_exception_handler(LoginRequiredError, login_required)

@@ -62,9 +62,9 @@ def guard_child(txn: Transaction, patient_id: str) -> dict[str, Any]:
     try:
         patient = txn.read("Patient", patient_id).resource
     except (NotFoundError, GoneError) as exc:
-        raise PageNotFoundError(patient_id) from exc
+        raise PageNotFoundError(f"Patient/{patient_id}") from exc
     if patient is None:
-        raise PageNotFoundError(patient_id)
+        raise PageNotFoundError(f"Patient/{patient_id}")
     return patient
 
 

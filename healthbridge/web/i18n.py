@@ -257,6 +257,12 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         "本页仅显示汇总数字，不含可识别儿童身份的信息。",
         "Aggregate figures only; no child can be identified on this page.",
     ),
+    "district.suppressed_note": (
+        "“<3”：该组仅 1–2 名儿童，为保护隐私不显示人数及据此计算的比例和置信区间"
+        "（CSV 与接口同样处理）。",
+        "“<3”: a group of only 1–2 children; its counts and the figures computed from them are "
+        "not shown, to protect privacy (the same in the CSV files and the API).",
+    ),
     "footer": (
         "生长评价依据 WHO 儿童生长标准；仅供参考。",
         "Growth assessed with the WHO Child Growth Standards; for information only.",

@@ -166,6 +166,7 @@ def chart_image(
 @router.get("/child/{patient_id}/report.pdf")
 def report_pdf(request: Request, user: UserDep, patient_id: str) -> Response:
     """The parent report PDF (same as ``$parent-report``)."""
+    from healthbridge.access.auditing import record_access
     from healthbridge.charts.parent_report import render_parent_report
     from healthbridge.charts.summary import parent_report
 
@@ -173,5 +174,6 @@ def report_pdf(request: Request, user: UserDep, patient_id: str) -> Response:
         guard_child(txn, patient_id)
         summary = data.child_summary(txn, patient_id, rules(), user.lang, today())
         centre = data.read(txn, "Organization", summary.centre_id) if summary.centre_id else None
+        record_access(txn, "export", [f"Patient/{patient_id}"])  # the record leaves as a PDF
     report = parent_report(summary, user.lang, as_of=today(), centre=(centre or {}).get("name"))
     return Response(render_parent_report(report, user.lang), media_type="application/pdf")

@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from healthbridge.api import reports as api
 from healthbridge.district.roles import REPORT_ROLES, require_role
-from healthbridge.errors import ForbiddenError
+from healthbridge.errors import BadRequestError, ForbiddenError
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import page, today
 
@@ -89,10 +89,12 @@ class Cell:
     numerator: int | None = None
     denominator: int | None = None
     unit: str = "%"
+    #: a group of 1–2 children: shown as "<3" with the page's footnote, no figures
+    suppressed: bool = False
 
     @property
     def empty(self) -> bool:
-        return self.value is None
+        return self.value is None and not self.suppressed
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +116,15 @@ class Table:
 def _number(value: Any) -> float | None:
     if value is None:
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except TypeError:  # pandas' NA: a suppressed small cell
+        return None
     return None if math.isnan(number) else number
+
+
+def _suppressed(row: Any) -> bool:
+    return bool(row.get("suppressed", False))
 
 
 def _count(value: Any) -> int | None:
@@ -176,6 +185,7 @@ def prevalence_view(
                 _number(r["ci_upper"]),
                 _count(r["cases"]),
                 _count(r["n"]),
+                suppressed=_suppressed(r),
             )
             if (r := by_indicator.get(code)) is not None
             else Cell(None)
@@ -203,6 +213,7 @@ def zscore_view(
                 _number(by_z[z]["ci_upper"]),
                 denominator=_count(by_z[z]["n"]),
                 unit="z",
+                suppressed=_suppressed(by_z[z]),
             )
             if z in by_z
             else Cell(None)
@@ -235,6 +246,7 @@ def coverage_views(
             _count(r["numerator"]),
             _count(r["denominator"]),
             unit=str(r["rate_unit"]),
+            suppressed=_suppressed(r),
         )
     sections: dict[str, list[Row]] = {
         "checkups": [],
@@ -309,10 +321,30 @@ def district_page(
     """Prevalences (with 95 % CIs), z-score means, checkup / 4:2:2 / vaccination / centre
     coverage for the district and per centre, one chart of each kind, CSV downloads."""
     from healthbridge.district import reports as district_reports
-    from healthbridge.district.gather import SNAPSHOT_SUBDIR, gather
 
     _official(user)
-    chosen = _filters(as_of, period_start, convention, grouping, indicator, figure, grace_days)
+    chosen = _filters(None, None, convention, grouping, indicator, figure, grace_days)
+    try:
+        district_reports.check_report_dates(as_of or today(), period_start)
+    except BadRequestError as exc:
+        # today's figures under an inline message that repeats what was typed
+        return _render(request, user, chosen, None, date_error=exc.diagnostics, status=400)
+    chosen = replace(chosen, as_of=as_of or today(), period_start=period_start)
+    return _render(request, user, chosen, period_start)
+
+
+def _render(
+    request: Request,
+    user: WebUser,
+    chosen: Filters,
+    period_start: dt.date | None,
+    *,
+    date_error: str | None = None,
+    status: int = 200,
+) -> Response:
+    from healthbridge.district import reports as district_reports
+    from healthbridge.district.gather import SNAPSHOT_SUBDIR, gather
+
     settings = request.app.state.settings
     frames = gather(request.app.state.repository, snapshot_dir=settings.data_dir / SNAPSHOT_SUBDIR)
     report = district_reports.prevalence_report(
@@ -352,6 +384,8 @@ def district_page(
         figures=figures,
         conventions=_convention_labels(user),
         population=settings.district_population,
+        date_error=date_error,
+        status=status,
     )
 
 

@@ -208,28 +208,50 @@ def test_oedema_blanks_2007_weight_and_bmi() -> None:
 # --- flags ---------------------------------------------------------------------------------
 
 
+# WHO's anthro/anthroplus round z to 2 decimals and flag the rounded value (anthroplus
+# R/zscores.R: ``zwfa <- round(zwfa, digits = 2L)``; ``fwfa``: ``zwfa > 5 | zwfa < -6``): a z of
+# 5.004 shows as "5.00" and is not flagged, 5.006 ("5.01") is.
 @pytest.mark.parametrize(
     ("indicator", "column", "z", "flag"),
     [
         ("wfa", "fwei", 4.999, 0),
-        ("wfa", "fwei", 5.001, 1),
-        ("wfa", "fwei", -5.999, 0),
-        ("wfa", "fwei", -6.001, 1),
-        ("lhfa", "flen", 5.999, 0),
-        ("lhfa", "flen", 6.001, 1),
-        ("lhfa", "flen", -6.001, 1),
-        ("hcfa", "fhc", 4.999, 0),
-        ("hcfa", "fhc", 5.001, 1),
-        ("hcfa", "fhc", -5.001, 1),
+        ("wfa", "fwei", 5.004, 0),
+        ("wfa", "fwei", 5.006, 1),
+        ("wfa", "fwei", -6.004, 0),
+        ("wfa", "fwei", -6.006, 1),
+        ("lhfa", "flen", 6.004, 0),
+        ("lhfa", "flen", 6.006, 1),
+        ("lhfa", "flen", -6.006, 1),
+        ("hcfa", "fhc", 5.004, 0),
+        ("hcfa", "fhc", 5.006, 1),
+        ("hcfa", "fhc", -5.006, 1),
     ],
 )
-def test_flag_cut_offs(indicator: str, column: str, z: float, flag: int) -> None:
+def test_flag_cut_offs_on_the_z_rounded_to_2_decimals(
+    indicator: str, column: str, z: float, flag: int
+) -> None:
     age = 500.0
     value = float(gs.value_at_z(indicator, 1, age, z))
     name = {"wfa": "weight_kg", "lhfa": "lenhei_cm", "hcfa": "headc_cm"}[indicator]
     row = scored(sex=1, age_days=age, measure="l", **{name: value}).iloc[0]
     assert row["z" + column[1:]] == pytest.approx(z, abs=1e-9)
     assert row[column] == flag
+
+
+def test_2007_flags_on_the_z_rounded_to_2_decimals() -> None:
+    # anthroplus: fbfa is abs(round(zbfa, 2)) > 5
+    age = 80 * 30.4375
+    for z, flag in ((5.004, 0), (5.006, 1)):
+        bmi = float(gs.value_at_z("bfa", 2, age, z))
+        row = scored(sex=2, age_days=age, weight_kg=bmi, lenhei_cm=100.0, measure="h").iloc[0]
+        assert row.zbmi == pytest.approx(z, abs=1e-9)
+        assert row.fbmi == flag
+
+
+def test_no_length_height_conversion_from_60_months() -> None:
+    # anthroplus scores height as measured; the 0.7 cm conversion is the 2006 standards'
+    rows = scored(sex=1, age_days=[1826, 1827, 2500], lenhei_cm=110.0, measure="l")
+    assert rows.clenhei.tolist() == [109.3, 110.0, 110.0]
 
 
 def test_scores_are_not_rounded() -> None:
@@ -314,10 +336,10 @@ def test_corrected_age_for_preterm_children() -> None:
     frame = pd.DataFrame(
         {
             "sex": 1,
-            "age_days": [100, 100, 100, 731],
+            "age_days": [100, 100, 100, 731 + 56, 730 + 56],
             "weight_kg": 5.0,
             "lenhei_cm": 60.0,
-            "gestational_age_weeks": [32, 37, None, 32],
+            "gestational_age_weeks": [32, 37, None, 32, 32],
         }
     )
     plain = gs.score(frame)
@@ -325,8 +347,10 @@ def test_corrected_age_for_preterm_children() -> None:
     assert corrected.cage_days.tolist()[:3] == [100 - 8 * 7, 100, 100]
     assert corrected.zwei[0] == pytest.approx(gs.zscore("wfa", 1, 44, 5.0), abs=1e-12)
     assert corrected.zwei[0] > plain.zwei[0]
-    assert corrected.zwei[1:].tolist() == pytest.approx(plain.zwei[1:].tolist())
-    assert corrected.cage_days[3] == 731  # no correction from 24 months of chronological age
+    assert corrected.zwei[1:4].tolist() == pytest.approx(plain.zwei[1:4].tolist())
+    # corrected until the corrected age reaches 24 months (731 days), as the warning signs
+    assert corrected.cage_days[3] == 731 + 56
+    assert corrected.cage_days[4] == 730
 
 
 def test_corrected_age_before_term_has_no_age_based_reference() -> None:

@@ -51,3 +51,24 @@ def test_audit_event_parses_as_r4() -> None:
 def test_unknown_interaction() -> None:
     with pytest.raises(ValueError, match="interaction"):
         audit_event(who=WHO, interaction="peek", entities=[])
+
+
+def test_children_and_failures_parse_as_r4() -> None:
+    from fhir.resources.R4B.auditevent import AuditEvent
+
+    from healthbridge.fhir.searchparams import extract
+
+    event = audit_event(
+        who=WHO,
+        interaction="read",
+        entities=["Observation/o1", "Patient/c1"],
+        patients=["Patient/c1", "Patient/c2"],
+        outcome=AuditOutcome.MINOR_FAILURE,
+        query="GET /fhir/Observation/o1",
+        description="404: Observation/o1 not found",
+    )
+    AuditEvent.model_validate(event)
+    patients = [e for e in event["entity"] if e.get("role", {}).get("code") == "1"]
+    assert [e["what"]["reference"] for e in patients] == ["Patient/c2"]  # c1 listed once
+    indexed = {r["target_id"] for r in extract(event).reference if r["param"] == "patient"}
+    assert indexed == {"c1", "c2"}  # AuditEvent?patient= finds both

@@ -216,9 +216,13 @@ def test_accesses_are_audited_and_audit_is_immutable(client_as: Any) -> None:
     assert event["subtype"][0]["code"] == "read"
     assert event["agent"][0]["network"]["address"]
     assert event["purposeOfEvent"][0]["coding"][0]["code"] == "PATRQT"
-    # the refused read of kid-b left no trace of kid-b's data being handed out
+    # the refused read of kid-b is recorded as a failure (outcome 4), never as a success
     entity_b = admin.get("/fhir/AuditEvent?entity=Patient/kid-b").json()["entry"]
-    assert all(e["resource"]["agent"][0]["altId"] != "user-parent" for e in entity_b)
+    by_parent = [
+        e["resource"] for e in entity_b if e["resource"]["agent"][0]["altId"] == "user-parent"
+    ]
+    assert by_parent
+    assert all(e["outcome"] == "4" for e in by_parent)
     # a search lists its hits; writes are audited with the same request
     parent.get("/fhir/Observation?subject=Patient/kid-a")
     hits = admin.get("/fhir/AuditEvent?entity=Observation/obs-a-focus&subtype=search-type")

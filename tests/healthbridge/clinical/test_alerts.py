@@ -81,3 +81,18 @@ def test_inconsistent_input_raises() -> None:
 
 def test_evidence_ids_are_normalised() -> None:
     assert finding(evidence=("o2", "o1", "o2")).evidence_ids == ("o1", "o2")
+
+
+@pytest.mark.parametrize(
+    ("rule", "reason"),
+    [
+        ("velocity@2026.1", ClearReason.RULE_REVISED),  # an earlier version of a table in use
+        ("velocity@2026.2", ClearReason.RESOLVED),  # raised by the current version
+        ("other@1", ClearReason.RESOLVED),  # a table not in use: nothing to say
+        ("", ClearReason.RESOLVED),  # unknown provenance
+    ],
+)
+def test_alert_of_a_revised_rule_is_retired_not_resolved(rule: str, reason: ClearReason) -> None:
+    alert = OpenAlert("a1", "c1", AlertKind.GROWTH_FALTERING, Severity.MODERATE, rule=rule)
+    (action,) = reconcile("c1", [alert], [], current_rules={"velocity@2026.2", "anaemia@2012.2"})
+    assert (action.action, action.reason) == (ActionType.CLEAR, reason)

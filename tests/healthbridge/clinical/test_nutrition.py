@@ -41,7 +41,7 @@ def kinds(rs: RuleSet, p: GrowthPoint, convention: str | None = None) -> dict[Al
 def test_undernutrition_boundaries(
     rs: RuleSet, column: str, kind: AlertKind, z: float, expected: str | None
 ) -> None:
-    for convention in ("cn-2024", "who-2006"):
+    for convention in ("who-z-wst423-2022", "who-2006"):
         values: dict[str, Any] = {column: z}
         assert kinds(rs, point("o1", DAY, **values), convention).get(kind) == expected
 
@@ -55,10 +55,51 @@ def test_undernutrition_boundaries(
         (2.01, {AlertKind.OBESITY: "obesity"}),
     ],
 )
-def test_cn_2024_overweight_obesity_boundaries(
+def test_cn_cutoffs_overweight_obesity_boundaries(
     rs: RuleSet, zbmi: float, expected: dict[AlertKind, str]
 ) -> None:
-    assert kinds(rs, point("o1", DAY, zbmi=zbmi, zwfl=0.0), "cn-2024") == expected
+    assert kinds(rs, point("o1", DAY, zbmi=zbmi, zwfl=0.0), "who-z-wst423-2022") == expected
+
+
+def test_cn_2024_is_an_alias_of_the_renamed_convention(rs: RuleSet) -> None:
+    """ "cn-2024" applied WS/T 423-2022 cut-offs to WHO z-scores; renamed to say so."""
+    conv = rs.nutrition.convention("cn-2024")
+    assert conv.id == "who-z-wst423-2022"
+    assert "WHO z-scores with WS/T 423-2022 cut-offs" in conv.name_en
+    assert rs.nutrition_convention.id == "who-z-wst423-2022"  # the 2026.1 default
+
+
+FIVE_YEARS = date(2021, 1, 1)  # a child born then is 5 y 2 m on DAY
+
+
+@pytest.mark.parametrize(
+    ("zbmi", "expected"),
+    [
+        (1.0, {}),
+        (1.01, {AlertKind.OVERWEIGHT: "overweight"}),
+        (2.0, {AlertKind.OVERWEIGHT: "overweight"}),
+        (2.01, {AlertKind.OBESITY: "obesity"}),
+    ],
+)
+def test_who_convention_5_to_7_years_uses_who_2007_bmi_cut_offs(
+    rs: RuleSet, zbmi: float, expected: dict[AlertKind, str]
+) -> None:
+    """WHO 2007 reference (5-19 y): overweight BMI-for-age > +1 SD, obesity > +2 SD (de Onis
+    et al., Bull WHO 2007); no weight-for-height from 60 months."""
+    p = point("o1", DAY, FIVE_YEARS, zbmi=zbmi)
+    assert kinds(rs, p, "who-2006") == expected
+
+
+@pytest.mark.parametrize(
+    ("age", "expected"), [(1826, {}), (1827, {AlertKind.OVERWEIGHT: "overweight"})]
+)
+def test_who_convention_switches_at_60_months(
+    rs: RuleSet, age: int, expected: dict[AlertKind, str]
+) -> None:
+    # BMI-for-age +1.5 is normal under the 2006 rule (> +2 SD) and overweight from 60 months
+    # (60 months = 1826.25 days, WHO anthro's age / 30.4375 < 60)
+    p = GrowthPoint("o1", DAY, age, zbmi=1.5)
+    assert kinds(rs, p, "who-2006") == expected
 
 
 @pytest.mark.parametrize(
@@ -79,7 +120,7 @@ def test_who_overweight_obesity_boundaries(
 
 def test_conventions_disagree_at_plus_1_5(rs: RuleSet) -> None:
     p = point("o1", DAY, zbmi=1.5, zwfl=1.5)
-    assert kinds(rs, p, "cn-2024") == {AlertKind.OVERWEIGHT: "overweight"}
+    assert kinds(rs, p, "who-z-wst423-2022") == {AlertKind.OVERWEIGHT: "overweight"}
     assert kinds(rs, p, "who-2006") == {}
 
 
@@ -174,11 +215,11 @@ z_value = st.one_of(
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.integers(0, 400), z_value, z_value, z_value, z_value, z_value, st.booleans()),
+        st.tuples(st.integers(0, 2600), z_value, z_value, z_value, z_value, z_value, st.booleans()),
         min_size=1,
         max_size=5,
     ),
-    st.sampled_from(["cn-2024", "who-2006"]),
+    st.sampled_from(["who-z-wst423-2022", "who-2006"]),
 )
 def test_vectorised_equals_scalar(
     rs: RuleSet, rows: list[tuple[Any, ...]], convention: str

@@ -171,6 +171,7 @@ def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
                 f"{centre}-k{i % 2}" if centre else None,
                 born + timedelta(days=draw(st.integers(1, 9))),
                 draw(st.sampled_from([30.0, 36.9, 39.0])),
+                draw(st.sampled_from([float("nan"), 500.0, 1000.0, 3650.0, 4600.0])),
                 draw(st.sampled_from([None, "positive", "unknown", "negative"])),
                 draw(st.sampled_from([float("nan"), 1999.0, 2000.0, 3300.0])),
             )
@@ -212,9 +213,14 @@ def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
                     (f"{cid}-d{k}", cid, centre, f"{centre}-k{i % 2}", day, temp, symptoms)
                 )
         for k in range(draw(st.integers(0, 3))):
-            on = add_age(born, parse_age(draw(st.sampled_from(["6m", "5m", "1y", "6y"]))))
+            age = draw(st.sampled_from(["6m", "5m", "1y", "6y", "0d", "1m", "4m"]))
+            on = add_age(born, parse_age(age))
             on += timedelta(days=draw(st.sampled_from([-1, 0, 27, 28, 29, 60])))
-            value = draw(st.sampled_from([59.0, 60.0, 89.0, 109.0, 110.0, 119.0, 125.0]))
+            value = draw(
+                st.sampled_from(
+                    [59.0, 60.0, 89.0, 99.0, 109.0, 110.0, 112.0, 119.0, 125.0, 137.0, 146.0]
+                )
+            )
             hb.append((cid, f"{cid}-h{k}", on, value))
         for k in range(draw(st.integers(0, 2))):
             on = as_of - timedelta(days=draw(st.integers(0, 400)))
@@ -222,11 +228,18 @@ def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
                 draw(st.lists(st.sampled_from(sorted(ruleset.screening.item_ids())), max_size=2))
             )
             screens.append((cid, f"{cid}-s{k}", on, items, draw(st.booleans())))
-        for k in range(draw(st.integers(0, 5))):
-            on = as_of - timedelta(days=draw(st.sampled_from([0, 0, 30, 31, 60, 200, 900])))
-            if on < born:
+        for k in range(draw(st.integers(0, 6))):
+            if draw(st.booleans()):
+                on = as_of - timedelta(days=draw(st.sampled_from([0, 0, 27, 28, 30, 61, 200, 900])))
+            else:  # near birth (the birth weight of NG75 and Ong 2000)
+                on = born + timedelta(days=draw(st.sampled_from([0, 2, 3, 4, 730, 731])))
+            if on < born or on > as_of:
                 continue
-            z = draw(st.sampled_from([float("nan"), -3.1, -2.0, -1.2, 0.0, 0.67, 2.1, 3.2]))
+            z = draw(
+                st.sampled_from(
+                    [float("nan"), -3.1, -2.06, -2.0, -1.5, -1.2, 0.0, 0.67, 1.5, 2.1, 3.2]
+                )
+            )
             flag = draw(st.sampled_from([0, 0, 1]))
             weight = draw(st.sampled_from([float("nan"), 8.0, 8.05, 9.0]))
             growth.append(
@@ -237,7 +250,7 @@ def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
                     (on - born).days,
                     z,
                     z - 0.7,
-                    z,
+                    draw(st.sampled_from([float("nan"), -2.5, 0.0, z])),
                     z,
                     z,
                     flag,
@@ -246,6 +259,7 @@ def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
                     0,
                     0,
                     weight,
+                    draw(st.booleans()),
                 )
             )
 
@@ -264,6 +278,7 @@ def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
             "class_id",
             "discharge_date",
             "gestational_weeks",
+            "altitude_m",
             "maternal_hbsag",
             "birth_weight_g",
         ],
@@ -290,6 +305,7 @@ def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
                 "fbmi",
                 "fhc",
                 "weight",
+                "corrected",
             ],
         ),
         checkups=frame(checkups, ["child_id", "checkup_id", "date", "visit_type"]),

@@ -15,6 +15,8 @@ from healthbridge.district.reports import (
     PREVALENCE_GROUPINGS,
     coverage_inputs,
     records,
+    suppress_coverage,
+    suppress_prevalence,
 )
 from healthbridge.reports.coverage import coverage_table
 from healthbridge.reports.prevalence import latest_per_child, prevalence_table
@@ -34,7 +36,9 @@ def test_reports_equal_the_pure_functions(make_client: Callable[..., TestClient]
     )
     latest["centre"] = latest["centre"].astype("object").where(latest["centre"].notna(), "none")
     for convention in ("who", "cn-2024"):
-        expected = prevalence_table(latest, convention=convention, groupings=PREVALENCE_GROUPINGS)
+        expected = suppress_prevalence(
+            prevalence_table(latest, convention=convention, groupings=PREVALENCE_GROUPINGS)
+        )
         got = client.get(f"/reports/prevalence?as_of={AS_OF}&convention={convention}")
         assert got.status_code == 200, got.text
         body = got.json()
@@ -43,10 +47,11 @@ def test_reports_equal_the_pure_functions(make_client: Callable[..., TestClient]
         assert body["period_start"] == "2025-11-02"
 
     z = client.get(f"/reports/zscores?as_of={AS_OF}").json()
-    assert z["rows"] == records(prevalence_table(latest, groupings=PREVALENCE_GROUPINGS).zscores)
+    expected_z = suppress_prevalence(prevalence_table(latest, groupings=PREVALENCE_GROUPINGS))
+    assert z["rows"] == records(expected_z.zscores)
 
     cov = client.get(f"/reports/coverage?as_of={AS_OF}").json()
-    expected_cov = coverage_table(coverage_inputs(frames), as_of=AS_OF)
+    expected_cov = suppress_coverage(coverage_table(coverage_inputs(frames), as_of=AS_OF))
     assert cov["rows"] == records(expected_cov)
     figures = {r["figure"] for r in cov["rows"]}
     assert {"systematic-management-u3", "health-management-u7", "vaccination:DTP:1"} <= figures
@@ -161,3 +166,27 @@ def test_reports_keep_the_district_in_the_data_directory(
     assert client.get(f"/reports/coverage?as_of={AS_OF}").json() == want
     assert last_gather().mode == "snapshot"
     gather_module._CACHE.clear()
+
+
+def test_small_cells_are_suppressed(make_client: Callable[..., TestClient]) -> None:
+    client = make_client("district-official", demo=True)
+    for path, size, figures in (
+        ("prevalence", "n", ("cases", "prevalence", "ci_lower", "ci_upper")),
+        ("zscores", "n", ("mean", "sd", "ci_lower", "ci_upper")),
+        ("coverage", "denominator", ("numerator", "rate", "ci_lower", "ci_upper")),
+    ):
+        rows = client.get(f"/reports/{path}?as_of={AS_OF}").json()["rows"]
+        small = [r for r in rows if r["suppressed"]]
+        assert small, path  # a 10-child district has groups of one or two
+        for row in small:
+            assert row[size] is None
+            assert all(row[f] is None for f in figures), row
+        assert not [
+            r
+            for r in rows
+            if r[size] is not None
+            and 1 <= r[size] <= 2
+            and (path != "coverage" or r["unit"] == "child")
+        ], path
+        csv = client.get(f"/reports/{path}?as_of={AS_OF}&format=csv").text
+        assert "<3" in csv

@@ -47,6 +47,7 @@ class _District:
         default_factory=lambda: defaultdict(list)
     )
     n_observations: int = 0
+    altitudes: x.Altitudes = field(default_factory=lambda: x.Altitudes({}, {}))
 
 
 def _rows(repository: Repository, rtype: str) -> Iterator[tuple[str, str]]:
@@ -87,6 +88,7 @@ def read_district(repository: Repository) -> _District:
                     d.immunizations[child].append(resource)
                 else:
                     d.responses[child].append(resource)
+    d.altitudes = x.altitudes(orjson.loads(c) for _r, c in _rows(repository, "Location"))
     return d
 
 
@@ -112,6 +114,7 @@ def district_data(d: _District) -> DistrictData:
                 info.centre_id,
                 info.class_id,
                 info.gestational_weeks,
+                d.altitudes.of(info),
             )
         )
         obs = d.observations.get(cid, [])
@@ -148,13 +151,22 @@ def district_data(d: _District) -> DistrictData:
                     (
                         info.child_id, p.observation_id, p.on, p.age_days, p.zwei, p.zlen,
                         p.zwfl, p.zbmi, p.zhc, p.fwei, p.flen, p.fwfl, p.fbmi, p.fhc, p.weight,
+                        p.corrected,
                     )
                 )  # fmt: skip
             start += len(sessions)
     return DistrictData(
         children=_frame(
             children,
-            ("child_id", "birth_date", "sex", "centre_id", "class_id", "gestational_weeks"),
+            (
+                "child_id",
+                "birth_date",
+                "sex",
+                "centre_id",
+                "class_id",
+                "gestational_weeks",
+                "altitude_m",
+            ),
             ("birth_date",),
         ),
         growth=_frame(

@@ -40,7 +40,8 @@ def _errors(resource: dict[str, Any]) -> list[Any]:
 
 def test_child_who_falters_then_recovers(pclient: TestClient) -> None:
     put(pclient, child("c1", days_ago(365)))
-    for n, (age, z) in enumerate(((180, 0.0), (240, -1.0))):
+    # NICE NG75: birth weight unknown (9th-91st band) -> a fall across 2 centile spaces (1.33)
+    for n, (age, z) in enumerate(((180, 0.0), (240, -1.4))):
         put(
             pclient,
             measurement(f"w{n}", "c1", t.LOINC_BODY_WEIGHT, weight_at(age, z), days_ago(365 - age)),
@@ -59,10 +60,10 @@ def test_child_who_falters_then_recovers(pclient: TestClient) -> None:
         "valueReference": {"reference": "Observation/w1"},
     } in faltering["extension"]
     # a new finding of the same condition updates the alert instead of adding another
-    put(pclient, measurement("w1", "c1", t.LOINC_BODY_WEIGHT, weight_at(240, -1.2), days_ago(125)))
+    put(pclient, measurement("w1", "c1", t.LOINC_BODY_WEIGHT, weight_at(240, -1.5), days_ago(125)))
     assert active_flags(pclient, "Patient/c1")["growth-faltering"]["id"] == faltering["id"]
-    # recovery: the next weight is not lower; the alert clears and the Task records it
-    put(pclient, measurement("w2", "c1", t.LOINC_BODY_WEIGHT, weight_at(300, -0.8), days_ago(65)))
+    # recovery to within 2 spaces of the earlier 0.0: the alert clears and the Task records it
+    put(pclient, measurement("w2", "c1", t.LOINC_BODY_WEIGHT, weight_at(300, -0.5), days_ago(65)))
     assert "growth-faltering" not in active_flags(pclient, "Patient/c1")
     cleared = pclient.get(f"/fhir/Flag/{faltering['id']}").json()
     assert cleared["status"] == "inactive"

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 
 import growth_standards as gs
@@ -36,8 +37,28 @@ def scores(client: TestClient, cid: str) -> dict[str, dict[str, Any]]:
 
 
 def expected(age_days: int, **values: Any) -> pd.Series:
+    """growth_standards' scores with z to 2 decimals, as the derived Observations carry them."""
     frame = pd.DataFrame([{"sex": 1, "age_days": age_days, **values}])
-    return gs.score(frame, corrected_age=True).iloc[0]
+    out = gs.score(frame, corrected_age=True)
+    for column in ("zwei", "zlen", "zwfl", "zbmi", "zhc"):
+        out[column] = gs.round_z(out[column].to_numpy(dtype=float))
+    return out.iloc[0]
+
+
+@pytest.mark.parametrize(("z", "shown", "flagged"), [(5.004, 5.0, False), (5.006, 5.01, True)])
+def test_derived_z_is_the_2_decimal_z_that_is_flagged(
+    pclient: TestClient, z: float, shown: float, flagged: bool
+) -> None:
+    """WHO anthro/anthroplus flag the z rounded to 2 decimals: "5.00" is not implausible."""
+    put(pclient, child("c1", days_ago(200)))
+    weight = float(gs.value_at_z("wfa", 1, 200, z))
+    put(pclient, measurement("w1", "c1", WEIGHT, weight, days_ago(0)))
+    got = scores(pclient, "c1")["wfa-z"]
+    assert got["valueQuantity"]["value"] == shown
+    tags = [x["code"] for x in got["meta"].get("tag", [])]
+    assert ("implausible" in tags) is flagged
+    flags = active_flags(pclient, "Patient/c1")
+    assert ("implausible-measurement" in flags) is flagged
 
 
 def test_scores_equal_growth_standards_and_are_traceable(pclient: TestClient) -> None:
