@@ -18,8 +18,8 @@ from healthbridge.config import Settings
 from healthbridge.pipeline import parse_ruleset_key
 from healthbridge.pipeline.alerts import CLOSE_REASON_EXTENSION, Routing, apply_actions
 from healthbridge.pipeline.batch import evaluate_database
-from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.db import make_engine
+from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import Repository
 from tests.healthbridge.pipeline.conftest import (
     RULESET,
