@@ -22,9 +22,10 @@ from healthbridge.charts.parent_report import LatestScore, ParentReport, Vaccine
 from healthbridge.charts.record import GrowthRecord, Latest, growth_record, latest, points
 from healthbridge.clinical.checkups import CheckupRecord, checkup_plan
 from healthbridge.clinical.ruleset import RuleSet
-from healthbridge.clinical.vaccination import DoseStatus, GivenDose, vaccination_plan
+from healthbridge.clinical.vaccination import ChildFacts, DoseStatus, GivenDose, vaccination_plan
 from healthbridge.clinical.vocab import AlertKind
 from healthbridge.clinical.vocab import Sex as ClinicalSex
+from healthbridge.pipeline.extract import birth_facts
 
 #: Indicators summarised for parents, in display order.
 SUMMARY_INDICATORS: Final = (
@@ -158,7 +159,9 @@ def summarise(
         and (code := _code(imm, t.CS_NIP_VACCINE, "vaccineCode")) is not None
         and (day := _day(imm.get("occurrenceDateTime"))) is not None
     ]
-    plan = vaccination_plan(growth.birth_date, sex, given, rules.vaccination, as_of)
+    weight, hbsag = birth_facts(patient)
+    facts = ChildFacts(maternal_hbsag=hbsag, birth_weight_g=weight)
+    plan = vaccination_plan(growth.birth_date, sex, given, rules.vaccination, as_of, facts)
     vaccines: list[VaccineLine] = []
     for dose in plan.doses:
         if dose.status is DoseStatus.NOT_APPLICABLE:

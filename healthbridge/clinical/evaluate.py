@@ -110,7 +110,7 @@ def _schedule_findings(record: ChildRecord, ruleset: RuleSet, as_of: date) -> tu
     )
     out = list(checkup_findings(cid, plan, ruleset.checkups))
     vplan = vaccination_plan(
-        record.birth_date, record.sex, record.doses, ruleset.vaccination, as_of
+        record.birth_date, record.sex, record.doses, ruleset.vaccination, as_of, record.facts
     )
     out += vaccination_findings(cid, vplan, ruleset.vaccination)
     check = _admission(record, vplan, ruleset, as_of)
@@ -151,7 +151,7 @@ def admission_checks(
         if not record.enrolments:
             continue
         plan = vaccination_plan(
-            record.birth_date, record.sex, record.doses, ruleset.vaccination, as_of
+            record.birth_date, record.sex, record.doses, ruleset.vaccination, as_of, record.facts
         )
         check = _admission(record, plan, ruleset, as_of)
         if check is not None:
@@ -218,6 +218,7 @@ def evaluate_district(
         haemoglobin=data.haemoglobin,
         screenings=data.screenings,
         enrolments=data.enrolments,
+        tb_tests=data.tb_tests,
     )
     parts: list[pd.DataFrame] = []
     pool: ProcessPoolExecutor | None = None
@@ -294,4 +295,5 @@ def _chunk(data: DistrictData, index: int, count: int) -> DistrictData:
         haemoglobin=part(data.haemoglobin),
         screenings=part(data.screenings),
         enrolments=part(data.enrolments),
+        tb_tests=part(data.tb_tests),
     )

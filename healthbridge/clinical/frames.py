@@ -3,7 +3,8 @@
 Input frames (one row per record; extra columns are ignored):
 
 ``children``      child_id, birth_date, sex ("male"/"female"); optional centre_id, class_id,
-                  discharge_date, gestational_weeks, altitude_m (metres above sea level)
+                  discharge_date, gestational_weeks, altitude_m (metres above sea level),
+                  maternal_hbsag ("positive"/"negative"/"unknown"), birth_weight_g
 ``growth``        child_id, observation_id, date, age_days, zwei, zlen, zwfl, zbmi, zhc and the
                   flags fwei, flen, fwfl, fbmi, fhc (growth_standards output; a flag is set when
                   truthy); optional weight (kg) and corrected (bool: scored at the corrected
@@ -15,6 +16,7 @@ Input frames (one row per record; extra columns are ignored):
 ``haemoglobin``   child_id, observation_id, date, hb_g_l
 ``screenings``    child_id, screening_id, date, positive_items (tuple of item ids), regression
 ``enrolments``    child_id, centre_id, entry_date, check_state (``AdmissionState`` value)
+``tb_tests``      child_id, observation_id, date, negative (tuberculin skin test result)
 
 Dates are ``datetime64`` columns. The findings frame has :data:`FINDING_COLUMNS`.
 """

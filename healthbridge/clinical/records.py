@@ -23,7 +23,7 @@ from healthbridge.clinical.daily_check import DailyCheck
 from healthbridge.clinical.frames import as_date, require_columns
 from healthbridge.clinical.nutrition import GrowthPoint
 from healthbridge.clinical.screening import ScreeningRecord
-from healthbridge.clinical.vaccination import GivenDose
+from healthbridge.clinical.vaccination import ChildFacts, GivenDose, TbTest
 from healthbridge.clinical.vocab import Sex
 
 T = TypeVar("T")
@@ -56,6 +56,15 @@ class ChildRecord:
     haemoglobin: tuple[HbResult, ...] = ()
     screenings: tuple[ScreeningRecord, ...] = ()
     enrolments: tuple[Enrolment, ...] = ()
+    #: mother's HBsAg status at birth: "positive", "negative" or "unknown" (None: not recorded)
+    maternal_hbsag: str | None = None
+    birth_weight_g: float | None = None
+    tb_tests: tuple[TbTest, ...] = ()
+
+    @property
+    def facts(self) -> ChildFacts:
+        """The facts the special-population vaccination rules read."""
+        return ChildFacts(self.maternal_hbsag, self.birth_weight_g, self.tb_tests)
 
 
 def _empty(columns: Sequence[str]) -> pd.DataFrame:
@@ -91,6 +100,9 @@ class DistrictData:
     )
     enrolments: pd.DataFrame = field(
         default_factory=lambda: _empty(("child_id", "centre_id", "entry_date", "check_state"))
+    )
+    tb_tests: pd.DataFrame = field(
+        default_factory=lambda: _empty(("child_id", "observation_id", "date", "negative"))
     )
 
 
@@ -254,9 +266,23 @@ def child_records(data: DistrictData, *, with_growth: bool = True) -> Iterator[C
         lambda c, on, st: Enrolment(c, on, AdmissionState(st)),
         text=("centre_id", "check_state"),
     )
+    tb_tests = _group(
+        data.tb_tests,
+        ("observation_id", "date", "negative"),
+        lambda i, on, neg: TbTest(i, on, bool(neg)),
+        text=("observation_id",),
+    )
     optional = {
         c: c in data.children.columns
-        for c in ("centre_id", "class_id", "discharge_date", "gestational_weeks", "altitude_m")
+        for c in (
+            "centre_id",
+            "class_id",
+            "discharge_date",
+            "gestational_weeks",
+            "altitude_m",
+            "maternal_hbsag",
+            "birth_weight_g",
+        )
     }
     for row in data.children.itertuples(index=False):
         cid = str(row.child_id)
@@ -278,6 +304,9 @@ def child_records(data: DistrictData, *, with_growth: bool = True) -> Iterator[C
             haemoglobin=tuple(hb.get(cid, ())),
             screenings=tuple(screenings.get(cid, ())),
             enrolments=tuple(enrolments.get(cid, ())),
+            maternal_hbsag=_opt_str(row.maternal_hbsag) if optional["maternal_hbsag"] else None,
+            birth_weight_g=_opt_float(row.birth_weight_g) if optional["birth_weight_g"] else None,
+            tb_tests=tuple(tb_tests.get(cid, ())),
         )
 
 

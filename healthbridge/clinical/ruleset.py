@@ -45,7 +45,12 @@ from healthbridge.clinical.tables_care import (
     parse_interpretation,
     parse_screening,
 )
-from healthbridge.clinical.tables_vaccination import VaccinationTable, parse_vaccination
+from healthbridge.clinical.tables_vaccination import (
+    VaccinationTable,
+    parse_products,
+    parse_vaccination,
+    with_history,
+)
 
 T = TypeVar("T")
 _REGION_RE = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
@@ -124,6 +129,8 @@ class RuleSet:
             self.screening.meta,
             self.alerts.meta,
             self.interpretation.meta,
+            *(e.meta for e in self.vaccination.history),
+            *((self.vaccination.products.meta,) if self.vaccination.products else ()),
         )
 
 
@@ -212,6 +219,28 @@ def _parse(
     return table
 
 
+def _vaccination(
+    rules_dir: Traversable,
+    base_region: str,
+    entry: Reader,
+    patches: list[tuple[Overlay, dict[str, Any]]],
+) -> VaccinationTable:
+    """The edition in force with its earlier editions (``vaccination_history``) and the
+    product table (``vaccine_products``); overlays patch every edition alike."""
+
+    def edition(table_id: str) -> VaccinationTable:
+        return _parse(rules_dir, base_region, table_id, "vaccination", patches, parse_vaccination)
+
+    history = tuple(edition(t) for t in entry.texts("vaccination_history", ()))
+    products_id = entry.opt_text("vaccine_products")
+    products = (
+        _parse(rules_dir, base_region, products_id, "vaccine_products", [], parse_products)
+        if products_id
+        else None
+    )
+    return with_history(edition(entry.text("vaccination")), history, products, "rulesets.toml")
+
+
 def load_ruleset(
     ruleset_id: str,
     version: str,
@@ -278,7 +307,7 @@ def _load(
         nutrition_convention=nutrition.convention(convention or entry.text("nutrition_convention")),
         velocity=table("velocity", parse_velocity),
         checkups=table("checkups", parse_checkups),
-        vaccination=table("vaccination", parse_vaccination),
+        vaccination=_vaccination(rules_dir, base_region, entry, patches),
         daily_check=table("daily_check", parse_daily_check),
         anaemia=table("anaemia", parse_anaemia),
         screening=table("screening", parse_screening),

@@ -54,7 +54,15 @@ from healthbridge.clinical.screening import ScreeningRecord, screening_findings
 from healthbridge.clinical.tables import CheckupTable
 from healthbridge.clinical.tables_care import AnaemiaTable, DailyCheckTable, ScreeningTable
 from healthbridge.clinical.tables_vaccination import DoseRule, VaccinationTable
-from healthbridge.clinical.vaccination import DoseStatus, schedule_lookups
+from healthbridge.clinical.vaccination import (
+    NEEDS_TEST_SUFFIX,
+    DoseStatus,
+    TbTest,
+    edition_rules,
+    latest_test_positive,
+    negative_test_valid,
+    schedule_lookups,
+)
 from healthbridge.clinical.vocab import AlertKind, Sex
 
 Mask = npt.NDArray[np.bool_]
@@ -256,6 +264,60 @@ class DoseStates:
     given_child: npt.NDArray[np.int64]
     given_series: npt.NDArray[np.int64]
     given_id: npt.NDArray[np.object_]
+    #: a missing dose that needs a negative TB skin test first (``DoseState.needs_test``)
+    needs_test: Mask
+
+
+@dataclass(frozen=True, eq=False)
+class ChildFactArrays:
+    """Per child: the special-population conditions met, and a valid negative TB skin test
+    (as ``VaccinationTable.conditions_of`` and ``vaccination.negative_test_valid``)."""
+
+    conditions: dict[str, Mask]
+    tested: Mask
+    #: the latest skin test is positive: no BCG catch-up
+    positive: Mask
+
+
+def child_fact_arrays(
+    ch: Children,
+    children: pd.DataFrame,
+    tb_tests: pd.DataFrame,
+    table: VaccinationTable,
+    as_of: date,
+) -> ChildFactArrays:
+    n = ch.n
+    if "maternal_hbsag" in children.columns:
+        column = children["maternal_hbsag"]
+        status = column.astype(object).where(column.notna(), None).to_numpy(dtype=object)
+    else:
+        status = np.full(n, None, dtype=object)
+    if "birth_weight_g" in children.columns:
+        weight = pd.to_numeric(children["birth_weight_g"], errors="coerce").to_numpy(dtype=float)
+    else:
+        weight = np.full(n, np.nan)
+    conditions: dict[str, Mask] = {}
+    for c in table.conditions:
+        mask = np.isin(status, np.array(c.maternal_hbsag, dtype=object))
+        if c.birth_weight_below_g is not None:
+            mask &= ~np.isnan(weight) & (weight < c.birth_weight_below_g)
+        conditions[c.id] = mask
+    tested = np.zeros(n, dtype=bool)
+    positive = np.zeros(n, dtype=bool)
+    if table.tb_test is not None and not tb_tests.empty:
+        child = ch.locate(tb_tests["child_id"])
+        on = day_numbers(tb_tests["date"])
+        keep = (child >= 0) & (on != MISSING)
+        ids = tb_tests["observation_id"].astype(str).to_numpy(dtype=object)[keep]
+        negative = tb_tests["negative"].astype(bool).to_numpy()[keep]
+        days = on[keep]
+        by_child: defaultdict[int, list[TbTest]] = defaultdict(list)
+        for who, i, d, neg in zip(child[keep].tolist(), ids, days.tolist(), negative, strict=True):
+            by_child[who].append(TbTest(str(i), from_day_number(d), bool(neg)))
+        for who, tests in by_child.items():
+            tested[who] = negative_test_valid(tests, table.tb_test.valid_for, as_of)
+            positive[who] = latest_test_positive(tests, as_of)
+    return ChildFactArrays(conditions, tested, positive)
 
 
 @dataclass(frozen=True, eq=False)
@@ -266,6 +328,7 @@ class _Doses:
     on: Days
     vaccine: npt.NDArray[np.int64]  # index into the vaccine vocabulary, -1: other
     ids: npt.NDArray[np.object_]
+    product: npt.NDArray[np.object_]  # the product code (a combination's, else the vaccine)
     live_conflict: Mask  # a live injectable dose 1…gap-1 days after another one
 
 
@@ -278,6 +341,7 @@ def _given_doses(
         on = np.zeros(0, dtype=np.int64)
         vaccine = np.zeros(0, dtype=np.int64)
         ids = np.zeros(0, dtype=object)
+        product = np.zeros(0, dtype=object)
     else:
         child = ch.locate(doses["child_id"])
         on = day_numbers(doses["date"])
@@ -286,8 +350,13 @@ def _given_doses(
         names = doses["vaccine"].astype(str).to_numpy(dtype=object)[keep]
         vaccine = np.asarray(vocabulary.get_indexer(names), dtype=np.int64)
         ids = doses["immunization_id"].astype(str).to_numpy(dtype=object)[keep]
+        product = names.copy()
+        if "product" in doses.columns:
+            combination = doses["product"].astype(str).to_numpy(dtype=object)[keep]
+            product = np.where(combination != "", combination, names)
         order = np.lexsort((_text_codes(ids), on, child))
         child, on, vaccine, ids = child[order], on[order], vaccine[order], ids[order]
+        product = product[order]
     is_live = np.r_[live, False][vaccine]
     keys = np.unique((child[is_live] << 32) | (on[is_live] + _OFFSET))
     live_child = keys >> 32
@@ -302,7 +371,7 @@ def _given_doses(
     matrix = np.full((ch.n, width), NEVER, dtype=np.int64)
     if len(keys):
         matrix[live_child, _ranks(live_child)] = live_on
-    return _Doses(child, on, vaccine, ids, conflict), keys, matrix
+    return _Doses(child, on, vaccine, ids, product, conflict), keys, matrix
 
 
 def _clear_live_window(candidate: Days, live_dates: Days, gap: int) -> Days:
@@ -320,12 +389,21 @@ def vaccination_states(
     table: VaccinationTable,
     as_of: date,
     keep: Sequence[DoseStatus],
+    facts: ChildFactArrays | None = None,
 ) -> DoseStates:
     """Every child's dose statuses (rows with a status in ``keep``), as ``vaccination_plan``."""
+    if facts is None:
+        none = np.zeros(ch.n, dtype=bool)
+        facts = ChildFactArrays({c.id: none for c in table.conditions}, none, none)
     lookups = schedule_lookups(table)
+    by_edition = edition_rules(table)
     today = day_number(as_of)
     gap = table.live_injectable_min_gap_days
-    codes = sorted({v.code for v in table.vaccines} | {a for r in table.doses for a in r.accepts})
+    doses = _expand_products(doses, table)
+    codes = sorted(
+        {v.code for v in table.vaccines}
+        | {a for variants in by_edition.values() for _s, r in variants for a in r.accepts}
+    )
     vocabulary = pd.Index(codes)
     live = np.array([c in lookups.live for c in codes], dtype=bool)
     given, _keys, live_matrix = _given_doses(ch, doses, vocabulary, live, gap, today)
@@ -346,8 +424,8 @@ def vaccination_states(
     # product options: the option of the first dose given of an optioned series, else default
     chosen_columns = []
     option_names: list[list[str]] = []
-    for _series, default, opts in lookups.options:
-        names = [o for o, _acc in opts]
+    for _series, default, opts, conditional in lookups.options:
+        names = [o for o, _acc in opts] + [o for o, _c in conditional]
         option_of = np.full(len(codes) + 1, -1, dtype=np.int64)  # last entry: other vaccines
         for oi, (_o, accepts) in enumerate(opts):
             for v in accepts:
@@ -360,6 +438,8 @@ def vaccination_states(
         has = picked >= 0
         first_child, first_row = np.unique(given.child[has], return_index=True)
         column[first_child] = picked[has][first_row]
+        for o, condition in reversed(conditional):  # a condition forces its option
+            column[facts.conditions[condition]] = names.index(o)
         chosen_columns.append(column)
         option_names.append(names)
     if chosen_columns:
@@ -375,6 +455,7 @@ def vaccination_states(
     given_child: list[npt.NDArray[np.int64]] = []
     given_series: list[npt.NDArray[np.int64]] = []
     given_rows: list[npt.NDArray[np.int64]] = []
+    out_test: list[Mask] = []
     keep_codes = np.array([_CODE[s] for s in keep], dtype=np.int8)
     dose_group = group_of[given.child]
     for gi, combo in enumerate(combos):
@@ -392,6 +473,7 @@ def vaccination_states(
             rows = np.flatnonzero(in_group & series_of_code[given.vaccine])
             states = _series_states(
                 rules,
+                [by_edition[r.dose_id] for r in rules],
                 [rule_index[r.dose_id] for r in rules],
                 members,
                 local_of,
@@ -406,9 +488,11 @@ def vaccination_states(
                 vocabulary,
                 gap,
                 today,
+                facts,
             )
-            for gidx, status, earliest_sched, filled_row in states:
+            for gidx, status, earliest_sched, filled_row, needs_test in states:
                 wanted = np.isin(status, keep_codes)
+                out_test.append(needs_test[wanted])
                 out_child.append(members[wanted])
                 out_rule.append(np.full(int(wanted.sum()), gidx, dtype=np.int64))
                 out_status.append(status[wanted])
@@ -434,11 +518,39 @@ def vaccination_states(
         given_child=np.concatenate(given_child) if given_child else g_rows,
         given_series=np.concatenate(given_series) if given_series else g_rows,
         given_id=given.ids[g_rows],
+        needs_test=(np.concatenate(out_test) if out_test else np.zeros(0, dtype=bool))[order],
     )
+
+
+def _expand_products(doses: pd.DataFrame, table: VaccinationTable) -> pd.DataFrame:
+    """Doses as the NIP vaccines their products count as (``vaccination.expand_products``):
+    a combination product becomes one row per NIP vaccine, in place; other codes are dropped
+    (they fill no dose)."""
+    if doses.empty:
+        return doses
+    names = doses["vaccine"].astype(str)
+    counts = {c: table.counts_as(c) or () for c in names.unique()}
+    if all(v == (c,) for c, v in counts.items()):
+        return doses
+    out = doses.assign(
+        product=names.where(names.map(lambda c: counts[c] != (c,)), ""),
+        vaccine=names.map(lambda c: list(counts[c])),
+    ).explode("vaccine")
+    return out[out["vaccine"].notna()].reset_index(drop=True)
+
+
+def _min_dates(
+    rule: DoseRule, ch: Children, members: npt.NDArray[np.int64]
+) -> tuple[Days, list[tuple[str, Days]]]:
+    """Per member the date at the dose's minimum age, and at each product's own minimum age."""
+    base = ch.at_age(rule.age)[members]
+    alternatives = [(code, ch.at_age(age)[members]) for code, age in rule.product_ages]
+    return base, alternatives
 
 
 def _series_states(
     rules: tuple[DoseRule, ...],
+    variants: list[tuple[tuple[date, DoseRule], ...]],
     global_index: list[int],
     members: npt.NDArray[np.int64],
     local_of: npt.NDArray[np.int64],
@@ -453,11 +565,12 @@ def _series_states(
     vocabulary: pd.Index,
     gap: int,
     today: int,
-) -> list[tuple[int, npt.NDArray[np.int8], Days, npt.NDArray[np.int64]]]:
+    facts: ChildFactArrays,
+) -> list[tuple[int, npt.NDArray[np.int8], Days, npt.NDArray[np.int64], Mask]]:
     """One series track for a group of children: fill doses in date order, then statuses.
 
     Returns per dose rule: (rule index, status per member, scheduled date per member, the
-    given-dose row that fulfilled it or -1).
+    given-dose row that fulfilled it or -1, whether a missing dose needs a TB skin test first).
     """
     m, size = len(rules), len(members)
     sched = np.stack([scheduled[g][members] for g in global_index])
@@ -467,10 +580,17 @@ def _series_states(
             for g in global_index
         ]
     )
-    accepts = np.zeros((m, len(vocabulary) + 1), dtype=bool)
-    for k, rule in enumerate(rules):
-        for v in rule.accepts:
-            accepts[k, vocabulary.get_loc(v)] = True
+    judges: list[list[tuple[int, int, DoseRule, Mask, Days, list[tuple[str, Days]]]]] = []
+    for k in range(m):
+        rows_k = []
+        for vi, (start, vr) in enumerate(variants[k]):
+            hi = day_number(variants[k][vi + 1][0]) if vi + 1 < len(variants[k]) else NEVER
+            v_accepts = np.zeros(len(vocabulary) + 1, dtype=bool)
+            for v in vr.accepts:
+                v_accepts[vocabulary.get_loc(v)] = True
+            base, alternatives = _min_dates(vr, ch, members)
+            rows_k.append((day_number(start), int(hi), vr, v_accepts, base, alternatives))
+        judges.append(rows_k)
     filled_day = np.full((m, size), MISSING, dtype=np.int64)
     filled_row = np.full((m, size), -1, dtype=np.int64)
     cursor = np.zeros(size, dtype=np.int64)
@@ -487,20 +607,31 @@ def _series_states(
                 break
             cur = cur + expired
         cursor[lc] = cur
-        for k, rule in enumerate(rules):
+        for k in range(m):
             sub = cur == k
             if not sub.any():
                 continue
             g_on, g_local, g_rows = on[sub], lc[sub], sel[sub]
-            ok = accepts[k, given.vaccine[g_rows]] & (g_on >= sched[k, g_local])
-            if k >= 1 and rule.min_interval is not None:
-                prev = filled_day[k - 1, g_local]
-                ok &= (prev == MISSING) | (g_on >= add(prev, rule.min_interval))
-            for extra in rule.extra_intervals:
-                fi = extra.from_number - 1
-                if 0 <= fi < m:
-                    earlier = filled_day[fi, g_local]
-                    ok &= (earlier == MISSING) | (g_on >= add(earlier, extra.min))
+            vaccine = given.vaccine[g_rows]
+            ok = np.zeros(len(g_rows), dtype=bool)
+            # each dose judged by the edition in force on its date (vaccination.rule_at)
+            for vi, (lo, hi, vr, v_accepts, base, alternatives) in enumerate(judges[k]):
+                in_force = (g_on >= lo) & (g_on < hi) if vi else g_on < hi
+                if not in_force.any():
+                    continue
+                minimum = base[g_local]
+                for code, dates in alternatives:
+                    minimum = np.where(given.product[g_rows] == code, dates[g_local], minimum)
+                okv = v_accepts[vaccine] & (g_on >= minimum)
+                if k >= 1 and vr.min_interval is not None:
+                    prev = filled_day[k - 1, g_local]
+                    okv &= (prev == MISSING) | (g_on >= add(prev, vr.min_interval))
+                for extra in vr.extra_intervals:
+                    fi = extra.from_number - 1
+                    if 0 <= fi < m:
+                        earlier = filled_day[fi, g_local]
+                        okv &= (earlier == MISSING) | (g_on >= add(earlier, extra.min))
+                ok |= in_force & okv
             ok &= ~given.live_conflict[g_rows]
             filled_day[k, g_local[ok]] = g_on[ok]
             filled_row[k, g_local[ok]] = g_rows[ok]
@@ -517,6 +648,11 @@ def _series_states(
         not_applicable = ~done & (today >= limit[k])
         if rule.sex is not None:
             not_applicable |= ~done & (sex != rule.sex.value)
+        if rule.when is not None:
+            not_applicable |= ~done & ~facts.conditions[rule.when][members]
+        if rule.test_from is not None:
+            tested_age = today >= ch.at_age(rule.test_from)[members]
+            not_applicable |= ~done & tested_age & facts.positive[members]
         earliest = sched[k].copy()
         if k >= 1 and rule.min_interval is not None:
             prev = planned[k - 1]
@@ -537,14 +673,27 @@ def _series_states(
             earliest = np.where(pushed != start, pushed, earliest)
         open_ = ~done & ~not_applicable
         planned[k] = np.where(open_, np.maximum(earliest, today), planned[k])
+        overdue_on = overdue[g][members]
+        if k >= 1 and rule.max_interval is not None:
+            prev = filled_day[k - 1]
+            overdue_on = np.where(
+                prev != MISSING,
+                np.minimum(overdue_on, add(prev, rule.max_interval) + 1),
+                overdue_on,
+            )
         status = np.where(
-            today >= overdue[g][members],
+            today >= overdue_on,
             _CODE[DoseStatus.OVERDUE],
             np.where(today >= earliest, _CODE[DoseStatus.DUE], _CODE[DoseStatus.NOT_YET_DUE]),
         ).astype(np.int8)
         status[not_applicable] = _CODE[DoseStatus.NOT_APPLICABLE]
         status[done] = _CODE[DoseStatus.GIVEN]
-        out.append((g, status, sched[k], filled_row[k]))
+        needs_test = np.zeros(size, dtype=bool)
+        if rule.test_from is not None:
+            needs_test = (
+                open_ & (today >= ch.at_age(rule.test_from)[members]) & ~facts.tested[members]
+            )
+        out.append((g, status, sched[k], filled_row[k], needs_test))
     return out
 
 
@@ -571,6 +720,7 @@ def vaccination_frame(
         severity = table.due_severity if kind is AlertKind.VACCINE_DUE else table.overdue_severity
         mask = states.status == _CODE[status]
         child, rule, sched = states.child[mask], states.rule[mask], states.scheduled[mask]
+        tested = states.needs_test[mask]
         if len(child) == 0:
             continue
         pairs = np.unique(child * n_series + states.series[mask])
@@ -581,7 +731,10 @@ def vaccination_frame(
         e_subjects, e_bounds = _segments(e_child)
         e_at = dict(zip(e_subjects.tolist(), range(len(e_subjects)), strict=True))
         subjects, bounds = _segments(child)
-        names = [dose_ids[i] for i in rule.tolist()]
+        names = [
+            dose_ids[i] + (NEEDS_TEST_SUFFIX if t else "")
+            for i, t in zip(rule.tolist(), tested.tolist(), strict=True)
+        ]
         spans = list(pairwise(bounds))
         items = [tuple(names[a:b]) for a, b in spans]
         evidence: list[tuple[str, ...]] = []
@@ -958,7 +1111,8 @@ def schedule_frame(data: DistrictData, ruleset: RuleSet, as_of: date) -> pd.Data
     rows = _Rows()
     checkup_frame(ch, data.checkups, ruleset.checkups, as_of, rows)
     keep = (DoseStatus.DUE, DoseStatus.OVERDUE, *_incomplete(ruleset.vaccination))
-    states = vaccination_states(ch, data.doses, ruleset.vaccination, as_of, keep)
+    facts = child_fact_arrays(ch, data.children, data.tb_tests, ruleset.vaccination, as_of)
+    states = vaccination_states(ch, data.doses, ruleset.vaccination, as_of, keep, facts)
     vaccination_frame(ch, states, ruleset.vaccination, rows)
     admission_frame(ch, data.enrolments, states, ruleset.vaccination, as_of, rows)
     daily_check_frame(ch, data.daily_checks, ruleset.daily_check, as_of, rows)

@@ -111,7 +111,8 @@ def synthetic_district(spec: SyntheticSpec, ruleset: RuleSet) -> DistrictData:
     sched = [
         d
         for d in ruleset.vaccination.doses
-        if d.option is None or d.option == ruleset.vaccination.default_option(d.series)
+        if d.when is None  # special-population doses (HBIG): not for every child
+        and (d.option is None or d.option == ruleset.vaccination.default_option(d.series))
     ]
     hb_ages = [parse_age(a) for a in ("6m", "8m", "18m", "30m", "4y", "5y")]
     points = ruleset.screening.age_points

@@ -98,5 +98,6 @@ NIP_VACCINES: frozenset[str] = frozenset(
         "HepA-L",
         "HepA-I",
         "HPV2",
+        "HBIG",  # hepatitis B immunoglobulin: not a vaccine, scheduled for HBsAg-positive mothers
     }
 )

@@ -26,6 +26,7 @@ import pandas as pd
 from growth_standards import Indicator, Sex, value_at_z
 from healthbridge.clinical.ages import add_age
 from healthbridge.clinical.tables_vaccination import DoseRule, VaccinationTable
+from healthbridge.clinical.vaccination import edition_rules, rule_at
 
 #: Average days in a month, as WHO uses to convert ages (anthro: 30.4375 days per month).
 DAYS_PER_MONTH = 30.4375
@@ -412,7 +413,9 @@ def _admission_states(
     rules = [
         r
         for r in table.doses
-        if r.sex is None and (r.option is None or r.option == defaults.get(r.series))
+        if r.sex is None
+        and r.when is None
+        and (r.option is None or r.option == defaults.get(r.series))
     ]
     live = {v.code for v in table.vaccines if v.live_injectable}
     gap = table.live_injectable_min_gap_days
@@ -803,6 +806,32 @@ def _daily_checks(rng: np.random.Generator, kids: Sequence[Child], as_of: dt.dat
     return frame
 
 
+def _in_edition(
+    birth: dt.date,
+    day: dt.date,
+    variants: tuple[tuple[dt.date, DoseRule], ...],
+    rule: DoseRule,
+    last: dict[str, dt.date],
+    given_on: dict[tuple[str, int], dt.date],
+) -> dt.date:
+    """``day`` moved, if needed, to the minimum age and intervals of the NIP edition in force
+    on the day the dose is given (the clinical rules judge each dose so): a child born in 2024
+    had DTaP 1 at 3 months, by the 2021 edition. Editions only move forward in time, so this
+    settles in a few steps."""
+    while True:
+        judge = rule_at(variants, day)
+        moved = max(day, add_age(birth, judge.age))
+        if rule.series in last and judge.min_interval is not None:
+            moved = max(moved, add_age(last[rule.series], judge.min_interval))
+        for extra in judge.extra_intervals:
+            earlier = given_on.get((rule.series, extra.from_number))
+            if earlier is not None:
+                moved = max(moved, add_age(earlier, extra.min))
+        if moved == day:
+            return day
+        day = moved
+
+
 def _doses(
     rng: np.random.Generator, kids: Sequence[Child], as_of: dt.date, table: VaccinationTable
 ) -> pd.DataFrame:
@@ -813,7 +842,12 @@ def _doses(
     sometimes caught up later, always keeping the series' minimum intervals.
     """
     defaults = {o.series: o.default_option for o in table.options}
-    rules = [r for r in table.doses if r.option is None or r.option == defaults.get(r.series)]
+    rules = [
+        r
+        for r in table.doses
+        if r.when is None and (r.option is None or r.option == defaults.get(r.series))
+    ]  # special-population doses (HBIG) are not given to the demo children
+    editions = edition_rules(table)
     rows: list[dict[str, object]] = []
     for child in kids:
         visit_jitter: dict[str, int] = {}
@@ -844,6 +878,7 @@ def _doses(
                     stopped.add(rule.series)
                     continue
                 day = day + dt.timedelta(days=int(rng.integers(45, 120)))
+            day = _in_edition(child.birth_date, day, editions[rule.dose_id], rule, last, given_on)
             if day > as_of:
                 stopped.add(rule.series)
                 continue

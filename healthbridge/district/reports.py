@@ -129,18 +129,33 @@ def suppress_coverage(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def series_of_products(ruleset: RuleSet) -> dict[str, str]:
-    """NIP product code (CodeSystem ``nip-vaccine``) → the series it counts for."""
-    return {code: d.series for d in ruleset.vaccination.doses for code in d.accepts}
+def series_of_products(ruleset: RuleSet) -> dict[str, list[str]]:
+    """Product code (CodeSystem ``nip-vaccine``) → the series it counts for: a NIP vaccine its
+    own series, a combination product every series of its NIP antigens (the clinical table
+    ``vaccine-products``: the 5-in-1 counts for DTP and polio)."""
+    table = ruleset.vaccination
+    series_of = {code: d.series for d in table.doses for code in d.accepts}
+    codes = set(series_of)
+    if table.products is not None:
+        codes |= {p.code for p in table.products.products}
+    out: dict[str, list[str]] = {}
+    for code in sorted(codes):
+        series = [series_of[v] for v in table.counts_as(code) or () if v in series_of]
+        if series:
+            out[code] = list(dict.fromkeys(series))
+    return out
 
 
 def required_doses(ruleset: RuleSet) -> pd.DataFrame:
-    """``vaccine`` (series), ``dose``, ``due_age_days`` of every dose due for every child."""
+    """``vaccine`` (series), ``dose``, ``due_age_days`` of every dose due for every child
+    (doses only for special populations, such as HBIG, are not required of every child)."""
     defaults = {o.series: o.default_option for o in ruleset.vaccination.options}
     rows = [
         (d.series, d.number, round(d.age.approx_days()))
         for d in ruleset.vaccination.doses
-        if d.sex is None and (d.option is None or d.option == defaults.get(d.series))
+        if d.sex is None
+        and d.when is None
+        and (d.option is None or d.option == defaults.get(d.series))
     ]
     return pd.DataFrame(rows, columns=["vaccine", "dose", "due_age_days"])
 
@@ -150,9 +165,14 @@ def coverage_inputs(
 ) -> CoverageInputs:
     """The coverage module's inputs from the gathered frames."""
     rules = ruleset or load_ruleset(*DEFAULT_RULESET)
-    vaccinations = frames.vaccinations.assign(
-        vaccine=frames.vaccinations["vaccine"].map(series_of_products(rules))
-    ).dropna(subset=["vaccine"])
+    vaccinations = (
+        frames.vaccinations.assign(
+            vaccine=frames.vaccinations["vaccine"].map(series_of_products(rules))
+        )
+        .dropna(subset=["vaccine"])
+        .explode("vaccine")
+        .reset_index(drop=True)
+    )
     children = frames.children[
         ["child_id", "birth_date", "sex", "centre", "enrolled_on", "left_on"]
     ]

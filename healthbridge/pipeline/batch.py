@@ -167,6 +167,8 @@ def _children_frame(
             i.class_id,
             i.gestational_weeks,
             at.of(i),
+            i.maternal_hbsag,
+            i.birth_weight_g,
         )
         for i in patients.values()
     ]
@@ -180,6 +182,8 @@ def _children_frame(
             "class_id",
             "gestational_weeks",
             "altitude_m",
+            "maternal_hbsag",
+            "birth_weight_g",
         ),
         ("birth_date",),
     )

@@ -403,6 +403,8 @@ def build_record(
         haemoglobin=tuple(x.haemoglobin(observations)),
         screenings=tuple(x.screenings(responses)),
         enrolments=info.enrolments,
+        maternal_hbsag=info.maternal_hbsag,
+        birth_weight_g=info.birth_weight_g,
     )
 
 

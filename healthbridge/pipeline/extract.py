@@ -22,7 +22,7 @@ Resources with status ``entered-in-error`` (or ``cancelled``/``not-done``) are i
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -49,6 +49,9 @@ TRIGGER_OBSERVATION_CODES = GROWTH_CODES | DAILY_CHECK_CODES | {t.LOINC_HAEMOGLO
 WARNING_SIGNS_QUESTIONNAIRE = f"{t.CANONICAL_BASE}/Questionnaire/warning-signs"
 ENROLLMENT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
 GESTATIONAL_AGE_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/gestational-age"
+BIRTH_WEIGHT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/birth-weight"
+MATERNAL_HBSAG_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/maternal-hbsag"
+HBSAG_STATUSES = frozenset({"positive", "negative", "unknown"})
 #: Optional extension on the enrolment carrying the admission-check state (DOMAIN.md §1.4).
 ADMISSION_STATE_URL = "admission-check-state"
 VOID_STATUSES = frozenset({"entered-in-error", "cancelled", "not-done"})
@@ -126,6 +129,27 @@ class ChildInfo:
     class_id: str | None
     enrolments: tuple[Enrolment, ...]
     general_practitioner: str | None
+    #: birth weight in grams and the mother's HBsAg status (NIP special populations)
+    birth_weight_g: float | None = None
+    maternal_hbsag: str | None = None
+
+
+def birth_facts(patient: Mapping[str, Any]) -> tuple[float | None, str | None]:
+    """Birth weight (g; the profile fixes the unit) and the mother's HBsAg status
+    (``positive``/``negative``/``unknown``; another code reads as not recorded) of a Patient."""
+    weight: float | None = None
+    hbsag: str | None = None
+    for ext in patient.get("extension") or ():
+        url = ext.get("url")
+        if url == BIRTH_WEIGHT_EXTENSION:
+            unit = (ext.get("valueQuantity") or {}).get("code")
+            value = quantity_value(ext)
+            if value is not None and unit in (None, "g", "kg"):
+                weight = value * 1000.0 if unit == "kg" else value
+        elif url == MATERNAL_HBSAG_EXTENSION:
+            code = ext.get("valueCode")
+            hbsag = code if code in HBSAG_STATUSES else None
+    return weight, hbsag
 
 
 def child_info(patient: Resource) -> ChildInfo:
@@ -163,6 +187,7 @@ def child_info(patient: Resource) -> ChildInfo:
         klass,
         tuple(enrolments),
         gp,
+        *birth_facts(patient),
     )
 
 

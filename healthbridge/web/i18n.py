@@ -334,6 +334,7 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "admission.deadline": ("查验期限", "Check by"),
     "admission.missing": ("需补种", "Doses to catch up"),
     "admission.complete": ("接种完整", "Complete"),
+    "admission.not_counted": ("未计入的接种记录", "Records not counted"),
     "doctor.title": ("儿科医生工作台", "Paediatrician desk"),
     "doctor.patients": ("已授权共享的儿童", "Children shared with your hospital"),
     "doctor.referrals": ("收到的转诊", "Referrals received"),

@@ -14,9 +14,15 @@ from healthbridge.charts.batch import centre_children
 from healthbridge.charts.summary import child_name, enrolment
 from healthbridge.clinical.admission import AdmissionState, admission_check
 from healthbridge.clinical.tables_vaccination import VaccineInfo
-from healthbridge.clinical.vaccination import GivenDose, vaccination_plan
+from healthbridge.clinical.vaccination import (
+    INVALID_REASON_TEXT,
+    ChildFacts,
+    GivenDose,
+    vaccination_plan,
+)
 from healthbridge.clinical.vocab import Sex
 from healthbridge.errors import BadRequestError
+from healthbridge.pipeline.extract import birth_facts
 from healthbridge.store.bundle import process
 from healthbridge.web import actions, data, rights
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
@@ -153,14 +159,22 @@ def admission_page(request: Request, user: UserDep) -> Response:
             ]
             birth = dt.date.fromisoformat(child["birthDate"])
             sex = Sex.MALE if child.get("gender") == "male" else Sex.FEMALE
-            plan = vaccination_plan(birth, sex, given, table, today())
+            weight, hbsag = birth_facts(child)
+            facts = ChildFacts(maternal_hbsag=hbsag, birth_weight_g=weight)
+            plan = vaccination_plan(birth, sex, given, table, today(), facts)
             entry = _entry_date(child) or today()
             check = admission_check(pid, org, entry, AdmissionState.SUBMITTED, plan, table, today())
             missing = [plan.dose(d) for d in check.missing_doses]
             names = [
                 f"{_vaccine_name(table.vaccine(d.vaccine), user)} ({d.number})" for d in missing
             ]
-            rows.append((child, check, names))
+            # doses not counted, with the reason (an unrecognised code is not "not in schedule")
+            lang = 0 if user.lang.value == "zh" else 1
+            ignored = [
+                f"{i.dose.vaccine} {i.dose.on.isoformat()}: {INVALID_REASON_TEXT[i.reason][lang]}"
+                for i in plan.invalid
+            ]
+            rows.append((child, check, names, ignored))
     return page(request, user, "admission.html", rows=rows, child_name=child_name)
 
 

@@ -66,9 +66,12 @@ def _form_page(
     problems: tuple[FormProblem, ...] = (), status: int = 200,
 ) -> Response:  # fmt: skip
     table = rules().vaccination
-    vaccines = [
-        (v.code, v.name_zh if user.lang.value == "zh" else v.name_en) for v in table.vaccines
-    ]
+    zh = user.lang.value == "zh"
+    vaccines = [(v.code, v.name_zh if zh else v.name_en) for v in table.vaccines]
+    # combination and non-NIP products (clinical table vaccine-products): the 5-in-1 counts
+    # for DTaP and IPV
+    products = table.products.products if table.products is not None else ()
+    vaccines += [(p.code, p.name_zh if zh else p.name_en) for p in products]
     messages = [
         user.t(p.key, **{k: user.t(v) if k == "field" else v for k, v in p.values.items()})
         for p in problems
@@ -108,7 +111,7 @@ async def visit_save(request: Request, user: UserDep, patient_id: str) -> Respon
             practitioner_id=practitioner.split("/")[-1],
             organization_id=org,
             today=today(),
-            vaccine_codes=frozenset(v.code for v in rules().vaccination.vaccines),
+            vaccine_codes=_vaccine_codes(),
         )
     except VisitFormError as exc:
         return _form_page(request, user, patient, values, exc.problems, status=400)
@@ -124,3 +127,10 @@ async def visit_save(request: Request, user: UserDep, patient_id: str) -> Respon
         problem = FormProblem("visit.err_server", {"detail": str(exc)})
         return _form_page(request, user, patient, values, (problem,), status=422)
     return RedirectResponse(f"/app/child/{patient_id}?saved=1", status_code=303)
+
+
+def _vaccine_codes() -> frozenset[str]:
+    """Codes a doctor may record: the schedule's vaccines and the known products."""
+    table = rules().vaccination
+    products = table.products.products if table.products is not None else ()
+    return frozenset(v.code for v in table.vaccines) | {p.code for p in products}

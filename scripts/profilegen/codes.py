@@ -57,6 +57,38 @@ NIP_VACCINES: tuple[tuple[str, str, str], ...] = (
     ("HepA-L", "Hepatitis A vaccine, live attenuated", "甲肝减毒活疫苗"),
     ("HepA-I", "Hepatitis A vaccine, inactivated", "甲肝灭活疫苗"),
     ("HPV2", "Bivalent human papillomavirus vaccine", "双价HPV疫苗"),
+    ("HBIG", "Hepatitis B immunoglobulin (not a vaccine)", "乙型肝炎免疫球蛋白"),
+    # Combination and non-NIP products (clinical rule table vaccine-products: which NIP
+    # vaccines each counts as)
+    (
+        "DTaP-IPV-Hib",
+        "DTaP-IPV/Hib combination vaccine (5-in-1)",
+        "百白破-脊灰-Hib联合疫苗（五联）",
+    ),
+    ("DTaP-Hib", "DTaP-Hib combination vaccine (4-in-1)", "百白破-Hib联合疫苗（四联）"),
+    ("DTaP-IPV", "DTaP-IPV combination vaccine", "百白破-脊灰联合疫苗"),
+    ("DTaP-IPV-Hib-HepB", "DTaP-IPV-Hib-HepB combination vaccine (6-in-1)", "六联疫苗"),
+    ("MMRV", "Measles, mumps, rubella and varicella vaccine", "麻腮风水痘联合疫苗"),
+    ("HepA-HepB", "Hepatitis A and B vaccine", "甲乙肝联合疫苗"),
+    ("Hib", "Haemophilus influenzae type b conjugate vaccine", "b型流感嗜血杆菌结合疫苗"),
+    ("PCV13", "13-valent pneumococcal conjugate vaccine", "13价肺炎球菌多糖结合疫苗"),
+    ("EV71", "Enterovirus 71 vaccine", "肠道病毒71型灭活疫苗"),
+    ("VAR", "Varicella vaccine", "水痘减毒活疫苗"),
+    ("Rota", "Rotavirus vaccine", "轮状病毒疫苗"),
+    ("Flu", "Influenza vaccine", "流感疫苗"),
+    (
+        "MenAC-conj",
+        "Meningococcal groups A and C conjugate vaccine",
+        "A群C群脑膜炎球菌多糖结合疫苗",
+    ),
+    ("MR", "Measles and rubella vaccine", "麻疹风疹联合减毒活疫苗"),
+)
+
+#: The mother's HBsAg status at the child's birth (hb-child extension ``maternal-hbsag``).
+HBSAG_STATUSES: tuple[tuple[str, str, str], ...] = (
+    ("positive", "HBsAg positive", "阳性"),
+    ("negative", "HBsAg negative", "阴性"),
+    ("unknown", "HBsAg status unknown (not tested)", "不详"),
 )
 
 
@@ -87,6 +119,23 @@ CVX_MAP: tuple[VaccineMapping, ...] = (
     VaccineMapping("HepA-L", "85", "wider", "C"),
     VaccineMapping("HepA-I", "83", "equivalent", "C"),
     VaccineMapping("HPV2", "118", "equivalent", "C"),
+    # products not in DOMAIN.md §1.5: CVX codes from general knowledge of the CDC CVX table,
+    # unconfirmed ("U": relatedto, check before relying on them)
+    VaccineMapping("HBIG", "30", "relatedto", "U"),
+    VaccineMapping("DTaP-IPV-Hib", "120", "relatedto", "U"),
+    VaccineMapping("DTaP-Hib", "50", "relatedto", "U"),
+    VaccineMapping("DTaP-IPV", "130", "relatedto", "U"),
+    VaccineMapping("DTaP-IPV-Hib-HepB", "146", "relatedto", "U"),
+    VaccineMapping("MMRV", "94", "relatedto", "U"),
+    VaccineMapping("HepA-HepB", "104", "relatedto", "U"),
+    VaccineMapping("Hib", "17", "relatedto", "U"),
+    VaccineMapping("PCV13", "133", "relatedto", "U"),
+    VaccineMapping("VAR", "21", "relatedto", "U"),
+    VaccineMapping("Rota", "122", "relatedto", "U"),
+    VaccineMapping("Flu", "88", "relatedto", "U"),
+    VaccineMapping("MR", "04", "equivalent", "C"),
+    VaccineMapping("EV71", None, "unmatched", "-"),
+    VaccineMapping("MenAC-conj", None, "unmatched", "-"),
 )
 
 #: ATC level-5 codes name a substance class, so even verified codes are ``wider`` than one
@@ -106,6 +155,26 @@ ATC_MAP: tuple[VaccineMapping, ...] = (
     VaccineMapping("HepA-L", None, "unmatched", "-"),
     VaccineMapping("HepA-I", "J07BC02", "relatedto", "M"),
     VaccineMapping("HPV2", "J07BM02", "relatedto", "M"),
+    VaccineMapping("HBIG", "J06BB04", "relatedto", "U"),
+    VaccineMapping("DTaP-IPV-Hib", "J07CA06", "relatedto", "U"),
+    VaccineMapping("PCV13", "J07AL02", "relatedto", "U"),
+    VaccineMapping("VAR", "J07BK01", "relatedto", "U"),
+    *(
+        VaccineMapping(code, None, "unmatched", "-")
+        for code in (
+            "DTaP-Hib",
+            "DTaP-IPV",
+            "DTaP-IPV-Hib-HepB",
+            "MMRV",
+            "HepA-HepB",
+            "Hib",
+            "EV71",
+            "Rota",
+            "Flu",
+            "MenAC-conj",
+            "MR",
+        )
+    ),
 )
 
 ALERT_KINDS: tuple[tuple[str, str, str], ...] = (

@@ -76,6 +76,23 @@ def extensions() -> list[Profile]:
                 el("Extension.value[x]:valueQuantity.code", min=1, fixedCode="wk"),
             ],
         ),
+        _extension(
+            "maternal-hbsag",
+            "Mother's HBsAg status",
+            (
+                "The mother's HBsAg status at birth (母亲乙肝表面抗原): positive, negative or "
+                "unknown. Positive or unknown: HepB dose 1 within 12 hours plus HBIG; with a "
+                "birth weight under 2000 g, HepB at 0, 1, 2 and 7 months (2021 说明)."
+            ),
+            [
+                el(
+                    "Extension.value[x]",
+                    min=1,
+                    type=[{"code": "code"}],
+                    binding=required("hbsag-status"),
+                ),
+            ],
+        ),
         Profile(
             id="childcare-enrollment",
             type="Extension",
@@ -253,6 +270,14 @@ def child() -> Profile:
         ),
         el("Patient.extension:gestationalAge.url", fixedUri=sd_url("gestational-age")),
         el(
+            "Patient.extension:maternalHbsag",
+            sliceName="maternalHbsag",
+            min=0,
+            max="1",
+            type=[{"code": "Extension", "profile": [sd_url("maternal-hbsag")]}],
+        ),
+        el("Patient.extension:maternalHbsag.url", fixedUri=sd_url("maternal-hbsag")),
+        el(
             "Patient.extension:enrollment",
             sliceName="enrollment",
             min=0,
@@ -282,6 +307,7 @@ def child() -> Profile:
                     {"url": "admission-check-state", "valueCode": "assessed_incomplete"},
                 ],
             },
+            {"url": sd_url("maternal-hbsag"), "valueCode": "negative"},
         ],
         "identifier": [
             {"system": SID_CHILD, "value": "C-2025-000123"},
@@ -305,6 +331,11 @@ def child() -> Profile:
             "enrollment-without-centre",
             [("del", ["extension", 2, "extension", 0], None)],
             [("Patient.extension[2].extension", "required")],
+        ),
+        Invalid(
+            "unknown-maternal-hbsag",
+            [("set", ["extension", 3, "valueCode"], "maybe")],
+            [("Patient.extension[3].valueCode", "code-invalid")],
         ),
         Invalid(
             "unknown-admission-state",

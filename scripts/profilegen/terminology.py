@@ -18,6 +18,7 @@ from .codes import (
     GROWTH_INTERPRETATIONS,
     GROWTH_REFERENCES,
     GUARDIAN_ROLES,
+    HBSAG_STATUSES,
     LOINC_PERCENTILES,
     NIP_VACCINES,
     ORGANIZATION_KINDS,
@@ -165,7 +166,8 @@ def terminology_resources() -> list[JSON]:
             "China National Immunization Programme vaccines",
             (
                 "NIP vaccines by the abbreviations of the official schedule table "
-                "(国家免疫规划疫苗儿童免疫程序, 2021 and 2026 editions)."
+                "(国家免疫规划疫苗儿童免疫程序, 2021 and 2026 editions), HBIG, and the "
+                "combination and non-NIP products the clinical rules credit or recognise."
             ),
             simple_concepts(NIP_VACCINES),
         ),
@@ -185,6 +187,16 @@ def terminology_resources() -> list[JSON]:
             "Organisation kinds",
             "Kinds of organisation sharing the child-health record.",
             simple_concepts(ORGANIZATION_KINDS),
+        ),
+        (
+            "hbsag-status",
+            "HbsagStatus",
+            "Mother's HBsAg status",
+            (
+                "The mother's hepatitis B surface antigen status at the child's birth: positive "
+                "or unknown selects HBIG and, under 2000 g, the 4-dose HepB course (2021 说明)."
+            ),
+            simple_concepts(HBSAG_STATUSES),
         ),
         (
             "admission-check-state",
@@ -313,6 +325,11 @@ def _map_group(target_system: str, rows: tuple[VaccineMapping, ...], what: str) 
             target["comment"] = (
                 f"Not verified against the {what} source (DOMAIN.md §1.5 tag [M]); check "
                 f"before relying on it."
+            )
+        elif m.evidence == "U":
+            target["comment"] = (
+                f"Not verified: not in DOMAIN.md, from general knowledge of the {what} code "
+                f"table; check before relying on it."
             )
         elif m.evidence == "-":
             target["comment"] = f"No {what} code found for this vaccine."

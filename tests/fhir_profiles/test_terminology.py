@@ -24,6 +24,22 @@ CONVENTIONS_NIP = [
     "HepA-L",
     "HepA-I",
     "HPV2",
+    "HBIG",
+    # combination and non-NIP products (docs/CONVENTIONS.md)
+    "DTaP-IPV-Hib",
+    "DTaP-Hib",
+    "DTaP-IPV",
+    "DTaP-IPV-Hib-HepB",
+    "MMRV",
+    "HepA-HepB",
+    "Hib",
+    "PCV13",
+    "EV71",
+    "VAR",
+    "Rota",
+    "Flu",
+    "MenAC-conj",
+    "MR",
 ]
 ALERT_KINDS = [
     "underweight",
@@ -170,4 +186,13 @@ def test_translate(nip: str, target: str, code: str | None, equivalence: str) ->
 
 
 def test_translate_unknown_code_is_empty() -> None:
-    assert terminology.translate(CONCEPT_MAP, NIP, "PCV13") == ()
+    assert terminology.translate(CONCEPT_MAP, NIP, "not-a-vaccine") == ()
+
+
+def test_translate_combination_product() -> None:
+    """The 5-in-1 product code maps to CVX 120 (DTaP-Hib-IPV), marked unverified; the clinical
+    rule table vaccine-products counts it as DTaP and IPV."""
+    (cvx, atc) = terminology.translate(CONCEPT_MAP, NIP, "DTaP-IPV-Hib")
+    assert (cvx.code, cvx.equivalence) == ("120", "relatedto")
+    assert "Not verified" in (cvx.comment or "")
+    assert atc.code == "J07CA06"

@@ -51,3 +51,27 @@ def test_active_flags_become_alerts_with_parent_texts() -> None:
         : len(report.charts)
     ]
     assert all(v.status != "not-yet-due" for v in report.vaccines[:-3])
+
+
+def test_hbsag_positive_mother_shows_hbig_in_the_summary() -> None:
+    """The summary reads the hb-child maternal-hbsag extension as the clinical rules do
+    (2021 说明: HBIG at birth for an HBsAg-positive mother)."""
+    resources, as_of = _child()
+    patient = resources[0]
+    url = "https://healthbridge.github.io/fhir/StructureDefinition/maternal-hbsag"
+    positive = {
+        **patient,
+        "extension": [*patient.get("extension", []), {"url": url, "valueCode": "positive"}],
+    }
+    names = {
+        v.name
+        for v in summarise(
+            [positive, *resources[1:]], patient["id"], RULES, as_of=as_of, lang=Lang.EN
+        ).vaccines
+    }
+    assert "Hepatitis B immunoglobulin" in names
+    plain = {
+        v.name
+        for v in summarise(resources, patient["id"], RULES, as_of=as_of, lang=Lang.EN).vaccines
+    }
+    assert "Hepatitis B immunoglobulin" not in plain

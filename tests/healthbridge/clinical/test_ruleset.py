@@ -52,7 +52,7 @@ def test_editions_differ_in_dtap(rs: RuleSet, rs2021: RuleSet) -> None:
         ("18m", "DTaP"),
         ("6y", "DT"),
     ]
-    assert rs.vaccination.meta.version == "2026"
+    assert rs.vaccination.meta.version == "2026.2"
     assert rs2021.nutrition_convention.id == "who-2006"
 
 

@@ -136,6 +136,7 @@ _BIRTHS = [
     date(2021, 3, 30),
     date(2026, 11, 1),
     date(2022, 10, 31),
+    date(2024, 9, 30),  # DTaP doses on both sides of the 2025-01-01 edition change
 ]
 #: around the minimum intervals and the 28-day live rule
 _DELTAS = [-1, 0, 1, 6, 7, 8, 27, 28, 29, 30, 31, 45, 60, 61, 120, 400]
@@ -144,12 +145,19 @@ _DELTAS = [-1, 0, 1, 6, 7, 8, 27, 28, 29, 30, 31, 45, 60, 61, 120, 400]
 @st.composite
 def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
     vaccination = ruleset.vaccination
-    vaccines = [*sorted({v.code for v in vaccination.vaccines}), "not-a-vaccine"]
+    # NIP codes, combination and non-NIP products (vaccine-products table), an unknown code
+    vaccines = [
+        *sorted({v.code for v in vaccination.vaccines}),
+        "not-a-vaccine",
+        "DTaP-IPV-Hib",
+        "MMRV",
+        "PCV13",
+    ]
     dose_ages = sorted({str(d.age) for d in vaccination.doses} | {"24m", "4y"})
     visits = [v.code for v in ruleset.checkups.visits]
     n = draw(st.integers(1, 6))
     as_of = draw(st.sampled_from([_AS_OF, date(2026, 12, 31), date(2027, 1, 1)]))
-    children, doses, checkups, enrol, hb, screens, checks, growth = ([] for _ in range(8))
+    children, doses, checkups, enrol, hb, screens, checks, growth, tb = ([] for _ in range(9))
     for i in range(n):
         cid = f"c{i}"
         born = draw(st.sampled_from(_BIRTHS))
@@ -164,8 +172,13 @@ def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
                 born + timedelta(days=draw(st.integers(1, 9))),
                 draw(st.sampled_from([30.0, 36.9, 39.0])),
                 draw(st.sampled_from([float("nan"), 500.0, 1000.0, 3650.0, 4600.0])),
+                draw(st.sampled_from([None, "positive", "unknown", "negative"])),
+                draw(st.sampled_from([float("nan"), 1999.0, 2000.0, 3300.0])),
             )
         )
+        for k in range(draw(st.integers(0, 2))):  # TB skin tests around 3 months of age
+            on = add_age(born, parse_age("3m")) + timedelta(days=draw(st.sampled_from(_DELTAS)))
+            tb.append((cid, f"{cid}-t{k}", on, draw(st.booleans())))
         anchors: list[date] = []
         for k in range(draw(st.integers(0, 12))):
             # a dose near a schedule age, or near an earlier dose of this child
@@ -266,6 +279,8 @@ def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
             "discharge_date",
             "gestational_weeks",
             "altitude_m",
+            "maternal_hbsag",
+            "birth_weight_g",
         ],
     )
     for column in ("birth_date", "discharge_date"):
@@ -306,6 +321,7 @@ def _districts(draw: Any, ruleset: RuleSet) -> tuple[DistrictData, date]:
         enrolments=frame(
             enrol, ["child_id", "centre_id", "entry_date", "check_state"], "entry_date"
         ),
+        tb_tests=frame(tb, ["child_id", "observation_id", "date", "negative"]),
     )
     return data, as_of
 

@@ -263,6 +263,29 @@ def test_admission_list(site: tuple[TestClient, World]) -> None:
     page = client.get("/app/centre/admission")
     assert page.status_code == 200
     assert f"/app/child/{world.child_id}" in page.text
+    assert "非免疫规划疫苗" not in page.text
+
+
+def test_products_recorded_and_not_counted_doses_shown(site: tuple[TestClient, World]) -> None:
+    """A doctor may record the 5-in-1 and non-NIP products (vaccine-products table); the
+    admission list shows a non-NIP dose as "not in the NIP schedule", with its date."""
+    client, world = site
+    login(client, world, "doctor")
+    form = client.get(f"/app/doctor/visit/{world.child_id}")
+    assert 'value="DTaP-IPV-Hib"' in form.text
+    r = client.post(
+        f"/app/doctor/visit/{world.child_id}",
+        data={
+            "visit_date": "2026-11-20", "visit_type": "12m", "weight_kg": "9.1",
+            "vaccine": ["PCV13", "DTaP-IPV-Hib"], "dose": ["1", "1"], "lot": ["L1", "L2"],
+        },
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303, r.text[:500]
+    login(client, world, "manager")
+    page = client.get("/app/centre/admission").text
+    assert "PCV13 2026-11-20: 非免疫规划疫苗（不计入程序）" in page
+    assert "DTaP-IPV-Hib 2026-11-20" not in page  # counted (or judged by the schedule)
 
 
 def test_doctor_visit_saves_one_transaction(site: tuple[TestClient, World]) -> None:

@@ -1,0 +1,128 @@
+"""NIP special populations and combination products through FHIR (issue 15, items 2 and 3):
+the write path and ``healthbridge evaluate`` read the mother's HBsAg status and the birth
+weight from the hb-child extensions, and credit a combination product for each antigen."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from healthbridge import terminology as t
+from healthbridge.clinical.ages import add_age, parse_age
+from healthbridge.clinical.alerts import ActionType, AlertAction, Finding
+from healthbridge.clinical.vocab import AlertKind, Severity
+from healthbridge.config import Settings
+from healthbridge.pipeline import parse_ruleset_key
+from healthbridge.pipeline.alerts import CLOSE_REASON_EXTENSION, Routing, apply_actions
+from healthbridge.pipeline.batch import evaluate_database
+from healthbridge.store.db import make_engine
+from healthbridge.store.hooks import SYSTEM_CONTEXT
+from healthbridge.store.repository import Repository
+from tests.healthbridge.pipeline.conftest import (
+    RULESET,
+    active_flags,
+    child,
+    immunization,
+    put,
+    review_task,
+    task_inputs,
+    today,
+)
+
+
+@pytest.fixture
+def repository(settings: Settings) -> Iterator[Repository]:
+    engine = make_engine(settings.resolved_database_url())
+    yield Repository(engine)
+    engine.dispose()
+
+
+def _with_birth_facts(patient: dict, weight_g: float | None, hbsag: str | None) -> dict:
+    ext = patient.setdefault("extension", [])
+    if weight_g is not None:
+        ext.append(
+            {
+                "url": f"{t.CANONICAL_BASE}/StructureDefinition/birth-weight",
+                "valueQuantity": {"value": weight_g, "unit": "g", "system": t.UCUM, "code": "g"},
+            }
+        )
+    if hbsag is not None:
+        ext.append(
+            {"url": f"{t.CANONICAL_BASE}/StructureDefinition/maternal-hbsag", "valueCode": hbsag}
+        )
+    return patient
+
+
+def _overdue_items(client: TestClient, cid: str) -> set[str]:
+    flag = active_flags(client, f"Patient/{cid}").get("vaccine-overdue")
+    if flag is None:
+        return set()
+    return set(task_inputs(review_task(client, flag))["items"].replace(",", " ").split())
+
+
+def test_special_populations_and_products_agree_in_both_paths(
+    pclient: TestClient, repository: Repository
+) -> None:
+    birth = today() - dt.timedelta(days=100)  # about 3 months old
+    put(pclient, _with_birth_facts(child("lbw", birth), 1800, "positive"))
+    put(pclient, _with_birth_facts(child("std", birth), 3300, "negative"))
+    put(pclient, child("five", birth))
+    for cid in ("lbw", "std"):
+        put(pclient, immunization(f"{cid}-hepb1", cid, "HepB", birth, 1))
+    # the 5-in-1 at 2 months counts for DTaP 1 and IPV 1
+    two_months = birth + dt.timedelta(days=62)
+    put(pclient, immunization("five-1", "five", "DTaP-IPV-Hib", two_months, 1))
+    lbw, std, five = (_overdue_items(pclient, c) for c in ("lbw", "std", "five"))
+    # positive mother: HBIG on the day of birth was not recorded; under 2000 g the second and
+    # third doses of the 0/1/2/7-month course are overdue (DOMAIN.md §1.3)
+    assert {"HBIG-1", "HepB-LBW-2"} <= lbw
+    assert not any(i.startswith("HepB-LBW") or i == "HBIG-1" for i in std)
+    assert not {"DTP-1", "polio-1"} & five
+    # the batch evaluation reads the same facts: nothing to change
+    report = evaluate_database(repository, parse_ruleset_key(RULESET), today(), dry_run=True)
+    assert sum(report.actions.values()) == 0
+
+
+def test_false_dtap_overdue_of_the_old_table_is_retired(
+    pclient: TestClient, repository: Repository
+) -> None:
+    """A child born before mid-2024, vaccinated on the 2021 schedule (DTaP at 3/4/5/18 m), got
+    "DTP-4 overdue" from nip-2026@2026 (all doses judged by the 2026 ages). Re-evaluating with
+    the revised table retires that alert as rule-revised (no false alert left open)."""
+
+    birth = dt.date(2023, 6, 15)
+    put(pclient, child("old", birth))
+    doses = [
+        ("HepB", "0d"), ("BCG", "0d"), ("HepB", "1m"), ("IPV", "2m"), ("IPV", "3m"),
+        ("DTaP", "3m"), ("bOPV", "4m"), ("DTaP", "4m"), ("DTaP", "5m"), ("HepB", "6m"),
+        ("MPSV-A", "6m"), ("MMR", "8m"), ("JE-L", "8m"), ("MPSV-A", "9m"), ("DTaP", "18m"),
+        ("MMR", "18m"), ("HepA-L", "18m"), ("JE-L", "2y"), ("MPSV-AC", "3y"),
+    ]  # fmt: skip
+    for k, (vaccine, age) in enumerate(doses):
+        on = add_age(birth, parse_age(age))
+        put(pclient, immunization(f"old-{k}", "old", vaccine, on, 1))
+    assert "vaccine-overdue" not in active_flags(pclient, "Patient/old")
+    rules = parse_ruleset_key(RULESET)
+    false = Finding(
+        "old", AlertKind.VACCINE_OVERDUE, Severity.MODERATE, "", ("old-8", "old-14"),
+        ("DTP-4",), "overdue: DTP-4", "nip-2026", "2026", today(),
+    )  # fmt: skip
+    with repository.transaction(SYSTEM_CONTEXT) as txn:
+        apply_actions(
+            txn,
+            (AlertAction(ActionType.CREATE, "old", AlertKind.VACCINE_OVERDUE, false, None),),
+            ruleset=rules,
+            routing=Routing(None, None),
+            as_of=today(),
+            now=f"{today().isoformat()}T08:00:00+08:00",
+        )
+    flag = active_flags(pclient, "Patient/old")["vaccine-overdue"]
+    report = evaluate_database(repository, rules, today())
+    assert report.actions.get("clear", 0) >= 1
+    now = pclient.get(f"/fhir/Flag/{flag['id']}").json()
+    assert now["status"] == "inactive"
+    assert {"url": CLOSE_REASON_EXTENSION, "valueCode": "rule-revised"} in now["extension"]
+    assert review_task(pclient, flag)["status"] == "cancelled"
