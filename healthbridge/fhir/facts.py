@@ -390,15 +390,37 @@ def nip_codes(system: Any, code: Any) -> tuple[str, ...]:
 
 
 def nip_vaccine(codings: Any) -> str | None:
-    """The vaccine a ``vaccineCode.coding`` array records in our CodeSystem: the code of the
-    last ``nip-vaccine`` coding (whatever it holds; None when absent) — the rule every reader
-    of Immunizations applies."""
+    """The vaccine a ``vaccineCode.coding`` array records, as the clinical rules read it — the
+    rule every reader of Immunizations applies:
+
+    * the code of the last ``nip-vaccine`` coding (whatever it holds);
+    * else the NIP code (a vaccine or a combination product) of the first coding the ConceptMap
+      translates (CVX, ATC: :func:`nip_codes`), so a dose recorded elsewhere is credited;
+    * else ``"<system>|<code>"`` of the first coding, which no rule table knows, so staff see
+      it as "not recognised" rather than the dose vanishing;
+    * None when the array holds no coded coding.
+    """
     found: Any = None
-    if isinstance(codings, list):
-        for c in codings:
-            if isinstance(c, dict) and c.get("system") == t.CS_NIP_VACCINE:
-                found = c.get("code")
-    return found if found is None or isinstance(found, str) else str(found)
+    if not isinstance(codings, list):
+        return None
+    for c in codings:
+        if isinstance(c, dict) and c.get("system") == t.CS_NIP_VACCINE:
+            found = c.get("code")
+    if found is not None:
+        return found if isinstance(found, str) else str(found)
+    coded = [
+        (c.get("system"), c.get("code"))
+        for c in codings
+        if isinstance(c, dict) and isinstance(c.get("code"), str) and c.get("code")
+    ]
+    for system, code in coded:
+        mapped = nip_codes(system, code)
+        if mapped:
+            return mapped[0]
+    if coded:
+        system, code = coded[0]
+        return f"{system}|{code}" if isinstance(system, str) and system else str(code)
+    return None
 
 
 def credited_vaccines(codings: Any) -> tuple[str, ...]:

@@ -78,7 +78,7 @@ TABLE: Final = "rule_input"
 RULE_INPUT: Table = RuleInputRow.__table__  # type: ignore[attr-defined]
 STATE: Table = RuleInputStateRow.__table__  # type: ignore[attr-defined]
 #: Bump when :func:`rows` changes what it extracts: existing tables become stale.
-EXTRACTOR_VERSION: Final = 2  # 2: references read by healthbridge.fhir.facts
+EXTRACTOR_VERSION: Final = 3  # 2: references read by facts; 3: CVX/ATC vaccine codes translated
 #: The ``rule_input_state`` key holding the version the whole table was built with.
 STATE_KEY: Final = "extractor"
 #: Resource types with rule-input rows.

@@ -3,6 +3,7 @@ and every consumer agreeing with it on random resources."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from typing import Any
@@ -109,6 +110,24 @@ def test_growth_units() -> None:
     facts.check_growth_unit(weight, {"value": 1, "code": "kg", "system": t.UCUM})
 
 
+def test_the_vaccine_of_an_immunization() -> None:
+    """Our code first; else a translated CVX/ATC code (a combination product is one NIP
+    product code); else the raw coding, which the rules show as "not recognised"."""
+    from healthbridge.clinical.ruleset import load_ruleset
+    from healthbridge.clinical.vaccination import GivenDose, InvalidReason, expand_products
+
+    nip = {"system": t.CS_NIP_VACCINE, "code": "HepB"}
+    assert facts.nip_vaccine([{"system": t.CVX, "code": "19"}, nip]) == "HepB"
+    assert facts.nip_vaccine([{"system": t.CVX, "code": "120"}]) == "DTaP-IPV-Hib"
+    assert facts.nip_vaccine([{"system": t.CVX, "code": "999"}]) == f"{t.CVX}|999"
+    assert facts.nip_vaccine([{"system": t.CVX}]) is None
+    assert facts.nip_vaccine(None) is None
+    table = load_ruleset("cn-child-health", "2026.1").vaccination
+    doses = [GivenDose("i1", f"{t.CVX}|999", dt.date(2026, 1, 1))]
+    _, invalid = expand_products(doses, table)
+    assert [d.reason for d in invalid] == [InvalidReason.NOT_RECOGNISED]
+
+
 def test_nip_codes_through_the_concept_map() -> None:
     assert facts.nip_codes(t.CS_NIP_VACCINE, "HepB") == ("HepB",)
     assert facts.nip_codes(t.CVX, "08") == ("HepB",)
@@ -141,7 +160,7 @@ def test_nip_codes_through_the_concept_map() -> None:
         {"system": t.CS_NIP_VACCINE, "code": "BCG"},
     ]
     assert facts.nip_vaccine(codings) == "BCG"
-    assert facts.nip_vaccine(codings[:1]) is None
+    assert facts.nip_vaccine(codings[:1]) == "HepB"  # translated through the ConceptMap
     assert facts.credited_vaccines(codings) == ("HepB", "BCG")
     assert facts.credited_vaccines([{"system": t.ATC, "code": "J07BC01"}, "x"]) == ("HepB",)
     assert facts.credited_vaccines(None) == ()

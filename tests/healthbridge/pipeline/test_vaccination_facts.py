@@ -126,3 +126,19 @@ def test_false_dtap_overdue_of_the_old_table_is_retired(
     assert now["status"] == "inactive"
     assert {"url": CLOSE_REASON_EXTENSION, "valueCode": "rule-revised"} in now["extension"]
     assert review_task(pclient, flag)["status"] == "cancelled"
+
+
+def test_a_dose_coded_only_in_cvx_is_credited_in_both_paths(
+    pclient: TestClient, repository: Repository
+) -> None:
+    """A DTaP-IPV/Hib dose recorded by another system in CVX only (code 120) is translated
+    through the ConceptMap ``nip-vaccine-cvx-atc`` and counts for DTaP 1 and IPV 1 (issue 15
+    item 2), on the write path and in ``healthbridge evaluate``."""
+    birth = today() - dt.timedelta(days=100)
+    put(pclient, child("cvx", birth))
+    dose = immunization("cvx-1", "cvx", "unused", birth + dt.timedelta(days=62), 1)
+    dose["vaccineCode"] = {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "120"}]}
+    put(pclient, dose)
+    assert not {"DTP-1", "polio-1"} & _overdue_items(pclient, "cvx")
+    report = evaluate_database(repository, parse_ruleset_key(RULESET), today(), dry_run=True)
+    assert sum(report.actions.values()) == 0
