@@ -61,7 +61,7 @@ class AuditOutcome:
 
 def audit_event(
     *,
-    who: Principal,
+    who: Principal | None,
     interaction: str,
     entities: Sequence[str],
     outcome: str = AuditOutcome.SUCCESS,
@@ -78,21 +78,27 @@ def audit_event(
     ``patients`` (``Patient/id``) are the children whose records the entities belong to: each
     becomes an entity of type Person (1) in the role Patient (1) — what ``AuditEvent?patient=``
     finds (R4 search parameter ``AuditEvent-patient``: ``entity.what`` referring to a Patient).
+    ``who`` None records a caller who could not be identified (a refused token or sign-in).
     """
     if interaction not in ACTIONS:
         raise ValueError(f"unknown interaction {interaction!r}")
     code, display = PURPOSES[purpose]
     when = (recorded or dt.datetime.now(dt.UTC)).isoformat(timespec="milliseconds")
-    agent: dict[str, Any] = {
-        "type": {"coding": [{"system": ROLE_SYSTEM, "code": who.role.value}]},
-        "altId": who.subject,
-        "requestor": True,
-        "policy": [who.issuer],
-    }
-    if who.fhir_user:
-        agent["who"] = {"reference": who.fhir_user}
+    agent: dict[str, Any]
+    if who is None:
+        agent = {"type": {"text": "unauthenticated"}, "who": {"display": "unknown"}}
+        agent["requestor"] = True
     else:
-        agent["who"] = {"identifier": {"system": who.issuer, "value": who.subject}}
+        agent = {
+            "type": {"coding": [{"system": ROLE_SYSTEM, "code": who.role.value}]},
+            "altId": who.subject,
+            "requestor": True,
+            "policy": [who.issuer],
+        }
+        if who.fhir_user:
+            agent["who"] = {"reference": who.fhir_user}
+        else:
+            agent["who"] = {"identifier": {"system": who.issuer, "value": who.subject}}
     if client_address:
         agent["network"] = {"address": client_address, "type": "2"}  # 2 = IP address
     event: dict[str, Any] = {
@@ -113,7 +119,7 @@ def audit_event(
             "type": [{"system": SOURCE_TYPE_SYSTEM, "code": "4", "display": "Application Server"}],
         },
     }
-    if who.organization:
+    if who is not None and who.organization:
         # the caller's organisation as a second, non-requesting agent
         event["agent"].append(
             {

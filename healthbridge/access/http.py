@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import threading
+import time
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -46,6 +48,36 @@ CHECKED_ROLES: Final = PRACTITIONER_ROLES | {Role.PARENT}
 PRINCIPAL_STATE: Final = "healthbridge_principal"
 #: Refusals recorded by :func:`audit_failure`: forbidden, not found (also out of reach), gone.
 AUDITED_FAILURES: Final = frozenset({403, 404, 410})
+#: At most one AuditEvent per client address in this many seconds for unauthenticated (401)
+#: requests.
+ANONYMOUS_AUDIT_SECONDS: Final = 60.0
+
+
+class AnonymousThrottle:
+    """Per-address throttle of the audit of unauthenticated requests (one per window).
+
+    Owned by the app (``app.state.audit_throttle``, made by :func:`install`); thread-safe."""
+
+    def __init__(self, window: float = ANONYMOUS_AUDIT_SECONDS, size: int = 10_000) -> None:
+        self.window = window
+        self.size = size
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, address: str | None) -> bool:
+        """Whether a refusal from ``address`` is to be recorded now."""
+        key = address or "-"
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.window:
+                return False
+            if len(self._last) >= self.size:
+                self._last.clear()
+            self._last[key] = now
+            return True
+
+
 #: ``Type/id not found`` — the record a 404 names (also a child out of reach in a write).
 _NOT_FOUND: Final = re.compile(r"^([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})(?:/_history/\d+)? ")
 #: Calendar of the consent and enrolment periods (dates are local dates in China).
@@ -66,6 +98,7 @@ def install(
     if not auditing.audited(hooks):
         auditing.install(hooks)
     app.state.failure_auditor = audit_failure
+    app.state.audit_throttle = AnonymousThrottle()
     if settings.auth_mode == "local" and not settings.auth_secret:
         log.warning(
             "Development: local tokens use the secret generated in %s; set "
@@ -111,7 +144,12 @@ def _interaction(method: str, path: str) -> tuple[str, str | None]:
 
 
 def audit_failure(request: Request, error: FhirError) -> None:
-    """Record a refused (403) or not-found (404/410) request of an authenticated caller.
+    """Record a refused (401, 403) or not-found (404/410) request.
+
+    A 401 (no valid token, failed identity check, refused sign-in) has no verified caller:
+    the AuditEvent's agent is "unknown" with the client address, at most one per address
+    per :data:`ANONYMOUS_AUDIT_SECONDS` (:class:`AnonymousThrottle`), so a flood of bad
+    tokens cannot flood the audit trail.
 
     Written in a transaction of its own after the request's transaction rolled back, so the
     refusal is kept although nothing the request did is (PIPL Art. 51; docs/access.md
@@ -120,7 +158,13 @@ def audit_failure(request: Request, error: FhirError) -> None:
     request line in ``entity.description``.
     """
     who = getattr(request.state, PRINCIPAL_STATE, None)
-    if not isinstance(who, Principal) or error.status not in AUDITED_FAILURES:
+    if error.status == 401:
+        who = None
+        throttle: AnonymousThrottle | None = getattr(request.app.state, "audit_throttle", None)
+        address = request.client.host if request.client else None
+        if throttle is not None and not throttle.admit(address):
+            return
+    elif not isinstance(who, Principal) or error.status not in AUDITED_FAILURES:
         return
     interaction, target = _interaction(request.method, request.url.path)
     refs = [target] if target else []
@@ -134,7 +178,7 @@ def audit_failure(request: Request, error: FhirError) -> None:
             interaction=interaction,
             entities=refs,
             outcome=AuditOutcome.MINOR_FAILURE,
-            purpose=auditing.PURPOSE_BY_ROLE[who.role],
+            purpose=auditing.PURPOSE_BY_ROLE[who.role] if who else "system",
             client_address=request.client.host if request.client else None,
             query=f"{request.method} {request.url.path}"
             + (f"?{request.url.query}" if request.url.query else ""),

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from healthbridge.access import accounts
+from healthbridge.access import http as access_http
 from healthbridge.access.accounts import AccountError, Outcome
 from healthbridge.access.errors import AuthenticationError
 from healthbridge.access.scopes import parse_scopes
@@ -186,6 +187,12 @@ def login_page(request: Request) -> Response:
     return _login_page(request)
 
 
+def _audit_refused(request: Request, why: str) -> None:
+    """A refused sign-in is a failed access: audited like a 401 of the API (one AuditEvent
+    per client address per minute; the per-account counts are in ``signin_failure``)."""
+    access_http.audit_failure(request, AuthenticationError(why))
+
+
 @router.post("/login")
 def login_password(
     request: Request,
@@ -197,10 +204,12 @@ def login_password(
     outcome, account = accounts.check_password(repo.engine, username, password, _client(request))
     if outcome is not Outcome.OK or account is None:
         status = 429 if outcome is Outcome.THROTTLED else 401
+        _audit_refused(request, f"password sign-in of {username[:64]!r}: {outcome.value}")
         return _login_page(request, status, outcome.value, username)
     try:
         principal = checked_identity(request, principal_of(account))
     except AuthenticationError:
+        _audit_refused(request, f"password sign-in of {username[:64]!r}: no identity")
         return _login_page(request, 401, "login.no_identity", username)
     return sign_in(request, principal, _home(principal, next_path), account_id=account.id)
 
@@ -210,6 +219,7 @@ def login_token(request: Request, token: Annotated[str, Form()]) -> Response:
     try:
         principal = verify_token(request, token.strip())
     except AuthenticationError:
+        _audit_refused(request, "token sign-in: token refused")
         return _login_page(request, 401, "login.bad_token")
     return sign_in(request, principal, HOME.get(principal.role, "/app/"))
 

@@ -105,3 +105,38 @@ def test_a_page_refusal_is_audited(client_as: Any) -> None:
         raw.cookies.clear()
     failed = _by(_events(_as(client_as, "admin"), "patient=Patient/kid-b&outcome=4"), "user-page")
     assert failed, "the page's refusal was not audited"
+
+
+def _unknown(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if e["agent"][0].get("who", {}).get("display") == "unknown"]
+
+
+def test_unauthenticated_attempts_are_audited_once_per_address_and_minute(
+    client_as: Any,
+) -> None:
+    """A refused token (401) has no verified caller: recorded with an "unknown" agent and the
+    client address, outcome 4 — at most one per address per minute, so a flood of forged
+    tokens cannot flood the trail (issue 20: every refused or failed access is audited)."""
+    forged = {"Authorization": "Bearer not-a-token"}
+    raw = client_as("system").client
+    assert raw.get("/fhir/Patient/kid-a", headers=forged).status_code == 401
+    assert raw.get("/fhir/Observation", headers=forged).status_code == 401
+    admin = _as(client_as, "admin")
+    refused = _unknown(_events(admin, "outcome=4"))
+    assert len(refused) == 1, refused
+    event = refused[0]
+    assert event["agent"][0]["network"]["address"]
+    assert event["outcomeDesc"].startswith("401")
+    assert "GET /fhir/Patient/kid-a" in str(event)
+
+
+def test_a_refused_sign_in_on_the_pages_is_audited(client_as: Any) -> None:
+    from tests.healthbridge.web.test_pages import csrf_of
+
+    raw = client_as("system").client
+    csrf = csrf_of(raw.get("/app/login").text)
+    r = raw.post("/app/login", data={"username": "nobody", "password": "wrong", "csrf_token": csrf})
+    assert r.status_code == 401
+    refused = _unknown(_events(_as(client_as, "admin"), "outcome=4"))
+    assert len(refused) == 1
+    assert "password sign-in of 'nobody'" in refused[0]["outcomeDesc"]
