@@ -479,7 +479,9 @@ def _primitive_problem(prim: _Primitive, value: Any) -> tuple[str, str] | None:
         ):
             return "value", f"{value[:80]!r} is not a valid {prim.name}"
     elif kind == "number":
-        if not math.isfinite(value):
+        # a JSON integer of any length is a valid decimal (arbitrary precision, R4 §2.24.0.1);
+        # only a float can be infinite (``1e400``) or NaN
+        if isinstance(value, float) and not math.isfinite(value):
             return "value", f"{value} is not a valid {prim.name}"
     elif kind == "integer":
         low = {"positiveInt": 1, "unsignedInt": 0}.get(prim.name, _INT32[0])
