@@ -86,7 +86,7 @@ def immunization() -> Profile:
         ),
         Invalid(
             "not-nip",
-            [("set", ["vaccineCode", "coding", 0, "code"], "PCV13")],
+            [("set", ["vaccineCode", "coding", 0, "code"], "XYZ-1")],
             [("Immunization.vaccineCode.coding[0]", "code-invalid")],
         ),
         Invalid("no-lot", [("del", ["lotNumber"], None)], [("Immunization", "invariant")]),
