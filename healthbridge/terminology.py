@@ -19,6 +19,7 @@ ATC: Final = "http://www.whocc.no/atc"
 OBSERVATION_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/observation-category"
 V3_ROLE_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 V3_ACT_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+V3_INTERPRETATION: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 ORGANIZATION_TYPE: Final = "http://terminology.hl7.org/CodeSystem/organization-type"
 
 # Our own code systems and identifier systems (canonical base + path).
@@ -44,3 +45,14 @@ LOINC_BODY_TEMPERATURE: Final = "8310-5"
 LOINC_HAEMOGLOBIN: Final = "718-7"
 LOINC_BIRTH_WEIGHT: Final = "8339-4"
 LOINC_GESTATIONAL_AGE: Final = "76516-4"
+
+# Tuberculin skin test (PPD/TST) and its result: SNOMED CT as the WHO SMART Immunizations IG's
+# ConceptMap IMMZ.D → SNOMED CT maps them (http://smart.who.int/immunizations: DE245 "TST" ≡
+# 28163009 "Skin test for tuberculosis"; DE248 "Negative" → 260385009, DE247 "Positive" →
+# 10828004); v3 ObservationInterpretation NEG / POS as the alternative result. No LOINC code
+# for the TST result was verified, so none is used (unconfirmed codes are not guessed).
+SNOMED_TB_SKIN_TEST: Final = "28163009"
+SNOMED_NEGATIVE: Final = "260385009"
+SNOMED_POSITIVE: Final = "10828004"
+V3_NEGATIVE: Final = "NEG"
+V3_POSITIVE: Final = "POS"

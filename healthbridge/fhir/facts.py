@@ -49,6 +49,16 @@ through the ConceptMap ``nip-vaccine-cvx-atc`` (``fhir_profiles/ConceptMap``) ba
 source, so a combination product mapped from several NIP vaccines yields all of them
 (:func:`nip_codes`). The ConceptMap has no China national vaccine codes yet: such codings
 translate to nothing (unconfirmed codes are not guessed).
+
+**Tuberculin skin tests** (PPD/TST; profile ``hb-tb-skin-test``): an Observation whose
+``code`` has the SNOMED CT coding 28163009 "Skin test for tuberculosis" (:func:`is_tb_skin_test`);
+its result (:func:`tb_test_negative`) is ``valueCodeableConcept`` SNOMED CT 260385009 Negative /
+10828004 Positive, else ``interpretation`` v3 ``NEG`` / ``POS`` (codes as the WHO SMART
+Immunizations IG maps its TST data elements, see :mod:`healthbridge.terminology`). A value
+naming both, or neither, is no readable result (None): such a test never makes BCG catch-up
+due nor "not applicable". Every reader keys a TST's rule-input row by :data:`TB_SKIN_TEST`
+(:func:`rule_code`), so the write path, the rule-input table and the batch read pick the same
+Observations.
 """
 
 from __future__ import annotations
@@ -434,3 +444,73 @@ def credited_vaccines(codings: Any) -> tuple[str, ...]:
                 if code not in out:
                     out.append(code)
     return tuple(out)
+
+
+# ---------------------------------------------------------------------------- TB skin tests
+#: The rule-input code of a tuberculin skin test Observation (whatever else its code holds).
+TB_SKIN_TEST: Final = t.SNOMED_TB_SKIN_TEST
+_RESULTS: Final = {
+    (t.SNOMED, t.SNOMED_NEGATIVE): True,
+    (t.SNOMED, t.SNOMED_POSITIVE): False,
+    (t.V3_INTERPRETATION, t.V3_NEGATIVE): True,
+    (t.V3_INTERPRETATION, t.V3_POSITIVE): False,
+}
+
+
+def is_tb_skin_test(codings: Any) -> bool:
+    """Whether an Observation ``code.coding`` array names a tuberculin skin test."""
+    return isinstance(codings, list) and any(
+        isinstance(c, dict) and c.get("system") == t.SNOMED and c.get("code") == TB_SKIN_TEST
+        for c in codings
+    )
+
+
+def _result(codings: Any) -> bool | None:
+    found = {
+        _RESULTS[key]
+        for c in (codings if isinstance(codings, list) else ())
+        if isinstance(c, dict)
+        and isinstance(c.get("code"), str)
+        and (key := (c.get("system"), c["code"])) in _RESULTS
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+def tb_test_negative(value_codings: Any, interpretation: Any) -> bool | None:
+    """The result of a tuberculin skin test: True negative, False positive, None unreadable.
+    ``value_codings`` is ``valueCodeableConcept.coding``, read first; ``interpretation`` the
+    ``interpretation`` list of CodeableConcepts, read when the value gives no result."""
+    found = _result(value_codings)
+    if found is not None:
+        return found
+    codings = [
+        c
+        for concept in (interpretation if isinstance(interpretation, list) else ())
+        if isinstance(concept, dict) and isinstance(concept.get("coding"), list)
+        for c in concept["coding"]
+    ]
+    return _result(codings)
+
+
+def rule_code(observation: Mapping[str, Any]) -> str | None:
+    """The code an Observation counts under as a rule input: :data:`TB_SKIN_TEST` for a
+    tuberculin skin test, else the first non-empty LOINC code of ``code.coding``."""
+    code = observation.get("code")
+    codings = code.get("coding") if isinstance(code, dict) else None
+    if is_tb_skin_test(codings):
+        return TB_SKIN_TEST
+    for c in codings if isinstance(codings, list) else ():
+        if isinstance(c, dict) and c.get("system") == t.LOINC and c.get("code"):
+            return str(c["code"])
+    return None
+
+
+def tb_test_result(observation: Mapping[str, Any]) -> bool | None:
+    """:func:`tb_test_negative` of a whole Observation (None when it is no TST)."""
+    code = observation.get("code")
+    if not is_tb_skin_test(code.get("coding") if isinstance(code, dict) else None):
+        return None
+    value = observation.get("valueCodeableConcept")
+    return tb_test_negative(
+        value.get("coding") if isinstance(value, dict) else None, observation.get("interpretation")
+    )

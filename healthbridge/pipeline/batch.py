@@ -63,6 +63,7 @@ _OBSERVATION = {
     "value": "$.valueQuantity.value",
     "unit": "$.valueQuantity.code",
     "concept": "$.valueCodeableConcept.coding",
+    "interpretation": "$.interpretation",
     "encounter": "$.encounter.reference",
     "written": "$.meta.lastUpdated",
 }
@@ -190,14 +191,33 @@ def _children_frame(
 
 
 def _compact_observations(raw: pd.DataFrame) -> pd.DataFrame:
-    """The LOINC code and the symptom codes in place of the coding arrays (in the reading
-    worker: the arrays are the bulk of what would travel back)."""
-    code = dbf.coded(raw["coding"].tolist(), t.LOINC)
+    """The rule code (:func:`healthbridge.fhir.facts.rule_code`) and the symptom codes in
+    place of the coding arrays (in the reading worker: the arrays are the bulk of what would
+    travel back); a tuberculin skin test's result as its value (1.0 negative, 0.0 positive,
+    as the rule-input table holds it)."""
+    codings = raw["coding"].tolist()
+    tst = [facts.is_tb_skin_test(c) for c in codings]
+    code = [
+        facts.TB_SKIN_TEST if is_tst else c
+        for is_tst, c in zip(tst, dbf.coded(codings, t.LOINC), strict=True)
+    ]
     symptoms = [
         dbf.all_codes(concept, t.CS_SYMPTOM) if c == x.LOINC_SYMPTOM else ()
         for c, concept in zip(code, raw["concept"].tolist(), strict=True)
     ]
-    out = raw.drop(columns=["coding", "concept"])
+    out = raw.drop(columns=["coding", "concept", "interpretation"])
+    if any(tst):
+        results = [
+            facts.tb_test_negative(concept, interp) if is_tst else None
+            for is_tst, concept, interp in zip(
+                tst, raw["concept"].tolist(), raw["interpretation"].tolist(), strict=True
+            )
+        ]
+        value = out["value"].astype(object).copy()
+        for i, (is_tst, negative) in enumerate(zip(tst, results, strict=True)):
+            if is_tst:
+                value.iat[i] = None if negative is None else float(negative)
+        out["value"] = value
     out["code"] = pd.Series(code, dtype=object, index=raw.index)
     out["symptoms"] = pd.Series(symptoms, dtype=object, index=raw.index)
     return out
@@ -463,6 +483,21 @@ def _haemoglobin(obs: pd.DataFrame) -> pd.DataFrame:
             "observation_id": hb["res_id"],
             "date": hb["on"],
             "hb_g_l": value,
+        }
+    )
+    return _sorted(out, ["child_id", "date", "observation_id"]).reset_index(drop=True)
+
+
+def _tb_tests(obs: pd.DataFrame) -> pd.DataFrame:
+    """Tuberculin skin tests with a readable result (:func:`~.extract.tb_tests`): the rule
+    code :data:`healthbridge.fhir.facts.TB_SKIN_TEST`, ``number`` 1.0 negative / 0.0 positive."""
+    tst = obs.loc[(obs["code"] == facts.TB_SKIN_TEST) & obs["number"].notna()]
+    out = pd.DataFrame(
+        {
+            "child_id": tst["child_id"],
+            "observation_id": tst["res_id"],
+            "date": tst["on"],
+            "negative": tst["number"] == 1.0,
         }
     )
     return _sorted(out, ["child_id", "date", "observation_id"]).reset_index(drop=True)
@@ -783,11 +818,16 @@ class _ObservationFrames:
     daily_checks: pd.DataFrame
     haemoglobin: pd.DataFrame
     n_observations: int
+    tb_tests: pd.DataFrame
 
 
 def _observation_frames(obs: pd.DataFrame, children: pd.DataFrame, n: int) -> _ObservationFrames:
     return _ObservationFrames(
-        _growth(_sessions(obs), children), _daily_checks(obs, children), _haemoglobin(obs), n
+        _growth(_sessions(obs), children),
+        _daily_checks(obs, children),
+        _haemoglobin(obs),
+        n,
+        _tb_tests(obs),
     )
 
 
@@ -923,11 +963,15 @@ def _read_district(repository: Repository, workers: int, source: Source) -> Dist
             obs = _table_observations(conn, known, _OTHER_TRIGGERS)
             n = _observation_count(conn)
             inputs = _from_table(conn, patients)
-        daily, haemoglobin = _daily_checks(obs, children), _haemoglobin(obs)
+        daily, haemoglobin, tb_tests = (
+            _daily_checks(obs, children),
+            _haemoglobin(obs),
+            _tb_tests(obs),
+        )
         del obs
 
         def observed_apart() -> _ObservationFrames:
-            return _ObservationFrames(_unpack(growth.result()), daily, haemoglobin, n)
+            return _ObservationFrames(_unpack(growth.result()), daily, haemoglobin, n, tb_tests)
 
         return _read_rest(engine, inputs, children, observed_apart, "table")
 
@@ -1012,6 +1056,7 @@ def _read_rest(
         enrolments=_frame(
             enrolments, ("child_id", "centre_id", "entry_date", "check_state"), ("entry_date",)
         ),
+        tb_tests=frames.tb_tests,
     )
     return DistrictRead(
         data,

@@ -405,6 +405,7 @@ def build_record(
         enrolments=info.enrolments,
         maternal_hbsag=info.maternal_hbsag,
         birth_weight_g=info.birth_weight_g,
+        tb_tests=tuple(x.tb_tests(observations)),
     )
 
 

@@ -12,6 +12,8 @@ What counts as what (codes from healthbridge.terminology / docs/CONVENTIONS.md):
   length are paired for weight-for-length and BMI;
 * morning check: LOINC 8310-5 body temperature and 75325-1 symptom observations, grouped by day;
 * haemoglobin: LOINC 718-7 (g/L; g/dL converted);
+* tuberculin skin test (PPD/TST): SNOMED CT 28163009 with a readable negative/positive result
+  (:func:`healthbridge.fhir.facts.tb_test_result`), for BCG catch-up from 3 months;
 * checkup: Encounter typed with a ``checkup-visit`` code;
 * dose: Immunization ``completed`` coded in ``nip-vaccine``;
 * warning-signs screening: QuestionnaireResponse of ``{base}/Questionnaire/warning-signs``.
@@ -34,7 +36,7 @@ from healthbridge.clinical.checkups import CheckupRecord
 from healthbridge.clinical.daily_check import DailyCheck
 from healthbridge.clinical.records import Enrolment
 from healthbridge.clinical.screening import REGRESSION, ScreeningRecord
-from healthbridge.clinical.vaccination import GivenDose
+from healthbridge.clinical.vaccination import GivenDose, TbTest
 from healthbridge.clinical.vocab import Sex
 from healthbridge.fhir import facts
 
@@ -45,7 +47,9 @@ GROWTH_CODES = frozenset(
 )
 LOINC_SYMPTOM = "75325-1"
 DAILY_CHECK_CODES = frozenset({t.LOINC_BODY_TEMPERATURE, LOINC_SYMPTOM})
-TRIGGER_OBSERVATION_CODES = GROWTH_CODES | DAILY_CHECK_CODES | {t.LOINC_HAEMOGLOBIN}
+TRIGGER_OBSERVATION_CODES = (
+    GROWTH_CODES | DAILY_CHECK_CODES | {t.LOINC_HAEMOGLOBIN, facts.TB_SKIN_TEST}
+)
 WARNING_SIGNS_QUESTIONNAIRE = f"{t.CANONICAL_BASE}/Questionnaire/warning-signs"
 ENROLLMENT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
 GESTATIONAL_AGE_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/gestational-age"
@@ -62,11 +66,10 @@ class NotAChildError(ValueError):
 
 
 def loinc_code(resource: Resource) -> str | None:
-    """The first LOINC code of ``resource.code`` (None when there is none)."""
-    for coding in (resource.get("code") or {}).get("coding") or ():
-        if coding.get("system") == t.LOINC and coding.get("code"):
-            return str(coding["code"])
-    return None
+    """The code an Observation counts under (:func:`healthbridge.fhir.facts.rule_code`):
+    :data:`~healthbridge.fhir.facts.TB_SKIN_TEST` for a tuberculin skin test, else the first
+    LOINC code of ``resource.code`` (None when there is none)."""
+    return facts.rule_code(resource)
 
 
 def is_void(resource: Resource) -> bool:
@@ -316,6 +319,20 @@ def haemoglobin(observations: Iterable[Resource]) -> list[HbResult]:
             value *= 10.0
         out.append(HbResult(str(obs["id"]), on, value))
     out.sort(key=lambda h: (h.on, h.observation_id))
+    return out
+
+
+def tb_tests(observations: Iterable[Resource]) -> list[TbTest]:
+    """Tuberculin skin tests with a readable result (:func:`facts.tb_test_result`)."""
+    out = []
+    for obs in observations:
+        if loinc_code(obs) != facts.TB_SKIN_TEST or is_void(obs):
+            continue
+        on, negative = effective_date(obs), facts.tb_test_result(obs)
+        if on is None or negative is None:
+            continue
+        out.append(TbTest(str(obs["id"]), on, negative))
+    out.sort(key=lambda r: (r.on, r.observation_id))
     return out
 
 

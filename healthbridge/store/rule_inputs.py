@@ -28,7 +28,9 @@ column                  meaning
                         ``subject``/``patient``/``for`` (QuestionnaireResponse); a Patient's
                         own id
 ``status``              ``status`` when it is a string
-``code``                Observation: first non-empty LOINC code of ``code.coding``;
+``code``                Observation: ``28163009`` for a tuberculin skin test, else the
+                        first non-empty LOINC code of ``code.coding``
+                        (:func:`healthbridge.fhir.facts.rule_code`);
                         Encounter: code of the last ``checkup-visit`` coding of ``type``;
                         Immunization: code of the last ``nip-vaccine`` coding of
                         ``vaccineCode`` (codings in document order)
@@ -38,7 +40,10 @@ column                  meaning
                         ``occurrenceDateTime``, QuestionnaireResponse ``authored``, Patient
                         ``birthDate``
 ``value``, ``unit``     Observation ``valueQuantity.value`` (finite numbers only) and
-                        ``valueQuantity.code``; Immunization: ``value`` is
+                        ``valueQuantity.code``; a tuberculin skin test: ``value`` 1.0
+                        negative, 0.0 positive, NULL unreadable
+                        (:func:`healthbridge.fhir.facts.tb_test_result`);
+                        Immunization: ``value`` is
                         ``protocolApplied[0].doseNumberPositiveInt``
 ``encounter_id``        Observation ``encounter`` (an ``Encounter/<id>`` reference)
 ``written``             ``meta.lastUpdated`` (the latest-written re-measurement wins)
@@ -78,7 +83,9 @@ TABLE: Final = "rule_input"
 RULE_INPUT: Table = RuleInputRow.__table__  # type: ignore[attr-defined]
 STATE: Table = RuleInputStateRow.__table__  # type: ignore[attr-defined]
 #: Bump when :func:`rows` changes what it extracts: existing tables become stale.
-EXTRACTOR_VERSION: Final = 3  # 2: references read by facts; 3: CVX/ATC vaccine codes translated
+#: 2: references read by facts; 3: CVX/ATC vaccine codes translated; 4: tuberculin skin tests
+#: (code 28163009, value 1.0 negative / 0.0 positive).
+EXTRACTOR_VERSION: Final = 4
 #: The ``rule_input_state`` key holding the version the whole table was built with.
 STATE_KEY: Final = "extractor"
 #: Resource types with rule-input rows.
@@ -198,13 +205,16 @@ def _row(
 def _observation(res_id: str, r: Mapping[str, Any], content: str) -> Row | None:
     if t.CS_GROWTH_INDICATOR in content:
         return None  # a derived growth score, not a measurement
-    code = first_code(_get(r, "code", "coding"), t.LOINC)
+    code = facts.rule_code(r)
     when = r.get("effectiveDateTime")
     if not (isinstance(when, str) and when):
         when = _get(r, "effectivePeriod", "start")
     quantity = r.get("valueQuantity")
     value = unit = None
-    if isinstance(quantity, dict):
+    if code == facts.TB_SKIN_TEST:
+        negative = facts.tb_test_result(r)
+        value = None if negative is None else float(negative)
+    elif isinstance(quantity, dict):
         value, unit = _number(quantity.get("value")), _str(quantity.get("code"))
     extra = None
     if code == LOINC_SYMPTOM:

@@ -468,6 +468,14 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         "生长评价依据 WHO 儿童生长标准；仅供参考。",
         "Growth assessed with the WHO Child Growth Standards; for information only.",
     ),
+    # c3-tst: tuberculin skin test on the visit form (BCG catch-up from 3 months)
+    "visit.tb_test": ("结核菌素试验 (PPD/TST)", "Tuberculin skin test (PPD/TST)"),
+    "visit.tb_negative": ("阴性", "Negative"),
+    "visit.tb_positive": ("阳性", "Positive"),
+    "visit.err_tb_test": (
+        "结核菌素试验结果只能是阴性或阳性（收到：{value}）。",
+        "The tuberculin skin test result must be negative or positive (got: {value}).",
+    ),
 }
 
 

@@ -3,7 +3,8 @@
 :func:`parse_visit_form` checks the posted fields and raises :class:`VisitFormError` with
 every problem (as catalogue keys with values, shown in zh/en); :func:`visit_bundle` builds the
 Bundle: the checkup Encounter (hb-checkup-encounter), the measurements (hb-body-weight,
-hb-body-length/height, hb-head-circumference, hb-body-temperature, hb-haemoglobin), the
+hb-body-length/height, hb-head-circumference, hb-body-temperature, hb-haemoglobin), a
+tuberculin skin test result (hb-tb-skin-test: BCG catch-up from 3 months needs a negative one), the
 vaccinations given (hb-immunization), the warning-sign screening (hb-warning-signs-response),
 the findings and an optional referral (hb-referral). Resources reference each other by
 ``urn:uuid`` full URLs, which the server rewrites (http://hl7.org/fhir/R4/http.html#trules).
@@ -36,6 +37,12 @@ LIMITS: Final[dict[str, tuple[float, float]]] = {
     "headc_cm": (25.0, 60.0),
     "temperature_c": (34.0, 43.0),
     "hb_g_l": (30.0, 250.0),
+}
+#: The skin-test results the form offers → SNOMED CT result code and display (the ValueSet
+#: ``tb-test-result``) and the v3 interpretation code.
+TB_TEST_RESULTS: Final = {
+    "negative": (t.SNOMED_NEGATIVE, "Negative", t.V3_NEGATIVE),
+    "positive": (t.SNOMED_POSITIVE, "Positive", t.V3_POSITIVE),
 }
 _FIELD_KEYS: Final = {
     "weight_kg": "visit.weight",
@@ -84,6 +91,8 @@ class VisitInput:
     headc_cm: float | None = None
     temperature_c: float | None = None
     hb_g_l: float | None = None
+    #: tuberculin skin test (PPD/TST) result read at this visit: "negative", "positive" or None
+    tb_test: str | None = None
     vaccines: tuple[VaccineGiven, ...] = ()
     warning_items: frozenset[str] | None = None  # None: not screened at this visit
     regression: bool = False
@@ -145,7 +154,11 @@ def parse_visit_form(
                 )
             )
         numbers[name] = value
-    if all(v is None for v in numbers.values()):
+    tb_test = _one(form, "tb_test") or None
+    if tb_test not in (None, *TB_TEST_RESULTS):
+        problems.append(FormProblem("visit.err_tb_test", {"value": str(tb_test)}))
+        tb_test = None
+    if all(v is None for v in numbers.values()) and tb_test is None:
         problems.append(FormProblem("visit.err_empty"))
     vaccines = []
     codes = form.get("vaccine", [])
@@ -190,6 +203,7 @@ def parse_visit_form(
         headc_cm=numbers["headc_cm"],
         temperature_c=numbers["temperature_c"],
         hb_g_l=numbers["hb_g_l"],
+        tb_test=tb_test,
         vaccines=tuple(vaccines),
         warning_items=warning,
         regression=_one(form, "regression") == "yes",
@@ -284,6 +298,25 @@ def visit_bundle(
             "hb-haemoglobin", t.LOINC_HAEMOGLOBIN, "Hemoglobin [Mass/volume] in Blood",
             category="laboratory", valueQuantity=_quantity(visit.hb_g_l, "g/L"),
         )  # fmt: skip
+    if visit.tb_test is not None:
+        code, display, interp = TB_TEST_RESULTS[visit.tb_test]
+        tst: Resource = {
+            "resourceType": "Observation",
+            "meta": {"profile": [f"{SD}/hb-tb-skin-test"]},
+            "status": "final",
+            "category": [{"coding": [_coding(t.OBSERVATION_CATEGORY, "procedure")]}],
+            "code": {
+                "coding": [_coding(t.SNOMED, t.SNOMED_TB_SKIN_TEST, "Skin test for tuberculosis")],
+                "text": "结核菌素试验 (PPD/TST)",
+            },
+            "subject": patient,
+            "encounter": {"reference": enc_url},
+            "effectiveDateTime": when,
+            "performer": performer,
+            "valueCodeableConcept": {"coding": [_coding(t.SNOMED, code, display)]},
+            "interpretation": [{"coding": [_coding(t.V3_INTERPRETATION, interp)]}],
+        }
+        entries.append((f"urn:uuid:{new_id()}", tst))
     if visit.findings:
         observation(None, "29545-1", "Physical findings", category="exam",
                     valueString=visit.findings)  # fmt: skip

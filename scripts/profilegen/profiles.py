@@ -15,7 +15,7 @@ from .profiles_care import (
     review_task,
     warning_signs_response,
 )
-from .profiles_observations import growth_score, haemoglobin, measurements
+from .profiles_observations import growth_score, haemoglobin, measurements, tb_skin_test
 from .profiles_people import child, encounter, extensions, guardian, organization
 from .spec import Invalid, Op, Profile
 
@@ -32,6 +32,7 @@ def all_profiles() -> list[Profile]:
         encounter(),
         *measurements(),
         haemoglobin(),
+        tb_skin_test(),
         growth_score(),
         immunization(),
         alert_flag(),

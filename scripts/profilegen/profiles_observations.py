@@ -1,4 +1,5 @@
-"""Observation profiles: growth measurements, temperature, haemoglobin, growth scores."""
+"""Observation profiles: growth measurements, temperature, haemoglobin, tuberculin skin
+tests, growth scores."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from .common import (
     JSON,
     LOINC,
     OBS_CATEGORY,
+    SNOMED,
     UCUM,
     V3_INTERP,
     coding,
@@ -240,6 +242,83 @@ def haemoglobin() -> Profile:
         CORE + "Observation",
         "Haemoglobin",
         "Blood haemoglobin in g/L (LOINC 718-7).",
+        elements,
+        valid=valid,
+        invalid=invalid,
+    )
+
+
+def tb_skin_test() -> Profile:
+    """A tuberculin skin test (PPD/TST) result: BCG catch-up from 3 months of age needs a
+    recent negative one (2021 NIP 说明; DOMAIN.md §1.2). Codes as the WHO SMART Immunizations
+    IG maps its TST data elements to SNOMED CT (http://smart.who.int/immunizations)."""
+    pid = "hb-tb-skin-test"
+    procedure = {"coding": [coding(OBS_CATEGORY, "procedure")]}
+    tst_code = {"coding": [coding(SNOMED, "28163009")]}
+    elements = [
+        el(
+            "Observation",
+            short="Tuberculin skin test (PPD/TST)",
+            definition=(
+                "The read result of a tuberculin skin test (SNOMED CT 28163009): negative "
+                "(260385009) or positive (10828004), dated when it was read. From 3 months to "
+                "under 4 years a child without BCG is given the catch-up dose only after a "
+                "recent negative test; a positive one means no BCG (refer)."
+            ),
+        ),
+        el("Observation.category", min=1, slicing=PATTERN_SLICING),
+        el(
+            "Observation.category:procedure",
+            sliceName="procedure",
+            min=1,
+            max="1",
+            patternCodeableConcept=procedure,
+        ),
+        el("Observation.code", patternCodeableConcept=tst_code),
+        el("Observation.subject", min=1, type=ref("hb-child")),
+        el("Observation.effective[x]", min=1, type=[{"code": "dateTime"}]),
+        el(
+            "Observation.value[x]",
+            min=1,
+            type=[{"code": "CodeableConcept"}],
+            binding=required("tb-test-result"),
+        ),
+    ]
+    valid: JSON = {
+        "resourceType": "Observation",
+        "id": "tb-skin-test-example",
+        "meta": meta(pid),
+        "status": "final",
+        "category": [{"coding": [coding(OBS_CATEGORY, "procedure", "Procedure")]}],
+        "code": {"coding": [coding(SNOMED, "28163009", "Skin test for tuberculosis")]},
+        "subject": CHILD_REF,
+        "effectiveDateTime": "2026-05-15",
+        "valueCodeableConcept": {"coding": [coding(SNOMED, "260385009", "Negative")]},
+        "interpretation": [{"coding": [coding(V3_INTERP, "NEG", "Negative")]}],
+    }
+    invalid = [
+        Invalid(
+            "unknown-result",
+            [("set", ["valueCodeableConcept"], {"coding": [coding(SNOMED, "373067005")]})],
+            [("Observation.valueCodeableConcept", "code-invalid")],
+        ),
+        Invalid(
+            "wrong-code",
+            [("set", ["code"], {"coding": [coding(LOINC, "718-7")]})],
+            [("Observation.code", "value")],
+        ),
+        Invalid(
+            "no-result",
+            [("del", ["valueCodeableConcept"], None)],
+            [("Observation.value", "required")],
+        ),
+    ]
+    return Profile(
+        pid,
+        "Observation",
+        CORE + "Observation",
+        "Tuberculin skin test",
+        "A tuberculin skin test (PPD/TST) result: SNOMED CT 28163009, negative or positive.",
         elements,
         valid=valid,
         invalid=invalid,

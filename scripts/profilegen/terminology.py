@@ -33,6 +33,7 @@ from .common import (
     JSON,
     LOINC,
     PUBLISHER,
+    SNOMED,
     V3_INTERP,
     V3_ROLE,
     VERSION,
@@ -311,6 +312,30 @@ def terminology_resources() -> list[JSON]:
         ]
     }
     res.append(interp)
+    tst = resource_header(
+        "ValueSet",
+        "tb-test-result",
+        vs_url("tb-test-result"),
+        "TbTestResult",
+        "Tuberculin skin test results",
+        (
+            "The result of a tuberculin skin test (PPD/TST): SNOMED CT qualifier values "
+            "negative / positive, as the WHO SMART Immunizations IG maps its TST results "
+            "(ConceptMap IMMZ.D to SNOMED CT, http://smart.who.int/immunizations)."
+        ),
+    )
+    tst["compose"] = {
+        "include": [
+            {
+                "system": SNOMED,
+                "concept": [
+                    {"code": "260385009", "display": "Negative"},
+                    {"code": "10828004", "display": "Positive"},
+                ],
+            }
+        ]
+    }
+    res.append(tst)
     res.append(vaccine_concept_map())
     return res
 

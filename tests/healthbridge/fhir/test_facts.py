@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from healthbridge.district import admission, bulk
 from healthbridge.district.gather import _children
 from healthbridge.fhir import facts
 from healthbridge.fhir.searchparams import extract as index_rows
+from healthbridge.pipeline import batch
 from healthbridge.pipeline import dbframes as dbf
 from healthbridge.pipeline import extract as x
 from healthbridge.store import access_tables, rule_inputs
@@ -311,3 +313,90 @@ def test_every_consumer_reads_the_same_facts(
     assert dbf.ref_ids([obs["subject"]["reference"]], "Patient") == [child]
     compartment = access_tables.compartment_patients("Observation", "o1", index_rows(obs))
     assert compartment == ({child} if child else set())
+
+
+# ---------------------------------------------------------------- tuberculin skin tests
+def _coding(system: str, code: Any) -> dict[str, Any]:
+    return {"system": system, "code": code}
+
+
+_TST = _coding(t.SNOMED, t.SNOMED_TB_SKIN_TEST)
+_NEG, _POS = _coding(t.SNOMED, t.SNOMED_NEGATIVE), _coding(t.SNOMED, t.SNOMED_POSITIVE)
+_V3_NEG = _coding(t.V3_INTERPRETATION, t.V3_NEGATIVE)
+_V3_POS = _coding(t.V3_INTERPRETATION, t.V3_POSITIVE)
+
+
+def test_a_tuberculin_skin_test_and_its_result() -> None:
+    """SNOMED CT 28163009 names the test; the result is the value (260385009 negative,
+    10828004 positive), else the v3 interpretation (NEG/POS); a value naming both results,
+    a coding with the right code in another system, or no result reads as None."""
+    assert facts.is_tb_skin_test([_coding(t.LOINC, "718-7"), _TST])
+    assert not facts.is_tb_skin_test([_coding(t.LOINC, t.SNOMED_TB_SKIN_TEST)])
+    assert not facts.is_tb_skin_test(None)
+    assert facts.tb_test_negative([_NEG], None) is True
+    assert facts.tb_test_negative([_POS], [{"coding": [_V3_NEG]}]) is False  # the value first
+    assert facts.tb_test_negative(None, [{"coding": [_V3_NEG]}]) is True
+    assert facts.tb_test_negative([{"text": "?"}], [{"coding": [_V3_POS]}]) is False
+    assert facts.tb_test_negative([_NEG, _POS], None) is None
+    assert facts.tb_test_negative([_coding(t.SNOMED, ["x"])], "junk") is None
+    assert facts.tb_test_negative(None, None) is None
+    obs = {
+        "code": {"coding": [_coding(t.LOINC, "718-7"), _TST]},
+        "valueCodeableConcept": {"coding": [_NEG]},
+    }
+    assert facts.rule_code(obs) == facts.TB_SKIN_TEST
+    assert facts.tb_test_result(obs) is True
+    assert facts.rule_code({"code": {"coding": [_coding(t.LOINC, "718-7")]}}) == "718-7"
+    assert facts.tb_test_result({"code": {"coding": [_coding(t.LOINC, "718-7")]}}) is None
+
+
+_results = st.lists(
+    st.sampled_from([_NEG, _POS, _V3_NEG, _coding(t.SNOMED, "x"), "junk"]), max_size=3
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    code=st.lists(
+        st.sampled_from([_TST, _coding(t.LOINC, "718-7"), _coding("urn:x", "1")]), max_size=3
+    ),
+    value=st.one_of(st.none(), _results),
+    interp=st.one_of(st.none(), _results),
+    status=st.sampled_from(["final", "amended", "entered-in-error", "preliminary"]),
+)
+def test_every_reader_reads_the_same_tb_skin_test(
+    code: list[Any], value: list[Any] | None, interp: list[Any] | None, status: str
+) -> None:
+    """Random TST-like Observations: the write path (extract.tb_tests), the rule-input row
+    and the batch document reader give the same test and result."""
+    obs: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": "tst",
+        "status": status,
+        "code": {"coding": code},
+        "subject": {"reference": "Patient/kid"},
+        "effectiveDateTime": "2026-02-01",
+    }
+    if value is not None:
+        obs["valueCodeableConcept"] = {"coding": value}
+    if interp is not None:
+        obs["interpretation"] = [{"coding": interp}]
+    written = [(r.observation_id, r.on, r.negative) for r in x.tb_tests([obs])]
+    row = rule_inputs.rows("Observation", "tst", obs, "")[0]
+    from_row = []
+    if (
+        row["code"] == facts.TB_SKIN_TEST
+        and row["value"] is not None
+        and status != "entered-in-error"
+    ):
+        from_row = [("tst", dt.date(2026, 2, 1), row["value"] == 1.0)]
+    assert from_row == written
+    raw = {name: [None] for name in batch._OBSERVATION}
+    raw.update(
+        status=[status], coding=[code], subject=["Patient/kid"], effective=["2026-02-01"],
+        concept=[value], interpretation=[obs.get("interpretation")],
+    )  # fmt: skip
+    frame = pd.DataFrame({"res_id": ["tst"], **raw}).astype(object)
+    tst = batch._tb_tests(batch._observations(batch._compact_observations(frame), {"kid"}))
+    got = [(r.observation_id, r.date.date(), bool(r.negative)) for r in tst.itertuples()]
+    assert got == written

@@ -104,7 +104,7 @@ def district_data(d: _District) -> DistrictData:
     children: list[tuple[Any, ...]] = []
     growth_children: list[tuple[x.ChildInfo, list[x.Session]]] = []
     inputs: dict[str, list[Any]] = {}
-    checkups, doses, checks, hb, screenings, enrolments = [], [], [], [], [], []
+    checkups, doses, checks, hb, screenings, enrolments, tst = [], [], [], [], [], [], []
     for cid, info in d.patients.items():
         children.append(
             (
@@ -134,6 +134,7 @@ def district_data(d: _District) -> DistrictData:
             for c in x.daily_checks(info, obs)
         ]
         hb += [(cid, h.observation_id, h.on, h.hb_g_l) for h in x.haemoglobin(obs)]
+        tst += [(cid, r.observation_id, r.on, r.negative) for r in x.tb_tests(obs)]
         screenings += [
             (cid, s.screening_id, s.on, s.positive_items, s.regression)
             for s in x.screenings(d.responses.get(cid, []))
@@ -196,4 +197,5 @@ def district_data(d: _District) -> DistrictData:
         enrolments=_frame(
             enrolments, ("child_id", "centre_id", "entry_date", "check_state"), ("entry_date",)
         ),
+        tb_tests=_frame(tst, ("child_id", "observation_id", "date", "negative"), ("date",)),
     )

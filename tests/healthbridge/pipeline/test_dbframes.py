@@ -41,6 +41,7 @@ FRAMES = (
     "haemoglobin",
     "screenings",
     "enrolments",
+    "tb_tests",
 )
 
 

@@ -185,6 +185,41 @@ def _more_edge_cases(client: TestClient) -> None:
     odd["questionnaire"] = "http://example.org/Questionnaire/other"
     put(client, odd)
     put(client, screening("e2-qr6", "edge-adult", now, {"12m-4": True}))
+    # tuberculin skin tests: the result in the value, else the interpretation; none readable
+    for tid, value, interp in [
+        ("e2-tst1", [t.SNOMED_NEGATIVE], None),
+        ("e2-tst2", None, t.V3_POSITIVE),
+        ("e2-tst3", [t.SNOMED_POSITIVE], t.V3_NEGATIVE),  # the value wins
+        ("e2-tst4", [t.SNOMED_NEGATIVE, t.SNOMED_POSITIVE], None),  # both: unreadable
+        ("e2-tst5", None, None),  # placed, not read yet
+    ]:
+        put(client, tb_test(tid, "edge-2", days_ago(4), value, interp))
+    void_tst = tb_test("e2-tst6", "edge-2", days_ago(4), [t.SNOMED_NEGATIVE], None)
+    void_tst["status"] = "entered-in-error"
+    put(client, void_tst)
+    with_loinc = tb_test("e2-tst7", "edge-2", days_ago(2), [t.SNOMED_NEGATIVE], None)
+    with_loinc["code"]["coding"].insert(0, {"system": t.LOINC, "code": t.LOINC_HAEMOGLOBIN})
+    put(client, with_loinc)  # the TST coding decides, whatever LOINC code comes first
+
+
+def tb_test(
+    tid: str, cid: str, on: dt.date, value: list[str] | None, interp: str | None
+) -> dict[str, Any]:
+    """A tuberculin skin test Observation (hb-tb-skin-test) with SNOMED result codes
+    ``value`` and a v3 interpretation code ``interp``."""
+    obs: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": tid,
+        "status": "final",
+        "code": {"coding": [{"system": t.SNOMED, "code": t.SNOMED_TB_SKIN_TEST}]},
+        "subject": {"reference": f"Patient/{cid}"},
+        "effectiveDateTime": on.isoformat(),
+    }
+    if value is not None:
+        obs["valueCodeableConcept"] = {"coding": [{"system": t.SNOMED, "code": c} for c in value]}
+    if interp is not None:
+        obs["interpretation"] = [{"coding": [{"system": t.V3_INTERPRETATION, "code": interp}]}]
+    return obs
 
 
 def _docs(d: DistrictRead) -> dict[str, list[dict[str, Any]]]:
@@ -236,6 +271,9 @@ def test_the_table_reads_what_the_documents_say(
     assert hb.loc["e2-abs", "hb_g_l"] == 101.0
     assert hb.loc["e2-ver", "hb_g_l"] == 98.0
     assert "e2-foreign" not in hb.index
+    assert "e2-tst7" not in hb.index
+    tst = table.data.tb_tests.set_index("observation_id")["negative"].to_dict()
+    assert tst == {"e2-tst1": True, "e2-tst2": False, "e2-tst3": False, "e2-tst7": True}
     doses = table.data.doses.set_index("immunization_id")
     assert doses.loc["e2-imm1", "vaccine"] == "BCG"
     assert "e2-imm2" not in doses.index

@@ -142,3 +142,67 @@ def test_a_dose_coded_only_in_cvx_is_credited_in_both_paths(
     assert not {"DTP-1", "polio-1"} & _overdue_items(pclient, "cvx")
     report = evaluate_database(repository, parse_ruleset_key(RULESET), today(), dry_run=True)
     assert sum(report.actions.values()) == 0
+
+
+def _tb_test(oid: str, cid: str, on: dt.date, result: str | None, *, interp: str | None = None):
+    """A tuberculin skin test Observation (profile hb-tb-skin-test)."""
+    codes = {"negative": t.SNOMED_NEGATIVE, "positive": t.SNOMED_POSITIVE}
+    obs: dict = {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "category": [{"coding": [{"system": t.OBSERVATION_CATEGORY, "code": "procedure"}]}],
+        "code": {"coding": [{"system": t.SNOMED, "code": t.SNOMED_TB_SKIN_TEST}]},
+        "subject": {"reference": f"Patient/{cid}"},
+        "effectiveDateTime": on.isoformat(),
+    }
+    if result is not None:
+        obs["valueCodeableConcept"] = {"coding": [{"system": t.SNOMED, "code": codes[result]}]}
+    if interp is not None:
+        obs["interpretation"] = [{"coding": [{"system": t.V3_INTERPRETATION, "code": interp}]}]
+    return obs
+
+
+def _bcg_items(client: TestClient, cid: str) -> set[str]:
+    return {i for i in _overdue_items(client, cid) if i.startswith("BCG")}
+
+
+@pytest.mark.parametrize("source", ["table", "documents"])
+def test_bcg_catch_up_follows_the_tb_skin_test_in_both_paths(
+    pclient: TestClient, repository: Repository, source: str
+) -> None:
+    """BCG catch-up by age (DOMAIN.md §1.2, from the 2021 NIP 说明 卡介苗 补种: under 3 months
+    directly; from 3 months to under 4 years only after a negative PPD/TST; none from 4 years;
+    issue 15 item 3). A 5-month-old without BCG needs the test first (``BCG-1:tst``); once a
+    negative TST Observation is written the catch-up itself is due (``BCG-1``); a positive
+    latest test makes BCG not applicable; a negative test older than the rule table's
+    ``[tb_test] valid_for`` (3 months) no longer counts. ``healthbridge evaluate`` (from the
+    rule-input table and from the documents) reads the same tests: nothing to change."""
+    birth = today() - dt.timedelta(days=152)  # 5 months old
+    for cid in ("neg", "pos", "old", "none", "interp"):
+        put(pclient, child(cid, birth))
+    assert _bcg_items(pclient, "neg") == {"BCG-1:tst"}
+    put(pclient, _tb_test("neg-tst", "neg", today() - dt.timedelta(days=3), "negative"))
+    assert _bcg_items(pclient, "neg") == {"BCG-1"}
+    put(pclient, _tb_test("pos-tst", "pos", today() - dt.timedelta(days=3), "positive"))
+    assert _bcg_items(pclient, "pos") == set()
+    put(pclient, _tb_test("old-tst", "old", today() - dt.timedelta(days=100), "negative"))
+    assert _bcg_items(pclient, "old") == {"BCG-1:tst"}
+    # no readable result (a test placed, not yet read) counts for nothing
+    put(pclient, _tb_test("none-tst", "none", today() - dt.timedelta(days=3), None))
+    assert _bcg_items(pclient, "none") == {"BCG-1:tst"}
+    # the result as an interpretation only (v3 NEG)
+    put(
+        pclient,
+        _tb_test("interp-tst", "interp", today() - dt.timedelta(days=3), None, interp="NEG"),
+    )
+    assert _bcg_items(pclient, "interp") == {"BCG-1"}
+    rules = parse_ruleset_key(RULESET)
+    report = evaluate_database(repository, rules, today(), dry_run=True, source=source)
+    assert report.source == source
+    assert sum(report.actions.values()) == 0
+    # a positive test written later than the negative one: the latest test decides
+    put(pclient, _tb_test("neg-tst-2", "neg", today() - dt.timedelta(days=1), "positive"))
+    assert _bcg_items(pclient, "neg") == set()
+    report = evaluate_database(repository, rules, today(), dry_run=True, source=source)
+    assert sum(report.actions.values()) == 0

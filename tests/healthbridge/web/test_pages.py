@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from healthbridge.fhir import facts
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from tests.healthbridge.web.world import World, build_world, write_alert
 
@@ -334,3 +335,33 @@ def _count(client: TestClient, pid: str) -> dict[str, int]:
         if s.resource_type in out:
             out[s.resource_type] += 1
     return out
+
+
+def test_doctor_records_a_tuberculin_skin_test(site: tuple[TestClient, World]) -> None:
+    """The visit form's PPD/TST field (阴性/阳性) writes one hb-tb-skin-test Observation that
+    the rules read as negative (BCG catch-up from 3 months needs one); a forged value is
+    refused inline and nothing is written."""
+    client, world = site
+    login(client, world, "doctor")
+    form = client.get(f"/app/doctor/visit/{world.child_id}")
+    assert "结核菌素试验 (PPD/TST)" in form.text
+    assert 'value="negative"' in form.text
+    before = _count(client, world.child_id)
+    bad = client.post(
+        f"/app/doctor/visit/{world.child_id}",
+        data={"visit_date": "2026-11-20", "visit_type": "12m", "tb_test": "maybe"},
+    )
+    assert bad.status_code == 400
+    assert "结核菌素试验结果只能是阴性或阳性" in bad.text
+    assert _count(client, world.child_id) == before
+    r = client.post(
+        f"/app/doctor/visit/{world.child_id}",
+        data={"visit_date": "2026-11-20", "visit_type": "12m", "tb_test": "negative"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[:500]
+    assert _count(client, world.child_id)["Observation"] == before["Observation"] + 1
+    with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
+        stored = [s.resource for s in txn.everything(world.child_id)]
+    tests = [o for o in stored if o and facts.rule_code(o) == facts.TB_SKIN_TEST]
+    assert [facts.tb_test_result(o) for o in tests] == [True]

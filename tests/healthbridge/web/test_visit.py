@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from fhir_profiles.loader import resource_by_url
+from healthbridge.fhir import facts
 from healthbridge.fhir.profile_validation import validate_against_profiles
 from healthbridge.web.visit import (
     QUESTIONNAIRE,
+    SD,
     VisitFormError,
     parse_visit_form,
     questionnaire_items,
@@ -52,6 +54,7 @@ def _items() -> dict[str, list[str]]:
         ({}, "visit.err_empty"),
         ({"weight_kg": "9.1", "vaccine": ["XYZ"], "dose": ["1"]}, "visit.err_vaccine"),
         ({"weight_kg": "9.1", "referral_to": "org-mch"}, "visit.err_referral"),
+        ({"weight_kg": "9.1", "tb_test": "maybe"}, "visit.err_tb_test"),
     ],
 )
 def test_bad_forms_name_every_problem(form: dict[str, Any], key: str) -> None:
@@ -109,7 +112,7 @@ def test_every_resource_conforms_to_its_claimed_profile() -> None:
     visit = _parse(
         weight_kg="9.1", length_cm="92", measure="h", headc_cm="45", temperature_c="36.8",
         hb_g_l="112", vaccine=["MMR"], dose=["2"], lot=["A1"], screened="yes",
-        referral_to="org-mch", referral_reason="营养评估",
+        referral_to="org-mch", referral_reason="营养评估", tb_test="positive",
     )  # fmt: skip
     bundle = visit_bundle(visit, _items())
     claimed = 0
@@ -122,7 +125,7 @@ def test_every_resource_conforms_to_its_claimed_profile() -> None:
                 i for i in validate_against_profiles(refs, [profile]) if i.severity == "error"
             ]
             assert issues == [], (profile, issues)
-    assert claimed == 9
+    assert claimed == 10
 
 
 def _resolve_urns(value: Any) -> Any:
@@ -144,3 +147,19 @@ def test_no_screening_no_questionnaire_response() -> None:
     bundle = visit_bundle(_parse(weight_kg="9.1"), _items())
     types = [e["resource"]["resourceType"] for e in bundle["entry"]]
     assert types == ["Encounter", "Observation"]
+
+
+@pytest.mark.parametrize("result", ["negative", "positive"])
+def test_a_tuberculin_skin_test_result_alone_is_a_visit(result: str) -> None:
+    """Only the PPD/TST result (阴性/阳性) typed: one hb-tb-skin-test Observation, read by the
+    rules as the form says (healthbridge.fhir.facts: BCG catch-up needs a negative one)."""
+    bundle = visit_bundle(_parse(tb_test=result), _items())
+    tests = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"].get("meta", {}).get("profile") == [f"{SD}/hb-tb-skin-test"]
+    ]
+    assert len(tests) == 1
+    assert facts.rule_code(tests[0]) == facts.TB_SKIN_TEST
+    assert facts.tb_test_result(tests[0]) is (result == "negative")
+    assert _parse(weight_kg="9.1").tb_test is None
