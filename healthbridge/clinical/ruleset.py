@@ -20,6 +20,7 @@ from importlib.resources.abc import Traversable
 from typing import Any, TypeVar
 
 from healthbridge.clinical._reader import Reader
+from healthbridge.clinical.cases import CasesTable, parse_cases
 from healthbridge.clinical.errors import RuleSetNotFoundError, RuleTableError
 from healthbridge.clinical.tables import (
     CheckupTable,
@@ -60,6 +61,7 @@ _TABLE_KEYS: tuple[str, ...] = (
     "screening",
     "alerts",
     "interpretation",
+    "cases",
 )
 
 
@@ -101,6 +103,7 @@ class RuleSet:
     screening: ScreeningTable
     alerts: AlertKindsTable
     interpretation: InterpretationTable
+    cases: CasesTable
     overlays: tuple[Overlay, ...]
 
     def __repr__(self) -> str:
@@ -124,6 +127,7 @@ class RuleSet:
             self.screening.meta,
             self.alerts.meta,
             self.interpretation.meta,
+            self.cases.meta,
         )
 
 
@@ -284,6 +288,7 @@ def _load(
         screening=table("screening", parse_screening),
         alerts=table("alerts", parse_alert_kinds),
         interpretation=table("interpretation", parse_interpretation),
+        cases=table("cases", parse_cases),
         overlays=tuple(o for o, _ in patches),
     )
 
