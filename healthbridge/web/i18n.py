@@ -403,6 +403,14 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "case.err_outcome": ("请选择转归。", "Choose an outcome."),
     "case.err_unknown": ("找不到这个专案。", "This managed case was not found."),
     "case.err_closed": ("这个专案已结案。", "This managed case is already closed."),
+    "case.district_title": ("体弱儿专案管理", "Managed frail children"),
+    "case.district_note": (
+        "管理率：期内发现的体弱儿（中重度营养不良、贫血、肥胖预警或已建专案）中纳入专案管理的比例；"
+        "结案率：期内专案中以治愈、好转或转诊结案的比例（失访不计为结案）。",
+        "Management rate: children found frail in the period (a moderate/severe malnutrition, "
+        "anaemia or obesity alert, or a case) who were managed as a case; closure rate: cases of "
+        "the period closed as cured, improved or referred (lost to follow-up is not a closure).",
+    ),
 }
 
 

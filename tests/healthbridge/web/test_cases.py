@@ -113,3 +113,23 @@ def test_only_the_paediatrician_writes_cases(site: tuple[TestClient, World]) -> 
     )
     assert r.status_code == 403
     assert _of(client, world.child_id, "EpisodeOfCare") == []
+
+
+def test_district_page_shows_management_and_closure_rates(site: tuple[TestClient, World]) -> None:
+    from healthbridge.web.pages_signin import DEMO_OFFICIAL
+    from tests.healthbridge.web.test_pages import sign_in_as
+
+    client, world = site
+    login(client, world, "doctor")
+    start = (today() - dt.timedelta(days=40)).isoformat()
+    client.post(f"/app/child/{world.child_id}/case", data={"condition": "obesity", "start": start})
+    sign_in_as(client, DEMO_OFFICIAL)
+    page = client.get("/app/district").text
+    assert 'data-testid="coverage-cases"' in page
+    assert "体弱儿管理率" in page
+    assert "体弱儿结案率" in page
+    # one managed child in a centre: a small cell, its counts not shown
+    table = page[page.index('data-testid="coverage-cases"') :]
+    table = table[: table.index("</table>")]
+    assert "0/1" not in table  # the closure rate: 0 of 1 case
+    assert 'data-testid="suppressed-cell"' in table
