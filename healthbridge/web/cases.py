@@ -121,6 +121,11 @@ def enrol(
         rule = table.condition(condition)
     except ClinicalInputError:
         raise CaseFormError("case.err_condition") from None
+    open_ = txn.search_params(
+        "EpisodeOfCare", [("patient", f"Patient/{patient_id}"), ("status", "active")]
+    ).matches
+    if any(s.resource and x.episode_condition(s.resource) == rule.code for s in open_):
+        raise CaseFormError("case.err_open")
     episode: Resource = {
         "resourceType": "EpisodeOfCare",
         "meta": {"profile": [f"{SD}/hb-managed-case"]},

@@ -403,6 +403,10 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "case.err_outcome": ("请选择转归。", "Choose an outcome."),
     "case.err_unknown": ("找不到这个专案。", "This managed case was not found."),
     "case.err_closed": ("这个专案已结案。", "This managed case is already closed."),
+    "case.err_open": (
+        "孩子已有这个原因的专案在管理中。",
+        "The child already has an open managed case for this condition.",
+    ),
     "case.district_title": ("体弱儿专案管理", "Managed frail children"),
     "case.district_note": (
         "管理率：期内发现的体弱儿（中重度营养不良、贫血、肥胖预警或已建专案）中纳入专案管理的比例；"

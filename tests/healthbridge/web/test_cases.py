@@ -53,6 +53,11 @@ def test_case_from_enrolment_to_closure(site: tuple[TestClient, World]) -> None:
     )
     assert "专案记录已保存" in r.text
     (episode,) = _of(client, pid, "EpisodeOfCare")
+    twice = client.post(
+        f"/app/child/{pid}/case", data={"condition": "anaemia", "start": start.isoformat()}
+    )
+    assert "已有这个原因的专案" in twice.text
+    assert len(_of(client, pid, "EpisodeOfCare")) == 1
     (plan,) = _of(client, pid, "CarePlan")
     assert plan["supportingInfo"] == [{"reference": f"EpisodeOfCare/{episode['id']}"}]
     due = start + dt.timedelta(days=28)  # anaemia: Hb re-check after 4 weeks
