@@ -101,6 +101,9 @@ WRITABLE: Final[dict[Role, frozenset[str]]] = {
             "ServiceRequest",
             "Flag",
             "Task",
+            # managed cases (体弱儿/高危儿专案管理): enrolment, follow-up plan, closure
+            "EpisodeOfCare",
+            "CarePlan",
         }
     ),
     Role.DISTRICT_OFFICIAL: frozenset(),

@@ -22,6 +22,7 @@ from healthbridge.errors import BadRequestError
 if TYPE_CHECKING:
     from healthbridge.district.gather import DistrictFrames
     from healthbridge.reports.prevalence import PrevalenceReport
+    from healthbridge.store.repository import Repository
 
 router = APIRouter()
 
@@ -170,8 +171,10 @@ def _coverage(
     as_of: dt.date | None,
     period_start: dt.date | None,
     grace: int,
+    repo: Repository | None = None,
 ) -> tuple[dt.date, pd.DataFrame]:
     from healthbridge.district import reports as district_reports
+    from healthbridge.district.cases import case_frames
 
     day = as_of or dt.date.today()
     table = district_reports.coverage_report(
@@ -180,6 +183,7 @@ def _coverage(
         period_start=period_start,
         grace_days=grace,
         population=settings.district_population,
+        cases=case_frames(repo) if repo is not None else None,
     )
     return day, table
 
@@ -195,7 +199,7 @@ def coverage(
     fmt: Format = "json",
 ) -> Response:
     require_role(context, REPORT_ROLES, "District reports")
-    day, table = _coverage(_frames(repo, settings), settings, as_of, period_start, grace_days)
+    day, table = _coverage(_frames(repo, settings), settings, as_of, period_start, grace_days, repo)
     if fmt == "csv":
         return _csv(table, "coverage", day)
     return JSONResponse(
@@ -223,7 +227,7 @@ def coverage_chart(
 
     require_role(context, REPORT_ROLES, "District reports")
     frames = _frames(repo, settings)
-    _day, table = _coverage(frames, settings, as_of, period_start, grace_days)
+    _day, table = _coverage(frames, settings, as_of, period_start, grace_days, repo)
     data = _centre_names(coverage_chart_data(table, figure=figure, lang=lang), frames)
     unit = "%" if data.empty or figure != "places-per-1000" else "per-1000"
     return _png(data, lang, unit)

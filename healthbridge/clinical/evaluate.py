@@ -23,16 +23,18 @@ import pandas as pd
 from healthbridge.clinical.admission import AdmissionCheck, admission_check, admission_finding
 from healthbridge.clinical.alerts import Finding
 from healthbridge.clinical.anaemia import anaemia_findings
+from healthbridge.clinical.cases import case_findings
 from healthbridge.clinical.checkups import checkup_findings, checkup_plan
 from healthbridge.clinical.daily_check import DailyCheck, cluster_findings, daily_check_findings
 from healthbridge.clinical.errors import ClinicalInputError
-from healthbridge.clinical.frames import findings_to_frame, require_columns
+from healthbridge.clinical.frames import as_date, findings_to_frame, require_columns
 from healthbridge.clinical.nutrition import nutrition_findings, nutrition_frame, prepare_growth
 from healthbridge.clinical.records import (
     ChildRecord,
     DistrictData,
     centre_daily_checks,
     child_records,
+    frame_cases,
 )
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.schedule_batch import schedule_frame, syndromic_checks
@@ -71,9 +73,11 @@ VACCINATION_KINDS = frozenset(
 DAILY_CHECK_KINDS = frozenset({AlertKind.FEVER, AlertKind.SYMPTOM})
 ANAEMIA_KINDS = frozenset({AlertKind.ANAEMIA})
 SCREENING_KINDS = frozenset({AlertKind.WARNING_SIGN_POSITIVE})
+CASE_KINDS = frozenset({AlertKind.CASE_FOLLOW_UP_OVERDUE})
 CENTRE_KINDS = frozenset({AlertKind.OUTBREAK_CLUSTER})
 CHILD_KINDS = (
-    GROWTH_KINDS
+    CASE_KINDS
+    | GROWTH_KINDS
     | CHECKUP_KINDS
     | VACCINATION_KINDS
     | DAILY_CHECK_KINDS
@@ -96,7 +100,38 @@ def evaluate_child(record: ChildRecord, ruleset: RuleSet, as_of: date) -> tuple[
         as_of,
         enrolled_in_centre=record.centre_id is not None,
     )
+    findings += case_findings(
+        record.child_id,
+        record.birth_date,
+        record.cases,
+        ruleset.cases,
+        as_of,
+        record.gestational_weeks,
+    )
     return tuple(findings) + _schedule_findings(record, ruleset, as_of)
+
+
+def district_case_findings(data: DistrictData, ruleset: RuleSet, as_of: date) -> pd.DataFrame:
+    """``case-follow-up-overdue`` for the children of a district with managed cases (the
+    per-child :func:`~healthbridge.clinical.cases.case_findings`: cases are few)."""
+    if data.cases.empty:
+        return findings_to_frame(())
+    by_child = frame_cases(data.cases)
+    children = data.children.assign(child_id=data.children["child_id"].astype(str))
+    children = children[children["child_id"].isin(set(by_child))]
+    found: list[Finding] = []
+    for row in children.to_dict("records"):
+        weeks = row.get("gestational_weeks")
+        ga = None if weeks is None or pd.isna(weeks) else float(weeks)
+        found += case_findings(
+            str(row["child_id"]),
+            as_date(row["birth_date"]),
+            by_child[str(row["child_id"])],
+            ruleset.cases,
+            as_of,
+            ga,
+        )
+    return findings_to_frame(found)
 
 
 def _schedule_findings(record: ChildRecord, ruleset: RuleSet, as_of: date) -> tuple[Finding, ...]:
@@ -219,6 +254,7 @@ def evaluate_district(
         screenings=data.screenings,
         enrolments=data.enrolments,
         tb_tests=data.tb_tests,
+        cases=data.cases,
     )
     parts: list[pd.DataFrame] = []
     pool: ProcessPoolExecutor | None = None
@@ -238,6 +274,7 @@ def evaluate_district(
                 )
             )
         parts.append(velocity_frame(growth, children, ruleset.velocity, as_of, prepared=True))
+        parts.append(district_case_findings(recent, ruleset, as_of))
         if pool is None:
             parts.append(_schedule_frame(recent, ruleset, as_of))
         else:
@@ -296,4 +333,5 @@ def _chunk(data: DistrictData, index: int, count: int) -> DistrictData:
         screenings=part(data.screenings),
         enrolments=part(data.enrolments),
         tb_tests=part(data.tb_tests),
+        cases=part(data.cases),
     )

@@ -18,6 +18,7 @@ import pandas as pd
 
 from healthbridge.clinical.admission import AdmissionState
 from healthbridge.clinical.anaemia import HbResult
+from healthbridge.clinical.cases import ManagedCase
 from healthbridge.clinical.checkups import CheckupRecord
 from healthbridge.clinical.daily_check import DailyCheck
 from healthbridge.clinical.frames import as_date, require_columns
@@ -66,6 +67,9 @@ class ChildRecord:
         """The facts the special-population vaccination rules read."""
         return ChildFacts(self.maternal_hbsag, self.birth_weight_g, self.tb_tests)
 
+    #: managed cases (EpisodeOfCare) with their follow-up visit dates
+    cases: tuple[ManagedCase, ...] = ()
+
 
 def _empty(columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({c: [] for c in columns})
@@ -104,6 +108,51 @@ class DistrictData:
     tb_tests: pd.DataFrame = field(
         default_factory=lambda: _empty(("child_id", "observation_id", "date", "negative"))
     )
+    #: managed cases: ``follow_ups`` is a tuple of visit dates (:func:`cases_frame`)
+    cases: pd.DataFrame = field(default_factory=lambda: _empty(CASE_COLUMNS))
+
+
+CASE_COLUMNS: tuple[str, ...] = (
+    "child_id",
+    "episode_id",
+    "condition",
+    "start",
+    "active",
+    "end",
+    "outcome",
+    "follow_ups",
+)
+
+
+def cases_frame(rows: Sequence[tuple[str, ManagedCase]]) -> pd.DataFrame:
+    """The ``cases`` input frame from ``(child id, case)`` pairs."""
+    if not rows:
+        return _empty(CASE_COLUMNS)
+    return pd.DataFrame(
+        [
+            (cid, c.episode_id, c.condition, c.start, c.active, c.end, c.outcome, c.follow_ups)
+            for cid, c in rows
+        ],
+        columns=list(CASE_COLUMNS),
+    )
+
+
+def frame_cases(frame: pd.DataFrame) -> defaultdict[str, list[ManagedCase]]:
+    """Managed cases by child id from a ``cases`` frame."""
+    out: defaultdict[str, list[ManagedCase]] = defaultdict(list)
+    for row in frame.to_dict("records"):
+        out[str(row["child_id"])].append(
+            ManagedCase(
+                str(row["episode_id"]),
+                str(row["condition"]),
+                as_date(row["start"]),
+                bool(row["active"]),
+                _opt_date(row["end"]),
+                _opt_str(row["outcome"]),
+                tuple(as_date(d) for d in row["follow_ups"]),
+            )
+        )
+    return out
 
 
 def _opt_str(value: Any) -> str | None:
@@ -272,6 +321,7 @@ def child_records(data: DistrictData, *, with_growth: bool = True) -> Iterator[C
         lambda i, on, neg: TbTest(i, on, bool(neg)),
         text=("observation_id",),
     )
+    cases = frame_cases(data.cases)
     optional = {
         c: c in data.children.columns
         for c in (
@@ -307,6 +357,7 @@ def child_records(data: DistrictData, *, with_growth: bool = True) -> Iterator[C
             maternal_hbsag=_opt_str(row.maternal_hbsag) if optional["maternal_hbsag"] else None,
             birth_weight_g=_opt_float(row.birth_weight_g) if optional["birth_weight_g"] else None,
             tb_tests=tuple(tb_tests.get(cid, ())),
+            cases=tuple(cases.get(cid, ())),
         )
 
 

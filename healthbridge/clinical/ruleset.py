@@ -20,6 +20,7 @@ from importlib.resources.abc import Traversable
 from typing import Any, TypeVar
 
 from healthbridge.clinical._reader import Reader
+from healthbridge.clinical.cases import CasesTable, parse_cases
 from healthbridge.clinical.errors import RuleSetNotFoundError, RuleTableError
 from healthbridge.clinical.tables import (
     CheckupTable,
@@ -65,6 +66,7 @@ _TABLE_KEYS: tuple[str, ...] = (
     "screening",
     "alerts",
     "interpretation",
+    "cases",
 )
 
 
@@ -106,6 +108,7 @@ class RuleSet:
     screening: ScreeningTable
     alerts: AlertKindsTable
     interpretation: InterpretationTable
+    cases: CasesTable
     overlays: tuple[Overlay, ...]
 
     def __repr__(self) -> str:
@@ -131,6 +134,7 @@ class RuleSet:
             self.interpretation.meta,
             *(e.meta for e in self.vaccination.history),
             *((self.vaccination.products.meta,) if self.vaccination.products else ()),
+            self.cases.meta,
         )
 
 
@@ -313,6 +317,7 @@ def _load(
         screening=table("screening", parse_screening),
         alerts=table("alerts", parse_alert_kinds),
         interpretation=table("interpretation", parse_interpretation),
+        cases=table("cases", parse_cases),
         overlays=tuple(o for o, _ in patches),
     )
 

@@ -17,7 +17,8 @@ import pandas as pd
 
 from healthbridge.clinical.admission import AdmissionState
 from healthbridge.clinical.ages import add_age, parse_age
-from healthbridge.clinical.records import DistrictData
+from healthbridge.clinical.cases import ManagedCase
+from healthbridge.clinical.records import DistrictData, cases_frame
 from healthbridge.clinical.ruleset import RuleSet
 
 _SYMPTOMS = ("rash", "diarrhoea", "vomiting", "cough", "conjunctivitis", "fever")
@@ -163,7 +164,39 @@ def synthetic_district(spec: SyntheticSpec, ruleset: RuleSet) -> DistrictData:
         enrolments=_frame(
             enrol, ("child_id", "centre_id", "entry_date", "check_state"), date_column="entry_date"
         ),
+        cases=_cases(children, ruleset, spec),
     )
+
+
+def _cases(children: pd.DataFrame, ruleset: RuleSet, spec: SyntheticSpec) -> pd.DataFrame:
+    """About 6 % of the children in a managed case (a generator of its own, so the other
+    frames do not change): open or closed, with 0–5 follow-ups at jittered intervals."""
+    rng = np.random.default_rng(spec.seed + 17)
+    codes = [c.code for c in ruleset.cases.conditions]
+    rows: list[tuple[str, ManagedCase]] = []
+    for cid, born in zip(children["child_id"], children["birth_date"], strict=True):
+        if rng.random() >= 0.06:
+            continue
+        birth = pd.Timestamp(born).date()
+        span = (spec.as_of - birth).days
+        start = birth + timedelta(days=int(rng.integers(0, max(span, 1))))
+        visits, day = [], start
+        for _ in range(int(rng.integers(0, 6))):
+            day += timedelta(days=int(rng.integers(20, 70)))
+            if day <= spec.as_of:
+                visits.append(day)
+        closed = rng.random() < 0.3
+        case = ManagedCase(
+            f"{cid}-case",
+            str(rng.choice(codes)),
+            start,
+            not closed,
+            (visits[-1] if visits else start) if closed else None,
+            str(rng.choice([o.code for o in ruleset.cases.outcomes])) if closed else None,
+            tuple(visits),
+        )
+        rows.append((str(cid), case))
+    return cases_frame(rows)
 
 
 def _frame(

@@ -31,6 +31,7 @@ class AlertKind(StrEnum):
     OUTBREAK_CLUSTER = "outbreak-cluster"
     ANAEMIA = "anaemia"
     WARNING_SIGN_POSITIVE = "warning-sign-positive"
+    CASE_FOLLOW_UP_OVERDUE = "case-follow-up-overdue"
 
 
 class Severity(StrEnum):

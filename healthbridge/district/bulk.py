@@ -57,9 +57,11 @@ State = Literal["in-progress", "completed", "error", "cancelled"]
 PATIENT_COMPARTMENT: Final[dict[str, str | None]] = {
     "Patient": None,
     "AuditEvent": "patient",
+    "CarePlan": "patient",
     "Condition": "patient",
     "Consent": "patient",
     "Encounter": "patient",
+    "EpisodeOfCare": "patient",
     "Flag": "patient",
     "Immunization": "patient",
     "Observation": "patient",

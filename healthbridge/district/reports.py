@@ -161,7 +161,11 @@ def required_doses(ruleset: RuleSet) -> pd.DataFrame:
 
 
 def coverage_inputs(
-    frames: DistrictFrames, *, ruleset: RuleSet | None = None, population: int | None = None
+    frames: DistrictFrames,
+    *,
+    ruleset: RuleSet | None = None,
+    population: int | None = None,
+    cases: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> CoverageInputs:
     """The coverage module's inputs from the gathered frames."""
     rules = ruleset or load_ruleset(*DEFAULT_RULESET)
@@ -186,6 +190,7 @@ def coverage_inputs(
         centres=centres,
         agreements=frames.agreements,
         population=population,
+        **({"cases": cases[0], "frail": cases[1]} if cases is not None else {}),
     )
 
 
@@ -196,11 +201,14 @@ def coverage_report(
     period_start: dt.date | None = None,
     grace_days: int = 0,
     population: int | None = None,
+    cases: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """Coverage figures for the district and per centre (Wilson intervals)."""
+    """Coverage figures for the district and per centre (Wilson intervals); ``cases``: the
+    managed cases and frail identifications (:func:`healthbridge.district.cases.case_frames`)
+    for 体弱儿管理率 and 结案率."""
     check_report_dates(as_of, period_start)
     table = coverage_table(
-        coverage_inputs(frames, population=population),
+        coverage_inputs(frames, population=population, cases=cases),
         as_of=as_of,
         period_start=period_start,
         grace_days=grace_days,

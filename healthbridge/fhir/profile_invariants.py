@@ -101,6 +101,22 @@ def _lot_number(resource: Any) -> bool:
     return resource.get("status") != "completed" or "lotNumber" in resource
 
 
+CASE_OUTCOME_URL = f"{CANONICAL_BASE}/StructureDefinition/case-outcome"
+
+
+def _closed_case(resource: Any) -> bool:
+    """hb-case-1: a finished managed case has an end date and an outcome."""
+    if resource.get("status") != "finished":
+        return True
+    period = resource.get("period")
+    ended = isinstance(period, dict) and bool(period.get("end"))
+    outcome = any(
+        isinstance(e, dict) and e.get("url") == CASE_OUTCOME_URL
+        for e in _list(resource.get("extension"))
+    )
+    return ended and outcome
+
+
 def _recipient(resource: Any) -> bool:
     provision = resource.get("provision")
     actors = _list(provision.get("actor")) if isinstance(provision, dict) else []
@@ -184,6 +200,14 @@ INVARIANTS: dict[str, Invariant] = {
             _percentile_range,
         ),
         Invariant("hb-imm-1", "status = 'completed' implies lotNumber.exists()", _lot_number),
+        Invariant(
+            "hb-case-1",
+            (
+                "status = 'finished' implies (period.end.exists() and "
+                f"extension.where(url = '{CASE_OUTCOME_URL}').exists())"
+            ),
+            _closed_case,
+        ),
         Invariant(
             "hb-task-1", "status = 'completed' implies output.exists()", _completed_task_output
         ),

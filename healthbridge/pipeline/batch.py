@@ -36,7 +36,7 @@ from healthbridge import terminology as t
 from healthbridge.clinical.alerts import AlertAction, OpenAlert, reconcile
 from healthbridge.clinical.evaluate import CENTRE_KINDS, CHILD_KINDS, evaluate_district
 from healthbridge.clinical.frames import frame_to_findings
-from healthbridge.clinical.records import GROWTH_FIELDS, DistrictData
+from healthbridge.clinical.records import GROWTH_FIELDS, DistrictData, cases_frame
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vocab import SubjectType
 from healthbridge.fhir import facts
@@ -989,6 +989,7 @@ def _read_rest(
         flags_raw = dbf.fields(conn, "Flag", _FLAG_FIELDS)
         tasks_raw = dbf.fields(conn, "Task", _TASK_FIELDS)
         roles = dbf.fields(conn, "PractitionerRole", {"doc": "$"})
+        cases, case_ids = _managed_cases(conn, set(inputs.patients))
     patients = inputs.patients
     checkups, encounters = _checkups(inputs.encounters)
     imm = inputs.immunizations
@@ -1037,6 +1038,9 @@ def _read_rest(
             pd.DataFrame(qr_ids, columns=["child_id", "res_id"]).assign(
                 res_type="QuestionnaireResponse"
             ),
+            pd.DataFrame(case_ids, columns=["child_id", "res_id"]).assign(
+                res_type="EpisodeOfCare"
+            ),
         ],
         ignore_index=True,
     )  # fmt: skip
@@ -1057,6 +1061,7 @@ def _read_rest(
             enrolments, ("child_id", "centre_id", "entry_date", "check_state"), ("entry_date",)
         ),
         tb_tests=frames.tb_tests,
+        cases=cases,
     )
     return DistrictRead(
         data,
@@ -1069,6 +1074,53 @@ def _read_rest(
         frames.n_observations,
         source,
     )
+
+
+def _managed_cases(conn: Connection, known: set[str]) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """The ``cases`` frame (:func:`healthbridge.pipeline.extract.managed_cases` per child, the
+    function the per-write path uses) and ``(child id, episode id)`` of every EpisodeOfCare.
+    The Encounters are read only when there are episodes (few districts manage many cases)."""
+    episodes = dbf.parse(dbf.fields(conn, "EpisodeOfCare", {"doc": "$"})["doc"].tolist())
+    by_child: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for ep in episodes:
+        cid = x.subject_id(ep)
+        if cid is not None and cid in known:
+            by_child[cid].append(ep)
+    if not by_child:
+        return cases_frame(()), []
+    raw = dbf.fields(
+        conn,
+        "Encounter",
+        {
+            "episode": "$.episodeOfCare",
+            "start": "$.period.start",
+            "status": "$.status",
+            "subject": "$.subject",
+        },
+    )
+    visits: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e, start, status, subject in zip(
+        raw["episode"], raw["start"], raw["status"], raw["subject"], strict=True
+    ):
+        if e is None or not isinstance(start, str):
+            continue
+        subject = subject if isinstance(subject, dict | None) else orjson.loads(subject)
+        enc = {
+            "episodeOfCare": e if isinstance(e, list) else orjson.loads(e),
+            "period": {"start": start},
+            "status": status,
+            "subject": subject,
+        }
+        cid = x.subject_id(enc)
+        if cid is not None and cid in by_child:
+            visits[cid].append(enc)
+    rows = [
+        (cid, case)
+        for cid, eps in sorted(by_child.items())
+        for case in x.managed_cases(eps, visits.get(cid, []))
+    ]
+    ids = [(cid, str(ep["id"])) for cid, eps in by_child.items() for ep in eps]
+    return cases_frame(rows), ids
 
 
 def evaluate_database(

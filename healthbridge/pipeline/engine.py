@@ -90,6 +90,7 @@ _RECORD_TYPES = (
     "Encounter",
     "Immunization",
     "QuestionnaireResponse",
+    "EpisodeOfCare",
     "Flag",
     "Task",
 )
@@ -142,7 +143,13 @@ def load_child(txn: Transaction, child_id: str) -> LoadedChild | None:
     except (NotFoundError, GoneError, x.NotAChildError):
         return None
     record = child_compartment(txn, child_id)
-    for rtype in ("Observation", "Encounter", "Immunization", "QuestionnaireResponse"):
+    for rtype in (
+        "Observation",
+        "Encounter",
+        "Immunization",
+        "QuestionnaireResponse",
+        "EpisodeOfCare",
+    ):
         record[rtype] = [r for r in record[rtype] if x.subject_id(r) == child_id]
     measured = [o for o in record["Observation"] if not is_derived(o)]
     derived = [o for o in record["Observation"] if is_derived(o)]
@@ -196,7 +203,7 @@ class Pipeline:
             if code in x.TRIGGER_OBSERVATION_CODES:
                 child = x.subject_id(resource)
                 daily = code in x.DAILY_CHECK_CODES
-        elif rtype in ("Immunization", "Encounter", "QuestionnaireResponse"):
+        elif rtype in ("Immunization", "Encounter", "QuestionnaireResponse", "EpisodeOfCare"):
             child = x.subject_id(resource)
         if child is None:
             return
@@ -268,6 +275,7 @@ class Pipeline:
             record["QuestionnaireResponse"],
             scored.points,
             child_altitude(txn, info),
+            record["EpisodeOfCare"],
         )
         findings = evaluate_child(inputs, self.ruleset, as_of)
         cid = info.child_id
@@ -296,6 +304,7 @@ class Pipeline:
             id_types |= {
                 str(r["id"]): "QuestionnaireResponse" for r in record["QuestionnaireResponse"]
             }
+            id_types |= {str(r["id"]): "EpisodeOfCare" for r in record["EpisodeOfCare"]}
             apply_actions(
                 txn,
                 actions,
@@ -386,6 +395,7 @@ def build_record(
     responses: list[dict[str, Any]],
     points: tuple[Any, ...],
     altitude_m: float | None = None,
+    episodes: list[dict[str, Any]] | None = None,
 ) -> ChildRecord:
     """The :class:`ChildRecord` of one child from its resources and scored growth points."""
     return ChildRecord(
@@ -406,6 +416,7 @@ def build_record(
         maternal_hbsag=info.maternal_hbsag,
         birth_weight_g=info.birth_weight_g,
         tb_tests=tuple(x.tb_tests(observations)),
+        cases=tuple(x.managed_cases(episodes or (), encounters)),
     )
 
 

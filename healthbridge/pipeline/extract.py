@@ -16,7 +16,9 @@ What counts as what (codes from healthbridge.terminology / docs/CONVENTIONS.md):
   (:func:`healthbridge.fhir.facts.tb_test_result`), for BCG catch-up from 3 months;
 * checkup: Encounter typed with a ``checkup-visit`` code;
 * dose: Immunization ``completed`` coded in ``nip-vaccine``;
-* warning-signs screening: QuestionnaireResponse of ``{base}/Questionnaire/warning-signs``.
+* warning-signs screening: QuestionnaireResponse of ``{base}/Questionnaire/warning-signs``;
+* managed case: EpisodeOfCare typed in ``managed-case-condition``; its follow-up visits are the
+  Encounters whose ``episodeOfCare`` names it.
 
 Resources with status ``entered-in-error`` (or ``cancelled``/``not-done``) are ignored.
 """
@@ -32,6 +34,7 @@ from typing import Any
 from healthbridge import terminology as t
 from healthbridge.clinical.admission import AdmissionState
 from healthbridge.clinical.anaemia import HbResult
+from healthbridge.clinical.cases import ManagedCase
 from healthbridge.clinical.checkups import CheckupRecord
 from healthbridge.clinical.daily_check import DailyCheck
 from healthbridge.clinical.records import Enrolment
@@ -407,6 +410,71 @@ def _answers(items: Sequence[Resource]) -> Iterable[tuple[str, Any]]:
             if "valueBoolean" in answer:
                 yield str(item.get("linkId")), answer["valueBoolean"]
         yield from _answers(item.get("item") or ())
+
+
+def episode_condition(episode: Resource) -> str | None:
+    """The ``managed-case-condition`` code of an EpisodeOfCare (None: not a managed case)."""
+    for concept in episode.get("type") or ():
+        for coding in concept.get("coding") or ():
+            if coding.get("system") == t.CS_CASE_CONDITION and coding.get("code"):
+                return str(coding["code"])
+    return None
+
+
+def episode_outcome(episode: Resource) -> str | None:
+    """The ``case-outcome`` code a closed case records (extension ``case-outcome``)."""
+    for ext in episode.get("extension") or ():
+        if ext.get("url") == t.EXT_CASE_OUTCOME:
+            coding = ext.get("valueCoding") or {}
+            if coding.get("system") == t.CS_CASE_OUTCOME and coding.get("code"):
+                return str(coding["code"])
+    return None
+
+
+def follow_up_dates(encounters: Iterable[Resource]) -> dict[str, list[date]]:
+    """Visit dates by the EpisodeOfCare id each (not cancelled) Encounter names."""
+    out: dict[str, list[date]] = {}
+    for enc in encounters:
+        if enc.get("status") in ("cancelled", "entered-in-error"):
+            continue
+        on = local_date((enc.get("period") or {}).get("start"))
+        if on is None:
+            continue
+        for ref in enc.get("episodeOfCare") or ():
+            eid = ref_id(ref, "EpisodeOfCare")
+            if eid:
+                out.setdefault(eid, []).append(on)
+    return out
+
+
+def managed_cases(
+    episodes: Iterable[Resource], encounters: Iterable[Resource]
+) -> list[ManagedCase]:
+    """A child's managed cases: EpisodeOfCare ``active`` (open) or ``finished`` (closed),
+    typed with a ``managed-case-condition``, with their follow-up visit dates."""
+    visits = follow_up_dates(encounters)
+    out = []
+    for ep in episodes:
+        status = ep.get("status")
+        condition = episode_condition(ep)
+        period = ep.get("period") or {}
+        start = local_date(period.get("start"))
+        if condition is None or start is None or status not in ("active", "finished"):
+            continue
+        eid = str(ep["id"])
+        out.append(
+            ManagedCase(
+                eid,
+                condition,
+                start,
+                status == "active",
+                local_date(period.get("end")),
+                episode_outcome(ep),
+                tuple(sorted(visits.get(eid, ()))),
+            )
+        )
+    out.sort(key=lambda c: (c.start, c.episode_id))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

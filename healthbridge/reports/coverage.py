@@ -26,6 +26,14 @@ Every figure is *numerator / denominator* with a 95 % interval. Rules, for a rep
   (``admission-catchup``): entrants assessed incomplete ÷ those whose catch-up is recorded.
 * **Signed-centre rate** (``signed-centres``): filed centres ÷ those with a 医育结合 agreement
   signed on or before ``as_of`` and not ended. Local definitions vary (DOMAIN.md §7 item 7).
+* **Frail-child management rate** (``managed-frail``; 体弱儿管理率 = 体弱儿专案管理人数 ÷
+  体弱儿人数, 妇幼卫生年报 usage [M]): children identified as frail in the period (a managed case
+  open at some time in it, or a listed ``frail`` identification dated in it: an alert of a
+  managed-case condition) ÷ of whom those with a managed case open at some time in the period.
+* **Case closure rate** (``case-closure``; 结案率 = 结案人数 ÷ 专案管理人数 [M]): children with a
+  managed case open at some time in the period ÷ of whom those with a case closed in the period
+  with outcome cured, improved or referred (a case closed as lost to follow-up, 失访, is not a
+  结案: our reading [?]).
 * **Childcare places per 1,000 population** (``places-per-1000``): places in filed centres ÷
   resident population / 1,000, only when the population is configured; no interval.
 
@@ -140,6 +148,8 @@ class CoverageInputs:
     * ``centres``: ``centre``; optional ``district``, ``places``, ``filed`` (bool, default
       true).
     * ``agreements``: ``centre``, ``hospital``, ``signed_on``; optional ``ends_on``.
+    * ``cases``: managed cases, ``child_id``, ``start``; optional ``end``, ``outcome``.
+    * ``frail``: children identified as frail, ``child_id``, ``date``.
     * ``population``: resident population of the area, or None when not configured.
     """
 
@@ -159,6 +169,12 @@ class CoverageInputs:
         default_factory=lambda: _empty("centre", "hospital", "signed_on")
     )
     population: int | None = None
+    cases: pd.DataFrame = field(default_factory=lambda: _empty("child_id", "start"))
+    frail: pd.DataFrame = field(default_factory=lambda: _empty("child_id", "date"))
+
+
+#: Outcomes that count as a closure (结案) in ``case-closure``.
+CLOSED_OUTCOMES = frozenset({"cured", "improved", "referred"})
 
 
 @dataclass(frozen=True)
@@ -408,6 +424,56 @@ def _admission_family(
     )
 
 
+def _case_family(
+    inputs: CoverageInputs, as_of: np.datetime64, period_start: np.datetime64
+) -> _Family | None:
+    cases, frail = inputs.cases, inputs.frail
+    _require(cases, "cases", ("child_id", "start"))
+    _require(frail, "frail", ("child_id", "date"))
+    if cases.empty and frail.empty:
+        return None
+    children = inputs.children
+    ids = children["child_id"].astype("string").to_numpy(dtype=object)
+    start = _days(cases["start"])
+    end = (
+        _days(cases["end"])
+        if "end" in cases.columns
+        else np.full(len(cases), np.datetime64("NaT"), dtype="datetime64[D]")
+    )
+    # open at some time in [period_start, as_of]
+    managed = ~np.isnat(start) & (start <= as_of) & (np.isnat(end) | (end >= period_start))
+    outcome = (
+        cases["outcome"].astype("string")
+        if "outcome" in cases.columns
+        else pd.Series(pd.NA, index=cases.index, dtype="string")
+    )
+    closed = (
+        managed
+        & ~np.isnat(end)
+        & (end <= as_of)
+        & outcome.isin(list(CLOSED_OUTCOMES)).fillna(False).to_numpy(dtype=bool)
+    )
+    case_child = cases["child_id"].astype("string")
+    index = pd.Index(ids)
+    has_case = index.isin(case_child[managed].dropna().unique())
+    has_closed = index.isin(case_child[closed].dropna().unique())
+    seen = _days(frail["date"])
+    in_period = ~np.isnat(seen) & (seen >= period_start) & (seen <= as_of)
+    identified = has_case | index.isin(
+        frail["child_id"].astype("string")[in_period].dropna().unique()
+    )
+    return _Family(
+        unit="child",
+        ids=ids,
+        groups=_child_groups(children, as_of),
+        codes=("managed-frail", "case-closure"),
+        labels_zh=("体弱儿管理率", "体弱儿结案率"),
+        labels_en=("Frail-child management rate", "Managed-case closure rate"),
+        denominator=np.column_stack([identified, has_case]),
+        numerator=np.column_stack([identified & has_case, has_case & has_closed]),
+    )
+
+
 def _centre_family(inputs: CoverageInputs, as_of: np.datetime64) -> _Family | None:
     centres = inputs.centres
     _require(centres, "centres", ("centre",))
@@ -469,6 +535,7 @@ def _families(
     for extra in (
         _vaccination_family(inputs, day, grace_days),
         _admission_family(inputs, day, start),
+        _case_family(inputs, day, start),
         _centre_family(inputs, day),
     ):
         if extra is not None:

@@ -23,6 +23,7 @@ def mount(app: FastAPI) -> None:
         oidc,
         pages,
         pages_admin,
+        pages_cases,
         pages_centre,
         pages_district,
         pages_doctor,
@@ -40,7 +41,7 @@ def mount(app: FastAPI) -> None:
     from healthbridge.web.common import page
 
     modules = (pages_signin, pages, pages_parent, pages_rights, pages_centre, pages_doctor)
-    for module in (*modules, pages_district, pages_admin, oidc):
+    for module in (*modules, pages_district, pages_cases, pages_admin, oidc):
         app.include_router(
             module.router,
             prefix="/app",

@@ -476,6 +476,49 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         "结核菌素试验结果只能是阴性或阳性（收到：{value}）。",
         "The tuberculin skin test result must be negative or positive (got: {value}).",
     ),
+    # --- managed cases (体弱儿/高危儿专案管理), issue 17 item 1 ---
+    "case.title": ("专案管理", "Managed cases"),
+    "case.none": ("目前没有专案管理。", "No managed case."),
+    "case.open": ("管理中", "Open"),
+    "case.closed": ("已结案", "Closed"),
+    "case.since": ("开始于", "since"),
+    "case.next": ("下次随访", "Next follow-up"),
+    "case.overdue": ("随访已逾期", "Follow-up overdue"),
+    "case.lost": ("已超过 3 个月未随访（失访风险）", "No follow-up for over 3 months (lost?)"),
+    "case.visits": ("已随访 {n} 次", "{n} follow-up visit(s)"),
+    "case.criteria": ("结案标准", "Closure criteria"),
+    "case.outcome": ("转归", "Outcome"),
+    "case.enrol": ("纳入专案管理", "Enrol in a managed case"),
+    "case.condition": ("管理原因", "Condition"),
+    "case.start": ("开始日期", "Start date"),
+    "case.date": ("日期", "Date"),
+    "case.record_follow_up": ("记录随访", "Record a follow-up"),
+    "case.close": ("结案", "Close the case"),
+    "case.saved": ("专案记录已保存。", "Managed case saved."),
+    "case.parent_open": (
+        "孩子正在儿保门诊专案管理中（{name}）。下次随访：{date}。",
+        "Your child is followed up as a managed case ({name}). Next follow-up: {date}.",
+    ),
+    "case.err_date": (
+        "日期无效：需在出生日期之后、且不晚于今天。",
+        "Invalid date: it must be after the birth date and not after today.",
+    ),
+    "case.err_condition": ("请选择管理原因。", "Choose a condition."),
+    "case.err_outcome": ("请选择转归。", "Choose an outcome."),
+    "case.err_unknown": ("找不到这个专案。", "This managed case was not found."),
+    "case.err_closed": ("这个专案已结案。", "This managed case is already closed."),
+    "case.err_open": (
+        "孩子已有这个原因的专案在管理中。",
+        "The child already has an open managed case for this condition.",
+    ),
+    "case.district_title": ("体弱儿专案管理", "Managed frail children"),
+    "case.district_note": (
+        "管理率：期内发现的体弱儿（中重度营养不良、贫血、肥胖预警或已建专案）中纳入专案管理的比例；"
+        "结案率：期内专案中以治愈、好转或转诊结案的比例（失访不计为结案）。",
+        "Management rate: children found frail in the period (a moderate/severe malnutrition, "
+        "anaemia or obesity alert, or a case) who were managed as a case; closure rate: cases of "
+        "the period closed as cured, improved or referred (lost to follow-up is not a closure).",
+    ),
 }
 
 

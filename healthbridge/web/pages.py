@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from growth_standards import Indicator
 from healthbridge.api.chart_operations import CHART_INDICATORS, MEDIA_TYPES, chart_bytes
 from healthbridge.charts.labels import TITLES
-from healthbridge.web import data
+from healthbridge.web import cases, data
 from healthbridge.web.auth import UserDep
 from healthbridge.web.common import guard_child, page, rules, today, transaction
 from healthbridge.web.pages_signin import HOME
@@ -31,6 +31,10 @@ def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
         summary = data.child_summary(txn, patient_id, rules(), user.lang, today())
         consents = data.compartment(txn, patient_id, "Consent")
         encounters = data.compartment(txn, patient_id, "Encounter")
+        managed = cases.case_views(
+            data.compartment(txn, patient_id, "EpisodeOfCare"), encounters,
+            data.read(txn, "Patient", patient_id) or {}, rules().cases, user.lang.value, today(),
+        )  # fmt: skip
         orgs = {o["id"]: o for o in data.resources(txn, "Organization", [])}
     indicator = request.query_params.get("indicator", "wfa")
     if indicator not in CHART_INDICATORS:
@@ -43,6 +47,10 @@ def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
         "child.html",
         s=summary,
         consents=consents,
+        cases=managed,
+        today_iso=today().isoformat(),
+        outcomes=rules().cases.outcomes,
+        conditions=rules().cases.conditions,
         encounters=encounters[:12],
         orgs=orgs,
         indicator=indicator,

@@ -252,6 +252,7 @@ def coverage_views(
         "checkups": [],
         "vaccination": [],
         "admission": [],
+        "cases": [],
         "centres": [],
     }
     for _i, r in district.iterrows():
@@ -262,6 +263,8 @@ def coverage_views(
             section = "checkups"
         elif figure.startswith("admission-"):
             section = "admission"
+        elif figure in ("managed-frail", "case-closure"):
+            section = "cases"
         else:
             section = "centres"
         row = tuple(cells.get((figure, where), Cell(None)) for where in (ALL, *centres))
@@ -343,6 +346,7 @@ def _render(
     status: int = 200,
 ) -> Response:
     from healthbridge.district import reports as district_reports
+    from healthbridge.district.cases import case_frames
     from healthbridge.district.gather import SNAPSHOT_SUBDIR, gather
 
     settings = request.app.state.settings
@@ -356,6 +360,7 @@ def _render(
         period_start=period_start,
         grace_days=chosen.grace_days,
         population=settings.district_population,
+        cases=case_frames(request.app.state.repository),
     )
     names = dict(zip(frames.centres["centre"], frames.centres["name"], strict=True))
     label = "label_zh" if user.lang.value == "zh" else "label_en"

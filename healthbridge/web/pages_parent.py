@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from healthbridge.access.tokens import Role
-from healthbridge.web import actions, data
+from healthbridge.web import actions, cases, data
 from healthbridge.web.auth import PageForbiddenError, UserDep
 from healthbridge.web.common import guard_child, page, rules, today, transaction
 
@@ -24,7 +24,18 @@ def parent_home(request: Request, user: UserDep) -> Response:
         summaries = [
             data.child_summary(txn, str(c["id"]), rules(), user.lang, today()) for c in children
         ]
-    return page(request, user, "parent.html", summaries=summaries)
+        managed = {
+            str(c["id"]): cases.case_views(
+                data.compartment(txn, str(c["id"]), "EpisodeOfCare"),
+                data.compartment(txn, str(c["id"]), "Encounter"),
+                c,
+                rules().cases,
+                user.lang.value,
+                today(),
+            )
+            for c in children
+        }
+    return page(request, user, "parent.html", summaries=summaries, cases_of=managed)
 
 
 @router.post("/child/{patient_id}/consent/{consent_id}")

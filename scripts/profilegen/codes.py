@@ -205,6 +205,7 @@ ALERT_KINDS: tuple[tuple[str, str, str], ...] = (
     ("outbreak-cluster", "Possible infectious-disease cluster", "疑似传染病聚集"),
     ("anaemia", "Anaemia (haemoglobin below the age cut-off)", "贫血"),
     ("warning-sign-positive", "Developmental warning-signs screen positive", "发育预警征象阳性"),
+    ("case-follow-up-overdue", "Managed-case follow-up overdue", "专案管理随访逾期"),
 )
 
 ALERT_SEVERITIES: tuple[tuple[str, str, str], ...] = (
@@ -261,6 +262,26 @@ ADMISSION_CHECK_STATES: tuple[tuple[str, str, str], ...] = (
 TASK_KINDS: tuple[tuple[str, str, str], ...] = (
     ("alert-review", "Review an early-intervention alert", "预警复核"),
     ("follow-up", "Follow up a managed case", "随访"),
+)
+
+#: Managed-case conditions (体弱儿/高危儿专案管理; the rule table managed-cases.toml; WS 364
+#: CV05.10.007 儿童体弱原因类别 covers the frail ones).
+CASE_CONDITIONS: tuple[tuple[str, str, str], ...] = (
+    ("malnutrition-moderate", "Moderate malnutrition", "中度营养不良"),
+    ("malnutrition-severe", "Severe malnutrition", "重度营养不良"),
+    ("anaemia", "Iron-deficiency anaemia", "营养性缺铁性贫血"),
+    ("rickets", "Vitamin D deficiency rickets (active)", "维生素D缺乏性佝偻病（活动期）"),
+    ("obesity", "Overweight / obesity", "超重/肥胖"),
+    ("preterm-lbw", "Preterm or low birth weight", "早产/低出生体重"),
+    ("high-risk-newborn", "Other high-risk newborn", "其他高危新生儿"),
+)
+
+#: Outcomes (转归) of a closed managed case.
+CASE_OUTCOMES: tuple[tuple[str, str, str], ...] = (
+    ("cured", "Cured", "治愈"),
+    ("improved", "Improved", "好转"),
+    ("referred", "Referred", "转诊"),
+    ("lost", "Lost to follow-up", "失访"),
 )
 
 GUARDIAN_ROLES: tuple[tuple[str, str], ...] = (

@@ -15,6 +15,7 @@ from .profiles_care import (
     review_task,
     warning_signs_response,
 )
+from .profiles_cases import case_outcome_extension, case_plan, managed_case
 from .profiles_observations import growth_score, haemoglobin, measurements, tb_skin_test
 from .profiles_people import child, encounter, extensions, guardian, organization
 from .spec import Invalid, Op, Profile
@@ -40,4 +41,7 @@ def all_profiles() -> list[Profile]:
         referral(),
         consent(),
         warning_signs_response(),
+        case_outcome_extension(),
+        managed_case(),
+        case_plan(),
     ]

@@ -12,6 +12,8 @@ from .codes import (
     ALERT_KINDS,
     ALERT_SEVERITIES,
     ATC_MAP,
+    CASE_CONDITIONS,
+    CASE_OUTCOMES,
     CHECKUP_VISITS,
     CVX_MAP,
     GROWTH_INDICATORS,
@@ -209,6 +211,24 @@ def terminology_resources() -> list[JSON]:
                 "incomplete, catch-up, re-check before 31 December."
             ),
             simple_concepts(ADMISSION_CHECK_STATES),
+        ),
+        (
+            "managed-case-condition",
+            "ManagedCaseCondition",
+            "Managed-case conditions",
+            (
+                "Why a child is managed as a case (体弱儿/高危儿专案管理): the conditions of the "
+                "rule table managed-cases (儿童营养性疾病管理技术规范, 2012; 早产儿保健工作规范, "
+                "2017)."
+            ),
+            simple_concepts(CASE_CONDITIONS),
+        ),
+        (
+            "case-outcome",
+            "CaseOutcome",
+            "Managed-case outcomes",
+            "The outcome (转归) recorded when a managed case is closed (结案).",
+            simple_concepts(CASE_OUTCOMES),
         ),
         (
             "task-kind",

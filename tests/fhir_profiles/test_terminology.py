@@ -65,6 +65,7 @@ ALERT_KINDS = [
     "outbreak-cluster",
     "anaemia",
     "warning-sign-positive",
+    "case-follow-up-overdue",
 ]
 VISITS = [
     "birth",

@@ -86,6 +86,7 @@ def test_shuffled_frames_give_the_same_findings(rs: RuleSet) -> None:
         haemoglobin=shuffle(data.haemoglobin),
         screenings=shuffle(data.screenings),
         enrolments=shuffle(data.enrolments),
+        cases=shuffle(data.cases),
     )
     pd.testing.assert_frame_equal(ev.evaluate_district(shuffled, rs, spec.as_of), expected)
 

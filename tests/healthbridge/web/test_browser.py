@@ -264,3 +264,77 @@ def test_journey(server: tuple[str, World, Repository], browser: Any, shots: Pat
     phone.evaluate("document.getElementById('vaccination').scrollIntoView()")
     snap(phone, shots, "14-district-vaccination-phone")
     phone.close()
+
+
+def test_managed_case_journey(
+    server: tuple[str, World, Repository], browser: Any, shots: Path
+) -> None:
+    """A managed case (体弱儿专案管理) from enrolment to closure on phones: the paediatrician
+    enrols the child and later records a follow-up and closes the case; the health manager
+    and the parent see the open case and its next follow-up date."""
+    import datetime as dt
+
+    from healthbridge.web.common import today
+
+    base, world, _repo = server
+    pid = world.child_id
+    start = today() - dt.timedelta(days=60)
+    due = start + dt.timedelta(days=28)  # anaemia: Hb re-check after 4 weeks
+    phone = browser.new_page(viewport=PHONE, locale="zh-CN", device_scale_factor=1)
+
+    # 1. The paediatrician enrols the child for anaemia from the child page.
+    login(phone, base, world.doctor)
+    phone.goto(f"{base}/app/child/{pid}#cases")
+    enrol = phone.locator('[data-testid="case-enrol"]')
+    enrol.locator('select[name="condition"]').select_option("anaemia")
+    enrol.locator('input[name="start"]').fill(start.isoformat())
+    enrol.locator("button").click()
+    phone.wait_for_load_state()
+    cases = phone.locator('[data-testid="cases"]')
+    assert "营养性缺铁性贫血" in cases.inner_text()
+    assert due.isoformat() in cases.inner_text()
+    assert "随访已逾期" in cases.inner_text()
+    cases.scroll_into_view_if_needed()
+    snap(phone, shots, "20-case-enrolled-doctor-phone")
+
+    # 2. The health manager sees the open case (no forms) and the alert.
+    login(phone, base, world.manager)
+    phone.goto(f"{base}/app/child/{pid}#cases")
+    cases = phone.locator('[data-testid="cases"]')
+    assert "营养性缺铁性贫血" in cases.inner_text()
+    assert phone.locator('[data-testid="case-enrol"]').count() == 0
+    assert "专案随访逾期" in phone.content()
+    cases.scroll_into_view_if_needed()
+    snap(phone, shots, "21-case-manager-phone")
+
+    # 3. The parent sees that a case is open and the next follow-up date.
+    password_login(phone, base, world.parent.split("/")[-1], DEMO_PASSWORD)
+    notice = phone.locator('[data-testid="parent-case"]')
+    assert f"下次随访：{due.isoformat()}" in notice.inner_text()
+    notice.scroll_into_view_if_needed()
+    snap(phone, shots, "22-case-parent-phone")
+
+    # 4. The paediatrician records today's follow-up, then closes the case as cured.
+    login(phone, base, world.doctor)
+    phone.goto(f"{base}/app/child/{pid}#cases")
+    phone.locator('[data-testid="case-follow-up"] button').first.click()
+    phone.wait_for_load_state()
+    cases = phone.locator('[data-testid="cases"]')
+    assert (today() + dt.timedelta(days=30)).isoformat() in cases.inner_text()
+    assert "随访已逾期" not in cases.inner_text()
+    cases.scroll_into_view_if_needed()
+    snap(phone, shots, "23-case-follow-up-doctor-phone")
+    close = phone.locator('[data-testid="case-close"]').first
+    close.locator('select[name="outcome"]').select_option("cured")
+    close.locator("button").click()
+    phone.wait_for_load_state()
+    cases = phone.locator('[data-testid="cases"]')
+    assert "已结案" in cases.inner_text()
+    assert "治愈" in cases.inner_text()
+    cases.scroll_into_view_if_needed()
+    snap(phone, shots, "24-case-closed-doctor-phone")
+
+    # 5. The parent no longer reads an open case.
+    password_login(phone, base, world.parent.split("/")[-1], DEMO_PASSWORD)
+    assert phone.locator('[data-testid="parent-case"]').count() == 0
+    phone.close()
