@@ -13,12 +13,14 @@ from healthbridge.clinical.admission import (
     advance_admission,
     centre_admission_list,
 )
+from healthbridge.clinical.ages import add_age
 from healthbridge.clinical.errors import AdmissionStateError
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vaccination import (
     DoseStatus,
     GivenDose,
     InvalidReason,
+    minimum_age,
     vaccination_findings,
     vaccination_plan,
 )
@@ -292,7 +294,10 @@ def test_plan_invariants(rs: RuleSet, raw: list[tuple[str, int]], as_of_days: in
     for d in p.doses:
         rule = rules[d.dose_id]
         if d.given is not None:
-            assert d.given.on >= d.scheduled  # minimum age respected
+            # minimum age respected: the schedule's, or a product's own (``product_ages``: a
+            # 4th IPV-containing dose completes polio from 18 months, 2021 说明)
+            least = add_age(BIRTH, minimum_age(rule, d.given.product_code))
+            assert d.given.on >= min(d.scheduled, least)
             assert d.given.vaccine in rule.accepts
             by_series.setdefault(d.series, []).append(d.given.on)
         elif d.status is not DoseStatus.NOT_APPLICABLE:
