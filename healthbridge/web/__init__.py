@@ -24,6 +24,7 @@ def mount(app: FastAPI) -> None:
         pages,
         pages_admin,
         pages_centre,
+        pages_daily,
         pages_district,
         pages_doctor,
         pages_parent,
@@ -38,7 +39,15 @@ def mount(app: FastAPI) -> None:
     )
     from healthbridge.web.common import page
 
-    modules = (pages_signin, pages, pages_parent, pages_centre, pages_doctor, pages_district)
+    modules = (
+        pages_signin,
+        pages,
+        pages_parent,
+        pages_centre,
+        pages_daily,
+        pages_doctor,
+        pages_district,
+    )
     for module in (*modules, pages_admin, oidc):
         app.include_router(
             module.router,

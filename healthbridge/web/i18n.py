@@ -372,6 +372,45 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         "生长评价依据 WHO 儿童生长标准；仅供参考。",
         "Growth assessed with the WHO Child Growth Standards; for information only.",
     ),
+    # --- d16a: the centre's day (晨午检, attendance, sick-absence follow-up) ---
+    "daily.session": ("时段", "Session"),
+    "daily.session.morning": ("晨检", "Morning check"),
+    "daily.session.afternoon": ("午检", "Afternoon check"),
+    "daily.show": ("显示", "Show"),
+    "daily.progress": ("已检 {done}/{total}", "checked {done}/{total}"),
+    "daily.hint": (
+        "体温留空表示未测；只填写测过的儿童。腋温 34–43 ℃。",
+        "Leave the temperature empty when not taken. Axillary, 34–43 °C.",
+    ),
+    "daily.has_errors": (
+        "有 {n} 行需要更正，所有已填写的内容都保留在下方，尚未保存。",
+        "{n} row(s) need correcting; everything typed is kept below and nothing is saved yet.",
+    ),
+    "daily.err_temperature": (
+        "“{value}” 不是 34–43 之间的体温",
+        "“{value}” is not a temperature between 34 and 43",
+    ),
+    "daily.err_action": (
+        "请先填写体温或症状，再选择处理",
+        "Enter a temperature or a symptom before choosing an action",
+    ),
+    "daily.already": (
+        "本班本时段已保存 {n} 名儿童的检查；再次保存将更新这些记录，不会重复。",
+        "This class's check for this session is already saved for {n} children; saving again "
+        "updates those records (no duplicates).",
+    ),
+    "daily.confirm_again": (
+        "本班本时段刚刚已由他人保存过。请核对后点击“更新检查”确认覆盖。",
+        "This class's check for this session was saved meanwhile. Check and press “Update "
+        "the check” to confirm.",
+    ),
+    "daily.update": ("更新检查", "Update the check"),
+    "daily.checked": ("已检", "checked"),
+    "daily.action": ("处理", "Action taken"),
+    "daily.action.observe": ("留园观察", "Kept under observation"),
+    "daily.action.parent-collect": ("通知家长接回", "Parent called to collect"),
+    "daily.action.isolate": ("隔离观察", "Isolated"),
+    "daily.action.doctor": ("建议就医", "Sent to a doctor"),
 }
 
 

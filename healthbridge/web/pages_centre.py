@@ -11,13 +11,12 @@ from starlette.responses import RedirectResponse, Response
 from healthbridge import terminology as t
 from healthbridge.access.tokens import Role
 from healthbridge.charts.batch import centre_children
-from healthbridge.charts.summary import child_name, enrolment
+from healthbridge.charts.summary import child_name
 from healthbridge.clinical.admission import AdmissionState, admission_check
 from healthbridge.clinical.tables_vaccination import VaccineInfo
 from healthbridge.clinical.vaccination import GivenDose, vaccination_plan
 from healthbridge.clinical.vocab import Sex
 from healthbridge.errors import BadRequestError
-from healthbridge.store.bundle import process
 from healthbridge.web import actions, data
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import page, rules, today, transaction
@@ -81,54 +80,6 @@ def worklist_post(
     except BadRequestError:
         return page(request, user, "error.html", status=400, message="manager.bad_action")
     return RedirectResponse("/app/centre?done=1", status_code=303)
-
-
-@router.get("/centre/daily")
-def daily_page(request: Request, user: UserDep, room: str = "", saved: str = "") -> Response:
-    """Daily health check entry for one class."""
-    org = _centre(user)
-    with transaction(request, user) as txn:
-        rooms = data.classes_of(txn, org)
-        room = room or (str(rooms[0]["id"]) if rooms else "")
-        children = [c for c in centre_children(txn, org) if enrolment(c)[1] == room]
-    return page(
-        request, user, "daily.html", rooms=rooms, room=room, children=children,
-        child_name=child_name, symptoms=actions.SYMPTOM_CODES, errors=[], saved=saved,
-        day=today().isoformat(),
-    )  # fmt: skip
-
-
-@router.post("/centre/daily")
-async def daily_post(request: Request, user: UserDep) -> Response:
-    """Save the class's check as one transaction; bad temperatures → the form, nothing saved."""
-    org = _centre(user)
-    form = await request.form()
-    values = {k: form.getlist(k) if k.startswith("sym-") else form.get(k) for k in form}
-    room = str(form.get("room", ""))
-    with transaction(request, user) as txn:
-        rooms = data.classes_of(txn, org)
-        children = [c for c in centre_children(txn, org) if enrolment(c)[1] == room]
-        performer = actions.practitioner_ref(txn, user.principal.fhir_user)
-    rows, errors = actions.parse_daily_check(values, [str(c["id"]) for c in children])
-    try:
-        day = dt.date.fromisoformat(str(form.get("day", "")))
-    except ValueError:
-        day = today()
-    if errors:
-        names = {str(c["id"]): child_name(c) for c in children}
-        messages = [user.t("daily.bad_temperature", child=names[p], value=v) for p, v in errors]
-        return page(
-            request, user, "daily.html", status=400, rooms=rooms, room=room, children=children,
-            child_name=child_name, symptoms=actions.SYMPTOM_CODES, errors=messages, saved="",
-            day=day.isoformat(),
-        )  # fmt: skip
-    bundle = actions.daily_check_bundle(rows, day, performer)
-    settings = request.app.state.settings
-    process(
-        request.app.state.repository, user.context, bundle,
-        max_entries=settings.max_bundle_entries, base="", minimal=True,
-    )  # fmt: skip
-    return RedirectResponse(f"/app/centre/daily?room={room}&saved={len(rows)}", status_code=303)
 
 
 @router.get("/centre/admission")
