@@ -23,6 +23,7 @@ def mount(app: FastAPI) -> None:
         oidc,
         pages,
         pages_admin,
+        pages_attendance,
         pages_centre,
         pages_daily,
         pages_district,
@@ -48,7 +49,7 @@ def mount(app: FastAPI) -> None:
         pages_doctor,
         pages_district,
     )
-    for module in (*modules, pages_admin, oidc):
+    for module in (*modules, pages_attendance, pages_admin, oidc):
         app.include_router(
             module.router,
             prefix="/app",
