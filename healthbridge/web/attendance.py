@@ -48,7 +48,10 @@ EXT_FOLLOWED_UP: Final = f"{SD}/absence-followed-up"
 REASONS: Final = ("sick", "personal", "unnotified")
 REPORTERS: Final = ("parent", "staff")
 #: symptoms a family reports for a sick absence (codes of the daily-check rule table)
-ABSENCE_SYMPTOMS: Final = ("fever", "cough", "sore-throat", "diarrhoea", "vomiting", "rash")
+ABSENCE_SYMPTOMS: Final = (
+    "fever", "cough", "sore-throat", "diarrhoea", "vomiting", "rash", "fast-breathing",
+    "severe-vomiting", "severe-diarrhoea",
+)  # fmt: skip
 TRACK_DAYS: Final = 7  # a sick absence older than this is no longer followed (local choice [?])
 LOINC_SYMPTOM: Final = "75325-1"
 

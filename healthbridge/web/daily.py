@@ -28,7 +28,11 @@ from healthbridge.store.repository import Transaction
 from healthbridge.web.visit import CST, SD
 
 Resource = dict[str, Any]
-SYMPTOM_CODES: Final = ("cough", "runny-nose", "sore-throat", "diarrhoea", "vomiting", "rash")
+SYMPTOM_CODES: Final = (
+    "cough", "runny-nose", "sore-throat", "diarrhoea", "vomiting", "rash",
+    # single-case report within 24 h (daily-check rule table, ``single_case_report``)
+    "fast-breathing", "severe-vomiting", "severe-diarrhoea",
+)  # fmt: skip
 SESSIONS: Final = ("morning", "afternoon")
 SESSION_HOUR: Final = {"morning": 8, "afternoon": 14}
 ACTIONS: Final = ("observe", "parent-collect", "isolate", "doctor")
