@@ -193,7 +193,8 @@ def _absence_symptoms(txn: Transaction, pid: str, day: dt.date, symptoms: Iterab
     found = txn.search_params(
         "Observation",
         [("subject", f"Patient/{pid}"), ("code", f"{t.LOINC}|{LOINC_SYMPTOM}"),
-         ("date", day.isoformat())],
+         ("date", f"ge{(day - dt.timedelta(days=1)).isoformat()}"),
+         ("date", f"le{(day + dt.timedelta(days=1)).isoformat()}")],  # the key decides
     ).matches  # fmt: skip
     have = {}
     for s in found:
@@ -262,14 +263,15 @@ def days_of(
     found = txn.search_params(
         "Encounter",
         [("service-provider", f"Organization/{org}"), ("type", f"{CS_CENTRE_DAY}|attendance"),
-         ("date", f"ge{first.isoformat()}"), ("date", f"le{last.isoformat()}"),
+         ("date", f"ge{(first - dt.timedelta(days=1)).isoformat()}"),
+         ("date", f"le{(last + dt.timedelta(days=1)).isoformat()}"),
          ("_count", "1000")],
     ).matches  # fmt: skip
     out: dict[tuple[str, str], Day] = {}
     for s in found:
         enc = s.resource or {}
         pid, _, day = enc_key(enc).partition("/")
-        if pid and day:
+        if pid and first.isoformat() <= day <= last.isoformat():
             out[(pid, day)] = read_day(enc)
     return out
 

@@ -186,7 +186,10 @@ def existing_checks(
         [
             ("subject", ",".join(f"Patient/{p}" for p in patient_ids)),
             ("code", f"{t.LOINC}|{t.LOINC_BODY_TEMPERATURE},{t.LOINC}|{LOINC_SYMPTOM}"),
-            ("date", day.isoformat()),
+            # a day either side: the store may compare instants in UTC; the identifier's date
+            # (the Beijing calendar day of the check) decides below
+            ("date", f"ge{(day - dt.timedelta(days=1)).isoformat()}"),
+            ("date", f"le{(day + dt.timedelta(days=1)).isoformat()}"),
             ("_count", "1000"),
         ],
     ).matches
@@ -195,7 +198,11 @@ def existing_checks(
         for ident in obs.get("identifier") or ():
             value = str(ident.get("value", ""))
             parts = value.split("/")
-            if ident.get("system") == SID_DAILY_CHECK and len(parts) >= 4 and parts[2] == session:
+            if (
+                ident.get("system") == SID_DAILY_CHECK
+                and len(parts) >= 4
+                and (parts[1], parts[2]) == (day.isoformat(), session)
+            ):
                 out.setdefault(parts[0], []).append(obs)
     return out
 

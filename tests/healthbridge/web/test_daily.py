@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.web import daily as dc
+from healthbridge.web.visit import CST
 from tests.healthbridge.web.test_pages import login, site  # noqa: F401  (fixture)
 from tests.healthbridge.web.world import World
 
@@ -122,3 +124,18 @@ def test_second_submission_updates_instead_of_duplicating(site: tuple[TestClient
         client.post("/app/centre/daily", data=afternoon, follow_redirects=False).status_code == 303
     )
     assert len([o for o in _checks(client, pid) if o.get("identifier")]) == 4
+
+
+def test_an_early_morning_check_is_found_on_its_beijing_day(site: tuple[TestClient, World]) -> None:  # noqa: F811
+    """07:30 in Beijing is the previous day in UTC: the check still belongs to its day."""
+    client, world = site
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    day = dt.date(2026, 11, 20)
+    early = dt.datetime(2026, 11, 20, 7, 30, tzinfo=CST)
+    pid = world.child_id
+    with repo.transaction(SYSTEM_CONTEXT, write=True) as txn:
+        dc.save_check(txn, [dc.CheckRow(pid, 37.0)], [pid], day, "morning", None, early)
+    with repo.transaction(SYSTEM_CONTEXT) as txn:
+        assert list(dc.existing_checks(txn, [pid], day, "morning")) == [pid]
+        assert dc.existing_checks(txn, [pid], day - dt.timedelta(days=1), "morning") == {}
+        assert dc.existing_checks(txn, [pid], day, "afternoon") == {}
