@@ -139,3 +139,15 @@ def test_an_early_morning_check_is_found_on_its_beijing_day(site: tuple[TestClie
         assert list(dc.existing_checks(txn, [pid], day, "morning")) == [pid]
         assert dc.existing_checks(txn, [pid], day - dt.timedelta(days=1), "morning") == {}
         assert dc.existing_checks(txn, [pid], day, "afternoon") == {}
+
+
+def test_check_observations_conform_to_the_profiles() -> None:
+    from healthbridge.fhir.profile_validation import validate_against_profiles
+
+    when = dt.datetime(2026, 11, 20, 8, 5, tzinfo=CST)
+    row = dc.CheckRow("child-1", 38.1, ("cough",), "parent-collect")
+    made = dc.check_resources(row, when.date(), "morning", "Practitioner/p1", when)
+    assert len(made) == 2
+    for _key, obs in made:
+        issues = [i for i in validate_against_profiles({**obs, "id": "x"}) if i.severity == "error"]
+        assert issues == []
