@@ -27,6 +27,7 @@ def mount(app: FastAPI) -> None:
         pages_centre,
         pages_daily,
         pages_district,
+        pages_district_absence,
         pages_doctor,
         pages_parent,
         pages_signin,
@@ -49,7 +50,7 @@ def mount(app: FastAPI) -> None:
         pages_doctor,
         pages_district,
     )
-    for module in (*modules, pages_attendance, pages_admin, oidc):
+    for module in (*modules, pages_attendance, pages_district_absence, pages_admin, oidc):
         app.include_router(
             module.router,
             prefix="/app",

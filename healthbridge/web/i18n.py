@@ -453,6 +453,23 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         "该儿童今天尚未签到，无法签退。",
         "Not checked in today: cannot check out.",
     ),
+    "absence.title": ("因病缺勤（按班级与原因）", "Sick absence by class and cause"),
+    "absence.back": ("返回辖区报表", "Back to the district report"),
+    "absence.window": ("时间范围", "Period"),
+    "absence.days": ("最近 {n} 天", "last {n} days"),
+    "absence.none": ("这段时间没有登记的因病缺勤。", "No sick absence recorded in this period."),
+    "absence.class": ("机构 · 班级", "Centre · class"),
+    "absence.children": ("缺勤儿童", "Children"),
+    "absence.child_days": ("缺勤人日", "Child-days"),
+    "absence.cause.fever": ("发热", "Fever"),
+    "absence.cause.respiratory": ("呼吸道", "Respiratory"),
+    "absence.cause.gastrointestinal": ("胃肠道", "Gastrointestinal"),
+    "absence.cause.rash": ("皮疹/疱疹", "Rash"),
+    "absence.cause.conjunctivitis": ("红眼", "Conjunctivitis"),
+    "absence.cause.jaundice": ("黄疸", "Jaundice"),
+    "absence.cause.other": ("其他", "Other"),
+    "absence.cause.unspecified": ("未说明症状", "No symptom given"),
+    "district.absence_link": ("因病缺勤（按班级与原因）", "Sick absence by class and cause"),
 }
 
 
