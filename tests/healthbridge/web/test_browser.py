@@ -311,4 +311,10 @@ def test_centre_day(server: tuple[str, World, Repository], browser: Any, shots: 
     assert f"child-{absent}" not in phone.locator('[data-testid="followup"]').inner_html()
     phone.locator(f"#child-{absent}").scroll_into_view_if_needed()
     snap(phone, shots, "17-manager-absence-followed-up-phone")
+    # 4. The district official sees the sick absence by class and cause (one child: <3).
+    login(phone, base, DEMO_OFFICIAL)
+    phone.click('[data-testid="absence-link"]')
+    phone.wait_for_load_state()
+    assert phone.locator('[data-testid="suppressed-cell"]').count() >= 1
+    snap(phone, shots, "18-district-sick-absence-phone")
     phone.close()
