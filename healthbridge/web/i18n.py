@@ -470,6 +470,15 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "absence.cause.other": ("其他", "Other"),
     "absence.cause.unspecified": ("未说明症状", "No symptom given"),
     "district.absence_link": ("因病缺勤（按班级与原因）", "Sick absence by class and cause"),
+    "worklist.counts": (
+        "待处理 {n} 条，涉及 {children} 名儿童",
+        "{n} open alerts for {children} children",
+    ),
+    "worklist.alerts": ("{n} 条", "{n} alert(s)"),
+    "worklist.handle": ("处理", "Handle"),
+    "worklist.prev": ("上一页", "Previous"),
+    "worklist.next": ("下一页", "Next"),
+    "worklist.page": ("第 {page}/{pages} 页", "Page {page} of {pages}"),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from healthbridge import terminology as t
@@ -18,6 +18,7 @@ from healthbridge.clinical.vaccination import GivenDose, vaccination_plan
 from healthbridge.clinical.vocab import Sex
 from healthbridge.errors import BadRequestError
 from healthbridge.web import actions, data
+from healthbridge.web import worklist_view as wv
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import page, rules, today, transaction
 
@@ -34,29 +35,46 @@ def _centre(user: WebUser) -> str:
 
 
 @router.get("/centre")
-def worklist_page(request: Request, user: UserDep, kind: str = "", done: str = "") -> Response:
-    """The worklist: the centre's children's open alerts with their review status."""
+def worklist_page(
+    request: Request,
+    user: UserDep,
+    kind: str = "",
+    done: str = "",
+    page_no: Annotated[str, Query(alias="page")] = "1",
+) -> Response:
+    """The worklist: the centre's open alerts grouped by child, counted and paged."""
+    return _worklist(request, user, kind=kind, page_no=_int(page_no), done=done)
+
+
+def _int(raw: str) -> int:
+    return int(raw) if raw.strip().isdigit() else 1
+
+
+def _worklist(
+    request: Request, user: WebUser, *, kind: str, page_no: int, done: str = "",
+    status: int = 200, error_for: str = "", error: str = "", typed: str = "",
+) -> Response:  # fmt: skip
     org = _centre(user)
     with transaction(request, user) as txn:
         children = centre_children(txn, org)
-        items = data.worklist(txn, org, children, base_url=user.context.base_url or "", kind=kind)
+        items = data.worklist(txn, org, children, base_url=user.context.base_url or "")
         centre = data.read(txn, "Organization", org)
         orgs = {o: (data.read(txn, "Organization", o) or {}).get("name", o) for o in REFER_TO}
     texts = {k.kind.value: k for k in rules().alerts.kinds}
+    view = wv.shape(items, kind, page_no)
+    zh = user.lang.value == "zh"
+    vaccines = {v.code: v.name_zh if zh else v.name_en for v in rules().vaccination.vaccines}
+    visits = {v.code: v.name_zh if zh else v.name_en for v in rules().checkups.visits}
+
+    def named(item: data.WorkItem) -> list[str]:
+        return [wv.item_label(c, vaccines, visits) for c in wv.named_items(item)]
+
     return page(
-        request,
-        user,
-        "worklist.html",
-        items=items,
-        children=children,
-        centre=centre,
-        kind=kind,
-        kinds=sorted({i.kind for i in items} | ({kind} if kind else set())),
-        texts=texts,
-        refer_to=orgs,
-        done=done,
-        child_name=child_name,
-    )
+        request, user, "worklist.html", status=status, view=view, children=children,
+        centre=centre, kind=kind, texts=texts, refer_to=orgs, done=done,
+        child_name=child_name, named_items=named, query=wv.query,
+        error_for=error_for, error=error, typed=typed,
+    )  # fmt: skip
 
 
 @router.post("/centre/alert/{flag_id}")
@@ -67,9 +85,13 @@ def worklist_post(
     action: Annotated[str, Form()],
     text: Annotated[str, Form()] = "",
     refer_to: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "",
+    page_no: Annotated[str, Form(alias="page")] = "1",
+    anchor: Annotated[str, Form()] = "",
 ) -> Response:
     """Acknowledge, note, resolve or refer one alert (the pipeline's worklist operations; an
-    alert out of the user's reach is not found)."""
+    alert out of the user's reach is not found), then back to the same filter, page and
+    child; a refused action → the worklist with the message on that alert, text kept (400)."""
     _centre(user)
     try:
         with transaction(request, user, write=True) as txn:
@@ -78,8 +100,14 @@ def worklist_post(
                 base_url=user.context.base_url or "", text=text.strip(), refer_to=refer_to or None,
             )  # fmt: skip
     except BadRequestError:
-        return page(request, user, "error.html", status=400, message="manager.bad_action")
-    return RedirectResponse("/app/centre?done=1", status_code=303)
+        return _worklist(
+            request, user, kind=kind, page_no=_int(page_no), status=400, error_for=flag_id,
+            error=user.t("manager.bad_action"), typed=text,
+        )  # fmt: skip
+    target = f"/app/centre?{wv.query(kind, _int(page_no), done='1')}"
+    if anchor.replace("-", "").isalnum():
+        target += f"#{anchor}"
+    return RedirectResponse(target, status_code=303)
 
 
 @router.get("/centre/admission")

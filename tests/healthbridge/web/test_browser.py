@@ -189,6 +189,7 @@ def test_journey(server: tuple[str, World, Repository], browser: Any, shots: Pat
     item = desk.locator(f'[data-testid="item-{flag_id}"]')
     assert item.is_visible()
     snap(desk, shots, "05-manager-worklist")
+    item.locator("summary").click()  # the actions fold away on the phone-sized worklist
     item.locator('input[name="text"]').fill("转妇幼保健院营养门诊")
     item.locator('select[name="refer_to"]').select_option(world.hospital_id)
     desk.click(f'[data-testid="refer-{flag_id}"]')
@@ -259,6 +260,10 @@ def test_centre_day(server: tuple[str, World, Repository], browser: Any, shots: 
     phone = browser.new_page(viewport=PHONE, locale="zh-CN", device_scale_factor=1)
     login(phone, base, world.manager)
     pid = world.child_id
+    # 0. The worklist on a phone: counts, kind filters, alerts grouped by child.
+    phone.goto(f"{base}/app/centre")
+    assert phone.locator('[data-testid="worklist-counts"]').is_visible()
+    snap(phone, shots, "19-manager-worklist-phone")
     # 1. Check-in on the class page.
     phone.goto(f"{base}/app/centre/attendance")
     assert f"child-{pid}" in phone.locator('[data-testid="followup"]').inner_html()
