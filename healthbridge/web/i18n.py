@@ -479,6 +479,8 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "worklist.prev": ("上一页", "Previous"),
     "worklist.next": ("下一页", "Next"),
     "worklist.page": ("第 {page}/{pages} 页", "Page {page} of {pages}"),
+    "worklist.week": ("本周到期的体检和疫苗", "Checkups and vaccines due this week"),
+    "worklist.due": ("{day} 到期", "due {day}"),
 }
 
 

@@ -40,10 +40,12 @@ def worklist_page(
     user: UserDep,
     kind: str = "",
     done: str = "",
+    view: str = "",
     page_no: Annotated[str, Query(alias="page")] = "1",
 ) -> Response:
-    """The worklist: the centre's open alerts grouped by child, counted and paged."""
-    return _worklist(request, user, kind=kind, page_no=_int(page_no), done=done)
+    """The worklist: the centre's open alerts grouped by child, counted and paged;
+    ``view=week``: the checkups and vaccines due within 7 days (overdue included)."""
+    return _worklist(request, user, kind=kind, page_no=_int(page_no), done=done, view=view)
 
 
 def _int(raw: str) -> int:
@@ -52,7 +54,7 @@ def _int(raw: str) -> int:
 
 def _worklist(
     request: Request, user: WebUser, *, kind: str, page_no: int, done: str = "",
-    status: int = 200, error_for: str = "", error: str = "", typed: str = "",
+    status: int = 200, error_for: str = "", error: str = "", typed: str = "", view: str = "",
 ) -> Response:  # fmt: skip
     org = _centre(user)
     with transaction(request, user) as txn:
@@ -61,7 +63,8 @@ def _worklist(
         centre = data.read(txn, "Organization", org)
         orgs = {o: (data.read(txn, "Organization", o) or {}).get("name", o) for o in REFER_TO}
     texts = {k.kind.value: k for k in rules().alerts.kinds}
-    view = wv.shape(items, kind, page_no)
+    view = "week" if view == "week" else ""
+    shaped = wv.shape(items, kind, page_no, today() + dt.timedelta(days=7) if view else None)
     zh = user.lang.value == "zh"
     vaccines = {v.code: v.name_zh if zh else v.name_en for v in rules().vaccination.vaccines}
     visits = {v.code: v.name_zh if zh else v.name_en for v in rules().checkups.visits}
@@ -70,9 +73,9 @@ def _worklist(
         return [wv.item_label(c, vaccines, visits) for c in wv.named_items(item)]
 
     return page(
-        request, user, "worklist.html", status=status, view=view, children=children,
+        request, user, "worklist.html", status=status, view=shaped, mode=view, children=children,
         centre=centre, kind=kind, texts=texts, refer_to=orgs, done=done,
-        child_name=child_name, named_items=named, query=wv.query,
+        child_name=child_name, named_items=named, query=wv.query, due=wv.due,
         error_for=error_for, error=error, typed=typed,
     )  # fmt: skip
 
@@ -88,6 +91,7 @@ def worklist_post(
     kind: Annotated[str, Form()] = "",
     page_no: Annotated[str, Form(alias="page")] = "1",
     anchor: Annotated[str, Form()] = "",
+    view: Annotated[str, Form()] = "",
 ) -> Response:
     """Acknowledge, note, resolve or refer one alert (the pipeline's worklist operations; an
     alert out of the user's reach is not found), then back to the same filter, page and
@@ -102,9 +106,9 @@ def worklist_post(
     except BadRequestError:
         return _worklist(
             request, user, kind=kind, page_no=_int(page_no), status=400, error_for=flag_id,
-            error=user.t("manager.bad_action"), typed=text,
+            error=user.t("manager.bad_action"), typed=text, view=view,
         )  # fmt: skip
-    target = f"/app/centre?{wv.query(kind, _int(page_no), done='1')}"
+    target = f"/app/centre?{wv.query(kind, _int(page_no), view, done='1')}"
     if anchor.replace("-", "").isalnum():
         target += f"#{anchor}"
     return RedirectResponse(target, status_code=303)

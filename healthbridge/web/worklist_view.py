@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Final
 from urllib.parse import urlencode
 
@@ -61,10 +62,20 @@ def named_items(item: WorkItem) -> list[str]:
     return []
 
 
-def shape(items: Sequence[WorkItem], kind: str, page: int) -> WorklistView:
-    """Counts over every open alert; groups of the chosen kind; one page of groups."""
+def due(item: WorkItem) -> str:
+    """The review's due date (``Task.restriction.period.end``, YYYY-MM-DD; "" if none)."""
+    return str(((item.task.get("restriction") or {}).get("period") or {}).get("end", ""))[:10]
+
+
+def shape(
+    items: Sequence[WorkItem], kind: str, page: int, due_by: date | None = None
+) -> WorklistView:
+    """Counts over every open alert; groups of the chosen kind (with ``due_by``: only the
+    checkups and vaccines due by that day — the "due this week" view); one page of groups."""
     by_kind = dict(Counter(i.kind for i in items))
     chosen = [i for i in items if not kind or i.kind == kind]
+    if due_by is not None:
+        chosen = [i for i in chosen if i.kind in NAMED_KINDS and "" < due(i) <= due_by.isoformat()]
     by_severity = {s: sum(1 for i in chosen if i.severity == s) for s in SEVERITIES}
     groups: dict[str, Group] = {}
     for item in chosen:
@@ -85,9 +96,9 @@ def shape(items: Sequence[WorkItem], kind: str, page: int) -> WorklistView:
     )
 
 
-def query(kind: str, page: int, **more: str) -> str:
-    """The worklist's query string (filter and page kept across actions)."""
-    values = {"kind": kind, "page": str(page) if page > 1 else "", **more}
+def query(kind: str, page: int, view: str = "", **more: str) -> str:
+    """The worklist's query string (filter, view and page kept across actions)."""
+    values = {"kind": kind, "view": view, "page": str(page) if page > 1 else "", **more}
     return urlencode({k: v for k, v in values.items() if v})
 
 

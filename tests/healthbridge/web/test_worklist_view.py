@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -16,7 +17,7 @@ KIND = "https://healthbridge.github.io/fhir/CodeSystem/alert-kind"
 SEV = "https://healthbridge.github.io/fhir/StructureDefinition/alert-severity"
 
 
-def _item(pid: str | None, kind: str, severity: str, items: str = "") -> WorkItem:
+def _item(pid: str | None, kind: str, severity: str, items: str = "", due: str = "") -> WorkItem:
     flag: dict[str, Any] = {
         "id": f"{pid}-{kind}",
         "code": {"coding": [{"system": KIND, "code": kind}]},
@@ -25,6 +26,8 @@ def _item(pid: str | None, kind: str, severity: str, items: str = "") -> WorkIte
     task: dict[str, Any] = {"status": "requested"}
     if items:
         task["input"] = [{"type": {"text": "items"}, "valueString": items}]
+    if due:
+        task["restriction"] = {"period": {"end": due}}
     return WorkItem(task, flag, {"id": pid} if pid else None)
 
 
@@ -88,3 +91,27 @@ def test_items_in_words() -> None:
     assert wv.item_label("DTP-3", vaccines, visits) == "百白破疫苗 (3)"
     assert wv.item_label("12m", vaccines, visits) == "12月龄体检"
     assert wv.item_label("XYZ-1", vaccines, visits) == "XYZ-1"
+
+
+def test_due_this_week_names_checkups_and_vaccines_only() -> None:
+    items = [
+        _item("a", "vaccine-due", "low", "DTP-3", due="2026-11-25"),
+        _item("a", "checkup-overdue", "moderate", "12m", due="2026-10-01"),
+        _item("b", "vaccine-due", "low", "MMR-1", due="2026-12-20"),  # later
+        _item("c", "underweight", "high", "zwei", due="2026-11-21"),  # not a checkup/vaccine
+    ]
+    view = wv.shape(items, "", 1, date(2026, 11, 27))
+    assert [(g.key, [i.kind for i in g.items]) for g in view.groups] == [
+        ("a", ["vaccine-due", "checkup-overdue"])
+    ]
+    assert wv.due(view.groups[0].items[0]) == "2026-11-25"
+    assert wv.query("", 2, "week") == "view=week&page=2"
+
+
+def test_week_view_page(site: tuple[TestClient, World]) -> None:  # noqa: F811
+    client, world = site
+    login(client, world, "manager")
+    r = client.get("/app/centre?view=week")
+    assert r.status_code == 200
+    assert 'class="on" data-testid="view-week"' in r.text
+    assert client.get("/app/centre?page=abc").status_code == 200  # a bad page number: page 1
