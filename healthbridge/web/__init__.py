@@ -23,6 +23,7 @@ def mount(app: FastAPI) -> None:
         oidc,
         pages,
         pages_admin,
+        pages_admission,
         pages_attendance,
         pages_centre,
         pages_daily,
@@ -50,7 +51,14 @@ def mount(app: FastAPI) -> None:
         pages_doctor,
         pages_district,
     )
-    for module in (*modules, pages_attendance, pages_district_absence, pages_admin, oidc):
+    for module in (
+        *modules,
+        pages_attendance,
+        pages_admission,
+        pages_district_absence,
+        pages_admin,
+        oidc,
+    ):
         app.include_router(
             module.router,
             prefix="/app",

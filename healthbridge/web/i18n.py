@@ -481,6 +481,20 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "worklist.page": ("第 {page}/{pages} 页", "Page {page} of {pages}"),
     "worklist.week": ("本周到期的体检和疫苗", "Checkups and vaccines due this week"),
     "worklist.due": ("{day} 到期", "due {day}"),
+    "admission.state.not_submitted": ("未查验", "not checked"),
+    "admission.state.submitted": ("已提交，待查验", "submitted, to check"),
+    "admission.state.assessed_complete": ("已查验：完整", "checked: complete"),
+    "admission.state.assessed_incomplete": ("已查验：需补种", "checked: catch-up needed"),
+    "admission.state.catchup_in_progress": ("补种中", "catch-up in progress"),
+    "admission.state.catchup_recorded": ("补种已完成", "catch-up done"),
+    "admission.state.rechecked": ("补种后已复验", "re-checked"),
+    "admission.recheck_by": ("复验期限", "Re-check by"),
+    "admission.overdue": ("已逾期", "overdue"),
+    "admission.do_checked": ("记录已查验", "Record the check"),
+    "admission.do_catchup": ("补种已完成", "Catch-up done"),
+    "admission.do_recheck": ("记录复验", "Record the re-check"),
+    "admission.err_action": ("未知操作或儿童。", "Unknown action or child."),
+    "admission.err_step": ("此步骤现在不能记录。", "This step cannot be recorded now."),
 }
 
 

@@ -8,14 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from healthbridge import terminology as t
 from healthbridge.access.tokens import Role
 from healthbridge.charts.batch import centre_children
 from healthbridge.charts.summary import child_name
-from healthbridge.clinical.admission import AdmissionState, admission_check
-from healthbridge.clinical.tables_vaccination import VaccineInfo
-from healthbridge.clinical.vaccination import GivenDose, vaccination_plan
-from healthbridge.clinical.vocab import Sex
 from healthbridge.errors import BadRequestError
 from healthbridge.web import actions, data
 from healthbridge.web import worklist_view as wv
@@ -24,7 +19,6 @@ from healthbridge.web.common import page, rules, today, transaction
 
 router = APIRouter()
 REFER_TO = ("org-mch", "org-chc")
-NIP = t.CS_NIP_VACCINE
 
 
 def _centre(user: WebUser) -> str:
@@ -112,46 +106,3 @@ def worklist_post(
     if anchor.replace("-", "").isalnum():
         target += f"#{anchor}"
     return RedirectResponse(target, status_code=303)
-
-
-@router.get("/centre/admission")
-def admission_page(request: Request, user: UserDep) -> Response:
-    """Admission vaccination check list: each child's missing doses and deadlines."""
-    org = _centre(user)
-    table = rules().vaccination
-    rows = []
-    with transaction(request, user) as txn:
-        for child in centre_children(txn, org):
-            pid = str(child["id"])
-            given = [
-                GivenDose(str(i["id"]), code, dt.date.fromisoformat(i["occurrenceDateTime"][:10]))
-                for i in data.compartment(txn, pid, "Immunization")
-                if i.get("status") == "completed"
-                for code in [
-                    c.get("code") for c in i["vaccineCode"]["coding"] if c.get("system") == NIP
-                ][:1]
-            ]
-            birth = dt.date.fromisoformat(child["birthDate"])
-            sex = Sex.MALE if child.get("gender") == "male" else Sex.FEMALE
-            plan = vaccination_plan(birth, sex, given, table, today())
-            entry = _entry_date(child) or today()
-            check = admission_check(pid, org, entry, AdmissionState.SUBMITTED, plan, table, today())
-            missing = [plan.dose(d) for d in check.missing_doses]
-            names = [
-                f"{_vaccine_name(table.vaccine(d.vaccine), user)} ({d.number})" for d in missing
-            ]
-            rows.append((child, check, names))
-    return page(request, user, "admission.html", rows=rows, child_name=child_name)
-
-
-def _vaccine_name(info: VaccineInfo, user: WebUser) -> str:
-    return info.name_zh if user.lang.value == "zh" else info.name_en
-
-
-def _entry_date(patient: dict[str, object]) -> dt.date | None:
-    for ext in patient.get("extension", []):  # type: ignore[attr-defined]
-        if str(ext.get("url", "")).endswith("/childcare-enrollment"):
-            for part in ext.get("extension", []):
-                if part.get("url") == "period":
-                    return dt.date.fromisoformat(part["valuePeriod"]["start"][:10])
-    return None
