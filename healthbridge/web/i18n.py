@@ -494,6 +494,7 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "admission.do_catchup": ("补种已完成", "Catch-up done"),
     "admission.do_recheck": ("记录复验", "Record the re-check"),
     "admission.err_action": ("未知操作或儿童。", "Unknown action or child."),
+    "admission.notice": ("打印补种通知单 (PDF)", "Print the catch-up notice (PDF)"),
     "admission.err_step": ("此步骤现在不能记录。", "This step cannot be recorded now."),
 }
 

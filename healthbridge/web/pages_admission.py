@@ -33,7 +33,7 @@ from healthbridge.clinical.vaccination import GivenDose, vaccination_plan
 from healthbridge.clinical.vocab import Sex
 from healthbridge.fhir import facts
 from healthbridge.web import data
-from healthbridge.web.auth import UserDep, WebUser
+from healthbridge.web.auth import PageNotFoundError, UserDep, WebUser
 from healthbridge.web.common import page, rules, today, transaction
 from healthbridge.web.pages_daily import centre_of
 
@@ -188,3 +188,27 @@ def admission_post(
             rows = _rows(txn, org, user)
         return _render(request, user, rows, status=400, error_for=patient_id, error=user.t(problem))
     return RedirectResponse(f"/app/centre/admission?done=1#child-{patient_id}", status_code=303)
+
+
+@router.get("/centre/admission/{patient_id}/notice.pdf")
+def catchup_notice(request: Request, user: UserDep, patient_id: str) -> Response:
+    """The child's catch-up notice (补种通知单) as a PDF, in the page's language."""
+    from healthbridge.charts.catchup_notice import CatchUpNotice, render_catchup_notice
+    from healthbridge.charts.labels import Lang
+
+    org = centre_of(user)
+    with transaction(request, user) as txn:
+        rows = [r for r in _rows(txn, org, user) if str(r[0]["id"]) == patient_id]
+        centre = data.read(txn, "Organization", org) or {}
+    if not rows or not rows[0][2]:
+        raise PageNotFoundError(f"Patient/{patient_id} has no catch-up")
+    child, check, names = rows[0]
+    notice = CatchUpNotice(
+        child_name(child), dt.date.fromisoformat(child["birthDate"]), str(centre.get("name", "")),
+        names, check.recheck_deadline, today(),
+    )  # fmt: skip
+    pdf = render_catchup_notice(notice, Lang(user.lang.value))
+    return Response(
+        pdf, media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="catchup-{patient_id}.pdf"'},
+    )  # fmt: skip

@@ -99,3 +99,20 @@ def test_the_list_reads_no_whole_records(
     page = client.get("/app/centre/admission")
     assert page.status_code == 200
     assert f'data-testid="admission-{world.child_id}"' in page.text
+
+
+def test_catch_up_notice_pdf(site: tuple[TestClient, World]) -> None:  # noqa: F811
+    client, world = site
+    login(client, world, "manager")
+    page = client.get("/app/centre/admission").text
+    with_notice = re.findall(r'data-testid="notice-([^"]+)"', page)
+    ids = re.findall(r'data-testid="admission-([^"]+)"', page)
+    for pid in with_notice:
+        r = client.get(f"/app/centre/admission/{pid}/notice.pdf")
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "application/pdf"
+        assert r.content.startswith(b"%PDF")
+    complete = [p for p in ids if p not in with_notice]
+    if complete:  # a child with nothing to catch up has no notice
+        assert client.get(f"/app/centre/admission/{complete[0]}/notice.pdf").status_code == 404
+    assert with_notice or complete
