@@ -79,7 +79,8 @@ def notice_lines(notice: CatchUpNotice, lang: Lang) -> list[TextLine]:
     for dose in notice.doses:
         line(f"·  {dose}", bold=True)
     y -= 0.02
-    line(_TEXT["ask"][lang].format(day=notice.recheck_by.isoformat()), gap=0.05)
+    line(_TEXT["ask"][lang].format(day=notice.recheck_by.isoformat()))
+    y -= 0.02
     line(f"{_TEXT['issued'][lang]}: {notice.issued.isoformat()}")
     out.append(TextLine(0.09, 0.05, _TEXT["footer"][lang], 8, color="#666666"))
     return out
