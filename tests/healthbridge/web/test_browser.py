@@ -316,6 +316,10 @@ def test_centre_day(server: tuple[str, World, Repository], browser: Any, shots: 
     assert f"child-{absent}" not in phone.locator('[data-testid="followup"]').inner_html()
     phone.locator(f"#child-{absent}").scroll_into_view_if_needed()
     snap(phone, shots, "17-manager-absence-followed-up-phone")
+    # The admission check as work: the children needing action first, each with its next step.
+    phone.goto(f"{base}/app/centre/admission")
+    assert phone.locator('[data-testid^="admission-"]').count() > 0
+    snap(phone, shots, "20-manager-admission-phone")
     # 4. The district official sees the sick absence by class and cause (one child: <3).
     login(phone, base, DEMO_OFFICIAL)
     phone.click('[data-testid="absence-link"]')
