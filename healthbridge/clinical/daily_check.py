@@ -9,6 +9,16 @@ Per centre: a class where at least ``min_children`` distinct children show the s
 within a window of ``days`` consecutive days ending on the evaluation day (≥ 3 in 1 day,
 ≥ 5 in 3 days) raises one ``outbreak-cluster`` alert for the centre (report within 24 h).
 Symptom codes not in the table are ignored (free-text notes are not syndromes).
+
+Single-case report within 24 h (学校和托幼机构传染病疫情报告工作规范（试行）2006, condition
+(2)): unexplained high fever is the ``fever`` alert graded ``high``; rapid breathing, severe
+vomiting or severe diarrhoea (the table's ``single_case_report`` symptoms) make the
+``symptom`` alert high severity, graded ``report-24h`` (no numeric definition in the source;
+the staff judge it [?]).
+
+Checks count whether the child was present or not: a sick absence's symptoms are recorded
+as the same symptom Observations (healthbridge.web.attendance), so ill children at home are
+cases of the class cluster too.
 """
 
 from __future__ import annotations
@@ -85,12 +95,13 @@ def daily_check_findings(
     symptomatic = [(c, s) for c, s in symptomatic if s]
     if symptomatic:
         codes = tuple(sorted({s for _, ss in symptomatic for s in ss}))
+        report = bool(set(codes) & set(table.report_symptoms))
         out.append(
             Finding(
                 child_id,
                 AlertKind.SYMPTOM,
-                table.symptom_severity,
-                "",
+                table.report_severity if report else table.symptom_severity,
+                table.report_grade if report else "",
                 tuple(c.check_id for c, _ in symptomatic),
                 codes,
                 "symptoms: " + ",".join(codes),

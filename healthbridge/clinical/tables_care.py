@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from healthbridge.clinical._reader import Reader
 from healthbridge.clinical.ages import Age
@@ -44,6 +45,10 @@ class DailyCheckTable:
     cluster_windows: tuple[ClusterWindow, ...]
     cluster_severity: Severity
     cluster_evidence: Evidence
+    #: single-case report within 24 h: the symptoms, the severity and grade they give
+    report_symptoms: tuple[str, ...] = ()
+    report_severity: Severity = Severity.HIGH
+    report_grade: str = "report-24h"
 
     def syndrome_of(self, symptom: str) -> str | None:
         for s in self.symptoms:
@@ -80,7 +85,24 @@ def parse_daily_check(root: Reader) -> DailyCheckTable:
         cluster_windows=windows,
         cluster_severity=c.enum("severity", Severity),
         cluster_evidence=c.evidence(),
+        **_single_case(root, {s.code for s in symptoms}),
     )
+
+
+def _single_case(root: Reader, known: set[str]) -> dict[str, Any]:
+    """The optional ``[single_case_report]`` table (symptoms must be listed symptoms)."""
+    if not root.has("single_case_report"):
+        return {}
+    r = root.table("single_case_report")
+    codes = r.texts("symptoms")
+    unknown = sorted(set(codes) - known)
+    if unknown:
+        raise RuleTableError(f"{root.where}.single_case_report: unknown symptoms {unknown}")
+    return {
+        "report_symptoms": codes,
+        "report_severity": r.enum("severity", Severity),
+        "report_grade": r.text("grade"),
+    }
 
 
 # --------------------------------------------------------------------------- anaemia

@@ -23,9 +23,13 @@ def mount(app: FastAPI) -> None:
         oidc,
         pages,
         pages_admin,
+        pages_admission,
+        pages_attendance,
         pages_cases,
         pages_centre,
+        pages_daily,
         pages_district,
+        pages_district_absence,
         pages_doctor,
         pages_parent,
         pages_rights,
@@ -40,8 +44,25 @@ def mount(app: FastAPI) -> None:
     )
     from healthbridge.web.common import page
 
-    modules = (pages_signin, pages, pages_parent, pages_rights, pages_centre, pages_doctor)
-    for module in (*modules, pages_district, pages_cases, pages_admin, oidc):
+    modules = (
+        pages_signin,
+        pages,
+        pages_parent,
+        pages_rights,
+        pages_centre,
+        pages_daily,
+        pages_doctor,
+        pages_district,
+    )
+    for module in (
+        *modules,
+        pages_attendance,
+        pages_admission,
+        pages_district_absence,
+        pages_cases,
+        pages_admin,
+        oidc,
+    ):
         app.include_router(
             module.router,
             prefix="/app",

@@ -1,30 +1,25 @@
-"""What the pages write: worklist actions, the daily health check, consent changes.
+"""What the pages write: worklist actions and consent changes.
 
 Worklist actions (acknowledge, note, resolve, refer) are the clinical pipeline's worklist
 operations on the alert's review ``Task`` (:mod:`healthbridge.pipeline.worklist`, the same
 code as ``POST /fhir/Task/{id}/$acknowledge`` …), called in the :class:`Transaction` of the
-user's request, so the store's access rules and audit apply. The daily check and consent
-changes are ordinary writes.
+user's request, so the store's access rules and audit apply. Consent changes are ordinary
+writes (the daily check: :mod:`healthbridge.web.daily`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from healthbridge import terminology as t
 from healthbridge.errors import BadRequestError, NotFoundError
 from healthbridge.store.repository import Transaction
 from healthbridge.web.data import operation_call
-from healthbridge.web.visit import CST, SD
 
 Resource = dict[str, Any]
 TASK_KIND: Final = f"{t.CANONICAL_BASE}/CodeSystem/task-kind"
 ACTIONS: Final = ("acknowledge", "note", "resolve", "refer")
 VITAL: Final = "vital-signs"
-SYMPTOM_CODES: Final = ("cough", "runny-nose", "sore-throat", "diarrhoea", "vomiting", "rash")
 
 
 def practitioner_ref(txn: Transaction, fhir_user: str | None) -> str | None:
@@ -112,92 +107,6 @@ def worklist_action(
         f"Organization/{refer_to}",
     )
     return run(operations.resolve, "resolve", outcome=f"referred: {request}")
-
-
-@dataclass(frozen=True, slots=True)
-class DailyCheckRow:
-    """One child's morning check (晨检): axillary temperature and symptoms seen."""
-
-    patient_id: str
-    temperature_c: float | None
-    symptoms: tuple[str, ...] = ()
-
-
-def daily_check_bundle(
-    rows: Sequence[DailyCheckRow], day: dt.date, performer: str | None, hour: int = 8
-) -> Resource:
-    """The class's check as one transaction Bundle (temperature and symptom Observations)."""
-    when = dt.datetime(day.year, day.month, day.day, hour, tzinfo=CST).isoformat()
-    entries: list[Resource] = []
-    for row in rows:
-        base: Resource = {
-            "status": "final",
-            "subject": {"reference": f"Patient/{row.patient_id}"},
-            "effectiveDateTime": when,
-        }
-        if performer:
-            base["performer"] = [{"reference": performer}]
-        if row.temperature_c is not None:
-            obs = {
-                "resourceType": "Observation",
-                "meta": {"profile": [f"{SD}/hb-body-temperature"]},
-                "category": [{"coding": [{"system": t.OBSERVATION_CATEGORY, "code": VITAL}]}],
-                "code": {
-                    "coding": [{"system": t.LOINC, "code": t.LOINC_BODY_TEMPERATURE}],
-                    "text": "Body temperature",
-                },
-                **base,
-                "valueQuantity": {
-                    "value": row.temperature_c, "unit": "Cel", "system": t.UCUM, "code": "Cel",
-                },
-                "bodySite": {"coding": [{"system": t.SNOMED, "code": "91470000"}]},
-            }  # fmt: skip
-            entries.append(obs)
-        for symptom in row.symptoms:
-            entries.append(
-                {
-                    "resourceType": "Observation",
-                    "category": [
-                        {"coding": [{"system": t.OBSERVATION_CATEGORY, "code": "survey"}]}
-                    ],
-                    "code": {"coding": [{"system": t.LOINC, "code": "75325-1"}], "text": "Symptom"},
-                    **base,
-                    "valueCodeableConcept": {"coding": [{"system": t.CS_SYMPTOM, "code": symptom}]},
-                }
-            )
-    return {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {"resource": r, "request": {"method": "POST", "url": "Observation"}} for r in entries
-        ],
-    }
-
-
-def parse_daily_check(
-    form: Mapping[str, Any], patient_ids: Sequence[str]
-) -> tuple[list[DailyCheckRow], list[tuple[str, str]]]:
-    """Rows from the posted form (``temp-{id}``, ``sym-{id}``) and (child id, value) errors
-    for temperatures that are not numbers between 34 and 43 °C (input sanity limits)."""
-    rows: list[DailyCheckRow] = []
-    errors: list[tuple[str, str]] = []
-    for pid in patient_ids:
-        raw = str(form.get(f"temp-{pid}", "")).strip().replace(",", ".")
-        symptoms = form.get(f"sym-{pid}", [])
-        symptoms = [symptoms] if isinstance(symptoms, str) else list(symptoms)
-        symptoms = [s for s in symptoms if s in SYMPTOM_CODES]
-        temperature = None
-        if raw:
-            try:
-                temperature = float(raw)
-            except ValueError:
-                temperature = None
-            if temperature is None or not 34.0 <= temperature <= 43.0:
-                errors.append((pid, raw))
-                continue
-        if temperature is not None or symptoms:
-            rows.append(DailyCheckRow(pid, temperature, tuple(symptoms)))
-    return rows, errors
 
 
 def set_consent(txn: Transaction, consent_id: str, active: bool) -> Resource:

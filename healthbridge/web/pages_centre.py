@@ -5,32 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from healthbridge import terminology as t
 from healthbridge.access.tokens import Role
 from healthbridge.charts.batch import centre_children
-from healthbridge.charts.summary import child_name, enrolment
-from healthbridge.clinical.admission import AdmissionState, admission_check
-from healthbridge.clinical.tables_vaccination import VaccineInfo
-from healthbridge.clinical.vaccination import (
-    INVALID_REASON_TEXT,
-    ChildFacts,
-    GivenDose,
-    vaccination_plan,
-)
-from healthbridge.clinical.vocab import Sex
+from healthbridge.charts.summary import child_name
 from healthbridge.errors import BadRequestError
-from healthbridge.pipeline.extract import birth_facts
-from healthbridge.store.bundle import process
 from healthbridge.web import actions, data, rights
+from healthbridge.web import worklist_view as wv
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import page, rules, today, transaction
 
 router = APIRouter()
 REFER_TO = ("org-mch", "org-chc")
-NIP = t.CS_NIP_VACCINE
 
 
 def _centre(user: WebUser) -> str:
@@ -41,32 +29,51 @@ def _centre(user: WebUser) -> str:
 
 
 @router.get("/centre")
-def worklist_page(request: Request, user: UserDep, kind: str = "", done: str = "") -> Response:
-    """The worklist: the centre's children's open alerts with their review status."""
+def worklist_page(
+    request: Request,
+    user: UserDep,
+    kind: str = "",
+    done: str = "",
+    view: str = "",
+    page_no: Annotated[str, Query(alias="page")] = "1",
+) -> Response:
+    """The worklist: the centre's open alerts grouped by child, counted and paged;
+    ``view=week``: the checkups and vaccines due within 7 days (overdue included)."""
+    return _worklist(request, user, kind=kind, page_no=_int(page_no), done=done, view=view)
+
+
+def _int(raw: str) -> int:
+    return int(raw) if raw.strip().isdigit() else 1
+
+
+def _worklist(
+    request: Request, user: WebUser, *, kind: str, page_no: int, done: str = "",
+    status: int = 200, error_for: str = "", error: str = "", typed: str = "", view: str = "",
+) -> Response:  # fmt: skip
     org = _centre(user)
     with transaction(request, user) as txn:
         children = centre_children(txn, org)
-        items = data.worklist(txn, org, children, base_url=user.context.base_url or "", kind=kind)
+        items = data.worklist(txn, org, children, base_url=user.context.base_url or "")
         centre = data.read(txn, "Organization", org)
         orgs = {o: (data.read(txn, "Organization", o) or {}).get("name", o) for o in REFER_TO}
         corrections = rights.open_corrections(txn, org)
     texts = {k.kind.value: k for k in rules().alerts.kinds}
+    view = "week" if view == "week" else ""
+    shaped = wv.shape(items, kind, page_no, today() + dt.timedelta(days=7) if view else None)
+    zh = user.lang.value == "zh"
+    vaccines = {v.code: v.name_zh if zh else v.name_en for v in rules().vaccination.vaccines}
+    visits = {v.code: v.name_zh if zh else v.name_en for v in rules().checkups.visits}
+
+    def named(item: data.WorkItem) -> list[str]:
+        return [wv.item_label(c, vaccines, visits) for c in wv.named_items(item)]
+
     return page(
-        request,
-        user,
-        "worklist.html",
-        items=items,
-        children=children,
-        centre=centre,
-        kind=kind,
-        kinds=sorted({i.kind for i in items} | ({kind} if kind else set())),
-        texts=texts,
-        refer_to=orgs,
-        done=done,
-        child_name=child_name,
-        corrections=corrections,
+        request, user, "worklist.html", status=status, view=shaped, mode=view, children=children,
+        centre=centre, kind=kind, texts=texts, refer_to=orgs, done=done,
+        child_name=child_name, named_items=named, query=wv.query, due=wv.due,
+        error_for=error_for, error=error, typed=typed, corrections=corrections,
         names={str(c["id"]): child_name(c) for c in children},
-    )
+    )  # fmt: skip
 
 
 @router.post("/centre/alert/{flag_id}")
@@ -77,9 +84,14 @@ def worklist_post(
     action: Annotated[str, Form()],
     text: Annotated[str, Form()] = "",
     refer_to: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "",
+    page_no: Annotated[str, Form(alias="page")] = "1",
+    anchor: Annotated[str, Form()] = "",
+    view: Annotated[str, Form()] = "",
 ) -> Response:
     """Acknowledge, note, resolve or refer one alert (the pipeline's worklist operations; an
-    alert out of the user's reach is not found)."""
+    alert out of the user's reach is not found), then back to the same filter, page and
+    child; a refused action → the worklist with the message on that alert, text kept (400)."""
     _centre(user)
     try:
         with transaction(request, user, write=True) as txn:
@@ -88,104 +100,11 @@ def worklist_post(
                 base_url=user.context.base_url or "", text=text.strip(), refer_to=refer_to or None,
             )  # fmt: skip
     except BadRequestError:
-        return page(request, user, "error.html", status=400, message="manager.bad_action")
-    return RedirectResponse("/app/centre?done=1", status_code=303)
-
-
-@router.get("/centre/daily")
-def daily_page(request: Request, user: UserDep, room: str = "", saved: str = "") -> Response:
-    """Daily health check entry for one class."""
-    org = _centre(user)
-    with transaction(request, user) as txn:
-        rooms = data.classes_of(txn, org)
-        room = room or (str(rooms[0]["id"]) if rooms else "")
-        children = [c for c in centre_children(txn, org) if enrolment(c)[1] == room]
-    return page(
-        request, user, "daily.html", rooms=rooms, room=room, children=children,
-        child_name=child_name, symptoms=actions.SYMPTOM_CODES, errors=[], saved=saved,
-        day=today().isoformat(),
-    )  # fmt: skip
-
-
-@router.post("/centre/daily")
-async def daily_post(request: Request, user: UserDep) -> Response:
-    """Save the class's check as one transaction; bad temperatures → the form, nothing saved."""
-    org = _centre(user)
-    form = await request.form()
-    values = {k: form.getlist(k) if k.startswith("sym-") else form.get(k) for k in form}
-    room = str(form.get("room", ""))
-    with transaction(request, user) as txn:
-        rooms = data.classes_of(txn, org)
-        children = [c for c in centre_children(txn, org) if enrolment(c)[1] == room]
-        performer = actions.practitioner_ref(txn, user.principal.fhir_user)
-    rows, errors = actions.parse_daily_check(values, [str(c["id"]) for c in children])
-    try:
-        day = dt.date.fromisoformat(str(form.get("day", "")))
-    except ValueError:
-        day = today()
-    if errors:
-        names = {str(c["id"]): child_name(c) for c in children}
-        messages = [user.t("daily.bad_temperature", child=names[p], value=v) for p, v in errors]
-        return page(
-            request, user, "daily.html", status=400, rooms=rooms, room=room, children=children,
-            child_name=child_name, symptoms=actions.SYMPTOM_CODES, errors=messages, saved="",
-            day=day.isoformat(),
+        return _worklist(
+            request, user, kind=kind, page_no=_int(page_no), status=400, error_for=flag_id,
+            error=user.t("manager.bad_action"), typed=text, view=view,
         )  # fmt: skip
-    bundle = actions.daily_check_bundle(rows, day, performer)
-    settings = request.app.state.settings
-    process(
-        request.app.state.repository, user.context, bundle,
-        max_entries=settings.max_bundle_entries, base="", minimal=True,
-    )  # fmt: skip
-    return RedirectResponse(f"/app/centre/daily?room={room}&saved={len(rows)}", status_code=303)
-
-
-@router.get("/centre/admission")
-def admission_page(request: Request, user: UserDep) -> Response:
-    """Admission vaccination check list: each child's missing doses and deadlines."""
-    org = _centre(user)
-    table = rules().vaccination
-    rows = []
-    with transaction(request, user) as txn:
-        for child in centre_children(txn, org):
-            pid = str(child["id"])
-            given = [
-                GivenDose(str(i["id"]), code, dt.date.fromisoformat(i["occurrenceDateTime"][:10]))
-                for i in data.compartment(txn, pid, "Immunization")
-                if i.get("status") == "completed"
-                for code in [
-                    c.get("code") for c in i["vaccineCode"]["coding"] if c.get("system") == NIP
-                ][:1]
-            ]
-            birth = dt.date.fromisoformat(child["birthDate"])
-            sex = Sex.MALE if child.get("gender") == "male" else Sex.FEMALE
-            weight, hbsag = birth_facts(child)
-            facts = ChildFacts(maternal_hbsag=hbsag, birth_weight_g=weight)
-            plan = vaccination_plan(birth, sex, given, table, today(), facts)
-            entry = _entry_date(child) or today()
-            check = admission_check(pid, org, entry, AdmissionState.SUBMITTED, plan, table, today())
-            missing = [plan.dose(d) for d in check.missing_doses]
-            names = [
-                f"{_vaccine_name(table.vaccine(d.vaccine), user)} ({d.number})" for d in missing
-            ]
-            # doses not counted, with the reason (an unrecognised code is not "not in schedule")
-            lang = 0 if user.lang.value == "zh" else 1
-            ignored = [
-                f"{i.dose.vaccine} {i.dose.on.isoformat()}: {INVALID_REASON_TEXT[i.reason][lang]}"
-                for i in plan.invalid
-            ]
-            rows.append((child, check, names, ignored))
-    return page(request, user, "admission.html", rows=rows, child_name=child_name)
-
-
-def _vaccine_name(info: VaccineInfo, user: WebUser) -> str:
-    return info.name_zh if user.lang.value == "zh" else info.name_en
-
-
-def _entry_date(patient: dict[str, object]) -> dt.date | None:
-    for ext in patient.get("extension", []):  # type: ignore[attr-defined]
-        if str(ext.get("url", "")).endswith("/childcare-enrollment"):
-            for part in ext.get("extension", []):
-                if part.get("url") == "period":
-                    return dt.date.fromisoformat(part["valuePeriod"]["start"][:10])
-    return None
+    target = f"/app/centre?{wv.query(kind, _int(page_no), view, done='1')}"
+    if anchor.replace("-", "").isalnum():
+        target += f"#{anchor}"
+    return RedirectResponse(target, status_code=303)

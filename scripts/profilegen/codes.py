@@ -327,3 +327,27 @@ def warning_signs() -> list[WarningSign]:
     for age_code, months, number, zh, en in csv.reader(lines, delimiter="\t"):
         rows.append(WarningSign(age_code, int(months), int(number), zh, en))
     return rows
+
+
+# The centre's day (issue 16: attendance, morning/afternoon check, sick-absence follow-up).
+DAILY_CHECK_SESSIONS: tuple[tuple[str, str, str], ...] = (
+    ("morning", "Morning check", "晨检"),
+    ("afternoon", "Afternoon check", "午检"),
+)
+
+DAILY_CHECK_ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("observe", "Kept at the centre under observation", "留园观察"),
+    ("parent-collect", "Parent called to collect the child", "通知家长接回"),
+    ("isolate", "Isolated", "隔离观察"),
+    ("doctor", "Sent to a doctor", "建议就医"),
+)
+
+ABSENCE_REASONS: tuple[tuple[str, str, str], ...] = (
+    ("sick", "Absent because of illness", "病假"),
+    ("personal", "Absent for a personal reason", "事假"),
+    ("unnotified", "Absent without notice (cause to be found out)", "未通知"),
+)
+
+CENTRE_DAY_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("attendance", "A child's day at the childcare centre (attendance)", "在园出勤"),
+)

@@ -160,6 +160,7 @@ def extensions() -> list[Profile]:
                 el("Extension.value[x]", max="0"),
             ],
         ),
+        *_day_extensions(),
         _extension(
             "alert-severity",
             "Alert severity",
@@ -608,3 +609,59 @@ def encounter() -> Profile:
         valid=valid,
         invalid=invalid,
     )
+
+
+def _day_extensions() -> list[Profile]:
+    """The centre's day: the daily check's session and action (on the check's Observations),
+    the absence details (on the attendance Encounter); docs/web.md "The centre's day"."""
+
+    def coded(kind: str, vs: str) -> list[JSON]:
+        return [el("Extension.value[x]", min=1, type=[{"code": kind}], binding=required(vs))]
+
+    return [
+        _extension(
+            "daily-check-session",
+            "Daily check session",
+            "Which check of the day (晨检 morning, 午检 afternoon) an Observation belongs to.",
+            coded("Coding", "daily-check-session"),
+            context="Observation",
+        ),
+        _extension(
+            "daily-check-action",
+            "Action taken at the daily check",
+            (
+                "What the centre did about the child at this check: kept under observation, "
+                "parent called to collect, isolated, sent to a doctor."
+            ),
+            coded("CodeableConcept", "daily-check-action"),
+            context="Observation",
+        ),
+        _extension(
+            "absence-reported-by",
+            "Absence reported by",
+            "Who told the centre about the absence: the parent (a leave request) or the staff.",
+            [el("Extension.value[x]", min=1, type=[{"code": "code"}])],
+            context="Encounter",
+        ),
+        _extension(
+            "absence-diagnosis",
+            "Diagnosis of a sick absence",
+            "The diagnosis as told by the family or the doctor (因病缺勤追踪), free text.",
+            [el("Extension.value[x]", min=1, type=[{"code": "string"}])],
+            context="Encounter",
+        ),
+        _extension(
+            "absence-expected-return",
+            "Expected return",
+            "The day the absent child is expected back at the centre.",
+            [el("Extension.value[x]", min=1, type=[{"code": "date"}])],
+            context="Encounter",
+        ),
+        _extension(
+            "absence-followed-up",
+            "Absence followed up",
+            "When the centre contacted the family about this day's absence.",
+            [el("Extension.value[x]", min=1, type=[{"code": "dateTime"}])],
+            context="Encounter",
+        ),
+    ]

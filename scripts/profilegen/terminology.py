@@ -8,14 +8,18 @@ HL7 v3) were checked against readable sources; see each concept's comment or the
 from __future__ import annotations
 
 from .codes import (
+    ABSENCE_REASONS,
     ADMISSION_CHECK_STATES,
     ALERT_KINDS,
     ALERT_SEVERITIES,
     ATC_MAP,
     CASE_CONDITIONS,
     CASE_OUTCOMES,
+    CENTRE_DAY_KINDS,
     CHECKUP_VISITS,
     CVX_MAP,
+    DAILY_CHECK_ACTIONS,
+    DAILY_CHECK_SESSIONS,
     GROWTH_INDICATORS,
     GROWTH_INTERPRETATIONS,
     GROWTH_REFERENCES,
@@ -229,6 +233,37 @@ def terminology_resources() -> list[JSON]:
             "Managed-case outcomes",
             "The outcome (转归) recorded when a managed case is closed (结案).",
             simple_concepts(CASE_OUTCOMES),
+        ),
+        (
+            "daily-check-session",
+            "DailyCheckSession",
+            "Daily health check sessions",
+            "The morning check (晨检) and the afternoon check (午检) of a childcare centre.",
+            simple_concepts(DAILY_CHECK_SESSIONS),
+        ),
+        (
+            "daily-check-action",
+            "DailyCheckAction",
+            "Action taken at the daily health check",
+            (
+                "What the centre did about a child found unwell at the morning/afternoon check "
+                "or during all-day observation (托儿所幼儿园卫生保健工作规范, 2012)."
+            ),
+            simple_concepts(DAILY_CHECK_ACTIONS),
+        ),
+        (
+            "absence-reason",
+            "AbsenceReason",
+            "Childcare absence reasons",
+            "Why a child is absent from the centre (因病缺勤追踪 tells sick absences apart).",
+            simple_concepts(ABSENCE_REASONS),
+        ),
+        (
+            "centre-day",
+            "CentreDay",
+            "Childcare centre day records",
+            "Kinds of Encounter recording a child's day at a childcare centre.",
+            simple_concepts(CENTRE_DAY_KINDS),
         ),
         (
             "task-kind",

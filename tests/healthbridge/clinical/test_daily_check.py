@@ -108,3 +108,23 @@ def test_class_fever_cluster_day_by_day(rs: RuleSet) -> None:
     assert "5 children in 3 d" in f.detail
     # two days later the window holds only Wednesday's two cases: the cluster condition clears
     assert cluster_findings("org1", checks, rs.daily_check, wed + timedelta(days=2)) == ()
+
+
+@pytest.mark.parametrize("symptom", ["fast-breathing", "severe-vomiting", "severe-diarrhoea"])
+def test_single_case_report_within_24h(rs: RuleSet, symptom: str) -> None:
+    (f,) = daily_check_findings(
+        "c1", [check(1, "c1", symptoms=(symptom, "cough"))], rs.daily_check, DAY
+    )
+    assert (f.kind, f.severity, f.grade) == (AlertKind.SYMPTOM, Severity.HIGH, "report-24h")
+    (g,) = daily_check_findings("c1", [check(1, "c1", symptoms=("cough",))], rs.daily_check, DAY)
+    assert (g.severity, g.grade) == (rs.daily_check.symptom_severity, "")
+
+
+def test_severe_gastro_symptoms_count_in_the_gastro_cluster(rs: RuleSet) -> None:
+    checks = [
+        check(1, "c1", temp=None, symptoms=("severe-vomiting",)),
+        check(2, "c2", temp=None, symptoms=("diarrhoea",)),
+        check(3, "c3", temp=None, symptoms=("vomiting",)),
+    ]
+    (f,) = cluster_findings("org1", checks, rs.daily_check, DAY)
+    assert f.items == ("k1:gastrointestinal",)

@@ -190,6 +190,7 @@ def test_journey(server: tuple[str, World, Repository], browser: Any, shots: Pat
     item = desk.locator(f'[data-testid="item-{flag_id}"]')
     assert item.is_visible()
     snap(desk, shots, "05-manager-worklist")
+    item.locator("summary").click()  # the actions fold away on the phone-sized worklist
     item.locator('input[name="text"]').fill("转妇幼保健院营养门诊")
     item.locator('select[name="refer_to"]').select_option(world.hospital_id)
     desk.click(f'[data-testid="refer-{flag_id}"]')
@@ -337,4 +338,79 @@ def test_managed_case_journey(
     # 5. The parent no longer reads an open case.
     password_login(phone, base, world.parent.split("/")[-1], DEMO_PASSWORD)
     assert phone.locator('[data-testid="parent-case"]').count() == 0
+
+
+def test_centre_day(server: tuple[str, World, Repository], browser: Any, shots: Path) -> None:
+    """The health manager's day on a phone: check-in, a morning check with a typo (every row
+    kept), an absent child followed up."""
+    base, world, _repo = server
+    phone = browser.new_page(viewport=PHONE, locale="zh-CN", device_scale_factor=1)
+    login(phone, base, world.manager)
+    pid = world.child_id
+    # 0. The worklist on a phone: counts, kind filters, alerts grouped by child.
+    phone.goto(f"{base}/app/centre")
+    assert phone.locator('[data-testid="worklist-counts"]').is_visible()
+    snap(phone, shots, "19-manager-worklist-phone")
+    # 1. Check-in on the class page.
+    phone.goto(f"{base}/app/centre/attendance")
+    assert f"child-{pid}" in phone.locator('[data-testid="followup"]').inner_html()
+    phone.click(f'[data-testid="checkin-{pid}"]')
+    phone.wait_for_load_state()
+    assert phone.url.endswith(f"#child-{pid}")
+    assert "入园" in phone.locator(f'[data-testid="state-{pid}"]').inner_text()
+    assert f"child-{pid}" not in phone.locator('[data-testid="followup"]').inner_html()
+    phone.evaluate("window.scrollTo(0, 0)")
+    snap(phone, shots, "15-manager-attendance-phone")
+    # 2. The morning check with a typo: the other rows are kept, the error is on its row.
+    phone.goto(f"{base}/app/centre/daily?session=morning")
+    temps = phone.locator('input[name^="temp-"]')
+    names = [temps.nth(i).get_attribute("name") for i in range(temps.count())]
+    assert names
+    typo = names[-1]
+    for name in names:
+        phone.fill(f'input[name="{name}"]', "36.6")
+    phone.fill(f'input[name="{typo}"]', "366")
+    phone.click('[data-testid="save-check"]')
+    phone.wait_for_load_state()
+    assert phone.locator(f'input[name="{typo}"]').input_value() == "366"
+    assert all(phone.locator(f'input[name="{n}"]').input_value() == "36.6" for n in names[:-1])
+    row_error = phone.locator(f"#err-{typo.removeprefix('temp-')}")
+    assert row_error.is_visible()
+    row_error.scroll_into_view_if_needed()
+    snap(phone, shots, "16-manager-daily-check-typo-phone")
+    phone.fill(f'input[name="{typo}"]', "36.8")
+    phone.click('[data-testid="save-check"]')
+    phone.wait_for_load_state()
+    assert "saved=" in phone.url
+    assert (
+        f"已检 {len(names)}/{len(names)}" in phone.locator('[data-testid="progress"]').inner_text()
+    )
+    # 3. An absent child followed up: the cause, symptoms, diagnosis and return date.
+    phone.goto(f"{base}/app/centre/attendance")
+    todo = phone.locator('[data-testid="followup"] a')
+    assert todo.count() > 0
+    href = str(todo.first.get_attribute("href"))
+    absent = href.split("#child-")[1]
+    phone.goto(f"{base}{href}")
+    phone.locator(f"#child-{absent} summary").click()
+    form = phone.locator(f'[data-testid="absence-{absent}"]')
+    form.locator('select[name="reason"]').select_option("sick")
+    form.locator('input[value="fever"]').check()
+    form.locator('input[name="diagnosis"]').fill("上呼吸道感染")
+    form.locator("button").click()
+    phone.wait_for_load_state()
+    assert "上呼吸道感染" in phone.locator(f'[data-testid="state-{absent}"]').inner_text()
+    assert f"child-{absent}" not in phone.locator('[data-testid="followup"]').inner_html()
+    phone.locator(f"#child-{absent}").scroll_into_view_if_needed()
+    snap(phone, shots, "17-manager-absence-followed-up-phone")
+    # The admission check as work: the children needing action first, each with its next step.
+    phone.goto(f"{base}/app/centre/admission")
+    assert phone.locator('[data-testid^="admission-"]').count() > 0
+    snap(phone, shots, "20-manager-admission-phone")
+    # 4. The district official sees the sick absence by class and cause (one child: <3).
+    login(phone, base, DEMO_OFFICIAL)
+    phone.click('[data-testid="absence-link"]')
+    phone.wait_for_load_state()
+    assert phone.locator('[data-testid="suppressed-cell"]').count() >= 1
+    snap(phone, shots, "18-district-sick-absence-phone")
     phone.close()
