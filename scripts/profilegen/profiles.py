@@ -15,6 +15,7 @@ from .profiles_care import (
     review_task,
     warning_signs_response,
 )
+from .profiles_daylog import care_log
 from .profiles_observations import growth_score, haemoglobin, measurements
 from .profiles_people import child, encounter, extensions, guardian, organization
 from .spec import Invalid, Op, Profile
@@ -39,4 +40,5 @@ def all_profiles() -> list[Profile]:
         referral(),
         consent(),
         warning_signs_response(),
+        care_log(),
     ]
