@@ -44,3 +44,10 @@ LOINC_BODY_TEMPERATURE: Final = "8310-5"
 LOINC_HAEMOGLOBIN: Final = "718-7"
 LOINC_BIRTH_WEIGHT: Final = "8339-4"
 LOINC_GESTATIONAL_AGE: Final = "76516-4"
+
+# A centre's day (issue 16): the daily care log (保育日志) and its answer code systems.
+CS_CARE_LOG: Final = f"{CANONICAL_BASE}/CodeSystem/care-log"
+CS_MEAL_AMOUNT: Final = f"{CANONICAL_BASE}/CodeSystem/meal-amount"
+CS_TOILETING: Final = f"{CANONICAL_BASE}/CodeSystem/toileting"
+CS_MOOD: Final = f"{CANONICAL_BASE}/CodeSystem/mood"
+CS_TASK_KIND: Final = f"{CANONICAL_BASE}/CodeSystem/task-kind"

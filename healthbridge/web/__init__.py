@@ -23,6 +23,7 @@ def mount(app: FastAPI) -> None:
         oidc,
         pages,
         pages_admin,
+        pages_care,
         pages_centre,
         pages_district,
         pages_doctor,
@@ -38,7 +39,15 @@ def mount(app: FastAPI) -> None:
     )
     from healthbridge.web.common import page
 
-    modules = (pages_signin, pages, pages_parent, pages_centre, pages_doctor, pages_district)
+    modules = (
+        pages_signin,
+        pages,
+        pages_parent,
+        pages_care,
+        pages_centre,
+        pages_doctor,
+        pages_district,
+    )
     for module in (*modules, pages_admin, oidc):
         app.include_router(
             module.router,

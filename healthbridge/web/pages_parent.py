@@ -1,4 +1,4 @@
-"""Parent pages (mobile first): my children, and consent management."""
+"""Parent pages (mobile first): my children and their day so far, and consent management."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from healthbridge.access.tokens import Role
 from healthbridge.web import actions, data
 from healthbridge.web.auth import PageForbiddenError, UserDep
 from healthbridge.web.common import guard_child, page, rules, today, transaction
+from healthbridge.web.pages_care import child_day
 
 router = APIRouter()
 
@@ -24,7 +25,8 @@ def parent_home(request: Request, user: UserDep) -> Response:
         summaries = [
             data.child_summary(txn, str(c["id"]), rules(), user.lang, today()) for c in children
         ]
-    return page(request, user, "parent.html", summaries=summaries)
+        days = {str(c["id"]): child_day(txn, str(c["id"]), user, today()) for c in children}
+    return page(request, user, "parent.html", summaries=summaries, days=days)
 
 
 @router.post("/child/{patient_id}/consent/{consent_id}")

@@ -239,6 +239,7 @@ def warning_signs() -> list[WarningSign]:
         rows.append(WarningSign(age_code, int(months), int(number), zh, en))
     return rows
 
+
 # Daily care log (保育日志) of a childcare centre: what the staff record for each child
 # in the day (托儿所幼儿园卫生保健工作规范 2012, 一日生活安排; codes are HealthBridge's own —
 # no LOINC/SNOMED code for "amount of lunch eaten at nursery" was confirmed).
