@@ -53,7 +53,7 @@ class Role(StrEnum):
 
 #: Scopes a minted token gets when none are asked for (SMART v2 syntax).
 DEFAULT_SCOPES: Final[dict[Role, str]] = {
-    Role.PARENT: "patient/*.rs patient/Consent.cruds",
+    Role.PARENT: "patient/*.rs patient/Consent.cruds patient/Task.c",  # Task: leave requests
     Role.HEALTH_MANAGER: "user/*.cruds",
     Role.CENTRE_STAFF: "user/*.crus",
     Role.PAEDIATRICIAN: "user/*.cruds",

@@ -424,6 +424,27 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "today.empty": ("今天还没有记录。", "Nothing recorded yet today."),
     "today.temperature": ("晨午检体温", "Health check temperature"),
     "today.fever": ("发热", "fever"),
+    "leave.title": ("请假", "Leave request"),
+    "leave.start": ("从", "From"),
+    "leave.end": ("到", "To"),
+    "leave.reason": ("原因", "Reason"),
+    "leave.reason.sick": ("病假", "Sick"),
+    "leave.reason.personal": ("事假", "Personal"),
+    "leave.text": ("说明（如症状、就诊情况）", "Details (e.g. symptoms, doctor's visit)"),
+    "leave.send": ("提交请假", "Send"),
+    "leave.sent": ("请假已提交，老师会看到。", "Sent; the centre will see it."),
+    "leave.status.requested": ("已提交", "sent"),
+    "leave.status.accepted": ("已确认", "accepted"),
+    "leave.status.rejected": ("未批准", "not accepted"),
+    "leave.status.cancelled": ("已取消", "cancelled"),
+    "leave.status.completed": ("已结束", "done"),
+    "leave.status.in-progress": ("进行中", "in progress"),
+    "leave.error.dates": (
+        "请填写请假日期：从今天起，结束日期不早于开始日期，60 天以内。",
+        "Give the dates: from today on, the end not before the start, within 60 days.",
+    ),
+    "leave.error.reason": ("请选择病假或事假。", "Choose sick or personal leave."),
+    "leave.error.text": ("说明不超过 200 字。", "Details of at most 200 characters."),
 }
 
 

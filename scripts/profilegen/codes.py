@@ -273,3 +273,9 @@ MOODS: tuple[tuple[str, str, str], ...] = (
     ("upset", "Upset or crying", "哭闹/不安"),
     ("tired", "Tired", "疲倦"),
 )
+
+# Reason of a guardian's leave request (请假): 病假 / 事假.
+LEAVE_REASONS: tuple[tuple[str, str, str], ...] = (
+    ("sick", "Sick leave", "病假"),
+    ("personal", "Personal leave", "事假"),
+)

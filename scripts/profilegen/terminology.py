@@ -19,6 +19,7 @@ from .codes import (
     GROWTH_INTERPRETATIONS,
     GROWTH_REFERENCES,
     GUARDIAN_ROLES,
+    LEAVE_REASONS,
     LOINC_PERCENTILES,
     MEAL_AMOUNTS,
     MOODS,
@@ -233,6 +234,13 @@ def terminology_resources() -> list[JSON]:
             "Toileting observations",
             "What the staff saw of the child's toileting in the day.",
             simple_concepts(TOILETING),
+        ),
+        (
+            "leave-reason",
+            "LeaveReason",
+            "Leave request reasons",
+            "Why a guardian asks leave for the child (病假 sick, 事假 personal).",
+            simple_concepts(LEAVE_REASONS),
         ),
         (
             "mood",

@@ -14,7 +14,7 @@ from healthbridge import terminology as t
 from healthbridge.charts.summary import enrolment
 from healthbridge.fhir.profile_validation import validate_against_profiles
 from healthbridge.store.hooks import SYSTEM_CONTEXT
-from healthbridge.web import care
+from healthbridge.web import care, leave
 from healthbridge.web.common import today
 from tests.healthbridge.web.test_pages import login
 from tests.healthbridge.web.world import World, build_world
@@ -175,3 +175,40 @@ def test_rows_parse_per_row_errors() -> None:
     ((item, obs),) = care.row_observations(rows[0], "breakfast", now.date(), None, now)
     assert item == "breakfast"
     assert obs["effectiveDateTime"] == "2026-11-20T08:00:00+08:00"
+
+
+def _tasks(client: TestClient, pid: str) -> list[dict[str, Any]]:
+    with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
+        found = txn.search_params("Task", [("patient", f"Patient/{pid}")]).matches
+    return [s.resource for s in found if s.resource and leave.is_leave_request(s.resource)]
+
+
+def test_parent_sends_a_leave_request(site: tuple[TestClient, World]) -> None:
+    client, world = site
+    login(client, world, "parent")
+    start = today() + dt.timedelta(days=1)
+    bad = client.post(
+        f"/app/parent/leave/{world.child_id}",
+        data={"start": start.isoformat(), "end": today().isoformat(), "text": "发烧 38.5"},
+    )
+    assert bad.status_code == 400
+    assert "结束日期不早于开始日期" in bad.text
+    assert "请选择病假或事假" in bad.text
+    assert "发烧 38.5" in bad.text  # what was typed is kept
+    assert _tasks(client, world.child_id) == []
+    form = {"start": start.isoformat(), "end": start.isoformat(), "reason": "sick",
+            "text": "发烧 38.5"}  # fmt: skip
+    ok = client.post(f"/app/parent/leave/{world.child_id}", data=form, follow_redirects=False)
+    assert ok.status_code == 303
+    (task,) = _tasks(client, world.child_id)
+    assert task["for"] == {"reference": f"Patient/{world.child_id}"}
+    assert task["requester"] == {"reference": world.parent}
+    assert task["owner"] == {"reference": f"Organization/{world.centre_id}"}
+    assert task["status"] == "requested"
+    assert task["executionPeriod"] == {"start": start.isoformat(), "end": start.isoformat()}
+    assert task["reasonCode"]["text"] == "发烧 38.5"
+    assert "病假" in client.get("/app/parent").text
+    # another family's child: not found, nothing written
+    other = client.post(f"/app/parent/leave/{world.other_child_id}", data=form)
+    assert other.status_code == 404
+    assert _tasks(client, world.other_child_id) == []
