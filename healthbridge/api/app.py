@@ -56,6 +56,9 @@ def create_app(
         from healthbridge.pipeline.install import install
 
         install(settings.clinical_ruleset, hooks, operations)
+    from healthbridge.notify import hooks as notify_hooks
+
+    notify_hooks.install(hooks)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

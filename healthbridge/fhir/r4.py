@@ -23,6 +23,7 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "AuditEvent",
     "Bundle",
     "CapabilityStatement",
+    "Communication",
     "Condition",
     "Consent",
     "Encounter",
@@ -40,6 +41,7 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "QuestionnaireResponse",
     "RelatedPerson",
     "ServiceRequest",
+    "Subscription",
     "Task",
 )
 
