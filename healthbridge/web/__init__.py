@@ -27,6 +27,7 @@ def mount(app: FastAPI) -> None:
         pages_centre,
         pages_district,
         pages_doctor,
+        pages_inbox,
         pages_parent,
         pages_signin,
     )
@@ -47,6 +48,7 @@ def mount(app: FastAPI) -> None:
         pages_centre,
         pages_doctor,
         pages_district,
+        pages_inbox,
     )
     for module in (*modules, pages_admin, oidc):
         app.include_router(

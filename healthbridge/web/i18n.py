@@ -445,6 +445,10 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     ),
     "leave.error.reason": ("请选择病假或事假。", "Choose sick or personal leave."),
     "leave.error.text": ("说明不超过 200 字。", "Details of at most 200 characters."),
+    "inbox.title": ("消息", "Messages"),
+    "inbox.empty": ("暂无消息。", "No messages."),
+    "inbox.topic.fever": ("发热通知", "Fever notice"),
+    "inbox.topic.high-alert": ("高优先级提醒", "High-priority alert"),
 }
 
 

@@ -15,6 +15,7 @@ from healthbridge.web import actions, data, leave
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import guard_child, page, rules, today, transaction
 from healthbridge.web.pages_care import child_day
+from healthbridge.web.pages_inbox import parent_messages
 from healthbridge.web.visit import CST
 
 router = APIRouter()
@@ -38,9 +39,10 @@ def _home(
         ]
         days = {str(c["id"]): child_day(txn, str(c["id"]), user, today()) for c in children}
         leaves = {str(c["id"]): _leaves(txn, str(c["id"])) for c in children}
+        inbox = {str(c["id"]): parent_messages(txn, str(c["id"]), user) for c in children}
     return page(
         request, user, "parent.html", status=status, summaries=summaries, days=days,
-        leaves=leaves, forms=forms or {}, sent=sent, day=today().isoformat(),
+        leaves=leaves, inbox=inbox, forms=forms or {}, sent=sent, day=today().isoformat(),
         reasons=leave.REASONS,
     )  # fmt: skip
 

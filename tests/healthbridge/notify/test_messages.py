@@ -75,3 +75,24 @@ def test_no_message_without_fever(site: tuple[TestClient, World]) -> None:
     client, world = site
     fever_check(client, world, "36.6")
     assert messages(client, subject=f"Patient/{world.child_id}") == []
+
+
+def test_inboxes_show_the_messages_in_reach(site: tuple[TestClient, World]) -> None:
+    client, world = site
+    fever_check(client, world, "39.4")
+    page = client.get("/app/centre/inbox")
+    assert page.status_code == 200
+    assert "高优先级提醒" in page.text
+    assert 'data-badge="/app/centre/inbox.json"' in page.text  # the live count on centre pages
+    feed = client.get("/app/centre/inbox.json").json()
+    assert feed["recent"] == 1
+    assert feed["events"][0]["alert"] is True
+    login(client, world, "parent")
+    home = client.get("/app/parent").text
+    assert "发热通知" in home
+    assert "39.4 °C" in home
+    mine = client.get(f"/app/parent/inbox/{world.child_id}?lang=en").json()["events"]
+    assert [e["kind"] for e in mine] == ["msg-fever"]
+    assert "see a doctor" in mine[0]["detail"]
+    assert client.get(f"/app/parent/inbox/{world.other_child_id}").status_code == 404
+    assert client.get("/app/centre/inbox").status_code == 403

@@ -139,7 +139,7 @@ def test_parent_sees_the_day_and_the_feed(site: tuple[TestClient, World]) -> Non
 
     login(client, world, "parent")
     home = client.get("/app/parent").text
-    assert f'data-today="/app/parent/today/{world.child_id}"' in home
+    assert f'data-feed="/app/parent/today/{world.child_id}"' in home
     assert "38.4 °C · 发热" in home
     assert "吃了少量" in home
     assert "40 分钟" in home
