@@ -56,7 +56,7 @@ READABLE: Final[dict[Role, frozenset[str]]] = {
     Role.PAEDIATRICIAN: CHILD_TYPES | SHARED_DIRECTORY_TYPES,
     Role.DISTRICT_OFFICIAL: SHARED_DIRECTORY_TYPES,
     Role.SYSTEM: ALL_TYPES - {AUDIT_TYPE},
-    Role.ADMIN: SHARED_DIRECTORY_TYPES | {AUDIT_TYPE},
+    Role.ADMIN: SHARED_DIRECTORY_TYPES | {AUDIT_TYPE, "Subscription"},
 }
 #: What each role may create, update and delete (before scopes and reach).
 WRITABLE: Final[dict[Role, frozenset[str]]] = {
@@ -89,7 +89,8 @@ WRITABLE: Final[dict[Role, frozenset[str]]] = {
     ),
     Role.DISTRICT_OFFICIAL: frozenset(),
     Role.SYSTEM: ALL_TYPES - {AUDIT_TYPE},
-    Role.ADMIN: SHARED_DIRECTORY_TYPES,
+    # outside channels (SMS, WeChat bridges) are webhooks the administrator subscribes
+    Role.ADMIN: SHARED_DIRECTORY_TYPES | {"Subscription"},
 }
 #: Roles that may not delete (a parent withdraws a consent by updating its status).
 NO_DELETE: Final = frozenset({Role.PARENT})

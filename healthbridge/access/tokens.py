@@ -60,7 +60,7 @@ DEFAULT_SCOPES: Final[dict[Role, str]] = {
     Role.DISTRICT_OFFICIAL: "user/Organization.rs",
     Role.SYSTEM: "system/*.cruds",
     Role.ADMIN: "user/AuditEvent.rs user/Organization.cruds user/Practitioner.cruds "
-    "user/PractitionerRole.cruds user/Location.cruds",
+    "user/PractitionerRole.cruds user/Location.cruds user/Subscription.cruds",
 }
 
 

@@ -80,9 +80,22 @@ def create_app(
             default_count=settings.default_page_size,
             max_count=settings.max_page_size,
         )
+        deliverer = None
+        if settings.notify_delivery_seconds > 0:
+            from healthbridge.notify.delivery import Deliverer
+
+            deliverer = Deliverer(
+                app.state.repository,
+                interval=settings.notify_delivery_seconds,
+                base_url=(settings.base_url or "").rstrip("/") or "/fhir",
+            )
+            deliverer.start()
+        app.state.deliverer = deliverer
         try:
             yield
         finally:
+            if deliverer is not None:
+                deliverer.stop()
             engine.dispose()
 
     app = FastAPI(
