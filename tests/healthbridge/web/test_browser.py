@@ -296,33 +296,43 @@ def test_centre_day_seen_live_by_the_parent(
     assert staff.locator('[data-testid="care-saved"]').is_visible()
     snap(staff, shots, "day-2-care-log-saved-phone")
 
-    # The morning check finds a fever.
+    # The morning check finds a high fever; the health manager's open page counts it.
     staff.goto(f"{base}/app/centre/daily?room={room}")
-    staff.fill(f'input[name="temp-{kid}"]', "38.6")
+    staff.fill(f'input[name="temp-{kid}"]', "39.2")
     staff.locator('form[method="post"] button').last.click()
     staff.wait_for_load_state()
+    staff.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    badge = staff.locator('[data-testid="inbox-link"] .badge')
+    badge.wait_for(state="visible", timeout=10000)
+    assert int(badge.inner_text()) >= 1
 
     # The parent's open page shows the day without a reload (the poll runs when the page
     # becomes visible, and every 30 s).
     parent.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
     fever = parent.locator(f'[data-testid="today-{kid}"] li.ev-temperature.alert')
     fever.wait_for(timeout=10000)
-    assert "38.6 °C · 发热" in fever.inner_text()
+    assert "39.2 °C · 发热" in fever.inner_text()
     assert re.search(r"\d\d:\d\d", fever.inner_text())
+    notice = parent.locator(f'[data-testid="inbox-{kid}"] li.ev-msg-fever')
+    notice.wait_for(timeout=10000)  # the fever notice: temperature, time, what to do
+    assert "39.2 °C" in notice.inner_text()
+    assert "08:00" in notice.inner_text()
+    assert "就医" in notice.inner_text()
     text = today_list.inner_text()
     assert "吃了大部分" in text
     assert "12:30–14:40" in text
     assert "40 分钟" in text
-    today_list.scroll_into_view_if_needed()
+    parent.locator(f'[data-testid="inbox-{kid}"]').scroll_into_view_if_needed()
     snap(parent, shots, "day-3-parent-today-phone")
 
     # In English, and a leave request for tomorrow.
     parent.click('[data-testid="lang"]')
     parent.wait_for_load_state()
-    assert "38.6 °C · fever" in parent.locator(f'[data-testid="today-{kid}"]').inner_text()
+    assert "39.2 °C · fever" in parent.locator(f'[data-testid="today-{kid}"]').inner_text()
+    assert "see a doctor" in parent.locator(f'[data-testid="inbox-{kid}"]').inner_text()
     parent.locator(f"#leave-{kid} summary").click()
     parent.locator(f"#leave-{kid} input[value=sick]").check()
-    parent.fill(f"#leave-{kid} textarea[name=text]", "Fever 38.6, seeing the doctor")
+    parent.fill(f"#leave-{kid} textarea[name=text]", "Fever 39.2, seeing the doctor")
     parent.locator(f"#leave-{kid} button").click()
     parent.wait_for_load_state()
     assert "Sent; the centre will see it." in parent.content()
