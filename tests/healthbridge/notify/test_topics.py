@@ -25,3 +25,11 @@ def test_capability_statement_advertises_the_topics(app_factory: Any) -> None:
     (sub,) = [r for r in cs["rest"][0]["resource"] if r["type"] == "Subscription"]
     advertised = [e["valueCanonical"] for e in sub["extension"] if e["url"] == CAPABILITY_EXT]
     assert sorted(advertised) == sorted(TOPICS.values())
+
+
+def test_system_export_leaves_out_subscriptions() -> None:
+    """A Subscription's channel headers hold a webhook's secret: never in a bulk export."""
+    from healthbridge.district.bulk import exportable_types
+
+    assert "Communication" in exportable_types("system")
+    assert "Subscription" not in exportable_types("system")
