@@ -48,22 +48,33 @@ def _name(patient: dict[str, Any]) -> str:
     return str(patient.get("id", ""))
 
 
-def _temperature(txn: Transaction, flag: dict[str, Any]) -> dict[str, Any] | None:
-    """The highest body temperature among the Flag's evidence Observations."""
-    best: dict[str, Any] | None = None
+def _temperature(txn: Transaction, patient_id: str, flag: dict[str, Any]) -> dict[str, Any] | None:
+    """The day's highest body temperature of the child: the pipeline cites one Observation of
+    the day's check as evidence (its lowest id), and the check's temperature is the day's
+    highest (``pipeline.extract.daily_checks``)."""
+    days: set[str] = set()
     for ext in flag.get("extension", []):
-        if ext.get("url") != FLAG_DETAIL:
-            continue
-        oid = ref_id(ext.get("valueReference"), "Observation")
+        oid = (
+            ref_id(ext.get("valueReference"), "Observation")
+            if ext.get("url") == FLAG_DETAIL
+            else None
+        )
         obs = txn.read("Observation", oid).resource if oid else None
-        codes = [c.get("code") for c in (obs or {}).get("code", {}).get("coding", [])]
-        if obs is None or t.LOINC_BODY_TEMPERATURE not in codes:
-            continue
-        value = obs.get("valueQuantity", {}).get("value")
-        if value is not None and (
-            best is None or value > best.get("valueQuantity", {}).get("value", 0)
-        ):
-            best = obs
+        if obs and obs.get("effectiveDateTime"):
+            days.add(str(obs["effectiveDateTime"])[:10])
+    best: dict[str, Any] | None = None
+    code = f"{t.LOINC}|{t.LOINC_BODY_TEMPERATURE}"
+    for day in sorted(days):
+        found = txn.search_params(
+            "Observation", [("subject", f"Patient/{patient_id}"), ("code", code), ("date", day)]
+        ).matches
+        for match in found:
+            obs = match.resource
+            if not obs or str(obs.get("effectiveDateTime", ""))[:10] != day:
+                continue
+            value = obs.get("valueQuantity", {}).get("value")
+            if value is not None and (best is None or value > best["valueQuantity"]["value"]):
+                best = obs
     return best
 
 
@@ -89,7 +100,7 @@ def on_alert(txn: Transaction, event: WriteEvent) -> None:
             found = txn.search_params("RelatedPerson", [("patient", f"Patient/{patient_id}")])
             guardians = [f"RelatedPerson/{m.id}" for m in found.matches]
             if guardians:
-                temp = _temperature(txn, flag)
+                temp = _temperature(txn, patient_id, flag)
                 txn.create(
                     fever_message(flag, name, temp, guardians, centre, now, high), trusted=True
                 )

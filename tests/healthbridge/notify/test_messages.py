@@ -96,3 +96,23 @@ def test_inboxes_show_the_messages_in_reach(site: tuple[TestClient, World]) -> N
     assert "see a doctor" in mine[0]["detail"]
     assert client.get(f"/app/parent/inbox/{world.other_child_id}").status_code == 404
     assert client.get("/app/centre/inbox").status_code == 403
+
+
+def test_the_notice_names_the_days_highest_temperature(site: tuple[TestClient, World]) -> None:
+    """The pipeline cites one Observation of the day as evidence (the lowest id): an earlier
+    normal reading the same day must not become the temperature of the notice."""
+    client, world = site
+    with client.app.state.repository.transaction(SYSTEM_CONTEXT, write=True) as txn:  # type: ignore[attr-defined]
+        early = {
+            "resourceType": "Observation", "id": "0-early", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
+            "subject": {"reference": f"Patient/{world.child_id}"},
+            "effectiveDateTime": f"{today().isoformat()}T07:30:00+08:00",
+            "valueQuantity": {"value": 36.6, "unit": "Cel", "system": "http://unitsofmeasure.org",
+                              "code": "Cel"},
+        }  # fmt: skip
+        txn.update("Observation", "0-early", early)
+    fever_check(client, world, "39.4")
+    (msg,) = [m for m in messages(client, subject=f"Patient/{world.child_id}")
+              if topic_of(m) == TOPIC_FEVER]  # fmt: skip
+    assert "39.4 °C" in text_for(msg, "zh")
