@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     demo_login: bool = False
     #: Hours a Bulk Data export's files are kept for their requester (then 404, deleted).
     bulk_export_ttl_hours: float = Field(default=24.0, gt=0)
+    #: Seconds between two rounds of webhook delivery of alert messages to rest-hook
+    #: Subscriptions (healthbridge.notify.delivery); 0 = no delivery thread.
+    notify_delivery_seconds: float = Field(default=10.0, ge=0)
 
     @property
     def demo_login_enabled(self) -> bool:

@@ -73,11 +73,12 @@ READABLE: Final[dict[Role, frozenset[str]]] = {
     Role.PAEDIATRICIAN: CHILD_TYPES | SHARED_DIRECTORY_TYPES,
     Role.DISTRICT_OFFICIAL: SHARED_DIRECTORY_TYPES,
     Role.SYSTEM: ALL_TYPES - {AUDIT_TYPE},
-    Role.ADMIN: SHARED_DIRECTORY_TYPES | {AUDIT_TYPE},
+    Role.ADMIN: SHARED_DIRECTORY_TYPES | {AUDIT_TYPE, "Subscription"},
 }
 #: What each role may create, update and delete (before scopes and reach).
 WRITABLE: Final[dict[Role, frozenset[str]]] = {
-    Role.PARENT: frozenset({"Consent"}),
+    # a parent creates leave requests (请假: a Task, see :func:`_parent_may_write`)
+    Role.PARENT: frozenset({"Consent", "Task"}),
     # the health manager refers a child to the hospital (a ServiceRequest) from the worklist
     Role.HEALTH_MANAGER: frozenset(
         {
@@ -108,7 +109,8 @@ WRITABLE: Final[dict[Role, frozenset[str]]] = {
     ),
     Role.DISTRICT_OFFICIAL: frozenset(),
     Role.SYSTEM: ALL_TYPES - {AUDIT_TYPE},
-    Role.ADMIN: SHARED_DIRECTORY_TYPES,
+    # outside channels (SMS, WeChat bridges) are webhooks the administrator subscribes
+    Role.ADMIN: SHARED_DIRECTORY_TYPES | {"Subscription"},
 }
 #: Roles that may not delete (a parent withdraws a consent by updating its status).
 NO_DELETE: Final = frozenset({Role.PARENT})
@@ -394,6 +396,8 @@ class PrincipalAccess:
             raise PermissionDeniedError(
                 f"The token's scopes do not allow {action} on {resource_type}"
             )
+        if role is Role.PARENT and not _parent_may_write(action, resource_type, resource):
+            raise PermissionDeniedError(f"A parent may not {action} this {resource_type}")
         if role is Role.SYSTEM or resource_type not in CHILD_TYPES:
             return
         resource_id = str((resource or {}).get("id", ""))
@@ -423,6 +427,24 @@ class PrincipalAccess:
             link["kind"] == "enrolment" and link["party"] == self.principal.organization
             for link in patient_links(resource)
         )
+
+
+#: task-kind code of a guardian's leave request (请假), the only Task a parent writes.
+LEAVE_REQUEST: Final = ("https://healthbridge.github.io/fhir/CodeSystem/task-kind", "leave-request")
+
+
+def _parent_may_write(action: str, resource_type: str, resource: dict[str, Any] | None) -> bool:
+    """A parent writes Consents (withdraw/restore) and *creates* leave-request Tasks only: a
+    Task is never updated or deleted by a parent, so an alert's review Task stays the
+    centre's and the doctor's (the reach check still applies: their own child only)."""
+    if resource_type != "Task":
+        return True
+    if action != "create" or resource is None:
+        return False
+    codings = (resource.get("code") or {}).get("coding") or []
+    return any(
+        isinstance(c, dict) and (c.get("system"), c.get("code")) == LEAVE_REQUEST for c in codings
+    )
 
 
 def _unique_identifiers(txn: Transaction, patient_id: str, resource: dict[str, Any] | None) -> None:

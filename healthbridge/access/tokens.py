@@ -53,14 +53,14 @@ class Role(StrEnum):
 
 #: Scopes a minted token gets when none are asked for (SMART v2 syntax).
 DEFAULT_SCOPES: Final[dict[Role, str]] = {
-    Role.PARENT: "patient/*.rs patient/Consent.cruds",
+    Role.PARENT: "patient/*.rs patient/Consent.cruds patient/Task.c",  # Task: leave requests
     Role.HEALTH_MANAGER: "user/*.cruds",
     Role.CENTRE_STAFF: "user/*.crus",
     Role.PAEDIATRICIAN: "user/*.cruds",
     Role.DISTRICT_OFFICIAL: "user/Organization.rs",
     Role.SYSTEM: "system/*.cruds",
     Role.ADMIN: "user/AuditEvent.rs user/Organization.cruds user/Practitioner.cruds "
-    "user/PractitionerRole.cruds user/Location.cruds",
+    "user/PractitionerRole.cruds user/Location.cruds user/Subscription.cruds",
 }
 
 

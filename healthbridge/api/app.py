@@ -56,6 +56,9 @@ def create_app(
         from healthbridge.pipeline.install import install
 
         install(settings.clinical_ruleset, hooks, operations)
+    from healthbridge.notify import hooks as notify_hooks
+
+    notify_hooks.install(hooks)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,9 +80,22 @@ def create_app(
             default_count=settings.default_page_size,
             max_count=settings.max_page_size,
         )
+        deliverer = None
+        if settings.notify_delivery_seconds > 0:
+            from healthbridge.notify.delivery import Deliverer
+
+            deliverer = Deliverer(
+                app.state.repository,
+                interval=settings.notify_delivery_seconds,
+                base_url=(settings.base_url or "").rstrip("/") or "/fhir",
+            )
+            deliverer.start()
+        app.state.deliverer = deliverer
         try:
             yield
         finally:
+            if deliverer is not None:
+                deliverer.stop()
             engine.dispose()
 
     app = FastAPI(

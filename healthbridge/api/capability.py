@@ -83,6 +83,10 @@ def capability_statement(base_url: str, operations: OperationRegistry, date: str
         ]
         if ops:
             entry["operation"] = ops
+        if rtype == "Subscription":
+            from healthbridge.notify.topics import capability_extensions
+
+            entry["extension"] = capability_extensions()
         resources.append(entry)
     _bulk_export(resources)
     system_ops = [

@@ -73,8 +73,9 @@ PATIENT_COMPARTMENT: Final[dict[str, str | None]] = {
 #: Types never exported at system level (not stored records).
 #: Not exported by default: containers, and audit records (not the children's data; only the
 #: admin reads them, through the API).
+#: Subscription: its channel headers hold the webhook's shared secrets (notify/delivery.py).
 _NOT_EXPORTED: Final = frozenset(
-    {"Bundle", "CapabilityStatement", "OperationOutcome", "AuditEvent"}
+    {"Bundle", "CapabilityStatement", "OperationOutcome", "AuditEvent", "Subscription"}
 )
 OUTPUT_FORMATS: Final = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
 _PAGE: Final = 1000

@@ -20,6 +20,10 @@ SID_CHILD = f"{CANONICAL_BASE}/sid/child-id"
 SID_ORG = f"{CANONICAL_BASE}/sid/org-code"
 GROWTH_INDICATOR = f"{CANONICAL_BASE}/CodeSystem/growth-indicator"
 PARTICIPATION_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+CARE_LOG = f"{CANONICAL_BASE}/CodeSystem/care-log"
+MEAL_AMOUNT = f"{CANONICAL_BASE}/CodeSystem/meal-amount"
+MEALS = ("breakfast", "lunch", "snack", "dinner")
+UCUM = "http://unitsofmeasure.org"
 
 Check = Callable[[Any], bool]
 
@@ -164,6 +168,41 @@ def _age_point(resource: Any) -> bool:
     )
 
 
+def _care_items(resource: Any) -> set[str]:
+    code = resource.get("code")
+    codings = _list(code.get("coding")) if isinstance(code, dict) else []
+    return {
+        str(c.get("code")) for c in codings if isinstance(c, dict) and c.get("system") == CARE_LOG
+    }
+
+
+def _meal_amount(resource: Any) -> bool:
+    if not _care_items(resource) & set(MEALS):
+        return True
+    concept = resource.get("valueCodeableConcept")
+    codings = _list(concept.get("coding")) if isinstance(concept, dict) else []
+    return any(isinstance(c, dict) and c.get("system") == MEAL_AMOUNT for c in codings)
+
+
+def _nap_period(resource: Any) -> bool:
+    if "nap" not in _care_items(resource):
+        return True
+    period = resource.get("effectivePeriod")
+    return isinstance(period, dict) and "start" in period and "end" in period
+
+
+def _outdoor_minutes(resource: Any) -> bool:
+    if "outdoor" not in _care_items(resource):
+        return True
+    quantity = resource.get("valueQuantity")
+    return isinstance(quantity, dict) and (quantity.get("system"), quantity.get("code")) == (
+        UCUM,
+        "min",
+    )
+
+
+_MEAL_TEST = " or ".join(f"code = '{m}'" for m in MEALS)
+
 INVARIANTS: dict[str, Invariant] = {
     inv.key: inv
     for inv in (
@@ -225,5 +264,31 @@ INVARIANTS: dict[str, Invariant] = {
             _boolean_answers,
         ),
         Invariant("hb-wsr-2", "item.where(linkId = 'age-point').answer.exists()", _age_point),
+        Invariant(
+            "hb-care-1",
+            (
+                f"code.coding.where(system = '{CARE_LOG}' and ({_MEAL_TEST})).exists() implies "
+                f"value.ofType(CodeableConcept).coding.where(system = '{MEAL_AMOUNT}').exists()"
+            ),
+            _meal_amount,
+        ),
+        Invariant(
+            "hb-care-2",
+            (
+                f"code.coding.where(system = '{CARE_LOG}' and code = 'nap').exists() implies "
+                "(effective.ofType(Period).start.exists() and "
+                "effective.ofType(Period).end.exists())"
+            ),
+            _nap_period,
+        ),
+        Invariant(
+            "hb-care-3",
+            (
+                f"code.coding.where(system = '{CARE_LOG}' and code = 'outdoor').exists() implies "
+                f"(value.ofType(Quantity).system = '{UCUM}' and "
+                "value.ofType(Quantity).code = 'min')"
+            ),
+            _outdoor_minutes,
+        ),
     )
 }

@@ -27,6 +27,7 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "Bundle",
     "CapabilityStatement",
     "CarePlan",
+    "Communication",
     "Condition",
     "Consent",
     "Encounter",
@@ -45,6 +46,7 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "QuestionnaireResponse",
     "RelatedPerson",
     "ServiceRequest",
+    "Subscription",
     "Task",
 )
 

@@ -1,23 +1,36 @@
-"""Parent pages (mobile first): my children, and consent management."""
+"""Parent pages (mobile first): my children and their day so far, and consent management."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from healthbridge.access.tokens import Role
-from healthbridge.web import actions, cases, data
-from healthbridge.web.auth import PageForbiddenError, UserDep
+from healthbridge.charts.summary import enrolment
+from healthbridge.store.repository import Transaction
+from healthbridge.web import actions, cases, data, leave
+from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import guard_child, page, rules, today, transaction
+from healthbridge.web.pages_care import child_day
+from healthbridge.web.pages_inbox import parent_messages
+from healthbridge.web.visit import CST
 
 router = APIRouter()
 
 
 @router.get("/parent")
-def parent_home(request: Request, user: UserDep) -> Response:
-    """The parent's children, each with the latest scores and open alerts."""
+def parent_home(request: Request, user: UserDep, sent: str = "") -> Response:
+    """The parent's children, each with the day so far, the latest scores and open alerts."""
+    return _home(request, user, sent=sent)
+
+
+def _home(
+    request: Request, user: WebUser, *, status: int = 200, sent: str = "",
+    forms: dict[str, leave.LeaveForm] | None = None,
+) -> Response:  # fmt: skip
     user.require(Role.PARENT)
     with transaction(request, user) as txn:
         children = data.parent_children(txn, user.ref_id)
@@ -35,7 +48,38 @@ def parent_home(request: Request, user: UserDep) -> Response:
             )
             for c in children
         }
-    return page(request, user, "parent.html", summaries=summaries, cases_of=managed)
+        days = {str(c["id"]): child_day(txn, str(c["id"]), user, today()) for c in children}
+        leaves = {str(c["id"]): _leaves(txn, str(c["id"])) for c in children}
+        inbox = {str(c["id"]): parent_messages(txn, str(c["id"]), user) for c in children}
+    return page(
+        request, user, "parent.html", status=status, summaries=summaries, days=days,
+        leaves=leaves, inbox=inbox, forms=forms or {}, sent=sent, day=today().isoformat(),
+        reasons=leave.REASONS, cases_of=managed,
+    )  # fmt: skip
+
+
+def _leaves(txn: Transaction, patient_id: str) -> list[dict[str, Any]]:
+    """The child's leave requests, latest first."""
+    tasks = data.resources(txn, "Task", [("patient", f"Patient/{patient_id}")])
+    found = [x for x in tasks if leave.is_leave_request(x)]
+    return sorted(found, key=lambda x: str(x.get("authoredOn", "")), reverse=True)[:5]
+
+
+@router.post("/parent/leave/{patient_id}")
+async def leave_post(request: Request, user: UserDep, patient_id: str) -> Response:
+    """Send a leave request (请假) for one of the parent's children; a bad form → the page
+    with the error next to the form and what was typed kept, nothing saved."""
+    user.require(Role.PARENT)
+    got = leave.parse_leave(await request.form(), today())
+    if got.errors:
+        return _home(request, user, status=400, forms={patient_id: got})
+    with transaction(request, user, write=True) as txn:
+        child = guard_child(txn, patient_id)
+        now = dt.datetime.now(CST).replace(microsecond=0)
+        task = leave.leave_task(got, patient_id, f"RelatedPerson/{user.ref_id}",
+                                enrolment(child)[0], now)  # fmt: skip
+        txn.create(task)
+    return RedirectResponse(f"/app/parent?sent={patient_id}#leave-{patient_id}", status_code=303)
 
 
 @router.post("/child/{patient_id}/consent/{consent_id}")

@@ -262,6 +262,7 @@ ADMISSION_CHECK_STATES: tuple[tuple[str, str, str], ...] = (
 TASK_KINDS: tuple[tuple[str, str, str], ...] = (
     ("alert-review", "Review an early-intervention alert", "预警复核"),
     ("follow-up", "Follow up a managed case", "随访"),
+    ("leave-request", "A guardian's leave request (absence notice)", "请假"),
 )
 
 #: Managed-case conditions (体弱儿/高危儿专案管理; the rule table managed-cases.toml; WS 364
@@ -350,4 +351,45 @@ ABSENCE_REASONS: tuple[tuple[str, str, str], ...] = (
 
 CENTRE_DAY_KINDS: tuple[tuple[str, str, str], ...] = (
     ("attendance", "A child's day at the childcare centre (attendance)", "在园出勤"),
+)
+
+
+# Daily care log (保育日志) of a childcare centre: what the staff record for each child
+# in the day (托儿所幼儿园卫生保健工作规范 2012, 一日生活安排; codes are HealthBridge's own —
+# no LOINC/SNOMED code for "amount of lunch eaten at nursery" was confirmed).
+CARE_LOG_ITEMS: tuple[tuple[str, str, str], ...] = (
+    ("breakfast", "Breakfast (amount eaten)", "早餐（进食量）"),
+    ("lunch", "Lunch (amount eaten)", "午餐（进食量）"),
+    ("snack", "Afternoon snack (amount eaten)", "午点（进食量）"),
+    ("dinner", "Dinner (amount eaten)", "晚餐（进食量）"),
+    ("nap", "Nap (from-to)", "午睡（起止时间）"),
+    ("toileting", "Toileting", "如厕/大小便"),
+    ("outdoor", "Outdoor time (minutes)", "户外活动（分钟）"),
+    ("mood", "Mood and notes", "情绪与备注"),
+)
+MEAL_ITEMS: tuple[str, ...] = ("breakfast", "lunch", "snack", "dinner")
+MEAL_AMOUNTS: tuple[tuple[str, str, str], ...] = (
+    ("all", "Ate all", "全部吃完"),
+    ("most", "Ate most", "吃了大部分"),
+    ("half", "Ate about half", "吃了一半"),
+    ("little", "Ate a little", "吃了少量"),
+    ("none", "Did not eat", "未进食"),
+)
+TOILETING: tuple[tuple[str, str, str], ...] = (
+    ("normal", "Normal stool", "大便正常"),
+    ("loose", "Loose stool", "稀便"),
+    ("none", "No stool today", "今日未大便"),
+    ("accident", "Wet or soiled clothes", "尿湿/弄脏衣裤"),
+)
+MOODS: tuple[tuple[str, str, str], ...] = (
+    ("happy", "Happy", "愉快"),
+    ("calm", "Calm", "平静"),
+    ("upset", "Upset or crying", "哭闹/不安"),
+    ("tired", "Tired", "疲倦"),
+)
+
+# Reason of a guardian's leave request (请假): 病假 / 事假.
+LEAVE_REASONS: tuple[tuple[str, str, str], ...] = (
+    ("sick", "Sick leave", "病假"),
+    ("personal", "Personal leave", "事假"),
 )

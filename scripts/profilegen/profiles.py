@@ -16,6 +16,7 @@ from .profiles_care import (
     warning_signs_response,
 )
 from .profiles_cases import case_outcome_extension, case_plan, managed_case
+from .profiles_daylog import care_log
 from .profiles_observations import growth_score, haemoglobin, measurements, tb_skin_test
 from .profiles_people import child, encounter, extensions, guardian, organization
 from .spec import Invalid, Op, Profile
@@ -44,4 +45,5 @@ def all_profiles() -> list[Profile]:
         case_outcome_extension(),
         managed_case(),
         case_plan(),
+        care_log(),
     ]

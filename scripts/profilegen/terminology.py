@@ -13,6 +13,7 @@ from .codes import (
     ALERT_KINDS,
     ALERT_SEVERITIES,
     ATC_MAP,
+    CARE_LOG_ITEMS,
     CASE_CONDITIONS,
     CASE_OUTCOMES,
     CENTRE_DAY_KINDS,
@@ -25,10 +26,14 @@ from .codes import (
     GROWTH_REFERENCES,
     GUARDIAN_ROLES,
     HBSAG_STATUSES,
+    LEAVE_REASONS,
     LOINC_PERCENTILES,
+    MEAL_AMOUNTS,
+    MOODS,
     NIP_VACCINES,
     ORGANIZATION_KINDS,
     TASK_KINDS,
+    TOILETING,
     VaccineMapping,
     warning_signs,
 )
@@ -271,6 +276,46 @@ def terminology_resources() -> list[JSON]:
             "Review task kinds",
             "What a HealthBridge workflow Task asks someone to do.",
             simple_concepts(TASK_KINDS),
+        ),
+    ]
+    cs_specs += [
+        (
+            "care-log",
+            "CareLog",
+            "Daily care log items",
+            (
+                "What a childcare centre records of each child's day (保育日志: meals, nap, "
+                "toileting, outdoor time, mood; 托儿所幼儿园卫生保健工作规范 2012)."
+            ),
+            simple_concepts(CARE_LOG_ITEMS),
+        ),
+        (
+            "meal-amount",
+            "MealAmount",
+            "Amount of a meal eaten",
+            "How much of a served meal the child ate (the centre's five-step scale).",
+            simple_concepts(MEAL_AMOUNTS),
+        ),
+        (
+            "toileting",
+            "Toileting",
+            "Toileting observations",
+            "What the staff saw of the child's toileting in the day.",
+            simple_concepts(TOILETING),
+        ),
+        (
+            "leave-reason",
+            "LeaveReason",
+            "Leave request reasons",
+            "Why a guardian asks leave for the child (病假 sick, 事假 personal).",
+            simple_concepts(LEAVE_REASONS),
+        ),
+        (
+            "mood",
+            "Mood",
+            "Mood in the day",
+            "The child's mood as the staff saw it.",
+            simple_concepts(MOODS),
         ),
     ]
     signs = warning_signs()

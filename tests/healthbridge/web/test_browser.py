@@ -414,3 +414,93 @@ def test_centre_day(server: tuple[str, World, Repository], browser: Any, shots: 
     assert phone.locator('[data-testid="suppressed-cell"]').count() >= 1
     snap(phone, shots, "18-district-sick-absence-phone")
     phone.close()
+
+
+def _room_of(repo: Repository, child_id: str) -> str:
+    from healthbridge.charts.summary import enrolment
+
+    with repo.transaction(SYSTEM_CONTEXT) as txn:
+        room = enrolment(txn.read("Patient", child_id).resource or {})[1]
+    assert room is not None
+    return room
+
+
+def test_centre_day_seen_live_by_the_parent(
+    server: tuple[str, World, Repository], browser: Any, shots: Path
+) -> None:
+    """A centre's day: the class care log on a phone-sized tablet view (a typo first, kept
+    and shown on its row), the parent watching the day on a phone without reloading — a
+    fever at the morning check appears with its temperature and time — in Chinese and in
+    English, and a leave request sent from the phone."""
+    base, world, repo = server
+    room, kid = _room_of(repo, world.child_id), world.child_id
+
+    # The parent opens the phone page first and keeps it open.
+    parent = browser.new_page(viewport=PHONE, locale="zh-CN", device_scale_factor=1)
+    password_login(parent, base, world.parent.split("/")[-1], DEMO_PASSWORD)
+    today_list = parent.locator(f'[data-testid="today-{kid}"]')
+    today_list.scroll_into_view_if_needed()
+
+    # The teacher logs lunch, nap and outdoor time for the class; a typo is kept on its row.
+    staff = browser.new_page(viewport=PHONE, locale="zh-CN", device_scale_factor=1)
+    login(staff, base, world.manager)
+    staff.goto(f"{base}/app/centre/care?room={room}&meal=lunch")
+    staff.select_option(f'select[name="amount-{kid}"]', "most")
+    staff.fill(f'input[name="nap_from-{kid}"]', "12:30")
+    staff.fill(f'input[name="nap_to-{kid}"]', "14:40")
+    staff.fill(f'input[name="outdoor-{kid}"]', "4O")  # the letter O: refused on its row
+    staff.click("button.save")
+    row = staff.locator(f'[data-testid="care-row-{kid}"]')
+    assert "0–600" in row.inner_text()
+    assert staff.input_value(f'input[name="nap_from-{kid}"]') == "12:30"  # input kept
+    assert staff.input_value(f'input[name="outdoor-{kid}"]') == "4O"
+    snap(staff, shots, "day-1-care-log-error-phone")
+    staff.fill(f'input[name="outdoor-{kid}"]', "40")
+    staff.click("button.save")
+    assert staff.locator('[data-testid="care-saved"]').is_visible()
+    snap(staff, shots, "day-2-care-log-saved-phone")
+
+    # The morning check finds a high fever; the health manager's open page counts it.
+    staff.goto(f"{base}/app/centre/daily?room={room}")
+    staff.fill(f'input[name="temp-{kid}"]', "39.2")
+    staff.locator('form[method="post"] button').last.click()
+    staff.wait_for_load_state()
+    staff.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    badge = staff.locator('[data-testid="inbox-link"] .badge')
+    badge.wait_for(state="visible", timeout=10000)
+    assert int(badge.inner_text()) >= 1
+
+    # The parent's open page shows the day without a reload (the poll runs when the page
+    # becomes visible, and every 30 s).
+    parent.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    fever = parent.locator(f'[data-testid="today-{kid}"] li.ev-temperature.alert')
+    fever.wait_for(timeout=10000)
+    assert "39.2 °C · 发热" in fever.inner_text()
+    assert re.search(r"\d\d:\d\d", fever.inner_text())
+    notice = parent.locator(f'[data-testid="inbox-{kid}"] li.ev-msg-fever')
+    notice.wait_for(timeout=10000)  # the fever notice: temperature, time, what to do
+    assert "39.2 °C" in notice.inner_text()
+    assert "08:00" in notice.inner_text()
+    assert "就医" in notice.inner_text()
+    text = today_list.inner_text()
+    assert "吃了大部分" in text
+    assert "12:30–14:40" in text
+    assert "40 分钟" in text
+    parent.locator(f'[data-testid="inbox-{kid}"]').scroll_into_view_if_needed()
+    snap(parent, shots, "day-3-parent-today-phone")
+
+    # In English, and a leave request for tomorrow.
+    parent.click('[data-testid="lang"]')
+    parent.wait_for_load_state()
+    assert "39.2 °C · fever" in parent.locator(f'[data-testid="today-{kid}"]').inner_text()
+    assert "see a doctor" in parent.locator(f'[data-testid="inbox-{kid}"]').inner_text()
+    parent.locator(f"#leave-{kid} summary").click()
+    parent.locator(f"#leave-{kid} input[value=sick]").check()
+    parent.fill(f"#leave-{kid} textarea[name=text]", "Fever 39.2, seeing the doctor")
+    parent.locator(f"#leave-{kid} button").click()
+    parent.wait_for_load_state()
+    assert "Sent; the centre will see it." in parent.content()
+    parent.locator(f"#leave-{kid}").scroll_into_view_if_needed()
+    snap(parent, shots, "day-4-parent-leave-english-phone")
+    staff.close()
+    parent.close()
