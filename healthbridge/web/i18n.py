@@ -372,6 +372,61 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         "生长评价依据 WHO 儿童生长标准；仅供参考。",
         "Growth assessed with the WHO Child Growth Standards; for information only.",
     ),
+    # --- d17b: the paediatrician's clinical view, visit warnings, referrals both ways ---
+    "clinical.title": ("临床视图（Z 评分）", "Clinical view (z-scores)"),
+    "clinical.target": ("遗传靶身高", "Mid-parental (target) height"),
+    "clinical.target_text": (
+        "靶身高 {target} cm（范围 {low}–{high} cm；父亲 {father} cm，母亲 {mother} cm；"
+        "Tanner 法 ±8.5 cm）",
+        "Target height {target} cm (range {low}–{high} cm; father {father} cm, mother "
+        "{mother} cm; Tanner's method ±8.5 cm)",
+    ),
+    "clinical.no_target": (
+        "未记录父母身高（可在记录体检时填写）。",
+        "The parents' heights are not recorded (enter them with a visit).",
+    ),
+    "clinical.table": ("全部测量记录", "All measurements"),
+    "clinical.date": ("日期", "Date"),
+    "clinical.gain": ("距上次增长", "Growth since previous"),
+    "clinical.gain_text": (
+        "{days} 天：体重 {weight} kg，身长/身高 {length} cm",
+        "{days} days: weight {weight} kg, length/height {length} cm",
+    ),
+    "clinical.per_month": (
+        "折合每 30 天 {weight} g、{length} cm",
+        "per 30 days {weight} g, {length} cm",
+    ),
+    "clinical.flagged": ("WHO 标记为不可信", "flagged by WHO"),
+    "clinical.note": (
+        "Z 评分依据 WHO 儿童生长标准（早产儿 24 月龄前用矫正月龄）；分级按本系统规则集的营养"
+        "评价界值（WS/T 423-2022）。",
+        "WHO Child Growth Standards z-scores (corrected age for preterm children before 24 "
+        "months); grades from the rule set's nutrition cut-offs (WS/T 423-2022).",
+    ),
+    "visit.parents": ("父母身高（用于靶身高，可选）", "Parents' heights (for the target height)"),
+    "visit.father_height": ("父亲身高 (cm)", "Father's height (cm)"),
+    "visit.mother_height": ("母亲身高 (cm)", "Mother's height (cm)"),
+    "visit.warn_title": (
+        "保存前请核对（尚未保存）：",
+        "Please check before saving (nothing was saved yet):",
+    ),
+    "visit.warn_confirm": ("我已核对，确认保存", "I have checked; save anyway"),
+    "visit.warn_duplicate_dose": (
+        "{vaccine} 第 {dose} 剂已有接种记录，可能重复录入。",
+        "{vaccine} dose {dose} is already recorded: possibly a duplicate.",
+    ),
+    "visit.warn_far": (
+        "{field} {value} 与上次（{date}）的 {previous} 相差很大，请复测或核对单位。",
+        "{field} {value} is far from the previous value {previous} ({date}): re-measure or "
+        "check the unit.",
+    ),
+    "referral.status_draft": ("草稿", "draft"),
+    "referral.status_active": ("待处理", "open"),
+    "referral.status_on-hold": ("暂停", "on hold"),
+    "referral.status_completed": ("已完成", "completed"),
+    "referral.status_revoked": ("已撤销", "revoked"),
+    "referral.status_entered-in-error": ("录入错误", "entered in error"),
+    "referral.status_unknown": ("未知", "unknown"),
 }
 
 

@@ -14,8 +14,10 @@ from healthbridge.access.tokens import Role
 from healthbridge.charts.summary import child_name
 from healthbridge.errors import FhirError
 from healthbridge.store.bundle import process
+from healthbridge.store.repository import Transaction
 from healthbridge.web import actions, data
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
+from healthbridge.web.clinical import default_visit_type, visit_type_names, visit_warnings
 from healthbridge.web.common import guard_child, page, rules, today, transaction
 from healthbridge.web.visit import (
     QUESTIONNAIRE,
@@ -53,8 +55,10 @@ def doctor_home(request: Request, user: UserDep) -> Response:
         children = data.consented_children(txn, org)
         referrals = data.referrals_to(txn, org)
         names = {str(c["id"]): child_name(c) for c in children}
+        orgs = _org_names(txn)
     return page(
         request, user, "doctor.html", children=children, referrals=referrals, names=names,
+        orgs=orgs,
         child_name=child_name, q=request.query_params.get("q", ""),
     )  # fmt: skip
 
@@ -62,20 +66,41 @@ def doctor_home(request: Request, user: UserDep) -> Response:
 def _form_page(
     request: Request, user: WebUser, patient: dict[str, object], values: dict[str, object],
     problems: tuple[FormProblem, ...] = (), status: int = 200,
+    warnings: tuple[FormProblem, ...] = (), orgs: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
     table = rules().vaccination
     vaccines = [
         (v.code, v.name_zh if user.lang.value == "zh" else v.name_en) for v in table.vaccines
     ]
-    messages = [
-        user.t(p.key, **{k: user.t(v) if k == "field" else v for k, v in p.values.items()})
-        for p in problems
-    ]
+    names = dict(vaccines)
+
+    def say(p: FormProblem) -> str:
+        values = {
+            k: user.t(v) if k == "field" else names.get(v, v) if k == "vaccine" else v
+            for k, v in p.values.items()
+        }
+        return user.t(p.key, **values)
+
+    if not values.get("visit_type"):
+        birth = dt.date.fromisoformat(str(patient["birthDate"]))
+        try:
+            on = dt.date.fromisoformat(str(values.get("visit_date") or ""))
+        except ValueError:
+            on = today()
+        values = {**values, "visit_type": default_visit_type(birth, on)}
     return page(
         request, user, "visit.html", status=status, patient=patient, name=child_name(patient),
-        values=values, errors=messages, vaccines=vaccines, visit_types=VISIT_TYPES,
-        screening=_questionnaire(), screening_points=SCREENING_POINTS, refer_to=REFER_TO,
+        values=values, errors=[say(p) for p in problems], warnings=[say(w) for w in warnings],
+        vaccines=vaccines, visit_types=VISIT_TYPES, visit_names=visit_type_names(user.lang),
+        screening=_questionnaire(), screening_points=SCREENING_POINTS,
+        refer_to=[(o, (orgs or {}).get(o, o)) for o in REFER_TO],
     )  # fmt: skip
+
+
+def _org_names(txn: Transaction) -> dict[str, str]:
+    """Organisation id → name (pages show names, never ids such as ``org-mch``)."""
+    found = data.resources(txn, "Organization", [])
+    return {str(o["id"]): str(o.get("name") or o["id"]) for o in found}
 
 
 @router.get("/doctor/visit/{patient_id}")
@@ -83,7 +108,8 @@ def visit_form(request: Request, user: UserDep, patient_id: str) -> Response:
     _hospital(user)
     with transaction(request, user) as txn:
         patient = guard_child(txn, patient_id)
-    return _form_page(request, user, patient, {"visit_date": today().isoformat()})
+        orgs = _org_names(txn)
+    return _form_page(request, user, patient, {"visit_date": today().isoformat()}, orgs=orgs)
 
 
 @router.post("/doctor/visit/{patient_id}")
@@ -96,6 +122,9 @@ async def visit_save(request: Request, user: UserDep, patient_id: str) -> Respon
     with transaction(request, user) as txn:
         patient = guard_child(txn, patient_id)
         practitioner = actions.practitioner_ref(txn, user.principal.fhir_user)
+        orgs = _org_names(txn)
+        record = data.compartment(txn, patient_id, "Immunization")
+        record += data.compartment(txn, patient_id, "Observation")
     if practitioner is None:
         raise PageForbiddenError("no practitioner")
     try:
@@ -109,7 +138,13 @@ async def visit_save(request: Request, user: UserDep, patient_id: str) -> Respon
             vaccine_codes=frozenset(v.code for v in rules().vaccination.vaccines),
         )
     except VisitFormError as exc:
-        return _form_page(request, user, patient, values, exc.problems, status=400)
+        return _form_page(request, user, patient, values, exc.problems, status=400, orgs=orgs)
+    if not visit.confirmed:
+        warnings = visit_warnings(visit, patient, record)
+        if warnings:  # nothing is saved until the doctor confirms (the form keeps the values)
+            found = tuple(FormProblem(w.key, w.values) for w in warnings)
+            return _form_page(request, user, patient, values, status=409, warnings=found,
+                              orgs=orgs)  # fmt: skip
     bundle = visit_bundle(visit, {k: [i for i, _ in v] for k, v in _questionnaire().items()})
     settings = request.app.state.settings
     try:
@@ -120,5 +155,5 @@ async def visit_save(request: Request, user: UserDep, patient_id: str) -> Respon
     except FhirError as exc:
         log.warning("visit for Patient/%s not saved: %s %s", patient_id, exc.status, exc.issues)
         problem = FormProblem("visit.err_server", {"detail": str(exc)})
-        return _form_page(request, user, patient, values, (problem,), status=422)
+        return _form_page(request, user, patient, values, (problem,), status=422, orgs=orgs)
     return RedirectResponse(f"/app/child/{patient_id}?saved=1", status_code=303)
