@@ -20,6 +20,7 @@ from healthbridge.charts.growth import ChartData, chart_data
 from healthbridge.charts.labels import Lang
 from healthbridge.charts.parent_report import LatestScore, ParentReport, VaccineLine
 from healthbridge.charts.record import GrowthRecord, Latest, growth_record, latest, points
+from healthbridge.charts.referrals import ReferralLine, next_follow_up, referral_lines
 from healthbridge.clinical.checkups import CheckupRecord, checkup_plan
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vaccination import DoseStatus, GivenDose, vaccination_plan
@@ -37,6 +38,8 @@ SUMMARY_INDICATORS: Final = (
 )
 #: Charts in the parent report (weight, length/height, head circumference; 0–5 years).
 REPORT_CHARTS: Final = (Indicator.WFA, Indicator.LHFA, Indicator.HCFA)
+#: ``next_checkup`` code when the next visit is a referral's planned follow-up.
+FOLLOW_UP: Final = "referral-follow-up"
 ENROLLMENT_URL: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
 
 
@@ -68,6 +71,8 @@ class ChildSummary:
     next_checkup: tuple[str, str, dt.date] | None  # (code, label zh, target date)
     next_checkup_en: str | None
     alerts: tuple[Alert, ...]
+    #: the child's referrals and the hospital's answers (charts/referrals.py)
+    referrals: tuple[ReferralLine, ...] = ()
 
 
 def child_name(patient: Mapping[str, Any]) -> str:
@@ -179,6 +184,15 @@ def summarise(
         visit = next(v for v in rules.checkups.visits if v.code == cplan.next_visit)
         next_checkup = (visit.code, visit.name_zh, cplan.next_due_date)
         next_en = visit.name_en
+    referrals = referral_lines([*by_type.get("ServiceRequest", []), *by_type.get("Task", [])])
+    follow = next_follow_up(referrals, as_of)
+    if (
+        follow is not None
+        and follow.follow_up is not None
+        and (next_checkup is None or follow.follow_up < next_checkup[2])
+    ):  # the hospital's plan comes first: the next visit is the referral follow-up
+        next_checkup = (FOLLOW_UP, "转诊复诊（按医院的处理计划）", follow.follow_up)
+        next_en = "Referral follow-up (the hospital's plan)"
     centre, room = enrolment(patient)
     return ChildSummary(
         patient_id,
@@ -193,6 +207,7 @@ def summarise(
         next_checkup,
         next_en,
         _alerts(by_type.get("Flag", []), rules, lang),
+        referrals,
     )
 
 

@@ -427,6 +427,37 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "referral.status_revoked": ("已撤销", "revoked"),
     "referral.status_entered-in-error": ("录入错误", "entered in error"),
     "referral.status_unknown": ("未知", "unknown"),
+    "referral.title": ("转诊", "Referral"),
+    "referral.section": ("转诊与医院的处理计划", "Referrals and the hospital's plan"),
+    "referral.to": ("转至", "to"),
+    "referral.stage_sent": ("已转出，等待医院接收", "Sent; waiting for the hospital"),
+    "referral.stage_accepted": ("医院已接收，正在处理", "Accepted by the hospital"),
+    "referral.stage_rejected": (
+        "医院未接收，保健医生会另行安排",
+        "Declined by the hospital; the health manager will arrange another",
+    ),
+    "referral.stage_answered": ("医院已答复并结束转诊", "Answered and closed by the hospital"),
+    "referral.stage_revoked": ("转诊已撤销", "Referral withdrawn"),
+    "referral.findings": ("医院检查结果", "Hospital findings"),
+    "referral.plan": ("处理计划", "Plan"),
+    "referral.follow_up": ("复诊日期", "Follow-up date"),
+    "referral.accept": ("接收转诊", "Accept the referral"),
+    "referral.answer": ("答复并结束转诊", "Answer and close"),
+    "referral.answer_close": ("保存答复并结束转诊", "Save the answer and close"),
+    "referral.decline": ("不接收", "Decline"),
+    "referral.decline_reason": ("不接收的原因", "Reason for declining"),
+    "referral.answered_note": (
+        "已答复并结束转诊；托育机构和家长可以看到处理计划。",
+        "Answered and closed; the centre and the parents see the plan.",
+    ),
+    "referral.err_answer": (
+        "请填写检查结果和处理计划。",
+        "Enter the findings and the plan.",
+    ),
+    "referral.err_long": ("内容过长（最多 2000 字）。", "Too long (2,000 characters at most)."),
+    "referral.err_date": ("复诊日期无效或早于今天。", "The follow-up date is invalid or past."),
+    "referral.err_closed": ("此转诊已结束。", "This referral is closed."),
+    "referral.err_action": ("未知操作。", "Unknown action."),
 }
 
 

@@ -11,11 +11,12 @@ from starlette.responses import RedirectResponse, Response
 
 from fhir_profiles.loader import resource_by_url
 from healthbridge.access.tokens import Role
+from healthbridge.charts.referrals import referral_lines
 from healthbridge.charts.summary import child_name
 from healthbridge.errors import FhirError
 from healthbridge.store.bundle import process
 from healthbridge.store.repository import Transaction
-from healthbridge.web import actions, data
+from healthbridge.web import actions, data, referrals
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.clinical import default_visit_type, visit_type_names, visit_warnings
 from healthbridge.web.common import guard_child, page, rules, today, transaction
@@ -157,3 +158,63 @@ async def visit_save(request: Request, user: UserDep, patient_id: str) -> Respon
         problem = FormProblem("visit.err_server", {"detail": str(exc)})
         return _form_page(request, user, patient, values, (problem,), status=422, orgs=orgs)
     return RedirectResponse(f"/app/child/{patient_id}?saved=1", status_code=303)
+
+
+def _referral_page(
+    request: Request, user: WebUser, request_id: str, org: str, *, error: str | None = None,
+    values: dict[str, str] | None = None, status: int = 200,
+) -> Response:  # fmt: skip
+    with transaction(request, user) as txn:
+        sr = data.read(txn, "ServiceRequest", request_id)
+        if sr is None or f"Organization/{org}" not in [
+            p.get("reference") for p in sr.get("performer", [])
+        ]:
+            return page(request, user, "error.html", status=404, message="error.not_found")
+        pid = str(sr.get("subject", {}).get("reference", "")).split("/")[-1]
+        patient = data.read(txn, "Patient", pid)
+        task = referrals.hospital_task(txn, request_id)
+        orgs = _org_names(txn)
+    line = referral_lines([sr, *([task] if task else [])])[0]
+    return page(
+        request, user, "referral.html", status=status, r=line, sr=sr, patient_id=pid,
+        name=child_name(patient) if patient else pid, orgs=orgs, error=error,
+        values=values or {}, today=today().isoformat(),
+    )  # fmt: skip
+
+
+@router.get("/doctor/referral/{request_id}")
+def referral_view(request: Request, user: UserDep, request_id: str) -> Response:
+    """One referral received: the reason, the child, and accept / decline / answer."""
+    return _referral_page(request, user, request_id, _hospital(user))
+
+
+@router.post("/doctor/referral/{request_id}")
+async def referral_post(request: Request, user: UserDep, request_id: str) -> Response:
+    """Accept, decline, or answer and close a referral (charts/referrals.py)."""
+    org = _hospital(user)
+    form = await request.form()
+    values = {k: str(form.get(k) or "") for k in ("action", "findings", "plan", "follow_up")}
+    values["reason"] = str(form.get("reason") or "")
+    now = referrals.now_cst()
+    try:
+        with transaction(request, user, write=True) as txn:
+            practitioner = actions.practitioner_ref(txn, user.principal.fhir_user)
+            if practitioner is None:
+                raise PageForbiddenError("no practitioner")
+            match values["action"]:
+                case "accept":
+                    referrals.accept(txn, request_id, org, practitioner, now)
+                case "decline":
+                    referrals.decline(txn, request_id, org, practitioner, now, values["reason"])
+                case "answer":
+                    reply = referrals.parse_answer(values, today())
+                    referrals.answer(txn, request_id, org, practitioner, now, reply)
+                case _:
+                    raise referrals.ReferralError("referral.err_action")
+    except referrals.ReferralError as exc:
+        return _referral_page(
+            request, user, request_id, org, error=user.t(exc.key), values=values, status=400
+        )
+    if values["action"] == "answer":  # closed: the referral no longer opens the record
+        return RedirectResponse("/app/doctor?answered=1", status_code=303)
+    return RedirectResponse(f"/app/doctor/referral/{request_id}", status_code=303)
