@@ -29,8 +29,9 @@ TITLES: Final[dict[Indicator, dict[Lang, str]]] = {
 }
 
 SEX_LABEL: Final[dict[Sex, dict[Lang, str]]] = {
-    Sex.MALE: {Lang.ZH: "男童", Lang.EN: "Boys"},
-    Sex.FEMALE: {Lang.ZH: "女童", Lang.EN: "Girls"},
+    # lower case: the label is always mid-line ("Weight-for-age · girls · …")
+    Sex.MALE: {Lang.ZH: "男童", Lang.EN: "boys"},
+    Sex.FEMALE: {Lang.ZH: "女童", Lang.EN: "girls"},
 }
 
 Y_LABEL: Final[dict[Indicator, dict[Lang, str]]] = {

@@ -14,7 +14,7 @@ import io
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Protocol, Final
 
 from matplotlib.artist import Artist
 from matplotlib.backend_bases import RendererBase
@@ -146,23 +146,53 @@ class TextLines(Artist):
         self.stale = False
 
 
-def percentile_sentence(score: LatestScore, lang: Lang) -> str:
+def ordinal(number: str) -> str:
+    """English ordinal of a shown number: 1st, 2nd, 3rd, 11th–13th, 21st, 0.1st, 99.9th."""
+    if "." not in number and number[-2:] in ("11", "12", "13"):
+        return f"{number}th"
+    return number + {"1": "st", "2": "nd", "3": "rd"}.get(number[-1], "th")
+
+
+class _Scored(Protocol):
+    @property
+    def indicator(self) -> Indicator: ...
+    @property
+    def percentile(self) -> float | None: ...
+
+
+#: What "children like yours" are for each reference: same age, or same length/height.
+_PEERS: Final[dict[Indicator, dict[Lang, str]]] = {
+    Indicator.WFL: {Lang.ZH: "身长相同", Lang.EN: "the same length"},
+    Indicator.WFH: {Lang.ZH: "身高相同", Lang.EN: "the same height"},
+}
+
+
+def percentile_sentence(score: _Scored, lang: Lang) -> str:
     """Plain words for a percentile: "out of 100 children of the same age and sex...".
 
-    Only the percentile itself is explained; whether it is a concern is the clinical engine's
-    finding (``score.finding``), not decided here.
+    Weight-for-length/height compares with children of the same length/height (WHO), not of
+    the same age. Below 0.5 no child of 100 is "about 0": it says "fewer than 1"; above 99.5,
+    "more than 99". Only the percentile itself is explained; whether it is a concern is the
+    clinical engine's finding (``score.finding``), not decided here.
     """
     if score.percentile is None:
         return _TEXT["implausible"][lang]
     p = score.percentile
     shown = f"{p:.1f}" if p < 1 or p > 99 else f"{p:.0f}"
     below = max(0, min(100, round(p)))
+    peers = _PEERS.get(score.indicator)
     if lang is Lang.ZH:
-        return f"第 {shown} 百分位：100个同年龄、同性别的孩子中，约有 {below} 个低于这个数值。"
-    return (
-        f"{shown}th percentile: of 100 children of the same age and sex, about {below} "
-        "have a lower value."
-    )
+        group = f"{peers[lang]}、性别相同" if peers else "同年龄、同性别"
+        count = "不到 1 个" if p < 0.5 else "超过 99 个" if p > 99.5 else f"约有 {below} 个"
+        return f"第 {shown} 百分位：100 个{group}的孩子中，{count}低于这个数值。"
+    group = f"{peers[lang]} and sex" if peers else "the same age and sex"
+    if p < 0.5:
+        count = "fewer than 1 has"
+    elif p > 99.5:
+        count = "more than 99 have"
+    else:
+        count = f"about {below} {'has' if below == 1 else 'have'}"
+    return f"{ordinal(shown)} percentile: of 100 children of {group}, {count} a lower value."
 
 
 def _summary_page(report: ParentReport, lang: Lang) -> Figure:

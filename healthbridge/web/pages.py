@@ -10,6 +10,7 @@ from growth_standards import Indicator
 from healthbridge.access.tokens import Role
 from healthbridge.api.chart_operations import CHART_INDICATORS, MEDIA_TYPES, chart_bytes
 from healthbridge.charts.labels import TITLES
+from healthbridge.charts.parent_report import percentile_sentence
 from healthbridge.web import data
 from healthbridge.web.auth import UserDep
 from healthbridge.web.clinical import clinical_view, visit_type_names
@@ -54,6 +55,7 @@ def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
         titles={i: TITLES[i][user.lang] for i in TITLES},
         clinical=clinical_view(summary, observations) if staff else None,
         visit_names=visit_type_names(user.lang),
+        pct=percentile_sentence,
         smart_apps=[
             (cid, c.name or cid)
             for cid, c in request.app.state.settings.smart_clients.items()
