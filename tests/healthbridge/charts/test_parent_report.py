@@ -85,6 +85,28 @@ def test_percentile_sentences_read_correctly() -> None:
     assert "身长相同" in say(Indicator.WFL, 30.0, Lang.ZH)
 
 
+def test_long_summary_flows_onto_pages_and_never_reaches_the_footer() -> None:
+    from dataclasses import replace
+
+    from healthbridge.charts.parent_report import BOTTOM, TextLines, _summary_pages
+
+    many = tuple(
+        VaccineLine(f"疫苗{i}", 1, BIRTH, "given" if i % 3 else "overdue") for i in range(60)
+    )
+    notes = tuple(f"问题 {i}：" + "需要关注的说明文字。" * 8 for i in range(6))
+    report = replace(_report(), vaccines=many, notes=notes, referrals=("营养评估；医院已答复",))
+    pages = _summary_pages(report, Lang.ZH)
+    assert len(pages) > 1
+    for fig in pages:
+        lines = [ln for a in fig.artists if isinstance(a, TextLines) for ln in a.lines]
+        footer = [ln for ln in lines if ln.y < BOTTOM]
+        assert len(footer) == 1  # only the footer sits below the text area
+        assert all(ln.y >= BOTTOM for ln in lines if ln is not footer[0])
+    text = "\n".join(page_text(pages[0]))
+    assert "需要关注的情况" in text
+    assert "转诊与医院的处理计划" in text
+
+
 def test_implausible_value_is_explained_not_ranked() -> None:
     score = LatestScore(Indicator.WFA, 30.0, "kg", BIRTH, None)
     assert "re-measured" in percentile_sentence(score, Lang.EN)

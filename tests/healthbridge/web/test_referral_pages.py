@@ -108,3 +108,21 @@ def _task(client: TestClient, rid: str) -> dict[str, Any] | None:
     """The hospital's Task of the referral (Task?based-on=ServiceRequest/rid)."""
     with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
         return referrals.hospital_task(txn, rid)
+
+
+def test_parent_reads_one_message_per_problem(site: tuple[TestClient, World]) -> None:
+    from tests.healthbridge.web.world import alert_flag, write_alert
+
+    client, world = site
+    with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
+        write_alert(txn, world.child_id, world.centre_id, start="2026-11-20")  # underweight
+        wasting = alert_flag(world.child_id, "wasting")
+        wasting.pop("id", None)
+        txn.create(wasting)
+    login(client, world, "parent")
+    page = client.get(f"/app/child/{world.child_id}").text
+    assert page.count('data-testid="problem-nutrition"') == 1
+    assert 'data-testid="alert-underweight"' not in page  # not one box per alert
+    assert "保健医生会在 2026-11-20 前联系您" in page
+    login(client, world, "manager")  # staff still see each alert
+    assert 'data-testid="alert-underweight"' in client.get(f"/app/child/{world.child_id}").text
