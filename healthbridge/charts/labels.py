@@ -52,6 +52,7 @@ X_LABEL: Final[dict[str, dict[Lang, str]]] = {
 
 RANGE_LABEL: Final[dict[str, dict[Lang, str]]] = {
     "0-2y": {Lang.ZH: "出生至2岁", Lang.EN: "Birth to 2 years"},
+    "0-3y": {Lang.ZH: "出生至3岁", Lang.EN: "Birth to 3 years"},
     "0-5y": {Lang.ZH: "出生至5岁", Lang.EN: "Birth to 5 years"},
     "5-19y": {Lang.ZH: "5至19岁", Lang.EN: "5 to 19 years"},
     "length": {Lang.ZH: "45–110 cm", Lang.EN: "45–110 cm"},
