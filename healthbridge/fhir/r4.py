@@ -28,6 +28,7 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "Encounter",
     "Flag",
     "Immunization",
+    "ImmunizationRecommendation",
     "Location",
     "Observation",
     "OperationOutcome",
