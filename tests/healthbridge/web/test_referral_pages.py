@@ -126,3 +126,21 @@ def test_parent_reads_one_message_per_problem(site: tuple[TestClient, World]) ->
     assert "保健医生会在 2026-11-20 前联系您" in page
     login(client, world, "manager")  # staff still see each alert
     assert 'data-testid="alert-underweight"' in client.get(f"/app/child/{world.child_id}").text
+
+
+def test_hospital_declines_with_a_reason(site: tuple[TestClient, World]) -> None:
+    client, world = site
+    rid = _refer(client, world)
+    login(client, world, "doctor")
+    r = client.post(
+        f"/app/doctor/referral/{rid}",
+        data={"action": "decline", "reason": "本院无儿童营养门诊"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    task = _task(client, rid) or {}
+    assert task["status"] == "rejected"
+    assert task["statusReason"]["text"] == "本院无儿童营养门诊"
+    assert (_read(client, "ServiceRequest", rid) or {})["status"] == "active"  # referrer decides
+    login(client, world, "manager")
+    assert 'data-testid="referral-rejected"' in client.get(f"/app/child/{world.child_id}").text
