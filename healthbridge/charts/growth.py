@@ -49,6 +49,9 @@ ZLINES: Final = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
 #: x-axis extents of the chart sets, in the indicator's x unit (days, or cm).
 AGE_RANGES: Final[dict[str, tuple[float, float]]] = {
     "0-2y": (0.0, 730.0),
+    # a display window of the 0–5 y standard for 2–3-year-olds (36 months = 1095.75 days):
+    # on a phone, a 0–5 y axis leaves a 26-month-old's points in the left 40 % of the chart
+    "0-3y": (0.0, 1096.0),
     "0-5y": (0.0, 1856.0),
     "5-19y": (1856.0, 6940.0),
 }
@@ -100,13 +103,16 @@ class ChartData:
 
 
 def choose_range(indicator: Indicator, ages_days: Sequence[float]) -> str:
-    """The WHO chart set that covers a child's ages: 0–2 y, 0–5 y or 5–19 y."""
+    """The WHO chart set that covers a child's ages: 0–2 y, 0–5 y or 5–19 y (0–3 y: the
+    0–5 y standard cut at 36 months, so that the axis fits a 2–3-year-old)."""
     if indicator in LENGTH_RANGES:
         return LENGTH_RANGES[indicator][0]
     oldest = max(ages_days, default=0.0)
     youngest = min(ages_days, default=0.0)
     if oldest <= AGE_RANGES["0-2y"][1]:
         return "0-2y"
+    if oldest <= AGE_RANGES["0-3y"][1]:
+        return "0-3y"
     if oldest <= AGE_RANGES["0-5y"][1] or indicator is Indicator.HCFA:
         return "0-5y"
     if youngest < AGE_RANGES["5-19y"][0]:
@@ -188,6 +194,7 @@ _LINE_COLOURS: Final[dict[str, str]] = {
 #: x tick spacing per chart set, as on WHO's charts (months, or years from 5 years).
 _TICK_STEP: Final[dict[tuple[str, str], float]] = {
     ("months", "0-2y"): 2.0,
+    ("months", "0-3y"): 3.0,
     ("months", "0-5y"): 6.0,
     ("years", "5-19y"): 1.0,
 }

@@ -29,8 +29,9 @@ TITLES: Final[dict[Indicator, dict[Lang, str]]] = {
 }
 
 SEX_LABEL: Final[dict[Sex, dict[Lang, str]]] = {
-    Sex.MALE: {Lang.ZH: "男童", Lang.EN: "Boys"},
-    Sex.FEMALE: {Lang.ZH: "女童", Lang.EN: "Girls"},
+    # lower case: the label is always mid-line ("Weight-for-age · girls · …")
+    Sex.MALE: {Lang.ZH: "男童", Lang.EN: "boys"},
+    Sex.FEMALE: {Lang.ZH: "女童", Lang.EN: "girls"},
 }
 
 Y_LABEL: Final[dict[Indicator, dict[Lang, str]]] = {
@@ -51,6 +52,7 @@ X_LABEL: Final[dict[str, dict[Lang, str]]] = {
 
 RANGE_LABEL: Final[dict[str, dict[Lang, str]]] = {
     "0-2y": {Lang.ZH: "出生至2岁", Lang.EN: "Birth to 2 years"},
+    "0-3y": {Lang.ZH: "出生至3岁", Lang.EN: "Birth to 3 years"},
     "0-5y": {Lang.ZH: "出生至5岁", Lang.EN: "Birth to 5 years"},
     "5-19y": {Lang.ZH: "5至19岁", Lang.EN: "5 to 19 years"},
     "length": {Lang.ZH: "45–110 cm", Lang.EN: "45–110 cm"},

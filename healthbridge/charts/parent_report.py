@@ -14,7 +14,7 @@ import io
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from matplotlib.artist import Artist
 from matplotlib.backend_bases import RendererBase
@@ -64,6 +64,10 @@ class ParentReport:
     next_checkup: tuple[str, dt.date] | None = None  # (visit label, date)
     charts: tuple[ChartData, ...] = field(default=())
     centre: str | None = None
+    #: one message per problem with who will contact the parent (charts/problems.py)
+    notes: tuple[str, ...] = ()
+    #: the referrals with the hospital's findings and plan, one text each
+    referrals: tuple[str, ...] = ()
 
 
 _TEXT: Final[dict[str, dict[Lang, str]]] = {
@@ -75,6 +79,9 @@ _TEXT: Final[dict[str, dict[Lang, str]]] = {
     "vaccines": {Lang.ZH: "预防接种", Lang.EN: "Vaccinations"},
     "next": {Lang.ZH: "下次体检", Lang.EN: "Next checkup"},
     "none_due": {Lang.ZH: "目前没有待接种的疫苗。", Lang.EN: "No vaccination is due now."},
+    "notes": {Lang.ZH: "需要关注的情况", Lang.EN: "Things to look at"},
+    "referrals": {Lang.ZH: "转诊与医院的处理计划", Lang.EN: "Referrals and the hospital's plan"},
+    "given": {Lang.ZH: "已接种", Lang.EN: "Given"},
     "implausible": {
         Lang.ZH: "该数值可能测量有误，请下次复测。",
         Lang.EN: "This value may be a measuring error; it will be re-measured.",
@@ -146,29 +153,64 @@ class TextLines(Artist):
         self.stale = False
 
 
-def percentile_sentence(score: LatestScore, lang: Lang) -> str:
+def ordinal(number: str) -> str:
+    """English ordinal of a shown number: 1st, 2nd, 3rd, 11th–13th, 21st, 0.1st, 99.9th."""
+    if "." not in number and number[-2:] in ("11", "12", "13"):
+        return f"{number}th"
+    return number + {"1": "st", "2": "nd", "3": "rd"}.get(number[-1], "th")
+
+
+class _Scored(Protocol):
+    @property
+    def indicator(self) -> Indicator: ...
+    @property
+    def percentile(self) -> float | None: ...
+
+
+#: What "children like yours" are for each reference: same age, or same length/height.
+_PEERS: Final[dict[Indicator, dict[Lang, str]]] = {
+    Indicator.WFL: {Lang.ZH: "身长相同", Lang.EN: "the same length"},
+    Indicator.WFH: {Lang.ZH: "身高相同", Lang.EN: "the same height"},
+}
+
+
+def percentile_sentence(score: _Scored, lang: Lang) -> str:
     """Plain words for a percentile: "out of 100 children of the same age and sex...".
 
-    Only the percentile itself is explained; whether it is a concern is the clinical engine's
-    finding (``score.finding``), not decided here.
+    Weight-for-length/height compares with children of the same length/height (WHO), not of
+    the same age. Below 0.5 no child of 100 is "about 0": it says "fewer than 1"; above 99.5,
+    "more than 99". Only the percentile itself is explained; whether it is a concern is the
+    clinical engine's finding (``score.finding``), not decided here.
     """
     if score.percentile is None:
         return _TEXT["implausible"][lang]
     p = score.percentile
     shown = f"{p:.1f}" if p < 1 or p > 99 else f"{p:.0f}"
     below = max(0, min(100, round(p)))
+    peers = _PEERS.get(score.indicator)
     if lang is Lang.ZH:
-        return f"第 {shown} 百分位：100个同年龄、同性别的孩子中，约有 {below} 个低于这个数值。"
-    return (
-        f"{shown}th percentile: of 100 children of the same age and sex, about {below} "
-        "have a lower value."
-    )
+        group = f"{peers[lang]}、性别相同" if peers else "同年龄、同性别"
+        count = "不到 1 个" if p < 0.5 else "超过 99 个" if p > 99.5 else f"约有 {below} 个"
+        return f"第 {shown} 百分位：100 个{group}的孩子中，{count}低于这个数值。"
+    group = f"{peers[lang]} and sex" if peers else "the same age and sex"
+    if p < 0.5:
+        count = "fewer than 1 has"
+    elif p > 99.5:
+        count = "more than 99 have"
+    else:
+        count = f"about {below} {'has' if below == 1 else 'have'}"
+    return f"{ordinal(shown)} percentile: of 100 children of {group}, {count} a lower value."
 
 
-def _summary_page(report: ParentReport, lang: Lang) -> Figure:
-    fig = Figure(figsize=A4, dpi=100)
+#: Text stops above this height (figure fraction): the footer sits below it, never under text.
+BOTTOM: Final = 0.085
+
+
+def _summary_pages(report: ParentReport, lang: Lang) -> list[Figure]:
+    """The summary as pages of text: a line that would reach the footer starts a new page
+    (a long vaccine list or many messages never overlap the footer)."""
     family = font_family(lang)
-    lines: list[TextLine] = []
+    pages: list[list[TextLine]] = [[]]
     y = 0.95
 
     def line(
@@ -183,8 +225,17 @@ def _summary_page(report: ParentReport, lang: Lang) -> Figure:
         nonlocal y
         wrap = width if lang is Lang.ZH else width * 2
         for part in textwrap.wrap(text, wrap) or [""]:
-            lines.append(TextLine(0.08 + indent, y, part, size, bold))
+            if y < BOTTOM:
+                pages.append([])
+                y = 0.95
+            pages[-1].append(TextLine(0.08 + indent, y, part, size, bold))
             y -= gap
+
+    def heading(text: str) -> None:
+        nonlocal y
+        if y < BOTTOM + 0.08:  # keep a heading with its first lines
+            y = BOTTOM - 1
+        line(text, size=13, bold=True, gap=0.03)
 
     line(_TEXT["title"][lang], size=18, bold=True, gap=0.04)
     line(
@@ -196,7 +247,7 @@ def _summary_page(report: ParentReport, lang: Lang) -> Figure:
         + (f"  ·  {_TEXT['centre'][lang]} {report.centre}" if report.centre else ""),
         gap=0.04,
     )
-    line(_TEXT["growth"][lang], size=13, bold=True, gap=0.03)
+    heading(_TEXT["growth"][lang])
     for score in report.scores:
         name = TITLES[score.indicator][lang] if score.indicator in TITLES else score.indicator
         line(
@@ -208,13 +259,24 @@ def _summary_page(report: ParentReport, lang: Lang) -> Figure:
         if score.finding:
             line(score.finding, indent=0.04)
         y -= 0.008
+    for title, texts in (("notes", report.notes), ("referrals", report.referrals)):
+        if texts:
+            y -= 0.01
+            heading(_TEXT[title][lang])
+            for text in texts:
+                line(text, indent=0.02)
+                y -= 0.006
+    if report.next_checkup:
+        y -= 0.01
+        label, day = report.next_checkup
+        line(f"{_TEXT['next'][lang]}: {label} · {day.isoformat()}", size=12, bold=True)
     y -= 0.015
-    line(_TEXT["vaccines"][lang], size=13, bold=True, gap=0.03)
+    heading(_TEXT["vaccines"][lang])
     due = [v for v in report.vaccines if v.status != "given"]
     given = [v for v in report.vaccines if v.status == "given"]
     if not due:
         line(_TEXT["none_due"][lang], indent=0.02)
-    for v in due + given:
+    for v in due:
         when = v.date.isoformat() if v.date else ""
         line(
             f"{v.name} ({v.dose}) · {_STATUS[v.status][lang]} {when}",
@@ -222,13 +284,25 @@ def _summary_page(report: ParentReport, lang: Lang) -> Figure:
             size=9.5,
             gap=0.02,
         )
-    if report.next_checkup:
-        y -= 0.02
-        label, day = report.next_checkup
-        line(f"{_TEXT['next'][lang]}: {label} · {day.isoformat()}", size=12, bold=True)
-    lines.append(TextLine(0.08, 0.045, _TEXT["footer"][lang], 7.5, color="#666666"))
-    fig.add_artist(TextLines(lines, family))
-    return fig
+    if given:  # doses given: compact, several to a line
+        sep = "；" if lang is Lang.ZH else "; "
+        text = sep.join(
+            f"{v.name}({v.dose}) {v.date.isoformat() if v.date else ''}".strip() for v in given
+        )
+        line(f"{_TEXT['given'][lang]}: {text}", indent=0.02, size=9.5, gap=0.02, width=44)
+    figures = []
+    for number, lines in enumerate(pages, start=1):
+        fig = Figure(figsize=A4, dpi=100)
+        footer = _TEXT["footer"][lang] + (f"  ({number}/{len(pages)})" if len(pages) > 1 else "")
+        lines.append(TextLine(0.08, 0.045, footer, 7.5, color="#666666"))
+        fig.add_artist(TextLines(lines, family))
+        figures.append(fig)
+    return figures
+
+
+def _summary_page(report: ParentReport, lang: Lang) -> Figure:
+    """The first summary page (tests read its text)."""
+    return _summary_pages(report, lang)[0]
 
 
 def page_text(fig: Figure) -> list[str]:
@@ -252,11 +326,14 @@ def render_parent_report(report: ParentReport, lang: Lang = Lang.ZH) -> bytes:
 
     if lang is Lang.ZH and not cjk_font_available():
         lang = Lang.EN
-    summary = io.BytesIO()
-    _summary_page(report, lang).savefig(
-        summary, format="pdf", metadata={"CreationDate": None, "Producer": "HealthBridge"}
-    )
-    return chart_pages([summary.getvalue()], report.charts, lang, title=_TEXT["title"][lang])
+    pages = []
+    for fig in _summary_pages(report, lang):
+        summary = io.BytesIO()
+        fig.savefig(
+            summary, format="pdf", metadata={"CreationDate": None, "Producer": "HealthBridge"}
+        )
+        pages.append(summary.getvalue())
+    return chart_pages(pages, report.charts, lang, title=_TEXT["title"][lang])
 
 
 def render_batch(reports: Sequence[ParentReport], lang: Lang = Lang.ZH) -> list[bytes]:

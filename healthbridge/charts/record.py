@@ -110,8 +110,8 @@ def visit_rows(observations: Iterable[Mapping[str, Any]], birth_date: dt.date) -
         value = obs.get("valueQuantity", {}).get("value")
         if code is None or when is None or value is None:
             continue
-        if obs.get("status") not in USABLE_STATUS:
-            continue
+        if obs.get("status") not in USABLE_STATUS or obs.get("focus"):
+            continue  # unusable, or about someone else (a parent's height: clinical_view.py)
         enc = obs.get("encounter", {}).get("reference") or ""
         row = visits.setdefault(
             (enc, when if not enc else dt.date.min),

@@ -19,7 +19,9 @@ from healthbridge import terminology as t
 from healthbridge.charts.growth import ChartData, chart_data
 from healthbridge.charts.labels import Lang
 from healthbridge.charts.parent_report import LatestScore, ParentReport, VaccineLine
+from healthbridge.charts.problems import Problem, problems
 from healthbridge.charts.record import GrowthRecord, Latest, growth_record, latest, points
+from healthbridge.charts.referrals import ReferralLine, next_follow_up, referral_lines
 from healthbridge.clinical.checkups import CheckupRecord, checkup_plan
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vaccination import ChildFacts, DoseStatus, GivenDose, vaccination_plan
@@ -38,6 +40,8 @@ SUMMARY_INDICATORS: Final = (
 )
 #: Charts in the parent report (weight, length/height, head circumference; 0–5 years).
 REPORT_CHARTS: Final = (Indicator.WFA, Indicator.LHFA, Indicator.HCFA)
+#: ``next_checkup`` code when the next visit is a referral's planned follow-up.
+FOLLOW_UP: Final = "referral-follow-up"
 ENROLLMENT_URL: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
 
 
@@ -69,6 +73,10 @@ class ChildSummary:
     next_checkup: tuple[str, str, dt.date] | None  # (code, label zh, target date)
     next_checkup_en: str | None
     alerts: tuple[Alert, ...]
+    #: the child's referrals and the hospital's answers (charts/referrals.py)
+    referrals: tuple[ReferralLine, ...] = ()
+    #: the alerts merged into one message per problem for parents (charts/problems.py)
+    problems: tuple[Problem, ...] = ()
 
 
 def child_name(patient: Mapping[str, Any]) -> str:
@@ -182,7 +190,21 @@ def summarise(
         visit = next(v for v in rules.checkups.visits if v.code == cplan.next_visit)
         next_checkup = (visit.code, visit.name_zh, cplan.next_due_date)
         next_en = visit.name_en
+    referrals = referral_lines([*by_type.get("ServiceRequest", []), *by_type.get("Task", [])])
+    follow = next_follow_up(referrals, as_of)
+    if (
+        follow is not None
+        and follow.follow_up is not None
+        and (next_checkup is None or follow.follow_up < next_checkup[2])
+    ):  # the hospital's plan comes first: the next visit is the referral follow-up
+        next_checkup = (FOLLOW_UP, "转诊复诊（按医院的处理计划）", follow.follow_up)
+        next_en = "Referral follow-up (the hospital's plan)"
     centre, room = enrolment(patient)
+    alerts = _alerts(by_type.get("Flag", []), rules, lang)
+    merged = problems(
+        alerts, by_type.get("Task", []), lang,
+        next_checkup=next_checkup[2] if next_checkup else None,
+    )  # fmt: skip
     return ChildSummary(
         patient_id,
         child_name(patient),
@@ -195,7 +217,9 @@ def summarise(
         tuple(vaccines),
         next_checkup,
         next_en,
-        _alerts(by_type.get("Flag", []), rules, lang),
+        alerts,
+        referrals,
+        merged,
     )
 
 
@@ -221,23 +245,10 @@ def parent_report(
     summary: ChildSummary, lang: Lang, *, as_of: dt.date, centre: str | None = None
 ) -> ParentReport:
     """The parent report's content: scores with the alerts' plain words, vaccines, checkup."""
-    findings = (
-        "；".join(a.parent for a in summary.alerts)
-        if lang is Lang.ZH
-        else " ".join(a.parent for a in summary.alerts)
-    )
     scores = tuple(
         LatestScore(s.indicator, round(s.value, 2), s.unit, s.measured, s.percentile)
         for s in summary.scores
     )
-    if scores and findings:
-        first = scores[0]
-        scores = (
-            LatestScore(
-                first.indicator, first.value, first.unit, first.measured, first.percentile, findings
-            ),
-            *scores[1:],
-        )
     visible = tuple(v for v in summary.vaccines if v.status != "not-yet-due")
     upcoming = sorted(
         (v for v in summary.vaccines if v.status == "not-yet-due"),
@@ -257,4 +268,37 @@ def parent_report(
         next_checkup=next_checkup,
         charts=charts_for(summary, REPORT_CHARTS),
         centre=centre,
+        notes=tuple(problem_text(p, lang) for p in summary.problems),
+        referrals=tuple(referral_text(r, lang) for r in summary.referrals),
     )
+
+
+def problem_text(problem: Problem, lang: Lang) -> str:
+    """One problem as a line of the report: title (findings): explanation; who and when."""
+    if lang is Lang.ZH:
+        return (
+            f"{problem.title}（{'、'.join(problem.findings)}）：{problem.message}{problem.contact}"
+        )
+    return f"{problem.title} ({', '.join(problem.findings)}): {problem.message} {problem.contact}"
+
+
+_STAGE: Final = {
+    "sent": ("已转出，等待医院接收", "sent; waiting for the hospital"),
+    "accepted": ("医院已接收，正在处理", "accepted by the hospital"),
+    "rejected": ("医院未接收，保健医生会另行安排", "declined; the centre will arrange another"),
+    "answered": ("医院已答复", "answered by the hospital"),
+    "revoked": ("已撤销", "withdrawn"),
+}
+
+
+def referral_text(line: ReferralLine, lang: Lang) -> str:
+    """One referral as a line of the report: reason, stage, findings, plan, follow-up."""
+    zh = lang is Lang.ZH
+    parts = [line.reason, _STAGE[line.stage][0 if zh else 1]]
+    if line.findings:
+        parts.append(("检查结果：" if zh else "findings: ") + line.findings)
+    if line.plan:
+        parts.append(("处理计划：" if zh else "plan: ") + line.plan)
+    if line.follow_up:
+        parts.append(("复诊日期：" if zh else "follow-up: ") + line.follow_up.isoformat())
+    return ("；" if zh else "; ").join(parts)

@@ -34,6 +34,7 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "EpisodeOfCare",
     "Flag",
     "Immunization",
+    "ImmunizationRecommendation",
     "Location",
     "Observation",
     "OperationOutcome",

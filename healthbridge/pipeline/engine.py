@@ -34,6 +34,7 @@ from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import GoneError, Issue, NotFoundError
 from healthbridge.fhir import facts
 from healthbridge.pipeline import extract as x
+from healthbridge.pipeline import forecast
 from healthbridge.pipeline.alerts import Routing, apply_actions, current_rules, open_alerts
 from healthbridge.pipeline.scoring import (
     Scored,
@@ -279,6 +280,13 @@ class Pipeline:
         )
         findings = evaluate_child(inputs, self.ruleset, as_of)
         cid = info.child_id
+        forecast.publish(
+            txn,
+            forecast.recommendation(
+                cid, info.birth_date, info.sex, forecast.given_doses(record["Immunization"]),
+                self.ruleset, as_of,
+            ),
+        )  # fmt: skip
         flags = [
             f
             for f in record["Flag"]

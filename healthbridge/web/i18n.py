@@ -720,6 +720,92 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "inbox.empty": ("暂无消息。", "No messages."),
     "inbox.topic.fever": ("发热通知", "Fever notice"),
     "inbox.topic.high-alert": ("高优先级提醒", "High-priority alert"),
+    # --- d17b: the paediatrician's clinical view, visit warnings, referrals both ways ---
+    "clinical.title": ("临床视图（Z 评分）", "Clinical view (z-scores)"),
+    "clinical.target": ("遗传靶身高", "Mid-parental (target) height"),
+    "clinical.target_text": (
+        "靶身高 {target} cm（范围 {low}–{high} cm；父亲 {father} cm，母亲 {mother} cm；"
+        "Tanner 法 ±8.5 cm）",
+        "Target height {target} cm (range {low}–{high} cm; father {father} cm, mother "
+        "{mother} cm; Tanner's method ±8.5 cm)",
+    ),
+    "clinical.no_target": (
+        "未记录父母身高（可在记录体检时填写）。",
+        "The parents' heights are not recorded (enter them with a visit).",
+    ),
+    "clinical.table": ("全部测量记录", "All measurements"),
+    "clinical.date": ("日期", "Date"),
+    "clinical.gain": ("距上次增长", "Growth since previous"),
+    "clinical.gain_text": (
+        "{days} 天：体重 {weight} kg，身长/身高 {length} cm",
+        "{days} days: weight {weight} kg, length/height {length} cm",
+    ),
+    "clinical.per_month": (
+        "折合每 30 天 {weight} g、{length} cm",
+        "per 30 days {weight} g, {length} cm",
+    ),
+    "clinical.flagged": ("WHO 标记为不可信", "flagged by WHO"),
+    "clinical.note": (
+        "Z 评分依据 WHO 儿童生长标准（早产儿 24 月龄前用矫正月龄）；分级按本系统规则集的营养"
+        "评价界值（WS/T 423-2022）。",
+        "WHO Child Growth Standards z-scores (corrected age for preterm children before 24 "
+        "months); grades from the rule set's nutrition cut-offs (WS/T 423-2022).",
+    ),
+    "visit.parents": ("父母身高（用于靶身高，可选）", "Parents' heights (for the target height)"),
+    "visit.father_height": ("父亲身高 (cm)", "Father's height (cm)"),
+    "visit.mother_height": ("母亲身高 (cm)", "Mother's height (cm)"),
+    "visit.warn_title": (
+        "保存前请核对（尚未保存）：",
+        "Please check before saving (nothing was saved yet):",
+    ),
+    "visit.warn_confirm": ("我已核对，确认保存", "I have checked; save anyway"),
+    "visit.warn_duplicate_dose": (
+        "{vaccine} 第 {dose} 剂已有接种记录，可能重复录入。",
+        "{vaccine} dose {dose} is already recorded: possibly a duplicate.",
+    ),
+    "visit.warn_far": (
+        "{field} {value} 与上次（{date}）的 {previous} 相差很大，请复测或核对单位。",
+        "{field} {value} is far from the previous value {previous} ({date}): re-measure or "
+        "check the unit.",
+    ),
+    "referral.status_draft": ("草稿", "draft"),
+    "referral.status_active": ("待处理", "open"),
+    "referral.status_on-hold": ("暂停", "on hold"),
+    "referral.status_completed": ("已完成", "completed"),
+    "referral.status_revoked": ("已撤销", "revoked"),
+    "referral.status_entered-in-error": ("录入错误", "entered in error"),
+    "referral.status_unknown": ("未知", "unknown"),
+    "referral.title": ("转诊", "Referral"),
+    "referral.section": ("转诊与医院的处理计划", "Referrals and the hospital's plan"),
+    "referral.to": ("转至", "to"),
+    "referral.stage_sent": ("已转出，等待医院接收", "Sent; waiting for the hospital"),
+    "referral.stage_accepted": ("医院已接收，正在处理", "Accepted by the hospital"),
+    "referral.stage_rejected": (
+        "医院未接收，保健医生会另行安排",
+        "Declined by the hospital; the health manager will arrange another",
+    ),
+    "referral.stage_answered": ("医院已答复并结束转诊", "Answered and closed by the hospital"),
+    "referral.stage_revoked": ("转诊已撤销", "Referral withdrawn"),
+    "referral.findings": ("医院检查结果", "Hospital findings"),
+    "referral.plan": ("处理计划", "Plan"),
+    "referral.follow_up": ("复诊日期", "Follow-up date"),
+    "referral.accept": ("接收转诊", "Accept the referral"),
+    "referral.answer": ("答复并结束转诊", "Answer and close"),
+    "referral.answer_close": ("保存答复并结束转诊", "Save the answer and close"),
+    "referral.decline": ("不接收", "Decline"),
+    "referral.decline_reason": ("不接收的原因", "Reason for declining"),
+    "referral.answered_note": (
+        "已答复并结束转诊；托育机构和家长可以看到处理计划。",
+        "Answered and closed; the centre and the parents see the plan.",
+    ),
+    "referral.err_answer": (
+        "请填写检查结果和处理计划。",
+        "Enter the findings and the plan.",
+    ),
+    "referral.err_long": ("内容过长（最多 2000 字）。", "Too long (2,000 characters at most)."),
+    "referral.err_date": ("复诊日期无效或早于今天。", "The follow-up date is invalid or past."),
+    "referral.err_closed": ("此转诊已结束。", "This referral is closed."),
+    "referral.err_action": ("未知操作。", "Unknown action."),
 }
 
 

@@ -7,10 +7,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from growth_standards import Indicator
+from healthbridge.access.tokens import Role
 from healthbridge.api.chart_operations import CHART_INDICATORS, MEDIA_TYPES, chart_bytes
 from healthbridge.charts.labels import TITLES
+from healthbridge.charts.parent_report import percentile_sentence
 from healthbridge.web import cases, data
 from healthbridge.web.auth import UserDep
+from healthbridge.web.clinical import clinical_view, visit_type_names
 from healthbridge.web.common import guard_child, page, rules, today, transaction
 from healthbridge.web.pages_signin import HOME
 
@@ -36,6 +39,8 @@ def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
             data.read(txn, "Patient", patient_id) or {}, rules().cases, user.lang.value, today(),
         )  # fmt: skip
         orgs = {o["id"]: o for o in data.resources(txn, "Organization", [])}
+        staff = user.role is not Role.PARENT
+        observations = data.compartment(txn, patient_id, "Observation") if staff else []
     indicator = request.query_params.get("indicator", "wfa")
     if indicator not in CHART_INDICATORS:
         indicator = "wfa"
@@ -56,6 +61,9 @@ def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
         indicator=indicator,
         indicators=indicators,
         titles={i: TITLES[i][user.lang] for i in TITLES},
+        clinical=clinical_view(summary, observations) if staff else None,
+        visit_names=visit_type_names(user.lang),
+        pct=percentile_sentence,
         smart_apps=[
             (cid, c.name or cid)
             for cid, c in request.app.state.settings.smart_clients.items()

@@ -11,11 +11,14 @@ from starlette.responses import RedirectResponse, Response
 
 from fhir_profiles.loader import resource_by_url
 from healthbridge.access.tokens import Role
+from healthbridge.charts.referrals import referral_lines
 from healthbridge.charts.summary import child_name
 from healthbridge.errors import FhirError
 from healthbridge.store.bundle import process
-from healthbridge.web import actions, data, rights
+from healthbridge.store.repository import Transaction
+from healthbridge.web import actions, data, referrals, rights
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
+from healthbridge.web.clinical import default_visit_type, visit_type_names, visit_warnings
 from healthbridge.web.common import guard_child, page, rules, today, transaction
 from healthbridge.web.visit import (
     QUESTIONNAIRE,
@@ -54,9 +57,11 @@ def doctor_home(request: Request, user: UserDep) -> Response:
         referrals = data.referrals_to(txn, org)
         corrections = rights.open_corrections(txn, org)
         names = {str(c["id"]): child_name(c) for c in children}
+        orgs = _org_names(txn)
     return page(
         request, user, "doctor.html", children=children, referrals=referrals, names=names,
         corrections=corrections,
+        orgs=orgs,
         child_name=child_name, q=request.query_params.get("q", ""),
     )  # fmt: skip
 
@@ -64,6 +69,7 @@ def doctor_home(request: Request, user: UserDep) -> Response:
 def _form_page(
     request: Request, user: WebUser, patient: dict[str, object], values: dict[str, object],
     problems: tuple[FormProblem, ...] = (), status: int = 200,
+    warnings: tuple[FormProblem, ...] = (), orgs: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
     table = rules().vaccination
     zh = user.lang.value == "zh"
@@ -72,15 +78,35 @@ def _form_page(
     # for DTaP and IPV
     products = table.products.products if table.products is not None else ()
     vaccines += [(p.code, p.name_zh if zh else p.name_en) for p in products]
-    messages = [
-        user.t(p.key, **{k: user.t(v) if k == "field" else v for k, v in p.values.items()})
-        for p in problems
-    ]
+    names = dict(vaccines)
+
+    def say(p: FormProblem) -> str:
+        values = {
+            k: user.t(v) if k == "field" else names.get(v, v) if k == "vaccine" else v
+            for k, v in p.values.items()
+        }
+        return user.t(p.key, **values)
+
+    if not values.get("visit_type"):
+        birth = dt.date.fromisoformat(str(patient["birthDate"]))
+        try:
+            on = dt.date.fromisoformat(str(values.get("visit_date") or ""))
+        except ValueError:
+            on = today()
+        values = {**values, "visit_type": default_visit_type(birth, on)}
     return page(
         request, user, "visit.html", status=status, patient=patient, name=child_name(patient),
-        values=values, errors=messages, vaccines=vaccines, visit_types=VISIT_TYPES,
-        screening=_questionnaire(), screening_points=SCREENING_POINTS, refer_to=REFER_TO,
+        values=values, errors=[say(p) for p in problems], warnings=[say(w) for w in warnings],
+        vaccines=vaccines, visit_types=VISIT_TYPES, visit_names=visit_type_names(user.lang),
+        screening=_questionnaire(), screening_points=SCREENING_POINTS,
+        refer_to=[(o, (orgs or {}).get(o, o)) for o in REFER_TO],
     )  # fmt: skip
+
+
+def _org_names(txn: Transaction) -> dict[str, str]:
+    """Organisation id → name (pages show names, never ids such as ``org-mch``)."""
+    found = data.resources(txn, "Organization", [])
+    return {str(o["id"]): str(o.get("name") or o["id"]) for o in found}
 
 
 @router.get("/doctor/visit/{patient_id}")
@@ -88,7 +114,8 @@ def visit_form(request: Request, user: UserDep, patient_id: str) -> Response:
     _hospital(user)
     with transaction(request, user) as txn:
         patient = guard_child(txn, patient_id)
-    return _form_page(request, user, patient, {"visit_date": today().isoformat()})
+        orgs = _org_names(txn)
+    return _form_page(request, user, patient, {"visit_date": today().isoformat()}, orgs=orgs)
 
 
 @router.post("/doctor/visit/{patient_id}")
@@ -101,6 +128,9 @@ async def visit_save(request: Request, user: UserDep, patient_id: str) -> Respon
     with transaction(request, user) as txn:
         patient = guard_child(txn, patient_id)
         practitioner = actions.practitioner_ref(txn, user.principal.fhir_user)
+        orgs = _org_names(txn)
+        record = data.compartment(txn, patient_id, "Immunization")
+        record += data.compartment(txn, patient_id, "Observation")
     if practitioner is None:
         raise PageForbiddenError("no practitioner")
     try:
@@ -114,7 +144,13 @@ async def visit_save(request: Request, user: UserDep, patient_id: str) -> Respon
             vaccine_codes=_vaccine_codes(),
         )
     except VisitFormError as exc:
-        return _form_page(request, user, patient, values, exc.problems, status=400)
+        return _form_page(request, user, patient, values, exc.problems, status=400, orgs=orgs)
+    if not visit.confirmed:
+        warnings = visit_warnings(visit, patient, record)
+        if warnings:  # nothing is saved until the doctor confirms (the form keeps the values)
+            found = tuple(FormProblem(w.key, w.values) for w in warnings)
+            return _form_page(request, user, patient, values, status=409, warnings=found,
+                              orgs=orgs)  # fmt: skip
     bundle = visit_bundle(visit, {k: [i for i, _ in v] for k, v in _questionnaire().items()})
     settings = request.app.state.settings
     try:
@@ -125,7 +161,7 @@ async def visit_save(request: Request, user: UserDep, patient_id: str) -> Respon
     except FhirError as exc:
         log.warning("visit for Patient/%s not saved: %s %s", patient_id, exc.status, exc.issues)
         problem = FormProblem("visit.err_server", {"detail": str(exc)})
-        return _form_page(request, user, patient, values, (problem,), status=422)
+        return _form_page(request, user, patient, values, (problem,), status=422, orgs=orgs)
     return RedirectResponse(f"/app/child/{patient_id}?saved=1", status_code=303)
 
 
@@ -134,3 +170,63 @@ def _vaccine_codes() -> frozenset[str]:
     table = rules().vaccination
     products = table.products.products if table.products is not None else ()
     return frozenset(v.code for v in table.vaccines) | {p.code for p in products}
+
+
+def _referral_page(
+    request: Request, user: WebUser, request_id: str, org: str, *, error: str | None = None,
+    values: dict[str, str] | None = None, status: int = 200,
+) -> Response:  # fmt: skip
+    with transaction(request, user) as txn:
+        sr = data.read(txn, "ServiceRequest", request_id)
+        if sr is None or f"Organization/{org}" not in [
+            p.get("reference") for p in sr.get("performer", [])
+        ]:
+            return page(request, user, "error.html", status=404, message="error.not_found")
+        pid = str(sr.get("subject", {}).get("reference", "")).split("/")[-1]
+        patient = data.read(txn, "Patient", pid)
+        task = referrals.hospital_task(txn, request_id)
+        orgs = _org_names(txn)
+    line = referral_lines([sr, *([task] if task else [])])[0]
+    return page(
+        request, user, "referral.html", status=status, r=line, sr=sr, patient_id=pid,
+        name=child_name(patient) if patient else pid, orgs=orgs, error=error,
+        values=values or {}, today=today().isoformat(),
+    )  # fmt: skip
+
+
+@router.get("/doctor/referral/{request_id}")
+def referral_view(request: Request, user: UserDep, request_id: str) -> Response:
+    """One referral received: the reason, the child, and accept / decline / answer."""
+    return _referral_page(request, user, request_id, _hospital(user))
+
+
+@router.post("/doctor/referral/{request_id}")
+async def referral_post(request: Request, user: UserDep, request_id: str) -> Response:
+    """Accept, decline, or answer and close a referral (charts/referrals.py)."""
+    org = _hospital(user)
+    form = await request.form()
+    values = {k: str(form.get(k) or "") for k in ("action", "findings", "plan", "follow_up")}
+    values["reason"] = str(form.get("reason") or "")
+    now = referrals.now_cst()
+    try:
+        with transaction(request, user, write=True) as txn:
+            practitioner = actions.practitioner_ref(txn, user.principal.fhir_user)
+            if practitioner is None:
+                raise PageForbiddenError("no practitioner")
+            match values["action"]:
+                case "accept":
+                    referrals.accept(txn, request_id, org, practitioner, now)
+                case "decline":
+                    referrals.decline(txn, request_id, org, practitioner, now, values["reason"])
+                case "answer":
+                    reply = referrals.parse_answer(values, today())
+                    referrals.answer(txn, request_id, org, practitioner, now, reply)
+                case _:
+                    raise referrals.ReferralError("referral.err_action")
+    except referrals.ReferralError as exc:
+        return _referral_page(
+            request, user, request_id, org, error=user.t(exc.key), values=values, status=400
+        )
+    if values["action"] == "answer":  # closed: the referral no longer opens the record
+        return RedirectResponse("/app/doctor?answered=1", status_code=303)
+    return RedirectResponse(f"/app/doctor/referral/{request_id}", status_code=303)

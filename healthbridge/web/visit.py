@@ -44,7 +44,15 @@ TB_TEST_RESULTS: Final = {
     "negative": (t.SNOMED_NEGATIVE, "Negative", t.V3_NEGATIVE),
     "positive": (t.SNOMED_POSITIVE, "Positive", t.V3_POSITIVE),
 }
+#: Parents' heights (cm) for the target height (charts/clinical_view.py); typing limits only.
+PARENT_LIMITS: Final[dict[str, tuple[float, float]]] = {
+    "father_height_cm": (120.0, 230.0),
+    "mother_height_cm": (110.0, 220.0),
+}
+PARENT_MEASUREMENT: Final = f"{t.CANONICAL_BASE}/CodeSystem/parent-measurement"
 _FIELD_KEYS: Final = {
+    "father_height_cm": "visit.father_height",
+    "mother_height_cm": "visit.mother_height",
     "weight_kg": "visit.weight",
     "length_cm": "visit.length",
     "headc_cm": "visit.headc",
@@ -99,6 +107,9 @@ class VisitInput:
     findings: str = ""
     referral_reason: str | None = None
     referral_to: str | None = None
+    father_height_cm: float | None = None
+    mother_height_cm: float | None = None
+    confirmed: bool = False  # the doctor confirmed the warnings (web/clinical.py)
 
 
 def _one(form: Mapping[str, Any], name: str) -> str:
@@ -160,6 +171,19 @@ def parse_visit_form(
         tb_test = None
     if all(v is None for v in numbers.values()) and tb_test is None:
         problems.append(FormProblem("visit.err_empty"))
+    for name, (low, high) in PARENT_LIMITS.items():
+        raw = _one(form, name).replace(",", ".")
+        numbers[name] = None
+        if not raw:
+            continue
+        try:
+            numbers[name] = float(raw)
+        except ValueError:
+            problems.append(FormProblem("visit.err_number", {"field": _FIELD_KEYS[name]}))
+            continue
+        if not low <= float(raw) <= high:
+            limits = {"value": raw, "low": f"{low:g}", "high": f"{high:g}"}
+            problems.append(FormProblem("visit.err_range", {"field": _FIELD_KEYS[name], **limits}))
     vaccines = []
     codes = form.get("vaccine", [])
     codes = [codes] if isinstance(codes, str) else list(codes)
@@ -210,6 +234,9 @@ def parse_visit_form(
         findings=_one(form, "findings"),
         referral_reason=reason if referral_to else None,
         referral_to=referral_to if reason else None,
+        father_height_cm=numbers["father_height_cm"],
+        mother_height_cm=numbers["mother_height_cm"],
+        confirmed=_one(form, "confirm") == "yes",
     )
 
 
@@ -320,6 +347,22 @@ def visit_bundle(
     if visit.findings:
         observation(None, "29545-1", "Physical findings", category="exam",
                     valueString=visit.findings)  # fmt: skip
+    for code, height in (
+        ("father-height", visit.father_height_cm),
+        ("mother-height", visit.mother_height_cm),
+    ):
+        if height is not None:
+            entries.append((f"urn:uuid:{new_id()}", {
+                "resourceType": "Observation",
+                "status": "final",
+                "category": [{"coding": [_coding(t.OBSERVATION_CATEGORY, "exam")]}],
+                "code": {"coding": [_coding(PARENT_MEASUREMENT, code)], "text": code},
+                "subject": patient,
+                "encounter": {"reference": enc_url},
+                "effectiveDateTime": when,
+                "performer": performer,
+                "valueQuantity": _quantity(height, "cm"),
+            }))  # fmt: skip
     edition = "2026"
     for dose in visit.vaccines:
         imm: Resource = {

@@ -60,6 +60,53 @@ def test_percentile_sentence() -> None:
     assert percentile_sentence(tiny, Lang.EN).startswith("0.4th")
 
 
+def test_percentile_sentences_read_correctly() -> None:
+    def say(indicator: Indicator, p: float, lang: Lang) -> str:
+        return percentile_sentence(LatestScore(indicator, 7.0, "kg", BIRTH, p), lang)
+
+    assert say(Indicator.WFA, 0.1, Lang.EN).startswith("0.1st percentile")
+    assert "fewer than 1 has a lower value" in say(Indicator.WFA, 0.1, Lang.EN)
+    assert say(Indicator.WFA, 1.2, Lang.EN).startswith("1st percentile")
+    assert "about 1 has" in say(Indicator.WFA, 1.2, Lang.EN)
+    assert say(Indicator.WFA, 2.0, Lang.EN).startswith("2nd")
+    assert say(Indicator.WFA, 23.0, Lang.EN).startswith("23rd")
+    assert say(Indicator.WFA, 12.0, Lang.EN).startswith("12th")
+    assert say(Indicator.WFA, 99.9, Lang.EN).startswith("99.9th")
+    assert "more than 99 have" in say(Indicator.WFA, 99.9, Lang.EN)
+    zh = say(Indicator.WFA, 0.1, Lang.ZH)
+    assert "不到 1 个" in zh
+    assert "约有 0 个" not in zh
+    assert "超过 99 个" in say(Indicator.WFA, 99.8, Lang.ZH)
+    for indicator, word in ((Indicator.WFL, "length"), (Indicator.WFH, "height")):
+        en = say(indicator, 30.0, Lang.EN)
+        assert f"children of the same {word} and sex" in en
+        assert "same age" not in en
+        assert "同年龄" not in say(indicator, 30.0, Lang.ZH)
+    assert "身长相同" in say(Indicator.WFL, 30.0, Lang.ZH)
+
+
+def test_long_summary_flows_onto_pages_and_never_reaches_the_footer() -> None:
+    from dataclasses import replace
+
+    from healthbridge.charts.parent_report import BOTTOM, TextLines, _summary_pages
+
+    many = tuple(
+        VaccineLine(f"疫苗{i}", 1, BIRTH, "given" if i % 3 else "overdue") for i in range(60)
+    )
+    notes = tuple(f"问题 {i}：" + "需要关注的说明文字。" * 8 for i in range(6))
+    report = replace(_report(), vaccines=many, notes=notes, referrals=("营养评估；医院已答复",))
+    pages = _summary_pages(report, Lang.ZH)
+    assert len(pages) > 1
+    for fig in pages:
+        lines = [ln for a in fig.artists if isinstance(a, TextLines) for ln in a.lines]
+        footer = [ln for ln in lines if ln.y < BOTTOM]
+        assert len(footer) == 1  # only the footer sits below the text area
+        assert all(ln.y >= BOTTOM for ln in lines if ln is not footer[0])
+    text = "\n".join(page_text(pages[0]))
+    assert "需要关注的情况" in text
+    assert "转诊与医院的处理计划" in text
+
+
 def test_implausible_value_is_explained_not_ranked() -> None:
     score = LatestScore(Indicator.WFA, 30.0, "kg", BIRTH, None)
     assert "re-measured" in percentile_sentence(score, Lang.EN)

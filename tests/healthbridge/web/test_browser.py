@@ -180,6 +180,11 @@ def test_journey(server: tuple[str, World, Repository], browser: Any, shots: Pat
     desk.fill('input[name="weight_kg"]', "6.3")
     desk.fill('textarea[name="findings"]', "体重明显偏低，建议营养评估")
     desk.click('[data-testid="save-visit"]')
+    desk.wait_for_load_state()
+    if desk.locator('[data-testid="confirm-warnings"]').count():  # far from the last weight
+        snap(desk, shots, "03b-visit-warnings")
+        desk.check('[data-testid="confirm-warnings"]')
+        desk.click('[data-testid="save-visit"]')
     desk.wait_for_url(re.compile(r"/app/child/.+saved=1"))
     snap(desk, shots, "04-doctor-child-record")
     assert chart_points(desk, base, world.child_id) == before + 1
@@ -504,3 +509,47 @@ def test_centre_day_seen_live_by_the_parent(
     snap(parent, shots, "day-4-parent-leave-english-phone")
     staff.close()
     parent.close()
+
+
+def test_clinical_view_and_referral_answer(
+    server: tuple[str, World, Repository], browser: Any, shots: Path
+) -> None:
+    """The paediatrician reads z-scores and answers a referral; the parent sees the plan."""
+    base, world, repo = server
+    with repo.transaction(SYSTEM_CONTEXT) as txn:
+        txn.update("ServiceRequest", "ref-journey", {
+            "resourceType": "ServiceRequest", "id": "ref-journey", "status": "active",
+            "intent": "order", "code": {"text": "贫血复查"},
+            "subject": {"reference": f"Patient/{world.child_id}"},
+            "authoredOn": time.strftime("%Y-%m-%dT09:00:00+08:00"),
+            "performer": [{"reference": f"Organization/{world.hospital_id}"}],
+        })  # fmt: skip
+    desk = browser.new_page(viewport=DESKTOP, locale="zh-CN")
+    login(desk, base, world.doctor)
+    desk.goto(f"{base}/app/child/{world.child_id}")
+    clinical = desk.locator('[data-testid="clinical"]')
+    assert re.search(r"WAZ −?\d+\.\d\d · ", clinical.inner_text())
+    clinical.scroll_into_view_if_needed()
+    snap(desk, shots, "15-doctor-clinical-view")
+    desk.goto(f"{base}/app/doctor")
+    desk.click('[data-testid="open-referral-ref-journey"]')
+    desk.click('[data-testid="referral-accept"]')
+    desk.wait_for_load_state()
+    assert "医院已接收" in desk.locator('[data-testid="referral-stage"]').inner_text()
+    desk.fill('textarea[name="findings"]', "Hb 98 g/L，轻度贫血")
+    desk.fill('textarea[name="plan"]', "口服铁剂 4 周，4 周后复查血红蛋白")
+    follow = time.strftime("%Y-%m-%d", time.localtime(time.time() + 7 * 86400))
+    desk.fill('input[name="follow_up"]', follow)
+    snap(desk, shots, "16-doctor-referral-answer")
+    desk.click('[data-testid="referral-answer"]')
+    desk.wait_for_url(re.compile(r"/app/doctor\?answered=1"))
+    desk.close()
+    phone = browser.new_page(viewport=PHONE, locale="zh-CN", device_scale_factor=1)
+    login(phone, base, world.parent)
+    phone.goto(f"{base}/app/child/{world.child_id}")
+    plan = phone.locator('[data-testid="referral-answered"]')
+    assert "口服铁剂 4 周" in plan.inner_text()
+    assert follow in plan.inner_text()  # the follow-up date of the plan
+    plan.scroll_into_view_if_needed()
+    snap(phone, shots, "17-parent-plan-phone")
+    phone.close()

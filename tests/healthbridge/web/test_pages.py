@@ -313,6 +313,7 @@ def test_doctor_visit_saves_one_transaction(site: tuple[TestClient, World]) -> N
             "screened": "yes", "warning_item": ["12m-1"], "vaccine": ["MMR", ""],
             "dose": ["1", "1"], "lot": ["L1", ""], "findings": "体重偏低",
             "referral_to": world.hospital_id, "referral_reason": "营养评估",
+            "confirm": "yes",  # the warnings (web/clinical.py) are tested in test_clinical.py
         },
         follow_redirects=False,
     )  # fmt: skip

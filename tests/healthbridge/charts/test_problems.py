@@ -1,0 +1,46 @@
+"""One message per problem for parents, with who will contact them and by when."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from healthbridge.charts.labels import Lang
+from healthbridge.charts.problems import problems
+from healthbridge.charts.summary import Alert
+
+
+def alert(fid: str, kind: str, severity: str, display: str) -> Alert:
+    return Alert(fid, kind, "2026-11-20", severity, display, f"text of {kind}")
+
+
+def review(fid: str, due: str, status: str = "requested") -> dict[str, Any]:
+    return {
+        "resourceType": "Task", "status": status, "focus": {"reference": f"Flag/{fid}"},
+        "restriction": {"period": {"end": due}},
+    }  # fmt: skip
+
+
+def test_overlapping_growth_alerts_are_one_problem_with_who_and_when() -> None:
+    alerts = [
+        alert("f1", "underweight", "moderate", "低体重"),
+        alert("f2", "wasting", "high", "消瘦"),
+        alert("f3", "flat-growth", "low", "体重增长不良"),
+        alert("f4", "vaccine-overdue", "moderate", "疫苗逾期未种"),
+    ]
+    tasks = [review("f1", "2026-11-27"), review("f2", "2026-11-23"), review("f4", "2026-12-01")]
+    merged = problems(alerts, tasks, Lang.ZH, centre="小太阳托育园")
+    assert [p.key for p in merged] == ["nutrition", "vaccine"]  # the most severe first
+    growth = merged[0]
+    assert growth.findings == ("消瘦", "低体重", "体重增长不良")
+    assert growth.message == "text of wasting"
+    assert growth.contact == "小太阳托育园的保健医生会在 2026-11-23 前联系您。"
+    en = problems(alerts, tasks, Lang.EN)[0]
+    assert en.contact == "The centre's health manager will contact you by 2026-11-23."
+
+
+def test_without_an_open_review_the_next_checkup_is_named() -> None:
+    alerts = [alert("f1", "anaemia", "moderate", "贫血")]
+    done = [review("f1", "2026-11-23", status="completed")]
+    only = problems(alerts, done, Lang.ZH, next_checkup=dt.date(2027, 1, 5))[0]
+    assert "下次体检（2027-01-05）" in only.contact
