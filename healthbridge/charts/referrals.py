@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from healthbridge import terminology as t
+from healthbridge.fhir import facts
 
 OUTPUT_SYSTEM: Final = f"{t.CANONICAL_BASE}/CodeSystem/referral-output"
 
@@ -57,15 +58,6 @@ class ReferralLine:
         if self.task_status == "rejected":
             return "rejected"
         return "sent"
-
-
-def _day(value: Any) -> dt.date | None:
-    if isinstance(value, str) and len(value) >= 10:
-        try:
-            return dt.date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
 
 
 def outputs(task: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,11 +102,11 @@ def referral_lines(resources: Iterable[Mapping[str, Any]]) -> tuple[ReferralLine
             ReferralLine(
                 rid, str(reason or ""),
                 target_id,
-                _day(sr.get("authoredOn")), str(sr.get("status")),
+                facts.date_of(sr.get("authoredOn")), str(sr.get("status")),
                 str(task["status"]) if task.get("status") else None,
                 str(answer.get("findings") or ""), str(answer.get("plan") or ""),
-                _day(answer.get("follow-up")),
-                _day(task.get("executionPeriod", {}).get("end")) if task else None,
+                facts.date_of(answer.get("follow-up")),
+                facts.date_of(task.get("executionPeriod", {}).get("end")) if task else None,
             )
         )  # fmt: skip
     return tuple(

@@ -63,6 +63,7 @@ Observations.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -217,6 +218,18 @@ class EnrolmentFact:
 
 def _day(value: Any) -> str | None:
     return value[:10] if isinstance(value, str) and len(value) >= 10 else None
+
+
+def date_of(value: Any) -> dt.date | None:
+    """The calendar date of a FHIR ``date`` / ``dateTime`` / ``instant`` (its first ten
+    characters, the local date as written); None for a partial date or anything else."""
+    text = _day(value)
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _parts(extension: Mapping[str, Any]) -> dict[Any, dict[str, Any]]:

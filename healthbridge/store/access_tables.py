@@ -19,7 +19,6 @@ reach of a caller is one indexed query and a search can be filtered in SQL:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterable
 from functools import cache
@@ -85,15 +84,6 @@ def _period(value: Any) -> tuple[str | None, str | None]:
     )
 
 
-def _day(value: Any) -> dt.date | None:
-    if isinstance(value, str) and len(value) >= 10:
-        try:
-            return dt.date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
-
-
 def referral_period(resource: dict[str, Any]) -> dict[str, str]:
     """The window (FHIR Period dates) in which a ServiceRequest opens the child's record:
     ``occurrencePeriod`` / ``occurrenceDateTime``, else ``authoredOn`` (else the day it was
@@ -101,10 +91,10 @@ def referral_period(resource: dict[str, Any]) -> dict[str, str]:
     occurrence = resource.get("occurrencePeriod")
     start = end = None
     if isinstance(occurrence, dict):
-        start, end = _day(occurrence.get("start")), _day(occurrence.get("end"))
+        start, end = facts.date_of(occurrence.get("start")), facts.date_of(occurrence.get("end"))
     elif resource.get("occurrenceDateTime") is not None:
-        start = end = _day(resource.get("occurrenceDateTime"))
-    authored = _day(resource.get("authoredOn")) or _day(
+        start = end = facts.date_of(resource.get("occurrenceDateTime"))
+    authored = facts.date_of(resource.get("authoredOn")) or facts.date_of(
         (resource.get("meta") or {}).get("lastUpdated")
     )
     window = referral_window(start, end, authored)
