@@ -65,8 +65,15 @@ def _temperature(txn: Transaction, patient_id: str, flag: dict[str, Any]) -> dic
     best: dict[str, Any] | None = None
     code = f"{t.LOINC}|{t.LOINC_BODY_TEMPERATURE}"
     for day in sorted(days):
+        # the check's local date (its own offset, +08:00) is what counts; a date search
+        # compares instants, so search the days around it and keep the local day
+        on = dt.date.fromisoformat(day)
+        window = [
+            ("date", f"ge{(on - dt.timedelta(days=1)).isoformat()}"),
+            ("date", f"le{(on + dt.timedelta(days=1)).isoformat()}"),
+        ]
         found = txn.search_params(
-            "Observation", [("subject", f"Patient/{patient_id}"), ("code", code), ("date", day)]
+            "Observation", [("subject", f"Patient/{patient_id}"), ("code", code), *window]
         ).matches
         for match in found:
             obs = match.resource

@@ -32,14 +32,31 @@ def messages(client: TestClient, **params: str) -> list[dict[str, Any]]:
     return [s.resource for s in found if s.resource]
 
 
-def fever_check(client: TestClient, world: World, temp: str) -> None:
+def fever_check(client: TestClient, world: World, temp: str, session: str = "morning") -> None:
     from healthbridge.charts.summary import enrolment
 
     with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
         room = enrolment(txn.read("Patient", world.child_id).resource)[1]
     login(client, world, "manager")
-    form = {"room": room, "day": today().isoformat(), f"temp-{world.child_id}": temp}
+    form = {"room": room, "day": today().isoformat(), "session": session}
+    form[f"temp-{world.child_id}"] = temp
     assert client.post("/app/centre/daily", data=form, follow_redirects=False).status_code == 303
+
+
+def check_time(client: TestClient, world: World, value: float) -> str:
+    """HH:MM (the check's own offset) of the child's temperature Observation of ``value``."""
+    code = "http://loinc.org|8310-5"
+    with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
+        found = txn.search_params(
+            "Observation", [("subject", f"Patient/{world.child_id}"), ("code", code)]
+        ).matches
+    times = [
+        str(m.resource["effectiveDateTime"])[11:16]
+        for m in found
+        if m.resource and m.resource.get("valueQuantity", {}).get("value") == value
+    ]
+    assert len(times) == 1, times
+    return times[0]
 
 
 def test_fever_tells_the_guardian_temperature_time_and_what_to_do(
@@ -54,19 +71,20 @@ def test_fever_tells_the_guardian_temperature_time_and_what_to_do(
     assert {"reference": world.parent} in msg["recipient"]  # every guardian of the child
     assert msg["priority"] == "urgent"  # 39.4 °C is a high fever
     zh, en = text_for(msg, "zh"), text_for(msg, "en")
+    at = check_time(client, world, 39.4)  # the time the check was recorded (local)
     assert "39.4 °C" in zh
-    assert "08:00" in zh
+    assert at in zh
     assert "就医" in zh
     assert "39.4 °C" in en
-    assert "08:00" in en
+    assert at in en
     assert "see a doctor" in en
     r4.validate_model(msg)  # written trusted: the builder must make valid R4
     # the high-severity alert also reaches the centre
     centre = messages(client, recipient=f"Organization/{world.centre_id}")
     assert [topic_of(m) for m in centre] == [TOPIC_HIGH_ALERT]
     r4.validate_model(centre[0])
-    # the same alert again (a second check the same day) sends nothing new
-    fever_check(client, world, "39.0")
+    # the same alert again (the afternoon check the same day) sends nothing new
+    fever_check(client, world, "39.0", session="afternoon")
     assert len([m for m in messages(client, subject=f"Patient/{world.child_id}")
                 if topic_of(m) == TOPIC_FEVER]) == 1  # fmt: skip
 

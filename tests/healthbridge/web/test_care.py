@@ -149,7 +149,9 @@ def test_parent_sees_the_day_and_the_feed(site: tuple[TestClient, World]) -> Non
     assert [e["at"] for e in feed["events"]] == sorted(e["at"] for e in feed["events"])
     temp = next(e for e in feed["events"] if e["kind"] == "temperature")
     assert temp["alert"] is True
-    assert temp["at"] == "08:00"
+    from tests.healthbridge.notify.test_messages import check_time
+
+    assert temp["at"] == check_time(client, world, 38.4)  # when the check was recorded
     assert temp["detail"] == "38.4 °C · fever"
     # another family's child: not found, no data
     assert client.get(f"/app/parent/today/{world.other_child_id}").status_code == 404
