@@ -186,7 +186,9 @@ class Deliverer:
     def run_once(self) -> int:
         """Deliver the Communications updated since the cursor; the number of posts made."""
         stamp = self.cursor.astimezone(dt.UTC).isoformat(timespec="microseconds")
-        with self.repository.transaction(SYSTEM_CONTEXT) as txn:
+        # a read: it must not take the writer lock (on SQLite a write transaction is
+        # BEGIN IMMEDIATE, which queued behind bulk writes and failed as "database is locked")
+        with self.repository.transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
             subs = [s.resource for s in txn.search_params("Subscription", [("status", "active")])
                     .matches if s.resource]  # fmt: skip
             found = txn.search_params(
