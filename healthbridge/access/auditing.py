@@ -117,15 +117,16 @@ def patients_of(conn: Connection, references: Iterable[str]) -> list[str]:
             by_type.setdefault(rtype, []).append(rid)
     for rtype, ids in by_type.items():
         for start in range(0, len(ids), _CHUNK):
+            # no DISTINCT: with it SQLite walks ix_compartment_patient over every row of the
+            # type (80 ms a search at 500,000 Observations) instead of seeking
+            # ix_compartment_owner by id; the few duplicates are folded here
             rows = conn.execute(
-                select(COMPARTMENT.c.patient_id)
-                .where(
+                select(COMPARTMENT.c.patient_id).where(
                     COMPARTMENT.c.res_type == rtype,
                     COMPARTMENT.c.res_id.in_(ids[start : start + _CHUNK]),
                 )
-                .distinct()
             ).all()
-            out.update((f"Patient/{r.patient_id}", None) for r in sorted(rows))
+            out.update((f"Patient/{p}", None) for p in sorted({r.patient_id for r in rows}))
     return list(out)
 
 
