@@ -22,7 +22,8 @@ def test_children_of_audited_records_are_found_by_id(repository: Any) -> None:
         pytest.skip("SQLite query plans")
     seen: list[tuple[str, Any]] = []
 
-    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+    def capture(*args: Any) -> None:
+        statement, params = args[2], args[3]  # (conn, cursor, statement, parameters, …)
         if "FROM compartment" in statement:
             seen.append((statement, params))
 
