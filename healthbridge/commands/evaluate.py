@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _read_workers(args: argparse.Namespace) -> int:
     """The read splits into two parts (growth Observations, the rest): a second core halves
     the wall time of the read, which is most of an unchanged district's evaluation
-    (bench/results/evaluate.md, wave 5)."""
+    (bench/results/evaluate_district.md, wave 5)."""
     if args.read_workers is not None:
         return int(args.read_workers)
     cores = os.cpu_count() or 1
