@@ -70,7 +70,7 @@ def create_app(
         engine = make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
         if migrate:
             upgrade(engine)
-        runtime = store_runtime.start(engine, role="server")
+        runtime = app.state.store_runtime = store_runtime.start(engine, role="server")
         if freeze_gc:
             from healthbridge.fhir.r4 import warm_up
 

@@ -344,18 +344,3 @@ def test_write_behind_errors_roll_the_transaction_back(
         assert calls["n"] >= 2
         assert client.get("/fhir/Observation?_summary=count").json()["total"] == before
         assert client.get("/fhir/Encounter?_summary=count").json()["total"] == 0
-
-
-def test_the_collector_pause_nests_and_restores() -> None:
-    import gc
-
-    assert gc.isenabled()
-    with repository.collector_paused():
-        assert not gc.isenabled()
-        with repository.collector_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    with pytest.raises(ValueError, match="inside"), repository.collector_paused():
-        raise ValueError("raised inside")
-    assert gc.isenabled()
