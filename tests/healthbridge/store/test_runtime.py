@@ -70,3 +70,25 @@ def test_the_lifespan_starts_the_runtime_and_leaves_no_thread(app_factory: AppFa
             assert "healthbridge-sqlite-checkpointer" in names
     assert gc_policy.role() is None
     assert _settle(before) == set()
+
+
+def test_a_cli_command_runs_the_runtime_for_its_block(tmp_path: Path) -> None:
+    """``running`` (the CLI commands): a batch process with the checkpointer for the block;
+    ``sqlite_thread=False`` (commands that fork) declares the role and starts no thread."""
+    from healthbridge.store import db
+    from healthbridge.store.runtime import running
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    db.upgrade(engine)
+    before = set(threading.enumerate())
+    with running(engine) as started:
+        assert gc_policy.role() == "batch"
+        assert started.sqlite is not None
+        assert started.sqlite.running
+    assert gc_policy.role() is None
+    assert _settle(before) == set()
+    with running(engine, sqlite_thread=False) as started:
+        assert gc_policy.role() == "batch"
+        assert started.sqlite is None
+        assert set(threading.enumerate()) == before
+    engine.dispose()
