@@ -19,6 +19,7 @@ from healthbridge.api.operations import OperationRegistry, default_registry
 from healthbridge.api.routes import router, started_instant
 from healthbridge.api.validation import profile_write_validator
 from healthbridge.config import Settings
+from healthbridge.store import runtime as store_runtime
 from healthbridge.store.db import make_engine, upgrade
 from healthbridge.store.hooks import StoreHooks
 from healthbridge.store.repository import Repository
@@ -42,15 +43,19 @@ def create_app(
     jwks_fetcher: JwksFetcher | None = None,
     freeze_gc: bool = False,
 ) -> FastAPI:
-    """Build the app. ``hooks`` and ``operations`` are the extension points (validators,
-    interceptors, read hooks; ``$operations``); other packages register into them before the
-    app starts serving. Authentication and audit are always installed (docs/access.md);
-    ``jwks_fetcher`` replaces the HTTP fetch of the OIDC provider's keys (tests).
+    """Build the app. Its lifespan owns the process-wide machinery: the store runtime
+    (:mod:`healthbridge.store.runtime`: SQLite checkpointer, GC policy) and the notification
+    deliverer, started after migration and stopped at shutdown. ``hooks`` and
+    ``operations`` are the extension points (validators, interceptors, read hooks;
+    ``$operations``); other packages register into them before the app starts serving.
+    Authentication and audit are always installed (docs/access.md); ``jwks_fetcher``
+    replaces the HTTP fetch of the OIDC provider's keys (tests).
 
     ``freeze_gc`` (server processes only, never tests): once started, move every object alive
-    into the collector's permanent generation (``gc.freeze``). The models, schemas and search
-    plans loaded at start-up are then no longer traversed by each collection the allocations
-    of a large Bundle trigger (≈5 % of the CPU of a 1,000-entry transaction)."""
+    into the collector's permanent generation (``gc.freeze``, see
+    :mod:`healthbridge.store.gc_policy`). The models, schemas and search plans loaded at
+    start-up are then no longer traversed by each collection the allocations of a large
+    Bundle trigger (≈5 % of the CPU of a 1,000-entry transaction)."""
     hooks = hooks if hooks is not None else default_hooks(settings)
     operations = operations if operations is not None else default_registry()
     if settings.clinical_ruleset:
@@ -66,14 +71,12 @@ def create_app(
         engine = make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
         if migrate:
             upgrade(engine)
+        runtime = app.state.store_runtime = store_runtime.start(engine, role="server")
         if freeze_gc:
-            import gc
-
             from healthbridge.fhir.r4 import warm_up
 
             warm_up()
-            gc.collect()
-            gc.freeze()
+            runtime.freeze_gc()
         app.state.repository = Repository(
             engine,
             hooks=hooks,
@@ -97,6 +100,7 @@ def create_app(
         finally:
             if deliverer is not None:
                 deliverer.stop()
+            runtime.stop()
             engine.dispose()
 
     # Swagger UI and ReDoc from the installed package, not a CDN (a hospital intranet has none)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from healthbridge.config import Settings
     from healthbridge.store.repository import Repository
+    from healthbridge.store.runtime import running
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,14 +74,15 @@ def run(args: argparse.Namespace) -> int:
             _demo_accounts(settings, repo)
             return 0
         print(f"demo: loading {args.children} children...", flush=True)  # noqa: T201
-        summary = load_demo(
-            repo,
-            children=args.children,
-            seed=args.seed,
-            as_of=args.as_of,
-            max_entries=settings.max_bundle_entries,
-            progress=_progress,
-        )
+        with running(engine, role="batch"):  # a bulk write: the checkpointer keeps the WAL small
+            summary = load_demo(
+                repo,
+                children=args.children,
+                seed=args.seed,
+                as_of=args.as_of,
+                max_entries=settings.max_bundle_entries,
+                progress=_progress,
+            )
         _demo_accounts(settings, repo)
     finally:
         engine.dispose()

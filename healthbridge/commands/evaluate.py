@@ -56,6 +56,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from healthbridge.pipeline.engine import today_in_china
     from healthbridge.store.db import make_engine, upgrade
     from healthbridge.store.repository import Repository
+    from healthbridge.store.runtime import running
 
     settings = get_settings()
     key = args.ruleset or settings.clinical_ruleset
@@ -67,14 +68,17 @@ def evaluate_command(args: argparse.Namespace) -> int:
     engine = make_engine(settings.resolved_database_url())
     try:
         upgrade(engine)
-        report = evaluate_database(
-            Repository(engine),
-            ruleset,
-            as_of,
-            workers=args.workers,
-            dry_run=args.dry_run,
-            read_workers=_read_workers(args),
-        )
+        # a batch process (the collector pauses around the read and the rules); no SQLite
+        # thread: the command forks worker processes (healthbridge.store.runtime)
+        with running(engine, role="batch", sqlite_thread=False):
+            report = evaluate_database(
+                Repository(engine),
+                ruleset,
+                as_of,
+                workers=args.workers,
+                dry_run=args.dry_run,
+                read_workers=_read_workers(args),
+            )
     finally:
         engine.dispose()
     summary = {

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from healthbridge.store.db import make_engine, upgrade
     from healthbridge.store.hooks import SYSTEM_CONTEXT
     from healthbridge.store.repository import Repository
+    from healthbridge.store.runtime import running
 
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url())
@@ -38,14 +39,15 @@ def run(args: argparse.Namespace) -> int:
         upgrade(engine)
         repo = Repository(engine, hooks=default_hooks(settings))
         try:
-            outcome = import_session_file(
-                repo,
-                SYSTEM_CONTEXT,
-                args.file.read_bytes(),
-                args.file.name,
-                centre_reference=args.centre,
-                performer_reference=args.performer,
-            )
+            with running(engine, role="batch"):  # a bulk write: checkpointer, collector paused
+                outcome = import_session_file(
+                    repo,
+                    SYSTEM_CONTEXT,
+                    args.file.read_bytes(),
+                    args.file.name,
+                    centre_reference=args.centre,
+                    performer_reference=args.performer,
+                )
         except SessionFileError as exc:
             print(exc.message_zh if args.lang == "zh" else exc.message_en)  # noqa: T201
             return 2

@@ -49,9 +49,10 @@ from healthbridge.exchange.session_import import (
 )
 from healthbridge.fhir import r4
 from healthbridge.fhir.searchparams import IndexRows
+from healthbridge.store.gc_policy import bulk_pause
 from healthbridge.store.hooks import RequestContext
 from healthbridge.store.models import DateIndex, TokenIndex
-from healthbridge.store.repository import Repository, Transaction, collector_paused, new_id
+from healthbridge.store.repository import Repository, Transaction, new_id
 
 TOK: Table = TokenIndex.__table__  # type: ignore[attr-defined]
 DATES: Table = DateIndex.__table__  # type: ignore[attr-defined]
@@ -237,7 +238,7 @@ def write_session(
     unchanged)``, unchanged counting the resources an earlier import already wrote."""
     if not result.accepted:
         return 0, 0
-    with collector_paused():
+    with bulk_pause():  # pauses only in a batch process (the CLI), never in a server
         return _write_session(repo, context, result, centre_reference, performer_reference)
 
 

@@ -47,8 +47,9 @@ from healthbridge.pipeline.engine import child_routing, is_health_manager, now_i
 from healthbridge.pipeline.errors import PipelineConfigError
 from healthbridge.pipeline.scoring import score_columns
 from healthbridge.store import rule_inputs as ri
+from healthbridge.store.gc_policy import bulk_pause
 from healthbridge.store.hooks import SYSTEM_CONTEXT
-from healthbridge.store.repository import Repository, collector_paused
+from healthbridge.store.repository import Repository
 
 #: Where :func:`read_district` reads the rule inputs from.
 Source = Literal["auto", "table", "documents"]
@@ -897,7 +898,7 @@ def _growth_apart(url: str, known: set[str], children: pd.DataFrame) -> _PackedF
     from healthbridge.store.db import make_engine
 
     engine = make_engine(url)
-    with collector_paused():
+    with bulk_pause():
         try:
             with engine.connect() as conn:
                 obs = _table_observations(conn, known, _GROWTH_TRIGGERS)
@@ -926,7 +927,7 @@ def read_district(
     ``"auto"`` (default) the table when it is current, else the documents.
     The same records count as in the per-resource functions of
     :mod:`healthbridge.pipeline.extract` (the tests compare all three)."""
-    with collector_paused():
+    with bulk_pause():
         return _read_district(repository, workers, source)
 
 
@@ -1141,7 +1142,7 @@ def evaluate_database(
     t0 = time.perf_counter()
     read_with = workers if read_workers is None else read_workers
     d = read_district(repository, workers=read_with, source=source)
-    with collector_paused():
+    with bulk_pause():
         report.children, report.observations = len(d.patients), d.n_observations
         report.source = d.source
         t1 = t2 = time.perf_counter()

@@ -35,7 +35,7 @@ from healthbridge.errors import Issue
 from healthbridge.exchange.session_bundle import SID_SESSION_IMPORT, session_bundle
 from healthbridge.exchange.session_import import ChildMatch, read_session, validate_session
 from healthbridge.fhir import searchparams
-from healthbridge.store import repository
+from healthbridge.store import inserts, repository, transaction, write_behind
 from healthbridge.store.db import make_engine
 from healthbridge.store.hooks import StoreHooks, WriteContext
 from tests import factories
@@ -289,7 +289,8 @@ def test_the_bulk_import_writes_what_the_generic_path_wrote(
     counts: dict[str, int] = {}
     with monkeypatch.context() as m:
         m.setattr(repository, "extract", searchparams.extract_interpreted)
-        m.setattr(repository, "_SQLITE_PARAMS", 1 << 30)  # executemany only
+        m.setattr(transaction, "extract", searchparams.extract_interpreted)
+        m.setattr(inserts, "_SQLITE_PARAMS", 1 << 30)  # executemany only
         counts["reference"] = _run(app_factory, hooks, bundle_route)
     snapshots["reference"] = _snapshot(database_url)
     reference_seen, seen[:] = list(seen), []
@@ -298,8 +299,8 @@ def test_the_bulk_import_writes_what_the_generic_path_wrote(
         _empty(database_url)
         searchparams._BY_SHAPE.clear()  # structures located afresh, memos filled again
         with monkeypatch.context() as m:
-            m.setattr(repository, "WRITE_BEHIND_ROWS", rows)
-            m.setattr(repository, "_SQLITE_BEHIND_PARAMS", 700)  # several statements a batch
+            m.setattr(write_behind, "WRITE_BEHIND_ROWS", rows)
+            m.setattr(write_behind, "SQLITE_BEHIND_PARAMS", 700)  # several statements a batch
             counts[name] = _run(app_factory, hooks, import_route)
         snapshots[name] = _snapshot(database_url)
         assert sorted(seen) == sorted(reference_seen), name  # every resource validated once
@@ -336,7 +337,7 @@ def test_write_behind_errors_roll_the_transaction_back(
         client = RoleClient(started, auth_headers("system"))
         _load_children(client)
         before = client.get("/fhir/Observation?_summary=count").json()["total"]
-        monkeypatch.setattr(repository, "WRITE_BEHIND_ROWS", 200)
+        monkeypatch.setattr(write_behind, "WRITE_BEHIND_ROWS", 200)
         monkeypatch.setattr(repository.Transaction, "_insert_pending", failing)
         got = _upload(client, _csv())
         monkeypatch.undo()
@@ -344,18 +345,3 @@ def test_write_behind_errors_roll_the_transaction_back(
         assert calls["n"] >= 2
         assert client.get("/fhir/Observation?_summary=count").json()["total"] == before
         assert client.get("/fhir/Encounter?_summary=count").json()["total"] == 0
-
-
-def test_the_collector_pause_nests_and_restores() -> None:
-    import gc
-
-    assert gc.isenabled()
-    with repository.collector_paused():
-        assert not gc.isenabled()
-        with repository.collector_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    with pytest.raises(ValueError, match="inside"), repository.collector_paused():
-        raise ValueError("raised inside")
-    assert gc.isenabled()

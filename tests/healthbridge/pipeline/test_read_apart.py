@@ -22,7 +22,8 @@ from healthbridge.clinical.frames import frame_to_findings
 from healthbridge.clinical.records import DistrictData
 from healthbridge.pipeline import batch, parse_ruleset_key
 from healthbridge.pipeline.batch import DistrictRead, read_district
-from healthbridge.store.repository import Repository, collector_paused
+from healthbridge.store import gc_policy
+from healthbridge.store.repository import Repository
 from tests.healthbridge.pipeline.conftest import RULESET, today
 from tests.healthbridge.pipeline.test_batch import load_demo
 from tests.healthbridge.pipeline.test_dbframes import _edge_cases, assert_same_frames
@@ -160,13 +161,14 @@ def test_sorted_falls_back_with_missing_keys() -> None:
 def test_the_collector_state_is_restored(repository: Repository, enabled: bool) -> None:
     was = gc.isenabled()
     (gc.enable if enabled else gc.disable)()
+    gc_policy.declare("batch")  # the CLI's process: the read pauses the collector
     try:
         read_district(repository, source="table")
         assert gc.isenabled() is enabled
         seen: list[bool] = []
 
         def fail() -> None:
-            with collector_paused():
+            with gc_policy.bulk_pause():
                 seen.append(gc.isenabled())
                 raise RuntimeError
 
@@ -175,4 +177,5 @@ def test_the_collector_state_is_restored(repository: Repository, enabled: bool) 
         assert seen == [False]
         assert gc.isenabled() is enabled
     finally:
+        gc_policy.declare(None)
         (gc.enable if was else gc.disable)()

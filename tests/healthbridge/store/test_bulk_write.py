@@ -19,9 +19,12 @@ from healthbridge.fhir import searchparams
 from healthbridge.fhir.r4 import shape
 from healthbridge.fhir.searchparams import extract, extract_interpreted
 from healthbridge.fhir.values import format_instant, index_instant, instant_now
-from healthbridge.store import repository as repo_module
+from healthbridge.store import runtime, sqlite, write_behind
 from healthbridge.store.hooks import RequestContext
-from healthbridge.store.repository import Repository, _insert_statements, _stamps, new_id
+from healthbridge.store.ids import new_id
+from healthbridge.store.inserts import insert_statements
+from healthbridge.store.repository import Repository
+from healthbridge.store.stored import stamps
 
 SYSTEM = RequestContext(principal="test", roles=frozenset({"system"}))
 
@@ -94,7 +97,7 @@ def test_the_shape_spans_cover_each_nodes_leaves() -> None:
 def test_stamps_and_ids_match_their_references() -> None:
     for _ in range(200):
         now = instant_now()
-        assert _stamps(now) == (format_instant(now), index_instant(now))
+        assert stamps(now) == (format_instant(now), index_instant(now))
         value = new_id()
         assert str(uuid.UUID(value)) == value
         assert uuid.UUID(value).version == 7
@@ -113,7 +116,7 @@ def test_sqlite_statements_insert_every_row_in_order(rows: int, tmp_path: Path) 
             'CREATE TABLE idx_token (pk INTEGER PRIMARY KEY, res_type, res_id, param, "system", '
             "code)"
         )
-        for statement, params, many in _insert_statements(
+        for statement, params, many in insert_statements(
             "sqlite", [("idx_token", columns, values)], max_params
         ):
             (conn.executemany if many else conn.execute)(statement, params)
@@ -143,8 +146,8 @@ def _create_many(repo: Repository, count: int, *, behind: bool) -> list[str]:
 def test_write_behind_stores_what_a_plain_transaction_stores(
     repository: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(repo_module, "WRITE_BEHIND_ROWS", 50)
-    monkeypatch.setattr(repo_module, "_SQLITE_BEHIND_PARAMS", 300)  # rows kept back too
+    monkeypatch.setattr(write_behind, "WRITE_BEHIND_ROWS", 50)
+    monkeypatch.setattr(write_behind, "SQLITE_BEHIND_PARAMS", 300)  # rows kept back too
     plain = _create_many(repository, 120, behind=False)
     behind = _create_many(repository, 120, behind=True)
     with repository.engine.connect() as conn:
@@ -180,16 +183,33 @@ def test_row_keys_cover_every_index_kind_in_order() -> None:
 def test_a_bulk_write_empties_the_wal_after_the_response(
     repository: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from healthbridge.store import db
-
-    wal = db.wal_path(repository.engine)
+    """While the runtime runs, the checkpointer thread empties the WAL a bulk write left
+    (not the writer, whose response does not wait)."""
+    wal = sqlite.wal_path(repository.engine)
     if wal is None:
         pytest.skip("SQLite file databases only")
-    monkeypatch.setattr(repo_module, "WRITE_BEHIND_ROWS", 50)
-    monkeypatch.setattr(db, "WAL_LIMIT_BYTES", 1024)
-    _create_many(repository, 60, behind=True)
-    assert repo_module._WAL_RESTARTS  # not in the transaction's own call
-    repo_module.wait_for_wal_restarts(timeout=60)
-    assert wal.stat().st_size == 0  # emptied (TRUNCATE) by the background restart
+    monkeypatch.setattr(write_behind, "WRITE_BEHIND_ROWS", 50)
+    monkeypatch.setattr(sqlite, "WAL_LIMIT_BYTES", 1024)
+    started = runtime.start(repository.engine, role="batch")
+    try:
+        assert started.sqlite is not None
+        _create_many(repository, 60, behind=True)
+        assert started.wait_idle(timeout=60)
+        assert started.sqlite.restarts == 1  # by the thread: the writer left it
+        assert wal.stat().st_size == 0  # emptied (TRUNCATE)
+    finally:
+        started.stop()
     with repository.transaction(SYSTEM, write=False) as txn:
         assert txn.search_params("Observation", [("_summary", "count")]).total == 60
+
+
+def test_without_the_runtime_a_bulk_write_empties_the_wal_itself(
+    repository: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wal = sqlite.wal_path(repository.engine)
+    if wal is None:
+        pytest.skip("SQLite file databases only")
+    monkeypatch.setattr(write_behind, "WRITE_BEHIND_ROWS", 50)
+    monkeypatch.setattr(sqlite, "WAL_LIMIT_BYTES", 1024)
+    _create_many(repository, 60, behind=True)
+    assert wal.stat().st_size == 0  # in the transaction's own call: no thread runs

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from healthbridge.errors import ConflictError
 from healthbridge.fhir.searchparams import INDEXED_TYPES
-from healthbridge.store import repository as repo_module
+from healthbridge.store import inserts
 from healthbridge.store import search as sql
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import RES, Repository
@@ -49,7 +49,7 @@ def test_copy_stores_what_insert_stores(settings: Any, monkeypatch: pytest.Monke
     results = []
     try:
         for prefix, threshold in (("c-", 1), ("i-", 10**9)):
-            monkeypatch.setattr(repo_module, "COPY_MIN_ROWS", threshold)
+            monkeypatch.setattr(inserts, "COPY_MIN_ROWS", threshold)
             with repo.transaction(SYSTEM_CONTEXT) as txn:
                 txn.create(f.child(family="王", child_id="X1"), assigned_id=f"{prefix}p")
                 for i in range(30):
@@ -62,7 +62,7 @@ def test_copy_stores_what_insert_stores(settings: Any, monkeypatch: pytest.Monke
             found = txn.search_params("Observation", [("subject", "Patient/c-p")])
         assert found.total == 30
         # a unique violation inside a COPY is the same conflict as inside an INSERT
-        monkeypatch.setattr(repo_module, "COPY_MIN_ROWS", 1)
+        monkeypatch.setattr(inserts, "COPY_MIN_ROWS", 1)
         with pytest.raises(ConflictError), repo.transaction(SYSTEM_CONTEXT) as txn:
             txn.create(f.child(), assigned_id="c-p")
     finally:

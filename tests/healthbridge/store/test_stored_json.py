@@ -1,4 +1,4 @@
-"""The stored JSON text (``repository._encode``): orjson where it writes the same JSON as the
+"""The stored JSON text (``inserts.encode``): orjson where it writes the same JSON as the
 standard encoder, the standard encoder wherever orjson would lose or refuse a value."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from healthbridge.store.repository import _JSON, _encode
+from healthbridge.store.inserts import STANDARD_JSON as _JSON
+from healthbridge.store.inserts import encode as _encode
 from tests import factories as f
 from tests.strategies import json_values
 
