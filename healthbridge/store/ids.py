@@ -19,7 +19,7 @@ def new_id() -> str:
     key, the owner indexes and — within one code — the lookup indexes, which stay in the page
     cache; with random (version 4) ids every insert touched a random page. At 100,000
     Observations this took ingest from 0.72 to 0.48 ms CPU per resource
-    (bench/results/store.md, wave 4). The id is no more revealing than ``meta.lastUpdated``
+    (bench/results/ingest.md, notes, wave 4). The id is no more revealing than ``meta.lastUpdated``
     of the first version, and its 74 random bits keep it unguessable.
     """
     value = (time.time_ns() // 1_000_000 & _MS_MASK) << 80 | int.from_bytes(os.urandom(10), "big")

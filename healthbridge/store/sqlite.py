@@ -16,7 +16,7 @@ The WAL is kept bounded in one of two ways:
   asked for it. Every audited read is a small write transaction; with SQLite's own
   checkpoint inside the commit that took the WAL past 1,000 pages, one request in ten paid
   for copying ~4 MB: a periodic 20 ms stall that set the search p95 (before, full-size bench
-  database, 500 searches: p50/p95 14.0/42.1 ms; after: 10.2/13.3 ms; bench/results/store.md).
+  database, 500 searches: p50/p95 14.0/42.1 ms; after: 10.2/13.3 ms; bench/results/ingest.md, notes).
   The sqlite3 module releases the GIL while it checkpoints.
 * **Not started** (tests, one-off commands, the worker processes of ``healthbridge
   evaluate``): SQLite's own automatic PASSIVE checkpoints, and every writer truncates a WAL
@@ -55,7 +55,7 @@ BUSY_TIMEOUT_S = 30
 #: them back (the import took ~0.5 s longer). Not for every connection: in WAL mode a
 #: connection drops its whole cache whenever another one has written (every audited read
 #: writes), and dropping 64 MiB on each read made search p95 3–4 ms slower
-#: (bench/results/store.md, wave 5). https://sqlite.org/pragma.html#pragma_cache_size
+#: (bench/results/ingest.md, notes, wave 5). https://sqlite.org/pragma.html#pragma_cache_size
 BULK_CACHE_KIB = 64 * 1024
 #: SQLite WAL size beyond which it is truncated (see :func:`restart_wal`).
 WAL_LIMIT_BYTES = 64 * 1024 * 1024
