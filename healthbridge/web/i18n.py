@@ -806,6 +806,8 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "referral.err_date": ("复诊日期无效或早于今天。", "The follow-up date is invalid or past."),
     "referral.err_closed": ("此转诊已结束。", "This referral is closed."),
     "referral.err_action": ("未知操作。", "Unknown action."),
+    # --- issue #17 rest (e17-rest): decline reason, phone chart, preterm follow-up
+    "referral.declined_reason": ("医院不接收的原因", "The hospital's reason for declining"),
 }
 
 
