@@ -52,7 +52,7 @@ def test_drawn_axis_is_the_window(age_months: int, end: float) -> None:
     low, high = fig.axes[0].get_xlim()
     assert (low, round(high, 1)) == (0.0, end)
     # the reference curves stop at the window's end and are labelled there, at the right edge
-    median = [ln for ln in fig.axes[0].get_lines() if ln.get_gid() == "ref:P50"][0]
+    median = next(ln for ln in fig.axes[0].get_lines() if ln.get_gid() == "ref:P50")
     assert max(median.get_xdata()) == pytest.approx(end, abs=0.05)
     labels = {t.get_text(): t for t in fig.axes[0].texts}
     assert set(labels) == {"P3", "P15", "P50", "P85", "P97"}
