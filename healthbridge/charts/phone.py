@@ -9,9 +9,9 @@ for the phone instead:
   6 months, rounded up to the next tick (a 3-month-old sees 0–9 months, a 2-year-old 0–30
   months), never shorter than 6 months nor past the 0–5-year standard (5 years); from 5
   years the WHO chart set is used as on the doctor's chart;
-* **figure** 3.9 × 3.6 inches (an SVG of 281 × 259 pt, about 374 CSS px wide: on a 360–390 px
-  screen it is shown at about its own size, so 9–11 pt text reads as 11–14 px; the PNG is
-  780 × 720 px, sharp on a 2× screen);
+* **figure** 3.4 × 3.2 inches (an SVG of 245 × 230 pt, about 326 CSS px wide: in the page's
+  card on a 360–390 px screen it is shown at about its own size, so 10–12 pt text reads as
+  13–16 px; the PNG is 680 × 640 px, sharp on a 2× screen); checked on a 390 × 844 screenshot;
 * **fewer gridlines** (a light horizontal grid at the y ticks only, about 5 of them; x ticks
   at the window's step);
 * the WHO **percentile curves labelled at the right edge** (P3 … P97, in a right margin so
@@ -55,8 +55,8 @@ from healthbridge.charts.growth import (
 )
 from healthbridge.charts.labels import SEX_LABEL, TITLES, X_LABEL, Y_LABEL, Lang, line_label
 
-#: Figure size in inches and the PNG resolution: 390 × 360 CSS px (SVG), 780 × 720 PNG px.
-FIGSIZE: Final = (3.9, 3.6)
+#: Figure size in inches and the PNG resolution (680 × 640 PNG px).
+FIGSIZE: Final = (3.4, 3.2)
 PNG_DPI: Final = 200
 #: Months added after the child's age, the shortest window and the last phone window (5 y).
 AHEAD_MONTHS: Final = 6
@@ -64,7 +64,7 @@ MIN_MONTHS: Final = 6
 MAX_MONTHS: Final = 60
 #: x tick step (months) by window length: the first whose limit the window is within.
 _STEPS: Final = ((6, 1), (12, 3), (48, 6), (MAX_MONTHS, 12))
-_MARGINS: Final = {"left": 0.15, "right": 0.84, "bottom": 0.14, "top": 0.9}
+_MARGINS: Final = {"left": 0.17, "right": 0.83, "bottom": 0.16, "top": 0.9}
 
 
 def tick_step(months: float) -> int:
@@ -138,21 +138,21 @@ def draw_phone(data: ChartData, age_days: float, lang: Lang = Lang.ZH) -> Figure
             xytext=(3, 0),
             textcoords="offset points",
             va="center",
-            fontsize=9,
+            fontsize=10,
             color=_LINE_COLOURS.get(column, "#555555"),
             family=family,
             annotation_clip=False,
             gid=f"label:{column}",
         )
-    ax.set_title(phone_title(shown, lang), fontsize=11, family=family)
+    ax.set_title(phone_title(shown, lang), fontsize=12, family=family)
     x_key = (
         LENGTH_RANGES[shown.indicator][0]
         if shown.indicator in LENGTH_RANGES
         else ("years" if shown.range_key == "5-19y" else "months")
     )
-    ax.set_xlabel(X_LABEL[x_key][lang], fontsize=9, family=family)
-    ax.set_ylabel(Y_LABEL[shown.indicator][lang], fontsize=9, family=family)
-    ax.tick_params(labelsize=9)
+    ax.set_xlabel(X_LABEL[x_key][lang], fontsize=10, family=family)
+    ax.set_ylabel(Y_LABEL[shown.indicator][lang], fontsize=10, family=family)
+    ax.tick_params(labelsize=10)
     ax.xaxis.set_major_locator(
         MultipleLocator(step if step is not None else (5.0 if x_key in ("length", "height") else 1))
     )
@@ -167,7 +167,7 @@ def draw_phone(data: ChartData, age_days: float, lang: Lang = Lang.ZH) -> Figure
             [p for p, _ in pts], [v for _, v in pts], gid=kind, label=LEGEND[kind][lang], **style
         )
     if len(sets) > 1:  # only worth a legend when there is more than one kind of point
-        ax.legend(loc="upper left", prop={"family": family, "size": 8}, frameon=False)
+        ax.legend(loc="upper left", prop={"family": family, "size": 9}, frameon=False)
     return fig
 
 

@@ -70,13 +70,13 @@ def test_phone_figure_size_and_few_gridlines() -> None:
     data = phone.phone_data(Indicator.WFA, Sex.FEMALE, _points(730), 760.0)
     fig = phone.draw_phone(data, 760.0, Lang.EN)
     png = imread(io.BytesIO(phone.render_phone(fig, "png")))
-    assert png.shape[:2] == (720, 780)  # 3.9 x 3.6 in at 200 dpi
+    assert png.shape[:2] == (640, 680)  # 3.4 x 3.2 in at 200 dpi
     svg = phone.render_phone(fig, "svg").decode()
-    assert 'width="280.8pt" height="259.2pt"' in svg  # 3.9 x 3.6 in
+    assert 'width="244.8pt" height="230.4pt"' in svg  # 3.4 x 3.2 in
     ax = fig.axes[0]
     assert not any(ln.get_visible() for ln in ax.xaxis.get_gridlines())  # no vertical grid
     assert len(ax.get_yticks()) <= 7
-    assert min(t.get_fontsize() for t in ax.get_xticklabels()) >= 9
+    assert min(t.get_fontsize() for t in ax.get_xticklabels()) >= 10
 
 
 def test_length_charts_keep_the_who_range() -> None:
