@@ -39,7 +39,6 @@ from healthbridge.charts.growth import (
     _POINT_STYLES,
     AGE_RANGES,
     DAYS_PER_MONTH,
-    LEGEND,
     LENGTH_RANGES,
     ChartData,
     ChartError,
@@ -53,7 +52,7 @@ from healthbridge.charts.growth import (
     choose_range,
     y_limits,
 )
-from healthbridge.charts.labels import SEX_LABEL, TITLES, X_LABEL, Y_LABEL, Lang, line_label
+from healthbridge.charts.labels import LEGEND, SEX_LABEL, TITLES, X_LABEL, Y_LABEL, Lang, line_label
 
 #: Figure size in inches and the PNG resolution (680 × 640 PNG px).
 FIGSIZE: Final = (3.4, 3.2)

@@ -111,7 +111,7 @@ def recommendation(
     return out
 
 
-def given_doses(immunizations: Iterable[Mapping[str, Any]]) -> list[GivenDose]:
+def given_doses(immunizations: Iterable[dict[str, Any]]) -> list[GivenDose]:
     """The completed NIP doses as the vaccination rules read them (:func:`~.extract.doses`:
     one reading for the rules, the write path's forecast and the batch's)."""
     from healthbridge.pipeline.extract import doses
