@@ -163,9 +163,12 @@ def _write_plan(
     """The case's CarePlan (``{episode}-plan``): interval, next due date, closure criteria."""
     rule = table.condition(case.condition)
     due = status.due if status is not None else None
-    timing: Resource = {
-        "repeat": {"frequency": 1, "period": rule.intervals[0].days, "periodUnit": "d"}
-    }
+    try:  # the child's schedule (the high-risk one for a high-risk preterm child)
+        info = x.child_info(txn.read("Patient", patient_id).resource or {})
+        first = rule.schedule(info.gestational_weeks, info.birth_weight_g)[0].days
+    except (NotFoundError, GoneError, x.NotAChildError):
+        first = rule.intervals[0].days
+    timing: Resource = {"repeat": {"frequency": 1, "period": first, "periodUnit": "d"}}
     if due is not None:
         timing["event"] = [due.isoformat()]
     detail: Resource = {

@@ -169,6 +169,8 @@ def test_high_risk_preterm_on_the_child_page(site: tuple[TestClient, World]) -> 
         f"/app/child/{pid}/case", data={"condition": "preterm-lbw", "start": start.isoformat()}
     )
     assert 'data-testid="case-high-risk"' in r.text
+    (plan,) = _of(client, pid, "CarePlan")
+    assert plan["activity"][0]["detail"]["scheduledTiming"]["repeat"]["period"] == 14
     assert (start + dt.timedelta(days=14)).isoformat() in r.text  # corrected age < 1 month
     assert 'data-testid="alert-high-risk-not-managed"' not in r.text
     english = client.get(f"/app/child/{pid}?lang=en").text
