@@ -95,12 +95,21 @@ def chart_bytes(
     lang: Lang = Lang.ZH,
     lines: LineKind = "centile",
     range_key: str | None = None,
+    phone_as_of: dt.date | None = None,
 ) -> bytes:
-    """One child's chart, rendered (the operation and the web pages share this)."""
+    """One child's chart, rendered (the operation and the web pages share this);
+    ``phone_as_of``: the parent's phone chart (:mod:`healthbridge.charts.phone`) with the age
+    window of the child on that day."""
     patient = txn.read("Patient", patient_id).resource
     assert patient is not None
     try:
         record = growth_record(patient, growth_observations(txn, patient_id))
+        if phone_as_of is not None:
+            from healthbridge.charts import phone
+
+            age = float((phone_as_of - record.birth_date).days)
+            shown = phone.phone_data(indicator, record.sex, points(record, indicator), age)
+            return phone.render_phone(phone.draw_phone(shown, age, lang), fmt)  # type: ignore[arg-type]
         data = chart_data(
             indicator, record.sex, points(record, indicator), line_kind=lines, range_key=range_key
         )

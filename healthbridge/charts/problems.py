@@ -44,6 +44,8 @@ PROBLEM_OF: Final[dict[str, str]] = {
     "fever": "illness",
     "symptom": "illness",
     "outbreak-cluster": "illness",
+    "case-follow-up-overdue": "follow-up",
+    "high-risk-not-managed": "follow-up",
 }
 TITLES: Final[dict[str, tuple[str, str]]] = {
     "nutrition": ("体重和生长", "Weight and growth"),
@@ -55,6 +57,7 @@ TITLES: Final[dict[str, tuple[str, str]]] = {
     "checkup": ("健康检查", "Checkups"),
     "vaccine": ("预防接种", "Vaccinations"),
     "illness": ("身体不适", "Feeling unwell"),
+    "follow-up": ("专案随访", "Follow-up visits"),
     "other": ("其他", "Other"),
 }
 _SEVERITY_RANK: Final = {"high": 0, "moderate": 1, "low": 2}

@@ -45,6 +45,7 @@ class ReferralLine:
     plan: str
     follow_up: dt.date | None
     answered: dt.date | None
+    declined_reason: str = ""  # Task.statusReason.text when the hospital declined
 
     @property
     def stage(self) -> str:
@@ -107,6 +108,8 @@ def referral_lines(resources: Iterable[Mapping[str, Any]]) -> tuple[ReferralLine
                 str(answer.get("findings") or ""), str(answer.get("plan") or ""),
                 facts.date_of(answer.get("follow-up")),
                 facts.date_of(task.get("executionPeriod", {}).get("end")) if task else None,
+                str(task.get("statusReason", {}).get("text") or "")
+                if task.get("status") == "rejected" else "",
             )
         )  # fmt: skip
     return tuple(

@@ -40,6 +40,17 @@ class Interval:
 
 
 @dataclass(frozen=True, slots=True)
+class HighRisk:
+    """The high-risk group of a condition (早产儿保健工作规范 2017: high-risk preterm, GA < 34
+    weeks or birth weight < 2000 g) and its more frequent follow-up intervals."""
+
+    below_weeks: float
+    below_grams: float
+    intervals: tuple[Interval, ...]
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
 class CaseCondition:
     code: str
     group: str  # "frail" (体弱儿) or "high-risk" (高危儿)
@@ -54,6 +65,29 @@ class CaseCondition:
     corrected_age: bool = False
     corrected_until_months: int = 24
     close_at_months: int | None = None
+    #: the stricter schedule of a high-risk child (preterm: GA < 34 weeks or BW < 2000 g)
+    high_risk: HighRisk | None = None
+    #: who belongs under this condition from the birth facts (preterm < 37 weeks or low
+    #: birth weight < 2500 g): such a child not enrolled is due work (clinical/high_risk.py)
+    enrol_below_weeks: float | None = None
+    enrol_below_grams: float | None = None
+
+    def is_high_risk(self, gestational_weeks: float | None, birth_weight_g: float | None) -> bool:
+        """Whether the child follows the high-risk schedule (:class:`HighRisk`)."""
+        h = self.high_risk
+        if h is None:
+            return False
+        return (gestational_weeks is not None and gestational_weeks < h.below_weeks) or (
+            birth_weight_g is not None and birth_weight_g < h.below_grams
+        )
+
+    def schedule(
+        self, gestational_weeks: float | None, birth_weight_g: float | None
+    ) -> tuple[Interval, ...]:
+        """The follow-up intervals for a child with these birth facts."""
+        if self.high_risk is not None and self.is_high_risk(gestational_weeks, birth_weight_g):
+            return self.high_risk.intervals
+        return self.intervals
 
     def name(self, lang: str) -> str:
         return self.name_zh if lang == "zh" else self.name_en
@@ -96,22 +130,32 @@ class CasesTable:
         raise ClinicalInputError(f"unknown managed-case outcome {code!r}")
 
 
+def _intervals(c: Reader) -> tuple[Interval, ...]:
+    intervals = tuple(
+        Interval(i.integer("below_months") if i.has("below_months") else None, i.integer("days"))
+        for i in c.tables("interval")
+    )
+    if any(i.days < 1 for i in intervals) or intervals[-1].below_months is not None:
+        raise RuleTableError(
+            f"{c.where}: intervals need days ≥ 1 and a last row without below_months"
+        )
+    if any(i.below_months is None for i in intervals[:-1]):
+        raise RuleTableError(f"{c.where}: only the last interval may omit below_months")
+    return intervals
+
+
+def _high_risk(c: Reader) -> HighRisk | None:
+    if not c.has("high_risk"):
+        return None
+    h = c.table("high_risk")
+    return HighRisk(h.number("below_weeks"), h.number("below_grams"), _intervals(h), h.evidence())
+
+
 def parse_cases(root: Reader) -> CasesTable:
     a = root.table("alert")
     conditions = []
     for c in root.tables("condition"):
-        intervals = tuple(
-            Interval(
-                i.integer("below_months") if i.has("below_months") else None, i.integer("days")
-            )
-            for i in c.tables("interval")
-        )
-        if any(i.days < 1 for i in intervals) or intervals[-1].below_months is not None:
-            raise RuleTableError(
-                f"{c.where}: intervals need days ≥ 1 and a last row without below_months"
-            )
-        if any(i.below_months is None for i in intervals[:-1]):
-            raise RuleTableError(f"{c.where}: only the last interval may omit below_months")
+        intervals = _intervals(c)
         conditions.append(
             CaseCondition(
                 code=c.text("code"),
@@ -127,6 +171,9 @@ def parse_cases(root: Reader) -> CasesTable:
                 corrected_age=c.boolean("corrected_age", False),
                 corrected_until_months=c.integer("corrected_until_months", 24),
                 close_at_months=c.integer("close_at_months") if c.has("close_at_months") else None,
+                high_risk=_high_risk(c),
+                enrol_below_weeks=c.opt_number("enrol_below_weeks"),
+                enrol_below_grams=c.opt_number("enrol_below_grams"),
             )
         )
     if len({c.code for c in conditions}) != len(conditions):
@@ -185,15 +232,21 @@ def assessment_birth(
 
 
 def interval_days(
-    condition: CaseCondition, birth_date: date, on: date, gestational_weeks: float | None
+    condition: CaseCondition,
+    birth_date: date,
+    on: date,
+    gestational_weeks: float | None,
+    birth_weight_g: float | None = None,
 ) -> int:
-    """The follow-up interval that applies at ``on`` (by the child's (corrected) age)."""
+    """The follow-up interval that applies at ``on`` (by the child's (corrected) age, on the
+    high-risk schedule when the birth facts say so)."""
     born = assessment_birth(condition, birth_date, on, gestational_weeks)
     months = _months(born, on) if on >= born else 0
-    for i in condition.intervals:
+    intervals = condition.schedule(gestational_weeks, birth_weight_g)
+    for i in intervals:
         if i.below_months is None or months < i.below_months:
             return i.days
-    return condition.intervals[-1].days  # pragma: no cover - parse_cases ensures a last row
+    return intervals[-1].days  # pragma: no cover - parse_cases ensures a last row
 
 
 def next_follow_up(
@@ -202,6 +255,7 @@ def next_follow_up(
     table: CasesTable,
     gestational_weeks: float | None = None,
     as_of: date | None = None,
+    birth_weight_g: float | None = None,
 ) -> date | None:
     """When the next follow-up of an open case is due (``None`` for a closed case).
 
@@ -213,11 +267,12 @@ def next_follow_up(
     visits = sorted(d for d in case.follow_ups if d >= case.start and (as_of is None or d <= as_of))
     if not visits:
         days = condition.first_days or interval_days(
-            condition, birth_date, case.start, gestational_weeks
+            condition, birth_date, case.start, gestational_weeks, birth_weight_g
         )
         return case.start + timedelta(days=days)
     last = visits[-1]
-    return last + timedelta(days=interval_days(condition, birth_date, last, gestational_weeks))
+    days = interval_days(condition, birth_date, last, gestational_weeks, birth_weight_g)
+    return last + timedelta(days=days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,8 +292,9 @@ def case_status(
     table: CasesTable,
     as_of: date,
     gestational_weeks: float | None = None,
+    birth_weight_g: float | None = None,
 ) -> CaseStatus:
-    due = next_follow_up(case, birth_date, table, gestational_weeks, as_of)
+    due = next_follow_up(case, birth_date, table, gestational_weeks, as_of, birth_weight_g)
     late = (as_of - due).days if due is not None else 0
     return CaseStatus(
         case,
@@ -256,6 +312,7 @@ def case_findings(
     table: CasesTable,
     as_of: date,
     gestational_weeks: float | None = None,
+    birth_weight_g: float | None = None,
 ) -> tuple[Finding, ...]:
     """``case-follow-up-overdue`` for the child's open cases (enrolled on or before ``as_of``)
     whose follow-up is overdue; graded ``lost`` when any is past ``lost_after_days``."""
@@ -263,7 +320,7 @@ def case_findings(
     for case in sorted(cases, key=lambda c: c.episode_id):
         if case.start > as_of:
             continue
-        status = case_status(case, birth_date, table, as_of, gestational_weeks)
+        status = case_status(case, birth_date, table, as_of, gestational_weeks, birth_weight_g)
         if status.overdue:
             late.append(status)
     if not late:

@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import date, timedelta
 from multiprocessing import get_context
+from typing import Any
 
 import pandas as pd
 
@@ -28,6 +29,7 @@ from healthbridge.clinical.checkups import checkup_findings, checkup_plan
 from healthbridge.clinical.daily_check import DailyCheck, cluster_findings, daily_check_findings
 from healthbridge.clinical.errors import ClinicalInputError
 from healthbridge.clinical.frames import as_date, findings_to_frame, require_columns
+from healthbridge.clinical.high_risk import high_risk_findings
 from healthbridge.clinical.nutrition import nutrition_findings, nutrition_frame, prepare_growth
 from healthbridge.clinical.records import (
     ChildRecord,
@@ -73,7 +75,7 @@ VACCINATION_KINDS = frozenset(
 DAILY_CHECK_KINDS = frozenset({AlertKind.FEVER, AlertKind.SYMPTOM})
 ANAEMIA_KINDS = frozenset({AlertKind.ANAEMIA})
 SCREENING_KINDS = frozenset({AlertKind.WARNING_SIGN_POSITIVE})
-CASE_KINDS = frozenset({AlertKind.CASE_FOLLOW_UP_OVERDUE})
+CASE_KINDS = frozenset({AlertKind.CASE_FOLLOW_UP_OVERDUE, AlertKind.HIGH_RISK_NOT_MANAGED})
 CENTRE_KINDS = frozenset({AlertKind.OUTBREAK_CLUSTER})
 CHILD_KINDS = (
     CASE_KINDS
@@ -107,30 +109,45 @@ def evaluate_child(record: ChildRecord, ruleset: RuleSet, as_of: date) -> tuple[
         ruleset.cases,
         as_of,
         record.gestational_weeks,
+        record.birth_weight_g,
+    )
+    findings += high_risk_findings(
+        record.child_id,
+        record.birth_date,
+        record.gestational_weeks,
+        record.birth_weight_g,
+        record.cases,
+        ruleset.cases,
+        as_of,
     )
     return tuple(findings) + _schedule_findings(record, ruleset, as_of)
 
 
+def _opt(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
 def district_case_findings(data: DistrictData, ruleset: RuleSet, as_of: date) -> pd.DataFrame:
-    """``case-follow-up-overdue`` for the children of a district with managed cases (the
-    per-child :func:`~healthbridge.clinical.cases.case_findings`: cases are few)."""
-    if data.cases.empty:
-        return findings_to_frame(())
-    by_child = frame_cases(data.cases)
+    """``case-follow-up-overdue`` for the children of a district with managed cases and
+    ``high-risk-not-managed`` for the preterm/low-birth-weight ones (the per-child
+    :func:`~healthbridge.clinical.cases.case_findings` and
+    :func:`~healthbridge.clinical.high_risk.high_risk_findings`: such children are few)."""
+    by_child = frame_cases(data.cases) if not data.cases.empty else {}
     children = data.children.assign(child_id=data.children["child_id"].astype(str))
-    children = children[children["child_id"].isin(set(by_child))]
+    wanted = children["child_id"].isin(set(by_child))
+    weeks = [c.enrol_below_weeks for c in ruleset.cases.conditions if c.enrol_below_weeks]
+    grams = [c.enrol_below_grams for c in ruleset.cases.conditions if c.enrol_below_grams]
+    if weeks and "gestational_weeks" in children.columns:
+        wanted |= pd.to_numeric(children["gestational_weeks"], errors="coerce") < max(weeks)
+    if grams and "birth_weight_g" in children.columns:
+        wanted |= pd.to_numeric(children["birth_weight_g"], errors="coerce") < max(grams)
     found: list[Finding] = []
-    for row in children.to_dict("records"):
-        weeks = row.get("gestational_weeks")
-        ga = None if weeks is None or pd.isna(weeks) else float(weeks)
-        found += case_findings(
-            str(row["child_id"]),
-            as_date(row["birth_date"]),
-            by_child[str(row["child_id"])],
-            ruleset.cases,
-            as_of,
-            ga,
-        )
+    for row in children[wanted].to_dict("records"):
+        cid, born = str(row["child_id"]), as_date(row["birth_date"])
+        ga, bw = _opt(row.get("gestational_weeks")), _opt(row.get("birth_weight_g"))
+        cases = by_child.get(cid, [])
+        found += case_findings(cid, born, cases, ruleset.cases, as_of, ga, bw)
+        found += high_risk_findings(cid, born, ga, bw, cases, ruleset.cases, as_of)
     return findings_to_frame(found)
 
 

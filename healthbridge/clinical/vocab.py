@@ -32,6 +32,7 @@ class AlertKind(StrEnum):
     ANAEMIA = "anaemia"
     WARNING_SIGN_POSITIVE = "warning-sign-positive"
     CASE_FOLLOW_UP_OVERDUE = "case-follow-up-overdue"
+    HIGH_RISK_NOT_MANAGED = "high-risk-not-managed"
 
 
 class Severity(StrEnum):

@@ -89,6 +89,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         "findings": report.findings,
         "open_alerts_before": report.open_alerts,
         "actions": dict(sorted(report.actions.items())),
+        "forecasts_written": report.forecasts,
         "seconds": report.seconds,
         "inputs": report.source,
         "dry_run": args.dry_run,
@@ -103,6 +104,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
             f"alerts: {report.open_alerts} open before; "
             + ", ".join(f"{k} {v}" for k, v in sorted(report.actions.items()))
             + ("" if report.actions else "no changes")
+            + f"\nvaccination forecasts written: {report.forecasts}"
             + f"\ntime: {report.seconds['total']} s ({rate:,.0f} children/s)\n"
         )
         if report.source != "table":

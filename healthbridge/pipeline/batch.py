@@ -45,6 +45,7 @@ from healthbridge.pipeline import extract as x
 from healthbridge.pipeline.alerts import Routing, apply_actions, current_rules, open_alerts
 from healthbridge.pipeline.engine import child_routing, is_health_manager, now_instant
 from healthbridge.pipeline.errors import PipelineConfigError
+from healthbridge.pipeline.forecast_batch import publish_forecasts
 from healthbridge.pipeline.scoring import score_columns
 from healthbridge.store import rule_inputs as ri
 from healthbridge.store.gc_policy import bulk_pause
@@ -103,6 +104,7 @@ class BatchReport:
     open_alerts: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     source: str = ""  # where the inputs were read from (see read_district)
+    forecasts: int = 0  # ImmunizationRecommendations written (or, dry run, to write)
 
 
 @dataclass
@@ -1193,6 +1195,10 @@ def evaluate_database(
                         id_types=id_types,
                         known=_known(d, stype, sid, actions, documents),
                     )
+    report.forecasts = publish_forecasts(
+        repository, d.patients, d.data.doses, ruleset, as_of,
+        per_transaction=subjects_per_transaction, dry_run=dry_run,
+    )  # fmt: skip
     t4 = time.perf_counter()
     report.seconds = {
         "read": round(t1 - t0, 2),

@@ -15,8 +15,10 @@ becomes one ``recommendation`` (http://hl7.org/fhir/R4/immunizationrecommendatio
   doses given in the series.
 
 ONE resource per child, id ``forecast-{child id}``, rewritten by the clinical pipeline when the
-child's record changes (only when its content changed), so other systems read the current
-forecast with ``GET ImmunizationRecommendation?patient=Patient/{id}``.
+child's record changes (only when its content changed), and by ``healthbridge evaluate`` for
+every child (:mod:`healthbridge.pipeline.forecast_batch`: the calendar and the rule table
+change forecasts too), so other systems read the current forecast with
+``GET ImmunizationRecommendation?patient=Patient/{id}``.
 """
 
 from __future__ import annotations
@@ -109,20 +111,12 @@ def recommendation(
     return out
 
 
-def given_doses(immunizations: Iterable[Mapping[str, Any]]) -> list[GivenDose]:
-    """The completed Immunizations as the vaccination rules read them."""
-    from healthbridge.fhir import facts
+def given_doses(immunizations: Iterable[dict[str, Any]]) -> list[GivenDose]:
+    """The completed NIP doses as the vaccination rules read them (:func:`~.extract.doses`:
+    one reading for the rules, the write path's forecast and the batch's)."""
+    from healthbridge.pipeline.extract import doses
 
-    out = []
-    for imm in immunizations:
-        if imm.get("status") != "completed":
-            continue
-        code = facts.nip_vaccine(imm.get("vaccineCode", {}).get("coding", []))
-        raw = imm.get("occurrenceDateTime")
-        if code is None or not isinstance(raw, str) or len(raw) < 10:
-            continue
-        out.append(GivenDose(str(imm["id"]), code, dt.date.fromisoformat(raw[:10])))
-    return out
+    return doses(immunizations)
 
 
 def publish(txn: Transaction, resource: dict[str, Any]) -> bool:

@@ -51,6 +51,8 @@ class CaseView:
     lost: bool
     follow_ups: tuple[dt.date, ...]
     closure: str
+    #: on the condition's high-risk schedule (早产儿保健工作规范: GA < 34 wk or BW < 2000 g)
+    high_risk: bool = False
 
 
 def case_views(
@@ -70,7 +72,7 @@ def case_views(
     for case in x.managed_cases(episodes, encounters):
         try:
             status: CaseStatus = case_status(
-                case, info.birth_date, table, as_of, info.gestational_weeks
+                case, info.birth_date, table, as_of, info.gestational_weeks, info.birth_weight_g
             )
         except ClinicalInputError:  # a condition the rule table no longer knows
             continue
@@ -89,6 +91,7 @@ def case_views(
                 status.lost,
                 case.follow_ups,
                 status.condition.closure(lang),
+                status.condition.is_high_risk(info.gestational_weeks, info.birth_weight_g),
             )
         )
     out.sort(key=lambda v: (not v.active, -v.start.toordinal(), v.episode_id))
@@ -160,9 +163,12 @@ def _write_plan(
     """The case's CarePlan (``{episode}-plan``): interval, next due date, closure criteria."""
     rule = table.condition(case.condition)
     due = status.due if status is not None else None
-    timing: Resource = {
-        "repeat": {"frequency": 1, "period": rule.intervals[0].days, "periodUnit": "d"}
-    }
+    try:  # the child's schedule (the high-risk one for a high-risk preterm child)
+        info = x.child_info(txn.read("Patient", patient_id).resource or {})
+        first = rule.schedule(info.gestational_weeks, info.birth_weight_g)[0].days
+    except (NotFoundError, GoneError, x.NotAChildError):
+        first = rule.intervals[0].days
+    timing: Resource = {"repeat": {"frequency": 1, "period": first, "periodUnit": "d"}}
     if due is not None:
         timing["event"] = [due.isoformat()]
     detail: Resource = {
@@ -241,7 +247,9 @@ def record_follow_up(
     ).matches
     (case,) = x.managed_cases([episode], [r.resource for r in found if r.resource])
     info = x.child_info(patient)
-    status = case_status(case, info.birth_date, table, today, info.gestational_weeks)
+    status = case_status(
+        case, info.birth_date, table, today, info.gestational_weeks, info.birth_weight_g
+    )
     _write_plan(txn, pid, case, table, status)
 
 

@@ -806,6 +806,12 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "referral.err_date": ("复诊日期无效或早于今天。", "The follow-up date is invalid or past."),
     "referral.err_closed": ("此转诊已结束。", "This referral is closed."),
     "referral.err_action": ("未知操作。", "Unknown action."),
+    # --- issue #17 rest (e17-rest): decline reason, phone chart, preterm follow-up
+    "referral.declined_reason": ("医院不接收的原因", "The hospital's reason for declining"),
+    "case.high_risk_schedule": (
+        "高危早产儿随访方案（按矫正月龄，随访更频繁）",
+        "High-risk preterm schedule (by corrected age, more frequent visits)",
+    ),
 }
 
 

@@ -81,7 +81,11 @@ def chart_image(
         return Response(status_code=404)
     with transaction(request, user) as txn:
         guard_child(txn, patient_id)
-        body = chart_bytes(txn, patient_id, Indicator(indicator), fmt=fmt, lang=user.lang)
+        phone = request.query_params.get("size") == "phone"  # the parent's phone chart
+        body = chart_bytes(
+            txn, patient_id, Indicator(indicator), fmt=fmt, lang=user.lang,
+            phone_as_of=today() if phone else None,
+        )  # fmt: skip
     return Response(
         body, media_type=MEDIA_TYPES[fmt], headers={"Cache-Control": "private, no-store"}
     )

@@ -206,6 +206,11 @@ ALERT_KINDS: tuple[tuple[str, str, str], ...] = (
     ("anaemia", "Anaemia (haemoglobin below the age cut-off)", "贫血"),
     ("warning-sign-positive", "Developmental warning-signs screen positive", "发育预警征象阳性"),
     ("case-follow-up-overdue", "Managed-case follow-up overdue", "专案管理随访逾期"),
+    (
+        "high-risk-not-managed",
+        "High-risk infant follow-up due, not a managed case",
+        "高危儿随访未建档",
+    ),
 )
 
 ALERT_SEVERITIES: tuple[tuple[str, str, str], ...] = (

@@ -66,6 +66,7 @@ ALERT_KINDS = [
     "anaemia",
     "warning-sign-positive",
     "case-follow-up-overdue",
+    "high-risk-not-managed",
 ]
 VISITS = [
     "birth",

@@ -44,3 +44,15 @@ def test_without_an_open_review_the_next_checkup_is_named() -> None:
     done = [review("f1", "2026-11-23", status="completed")]
     only = problems(alerts, done, Lang.ZH, next_checkup=dt.date(2027, 1, 5))[0]
     assert "下次体检（2027-01-05）" in only.contact
+
+
+def test_follow_up_alerts_are_one_problem() -> None:
+    """A missed managed-case visit and an unmanaged high-risk infant are one "follow-up"
+    message, not two, and not "Other"."""
+    alerts = [
+        alert("f1", "case-follow-up-overdue", "moderate", "专案随访逾期"),
+        alert("f2", "high-risk-not-managed", "high", "高危儿随访未建档"),
+    ]
+    (merged,) = problems(alerts, [], Lang.EN)
+    assert (merged.key, merged.title) == ("follow-up", "Follow-up visits")
+    assert merged.message == "text of high-risk-not-managed"

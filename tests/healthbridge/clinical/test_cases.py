@@ -17,7 +17,7 @@ from healthbridge.clinical.cases import (
     next_follow_up,
 )
 from healthbridge.clinical.errors import ClinicalInputError
-from healthbridge.clinical.evaluate import district_case_findings, evaluate_child
+from healthbridge.clinical.evaluate import CASE_KINDS, district_case_findings, evaluate_child
 from healthbridge.clinical.frames import frame_to_findings
 from healthbridge.clinical.records import ChildRecord, child_records
 from healthbridge.clinical.ruleset import RuleSet
@@ -61,7 +61,10 @@ def test_preterm_intervals_follow_corrected_age(rs: RuleSet) -> None:
     # 30 weeks: corrected birth 10 weeks later (2026-03-12)
     assert interval_days(cond, born, date(2026, 8, 1), 30.0) == 30  # corrected 4 months
     assert interval_days(cond, born, date(2026, 8, 1), None) == 60  # chronological 7 months
-    assert interval_days(cond, born, date(2027, 6, 1), 30.0) == 180  # corrected 14 months
+    # 30 weeks is a high-risk preterm (< 34 weeks): every 3 months at corrected 13-24 months
+    assert interval_days(cond, born, date(2027, 6, 1), 30.0) == 90  # corrected 14 months
+    # 35 weeks, 2200 g: the low-risk schedule, at least every 6 months after 12 months
+    assert interval_days(cond, born, date(2027, 6, 1), 35.0, 2200.0) == 180
 
 
 def test_overdue_then_lost_to_follow_up(rs: RuleSet) -> None:
@@ -131,7 +134,7 @@ def test_district_case_findings_equal_per_child(rs: RuleSet) -> None:
         f
         for r in child_records(data)
         for f in evaluate_child(r, rs, spec.as_of)
-        if f.kind is AlertKind.CASE_FOLLOW_UP_OVERDUE
+        if f.kind in CASE_KINDS
     )
     assert batch == per_child
     assert {f.grade for f in batch} == {OVERDUE, LOST}  # the district exercises both grades

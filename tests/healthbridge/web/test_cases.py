@@ -138,3 +138,40 @@ def test_district_page_shows_management_and_closure_rates(site: tuple[TestClient
     table = table[: table.index("</table>")]
     assert "0/1" not in table  # the closure rate: 0 of 1 case
     assert 'data-testid="suppressed-cell"' in table
+
+
+def test_high_risk_preterm_on_the_child_page(site: tuple[TestClient, World]) -> None:
+    """A 32-week child: the unmanaged high-risk alert shows on the page; once enrolled, the
+    case follows the high-risk schedule (every 2 weeks before corrected 1 month)."""
+    client, world = site
+    pid = world.child_id
+    with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
+        patient = dict(txn.read("Patient", pid).resource or {})
+        born = today() - dt.timedelta(days=40)
+        patient["birthDate"] = born.isoformat()
+        patient["extension"] = [
+            e for e in patient.get("extension", []) if not e["url"].endswith("gestational-age")
+        ] + [
+            {
+                "url": "https://healthbridge.github.io/fhir/StructureDefinition/gestational-age",
+                "valueQuantity": {
+                    "value": 32, "unit": "wk", "system": "http://unitsofmeasure.org", "code": "wk"
+                },
+            }
+        ]  # fmt: skip
+        txn.update("Patient", pid, patient)
+    login(client, world, "doctor")
+    page = client.get(f"/app/child/{pid}").text
+    assert 'data-testid="alert-high-risk-not-managed"' in page
+    assert "高危儿随访未建档" in page
+    start = today() - dt.timedelta(days=3)
+    r = client.post(
+        f"/app/child/{pid}/case", data={"condition": "preterm-lbw", "start": start.isoformat()}
+    )
+    assert 'data-testid="case-high-risk"' in r.text
+    (plan,) = _of(client, pid, "CarePlan")
+    assert plan["activity"][0]["detail"]["scheduledTiming"]["repeat"]["period"] == 14
+    assert (start + dt.timedelta(days=14)).isoformat() in r.text  # corrected age < 1 month
+    assert 'data-testid="alert-high-risk-not-managed"' not in r.text
+    english = client.get(f"/app/child/{pid}?lang=en").text
+    assert "High-risk preterm schedule" in english

@@ -123,6 +123,12 @@ def test_parent_sees_own_child_not_others(site: tuple[TestClient, World]) -> Non
     assert client.get(f"/app/child/{world.other_child_id}/report.pdf").status_code == 404
     chart = client.get(f"/app/chart/{world.child_id}/wfa.svg")
     assert chart.headers["content-type"].startswith("image/svg+xml")
+    # the parent's pages show the phone chart (charts/phone.py: 3.4 in wide), staff the WHO one
+    assert f"/app/chart/{world.child_id}/wfa.svg?size=phone" in page
+    assert f"/app/chart/{world.child_id}/wfa.svg?size=phone" in child.text
+    small = client.get(f"/app/chart/{world.child_id}/wfa.svg?size=phone")
+    assert 'width="244.8pt"' in small.text
+    assert 'width="576pt"' in chart.text  # the doctor's 8 in figure
     english = client.get(f"/app/child/{world.child_id}?lang=en")
     assert "Vaccinations" in english.text
     assert "hb_lang=en" in english.headers["set-cookie"]

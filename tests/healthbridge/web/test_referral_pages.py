@@ -143,4 +143,7 @@ def test_hospital_declines_with_a_reason(site: tuple[TestClient, World]) -> None
     assert task["statusReason"]["text"] == "本院无儿童营养门诊"
     assert (_read(client, "ServiceRequest", rid) or {})["status"] == "active"  # referrer decides
     login(client, world, "manager")
-    assert 'data-testid="referral-rejected"' in client.get(f"/app/child/{world.child_id}").text
+    page = client.get(f"/app/child/{world.child_id}").text
+    assert 'data-testid="referral-rejected"' in page
+    assert 'data-testid="referral-declined-reason"' in page  # the centre sees why
+    assert "本院无儿童营养门诊" in page
