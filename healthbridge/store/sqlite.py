@@ -16,7 +16,8 @@ The WAL is kept bounded in one of two ways:
   asked for it. Every audited read is a small write transaction; with SQLite's own
   checkpoint inside the commit that took the WAL past 1,000 pages, one request in ten paid
   for copying ~4 MB: a periodic 20 ms stall that set the search p95 (before, full-size bench
-  database, 500 searches: p50/p95 14.0/42.1 ms; after: 10.2/13.3 ms; bench/results/ingest.md, notes).
+  database, 500 searches: p50/p95 14.0/42.1 ms; after: 10.2/13.3 ms;
+  bench/results/ingest.md, notes).
   The sqlite3 module releases the GIL while it checkpoints.
 * **Not started** (tests, one-off commands, the worker processes of ``healthbridge
   evaluate``): SQLite's own automatic PASSIVE checkpoints, and every writer truncates a WAL
