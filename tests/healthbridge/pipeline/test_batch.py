@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -13,10 +14,10 @@ from healthbridge.config import Settings, get_settings
 from healthbridge.demo.bundles import bundles
 from healthbridge.demo.population import generate
 from healthbridge.pipeline import parse_ruleset_key
-from healthbridge.pipeline.batch import evaluate_database
+from healthbridge.pipeline.batch import evaluate_database, read_district
 from healthbridge.pipeline.errors import PipelineConfigError
 from healthbridge.store.db import make_engine
-from healthbridge.store.repository import Repository
+from healthbridge.store.repository import Repository, collector_paused
 from healthbridge.terminology import LOINC_BODY_TEMPERATURE
 from tests.healthbridge.pipeline.conftest import (
     RULESET,
@@ -132,11 +133,6 @@ def test_evaluate_command(
         assert report["inputs"] == "table"
         assert main(["evaluate"]) == 0
         assert "5 children" in capsys.readouterr().out
-        for read_workers in ("1", "2"):
-            argv = ["evaluate", "--json", "--ruleset", RULESET, "--read-workers", read_workers]
-            assert main(argv) == 0
-            other: dict[str, Any] = json.loads(capsys.readouterr().out)
-            assert {**other, "seconds": None} == {**report, "seconds": None}
     finally:
         get_settings.cache_clear()
 
@@ -175,3 +171,25 @@ def test_batch_updates_and_clears_keep_the_whole_flag_and_task(
             if rtype == "Task":
                 assert now.get("note", [])[: len(old.get("note", []))] == old.get("note", [])
     assert changed > 0
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_state_is_restored(repository: Repository, enabled: bool) -> None:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        read_district(repository, source="table")
+        assert gc.isenabled() is enabled
+        seen: list[bool] = []
+
+        def fail() -> None:
+            with collector_paused():
+                seen.append(gc.isenabled())
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            fail()
+        assert seen == [False]
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -252,7 +252,7 @@ def test_the_table_reads_what_the_documents_say(
     _edge_cases(pclient)
     _more_edge_cases(pclient)
     table = read_district(repository, source="table")
-    documents = read_district(repository, source="documents", workers=2)
+    documents = read_district(repository, source="documents")
     assert (table.source, documents.source) == ("table", "documents")
     assert_same_read(table, documents)
     reference = reference_read.district_data(reference_read.read_district(repository))
