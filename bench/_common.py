@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import random
 import socket
 import subprocess
@@ -19,7 +17,8 @@ from typing import Any
 
 import httpx
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from bench._results import record
+
 CHILD_ID = "https://healthbridge.github.io/fhir/sid/child-id"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -193,17 +192,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
-def write_result(name: str, payload: dict[str, Any]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {
-        **payload,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+def write_result(benchmark: str, label: str, payload: dict[str, Any]) -> Path:
+    """Record a run as one dated row of ``bench/results/<benchmark>.md`` (:mod:`bench._results`)."""
+    return record(benchmark, label, payload)

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import RESULTS
+from bench._results import record
 
 INDICATORS = ("wfa", "lhfa", "wfl", "wfh", "bfa", "hcfa")
 ENROLLMENT = "https://healthbridge.github.io/fhir/StructureDefinition/childcare-enrollment"
@@ -45,7 +45,8 @@ def main() -> int:
     parser.add_argument("--reports", type=int, default=150)
     parser.add_argument("--lang", default="zh", choices=("zh", "en"))
     parser.add_argument("--workers", type=int, default=2, help="processes for the batch")
-    parser.add_argument("--output", default="charts.json", help="file name under bench/results")
+    parser.add_argument("--write", action="store_true", help="append to bench/results/charts.md")
+    parser.add_argument("--label", default="", help="the history row's label (round of work)")
     args = parser.parse_args()
 
     from growth_standards import Indicator
@@ -137,8 +138,9 @@ def main() -> int:
         "centre_children": len(ids),
         "batch": batch,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / args.output).write_text(json.dumps(result_json, indent=2) + "\n")
+    print(json.dumps(result_json, indent=2))
+    if args.write:
+        print("wrote", record("charts", args.label, result_json))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Benchmark ``evaluate_district``: all clinical rules for a synthetic district.
+"""Benchmark the clinical rules (``healthbridge.clinical.evaluate``) on a synthetic district.
 
     .venv/bin/python -m bench.evaluate --children 100000 --observations 2000000 --write
 
@@ -7,14 +7,13 @@ batch evaluation serially and with ``--workers`` processes, printing children/s,
 seconds (this process and its worker processes) and the load average (the machine is shared).
 A third, serial run times each rule family on its own (``--no-families`` skips it);
 ``--reference`` also times the per-child schedule path (the oracle the vectorised rules are
-tested against). ``--write`` appends the figures to bench/results/evaluate.md and
-bench/results/evaluate.json. The population is generated once and is not part of the timing.
+tested against). ``--write`` appends the figures to bench/results/evaluate.md. The population
+is generated once and is not part of the timing.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -39,7 +38,6 @@ from healthbridge.clinical.vaccination import DoseStatus
 from healthbridge.clinical.velocity import velocity_frame
 
 RESULTS = Path(__file__).parent / "results" / "evaluate.md"
-RESULTS_JSON = Path(__file__).parent / "results" / "evaluate.json"
 T = TypeVar("T")
 
 
@@ -131,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reference", action="store_true", help="also time the per-child schedule path"
     )
-    parser.add_argument("--write", action="store_true", help="append to bench/results/evaluate.*")
+    parser.add_argument("--write", action="store_true", help="append to bench/results/evaluate.md")
     args = parser.parse_args(argv)
 
     ruleset = load_ruleset("cn-child-health", "2026.1")
@@ -238,26 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         with RESULTS.open("a", encoding="utf-8") as out:
             out.write("\n".join(lines) + "\n")
-        record = {
-            "when": when,
-            "children": args.children,
-            "observations": observations,
-            "counts": counts,
-            "doses": len(data.doses),
-            "checkups": len(data.checkups),
-            "seed": args.seed,
-            "cpus": os.cpu_count(),
-            "load_start": [round(x, 2) for x in load_start],
-            "load_end": [round(x, 2) for x in load_end],
-            "runs": runs,
-            "families": families,
-            "reference_schedule": reference,
-            "findings_by_kind": kinds,
-        }
-        history = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else []
-        history.append(record)
-        RESULTS_JSON.write_text(json.dumps(history, indent=2, ensure_ascii=False) + "\n")
-        print(f"written to {RESULTS} and {RESULTS_JSON}")
+        print(f"written to {RESULTS}")
     return 0
 
 

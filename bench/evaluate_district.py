@@ -16,8 +16,8 @@ their records and their alerts, ids renamed) and the re-run is timed on the grow
 what a nightly ``healthbridge evaluate`` of a K-times larger district does when little has
 changed. ``--reuse FILE`` times re-runs on a database built before (``--keep`` leaves the
 grown database in bench/.data for that). Prints children/s, CPU seconds and the time per
-phase; ``--write`` records bench/results/evaluate_district.json (``--result NAME``: another
-file name).
+phase; ``--write`` appends a row to the history in bench/results/evaluate_district.md
+(``--label``: the round of work it belongs to).
 
 ``--source table|documents|auto`` (repeatable) chooses where the rule inputs are read from
 (:func:`healthbridge.pipeline.batch.read_district`): the typed rule-input table kept at write
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", type=Path, default=None, help="an existing database file")
     parser.add_argument("--runs", type=int, default=1, help="re-runs with --reuse")
     parser.add_argument("--write", action="store_true", help="write bench/results/")
-    parser.add_argument("--result", default="evaluate_district", help="result file name")
+    parser.add_argument("--label", default="", help="the history row's label (round of work)")
     parser.add_argument(
         "--source",
         action="append",
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(args.data, ignore_errors=True)
     if args.write:
-        print(f"wrote {write_result(args.result, {**result, 'runs': runs})}")
+        print(f"wrote {write_result('evaluate_district', args.label, {**result, 'runs': runs})}")
     return 0
 
 

@@ -275,7 +275,8 @@ def main() -> None:
     )
     parser.add_argument("--no-pipeline", action="store_true", help="clinical pipeline off")
     parser.add_argument("--children", type=int, default=300, help="district size for --http")
-    parser.add_argument("--out", help="write the --http figures as JSON to this file")
+    parser.add_argument("--write", action="store_true", help="append to bench/results/import.md")
+    parser.add_argument("--label", default="", help="the history row's label (round of work)")
     parser.add_argument(
         "--postgres",
         help="with --http: a PostgreSQL server URL (any database on it) to run on instead of"
@@ -290,10 +291,10 @@ def main() -> None:
             stages=args.stages,
             postgres=args.postgres,
         )
-        if args.out:
-            from pathlib import Path
+        if args.write and "http" in figures:
+            from bench._results import record
 
-            Path(args.out).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+            print("wrote", record("import", args.label, figures))
         return
     pure(args)
 

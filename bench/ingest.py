@@ -151,8 +151,7 @@ def main() -> int:
         f"{result['server_cpu_ms_per_observation']} ms per resource "
         f"({args.concurrency} client(s), {args.workers} server worker(s))"
     )
-    name = f"ingest-{result['backend']}" + (f"-{args.label}" if args.label else "")
-    print("wrote", write_result(name, result))
+    print("wrote", write_result("ingest", args.label, result))
     return 0
 
 

@@ -1,8 +1,8 @@
 """Throughput of the Python profile validator over the packaged valid examples.
 
-    .venv/bin/python bench/profile_validation.py [--rounds N]
+    .venv/bin/python -m bench.profile_validation [--rounds N] [--label NAME]
 
-Prints resources per second and writes bench/results/profile_validation.json.
+Prints resources per second and appends a row to bench/results/profile_validation.md.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import argparse
 import json
 import platform
 import time
-from pathlib import Path
 
+from bench._results import record
 from fhir_profiles import loader
 from healthbridge.fhir.profile_validation import validate_against_profiles
 
@@ -20,6 +20,7 @@ from healthbridge.fhir.profile_validation import validate_against_profiles
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--label", default="", help="the history row's label (round of work)")
     args = parser.parse_args()
     resources = [loader.example("valid", n) for n in loader.example_names("valid")]
     for r in resources:  # warm the caches (snapshots, expansions)
@@ -39,9 +40,7 @@ def main() -> None:
         "machine": platform.machine(),
     }
     print(json.dumps(result, indent=2))
-    out = Path(__file__).parent / "results" / "profile_validation.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print("wrote", record("profile_validation", args.label, result))
 
 
 if __name__ == "__main__":

@@ -83,8 +83,7 @@ def main() -> int:
         f"{args.workers} worker(s): {result['requests_per_s']} requests/s, server CPU "
         f"{result['server_cpu_ms_per_request']} ms per request, {len(errors)} errors"
     )
-    name = f"read-{result['backend']}" + (f"-{args.label}" if args.label else "")
-    print("wrote", write_result(name, result))
+    print("wrote", write_result("read", args.label, result))
     return 0
 
 

@@ -80,8 +80,7 @@ def main() -> int:
                 "p95_ms": round(percentile(times, 95), 2),
             }
             print(f"{out['backend']} {name}: p50 {stats['p50_ms']} ms, p95 {stats['p95_ms']} ms")
-    name = f"search-{out['backend']}" + (f"-{args.label}" if args.label else "")
-    print("wrote", write_result(name, out))
+    print("wrote", write_result("search", args.label, out))
     return 0
 
 

@@ -14,8 +14,7 @@ passed, whichever comes first. The mix:
 
 Reported: throughput, p50/p95/p99 latency per role and overall, error rate (HTTP >= 400 or
 transport errors), and the server's resident memory (VmRSS) at start, middle and end of the
-soak. Written to ``bench/results/soak.md`` (table appended per run) and
-``bench/results/soak-<backend>.json``.
+soak. Written to ``bench/results/soak.md`` (a row appended to its history table per run).
 
     .venv/bin/python -m bench.soak --children 60 --clients 6 --requests 3000 --seconds 120
 """
@@ -36,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from bench._common import RESULTS, backend_name, free_port, percentile, write_result
+from bench._common import RESULTS, backend_name, free_port, percentile
 
 DATA = Path(__file__).resolve().parent / ".data"
 HEADERS = {"Accept": "application/fhir+json", "Content-Type": "application/fhir+json"}
@@ -267,7 +266,6 @@ def main() -> int:
             "max": round(max(r for _t, r in rss) / 1024, 1),
         },
     }
-    write_result(f"soak-{result['backend']}", result)
     _append_markdown(result)
     print(f"{total} requests in {elapsed:.1f} s: {result['throughput_rps']} req/s, "
           f"p95 {result.get('p95_ms')} ms, p99 {result.get('p99_ms')} ms, "
@@ -281,7 +279,7 @@ def _append_markdown(r: dict[str, Any]) -> None:
         path.write_text(
             "# Soak runs (bench/soak.py)\n\n"
             "Loopback, one uvicorn worker, demo district loaded first. Latencies in ms; RSS of\n"
-            "the server process in MiB at start / middle / end (max).\n\n"
+            "the server process in MiB at start / middle / end (max).\n\n## History\n\n"
             "| recorded | backend | children (resources) | clients | requests | s | req/s "
             "| p50 | p95 | p99 | error rate | RSS start/mid/end (max) | per role p95 |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: WHO z-scores for N random, realistic rows, next to the practical limit and peers.
 
-Prints figures (not a test) and writes ``bench/results/zscores.{json,md}``:
+Prints figures (not a test) and writes ``bench/results/zscores.md``:
 
 * ``growth_standards.score`` on N rows with every measurement present (all 8 indicators, plus
   flags and percentiles), best of ``--repeat`` runs;
@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import importlib
 import importlib.metadata
-import json
 import os
 import platform
 import sys
@@ -387,9 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.no_write:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "zscores.json").write_text(json.dumps(result, indent=2) + "\n")
         (RESULTS / "zscores.md").write_text(markdown(result))
-        print(f"wrote {RESULTS / 'zscores.json'} and zscores.md")
+        print(f"wrote {RESULTS / 'zscores.md'}")
     return 0
 
 

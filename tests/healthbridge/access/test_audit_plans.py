@@ -2,7 +2,7 @@
 
 ``auditing.patients_of`` runs on every audited read, search and write. Written with
 ``DISTINCT``, SQLite answered it by walking ``ix_compartment_patient`` over every compartment
-row of the type (80 ms a search at 500,000 Observations, bench/results/store.md "Session
+row of the type (80 ms a search at 500,000 Observations, bench/results/ingest.md "Session
 close"); it must seek ``ix_compartment_owner`` by ``(res_type, res_id)``.
 """
 
