@@ -94,6 +94,7 @@ def run(repo: Any, label: str, workers: int, source: str = "auto") -> dict[str, 
         "actions": dict(report.actions),
         "seconds": report.seconds,
         "workers": workers,
+        "read_workers": 1,  # one read process since issue 18
         "main_process_cpu_seconds": round(cpu, 1),
         "worker_processes_cpu_seconds": round(children_cpu, 1),
         "children_per_s": round(rate, 1),

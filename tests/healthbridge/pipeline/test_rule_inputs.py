@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from healthbridge import terminology as t
-from healthbridge.pipeline.batch import DistrictRead, _encounter_docs, read_district
+from healthbridge.pipeline.batch import DistrictRead, read_district
+from healthbridge.pipeline.batch_write import _encounter_docs
 from healthbridge.pipeline.errors import PipelineConfigError
 from healthbridge.store import rule_inputs as ri
 from healthbridge.store.repository import Repository
