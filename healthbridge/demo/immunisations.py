@@ -17,9 +17,17 @@ import numpy as np
 import pandas as pd
 
 from growth_standards import Sex
-from healthbridge.clinical.ages import add_age, add_months
+from healthbridge.clinical.ages import add_age
 from healthbridge.clinical.tables_vaccination import DoseRule, VaccinationTable
-from healthbridge.clinical.vaccination import edition_rules, rule_at
+from healthbridge.clinical.vaccination import (
+    GivenDose,
+    earliest_valid,
+    edition_rules,
+    minimum_age,
+    rule_at,
+    vaccination_plan,
+)
+from healthbridge.clinical.vocab import Sex as ClinicalSex
 
 if TYPE_CHECKING:
     from healthbridge.demo.population import Child
@@ -28,11 +36,6 @@ if TYPE_CHECKING:
 #: Chance that a scheduled vaccine dose was not given on time; a third of those are caught up.
 MISSED_DOSE_SHARE = 0.04
 CATCH_UP_SHARE = 0.35
-
-
-def _overdue_on(birth: dt.date, rule: DoseRule) -> dt.date:
-    """The first day a dose counts as missing at an entry check: a month past its age."""
-    return add_months(add_age(birth, rule.age), 1)
 
 
 #: Share of entrants past the 30-day check deadline whose certificate is still not checked.
@@ -51,23 +54,16 @@ def admission_states(
 
     A child entered less than ``check_within_days`` ago may not have submitted the certificate
     yet; later entrants were assessed (a few are overdue). The assessment is *incomplete* when
-    a default-product dose more than a month past its age on the entry date was not given by
-    then. Most guardians then take the child for catch-up (more the longer ago the entry):
-    the missing doses are given in rounds from two to six weeks after entry — every series'
-    next missing dose on one day, rounds at least 28 days apart and each dose after its
-    series' minimum interval — as far as ``as_of`` allows. State: catch-up recorded (mostly
-    re-checked a month later) once every missing dose is given, in progress when some are.
+    a dose was missing on the entry date as the clinical entry check reads it
+    (:func:`_missing_at`). Most guardians then take the child for catch-up (more the longer
+    ago the entry): the missing doses are given in rounds from two to six weeks after entry —
+    every series' next missing dose on one day, rounds at least 28 days apart and each dose
+    after its series' minimum interval — as far as ``as_of`` allows. State: catch-up recorded
+    (mostly re-checked a month later) once every missing dose is given, in progress when some
+    are.
     """
     from dataclasses import replace
 
-    defaults = {o.series: o.default_option for o in table.options}
-    rules = [
-        r
-        for r in table.doses
-        if r.sex is None
-        and r.when is None
-        and (r.option is None or r.option == defaults.get(r.series))
-    ]
     live = {v.code for v in table.vaccines if v.live_injectable}
     gap = table.live_injectable_min_gap_days
     given: dict[str, set[tuple[str, int, dt.date]]] = {}
@@ -96,12 +92,7 @@ def admission_states(
             out.append(replace(child, admission_state=state))
             continue
         mine = given.get(child.id, set())
-        missing = [
-            r
-            for r in rules
-            if _overdue_on(child.birth_date, r) <= entry
-            and not any(s == r.series and n == r.number and d <= entry for s, n, d in mine)
-        ]
+        missing = _missing_at(child, doses_of.get(child.id, []), table, entry)
         still = [r for r in missing if not any(s == r.series and n == r.number for s, n, _ in mine)]
         if not missing:
             state = "assessed_complete"
@@ -131,6 +122,31 @@ def admission_states(
     return out, catch_up
 
 
+def _sex(child: Child) -> ClinicalSex:
+    return ClinicalSex.MALE if child.sex is Sex.MALE else ClinicalSex.FEMALE
+
+
+def _given(existing: Sequence[tuple[str, str, int, dt.date]]) -> list[GivenDose]:
+    return [GivenDose(f"{s}-{n}", v, d) for v, s, n, d in existing]
+
+
+def _missing_at(
+    child: Child,
+    existing: Sequence[tuple[str, str, int, dt.date]],
+    table: VaccinationTable,
+    entry: dt.date,
+) -> list[DoseRule]:
+    """The doses the entry check finds missing on ``entry``: the clinical rules' plan on that
+    day (:func:`~healthbridge.clinical.vaccination.vaccination_plan`, the doses given by then)
+    and the table's incomplete statuses, as
+    :func:`~healthbridge.clinical.admission.admission_check` reads them."""
+    by_entry = [d for d in existing if d[3] <= entry]
+    plan = vaccination_plan(child.birth_date, _sex(child), _given(by_entry), table, entry)
+    statuses = set(table.admission.incomplete_statuses)
+    rules = {r.dose_id: r for r in table.doses}
+    return [rules[d.dose_id] for d in plan.doses if d.status.value in statuses]
+
+
 def _valid_with(
     child: Child,
     existing: Sequence[tuple[str, str, int, dt.date]],
@@ -140,15 +156,11 @@ def _valid_with(
 ) -> bool:
     """Whether the child's doses plus the catch-up ``rows`` pass the schedule's checks
     (products accepted at that age, intervals) as the clinical rules read them."""
-    from healthbridge.clinical.vaccination import GivenDose, vaccination_plan
-    from healthbridge.clinical.vocab import Sex as ClinicalSex
-
-    given = [GivenDose(f"{s}-{n}", v, d) for v, s, n, d in existing] + [
+    given = _given(existing) + [
         GivenDose(f"{r['series']}-{r['dose']}", str(r["vaccine"]), r["date"])  # type: ignore[arg-type]
         for r in rows
     ]
-    sex = ClinicalSex.MALE if child.sex is Sex.MALE else ClinicalSex.FEMALE
-    return vaccination_plan(child.birth_date, sex, given, table, as_of).invalid == ()
+    return vaccination_plan(child.birth_date, _sex(child), given, table, as_of).invalid == ()
 
 
 def _catch_up(
@@ -166,11 +178,9 @@ def _catch_up(
     minimum gap): a round with such a vaccine is moved until it is on the same day as, or at
     least the gap away from, every other injectable live dose (DOMAIN.md §1.3)."""
     live, live_days, gap = live_rule
-    last: dict[str, dt.date] = {}
-    on: dict[tuple[str, int], dt.date] = {}
+    on: dict[str, dict[int, dt.date]] = {}  # series -> dose number -> date
     for series, number, day in given:
-        on[series, number] = day
-        last[series] = max(last.get(series, day), day)
+        on.setdefault(series, {})[number] = day
     queues: dict[str, list[DoseRule]] = {}
     for rule in sorted(missing, key=lambda r: (r.series, r.number)):
         queues.setdefault(rule.series, []).append(rule)
@@ -179,12 +189,7 @@ def _catch_up(
     while any(queues.values()):
         batch = [q.pop(0) for q in queues.values() if q]
         for rule in batch:
-            if rule.series in last and rule.min_interval is not None:
-                day = max(day, add_age(last[rule.series], rule.min_interval))
-            for extra in rule.extra_intervals:
-                earlier = on.get((rule.series, extra.from_number))
-                if earlier is not None:
-                    day = max(day, add_age(earlier, extra.min))
+            day = earliest_valid(rule, day, on.get(rule.series, {}))
         if any(rule.accepts[0] in live for rule in batch):
             while any(0 < abs((day - d).days) < gap for d in live_days):
                 day += dt.timedelta(days=1)
@@ -192,7 +197,7 @@ def _catch_up(
         if day > as_of:
             break
         for rule in batch:
-            last[rule.series] = on[rule.series, rule.number] = day
+            on.setdefault(rule.series, {})[rule.number] = day
             rows.append(
                 {
                     "child_id": child.id,
@@ -212,9 +217,8 @@ def _in_edition(
     birth: dt.date,
     day: dt.date,
     variants: tuple[tuple[dt.date, DoseRule], ...],
-    rule: DoseRule,
-    last: dict[str, dt.date],
-    given_on: dict[tuple[str, int], dt.date],
+    product: str,
+    series_on: dict[int, dt.date],
 ) -> dt.date:
     """``day`` moved, if needed, to the minimum age and intervals of the NIP edition in force
     on the day the dose is given (the clinical rules judge each dose so): a child born in 2024
@@ -222,13 +226,8 @@ def _in_edition(
     settles in a few steps."""
     while True:
         judge = rule_at(variants, day)
-        moved = max(day, add_age(birth, judge.age))
-        if rule.series in last and judge.min_interval is not None:
-            moved = max(moved, add_age(last[rule.series], judge.min_interval))
-        for extra in judge.extra_intervals:
-            earlier = given_on.get((rule.series, extra.from_number))
-            if earlier is not None:
-                moved = max(moved, add_age(earlier, extra.min))
+        youngest = add_age(birth, minimum_age(judge, product))
+        moved = earliest_valid(judge, max(day, youngest), series_on)
         if moved == day:
             return day
         day = moved
@@ -253,8 +252,7 @@ def doses(
     rows: list[dict[str, object]] = []
     for child in kids:
         visit_jitter: dict[str, int] = {}
-        last: dict[str, dt.date] = {}
-        given_on: dict[tuple[str, int], dt.date] = {}
+        given_on: dict[str, dict[int, dt.date]] = {}  # series -> dose number -> date
         stopped: set[str] = set()
         for rule in rules:
             if rule.sex is not None and rule.sex.value != (
@@ -269,23 +267,20 @@ def doses(
             spread = 1 if rule.age.approx_days() == 0 else 15
             jitter = visit_jitter.setdefault(key, int(rng.integers(0, spread)))
             day = target + dt.timedelta(days=jitter)
-            if rule.series in last and rule.min_interval is not None:
-                day = max(day, add_age(last[rule.series], rule.min_interval))
-            for extra in rule.extra_intervals:  # e.g. HepB D1 -> D3 at least 4 months
-                earlier = given_on.get((rule.series, extra.from_number))
-                if earlier is not None:
-                    day = max(day, add_age(earlier, extra.min))
+            series_on = given_on.setdefault(rule.series, {})
+            day = earliest_valid(rule, day, series_on)  # e.g. HepB D1 -> D3 at least 4 months
             if rng.random() < MISSED_DOSE_SHARE:
                 if rng.random() >= CATCH_UP_SHARE:
                     stopped.add(rule.series)
                     continue
                 day = day + dt.timedelta(days=int(rng.integers(45, 120)))
-            day = _in_edition(child.birth_date, day, editions[rule.dose_id], rule, last, given_on)
+            day = _in_edition(
+                child.birth_date, day, editions[rule.dose_id], rule.accepts[0], series_on
+            )
             if day > as_of:
                 stopped.add(rule.series)
                 continue
-            last[rule.series] = day
-            given_on[rule.series, rule.number] = day
+            series_on[rule.number] = day
             rows.append(
                 {
                     "child_id": child.id,
