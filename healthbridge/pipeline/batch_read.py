@@ -250,7 +250,7 @@ def _from_table(conn: Connection, patients: dict[str, x.ChildInfo]) -> _Inputs:
 #: (:func:`~healthbridge.pipeline.alerts.open_alerts`: status, kind, severity, the Task's
 #: inputs). A district holds an alert per child or more, and parsing whole documents was a
 #: fifth of the read; the actions' few Flags and Tasks are read whole before they are written
-#: (:func:`_alert_documents`), never rebuilt from these parts.
+#: (:func:`.batch_write._alert_documents`), never rebuilt from these parts.
 _FLAG_FIELDS: Final = {
     "status": "$.status",
     "subject": "$.subject.reference",
