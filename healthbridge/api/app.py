@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from healthbridge.access import http as access_http
 from healthbridge.access.tokens import JwksFetcher
@@ -98,7 +99,9 @@ def create_app(
                 deliverer.stop()
             engine.dispose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the installed package, not a CDN (a hospital intranet has none)
+    app = FastAPIOffline(
+        static_url=security_headers.DOCS_STATIC,
         title="HealthBridge FHIR R4 API",
         version="0.1.0",
         description="FHIR R4 (4.0.1) RESTful API, JSON. Base URL: /fhir.",

@@ -7,10 +7,11 @@ downloads and the search path pay one header merge) added by ``create_app``:
   ``default-src 'self'``, no inline script or style (the pages' scripts are in
   ``/app/static/app.js``), ``object-src 'none'``, ``base-uri 'self'``, ``form-action 'self'``
   and ``frame-ancestors 'none'`` (no clickjacking of, e.g., the consent-withdrawal form). The
-  OpenAPI pages (``/docs``, ``/redoc``) load Swagger UI / ReDoc from the jsDelivr CDN until
-  they are self-hosted (issue 19): their policy also allows that CDN, and their inline
-  bootstrap script by its SHA-256 hash (computed from the page served), never
-  ``'unsafe-inline'`` script;
+  OpenAPI pages (``/docs``, ``/redoc``) serve Swagger UI / ReDoc from this server
+  (``DOCS_STATIC``, the assets of the ``fastapi-offline`` package: no CDN, so they work on a
+  hospital intranet); their policy allows their inline bootstrap script by its SHA-256 hash
+  (computed from the page served), never ``'unsafe-inline'`` script, and the inline styles
+  Swagger UI sets on its elements;
 * ``X-Frame-Options: DENY`` (for browsers without ``frame-ancestors``),
   ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin`` (no URL with a
   child id leaves the site; ``no-referrer`` would make browsers send ``Origin: null`` on
@@ -38,12 +39,12 @@ CSP: Final = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-#: Where FastAPI's Swagger UI and ReDoc pages load their code from.
-DOCS_CDN: Final = "https://cdn.jsdelivr.net"
+#: Where the Swagger UI and ReDoc pages load their code from (served by this app).
+DOCS_STATIC: Final = "/docs/static"
 DOCS_PATHS: Final = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 HSTS: Final = "max-age=31536000; includeSubDomains"
 #: Responses that may be cached (public, no child data).
-CACHEABLE_PREFIXES: Final = ("/app/static/", "/.well-known/", "/fhir/metadata")
+CACHEABLE_PREFIXES: Final = ("/app/static/", f"{DOCS_STATIC}/", "/.well-known/", "/fhir/metadata")
 CACHEABLE_PATHS: Final = frozenset({"/openapi.json", *DOCS_PATHS})
 _INLINE_SCRIPT: Final = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
 
@@ -55,16 +56,14 @@ BASE_HEADERS: Final = (
 
 
 def docs_policy(body: bytes) -> str:
-    """The policy of a documentation page: the CDN plus the hashes of its inline scripts."""
+    """The policy of a documentation page: its own scripts plus the hashes of the inline ones."""
     hashes = " ".join(
         f"'sha256-{base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode()}'"
         for m in _INLINE_SCRIPT.finditer(body)
     )
     return (
-        f"default-src 'self'; script-src 'self' {DOCS_CDN} {hashes}; "
-        f"style-src 'self' {DOCS_CDN} https://fonts.googleapis.com 'unsafe-inline'; "
-        "font-src 'self' https://fonts.gstatic.com; "
-        "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+        f"default-src 'self'; script-src 'self' {hashes}; "
+        "style-src 'self' 'unsafe-inline'; font-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
         "form-action 'self'; frame-ancestors 'none'"
     )
