@@ -68,6 +68,8 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("rules s", "seconds.evaluate"),
         ("reconcile s", "seconds.reconcile_write"),
         ("children/s", "children_per_s"),
+        ("CPU s main", "main_process_cpu_seconds"),
+        ("CPU s workers", "worker_processes_cpu_seconds"),
     ),
     "import": (
         ("database", "database"),

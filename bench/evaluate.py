@@ -28,7 +28,9 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from healthbridge.clinical import evaluate as ev
-from healthbridge.clinical import schedule_batch as sb
+from healthbridge.clinical import schedule_arrays as sa
+from healthbridge.clinical import schedule_care as sc
+from healthbridge.clinical import schedule_vaccination as sv
 from healthbridge.clinical.frames import frame_to_findings
 from healthbridge.clinical.nutrition import nutrition_frame, prepare_growth
 from healthbridge.clinical.records import DistrictData, centre_daily_checks
@@ -72,41 +74,41 @@ def family_times(data: DistrictData, ruleset: RuleSet, as_of: date) -> dict[str,
         "growth: velocity, faltering, gaps",
         lambda: velocity_frame(g, data.children, ruleset.velocity, as_of, prepared=True),
     )
-    rows = sb._Rows()
-    ch = sb.children_arrays(data.children)
+    rows = sa.FindingRows()
+    ch = sa.children_arrays(data.children)
     if ch is None:
         raise SystemExit("synthetic child ids repeat")
     timed(
         "checkups & 4:2:2",
-        lambda: sb.checkup_frame(ch, data.checkups, ruleset.checkups, as_of, rows),
+        lambda: sc.checkup_frame(ch, data.checkups, ruleset.checkups, as_of, rows),
     )
-    keep = (DoseStatus.DUE, DoseStatus.OVERDUE, *sb._incomplete(ruleset.vaccination))
+    keep = (DoseStatus.DUE, DoseStatus.OVERDUE, *sc.incomplete_statuses(ruleset.vaccination))
     states = timed(
         "vaccination: schedule, catch-up, live rule",
-        lambda: sb.vaccination_states(ch, data.doses, ruleset.vaccination, as_of, keep),
+        lambda: sv.vaccination_states(ch, data.doses, ruleset.vaccination, as_of, keep),
     )
     timed(
         "vaccination: findings",
-        lambda: sb.vaccination_frame(ch, states, ruleset.vaccination, rows),
+        lambda: sv.vaccination_frame(ch, states, ruleset.vaccination, rows),
     )
     timed(
         "admission checks",
-        lambda: sb.admission_frame(ch, data.enrolments, states, ruleset.vaccination, as_of, rows),
+        lambda: sc.admission_frame(ch, data.enrolments, states, ruleset.vaccination, as_of, rows),
     )
     window = max(w.days for w in ruleset.daily_check.cluster_windows)
     recent = ev._until(data.daily_checks, "date", as_of, window)
     timed(
         "daily checks (fever, symptoms)",
-        lambda: sb.daily_check_frame(ch, recent, ruleset.daily_check, as_of, rows),
+        lambda: sc.daily_check_frame(ch, recent, ruleset.daily_check, as_of, rows),
     )
-    timed("anaemia", lambda: sb.anaemia_frame(ch, data.haemoglobin, ruleset.anaemia, as_of, rows))
+    timed("anaemia", lambda: sc.anaemia_frame(ch, data.haemoglobin, ruleset.anaemia, as_of, rows))
     timed(
         "warning-sign screenings",
-        lambda: sb.screening_frame(ch, data.screenings, ruleset.screening, as_of, rows),
+        lambda: sc.screening_frame(ch, data.screenings, ruleset.screening, as_of, rows),
     )
 
     def clusters() -> int:
-        cases = replace(data, daily_checks=sb.syndromic_checks(recent, ruleset.daily_check))
+        cases = replace(data, daily_checks=sc.syndromic_checks(recent, ruleset.daily_check))
         return sum(
             len(ev.evaluate_centre(c, checks, ruleset, as_of))
             for c, checks in centre_daily_checks(cases)

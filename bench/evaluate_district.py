@@ -26,9 +26,9 @@ head-circumference and older morning-check Observations from the base before cop
 (:func:`bench.district_db.thin`): the issue's size, ~2.1 million observations at 100,000
 children, instead of ~3.4 million. ``--backfill`` times rebuilding the whole rule-input table
 (``healthbridge db reindex --rule-inputs``) on the grown database before the re-runs.
-``--read-workers N`` reads the rule-input table in N processes (children in N id ranges;
-default: ``--workers``, which before wave 5 ran only the rules in processes); the CPU of the
-worker processes is printed beside the main process's.
+The read is one process (a second read process, waves 5–7, was removed: see
+bench/results/evaluate.md); ``--workers N`` runs the rules in N processes, whose CPU is printed
+beside the main process's.
 """
 
 from __future__ import annotations
@@ -54,9 +54,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(
-    repo: Any, label: str, workers: int, source: str = "auto", read_workers: int | None = None
-) -> dict[str, Any]:
+def run(repo: Any, label: str, workers: int, source: str = "auto") -> dict[str, Any]:
     from bench.district_db import AS_OF
     from healthbridge.pipeline import parse_ruleset_key
     from healthbridge.pipeline.batch import evaluate_database
@@ -70,7 +68,6 @@ def run(
         AS_OF,
         workers=workers,
         source=source,  # type: ignore[arg-type]
-        read_workers=read_workers,
     )
     cpu = time.process_time() - cpu
     children_cpu = _children_cpu() - children_cpu
@@ -97,7 +94,7 @@ def run(
         "actions": dict(report.actions),
         "seconds": report.seconds,
         "workers": workers,
-        "read_workers": workers if read_workers is None else read_workers,
+        "read_workers": 1,  # one read process since issue 18
         "main_process_cpu_seconds": round(cpu, 1),
         "worker_processes_cpu_seconds": round(children_cpu, 1),
         "children_per_s": round(rate, 1),
@@ -128,12 +125,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--children", type=int, default=5_000)
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="processes for the rules")
-    parser.add_argument(
-        "--read-workers",
-        type=int,
-        default=None,
-        help="processes for the rule-input table read (default: --workers)",
-    )
     parser.add_argument("--reuse", type=Path, default=None, help="an existing database file")
     parser.add_argument("--runs", type=int, default=1, help="re-runs with --reuse")
     parser.add_argument("--write", action="store_true", help="write bench/results/")
@@ -172,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in range(args.runs):
             for source in sources:
                 label = f"re-run {k + 1} on {args.reuse.name} ({source})"
-                runs.append(run(repo, label, args.workers, source, args.read_workers))
+                runs.append(run(repo, label, args.workers, source))
         repo.engine.dispose()
     else:
         shutil.rmtree(args.data, ignore_errors=True)

@@ -447,7 +447,7 @@ def vaccination_plan(
                     )
                 )
                 continue
-            earliest = _earliest(rule, scheduled, planned)
+            earliest = earliest_valid(rule, scheduled, planned)
             if vaccine in live:
                 # a dose cannot be given in the past: check the live window from today on
                 today_or_later = max(earliest, as_of)
@@ -518,7 +518,10 @@ def _invalid_reason(
     return None
 
 
-def _earliest(rule: DoseRule, scheduled: date, planned: dict[int, date]) -> date:
+def earliest_valid(rule: DoseRule, scheduled: date, planned: dict[int, date]) -> date:
+    """The first day from ``scheduled`` on which the dose keeps the minimum interval after the
+    previous dose of its series and its ``extra_intervals`` after earlier ones (``planned``:
+    dose number → date of the series' given or planned doses)."""
     earliest = scheduled
     previous = planned.get(rule.number - 1)
     if previous is not None and rule.min_interval is not None:

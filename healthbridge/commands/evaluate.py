@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 
 
@@ -21,31 +20,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--ruleset", default=None, help="id@version/region (default: settings)")
     parser.add_argument("--as-of", default=None, help="evaluation date YYYY-MM-DD (default today)")
-    parser.add_argument(
-        "--workers", type=int, default=1, help="processes for the rules (and the read)"
-    )
-    parser.add_argument(
-        "--read-workers",
-        type=int,
-        default=None,
-        help=(
-            "processes reading the rule inputs: 2 reads the growth Observations in a second "
-            "process (default: the larger of --workers and 2 when the machine has 2+ cores)"
-        ),
-    )
+    parser.add_argument("--workers", type=int, default=1, help="processes for the rules")
     parser.add_argument("--dry-run", action="store_true", help="report changes, write nothing")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=evaluate_command)
-
-
-def _read_workers(args: argparse.Namespace) -> int:
-    """The read splits into two parts (growth Observations, the rest): a second core halves
-    the wall time of the read, which is most of an unchanged district's evaluation
-    (bench/results/evaluate_district.md, wave 5)."""
-    if args.read_workers is not None:
-        return int(args.read_workers)
-    cores = os.cpu_count() or 1
-    return max(int(args.workers), 2 if cores >= 2 else 1)
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -77,7 +55,6 @@ def evaluate_command(args: argparse.Namespace) -> int:
                 as_of,
                 workers=args.workers,
                 dry_run=args.dry_run,
-                read_workers=_read_workers(args),
             )
     finally:
         engine.dispose()

@@ -1,30 +1,24 @@
 """Field-wise reads of current resources straight into DataFrames (whole-district reads).
 
-Shared by ``healthbridge evaluate`` (:mod:`healthbridge.pipeline.batch`) and the district reports
-(:mod:`healthbridge.district.gather`): instead of shipping every stored resource to Python and
-parsing it there, the database extracts the fields asked for — SQLite's multi-path
+Shared by ``healthbridge evaluate`` (:mod:`healthbridge.pipeline.batch_read`) and the district
+reports (:mod:`healthbridge.district.gather`): instead of shipping every stored resource to
+Python and parsing it there, the database extracts the fields asked for — SQLite's multi-path
 ``json_extract`` (the document parsed once per row, the requested values returned as one small
 JSON array), PostgreSQL's ``jsonb_build_array`` of ``#>`` paths on the content cast once per
 row — and :func:`fields` turns the rows into columns. Values keep their JSON types (a number
 stays a number, ``true`` stays ``True``, an object or array comes back whole), so callers apply
 exactly the same rules as the per-resource functions of :mod:`healthbridge.pipeline.extract`.
-
-Large reads can be split over worker processes (:func:`fields_parallel`): each reads one slice
-of the rows (SQLite ``rowid``, PostgreSQL ``hashtext(res_id)``, modulo the worker count) on its
-own connection.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 import pandas as pd
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from healthbridge.fhir import facts
 from healthbridge.pipeline.errors import PipelineConfigError
@@ -42,9 +36,7 @@ def _steps(path: str) -> list[str]:
     return [name or index for name, index in _STEP.findall(match.group(1))]
 
 
-def _statement(
-    dialect: str, paths: Sequence[str], exclude: bool, part: tuple[int, int] | None, ids: int = 0
-) -> str:
+def _statement(dialect: str, paths: Sequence[str], exclude: bool, ids: int = 0) -> str:
     """The SELECT of ``res_id`` and the packed JSON array of the ``paths`` values (its first
     element is always the id, so SQLite returns an array even for one path)."""
     if dialect == "postgresql":
@@ -57,8 +49,6 @@ def _statement(
         )
         if exclude:
             where += " AND strpos(content, %s) = 0"
-        if part is not None:
-            where += f" AND mod(abs(hashtext(res_id)), {part[1]}) = {part[0]}"
         return (
             f"SELECT res_id, jsonb_build_array({values})::text FROM "
             f"(SELECT res_id, content::jsonb AS doc FROM resource WHERE {where}) AS r"
@@ -71,8 +61,6 @@ def _statement(
     values = ", ".join(f"'{p}'" for p in paths)
     if exclude:
         where += " AND instr(content, ?) = 0"
-    if part is not None:
-        where += f" AND rowid % {part[1]} = {part[0]}"
     return f"SELECT res_id, json_extract(content, '$.id', {values}) FROM resource WHERE {where}"
 
 
@@ -82,24 +70,21 @@ def fields(
     paths: Mapping[str, str],
     *,
     exclude_containing: str | None = None,
-    part: tuple[int, int] | None = None,
     res_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One row per current (not deleted) resource of ``resource_type``: ``res_id`` and one
     column per ``paths`` entry (name → JSON path ``$.a.b[0].c``), missing values as None.
 
     ``exclude_containing`` skips resources whose stored JSON contains that text (e.g. the
-    derived growth-score Observations, marked by their code system); ``part`` = (k, n) reads
-    only the k-th of n slices of the rows. Rows go through the DBAPI cursor directly (this
-    reads millions of rows; SQLAlchemy's row objects would cost more than the extraction).
+    derived growth-score Observations, marked by their code system). Rows go through the DBAPI
+    cursor directly (this reads millions of rows; SQLAlchemy's row objects would cost more
+    than the extraction).
     ``res_ids`` reads only those resources (an incremental refresh), :data:`ID_CHUNK` a query.
     """
     if res_ids is not None:
         return _fields_of(conn, resource_type, paths, exclude_containing, list(res_ids))
     names = list(paths)
-    stmt = _statement(
-        conn.dialect.name, [paths[n] for n in names], exclude_containing is not None, part
-    )
+    stmt = _statement(conn.dialect.name, [paths[n] for n in names], exclude_containing is not None)
     params: tuple[Any, ...] = (resource_type,)
     if exclude_containing is not None:
         params += (exclude_containing,)
@@ -151,7 +136,6 @@ def _fields_of(
             conn.dialect.name,
             [paths[n] for n in names],
             exclude_containing is not None,
-            None,
             ids=len(chunk),
         )
         params: tuple[Any, ...] = (resource_type, *([chunk] if postgres else chunk))
@@ -167,64 +151,6 @@ def _fields_of(
 
 def _empty(names: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({n: pd.Series(dtype=object) for n in names})
-
-
-Prepare = Callable[[pd.DataFrame], pd.DataFrame]
-
-
-def _read_part(
-    url: str,
-    resource_type: str,
-    paths: dict[str, str],
-    exclude: str | None,
-    part: tuple[int, int],
-    prepare: Prepare | None,
-) -> pd.DataFrame:
-    from healthbridge.store.db import make_engine
-
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            frame = fields(conn, resource_type, paths, exclude_containing=exclude, part=part)
-    finally:
-        engine.dispose()
-    return frame if prepare is None else prepare(frame)
-
-
-def fields_parallel(
-    engine: Engine,
-    resource_type: str,
-    paths: Mapping[str, str],
-    *,
-    workers: int,
-    exclude_containing: str | None = None,
-    prepare: Prepare | None = None,
-) -> pd.DataFrame:
-    """:func:`fields` read in ``workers`` forked processes, one slice of the rows each (rows
-    in slice order, not storage order), each slice passed through ``prepare`` (a module-level
-    function) in its worker, so that only the compacted columns travel back. Only from a
-    single-threaded process (the CLI); an in-memory SQLite database cannot be shared, so it
-    is read in this process."""
-    url = engine.url.render_as_string(hide_password=False)
-    if workers <= 1 or engine.url.database in (None, "", ":memory:"):
-        with engine.connect() as conn:
-            frame = fields(conn, resource_type, paths, exclude_containing=exclude_containing)
-        return frame if prepare is None else prepare(frame)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-        futures = [
-            pool.submit(
-                _read_part,
-                url,
-                resource_type,
-                dict(paths),
-                exclude_containing,
-                (k, workers),
-                prepare,
-            )
-            for k in range(workers)
-        ]
-        parts = [f.result() for f in futures]
-    return pd.concat(parts, ignore_index=True)
 
 
 def ref_ids(references: Sequence[Any], resource_type: str) -> list[str | None]:

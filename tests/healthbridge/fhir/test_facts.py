@@ -19,7 +19,7 @@ from healthbridge.district import admission, bulk
 from healthbridge.district.gather import _children
 from healthbridge.fhir import facts
 from healthbridge.fhir.searchparams import extract as index_rows
-from healthbridge.pipeline import batch
+from healthbridge.pipeline import batch_frames
 from healthbridge.pipeline import dbframes as dbf
 from healthbridge.pipeline import extract as x
 from healthbridge.store import access_tables, rule_inputs
@@ -391,12 +391,14 @@ def test_every_reader_reads_the_same_tb_skin_test(
     ):
         from_row = [("tst", dt.date(2026, 2, 1), row["value"] == 1.0)]
     assert from_row == written
-    raw = {name: [None] for name in batch._OBSERVATION}
+    raw = {name: [None] for name in batch_frames.OBSERVATION}
     raw.update(
         status=[status], coding=[code], subject=["Patient/kid"], effective=["2026-02-01"],
         concept=[value], interpretation=[obs.get("interpretation")],
     )  # fmt: skip
     frame = pd.DataFrame({"res_id": ["tst"], **raw}).astype(object)
-    tst = batch._tb_tests(batch._observations(batch._compact_observations(frame), {"kid"}))
+    tst = batch_frames.tb_tests(
+        batch_frames.observations(batch_frames.compact_observations(frame), {"kid"})
+    )
     got = [(r.observation_id, r.date.date(), bool(r.negative)) for r in tst.itertuples()]
     assert got == written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -13,8 +14,9 @@ from healthbridge.config import Settings, get_settings
 from healthbridge.demo.bundles import bundles
 from healthbridge.demo.population import generate
 from healthbridge.pipeline import parse_ruleset_key
-from healthbridge.pipeline.batch import evaluate_database
+from healthbridge.pipeline.batch import evaluate_database, read_district
 from healthbridge.pipeline.errors import PipelineConfigError
+from healthbridge.store import gc_policy
 from healthbridge.store.db import make_engine
 from healthbridge.store.repository import Repository
 from healthbridge.terminology import LOINC_BODY_TEMPERATURE
@@ -132,11 +134,6 @@ def test_evaluate_command(
         assert report["inputs"] == "table"
         assert main(["evaluate"]) == 0
         assert "5 children" in capsys.readouterr().out
-        for read_workers in ("1", "2"):
-            argv = ["evaluate", "--json", "--ruleset", RULESET, "--read-workers", read_workers]
-            assert main(argv) == 0
-            other: dict[str, Any] = json.loads(capsys.readouterr().out)
-            assert {**other, "seconds": None} == {**report, "seconds": None}
     finally:
         get_settings.cache_clear()
 
@@ -175,3 +172,30 @@ def test_batch_updates_and_clears_keep_the_whole_flag_and_task(
             if rtype == "Task":
                 assert now.get("note", [])[: len(old.get("note", []))] == old.get("note", [])
     assert changed > 0
+
+
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_read_restores_the_collector_state(repository: Repository, enabled: bool) -> None:
+    """In a batch process (the CLI) the read pauses the collector and leaves it as it was."""
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    gc_policy.declare("batch")
+    try:
+        read_district(repository, source="table")
+        assert gc.isenabled() is enabled
+        seen: list[bool] = []
+
+        def fail() -> None:
+            with gc_policy.bulk_pause():
+                seen.append(gc.isenabled())
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            fail()
+        assert seen == [False]
+        assert gc.isenabled() is enabled
+    finally:
+        gc_policy.declare(None)
+        (gc.enable if was else gc.disable)()

@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from healthbridge import terminology as t
-from healthbridge.pipeline.batch import DistrictRead, _encounter_docs, read_district
+from healthbridge.pipeline.batch import DistrictRead, read_district
+from healthbridge.pipeline.batch_write import _encounter_docs
 from healthbridge.pipeline.errors import PipelineConfigError
 from healthbridge.store import rule_inputs as ri
 from healthbridge.store.repository import Repository
@@ -252,7 +253,7 @@ def test_the_table_reads_what_the_documents_say(
     _edge_cases(pclient)
     _more_edge_cases(pclient)
     table = read_district(repository, source="table")
-    documents = read_district(repository, source="documents", workers=2)
+    documents = read_district(repository, source="documents")
     assert (table.source, documents.source) == ("table", "documents")
     assert_same_read(table, documents)
     reference = reference_read.district_data(reference_read.read_district(repository))

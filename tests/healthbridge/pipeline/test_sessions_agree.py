@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from healthbridge import terminology as t
 from healthbridge.fhir import facts
-from healthbridge.pipeline import batch
+from healthbridge.pipeline import batch_frames
 from healthbridge.pipeline import extract as x
 
 _CODES = sorted(facts.GROWTH_QUANTITY)
@@ -56,7 +56,7 @@ def observations(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 def _raw(docs: list[dict[str, Any]]) -> pd.DataFrame:
-    """What dbframes.fields returns for batch._OBSERVATION's paths."""
+    """What dbframes.fields returns for batch_frames.OBSERVATION's paths."""
     rows = []
     for d in docs:
         rows.append(
@@ -74,7 +74,7 @@ def _raw(docs: list[dict[str, Any]]) -> pd.DataFrame:
                 "written": d["meta"]["lastUpdated"],
             }
         )
-    columns = ["res_id", *batch._OBSERVATION]
+    columns = ["res_id", *batch_frames.OBSERVATION]
     return pd.DataFrame(rows, columns=columns).astype(object)
 
 
@@ -85,7 +85,9 @@ def test_batch_sessions_equal_the_write_time_sessions(docs: list[dict[str, Any]]
         s.key: (s.weight_kg, s.lenhei_cm, s.headc_cm, dict(s.inputs))
         for s in x.growth_sessions(docs)
     }
-    frame = batch._sessions(batch._observations(batch._compact_observations(_raw(docs)), {"k"}))
+    frame = batch_frames.sessions(
+        batch_frames.observations(batch_frames.compact_observations(_raw(docs)), {"k"})
+    )
     vector = {}
     for row in frame.itertuples(index=False):
         inputs = {

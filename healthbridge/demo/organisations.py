@@ -1,0 +1,197 @@
+"""The organisations of the synthetic district: hospitals, childcare centres, their classes and
+staff.
+
+The district mirrors a 医育融合 arrangement (DOMAIN.md §3.8): two hospitals (an MCH hospital
+and a community health centre) sign agreements with six childcare centres; each centre has
+classes of the three kinds in 《托育机构设置标准（试行）》 (乳儿班 6–12 m, 托小班 12–24 m,
+托大班 24–36 m), one health manager (保健员), and each hospital three paediatricians.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from healthbridge.clinical.ages import add_months
+
+
+class OrgKind(StrEnum):
+    """The kinds of organisation in a district's 医育融合 network."""
+
+    MCH_HOSPITAL = "mch-hospital"  # 妇幼保健院
+    COMMUNITY_HEALTH_CENTRE = "community-health-centre"  # 社区卫生服务中心
+    CHILDCARE_CENTRE = "childcare-centre"  # 托育机构
+
+
+class ClassKind(StrEnum):
+    """Class kinds of 《托育机构设置标准（试行）》 (2019), by age in months."""
+
+    INFANT = "infant"  # 乳儿班, 6–12 months
+    TODDLER_YOUNG = "toddler-young"  # 托小班, 12–24 months
+    TODDLER_OLD = "toddler-old"  # 托大班, 24–36 months
+
+
+CLASS_NAMES_ZH = {
+    ClassKind.INFANT: "乳儿班",
+    ClassKind.TODDLER_YOUNG: "托小班",
+    ClassKind.TODDLER_OLD: "托大班",
+}
+
+#: Age band (months, [low, high)) and classes per centre for each class kind.
+CLASS_LAYOUT: dict[ClassKind, tuple[int, int, int]] = {
+    ClassKind.INFANT: (6, 12, 2),
+    ClassKind.TODDLER_YOUNG: (12, 24, 3),
+    ClassKind.TODDLER_OLD: (24, 36, 3),
+}
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
+GIVEN = "子涵浩宇欣怡梓萱一诺雨泽思源若曦俊熙佳琪晨阳沐辰可馨语桐嘉懿书瑶明轩天佑安然"
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """A centre's signed 医育结合 service agreement with a health institution."""
+
+    hospital_id: str
+    start: dt.date
+    end: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """A hospital, community health centre or childcare centre.
+
+    Centres carry their registered places (托位数) and their agreements with hospitals."""
+
+    id: str
+    kind: OrgKind
+    name_zh: str
+    name_en: str
+    code: str
+    places: int | None = None
+    agreements: tuple[Agreement, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClassRoom:
+    """A class (班级) at a childcare centre."""
+
+    id: str
+    centre_id: str
+    kind: ClassKind
+    name_zh: str
+
+
+@dataclass(frozen=True, slots=True)
+class Practitioner:
+    """A paediatrician at a hospital or a health manager (保健员) at a centre."""
+
+    id: str
+    name: str
+    gender: str
+    role: str  # "paediatrician" | "health-manager"
+    org_id: str
+
+
+#: Registered places (托位数) per centre, and which hospitals each centre signed with
+#: (``org-mch``/``org-chc``): five of six centres signed, one through both; the community
+#: affordable point has not signed yet, and one earlier agreement has ended.
+CENTRE_PLACES = (90, 120, 80, 60, 50, 30)
+CENTRE_AGREEMENTS: tuple[tuple[str, ...], ...] = (
+    ("org-mch",),
+    ("org-mch",),
+    ("org-mch", "org-chc"),
+    ("org-chc",),
+    ("org-chc",),
+    (),
+)
+
+
+def organizations(as_of: dt.date) -> list[Organization]:
+    hospitals = [
+        Organization(
+            "org-mch",
+            OrgKind.MCH_HOSPITAL,
+            "滨江区妇幼保健院",
+            "Binjiang District MCH Hospital",
+            "MCH-330108",
+        ),
+        Organization(
+            "org-chc",
+            OrgKind.COMMUNITY_HEALTH_CENTRE,
+            "长河街道社区卫生服务中心",
+            "Changhe Community Health Centre",
+            "CHC-330108-03",
+        ),
+    ]
+    centres = [
+        Organization(
+            f"org-centre-{i}",
+            OrgKind.CHILDCARE_CENTRE,
+            name_zh,
+            name_en,
+            f"TY-330108-{i:02d}",
+            places=CENTRE_PLACES[i - 1],
+            agreements=tuple(
+                Agreement(hospital, add_months(as_of, -(6 * i + 3 * n)))
+                for n, hospital in enumerate(CENTRE_AGREEMENTS[i - 1])
+            )
+            + (
+                # the community point had a trial agreement that has ended
+                (Agreement("org-chc", add_months(as_of, -30), add_months(as_of, -6)),)
+                if i == 6
+                else ()
+            ),
+        )
+        for i, (name_zh, name_en) in enumerate(
+            [
+                ("小太阳托育园", "Little Sun Childcare"),
+                ("彩虹宝贝托育中心", "Rainbow Baby Childcare Centre"),
+                ("启明星托育园", "Morning Star Childcare"),
+                ("童心托育中心", "Tongxin Childcare Centre"),
+                ("绿芽托育园", "Green Sprout Childcare"),
+                ("滨江社区普惠托育点", "Binjiang Community Affordable Childcare"),
+            ],
+            start=1,
+        )
+    ]
+    return hospitals + centres
+
+
+def classes(centres: Sequence[Organization]) -> list[ClassRoom]:
+    rooms: list[ClassRoom] = []
+    for centre in centres:
+        for kind, (_low, _high, count) in CLASS_LAYOUT.items():
+            for n in range(1, count + 1):
+                rooms.append(
+                    ClassRoom(
+                        f"{centre.id}-{kind.value}-{n}",
+                        centre.id,
+                        kind,
+                        f"{CLASS_NAMES_ZH[kind]}{n}",
+                    )
+                )
+    return rooms
+
+
+def draw_name(rng: np.random.Generator) -> tuple[str, str]:
+    family = SURNAMES[int(rng.integers(len(SURNAMES)))]
+    length = 1 + int(rng.integers(2))
+    given = "".join(GIVEN[int(rng.integers(len(GIVEN)))] for _ in range(length))
+    return family, given
+
+
+def practitioners(rng: np.random.Generator, orgs: Sequence[Organization]) -> list[Practitioner]:
+    people: list[Practitioner] = []
+    for org in orgs:
+        role = "health-manager" if org.kind is OrgKind.CHILDCARE_CENTRE else "paediatrician"
+        count = 1 if org.kind is OrgKind.CHILDCARE_CENTRE else 3
+        for n in range(1, count + 1):
+            family, given = draw_name(rng)
+            gender = "female" if rng.random() < 0.7 else "male"
+            people.append(Practitioner(f"pr-{org.id}-{n}", family + given, gender, role, org.id))
+    return people
