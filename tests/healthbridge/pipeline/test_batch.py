@@ -174,8 +174,6 @@ def test_batch_updates_and_clears_keep_the_whole_flag_and_task(
     assert changed > 0
 
 
-
-
 @pytest.mark.parametrize("enabled", [True, False])
 def test_the_read_restores_the_collector_state(repository: Repository, enabled: bool) -> None:
     """In a batch process (the CLI) the read pauses the collector and leaves it as it was."""
