@@ -2,7 +2,7 @@
 
 The figures are the reports API's (:mod:`healthbridge.api.reports`), not a second
 implementation: the page computes its tables with the same functions the ``/reports/...``
-endpoints call (:func:`healthbridge.district.gather.gather` →
+endpoints call (the app's :class:`healthbridge.district.cache.DistrictCache` →
 :func:`healthbridge.district.reports.prevalence_report` /
 :func:`~healthbridge.district.reports.coverage_report`), and its chart images and CSV downloads
 *are* those endpoints' handlers, called with the page user's request context (the API takes the
