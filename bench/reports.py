@@ -11,7 +11,8 @@ is another package), about 8 checkups and the NIP-like dose table's vaccinations
 ``--database`` loads the demo district (healthbridge.demo, ``--children`` children) into a
 database (``--url``, default a temporary SQLite file; bench/district_db.py) and times what
 ``/reports/...`` does per request: reading the district out of the store and scoring it
-(healthbridge.district.gather), then the prevalence, z-score and coverage tables.
+(the server's healthbridge.district.cache.DistrictCache), then the prevalence, z-score and
+coverage tables.
 """
 
 from __future__ import annotations
@@ -176,13 +177,6 @@ def main() -> None:
         "children's measurements, then a birth-date correction), each followed by a report",
     )
     parser.add_argument(
-        "--source",
-        choices=["auto", "table", "documents"],
-        default="auto",
-        help="with --database: where a full read of gather takes the district from (the "
-        "typed rule-input table when current, or the stored documents)",
-    )
-    parser.add_argument(
         "--snapshot-dir",
         default=None,
         help="with --database: keep the gathered district there too, as the server does in "
@@ -196,7 +190,6 @@ def main() -> None:
             args.repeat,
             reuse=args.reuse,
             writes=args.writes,
-            source=args.source,
             snapshot_dir=args.snapshot_dir,
         )
         return
@@ -324,7 +317,6 @@ def served(
     *,
     reuse: bool = False,
     writes: int = 0,
-    source: Any = "auto",
     snapshot_dir: str | None = None,
 ) -> None:
     """Full report as the API computes it, from a loaded database."""
@@ -332,11 +324,12 @@ def served(
 
     from bench.district_db import AS_OF as DB_AS_OF
     from bench.district_db import database
-    from healthbridge.district.gather import gather, last_gather, wait_for_snapshots
+    from healthbridge.district.cache import DistrictCache
     from healthbridge.district.reports import coverage_report, prevalence_report
 
     repo, counts, seconds = database(url, children, load=not reuse)
     kept = None if snapshot_dir is None else Path(snapshot_dir)
+    cache = DistrictCache(kept)  # as the server's lifespan makes it
     print(
         f"database: {children:,} children, {sum(counts.values()):,} resources "
         f"({counts.get('Observation', 0):,} Observations, {counts.get('Encounter', 0):,} "
@@ -346,16 +339,16 @@ def served(
     for k in range(repeat):
         start, cpu = time.perf_counter(), time.process_time()
         # the first read is cold; later ones reuse the unchanged frames
-        frames = gather(repo, source=source, snapshot_dir=kept)
+        frames = cache.gather(repo)
         t1, cpu = time.perf_counter(), time.process_time() - cpu
-        info = last_gather()
-        saved = _saved(wait_for_snapshots, kept)
+        info = cache.last
+        saved = _saved(cache.wait, kept)
         r0, rcpu = time.perf_counter(), time.process_time()
         who = prevalence_report(frames, as_of=DB_AS_OF)
         prevalence_report(frames, as_of=DB_AS_OF, convention="cn-2024")
         cov = coverage_report(frames, as_of=DB_AS_OF)
         t2, rcpu = time.perf_counter(), time.process_time() - rcpu
-        how = {"full": f"full read from the {info.source}", "snapshot": "snapshot loaded"}
+        how = {"full": "full read from the table", "snapshot": "snapshot loaded"}
         changes = sum(info.changed.values())
         print(
             f"{'cold' if k == 0 else 'warm'}: gather {t1 - start:.2f} s (cpu {cpu:.2f} s"
@@ -384,15 +377,15 @@ def served(
             else:
                 what = f"Patient/{birth_date_correction(repo)}"
             start, cpu = time.perf_counter(), time.process_time()
-            frames = gather(repo, source=source, snapshot_dir=kept)
+            frames = cache.gather(repo)
             t1, cpu = time.perf_counter(), time.process_time() - cpu
-            saved = _saved(wait_for_snapshots, kept)
+            saved = _saved(cache.wait, kept)
             r0, rcpu = time.perf_counter(), time.process_time()
             prevalence_report(frames, as_of=DB_AS_OF)
             prevalence_report(frames, as_of=DB_AS_OF, convention="cn-2024")
             coverage_report(frames, as_of=DB_AS_OF)
             t2, rcpu = time.perf_counter(), time.process_time() - rcpu
-            info = last_gather()
+            info = cache.last
             changed = ", ".join(f"{k} {v}" for k, v in info.changed.items() if v)
             print(
                 f"after a write ({label}: {what}, written in {start - t0:.2f} s): "
@@ -402,7 +395,7 @@ def served(
                 f"(load average {os.getloadavg()[0]:.1f}){saved[1]}",
                 flush=True,
             )
-    wait_for_snapshots()
+    cache.close()
     repo.engine.dispose()
 
 

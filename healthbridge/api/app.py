@@ -19,6 +19,7 @@ from healthbridge.api.operations import OperationRegistry, default_registry
 from healthbridge.api.routes import router, started_instant
 from healthbridge.api.validation import profile_write_validator
 from healthbridge.config import Settings
+from healthbridge.district.cache import SNAPSHOT_SUBDIR, DistrictCache
 from healthbridge.store import runtime as store_runtime
 from healthbridge.store.db import make_engine, upgrade
 from healthbridge.store.hooks import StoreHooks
@@ -95,9 +96,12 @@ def create_app(
             )
             deliverer.start()
         app.state.deliverer = deliverer
+        # the reports' district cache, its snapshot kept in the data directory
+        app.state.district_cache = DistrictCache(settings.data_dir / SNAPSHOT_SUBDIR)
         try:
             yield
         finally:
+            app.state.district_cache.close()  # waits for a snapshot being written
             if deliverer is not None:
                 deliverer.stop()
             runtime.stop()

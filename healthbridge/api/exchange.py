@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from healthbridge.api.deps import ContextDep, RepoDep, SettingsDep
+from healthbridge.api.reports import DistrictCacheDep
 from healthbridge.district.roles import ANTHRO_EXPORT_ROLES, IMPORT_ROLES, require_role
 from healthbridge.errors import BadRequestError, PayloadTooLargeError
 
@@ -50,6 +51,7 @@ def import_session(
 @router.get("/anthro.csv", summary="A centre's measurements in WHO Anthro's CSV layout")
 def anthro_export(
     repo: RepoDep,
+    cache: DistrictCacheDep,
     context: ContextDep,
     centre: Annotated[str, Query(description="Organization/<id> of the centre")],
     start: dt.date | None = None,
@@ -58,7 +60,7 @@ def anthro_export(
     from healthbridge.district.anthro import centre_anthro_csv, centre_id
 
     require_role(context, ANTHRO_EXPORT_ROLES, "WHO Anthro export")
-    text = centre_anthro_csv(repo, context, centre, start=start, end=end)
+    text = centre_anthro_csv(repo, context, centre, start=start, end=end, cache=cache)
     name = f"anthro-{centre_id(centre)}.csv"
     return Response(
         text.encode("utf-8"),

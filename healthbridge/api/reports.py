@@ -12,15 +12,16 @@ import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from healthbridge.api.deps import ContextDep, RepoDep, SettingsDep
+from healthbridge.district.cache import DistrictCache
 from healthbridge.district.roles import REPORT_ROLES, require_role
 from healthbridge.errors import BadRequestError
 
 if TYPE_CHECKING:
-    from healthbridge.district.gather import DistrictFrames
+    from healthbridge.district.frames import DistrictFrames
     from healthbridge.reports.prevalence import PrevalenceReport
     from healthbridge.store.repository import Repository
 
@@ -36,12 +37,19 @@ Lang = Annotated[Literal["zh", "en"], Query()]
 Grace = Annotated[int, Query(ge=0, le=365)]
 
 
-def _frames(repo: Any, settings: Any) -> DistrictFrames:
-    # imported per call: the report stack (scipy, growth tables) is not loaded at app start
-    from healthbridge.district.gather import SNAPSHOT_SUBDIR, gather
+def get_district_cache(request: Request) -> DistrictCache:
+    """The district cache created by the app's lifespan."""
+    cache: DistrictCache = request.app.state.district_cache
+    return cache
 
-    # the gathered district is kept in the data directory too: a restart starts from it
-    return gather(repo, snapshot_dir=settings.data_dir / SNAPSHOT_SUBDIR)
+
+DistrictCacheDep = Annotated[DistrictCache, Depends(get_district_cache)]
+
+
+def _frames(cache: DistrictCache, repo: Repository) -> DistrictFrames:
+    # the app's district cache: it keeps its snapshot in the data directory, so a restart
+    # starts from it
+    return cache.gather(repo)
 
 
 def _prevalence(
@@ -102,13 +110,15 @@ def prevalence(
     repo: RepoDep,
     context: ContextDep,
     settings: SettingsDep,
+    cache: DistrictCacheDep,
     as_of: AsOf = None,
     period_start: PeriodStart = None,
     convention: Convention = "who",
     fmt: Format = "json",
 ) -> Response:
+    del settings  # one signature for every handler (the district pages call them)
     require_role(context, REPORT_ROLES, "District reports")
-    day, report = _prevalence(_frames(repo, settings), as_of, period_start, convention)
+    day, report = _prevalence(_frames(cache, repo), as_of, period_start, convention)
     if fmt == "csv":
         return _csv(report.prevalence, f"prevalence-{convention}", day)
     return JSONResponse(
@@ -127,6 +137,7 @@ def prevalence_chart(
     repo: RepoDep,
     context: ContextDep,
     settings: SettingsDep,
+    cache: DistrictCacheDep,
     indicator: str = "stunting",
     grouping: str = "centre",
     as_of: AsOf = None,
@@ -136,8 +147,9 @@ def prevalence_chart(
 ) -> Response:
     from healthbridge.reports.prevalence import prevalence_chart_data
 
+    del settings  # one signature for every handler (the district pages call them)
     require_role(context, REPORT_ROLES, "District reports")
-    frames = _frames(repo, settings)
+    frames = _frames(cache, repo)
     _day, report = _prevalence(frames, as_of, period_start, convention)
     data = prevalence_chart_data(report, indicator=indicator, grouping=grouping, lang=lang)
     return _png(_centre_names(data, frames), lang)
@@ -148,12 +160,14 @@ def zscores(
     repo: RepoDep,
     context: ContextDep,
     settings: SettingsDep,
+    cache: DistrictCacheDep,
     as_of: AsOf = None,
     period_start: PeriodStart = None,
     fmt: Format = "json",
 ) -> Response:
+    del settings  # one signature for every handler (the district pages call them)
     require_role(context, REPORT_ROLES, "District reports")
-    day, report = _prevalence(_frames(repo, settings), as_of, period_start, "who")
+    day, report = _prevalence(_frames(cache, repo), as_of, period_start, "who")
     if fmt == "csv":
         return _csv(report.zscores, "zscores", day)
     return JSONResponse(
@@ -193,13 +207,14 @@ def coverage(
     repo: RepoDep,
     context: ContextDep,
     settings: SettingsDep,
+    cache: DistrictCacheDep,
     as_of: AsOf = None,
     period_start: PeriodStart = None,
     grace_days: Grace = 0,
     fmt: Format = "json",
 ) -> Response:
     require_role(context, REPORT_ROLES, "District reports")
-    day, table = _coverage(_frames(repo, settings), settings, as_of, period_start, grace_days, repo)
+    day, table = _coverage(_frames(cache, repo), settings, as_of, period_start, grace_days, repo)
     if fmt == "csv":
         return _csv(table, "coverage", day)
     return JSONResponse(
@@ -217,6 +232,7 @@ def coverage_chart(
     repo: RepoDep,
     context: ContextDep,
     settings: SettingsDep,
+    cache: DistrictCacheDep,
     figure: str = "systematic-management-u3",
     as_of: AsOf = None,
     period_start: PeriodStart = None,
@@ -226,7 +242,7 @@ def coverage_chart(
     from healthbridge.reports.coverage import coverage_chart_data
 
     require_role(context, REPORT_ROLES, "District reports")
-    frames = _frames(repo, settings)
+    frames = _frames(cache, repo)
     _day, table = _coverage(frames, settings, as_of, period_start, grace_days, repo)
     data = _centre_names(coverage_chart_data(table, figure=figure, lang=lang), frames)
     unit = "%" if data.empty or figure != "places-per-1000" else "per-1000"

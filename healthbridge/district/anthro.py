@@ -19,6 +19,7 @@ from healthbridge.access.auditing import record_access
 from healthbridge.access.control import principal_of
 from healthbridge.access.errors import PermissionDeniedError
 from healthbridge.access.tokens import Role
+from healthbridge.district.cache import DistrictCache
 from healthbridge.district.gather import gather
 from healthbridge.errors import BadRequestError
 from healthbridge.exchange.anthro_export import anthro_csv
@@ -45,8 +46,10 @@ def centre_measurements(
     *,
     start: dt.date | None = None,
     end: dt.date | None = None,
+    cache: DistrictCache | None = None,
 ) -> pd.DataFrame:
-    """Measurements of the children enrolled in ``centre`` (one row per visit), in reach."""
+    """Measurements of the children enrolled in ``centre`` (one row per visit), in reach
+    (the district read through ``cache`` when given: the server's)."""
     oid = centre_id(centre)
     with repo.transaction(context, write=False) as txn:
         txn.read("Organization", oid)  # 404 / 410 for an unknown centre
@@ -59,7 +62,7 @@ def centre_measurements(
             raise PermissionDeniedError(
                 f"Role {who.role.value} exports only the children of its own centre"
             )
-    frames = gather(repo)
+    frames = gather(repo) if cache is None else cache.gather(repo)
     enrolled = frames.children.loc[frames.children["centre"] == oid, "child_id"].tolist()
     children: list[str] = []
     with repo.transaction(context, write=False) as txn:
@@ -92,9 +95,10 @@ def centre_anthro_csv(
     *,
     start: dt.date | None = None,
     end: dt.date | None = None,
+    cache: DistrictCache | None = None,
 ) -> str:
     """The centre's measurements as WHO Anthro CSV text."""
-    rows = centre_measurements(repo, context, centre, start=start, end=end)
+    rows = centre_measurements(repo, context, centre, start=start, end=end, cache=cache)
     columns = [
         "child_id",
         "sex",

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from healthbridge.clinical.ruleset import RuleSet, load_ruleset
-from healthbridge.district.gather import DistrictFrames
+from healthbridge.district.frames import DistrictFrames
 from healthbridge.errors import BadRequestError
 from healthbridge.reports.coverage import CoverageInputs, coverage_table
 from healthbridge.reports.prevalence import (

@@ -59,29 +59,33 @@ column                  meaning
 Derived growth-score Observations (their JSON names the ``growth-indicator`` CodeSystem) are
 not rule inputs and get no row. The extraction has a version (:data:`EXTRACTOR_VERSION`); the
 table ``rule_input_state`` records the version the whole table was built with (by migration
-0005 on an empty database, or by :func:`healthbridge.store.reindex.rebuild_rule_inputs`). A
-database whose table is missing rows (upgraded with resources in it) or was built by another
-version is *stale*: the batch reader then falls back to the documents until
-``healthbridge db reindex --rule-inputs`` has run. Anything that writes resource rows
-without the repository (bulk loaders) must write these rows too.
+0005 on an empty database, by migration 0008 — :func:`backfill` — on a database that held
+resources, or by :func:`healthbridge.store.reindex.rebuild_rule_inputs`). A table built by
+another version, or left incomplete by an interrupted rebuild, is *stale*: the district read
+rebuilds it before reading (:func:`healthbridge.district.gather.ensure_rule_inputs`) and
+``healthbridge evaluate`` reads the documents until ``healthbridge db reindex --rule-inputs``
+has run; a change of :func:`rows` therefore comes with a migration calling :func:`backfill`.
+Anything that writes resource rows without the repository (bulk loaders) must write these
+rows too.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from sqlalchemy import Connection, Table, delete, insert, select
 
 from healthbridge import terminology as t
 from healthbridge.fhir import facts
-from healthbridge.store.models import RuleInputRow, RuleInputStateRow
+from healthbridge.store.models import ResourceRow, RuleInputRow, RuleInputStateRow
 
 TABLE: Final = "rule_input"
 RULE_INPUT: Table = RuleInputRow.__table__  # type: ignore[attr-defined]
 STATE: Table = RuleInputStateRow.__table__  # type: ignore[attr-defined]
+RESOURCE: Table = ResourceRow.__table__  # type: ignore[attr-defined]
 #: Bump when :func:`rows` changes what it extracts: existing tables become stale.
 #: 2: references read by facts; 3: CVX/ATC vaccine codes translated; 4: tuberculin skin tests
 #: (code 28163009, value 1.0 negative / 0.0 positive).
@@ -352,19 +356,71 @@ def built_version(conn: Connection) -> int | None:
         return None
 
 
-def scan(conn: Connection, rtype: str, columns: str, where: str = "") -> list[Any]:
-    """``SELECT columns`` of one resource type's rows of the table, through the DBAPI cursor:
-    whole-district readers fetch millions of rows, where SQLAlchemy's row objects would cost
-    more than the scan. ``rtype``, ``columns`` and ``where`` are the callers' own constants
-    (never input)."""
+#: Ids per statement when :func:`scan` reads chosen resources (well under SQLite's limit of
+#: bound parameters).
+SCAN_CHUNK: Final = 5_000
+
+
+def scan(
+    conn: Connection,
+    rtype: str,
+    columns: str,
+    where: str = "",
+    *,
+    res_ids: Sequence[str] | None = None,
+) -> list[Any]:
+    """``SELECT columns`` of one resource type's rows of the table (with ``res_ids``: only
+    those resources', the ids bound as parameters), through the DBAPI cursor: whole-district
+    readers fetch millions of rows, where SQLAlchemy's row objects would cost more than the
+    scan. ``rtype``, ``columns`` and ``where`` are the callers' own constants (never input)."""
     stmt = f"SELECT {columns} FROM {TABLE} WHERE res_type = '{rtype}'{where}"
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(stmt)
-        rows: list[Any] = cursor.fetchall()
+        if res_ids is None:
+            cursor.execute(stmt)
+            return list(cursor.fetchall())
+        mark = "%s" if conn.dialect.name == "postgresql" else "?"
+        out: list[Any] = []
+        for i in range(0, len(res_ids), SCAN_CHUNK):
+            chunk = list(res_ids[i : i + SCAN_CHUNK])
+            marks = ", ".join(mark for _ in chunk)
+            cursor.execute(f"{stmt} AND res_id IN ({marks})", chunk)
+            out.extend(cursor.fetchall())
+        return out
     finally:
         cursor.close()
-    return rows
+
+
+def backfill(conn: Connection, *, batch_size: int = 2_000) -> int:
+    """Fill the table from the current resources on ``conn`` (inside the caller's
+    transaction: a migration's), replacing whatever rows it held, and mark it built by
+    :data:`EXTRACTOR_VERSION`; returns the rows written. Resources are read in keyset pages
+    of their primary key, so memory stays bounded on a large district."""
+    res = RESOURCE
+    conn.execute(delete(RULE_INPUT))
+    written = 0
+    for rtype in TYPES:
+        after = ""
+        while True:
+            found = conn.execute(
+                select(res.c.res_id, res.c.content)
+                .where(res.c.res_type == rtype, res.c.res_id > after, res.c.deleted.is_(False))
+                .order_by(res.c.res_id)
+                .limit(batch_size)
+            ).all()
+            if not found:
+                break
+            after = str(found[-1].res_id)
+            batch = [
+                row
+                for res_id, content in found
+                for row in rows(rtype, str(res_id), json.loads(content), content)
+            ]
+            if batch:
+                conn.execute(insert(RULE_INPUT), batch)
+                written += len(batch)
+    mark_built(conn)
+    return written
 
 
 def is_current(conn: Connection) -> bool:

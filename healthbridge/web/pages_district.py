@@ -2,7 +2,7 @@
 
 The figures are the reports API's (:mod:`healthbridge.api.reports`), not a second
 implementation: the page computes its tables with the same functions the ``/reports/...``
-endpoints call (:func:`healthbridge.district.gather.gather` →
+endpoints call (the app's :class:`healthbridge.district.cache.DistrictCache` →
 :func:`healthbridge.district.reports.prevalence_report` /
 :func:`~healthbridge.district.reports.coverage_report`), and its chart images and CSV downloads
 *are* those endpoints' handlers, called with the page user's request context (the API takes the
@@ -347,10 +347,9 @@ def _render(
 ) -> Response:
     from healthbridge.district import reports as district_reports
     from healthbridge.district.cases import case_frames
-    from healthbridge.district.gather import SNAPSHOT_SUBDIR, gather
 
     settings = request.app.state.settings
-    frames = gather(request.app.state.repository, snapshot_dir=settings.data_dir / SNAPSHOT_SUBDIR)
+    frames = request.app.state.district_cache.gather(request.app.state.repository)
     report = district_reports.prevalence_report(
         frames, as_of=chosen.as_of, period_start=period_start, convention=chosen.convention
     )
@@ -408,6 +407,7 @@ def prevalence_chart(
     _official(user)
     return api.prevalence_chart(
         request.app.state.repository, user.context, request.app.state.settings,
+        cache=request.app.state.district_cache,
         indicator=indicator, grouping=grouping,
         as_of=as_of or today(), period_start=period_start, convention=convention,
         lang=user.lang.value,
@@ -427,6 +427,7 @@ def coverage_chart(
     _official(user)
     return api.coverage_chart(
         request.app.state.repository, user.context, request.app.state.settings, figure=figure,
+        cache=request.app.state.district_cache,
         as_of=as_of or today(), period_start=period_start, grace_days=grace_days,
         lang=user.lang.value,
     )  # fmt: skip
@@ -449,16 +450,19 @@ def table_csv(
     if table == "prevalence":
         return api.prevalence(
             repo, user.context, request.app.state.settings, as_of=day,
+            cache=request.app.state.district_cache,
             period_start=period_start, convention=convention, fmt="csv",
         )  # fmt: skip
     if table == "zscores":
         return api.zscores(
             repo, user.context, request.app.state.settings, as_of=day,
+            cache=request.app.state.district_cache,
             period_start=period_start, fmt="csv",
         )  # fmt: skip
     if table == "coverage":
         return api.coverage(
             repo, user.context, request.app.state.settings, as_of=day,
+            cache=request.app.state.district_cache,
             period_start=period_start, grace_days=grace_days, fmt="csv",
         )  # fmt: skip
     return Response(status_code=404)

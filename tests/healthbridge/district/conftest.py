@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.testclient import TestClient
 
 from healthbridge.api.deps import base_url, get_context
+from healthbridge.district.cache import DistrictCache
 from healthbridge.store.hooks import RequestContext
 
 AS_OF = dt.date(2026, 11, 1)
@@ -60,3 +61,11 @@ def make_client(app_factory: Callable[..., Any]) -> Iterator[Callable[..., TestC
     yield build
     for client in opened:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def cache() -> Iterator[DistrictCache]:
+    """A district cache without a snapshot directory (the server's lives on its app)."""
+    district_cache = DistrictCache()
+    yield district_cache
+    district_cache.close()

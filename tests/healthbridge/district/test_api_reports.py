@@ -20,7 +20,7 @@ from healthbridge.district.reports import (
 )
 from healthbridge.reports.coverage import coverage_table
 from healthbridge.reports.prevalence import latest_per_child, prevalence_table
-from tests.healthbridge.district.conftest import AS_OF
+from tests.healthbridge.district.conftest import AS_OF, as_role
 
 BASE = "https://healthbridge.github.io/fhir"
 
@@ -151,21 +151,19 @@ def test_reports_keep_the_district_in_the_data_directory(
 ) -> None:
     """The served reports pass the data directory to gather: a restarted server starts from
     the snapshot written there (tests/healthbridge/district/test_gather_snapshot.py)."""
-    from healthbridge.district import gather as gather_module
-    from healthbridge.district.gather import SNAPSHOT_SUBDIR, last_gather, wait_for_snapshots
+    from healthbridge.district.cache import SNAPSHOT_SUBDIR
 
     client = make_client("district-official", demo=True)
-    directory = client.app.state.settings.data_dir / SNAPSHOT_SUBDIR  # type: ignore[attr-defined]
-    gather_module._CACHE.clear()
+    app = client.app
+    directory = app.state.settings.data_dir / SNAPSHOT_SUBDIR  # type: ignore[attr-defined]
     want = client.get(f"/reports/coverage?as_of={AS_OF}").json()
-    assert last_gather().mode == "full"
-    wait_for_snapshots()
-    assert len(list(directory.glob("district-frames-*.pickle"))) == 1
-    gather_module._CACHE.clear()  # as after a restart
-    gather_module._SAVED.clear()
-    assert client.get(f"/reports/coverage?as_of={AS_OF}").json() == want
-    assert last_gather().mode == "snapshot"
-    gather_module._CACHE.clear()
+    assert app.state.district_cache.last.mode == "full"  # type: ignore[attr-defined]
+    client.__exit__(None, None, None)  # shutdown: the lifespan closes the cache
+    assert len(list(directory.glob("district-frames-*.json"))) == 1
+    with TestClient(app) as restarted:  # as after a restart: a new cache, the same data
+        as_role(restarted, "district-official")
+        assert restarted.get(f"/reports/coverage?as_of={AS_OF}").json() == want
+        assert app.state.district_cache.last.mode == "snapshot"  # type: ignore[attr-defined]
 
 
 def test_small_cells_are_suppressed(make_client: Callable[..., TestClient]) -> None:

@@ -49,12 +49,13 @@ def test_gather_of_an_empty_database(make_client: Callable[..., TestClient]) -> 
 def test_cached_frames_follow_every_write(make_client: Callable[..., TestClient]) -> None:
     client = make_client("system", demo=True)
     repo = client.app.state.repository  # type: ignore[attr-defined]
-    first = gather(repo)
+    cache = client.app.state.district_cache  # type: ignore[attr-defined]
+    first = cache.gather(repo)
     first.children["child_id"] = "changed"  # a caller's change stays its own
-    again = gather(repo)
+    again = cache.gather(repo)
     assert len(again.children) == DEMO_CHILDREN
     assert "changed" not in set(again.children["child_id"])
-    pd.testing.assert_frame_equal(again.measurements, gather(repo, cached=False).measurements)
+    pd.testing.assert_frame_equal(again.measurements, gather(repo).measurements)
     cid = str(again.children["child_id"].iloc[0])
     patient = client.get(f"/fhir/Patient/{cid}").json()
     patient["birthDate"] = "2025-01-01"
@@ -62,5 +63,5 @@ def test_cached_frames_follow_every_write(make_client: Callable[..., TestClient]
         f"/fhir/Patient/{cid}", json=patient, headers={"Content-Type": "application/fhir+json"}
     )
     assert r.status_code == 200, r.text
-    after = gather(repo).children.set_index("child_id")
+    after = cache.gather(repo).children.set_index("child_id")
     assert after.loc[cid, "birth_date"] == pd.Timestamp("2025-01-01")

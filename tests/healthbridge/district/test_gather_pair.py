@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from healthbridge import terminology as t
-from healthbridge.district.gather import _GROWTH_CODES, _by_id, _pair
+from healthbridge.district.frames import GROWTH_CODES as _GROWTH_CODES
+from healthbridge.district.frames import by_id as _by_id
+from healthbridge.district.pairing import pair as _pair
 
 
 def _recorded_order(observations: pd.DataFrame) -> pd.DataFrame:

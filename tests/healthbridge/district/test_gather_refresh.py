@@ -26,8 +26,10 @@ from sqlalchemy import text
 
 from healthbridge import terminology as t
 from healthbridge.demo.load import load_demo
-from healthbridge.district import gather as gather_module
-from healthbridge.district.gather import DistrictFrames, gather, last_gather
+from healthbridge.district import watermark
+from healthbridge.district.cache import DistrictCache
+from healthbridge.district.frames import DistrictFrames
+from healthbridge.district.gather import gather
 from healthbridge.district.reports import coverage_report, prevalence_report, records
 from healthbridge.store.hooks import RequestContext
 from healthbridge.store.repository import Repository, Transaction
@@ -58,8 +60,7 @@ def report_json(frames: DistrictFrames) -> str:
 @pytest.fixture
 def district(repository: Repository) -> Iterator[Repository]:
     load_demo(repository, children=DEMO_CHILDREN, as_of=AS_OF)
-    yield repository
-    gather_module._CACHE.clear()
+    return repository
 
 
 def _all(repo: Repository, rtype: str) -> list[dict[str, Any]]:
@@ -268,46 +269,54 @@ class Writer:
 @pytest.mark.parametrize("margin_minutes", [5, 0])
 @pytest.mark.parametrize("seed", [1, 2])
 def test_refresh_equals_a_full_read_after_random_writes(
-    district: Repository, monkeypatch: pytest.MonkeyPatch, seed: int, margin_minutes: int
+    district: Repository,
+    cache: DistrictCache,
+    monkeypatch: pytest.MonkeyPatch,
+    seed: int,
+    margin_minutes: int,
 ) -> None:
-    monkeypatch.setattr(gather_module, "REFRESH_MARGIN", dt.timedelta(minutes=margin_minutes))
-    gather(district)
-    assert last_gather().mode == "full"
+    monkeypatch.setattr(watermark, "REFRESH_MARGIN", dt.timedelta(minutes=margin_minutes))
+    cache.gather(district)
+    assert cache.last.mode == "full"
     writer = Writer(district, random.Random(seed))
     done = []
     for step in range(16):
         done.append(writer.any())
-        got = gather(district)
-        info = last_gather()
+        got = cache.gather(district)
+        info = cache.last
         assert info.mode == "incremental", (done, info)
-        assert_same(got, gather(district, cached=False), reports=step % 5 == 4)
-    assert_same(gather(district), gather(district, cached=False), reports=True)
-    assert last_gather().mode == "cached"
+        assert_same(got, gather(district), reports=step % 5 == 4)
+    assert_same(cache.gather(district), gather(district), reports=True)
+    assert cache.last.mode == "cached"
 
 
-def test_every_kind_of_write_refreshes_incrementally(district: Repository) -> None:
-    gather(district)
+def test_every_kind_of_write_refreshes_incrementally(
+    district: Repository, cache: DistrictCache
+) -> None:
+    cache.gather(district)
     writer = Writer(district, random.Random(7))
     kinds = [n for n in dir(Writer) if not n.startswith("_") and n not in ("any", "unread_type")]
     for name in [*sorted(kinds), "unread_type"]:
         getattr(writer, name)()
-        got = gather(district)
-        assert last_gather().mode == "incremental", name
-        assert_same(got, gather(district, cached=False))
-    assert sum(last_gather().changed.values()) == 0  # unread_type: nothing district-wide
+        got = cache.gather(district)
+        assert cache.last.mode == "incremental", name
+        assert_same(got, gather(district))
+    assert sum(cache.last.changed.values()) == 0  # unread_type: nothing district-wide
 
 
-def test_repeated_measurement_the_last_recorded_counts(district: Repository) -> None:
-    gather(district)
+def test_repeated_measurement_the_last_recorded_counts(
+    district: Repository, cache: DistrictCache
+) -> None:
+    cache.gather(district)
     writer = Writer(district, random.Random(3))
     writer.repeat_in_encounter()
     new = _all(district, "Observation")
     again = next(o for o in new if o["id"] == "obs-t0001")
-    frames = gather(district)
+    frames = cache.gather(district)
     encounter = again["encounter"]["reference"].split("/")[1]
     row = frames.measurements.loc[frames.measurements["encounter"] == encounter]
     assert row["weight_kg"].tolist() == [again["valueQuantity"]["value"]]
-    assert_same(frames, gather(district, cached=False))
+    assert_same(frames, gather(district))
 
 
 def _late_write(repo: Repository, stamp: str) -> None:
@@ -351,32 +360,34 @@ def _late_write(repo: Repository, stamp: str) -> None:
         )
 
 
-def test_a_write_stamped_before_the_watermark_forces_a_full_read(district: Repository) -> None:
-    gather(district)
+def test_a_write_stamped_before_the_watermark_forces_a_full_read(
+    district: Repository, cache: DistrictCache
+) -> None:
+    cache.gather(district)
     _late_write(district, "2000-01-01T00:00:00.000000")
-    got = gather(district)
-    info = last_gather()
+    got = cache.gather(district)
+    info = cache.last
     assert info.mode == "full"
     assert "before the watermark" in info.reason
     assert 99.5 in got.measurements["weight_kg"].tolist()
-    assert_same(got, gather(district, cached=False))
+    assert_same(got, gather(district))
 
 
 def test_a_large_delta_reads_everything(
-    district: Repository, monkeypatch: pytest.MonkeyPatch
+    district: Repository, cache: DistrictCache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gather(district)
-    monkeypatch.setattr(gather_module, "DELTA_LIMIT", 2)
+    cache.gather(district)
+    monkeypatch.setattr(watermark, "DELTA_LIMIT", 2)
     Writer(district, random.Random(5)).session()
-    got = gather(district)
-    assert last_gather().mode == "full"
-    assert_same(got, gather(district, cached=False))
+    got = cache.gather(district)
+    assert cache.last.mode == "full"
+    assert_same(got, gather(district))
 
 
-def test_concurrent_reports_during_writes(district: Repository) -> None:
+def test_concurrent_reports_during_writes(district: Repository, cache: DistrictCache) -> None:
     """Two report threads while a writer writes: no error, frames handed out never change
     afterwards (copy-on-write), and the cache ends equal to a full read."""
-    first = gather(district)
+    first = cache.gather(district)
     kept = copy.deepcopy(first)
     writer = Writer(district, random.Random(11))
     errors: list[BaseException] = []
@@ -386,7 +397,7 @@ def test_concurrent_reports_during_writes(district: Repository) -> None:
     def report() -> None:
         try:
             while not stop.is_set():
-                frames = gather(district)
+                frames = cache.gather(district)
                 handed.append((frames, copy.deepcopy(frames)))
         except BaseException as exc:  # reported to the test thread
             errors.append(exc)
@@ -405,20 +416,22 @@ def test_concurrent_reports_during_writes(district: Repository) -> None:
     assert_same(first, kept)
     for frames, snapshot in handed:
         assert_same(frames, snapshot)
-    assert_same(gather(district), gather(district, cached=False), reports=True)
+    assert_same(cache.gather(district), gather(district), reports=True)
 
 
-def test_another_database_at_the_same_url_is_read_whole(district: Repository) -> None:
+def test_another_database_at_the_same_url_is_read_whole(
+    district: Repository, cache: DistrictCache
+) -> None:
     """Everything wiped and another district loaded (a restore, a recreated test database):
     the watermark does not hold, the district is read again."""
     from sqlmodel import SQLModel
 
-    gather(district)
+    cache.gather(district)
     with district.engine.begin() as conn:
         for table in reversed(SQLModel.metadata.sorted_tables):
             conn.execute(table.delete())
     load_demo(district, children=DEMO_CHILDREN - 4, seed=99, as_of=AS_OF)
-    got = gather(district)
-    assert last_gather().mode == "full"
+    got = cache.gather(district)
+    assert cache.last.mode == "full"
     assert len(got.children) == DEMO_CHILDREN - 4
-    assert_same(got, gather(district, cached=False))
+    assert_same(got, gather(district))

@@ -1,12 +1,12 @@
 """A full district read from the typed rule-input table equals the read from the documents.
 
 :func:`healthbridge.district.gather.gather` reads a whole district from the rule-input table
-(:mod:`healthbridge.store.rule_inputs`) when it is current and from the stored JSON otherwise;
-both apply the same rules, so every frame and every report must be identical whichever source
-was read — on the demo district, after random writes of every kind a district sees, on
-resources in the less common shapes FHIR allows (absolute and versioned references, several
-codings of one CodeSystem, partial dates, a period instead of a dateTime), and when the table
-is stale (then the documents are read, or ``source="table"`` fails).
+(:mod:`healthbridge.store.rule_inputs`); the oracle (tests/healthbridge/district/
+document_read.py) reads it from the stored JSON. Both apply the same rules, so every frame and
+every report must be identical — on the demo district, after random writes of every kind a
+district sees, on resources in the less common shapes FHIR allows (absolute and versioned
+references, several codings of one CodeSystem, partial dates, a period instead of a
+dateTime), and when the table is stale (then it is rebuilt before the read).
 """
 
 from __future__ import annotations
@@ -23,24 +23,24 @@ from sqlalchemy import text
 
 from healthbridge import terminology as t
 from healthbridge.demo.load import load_demo
-from healthbridge.district import gather as gather_module
-from healthbridge.district.gather import StaleRuleInputsError, gather, last_gather
+from healthbridge.district.cache import DistrictCache
+from healthbridge.district.gather import gather
 from healthbridge.store import rule_inputs as ri
 from healthbridge.store.repository import Repository
 from tests.healthbridge.district.conftest import AS_OF, DEMO_CHILDREN
+from tests.healthbridge.district.document_read import read_documents
 from tests.healthbridge.district.test_gather_refresh import CONTEXT, Writer, _all, assert_same
 
 
 @pytest.fixture
 def district(repository: Repository) -> Iterator[Repository]:
     load_demo(repository, children=DEMO_CHILDREN, as_of=AS_OF)
-    yield repository
-    gather_module._CACHE.clear()
+    return repository
 
 
 def _sources_agree(repo: Repository, *, reports: bool = True) -> None:
-    table = gather(repo, cached=False, source="table")
-    documents = gather(repo, cached=False, source="documents")
+    table = gather(repo)
+    documents = read_documents(repo)
     assert len(table.measurements)
     assert len(table.checkups)
     assert len(table.vaccinations)
@@ -57,12 +57,12 @@ def _put(repo: Repository, *resources: dict[str, Any]) -> None:
             txn.update(r["resourceType"], r["id"], {k: v for k, v in r.items() if k != "meta"})
 
 
-def test_the_table_is_current_after_loading(district: Repository) -> None:
+def test_the_table_is_current_after_loading(district: Repository, cache: DistrictCache) -> None:
     with district.engine.connect() as conn:
         assert ri.is_current(conn)
-    gather(district)
-    assert last_gather().mode == "full"
-    assert last_gather().source == "table"
+    cache.gather(district)
+    assert cache.last.mode == "full"
+    assert not cache.last.rebuilt
 
 
 def test_table_and_documents_agree_on_the_demo_district(district: Repository) -> None:
@@ -70,17 +70,19 @@ def test_table_and_documents_agree_on_the_demo_district(district: Repository) ->
 
 
 @pytest.mark.parametrize("seed", [4, 9])
-def test_table_and_documents_agree_after_random_writes(district: Repository, seed: int) -> None:
+def test_table_and_documents_agree_after_random_writes(
+    district: Repository, cache: DistrictCache, seed: int
+) -> None:
     """Every write keeps the table in step (the store writes its rows in the same
     transaction); the cached refresh, the table read and the document read stay equal."""
-    gather(district)
+    cache.gather(district)
     writer = Writer(district, random.Random(seed))
     for step in range(10):
         writer.any()
-        refreshed = gather(district)
-        assert last_gather().mode == "incremental"
-        table = gather(district, cached=False, source="table")
-        assert_same(table, gather(district, cached=False, source="documents"))
+        refreshed = cache.gather(district)
+        assert cache.last.mode == "incremental"
+        table = gather(district)
+        assert_same(table, read_documents(district))
         assert_same(refreshed, table, reports=step % 5 == 4)
 
 
@@ -175,14 +177,14 @@ def test_sources_agree_on_unusual_shapes(district: Repository) -> None:
     imm["occurrenceDateTime"] = "2025"
     written.append((imm, "vaccinations", 0))
     for resource, frame, added in written:
-        before = len(getattr(gather(district, cached=False, source="table"), frame))
+        before = len(getattr(gather(district), frame))
         _put(district, resource)
         _sources_agree(district, reports=False)
-        after = len(getattr(gather(district, cached=False, source="table"), frame))
+        after = len(getattr(gather(district), frame))
         assert after - before == added, resource["id"]
     _sources_agree(district)
     # the shapes were read as the rules say (so the comparison is not vacuous)
-    frames = gather(district, cached=False, source="table")
+    frames = gather(district)
     two = frames.measurements.loc[frames.measurements["lenhei_cm"] == 91.0]
     assert two["measure"].tolist() == ["h"]
     visits = frames.checkups.loc[frames.checkups["child_id"] == child, "visit_code"]
@@ -194,27 +196,35 @@ def _make_stale(repo: Repository) -> None:
         ri.mark_built(conn, None)
 
 
-def test_a_stale_table_falls_back_to_the_documents(district: Repository) -> None:
-    want = gather(district, cached=False, source="documents")
-    # rows missing from the table (as after an upgrade with resources stored): stale
+def test_a_stale_table_is_rebuilt_before_the_read(
+    district: Repository, cache: DistrictCache
+) -> None:
+    """Rows missing and the table marked incomplete (an interrupted rebuild): the district
+    read rebuilds the table first, so it never reads an incomplete one."""
+    want = read_documents(district)
     with district.engine.begin() as conn:
         conn.execute(text("DELETE FROM rule_input WHERE res_type = 'Observation'"))
     _make_stale(district)
-    assert_same(gather(district, cached=False), want, reports=True)
-    gather(district)
-    assert last_gather().mode == "full"
-    assert last_gather().source == "documents"
-    with pytest.raises(StaleRuleInputsError):
-        gather(district, cached=False, source="table")
+    assert_same(gather(district), want, reports=True)
+    with district.engine.connect() as conn:
+        assert ri.is_current(conn)
+    _make_stale(district)
+    Writer(district, random.Random(2)).session()
+    assert_same(cache.gather(district), read_documents(district))
+    assert cache.last.mode == "full"
+    assert cache.last.rebuilt
+    cache.gather(district)
+    assert not cache.last.rebuilt
 
 
-def test_an_old_extractor_version_is_stale(district: Repository) -> None:
+def test_an_old_extractor_version_is_rebuilt(district: Repository, cache: DistrictCache) -> None:
     with district.engine.begin() as conn:
         ri.mark_built(conn, ri.EXTRACTOR_VERSION - 1)
-    gather(district)
-    assert last_gather().source == "documents"
-    with pytest.raises(StaleRuleInputsError):
-        gather(district, cached=False, source="table")
+        conn.execute(text("UPDATE rule_input SET code = 'old' WHERE res_type = 'Immunization'"))
+    assert_same(cache.gather(district), read_documents(district), reports=True)
+    assert cache.last.rebuilt
+    with district.engine.connect() as conn:
+        assert ri.built_version(conn) == ri.EXTRACTOR_VERSION
 
 
 def test_the_table_read_uses_the_table(district: Repository) -> None:
@@ -234,8 +244,8 @@ def test_the_table_read_uses_the_table(district: Repository) -> None:
             ),
             {"i": rid},
         )
-    table = gather(district, cached=False, source="table")
-    documents = gather(district, cached=False, source="documents")
+    table = gather(district)
+    documents = read_documents(district)
     assert 123.25 in set(table.measurements["weight_kg"])
     assert 123.25 not in set(documents.measurements["weight_kg"])
     assert json.dumps(sorted(table.measurements.columns)) == json.dumps(

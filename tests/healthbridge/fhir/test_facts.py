@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from healthbridge import terminology as t
 from healthbridge.district import admission, bulk
-from healthbridge.district.gather import _children
+from healthbridge.district.frames import children as _children
 from healthbridge.fhir import facts
 from healthbridge.fhir.searchparams import extract as index_rows
 from healthbridge.pipeline import batch_frames

@@ -82,7 +82,7 @@ def test_enrolment_is_read_alike_by_reach_reports_and_batch(started: Any) -> Non
     assert staff.get("/fhir/Patient/kid-far").status_code == 404
     # the district reports: enrolled at centre-a (and the foreign one is not)
     repo = started.app.state.repository
-    children = gather(repo, cached=False).children.set_index("child_id")
+    children = gather(repo).children.set_index("child_id")
     for kid in ("kid-abs", "kid-ver", "kid-abs-ver"):
         assert children.loc[kid, "centre"] == "centre-a", kid
     assert children.loc["kid-far", "centre"] != "centre-a"

@@ -123,9 +123,9 @@ def test_fresh_databases_are_current(repository: Repository) -> None:
 
 
 def test_upgrade_then_reindex_rebuilds_the_rows(tmp_path: Path, repository: Repository) -> None:
-    """A database holding resources before migration 0005 is stale until
-    ``db reindex --rule-inputs`` (:func:`rebuild_rule_inputs`) fills the table with the rows
-    the writes would have made."""
+    """A database holding resources before migration 0005 is stale (until migration 0008, or
+    ``db reindex --rule-inputs`` — :func:`rebuild_rule_inputs` — fills the table with the rows
+    the writes would have made)."""
     with repository.transaction(SYSTEM_CONTEXT) as txn:
         txn.update("Patient", "p1", _patient("p1"))
         for n in range(7):
@@ -144,7 +144,7 @@ def test_upgrade_then_reindex_rebuilds_the_rows(tmp_path: Path, repository: Repo
             " VALUES (?, ?, ?, ?, ?, ?)",
             [tuple(r) for r in res],
         )
-    upgrade(engine)
+    upgrade(engine, "0007")  # 0008 fills the table (test_rule_input_backfill.py)
     with engine.connect() as conn:
         assert not ri.is_current(conn)
     counts = {c.resource_type: c.resources for c in rebuild_rule_inputs(engine, batch_size=3)}

@@ -1,0 +1,158 @@
+"""The district cache: the frames of the last read, refreshed by what was written since.
+
+Reading and scoring a whole district is the cost of every report. A :class:`DistrictCache`
+keeps the frames of its last read with a watermark of what was read
+(:class:`healthbridge.district.watermark.Mark`). While
+:func:`~healthbridge.district.watermark.data_version` is unchanged (one count and a few index
+lookups) they are handed out as they are; after writes only the resources written since are
+re-read and only the children they touch re-paired and re-scored
+(:func:`healthbridge.district.refresh.refresh`) — unless the watermark cannot be trusted or too
+much changed, when everything is read again. The frames are identical to a full read's either
+way (tests/healthbridge/district/test_gather_refresh.py). Callers get copy-on-write copies.
+
+The server makes one cache in its lifespan (``app.state.district_cache``) and closes it at
+shutdown; a command that reports makes its own (or reads once with
+:func:`healthbridge.district.gather.gather`). With a ``snapshot_dir`` (the server's data
+directory) the frames are kept on disk too (:mod:`healthbridge.district.snapshot`; written by
+one background thread after a full read, and after a refresh at most every
+:data:`SNAPSHOT_INTERVAL`): the first report after a restart loads them and refreshes what was
+written since, under the same watermark checks as the in-memory frames. :meth:`close` waits
+for a snapshot being written; nothing is written after it.
+
+The heavy report stack (pandas, pyarrow, the growth tables) is imported on the first read, not
+when the app is built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from healthbridge.district.frames import DistrictFrames
+    from healthbridge.district.watermark import State
+    from healthbridge.store.repository import Repository
+
+#: The snapshot directory under the server's data directory (``Settings.data_dir``).
+SNAPSHOT_SUBDIR: Final = "district-cache"
+#: After an incremental refresh, the snapshot is rewritten when it is older than this.
+SNAPSHOT_INTERVAL: dt.timedelta = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class GatherInfo:
+    """How the last :meth:`DistrictCache.gather` got its frames (for benchmarks and tests):
+    ``cached`` (data unchanged), ``incremental`` (``changed`` resources per type re-read),
+    ``snapshot`` (loaded from the snapshot, then ``changed`` resources re-read) or ``full``
+    (with the ``reason``; ``rebuilt`` when the rule-input table had to be rebuilt first)."""
+
+    mode: str
+    changed: dict[str, int] = field(default_factory=dict)
+    reason: str = ""
+    rebuilt: bool = False
+
+
+class DistrictCache:
+    """The last gathered district of one database, for the reports of one process."""
+
+    def __init__(self, snapshot_dir: Path | None = None) -> None:
+        self.snapshot_dir = snapshot_dir
+        #: How the last :meth:`gather` got its frames.
+        self.last = GatherInfo("none")
+        self._key: str | None = None
+        self._state: State | None = None
+        self._lock = threading.Lock()
+        #: One refresh at a time: a second report request waits for the first one's frames.
+        self._refresh_lock = threading.Lock()
+        self._saver: threading.Thread | None = None
+        self._saved_at: float | None = None
+        self._closed = False
+
+    def gather(self, repo: Repository) -> DistrictFrames:
+        """The district's frames as a full read would give them now (see the module
+        docstring)."""
+        from healthbridge.district import gather as full
+        from healthbridge.district import snapshot
+        from healthbridge.district.frames import shallow
+        from healthbridge.district.refresh import refresh
+        from healthbridge.district.watermark import changes, data_version
+
+        key = repo.engine.url.render_as_string(hide_password=True)
+        with repo.engine.connect() as conn:
+            version = data_version(conn)
+        with self._lock:
+            state = self._state if self._key == key else None
+        if state is not None and state.version == version:
+            self.last = GatherInfo("cached")
+            return shallow(state.frames)
+        with self._refresh_lock:
+            with self._lock:
+                state = self._state if self._key == key else None
+            loaded = False
+            if state is None and self.snapshot_dir is not None:
+                state = snapshot.load(self.snapshot_dir, key)
+                loaded = state is not None
+            rebuilt = full.ensure_rule_inputs(repo.engine)
+            with repo.engine.connect() as raw:
+                conn = full.consistent(raw)
+                started = dt.datetime.now(dt.UTC)  # before the view's first statement
+                version = data_version(conn)
+                if state is not None and state.version == version:
+                    info = GatherInfo("snapshot" if loaded else "cached")
+                else:
+                    changed: dict[str, list[str]] = {}
+                    reason = "first read"
+                    if state is not None:
+                        changed, reason = changes(conn, state)
+                        reason = f"snapshot: {reason}" if reason and loaded else reason
+                    if reason or state is None:
+                        state = full.read_state(conn, version, started)
+                        info = GatherInfo("full", reason=reason, rebuilt=rebuilt)
+                    else:
+                        state = refresh(conn, state, version, changed, started)
+                        counts = {k: len(v) for k, v in changed.items()}
+                        info = GatherInfo("snapshot" if loaded else "incremental", counts)
+            with self._lock:  # one district at a time: the frames are large
+                self._key, self._state = key, state
+            self.last = info
+            if info.mode != "cached":
+                self._save_if_due(key, state, full=info.mode == "full", changed=bool(info.changed))
+            return shallow(state.frames)
+
+    def _save_if_due(self, key: str, state: State, *, full: bool, changed: bool) -> None:
+        """Write the snapshot in the background (the report does not wait; the state is
+        immutable) after a full read, or after changes when the last one is old; skipped
+        while one is being written (the next one due writes) and after :meth:`close`."""
+        from healthbridge.district import snapshot
+
+        if self.snapshot_dir is None or self._closed:
+            return
+        if self._saver is not None and self._saver.is_alive():
+            return
+        last = self._saved_at
+        due = last is None or time.monotonic() - last >= SNAPSHOT_INTERVAL.total_seconds()
+        if not (full or (due and changed)):
+            return
+        self._saved_at = time.monotonic()
+        self._saver = threading.Thread(
+            target=snapshot.save_quietly,
+            args=(self.snapshot_dir, key, state),
+            name="district-snapshot",
+        )
+        self._saver.start()
+
+    def wait(self) -> None:
+        """Wait until the snapshot being written (if any) is on disk."""
+        saver = self._saver
+        if saver is not None:
+            saver.join()
+
+    def close(self) -> None:
+        """Stop writing snapshots and wait for the one being written (app shutdown)."""
+        with self._refresh_lock:
+            self._closed = True
+        self.wait()
