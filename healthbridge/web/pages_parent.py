@@ -14,8 +14,8 @@ from healthbridge.store.repository import Transaction
 from healthbridge.web import actions, cases, data, leave
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import guard_child, page, rules, today, transaction
-from healthbridge.web.pages_care import child_day
 from healthbridge.web.leave_handling import questions_by_task
+from healthbridge.web.pages_care import child_day
 from healthbridge.web.pages_inbox import parent_messages
 from healthbridge.web.visit import CST
 
