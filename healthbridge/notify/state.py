@@ -1,0 +1,43 @@
+"""Reading and writing the delivery position of Subscriptions (``subscription_state``,
+:mod:`healthbridge.store.notify_models`) inside a repository transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Table, delete, insert, select
+
+from healthbridge.store.notify_models import SubscriptionStateRow
+
+STATE: Table = SubscriptionStateRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class Position:
+    """What has been sent to one Subscription (see the table's columns)."""
+
+    subscription_id: str
+    cursor: str
+    events: int = 0
+    failures: int = 0
+    next_attempt: str = ""
+    heard_at: str = ""
+    last_error: str = ""
+
+
+def load(conn: Connection, subscription_id: str | None = None) -> dict[str, Position]:
+    """The stored positions (of one Subscription, or all), by Subscription id."""
+    query = select(STATE)
+    if subscription_id is not None:
+        query = query.where(STATE.c.subscription_id == subscription_id)
+    out = {}
+    for row in conn.execute(query).mappings():
+        out[row["subscription_id"]] = Position(**{k: row[k] for k in STATE.c.keys()})
+    return out
+
+
+def save(conn: Connection, position: Position) -> None:
+    """Store (replace) a position."""
+    conn.execute(delete(STATE).where(STATE.c.subscription_id == position.subscription_id))
+    conn.execute(insert(STATE).values(**dataclasses.asdict(position)))
