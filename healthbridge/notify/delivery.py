@@ -185,7 +185,8 @@ class Deliverer:
             if problem:
                 self._set_status(sub, "error", f"handshake failed: {problem}")
                 return
-        pos = Position(sub["id"], _iso(now), heard_at=_iso(now))
+        # the cursor is on the store's clock (lastUpdated); ``now`` schedules retries/heartbeats
+        pos = Position(sub["id"], _iso(dt.datetime.now(dt.UTC)), heard_at=_iso(now))
         self._set_status(sub, "active", "", pos)
 
     def _events(self, sub: dict[str, Any], pos: Position, now: dt.datetime) -> int:
@@ -207,7 +208,12 @@ class Deliverer:
             if problem:
                 self._fail(sub, pos, problem, now)
                 return sent
-            pos.events, pos.cursor, pos.failures, pos.next_attempt = number, _updated(message), 0, ""
+            pos.events, pos.cursor, pos.failures, pos.next_attempt = (
+                number,
+                _updated(message),
+                0,
+                "",
+            )
             pos.heard_at, pos.last_error = _iso(now), ""
             self._save(pos)  # durable after each event sent
             sent, moved = sent + 1, False

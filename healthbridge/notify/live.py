@@ -34,6 +34,7 @@ from typing import Any, Final
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
+from healthbridge.errors import FhirError
 from healthbridge.notify import backport, state
 from healthbridge.store.hooks import SYSTEM_CONTEXT, RequestContext
 from healthbridge.store.repository import Repository
@@ -127,7 +128,10 @@ def _bound(repo: Repository, ids: Iterable[str]) -> list[tuple[dict[str, Any], i
     with repo.transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
         positions = state.load(txn.conn)
         for sid in ids:
-            sub = txn.read("Subscription", sid).resource
+            try:
+                sub = txn.read("Subscription", sid).resource
+            except FhirError:  # deleted since the token was issued
+                continue
             if sub is not None:
                 pos = positions.get(sid)
                 out.append((sub, pos.events if pos else 0))
@@ -169,7 +173,9 @@ async def subscription_socket(websocket: WebSocket) -> None:
         shake = backport.notification_bundle(sub, "handshake", events, base, now)
         await websocket.send_text(json.dumps(shake, ensure_ascii=False))
     periods = [p for sub, _n in subs if (p := backport.heartbeat_period(sub))]
-    listener = Listener(frozenset(binding.subscriptions), binding.context, asyncio.get_running_loop())
+    listener = Listener(
+        frozenset(binding.subscriptions), binding.context, asyncio.get_running_loop()
+    )
     hub.attach(listener)
     reader = asyncio.create_task(_drain(websocket))
     try:

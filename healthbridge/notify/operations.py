@@ -24,8 +24,7 @@ from healthbridge.notify import backport, state
 from healthbridge.notify.live import Hub, websocket_url
 
 STATUS_DEFINITION: Final = (
-    "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/"
-    "backport-subscription-status"
+    "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status"
 )
 TOKEN_DEFINITION: Final = (
     "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/"

@@ -34,6 +34,7 @@ def mount(app: FastAPI) -> None:
         pages_doctor,
         pages_inbox,
         pages_leave,
+        pages_live,
         pages_parent,
         pages_rights,
         pages_signin,
@@ -66,6 +67,7 @@ def mount(app: FastAPI) -> None:
         pages_care,
         pages_inbox,
         pages_leave,
+        pages_live,
         pages_admin,
         oidc,
     ):
