@@ -151,9 +151,11 @@ class Deliverer:
             subs = [
                 s.resource
                 for status in ("requested", "active")
-                for s in txn.search_params("Subscription", [("status", status), ("_count", "1000")]).matches
+                for s in txn.search_params(
+                    "Subscription", [("status", status), ("_count", "1000")]
+                ).matches
                 if s.resource
-            ]  # fmt: skip
+            ]
             positions = state.load(txn.conn)
         sent = 0
         for sub in subs:
@@ -208,13 +210,8 @@ class Deliverer:
             if problem:
                 self._fail(sub, pos, problem, now)
                 return sent
-            pos.events, pos.cursor, pos.failures, pos.next_attempt = (
-                number,
-                _updated(message),
-                0,
-                "",
-            )
-            pos.heard_at, pos.last_error = _iso(now), ""
+            pos.events, pos.cursor = number, _updated(message)
+            pos.failures, pos.next_attempt, pos.heard_at, pos.last_error = 0, "", _iso(now), ""
             self._save(pos)  # durable after each event sent
             sent, moved = sent + 1, False
         if self._heartbeat_due(sub, pos, now):

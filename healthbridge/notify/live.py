@@ -23,6 +23,7 @@ loop with ``call_soon_threadsafe``. The hub is made by the app factory and holds
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import secrets
@@ -106,10 +107,8 @@ class Hub:
     @staticmethod
     def push(listener: Listener, text: str) -> None:
         """Hand a frame to the listener's event loop (from any thread)."""
-        try:
+        with contextlib.suppress(RuntimeError):  # a closed loop: the socket is gone
             listener.loop.call_soon_threadsafe(listener.queue.put_nowait, text)
-        except RuntimeError:  # the loop has closed: the socket is gone
-            pass
 
 
 def websocket_url(base_url: str) -> str:

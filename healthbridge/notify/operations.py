@@ -64,11 +64,12 @@ def token_operation(hub: Hub) -> Any:
             if sub.get("status") not in ("requested", "active"):
                 raise BadRequestError(f"Subscription/{sid} is {sub.get('status')}, not active")
         binding = hub.issue(ids, call.txn.context)
+        until = binding.expires.isoformat(timespec="seconds")
         return {
             "resourceType": "Parameters",
             "parameter": [
                 {"name": "token", "valueString": binding.token},
-                {"name": "expiration", "valueDateTime": binding.expires.isoformat(timespec="seconds")},
+                {"name": "expiration", "valueDateTime": until},
                 *({"name": "subscription", "valueString": sid} for sid in ids),
                 {"name": "websocket-url", "valueUrl": websocket_url(call.base_url)},
             ],

@@ -33,7 +33,8 @@ def load(conn: Connection, subscription_id: str | None = None) -> dict[str, Posi
         query = query.where(STATE.c.subscription_id == subscription_id)
     out = {}
     for row in conn.execute(query).mappings():
-        out[row["subscription_id"]] = Position(**{k: row[k] for k in STATE.c.keys()})
+        names = [c.name for c in STATE.c]
+        out[row["subscription_id"]] = Position(**{k: row[k] for k in names})
     return out
 
 
