@@ -166,7 +166,7 @@ class Deliverer:
             if kind not in backport.CHANNELS:
                 self._fail(sub, None, f"channel type {kind!r} is not supported")
                 continue
-            pos = positions.get(sub["id"]) or Position(sub["id"], _iso(self.since))
+            pos = positions.get(sub["id"]) or Position(sub["id"], state.start_cursor(self.since))
             if pos.failures >= self.max_attempts:  # re-activated by the administrator
                 pos.failures, pos.next_attempt = 0, ""
             if pos.next_attempt and pos.next_attempt > _iso(now):
@@ -188,7 +188,7 @@ class Deliverer:
                 self._set_status(sub, "error", f"handshake failed: {problem}")
                 return
         # the cursor is on the store's clock (lastUpdated); ``now`` schedules retries/heartbeats
-        pos = Position(sub["id"], _iso(dt.datetime.now(dt.UTC)), heard_at=_iso(now))
+        pos = Position(sub["id"], state.start_cursor(), heard_at=_iso(now))
         self._set_status(sub, "active", "", pos)
 
     def _events(self, sub: dict[str, Any], pos: Position, now: dt.datetime) -> int:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Table, delete, insert, select
@@ -11,6 +12,15 @@ from sqlalchemy import Connection, Table, delete, insert, select
 from healthbridge.store.notify_models import SubscriptionStateRow
 
 STATE: Table = SubscriptionStateRow.__table__  # type: ignore[attr-defined]
+
+
+def start_cursor(now: dt.datetime | None = None) -> str:
+    """The cursor of a Subscription that starts ``now``: the store keeps ``lastUpdated`` to the
+    millisecond, so start just before the current millisecond (a message written in it is
+    sent, not skipped)."""
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    floor = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return (floor - dt.timedelta(microseconds=1)).isoformat(timespec="microseconds")
 
 
 @dataclass(slots=True)

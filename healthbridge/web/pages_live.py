@@ -11,7 +11,6 @@ administrator writes Subscriptions through the API).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -58,8 +57,8 @@ def ensure_subscription(repo: Repository, org: str) -> str:
             current = None
         if current is None or current.get("status") != "active":
             txn.update("Subscription", sub["id"], sub)
-            now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-            state.save(txn.conn, state.Position(sub["id"], now, heard_at=now))
+            start = state.start_cursor()
+            state.save(txn.conn, state.Position(sub["id"], start, heard_at=start))
     return str(sub["id"])
 
 
