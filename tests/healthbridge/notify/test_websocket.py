@@ -71,7 +71,8 @@ def test_binding_token_operation(site: tuple[TestClient, World]) -> None:
     assert params["subscription"]["valueString"] == "ws"
     typed = client.post("/fhir/Subscription/$get-ws-binding-token?id=ws")
     assert typed.status_code == 200
-    for bad in ("/fhir/Subscription/hook/$get-ws-binding-token", "/fhir/Subscription/$get-ws-binding-token"):  # fmt: skip
+    op = "$get-ws-binding-token"
+    for bad in (f"/fhir/Subscription/hook/{op}", f"/fhir/Subscription/{op}"):
         refused = client.post(bad)
         assert refused.status_code == 400
         assert refused.json()["resourceType"] == "OperationOutcome"
