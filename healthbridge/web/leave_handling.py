@@ -38,6 +38,7 @@ from healthbridge.web import data, leave
 
 QUESTION_MAX: Final = 200
 QUESTION_CODE: Final = "leave-question"
+QUESTION_CATEGORY: Final = f"{CS_TOPIC}|{QUESTION_CODE}"
 #: statuses a confirmed request may take
 CONFIRMED: Final = ("accepted", "completed")
 
@@ -102,7 +103,11 @@ def centre_leaves(txn: Transaction, org: str, day: dt.date) -> list[LeaveView]:
         [("owner", f"Organization/{org}"), ("code", f"{t.CS_TASK_KIND}|leave-request")],
     )
     asked = questions_by_task(
-        data.resources(txn, "Communication", [("sender", f"Organization/{org}")])
+        data.resources(
+            txn,
+            "Communication",
+            [("sender", f"Organization/{org}"), ("category", QUESTION_CATEGORY)],
+        )
     )
     out = []
     iso = day.isoformat()
@@ -116,11 +121,17 @@ def centre_leaves(txn: Transaction, org: str, day: dt.date) -> list[LeaveView]:
         pid = ref_id(task.get("for"), "Patient") or ""
         out.append(
             LeaveView(
-                str(task["id"]), pid, start, end, reason_of(task),
-                str((task.get("reasonCode") or {}).get("text", "")), status,
-                str(task.get("authoredOn", "")), tuple(asked.get(str(task["id"]), ())),
+                str(task["id"]),
+                pid,
+                start,
+                end,
+                reason_of(task),
+                str((task.get("reasonCode") or {}).get("text", "")),
+                status,
+                str(task.get("authoredOn", "")),
+                tuple(asked.get(str(task["id"]), ())),
             )
-        )  # fmt: skip
+        )
     out.sort(key=lambda v: v.authored, reverse=True)
     return out
 
@@ -149,10 +160,11 @@ def confirm(
     assert pid is not None
     for day in absence_days(reason, start, end, now.date()):
         absence = att.Absence(
-            "sick" if reason == "sick" else "personal", text,
+            "sick" if reason == "sick" else "personal",
+            text,
             expected_return=end + dt.timedelta(days=1) if reason == "sick" else None,
             reported_by="parent",
-        )  # fmt: skip
+        )
         att.record_absence(txn, pid, org, room, day, absence, now=now)
     status = "completed" if end < now.date() else "accepted"
     updated = {**task, "status": status, "lastModified": now.isoformat(timespec="seconds")}
