@@ -51,30 +51,14 @@ def _home(
         }
         days = {str(c["id"]): child_day(txn, str(c["id"]), user, today()) for c in children}
         leaves = {str(c["id"]): _leaves(txn, str(c["id"])) for c in children}
-        asked = questions_by_task(
-            data.resources(
-                txn,
-                "Communication",
-                [("recipient", f"RelatedPerson/{user.ref_id}"), ("category", QUESTION_CATEGORY)],
-            )
-        )
+        mine = [("recipient", f"RelatedPerson/{user.ref_id}"), ("category", QUESTION_CATEGORY)]
+        asked = questions_by_task(data.resources(txn, "Communication", mine))
         inbox = {str(c["id"]): parent_messages(txn, str(c["id"]), user) for c in children}
     return page(
-        request,
-        user,
-        "parent.html",
-        status=status,
-        summaries=summaries,
-        days=days,
-        leaves=leaves,
-        inbox=inbox,
-        forms=forms or {},
-        sent=sent,
-        day=today().isoformat(),
-        reasons=leave.REASONS,
-        cases_of=managed,
-        asked=asked,
-    )
+        request, user, "parent.html", status=status, summaries=summaries, days=days,
+        leaves=leaves, inbox=inbox, forms=forms or {}, sent=sent, day=today().isoformat(),
+        reasons=leave.REASONS, cases_of=managed, asked=asked,
+    )  # fmt: skip
 
 
 def _leaves(txn: Transaction, patient_id: str) -> list[dict[str, Any]]:
