@@ -194,23 +194,28 @@ class Deliverer:
     def _events(self, sub: dict[str, Any], pos: Position, now: dt.datetime) -> int:
         with self.repository.transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
             found = txn.search_params(
-                "Communication", [("_lastUpdated", f"gt{pos.cursor}"), ("_count", "1000")]
+                "Communication", [("_lastUpdated", f"ge{pos.cursor}"), ("_count", "1000")]
             ).matches
-        messages = sorted((m.resource for m in found if m.resource), key=_updated)
+        # oldest first; messages of one millisecond in id order (several are written at once)
+        messages = sorted(
+            (m.resource for m in found if m.resource), key=lambda m: (_updated(m), str(m["id"]))
+        )
         sent = 0
         moved = False
         for message in messages:
-            if _updated(message) <= pos.cursor:
+            if not pos.after(_updated(message), str(message["id"])):
                 continue
             if not matches(sub, message):
-                pos.cursor, moved = _updated(message), True
+                pos.passed(_updated(message), str(message["id"]))
+                moved = True
                 continue
             number = pos.events + 1
             problem = self._deliver(sub, number, (number, message, now), now)
             if problem:
                 self._fail(sub, pos, problem, now)
                 return sent
-            pos.events, pos.cursor = number, _updated(message)
+            pos.events = number
+            pos.passed(_updated(message), str(message["id"]))
             pos.failures, pos.next_attempt, pos.heard_at, pos.last_error = 0, "", _iso(now), ""
             self._save(pos)  # durable after each event sent
             sent, moved = sent + 1, False

@@ -34,6 +34,19 @@ class Position:
     next_attempt: str = ""
     heard_at: str = ""
     last_error: str = ""
+    #: ids of the messages at the cursor's timestamp already handled (comma-separated)
+    seen: str = ""
+
+    def after(self, updated: str, rid: str) -> bool:
+        """Whether a message (its ``lastUpdated`` in cursor form, its id) is still ahead."""
+        return updated > self.cursor or (updated == self.cursor and rid not in self.seen.split(","))
+
+    def passed(self, updated: str, rid: str) -> None:
+        """Move the cursor past a handled message."""
+        if updated == self.cursor:
+            self.seen = f"{self.seen},{rid}" if self.seen else rid
+        else:
+            self.cursor, self.seen = updated, rid
 
 
 def load(conn: Connection, subscription_id: str | None = None) -> dict[str, Position]:

@@ -8,6 +8,7 @@ Times are ISO-8601 UTC strings in the resource index form (comparable as text).
 
 from __future__ import annotations
 
+from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -20,6 +21,8 @@ class SubscriptionStateRow(SQLModel, table=True):
     events: int = 0
     #: ``meta.lastUpdated`` of the last Communication considered (sent, or not matching)
     cursor: str = Field(max_length=40)
+    #: ids of the messages at ``cursor`` already handled (several share one millisecond)
+    seen: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     #: consecutive failed attempts of the current event (0 after a success)
     failures: int = 0
     #: no new attempt before this time (back-off); empty = now

@@ -206,3 +206,18 @@ def test_status_operation(app_factory: Any) -> None:
         missing = client.get("/fhir/Subscription/nope/$status")
         assert missing.status_code == 404
         assert missing.json()["resourceType"] == "OperationOutcome"
+
+
+def test_messages_of_one_millisecond_are_each_handled_once() -> None:
+    """Several messages share a ``lastUpdated`` (one transaction writes the fever notice and
+    the centre's alert): the cursor keeps which of them were handled."""
+    at = "2030-01-01T08:00:00.001000+00:00"
+    pos = state.Position("sms", "2030-01-01T08:00:00.000999+00:00")
+    assert pos.after(at, "b")
+    pos.passed(at, "b")  # the high alert: not this Subscription's topic
+    assert pos.after(at, "a")  # the fever notice of the same millisecond is still ahead
+    pos.passed(at, "a")
+    assert not pos.after(at, "a")
+    assert not pos.after(at, "b")
+    assert pos.after("2030-01-01T08:00:00.002000+00:00", "a")
+    assert not pos.after("2030-01-01T08:00:00.000500+00:00", "z")

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("subscription_id", text(length=64), nullable=False),
         sa.Column("events", sa.Integer(), nullable=False),
         sa.Column("cursor", text(length=40), nullable=False),
+        sa.Column("seen", sa.Text(), server_default="", nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("next_attempt", text(length=40), nullable=False),
         sa.Column("heard_at", text(length=40), nullable=False),
