@@ -89,6 +89,8 @@ WRITABLE: Final[dict[Role, frozenset[str]]] = {
             "Flag",
             "Task",
             "ServiceRequest",
+            # a question back to a parent about a leave request (web/leave_handling.py)
+            "Communication",
         }
     ),
     Role.CENTRE_STAFF: frozenset({"Observation", "Encounter", "QuestionnaireResponse"}),

@@ -66,6 +66,11 @@ def create_app(
     from healthbridge.notify import hooks as notify_hooks
 
     notify_hooks.install(hooks)
+    from healthbridge.notify import operations as notify_operations
+    from healthbridge.notify.live import Hub
+
+    live = Hub()  # websocket bindings: a plain object, no thread
+    notify_operations.register(operations, live)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,6 +98,7 @@ def create_app(
                 app.state.repository,
                 interval=settings.notify_delivery_seconds,
                 base_url=(settings.base_url or "").rstrip("/") or "/fhir",
+                hub=live,
             )
             deliverer.start()
         app.state.deliverer = deliverer
@@ -118,6 +124,7 @@ def create_app(
     app.state.settings = settings
     app.state.hooks = hooks
     app.state.operations = operations
+    app.state.live = live
     app.state.started = started_instant()
     errors.install(app)
     security_headers.install(app, production=settings.environment == "production")
@@ -132,6 +139,9 @@ def create_app(
     app.include_router(smart.router, include_in_schema=False)
     # $export routes first: the generic FHIR router would take /fhir/$export as a type
     app.include_router(bulk.router, prefix="/fhir", tags=["Bulk Data"])
+    from healthbridge.notify.live import router as live_router
+
+    app.include_router(live_router, prefix="/fhir", include_in_schema=False)  # websocket
     app.include_router(router, prefix="/fhir", tags=["FHIR"])
     app.include_router(reports.router, prefix="/reports", tags=["Reports"])
     app.include_router(exchange.router, prefix="/exchange", tags=["Exchange"])

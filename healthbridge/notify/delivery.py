@@ -1,29 +1,39 @@
-"""Delivery of alert messages to outside channels: topic-based rest-hook Subscriptions.
+"""Delivery of alert messages through topic-based Subscriptions (R4 Subscriptions Backport IG
+STU 1.1): rest-hook (outside channels: SMS, WeChat, a district system) and websocket (the
+pages, :mod:`healthbridge.notify.live`).
 
-Outside channels (SMS, WeChat, a district system) plug in with a webhook: an administrator
-stores an R4 ``Subscription`` as the Subscriptions R5 Backport IG (STU 1.1) describes it —
-``criteria`` = a topic's canonical URL (:data:`~healthbridge.notify.messages.TOPICS`:
-``…/SubscriptionTopic/fever``, ``…/SubscriptionTopic/high-alert``), optionally narrowed by the
-``backport-filter-criteria`` extension on ``_criteria`` (``recipient=`` and/or ``subject=``
-with a reference, e.g. ``Communication?recipient=Organization/org-centre-1``),
-``channel.type`` ``rest-hook``, ``channel.endpoint`` the bridge's URL, ``channel.header``
-extra ``Name: value`` headers (a shared secret), ``channel.payload``
-``application/fhir+json`` with the ``backport-payload-content`` extension ``id-only`` or
-``full-resource`` (default).
+A Subscription names a topic by ``criteria`` = its canonical URL
+(:data:`~healthbridge.notify.messages.TOPICS`), optionally narrowed by the
+``backport-filter-criteria`` extension on ``_criteria`` (``recipient=`` and/or ``subject=``,
+e.g. ``Communication?recipient=Organization/org-centre-1``); see docs/fhir_server.md
+"Notifications" for the payload and how to configure an endpoint.
 
-Each new Communication of a topic is POSTed to every matching active Subscription as a
-notification Bundle (``type`` history; first entry the R4 ``SubscriptionStatus`` Parameters
-with ``subscription``, ``topic``, ``status``, ``type`` event-notification,
-``events-since-subscription-start`` and one ``notification-event`` with ``event-number``,
-``timestamp`` and ``focus``; then the Communication, for full-resource). No vendor SDK.
+Each round of the :class:`Deliverer` (a thread the app lifespan starts and stops, never at
+import):
 
-Hand-written (stdlib ``urllib`` and a thread) because the work is small: the
-:class:`Deliverer` polls the store for Communications updated since its cursor (so nothing is
-sent for a transaction that rolled back), every ``interval`` seconds; it is started and stopped
-by the app lifespan, never at import. Limits (documented in docs/fhir_server.md): the cursor
-and event counters live in memory (messages written while the server is down are not sent;
-counters restart at 0), one attempt per message (a failing endpoint is logged, not retried),
-no handshake or heartbeat, no websocket channel yet.
+1. **handshake** — a Subscription stored as ``requested`` with a rest-hook channel gets a
+   ``handshake`` notification; a 2xx answer makes it ``active``, anything else ``error``
+   (with ``Subscription.error``). A websocket Subscription becomes ``active`` at once (its
+   handshake is sent when a client binds). Other channel types → ``error``.
+2. **events** — the Communications updated since the Subscription's cursor (so nothing is sent
+   for a transaction that rolled back), oldest first; each one of the Subscription's topic
+   that passes its filters is event number ``events + 1``.
+3. **durable position** — after every event sent, the event number and the cursor are written
+   to ``subscription_state`` (:mod:`healthbridge.notify.state`), so a restart neither loses
+   nor re-sends an event (at most the one in flight when the process died).
+4. **retries with back-off** — a failed rest-hook POST (no answer, timeout, non-2xx) stops the
+   Subscription's round; it is tried again after ``retry_base × 2^(failures−1)`` seconds
+   (capped at one hour); after ``max_attempts`` failures the Subscription goes to ``error``.
+5. **heartbeat** — a rest-hook Subscription with ``backport-heartbeat-period`` gets a
+   ``heartbeat`` notification when nothing was sent for that long (websockets: by the socket).
+
+Websocket events are read again with each listener's own access context before they are
+pushed (only what the holder may read goes out). Rest-hook Subscriptions are the
+administrator's (only the admin writes Subscriptions): they send what their topic and filters
+select, for the deployment's outside channels.
+
+Hand-written (stdlib ``urllib`` and a thread) because the work is small and no maintained
+library implements the backport's server side in Python.
 """
 
 from __future__ import annotations
@@ -34,24 +44,26 @@ import logging
 import threading
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
+from healthbridge.errors import FhirError
+from healthbridge.notify import backport, state
+from healthbridge.notify.backport import FILTER_EXT, PAYLOAD_EXT
+from healthbridge.notify.live import Hub
 from healthbridge.notify.messages import topic_of
+from healthbridge.notify.state import Position
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import Repository
 
+__all__ = ["FILTER_EXT", "PAYLOAD_EXT", "Deliverer", "matches", "post_json"]
 log = logging.getLogger(__name__)
-BACKPORT: Final = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
-FILTER_EXT: Final = f"{BACKPORT}/backport-filter-criteria"
-PAYLOAD_EXT: Final = f"{BACKPORT}/backport-payload-content"
-NOTIFICATION_PROFILE: Final = f"{BACKPORT}/backport-subscription-notification-r4"
-STATUS_PROFILE: Final = f"{BACKPORT}/backport-subscription-status-r4"
 FILTERABLE: Final = ("recipient", "subject")
+MAX_BACKOFF_SECONDS: Final = 3600.0
 
-Sender = Callable[[str, bytes, Mapping[str, str]], int]
+#: ``send(url, body, headers, timeout) -> HTTP status``; raises OSError when unreachable
+Sender = Callable[[str, bytes, Mapping[str, str], float], int]
 
 
 def _filters(subscription: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -64,10 +76,7 @@ def _filters(subscription: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def matches(subscription: Mapping[str, Any], communication: Mapping[str, Any]) -> bool:
-    """Whether an active rest-hook Subscription wants this Communication (topic + filters)."""
-    channel = subscription.get("channel", {})
-    if subscription.get("status") != "active" or channel.get("type") != "rest-hook":
-        return False
+    """Whether a Subscription's topic and filters select this Communication."""
     if subscription.get("criteria") != topic_of(communication):
         return False
     for name, wanted in _filters(subscription):
@@ -78,79 +87,15 @@ def matches(subscription: Mapping[str, Any], communication: Mapping[str, Any]) -
     return True
 
 
-def payload_content(subscription: Mapping[str, Any]) -> str:
-    for ext in subscription.get("channel", {}).get("_payload", {}).get("extension", []):
-        if ext.get("url") == PAYLOAD_EXT:
-            return str(ext.get("valueCode", "full-resource"))
-    return "full-resource"
-
-
-def notification_bundle(
-    subscription: Mapping[str, Any],
-    communication: Mapping[str, Any],
-    event_number: int,
-    base_url: str,
-    now: dt.datetime,
-) -> dict[str, Any]:
-    """The backport R4 notification Bundle of one event."""
-    sub_url = f"{base_url}/Subscription/{subscription['id']}"
-    focus = f"{base_url}/Communication/{communication['id']}"
-    status = {
-        "resourceType": "Parameters",
-        "id": str(uuid.uuid4()),
-        "meta": {"profile": [STATUS_PROFILE]},
-        "parameter": [
-            {"name": "subscription", "valueReference": {"reference": sub_url}},
-            {"name": "topic", "valueCanonical": subscription["criteria"]},
-            {"name": "status", "valueCode": "active"},
-            {"name": "type", "valueCode": "event-notification"},
-            {"name": "events-since-subscription-start", "valueString": str(event_number)},
-            {
-                "name": "notification-event",
-                "part": [
-                    {"name": "event-number", "valueString": str(event_number)},
-                    {"name": "timestamp", "valueInstant": now.isoformat(timespec="seconds")},
-                    {"name": "focus", "valueReference": {"reference": focus}},
-                ],
-            },
-        ],
-    }
-    entries: list[dict[str, Any]] = [
-        {
-            "fullUrl": f"urn:uuid:{status['id']}",
-            "resource": status,
-            "request": {"method": "GET", "url": f"{sub_url}/$status"},
-            "response": {"status": "200"},
-        }
-    ]
-    if payload_content(subscription) == "full-resource":
-        entries.append(
-            {
-                "fullUrl": focus,
-                "resource": dict(communication),
-                "request": {"method": "POST", "url": "Communication"},
-                "response": {"status": "201"},
-            }
-        )
-    return {
-        "resourceType": "Bundle",
-        "id": str(uuid.uuid4()),
-        "meta": {"profile": [NOTIFICATION_PROFILE]},
-        "type": "history",
-        "timestamp": now.isoformat(timespec="seconds"),
-        "entry": entries,
-    }
-
-
-def post_json(url: str, body: bytes, headers: Mapping[str, str]) -> int:
-    """POST ``body`` to ``url`` (5 s timeout); the HTTP status."""
+def post_json(url: str, body: bytes, headers: Mapping[str, str], timeout: float = 5.0) -> int:
+    """POST ``body`` to ``url``; the HTTP status (an error status is returned, not raised)."""
     request = urllib.request.Request(url, data=body, method="POST", headers=dict(headers))
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         exc.close()  # the error holds the connection
-        raise
+        return int(exc.code)
 
 
 def _headers(subscription: Mapping[str, Any]) -> dict[str, str]:
@@ -162,8 +107,16 @@ def _headers(subscription: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _updated(resource: Mapping[str, Any]) -> str:
+    return _iso(dt.datetime.fromisoformat(str(resource["meta"]["lastUpdated"])))
+
+
 class Deliverer:
-    """Polls the store for new Communications and posts them to matching Subscriptions."""
+    """Handshakes, events, retries and heartbeats of the stored Subscriptions (module doc)."""
 
     def __init__(
         self,
@@ -173,48 +126,193 @@ class Deliverer:
         base_url: str,
         since: dt.datetime | None = None,
         send: Sender = post_json,
+        hub: Hub | None = None,
+        retry_base: float | None = None,
+        max_attempts: int = 5,
     ) -> None:
         self.repository = repository
         self.interval = interval
         self.base_url = base_url.rstrip("/")
-        self.cursor = since or dt.datetime.now(dt.UTC)
+        #: where a Subscription that was active before any position was stored starts
+        self.since = since or dt.datetime.now(dt.UTC)
         self.send = send
-        self.counts: dict[str, int] = {}
+        self.hub = hub
+        self.retry_base = retry_base if retry_base is not None else max(interval, 1.0)
+        self.max_attempts = max_attempts
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def run_once(self) -> int:
-        """Deliver the Communications updated since the cursor; the number of posts made."""
-        stamp = self.cursor.astimezone(dt.UTC).isoformat(timespec="microseconds")
-        # a read: it must not take the writer lock (on SQLite a write transaction is
-        # BEGIN IMMEDIATE, which queued behind bulk writes and failed as "database is locked")
+    # -- one round ------------------------------------------------------------------------
+
+    def run_once(self, now: dt.datetime | None = None) -> int:
+        """One round (see the module doc); the number of event notifications delivered."""
+        now = now or dt.datetime.now(dt.UTC)
         with self.repository.transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
-            subs = [s.resource for s in txn.search_params("Subscription", [("status", "active")])
-                    .matches if s.resource]  # fmt: skip
+            subs = [
+                s.resource
+                for status in ("requested", "active")
+                for s in txn.search_params(
+                    "Subscription", [("status", status), ("_count", "1000")]
+                ).matches
+                if s.resource
+            ]
+            positions = state.load(txn.conn)
+        sent = 0
+        for sub in subs:
+            kind = sub.get("channel", {}).get("type")
+            if sub.get("status") == "requested":
+                self._activate(sub, now)
+                continue
+            if kind not in backport.CHANNELS:
+                self._fail(sub, None, f"channel type {kind!r} is not supported")
+                continue
+            pos = positions.get(sub["id"]) or Position(sub["id"], state.start_cursor(self.since))
+            if pos.failures >= self.max_attempts:  # re-activated by the administrator
+                pos.failures, pos.next_attempt = 0, ""
+            if pos.next_attempt and pos.next_attempt > _iso(now):
+                continue
+            sent += self._events(sub, pos, now)
+        return sent
+
+    def _activate(self, sub: dict[str, Any], now: dt.datetime) -> None:
+        kind = sub.get("channel", {}).get("type")
+        if kind not in backport.CHANNELS:
+            self._set_status(sub, "error", f"channel type {kind!r} is not supported")
+            return
+        if kind == "rest-hook":
+            shake = backport.notification_bundle(
+                sub, "handshake", 0, self.base_url, now, status="requested"
+            )
+            problem = self._post(sub, shake)
+            if problem:
+                self._set_status(sub, "error", f"handshake failed: {problem}")
+                return
+        # the cursor is on the store's clock (lastUpdated); ``now`` schedules retries/heartbeats
+        pos = Position(sub["id"], state.start_cursor(), heard_at=_iso(now))
+        self._set_status(sub, "active", "", pos)
+
+    def _events(self, sub: dict[str, Any], pos: Position, now: dt.datetime) -> int:
+        with self.repository.transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
             found = txn.search_params(
-                "Communication", [("_lastUpdated", f"gt{stamp}"), ("_count", "1000")]
+                "Communication", [("_lastUpdated", f"ge{pos.cursor}"), ("_count", "1000")]
             ).matches
-        messages = [m.resource for m in found if m.resource]
-        messages.sort(key=lambda m: str(m.get("meta", {}).get("lastUpdated", "")))
-        posted = 0
+        # oldest first; messages of one millisecond in id order (several are written at once)
+        messages = sorted(
+            (m.resource for m in found if m.resource), key=lambda m: (_updated(m), str(m["id"]))
+        )
+        sent = 0
+        moved = False
         for message in messages:
-            updated = dt.datetime.fromisoformat(str(message["meta"]["lastUpdated"]))
-            self.cursor = max(self.cursor, updated)
-            for sub in subs:
-                if not matches(sub, message):
-                    continue
-                number = self.counts.get(sub["id"], 0) + 1
-                self.counts[sub["id"]] = number
-                bundle = notification_bundle(
-                    sub, message, number, self.base_url, dt.datetime.now(dt.UTC)
-                )
-                body = json.dumps(bundle, ensure_ascii=False).encode()
-                try:
-                    self.send(str(sub["channel"]["endpoint"]), body, _headers(sub))
-                    posted += 1
-                except OSError as exc:  # urllib errors are OSErrors: logged, not retried
-                    log.warning("notification to Subscription/%s failed: %s", sub["id"], exc)
-        return posted
+            if not pos.after(_updated(message), str(message["id"])):
+                continue
+            if not matches(sub, message):
+                pos.passed(_updated(message), str(message["id"]))
+                moved = True
+                continue
+            number = pos.events + 1
+            problem = self._deliver(sub, number, (number, message, now), now)
+            if problem:
+                self._fail(sub, pos, problem, now)
+                return sent
+            pos.events = number
+            pos.passed(_updated(message), str(message["id"]))
+            pos.failures, pos.next_attempt, pos.heard_at, pos.last_error = 0, "", _iso(now), ""
+            self._save(pos)  # durable after each event sent
+            sent, moved = sent + 1, False
+        if self._heartbeat_due(sub, pos, now):
+            beat = backport.notification_bundle(sub, "heartbeat", pos.events, self.base_url, now)
+            problem = self._post(sub, beat)
+            if problem:
+                self._fail(sub, pos, problem, now)
+                return sent
+            pos.heard_at = _iso(now)
+            moved = True
+        if moved:
+            self._save(pos)
+        return sent
+
+    def _heartbeat_due(self, sub: Mapping[str, Any], pos: Position, now: dt.datetime) -> bool:
+        period = backport.heartbeat_period(sub)
+        if not period or sub.get("channel", {}).get("type") != "rest-hook":
+            return False
+        last = pos.heard_at or pos.cursor
+        return _iso(now - dt.timedelta(seconds=period)) >= last
+
+    # -- sending --------------------------------------------------------------------------
+
+    def _deliver(
+        self, sub: dict[str, Any], number: int, event: backport.Event, now: dt.datetime
+    ) -> str:
+        """Send one event; an error text, or "" when delivered."""
+        bundle = backport.notification_bundle(
+            sub, "event-notification", number, self.base_url, now, [event]
+        )
+        if sub.get("channel", {}).get("type") == "rest-hook":
+            return self._post(sub, bundle)
+        self._push(sub, event[1], bundle)
+        return ""
+
+    def _post(self, sub: Mapping[str, Any], bundle: Mapping[str, Any]) -> str:
+        body = json.dumps(bundle, ensure_ascii=False).encode()
+        url = str(sub.get("channel", {}).get("endpoint", ""))
+        if not url.startswith(("http://", "https://")):
+            return f"endpoint {url!r} is not an http(s) URL"
+        try:
+            code = self.send(url, body, _headers(sub), backport.timeout(sub))
+        except OSError as exc:  # unreachable, refused, timed out
+            return str(exc)
+        return "" if 200 <= code < 300 else f"HTTP {code}"
+
+    def _push(self, sub: Mapping[str, Any], message: Mapping[str, Any], bundle: Any) -> None:
+        """Websocket: to each listener that may read the message (its own context)."""
+        if self.hub is None:
+            return
+        text = json.dumps(bundle, ensure_ascii=False)
+        for listener in self.hub.listeners(str(sub["id"])):
+            try:
+                with self.repository.transaction(listener.context, write=False) as txn:
+                    txn.read("Communication", str(message["id"]))
+            except FhirError:  # out of the listener's reach: not sent
+                continue
+            self.hub.push(listener, text)
+
+    # -- state ----------------------------------------------------------------------------
+
+    def _save(self, pos: Position) -> None:
+        with self.repository.transaction(SYSTEM_CONTEXT, write=True, plain=True) as txn:
+            state.save(txn.conn, pos)
+
+    def _fail(
+        self, sub: dict[str, Any], pos: Position | None, problem: str,
+        now: dt.datetime | None = None,
+    ) -> None:  # fmt: skip
+        log.warning("notification to Subscription/%s failed: %s", sub["id"], problem)
+        if pos is None:
+            self._set_status(sub, "error", problem)
+            return
+        now = now or dt.datetime.now(dt.UTC)
+        pos.failures += 1
+        pos.last_error = problem[:500]
+        wait = min(self.retry_base * 2 ** (pos.failures - 1), MAX_BACKOFF_SECONDS)
+        pos.next_attempt = _iso(now + dt.timedelta(seconds=wait))
+        if pos.failures >= self.max_attempts:
+            self._set_status(sub, "error", f"{pos.failures} failed attempts: {problem}", pos)
+        else:
+            self._save(pos)
+
+    def _set_status(
+        self, sub: dict[str, Any], status: str, error: str, pos: Position | None = None
+    ) -> None:
+        updated = {k: v for k, v in sub.items() if k not in ("meta", "error")}
+        updated["status"] = status
+        if error:
+            updated["error"] = error[:500]
+        with self.repository.transaction(SYSTEM_CONTEXT, write=True, plain=True) as txn:
+            txn.update("Subscription", str(sub["id"]), updated)
+            if pos is not None:
+                state.save(txn.conn, pos)
+
+    # -- the thread -----------------------------------------------------------------------
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

@@ -33,6 +33,8 @@ def mount(app: FastAPI) -> None:
         pages_district_absence,
         pages_doctor,
         pages_inbox,
+        pages_leave,
+        pages_live,
         pages_parent,
         pages_rights,
         pages_signin,
@@ -64,6 +66,8 @@ def mount(app: FastAPI) -> None:
         pages_cases,
         pages_care,
         pages_inbox,
+        pages_leave,
+        pages_live,
         pages_admin,
         oidc,
     ):

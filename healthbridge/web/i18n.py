@@ -812,6 +812,29 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         "高危早产儿随访方案（按矫正月龄，随访更频繁）",
         "High-risk preterm schedule (by corrected age, more frequent visits)",
     ),
+    # --- issue 16 (e16-live): staff handling of leave requests, live alerts ---
+    "leave.staff.title": ("请假处理", "Leave requests"),
+    "leave.staff.pending": ("待确认 {n} 条", "{n} to confirm"),
+    "leave.staff.none": ("今天没有请假。", "No leave requests today."),
+    "leave.staff.sent_at": ("提交于 {at}", "sent {at}"),
+    "leave.staff.says": ("家长说明：", "Parent says:"),
+    "leave.staff.asked": ("已询问：", "Asked:"),
+    "leave.staff.confirm": ("确认请假", "Confirm"),
+    "leave.staff.ask": ("询问家长", "Ask the parent"),
+    "leave.staff.question": ("问题", "Question"),
+    "leave.staff.send_question": ("发送", "Send"),
+    "leave.staff.done_confirm": (
+        "已确认，缺勤已登记（病假进入因病缺勤追踪）。",
+        "Confirmed; the absence is recorded (sick leave is followed up).",
+    ),
+    "leave.staff.done_ask": ("问题已发给家长。", "The question was sent to the parent."),
+    "leave.staff.err_action": ("未知操作。", "Unknown action."),
+    "leave.staff.err_empty": ("请填写要问的问题。", "Type the question."),
+    "leave.staff.err_long": ("问题不超过 200 字。", "A question of at most 200 characters."),
+    "leave.staff.err_done": ("此请假已处理。", "This leave request was already handled."),
+    "leave.question": ("老师询问：", "The centre asks:"),
+    "inbox.topic.leave-question": ("请假询问", "Question about leave"),
+    "inbox.live": ("实时", "live"),
 }
 
 

@@ -25,6 +25,7 @@ from healthbridge.store.repository import Transaction
 from healthbridge.web import data
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import guard_child, page, transaction
+from healthbridge.web.leave_handling import QUESTION_CODE, is_question
 
 router = APIRouter()
 TOPIC_NAMES = {url: code for code, url in TOPICS.items()}
@@ -43,6 +44,8 @@ def as_events(messages: list[dict[str, Any]], user: WebUser) -> list[dict[str, A
     out = []
     for m in sorted(messages, key=_sent, reverse=True):
         topic = TOPIC_NAMES.get(topic_of(m) or "", "")
+        if not topic and is_question(m):
+            topic = QUESTION_CODE
         out.append(
             {
                 "at": _sent(m).astimezone(CST).strftime("%m-%d %H:%M"),

@@ -14,6 +14,7 @@ from healthbridge.store.repository import Transaction
 from healthbridge.web import actions, cases, data, leave
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import guard_child, page, rules, today, transaction
+from healthbridge.web.leave_handling import QUESTION_CATEGORY, questions_by_task
 from healthbridge.web.pages_care import child_day
 from healthbridge.web.pages_inbox import parent_messages
 from healthbridge.web.visit import CST
@@ -50,11 +51,13 @@ def _home(
         }
         days = {str(c["id"]): child_day(txn, str(c["id"]), user, today()) for c in children}
         leaves = {str(c["id"]): _leaves(txn, str(c["id"])) for c in children}
+        mine = [("recipient", f"RelatedPerson/{user.ref_id}"), ("category", QUESTION_CATEGORY)]
+        asked = questions_by_task(data.resources(txn, "Communication", mine))
         inbox = {str(c["id"]): parent_messages(txn, str(c["id"]), user) for c in children}
     return page(
         request, user, "parent.html", status=status, summaries=summaries, days=days,
         leaves=leaves, inbox=inbox, forms=forms or {}, sent=sent, day=today().isoformat(),
-        reasons=leave.REASONS, cases_of=managed,
+        reasons=leave.REASONS, cases_of=managed, asked=asked,
     )  # fmt: skip
 
 

@@ -52,5 +52,6 @@
   }
   window.setInterval(tick, EVERY_MS);
   document.addEventListener("visibilitychange", tick);
+  document.addEventListener("hb:refresh", tick); // live.js: an alert came over the websocket
   badges.forEach(refreshBadge);
 })();

@@ -22,7 +22,11 @@ from tests.healthbridge.web.world import World, build_world
 
 @pytest.fixture
 def site(app_factory: Any) -> Iterator[tuple[TestClient, World]]:
-    app = app_factory(demo_login=True, environment="development", clinical_ruleset=RULESET)
+    # no delivery thread: the test runs the rounds (positions are shared through the database)
+    app = app_factory(
+        demo_login=True, environment="development", clinical_ruleset=RULESET,
+        notify_delivery_seconds=0,
+    )  # fmt: skip
     with TestClient(app) as client:
         yield client, build_world(app.state.repository)
 

@@ -39,7 +39,7 @@ def test_upgrade_from_0007_backfills_the_rule_inputs(repository: Repository) -> 
     assert _rows(repository) == 0
 
     upgrade(repository.engine)
-    assert current_revision(repository.engine) == "0008"
+    assert current_revision(repository.engine) >= "0008"  # the backfill ran
     with repository.engine.connect() as conn:
         assert ri.is_current(conn)  # built by the migration, not by the read below
     assert _rows(repository) == rows
