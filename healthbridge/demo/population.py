@@ -258,9 +258,12 @@ def _children(
 
 
 def _daily_checks(rng: np.random.Generator, kids: Sequence[Child], as_of: dt.date) -> pd.DataFrame:
-    """Morning checks (晨检) for enrolled children on the last weekdays, with one class cluster."""
+    """Morning checks (晨检) for enrolled children on the last weekdays before ``as_of``, with one
+    class cluster on the latest of them. The as-of day itself is left to the user: its morning
+    check has not been done yet (the demo's health manager does it; tests that record a check
+    today see only their own)."""
     days: list[dt.date] = []
-    day = as_of
+    day = as_of - dt.timedelta(days=1)
     while len(days) < DAILY_CHECK_DAYS:
         if day.weekday() < 5:
             days.append(day)

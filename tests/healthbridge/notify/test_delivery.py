@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
@@ -99,6 +100,7 @@ def test_rest_hook_gets_backport_notifications(
         txn.update("Subscription", "broken", subscription("broken", TOPIC_FEVER, f"{url}/broken"))
         off = subscription("off", TOPIC_FEVER, f"{url}/off")
         txn.update("Subscription", "off", {**off, "status": "off"})
+    time.sleep(1.1)  # the demo's own alert messages (written at load) fall before ``before``
     before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     fever_check(client, world, "39.4")
     deliverer = Deliverer(repo, interval=60, base_url="https://hb.example/fhir", since=before)
