@@ -49,14 +49,14 @@ def main() -> int:
     args = parser.parse_args()
 
     from growth_standards import Indicator
-    from healthbridge.api.app import default_hooks
-    from healthbridge.api.chart_operations import chart_bytes
     from healthbridge.charts import compose
     from healthbridge.charts.batch import centre_reports
+    from healthbridge.charts.child_chart import chart_bytes
     from healthbridge.charts.fonts import cjk_font_available
     from healthbridge.charts.labels import Lang
     from healthbridge.config import Settings
     from healthbridge.demo.load import load_demo
+    from healthbridge.server.app import default_hooks
     from healthbridge.store.db import make_engine, upgrade
     from healthbridge.store.hooks import SYSTEM_CONTEXT
     from healthbridge.store.repository import Repository

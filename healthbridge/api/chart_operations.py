@@ -8,27 +8,19 @@ Parameters are checked up front; anything invalid is a 400 ``OperationOutcome``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Final
+from typing import Final
 
 from starlette.responses import Response
 
 from growth_standards import Indicator
 from healthbridge.access.auditing import record_access
-from healthbridge.api.operations import OperationCall, OperationRegistry
-from healthbridge.charts.batch import DEFAULT_RULESET as DEFAULT_RULESET
-from healthbridge.charts.growth import (
-    AGE_RANGES,
-    ChartError,
-    LineKind,
-    chart_data,
-)
+from healthbridge.charts.child_chart import CHART_INDICATORS, MEDIA_TYPES, chart_bytes
+from healthbridge.charts.growth import AGE_RANGES
 from healthbridge.charts.labels import Lang
-from healthbridge.charts.record import GROWTH_CODES, RecordError, growth_record, points
+from healthbridge.charts.record import RecordError
 from healthbridge.errors import BadRequestError, UnprocessableError
-from healthbridge.store.repository import Transaction
+from healthbridge.operations import OperationCall, OperationRegistry
 
-CHART_INDICATORS: Final = ("wfa", "lhfa", "wfl", "wfh", "bfa", "hcfa")
-MEDIA_TYPES: Final = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 DEFINITION_BASE: Final = "https://healthbridge.github.io/fhir/OperationDefinition"
 
 
@@ -55,62 +47,6 @@ def _as_of(call: OperationCall) -> dt.date:
 
     check_report_dates(day, name="date")
     return day
-
-
-def growth_observations(txn: Transaction, patient_id: str) -> list[dict[str, Any]]:
-    """The child's weight, length/height and head-circumference Observations (all pages).
-
-    One search per LOINC code: on SQLite a ``code`` search with a list of values
-    (``code=a,b,c``) took 25x as long as a single value (about 50 ms against 2 ms), most of
-    a chart's time.
-    """
-    found: dict[str, dict[str, Any]] = {}
-    for code in GROWTH_CODES:
-        offset = 0
-        while True:
-            page = txn.search_params(
-                "Observation",
-                [
-                    ("subject", f"Patient/{patient_id}"),
-                    ("code", f"http://loinc.org|{code}"),
-                    ("_count", str(txn.max_count)),
-                    ("_offset", str(offset)),
-                ],
-            )
-            for match in page.matches:
-                if match.resource is not None:
-                    found.setdefault(match.id, match.resource)
-            offset += len(page.matches)
-            if not page.matches or page.total is None or offset >= page.total:
-                break
-    return list(found.values())
-
-
-def chart_bytes(
-    txn: Transaction,
-    patient_id: str,
-    indicator: Indicator,
-    *,
-    fmt: str = "png",
-    lang: Lang = Lang.ZH,
-    lines: LineKind = "centile",
-    range_key: str | None = None,
-) -> bytes:
-    """One child's chart, rendered (the operation and the web pages share this)."""
-    patient = txn.read("Patient", patient_id).resource
-    assert patient is not None
-    try:
-        record = growth_record(patient, growth_observations(txn, patient_id))
-        data = chart_data(
-            indicator, record.sex, points(record, indicator), line_kind=lines, range_key=range_key
-        )
-    except ChartError as exc:
-        raise BadRequestError(str(exc)) from exc
-    except RecordError as exc:
-        raise UnprocessableError(str(exc)) from exc
-    from healthbridge.charts.compose import render_chart
-
-    return render_chart(data, lang, fmt)  # type: ignore[arg-type]
 
 
 def growth_chart(call: OperationCall) -> Response:

@@ -50,10 +50,10 @@ def _demo_accounts(settings: Settings, repo: Repository) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Create/migrate the database, then load the district."""
-    from healthbridge.api.app import default_hooks
-    from healthbridge.api.operations import default_registry
+    from healthbridge.api.default_operations import default_registry
     from healthbridge.config import get_settings
     from healthbridge.demo.load import is_empty, load_demo
+    from healthbridge.server.app import default_hooks
     from healthbridge.store.db import make_engine, upgrade
     from healthbridge.store.repository import Repository
 

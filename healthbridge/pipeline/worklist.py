@@ -25,9 +25,9 @@ from typing import Any
 
 from healthbridge import terminology as t
 from healthbridge.access.control import principal_of
-from healthbridge.api.operations import OperationCall, OperationRegistry
 from healthbridge.clinical.vocab import Severity
 from healthbridge.errors import BadRequestError, FhirError
+from healthbridge.operations import OperationCall, OperationRegistry
 from healthbridge.pipeline import extract as x
 from healthbridge.pipeline.alerts import (
     CS_TASK_KIND,

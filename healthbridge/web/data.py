@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from healthbridge import terminology as t
-from healthbridge.api.operations import OperationCall
 from healthbridge.charts.labels import Lang
 from healthbridge.charts.summary import ChildSummary, child_name, summarise
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import GoneError, NotFoundError
+from healthbridge.operations import OperationCall
 from healthbridge.store.repository import Transaction
 
 Resource = dict[str, Any]

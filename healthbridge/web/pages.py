@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 
 from growth_standards import Indicator
 from healthbridge.access.tokens import Role
-from healthbridge.api.chart_operations import CHART_INDICATORS, MEDIA_TYPES, chart_bytes
+from healthbridge.charts.child_chart import CHART_INDICATORS, MEDIA_TYPES, chart_bytes
 from healthbridge.charts.labels import TITLES
 from healthbridge.charts.parent_report import percentile_sentence
 from healthbridge.web import cases, data

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from healthbridge.access.auditing import record_access
 from healthbridge.access.control import principal_of, require_role
 from healthbridge.access.tokens import Role
-from healthbridge.api.operations import OperationCall, default_registry
+from healthbridge.api.default_operations import default_registry
+from healthbridge.operations import OperationCall
 from tests import factories as f
 from tests.healthbridge.access import world
 from tests.healthbridge.access.world import CALLERS

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from healthbridge.api.operations import OperationCall, default_registry
+from healthbridge.api.default_operations import default_registry
 from healthbridge.errors import ForbiddenError, Issue
+from healthbridge.operations import OperationCall
 from healthbridge.store.hooks import ReadEvent, StoreHooks, WriteContext, WriteEvent
 from healthbridge.store.repository import Transaction
 from tests import factories as f

@@ -14,10 +14,11 @@ from fastapi import FastAPI
 from healthbridge.access import http as access_http
 from healthbridge.access.tokens import JwksFetcher
 from healthbridge.api import bulk, errors, exchange, openapi, reports, security_headers
-from healthbridge.api.operations import OperationRegistry, default_registry
+from healthbridge.api.default_operations import default_registry
 from healthbridge.api.routes import router, started_instant
 from healthbridge.api.validation import profile_write_validator
 from healthbridge.config import Settings
+from healthbridge.operations import OperationRegistry
 from healthbridge.store.db import make_engine, upgrade
 from healthbridge.store.hooks import StoreHooks
 from healthbridge.store.repository import Repository
