@@ -54,7 +54,7 @@ def main() -> int:
     from healthbridge.charts.child_chart import chart_bytes
     from healthbridge.charts.fonts import cjk_font_available
     from healthbridge.charts.labels import Lang
-    from healthbridge.config import Settings
+    from healthbridge.config import DEFAULT_RULESET_KEY, Settings
     from healthbridge.demo.load import load_demo
     from healthbridge.server.app import default_hooks
     from healthbridge.store.db import make_engine, upgrade
@@ -107,7 +107,9 @@ def main() -> int:
         out = folder / f"reports-{workers}"
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0, c0 = time.perf_counter(), time.process_time()
-        result = centre_reports(url, centre, out, lang=lang, workers=workers)
+        result = centre_reports(
+            url, centre, out, ruleset_key=DEFAULT_RULESET_KEY, lang=lang, workers=workers
+        )
         wall, cpu_self = time.perf_counter() - t0, time.process_time() - c0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu_workers = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -8,6 +8,7 @@ Parameters are checked up front; anything invalid is a 400 ``OperationOutcome``.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Final
 
 from starlette.responses import Response
@@ -72,15 +73,18 @@ def growth_chart(call: OperationCall) -> Response:
     return Response(body, media_type=MEDIA_TYPES[fmt])
 
 
-def parent_report_pdf(call: OperationCall) -> Response:
-    """The parent report PDF: charts, latest scores in plain words, vaccines, next checkup."""
+def parent_report_pdf(call: OperationCall, *, ruleset_key: str) -> Response:
+    """The parent report PDF: charts, latest scores in plain words, vaccines, next checkup
+    (schedules of the deployment's rule set, ``ruleset_key``)."""
     from healthbridge.charts.batch import report_pdf
+    from healthbridge.clinical.ruleset import load_ruleset_key
 
     assert call.resource_id is not None
     lang = Lang(_choice(call, "lang", ("zh", "en"), "zh"))
     as_of = _as_of(call)
     try:
-        pdf = report_pdf(call.txn, call.resource_id, lang=lang, as_of=as_of)
+        rules = load_ruleset_key(ruleset_key)
+        pdf = report_pdf(call.txn, call.resource_id, lang=lang, as_of=as_of, rules=rules)
     except RecordError as exc:
         raise UnprocessableError(str(exc)) from exc
     # the child's record leaves the API as a PDF (docs/access.md "Audit")
@@ -92,8 +96,9 @@ def parent_report_pdf(call: OperationCall) -> Response:
     )
 
 
-def register_chart_operations(registry: OperationRegistry) -> None:
-    """Add ``$growth-chart`` and ``$parent-report`` (instance level on Patient, read-only)."""
+def register_chart_operations(registry: OperationRegistry, ruleset_key: str) -> None:
+    """Add ``$growth-chart`` and ``$parent-report`` (instance level on Patient, read-only);
+    ``ruleset_key``: the deployment's rule set (``settings.ruleset_key``)."""
     registry.register(
         "growth-chart",
         growth_chart,
@@ -105,7 +110,7 @@ def register_chart_operations(registry: OperationRegistry) -> None:
     )
     registry.register(
         "parent-report",
-        parent_report_pdf,
+        partial(parent_report_pdf, ruleset_key=ruleset_key),
         levels={"instance"},
         resource_types={"Patient"},
         description="Parent report PDF: growth charts, latest scores explained, "

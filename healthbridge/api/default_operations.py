@@ -9,8 +9,9 @@ from __future__ import annotations
 from healthbridge.operations import OperationRegistry, everything
 
 
-def default_registry() -> OperationRegistry:
-    """A registry with the built-in operations."""
+def default_registry(ruleset_key: str) -> OperationRegistry:
+    """A registry with the built-in operations; ``ruleset_key``: the deployment's rule set
+    (``settings.ruleset_key``), whose schedules the parent report shows."""
     registry = OperationRegistry()
     registry.register(
         "everything",
@@ -41,5 +42,5 @@ def default_registry() -> OperationRegistry:
     )
     from healthbridge.api.chart_operations import register_chart_operations
 
-    register_chart_operations(registry)
+    register_chart_operations(registry, ruleset_key)
     return registry

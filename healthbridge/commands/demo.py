@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             # the same write path as the server: derived z-scores and alerts as data arrives
             from healthbridge.pipeline.install import install
 
-            install(settings.clinical_ruleset, hooks, default_registry())
+            install(settings.clinical_ruleset, hooks, default_registry(settings.ruleset_key))
         repo = Repository(engine, hooks=hooks)
         if args.if_empty and not is_empty(repo):
             print("demo: the database already holds children; nothing loaded")  # noqa: T201

@@ -54,7 +54,7 @@ from healthbridge import terminology as t
 from healthbridge.district.admission import admission_checks
 from healthbridge.fhir import facts
 from healthbridge.fhir.values import index_instant
-from healthbridge.pipeline import dbframes as dbf
+from healthbridge.inputs import dbframes as dbf
 from healthbridge.store import rule_inputs as ri
 from healthbridge.store.repository import Repository
 

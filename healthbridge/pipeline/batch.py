@@ -40,8 +40,8 @@ from healthbridge.clinical.records import GROWTH_FIELDS, DistrictData, cases_fra
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vocab import SubjectType
 from healthbridge.fhir import facts
-from healthbridge.pipeline import dbframes as dbf
-from healthbridge.pipeline import extract as x
+from healthbridge.inputs import dbframes as dbf
+from healthbridge.inputs import extract as x
 from healthbridge.pipeline.alerts import Routing, apply_actions, current_rules, open_alerts
 from healthbridge.pipeline.engine import child_routing, is_health_manager, now_instant
 from healthbridge.pipeline.errors import PipelineConfigError

@@ -52,7 +52,7 @@ def create_app(
     plans loaded at start-up are then no longer traversed by each collection the allocations
     of a large Bundle trigger (≈5 % of the CPU of a 1,000-entry transaction)."""
     hooks = hooks if hooks is not None else default_hooks(settings)
-    operations = operations if operations is not None else default_registry()
+    operations = operations if operations is not None else default_registry(settings.ruleset_key)
     if settings.clinical_ruleset:
         from healthbridge.pipeline.install import install
 
