@@ -4,6 +4,10 @@ Register with :meth:`OperationRegistry.register`; the router dispatches ``GET``/
 ``[base]/$name``, ``[base]/[type]/$name`` and ``[base]/[type]/[id]/$name`` to the handler with
 parameters parsed once, the same way for every operation (query string for GET, a
 ``Parameters`` resource or the resource itself for POST; http://hl7.org/fhir/R4/operations.html).
+
+The registry sits below the API so that the pipeline (:mod:`healthbridge.pipeline.install`)
+registers its operations as the API does (:mod:`healthbridge.api.default_operations`); the
+generic ``Patient/$everything`` lives here, as the pages use it too (docs/architecture.md).
 """
 
 from __future__ import annotations
