@@ -50,14 +50,14 @@ def main() -> int:
     args = parser.parse_args()
 
     from growth_standards import Indicator
-    from healthbridge.api.app import default_hooks
-    from healthbridge.api.chart_operations import chart_bytes
     from healthbridge.charts import compose
     from healthbridge.charts.batch import centre_reports
+    from healthbridge.charts.child_chart import chart_bytes
     from healthbridge.charts.fonts import cjk_font_available
     from healthbridge.charts.labels import Lang
-    from healthbridge.config import Settings
+    from healthbridge.config import DEFAULT_RULESET_KEY, Settings
     from healthbridge.demo.load import load_demo
+    from healthbridge.server.app import default_hooks
     from healthbridge.store.db import make_engine, upgrade
     from healthbridge.store.hooks import SYSTEM_CONTEXT
     from healthbridge.store.repository import Repository
@@ -108,7 +108,9 @@ def main() -> int:
         out = folder / f"reports-{workers}"
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0, c0 = time.perf_counter(), time.process_time()
-        result = centre_reports(url, centre, out, lang=lang, workers=workers)
+        result = centre_reports(
+            url, centre, out, ruleset_key=DEFAULT_RULESET_KEY, lang=lang, workers=workers
+        )
         wall, cpu_self = time.perf_counter() - t0, time.process_time() - c0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu_workers = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

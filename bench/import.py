@@ -190,9 +190,9 @@ def served(
     from fastapi.testclient import TestClient
 
     from bench.district_db import database
-    from healthbridge.api.app import create_app
     from healthbridge.api.deps import get_context
     from healthbridge.config import Settings
+    from healthbridge.server.app import create_app
 
     folder = Path(tempfile.mkdtemp())
     template = folder / "district.sqlite3"

@@ -11,7 +11,7 @@ import secrets
 import time
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +32,10 @@ class SmartClient(BaseModel):
     #: The app's launch URL for an EHR launch from a child's page (empty: standalone only).
     launch_url: str = ""
     name: str = ""
+
+
+#: The rule set of a deployment that configures none (docs/clinical_rules.md).
+DEFAULT_RULESET_KEY: Final = "cn-child-health@2026.1/CN"
 
 
 class Settings(BaseSettings):
@@ -58,8 +62,9 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=20, gt=0)
     max_page_size: int = Field(default=1000, gt=0)
     #: Clinical rule set ``id@version/region`` (docs/clinical_rules.md) used by the growth
-    #: and alert pipeline; empty disables the pipeline (no derived data, no alerts).
-    clinical_ruleset: str = "cn-child-health@2026.1/CN"
+    #: and alert pipeline and by every page, operation and report that applies the rules
+    #: (through :attr:`ruleset_key`); empty disables the pipeline (no derived data, no alerts).
+    clinical_ruleset: str = DEFAULT_RULESET_KEY
     #: Echo SQL statements (debugging).
     sql_echo: bool = False
     # --- access (docs/access.md) ------------------------------------------------------------
@@ -115,6 +120,14 @@ class Settings(BaseSettings):
     #: Seconds between two rounds of webhook delivery of alert messages to rest-hook
     #: Subscriptions (healthbridge.notify.delivery); 0 = no delivery thread.
     notify_delivery_seconds: float = Field(default=10.0, ge=0)
+
+    @property
+    def ruleset_key(self) -> str:
+        """The rule set this deployment applies (load it with
+        :func:`healthbridge.clinical.ruleset.load_ruleset_key`): ``clinical_ruleset``, or the
+        default when the pipeline is switched off (the pages still show schedules and
+        alert texts). The one place the configured rule set is resolved."""
+        return self.clinical_ruleset or DEFAULT_RULESET_KEY
 
     @property
     def demo_login_enabled(self) -> bool:

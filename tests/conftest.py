@@ -127,8 +127,8 @@ def app_factory(settings: Settings) -> AppFactory:
     """Build an app: ``app_factory(hooks=..., operations=..., max_bundle_entries=3, ...)``."""
     from healthbridge.access.scopes import parse_scopes
     from healthbridge.access.tokens import Principal, Role
-    from healthbridge.api.app import create_app
     from healthbridge.api.deps import get_principal
+    from healthbridge.server.app import create_app
 
     system = Principal("test-system", Role.SYSTEM, parse_scopes("system/*.cruds"))
 

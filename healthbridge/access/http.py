@@ -6,7 +6,10 @@
 * :func:`request_context` — the store's ``RequestContext`` carrying
   :class:`~healthbridge.access.control.PrincipalAccess`, so every repository call made for the
   request obeys the caller's role, scopes and reach, and is audited.
-* :func:`install` — called by ``create_app``: the authenticator and the audit hooks.
+* :func:`install` — called by ``create_app``: the authenticator and the audit hooks;
+  :func:`audit_refusal` hands a refused request to the auditor it installs (the API's error
+  handlers and the pages' both call it).
+* :func:`base_url` — the FHIR base URL of a request, refusing a ``Host`` not configured.
 
 The FHIR API accepts the ``Authorization`` header only (no ambient credentials, hence no
 cross-site request forgery on the API); web pages use server-side sessions
@@ -24,6 +27,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
 
 from healthbridge.access import auditing
 from healthbridge.access.audit import AuditOutcome, audit_event
@@ -36,7 +40,7 @@ from healthbridge.access.control import PrincipalAccess
 from healthbridge.access.errors import AuthenticationError
 from healthbridge.access.tokens import JwksFetcher, Principal, Role
 from healthbridge.config import Settings
-from healthbridge.errors import FhirError
+from healthbridge.errors import BadRequestError, FhirError
 from healthbridge.fhir.searchparams import extract
 from healthbridge.store.hooks import SYSTEM_CONTEXT, RequestContext, StoreHooks
 from healthbridge.store.repository import Repository
@@ -219,3 +223,33 @@ __all__ = [
     "request_context",
     "today",
 ]
+
+
+async def audit_refusal(request: Request, exc: FhirError) -> None:
+    """Hand a refusal to the access layer's auditor (``app.state.failure_auditor``, installed
+    by :func:`install`); a failing audit write is logged, the refusal is still answered."""
+    auditor = getattr(request.app.state, "failure_auditor", None)
+    if auditor is None:
+        return
+    try:
+        await run_in_threadpool(auditor, request, exc)
+    except Exception:
+        log.exception("Could not audit the refused request %s %s", request.method, request.url)
+
+
+def base_url(request: Request) -> str:
+    """The FHIR base URL: ``settings.base_url``; else derived from the request, but only when
+    its ``Host`` is in ``settings.allowed_hosts`` (400 otherwise: a forged ``Host`` header
+    must not end up in the links of the responses)."""
+    settings: Settings = request.app.state.settings
+    if settings.base_url:
+        return settings.base_url.rstrip("/")
+    host = (request.url.hostname or "").lower()
+    if "*" not in settings.allowed_hosts and host not in {
+        h.lower().strip("[]") for h in settings.allowed_hosts
+    }:
+        raise BadRequestError(
+            f"Host {host!r} is not served here; set HEALTHBRIDGE_BASE_URL or add the host to "
+            "HEALTHBRIDGE_ALLOWED_HOSTS"
+        )
+    return str(request.base_url).rstrip("/") + "/fhir"

@@ -6,10 +6,10 @@ from typing import Any
 
 import healthbridge
 from fhir_profiles.loader import index as profile_index
-from healthbridge.api.operations import OperationRegistry
 from healthbridge.fhir import r4
 from healthbridge.fhir.r4 import SUPPORTED_TYPES
 from healthbridge.fhir.searchparams import supported_params
+from healthbridge.operations import OperationRegistry
 
 #: FHIR Bulk Data Access IG v2.0.0 (healthbridge/api/bulk.py implements it).
 BULK_DATA = "http://hl7.org/fhir/uv/bulkdata"

@@ -8,27 +8,20 @@ Parameters are checked up front; anything invalid is a 400 ``OperationOutcome``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Final
+from functools import partial
+from typing import Final
 
 from starlette.responses import Response
 
 from growth_standards import Indicator
 from healthbridge.access.auditing import record_access
-from healthbridge.api.operations import OperationCall, OperationRegistry
-from healthbridge.charts.batch import DEFAULT_RULESET as DEFAULT_RULESET
-from healthbridge.charts.growth import (
-    AGE_RANGES,
-    ChartError,
-    LineKind,
-    chart_data,
-)
+from healthbridge.charts.child_chart import CHART_INDICATORS, MEDIA_TYPES, chart_bytes
+from healthbridge.charts.growth import AGE_RANGES
 from healthbridge.charts.labels import Lang
-from healthbridge.charts.record import GROWTH_CODES, RecordError, growth_record, points
+from healthbridge.charts.record import RecordError
 from healthbridge.errors import BadRequestError, UnprocessableError
-from healthbridge.store.repository import Transaction
+from healthbridge.operations import OperationCall, OperationRegistry
 
-CHART_INDICATORS: Final = ("wfa", "lhfa", "wfl", "wfh", "bfa", "hcfa")
-MEDIA_TYPES: Final = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 DEFINITION_BASE: Final = "https://healthbridge.github.io/fhir/OperationDefinition"
 
 
@@ -57,71 +50,6 @@ def _as_of(call: OperationCall) -> dt.date:
     return day
 
 
-def growth_observations(txn: Transaction, patient_id: str) -> list[dict[str, Any]]:
-    """The child's weight, length/height and head-circumference Observations (all pages).
-
-    One search per LOINC code: on SQLite a ``code`` search with a list of values
-    (``code=a,b,c``) took 25x as long as a single value (about 50 ms against 2 ms), most of
-    a chart's time.
-    """
-    found: dict[str, dict[str, Any]] = {}
-    for code in GROWTH_CODES:
-        offset = 0
-        while True:
-            page = txn.search_params(
-                "Observation",
-                [
-                    ("subject", f"Patient/{patient_id}"),
-                    ("code", f"http://loinc.org|{code}"),
-                    ("_count", str(txn.max_count)),
-                    ("_offset", str(offset)),
-                ],
-            )
-            for match in page.matches:
-                if match.resource is not None:
-                    found.setdefault(match.id, match.resource)
-            offset += len(page.matches)
-            if not page.matches or page.total is None or offset >= page.total:
-                break
-    return list(found.values())
-
-
-def chart_bytes(
-    txn: Transaction,
-    patient_id: str,
-    indicator: Indicator,
-    *,
-    fmt: str = "png",
-    lang: Lang = Lang.ZH,
-    lines: LineKind = "centile",
-    range_key: str | None = None,
-    phone_as_of: dt.date | None = None,
-) -> bytes:
-    """One child's chart, rendered (the operation and the web pages share this);
-    ``phone_as_of``: the parent's phone chart (:mod:`healthbridge.charts.phone`) with the age
-    window of the child on that day."""
-    patient = txn.read("Patient", patient_id).resource
-    assert patient is not None
-    try:
-        record = growth_record(patient, growth_observations(txn, patient_id))
-        if phone_as_of is not None:
-            from healthbridge.charts import phone
-
-            age = float((phone_as_of - record.birth_date).days)
-            shown = phone.phone_data(indicator, record.sex, points(record, indicator), age)
-            return phone.render_phone(phone.draw_phone(shown, age, lang), fmt)  # type: ignore[arg-type]
-        data = chart_data(
-            indicator, record.sex, points(record, indicator), line_kind=lines, range_key=range_key
-        )
-    except ChartError as exc:
-        raise BadRequestError(str(exc)) from exc
-    except RecordError as exc:
-        raise UnprocessableError(str(exc)) from exc
-    from healthbridge.charts.compose import render_chart
-
-    return render_chart(data, lang, fmt)  # type: ignore[arg-type]
-
-
 def growth_chart(call: OperationCall) -> Response:
     """Draw one WHO chart with the child's measurements (see module docstring)."""
     assert call.resource_id is not None
@@ -145,15 +73,18 @@ def growth_chart(call: OperationCall) -> Response:
     return Response(body, media_type=MEDIA_TYPES[fmt])
 
 
-def parent_report_pdf(call: OperationCall) -> Response:
-    """The parent report PDF: charts, latest scores in plain words, vaccines, next checkup."""
+def parent_report_pdf(call: OperationCall, *, ruleset_key: str) -> Response:
+    """The parent report PDF: charts, latest scores in plain words, vaccines, next checkup
+    (schedules of the deployment's rule set, ``ruleset_key``)."""
     from healthbridge.charts.batch import report_pdf
+    from healthbridge.clinical.ruleset import load_ruleset_key
 
     assert call.resource_id is not None
     lang = Lang(_choice(call, "lang", ("zh", "en"), "zh"))
     as_of = _as_of(call)
     try:
-        pdf = report_pdf(call.txn, call.resource_id, lang=lang, as_of=as_of)
+        rules = load_ruleset_key(ruleset_key)
+        pdf = report_pdf(call.txn, call.resource_id, lang=lang, as_of=as_of, rules=rules)
     except RecordError as exc:
         raise UnprocessableError(str(exc)) from exc
     # the child's record leaves the API as a PDF (docs/access.md "Audit")
@@ -165,8 +96,9 @@ def parent_report_pdf(call: OperationCall) -> Response:
     )
 
 
-def register_chart_operations(registry: OperationRegistry) -> None:
-    """Add ``$growth-chart`` and ``$parent-report`` (instance level on Patient, read-only)."""
+def register_chart_operations(registry: OperationRegistry, ruleset_key: str) -> None:
+    """Add ``$growth-chart`` and ``$parent-report`` (instance level on Patient, read-only);
+    ``ruleset_key``: the deployment's rule set (``settings.ruleset_key``)."""
     registry.register(
         "growth-chart",
         growth_chart,
@@ -178,7 +110,7 @@ def register_chart_operations(registry: OperationRegistry) -> None:
     )
     registry.register(
         "parent-report",
-        parent_report_pdf,
+        partial(parent_report_pdf, ruleset_key=ruleset_key),
         levels={"instance"},
         resource_types={"Patient"},
         description="Parent report PDF: growth charts, latest scores explained, "

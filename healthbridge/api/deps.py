@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from healthbridge.access.http import base_url
 from healthbridge.access.tokens import Principal
 from healthbridge.config import Settings
 from healthbridge.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
@@ -46,24 +47,6 @@ def get_context(
     from healthbridge.access.http import request_context
 
     return request_context(request, principal, base_url(request))
-
-
-def base_url(request: Request) -> str:
-    """The FHIR base URL: ``settings.base_url``; else derived from the request, but only when
-    its ``Host`` is in ``settings.allowed_hosts`` (400 otherwise: a forged ``Host`` header
-    must not end up in the links of the responses)."""
-    settings = get_app_settings(request)
-    if settings.base_url:
-        return settings.base_url.rstrip("/")
-    host = (request.url.hostname or "").lower()
-    if "*" not in settings.allowed_hosts and host not in {
-        h.lower().strip("[]") for h in settings.allowed_hosts
-    }:
-        raise BadRequestError(
-            f"Host {host!r} is not served here; set HEALTHBRIDGE_BASE_URL or add the host to "
-            "HEALTHBRIDGE_ALLOWED_HOSTS"
-        )
-    return str(request.base_url).rstrip("/") + "/fhir"
 
 
 async def read_body(request: Request, limit: int) -> bytes:

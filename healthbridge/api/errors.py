@@ -11,10 +11,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from healthbridge.access.http import audit_refusal
 from healthbridge.api.responses import FhirResponse
 from healthbridge.errors import FhirError, Issue, operation_outcome
 
@@ -56,18 +56,6 @@ async def _fhir_error(request: Request, exc: Exception) -> Response:
     elif exc.status == 503:
         headers = {"Retry-After": "1"}
     return FhirResponse(exc.outcome(), status_code=exc.status, headers=headers)
-
-
-async def audit_refusal(request: Request, exc: FhirError) -> None:
-    """Hand a refusal to the access layer's auditor (``app.state.failure_auditor``, installed
-    by ``create_app``); a failing audit write is logged, the refusal is still answered."""
-    auditor = getattr(request.app.state, "failure_auditor", None)
-    if auditor is None:
-        return
-    try:
-        await run_in_threadpool(auditor, request, exc)
-    except Exception:
-        log.exception("Could not audit the refused request %s %s", request.method, request.url)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:

@@ -20,8 +20,8 @@ from typing import Any
 from healthbridge.access.control import require_role
 from healthbridge.access.retention import PURGER, record_purge
 from healthbridge.access.tokens import Role
-from healthbridge.api.operations import OperationCall
 from healthbridge.errors import BadRequestError
+from healthbridge.operations import OperationCall
 from healthbridge.store.expunge import deleted_resources, expunge, expunge_previous_versions
 
 

@@ -3,27 +3,23 @@
 Aggregates only (no child ids or names): the member lists behind a figure
 (:func:`healthbridge.reports.coverage.figure_members`) identify children and are not served
 here. Every route checks the district-official role (:data:`REPORT_ROLES`). Figures are
-computed per request from the current data (:mod:`healthbridge.district.reports`).
+computed per request from the current data by :mod:`healthbridge.district.figures`, which the
+district page calls too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from healthbridge.api.deps import ContextDep, RepoDep, SettingsDep
+from healthbridge.district import figures
 from healthbridge.district.cache import DistrictCache
 from healthbridge.district.roles import REPORT_ROLES, require_role
-from healthbridge.errors import BadRequestError
-
-if TYPE_CHECKING:
-    from healthbridge.district.frames import DistrictFrames
-    from healthbridge.reports.prevalence import PrevalenceReport
-    from healthbridge.store.repository import Repository
 
 router = APIRouter()
 
@@ -31,10 +27,10 @@ AsOf = Annotated[dt.date | None, Query(description="Report date (default today)"
 PeriodStart = Annotated[
     dt.date | None, Query(description="Start of the report period (default 365 days to as_of)")
 ]
-Convention = Annotated[Literal["who", "cn-2024"], Query(description="Prevalence cut-offs")]
+Convention = Annotated[figures.Convention, Query(description="Prevalence cut-offs")]
 Format = Annotated[Literal["json", "csv"], Query(alias="format")]
 Lang = Annotated[Literal["zh", "en"], Query()]
-Grace = Annotated[int, Query(ge=0, le=365)]
+Grace = Annotated[int, Query(ge=0, le=figures.MAX_GRACE_DAYS)]
 
 
 def get_district_cache(request: Request) -> DistrictCache:
@@ -46,45 +42,12 @@ def get_district_cache(request: Request) -> DistrictCache:
 DistrictCacheDep = Annotated[DistrictCache, Depends(get_district_cache)]
 
 
-def _frames(cache: DistrictCache, repo: Repository) -> DistrictFrames:
-    # the app's district cache: it keeps its snapshot in the data directory, so a restart
-    # starts from it
-    return cache.gather(repo)
-
-
-def _prevalence(
-    frames: DistrictFrames, as_of: dt.date | None, period_start: dt.date | None, convention: str
-) -> tuple[dt.date, PrevalenceReport]:
-    from healthbridge.district import reports as district_reports
-
-    day = as_of or dt.date.today()
-    return day, district_reports.prevalence_report(
-        frames, as_of=day, period_start=period_start, convention=convention
-    )
-
-
 def _csv(frame: pd.DataFrame, name: str, day: dt.date) -> Response:
-    from healthbridge.reports.suppression import suppressed_for_csv
-
-    # UTF-8 with BOM: Excel in China opens it with the Chinese labels intact; suppressed
-    # small cells read "<3"
-    body = "\ufeff" + suppressed_for_csv(frame).to_csv(index=False, lineterminator="\r\n")
+    body, filename = figures.csv_file(frame, name, day)
     return Response(
-        body.encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}-{day.isoformat()}.csv"'},
-    )
-
-
-def _png(data: pd.DataFrame, lang: str, unit: str = "%") -> Response:
-    from healthbridge.charts.labels import Lang as ChartLang
-    from healthbridge.charts.reports import draw_bars, render
-
-    data = data.loc[data["value"].notna()] if "value" in data.columns else data
-    if data.empty:  # also when every bar is a suppressed small cell
-        raise BadRequestError("No figure matches these parameters")
-    return Response(
-        render(draw_bars(data, lang=ChartLang(lang), unit=unit)), media_type="image/png"
+        body,
+        media_type=figures.CSV_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
@@ -92,12 +55,6 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     from healthbridge.district.reports import records
 
     return records(frame)
-
-
-def _centre_names(data: pd.DataFrame, frames: DistrictFrames) -> pd.DataFrame:
-    """Chart labels: a centre's name instead of its id."""
-    names = dict(zip(frames.centres["centre"], frames.centres["name"], strict=True))
-    return data.assign(group=[names.get(g) or g for g in data["group"]])
 
 
 def _meta(day: dt.date, period_start: dt.date | None) -> dict[str, str]:
@@ -118,7 +75,8 @@ def prevalence(
 ) -> Response:
     del settings  # one signature for every handler (the district pages call them)
     require_role(context, REPORT_ROLES, "District reports")
-    day, report = _prevalence(_frames(cache, repo), as_of, period_start, convention)
+    frames = figures.district_frames(cache, repo)
+    day, report = figures.prevalence_figures(frames, as_of, period_start, convention)
     if fmt == "csv":
         return _csv(report.prevalence, f"prevalence-{convention}", day)
     return JSONResponse(
@@ -145,14 +103,13 @@ def prevalence_chart(
     convention: Convention = "who",
     lang: Lang = "zh",
 ) -> Response:
-    from healthbridge.reports.prevalence import prevalence_chart_data
-
-    del settings  # one signature for every handler (the district pages call them)
     require_role(context, REPORT_ROLES, "District reports")
-    frames = _frames(cache, repo)
-    _day, report = _prevalence(frames, as_of, period_start, convention)
-    data = prevalence_chart_data(report, indicator=indicator, grouping=grouping, lang=lang)
-    return _png(_centre_names(data, frames), lang)
+    del settings  # the same parameters as every report handler
+    png = figures.prevalence_chart_png(
+        cache, repo, indicator=indicator, grouping=grouping,
+        as_of=as_of, period_start=period_start, convention=convention, lang=lang,
+    )  # fmt: skip
+    return Response(png, media_type="image/png")
 
 
 @router.get("/zscores", summary="Means and SDs of each z-score")
@@ -167,7 +124,8 @@ def zscores(
 ) -> Response:
     del settings  # one signature for every handler (the district pages call them)
     require_role(context, REPORT_ROLES, "District reports")
-    day, report = _prevalence(_frames(cache, repo), as_of, period_start, "who")
+    frames = figures.district_frames(cache, repo)
+    day, report = figures.prevalence_figures(frames, as_of, period_start, "who")
     if fmt == "csv":
         return _csv(report.zscores, "zscores", day)
     return JSONResponse(
@@ -177,29 +135,6 @@ def zscores(
             "rows": _records(report.zscores),
         }
     )
-
-
-def _coverage(
-    frames: DistrictFrames,
-    settings: Any,
-    as_of: dt.date | None,
-    period_start: dt.date | None,
-    grace: int,
-    repo: Repository | None = None,
-) -> tuple[dt.date, pd.DataFrame]:
-    from healthbridge.district import reports as district_reports
-    from healthbridge.district.cases import case_frames
-
-    day = as_of or dt.date.today()
-    table = district_reports.coverage_report(
-        frames,
-        as_of=day,
-        period_start=period_start,
-        grace_days=grace,
-        population=settings.district_population,
-        cases=case_frames(repo) if repo is not None else None,
-    )
-    return day, table
 
 
 @router.get("/coverage", summary="Checkup, 4:2:2, vaccination and centre coverage figures")
@@ -214,7 +149,8 @@ def coverage(
     fmt: Format = "json",
 ) -> Response:
     require_role(context, REPORT_ROLES, "District reports")
-    day, table = _coverage(_frames(cache, repo), settings, as_of, period_start, grace_days, repo)
+    frames = figures.district_frames(cache, repo)
+    day, table = figures.coverage_figures(frames, settings, as_of, period_start, grace_days, repo)
     if fmt == "csv":
         return _csv(table, "coverage", day)
     return JSONResponse(
@@ -239,11 +175,9 @@ def coverage_chart(
     grace_days: Grace = 0,
     lang: Lang = "zh",
 ) -> Response:
-    from healthbridge.reports.coverage import coverage_chart_data
-
     require_role(context, REPORT_ROLES, "District reports")
-    frames = _frames(cache, repo)
-    _day, table = _coverage(frames, settings, as_of, period_start, grace_days, repo)
-    data = _centre_names(coverage_chart_data(table, figure=figure, lang=lang), frames)
-    unit = "%" if data.empty or figure != "places-per-1000" else "per-1000"
-    return _png(data, lang, unit)
+    png = figures.coverage_chart_png(
+        cache, repo, settings, figure=figure, as_of=as_of, period_start=period_start,
+        grace_days=grace_days, lang=lang,
+    )  # fmt: skip
+    return Response(png, media_type="image/png")

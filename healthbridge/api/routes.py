@@ -21,12 +21,6 @@ from healthbridge.api.deps import (
     SettingsDep,
     read_body,
 )
-from healthbridge.api.operations import (
-    Level,
-    OperationCall,
-    OperationRegistry,
-    parameters_from_body,
-)
 from healthbridge.api.responses import FhirResponse, http_date
 from healthbridge.errors import (
     BadRequestError,
@@ -39,6 +33,12 @@ from healthbridge.errors import (
 from healthbridge.fhir import r4
 from healthbridge.fhir.query import MAX_INT
 from healthbridge.fhir.values import format_instant, instant_now
+from healthbridge.operations import (
+    Level,
+    OperationCall,
+    OperationRegistry,
+    parameters_from_body,
+)
 from healthbridge.store import bundle as bundles
 from healthbridge.store.repository import StoredResource, WriteResult
 

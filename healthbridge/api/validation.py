@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from healthbridge.api.operations import OperationCall
 from healthbridge.errors import BadRequestError, FhirError, Issue
 from healthbridge.fhir import r4
 from healthbridge.fhir.profile_validation import ValidationIssue, validate_against_profiles
+from healthbridge.operations import OperationCall
 from healthbridge.store.hooks import WriteContext
 
 VALIDATE_DEFINITION = "http://hl7.org/fhir/OperationDefinition/Resource-validate"

@@ -24,12 +24,11 @@ from typing import Any, Final
 
 from healthbridge.charts.labels import Lang
 from healthbridge.charts.summary import enrolment
+from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import ForbiddenError, GoneError, NotFoundError
-from healthbridge.pipeline.engine import search_all
+from healthbridge.store.paging import search_all
 from healthbridge.store.repository import Repository, Transaction
 
-#: The rule set used for vaccination and checkup schedules on parent reports.
-DEFAULT_RULESET: Final = ("cn-child-health", "2026.1", "CN")
 #: The Patient search parameter on the enrolment's centre (fhir_profiles/SearchParameter).
 ENROLMENT_SEARCH: Final = "enrollment-centre"
 #: Children handed to a worker at a time (small enough to keep both workers busy to the end).
@@ -67,19 +66,18 @@ def centre_children(txn: Transaction, centre_id: str) -> list[dict[str, Any]]:
 
 
 def report_pdf(
-    txn: Transaction, patient_id: str, *, lang: Lang, as_of: dt.date, rules: Any = None
+    txn: Transaction, patient_id: str, *, lang: Lang, as_of: dt.date, rules: RuleSet
 ) -> bytes:
-    """One child's parent report, read through ``txn`` (so its access rules apply).
+    """One child's parent report, read through ``txn`` (so its access rules apply), with the
+    deployment's rule set (``load_ruleset_key(settings.ruleset_key)``) for its schedules.
 
     Raises :class:`healthbridge.charts.record.RecordError` when the record cannot be charted
     (e.g. no full birth date).
     """
     from healthbridge.charts.parent_report import render_parent_report
     from healthbridge.charts.summary import parent_report, summarise
-    from healthbridge.clinical.ruleset import load_ruleset
 
     resources = [s.resource for s in txn.everything(patient_id) if s.resource]
-    rules = rules if rules is not None else load_ruleset(*DEFAULT_RULESET)
     summary = summarise(resources, patient_id, rules, as_of=as_of, lang=lang)
     centre = None
     if summary.centre_id:
@@ -111,19 +109,27 @@ def _start_worker(database_url: str) -> None:
     _worker_repo = Repository(make_engine(database_url), hooks=StoreHooks())
 
 
-def _write_chunk(ids: Sequence[str], out_dir: str, lang: str, as_of: str) -> list[str]:
+def _write_chunk(
+    ids: Sequence[str], out_dir: str, lang: str, as_of: str, ruleset_key: str
+) -> list[str]:
     assert _worker_repo is not None, "worker not started"
-    return write_reports(_worker_repo, ids, Path(out_dir), Lang(lang), dt.date.fromisoformat(as_of))
+    day = dt.date.fromisoformat(as_of)
+    return write_reports(_worker_repo, ids, Path(out_dir), Lang(lang), day, ruleset_key)
 
 
 def write_reports(
-    repo: Repository, ids: Sequence[str], out_dir: Path, lang: Lang, as_of: dt.date
+    repo: Repository,
+    ids: Sequence[str],
+    out_dir: Path,
+    lang: Lang,
+    as_of: dt.date,
+    ruleset_key: str,
 ) -> list[str]:
     """Write the reports of ``ids`` (system context: an operator's batch), one after another."""
-    from healthbridge.clinical.ruleset import load_ruleset
+    from healthbridge.clinical.ruleset import load_ruleset_key
     from healthbridge.store.hooks import SYSTEM_CONTEXT
 
-    rules = load_ruleset(*DEFAULT_RULESET)
+    rules = load_ruleset_key(ruleset_key)
     written: list[str] = []
     for patient_id in ids:
         with repo.transaction(SYSTEM_CONTEXT, write=False) as txn:
@@ -139,11 +145,13 @@ def centre_reports(
     centre_id: str,
     out_dir: Path,
     *,
+    ruleset_key: str,
     lang: Lang = Lang.ZH,
     as_of: dt.date | None = None,
     workers: int = 2,
 ) -> BatchResult:
-    """Write the parent report of every child at ``centre_id`` into ``out_dir``.
+    """Write the parent report of every child at ``centre_id`` into ``out_dir``, with the
+    rule set ``ruleset_key`` (``settings.ruleset_key``).
 
     ``workers`` processes share the children (1: in this process). Reads run in the system
     context: this is an operator's command on the server, not a user's request.
@@ -166,12 +174,12 @@ def centre_reports(
             raise BatchError(f"Organization/{centre_id} has no enrolled children")
         out_dir.mkdir(parents=True, exist_ok=True)
         if workers <= 1:
-            written = write_reports(repo, ids, out_dir, lang, day)
+            written = write_reports(repo, ids, out_dir, lang, day, ruleset_key)
             seconds = time.perf_counter() - started
             return BatchResult(centre_id, tuple(map(Path, written)), seconds, 1)
     finally:
         engine.dispose()  # workers open their own connections (never a forked one)
-    _warm_up()
+    _warm_up(ruleset_key)
     chunks = [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
     with ProcessPoolExecutor(
         max_workers=workers,
@@ -185,15 +193,16 @@ def centre_reports(
             [str(out_dir)] * len(chunks),
             [lang.value] * len(chunks),
             [day.isoformat()] * len(chunks),
+            [ruleset_key] * len(chunks),
         )
         files = tuple(Path(f) for part in parts for f in part)
     return BatchResult(centre_id, files, time.perf_counter() - started, workers)
 
 
-def _warm_up() -> None:
+def _warm_up(ruleset_key: str) -> None:
     """Load what every worker needs before they are forked (fonts, growth tables, rules)."""
     from healthbridge.charts import compose, fonts, parent_report, summary  # noqa: F401
-    from healthbridge.clinical.ruleset import load_ruleset
+    from healthbridge.clinical.ruleset import load_ruleset_key
 
     fonts.cjk_family()
-    load_ruleset(*DEFAULT_RULESET)
+    load_ruleset_key(ruleset_key)

@@ -27,7 +27,7 @@ from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vaccination import ChildFacts, DoseStatus, GivenDose, vaccination_plan
 from healthbridge.clinical.vocab import AlertKind
 from healthbridge.clinical.vocab import Sex as ClinicalSex
-from healthbridge.pipeline.extract import birth_facts
+from healthbridge.inputs.extract import birth_facts
 
 #: Indicators summarised for parents, in display order.
 SUMMARY_INDICATORS: Final = (

@@ -15,6 +15,10 @@ class RuleSetNotFoundError(RuleTableError):
     """No rule set matches the requested (id, version, region)."""
 
 
+class RuleSetKeyError(RuleSetNotFoundError):
+    """A rule-set key is not of the form ``id@version/region``."""
+
+
 class ClinicalInputError(ClinicalError):
     """Input data (a DataFrame or a record) lacks required fields or is inconsistent."""
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from healthbridge.clinical._reader import Reader
 from healthbridge.clinical.cases import CasesTable, parse_cases
-from healthbridge.clinical.errors import RuleSetNotFoundError, RuleTableError
+from healthbridge.clinical.errors import RuleSetKeyError, RuleSetNotFoundError, RuleTableError
 from healthbridge.clinical.tables import (
     CheckupTable,
     NutritionConvention,
@@ -263,6 +263,21 @@ def load_ruleset(
     if rules_dir is None:
         return _load_shipped(ruleset_id, version, region, nutrition_convention)
     return _load(rules_dir, ruleset_id, version, region, nutrition_convention)
+
+
+def load_ruleset_key(key: str) -> RuleSet:
+    """The shipped rule set named ``id@version/region`` (region defaults to ``CN``): the form
+    of ``Settings.clinical_ruleset``. Every consumer of the configured rules (pipeline, pages,
+    API operations, parent reports, district coverage) loads them with
+    ``load_ruleset_key(settings.ruleset_key)``.
+
+    Raises :class:`RuleSetKeyError` for a malformed key, :class:`RuleSetNotFoundError` for an
+    unknown rule set."""
+    ident, sep, rest = key.partition("@")
+    if not sep or not ident or not rest:
+        raise RuleSetKeyError(f"rule set {key!r} is not of the form id@version/region")
+    version, _slash, region = rest.partition("/")
+    return load_ruleset(ident, version, region or "CN")
 
 
 @lru_cache(maxsize=16)

@@ -51,10 +51,10 @@ def _demo_accounts(settings: Settings, repo: Repository) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Create/migrate the database, then load the district."""
-    from healthbridge.api.app import default_hooks
-    from healthbridge.api.operations import default_registry
+    from healthbridge.api.default_operations import default_registry
     from healthbridge.config import get_settings
     from healthbridge.demo.load import is_empty, load_demo
+    from healthbridge.server.app import default_hooks
     from healthbridge.store.db import make_engine, upgrade
     from healthbridge.store.repository import Repository
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             # the same write path as the server: derived z-scores and alerts as data arrives
             from healthbridge.pipeline.install import install
 
-            install(settings.clinical_ruleset, hooks, default_registry())
+            install(settings.clinical_ruleset, hooks, default_registry(settings.ruleset_key))
         repo = Repository(engine, hooks=hooks)
         if args.if_empty and not is_empty(repo):
             print("demo: the database already holds children; nothing loaded")  # noqa: T201

@@ -24,10 +24,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Import as the system client; exit 0 when every row was accepted, 1 otherwise, 2 when
     the file cannot be read."""
-    from healthbridge.api.app import default_hooks
     from healthbridge.config import get_settings
     from healthbridge.district.session import import_session_file
     from healthbridge.exchange.errors import SessionFileError
+    from healthbridge.server.app import default_hooks
     from healthbridge.store.db import make_engine, upgrade
     from healthbridge.store.hooks import SYSTEM_CONTEXT
     from healthbridge.store.repository import Repository

@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
             settings.resolved_database_url(),
             args.centre,
             args.out,
+            ruleset_key=settings.ruleset_key,
             lang=Lang(args.lang),
             as_of=args.as_of,
             workers=max(1, args.workers),

@@ -28,14 +28,14 @@ def run(args: argparse.Namespace) -> int:
     engine.dispose()
     if args.workers > 1:
         uvicorn.run(
-            "healthbridge.api.asgi:app",
+            "healthbridge.server.asgi:app",
             host=args.host,
             port=args.port,
             workers=args.workers,
             log_level=args.log_level,
         )
         return 0
-    from healthbridge.api.app import create_app
+    from healthbridge.server.app import create_app
 
     app = create_app(settings, freeze_gc=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)

@@ -124,8 +124,8 @@ def create_demo_accounts(repo: Repository) -> int:
 def demo_accounts(args: argparse.Namespace) -> int:
     """Create the demo accounts (development only)."""
     del args
-    from healthbridge.api.app import default_hooks
     from healthbridge.config import get_settings
+    from healthbridge.server.app import default_hooks
     from healthbridge.store.db import make_engine, upgrade
     from healthbridge.store.repository import Repository
 

@@ -5,7 +5,7 @@ its ``centre``, its ``period.start`` (the entry date) and its optional
 ``admission-check-state`` part (CodeSystem ``admission-check-state``; the values of
 :class:`healthbridge.clinical.admission.AdmissionState`). An enrolment without the part, or with
 a code outside the CodeSystem, counts as ``not_submitted``, as the clinical pipeline reads it
-(:func:`healthbridge.pipeline.extract.child_info`). The frame is the ``admission_checks`` input
+(:func:`healthbridge.inputs.extract.child_info`). The frame is the ``admission_checks`` input
 of :func:`healthbridge.reports.coverage.coverage_table`.
 
 The Patients come from the district gathering's single read of the Patient table

@@ -15,8 +15,8 @@ from typing import Any, Final
 
 import pandas as pd
 
-from healthbridge.pipeline import dbframes as dbf
-from healthbridge.pipeline import extract as x
+from healthbridge.inputs import dbframes as dbf
+from healthbridge.inputs import extract as x
 from healthbridge.store.repository import Repository
 
 FRAIL_KINDS: Final = frozenset({"underweight", "stunting", "wasting", "obesity", "anaemia"})

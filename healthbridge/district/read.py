@@ -35,7 +35,7 @@ from healthbridge.district.frames import (
     in_standard_units,
     vaccination_frame,
 )
-from healthbridge.pipeline import dbframes as dbf
+from healthbridge.inputs import dbframes as dbf
 from healthbridge.store import rule_inputs as ri
 
 

@@ -23,7 +23,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from healthbridge.clinical.ruleset import RuleSet, load_ruleset
+from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.district.frames import DistrictFrames
 from healthbridge.errors import BadRequestError
 from healthbridge.reports.coverage import CoverageInputs, coverage_table
@@ -36,7 +36,6 @@ from healthbridge.reports.prevalence import (
 from healthbridge.reports.suppression import suppress_small_cells
 
 #: The rule set whose vaccination table gives the due ages (docs/clinical_rules.md).
-DEFAULT_RULESET: Final = ("cn-child-health", "2026.1", "CN")
 NOT_ENROLLED: Final = "none"
 PREVALENCE_GROUPINGS: Final = (*WHO_GROUPINGS, ("centre",))
 #: Report dates the reports compute with: the period arithmetic (``as_of`` − 364 days, ages)
@@ -163,12 +162,13 @@ def required_doses(ruleset: RuleSet) -> pd.DataFrame:
 def coverage_inputs(
     frames: DistrictFrames,
     *,
-    ruleset: RuleSet | None = None,
+    ruleset: RuleSet,
     population: int | None = None,
     cases: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> CoverageInputs:
-    """The coverage module's inputs from the gathered frames."""
-    rules = ruleset or load_ruleset(*DEFAULT_RULESET)
+    """The coverage module's inputs from the gathered frames; ``ruleset``: the deployment's
+    (``load_ruleset_key(settings.ruleset_key)``), whose vaccine products name the series."""
+    rules = ruleset
     vaccinations = (
         frames.vaccinations.assign(
             vaccine=frames.vaccinations["vaccine"].map(series_of_products(rules))
@@ -198,6 +198,7 @@ def coverage_report(
     frames: DistrictFrames,
     *,
     as_of: dt.date,
+    ruleset: RuleSet,
     period_start: dt.date | None = None,
     grace_days: int = 0,
     population: int | None = None,
@@ -208,7 +209,7 @@ def coverage_report(
     for 体弱儿管理率 and 结案率."""
     check_report_dates(as_of, period_start)
     table = coverage_table(
-        coverage_inputs(frames, population=population, cases=cases),
+        coverage_inputs(frames, ruleset=ruleset, population=population, cases=cases),
         as_of=as_of,
         period_start=period_start,
         grace_days=grace_days,

@@ -3,7 +3,7 @@
 Every part of HealthBridge that reads these facts out of a FHIR resource — access reach
 (:mod:`healthbridge.store.access_tables`), the typed rule-input table
 (:mod:`healthbridge.store.rule_inputs`), pipeline extraction
-(:mod:`healthbridge.pipeline.extract`), the batch read (:mod:`healthbridge.pipeline.dbframes`,
+(:mod:`healthbridge.inputs.extract`), the batch read (:mod:`healthbridge.inputs.dbframes`,
 :mod:`healthbridge.pipeline.batch`) and the district gather
 (:mod:`healthbridge.district.gather`) — calls this module, so the same resource is read the same
 way everywhere (``tests/healthbridge/fhir/test_facts_agreement.py`` feeds random resources to

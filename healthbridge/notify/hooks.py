@@ -51,7 +51,7 @@ def _name(patient: dict[str, Any]) -> str:
 def _temperature(txn: Transaction, patient_id: str, flag: dict[str, Any]) -> dict[str, Any] | None:
     """The day's highest body temperature of the child: the pipeline cites one Observation of
     the day's check as evidence (its lowest id), and the check's temperature is the day's
-    highest (``pipeline.extract.daily_checks``)."""
+    highest (``inputs.extract.daily_checks``)."""
     days: set[str] = set()
     for ext in flag.get("extension", []):
         oid = (

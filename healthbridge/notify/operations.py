@@ -18,10 +18,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, Final
 
-from healthbridge.api.operations import OperationCall, OperationRegistry
 from healthbridge.errors import BadRequestError
 from healthbridge.notify import backport, state
 from healthbridge.notify.live import Hub, websocket_url
+from healthbridge.operations import OperationCall, OperationRegistry
 
 STATUS_DEFINITION: Final = (
     "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status"

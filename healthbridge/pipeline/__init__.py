@@ -8,18 +8,19 @@ worklist operations for health managers; the batch re-evaluation behind
 
 from __future__ import annotations
 
-from healthbridge.clinical.ruleset import RuleSet, load_ruleset
+from healthbridge.clinical.errors import RuleSetKeyError
+from healthbridge.clinical.ruleset import RuleSet, load_ruleset_key
 from healthbridge.pipeline.engine import Pipeline
 from healthbridge.pipeline.errors import PipelineConfigError
 
 
 def parse_ruleset_key(key: str) -> RuleSet:
-    """Load the rule set named ``id@version/region`` (region defaults to ``CN``)."""
-    ident, sep, rest = key.partition("@")
-    if not sep or not ident or not rest:
-        raise PipelineConfigError(f"rule set {key!r} is not of the form id@version/region")
-    version, _slash, region = rest.partition("/")
-    return load_ruleset(ident, version, region or "CN")
+    """Load the rule set named ``id@version/region`` (region defaults to ``CN``); a malformed
+    key is the pipeline's configuration error (:func:`load_ruleset_key`)."""
+    try:
+        return load_ruleset_key(key)
+    except RuleSetKeyError as exc:
+        raise PipelineConfigError(str(exc)) from exc
 
 
 __all__ = ["Pipeline", "PipelineConfigError", "parse_ruleset_key"]

@@ -30,7 +30,7 @@ from healthbridge.clinical.alerts import ActionType, AlertAction, ClearReason, F
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vocab import AlertKind, Severity, SubjectType
 from healthbridge.errors import GoneError, NotFoundError
-from healthbridge.pipeline.extract import Resource, ref_id
+from healthbridge.inputs.extract import Resource, ref_id
 from healthbridge.store.repository import Transaction
 
 FLAG_PROFILE = f"{t.CANONICAL_BASE}/StructureDefinition/hb-alert-flag"

@@ -63,9 +63,9 @@ def read_district(repository: Repository, *, source: Source = "auto") -> Distric
 
     ``source``: ``"table"`` reads the typed rule-input table kept at write time
     (:mod:`healthbridge.store.rule_inputs`: column scans); ``"documents"`` extracts the fields
-    from the stored JSON (:mod:`healthbridge.pipeline.dbframes`); ``"auto"`` (default) the
+    from the stored JSON (:mod:`healthbridge.inputs.dbframes`); ``"auto"`` (default) the
     table when it is current, else the documents. The same records count as in the
-    per-resource functions of :mod:`healthbridge.pipeline.extract` (the tests compare all
+    per-resource functions of :mod:`healthbridge.inputs.extract` (the tests compare all
     three)."""
     with bulk_pause():
         return batch_read.read(repository, source)

@@ -1,7 +1,7 @@
 """The input frames of a district read, built from read columns (``healthbridge evaluate``).
 
-Vectorised versions of the per-resource rules of :mod:`healthbridge.pipeline.extract`: the
-columns read from the documents (:mod:`healthbridge.pipeline.dbframes`) or from the rule-input
+Vectorised versions of the per-resource rules of :mod:`healthbridge.inputs.extract`: the
+columns read from the documents (:mod:`healthbridge.inputs.dbframes`) or from the rule-input
 table (:mod:`healthbridge.store.rule_inputs`) become the frames of
 :mod:`healthbridge.clinical.frames` (growth sessions paired and scored with one
 ``growth_standards.score`` call, morning checks, haemoglobin, tuberculin tests, checkups,
@@ -19,11 +19,11 @@ import pandas as pd
 from healthbridge import terminology as t
 from healthbridge.clinical.records import GROWTH_FIELDS
 from healthbridge.fhir import facts
-from healthbridge.pipeline import dbframes as dbf
-from healthbridge.pipeline import extract as x
+from healthbridge.inputs import dbframes as dbf
+from healthbridge.inputs import extract as x
 from healthbridge.pipeline.scoring import score_columns
 
-#: Observation fields the rules read (JSON paths; see :mod:`healthbridge.pipeline.extract`).
+#: Observation fields the rules read (JSON paths; see :mod:`healthbridge.inputs.extract`).
 OBSERVATION = {
     "status": "$.status",
     "coding": "$.code.coding",
@@ -253,7 +253,7 @@ _SESSION_COLUMNS = (
 
 
 def sessions(obs: pd.DataFrame) -> pd.DataFrame:
-    """Growth sessions (:func:`healthbridge.pipeline.extract.growth_sessions`, vectorised):
+    """Growth sessions (:func:`healthbridge.inputs.extract.growth_sessions`, vectorised):
     one row per child and encounter (or day) with the latest-written value of each quantity
     (by ``meta.lastUpdated``, then id), in (child, date, key) order. Sessions and quantities
     are integer-coded once; only repeated measurements of a quantity are sorted."""

@@ -3,7 +3,7 @@ alerts needs, from the database.
 
 The rule inputs come from the typed rule-input table the store keeps with every write
 (:mod:`healthbridge.store.rule_inputs`: plain column scans), or, when that table is not
-current, field-wise from the stored documents (:mod:`healthbridge.pipeline.dbframes`: only the
+current, field-wise from the stored documents (:mod:`healthbridge.inputs.dbframes`: only the
 fields the rules use, straight into DataFrames); :mod:`healthbridge.pipeline.batch_frames`
 shapes both into the input frames of :mod:`healthbridge.clinical.frames`. The open Flags and
 Tasks are read as the parts reconciling reads. One process reads it all: a second read
@@ -25,9 +25,9 @@ from sqlalchemy import Connection
 
 from healthbridge import terminology as t
 from healthbridge.clinical.records import DistrictData, cases_frame
+from healthbridge.inputs import dbframes as dbf
+from healthbridge.inputs import extract as x
 from healthbridge.pipeline import batch_frames as bf
-from healthbridge.pipeline import dbframes as dbf
-from healthbridge.pipeline import extract as x
 from healthbridge.pipeline.engine import is_health_manager
 from healthbridge.pipeline.errors import PipelineConfigError
 from healthbridge.store import rule_inputs as ri
@@ -437,7 +437,7 @@ def _read_rest(
 
 
 def _managed_cases(conn: Connection, known: set[str]) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-    """The ``cases`` frame (:func:`healthbridge.pipeline.extract.managed_cases` per child, the
+    """The ``cases`` frame (:func:`healthbridge.inputs.extract.managed_cases` per child, the
     function the per-write path uses) and ``(child id, episode id)`` of every EpisodeOfCare.
     The Encounters are read only when there are episodes (few districts manage many cases)."""
     episodes = dbf.parse(dbf.fields(conn, "EpisodeOfCare", {"doc": "$"})["doc"].tolist())

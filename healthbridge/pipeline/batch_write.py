@@ -17,7 +17,7 @@ import orjson
 from healthbridge.clinical.alerts import AlertAction
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vocab import SubjectType
-from healthbridge.pipeline import dbframes as dbf
+from healthbridge.inputs import dbframes as dbf
 from healthbridge.pipeline.alerts import Routing, apply_actions
 from healthbridge.pipeline.batch_read import DistrictRead
 from healthbridge.pipeline.engine import child_routing, now_instant

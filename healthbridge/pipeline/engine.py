@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,7 +33,7 @@ from healthbridge.clinical.records import ChildRecord
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import GoneError, Issue, NotFoundError
 from healthbridge.fhir import facts
-from healthbridge.pipeline import extract as x
+from healthbridge.inputs import extract as x
 from healthbridge.pipeline import forecast
 from healthbridge.pipeline.alerts import Routing, apply_actions, current_rules, open_alerts
 from healthbridge.pipeline.scoring import (
@@ -45,12 +45,12 @@ from healthbridge.pipeline.scoring import (
 )
 from healthbridge.store import search as sql
 from healthbridge.store.hooks import StoreHooks, WriteContext, WriteEvent
-from healthbridge.store.repository import RES, StoredResource, Transaction
+from healthbridge.store.paging import search_all
+from healthbridge.store.repository import RES, Transaction
 
 #: China Standard Time (no daylight saving): the rules' calendar.
 CST = dt.timezone(dt.timedelta(hours=8))
 _STATE_KEY = "healthbridge.pipeline"
-_PAGE = 1000
 STAFF_ROLE = f"{t.CANONICAL_BASE}/CodeSystem/staff-role"
 
 
@@ -68,21 +68,6 @@ class _Pending:
     children: set[str] = field(default_factory=set)
     centre_children: set[str] = field(default_factory=set)
     centres: set[str] = field(default_factory=set)
-
-
-def search_all(
-    txn: Transaction, rtype: str, params: Sequence[tuple[str, str]]
-) -> Iterator[StoredResource]:
-    """Every match of a search, page by page (and its ``_include``s)."""
-    offset = 0
-    while True:
-        page = [*params, ("_count", str(_PAGE)), ("_offset", str(offset))]
-        result = txn.search_params(rtype, page)
-        yield from result.matches
-        yield from result.included
-        offset += _PAGE
-        if not result.matches or (result.total is not None and offset >= result.total):
-            return
 
 
 #: What the pipeline reads of a child's compartment.

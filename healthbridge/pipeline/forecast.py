@@ -114,7 +114,7 @@ def recommendation(
 def given_doses(immunizations: Iterable[dict[str, Any]]) -> list[GivenDose]:
     """The completed NIP doses as the vaccination rules read them (:func:`~.extract.doses`:
     one reading for the rules, the write path's forecast and the batch's)."""
-    from healthbridge.pipeline.extract import doses
+    from healthbridge.inputs.extract import doses
 
     return doses(immunizations)
 

@@ -32,8 +32,8 @@ import pandas as pd
 
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vaccination import GivenDose
-from healthbridge.pipeline import dbframes as dbf
-from healthbridge.pipeline import extract as x
+from healthbridge.inputs import dbframes as dbf
+from healthbridge.inputs import extract as x
 from healthbridge.pipeline.forecast import forecast_id, recommendation
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import Repository

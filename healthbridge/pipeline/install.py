@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from healthbridge.api.operations import OperationRegistry
+from healthbridge.operations import OperationRegistry
 from healthbridge.pipeline import parse_ruleset_key
 from healthbridge.pipeline.engine import Pipeline
 from healthbridge.pipeline.worklist import register

@@ -24,7 +24,7 @@ import growth_standards as gs
 from healthbridge import terminology as t
 from healthbridge.clinical.nutrition import GrowthPoint
 from healthbridge.clinical.tables_care import InterpretationTable
-from healthbridge.pipeline.extract import ChildInfo, Resource, Session
+from healthbridge.inputs.extract import ChildInfo, Resource, Session
 
 GROWTH_SCORE_PROFILE = f"{t.CANONICAL_BASE}/StructureDefinition/hb-growth-score"
 CS_GROWTH_REFERENCE = f"{t.CANONICAL_BASE}/CodeSystem/growth-reference"

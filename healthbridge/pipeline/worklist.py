@@ -25,17 +25,18 @@ from typing import Any
 
 from healthbridge import terminology as t
 from healthbridge.access.control import principal_of
-from healthbridge.api.operations import OperationCall, OperationRegistry
 from healthbridge.clinical.vocab import Severity
 from healthbridge.errors import BadRequestError, FhirError
-from healthbridge.pipeline import extract as x
+from healthbridge.inputs import extract as x
+from healthbridge.operations import OperationCall, OperationRegistry
 from healthbridge.pipeline.alerts import (
     CS_TASK_KIND,
     OPEN_TASK_STATUSES,
     flag_kind,
     flag_severity,
 )
-from healthbridge.pipeline.engine import now_instant, search_all
+from healthbridge.pipeline.engine import now_instant
+from healthbridge.store.paging import search_all
 from healthbridge.store.repository import StoredResource, Transaction
 
 REFERRAL_PROFILE = f"{t.CANONICAL_BASE}/StructureDefinition/hb-referral"

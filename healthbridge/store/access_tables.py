@@ -10,9 +10,9 @@ reach of a caller is one indexed query and a search can be filtered in SQL:
   guardians (``RelatedPerson.patient``, ``Patient.link.other``), enrolment at a childcare
   centre (the ``childcare-enrollment`` extension on the child), Consent to share with an
   organisation (``hb-data-sharing-consent``), one row per permitted purpose (kind
-  ``consent:<ActReason code>``, :class:`healthbridge.access.policy.Purpose`), and referrals
+  ``consent:<ActReason code>``, :class:`healthbridge.fhir.reach.Purpose`), and referrals
   (``ServiceRequest.performer`` of an *active* request, dated by its occurrence window plus
-  grace, :func:`healthbridge.access.policy.referral_window`). Whether the writer of a referral
+  grace, :func:`healthbridge.fhir.reach.referral_window`). Whether the writer of a referral
   was entitled to make it is decided by the access layer when it is written
   (``AccessControl.filter_links``).
 """
@@ -27,8 +27,8 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Table, delete, insert, select
 
-from healthbridge.access.policy import REFERRAL_STATES, consent_purposes, referral_window
 from healthbridge.fhir import facts
+from healthbridge.fhir.reach import REFERRAL_STATES, consent_purposes, referral_window
 from healthbridge.fhir.searchparams import IndexRows, extract
 from healthbridge.store.models import CompartmentRow, PatientLinkRow
 

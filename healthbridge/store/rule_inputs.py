@@ -1,7 +1,7 @@
 """The typed rule-input table: per current resource, the fields the clinical rules read.
 
 ``healthbridge evaluate`` re-runs every rule for a whole district. Reading the inputs from the
-stored JSON (:mod:`healthbridge.pipeline.dbframes`) parses every document: at 100,000 children
+stored JSON (:mod:`healthbridge.inputs.dbframes`) parses every document: at 100,000 children
 and 3.4 million Observations that took minutes. This table holds, per current resource of the
 types the rules read, those fields already extracted and typed (child, code, local date as
 written, value and unit, encounter, status, a few small extras), so the batch reader
@@ -13,7 +13,7 @@ index rows; replacing or deleting the current version deletes them), on every wr
 whatever hooks are installed. :func:`rows` is cheap (dict look-ups only, no parsing: a few
 microseconds per resource) and pure.
 
-**What is extracted** (the rules of :mod:`healthbridge.pipeline.extract` as the batch reader
+**What is extracted** (the rules of :mod:`healthbridge.inputs.extract` as the batch reader
 applies them; ``tests/healthbridge/pipeline/test_rule_inputs.py`` checks the frames built from
 this table equal those built from the documents):
 
@@ -51,7 +51,7 @@ column                  meaning
                         ``symptom`` CodeSystem codes of ``valueCodeableConcept``); Encounter
                         the fields of the alert routing (``period.start``,
                         ``serviceProvider.reference``, ``participant``); Patient the elements
-                        :func:`~healthbridge.pipeline.extract.child_info` reads;
+                        :func:`~healthbridge.inputs.extract.child_info` reads;
                         QuestionnaireResponse ``questionnaire``, ``status``, ``authored``
                         and the linkIds answered ``true``, in order
 ======================  =====================================================================
@@ -108,7 +108,7 @@ COLUMNS: Final = (
     "extra",
 )
 LOINC_SYMPTOM: Final = "75325-1"
-#: Patient elements :func:`healthbridge.pipeline.extract.child_info` reads.
+#: Patient elements :func:`healthbridge.inputs.extract.child_info` reads.
 PATIENT_ELEMENTS: Final = ("id", "birthDate", "gender", "extension", "generalPractitioner")
 
 Row = dict[str, Any]
@@ -289,13 +289,13 @@ def _patient(res_id: str, r: Mapping[str, Any], _content: str) -> Row:
 
 
 def _subject_ref(value: Any) -> str | None:
-    """:func:`healthbridge.pipeline.extract.ref_id` on a Reference object."""
+    """:func:`healthbridge.inputs.extract.ref_id` on a Reference object."""
     return facts.ref_id(value, "Patient")
 
 
 def true_answers(items: Any) -> list[str]:
     """The linkIds of the items answered ``valueBoolean: true``, depth first (the walk of
-    :func:`healthbridge.pipeline.extract.screenings`)."""
+    :func:`healthbridge.inputs.extract.screenings`)."""
     out: list[str] = []
     for item in items or ():
         for answer in item.get("answer") or ():

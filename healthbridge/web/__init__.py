@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 def mount(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to ``app``."""
-    from healthbridge.api.errors import audit_refusal
+    from healthbridge.access.http import audit_refusal
     from healthbridge.errors import ForbiddenError, NotFoundError
     from healthbridge.web import (
         oidc,

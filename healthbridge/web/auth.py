@@ -31,8 +31,8 @@ from healthbridge.access import http as access_http
 from healthbridge.access import sessions
 from healthbridge.access.authn import Authenticator, resolve_identity
 from healthbridge.access.errors import AuthenticationError
+from healthbridge.access.http import base_url
 from healthbridge.access.tokens import Principal, Role
-from healthbridge.api.deps import base_url
 from healthbridge.charts.labels import Lang
 from healthbridge.config import Settings
 from healthbridge.store.hooks import SYSTEM_CONTEXT, RequestContext

@@ -5,7 +5,7 @@ A case is an ``EpisodeOfCare`` (profile ``hb-managed-case``) with a ``CarePlan``
 (``hb-case-plan``, id ``{episode}-plan``) holding the interval and the closure criteria of the
 ``managed-cases`` rule table; a follow-up is an ``Encounter`` whose ``episodeOfCare`` names the
 case; closing sets the outcome. The schedule is read by the same functions as the rules
-(:mod:`healthbridge.clinical.cases`, through :func:`healthbridge.pipeline.extract.managed_cases`),
+(:mod:`healthbridge.clinical.cases`, through :func:`healthbridge.inputs.extract.managed_cases`),
 so the page shows the date the alerts are raised from.
 """
 
@@ -19,7 +19,7 @@ from healthbridge import terminology as t
 from healthbridge.clinical.cases import CasesTable, CaseStatus, ManagedCase, case_status
 from healthbridge.clinical.errors import ClinicalInputError
 from healthbridge.errors import GoneError, NotFoundError
-from healthbridge.pipeline import extract as x
+from healthbridge.inputs import extract as x
 from healthbridge.store.repository import Transaction
 
 Resource = dict[str, Any]

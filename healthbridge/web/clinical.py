@@ -35,8 +35,8 @@ from healthbridge.charts.clinical_view import (
 from healthbridge.charts.labels import Lang
 from healthbridge.charts.record import growth_record
 from healthbridge.charts.summary import ChildSummary
+from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.fhir import facts
-from healthbridge.web.common import rules
 from healthbridge.web.visit import VISIT_TYPES, VisitInput
 
 Z_JUMP: Final = 2.0
@@ -51,8 +51,9 @@ class ClinicalView:
     target: TargetHeight | None
 
 
-def clinical_view(summary: ChildSummary, observations: Iterable[Mapping[str, Any]]) -> ClinicalView:
-    ruleset = rules()
+def clinical_view(
+    summary: ChildSummary, observations: Iterable[Mapping[str, Any]], ruleset: RuleSet
+) -> ClinicalView:
     rows = visit_rows(summary.growth, ruleset)
     latest: dict[str, ZScore] = {}
     for score in summary.scores:
@@ -71,18 +72,18 @@ def clinical_view(summary: ChildSummary, observations: Iterable[Mapping[str, Any
     return ClinicalView(tuple(reversed(rows)), latest, target)
 
 
-def visit_type_names(lang: Lang) -> dict[str, str]:
+def visit_type_names(lang: Lang, ruleset: RuleSet) -> dict[str, str]:
     """Visit type code → its name (the checkup rule table's, e.g. 24m → 2岁（24月龄）体检)."""
-    names = {v.code: v.name_zh if lang is Lang.ZH else v.name_en for v in rules().checkups.visits}
+    names = {v.code: v.name_zh if lang is Lang.ZH else v.name_en for v in ruleset.checkups.visits}
     names["admission"] = _ADMISSION[0] if lang is Lang.ZH else _ADMISSION[1]
     return {code: names.get(code, code) for code in (*VISIT_TYPES, *names)}
 
 
-def default_visit_type(birth_date: dt.date, on: dt.date) -> str:
+def default_visit_type(birth_date: dt.date, on: dt.date, ruleset: RuleSet) -> str:
     """The scheduled visit whose target age is nearest the child's age on ``on``."""
     age_days = (on - birth_date).days
     best = min(
-        (v for v in rules().checkups.visits if v.code in VISIT_TYPES),
+        (v for v in ruleset.checkups.visits if v.code in VISIT_TYPES),
         key=lambda v: abs(v.age.approx_days() - age_days),
     )
     return best.code

@@ -16,8 +16,7 @@ from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 from healthbridge.access.errors import PermissionDeniedError
-from healthbridge.api.chart_operations import DEFAULT_RULESET
-from healthbridge.clinical.ruleset import RuleSet, load_ruleset
+from healthbridge.clinical.ruleset import RuleSet, load_ruleset_key
 from healthbridge.errors import ForbiddenError, GoneError, NotFoundError
 from healthbridge.store.repository import Repository, Transaction
 from healthbridge.web.auth import (
@@ -47,9 +46,10 @@ def _csrf_field(context: Any) -> Markup:
     return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{token}">')
 
 
-def rules() -> RuleSet:
-    """The rule set the pages use for schedules and alert texts."""
-    return load_ruleset(*DEFAULT_RULESET)
+def rules(request: Request) -> RuleSet:
+    """The rule set the pages use for schedules and alert texts: the deployment's
+    (``Settings.ruleset_key``), the one the pipeline applies to the same records."""
+    return load_ruleset_key(request.app.state.settings.ruleset_key)
 
 
 def today() -> dt.date:

@@ -9,33 +9,20 @@ FHIR reads: there is no reach rule here. A record out of the user's reach is sim
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from healthbridge import terminology as t
-from healthbridge.api.operations import OperationCall
 from healthbridge.charts.labels import Lang
 from healthbridge.charts.summary import ChildSummary, child_name, summarise
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import GoneError, NotFoundError
+from healthbridge.operations import OperationCall
+from healthbridge.store.paging import search_all as search_all
 from healthbridge.store.repository import Transaction
 
 Resource = dict[str, Any]
-
-
-def search_all(txn: Transaction, rtype: str, params: Sequence[tuple[str, str]]) -> Iterator[Any]:
-    """Every match of a search, page by page (matches and ``_include``/``_revinclude``d)."""
-    offset = 0
-    while True:
-        page = txn.search_params(
-            rtype, [*params, ("_count", str(txn.max_count)), ("_offset", str(offset))]
-        )
-        yield from page.matches
-        yield from page.included
-        offset += len(page.matches)
-        if not page.matches or page.total is None or offset >= page.total:
-            return
 
 
 def resources(txn: Transaction, rtype: str, params: Sequence[tuple[str, str]]) -> list[Resource]:

@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 
 from growth_standards import Indicator
 from healthbridge.access.tokens import Role
-from healthbridge.api.chart_operations import CHART_INDICATORS, MEDIA_TYPES, chart_bytes
+from healthbridge.charts.child_chart import CHART_INDICATORS, MEDIA_TYPES, chart_bytes
 from healthbridge.charts.labels import TITLES
 from healthbridge.charts.parent_report import percentile_sentence
 from healthbridge.web import cases, data
@@ -31,12 +31,13 @@ def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
     alerts; the history for staff; consents for parents."""
     with transaction(request, user) as txn:
         guard_child(txn, patient_id)
-        summary = data.child_summary(txn, patient_id, rules(), user.lang, today())
+        ruleset = rules(request)
+        summary = data.child_summary(txn, patient_id, ruleset, user.lang, today())
         consents = data.compartment(txn, patient_id, "Consent")
         encounters = data.compartment(txn, patient_id, "Encounter")
         managed = cases.case_views(
             data.compartment(txn, patient_id, "EpisodeOfCare"), encounters,
-            data.read(txn, "Patient", patient_id) or {}, rules().cases, user.lang.value, today(),
+            data.read(txn, "Patient", patient_id) or {}, ruleset.cases, user.lang.value, today(),
         )  # fmt: skip
         orgs = {o["id"]: o for o in data.resources(txn, "Organization", [])}
         staff = user.role is not Role.PARENT
@@ -54,15 +55,15 @@ def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
         consents=consents,
         cases=managed,
         today_iso=today().isoformat(),
-        outcomes=rules().cases.outcomes,
-        conditions=rules().cases.conditions,
+        outcomes=ruleset.cases.outcomes,
+        conditions=ruleset.cases.conditions,
         encounters=encounters[:12],
         orgs=orgs,
         indicator=indicator,
         indicators=indicators,
         titles={i: TITLES[i][user.lang] for i in TITLES},
-        clinical=clinical_view(summary, observations) if staff else None,
-        visit_names=visit_type_names(user.lang),
+        clinical=clinical_view(summary, observations, ruleset) if staff else None,
+        visit_names=visit_type_names(user.lang, ruleset),
         pct=percentile_sentence,
         smart_apps=[
             (cid, c.name or cid)
@@ -100,7 +101,7 @@ def report_pdf(request: Request, user: UserDep, patient_id: str) -> Response:
 
     with transaction(request, user) as txn:
         guard_child(txn, patient_id)
-        summary = data.child_summary(txn, patient_id, rules(), user.lang, today())
+        summary = data.child_summary(txn, patient_id, rules(request), user.lang, today())
         centre = data.read(txn, "Organization", summary.centre_id) if summary.centre_id else None
         record_access(txn, "export", [f"Patient/{patient_id}"])  # the record leaves as a PDF
     report = parent_report(summary, user.lang, as_of=today(), centre=(centre or {}).get("name"))

@@ -29,6 +29,7 @@ from healthbridge.clinical.admission import (
     advance_admission,
 )
 from healthbridge.clinical.errors import AdmissionStateError
+from healthbridge.clinical.tables_vaccination import VaccinationTable
 from healthbridge.clinical.vaccination import (
     INVALID_REASON_TEXT,
     ChildFacts,
@@ -38,7 +39,7 @@ from healthbridge.clinical.vaccination import (
 )
 from healthbridge.clinical.vocab import Sex
 from healthbridge.fhir import facts
-from healthbridge.pipeline.extract import birth_facts
+from healthbridge.inputs.extract import birth_facts
 from healthbridge.web import data
 from healthbridge.web.auth import PageNotFoundError, UserDep, WebUser
 from healthbridge.web.common import page, rules, today, transaction
@@ -75,9 +76,8 @@ def _state(child: Mapping[str, Any]) -> AdmissionState:
 
 
 def _check(
-    child: Mapping[str, Any], imms: list[dict[str, Any]], org: str
+    child: Mapping[str, Any], imms: list[dict[str, Any]], org: str, table: VaccinationTable
 ) -> tuple[AdmissionCheck, VaccinationPlan]:
-    table = rules().vaccination
     given = []
     for i in imms:
         code = facts.nip_vaccine((i.get("vaccineCode") or {}).get("coding"))
@@ -106,13 +106,12 @@ def _not_counted(plan: VaccinationPlan, user: WebUser) -> list[str]:
 Row = tuple[Any, AdmissionCheck, list[str], list[str]]
 
 
-def _rows(txn: Any, org: str, user: WebUser) -> list[Row]:
-    table = rules().vaccination
+def _rows(txn: Any, org: str, user: WebUser, table: VaccinationTable) -> list[Row]:
     children = centre_children(txn, org)
     imms = immunizations(txn, [str(c["id"]) for c in children])
     rows = []
     for child in children:
-        check, plan = _check(child, imms[str(child["id"])], org)
+        check, plan = _check(child, imms[str(child["id"])], org, table)
         plan_names = []
         for dose_id in check.missing_doses:
             vaccine, _, number = dose_id.rpartition("-")
@@ -139,7 +138,7 @@ def admission_page(request: Request, user: UserDep) -> Response:
     """Admission check list: children needing action first, overdue deadlines highlighted."""
     org = centre_of(user)
     with transaction(request, user) as txn:
-        rows = _rows(txn, org, user)
+        rows = _rows(txn, org, user, rules(request).vaccination)
     return _render(request, user, rows)
 
 
@@ -187,7 +186,8 @@ def admission_post(
         if child is None or action not in ACTIONS:
             problem = "admission.err_action"
         else:
-            check, _plan = _check(child, immunizations(txn, [patient_id])[patient_id], org)
+            imms = immunizations(txn, [patient_id])[patient_id]
+            check, _plan = _check(child, imms, org, rules(request).vaccination)
             try:
                 state = check.state
                 if action == "checked":
@@ -208,7 +208,7 @@ def admission_post(
                 problem = "admission.err_step"
     if problem:
         with transaction(request, user) as txn:
-            rows = _rows(txn, org, user)
+            rows = _rows(txn, org, user, rules(request).vaccination)
         return _render(request, user, rows, status=400, error_for=patient_id, error=user.t(problem))
     return RedirectResponse(f"/app/centre/admission?done=1#child-{patient_id}", status_code=303)
 
@@ -221,7 +221,8 @@ def catchup_notice(request: Request, user: UserDep, patient_id: str) -> Response
 
     org = centre_of(user)
     with transaction(request, user) as txn:
-        rows = [r for r in _rows(txn, org, user) if str(r[0]["id"]) == patient_id]
+        table = rules(request).vaccination
+        rows = [r for r in _rows(txn, org, user, table) if str(r[0]["id"]) == patient_id]
         centre = data.read(txn, "Organization", org) or {}
     if not rows or not rows[0][2]:
         raise PageNotFoundError(f"Patient/{patient_id} has no catch-up")

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from healthbridge.access.tokens import Role
 from healthbridge.charts.batch import centre_children
 from healthbridge.charts.summary import child_name, enrolment
+from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.store.bundle import process
 from healthbridge.store.repository import Transaction
 from healthbridge.web import actions, care, data
@@ -55,9 +56,11 @@ def observations_of_day(txn: Transaction, patient_id: str, day: dt.date) -> list
     return data.resources(txn, "Observation", params)
 
 
-def child_day(txn: Transaction, patient_id: str, user: WebUser, day: dt.date) -> list[Event]:
+def child_day(
+    txn: Transaction, patient_id: str, user: WebUser, day: dt.date, ruleset: RuleSet
+) -> list[Event]:
     """The child's day as timeline events in the user's language."""
-    fever = rules().daily_check.fever_threshold_c
+    fever = ruleset.daily_check.fever_threshold_c
     return day_events(observations_of_day(txn, patient_id, day), day, user.t, fever)
 
 
@@ -155,6 +158,6 @@ def today_feed(request: Request, user: UserDep, patient_id: str) -> Response:
     day = today()
     with transaction(request, user) as txn:
         guard_child(txn, patient_id)
-        events = child_day(txn, patient_id, user, day)
+        events = child_day(txn, patient_id, user, day, rules(request))
     body = {"day": day.isoformat(), "events": [e.as_json() for e in events]}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -46,7 +46,7 @@ async def case_enrol(request: Request, user: UserDep, patient_id: str) -> Respon
             patient = guard_child(txn, patient_id)
             day = cases.parse_day(start, birth=_birth(patient), today=today(), key="case.err_date")
             cases.enrol(
-                txn, patient_id, condition, day, table=rules().cases, organization=org,
+                txn, patient_id, condition, day, table=rules(request).cases, organization=org,
                 practitioner=actions.practitioner_ref(txn, user.principal.fhir_user),
             )  # fmt: skip
     except cases.CaseFormError as exc:
@@ -66,7 +66,7 @@ async def case_follow_up(
             patient = guard_child(txn, patient_id)
             day = cases.parse_day(on, birth=_birth(patient), today=today(), key="case.err_date")
             cases.record_follow_up(
-                txn, patient, episode_id, day, table=rules().cases, organization=org,
+                txn, patient, episode_id, day, table=rules(request).cases, organization=org,
                 practitioner=actions.practitioner_ref(txn, user.principal.fhir_user),
                 today=today(),
             )  # fmt: skip
@@ -84,7 +84,7 @@ async def case_close(request: Request, user: UserDep, patient_id: str, episode_i
         with transaction(request, user, write=True) as txn:
             patient = guard_child(txn, patient_id)
             day = cases.parse_day(on, birth=_birth(patient), today=today(), key="case.err_date")
-            cases.close(txn, patient_id, episode_id, outcome, day, table=rules().cases)
+            cases.close(txn, patient_id, episode_id, outcome, day, table=rules(request).cases)
     except cases.CaseFormError as exc:
         return _back(patient_id, exc.key, case=episode_id, outcome=outcome, date=on)
     return _back(patient_id)

@@ -57,12 +57,12 @@ def _worklist(
         centre = data.read(txn, "Organization", org)
         orgs = {o: (data.read(txn, "Organization", o) or {}).get("name", o) for o in REFER_TO}
         corrections = rights.open_corrections(txn, org)
-    texts = {k.kind.value: k for k in rules().alerts.kinds}
+    texts = {k.kind.value: k for k in rules(request).alerts.kinds}
     view = "week" if view == "week" else ""
     shaped = wv.shape(items, kind, page_no, today() + dt.timedelta(days=7) if view else None)
     zh = user.lang.value == "zh"
-    vaccines = {v.code: v.name_zh if zh else v.name_en for v in rules().vaccination.vaccines}
-    visits = {v.code: v.name_zh if zh else v.name_en for v in rules().checkups.visits}
+    vaccines = {v.code: v.name_zh if zh else v.name_en for v in rules(request).vaccination.vaccines}
+    visits = {v.code: v.name_zh if zh else v.name_en for v in rules(request).checkups.visits}
 
     def named(item: data.WorkItem) -> list[str]:
         return [wv.item_label(c, vaccines, visits) for c in wv.named_items(item)]

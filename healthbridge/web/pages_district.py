@@ -1,14 +1,15 @@
 """The district health official's page: the district report figures, filters, charts, CSV.
 
 The figures are the reports API's (:mod:`healthbridge.api.reports`), not a second
-implementation: the page computes its tables with the same functions the ``/reports/...``
-endpoints call (the app's :class:`healthbridge.district.cache.DistrictCache` →
+implementation: the page and the ``/reports/...`` endpoints call the same functions,
+:mod:`healthbridge.district.figures` (gather →
 :func:`healthbridge.district.reports.prevalence_report` /
-:func:`~healthbridge.district.reports.coverage_report`), and its chart images and CSV downloads
-*are* those endpoints' handlers, called with the page user's request context (the API takes the
-bearer token from the ``Authorization`` header only, so an ``<img>`` or a download link cannot
-call it directly). Access is the API's rule, :func:`healthbridge.district.roles.require_role`
-with :data:`~healthbridge.district.roles.REPORT_ROLES`: anyone else gets the pages' "forbidden".
+:func:`~healthbridge.district.reports.coverage_report`, the CSV files and chart images), and
+only wrap the result in their own response; the page answers its own ``<img>`` and download
+links with the page user's session (the API takes the bearer token from the
+``Authorization`` header only). Access is the API's rule,
+:func:`healthbridge.district.roles.require_role` with
+:data:`~healthbridge.district.roles.REPORT_ROLES`: anyone else gets the pages' "forbidden".
 
 Aggregates only: no child id or name is shown or linked (as the API, docs/reports.md).
 """
@@ -19,13 +20,13 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from healthbridge.api import reports as api
+from healthbridge.district import figures
 from healthbridge.district.roles import REPORT_ROLES, require_role
 from healthbridge.errors import BadRequestError, ForbiddenError
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
@@ -37,6 +38,11 @@ if TYPE_CHECKING:
     from healthbridge.web.i18n import Translator
 
 router = APIRouter()
+
+#: The report's query parameters (as the API's, :mod:`healthbridge.api.reports`).
+AsOf = dt.date | None
+Convention = figures.Convention
+Grace = Annotated[int, Query(ge=0, le=figures.MAX_GRACE_DAYS)]
 
 #: Prevalence groupings offered (the ``grouping`` values of the report's table).
 GROUPINGS: Final = ("centre", "all", "sex", "age_group", "age_group+sex")
@@ -313,13 +319,13 @@ def _filters(
 def district_page(
     request: Request,
     user: UserDep,
-    as_of: api.AsOf = None,
-    period_start: api.PeriodStart = None,
-    convention: api.Convention = "who",
+    as_of: AsOf = None,
+    period_start: AsOf = None,
+    convention: Convention = "who",
     grouping: str = "centre",
     indicator: str = DEFAULT_INDICATOR,
     figure: str = DEFAULT_FIGURE,
-    grace_days: api.Grace = 0,
+    grace_days: Grace = 0,
 ) -> Response:
     """Prevalences (with 95 % CIs), z-score means, checkup / 4:2:2 / vaccination / centre
     coverage for the district and per centre, one chart of each kind, CSV downloads."""
@@ -345,21 +351,12 @@ def _render(
     date_error: str | None = None,
     status: int = 200,
 ) -> Response:
-    from healthbridge.district import reports as district_reports
-    from healthbridge.district.cases import case_frames
-
     settings = request.app.state.settings
-    frames = request.app.state.district_cache.gather(request.app.state.repository)
-    report = district_reports.prevalence_report(
-        frames, as_of=chosen.as_of, period_start=period_start, convention=chosen.convention
-    )
-    coverage = district_reports.coverage_report(
-        frames,
-        as_of=chosen.as_of,
-        period_start=period_start,
-        grace_days=chosen.grace_days,
-        population=settings.district_population,
-        cases=case_frames(request.app.state.repository),
+    repo = request.app.state.repository
+    frames = figures.district_frames(request.app.state.district_cache, repo)
+    _day, report = figures.prevalence_figures(frames, chosen.as_of, period_start, chosen.convention)
+    _day, coverage = figures.coverage_figures(
+        frames, settings, chosen.as_of, period_start, chosen.grace_days, repo
     )
     names = dict(zip(frames.centres["centre"], frames.centres["name"], strict=True))
     label = "label_zh" if user.lang.value == "zh" else "label_en"
@@ -368,10 +365,10 @@ def _render(
         if not report.prevalence.empty
         else {}
     )
-    figures = dict(zip(coverage["figure"], coverage[label], strict=True))
+    figure_labels = dict(zip(coverage["figure"], coverage[label], strict=True))
     if indicators and chosen.indicator not in indicators:
         chosen = replace(chosen, indicator=next(iter(indicators)))
-    if chosen.figure not in figures:
+    if chosen.figure not in figure_labels:
         chosen = replace(chosen, figure=DEFAULT_FIGURE)
     return page(
         request,
@@ -385,7 +382,7 @@ def _render(
         zscores=zscore_view(report.zscores, chosen.grouping, user.t, names),
         coverage=coverage_views(coverage, user.t, names),
         indicators=indicators,
-        figures=figures,
+        figures=figure_labels,
         conventions=_convention_labels(user),
         population=settings.district_population,
         date_error=date_error,
@@ -397,40 +394,41 @@ def _render(
 def prevalence_chart(
     request: Request,
     user: UserDep,
-    as_of: api.AsOf = None,
-    period_start: api.PeriodStart = None,
-    convention: api.Convention = "who",
+    as_of: AsOf = None,
+    period_start: AsOf = None,
+    convention: Convention = "who",
     grouping: str = "centre",
     indicator: str = DEFAULT_INDICATOR,
 ) -> Response:
-    """``GET /reports/prevalence/chart.png`` for the page (the endpoint's own handler)."""
+    """The image of ``GET /reports/prevalence/chart.png`` for the page."""
     _official(user)
-    return api.prevalence_chart(
-        request.app.state.repository, user.context, request.app.state.settings,
-        cache=request.app.state.district_cache,
+    png = figures.prevalence_chart_png(
+        request.app.state.district_cache, request.app.state.repository,
         indicator=indicator, grouping=grouping,
         as_of=as_of or today(), period_start=period_start, convention=convention,
         lang=user.lang.value,
     )  # fmt: skip
+    return Response(png, media_type="image/png")
 
 
 @router.get("/district/coverage.png")
 def coverage_chart(
     request: Request,
     user: UserDep,
-    as_of: api.AsOf = None,
-    period_start: api.PeriodStart = None,
+    as_of: AsOf = None,
+    period_start: AsOf = None,
     figure: str = DEFAULT_FIGURE,
-    grace_days: api.Grace = 0,
+    grace_days: Grace = 0,
 ) -> Response:
-    """``GET /reports/coverage/chart.png`` for the page (the endpoint's own handler)."""
+    """The image of ``GET /reports/coverage/chart.png`` for the page."""
     _official(user)
-    return api.coverage_chart(
-        request.app.state.repository, user.context, request.app.state.settings, figure=figure,
-        cache=request.app.state.district_cache,
+    png = figures.coverage_chart_png(
+        request.app.state.district_cache, request.app.state.repository,
+        request.app.state.settings, figure=figure,
         as_of=as_of or today(), period_start=period_start, grace_days=grace_days,
         lang=user.lang.value,
     )  # fmt: skip
+    return Response(png, media_type="image/png")
 
 
 @router.get("/district/{table}.csv")
@@ -438,31 +436,24 @@ def table_csv(
     request: Request,
     user: UserDep,
     table: str,
-    as_of: api.AsOf = None,
-    period_start: api.PeriodStart = None,
-    convention: api.Convention = "who",
-    grace_days: api.Grace = 0,
+    as_of: AsOf = None,
+    period_start: AsOf = None,
+    convention: Convention = "who",
+    grace_days: Grace = 0,
 ) -> Response:
-    """``/reports/{prevalence,zscores,coverage}?format=csv`` for the page (the endpoints'
-    own handlers: same columns, same UTF-8-with-BOM file)."""
+    """The file of ``/reports/{prevalence,zscores,coverage}?format=csv`` for the page (same
+    columns, same UTF-8-with-BOM file)."""
     _official(user)
-    repo, day = request.app.state.repository, as_of or today()
-    if table == "prevalence":
-        return api.prevalence(
-            repo, user.context, request.app.state.settings, as_of=day,
-            cache=request.app.state.district_cache,
-            period_start=period_start, convention=convention, fmt="csv",
-        )  # fmt: skip
-    if table == "zscores":
-        return api.zscores(
-            repo, user.context, request.app.state.settings, as_of=day,
-            cache=request.app.state.district_cache,
-            period_start=period_start, fmt="csv",
-        )  # fmt: skip
-    if table == "coverage":
-        return api.coverage(
-            repo, user.context, request.app.state.settings, as_of=day,
-            cache=request.app.state.district_cache,
-            period_start=period_start, grace_days=grace_days, fmt="csv",
-        )  # fmt: skip
-    return Response(status_code=404)
+    if table not in figures.CSV_TABLES:
+        return Response(status_code=404)
+    body, filename = figures.table_csv(
+        request.app.state.district_cache, request.app.state.repository,
+        request.app.state.settings, table,
+        as_of=as_of or today(), period_start=period_start, convention=convention,
+        grace_days=grace_days,
+    )  # fmt: skip
+    return Response(
+        body,
+        media_type=figures.CSV_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

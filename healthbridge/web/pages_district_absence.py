@@ -25,7 +25,7 @@ def absence_page(request: Request, user: UserDep, days: int = 7) -> Response:
     last = today()
     first = last - dt.timedelta(days=days - 1)
     repo = request.app.state.repository
-    table, names = sick_absence_report(repo, rules().daily_check, first, last)
+    table, names = sick_absence_report(repo, rules(request).daily_check, first, last)
     causes = [c for c in table.columns if c in CAUSES or c in ("other", "unspecified")]
     return page(
         request, user, "district_absence.html", table=table, causes=causes, names=names,

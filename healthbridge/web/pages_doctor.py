@@ -13,6 +13,7 @@ from fhir_profiles.loader import resource_by_url
 from healthbridge.access.tokens import Role
 from healthbridge.charts.referrals import referral_lines
 from healthbridge.charts.summary import child_name
+from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import FhirError
 from healthbridge.store.bundle import process
 from healthbridge.store.repository import Transaction
@@ -71,7 +72,8 @@ def _form_page(
     problems: tuple[FormProblem, ...] = (), status: int = 200,
     warnings: tuple[FormProblem, ...] = (), orgs: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
-    table = rules().vaccination
+    ruleset = rules(request)
+    table = ruleset.vaccination
     zh = user.lang.value == "zh"
     vaccines = [(v.code, v.name_zh if zh else v.name_en) for v in table.vaccines]
     # combination and non-NIP products (clinical table vaccine-products): the 5-in-1 counts
@@ -93,11 +95,12 @@ def _form_page(
             on = dt.date.fromisoformat(str(values.get("visit_date") or ""))
         except ValueError:
             on = today()
-        values = {**values, "visit_type": default_visit_type(birth, on)}
+        values = {**values, "visit_type": default_visit_type(birth, on, ruleset)}
     return page(
         request, user, "visit.html", status=status, patient=patient, name=child_name(patient),
         values=values, errors=[say(p) for p in problems], warnings=[say(w) for w in warnings],
-        vaccines=vaccines, visit_types=VISIT_TYPES, visit_names=visit_type_names(user.lang),
+        vaccines=vaccines, visit_types=VISIT_TYPES,
+        visit_names=visit_type_names(user.lang, ruleset),
         screening=_questionnaire(), screening_points=SCREENING_POINTS,
         refer_to=[(o, (orgs or {}).get(o, o)) for o in REFER_TO],
     )  # fmt: skip
@@ -141,7 +144,7 @@ async def visit_save(request: Request, user: UserDep, patient_id: str) -> Respon
             practitioner_id=practitioner.split("/")[-1],
             organization_id=org,
             today=today(),
-            vaccine_codes=_vaccine_codes(),
+            vaccine_codes=_vaccine_codes(rules(request)),
         )
     except VisitFormError as exc:
         return _form_page(request, user, patient, values, exc.problems, status=400, orgs=orgs)
@@ -165,9 +168,9 @@ async def visit_save(request: Request, user: UserDep, patient_id: str) -> Respon
     return RedirectResponse(f"/app/child/{patient_id}?saved=1", status_code=303)
 
 
-def _vaccine_codes() -> frozenset[str]:
+def _vaccine_codes(ruleset: RuleSet) -> frozenset[str]:
     """Codes a doctor may record: the schedule's vaccines and the known products."""
-    table = rules().vaccination
+    table = ruleset.vaccination
     products = table.products.products if table.products is not None else ()
     return frozenset(v.code for v in table.vaccines) | {p.code for p in products}
 

@@ -33,23 +33,26 @@ def _home(
     forms: dict[str, leave.LeaveForm] | None = None,
 ) -> Response:  # fmt: skip
     user.require(Role.PARENT)
+    ruleset = rules(request)
     with transaction(request, user) as txn:
         children = data.parent_children(txn, user.ref_id)
         summaries = [
-            data.child_summary(txn, str(c["id"]), rules(), user.lang, today()) for c in children
+            data.child_summary(txn, str(c["id"]), ruleset, user.lang, today()) for c in children
         ]
         managed = {
             str(c["id"]): cases.case_views(
                 data.compartment(txn, str(c["id"]), "EpisodeOfCare"),
                 data.compartment(txn, str(c["id"]), "Encounter"),
                 c,
-                rules().cases,
+                ruleset.cases,
                 user.lang.value,
                 today(),
             )
             for c in children
         }
-        days = {str(c["id"]): child_day(txn, str(c["id"]), user, today()) for c in children}
+        days = {
+            str(c["id"]): child_day(txn, str(c["id"]), user, today(), ruleset) for c in children
+        }
         leaves = {str(c["id"]): _leaves(txn, str(c["id"])) for c in children}
         mine = [("recipient", f"RelatedPerson/{user.ref_id}"), ("category", QUESTION_CATEGORY)]
         asked = questions_by_task(data.resources(txn, "Communication", mine))

@@ -91,7 +91,7 @@ def access_log(
 @router.get("/child/{patient_id}/record.json")
 def record_json(request: Request, user: UserDep, patient_id: str) -> Response:
     """The whole record as the FHIR JSON Bundle of ``Patient/{id}/$everything``."""
-    from healthbridge.api.operations import everything
+    from healthbridge.operations import everything
 
     user.require(Role.PARENT)
     base = str(request.base_url).rstrip("/") + "/fhir"

@@ -41,9 +41,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from healthbridge.access import accounts
 from healthbridge.access.authn import Authenticator
 from healthbridge.access.errors import InvalidScopeError
+from healthbridge.access.http import base_url
 from healthbridge.access.scopes import Context, Scope, granted, parse_scope
 from healthbridge.access.tokens import Role, mint_token
-from healthbridge.api.deps import base_url
 from healthbridge.config import Settings
 from healthbridge.errors import FhirError
 from healthbridge.store.account_models import OAuthCodeRow

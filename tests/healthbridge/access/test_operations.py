@@ -10,7 +10,9 @@ from fastapi.testclient import TestClient
 from healthbridge.access.auditing import record_access
 from healthbridge.access.control import principal_of, require_role
 from healthbridge.access.tokens import Role
-from healthbridge.api.operations import OperationCall, default_registry
+from healthbridge.api.default_operations import default_registry
+from healthbridge.config import DEFAULT_RULESET_KEY
+from healthbridge.operations import OperationCall
 from tests import factories as f
 from tests.healthbridge.access import world
 from tests.healthbridge.access.world import CALLERS
@@ -40,7 +42,7 @@ def _my_children(call: OperationCall) -> dict[str, Any]:
 
 
 def test_operations_obey_reach_and_roles(app_factory: Any) -> None:
-    ops = default_registry()
+    ops = default_registry(DEFAULT_RULESET_KEY)
     ops.register("children-count", _count_children, levels={"system"})
     ops.register("my-children", _my_children, levels={"system"})
     with TestClient(app_factory(authenticated=True, operations=ops)) as started:

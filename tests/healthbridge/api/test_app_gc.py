@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from healthbridge.api.app import create_app
 from healthbridge.fhir import base_validation, r4
+from healthbridge.server.app import create_app
 
 
 def test_freeze_gc_freezes_after_start_up_and_compiles_the_validator(settings: Any) -> None:

@@ -86,7 +86,7 @@ def test_parent_report_pdf(client: TestClient) -> None:
 
 
 def test_growth_observations_are_the_growth_codes_only(client: TestClient) -> None:
-    from healthbridge.api.chart_operations import growth_observations
+    from healthbridge.charts.child_chart import growth_observations
     from healthbridge.store.hooks import SYSTEM_CONTEXT
 
     pid = _child(client)

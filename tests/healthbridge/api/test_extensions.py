@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from healthbridge.api.operations import OperationCall, default_registry
+from healthbridge.api.default_operations import default_registry
+from healthbridge.config import DEFAULT_RULESET_KEY
 from healthbridge.errors import ForbiddenError, Issue
+from healthbridge.operations import OperationCall
 from healthbridge.store.hooks import ReadEvent, StoreHooks, WriteContext, WriteEvent
 from healthbridge.store.repository import Transaction
 from tests import factories as f
@@ -103,7 +105,7 @@ def test_read_hook_sees_reads_and_can_refuse(app_factory: Any) -> None:
 
 
 def test_custom_operation_levels(app_factory: Any) -> None:
-    registry = default_registry()
+    registry = default_registry(DEFAULT_RULESET_KEY)
 
     def echo(call: OperationCall) -> dict[str, Any]:
         return {
@@ -178,7 +180,7 @@ def test_error_mapping_for_operations(app_factory: Any) -> None:
     """Typed errors keep their status (409 here); unknown exceptions become a 500 outcome."""
     from healthbridge.errors import ConflictError
 
-    registry = default_registry()
+    registry = default_registry(DEFAULT_RULESET_KEY)
 
     def conflict(_call: OperationCall) -> dict[str, Any]:
         raise ConflictError("version conflict")

@@ -13,8 +13,8 @@ import uvicorn
 from fhirpy import SyncFHIRClient
 from fhirpy.base.exceptions import MultipleResourcesFound, ResourceNotFound
 
-from healthbridge.api.app import create_app
 from healthbridge.config import Settings
+from healthbridge.server.app import create_app
 from tests import factories as f
 
 

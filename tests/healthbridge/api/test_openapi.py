@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from healthbridge.api.app import create_app
 from healthbridge.config import Settings
 from healthbridge.fhir import r4
+from healthbridge.server.app import create_app
 
 
 def test_openapi_describes_types_bodies_headers_and_errors() -> None:

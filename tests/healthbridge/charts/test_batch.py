@@ -76,7 +76,13 @@ def test_batch_writes_one_report_per_child(
     _district(repository)
     out = tmp_path / "reports"
     result = centre_reports(
-        settings.resolved_database_url(), "sun", out, lang=Lang.ZH, as_of=AS_OF, workers=workers
+        settings.resolved_database_url(),
+        "sun",
+        out,
+        ruleset_key=settings.ruleset_key,
+        lang=Lang.ZH,
+        as_of=AS_OF,
+        workers=workers,
     )
     assert result.files == (report_file(out, "a1"), report_file(out, "a2"))
     assert sorted(p.name for p in out.iterdir()) == ["report-a1.pdf", "report-a2.pdf"]
@@ -95,11 +101,11 @@ def test_unknown_or_empty_centre_is_an_error(
     _district(repository)
     url = settings.resolved_database_url()
     with pytest.raises(BatchError, match="no Organization/nowhere"):
-        centre_reports(url, "nowhere", tmp_path, workers=1)
+        centre_reports(url, "nowhere", tmp_path, ruleset_key=settings.ruleset_key, workers=1)
     with repository.transaction(SYSTEM_CONTEXT) as txn:
         txn.update("Organization", "empty", {**f.organization(code="e"), "id": "empty"})
     with pytest.raises(BatchError, match="no enrolled children"):
-        centre_reports(url, "empty", tmp_path, workers=1)
+        centre_reports(url, "empty", tmp_path, ruleset_key=settings.ruleset_key, workers=1)
 
 
 def test_command_line(

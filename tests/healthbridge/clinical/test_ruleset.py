@@ -5,9 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from healthbridge.clinical.errors import RuleSetNotFoundError, RuleTableError
-from healthbridge.clinical.ruleset import RuleSet, default_rules_dir, list_rulesets, load_ruleset
+from healthbridge.clinical.errors import RuleSetKeyError, RuleSetNotFoundError, RuleTableError
+from healthbridge.clinical.ruleset import (
+    RuleSet,
+    default_rules_dir,
+    list_rulesets,
+    load_ruleset,
+    load_ruleset_key,
+)
 from healthbridge.clinical.vocab import AlertKind, Evidence
+from healthbridge.config import DEFAULT_RULESET_KEY, Settings
 
 
 def test_every_shipped_ruleset_loads_and_validates() -> None:
@@ -166,3 +173,14 @@ def test_every_shipped_table_file_is_used() -> None:
         rs = load_ruleset(ref.id, ref.version, ref.region)
         used |= {m.id for m in rs.tables()}
     assert {f.stem for f in folder.glob("*.toml")} == used
+
+
+def test_ruleset_key_names_the_deployments_rule_set() -> None:
+    older = load_ruleset_key("cn-child-health@2021.1")  # region defaults to CN
+    assert (older.version, older.region) == ("2021.1", "CN")
+    # the pipeline off ("") still leaves the pages, reports and operations a rule set
+    assert Settings(clinical_ruleset="").ruleset_key == DEFAULT_RULESET_KEY
+    assert Settings(clinical_ruleset="cn-child-health@2021.1/CN").ruleset_key.endswith("2021.1/CN")
+    for bad in ("cn-child-health", "@2026.1/CN", "cn-child-health@"):
+        with pytest.raises(RuleSetKeyError):
+            load_ruleset_key(bad)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from healthbridge.api.app import default_hooks
 from healthbridge.config import Settings
 from healthbridge.demo.load import DEMO_CONTEXT, is_empty, load_demo
+from healthbridge.server.app import default_hooks
 from healthbridge.store.db import make_engine
 from healthbridge.store.repository import Repository
 

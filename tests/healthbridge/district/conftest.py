@@ -12,7 +12,8 @@ import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
 
-from healthbridge.api.deps import base_url, get_context
+from healthbridge.access.http import base_url
+from healthbridge.api.deps import get_context
 from healthbridge.district.cache import DistrictCache
 from healthbridge.store.hooks import RequestContext
 

@@ -3,7 +3,7 @@
 Until migration 0008 filled the rule-input table for every database, the server read the
 district from the stored JSON when the table was not current. The runtime now reads the table
 only (:mod:`healthbridge.district.read`); this read, which applies the table's rules to the
-documents field by field in the database (:mod:`healthbridge.pipeline.dbframes`:
+documents field by field in the database (:mod:`healthbridge.inputs.dbframes`:
 ``json_extract`` / ``jsonb``), is kept here to check that the two give the same frames on every
 district (test_gather_source.py), on SQLite and PostgreSQL.
 """
@@ -36,7 +36,7 @@ from healthbridge.district.frames import (
 )
 from healthbridge.district.gather import consistent
 from healthbridge.district.pairing import measurements
-from healthbridge.pipeline import dbframes as dbf
+from healthbridge.inputs import dbframes as dbf
 from healthbridge.store.repository import Repository
 
 
@@ -95,7 +95,7 @@ def _coded(
     ``codings`` (``concepts``: in a list of CodeableConcepts there) — the first such code
     counts (``last``: the code of the last such coding, whatever it holds); with ``codes``,
     only those — with the requested fields, all read field-wise by the
-    database (:mod:`healthbridge.pipeline.dbframes`, shared with ``healthbridge evaluate``)."""
+    database (:mod:`healthbridge.inputs.dbframes`, shared with ``healthbridge evaluate``)."""
     raw = dbf.fields(
         conn,
         resource_type,
@@ -116,7 +116,7 @@ def _coded(
 def _refs(values: Sequence[Any], resource_type: str) -> pd.Series:
     """``Type/id`` references (relative or absolute) → ids of ``resource_type``, None for
     anything else: the rule of the rule-input table (:func:`healthbridge.store.rule_inputs.
-    ref_id`) and of the clinical pipeline (:func:`healthbridge.pipeline.dbframes.ref_ids`)."""
+    ref_id`) and of the clinical pipeline (:func:`healthbridge.inputs.dbframes.ref_ids`)."""
     return pd.Series(dbf.ref_ids(list(values), resource_type), dtype=object)
 
 

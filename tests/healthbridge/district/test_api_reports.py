@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from healthbridge.clinical.ruleset import load_ruleset_key
+from healthbridge.config import DEFAULT_RULESET_KEY
 from healthbridge.district.gather import gather
 from healthbridge.district.reports import (
     PREVALENCE_GROUPINGS,
@@ -51,7 +53,11 @@ def test_reports_equal_the_pure_functions(make_client: Callable[..., TestClient]
     assert z["rows"] == records(expected_z.zscores)
 
     cov = client.get(f"/reports/coverage?as_of={AS_OF}").json()
-    expected_cov = suppress_coverage(coverage_table(coverage_inputs(frames), as_of=AS_OF))
+    expected_cov = suppress_coverage(
+        coverage_table(
+            coverage_inputs(frames, ruleset=load_ruleset_key(DEFAULT_RULESET_KEY)), as_of=AS_OF
+        )
+    )
     assert cov["rows"] == records(expected_cov)
     figures = {r["figure"] for r in cov["rows"]}
     assert {"systematic-management-u3", "health-management-u7", "vaccination:DTP:1"} <= figures

@@ -25,6 +25,8 @@ import pytest
 from sqlalchemy import text
 
 from healthbridge import terminology as t
+from healthbridge.clinical.ruleset import load_ruleset_key
+from healthbridge.config import DEFAULT_RULESET_KEY
 from healthbridge.demo.load import load_demo
 from healthbridge.district import watermark
 from healthbridge.district.cache import DistrictCache
@@ -53,7 +55,9 @@ def report_json(frames: DistrictFrames) -> str:
     for convention in ("who", "cn-2024"):
         report = prevalence_report(frames, as_of=AS_OF, convention=convention)
         out[convention] = [records(report.prevalence), records(report.zscores)]
-    out["coverage"] = records(coverage_report(frames, as_of=AS_OF))
+    out["coverage"] = records(
+        coverage_report(frames, as_of=AS_OF, ruleset=load_ruleset_key(DEFAULT_RULESET_KEY))
+    )
     return json.dumps(out, sort_keys=True, default=str)
 
 

@@ -257,7 +257,7 @@ def test_the_bulk_import_writes_what_the_generic_path_wrote(
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from healthbridge.api.app import default_hooks
+    from healthbridge.server.app import default_hooks
 
     content = _csv()
     seen: list[str] = []

@@ -19,9 +19,9 @@ from healthbridge.district import admission, bulk
 from healthbridge.district.frames import children as _children
 from healthbridge.fhir import facts
 from healthbridge.fhir.searchparams import extract as index_rows
+from healthbridge.inputs import dbframes as dbf
+from healthbridge.inputs import extract as x
 from healthbridge.pipeline import batch_frames
-from healthbridge.pipeline import dbframes as dbf
-from healthbridge.pipeline import extract as x
 from healthbridge.store import access_tables, rule_inputs
 
 BASE = "https://hb.example.org/fhir"

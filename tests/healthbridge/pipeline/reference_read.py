@@ -1,8 +1,8 @@
 """The per-resource reference for the batch reader's frames (a test oracle).
 
 This is how ``healthbridge evaluate`` read a district before the field-wise reader
-(:mod:`healthbridge.pipeline.dbframes`): every current resource parsed whole and turned into
-rule inputs by the per-resource functions of :mod:`healthbridge.pipeline.extract` — the same
+(:mod:`healthbridge.inputs.dbframes`): every current resource parsed whole and turned into
+rule inputs by the per-resource functions of :mod:`healthbridge.inputs.extract` — the same
 functions the write interceptor uses. The tests check the batch reader gives the same frames.
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from healthbridge import terminology as t
 from healthbridge.clinical.records import GROWTH_FIELDS, DistrictData
-from healthbridge.pipeline import extract as x
+from healthbridge.inputs import extract as x
 from healthbridge.pipeline.scoring import (
     point_columns,
     points_from_columns,

@@ -14,10 +14,9 @@ from healthbridge import terminology as t
 from healthbridge.clinical.evaluate import evaluate_district
 from healthbridge.clinical.frames import frame_to_findings
 from healthbridge.clinical.records import DistrictData
-from healthbridge.pipeline import dbframes as dbf
+from healthbridge.inputs import dbframes as dbf
 from healthbridge.pipeline import parse_ruleset_key
 from healthbridge.pipeline.batch import evaluate_database, read_district
-from healthbridge.pipeline.errors import PipelineConfigError
 from healthbridge.store.models import ResourceVersionRow
 from healthbridge.store.repository import Repository
 from tests.healthbridge.pipeline import reference_read
@@ -144,7 +143,7 @@ def test_fields_reads_json_types(pclient: TestClient, repository: Repository) ->
 
 @pytest.mark.parametrize("path", ["code.coding", "$.a'b", "$.a[x]", "$..a"])
 def test_unsupported_paths_are_refused(path: str) -> None:
-    with pytest.raises(PipelineConfigError):
+    with pytest.raises(dbf.UnsupportedPathError):
         dbf._steps(path)
 
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from healthbridge import terminology as t
 from healthbridge.fhir import facts
+from healthbridge.inputs import extract as x
 from healthbridge.pipeline import batch_frames
-from healthbridge.pipeline import extract as x
 
 _CODES = sorted(facts.GROWTH_QUANTITY)
 _UNITS = ["kg", "g", "[lb_av]", "cm", "mm", "[in_i]", "lb", None]

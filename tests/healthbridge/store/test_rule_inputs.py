@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, select
 
 from healthbridge import terminology as t
-from healthbridge.pipeline import dbframes as dbf
-from healthbridge.pipeline import extract as x
+from healthbridge.inputs import dbframes as dbf
+from healthbridge.inputs import extract as x
 from healthbridge.store import rule_inputs as ri
 from healthbridge.store.db import make_engine, upgrade
 from healthbridge.store.hooks import SYSTEM_CONTEXT

@@ -56,8 +56,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Worl
         pytest.skip("Debian chromium is not installed (scripts/test installs it)")
     import uvicorn
 
-    from healthbridge.api.app import create_app
     from healthbridge.config import Settings
+    from healthbridge.server.app import create_app
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("browser"), demo_login=True)
     app = create_app(settings)

@@ -11,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from healthbridge.charts.labels import Lang
+from healthbridge.clinical.ruleset import load_ruleset_key
+from healthbridge.config import DEFAULT_RULESET_KEY
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.web.clinical import default_visit_type, visit_type_names
 from tests.healthbridge.web.test_pages import login
@@ -36,13 +38,14 @@ def _count(client: TestClient, pid: str, rtype: str) -> int:
 
 def test_default_visit_type_follows_age_and_is_named() -> None:
     birth = dt.date(2024, 9, 1)
-    assert default_visit_type(birth, dt.date(2026, 11, 1)) == "24m"  # 26 months, not "1m"
-    assert default_visit_type(birth, dt.date(2024, 10, 2)) == "1m"
-    assert default_visit_type(birth, dt.date(2025, 9, 20)) == "12m"
-    names = visit_type_names(Lang.ZH)
+    rules = load_ruleset_key(DEFAULT_RULESET_KEY)
+    assert default_visit_type(birth, dt.date(2026, 11, 1), rules) == "24m"  # 26 months, not "1m"
+    assert default_visit_type(birth, dt.date(2024, 10, 2), rules) == "1m"
+    assert default_visit_type(birth, dt.date(2025, 9, 20), rules) == "12m"
+    names = visit_type_names(Lang.ZH, rules)
     assert names["24m"] != "24m"
     assert "体检" in names["admission"]
-    assert visit_type_names(Lang.EN)["admission"] == "Admission check"
+    assert visit_type_names(Lang.EN, rules)["admission"] == "Admission check"
 
 
 def test_doctor_sees_z_scores_table_and_names(site: tuple[TestClient, World]) -> None:

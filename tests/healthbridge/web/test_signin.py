@@ -125,7 +125,7 @@ def test_demo_login_absent_outside_development(app_factory: Any, environment: st
 
 
 def test_production_refuses_a_default_or_missing_secret(settings: Settings) -> None:
-    from healthbridge.api.app import create_app
+    from healthbridge.server.app import create_app
 
     for secret in ("", DEFAULT_AUTH_SECRET, "short"):
         with pytest.raises(ValueError, match="AUTH_SECRET"):
@@ -140,7 +140,7 @@ def test_a_server_without_settings_never_accepts_the_published_secret(
     settings: Settings,
 ) -> None:
     from healthbridge.access.tokens import mint_token
-    from healthbridge.api.app import create_app
+    from healthbridge.server.app import create_app
 
     bare = settings.model_copy(update={"environment": "development", "auth_secret": ""})
     app = create_app(bare)

@@ -15,11 +15,12 @@ from fastapi_offline import FastAPIOffline
 from healthbridge.access import http as access_http
 from healthbridge.access.tokens import JwksFetcher
 from healthbridge.api import bulk, errors, exchange, openapi, reports, security_headers
-from healthbridge.api.operations import OperationRegistry, default_registry
+from healthbridge.api.default_operations import default_registry
 from healthbridge.api.routes import router, started_instant
 from healthbridge.api.validation import profile_write_validator
 from healthbridge.config import Settings
 from healthbridge.district.cache import SNAPSHOT_SUBDIR, DistrictCache
+from healthbridge.operations import OperationRegistry
 from healthbridge.store import runtime as store_runtime
 from healthbridge.store.db import make_engine, upgrade
 from healthbridge.store.hooks import StoreHooks
@@ -58,7 +59,7 @@ def create_app(
     start-up are then no longer traversed by each collection the allocations of a large
     Bundle trigger (≈5 % of the CPU of a 1,000-entry transaction)."""
     hooks = hooks if hooks is not None else default_hooks(settings)
-    operations = operations if operations is not None else default_registry()
+    operations = operations if operations is not None else default_registry(settings.ruleset_key)
     if settings.clinical_ruleset:
         from healthbridge.pipeline.install import install
 

@@ -7,7 +7,7 @@ Python and parsing it there, the database extracts the fields asked for — SQLi
 JSON array), PostgreSQL's ``jsonb_build_array`` of ``#>`` paths on the content cast once per
 row — and :func:`fields` turns the rows into columns. Values keep their JSON types (a number
 stays a number, ``true`` stays ``True``, an object or array comes back whole), so callers apply
-exactly the same rules as the per-resource functions of :mod:`healthbridge.pipeline.extract`.
+exactly the same rules as the per-resource functions of :mod:`healthbridge.inputs.extract`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,13 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from healthbridge.fhir import facts
-from healthbridge.pipeline.errors import PipelineConfigError
 from healthbridge.terminology import CS_NIP_VACCINE
+
+
+class UnsupportedPathError(ValueError):
+    """A JSON path outside the subset the readers support (a programming error: paths are
+    code, never input)."""
+
 
 _PATH = re.compile(r"^\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)$")
 _STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
@@ -32,7 +37,7 @@ def _steps(path: str) -> list[str]:
     """``$.a.b[0].c`` → ``["a", "b", "0", "c"]`` (validated: paths are code, never input)."""
     match = _PATH.match(path)
     if match is None:
-        raise PipelineConfigError(f"unsupported JSON path {path!r}")
+        raise UnsupportedPathError(f"unsupported JSON path {path!r}")
     return [name or index for name, index in _STEP.findall(match.group(1))]
 
 
@@ -161,7 +166,7 @@ def ref_ids(references: Sequence[Any], resource_type: str) -> list[str | None]:
 
 def coded(codings: Sequence[Any], system: str, *, last: bool = False) -> list[str | None]:
     """Per coding array: the first non-empty code of ``system`` (as
-    :func:`healthbridge.pipeline.extract.loinc_code` reads ``code``), or with ``last`` the
+    :func:`healthbridge.inputs.extract.loinc_code` reads ``code``), or with ``last`` the
     code of the last coding of ``system`` whatever it holds (as the per-resource loops over
     ``vaccineCode`` / ``Encounter.type`` do)."""
     if system == CS_NIP_VACCINE and last:

@@ -4,6 +4,10 @@ Register with :meth:`OperationRegistry.register`; the router dispatches ``GET``/
 ``[base]/$name``, ``[base]/[type]/$name`` and ``[base]/[type]/[id]/$name`` to the handler with
 parameters parsed once, the same way for every operation (query string for GET, a
 ``Parameters`` resource or the resource itself for POST; http://hl7.org/fhir/R4/operations.html).
+
+The registry sits below the API so that the pipeline (:mod:`healthbridge.pipeline.install`)
+registers its operations as the API does (:mod:`healthbridge.api.default_operations`); the
+generic ``Patient/$everything`` lives here, as the pages use it too (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -186,39 +190,3 @@ def _page_int(name: str, raw: Any) -> int:
     if not 0 <= value <= MAX_INT:
         raise BadRequestError(f"{name} must be between 0 and {MAX_INT}")
     return value
-
-
-def default_registry() -> OperationRegistry:
-    """A registry with the built-in operations."""
-    registry = OperationRegistry()
-    registry.register(
-        "everything",
-        everything,
-        levels={"instance"},
-        resource_types={"Patient"},
-        description="All resources in the patient's compartment and what they refer to",
-        definition_url="http://hl7.org/fhir/OperationDefinition/Patient-everything",
-    )
-    from healthbridge.api.expunge import expunge_operation
-
-    registry.register(
-        "expunge",
-        expunge_operation,
-        levels={"system", "type"},
-        affects_state=True,
-        description="Remove deleted resources and/or previous versions for good (admin)",
-        definition_url="https://hapifhir.io/hapi-fhir/docs/server_jpa/configuration.html",
-    )
-    from healthbridge.api.validation import VALIDATE_DEFINITION, validate_operation
-
-    registry.register(
-        "validate",
-        validate_operation,
-        levels={"type", "instance"},
-        description="Validate a resource against base FHIR R4 and the HealthBridge profiles",
-        definition_url=VALIDATE_DEFINITION,
-    )
-    from healthbridge.api.chart_operations import register_chart_operations
-
-    register_chart_operations(registry)
-    return registry

@@ -1,0 +1,173 @@
+"""The district report figures as they are served: tables, CSV files and chart images.
+
+One implementation behind two doors: the reports API (:mod:`healthbridge.api.reports`, bearer
+token) and the district official's page (:mod:`healthbridge.web.pages_district`, session) both
+call these functions and only wrap the bytes in their own HTTP response; neither calls the
+other (docs/architecture.md). The access rule is the callers'
+(:func:`healthbridge.district.roles.require_role` with ``REPORT_ROLES``).
+
+The coverage figures apply the deployment's rule set (``Settings.ruleset_key``), so a
+district configured for another NIP edition counts doses by that edition's due ages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Final, Literal
+
+import pandas as pd
+
+from healthbridge.errors import BadRequestError
+
+if TYPE_CHECKING:
+    from healthbridge.config import Settings
+    from healthbridge.district.cache import DistrictCache
+    from healthbridge.district.frames import DistrictFrames
+    from healthbridge.reports.prevalence import PrevalenceReport
+    from healthbridge.store.repository import Repository
+
+#: Prevalence cut-off conventions a report is computed with.
+Convention = Literal["who", "cn-2024"]
+#: The largest grace period (days after a due age before a dose counts as late).
+MAX_GRACE_DAYS: Final = 365
+CSV_MEDIA_TYPE: Final = "text/csv; charset=utf-8"
+#: The tables offered as CSV downloads.
+CSV_TABLES: Final = ("prevalence", "zscores", "coverage")
+
+
+def district_frames(cache: DistrictCache, repo: Repository) -> DistrictFrames:
+    """The gathered district from the app's cache (which keeps its snapshot in the data
+    directory: a restart starts from it)."""
+    return cache.gather(repo)
+
+
+def prevalence_figures(
+    frames: DistrictFrames, as_of: dt.date | None, period_start: dt.date | None, convention: str
+) -> tuple[dt.date, PrevalenceReport]:
+    """The report day (default today) and the prevalence report of ``frames``."""
+    from healthbridge.district import reports as district_reports
+
+    day = as_of or dt.date.today()
+    return day, district_reports.prevalence_report(
+        frames, as_of=day, period_start=period_start, convention=convention
+    )
+
+
+def coverage_figures(
+    frames: DistrictFrames,
+    settings: Settings,
+    as_of: dt.date | None,
+    period_start: dt.date | None,
+    grace: int,
+    repo: Repository | None = None,
+) -> tuple[dt.date, pd.DataFrame]:
+    """The report day and the coverage table, with the deployment's rule set and, given
+    ``repo``, the managed cases."""
+    from healthbridge.clinical.ruleset import load_ruleset_key
+    from healthbridge.district import reports as district_reports
+    from healthbridge.district.cases import case_frames
+
+    day = as_of or dt.date.today()
+    table = district_reports.coverage_report(
+        frames,
+        as_of=day,
+        ruleset=load_ruleset_key(settings.ruleset_key),
+        period_start=period_start,
+        grace_days=grace,
+        population=settings.district_population,
+        cases=case_frames(repo) if repo is not None else None,
+    )
+    return day, table
+
+
+def csv_file(frame: pd.DataFrame, name: str, day: dt.date) -> tuple[bytes, str]:
+    """A table as a CSV download: its bytes and file name.
+
+    UTF-8 with BOM: Excel in China opens it with the Chinese labels intact; suppressed small
+    cells read "<3"."""
+    from healthbridge.reports.suppression import suppressed_for_csv
+
+    body = "\ufeff" + suppressed_for_csv(frame).to_csv(index=False, lineterminator="\r\n")
+    return body.encode("utf-8"), f"{name}-{day.isoformat()}.csv"
+
+
+def table_csv(
+    cache: DistrictCache,
+    repo: Repository,
+    settings: Settings,
+    table: str,
+    *,
+    as_of: dt.date | None,
+    period_start: dt.date | None,
+    convention: str = "who",
+    grace_days: int = 0,
+) -> tuple[bytes, str]:
+    """One of :data:`CSV_TABLES` as a CSV download (``KeyError`` for another name)."""
+    frames = district_frames(cache, repo)
+    if table == "prevalence":
+        day, report = prevalence_figures(frames, as_of, period_start, convention)
+        return csv_file(report.prevalence, f"prevalence-{convention}", day)
+    if table == "zscores":
+        day, report = prevalence_figures(frames, as_of, period_start, "who")
+        return csv_file(report.zscores, "zscores", day)
+    if table == "coverage":
+        day, coverage = coverage_figures(frames, settings, as_of, period_start, grace_days, repo)
+        return csv_file(coverage, "coverage", day)
+    raise KeyError(table)
+
+
+def _centre_names(data: pd.DataFrame, frames: DistrictFrames) -> pd.DataFrame:
+    """Chart labels: a centre's name instead of its id."""
+    names = dict(zip(frames.centres["centre"], frames.centres["name"], strict=True))
+    return data.assign(group=[names.get(g) or g for g in data["group"]])
+
+
+def _bars_png(data: pd.DataFrame, lang: str, unit: str = "%") -> bytes:
+    from healthbridge.charts.labels import Lang as ChartLang
+    from healthbridge.charts.reports import draw_bars, render
+
+    data = data.loc[data["value"].notna()] if "value" in data.columns else data
+    if data.empty:  # also when every bar is a suppressed small cell
+        raise BadRequestError("No figure matches these parameters")
+    return render(draw_bars(data, lang=ChartLang(lang), unit=unit))
+
+
+def prevalence_chart_png(
+    cache: DistrictCache,
+    repo: Repository,
+    *,
+    indicator: str,
+    grouping: str,
+    as_of: dt.date | None,
+    period_start: dt.date | None,
+    convention: str,
+    lang: str,
+) -> bytes:
+    """One prevalence figure as a bar chart (PNG); 400 when no bar has a value."""
+    from healthbridge.reports.prevalence import prevalence_chart_data
+
+    frames = district_frames(cache, repo)
+    _day, report = prevalence_figures(frames, as_of, period_start, convention)
+    data = prevalence_chart_data(report, indicator=indicator, grouping=grouping, lang=lang)
+    return _bars_png(_centre_names(data, frames), lang)
+
+
+def coverage_chart_png(
+    cache: DistrictCache,
+    repo: Repository,
+    settings: Settings,
+    *,
+    figure: str,
+    as_of: dt.date | None,
+    period_start: dt.date | None,
+    grace_days: int,
+    lang: str,
+) -> bytes:
+    """One coverage figure as a bar chart (PNG); 400 when no bar has a value."""
+    from healthbridge.reports.coverage import coverage_chart_data
+
+    frames = district_frames(cache, repo)
+    _day, table = coverage_figures(frames, settings, as_of, period_start, grace_days, repo)
+    data = _centre_names(coverage_chart_data(table, figure=figure, lang=lang), frames)
+    unit = "%" if data.empty or figure != "places-per-1000" else "per-1000"
+    return _bars_png(data, lang, unit)
