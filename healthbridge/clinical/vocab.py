@@ -32,6 +32,9 @@ class AlertKind(StrEnum):
     ANAEMIA = "anaemia"
     WARNING_SIGN_POSITIVE = "warning-sign-positive"
     CASE_FOLLOW_UP_OVERDUE = "case-follow-up-overdue"
+    SCREENING_DUE = "screening-due"
+    SCREENING_OVERDUE = "screening-overdue"
+    SCREENING_ABNORMAL = "screening-abnormal"
 
 
 class Severity(StrEnum):
