@@ -13,6 +13,7 @@ from datetime import date
 
 import pandas as pd
 
+from healthbridge.clinical.alerts import Finding
 from healthbridge.clinical.anaemia import HbResult
 from healthbridge.clinical.frames import as_date, findings_to_frame
 from healthbridge.clinical.records import DistrictData, frame_screening_results
@@ -42,7 +43,7 @@ def district_screening_findings(data: DistrictData, ruleset: RuleSet, as_of: dat
     hb = _hb_by_child(data.haemoglobin, as_of)
     results = frame_screening_results(data.screening_results)
     table = ruleset.screening_schedule
-    found = []
+    found: list[Finding] = []
     children = data.children
     for cid, born in zip(children["child_id"].astype(str), children["birth_date"], strict=True):
         found += screening_schedule_findings(

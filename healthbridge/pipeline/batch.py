@@ -42,6 +42,7 @@ from healthbridge.clinical.vocab import SubjectType
 from healthbridge.fhir import facts
 from healthbridge.pipeline import dbframes as dbf
 from healthbridge.pipeline import extract as x
+from healthbridge.pipeline import screening
 from healthbridge.pipeline.alerts import Routing, apply_actions, current_rules, open_alerts
 from healthbridge.pipeline.engine import child_routing, is_health_manager, now_instant
 from healthbridge.pipeline.errors import PipelineConfigError
@@ -990,6 +991,7 @@ def _read_rest(
         tasks_raw = dbf.fields(conn, "Task", _TASK_FIELDS)
         roles = dbf.fields(conn, "PractitionerRole", {"doc": "$"})
         cases, case_ids = _managed_cases(conn, set(inputs.patients))
+        screening_results = screening.district_frame(conn, set(inputs.patients))
     patients = inputs.patients
     checkups, encounters = _checkups(inputs.encounters)
     imm = inputs.immunizations
@@ -1062,6 +1064,7 @@ def _read_rest(
         ),
         tb_tests=frames.tb_tests,
         cases=cases,
+        screening_results=screening_results,
     )
     return DistrictRead(
         data,

@@ -34,7 +34,7 @@ from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import GoneError, Issue, NotFoundError
 from healthbridge.fhir import facts
 from healthbridge.pipeline import extract as x
-from healthbridge.pipeline import forecast
+from healthbridge.pipeline import forecast, screening
 from healthbridge.pipeline.alerts import Routing, apply_actions, current_rules, open_alerts
 from healthbridge.pipeline.scoring import (
     Scored,
@@ -201,7 +201,7 @@ class Pipeline:
             if is_derived(resource):
                 return
             code = x.loinc_code(resource)
-            if code in x.TRIGGER_OBSERVATION_CODES:
+            if code in x.TRIGGER_OBSERVATION_CODES or screening.screening_code(resource):
                 child = x.subject_id(resource)
                 daily = code in x.DAILY_CHECK_CODES
         elif rtype in ("Immunization", "Encounter", "QuestionnaireResponse", "EpisodeOfCare"):
@@ -425,6 +425,7 @@ def build_record(
         birth_weight_g=info.birth_weight_g,
         tb_tests=tuple(x.tb_tests(observations)),
         cases=tuple(x.managed_cases(episodes or (), encounters)),
+        screening_results=tuple(screening.screening_results(observations)),
     )
 
 
