@@ -30,6 +30,7 @@ from healthbridge.web.visit import (
     questionnaire_items,
     visit_bundle,
 )
+from healthbridge.web.visit_screening import INSTRUMENTS
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -98,7 +99,7 @@ def _form_page(
         request, user, "visit.html", status=status, patient=patient, name=child_name(patient),
         values=values, errors=[say(p) for p in problems], warnings=[say(w) for w in warnings],
         vaccines=vaccines, visit_types=VISIT_TYPES, visit_names=visit_type_names(user.lang),
-        screening=_questionnaire(), screening_points=SCREENING_POINTS,
+        screening=_questionnaire(), screening_points=SCREENING_POINTS, instruments=INSTRUMENTS,
         refer_to=[(o, (orgs or {}).get(o, o)) for o in REFER_TO],
     )  # fmt: skip
 

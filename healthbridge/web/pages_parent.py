@@ -16,6 +16,7 @@ from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import guard_child, page, rules, today, transaction
 from healthbridge.web.pages_care import child_day
 from healthbridge.web.pages_inbox import parent_messages
+from healthbridge.web.screenings import screening_view
 from healthbridge.web.visit import CST
 
 router = APIRouter()
@@ -51,10 +52,17 @@ def _home(
         days = {str(c["id"]): child_day(txn, str(c["id"]), user, today()) for c in children}
         leaves = {str(c["id"]): _leaves(txn, str(c["id"])) for c in children}
         inbox = {str(c["id"]): parent_messages(txn, str(c["id"]), user) for c in children}
+        screens = {
+            s.patient_id: screening_view(
+                data.compartment(txn, s.patient_id, "Observation"), s.birth_date, rules(),
+                user.lang.value, user.t, today(),
+            )
+            for s in summaries
+        }  # fmt: skip
     return page(
         request, user, "parent.html", status=status, summaries=summaries, days=days,
         leaves=leaves, inbox=inbox, forms=forms or {}, sent=sent, day=today().isoformat(),
-        reasons=leave.REASONS, cases_of=managed,
+        reasons=leave.REASONS, cases_of=managed, screens=screens,
     )  # fmt: skip
 
 
