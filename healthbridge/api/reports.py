@@ -173,8 +173,11 @@ def _coverage(
     grace: int,
     repo: Repository | None = None,
 ) -> tuple[dt.date, pd.DataFrame]:
+    from healthbridge.clinical.ruleset import load_ruleset
     from healthbridge.district import reports as district_reports
     from healthbridge.district.cases import case_frames
+    from healthbridge.district.reports import DEFAULT_RULESET
+    from healthbridge.district.screening import screening_frames
 
     day = as_of or dt.date.today()
     table = district_reports.coverage_report(
@@ -184,6 +187,9 @@ def _coverage(
         grace_days=grace,
         population=settings.district_population,
         cases=case_frames(repo) if repo is not None else None,
+        screenings=screening_frames(repo, load_ruleset(*DEFAULT_RULESET))
+        if repo is not None
+        else None,
     )
     return day, table
 

@@ -96,26 +96,35 @@ def screening_results(observations: Iterable[Resource]) -> list[ScreeningResult]
     return out
 
 
-def screening_ids(conn: Connection) -> list[str]:
-    """Ids of the current Observations coded in ``child-screening`` (the ``code`` token index:
-    an indexed lookup, not a scan of every Observation)."""
-    rows = conn.execute(
-        text(
-            "SELECT DISTINCT res_id FROM idx_token WHERE res_type = 'Observation' "
-            "AND param = 'code' AND system = :system"
-        ),
-        {"system": t.CS_CHILD_SCREENING},
-    ).all()
-    return sorted(str(r[0]) for r in rows)
+def coded_ids(conn: Connection, system: str, code: str | None = None) -> list[str]:
+    """Ids of the Observations coded in ``system`` (``code``: that code only), through the
+    ``code`` token index: an indexed lookup, not a scan of every Observation. Deleted
+    resources keep no index rows; callers read the documents by id."""
+    sql = (
+        "SELECT DISTINCT res_id FROM idx_token WHERE res_type = 'Observation' "
+        "AND param = 'code' AND system = :system"
+    )
+    params = {"system": system}
+    if code is not None:
+        sql += " AND code = :code"
+        params["code"] = code
+    return sorted(str(r[0]) for r in conn.execute(text(sql), params).all())
+
+
+def coded_observations(conn: Connection, system: str, code: str | None = None) -> list[Resource]:
+    """The current Observations :func:`coded_ids` finds, read whole."""
+    ids = coded_ids(conn, system, code)
+    if not ids:
+        return []
+    return dbf.parse(dbf.fields(conn, "Observation", {"doc": "$"}, res_ids=ids)["doc"].tolist())
 
 
 def district_frame(conn: Connection, known: set[str]) -> pd.DataFrame:
     """The ``screening_results`` frame of the known children, the documents read whole and
     turned into results by :func:`screening_results` (evidence cites them as Observations)."""
-    ids = screening_ids(conn)
-    if not ids:
+    docs = coded_observations(conn, t.CS_CHILD_SCREENING)
+    if not docs:
         return screening_results_frame(())
-    docs = dbf.parse(dbf.fields(conn, "Observation", {"doc": "$"}, res_ids=ids)["doc"].tolist())
     by_child: defaultdict[str, list[Resource]] = defaultdict(list)
     for doc in docs:
         cid = x.subject_id(doc)

@@ -29,7 +29,7 @@ from healthbridge.api import reports as api
 from healthbridge.district.roles import REPORT_ROLES, require_role
 from healthbridge.errors import BadRequestError, ForbiddenError
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
-from healthbridge.web.common import page, today
+from healthbridge.web.common import page, rules, today
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -348,6 +348,7 @@ def _render(
     from healthbridge.district import reports as district_reports
     from healthbridge.district.cases import case_frames
     from healthbridge.district.gather import SNAPSHOT_SUBDIR, gather
+    from healthbridge.district.screening import screening_frames
 
     settings = request.app.state.settings
     frames = gather(request.app.state.repository, snapshot_dir=settings.data_dir / SNAPSHOT_SUBDIR)
@@ -361,6 +362,7 @@ def _render(
         grace_days=chosen.grace_days,
         population=settings.district_population,
         cases=case_frames(request.app.state.repository),
+        screenings=screening_frames(request.app.state.repository, rules()),
     )
     names = dict(zip(frames.centres["centre"], frames.centres["name"], strict=True))
     label = "label_zh" if user.lang.value == "zh" else "label_en"

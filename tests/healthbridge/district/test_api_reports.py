@@ -10,14 +10,17 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from healthbridge.clinical.ruleset import load_ruleset
 from healthbridge.district.gather import gather
 from healthbridge.district.reports import (
+    DEFAULT_RULESET,
     PREVALENCE_GROUPINGS,
     coverage_inputs,
     records,
     suppress_coverage,
     suppress_prevalence,
 )
+from healthbridge.district.screening import screening_frames
 from healthbridge.reports.coverage import coverage_table
 from healthbridge.reports.prevalence import latest_per_child, prevalence_table
 from tests.healthbridge.district.conftest import AS_OF
@@ -51,10 +54,17 @@ def test_reports_equal_the_pure_functions(make_client: Callable[..., TestClient]
     assert z["rows"] == records(expected_z.zscores)
 
     cov = client.get(f"/reports/coverage?as_of={AS_OF}").json()
-    expected_cov = suppress_coverage(coverage_table(coverage_inputs(frames), as_of=AS_OF))
+    screenings = screening_frames(
+        client.app.state.repository,  # type: ignore[attr-defined]
+        load_ruleset(*DEFAULT_RULESET),
+    )
+    expected_cov = suppress_coverage(
+        coverage_table(coverage_inputs(frames, screenings=screenings), as_of=AS_OF)
+    )
     assert cov["rows"] == records(expected_cov)
     figures = {r["figure"] for r in cov["rows"]}
     assert {"systematic-management-u3", "health-management-u7", "vaccination:DTP:1"} <= figures
+    assert {"screening:haemoglobin", "screening:eye", "screening:development"} <= figures
     # aggregates only: no child identifiers anywhere in the reports
     children = set(frames.children["child_id"])
     for path in ("prevalence", "zscores", "coverage"):
