@@ -879,6 +879,16 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         "the child-health clinic soon.",
     ),
     "screen.parent_none": ("目前没有需要安排的筛查。", "No screening is planned for now."),
+    "screen.district_title": ("儿童筛查", "Child screenings"),
+    "screen.district_note": (
+        "分母：处于该项筛查年龄段（首次安排年龄至最后一次后一年）的儿童；分子：统计期内有该项结果的"
+        "儿童。发育评估率：统计期内预警征阳性儿童中，之后做了标准量表评估的比例。口径为本系统定义，"
+        "待核实。",
+        "Denominator: children in the screening's age range (first scheduled age to one year "
+        "after the last); numerator: those with a result in the period. Developmental "
+        "assessment: children with a positive warning-sign screen in the period who were "
+        "assessed with a standard instrument afterwards. Our definitions, unconfirmed.",
+    ),
 }
 
 

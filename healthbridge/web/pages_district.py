@@ -253,6 +253,7 @@ def coverage_views(
         "vaccination": [],
         "admission": [],
         "cases": [],
+        "screenings": [],
         "centres": [],
     }
     for _i, r in district.iterrows():
@@ -265,6 +266,8 @@ def coverage_views(
             section = "admission"
         elif figure in ("managed-frail", "case-closure"):
             section = "cases"
+        elif figure.startswith("screening:"):
+            section = "screenings"
         else:
             section = "centres"
         row = tuple(cells.get((figure, where), Cell(None)) for where in (ALL, *centres))
