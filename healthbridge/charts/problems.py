@@ -44,6 +44,9 @@ PROBLEM_OF: Final[dict[str, str]] = {
     "fever": "illness",
     "symptom": "illness",
     "outbreak-cluster": "illness",
+    "screening-due": "screening",
+    "screening-overdue": "screening",
+    "screening-abnormal": "screening",
 }
 TITLES: Final[dict[str, tuple[str, str]]] = {
     "nutrition": ("体重和生长", "Weight and growth"),
@@ -55,6 +58,7 @@ TITLES: Final[dict[str, tuple[str, str]]] = {
     "checkup": ("健康检查", "Checkups"),
     "vaccine": ("预防接种", "Vaccinations"),
     "illness": ("身体不适", "Feeling unwell"),
+    "screening": ("筛查", "Screenings"),
     "other": ("其他", "Other"),
 }
 _SEVERITY_RANK: Final = {"high": 0, "moderate": 1, "low": 2}

@@ -871,12 +871,12 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "screen.parent_title": ("下次筛查", "Next screening"),
     "screen.parent_next": (
         "孩子{age}时（{date} 前后）要做：{names}。请在那次体检时一起做。",
-        "At {age} (around {date}) your child needs: {names}. They are done at that check-up.",
+        "Next: {names} at {age} (around {date}), done at that check-up.",
     ),
     "screen.parent_overdue": (
         "孩子{age}的{names}还没有做（应在 {date} 前后）。请尽快到儿保门诊补做。",
-        "Your child's {age} {names} is not done yet (was due around {date}). Please visit "
-        "the child-health clinic soon.",
+        "Not done yet: {names} (due at {age}, around {date}). Please visit the child-health "
+        "clinic soon.",
     ),
     "screen.parent_none": ("目前没有需要安排的筛查。", "No screening is planned for now."),
     "screen.district_title": ("儿童筛查", "Child screenings"),
