@@ -66,6 +66,9 @@ ALERT_KINDS = [
     "anaemia",
     "warning-sign-positive",
     "case-follow-up-overdue",
+    "screening-due",
+    "screening-overdue",
+    "screening-abnormal",
 ]
 VISITS = [
     "birth",
