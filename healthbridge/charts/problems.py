@@ -46,6 +46,9 @@ PROBLEM_OF: Final[dict[str, str]] = {
     "outbreak-cluster": "illness",
     "case-follow-up-overdue": "follow-up",
     "high-risk-not-managed": "follow-up",
+    "screening-due": "screening",
+    "screening-overdue": "screening",
+    "screening-abnormal": "screening",
 }
 TITLES: Final[dict[str, tuple[str, str]]] = {
     "nutrition": ("体重和生长", "Weight and growth"),
@@ -58,6 +61,7 @@ TITLES: Final[dict[str, tuple[str, str]]] = {
     "vaccine": ("预防接种", "Vaccinations"),
     "illness": ("身体不适", "Feeling unwell"),
     "follow-up": ("专案随访", "Follow-up visits"),
+    "screening": ("筛查", "Screenings"),
     "other": ("其他", "Other"),
 }
 _SEVERITY_RANK: Final = {"high": 0, "moderate": 1, "low": 2}

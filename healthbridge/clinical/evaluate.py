@@ -41,6 +41,8 @@ from healthbridge.clinical.records import (
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.schedule_batch import schedule_frame, syndromic_checks
 from healthbridge.clinical.screening import screening_findings
+from healthbridge.clinical.screening_batch import district_screening_findings
+from healthbridge.clinical.screening_schedule import screening_schedule_findings
 from healthbridge.clinical.vaccination import (
     VaccinationPlan,
     vaccination_findings,
@@ -76,6 +78,9 @@ DAILY_CHECK_KINDS = frozenset({AlertKind.FEVER, AlertKind.SYMPTOM})
 ANAEMIA_KINDS = frozenset({AlertKind.ANAEMIA})
 SCREENING_KINDS = frozenset({AlertKind.WARNING_SIGN_POSITIVE})
 CASE_KINDS = frozenset({AlertKind.CASE_FOLLOW_UP_OVERDUE, AlertKind.HIGH_RISK_NOT_MANAGED})
+SCREENING_SCHEDULE_KINDS = frozenset(
+    {AlertKind.SCREENING_DUE, AlertKind.SCREENING_OVERDUE, AlertKind.SCREENING_ABNORMAL}
+)
 CENTRE_KINDS = frozenset({AlertKind.OUTBREAK_CLUSTER})
 CHILD_KINDS = (
     CASE_KINDS
@@ -85,6 +90,7 @@ CHILD_KINDS = (
     | DAILY_CHECK_KINDS
     | ANAEMIA_KINDS
     | SCREENING_KINDS
+    | SCREENING_SCHEDULE_KINDS
 )
 
 
@@ -118,6 +124,14 @@ def evaluate_child(record: ChildRecord, ruleset: RuleSet, as_of: date) -> tuple[
         record.birth_weight_g,
         record.cases,
         ruleset.cases,
+        as_of,
+    )
+    findings += screening_schedule_findings(
+        record.child_id,
+        record.birth_date,
+        record.screening_results,
+        tuple(h for h in record.haemoglobin if h.on <= as_of),
+        ruleset.screening_schedule,
         as_of,
     )
     return tuple(findings) + _schedule_findings(record, ruleset, as_of)
@@ -272,6 +286,7 @@ def evaluate_district(
         enrolments=data.enrolments,
         tb_tests=data.tb_tests,
         cases=data.cases,
+        screening_results=data.screening_results,
     )
     parts: list[pd.DataFrame] = []
     pool: ProcessPoolExecutor | None = None
@@ -292,6 +307,7 @@ def evaluate_district(
             )
         parts.append(velocity_frame(growth, children, ruleset.velocity, as_of, prepared=True))
         parts.append(district_case_findings(recent, ruleset, as_of))
+        parts.append(district_screening_findings(recent, ruleset, as_of))
         if pool is None:
             parts.append(_schedule_frame(recent, ruleset, as_of))
         else:
@@ -351,4 +367,5 @@ def _chunk(data: DistrictData, index: int, count: int) -> DistrictData:
         enrolments=part(data.enrolments),
         tb_tests=part(data.tb_tests),
         cases=part(data.cases),
+        screening_results=part(data.screening_results),
     )

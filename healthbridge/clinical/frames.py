@@ -17,6 +17,8 @@ Input frames (one row per record; extra columns are ignored):
 ``screenings``    child_id, screening_id, date, positive_items (tuple of item ids), regression
 ``enrolments``    child_id, centre_id, entry_date, check_state (``AdmissionState`` value)
 ``tb_tests``      child_id, observation_id, date, negative (tuberculin skin test result)
+``screening_results``  child_id and the fields of
+                  :class:`~healthbridge.clinical.screening_schedule.ScreeningResult`
 
 Dates are ``datetime64`` columns. The findings frame has :data:`FINDING_COLUMNS`.
 """

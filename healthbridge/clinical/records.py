@@ -24,6 +24,7 @@ from healthbridge.clinical.daily_check import DailyCheck
 from healthbridge.clinical.frames import as_date, require_columns
 from healthbridge.clinical.nutrition import GrowthPoint
 from healthbridge.clinical.screening import ScreeningRecord
+from healthbridge.clinical.screening_schedule import ScreeningResult
 from healthbridge.clinical.vaccination import ChildFacts, GivenDose, TbTest
 from healthbridge.clinical.vocab import Sex
 
@@ -69,6 +70,8 @@ class ChildRecord:
 
     #: managed cases (EpisodeOfCare) with their follow-up visit dates
     cases: tuple[ManagedCase, ...] = ()
+    #: scheduled screening results (hearing, eye, oral, development; Hb is ``haemoglobin``)
+    screening_results: tuple[ScreeningResult, ...] = ()
 
 
 def _empty(columns: Sequence[str]) -> pd.DataFrame:
@@ -110,6 +113,10 @@ class DistrictData:
     )
     #: managed cases: ``follow_ups`` is a tuple of visit dates (:func:`cases_frame`)
     cases: pd.DataFrame = field(default_factory=lambda: _empty(CASE_COLUMNS))
+    #: scheduled screening results (:func:`screening_results_frame`)
+    screening_results: pd.DataFrame = field(
+        default_factory=lambda: _empty(SCREENING_RESULT_COLUMNS)
+    )
 
 
 CASE_COLUMNS: tuple[str, ...] = (
@@ -135,6 +142,52 @@ def cases_frame(rows: Sequence[tuple[str, ManagedCase]]) -> pd.DataFrame:
         ],
         columns=list(CASE_COLUMNS),
     )
+
+
+#: ``child_id`` then the fields of :class:`ScreeningResult` in order.
+SCREENING_RESULT_COLUMNS: tuple[str, ...] = ("child_id", *ScreeningResult.__dataclass_fields__)
+
+
+def screening_results_frame(rows: Sequence[tuple[str, ScreeningResult]]) -> pd.DataFrame:
+    """The ``screening_results`` input frame from ``(child id, result)`` pairs."""
+    if not rows:
+        return _empty(SCREENING_RESULT_COLUMNS)
+    names = SCREENING_RESULT_COLUMNS[1:]
+    return pd.DataFrame(
+        [(cid, *(getattr(r, n) for n in names)) for cid, r in rows],
+        columns=list(SCREENING_RESULT_COLUMNS),
+        dtype=object,
+    )
+
+
+def frame_screening_results(frame: pd.DataFrame) -> defaultdict[str, list[ScreeningResult]]:
+    """Screening results by child id from a ``screening_results`` frame."""
+    out: defaultdict[str, list[ScreeningResult]] = defaultdict(list)
+    for row in frame.to_dict("records"):
+        values = {k: (None if _missing(v) else v) for k, v in row.items()}
+        out[str(values.pop("child_id"))].append(
+            ScreeningResult(
+                result_id=str(values["result_id"]),
+                on=as_date(values["on"]),
+                screening=str(values["screening"]),
+                refer=None if values["refer"] is None else bool(values["refer"]),
+                acuity_left=_opt_float(values["acuity_left"]),
+                acuity_right=_opt_float(values["acuity_right"]),
+                caries=None if values["caries"] is None else int(values["caries"]),
+                teeth=None if values["teeth"] is None else int(values["teeth"]),
+                fluoride_varnish=None
+                if values["fluoride_varnish"] is None
+                else bool(values["fluoride_varnish"]),
+                instrument=_opt_str(values["instrument"]),
+                score=_opt_float(values["score"]),
+                dq=_opt_float(values["dq"]),
+            )
+        )
+    return out
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
 
 
 def frame_cases(frame: pd.DataFrame) -> defaultdict[str, list[ManagedCase]]:
@@ -322,6 +375,7 @@ def child_records(data: DistrictData, *, with_growth: bool = True) -> Iterator[C
         text=("observation_id",),
     )
     cases = frame_cases(data.cases)
+    results = frame_screening_results(data.screening_results)
     optional = {
         c: c in data.children.columns
         for c in (
@@ -358,6 +412,7 @@ def child_records(data: DistrictData, *, with_growth: bool = True) -> Iterator[C
             birth_weight_g=_opt_float(row.birth_weight_g) if optional["birth_weight_g"] else None,
             tb_tests=tuple(tb_tests.get(cid, ())),
             cases=tuple(cases.get(cid, ())),
+            screening_results=tuple(results.get(cid, ())),
         )
 
 

@@ -46,6 +46,10 @@ from healthbridge.clinical.tables_care import (
     parse_interpretation,
     parse_screening,
 )
+from healthbridge.clinical.tables_screening import (
+    ScreeningScheduleTable,
+    parse_screening_schedule,
+)
 from healthbridge.clinical.tables_vaccination import (
     VaccinationTable,
     parse_products,
@@ -64,6 +68,7 @@ _TABLE_KEYS: tuple[str, ...] = (
     "daily_check",
     "anaemia",
     "screening",
+    "screening_schedule",
     "alerts",
     "interpretation",
     "cases",
@@ -106,6 +111,7 @@ class RuleSet:
     daily_check: DailyCheckTable
     anaemia: AnaemiaTable
     screening: ScreeningTable
+    screening_schedule: ScreeningScheduleTable
     alerts: AlertKindsTable
     interpretation: InterpretationTable
     cases: CasesTable
@@ -130,6 +136,7 @@ class RuleSet:
             self.daily_check.meta,
             self.anaemia.meta,
             self.screening.meta,
+            self.screening_schedule.meta,
             self.alerts.meta,
             self.interpretation.meta,
             *(e.meta for e in self.vaccination.history),
@@ -330,6 +337,7 @@ def _load(
         daily_check=table("daily_check", parse_daily_check),
         anaemia=table("anaemia", parse_anaemia),
         screening=table("screening", parse_screening),
+        screening_schedule=table("screening_schedule", parse_screening_schedule),
         alerts=table("alerts", parse_alert_kinds),
         interpretation=table("interpretation", parse_interpretation),
         cases=table("cases", parse_cases),

@@ -33,6 +33,9 @@ class AlertKind(StrEnum):
     WARNING_SIGN_POSITIVE = "warning-sign-positive"
     CASE_FOLLOW_UP_OVERDUE = "case-follow-up-overdue"
     HIGH_RISK_NOT_MANAGED = "high-risk-not-managed"
+    SCREENING_DUE = "screening-due"
+    SCREENING_OVERDUE = "screening-overdue"
+    SCREENING_ABNORMAL = "screening-abnormal"
 
 
 class Severity(StrEnum):

@@ -66,16 +66,19 @@ def coverage_figures(
     from healthbridge.clinical.ruleset import load_ruleset_key
     from healthbridge.district import reports as district_reports
     from healthbridge.district.cases import case_frames
+    from healthbridge.district.screening import screening_frames
 
     day = as_of or dt.date.today()
+    ruleset = load_ruleset_key(settings.ruleset_key)
     table = district_reports.coverage_report(
         frames,
         as_of=day,
-        ruleset=load_ruleset_key(settings.ruleset_key),
+        ruleset=ruleset,
         period_start=period_start,
         grace_days=grace,
         population=settings.district_population,
         cases=case_frames(repo) if repo is not None else None,
+        screenings=screening_frames(repo, ruleset) if repo is not None else None,
     )
     return day, table
 

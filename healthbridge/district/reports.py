@@ -165,6 +165,7 @@ def coverage_inputs(
     ruleset: RuleSet,
     population: int | None = None,
     cases: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    screenings: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> CoverageInputs:
     """The coverage module's inputs from the gathered frames; ``ruleset``: the deployment's
     (``load_ruleset_key(settings.ruleset_key)``), whose vaccine products name the series."""
@@ -191,6 +192,11 @@ def coverage_inputs(
         agreements=frames.agreements,
         population=population,
         **({"cases": cases[0], "frail": cases[1]} if cases is not None else {}),
+        **(
+            {"screenings": screenings[0], "screening_ages": screenings[1]}
+            if screenings is not None
+            else {}
+        ),
     )
 
 
@@ -203,13 +209,17 @@ def coverage_report(
     grace_days: int = 0,
     population: int | None = None,
     cases: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    screenings: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Coverage figures for the district and per centre (Wilson intervals); ``cases``: the
     managed cases and frail identifications (:func:`healthbridge.district.cases.case_frames`)
-    for 体弱儿管理率 and 结案率."""
+    for 体弱儿管理率 and 结案率; ``screenings``: the screening results and age ranges
+    (:func:`healthbridge.district.screening.screening_frames`) for the screening rates."""
     check_report_dates(as_of, period_start)
     table = coverage_table(
-        coverage_inputs(frames, ruleset=ruleset, population=population, cases=cases),
+        coverage_inputs(
+            frames, ruleset=ruleset, population=population, cases=cases, screenings=screenings
+        ),
         as_of=as_of,
         period_start=period_start,
         grace_days=grace_days,

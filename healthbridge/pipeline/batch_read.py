@@ -27,6 +27,7 @@ from healthbridge import terminology as t
 from healthbridge.clinical.records import DistrictData, cases_frame
 from healthbridge.inputs import dbframes as dbf
 from healthbridge.inputs import extract as x
+from healthbridge.inputs import screening
 from healthbridge.pipeline import batch_frames as bf
 from healthbridge.pipeline.engine import is_health_manager
 from healthbridge.pipeline.errors import PipelineConfigError
@@ -351,6 +352,7 @@ def _read_rest(
         tasks_raw = dbf.fields(conn, "Task", _TASK_FIELDS)
         roles = dbf.fields(conn, "PractitionerRole", {"doc": "$"})
         cases, case_ids = _managed_cases(conn, set(inputs.patients))
+        screening_results = screening.district_frame(conn, set(inputs.patients))
     patients = inputs.patients
     checkups, encounters = bf.checkups(inputs.encounters)
     imm = inputs.immunizations
@@ -422,6 +424,7 @@ def _read_rest(
         ),
         tb_tests=frames.tb_tests,
         cases=cases,
+        screening_results=screening_results,
     )
     return DistrictRead(
         data,

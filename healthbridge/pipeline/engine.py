@@ -34,6 +34,7 @@ from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import GoneError, Issue, NotFoundError
 from healthbridge.fhir import facts
 from healthbridge.inputs import extract as x
+from healthbridge.inputs import screening
 from healthbridge.pipeline import forecast
 from healthbridge.pipeline.alerts import Routing, apply_actions, current_rules, open_alerts
 from healthbridge.pipeline.scoring import (
@@ -186,7 +187,7 @@ class Pipeline:
             if is_derived(resource):
                 return
             code = x.loinc_code(resource)
-            if code in x.TRIGGER_OBSERVATION_CODES:
+            if code in x.TRIGGER_OBSERVATION_CODES or screening.screening_code(resource):
                 child = x.subject_id(resource)
                 daily = code in x.DAILY_CHECK_CODES
         elif rtype in ("Immunization", "Encounter", "QuestionnaireResponse", "EpisodeOfCare"):
@@ -410,6 +411,7 @@ def build_record(
         birth_weight_g=info.birth_weight_g,
         tb_tests=tuple(x.tb_tests(observations)),
         cases=tuple(x.managed_cases(episodes or (), encounters)),
+        screening_results=tuple(screening.screening_results(observations)),
     )
 
 

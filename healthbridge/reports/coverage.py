@@ -151,6 +151,8 @@ class CoverageInputs:
     * ``cases``: managed cases, ``child_id``, ``start``; optional ``end``, ``outcome``.
     * ``frail``: children identified as frail, ``child_id``, ``date``.
     * ``population``: resident population of the area, or None when not configured.
+    * ``screenings``: ``child_id``, ``date``, ``screening``; ``screening_ages``: ``screening``,
+      ``from_days``, ``to_days`` (:mod:`healthbridge.reports.screening_coverage`).
     """
 
     children: pd.DataFrame
@@ -171,6 +173,15 @@ class CoverageInputs:
     population: int | None = None
     cases: pd.DataFrame = field(default_factory=lambda: _empty("child_id", "start"))
     frail: pd.DataFrame = field(default_factory=lambda: _empty("child_id", "date"))
+    #: screening results (``screening``: a ``child-screening`` code, ``haemoglobin``, or
+    #: ``warning-positive``) and each screening's age range in days
+    #: (:mod:`healthbridge.reports.screening_coverage`)
+    screenings: pd.DataFrame = field(
+        default_factory=lambda: _empty("child_id", "date", "screening")
+    )
+    screening_ages: pd.DataFrame = field(
+        default_factory=lambda: _empty("screening", "from_days", "to_days")
+    )
 
 
 #: Outcomes that count as a closure (结案) in ``case-closure``.
@@ -530,6 +541,8 @@ def _families(
         if period_start is not None
         else day - np.timedelta64(364, "D")
     )
+    from healthbridge.reports.screening_coverage import screening_family  # imports this module
+
     schedule = load_checkup_schedule()
     families = _checkup_families(inputs, day, start, grace_days, schedule)
     for extra in (
@@ -537,6 +550,7 @@ def _families(
         _admission_family(inputs, day, start),
         _case_family(inputs, day, start),
         _centre_family(inputs, day),
+        screening_family(inputs, day, start),
     ):
         if extra is not None:
             families.append(extra)

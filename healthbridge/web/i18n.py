@@ -835,6 +835,89 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "leave.question": ("老师询问：", "The centre asks:"),
     "inbox.topic.leave-question": ("请假询问", "Question about leave"),
     "inbox.live": ("实时", "live"),
+    # ---- scheduled screenings (issue 17 item 3: web/screenings.py, web/visit_screening.py)
+    "screen.legend": ("筛查结果", "Screening results"),
+    "screen.hearing": ("听力筛查", "Hearing screen"),
+    "screen.eye": ("眼保健检查", "Eye check"),
+    "screen.acuity_left": ("左眼裸眼视力（小数）", "Left eye acuity (decimal)"),
+    "screen.acuity_right": ("右眼裸眼视力（小数）", "Right eye acuity (decimal)"),
+    "screen.caries": ("龋齿数", "Decayed teeth"),
+    "screen.teeth": ("出牙数", "Erupted teeth"),
+    "screen.fluoride": ("已涂氟", "Fluoride varnish applied"),
+    "screen.development": (
+        "发育评估（标准量表结果）",
+        "Developmental assessment (standard instrument)",
+    ),
+    "screen.dev_note": (
+        "只记录量表的结果（得分、发育商、结论），不记录量表条目。",
+        "Record the instrument's result only (score, DQ, conclusion), never its items.",
+    ),
+    "screen.dev_instrument": ("量表", "Instrument"),
+    "screen.dev_score": ("得分", "Score"),
+    "screen.dev_dq": ("发育商 DQ", "Developmental quotient (DQ)"),
+    "screen.dev_result": ("结论", "Conclusion"),
+    "screen.result_pass": ("通过", "pass"),
+    "screen.result_refer": ("未通过（转诊）", "not passed (refer)"),
+    "screen.instr_wst580": ("儿心量表-II（WS/T 580-2017）", "WS/T 580-2017 scale (儿心量表-II)"),
+    "screen.instr_gesell": ("Gesell 发育量表", "Gesell Developmental Schedules"),
+    "screen.instr_asq-c": ("ASQ-C 年龄与发育进程问卷", "ASQ-C (Chinese ASQ)"),
+    "screen.instr_ddst": ("丹佛发育筛查测验（DDST）", "Denver screening test (DDST)"),
+    "screen.instr_dst": ("0～6岁儿童智能发育筛查测验（DST）", "Developmental Screening Test (DST)"),
+    "screen.instr_griffiths": ("Griffiths 发育评估量表", "Griffiths Development Scales"),
+    "screen.instr_bayley": ("贝利婴幼儿发展量表", "Bayley Scales"),
+    "screen.err_result": ("筛查结论“{value}”无效。", "Screening result “{value}” is not valid."),
+    "screen.err_instrument": ("量表“{value}”无效。", "Instrument “{value}” is not known."),
+    "screen.err_no_instrument": (
+        "填写了发育评估结果，请选择所用量表。",
+        "A developmental result was entered: choose the instrument used.",
+    ),
+    "screen.err_no_dev_result": (
+        "选择了量表，请填写发育商或结论。",
+        "An instrument was chosen: enter the DQ or the conclusion.",
+    ),
+    "screen.title": ("筛查安排与结果", "Screenings: schedule and results"),
+    "screen.col_screening": ("筛查", "Screening"),
+    "screen.col_status": ("安排", "Schedule"),
+    "screen.col_latest": ("最近结果", "Latest result"),
+    "screen.status_due": ("{age}筛查到期（{date}）", "{age} screening due ({date})"),
+    "screen.status_overdue": (
+        "{age}筛查已逾期（应于 {date}）",
+        "{age} screening overdue (was {date})",
+    ),
+    "screen.status_not-yet-due": ("下次：{age}（{date}）", "Next: {age} ({date})"),
+    "screen.abnormal": ("异常", "abnormal"),
+    "screen.dq_value": ("DQ {dq}", "DQ {dq}"),
+    "screen.score_value": ("得分 {score}", "score {score}"),
+    "screen.acuity_value": ("视力 左 {left} 右 {right}", "acuity L {left} R {right}"),
+    "screen.caries_value": ("龋齿 {n} 颗", "{n} decayed teeth"),
+    "screen.note": (
+        "安排按《0～6岁儿童健康管理服务规范》和眼保健规范（规则表 screening-schedule）；"
+        "血红蛋白异常见贫血提醒。",
+        "Schedule per the 0-6 child health and eye-care specifications (rule table "
+        "screening-schedule); an abnormal haemoglobin shows as the anaemia alert.",
+    ),
+    "screen.none": ("暂无筛查安排。", "No screenings scheduled."),
+    "screen.parent_title": ("下次筛查", "Next screening"),
+    "screen.parent_next": (
+        "孩子{age}时（{date} 前后）要做：{names}。请在那次体检时一起做。",
+        "Next: {names} at {age} (around {date}), done at that check-up.",
+    ),
+    "screen.parent_overdue": (
+        "孩子{age}的{names}还没有做（应在 {date} 前后）。请尽快到儿保门诊补做。",
+        "Not done yet: {names} (due at {age}, around {date}). Please visit the child-health "
+        "clinic soon.",
+    ),
+    "screen.parent_none": ("目前没有需要安排的筛查。", "No screening is planned for now."),
+    "screen.district_title": ("儿童筛查", "Child screenings"),
+    "screen.district_note": (
+        "分母：处于该项筛查年龄段（首次安排年龄至最后一次后一年）的儿童；分子：统计期内有该项结果的"
+        "儿童。发育评估率：统计期内预警征阳性儿童中，之后做了标准量表评估的比例。口径为本系统定义，"
+        "待核实。",
+        "Denominator: children in the screening's age range (first scheduled age to one year "
+        "after the last); numerator: those with a result in the period. Developmental "
+        "assessment: children with a positive warning-sign screen in the period who were "
+        "assessed with a standard instrument afterwards. Our definitions, unconfirmed.",
+    ),
 }
 
 

@@ -16,6 +16,7 @@ from healthbridge.web.auth import UserDep
 from healthbridge.web.clinical import clinical_view, visit_type_names
 from healthbridge.web.common import guard_child, page, rules, today, transaction
 from healthbridge.web.pages_signin import HOME
+from healthbridge.web.screenings import screening_view
 
 router = APIRouter()
 
@@ -41,7 +42,10 @@ def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
         )  # fmt: skip
         orgs = {o["id"]: o for o in data.resources(txn, "Organization", [])}
         staff = user.role is not Role.PARENT
-        observations = data.compartment(txn, patient_id, "Observation") if staff else []
+        observations = data.compartment(txn, patient_id, "Observation")
+    screens = screening_view(
+        observations, summary.birth_date, ruleset, user.lang.value, user.t, today()
+    )
     indicator = request.query_params.get("indicator", "wfa")
     if indicator not in CHART_INDICATORS:
         indicator = "wfa"
@@ -63,6 +67,7 @@ def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
         indicators=indicators,
         titles={i: TITLES[i][user.lang] for i in TITLES},
         clinical=clinical_view(summary, observations, ruleset) if staff else None,
+        screens=screens,
         visit_names=visit_type_names(user.lang, ruleset),
         pct=percentile_sentence,
         smart_apps=[

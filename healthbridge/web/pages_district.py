@@ -259,6 +259,7 @@ def coverage_views(
         "vaccination": [],
         "admission": [],
         "cases": [],
+        "screenings": [],
         "centres": [],
     }
     for _i, r in district.iterrows():
@@ -271,6 +272,8 @@ def coverage_views(
             section = "admission"
         elif figure in ("managed-frail", "case-closure"):
             section = "cases"
+        elif figure.startswith("screening:"):
+            section = "screenings"
         else:
             section = "centres"
         row = tuple(cells.get((figure, where), Cell(None)) for where in (ALL, *centres))

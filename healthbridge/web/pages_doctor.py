@@ -31,6 +31,7 @@ from healthbridge.web.visit import (
     questionnaire_items,
     visit_bundle,
 )
+from healthbridge.web.visit_screening import INSTRUMENTS
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -101,7 +102,7 @@ def _form_page(
         values=values, errors=[say(p) for p in problems], warnings=[say(w) for w in warnings],
         vaccines=vaccines, visit_types=VISIT_TYPES,
         visit_names=visit_type_names(user.lang, ruleset),
-        screening=_questionnaire(), screening_points=SCREENING_POINTS,
+        screening=_questionnaire(), screening_points=SCREENING_POINTS, instruments=INSTRUMENTS,
         refer_to=[(o, (orgs or {}).get(o, o)) for o in REFER_TO],
     )  # fmt: skip
 

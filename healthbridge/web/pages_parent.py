@@ -17,6 +17,7 @@ from healthbridge.web.common import guard_child, page, rules, today, transaction
 from healthbridge.web.leave_handling import QUESTION_CATEGORY, questions_by_task
 from healthbridge.web.pages_care import child_day
 from healthbridge.web.pages_inbox import parent_messages
+from healthbridge.web.screenings import screening_view
 from healthbridge.web.visit import CST
 
 router = APIRouter()
@@ -57,10 +58,17 @@ def _home(
         mine = [("recipient", f"RelatedPerson/{user.ref_id}"), ("category", QUESTION_CATEGORY)]
         asked = questions_by_task(data.resources(txn, "Communication", mine))
         inbox = {str(c["id"]): parent_messages(txn, str(c["id"]), user) for c in children}
+        screens = {
+            s.patient_id: screening_view(
+                data.compartment(txn, s.patient_id, "Observation"), s.birth_date, ruleset,
+                user.lang.value, user.t, today(),
+            )
+            for s in summaries
+        }  # fmt: skip
     return page(
         request, user, "parent.html", status=status, summaries=summaries, days=days,
         leaves=leaves, inbox=inbox, forms=forms or {}, sent=sent, day=today().isoformat(),
-        reasons=leave.REASONS, cases_of=managed, asked=asked,
+        reasons=leave.REASONS, cases_of=managed, asked=asked, screens=screens,
     )  # fmt: skip
 
 

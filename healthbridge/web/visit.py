@@ -19,6 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from healthbridge import terminology as t
+from healthbridge.web.visit_screening import (
+    ScreeningEntry,
+    parse_screenings,
+    screening_observations,
+)
 
 Resource = dict[str, Any]
 CST: Final = dt.timezone(dt.timedelta(hours=8))
@@ -110,6 +115,8 @@ class VisitInput:
     father_height_cm: float | None = None
     mother_height_cm: float | None = None
     confirmed: bool = False  # the doctor confirmed the warnings (web/clinical.py)
+    #: screening results typed at this visit (web/visit_screening.py)
+    screenings: tuple[ScreeningEntry, ...] = ()
 
 
 def _one(form: Mapping[str, Any], name: str) -> str:
@@ -169,7 +176,9 @@ def parse_visit_form(
     if tb_test not in (None, *TB_TEST_RESULTS):
         problems.append(FormProblem("visit.err_tb_test", {"value": str(tb_test)}))
         tb_test = None
-    if all(v is None for v in numbers.values()) and tb_test is None:
+    screenings, screening_problems = parse_screenings(form)
+    problems += [FormProblem(key, values) for key, values in screening_problems]
+    if all(v is None for v in numbers.values()) and tb_test is None and not screenings:
         problems.append(FormProblem("visit.err_empty"))
     for name, (low, high) in PARENT_LIMITS.items():
         raw = _one(form, name).replace(",", ".")
@@ -237,6 +246,7 @@ def parse_visit_form(
         father_height_cm=numbers["father_height_cm"],
         mother_height_cm=numbers["mother_height_cm"],
         confirmed=_one(form, "confirm") == "yes",
+        screenings=screenings,
     )
 
 
@@ -344,6 +354,14 @@ def visit_bundle(
             "interpretation": [{"coding": [_coding(t.V3_INTERPRETATION, interp)]}],
         }
         entries.append((f"urn:uuid:{new_id()}", tst))
+    for obs in screening_observations(
+        visit.screenings,
+        patient=patient,
+        encounter={"reference": enc_url},
+        when=when,
+        performer=performer,
+    ):
+        entries.append((f"urn:uuid:{new_id()}", obs))
     if visit.findings:
         observation(None, "29545-1", "Physical findings", category="exam",
                     valueString=visit.findings)  # fmt: skip

@@ -211,6 +211,9 @@ ALERT_KINDS: tuple[tuple[str, str, str], ...] = (
         "High-risk infant follow-up due, not a managed case",
         "高危儿随访未建档",
     ),
+    ("screening-due", "Scheduled screening due", "筛查到期"),
+    ("screening-overdue", "Scheduled screening overdue", "筛查逾期"),
+    ("screening-abnormal", "Abnormal screening result", "筛查结果异常"),
 )
 
 ALERT_SEVERITIES: tuple[tuple[str, str, str], ...] = (
@@ -288,6 +291,46 @@ CASE_OUTCOMES: tuple[tuple[str, str, str], ...] = (
     ("improved", "Improved", "好转"),
     ("referred", "Referred", "转诊"),
     ("lost", "Lost to follow-up", "失访"),
+)
+
+#: Scheduled screenings recorded as Observations (rule table screening-schedule; haemoglobin
+#: is LOINC 718-7, profile hb-haemoglobin). No LOINC codes were verified for these, so local
+#: codes are used (unconfirmed codes are not guessed).
+CHILD_SCREENINGS: tuple[tuple[str, str, str], ...] = (
+    ("hearing", "Hearing screen (behavioural audiometry)", "听力筛查"),
+    ("eye", "Eye care and vision check", "眼保健和视力检查"),
+    ("oral", "Oral health check", "口腔检查"),
+    ("development", "Developmental assessment with a standard instrument", "发育评估"),
+)
+
+#: Components of a screening Observation.
+SCREENING_COMPONENTS: tuple[tuple[str, str, str], ...] = (
+    ("visual-acuity-left", "Uncorrected visual acuity, left eye (decimal)", "左眼裸眼视力"),
+    ("visual-acuity-right", "Uncorrected visual acuity, right eye (decimal)", "右眼裸眼视力"),
+    ("caries", "Number of decayed teeth", "龋齿数"),
+    ("teeth", "Number of erupted teeth", "出牙数"),
+    ("fluoride-varnish", "Fluoride varnish applied", "涂氟"),
+    ("instrument", "Developmental instrument used", "评估量表"),
+    ("score", "Raw or total score of the instrument", "量表得分"),
+    ("dq", "Developmental quotient (DQ)", "发育商"),
+)
+
+#: The examiner's result of a screening.
+SCREENING_RESULTS: tuple[tuple[str, str, str], ...] = (
+    ("pass", "Pass (no concern)", "通过"),
+    ("refer", "Refer (not passed; further assessment)", "未通过/转诊"),
+)
+
+#: Standard developmental instruments used in China (DOMAIN.md §4.3): the result is recorded,
+#: never the instruments' licensed items.
+DEVELOPMENTAL_INSTRUMENTS: tuple[tuple[str, str, str], ...] = (
+    ("wst580", "Child development assessment scale WS/T 580-2017 (儿心量表-II)", "儿心量表-II"),
+    ("gesell", "Gesell Developmental Schedules", "Gesell发育量表"),
+    ("asq-c", "Ages & Stages Questionnaires, Chinese edition (ASQ-C)", "年龄与发育进程问卷"),
+    ("ddst", "Denver Developmental Screening Test, Chinese revision", "丹佛发育筛查测验"),
+    ("dst", "Developmental Screening Test for children 0-6 (DST)", "0～6岁儿童智能发育筛查测验"),
+    ("griffiths", "Griffiths Development Scales, Chinese edition", "Griffiths发育评估量表"),
+    ("bayley", "Bayley Scales of Infant Development", "贝利婴幼儿发展量表"),
 )
 
 GUARDIAN_ROLES: tuple[tuple[str, str], ...] = (

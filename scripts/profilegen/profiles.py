@@ -19,6 +19,7 @@ from .profiles_cases import case_outcome_extension, case_plan, managed_case
 from .profiles_daylog import care_log
 from .profiles_observations import growth_score, haemoglobin, measurements, tb_skin_test
 from .profiles_people import child, encounter, extensions, guardian, organization
+from .profiles_screening import screening_result
 from .spec import Invalid, Op, Profile
 
 __all__ = ["Invalid", "Op", "Profile", "all_profiles"]
@@ -35,6 +36,7 @@ def all_profiles() -> list[Profile]:
         *measurements(),
         haemoglobin(),
         tb_skin_test(),
+        screening_result(),
         growth_score(),
         immunization(),
         alert_flag(),

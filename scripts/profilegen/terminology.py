@@ -18,9 +18,11 @@ from .codes import (
     CASE_OUTCOMES,
     CENTRE_DAY_KINDS,
     CHECKUP_VISITS,
+    CHILD_SCREENINGS,
     CVX_MAP,
     DAILY_CHECK_ACTIONS,
     DAILY_CHECK_SESSIONS,
+    DEVELOPMENTAL_INSTRUMENTS,
     GROWTH_INDICATORS,
     GROWTH_INTERPRETATIONS,
     GROWTH_REFERENCES,
@@ -32,6 +34,8 @@ from .codes import (
     MOODS,
     NIP_VACCINES,
     ORGANIZATION_KINDS,
+    SCREENING_COMPONENTS,
+    SCREENING_RESULTS,
     TASK_KINDS,
     TOILETING,
     VaccineMapping,
@@ -238,6 +242,42 @@ def terminology_resources() -> list[JSON]:
             "Managed-case outcomes",
             "The outcome (转归) recorded when a managed case is closed (结案).",
             simple_concepts(CASE_OUTCOMES),
+        ),
+        (
+            "child-screening",
+            "ChildScreening",
+            "Scheduled child screenings",
+            (
+                "Screenings of the 0-6 child health programme recorded as Observations "
+                "(rule table screening-schedule): hearing, eye and vision, oral health, "
+                "developmental assessment. Haemoglobin is LOINC 718-7."
+            ),
+            simple_concepts(CHILD_SCREENINGS),
+        ),
+        (
+            "screening-component",
+            "ScreeningComponent",
+            "Screening result components",
+            "Components of a screening Observation: visual acuities, teeth, DQ and instrument.",
+            simple_concepts(SCREENING_COMPONENTS),
+        ),
+        (
+            "screening-result",
+            "ScreeningResult",
+            "Screening results",
+            "The examiner's result of a screening: pass, or refer (not passed).",
+            simple_concepts(SCREENING_RESULTS),
+        ),
+        (
+            "developmental-instrument",
+            "DevelopmentalInstrument",
+            "Developmental instruments",
+            (
+                "Standard developmental screening and assessment instruments used in China "
+                "(WS/T 580-2017 儿心量表-II, Gesell, ASQ-C, DDST, DST, Griffiths, Bayley): the "
+                "result is recorded, never an instrument's licensed items."
+            ),
+            simple_concepts(DEVELOPMENTAL_INSTRUMENTS),
         ),
         (
             "daily-check-session",

@@ -67,6 +67,9 @@ ALERT_KINDS = [
     "warning-sign-positive",
     "case-follow-up-overdue",
     "high-risk-not-managed",
+    "screening-due",
+    "screening-overdue",
+    "screening-abnormal",
 ]
 VISITS = [
     "birth",

@@ -20,6 +20,7 @@ from healthbridge.district.reports import (
     suppress_coverage,
     suppress_prevalence,
 )
+from healthbridge.district.screening import screening_frames
 from healthbridge.reports.coverage import coverage_table
 from healthbridge.reports.prevalence import latest_per_child, prevalence_table
 from tests.healthbridge.district.conftest import AS_OF, as_role
@@ -53,14 +54,22 @@ def test_reports_equal_the_pure_functions(make_client: Callable[..., TestClient]
     assert z["rows"] == records(expected_z.zscores)
 
     cov = client.get(f"/reports/coverage?as_of={AS_OF}").json()
+    screenings = screening_frames(
+        client.app.state.repository,  # type: ignore[attr-defined]
+        load_ruleset_key(DEFAULT_RULESET_KEY),
+    )
     expected_cov = suppress_coverage(
         coverage_table(
-            coverage_inputs(frames, ruleset=load_ruleset_key(DEFAULT_RULESET_KEY)), as_of=AS_OF
+            coverage_inputs(
+                frames, ruleset=load_ruleset_key(DEFAULT_RULESET_KEY), screenings=screenings
+            ),
+            as_of=AS_OF,
         )
     )
     assert cov["rows"] == records(expected_cov)
     figures = {r["figure"] for r in cov["rows"]}
     assert {"systematic-management-u3", "health-management-u7", "vaccination:DTP:1"} <= figures
+    assert {"screening:haemoglobin", "screening:eye", "screening:development"} <= figures
     # aggregates only: no child identifiers anywhere in the reports
     children = set(frames.children["child_id"])
     for path in ("prevalence", "zscores", "coverage"):

@@ -28,6 +28,7 @@ from tests.healthbridge.pipeline.conftest import (
     task_inputs,
     today,
 )
+from tests.healthbridge.pipeline.test_screening import screening_obs
 
 Alert = tuple[str, str, str, str, str, str, str]
 
@@ -93,10 +94,16 @@ def test_batch_equals_incremental_on_the_demo_district(
     pclient: TestClient, repository_for: Repository
 ) -> None:
     load_demo(pclient, 40)
+    # scheduled screening results (the demo district records none): abnormal and normal
+    ids = sorted(p["id"] for p in search(pclient, "Patient"))[:3]
+    put(pclient, screening_obs("scr-1", ids[0], "hearing", today(), "refer"))
+    put(pclient, screening_obs("scr-2", ids[1], "development", today(), dq=72, instrument="gesell"))
+    put(pclient, screening_obs("scr-3", ids[2], "oral", today(), caries=0, fluoride_varnish=True))
     incremental = alerts(pclient)
     kinds = {a[1] for a in incremental}
     assert len(incremental) > 20
     assert "outbreak-cluster" in kinds
+    assert {"screening-abnormal", "screening-overdue"} <= kinds
     assert "vaccine-overdue" in kinds
     rules = parse_ruleset_key(RULESET)
     report = evaluate_database(repository_for, rules, today(), dry_run=True)

@@ -216,3 +216,14 @@ def test_zscore_and_coverage_views() -> None:
     assert views["centres"].rows[0].label == "signed-centres"
     assert [r.label for r in views["admission"].rows] == ["admission-check", "admission-catchup"]
     assert views["admission"].rows[0].cells[0].numerator == 287
+
+
+def test_page_shows_the_screening_rates(site: tuple[TestClient, World]) -> None:
+    client, _world = site
+    as_official(client)
+    html = client.get("/app/district").text
+    screenings = section(html, "coverage-screenings")
+    assert "0～6岁儿童眼保健和视力检查覆盖率" in screenings
+    assert "血红蛋白检测率" in screenings
+    english = client.get("/app/district?lang=en").text
+    assert "Eye care and vision check coverage (0-6 y)" in section(english, "coverage-screenings")
