@@ -806,6 +806,29 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "referral.err_date": ("复诊日期无效或早于今天。", "The follow-up date is invalid or past."),
     "referral.err_closed": ("此转诊已结束。", "This referral is closed."),
     "referral.err_action": ("未知操作。", "Unknown action."),
+    # --- issue 16 item 9: the paediatrician's list; item 4: the weekly menu (带量食谱)
+    "doctor.counts": (
+        "共 {n} 名，{alerts} 名有待处理提醒",
+        "{n} children, {alerts} with open alerts",
+    ),
+    "doctor.search": ("查找", "Find"),
+    "doctor.search_hint": ("姓名、拼音或编号", "Name, pinyin or ID"),
+    "doctor.centre": ("托育机构", "Centre"),
+    "doctor.all_centres": ("全部机构", "All centres"),
+    "doctor.has_alerts": ("只看有提醒的", "With alerts only"),
+    "doctor.find": ("查找", "Search"),
+    "doctor.found": ("找到 {n} 名", "{n} found"),
+    "doctor.clear": ("清除条件", "Clear"),
+    "doctor.none_found": ("没有符合条件的儿童。", "No child matches."),
+    "doctor.sex_male": ("男", "boy"),
+    "doctor.sex_female": ("女", "girl"),
+    "doctor.same_name": ("同名", "same name"),
+    "doctor.born": ("出生 {day}", "born {day}"),
+    "doctor.not_enrolled": ("未入托", "not at a centre"),
+    "doctor.alerts": ("{n} 条提醒", "{n} alert(s)"),
+    "doctor.no_alert": ("无待处理提醒", "No open alert"),
+    "doctor.next": ("下次：{what}（{day}）", "Next: {what} ({day})"),
+    "doctor.overdue": ("已逾期", "overdue"),
 }
 
 
