@@ -37,6 +37,7 @@ from sqlalchemy import (
     tuple_,
 )
 
+from healthbridge.access import centre_documents
 from healthbridge.access.errors import PermissionDeniedError
 from healthbridge.access.policy import (
     REFERRAL_COVERING,
@@ -89,6 +90,8 @@ WRITABLE: Final[dict[Role, frozenset[str]]] = {
             "Flag",
             "Task",
             "ServiceRequest",
+            # the centre's own documents (weekly menu): centre_documents.may_write
+            "Composition",
         }
     ),
     Role.CENTRE_STAFF: frozenset({"Observation", "Encounter", "QuestionnaireResponse"}),
@@ -310,6 +313,10 @@ class PrincipalAccess:
                     ~exists(outside),
                 )
             )
+        if "Composition" in readable and reach is not None:
+            documents = centre_documents.visible(self.principal, self.today, type_col, id_col)
+            if documents is not None:  # a centre's own documents (access/centre_documents.py)
+                options.append(documents)
         if not options:
             return false()
         return or_(*options)
@@ -406,6 +413,8 @@ class PrincipalAccess:
             # system role creates with PUT
             raise NotFoundError(f"{resource_type}/{resource_id} not found")
         check = set(patients)
+        if not check and centre_documents.may_write(self.principal, resource_type, resource):
+            return  # the health manager's own centre document (access/centre_documents.py)
         if resource_type == "Patient":
             check.discard(resource_id)
             if action != "delete" and not self._enrols_here(resource):

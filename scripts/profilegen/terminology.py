@@ -17,6 +17,7 @@ from .codes import (
     CASE_CONDITIONS,
     CASE_OUTCOMES,
     CENTRE_DAY_KINDS,
+    CENTRE_DOCUMENTS,
     CHECKUP_VISITS,
     CVX_MAP,
     DAILY_CHECK_ACTIONS,
@@ -279,6 +280,16 @@ def terminology_resources() -> list[JSON]:
         ),
     ]
     cs_specs += [
+        (
+            "centre-document",
+            "CentreDocument",
+            "Documents of a childcare centre",
+            (
+                "Kinds of Composition a childcare centre keeps about itself (not about one "
+                "child): the weekly menu with amounts (带量食谱)."
+            ),
+            simple_concepts(CENTRE_DOCUMENTS),
+        ),
         (
             "care-log",
             "CareLog",
