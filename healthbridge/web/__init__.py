@@ -33,6 +33,7 @@ def mount(app: FastAPI) -> None:
         pages_district_absence,
         pages_doctor,
         pages_inbox,
+        pages_menu,
         pages_parent,
         pages_rights,
         pages_signin,
@@ -64,6 +65,7 @@ def mount(app: FastAPI) -> None:
         pages_cases,
         pages_care,
         pages_inbox,
+        pages_menu,
         pages_admin,
         oidc,
     ):

@@ -10,12 +10,14 @@ from starlette.responses import RedirectResponse, Response
 
 from healthbridge.access.tokens import Role
 from healthbridge.charts.summary import enrolment
+from healthbridge.fhir.facts import current_enrolment
 from healthbridge.store.repository import Transaction
 from healthbridge.web import actions, cases, data, leave
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import guard_child, page, rules, today, transaction
 from healthbridge.web.pages_care import child_day
 from healthbridge.web.pages_inbox import parent_messages
+from healthbridge.web.pages_menu import today_menu
 from healthbridge.web.visit import CST
 
 router = APIRouter()
@@ -51,11 +53,17 @@ def _home(
         days = {str(c["id"]): child_day(txn, str(c["id"]), user, today()) for c in children}
         leaves = {str(c["id"]): _leaves(txn, str(c["id"])) for c in children}
         inbox = {str(c["id"]): parent_messages(txn, str(c["id"]), user) for c in children}
+        menus = {str(c["id"]): today_menu(txn, _centre_of(c), today()) for c in children}
     return page(
         request, user, "parent.html", status=status, summaries=summaries, days=days,
         leaves=leaves, inbox=inbox, forms=forms or {}, sent=sent, day=today().isoformat(),
-        reasons=leave.REASONS, cases_of=managed,
+        reasons=leave.REASONS, cases_of=managed, menus=menus,
     )  # fmt: skip
+
+
+def _centre_of(child: dict[str, Any]) -> str | None:
+    enrolled = current_enrolment(child)
+    return enrolled.centre_id if enrolled else None
 
 
 def _leaves(txn: Transaction, patient_id: str) -> list[dict[str, Any]]:
