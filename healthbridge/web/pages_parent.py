@@ -36,13 +36,15 @@ def _home(
     user.require(Role.PARENT)
     with transaction(request, user) as txn:
         children = data.parent_children(txn, user.ref_id)
+        records = {str(c["id"]): data.record(txn, str(c["id"])) for c in children}
         summaries = [
-            data.child_summary(txn, str(c["id"]), rules(), user.lang, today()) for c in children
+            data.summary_of(records[str(c["id"])], str(c["id"]), rules(), user.lang, today())
+            for c in children
         ]
         managed = {
             str(c["id"]): cases.case_views(
-                data.compartment(txn, str(c["id"]), "EpisodeOfCare"),
-                data.compartment(txn, str(c["id"]), "Encounter"),
+                data.of_type(records[str(c["id"])], "EpisodeOfCare"),
+                data.of_type(records[str(c["id"])], "Encounter"),
                 c,
                 rules().cases,
                 user.lang.value,
