@@ -44,7 +44,7 @@ class ChildRow:
 
     id: str
     name: str
-    search_text: str  # names (any script, e.g. a pinyin name) and identifier values, lowercased
+    search_text: str  # names (any script, e.g. pinyin), identifier values and the id, lowercased
     gender: str
     birth: dt.date | None
     centre_id: str | None
@@ -85,6 +85,7 @@ def _texts(patient: Mapping[str, Any]) -> str:
         parts.append(str(name.get("family") or "") + "".join(name.get("given") or ()))
         parts.append(" ".join([*(name.get("given") or ()), str(name.get("family") or "")]))
     parts += [str(i.get("value") or "") for i in patient.get("identifier") or ()]
+    parts.append(str(patient.get("id") or ""))  # the record's id (as in links and exports)
     return "\n".join(p.strip().lower() for p in parts if p.strip())
 
 

@@ -182,15 +182,15 @@ def test_doctor_page_lists_searches_and_filters(site: tuple[TestClient, World]) 
     assert page.status_code == 200
     assert not [r for r in reads if r.startswith("Patient/")]  # no read per child
     html = page.text
-    first = html.index('data-testid="patient-')
-    assert html[first:].startswith(f'data-testid="patient-{world.child_id}"')  # the high alert
+    first = html.index('data-testid="row-')
+    assert html[first:].startswith(f'data-testid="row-{world.child_id}"')  # the high alert
     assert f'data-testid="alerts-{world.child_id}"' in html
     assert "出生 " + child["birthDate"] in html
     assert f'data-testid="next-{world.child_id}"' in html
     found = client.get("/app/doctor", params={"q": name}).text
-    assert f'data-testid="patient-{world.child_id}"' in found
+    assert f'data-testid="row-{world.child_id}"' in found
     ident = child["identifier"][0]["value"]
-    assert f'patient-{world.child_id}"' in client.get("/app/doctor", params={"q": ident}).text
+    assert f'row-{world.child_id}"' in client.get("/app/doctor", params={"q": ident}).text
     only = client.get("/app/doctor", params={"alerts": "1"}).text
     assert only.count('class="patient ') == only.count('data-testid="alerts-')
     assert "没有符合条件的儿童" in client.get("/app/doctor", params={"q": "不存在的名字"}).text
