@@ -89,7 +89,7 @@ def _people(url: str) -> dict[str, Any]:
     from healthbridge.store.repository import Repository
 
     repo = Repository(make_engine(url))
-    with repo.transaction(SYSTEM_CONTEXT) as txn:
+    with repo.transaction(SYSTEM_CONTEXT, write=False) as txn:
         consents = txn.search_params(
             "Consent",
             [("organization", "Organization/org-mch"), ("status", "active"), ("_count", "200")],
@@ -262,9 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     access_rows(url)
     counts = _counts(url)
     people = _people(url)
-    os.environ.update(
-        {"HEALTHBRIDGE_ENVIRONMENT": "development", "HEALTHBRIDGE_DEMO_LOGIN": "1"}
-    )
+    os.environ.update({"HEALTHBRIDGE_ENVIRONMENT": "development", "HEALTHBRIDGE_DEMO_LOGIN": "1"})
     with server(url, data_dir) as fhir_base:
         timings, skipped = measure(fhir_base.removesuffix("/fhir"), people, args.runs)
     label = args.label or f"{counts.get('Patient', 0):,} children"

@@ -34,7 +34,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    tuple_,
 )
 
 from healthbridge.access import centre_documents
@@ -294,8 +293,17 @@ class PrincipalAccess:
         if reach is not None and child and self.principal.role in CHILD_READERS:
             c = COMPARTMENT.alias()
             other = COMPARTMENT.alias()
-            members = select(c.c.res_type, c.c.res_id).where(
-                self._reach_of(c.c.patient_id, c.c.res_type)
+            # correlated: the compartment rows of THIS record (index ix_compartment_owner),
+            # one of them in reach — not the set of every record in reach, which SQLite
+            # built for each query (20 s for one child's $everything at 10,000 children)
+            member = (
+                select(c.c.pk)
+                .where(
+                    c.c.res_type == type_col,
+                    c.c.res_id == id_col,
+                    self._reach_of(c.c.patient_id, c.c.res_type),
+                )
+                .correlate_except(c)
             )
             outside = (
                 select(other.c.pk)
@@ -309,7 +317,7 @@ class PrincipalAccess:
             options.append(
                 and_(
                     type_col.in_(child),
-                    tuple_(type_col, id_col).in_(members),
+                    exists(member),
                     ~exists(outside),
                 )
             )
