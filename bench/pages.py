@@ -137,8 +137,11 @@ def _fill(path: str, values: dict[str, Any]) -> str | None:
     return out
 
 
-def measure(base: str, people: dict[str, Any], runs: int) -> tuple[list[Timing], list[str]]:
-    """Sign in as each role and time each of its pages ``runs`` times (after one warm-up)."""
+def measure(
+    base: str, people: dict[str, Any], runs: int, roles: tuple[str, ...] = (), timeout: float = 120
+) -> tuple[list[Timing], list[str]]:
+    """Sign in as each role and time each of its pages ``runs`` times (after one warm-up); a
+    page slower than ``timeout`` seconds is recorded as such (status 0) and not repeated."""
     signin = {
         "paediatrician": "PractitionerRole/pr-org-mch-1-role",
         "health-manager": "PractitionerRole/pr-org-centre-1-1-role",
@@ -150,7 +153,9 @@ def measure(base: str, people: dict[str, Any], runs: int) -> tuple[list[Timing],
     skipped: list[str] = []
     routes = page_routes()
     for role, person in signin.items():
-        with httpx.Client(base_url=base, timeout=120) as client:
+        if roles and role not in roles:
+            continue
+        with httpx.Client(base_url=base, timeout=timeout) as client:
             _sign_in(client, person)
             for path in routes:
                 section = path.split("/")[2]
@@ -160,7 +165,12 @@ def measure(base: str, people: dict[str, Any], runs: int) -> tuple[list[Timing],
                 if url is None:
                     skipped.append(f"{role} {path}")
                     continue
-                client.get(url)  # warm-up (caches, first template compile)
+                try:
+                    client.get(url)  # warm-up (caches, first template compile)
+                except httpx.TimeoutException:
+                    timings.append(Timing(role, path, timeout, timeout, 0, 0))
+                    print(f"{role:18} {path:45} > {timeout:.0f} s (timed out)", flush=True)
+                    continue
                 seconds: list[float] = []
                 size = status = 0
                 for _ in range(runs):
@@ -224,6 +234,9 @@ def write(timings: list[Timing], skipped: list[str], label: str, counts: dict[st
         "|---|---|---:|---:|---:|---:|",
     ]
     for t in timings:
+        if t.status == 0:
+            lines.append(f"| {t.role} | `{t.path}` | > {t.median:.0f} s (timed out) | | | |")
+            continue
         lines.append(
             f"| {t.role} | `{t.path}` | {t.median * 1000:,.0f} ms | {t.p95 * 1000:,.0f} ms "
             f"| {t.size / 1024:,.1f} KiB | {t.status} |"
@@ -249,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--label", default="")
     parser.add_argument("--no-evaluate", action="store_true", help="the database has alerts")
+    parser.add_argument("--roles", default="", help="comma-separated roles (default: all)")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds per request")
     args = parser.parse_args(argv)
     data_dir = Path(tempfile.mkdtemp(prefix="bench-pages-"))
     url = args.database
@@ -264,7 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     people = _people(url)
     os.environ.update({"HEALTHBRIDGE_ENVIRONMENT": "development", "HEALTHBRIDGE_DEMO_LOGIN": "1"})
     with server(url, data_dir) as fhir_base:
-        timings, skipped = measure(fhir_base.removesuffix("/fhir"), people, args.runs)
+        roles = tuple(r for r in args.roles.split(",") if r)
+        timings, skipped = measure(
+            fhir_base.removesuffix("/fhir"), people, args.runs, roles, args.timeout
+        )
     label = args.label or f"{counts.get('Patient', 0):,} children"
     write(timings, skipped, label, counts)
     slow = [t for t in timings if t.median > (1.0 if counts.get("Patient", 0) <= 1000 else 2.0)]
