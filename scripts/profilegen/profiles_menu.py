@@ -140,6 +140,9 @@ def weekly_menu() -> Profile:
             min=1,
             type=[{"code": "Extension", "profile": [sd_url(MENU_INGREDIENT)]}],
         ),
+        # the slice's discriminator value stated as well (validators that do not open the
+        # extension's profile match the slice by it)
+        el("Composition.section.extension:ingredient.url", fixedUri=sd_url(MENU_INGREDIENT)),
     ]
     text = '<div xmlns="http://www.w3.org/1999/xhtml">番茄炒蛋：番茄 40 g，鸡蛋 30 g</div>'
     valid: JSON = {
