@@ -34,9 +34,9 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    tuple_,
 )
 
+from healthbridge.access import centre_documents
 from healthbridge.access.errors import PermissionDeniedError
 from healthbridge.access.policy import (
     REFERRAL_COVERING,
@@ -91,6 +91,8 @@ WRITABLE: Final[dict[Role, frozenset[str]]] = {
             "ServiceRequest",
             # a question back to a parent about a leave request (web/leave_handling.py)
             "Communication",
+            # the centre's own documents (weekly menu): centre_documents.may_write
+            "Composition",
         }
     ),
     Role.CENTRE_STAFF: frozenset({"Observation", "Encounter", "QuestionnaireResponse"}),
@@ -293,8 +295,17 @@ class PrincipalAccess:
         if reach is not None and child and self.principal.role in CHILD_READERS:
             c = COMPARTMENT.alias()
             other = COMPARTMENT.alias()
-            members = select(c.c.res_type, c.c.res_id).where(
-                self._reach_of(c.c.patient_id, c.c.res_type)
+            # correlated: the compartment rows of THIS record (index ix_compartment_owner),
+            # one of them in reach — not the set of every record in reach, which SQLite
+            # built for each query (20 s for one child's $everything at 10,000 children)
+            member = (
+                select(c.c.pk)
+                .where(
+                    c.c.res_type == type_col,
+                    c.c.res_id == id_col,
+                    self._reach_of(c.c.patient_id, c.c.res_type),
+                )
+                .correlate_except(c)
             )
             outside = (
                 select(other.c.pk)
@@ -308,10 +319,14 @@ class PrincipalAccess:
             options.append(
                 and_(
                     type_col.in_(child),
-                    tuple_(type_col, id_col).in_(members),
+                    exists(member),
                     ~exists(outside),
                 )
             )
+        if "Composition" in readable and reach is not None:
+            documents = centre_documents.visible(self.principal, self.today, type_col, id_col)
+            if documents is not None:  # a centre's own documents (access/centre_documents.py)
+                options.append(documents)
         if not options:
             return false()
         return or_(*options)
@@ -408,6 +423,8 @@ class PrincipalAccess:
             # system role creates with PUT
             raise NotFoundError(f"{resource_type}/{resource_id} not found")
         check = set(patients)
+        if not check and centre_documents.may_write(self.principal, resource_type, resource):
+            return  # the health manager's own centre document (access/centre_documents.py)
         if resource_type == "Patient":
             check.discard(resource_id)
             if action != "delete" and not self._enrols_here(resource):

@@ -201,6 +201,29 @@ def _outdoor_minutes(resource: Any) -> bool:
     )
 
 
+MENU_INGREDIENT_URL = f"{CANONICAL_BASE}/StructureDefinition/menu-ingredient"
+MENU_MAX_GRAMS = 500
+
+
+def _menu_amounts(resource: Any) -> bool:
+    """hb-menu-1: every food amount of the weekly menu is > 0 and <= 500 g (a missing value
+    fails, as FHIRPath's ``all()`` of an empty comparison is not true)."""
+    for section in _list(resource.get("section")):
+        for ext in _list(section.get("extension") if isinstance(section, dict) else None):
+            if not isinstance(ext, dict) or ext.get("url") != MENU_INGREDIENT_URL:
+                continue
+            for part in _list(ext.get("extension")):
+                if not isinstance(part, dict) or part.get("url") != "amount":
+                    continue
+                quantity = part.get("valueQuantity")
+                if not isinstance(quantity, dict):
+                    continue
+                value = quantity.get("value")
+                if not isinstance(value, int | float) or not 0 < value <= MENU_MAX_GRAMS:
+                    return False
+    return True
+
+
 _MEAL_TEST = " or ".join(f"code = '{m}'" for m in MEALS)
 
 INVARIANTS: dict[str, Invariant] = {
@@ -289,6 +312,15 @@ INVARIANTS: dict[str, Invariant] = {
                 "value.ofType(Quantity).code = 'min')"
             ),
             _outdoor_minutes,
+        ),
+        Invariant(
+            "hb-menu-1",
+            (
+                f"section.extension.where(url = '{MENU_INGREDIENT_URL}').extension"
+                ".where(url = 'amount').value.ofType(Quantity)"
+                f".all(value > 0 and value <= {MENU_MAX_GRAMS})"
+            ),
+            _menu_amounts,
         ),
     )
 }

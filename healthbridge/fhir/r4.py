@@ -28,6 +28,7 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "CapabilityStatement",
     "CarePlan",
     "Communication",
+    "Composition",  # a centre's weekly menu (带量食谱; hb-weekly-menu)
     "Condition",
     "Consent",
     "Encounter",

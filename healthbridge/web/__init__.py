@@ -35,6 +35,7 @@ def mount(app: FastAPI) -> None:
         pages_inbox,
         pages_leave,
         pages_live,
+        pages_menu,
         pages_parent,
         pages_rights,
         pages_signin,
@@ -68,6 +69,7 @@ def mount(app: FastAPI) -> None:
         pages_inbox,
         pages_leave,
         pages_live,
+        pages_menu,
         pages_admin,
         oidc,
     ):

@@ -72,6 +72,25 @@ def child_summary(
     return summarise(items, patient_id, rules, as_of=as_of, lang=lang)
 
 
+def record(txn: Transaction, patient_id: str) -> list[Resource]:
+    """The child's whole record, ONE ``$everything`` (a page needing the summary and some
+    types of the compartment reads this once and splits it with :func:`of_type` and
+    :func:`summary_of`, instead of one ``$everything`` per type: the child page made five)."""
+    return [s.resource for s in txn.everything(patient_id) if s.resource is not None]
+
+
+def of_type(items: Sequence[Resource], rtype: str) -> list[Resource]:
+    """The resources of one type among a record's (as :func:`compartment` returns them)."""
+    return [r for r in items if r.get("resourceType") == rtype]
+
+
+def summary_of(
+    items: Sequence[Resource], patient_id: str, rules: RuleSet, lang: Lang, as_of: dt.date
+) -> ChildSummary:
+    """:func:`child_summary` of a record already read by :func:`record`."""
+    return summarise(list(items), patient_id, rules, as_of=as_of, lang=lang)
+
+
 def compartment(txn: Transaction, patient_id: str, rtype: str) -> list[Resource]:
     """The child's resources of one type, newest first (by id order of the store)."""
     return [

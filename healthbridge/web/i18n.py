@@ -918,6 +918,76 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         "assessment: children with a positive warning-sign screen in the period who were "
         "assessed with a standard instrument afterwards. Our definitions, unconfirmed.",
     ),
+    # --- issue 16 item 9: the paediatrician's list; item 4: the weekly menu (带量食谱)
+    "doctor.counts": (
+        "共 {n} 名，{alerts} 名有待处理提醒",
+        "{n} children, {alerts} with open alerts",
+    ),
+    "doctor.search": ("查找", "Find"),
+    "doctor.search_hint": ("姓名、拼音或编号", "Name, pinyin or ID"),
+    "doctor.centre": ("托育机构", "Centre"),
+    "doctor.all_centres": ("全部机构", "All centres"),
+    "doctor.has_alerts": ("只看有提醒的", "With alerts only"),
+    "doctor.find": ("查找", "Search"),
+    "doctor.found": ("找到 {n} 名", "{n} found"),
+    "doctor.clear": ("清除条件", "Clear"),
+    "doctor.none_found": ("没有符合条件的儿童。", "No child matches."),
+    "doctor.sex_male": ("男", "boy"),
+    "doctor.sex_female": ("女", "girl"),
+    "doctor.same_name": ("同名", "same name"),
+    "doctor.born": ("出生 {day}", "born {day}"),
+    "doctor.not_enrolled": ("未入托", "not at a centre"),
+    "doctor.alerts": ("{n} 条提醒", "{n} alert(s)"),
+    "doctor.no_alert": ("无待处理提醒", "No open alert"),
+    "doctor.next": ("下次：{what}（{day}）", "Next: {what} ({day})"),
+    "doctor.overdue": ("已逾期", "overdue"),
+    "menu.title": ("带量食谱", "Weekly menu"),
+    "menu.help": (
+        "每格一行一道菜：菜名：食物 克数，食物 克数（每名儿童的用量，克），"
+        "如“番茄炒蛋：番茄 40，鸡蛋 30”。",
+        "One dish a line: dish: food grams, food grams (the amount per child, in grams), e.g. "
+        "“Tomato and egg: tomato 40, egg 30”.",
+    ),
+    "menu.week": ("周", "Week"),
+    "menu.prev_week": ("上一周", "Previous week"),
+    "menu.next_week": ("下一周", "Next week"),
+    "menu.copy_last": ("复制上周食谱", "Copy last week"),
+    "menu.copied": (
+        "已填入上周的食谱，请核对后保存。",
+        "Last week's menu is filled in: check it and save.",
+    ),
+    "menu.nothing_to_copy": ("上周没有食谱可复制。", "No menu last week to copy."),
+    "menu.save": ("保存本周食谱", "Save the week's menu"),
+    "menu.saved": (
+        "本周食谱已保存，家长可在手机上看到当天的菜单。",
+        "Saved: parents see each day's menu on their phone.",
+    ),
+    "menu.failed": (
+        "有 {n} 格需要修改，内容都已保留，尚未保存。",
+        "{n} cell(s) need a change; everything typed is kept, nothing is saved yet.",
+    ),
+    "menu.err_line": (
+        "“{line}”：请写成 菜名：食物 克数。",
+        "“{line}”: write it as dish: food grams.",
+    ),
+    "menu.err_amount": ("“{food}”缺少克数。", "“{food}” has no amount in grams."),
+    "menu.err_range": (
+        "“{food}”的用量应大于 0 且不超过 {max} 克。",
+        "The amount of “{food}” must be more than 0 and at most {max} g.",
+    ),
+    "menu.err_long": ("一格最多 {n} 字。", "At most {n} characters a cell."),
+    "menu.err_empty": (
+        "食谱是空的：请至少填写一餐。",
+        "The menu is empty: fill in at least one meal.",
+    ),
+    "menu.err_server": ("未能保存：{detail}", "Not saved: {detail}"),
+    "menu.weekday_0": ("周一", "Monday"),
+    "menu.weekday_1": ("周二", "Tuesday"),
+    "menu.weekday_2": ("周三", "Wednesday"),
+    "menu.weekday_3": ("周四", "Thursday"),
+    "menu.weekday_4": ("周五", "Friday"),
+    "menu.today": ("今日食谱", "Today's menu"),
+    "menu.grams": ("{food} {g} 克", "{food} {g} g"),
 }
 
 

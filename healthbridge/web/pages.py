@@ -33,16 +33,17 @@ def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
     with transaction(request, user) as txn:
         guard_child(txn, patient_id)
         ruleset = rules(request)
-        summary = data.child_summary(txn, patient_id, ruleset, user.lang, today())
-        consents = data.compartment(txn, patient_id, "Consent")
-        encounters = data.compartment(txn, patient_id, "Encounter")
+        items = data.record(txn, patient_id)  # one $everything for the whole page
+        summary = data.summary_of(items, patient_id, ruleset, user.lang, today())
+        consents = data.of_type(items, "Consent")
+        encounters = data.of_type(items, "Encounter")
         managed = cases.case_views(
-            data.compartment(txn, patient_id, "EpisodeOfCare"), encounters,
+            data.of_type(items, "EpisodeOfCare"), encounters,
             data.read(txn, "Patient", patient_id) or {}, ruleset.cases, user.lang.value, today(),
         )  # fmt: skip
         orgs = {o["id"]: o for o in data.resources(txn, "Organization", [])}
         staff = user.role is not Role.PARENT
-        observations = data.compartment(txn, patient_id, "Observation")
+        observations = data.of_type(items, "Observation")
     screens = screening_view(
         observations, summary.birth_date, ruleset, user.lang.value, user.t, today()
     )

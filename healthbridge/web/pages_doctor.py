@@ -17,7 +17,7 @@ from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import FhirError
 from healthbridge.store.bundle import process
 from healthbridge.store.repository import Transaction
-from healthbridge.web import actions, data, referrals, rights
+from healthbridge.web import actions, data, doctor_list, referrals, rights
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.clinical import default_visit_type, visit_type_names, visit_warnings
 from healthbridge.web.common import guard_child, page, rules, today, transaction
@@ -52,19 +52,37 @@ def _hospital(user: WebUser) -> str:
 
 @router.get("/doctor")
 def doctor_home(request: Request, user: UserDep) -> Response:
-    """Children shared with the hospital and the referrals it received."""
+    """Referrals received, corrections asked, and the children shared with the hospital as a
+    worklist (search, centre and alert filters, severity first, paged: :mod:`doctor_list`)."""
     org = _hospital(user)
+    qp = request.query_params
+    q, centre, alerts = qp.get("q", "")[:100], qp.get("centre", ""), qp.get("alerts") == "1"
+    try:
+        page_no = int(qp.get("page", "1"))
+    except ValueError:
+        page_no = 1
     with transaction(request, user) as txn:
-        children = data.consented_children(txn, org)
+        children, flags = doctor_list.gather(txn, org)
         referrals = data.referrals_to(txn, org)
         corrections = rights.open_corrections(txn, org)
-        names = {str(c["id"]): child_name(c) for c in children}
         orgs = _org_names(txn)
+        rooms = {str(r["id"]): str(r.get("name") or r["id"])
+                 for r in data.resources(txn, "Location", [])}  # fmt: skip
+        found = doctor_list.rows(children, flags, rules(request), user.lang)
+        listing = doctor_list.select(found, q=q, centre=centre, alerts=alerts, page=page_no)
+        shown = [r.id for r in listing.rows]
+        encounters = doctor_list.encounters_of(txn, shown)
+    names = {r.id: r.name for r in found}
+    listed = doctor_list.with_next_checkup(
+        listing.rows, encounters, rules(request), user.lang, today()
+    )
+    centres = sorted({r.centre_id for r in found if r.centre_id}, key=lambda c: orgs.get(c, c))
     return page(
-        request, user, "doctor.html", children=children, referrals=referrals, names=names,
-        corrections=corrections,
-        orgs=orgs,
-        child_name=child_name, q=request.query_params.get("q", ""),
+        request, user, "doctor.html", referrals=referrals, names=names,
+        corrections=corrections, orgs=orgs, rooms=rooms, listing=listing, listed=listed,
+        centres=centres, q=q, centre=centre, alerts=alerts, today=today(),
+        age=lambda b: doctor_list.age_words(b, today(), user.lang),
+        query=lambda n: doctor_list.query(q, centre, alerts, n),
     )  # fmt: skip
 
 

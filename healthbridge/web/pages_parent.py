@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from healthbridge.access.tokens import Role
 from healthbridge.charts.summary import enrolment
+from healthbridge.fhir.facts import current_enrolment
 from healthbridge.store.repository import Transaction
 from healthbridge.web import actions, cases, data, leave
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
@@ -17,6 +18,7 @@ from healthbridge.web.common import guard_child, page, rules, today, transaction
 from healthbridge.web.leave_handling import QUESTION_CATEGORY, questions_by_task
 from healthbridge.web.pages_care import child_day
 from healthbridge.web.pages_inbox import parent_messages
+from healthbridge.web.pages_menu import today_menu
 from healthbridge.web.screenings import screening_view
 from healthbridge.web.visit import CST
 
@@ -37,13 +39,15 @@ def _home(
     ruleset = rules(request)
     with transaction(request, user) as txn:
         children = data.parent_children(txn, user.ref_id)
+        records = {str(c["id"]): data.record(txn, str(c["id"])) for c in children}
         summaries = [
-            data.child_summary(txn, str(c["id"]), ruleset, user.lang, today()) for c in children
+            data.summary_of(records[str(c["id"])], str(c["id"]), ruleset, user.lang, today())
+            for c in children
         ]
         managed = {
             str(c["id"]): cases.case_views(
-                data.compartment(txn, str(c["id"]), "EpisodeOfCare"),
-                data.compartment(txn, str(c["id"]), "Encounter"),
+                data.of_type(records[str(c["id"])], "EpisodeOfCare"),
+                data.of_type(records[str(c["id"])], "Encounter"),
                 c,
                 ruleset.cases,
                 user.lang.value,
@@ -58,9 +62,10 @@ def _home(
         mine = [("recipient", f"RelatedPerson/{user.ref_id}"), ("category", QUESTION_CATEGORY)]
         asked = questions_by_task(data.resources(txn, "Communication", mine))
         inbox = {str(c["id"]): parent_messages(txn, str(c["id"]), user) for c in children}
+        menus = {str(c["id"]): today_menu(txn, _centre_of(c), today()) for c in children}
         screens = {
             s.patient_id: screening_view(
-                data.compartment(txn, s.patient_id, "Observation"), s.birth_date, ruleset,
+                data.of_type(records[s.patient_id], "Observation"), s.birth_date, ruleset,
                 user.lang.value, user.t, today(),
             )
             for s in summaries
@@ -68,8 +73,13 @@ def _home(
     return page(
         request, user, "parent.html", status=status, summaries=summaries, days=days,
         leaves=leaves, inbox=inbox, forms=forms or {}, sent=sent, day=today().isoformat(),
-        reasons=leave.REASONS, cases_of=managed, asked=asked, screens=screens,
+        reasons=leave.REASONS, cases_of=managed, asked=asked, screens=screens, menus=menus,
     )  # fmt: skip
+
+
+def _centre_of(child: dict[str, Any]) -> str | None:
+    enrolled = current_enrolment(child)
+    return enrolled.centre_id if enrolled else None
 
 
 def _leaves(txn: Transaction, patient_id: str) -> list[dict[str, Any]]:

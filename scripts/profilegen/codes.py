@@ -416,6 +416,10 @@ CARE_LOG_ITEMS: tuple[tuple[str, str, str], ...] = (
     ("mood", "Mood and notes", "情绪与备注"),
 )
 MEAL_ITEMS: tuple[str, ...] = ("breakfast", "lunch", "snack", "dinner")
+# Documents a centre keeps about itself (a Composition whose subject is the centre).
+CENTRE_DOCUMENTS: tuple[tuple[str, str, str], ...] = (
+    ("weekly-menu", "Weekly menu with amounts", "带量食谱"),
+)
 MEAL_AMOUNTS: tuple[tuple[str, str, str], ...] = (
     ("all", "Ate all", "全部吃完"),
     ("most", "Ate most", "吃了大部分"),

@@ -17,6 +17,7 @@ from .codes import (
     CASE_CONDITIONS,
     CASE_OUTCOMES,
     CENTRE_DAY_KINDS,
+    CENTRE_DOCUMENTS,
     CHECKUP_VISITS,
     CHILD_SCREENINGS,
     CVX_MAP,
@@ -319,6 +320,16 @@ def terminology_resources() -> list[JSON]:
         ),
     ]
     cs_specs += [
+        (
+            "centre-document",
+            "CentreDocument",
+            "Documents of a childcare centre",
+            (
+                "Kinds of Composition a childcare centre keeps about itself (not about one "
+                "child): the weekly menu with amounts (带量食谱)."
+            ),
+            simple_concepts(CENTRE_DOCUMENTS),
+        ),
         (
             "care-log",
             "CareLog",

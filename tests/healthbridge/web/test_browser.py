@@ -170,6 +170,9 @@ def test_journey(server: tuple[str, World, Repository], browser: Any, shots: Pat
     assert desk.url.endswith("/app/doctor")
     snap(desk, shots, "02-doctor-home")
     before = chart_points(desk, base, world.child_id)
+    desk.fill('[data-testid="doctor-search"]', world.child_id)  # the list is paged: find
+    desk.press('[data-testid="doctor-search"]', "Enter")
+    desk.wait_for_load_state()
     desk.click(f'[data-testid="patient-{world.child_id}"]')
     desk.click('[data-testid="new-visit"]')
     desk.fill('input[name="temperature_c"]', "36.6")
@@ -554,3 +557,56 @@ def test_clinical_view_and_referral_answer(
     plan.scroll_into_view_if_needed()
     snap(phone, shots, "17-parent-plan-phone")
     phone.close()
+
+
+def test_doctor_list_and_weekly_menu(
+    server: tuple[str, World, Repository], browser: Any, shots: Path
+) -> None:
+    """The paediatrician's list (search, alerts first) and the centre's weekly menu: a typo
+    kept with its message, saved, and today's menu on the parent's phone (zh and en)."""
+    from healthbridge.web import menu
+    from healthbridge.web.common import today
+
+    base, world, _repo = server
+    desk = browser.new_page(viewport=DESKTOP, locale="zh-CN")
+    login(desk, base, world.doctor)
+    assert desk.locator('[data-testid="doctor-counts"]').is_visible()
+    snap(desk, shots, "21-doctor-list")
+    phone = browser.new_page(viewport=PHONE, locale="en-GB", is_mobile=True)
+    login(phone, base, world.doctor)
+    phone.goto(f"{base}/app/doctor?lang=en&alerts=1")
+    snap(phone, shots, "22-doctor-list-english-phone")
+    phone.goto(f"{base}/app/doctor?lang=zh")
+
+    login(desk, base, world.manager)
+    desk.goto(f"{base}/app/centre/menu")
+    lunch = menu.cell_name(today(), "lunch")
+    snack = menu.cell_name(menu.monday(today()), "snack")
+    desk.fill(f'[data-testid="{lunch}"]', "番茄炒蛋：番茄 40，鸡蛋 30\n米饭：大米 50")
+    desk.fill(f'[data-testid="{snack}"]', "酸奶：酸奶 一杯")
+    desk.click('[data-testid="menu-save"]')
+    desk.wait_for_load_state()
+    assert desk.locator(f'[data-testid="err-{snack}"]').is_visible()
+    assert "番茄炒蛋" in desk.input_value(f'[data-testid="{lunch}"]')  # kept
+    snap(desk, shots, "23-manager-menu-error")
+    desk.fill(f'[data-testid="{snack}"]', "酸奶：酸奶 100")
+    desk.click('[data-testid="menu-save"]')
+    desk.wait_for_load_state()
+    assert desk.locator('[data-testid="menu-saved"]').is_visible()
+    mphone = browser.new_page(viewport=PHONE, locale="en-GB", is_mobile=True)
+    login(mphone, base, world.manager)
+    mphone.goto(f"{base}/app/centre/menu?lang=en")
+    snap(mphone, shots, "24-manager-menu-english-phone")
+    mphone.goto(f"{base}/app/centre/menu?lang=zh")
+
+    pphone = browser.new_page(viewport=PHONE, locale="zh-CN", is_mobile=True)
+    login(pphone, base, world.parent)
+    if today().weekday() < menu.DAYS:
+        found = pphone.locator(f'[data-testid="menu-today-{world.child_id}"]')
+        found.scroll_into_view_if_needed()
+        assert "番茄" in found.inner_text()
+        snap(pphone, shots, "25-parent-today-menu-phone")
+        pphone.goto(f"{base}/app/parent?lang=en")
+        pphone.locator(f'[data-testid="menu-today-{world.child_id}"]').scroll_into_view_if_needed()
+        snap(pphone, shots, "26-parent-today-menu-english-phone")
+        pphone.goto(f"{base}/app/parent?lang=zh")

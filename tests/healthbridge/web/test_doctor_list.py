@@ -1,0 +1,203 @@
+"""The paediatrician's list (issue 16 item 9): shaping, and the page on the demo district."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from healthbridge.charts.labels import Lang
+from healthbridge.store.hooks import SYSTEM_CONTEXT
+from healthbridge.store.repository import Transaction
+from healthbridge.web import doctor_list as dl
+from healthbridge.web.common import rules
+from tests.healthbridge.web.test_pages import sign_in_as
+from tests.healthbridge.web.world import SD, World, build_world
+
+ENROL = f"{SD}/childcare-enrollment"
+
+
+def patient(pid: str, name: str, birth: str, centre: str = "org-centre-1", **more: Any) -> Any:
+    return {
+        "resourceType": "Patient",
+        "id": pid,
+        "name": [{"text": name}],
+        "gender": "female",
+        "birthDate": birth,
+        "identifier": [{"value": f"HB{pid}"}],
+        "extension": [
+            {
+                "url": ENROL,
+                "extension": [
+                    {"url": "centre", "valueReference": {"reference": f"Organization/{centre}"}},
+                    {"url": "class", "valueReference": {"reference": "Location/room-1"}},
+                    {"url": "period", "valuePeriod": {"start": "2026-01-01"}},
+                ],
+            }
+        ],
+        **more,
+    }
+
+
+def flag(pid: str, severity: str, status: str = "active") -> Any:
+    return {
+        "resourceType": "Flag",
+        "id": f"f-{pid}-{severity}",
+        "status": status,
+        "code": {
+            "coding": [
+                {
+                    "system": "https://healthbridge.github.io/fhir/CodeSystem/alert-kind",
+                    "code": "underweight",
+                }
+            ]
+        },
+        "subject": {"reference": f"Patient/{pid}"},
+        "extension": [{"url": f"{SD}/alert-severity", "valueCode": severity}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("birth", "on", "zh", "en"),
+    [
+        ("2026-11-20", "2026-12-06", "16天", "16 d"),
+        ("2026-03-06", "2026-12-06", "9个月", "9 m"),
+        ("2025-09-07", "2026-12-06", "1岁2月", "1 y 2 m"),  # a day short of 1 y 3 m
+        ("2025-09-06", "2026-12-06", "1岁3月", "1 y 3 m"),
+        ("2024-12-06", "2026-12-06", "2岁", "2 y"),
+    ],
+)
+def test_age_in_words(birth: str, on: str, zh: str, en: str) -> None:
+    b, d = dt.date.fromisoformat(birth), dt.date.fromisoformat(on)
+    assert dl.age_words(b, d, Lang.ZH) == zh
+    assert dl.age_words(b, d, Lang.EN) == en
+    assert dl.age_words(None, d, Lang.ZH) == ""
+
+
+def test_rows_sort_by_severity_then_name_and_mark_same_names() -> None:
+    patients = [
+        patient("a", "王芳", "2025-01-01"),
+        patient("b", "李明", "2025-02-01"),
+        patient("c", "王芳", "2024-06-01", centre="org-centre-2"),
+        patient("d", "张三", "2025-03-01"),
+    ]
+    flags = [flag("d", "moderate"), flag("b", "high"), flag("b", "low")]
+    flags.append(flag("a", "high", "inactive"))
+    found = dl.rows(patients, flags, rules(), Lang.ZH)
+    assert [r.id for r in found] == ["b", "d", "c", "a"]  # high, moderate, then by name, birth
+    assert found[0].alerts == 2
+    assert found[0].severity == "high"
+    assert found[0].top_alert  # the alert in words
+    assert found[3].alerts == 0  # an inactive Flag is not an open alert
+    assert {r.id for r in found if r.same_name} == {"a", "c"}
+    assert (found[2].centre_id, found[2].class_id) == ("org-centre-2", "room-1")
+
+
+def test_select_searches_names_in_any_script_and_identifiers() -> None:
+    pinyin = patient("a", "王芳", "2025-01-01")
+    pinyin["name"].append({"family": "Wang", "given": ["Fang"]})
+    patients = [
+        pinyin,
+        patient("b", "李明", "2025-02-01"),
+        patient("c", "王小明", "2024-06-01", centre="org-centre-2"),
+    ]
+    found = dl.rows(patients, [flag("b", "high")], rules(), Lang.ZH)
+    assert [r.id for r in dl.select(found, q="王").rows] == ["c", "a"]
+    assert [r.id for r in dl.select(found, q="fang wang").rows] == ["a"]
+    assert [r.id for r in dl.select(found, q="wangfang").rows] == ["a"]
+    assert [r.id for r in dl.select(found, q="hbc").rows] == ["c"]  # the identifier
+    assert [r.id for r in dl.select(found, centre="org-centre-2").rows] == ["c"]
+    assert [r.id for r in dl.select(found, alerts=True).rows] == ["b"]
+    listing = dl.select(found, alerts=True)
+    assert (listing.total, listing.all_children, listing.with_alerts) == (1, 3, 1)
+
+
+def test_select_pages_and_keeps_the_query() -> None:
+    patients = [patient(f"p{i:02d}", f"儿童{i:02d}", "2025-01-01") for i in range(45)]
+    found = dl.rows(patients, [], rules(), Lang.ZH)
+    last = dl.select(found, page=99)
+    assert (last.page, last.pages, len(last.rows)) == (3, 3, 5)
+    assert dl.select(found, page=0).rows[0].id == "p00"
+    kept = dl.query("王", "org-centre-1", True, 2)
+    assert kept == "q=%E7%8E%8B&centre=org-centre-1&alerts=1&page=2"
+    assert dl.query("", "", False, 1) == ""
+
+
+def test_next_checkup_from_the_encounters() -> None:
+    found = dl.rows([patient("a", "王芳", "2026-05-06")], [], rules(), Lang.ZH)
+    on = dt.date(2026, 12, 6)  # 7 months old: the 6-month check is overdue without a visit
+    none = dl.with_next_checkup(found, [], rules(), Lang.ZH, on)[0]
+    done = dl.with_next_checkup(
+        found,
+        [
+            {
+                "resourceType": "Encounter",
+                "id": f"e{m}",
+                "subject": {"reference": "Patient/a"},
+                "period": {"start": f"2026-{m:02d}-08"},
+            }
+            for m in (6, 8, 9, 11)
+        ],
+        rules(),
+        Lang.ZH,
+        on,
+    )[0]
+    assert none.next_label
+    assert none.next_date is not None
+    assert done.next_date is not None
+    assert none.next_date < done.next_date
+
+
+@pytest.fixture
+def site(app_factory: Any) -> Iterator[tuple[TestClient, World]]:
+    app = app_factory(demo_login=True, environment="development")
+    with TestClient(app) as client:
+        yield client, build_world(app.state.repository, children=30)
+
+
+def test_doctor_page_lists_searches_and_filters(site: tuple[TestClient, World]) -> None:
+    client, world = site
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    with repo.transaction(SYSTEM_CONTEXT, write=True) as txn:
+        child = txn.read("Patient", world.child_id).resource
+        assert child is not None
+        txn.create(flag(world.child_id, "high") | {"id": None})
+    name = child["name"][0]["text"]
+    sign_in_as(client, world.doctor)
+    reads: list[str] = []
+    original = Transaction.read
+
+    def counting(self: Transaction, rtype: str, rid: str, *a: Any, **k: Any) -> Any:
+        reads.append(f"{rtype}/{rid}")
+        return original(self, rtype, rid, *a, **k)
+
+    Transaction.read = counting  # type: ignore[method-assign]
+    try:
+        page = client.get("/app/doctor")
+    finally:
+        Transaction.read = original  # type: ignore[method-assign]
+    assert page.status_code == 200
+    assert not [r for r in reads if r.startswith("Patient/")]  # no read per child
+    html = page.text
+    first = html.index('data-testid="row-')
+    assert html[first:].startswith(f'data-testid="row-{world.child_id}"')  # the high alert
+    assert f'data-testid="alerts-{world.child_id}"' in html
+    assert "出生 " + child["birthDate"] in html
+    assert f'data-testid="next-{world.child_id}"' in html
+    found = client.get("/app/doctor", params={"q": name}).text
+    assert f'data-testid="row-{world.child_id}"' in found
+    ident = child["identifier"][0]["value"]
+    assert f'row-{world.child_id}"' in client.get("/app/doctor", params={"q": ident}).text
+    only = client.get("/app/doctor", params={"alerts": "1"}).text
+    assert only.count('class="patient ') == only.count('data-testid="alerts-')
+    assert "没有符合条件的儿童" in client.get("/app/doctor", params={"q": "不存在的名字"}).text
+    other = client.get("/app/doctor", params={"centre": "org-none"}).text
+    assert 'data-testid="doctor-empty"' in other
+    english = client.get("/app/doctor?lang=en").text
+    assert "Children shared with your hospital" in english
+    assert "born " in english
+    # a page number out of range shows the last page, never an error
+    assert client.get("/app/doctor", params={"page": "x"}).status_code == 200
