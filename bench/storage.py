@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -128,9 +129,13 @@ def measure(database_url: str, *, vacuum: bool = False, sample: int = 5000) -> d
 
     engine = make_engine(database_url)
     try:
-        if vacuum:
+        if vacuum and engine.dialect.name == "sqlite":
+            # outside any transaction: the store's engine begins every connection's work
+            with sqlite3.connect(str(engine.url.database), isolation_level=None) as raw:
+                raw.execute("VACUUM")
+        elif vacuum:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM FULL" if engine.dialect.name != "sqlite" else "VACUUM")
+                conn.exec_driver_sql("VACUUM FULL")
         with engine.connect() as conn:
             if engine.dialect.name == "sqlite":
                 sizes = sqlite_sizes(conn)
