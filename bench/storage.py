@@ -123,6 +123,44 @@ def content_sample(conn: Connection, limit: int) -> dict[str, Any]:
     return out
 
 
+def type_counts(conn: Connection, tables: set[str]) -> dict[str, dict[str, int]]:
+    """Rows per resource type of every table keyed by ``res_type`` (``src_type`` for links)."""
+    out: dict[str, dict[str, int]] = {}
+    for table in sorted(tables):
+        column = {"patient_link": "src_type"}.get(table, "res_type")
+        if table not in GROUPS and not table.startswith("idx_"):
+            continue
+        rows = conn.exec_driver_sql(
+            f'SELECT "{column}", count(*) FROM "{table}" GROUP BY "{column}"'  # our own names
+        ).all()
+        out[table] = {str(t): int(n) for t, n in rows}
+    return out
+
+
+def type_estimates(
+    sizes: list[tuple[str, str, bool, int]], counts: dict[str, dict[str, int]]
+) -> dict[str, dict[str, float]]:
+    """Per resource type: count and estimated bytes per resource — each table's bytes (with
+    its indexes) shared out by rows, so a type pays for the rows it has. An estimate: rows
+    of one table differ in width (an AuditEvent's JSON is larger than a Patient's)."""
+    per_row: dict[str, float] = {}
+    for table, by_type in counts.items():
+        rows = sum(by_type.values())
+        if rows:
+            per_row[table] = sum(s for _n, t, _i, s in sizes if t == table) / rows
+    current = counts.get("resource", {})
+    out: dict[str, dict[str, float]] = {}
+    for rtype, n in sorted(current.items(), key=lambda kv: -kv[1]):
+        spent = sum(per_row[t] * counts[t].get(rtype, 0) for t in per_row)
+        rows = {t: counts[t].get(rtype, 0) / n for t in per_row if t.startswith("idx_")}
+        out[rtype] = {
+            "resources": n,
+            "bytes_per_resource": spent / n,
+            "index_rows_per_resource": sum(rows.values()),
+        }
+    return out
+
+
 def measure(database_url: str, *, vacuum: bool = False, sample: int = 5000) -> dict[str, Any]:
     """Sizes and per-resource figures of the database at ``database_url``."""
     from healthbridge.store.db import make_engine
@@ -147,6 +185,7 @@ def measure(database_url: str, *, vacuum: bool = False, sample: int = 5000) -> d
             ).scalar_one()
             versions = conn.exec_driver_sql("SELECT count(*) FROM resource_version").scalar_one()
             content = content_sample(conn, sample)
+            counts = type_counts(conn, {table for _n, table, _i, _s in sizes})
     finally:
         engine.dispose()
     per = max(int(resources), 1)
@@ -156,6 +195,7 @@ def measure(database_url: str, *, vacuum: bool = False, sample: int = 5000) -> d
         groups[group_of(table)]["indexes" if is_index else "data"] += size
         objects.append({"name": name, "table": table, "index": is_index, "bytes": size})
     total = sum(s for *_rest, s in sizes)
+    per_type = type_estimates(sizes, counts)
     return {
         "backend": backend_name(database_url),
         "resources": int(resources),
@@ -169,6 +209,7 @@ def measure(database_url: str, *, vacuum: bool = False, sample: int = 5000) -> d
         },
         "objects": sorted(objects, key=lambda o: -o["bytes"]),
         "content": content,
+        "per_type": per_type,
     }
 
 
@@ -217,6 +258,11 @@ def report(figures: dict[str, Any]) -> str:
         lines.append(
             f"group {name:<12} data {g['data'] / 1e6:8.1f} MB  indexes {g['indexes'] / 1e6:8.1f} MB"
             f"  {g['per_resource']:6.0f} B/res"
+        )
+    for rtype, t in figures["per_type"].items():
+        lines.append(
+            f"type {rtype:<28} {t['resources']:>9,.0f} resources  ~{t['bytes_per_resource']:6,.0f}"
+            f" B/res  {t['index_rows_per_resource']:5.1f} index rows/res"
         )
     if figures["content"]:
         lines.append(f"stored JSON sample: {figures['content']}")

@@ -29,7 +29,7 @@ from healthbridge.errors import (
 )
 from healthbridge.fhir import facts, r4
 from healthbridge.fhir.query import SearchQuery, parse_search
-from healthbridge.fhir.searchparams import INDEXED_TYPES, IndexRows, extract
+from healthbridge.fhir.searchparams import INDEXED_TYPES, IndexRows, distinct_rows, extract
 from healthbridge.fhir.values import format_instant, index_instant, instant_now
 from healthbridge.store import access_tables, reads, rule_inputs
 from healthbridge.store import search as sql
@@ -399,7 +399,7 @@ class Transaction(QueuedWrites):
     def _index(self, rtype: str, resource_id: str, index_rows: IndexRows) -> None:
         canonical = index_rows.canonical
         for kind, (table, columns) in INDEX_LAYOUT.items():
-            rows = getattr(index_rows, kind)
+            rows = distinct_rows(getattr(index_rows, kind))  # a repeat answers no search
             if rows:
                 keys = columns[2:]
                 if canonical or all(tuple(r) == keys for r in rows):

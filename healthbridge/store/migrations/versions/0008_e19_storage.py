@@ -9,7 +9,15 @@ the version rows of current versions are emptied. The space is reused by later w
 returned to the file system only by ``VACUUM`` (SQLite) or ``VACUUM FULL resource_version`` /
 pg_repack (PostgreSQL) — docs/capacity.md.
 
-Downgrade copies the current JSON back into the version rows and restores ``NOT NULL``.
+It also removes repeated index rows: from 0008 the store writes each distinct row of a
+resource once (``searchparams.distinct_rows``: a search asks whether a resource has a value,
+never how many times; an AuditEvent naming 20 Observations repeated its ``entity-type`` token
+20 times — 41 % of the token rows of an audited database). The first row (lowest ``pk``) of
+each repeat is kept.
+
+Downgrade copies the current JSON back into the version rows and restores ``NOT NULL``; the
+removed repeats are not put back (they answered nothing; 0007 searches give the same results
+without them).
 
 Revision ID: 0008
 Revises: 0007
@@ -34,10 +42,37 @@ _CURRENT = (
 )
 
 
+#: the value columns of each index table (searchparams.ROW_KEYS as of 0008)
+_INDEX_VALUES = {
+    "idx_token": ("system", "code"),
+    "idx_string": ("value", "exact"),
+    "idx_date": ("low", "high"),
+    "idx_reference": ("target_type", "target_id", "url"),
+    "idx_quantity": ("value", "system", "code"),
+    "idx_number": ("value",),
+    "idx_uri": ("value",),
+}
+
+
+def _remove_repeats(dialect: str) -> None:
+    # NULL-safe equality: SQLite's IS, PostgreSQL's IS NOT DISTINCT FROM
+    same = " IS " if dialect == "sqlite" else " IS NOT DISTINCT FROM "
+    for table, values in _INDEX_VALUES.items():
+        match = " AND ".join(f"b.{c}{same}a.{c}" for c in values)
+        op.execute(
+            sa.text(
+                f"DELETE FROM {table} AS a WHERE EXISTS (SELECT 1 FROM {table} b"
+                " WHERE b.res_type = a.res_type AND b.res_id = a.res_id"
+                f" AND b.param = a.param AND {match} AND b.pk < a.pk)"
+            )
+        )
+
+
 def upgrade() -> None:
     with op.batch_alter_table("resource_version") as batch:
         batch.alter_column("content", existing_type=sa.Text(), nullable=True)
     op.execute(sa.text(f"UPDATE resource_version SET content = NULL WHERE {_CURRENT}"))
+    _remove_repeats(op.get_bind().dialect.name)
 
 
 def downgrade() -> None:
