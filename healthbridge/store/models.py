@@ -174,7 +174,9 @@ class CompartmentRow(SQLModel, table=True):
 
     __tablename__ = "compartment"
     __table_args__ = (
-        Index("ix_compartment_patient", "res_type", "patient_id", "res_id"),
+        # patient first: the access rules ask for the members of the children in reach
+        # (``patient_id IN (…)``, any type) — a seek per child, not a scan of the table
+        Index("ix_compartment_patient", "patient_id", "res_type", "res_id"),
         Index("ix_compartment_owner", "res_type", "res_id", "patient_id"),
     )
     pk: int | None = Field(default=None, sa_column=_pk())
