@@ -3,8 +3,8 @@ query plan (``EXPLAIN QUERY PLAN``, https://www.sqlite.org/eqp.html) of every ``
 ``UPDATE``, ``DELETE`` and ``WITH`` statement the tests run, and writes how often each index
 (or a table's primary key, or a full scan) appears to a JSON file.
 
-    python -m pytest -p bench.index_use tests/healthbridge/store tests/healthbridge/api \\
-        tests/healthbridge/access tests/healthbridge/exchange -q
+    python -m pytest -p bench.index_use -k "not concurrency" tests/healthbridge/store \\
+        tests/healthbridge/api tests/healthbridge/access tests/healthbridge/exchange -q
     # → bench/.data/index_use.json (HEALTHBRIDGE_INDEX_USE_OUT to change)
 
 The store never runs ``ANALYZE``, so SQLite chooses plans from the schema alone: a plan seen
