@@ -36,7 +36,7 @@ _PLANNED = ("SELECT", "DELETE", "UPDATE", "WITH")
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _plan(
-    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    conn: Any, cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool
 ) -> None:
     if conn.dialect.name != "sqlite" or executemany or not statement.strip():
         return
@@ -45,7 +45,7 @@ def _plan(
     try:
         plan = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, parameters or ())
         steps = [str(row[3]) for row in plan.fetchall()]
-    except Exception:  # noqa: BLE001 — a statement SQLite cannot plan alone is not counted
+    except Exception:  # a statement SQLite cannot plan alone is not counted
         return
     for line in steps:
         found = _STEP.search(line)
@@ -62,7 +62,7 @@ def _plan(
         EXAMPLES.setdefault(key, (line, statement[:300]))
 
 
-def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+def pytest_sessionfinish() -> None:  # pytest passes the hook's arguments by name
     default = Path(__file__).resolve().parent / ".data" / "index_use.json"
     out = Path(os.environ.get("HEALTHBRIDGE_INDEX_USE_OUT", default))
     out.parent.mkdir(parents=True, exist_ok=True)

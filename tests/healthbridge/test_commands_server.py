@@ -38,3 +38,24 @@ def test_serve_help() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["serve", "--help"])
     assert exc.value.code == 0
+
+
+@pytest.mark.slow
+def test_demo_command_loads_a_district(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``healthbridge demo`` runs end to end (it once failed on a name imported only for
+    type checking: the store runtime it starts around the load)."""
+    import sqlite3
+
+    monkeypatch.setenv("HEALTHBRIDGE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("HEALTHBRIDGE_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert main(["demo", "--children", "2", "--seed", "1", "--as-of", "2026-12-01"]) == 0
+        assert "2 children" in capsys.readouterr().out
+    finally:
+        get_settings.cache_clear()
+    with sqlite3.connect(tmp_path / "data" / "healthbridge.sqlite3") as conn:
+        count = conn.execute("SELECT count(*) FROM resource WHERE res_type = 'Patient'")
+        assert count.fetchone()[0] == 2
