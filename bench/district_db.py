@@ -69,7 +69,10 @@ def fast_load(engine: Engine, children: int, seed: int = 20261122) -> dict[str, 
                 pending.setdefault("resource", []).append(row)
                 facts = ri.rows(rtype, rid, resource, row["content"])
                 pending.setdefault(ri.TABLE, []).extend(facts)
-                pending.setdefault("resource_version", []).append({**row, "method": "PUT"})
+                # the current JSON is stored once, in ``resource`` (models.ResourceVersionRow)
+                pending.setdefault("resource_version", []).append(
+                    {**row, "content": None, "method": "PUT"}
+                )
                 for kind, rows in extract(resource).tables():
                     table = sql.index_table(kind).name
                     pending.setdefault(table, []).extend(

@@ -183,6 +183,25 @@ class IndexRows:
             yield kind, getattr(self, kind)
 
 
+def distinct_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` without repeats (first kept, order kept): the rows the store writes.
+
+    A search asks whether a resource *has* a value (an ``EXISTS`` probe or ``res_id IN``),
+    never how many times, so a repeated row answers nothing the first does not; an
+    AuditEvent naming 20 Observations repeats its ``entity-type`` token 20 times (41 % of
+    the token rows of an audited database, bench/results/storage.md)."""
+    if len(rows) < 2:
+        return rows
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for row in rows:
+        key = tuple(row.items())
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
 def _tokens(node: Node) -> Iterable[tuple[str | None, str]]:
     value = node.value
     if isinstance(value, bool):

@@ -35,7 +35,12 @@ class ResourceRow(SQLModel, table=True):
 
 
 class ResourceVersionRow(SQLModel, table=True):
-    """Every version ever written; ``(res_type, res_id, version_id)`` is unique."""
+    """Every version ever written; ``(res_type, res_id, version_id)`` is unique.
+
+    ``content`` is NULL for the current version, whose JSON is held once, in its ``resource``
+    row (:func:`healthbridge.store.stored.versions`); replacing or deleting a resource moves
+    the former current JSON into its version row (``Transaction._replace_current``).
+    """
 
     __tablename__ = "resource_version"
     res_type: str = Field(primary_key=True, max_length=64)
@@ -44,7 +49,7 @@ class ResourceVersionRow(SQLModel, table=True):
     last_updated: str = Field(max_length=32)
     deleted: bool = False
     method: str = Field(max_length=8)  # POST | PUT | DELETE
-    content: str = Field(sa_column=Column(Text, nullable=False))
+    content: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class TokenIndex(SQLModel, table=True):
@@ -169,7 +174,9 @@ class CompartmentRow(SQLModel, table=True):
 
     __tablename__ = "compartment"
     __table_args__ = (
-        Index("ix_compartment_patient", "res_type", "patient_id", "res_id"),
+        # patient first: the access rules ask for the members of the children in reach
+        # (``patient_id IN (…)``, any type) — a seek per child, not a scan of the table
+        Index("ix_compartment_patient", "patient_id", "res_type", "res_id"),
         Index("ix_compartment_owner", "res_type", "res_id", "patient_id"),
     )
     pk: int | None = Field(default=None, sa_column=_pk())

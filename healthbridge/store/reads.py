@@ -18,7 +18,15 @@ from healthbridge.fhir import r4
 from healthbridge.fhir.query import SearchQuery, parse_search
 from healthbridge.fhir.values import date_range
 from healthbridge.store import search as sql
-from healthbridge.store.stored import RES, VER, SearchResult, StoredResource, check_type, from_row
+from healthbridge.store.stored import (
+    RES,
+    VER,
+    SearchResult,
+    StoredResource,
+    check_type,
+    from_row,
+    versions,
+)
 
 if TYPE_CHECKING:
     from healthbridge.store.transaction import Transaction
@@ -59,7 +67,7 @@ def history(
     total = txn.conn.execute(select(func.count()).select_from(VER).where(*conds)).scalar_one()
     limit = min(count or txn.default_count, txn.max_count)
     rows = txn.conn.execute(
-        select(VER)
+        versions()
         .where(*conds)
         .order_by(VER.c.last_updated.desc(), VER.c.version_id.desc(), VER.c.res_id)
         .limit(limit)

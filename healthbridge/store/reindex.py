@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, delete, insert, select
 
 from healthbridge.fhir.r4 import SUPPORTED_TYPES
-from healthbridge.fhir.searchparams import INDEXED_TYPES, extract, supported_params
+from healthbridge.fhir.searchparams import INDEXED_TYPES, distinct_rows, extract, supported_params
 from healthbridge.store import rule_inputs as ri
 from healthbridge.store.db import WRITE_OPTION
 from healthbridge.store.models import ResourceRow
@@ -90,7 +90,7 @@ def _batch(
             for kind, items in extracted.tables():
                 per_kind[kind].extend(
                     {"res_type": resource_type, "res_id": str(res_id), **item}
-                    for item in items
+                    for item in distinct_rows(items)
                     if params is None or item["param"] in params
                 )
         for kind in INDEXED_TYPES:

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Select, Table, and_, func, select
 
 from healthbridge.errors import BadRequestError, Issue, NotFoundError, UnprocessableError
 from healthbridge.fhir import r4
@@ -21,6 +21,28 @@ RES: Table = ResourceRow.__table__  # type: ignore[attr-defined]
 VER: Table = ResourceVersionRow.__table__  # type: ignore[attr-defined]
 #: the largest version id the column holds
 MAX_VERSION = 2**31 - 1
+
+
+def versions() -> Select[Any]:
+    """``resource_version`` rows with their JSON: the version row's own for a former version,
+    the ``resource`` row's for the current one (whose version row holds NULL: the current JSON
+    is stored once). An outer join on the current row's primary key, so one index probe per
+    version read; ``COALESCE`` takes the current row's JSON only where the version row has none.
+    Filter and order it by ``VER``'s columns."""
+    current = and_(
+        RES.c.res_type == VER.c.res_type,
+        RES.c.res_id == VER.c.res_id,
+        RES.c.version_id == VER.c.version_id,
+    )
+    return select(
+        VER.c.res_type,
+        VER.c.res_id,
+        VER.c.version_id,
+        VER.c.last_updated,
+        VER.c.deleted,
+        VER.c.method,
+        func.coalesce(VER.c.content, RES.c.content).label("content"),
+    ).select_from(VER.outerjoin(RES, current))
 
 
 @dataclass(frozen=True)

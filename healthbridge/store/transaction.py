@@ -29,7 +29,7 @@ from healthbridge.errors import (
 )
 from healthbridge.fhir import facts, r4
 from healthbridge.fhir.query import SearchQuery, parse_search
-from healthbridge.fhir.searchparams import INDEXED_TYPES, IndexRows, extract
+from healthbridge.fhir.searchparams import INDEXED_TYPES, IndexRows, distinct_rows, extract
 from healthbridge.fhir.values import format_instant, index_instant, instant_now
 from healthbridge.store import access_tables, reads, rule_inputs
 from healthbridge.store import search as sql
@@ -56,6 +56,7 @@ from healthbridge.store.stored import (
     from_row,
     resource_type_of,
     stamps,
+    versions,
 )
 from healthbridge.store.write_behind import QueuedWrites
 
@@ -228,7 +229,7 @@ class Transaction(QueuedWrites):
             self._hide(resource_type, resource_id, f"/_history/{version_id}")
         self.flush()
         row = self.conn.execute(
-            select(VER).where(
+            versions().where(
                 VER.c.res_type == resource_type,
                 VER.c.res_id == resource_id,
                 VER.c.version_id == version_id,
@@ -346,7 +347,8 @@ class Transaction(QueuedWrites):
         else:
             self._replace_current(prev, dict(zip(RESOURCE_COLUMNS, values, strict=True)))
             access_tables.clear(self.conn, rtype, resource_id, compartment=True)
-        self._queue_values("resource_version", VERSION_COLUMNS, [(*values, method)])
+        # the current JSON is stored once, in ``resource`` (models.ResourceVersionRow)
+        self._queue_values("resource_version", VERSION_COLUMNS, [(*values[:-1], None, method)])
         self._index(rtype, resource_id, index_rows)
         self._queue("compartment", comp_rows)
         self._queue("patient_link", link_rows)
@@ -370,6 +372,17 @@ class Transaction(QueuedWrites):
         )
         if result.rowcount != 1:
             raise ConflictError(f"{prev.res_type}/{prev.res_id} was changed concurrently")
+        # the replaced version's JSON moves from the current row into its version row
+        self.conn.execute(
+            update(VER)
+            .where(
+                VER.c.res_type == prev.res_type,
+                VER.c.res_id == prev.res_id,
+                VER.c.version_id == prev.version_id,
+                VER.c.content.is_(None),
+            )
+            .values(content=prev.content)
+        )
         for kind in INDEXED_TYPES:
             table = sql.index_table(kind)
             self.conn.execute(
@@ -386,7 +399,7 @@ class Transaction(QueuedWrites):
     def _index(self, rtype: str, resource_id: str, index_rows: IndexRows) -> None:
         canonical = index_rows.canonical
         for kind, (table, columns) in INDEX_LAYOUT.items():
-            rows = getattr(index_rows, kind)
+            rows = distinct_rows(getattr(index_rows, kind))  # a repeat answers no search
             if rows:
                 keys = columns[2:]
                 if canonical or all(tuple(r) == keys for r in rows):
@@ -566,7 +579,7 @@ class Transaction(QueuedWrites):
         }
         self._replace_current(prev, row)
         access_tables.clear(self.conn, resource_type, resource_id, compartment=False)
-        self._queue("resource_version", [{**row, "method": "DELETE"}])
+        self._queue("resource_version", [{**row, "content": None, "method": "DELETE"}])
         stored = StoredResource(
             resource_type,
             resource_id,

@@ -26,10 +26,10 @@ def test_db_upgrade_creates_the_database(
     get_settings.cache_clear()
     try:
         assert main(["db", "upgrade"]) == 0
-        assert "revision 0009" in capsys.readouterr().out
+        assert "revision 0010" in capsys.readouterr().out
         assert (tmp_path / "data" / "healthbridge.sqlite3").is_file()
         assert main(["db", "current"]) == 0
-        assert capsys.readouterr().out.strip() == "0009"
+        assert capsys.readouterr().out.strip() == "0010"
     finally:
         get_settings.cache_clear()
 
@@ -38,3 +38,24 @@ def test_serve_help() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["serve", "--help"])
     assert exc.value.code == 0
+
+
+@pytest.mark.slow
+def test_demo_command_loads_a_district(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``healthbridge demo`` runs end to end (it once failed on a name imported only for
+    type checking: the store runtime it starts around the load)."""
+    import sqlite3
+
+    monkeypatch.setenv("HEALTHBRIDGE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("HEALTHBRIDGE_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert main(["demo", "--children", "2", "--seed", "1", "--as-of", "2026-12-01"]) == 0
+        assert "2 children" in capsys.readouterr().out
+    finally:
+        get_settings.cache_clear()
+    with sqlite3.connect(tmp_path / "data" / "healthbridge.sqlite3") as conn:
+        count = conn.execute("SELECT count(*) FROM resource WHERE res_type = 'Patient'")
+        assert count.fetchone()[0] == 2

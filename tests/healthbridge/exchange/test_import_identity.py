@@ -157,7 +157,12 @@ def _snapshot(url: str) -> dict[str, Any]:
                 version,
                 bool(deleted),
                 method,
-                json.dumps(document(content), sort_keys=True, ensure_ascii=False),
+                # NULL for the current version (its JSON is the resource row's)
+                json.dumps(
+                    document(content) if content is not None else None,
+                    sort_keys=True,
+                    ensure_ascii=False,
+                ),
             )
             for rtype, rid, version, deleted, method, content in versions
         )
