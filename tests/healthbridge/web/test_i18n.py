@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 
+import pytest
 from starlette.requests import Request
 
 from healthbridge.charts.labels import Lang
@@ -42,3 +43,18 @@ def test_language_choice() -> None:
     assert pick_lang(_request("lang=fr")) is Lang.ZH
     assert Translator(Lang.EN)("daily.saved", n=3) == "Saved the check of 3 children."
     assert Translator(Lang.ZH)("daily.saved", n=3) == "已保存 3 名儿童的晨检。"
+
+
+def test_a_key_defined_in_two_areas_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dict literal lets a later definition silently win; the merge of the areas does not."""
+    from healthbridge.web import catalogue
+
+    monkeypatch.setattr(catalogue.district, "MESSAGES", {"app.title": ("重复", "Twice")})
+    with pytest.raises(ValueError, match=r"app\.title"):
+        catalogue.merged()
+
+
+def test_the_areas_hold_every_message_once() -> None:
+    from healthbridge.web import catalogue
+
+    assert sum(len(area.MESSAGES) for area in catalogue.AREAS) == len(MESSAGES)
