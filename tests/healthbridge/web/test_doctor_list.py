@@ -10,14 +10,20 @@ import pytest
 from fastapi.testclient import TestClient
 
 from healthbridge.charts.labels import Lang
+from healthbridge.clinical.ruleset import RuleSet, load_ruleset_key
+from healthbridge.config import DEFAULT_RULESET_KEY
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import Transaction
 from healthbridge.web import doctor_list as dl
-from healthbridge.web.common import rules
 from tests.healthbridge.web.test_pages import sign_in_as
 from tests.healthbridge.web.world import SD, World, build_world
 
 ENROL = f"{SD}/childcare-enrollment"
+
+
+def rules() -> RuleSet:
+    """The deployment's default rule set (the pages read it from the settings)."""
+    return load_ruleset_key(DEFAULT_RULESET_KEY)
 
 
 def patient(pid: str, name: str, birth: str, centre: str = "org-centre-1", **more: Any) -> Any:
