@@ -240,15 +240,24 @@ class OutboxWorker:
     """A thread draining the outbox (the app lifespan starts and stops it; never at import).
 
     Woken by each enqueueing write (:meth:`wake`), and polls every ``poll`` seconds for rows
-    queued by other processes or due for a retry."""
+    queued by other processes or due for a retry; waits ``pause`` seconds between two
+    batches so that writes waiting for the store's writer lock go first."""
 
     def __init__(
-        self, repository: Repository, pipeline: Pipeline, *, batch: int = 200, poll: float = 0.5
+        self,
+        repository: Repository,
+        pipeline: Pipeline,
+        *,
+        batch: int = 200,
+        poll: float = 0.5,
+        pause: float = 0.05,
     ) -> None:
         self.repository = repository
         self.pipeline = pipeline
         self.batch = batch
         self.poll = poll
+        #: seconds between two batches (writers go first)
+        self.pause = pause
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -283,3 +292,7 @@ class OutboxWorker:
             if done == 0:
                 self._wake.wait(self.poll)
                 self._wake.clear()
+            else:
+                # let waiting writers take the store's writer lock (SQLite; the lock is not
+                # fair, and a worker re-taking it at once starved them into 503s)
+                self._stop.wait(self.pause)
