@@ -16,7 +16,8 @@ A worker (:func:`drain_batch`) then, in ONE transaction:
 2. evaluates those children (and, for morning checks, their centres) with the same
    :class:`~healthbridge.pipeline.engine.Pipeline` as the inline mode — so the derived scores,
    Flags and Tasks are the ones the inline mode writes, with the same deterministic ids;
-3. deletes the claimed rows.
+3. deletes the rows of the children it evaluated — all of them, or those done within the
+   batch's time budget (one second: on SQLite a write waits for the worker's transaction).
 
 If the worker dies anywhere before the commit, nothing of the batch is kept and its rows are
 still queued: the next worker evaluates the children again from the record (the evaluation
@@ -38,6 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,12 +47,14 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select, update
 
 from healthbridge.pipeline.engine import (
+    ENROLMENT_SEARCH,
     Pending,
     Pipeline,
     check_units,
     now_instant,
     take_pending,
 )
+from healthbridge.store import search as sql
 from healthbridge.store.hooks import SYSTEM_CONTEXT, StoreHooks
 from healthbridge.store.outbox_models import PipelineOutboxRow
 from healthbridge.store.repository import Repository, Transaction
@@ -59,6 +63,10 @@ log = logging.getLogger(__name__)
 OUTBOX = PipelineOutboxRow.__table__  # type: ignore[attr-defined]
 MAX_BACKOFF_SECONDS = 3600
 DAILY, CHILD = "daily", "child"
+#: Children evaluated together (their growth sessions scored in one call).
+CHUNK = 10
+#: A batch's time budget, seconds: the children done by then commit, the rest wait.
+BATCH_SECONDS = 1.0
 
 
 def _instant(at: dt.datetime) -> str:
@@ -134,24 +142,78 @@ def _pending_of(rows: Sequence[Any]) -> Pending:
     )
 
 
-def _evaluate(txn: Transaction, pipeline: Pipeline, rows: Sequence[Any]) -> None:
-    pipeline.evaluate(txn, _pending_of(rows))
+def _lock_subjects(txn: Transaction, rows: Sequence[Any]) -> None:
+    """PostgreSQL: hold a transaction advisory lock per child and per centre of a morning
+    check, in sorted order (no deadlock), so that two workers never evaluate one subject at
+    once — a new alert's Flag gets a fresh id, so two concurrent evaluations of a child
+    would both create it. The second worker waits, then reads the first one's result."""
+    if txn.conn.dialect.name != "postgresql":
+        return  # SQLite: one writer at a time already
+    children = sorted({r.child_id for r in rows})
+    daily = sorted({r.child_id for r in rows if r.kind == DAILY})
+    ref = sql.index_table("reference")
+    centres = (
+        sorted(
+            {
+                str(c)
+                for (c,) in txn.conn.execute(
+                    select(ref.c.target_id).where(
+                        ref.c.res_type == "Patient",
+                        ref.c.res_id.in_(daily),
+                        ref.c.param == ENROLMENT_SEARCH,
+                    )
+                )
+                if c
+            }
+        )
+        if daily
+        else []
+    )
+    for key in [f"Patient/{c}" for c in children] + [f"Organization/{c}" for c in centres]:
+        txn.conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+
+
+def _evaluate(
+    txn: Transaction, pipeline: Pipeline, rows: Sequence[Any], seconds: float | None = None
+) -> int:
+    """Evaluate the claimed rows' children, :data:`CHUNK` at a time, until ``seconds`` are
+    spent; delete the rows of the children done (the others stay queued). The number of
+    rows done."""
+    _lock_subjects(txn, rows)
+    by_child: dict[str, list[Any]] = {}
+    for row in rows:
+        by_child.setdefault(row.child_id, []).append(row)
+    children = list(by_child)
+    started, done = time.monotonic(), []
+    for i in range(0, len(children), CHUNK):
+        chunk = [r for cid in children[i : i + CHUNK] for r in by_child[cid]]
+        pipeline.evaluate(txn, _pending_of(chunk))
+        done += chunk
+        if seconds is not None and time.monotonic() - started > seconds:
+            break
     txn.flush()
-    txn.conn.execute(delete(OUTBOX).where(OUTBOX.c.id.in_([r.id for r in rows])))
+    txn.conn.execute(delete(OUTBOX).where(OUTBOX.c.id.in_([r.id for r in done])))
+    return len(done)
 
 
-def drain_batch(repository: Repository, pipeline: Pipeline, *, batch: int = 200) -> int:
+def drain_batch(
+    repository: Repository,
+    pipeline: Pipeline,
+    *,
+    batch: int = 200,
+    seconds: float | None = BATCH_SECONDS,
+) -> int:
     """Evaluate one batch of queued changes; the number of outbox rows done (0: none due).
 
     See the module docstring: one transaction for the whole batch; on failure, each child
-    again in its own transaction, a child that still fails kept for a later retry."""
+    again in its own transaction, a child that still fails kept for a later retry. The
+    batch stops after ``seconds`` (the children done so far commit, the rest stay queued):
+    on SQLite a write waits for the worker's transaction, and must not wait long."""
     now = now_instant()
     try:
         with repository.transaction(SYSTEM_CONTEXT) as txn:
             rows = _claim(txn, batch, now)
-            if rows:
-                _evaluate(txn, pipeline, rows)
-            return len(rows)
+            return _evaluate(txn, pipeline, rows, seconds) if rows else 0
     except Exception:
         log.exception("pipeline outbox batch failed; retrying child by child")
     return _drain_one_by_one(repository, pipeline, batch=batch, now=now)
@@ -170,8 +232,7 @@ def _drain_one_by_one(repository: Repository, pipeline: Pipeline, *, batch: int,
                     query = query.with_for_update(skip_locked=True)
                 rows = list(txn.conn.execute(query).all())
                 if rows:
-                    _evaluate(txn, pipeline, rows)
-                done += len(rows)
+                    done += _evaluate(txn, pipeline, rows)
         except Exception as exc:
             log.exception("pipeline outbox: child %s failed", cid)
             _record_failure(repository, cid, now, exc)
@@ -198,10 +259,16 @@ def _record_failure(repository: Repository, child_id: str, now: str, exc: Except
             )
 
 
-def drain(repository: Repository, pipeline: Pipeline, *, batch: int = 200) -> int:
+def drain(
+    repository: Repository,
+    pipeline: Pipeline,
+    *,
+    batch: int = 200,
+    seconds: float | None = BATCH_SECONDS,
+) -> int:
     """Drain every due change (tests, ``healthbridge worker --once``); rows done."""
     total = 0
-    while (done := drain_batch(repository, pipeline, batch=batch)) > 0:
+    while (done := drain_batch(repository, pipeline, batch=batch, seconds=seconds)) > 0:
         total += done
     return total
 
@@ -251,6 +318,7 @@ class OutboxWorker:
         batch: int = 200,
         poll: float = 0.5,
         pause: float = 0.05,
+        seconds: float | None = BATCH_SECONDS,
     ) -> None:
         self.repository = repository
         self.pipeline = pipeline
@@ -258,6 +326,8 @@ class OutboxWorker:
         self.poll = poll
         #: seconds between two batches (writers go first)
         self.pause = pause
+        #: a batch's time budget (see :func:`drain_batch`)
+        self.seconds = seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -285,7 +355,9 @@ class OutboxWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                done = drain_batch(self.repository, self.pipeline, batch=self.batch)
+                done = drain_batch(
+                    self.repository, self.pipeline, batch=self.batch, seconds=self.seconds
+                )
             except Exception:  # the database went away: keep the thread, try again later
                 log.exception("pipeline worker round failed")
                 done = 0

@@ -330,3 +330,16 @@ def test_a_morning_check_reads_only_its_centre(
     flags = search(pclient, "Flag", subject="Organization/cc1")
     assert [f["code"]["coding"][0]["code"] for f in flags] == ["outbreak-cluster"]
     assert search(pclient, "Flag", subject="Organization/cc2")  # its own cluster, unchanged
+
+
+def test_a_batch_stops_at_its_time_budget(oapp: FastAPI, oclient: TestClient) -> None:
+    """With no time left after the first chunk, only that chunk's children commit; the
+    others stay queued for the next batch (a SQLite writer never waits long)."""
+    repository, pipeline = parts(oapp)
+    for n in range(outbox.CHUNK + 5):
+        put(oclient, child(f"c{n:02d}", days_ago(400)))
+    assert queued(repository) == outbox.CHUNK + 5
+    assert drain_batch(repository, pipeline, seconds=0) == outbox.CHUNK
+    assert queued(repository) == 5
+    assert drain(repository, pipeline, seconds=0) == 5
+    assert_same_as_inline(repository, pipeline)
