@@ -19,6 +19,8 @@ from sqlalchemy import func, select, update
 
 from healthbridge import terminology as t
 from healthbridge.config import Settings, get_settings
+from healthbridge.fhir.base_validation import validate_base
+from healthbridge.fhir.profile_validation import validate_against_profiles
 from healthbridge.pipeline import engine, outbox
 from healthbridge.pipeline.batch import evaluate_database
 from healthbridge.pipeline.engine import Pending, Pipeline, now_instant
@@ -120,6 +122,11 @@ def test_writes_queue_and_a_drain_gives_the_inline_results(
     assert alerts(oclient)  # the demo district has open alerts, incl. the fever cluster
     assert any(a[0].startswith("Organization/") for a in alerts(oclient))
     assert_same_as_inline(repository, pipeline)
+    made = search(oclient, "Flag") + search(oclient, "Task")
+    for resource in made:  # written through the trusted path (pipeline/alerts.py)
+        assert validate_base(resource) == [], resource["id"]
+        issues = validate_against_profiles(resource)
+        assert [i for i in issues if i.severity == "error"] == [], resource["id"]
 
 
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
