@@ -242,6 +242,14 @@ class Pipeline:
         centres = set(pending.centres)
         loaded = [c for cid in sorted(pending.children) if (c := load_child(txn, cid)) is not None]
         scored = score_children([(c.info, c.sessions) for c in loaded], self.ruleset.interpretation)
+        # the current rows of every score about to be written, in one query: each update
+        # then neither queries nor flushes the inserts queued before it
+        txn.prefetch_current(
+            sorted(
+                {("Observation", oid) for scores in scored for oid in scores.derived}
+                | {("Observation", str(o["id"])) for c in loaded for o in c.derived}
+            )
+        )
         for child, scores in zip(loaded, scored, strict=True):
             self._finish_child(txn, child, scores, as_of, now)
             cid = child.info.child_id
