@@ -53,12 +53,18 @@ def backend_name(url: str) -> str:
 
 @contextmanager
 def server(
-    database_url: str, data_dir: Path, workers: int = 1, *, pipeline: bool | None = None
+    database_url: str,
+    data_dir: Path,
+    workers: int = 1,
+    *,
+    pipeline: bool | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Run ``healthbridge serve`` in a subprocess on a free loopback port; yield the base URL.
 
     ``pipeline`` False turns the clinical pipeline off (``HEALTHBRIDGE_CLINICAL_RULESET=``),
-    True keeps the default rule set, None leaves the environment as it is.
+    True keeps the default rule set, None leaves the environment as it is. ``extra_env``
+    adds settings (e.g. ``HEALTHBRIDGE_PIPELINE_MODE``).
     """
     port = free_port()
     env = {
@@ -68,6 +74,7 @@ def server(
         "HEALTHBRIDGE_AUTH_SECRET": BENCH_SECRET,
     }
     env["HEALTHBRIDGE_MAX_PAGE_SIZE"] = "1000"
+    env.update(extra_env or {})
     if pipeline is False:
         env["HEALTHBRIDGE_CLINICAL_RULESET"] = ""
     elif pipeline is True:

@@ -33,9 +33,12 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("clients", "client_concurrency"),
         ("workers", "server_workers"),
         ("pipeline", "clinical_pipeline"),
+        ("mode", "pipeline_mode"),
         ("res/s", "observations_per_s"),
         ("server CPU ms/res", "server_cpu_ms_per_observation"),
         ("seconds", "seconds"),
+        ("queue drained s", "drain_seconds"),
+        ("end-to-end res/s", "end_to_end_per_s"),
     ),
     "search": (
         ("backend", "backend"),

@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "evaluate",
     "parent_reports",
     "retention",
+    "worker",
 )
 
 

@@ -52,6 +52,8 @@ from healthbridge.store.repository import RES, Transaction
 #: China Standard Time (no daylight saving): the rules' calendar.
 CST = dt.timezone(dt.timedelta(hours=8))
 _STATE_KEY = "healthbridge.pipeline"
+#: The Patient SearchParameter of the centres a child is enrolled at (fhir_profiles).
+ENROLMENT_SEARCH = "enrollment-centre"
 STAFF_ROLE = f"{t.CANONICAL_BASE}/CodeSystem/staff-role"
 
 
@@ -65,10 +67,20 @@ def now_instant() -> str:
 
 
 @dataclass
-class _Pending:
+class Pending:
+    """What a transaction's writes touched: children to evaluate again, those whose morning
+    check changed (their centre's clusters too), and the write that noted each child."""
+
     children: set[str] = field(default_factory=set)
     centre_children: set[str] = field(default_factory=set)
     centres: set[str] = field(default_factory=set)
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def take_pending(txn: Transaction) -> Pending | None:
+    """Remove and return what :meth:`Pipeline.on_write` noted in this transaction."""
+    pending: Pending | None = txn.attributes.pop(_STATE_KEY, None)
+    return pending
 
 
 #: What the pipeline reads of a child's compartment.
@@ -194,8 +206,10 @@ class Pipeline:
             child = x.subject_id(resource)
         if child is None:
             return
-        pending: _Pending = txn.attributes.setdefault(_STATE_KEY, _Pending())
+        pending: Pending = txn.attributes.setdefault(_STATE_KEY, Pending())
         pending.children.add(child)
+        stored = event.stored
+        pending.sources[child] = f"{rtype}/{stored.id}/_history/{stored.version_id}"
         if daily:
             pending.centre_children.add(child)
 
@@ -207,22 +221,35 @@ class Pipeline:
         parent's write is not refused because the rules read the centre's staff. Its writes
         still go through validators and interceptors.
         """
-        pending: _Pending | None = txn.attributes.pop(_STATE_KEY, None)
+        pending = take_pending(txn)
         if pending is None or not (pending.children or pending.centres):
             return False
+        self.evaluate(txn, pending)
+        return True
+
+    def evaluate(self, txn: Transaction, pending: Pending) -> None:
+        """Evaluate the children (and centres) of ``pending`` in ``txn`` with read hooks off
+        (the writer's pre-commit hook, or an outbox worker's transaction)."""
         hooks = txn.hooks
         txn.hooks = replace(hooks, read_hooks=[])
         try:
             self._evaluate_pending(txn, pending)
         finally:
             txn.hooks = hooks
-        return True
 
-    def _evaluate_pending(self, txn: Transaction, pending: _Pending) -> None:
+    def _evaluate_pending(self, txn: Transaction, pending: Pending) -> None:
         as_of, now = self.today(), now_instant()
         centres = set(pending.centres)
         loaded = [c for cid in sorted(pending.children) if (c := load_child(txn, cid)) is not None]
         scored = score_children([(c.info, c.sessions) for c in loaded], self.ruleset.interpretation)
+        # the current rows of every score about to be written, in one query: each update
+        # then neither queries nor flushes the inserts queued before it
+        txn.prefetch_current(
+            sorted(
+                {("Observation", oid) for scores in scored for oid in scores.derived}
+                | {("Observation", str(o["id"])) for c in loaded for o in c.derived}
+            )
+        )
         for child, scores in zip(loaded, scored, strict=True):
             self._finish_child(txn, child, scores, as_of, now)
             cid = child.info.child_id
@@ -333,7 +360,11 @@ class Pipeline:
 
     # ------------------------------------------------------------------ centre
     def evaluate_centre(self, txn: Transaction, centre_id: str, as_of: dt.date, now: str) -> None:
-        """Outbreak clusters of one centre from the morning checks of the last days."""
+        """Outbreak clusters of one centre from the morning checks of the last days.
+
+        Reads the daily-check Observations of the window whose child is enrolled at the
+        centre (a chained search on ``enrollment-centre``); the enrolment's period is still
+        checked per child (:attr:`ChildInfo.centre_id`, the current centre)."""
         window = max(w.days for w in self.ruleset.daily_check.cluster_windows)
         since = as_of - dt.timedelta(days=window - 1)
         codes = ",".join(f"{t.LOINC}|{c}" for c in sorted(x.DAILY_CHECK_CODES))
@@ -344,6 +375,9 @@ class Pipeline:
                 [
                     ("code", codes),
                     ("date", f"ge{since.isoformat()}"),
+                    # only this centre's children (issue 19 item 2): the chain runs on the
+                    # Patient's enrollment-centre index, not over the whole database
+                    (f"subject:Patient.{ENROLMENT_SEARCH}", f"Organization/{centre_id}"),
                     ("_include", "Observation:subject"),
                 ],
             )

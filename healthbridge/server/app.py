@@ -60,10 +60,13 @@ def create_app(
     Bundle trigger (≈5 % of the CPU of a 1,000-entry transaction)."""
     hooks = hooks if hooks is not None else default_hooks(settings)
     operations = operations if operations is not None else default_registry(settings.ruleset_key)
+    installed = None
     if settings.clinical_ruleset:
         from healthbridge.pipeline.install import install
 
-        install(settings.clinical_ruleset, hooks, operations)
+        installed = install(
+            settings.clinical_ruleset, hooks, operations, mode=settings.pipeline_mode
+        )
     from healthbridge.notify import hooks as notify_hooks
 
     notify_hooks.install(hooks)
@@ -103,6 +106,16 @@ def create_app(
             )
             deliverer.start()
         app.state.deliverer = deliverer
+        worker, outbox = None, installed.outbox if installed is not None else None
+        if outbox is not None and settings.pipeline_worker_thread:
+            from healthbridge.pipeline.outbox import OutboxWorker
+
+            worker = OutboxWorker(
+                app.state.repository, outbox.pipeline, batch=settings.pipeline_batch
+            )
+            outbox.wakers.append(worker.wake)
+            worker.start()
+        app.state.pipeline_worker = worker
         # the reports' district cache, its snapshot kept in the data directory
         app.state.district_cache = DistrictCache(settings.data_dir / SNAPSHOT_SUBDIR)
         try:
@@ -111,6 +124,9 @@ def create_app(
             app.state.district_cache.close()  # waits for a snapshot being written
             if deliverer is not None:
                 deliverer.stop()
+            if worker is not None and outbox is not None:
+                worker.stop()
+                outbox.wakers.remove(worker.wake)
             runtime.stop()
             engine.dispose()
 
@@ -125,6 +141,7 @@ def create_app(
     app.state.settings = settings
     app.state.hooks = hooks
     app.state.operations = operations
+    app.state.pipeline = installed  # the clinical pipeline and its outbox (None: off)
     app.state.live = live
     app.state.started = started_instant()
     errors.install(app)

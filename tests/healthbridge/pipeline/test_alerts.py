@@ -256,7 +256,9 @@ def test_pipeline_reads_are_not_subject_to_read_hooks(app_factory: AppFactory) -
         assert review_task(client, fever)["owner"] == {"reference": "PractitionerRole/hm1"}
 
 
-def test_server_made_flags_and_tasks_pass_the_base_r4_validator(pclient: TestClient) -> None:
+def test_server_made_flags_and_tasks_pass_the_validators(pclient: TestClient) -> None:
+    """The pipeline writes its Flags and Tasks through the trusted path: they must pass the
+    base-R4 validator and the profiles they claim."""
     from healthbridge.fhir.base_validation import validate_base
 
     _setup_anaemic_child(pclient)
@@ -264,3 +266,4 @@ def test_server_made_flags_and_tasks_pass_the_base_r4_validator(pclient: TestCli
     assert {r["resourceType"] for r in made} == {"Flag", "Task"}
     for resource in made:
         assert validate_base(resource) == [], resource["id"]
+        assert _errors(resource) == [], resource["id"]

@@ -123,7 +123,7 @@ def test_migration_0010_converts_a_database_in_place(tmp_path: Path) -> None:
         ).scalar_one()
         assert same == 32  # the child, the deleted Observation and the 30 written behind
     upgrade(engine)
-    assert current_revision(engine) == "0010"
+    assert current_revision(engine) >= "0010"  # at head
     with engine.connect() as conn:
         emptied = conn.execute(
             text("SELECT count(*) FROM resource_version WHERE content IS NULL")

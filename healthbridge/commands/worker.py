@@ -1,0 +1,70 @@
+"""``healthbridge worker``: a process draining the clinical pipeline's outbox.
+
+With ``HEALTHBRIDGE_PIPELINE_MODE=outbox`` writes queue the children they touch; this
+command evaluates them (healthbridge.pipeline.outbox) with the same store hooks as a server
+(profile checks, alert messages for the notifications), so N processes — on PostgreSQL,
+several hosts — share the queue with ``SKIP LOCKED``. ``--once`` drains what is due and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``worker`` sub-command."""
+    parser = subparsers.add_parser(
+        "worker", help="evaluate the clinical pipeline's queued changes (outbox mode)"
+    )
+    parser.add_argument("--batch", type=int, default=None, help="rows per transaction")
+    parser.add_argument("--poll", type=float, default=0.5, help="seconds between polls")
+    parser.add_argument("--once", action="store_true", help="drain what is due, then exit")
+    parser.set_defaults(handler=worker_command)
+
+
+def worker_command(args: argparse.Namespace) -> int:
+    """Drain the outbox until interrupted (or once)."""
+    import signal
+    import threading
+
+    from healthbridge.api.default_operations import default_registry
+    from healthbridge.config import get_settings
+    from healthbridge.notify import hooks as notify_hooks
+    from healthbridge.pipeline.install import install
+    from healthbridge.pipeline.outbox import OutboxWorker, drain
+    from healthbridge.server.app import default_hooks
+    from healthbridge.store.db import make_engine, upgrade
+    from healthbridge.store.repository import Repository
+    from healthbridge.store.runtime import running
+
+    settings = get_settings()
+    if not settings.clinical_ruleset:
+        sys.stderr.write("the clinical pipeline is off (HEALTHBRIDGE_CLINICAL_RULESET empty)\n")
+        return 2
+    batch = args.batch or settings.pipeline_batch
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        upgrade(engine)
+        hooks = default_hooks(settings)
+        installed = install(
+            settings.clinical_ruleset, hooks, default_registry(settings.ruleset_key),
+            mode="outbox",
+        )  # fmt: skip
+        notify_hooks.install(hooks)
+        repository = Repository(engine, hooks=hooks, base_url=settings.base_url)
+        with running(engine, role="server"):
+            if args.once:
+                done = drain(repository, installed.pipeline, batch=batch)
+                print(f"worker: {done} queued change(s) evaluated")  # noqa: T201
+                return 0
+            worker = OutboxWorker(repository, installed.pipeline, batch=batch, poll=args.poll)
+            stopped = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stopped.set())
+            worker.start()
+            stopped.wait()
+            worker.stop()
+    finally:
+        engine.dispose()
+    return 0

@@ -1,0 +1,370 @@
+"""The clinical pipeline off the write path: an outbox and the workers that drain it.
+
+With ``pipeline_mode = "outbox"`` a write no longer evaluates the children it touched in its
+own transaction (:meth:`Pipeline.on_commit`, the inline mode). :meth:`Outbox.enqueue` (the
+pre-commit hook) instead inserts one ``pipeline_outbox`` row per touched child
+(:mod:`healthbridge.store.outbox_models`) in the writer's transaction: the change and its
+pending evaluation commit together or not at all (the transactional-outbox pattern).
+
+A worker (:func:`drain_batch`) then, in ONE transaction:
+
+1. claims up to ``batch`` due rows, oldest first — on PostgreSQL with
+   ``SELECT … FOR UPDATE SKIP LOCKED`` so that N workers (threads or ``healthbridge worker``
+   processes) share the queue without taking the same row; on SQLite the store's writer lock
+   serialises workers — plus the other queued rows of the same children (one evaluation
+   covers them all);
+2. evaluates those children (and, for morning checks, their centres) with the same
+   :class:`~healthbridge.pipeline.engine.Pipeline` as the inline mode — so the derived scores,
+   Flags and Tasks are the ones the inline mode writes, with the same deterministic ids;
+3. deletes the rows of the children it evaluated — all of them, or those done within the
+   batch's time budget (one second: on SQLite a write waits for the worker's transaction).
+
+If the worker dies anywhere before the commit, nothing of the batch is kept and its rows are
+still queued: the next worker evaluates the children again from the record (the evaluation
+is idempotent: unchanged scores and alerts are not rewritten). A failed batch is retried
+child by child in separate transactions, so one record the rules cannot read does not hold
+the others back; a child that still fails keeps its rows with ``attempts + 1`` and a
+back-off (``2^attempts`` seconds, at most an hour) and its error, shown by
+``$pipeline-status``.
+
+:class:`OutboxWorker` is the in-process worker thread the app lifespan starts and stops
+(never at import); it is woken by each enqueueing write and also polls, so a result appears
+within about a second on a quiet server. Hand-written (a table and ``SKIP LOCKED``) rather
+than a queue library: the work item must commit in the writer's transaction on SQLite and
+PostgreSQL alike, which a PostgreSQL-only queue (e.g. Procrastinate) does not give on SQLite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, update
+
+from healthbridge.pipeline.engine import (
+    ENROLMENT_SEARCH,
+    Pending,
+    Pipeline,
+    check_units,
+    now_instant,
+    take_pending,
+)
+from healthbridge.store import search as sql
+from healthbridge.store.hooks import SYSTEM_CONTEXT, StoreHooks
+from healthbridge.store.outbox_models import PipelineOutboxRow
+from healthbridge.store.repository import Repository, Transaction
+
+log = logging.getLogger(__name__)
+OUTBOX = PipelineOutboxRow.__table__  # type: ignore[attr-defined]
+MAX_BACKOFF_SECONDS = 3600
+DAILY, CHILD = "daily", "child"
+#: Children evaluated together (their growth sessions scored in one call).
+CHUNK = 10
+#: A batch's time budget, seconds: the children done by then commit, the rest wait.
+BATCH_SECONDS = 1.0
+
+
+def _instant(at: dt.datetime) -> str:
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Outbox:
+    """The write side: queue what a transaction touched instead of evaluating it."""
+
+    pipeline: Pipeline
+    #: called after rows were queued (e.g. :meth:`OutboxWorker.wake`)
+    wakers: list[Callable[[], None]] = field(default_factory=list)
+
+    def install(self, hooks: StoreHooks) -> None:
+        """Register the unit check, the interceptor (noting children) and :meth:`enqueue`."""
+        hooks.add_validator(check_units)
+        hooks.add_interceptor(self.pipeline.on_write)
+        hooks.add_pre_commit_hook(self.enqueue)
+
+    def enqueue(self, txn: Transaction) -> bool:
+        """Insert one outbox row per child the transaction's writes touched."""
+        pending = take_pending(txn)
+        if pending is None or not pending.children:
+            return False
+        now, day = now_instant(), self.pipeline.today().isoformat()
+        rows = [
+            {
+                "kind": DAILY if cid in pending.centre_children else CHILD,
+                "child_id": cid,
+                "day": day,
+                "source": pending.sources.get(cid, "")[:200],
+                "queued_at": now,
+                "attempts": 0,
+                "next_attempt": "",
+                "last_error": "",
+            }
+            for cid in sorted(pending.children)
+        ]
+        txn.conn.execute(insert(OUTBOX), rows)
+        for wake in self.wakers:
+            wake()
+        return False  # inserting rows triggers nothing
+
+
+def _due(now: str) -> Any:
+    return or_(OUTBOX.c.next_attempt == "", OUTBOX.c.next_attempt <= now)
+
+
+def _claim(txn: Transaction, limit: int, now: str) -> list[Any]:
+    """Due rows, oldest first, locked for this worker (skipping rows another one holds),
+    plus the other queued rows of the same children."""
+    postgres = txn.conn.dialect.name == "postgresql"
+    query = select(OUTBOX).where(_due(now)).order_by(OUTBOX.c.id).limit(limit)
+    if postgres:
+        query = query.with_for_update(skip_locked=True)
+    rows = list(txn.conn.execute(query).all())
+    if not rows:
+        return rows
+    ids = {r.id for r in rows}
+    children = sorted({r.child_id for r in rows})
+    more = select(OUTBOX).where(OUTBOX.c.child_id.in_(children), _due(now))
+    if postgres:
+        more = more.with_for_update(skip_locked=True)
+    rows += [r for r in txn.conn.execute(more).all() if r.id not in ids]
+    return rows
+
+
+def _pending_of(rows: Sequence[Any]) -> Pending:
+    return Pending(
+        children={r.child_id for r in rows},
+        centre_children={r.child_id for r in rows if r.kind == DAILY},
+    )
+
+
+def _lock_subjects(txn: Transaction, rows: Sequence[Any]) -> None:
+    """PostgreSQL: hold a transaction advisory lock per child and per centre of a morning
+    check, in sorted order (no deadlock), so that two workers never evaluate one subject at
+    once — a new alert's Flag gets a fresh id, so two concurrent evaluations of a child
+    would both create it. The second worker waits, then reads the first one's result."""
+    if txn.conn.dialect.name != "postgresql":
+        return  # SQLite: one writer at a time already
+    children = sorted({r.child_id for r in rows})
+    daily = sorted({r.child_id for r in rows if r.kind == DAILY})
+    ref = sql.index_table("reference")
+    centres = (
+        sorted(
+            {
+                str(c)
+                for (c,) in txn.conn.execute(
+                    select(ref.c.target_id).where(
+                        ref.c.res_type == "Patient",
+                        ref.c.res_id.in_(daily),
+                        ref.c.param == ENROLMENT_SEARCH,
+                    )
+                )
+                if c
+            }
+        )
+        if daily
+        else []
+    )
+    for key in [f"Patient/{c}" for c in children] + [f"Organization/{c}" for c in centres]:
+        txn.conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+
+
+def _evaluate(
+    txn: Transaction, pipeline: Pipeline, rows: Sequence[Any], seconds: float | None = None
+) -> int:
+    """Evaluate the claimed rows' children, :data:`CHUNK` at a time, until ``seconds`` are
+    spent; delete the rows of the children done (the others stay queued). The number of
+    rows done."""
+    _lock_subjects(txn, rows)
+    by_child: dict[str, list[Any]] = {}
+    for row in rows:
+        by_child.setdefault(row.child_id, []).append(row)
+    children = list(by_child)
+    started, done = time.monotonic(), []
+    for i in range(0, len(children), CHUNK):
+        chunk = [r for cid in children[i : i + CHUNK] for r in by_child[cid]]
+        pipeline.evaluate(txn, _pending_of(chunk))
+        done += chunk
+        if seconds is not None and time.monotonic() - started > seconds:
+            break
+    txn.flush()
+    txn.conn.execute(delete(OUTBOX).where(OUTBOX.c.id.in_([r.id for r in done])))
+    return len(done)
+
+
+def drain_batch(
+    repository: Repository,
+    pipeline: Pipeline,
+    *,
+    batch: int = 200,
+    seconds: float | None = BATCH_SECONDS,
+) -> int:
+    """Evaluate one batch of queued changes; the number of outbox rows done (0: none due).
+
+    See the module docstring: one transaction for the whole batch; on failure, each child
+    again in its own transaction, a child that still fails kept for a later retry. The
+    batch stops after ``seconds`` (the children done so far commit, the rest stay queued):
+    on SQLite a write waits for the worker's transaction, and must not wait long."""
+    now = now_instant()
+    try:
+        with repository.transaction(SYSTEM_CONTEXT) as txn:
+            rows = _claim(txn, batch, now)
+            return _evaluate(txn, pipeline, rows, seconds) if rows else 0
+    except Exception:
+        log.exception("pipeline outbox batch failed; retrying child by child")
+    return _drain_one_by_one(repository, pipeline, batch=batch, now=now)
+
+
+def _drain_one_by_one(repository: Repository, pipeline: Pipeline, *, batch: int, now: str) -> int:
+    with repository.transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
+        query = select(OUTBOX.c.child_id).where(_due(now)).order_by(OUTBOX.c.id).limit(batch)
+        children = list(dict.fromkeys(r.child_id for r in txn.conn.execute(query)))
+    done = 0
+    for cid in children:
+        try:
+            with repository.transaction(SYSTEM_CONTEXT) as txn:
+                query = select(OUTBOX).where(OUTBOX.c.child_id == cid, _due(now))
+                if txn.conn.dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                rows = list(txn.conn.execute(query).all())
+                if rows:
+                    done += _evaluate(txn, pipeline, rows)
+        except Exception as exc:
+            log.exception("pipeline outbox: child %s failed", cid)
+            _record_failure(repository, cid, now, exc)
+    return done
+
+
+def _record_failure(repository: Repository, child_id: str, now: str, exc: Exception) -> None:
+    with repository.transaction(SYSTEM_CONTEXT, plain=True) as txn:
+        rows = txn.conn.execute(
+            select(OUTBOX.c.id, OUTBOX.c.attempts).where(OUTBOX.c.child_id == child_id, _due(now))
+        ).all()
+        for row in rows:
+            attempts = row.attempts + 1
+            wait = min(2**attempts, MAX_BACKOFF_SECONDS)
+            later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)
+            txn.conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id == row.id)
+                .values(
+                    attempts=attempts,
+                    next_attempt=_instant(later),
+                    last_error=f"{type(exc).__name__}: {exc}"[:500],
+                )
+            )
+
+
+def drain(
+    repository: Repository,
+    pipeline: Pipeline,
+    *,
+    batch: int = 200,
+    seconds: float | None = BATCH_SECONDS,
+) -> int:
+    """Drain every due change (tests, ``healthbridge worker --once``); rows done."""
+    total = 0
+    while (done := drain_batch(repository, pipeline, batch=batch, seconds=seconds)) > 0:
+        total += done
+    return total
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """The lag of the pipeline: what is queued, how old the oldest is, what keeps failing."""
+
+    queued: int
+    failing: int
+    oldest_queued_at: str | None
+    oldest_age_seconds: float | None
+    last_error: str | None
+
+
+def status(txn: Transaction) -> QueueStatus:
+    """The outbox's length, oldest entry and failures (``$pipeline-status``)."""
+    count, oldest = txn.conn.execute(select(func.count(), func.min(OUTBOX.c.queued_at))).one()
+    failing = txn.conn.execute(
+        select(func.count()).select_from(OUTBOX).where(OUTBOX.c.attempts > 0)
+    ).scalar_one()
+    last_error = txn.conn.execute(
+        select(OUTBOX.c.last_error)
+        .where(OUTBOX.c.attempts > 0)
+        .order_by(OUTBOX.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    age = None
+    if oldest:
+        then = dt.datetime.fromisoformat(str(oldest).replace("Z", "+00:00"))
+        age = round((dt.datetime.now(dt.UTC) - then).total_seconds(), 3)
+    return QueueStatus(int(count), int(failing), oldest or None, age, last_error or None)
+
+
+class OutboxWorker:
+    """A thread draining the outbox (the app lifespan starts and stops it; never at import).
+
+    Woken by each enqueueing write (:meth:`wake`), and polls every ``poll`` seconds for rows
+    queued by other processes or due for a retry; waits ``pause`` seconds between two
+    batches so that writes waiting for the store's writer lock go first."""
+
+    def __init__(
+        self,
+        repository: Repository,
+        pipeline: Pipeline,
+        *,
+        batch: int = 200,
+        poll: float = 0.5,
+        pause: float = 0.05,
+        seconds: float | None = BATCH_SECONDS,
+    ) -> None:
+        self.repository = repository
+        self.pipeline = pipeline
+        self.batch = batch
+        self.poll = poll
+        #: seconds between two batches (writers go first)
+        self.pause = pause
+        #: a batch's time budget (see :func:`drain_batch`)
+        self.seconds = seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Ask for a round now (called by :meth:`Outbox.enqueue`, before its commit)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="healthbridge-pipeline-worker", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Stop after the batch in progress (idempotent)."""
+        if self._thread is not None:
+            self._stop.set()
+            self._wake.set()
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                done = drain_batch(
+                    self.repository, self.pipeline, batch=self.batch, seconds=self.seconds
+                )
+            except Exception:  # the database went away: keep the thread, try again later
+                log.exception("pipeline worker round failed")
+                done = 0
+            if done == 0:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+            else:
+                # let waiting writers take the store's writer lock (SQLite; the lock is not
+                # fair, and a worker re-taking it at once starved them into 503s)
+                self._stop.wait(self.pause)
