@@ -80,7 +80,7 @@ class AreaTree:
             if org.get("active") is False:
                 continue
             kinds = _kinds(org)
-            level = next((k for k in LEVELS if k in kinds), None)
+            level: str | None = next((k for k in LEVELS if k in kinds), None)
             if level is None and CENTRE_KIND in kinds:
                 level = CENTRE_LEVEL
             if level is None:
