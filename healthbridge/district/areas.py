@@ -153,7 +153,8 @@ def official_area(repo: Repository, context: RequestContext) -> str | None:
     from healthbridge.access.tokens import Role
     from healthbridge.store.hooks import SYSTEM_CONTEXT
 
-    principal = context.principal
+    # the authenticated Principal travels in the context's access control (access/http.py)
+    principal = getattr(context.access, "principal", None) or context.principal
     if getattr(principal, "role", None) != Role.DISTRICT_OFFICIAL:
         return None
     fhir_user = getattr(principal, "fhir_user", None)

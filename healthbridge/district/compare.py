@@ -167,6 +167,25 @@ def comparison(
         period_start=period_start,
         convention=convention,
     )
+    # every sub-area has its rows, also one without children in the period (0 / 0)
+    present = set(zip(table["area"], table["figure"], strict=True))
+    labels = table.drop_duplicates("figure").set_index("figure")
+    missing = [
+        {
+            "area": sub.id,
+            "figure": figure,
+            "label_zh": labels.at[figure, "label_zh"],
+            "label_en": labels.at[figure, "label_en"],
+            "numerator": 0,
+            "denominator": 0,
+            "suppressed": False,
+        }
+        for sub in tree.sub_areas(area)
+        for figure in labels.index
+        if (sub.id, figure) not in present
+    ]
+    if missing:
+        table = pd.concat([table, pd.DataFrame(missing)], ignore_index=True)
     names = [
         tree.name(area) if a == WHOLE and area else (WHOLE if a == WHOLE else tree.name(a))
         for a in table["area"]

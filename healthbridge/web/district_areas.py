@@ -35,6 +35,19 @@ class AreaView:
     trend: Table
     figures: dict[str, str]
 
+    @property
+    def trend_drawn(self) -> bool:
+        """Whether the trend chart has a point (every cell suppressed or empty: no chart)."""
+        return any(c.value is not None for row in self.trend.rows for c in row.cells)
+
+    def compare_drawn(self, figure: str) -> bool:
+        """Whether the comparison chart of ``figure`` has a bar."""
+        codes = list(self.figures)
+        if figure not in codes:
+            return False
+        i = codes.index(figure)
+        return any(row.cells[i].value is not None for row in self.comparison.rows)
+
 
 def _cell(row: Any) -> Cell:
     return Cell(
