@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from healthbridge.config import Settings
     from healthbridge.store.repository import Repository
-    from healthbridge.store.runtime import running
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from healthbridge.server.app import default_hooks
     from healthbridge.store.db import make_engine, upgrade
     from healthbridge.store.repository import Repository
+    from healthbridge.store.runtime import running
 
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url())
