@@ -257,6 +257,8 @@ def areas_chart_png(tables: dict[str, pd.DataFrame], figure: str, lang: str) -> 
     """One compared figure of each sub-area as a bar chart (the area's own bar first)."""
     table = tables["areas"]
     rows = table.loc[table["figure"] == figure]
+    # the area's own bar first, then its sub-areas by name (the page table's order)
+    rows = rows.assign(_own=rows["area"] != "all").sort_values(["_own", "name"], kind="stable")
     label = "label_zh" if lang == "zh" else "label_en"
     data = pd.DataFrame(
         {
@@ -279,4 +281,7 @@ def trend_chart_png(tables: dict[str, pd.DataFrame], lang: str) -> bytes:
     table = tables["trend"]
     if table["rate"].notna().sum() == 0:
         raise BadRequestError("No figure matches these parameters")
-    return render(draw_trend(table, lang=ChartLang(lang)))
+    from healthbridge.district.compare import COVERAGE_FIGURES, PREVALENCE_FIGURES
+
+    panels = (PREVALENCE_FIGURES, COVERAGE_FIGURES)
+    return render(draw_trend(table, panels=panels, lang=ChartLang(lang)))

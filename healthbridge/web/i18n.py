@@ -989,7 +989,7 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "menu.today": ("今日食谱", "Today's menu"),
     "menu.grams": ("{food} {g} 克", "{food} {g} g"),
     # jurisdictions: province > city > district > centre (issue 19 item 4)
-    "area.jurisdiction": ("辖区", "Area"),
+    "area.jurisdiction": ("辖区：", "Area: "),
     "area.everything": ("全部辖区", "All areas"),
     "area.level_province": ("省", "province"),
     "area.level_city": ("市", "city"),

@@ -91,3 +91,32 @@ def test_the_province_official_in_english(site: TestClient) -> None:
     ningbo = client.get(f"/app/district?as_of={AS_OF}&area=area-nb&lang=en")
     assert ningbo.status_code == 200
     assert "海曙区" in _table(ningbo.text, "areas")
+
+
+def test_sick_absence_shows_the_officials_centres_only(site: TestClient) -> None:
+    from healthbridge.charts.summary import enrolment
+    from healthbridge.store.hooks import SYSTEM_CONTEXT
+    from healthbridge.web import attendance as att
+    from healthbridge.web.common import today
+
+    client = site
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    with repo.transaction(SYSTEM_CONTEXT, write=True) as txn:
+        found = txn.search_params("Patient", [("_count", "200")]).matches
+        kids = [s.resource or {} for s in found]
+        binjiang = [k for k in kids if enrolment(k)[0] == "org-centre-1"]
+        assert len(binjiang) >= 3
+        for kid in binjiang[:3]:
+            absence = att.Absence("sick", "", ("fever",), "", None, "parent")
+            room = enrolment(kid)[1] or ""
+            att.record_absence(txn, kid["id"], "org-centre-1", room, today(), absence)
+    sign_in_as(client, "PractitionerRole/official-hz-role")
+    hz = client.get("/app/district/absence")
+    assert hz.status_code == 200
+    assert 'data-testid="absence-table"' in hz.text
+    assert "小太阳托育园" in hz.text
+    sign_in_as(client, "PractitionerRole/official-nb-role")
+    nb = client.get("/app/district/absence")
+    assert nb.status_code == 200
+    assert 'data-testid="absence-empty"' in nb.text
+    assert "小太阳托育园" not in nb.text
