@@ -67,6 +67,8 @@ def _group_map(tree: AreaTree, area: str | None, frames: DistrictFrames) -> dict
 
 
 def _tidy(frame: pd.DataFrame, key: str, counts: tuple[str, str], rate: str) -> pd.DataFrame:
+    if frame.empty:  # no child in the period (an empty database has no columns either)
+        return pd.DataFrame(columns=[c for c in COLUMNS if c != "name"])
     out = pd.DataFrame(
         {
             "area": frame[key].astype("object").where(frame["grouping"] != WHOLE, WHOLE),
@@ -108,8 +110,9 @@ def figures_by_group(
             latest, convention=convention, groupings=((), ("area",)) if split else ((),)
         )
     ).prevalence
-    prevalence = prevalence.loc[prevalence["indicator"].isin(PREVALENCE_FIGURES)]
-    prevalence = prevalence.rename(columns={"indicator": "figure"})
+    if "indicator" in prevalence.columns:
+        prevalence = prevalence.loc[prevalence["indicator"].isin(PREVALENCE_FIGURES)]
+        prevalence = prevalence.rename(columns={"indicator": "figure"})
     if "area" not in prevalence.columns:
         prevalence["area"] = WHOLE
 
@@ -130,14 +133,17 @@ def figures_by_group(
             groupings=((), ("district",)) if split else ((),),
         )
     )
-    coverage = coverage.loc[coverage["figure"].isin(COVERAGE_FIGURES)]
-    coverage = coverage.loc[(coverage["grouping"] == WHOLE) | coverage["district"].notna()]
-    table = pd.concat(
-        [
-            _tidy(prevalence, "area", ("cases", "n"), "prevalence"),
-            _tidy(coverage, "district", ("numerator", "denominator"), "rate"),
-        ],
-        ignore_index=True,
+    if not coverage.empty:
+        coverage = coverage.loc[coverage["figure"].isin(COVERAGE_FIGURES)]
+        coverage = coverage.loc[(coverage["grouping"] == WHOLE) | coverage["district"].notna()]
+    parts = [
+        _tidy(prevalence, "area", ("cases", "n"), "prevalence"),
+        _tidy(coverage, "district", ("numerator", "denominator"), "rate"),
+    ]
+    table = (
+        pd.concat([p for p in parts if not p.empty], ignore_index=True)
+        if any(not p.empty for p in parts)
+        else parts[0]
     )
     order = {f: i for i, f in enumerate(COMPARED)}
     table = table.loc[table["area"].notna()]
