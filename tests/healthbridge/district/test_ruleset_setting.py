@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from healthbridge.clinical.ruleset import load_ruleset_key
 from healthbridge.district.gather import gather
 from healthbridge.district.reports import coverage_report, records
+from healthbridge.district.screening import screening_frames
 from tests.healthbridge.district.conftest import AS_OF
 
 EDITION_2021 = "cn-child-health@2021.1/CN"
@@ -21,10 +22,14 @@ EDITION_2026 = "cn-child-health@2026.1/CN"
 
 def test_coverage_uses_the_configured_rule_set(make_client: Callable[..., TestClient]) -> None:
     client = make_client("district-official", demo=True, clinical_ruleset=EDITION_2021)
-    frames = gather(client.app.state.repository)  # type: ignore[attr-defined]
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    frames = gather(repo)
 
     def expected(key: str) -> list[dict[str, object]]:
-        return records(coverage_report(frames, as_of=AS_OF, ruleset=load_ruleset_key(key)))
+        ruleset = load_ruleset_key(key)
+        # the API counts the screenings too (issue 17 item 3)
+        screenings = screening_frames(repo, ruleset)
+        return records(coverage_report(frames, as_of=AS_OF, ruleset=ruleset, screenings=screenings))
 
     # the two editions give different figures for this district (else the test proves nothing)
     assert expected(EDITION_2021) != expected(EDITION_2026)
