@@ -52,6 +52,8 @@ STAFF_ROLES: Final = {
     "health-manager": Role.HEALTH_MANAGER,
     "centre-staff": Role.CENTRE_STAFF,
     "paediatrician": Role.PAEDIATRICIAN,
+    # a health official of an area (province, city or district; healthbridge.district.areas)
+    "district-official": Role.DISTRICT_OFFICIAL,
 }
 _HASHER: Final = PasswordHasher()
 

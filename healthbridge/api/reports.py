@@ -2,7 +2,9 @@
 
 Aggregates only (no child ids or names): the member lists behind a figure
 (:func:`healthbridge.reports.coverage.figure_members`) identify children and are not served
-here. Every route checks the district-official role (:data:`REPORT_ROLES`). Figures are
+here. Every route checks the district-official role (:data:`REPORT_ROLES`) and computes the
+figures of the caller's jurisdiction (an official's area and below; ``?area=`` narrows to an
+area under it, 403 outside it — :mod:`healthbridge.district.areas`). Figures are
 computed per request from the current data by :mod:`healthbridge.district.figures`, which the
 district page calls too.
 """
@@ -31,6 +33,14 @@ Convention = Annotated[figures.Convention, Query(description="Prevalence cut-off
 Format = Annotated[Literal["json", "csv"], Query(alias="format")]
 Lang = Annotated[Literal["zh", "en"], Query()]
 Grace = Annotated[int, Query(ge=0, le=figures.MAX_GRACE_DAYS)]
+AreaParam = Annotated[
+    str | None,
+    Query(
+        alias="area",
+        description="An area (Organization id of a province, city or district) in the "
+        "caller's jurisdiction (default: the caller's own)",
+    ),
+]
 
 
 def get_district_cache(request: Request) -> DistrictCache:
@@ -68,6 +78,7 @@ def prevalence(
     context: ContextDep,
     settings: SettingsDep,
     cache: DistrictCacheDep,
+    area: AreaParam = None,
     as_of: AsOf = None,
     period_start: PeriodStart = None,
     convention: Convention = "who",
@@ -75,13 +86,15 @@ def prevalence(
 ) -> Response:
     del settings  # one signature for every handler (the district pages call them)
     require_role(context, REPORT_ROLES, "District reports")
-    frames = figures.district_frames(cache, repo)
+    area = figures.report_area(repo, context, area)
+    frames = figures.area_frames(cache, repo, area)
     day, report = figures.prevalence_figures(frames, as_of, period_start, convention)
     if fmt == "csv":
         return _csv(report.prevalence, f"prevalence-{convention}", day)
     return JSONResponse(
         {
             **_meta(day, period_start),
+            "area": area,
             "convention": str(report.convention),
             "conventions_version": report.conventions_version,
             "total_records": report.total_records,
@@ -96,6 +109,7 @@ def prevalence_chart(
     context: ContextDep,
     settings: SettingsDep,
     cache: DistrictCacheDep,
+    area: AreaParam = None,
     indicator: str = "stunting",
     grouping: str = "centre",
     as_of: AsOf = None,
@@ -105,9 +119,10 @@ def prevalence_chart(
 ) -> Response:
     require_role(context, REPORT_ROLES, "District reports")
     del settings  # the same parameters as every report handler
+    area = figures.report_area(repo, context, area)
     png = figures.prevalence_chart_png(
         cache, repo, indicator=indicator, grouping=grouping,
-        as_of=as_of, period_start=period_start, convention=convention, lang=lang,
+        as_of=as_of, period_start=period_start, convention=convention, lang=lang, area=area,
     )  # fmt: skip
     return Response(png, media_type="image/png")
 
@@ -118,19 +133,22 @@ def zscores(
     context: ContextDep,
     settings: SettingsDep,
     cache: DistrictCacheDep,
+    area: AreaParam = None,
     as_of: AsOf = None,
     period_start: PeriodStart = None,
     fmt: Format = "json",
 ) -> Response:
     del settings  # one signature for every handler (the district pages call them)
     require_role(context, REPORT_ROLES, "District reports")
-    frames = figures.district_frames(cache, repo)
+    area = figures.report_area(repo, context, area)
+    frames = figures.area_frames(cache, repo, area)
     day, report = figures.prevalence_figures(frames, as_of, period_start, "who")
     if fmt == "csv":
         return _csv(report.zscores, "zscores", day)
     return JSONResponse(
         {
             **_meta(day, period_start),
+            "area": area,
             "total_records": report.total_records,
             "rows": _records(report.zscores),
         }
@@ -143,21 +161,26 @@ def coverage(
     context: ContextDep,
     settings: SettingsDep,
     cache: DistrictCacheDep,
+    area: AreaParam = None,
     as_of: AsOf = None,
     period_start: PeriodStart = None,
     grace_days: Grace = 0,
     fmt: Format = "json",
 ) -> Response:
     require_role(context, REPORT_ROLES, "District reports")
-    frames = figures.district_frames(cache, repo)
-    day, table = figures.coverage_figures(frames, settings, as_of, period_start, grace_days, repo)
+    area = figures.report_area(repo, context, area)
+    frames = figures.area_frames(cache, repo, area)
+    day, table = figures.coverage_figures(
+        frames, settings, as_of, period_start, grace_days, repo, area
+    )
     if fmt == "csv":
         return _csv(table, "coverage", day)
     return JSONResponse(
         {
             **_meta(day, period_start),
             "grace_days": grace_days,
-            "population": settings.district_population,
+            "area": area,
+            "population": figures.population(settings, area),
             "rows": _records(table),
         }
     )
@@ -169,6 +192,7 @@ def coverage_chart(
     context: ContextDep,
     settings: SettingsDep,
     cache: DistrictCacheDep,
+    area: AreaParam = None,
     figure: str = "systematic-management-u3",
     as_of: AsOf = None,
     period_start: PeriodStart = None,
@@ -176,8 +200,98 @@ def coverage_chart(
     lang: Lang = "zh",
 ) -> Response:
     require_role(context, REPORT_ROLES, "District reports")
+    area = figures.report_area(repo, context, area)
     png = figures.coverage_chart_png(
         cache, repo, settings, figure=figure, as_of=as_of, period_start=period_start,
-        grace_days=grace_days, lang=lang,
+        grace_days=grace_days, lang=lang, area=area,
     )  # fmt: skip
     return Response(png, media_type="image/png")
+
+
+@router.get("/areas", summary="The compared figures of the area and of each of its sub-areas")
+def areas(
+    repo: RepoDep,
+    context: ContextDep,
+    settings: SettingsDep,
+    cache: DistrictCacheDep,
+    area: AreaParam = None,
+    as_of: AsOf = None,
+    period_start: PeriodStart = None,
+    convention: Convention = "who",
+    fmt: Format = "json",
+) -> Response:
+    """Stunting, wasting, overweight prevalence, 4:2:2 management and MMR-1 coverage of the
+    area (``area`` ``all`` row) and each sub-area (a province's cities, a city's districts,
+    a district's centres), each from its own children (docs/reports.md "Jurisdictions")."""
+    require_role(context, REPORT_ROLES, "District reports")
+    area = figures.report_area(repo, context, area)
+    day = as_of or dt.date.today()
+    tables = figures.area_tables(
+        cache, repo, settings, area, as_of=day, period_start=period_start, convention=convention
+    )
+    if fmt == "csv":
+        return _csv(tables["areas"], "areas", day)
+    return JSONResponse(
+        {**_meta(day, period_start), "area": area, "rows": _records(tables["areas"])}
+    )
+
+
+@router.get("/trend", summary="The compared figures of the area over the last four quarters")
+def trend(
+    repo: RepoDep,
+    context: ContextDep,
+    settings: SettingsDep,
+    cache: DistrictCacheDep,
+    area: AreaParam = None,
+    as_of: AsOf = None,
+    convention: Convention = "who",
+    fmt: Format = "json",
+) -> Response:
+    require_role(context, REPORT_ROLES, "District reports")
+    area = figures.report_area(repo, context, area)
+    day = as_of or dt.date.today()
+    tables = figures.area_tables(cache, repo, settings, area, as_of=day, convention=convention)
+    if fmt == "csv":
+        return _csv(tables["trend"], "trend", day)
+    return JSONResponse({"as_of": day.isoformat(), "area": area, "rows": _records(tables["trend"])})
+
+
+@router.get("/areas/chart.png", summary="One compared figure per sub-area as a bar chart")
+def areas_chart(
+    repo: RepoDep,
+    context: ContextDep,
+    settings: SettingsDep,
+    cache: DistrictCacheDep,
+    area: AreaParam = None,
+    figure: str = "stunting",
+    as_of: AsOf = None,
+    period_start: PeriodStart = None,
+    convention: Convention = "who",
+    lang: Lang = "zh",
+) -> Response:
+    require_role(context, REPORT_ROLES, "District reports")
+    area = figures.report_area(repo, context, area)
+    tables = figures.area_tables(
+        cache, repo, settings, area, as_of=as_of or dt.date.today(), period_start=period_start,
+        convention=convention,
+    )  # fmt: skip
+    return Response(figures.areas_chart_png(tables, figure, lang), media_type="image/png")
+
+
+@router.get("/trend/chart.png", summary="The area's figures per quarter as a line chart")
+def trend_chart(
+    repo: RepoDep,
+    context: ContextDep,
+    settings: SettingsDep,
+    cache: DistrictCacheDep,
+    area: AreaParam = None,
+    as_of: AsOf = None,
+    convention: Convention = "who",
+    lang: Lang = "zh",
+) -> Response:
+    require_role(context, REPORT_ROLES, "District reports")
+    area = figures.report_area(repo, context, area)
+    tables = figures.area_tables(
+        cache, repo, settings, area, as_of=as_of or dt.date.today(), convention=convention
+    )
+    return Response(figures.trend_chart_png(tables, lang), media_type="image/png")

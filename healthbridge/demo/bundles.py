@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from healthbridge import terminology as t
+from healthbridge.demo.organisations import jurisdictions, officials
 from healthbridge.demo.population import (
     CLASS_NAMES_ZH,
     Child,
@@ -50,6 +51,14 @@ _ORG_KIND_DISPLAY = {
     OrgKind.MCH_HOSPITAL: "妇幼保健院",
     OrgKind.COMMUNITY_HEALTH_CENTRE: "社区卫生服务中心",
     OrgKind.CHILDCARE_CENTRE: "托育机构",
+    OrgKind.PROVINCE: "省",
+    OrgKind.CITY: "市",
+    OrgKind.DISTRICT: "县/区",
+}
+_STAFF_ROLE_DISPLAY = {
+    "paediatrician": "儿科医生",
+    "health-manager": "保健员",
+    "district-official": "卫生健康行政人员",
 }
 _RELATIONSHIP_DISPLAY = {"MTH": "mother", "FTH": "father", "GRMTH": "grandmother"}
 _MEASUREMENT_CODES = {
@@ -115,6 +124,8 @@ def organization(org: Organization) -> Resource:
         )
     if extensions:
         resource["extension"] = extensions
+    if org.part_of is not None:
+        resource["partOf"] = {"reference": f"Organization/{org.part_of}"}
     return resource
 
 
@@ -141,11 +152,7 @@ def location(room: ClassRoom) -> Resource:
 
 def practitioner(person: Practitioner) -> list[Resource]:
     """A Practitioner and their PractitionerRole at their organisation."""
-    role_code = (
-        ("paediatrician", "儿科医生")
-        if person.role == "paediatrician"
-        else ("health-manager", "保健员")
-    )
+    role_code = (person.role, _STAFF_ROLE_DISPLAY[person.role])
     return [
         {
             "resourceType": "Practitioner",
@@ -175,10 +182,12 @@ def practitioner(person: Practitioner) -> list[Resource]:
 
 
 def district_bundle(district: District) -> Resource:
-    """The transaction Bundle with the organisations, classes and staff."""
-    entries = [_put(organization(o)) for o in district.organizations]
+    """The transaction Bundle with the areas (province > city > district), the
+    organisations, classes, staff and the areas' health officials."""
+    entries = [_put(organization(o)) for o in jurisdictions()]
+    entries += [_put(organization(o)) for o in district.organizations]
     entries += [_put(location(r)) for r in district.classes]
-    for person in district.practitioners:
+    for person in [*district.practitioners, *officials()]:
         entries += [_put(r) for r in practitioner(person)]
     return _bundle(entries)
 

@@ -25,6 +25,9 @@ class OrgKind(StrEnum):
     MCH_HOSPITAL = "mch-hospital"  # 妇幼保健院
     COMMUNITY_HEALTH_CENTRE = "community-health-centre"  # 社区卫生服务中心
     CHILDCARE_CENTRE = "childcare-centre"  # 托育机构
+    PROVINCE = "province"  # 省
+    CITY = "city"  # 市
+    DISTRICT = "district"  # 县/区
 
 
 class ClassKind(StrEnum):
@@ -74,6 +77,8 @@ class Organization:
     code: str
     places: int | None = None
     agreements: tuple[Agreement, ...] = ()
+    #: the area the organisation belongs to (``Organization.partOf``)
+    part_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +98,7 @@ class Practitioner:
     id: str
     name: str
     gender: str
-    role: str  # "paediatrician" | "health-manager"
+    role: str  # "paediatrician" | "health-manager" | "district-official"
     org_id: str
 
 
@@ -111,6 +116,53 @@ CENTRE_AGREEMENTS: tuple[tuple[str, ...], ...] = (
 )
 
 
+#: The small province of the demo (issue 19): 1 province, 2 cities, 5 districts, with the
+#: administrative division codes of GB/T 2260 as identifiers. (id, kind, 中文名, English name,
+#: code, parent)
+AREAS: tuple[tuple[str, OrgKind, str, str, str, str | None], ...] = (
+    ("area-zj", OrgKind.PROVINCE, "浙江省", "Zhejiang Province", "330000", None),
+    ("area-hz", OrgKind.CITY, "杭州市", "Hangzhou", "330100", "area-zj"),
+    ("area-nb", OrgKind.CITY, "宁波市", "Ningbo", "330200", "area-zj"),
+    ("area-hz-binjiang", OrgKind.DISTRICT, "滨江区", "Binjiang District", "330108", "area-hz"),
+    ("area-hz-xihu", OrgKind.DISTRICT, "西湖区", "Xihu District", "330106", "area-hz"),
+    ("area-hz-shangcheng", OrgKind.DISTRICT, "上城区", "Shangcheng District", "330102", "area-hz"),
+    ("area-nb-haishu", OrgKind.DISTRICT, "海曙区", "Haishu District", "330203", "area-nb"),
+    ("area-nb-yinzhou", OrgKind.DISTRICT, "鄞州区", "Yinzhou District", "330212", "area-nb"),
+)
+#: The district of each centre (centres 1 and 6 in Binjiang, where the hospitals are).
+CENTRE_AREAS: tuple[str, ...] = (
+    "area-hz-binjiang",
+    "area-hz-xihu",
+    "area-hz-shangcheng",
+    "area-nb-haishu",
+    "area-nb-yinzhou",
+    "area-hz-binjiang",
+)
+#: The demo's health officials (卫健委 staff): (Practitioner id, name, area).
+OFFICIALS: tuple[tuple[str, str, str], ...] = (
+    ("official-zj", "省卫健委 · 周敏", "area-zj"),
+    ("official-hz", "杭州市卫健委 · 陈立", "area-hz"),
+    ("official-nb", "宁波市卫健委 · 王芳", "area-nb"),
+    ("official-binjiang", "滨江区卫健局 · 李强", "area-hz-binjiang"),
+)
+
+
+def jurisdictions() -> list[Organization]:
+    """The areas of :data:`AREAS` as organisations (province > city > district)."""
+    return [
+        Organization(oid, kind, zh, en, f"GB2260-{code}", part_of=parent)
+        for oid, kind, zh, en, code, parent in AREAS
+    ]
+
+
+def officials() -> list[Practitioner]:
+    """The officials of :data:`OFFICIALS` (role ``district-official`` at their area)."""
+    return [
+        Practitioner(pid, name, "female" if n % 2 == 0 else "male", "district-official", area)
+        for n, (pid, name, area) in enumerate(OFFICIALS)
+    ]
+
+
 def organizations(as_of: dt.date) -> list[Organization]:
     hospitals = [
         Organization(
@@ -119,6 +171,7 @@ def organizations(as_of: dt.date) -> list[Organization]:
             "滨江区妇幼保健院",
             "Binjiang District MCH Hospital",
             "MCH-330108",
+            part_of="area-hz-binjiang",
         ),
         Organization(
             "org-chc",
@@ -126,6 +179,7 @@ def organizations(as_of: dt.date) -> list[Organization]:
             "长河街道社区卫生服务中心",
             "Changhe Community Health Centre",
             "CHC-330108-03",
+            part_of="area-hz-binjiang",
         ),
     ]
     centres = [
@@ -136,6 +190,7 @@ def organizations(as_of: dt.date) -> list[Organization]:
             name_en,
             f"TY-330108-{i:02d}",
             places=CENTRE_PLACES[i - 1],
+            part_of=CENTRE_AREAS[i - 1],
             agreements=tuple(
                 Agreement(hospital, add_months(as_of, -(6 * i + 3 * n)))
                 for n, hospital in enumerate(CENTRE_AGREEMENTS[i - 1])

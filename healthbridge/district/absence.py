@@ -88,11 +88,20 @@ def sick_absences(
 
 
 def sick_absence_report(
-    repo: Repository, table: DailyCheckTable, first: dt.date, last: dt.date
+    repo: Repository,
+    table: DailyCheckTable,
+    first: dt.date,
+    last: dt.date,
+    centres: frozenset[str] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """:func:`healthbridge.reports.absence.sick_absence_table` of the window, and the names of
-    its centres and classes (``Organization/x`` / ``Location/y`` → name; directory data)."""
-    report = sick_absence_table(sick_absences(repo, table, first, last), CAUSES)
+    its centres and classes (``Organization/x`` / ``Location/y`` → name; directory data);
+    ``centres``: only these centres' absences (an official's area, :mod:`healthbridge.district.
+    areas`; ``None``: every centre)."""
+    records = sick_absences(repo, table, first, last)
+    if centres is not None:
+        records = records.loc[records["centre"].isin(centres)]
+    report = sick_absence_table(records, CAUSES)
     wanted = (("Organization", set(report["centre"])), ("Location", set(report["class_id"])))
     with repo.transaction(SYSTEM_CONTEXT) as txn:
         names = {

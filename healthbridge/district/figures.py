@@ -6,6 +6,12 @@ call these functions and only wrap the bytes in their own HTTP response; neither
 other (docs/architecture.md). The access rule is the callers'
 (:func:`healthbridge.district.roles.require_role` with ``REPORT_ROLES``).
 
+Jurisdictions (:mod:`healthbridge.district.areas`): every figure is computed for one area —
+the caller's (an official's PractitionerRole organisation), or an area under it asked for with
+``?area=`` — by narrowing the one gathered district to the children of the centres under it
+(:func:`area_frames`); :func:`area_tables` adds the comparison between its sub-areas and the
+quarterly trend (:mod:`healthbridge.district.compare`).
+
 The coverage figures apply the deployment's rule set (``Settings.ruleset_key``), so a
 district configured for another NIP edition counts doses by that edition's due ages.
 """
@@ -21,9 +27,11 @@ from healthbridge.errors import BadRequestError
 
 if TYPE_CHECKING:
     from healthbridge.config import Settings
+    from healthbridge.district.areas import AreaTree
     from healthbridge.district.cache import DistrictCache
     from healthbridge.district.frames import DistrictFrames
     from healthbridge.reports.prevalence import PrevalenceReport
+    from healthbridge.store.hooks import RequestContext
     from healthbridge.store.repository import Repository
 
 #: Prevalence cut-off conventions a report is computed with.
@@ -32,13 +40,44 @@ Convention = Literal["who", "cn-2024"]
 MAX_GRACE_DAYS: Final = 365
 CSV_MEDIA_TYPE: Final = "text/csv; charset=utf-8"
 #: The tables offered as CSV downloads.
-CSV_TABLES: Final = ("prevalence", "zscores", "coverage")
+CSV_TABLES: Final = ("prevalence", "zscores", "coverage", "areas", "trend")
+#: The jurisdiction tables (:mod:`healthbridge.district.compare`).
+AREA_TABLES: Final = ("areas", "trend")
 
 
 def district_frames(cache: DistrictCache, repo: Repository) -> DistrictFrames:
     """The gathered district from the app's cache (which keeps its snapshot in the data
     directory: a restart starts from it)."""
     return cache.gather(repo)
+
+
+def report_area(repo: Repository, context: RequestContext, asked: str | None) -> str | None:
+    """The area a report request is computed for (``None``: the whole database): the
+    caller's jurisdiction, or ``asked`` when it lies in it (403 otherwise)."""
+    from healthbridge.district.areas import check_area, official_area, read_tree
+
+    reach = official_area(repo, context)
+    if not asked:
+        return reach
+    return check_area(read_tree(repo), reach, asked)
+
+
+def area_frames(
+    cache: DistrictCache, repo: Repository, area: str | None, tree: AreaTree | None = None
+) -> DistrictFrames:
+    """The gathered district narrowed to ``area`` (a filter: the district is gathered once)."""
+    from healthbridge.district.areas import narrow, read_tree
+
+    frames = district_frames(cache, repo)
+    if area is None:
+        return frames
+    return narrow(frames, (tree or read_tree(repo)).centres_under(area))
+
+
+def population(settings: Settings, area: str | None) -> int | None:
+    """The configured population (for places per 1,000) is the whole database's: not used
+    for a smaller area."""
+    return settings.district_population if area is None else None
 
 
 def prevalence_figures(
@@ -60,6 +99,7 @@ def coverage_figures(
     period_start: dt.date | None,
     grace: int,
     repo: Repository | None = None,
+    area: str | None = None,
 ) -> tuple[dt.date, pd.DataFrame]:
     """The report day and the coverage table, with the deployment's rule set and, given
     ``repo``, the managed cases."""
@@ -76,7 +116,7 @@ def coverage_figures(
         ruleset=ruleset,
         period_start=period_start,
         grace_days=grace,
-        population=settings.district_population,
+        population=population(settings, area),
         cases=case_frames(repo) if repo is not None else None,
         screenings=screening_frames(repo, ruleset) if repo is not None else None,
     )
@@ -104,9 +144,10 @@ def table_csv(
     period_start: dt.date | None,
     convention: str = "who",
     grace_days: int = 0,
+    area: str | None = None,
 ) -> tuple[bytes, str]:
     """One of :data:`CSV_TABLES` as a CSV download (``KeyError`` for another name)."""
-    frames = district_frames(cache, repo)
+    frames = area_frames(cache, repo, area)
     if table == "prevalence":
         day, report = prevalence_figures(frames, as_of, period_start, convention)
         return csv_file(report.prevalence, f"prevalence-{convention}", day)
@@ -114,8 +155,14 @@ def table_csv(
         day, report = prevalence_figures(frames, as_of, period_start, "who")
         return csv_file(report.zscores, "zscores", day)
     if table == "coverage":
-        day, coverage = coverage_figures(frames, settings, as_of, period_start, grace_days, repo)
+        day, coverage = coverage_figures(
+            frames, settings, as_of, period_start, grace_days, repo, area
+        )
         return csv_file(coverage, "coverage", day)
+    if table in AREA_TABLES:
+        day = as_of or dt.date.today()
+        frame = area_tables(cache, repo, settings, area, as_of=day, convention=convention)[table]
+        return csv_file(frame, table, day)
     raise KeyError(table)
 
 
@@ -145,11 +192,12 @@ def prevalence_chart_png(
     period_start: dt.date | None,
     convention: str,
     lang: str,
+    area: str | None = None,
 ) -> bytes:
     """One prevalence figure as a bar chart (PNG); 400 when no bar has a value."""
     from healthbridge.reports.prevalence import prevalence_chart_data
 
-    frames = district_frames(cache, repo)
+    frames = area_frames(cache, repo, area)
     _day, report = prevalence_figures(frames, as_of, period_start, convention)
     data = prevalence_chart_data(report, indicator=indicator, grouping=grouping, lang=lang)
     return _bars_png(_centre_names(data, frames), lang)
@@ -165,12 +213,75 @@ def coverage_chart_png(
     period_start: dt.date | None,
     grace_days: int,
     lang: str,
+    area: str | None = None,
 ) -> bytes:
     """One coverage figure as a bar chart (PNG); 400 when no bar has a value."""
     from healthbridge.reports.coverage import coverage_chart_data
 
-    frames = district_frames(cache, repo)
-    _day, table = coverage_figures(frames, settings, as_of, period_start, grace_days, repo)
+    frames = area_frames(cache, repo, area)
+    _day, table = coverage_figures(frames, settings, as_of, period_start, grace_days, repo, area)
     data = _centre_names(coverage_chart_data(table, figure=figure, lang=lang), frames)
     unit = "%" if data.empty or figure != "places-per-1000" else "per-1000"
     return _bars_png(data, lang, unit)
+
+
+def area_tables(
+    cache: DistrictCache,
+    repo: Repository,
+    settings: Settings,
+    area: str | None,
+    *,
+    as_of: dt.date,
+    period_start: dt.date | None = None,
+    convention: str = "who",
+) -> dict[str, pd.DataFrame]:
+    """``areas``: the compared figures of ``area`` and each sub-area; ``trend``: the same
+    figures of ``area`` over the last quarters (:mod:`healthbridge.district.compare`)."""
+    from healthbridge.clinical.ruleset import load_ruleset_key
+    from healthbridge.district import compare
+    from healthbridge.district.areas import read_tree
+
+    tree = read_tree(repo)
+    frames = area_frames(cache, repo, area, tree)
+    ruleset = load_ruleset_key(settings.ruleset_key)
+    return {
+        "areas": compare.comparison(
+            frames, tree, area, ruleset=ruleset, as_of=as_of, period_start=period_start,
+            convention=convention,
+        ),
+        "trend": compare.trend(frames, ruleset=ruleset, as_of=as_of, convention=convention),
+    }  # fmt: skip
+
+
+def areas_chart_png(tables: dict[str, pd.DataFrame], figure: str, lang: str) -> bytes:
+    """One compared figure of each sub-area as a bar chart (the area's own bar first)."""
+    table = tables["areas"]
+    rows = table.loc[table["figure"] == figure]
+    # the area's own bar first, then its sub-areas by name (the page table's order)
+    rows = rows.assign(_own=rows["area"] != "all").sort_values(["_own", "name"], kind="stable")
+    label = "label_zh" if lang == "zh" else "label_en"
+    data = pd.DataFrame(
+        {
+            "group": rows["name"].to_numpy(),  # the area's own row first ("all": everything)
+            "value": rows["rate"].to_numpy(),
+            "err_minus": (rows["rate"] - rows["ci_lower"]).to_numpy(),
+            "err_plus": (rows["ci_upper"] - rows["rate"]).to_numpy(),
+            "title": rows[label].to_numpy(),
+        }
+    )
+    return _bars_png(data, lang)
+
+
+def trend_chart_png(tables: dict[str, pd.DataFrame], lang: str) -> bytes:
+    """The compared figures of the area per quarter as a line chart."""
+    from healthbridge.charts.labels import Lang as ChartLang
+    from healthbridge.charts.reports import render
+    from healthbridge.charts.trend import draw_trend
+
+    table = tables["trend"]
+    if table["rate"].notna().sum() == 0:
+        raise BadRequestError("No figure matches these parameters")
+    from healthbridge.district.compare import COVERAGE_FIGURES, PREVALENCE_FIGURES
+
+    panels = (PREVALENCE_FIGURES, COVERAGE_FIGURES)
+    return render(draw_trend(table, panels=panels, lang=ChartLang(lang)))

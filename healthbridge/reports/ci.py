@@ -124,7 +124,10 @@ def proportion_se(successes: npt.ArrayLike, n: npt.ArrayLike, total_records: int
     big_n = float(total_records)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = k / m
-        se = np.sqrt(big_n / (big_n - 1)) * np.sqrt(p * (1 - p) / m)
+        # one record in all (a small area's quarter): no design variance, and no 1/0 in
+        # Python floats (which raises rather than giving inf)
+        factor = big_n / (big_n - 1) if big_n > 1 else np.nan
+        se = np.sqrt(factor) * np.sqrt(p * (1 - p) / m)
     return _as_float(np.where((m > 0) & (big_n > 1), se, np.nan))
 
 

@@ -331,9 +331,9 @@ def prevalence_table(
             with np.errstate(divide="ignore", invalid="ignore"):
                 mean = np.where(n > 0, summed[f"zs::{z}"].to_numpy(dtype=np.float64) / n, np.nan)
                 sd = np.where(n > 1, np.sqrt(ss[z] / (n - 1)), np.nan)
-                se = np.where(
-                    (n > 0) & (total > 1), np.sqrt(total / (total - 1)) * np.sqrt(ss[z]) / n, np.nan
-                )
+                # total is a Python int: 1/0 would raise for a single record, not give inf
+                design = total / (total - 1) if total > 1 else np.nan
+                se = np.where((n > 0) & (total > 1), np.sqrt(design) * np.sqrt(ss[z]) / n, np.nan)
             part = keys.copy()
             part.insert(0, "grouping", label)
             part["z"] = z

@@ -17,7 +17,6 @@ Aggregates only: no child id or name is shown or linked (as the API, docs/report
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, Final
@@ -31,6 +30,7 @@ from healthbridge.district.roles import REPORT_ROLES, require_role
 from healthbridge.errors import BadRequestError, ForbiddenError
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
 from healthbridge.web.common import page, today
+from healthbridge.web.district_tables import Cell, Row, Table, _count, _number, _suppressed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,6 +65,10 @@ class Filters:
     indicator: str = DEFAULT_INDICATOR
     figure: str = DEFAULT_FIGURE
     grace_days: int = 0
+    #: the area shown (``None``: the caller's whole jurisdiction)
+    area: str | None = None
+    #: the figure of the sub-area chart (healthbridge.district.compare.COMPARED)
+    compare: str = "stunting"
 
     @property
     def start(self) -> dt.date:
@@ -81,61 +85,13 @@ class Filters:
             "indicator": self.indicator,
             "figure": self.figure,
             "grace_days": self.grace_days,
+            "compare": self.compare,
         }
-        return urlencode({k: v for k, v in values.items() if not names or k in names})
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """One figure: a rate (%) or a mean with its 95 % interval and counts."""
-
-    value: float | None
-    lower: float | None = None
-    upper: float | None = None
-    numerator: int | None = None
-    denominator: int | None = None
-    unit: str = "%"
-    #: a group of 1–2 children: shown as "<3" with the page's footnote, no figures
-    suppressed: bool = False
-
-    @property
-    def empty(self) -> bool:
-        return self.value is None and not self.suppressed
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """A table row: its label and one cell per column."""
-
-    label: str
-    cells: tuple[Cell, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    """A figure table: column headings and rows."""
-
-    columns: tuple[str, ...]
-    rows: tuple[Row, ...]
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except TypeError:  # pandas' NA: a suppressed small cell
-        return None
-    return None if math.isnan(number) else number
-
-
-def _suppressed(row: Any) -> bool:
-    return bool(row.get("suppressed", False))
-
-
-def _count(value: Any) -> int | None:
-    number = _number(value)
-    return None if number is None else int(number)
+        if self.area:  # every link stays in the area shown
+            values["area"] = self.area
+        return urlencode(
+            {k: v for k, v in values.items() if not names or k in names or k == "area"}
+        )
 
 
 def group_label(
@@ -298,6 +254,16 @@ def _official(user: WebUser) -> None:
         raise PageForbiddenError(user.role.value) from exc
 
 
+def _area(request: Request, user: WebUser, asked: str | None) -> str | None:
+    """The area shown: the user's jurisdiction or ``asked`` under it (the API's rule,
+    :func:`healthbridge.district.figures.report_area`); outside it the pages' "forbidden"."""
+    _official(user)
+    try:
+        return figures.report_area(request.app.state.repository, user.context, asked)
+    except ForbiddenError as exc:
+        raise PageForbiddenError(user.role.value) from exc
+
+
 def _filters(
     as_of: dt.date | None,
     period_start: dt.date | None,
@@ -329,13 +295,20 @@ def district_page(
     indicator: str = DEFAULT_INDICATOR,
     figure: str = DEFAULT_FIGURE,
     grace_days: Grace = 0,
+    area: str | None = None,
+    compare: str = "stunting",
 ) -> Response:
     """Prevalences (with 95 % CIs), z-score means, checkup / 4:2:2 / vaccination / centre
-    coverage for the district and per centre, one chart of each kind, CSV downloads."""
+    coverage for the area and per centre, the sub-areas side by side and the quarterly
+    trend, one chart of each kind, CSV downloads."""
     from healthbridge.district import reports as district_reports
 
-    _official(user)
-    chosen = _filters(None, None, convention, grouping, indicator, figure, grace_days)
+    shown = _area(request, user, area)
+    chosen = replace(
+        _filters(None, None, convention, grouping, indicator, figure, grace_days),
+        area=shown,
+        compare=compare,
+    )
     try:
         district_reports.check_report_dates(as_of or today(), period_start)
     except BadRequestError as exc:
@@ -354,13 +327,26 @@ def _render(
     date_error: str | None = None,
     status: int = 200,
 ) -> Response:
+    from healthbridge.district.areas import official_area, read_tree
+    from healthbridge.district.compare import COMPARED
+    from healthbridge.web.district_areas import area_view
+
     settings = request.app.state.settings
     repo = request.app.state.repository
-    frames = figures.district_frames(request.app.state.district_cache, repo)
+    cache = request.app.state.district_cache
+    tree = read_tree(repo)
+    frames = figures.area_frames(cache, repo, chosen.area, tree)
     _day, report = figures.prevalence_figures(frames, chosen.as_of, period_start, chosen.convention)
     _day, coverage = figures.coverage_figures(
-        frames, settings, chosen.as_of, period_start, chosen.grace_days, repo
+        frames, settings, chosen.as_of, period_start, chosen.grace_days, repo, chosen.area
     )
+    tables = figures.area_tables(
+        cache, repo, settings, chosen.area, as_of=chosen.as_of, period_start=period_start,
+        convention=chosen.convention,
+    )  # fmt: skip
+    if chosen.compare not in COMPARED:
+        chosen = replace(chosen, compare=COMPARED[0])
+    areas = area_view(tables, tree, official_area(repo, user.context), chosen.area, user.t)
     names = dict(zip(frames.centres["centre"], frames.centres["name"], strict=True))
     label = "label_zh" if user.lang.value == "zh" else "label_en"
     indicators: dict[str, str] = (
@@ -387,7 +373,8 @@ def _render(
         indicators=indicators,
         figures=figure_labels,
         conventions=_convention_labels(user),
-        population=settings.district_population,
+        population=figures.population(settings, chosen.area),
+        areas=areas,
         date_error=date_error,
         status=status,
     )
@@ -402,14 +389,15 @@ def prevalence_chart(
     convention: Convention = "who",
     grouping: str = "centre",
     indicator: str = DEFAULT_INDICATOR,
+    area: str | None = None,
 ) -> Response:
     """The image of ``GET /reports/prevalence/chart.png`` for the page."""
-    _official(user)
+    shown = _area(request, user, area)
     png = figures.prevalence_chart_png(
         request.app.state.district_cache, request.app.state.repository,
         indicator=indicator, grouping=grouping,
         as_of=as_of or today(), period_start=period_start, convention=convention,
-        lang=user.lang.value,
+        lang=user.lang.value, area=shown,
     )  # fmt: skip
     return Response(png, media_type="image/png")
 
@@ -422,14 +410,15 @@ def coverage_chart(
     period_start: AsOf = None,
     figure: str = DEFAULT_FIGURE,
     grace_days: Grace = 0,
+    area: str | None = None,
 ) -> Response:
     """The image of ``GET /reports/coverage/chart.png`` for the page."""
-    _official(user)
+    shown = _area(request, user, area)
     png = figures.coverage_chart_png(
         request.app.state.district_cache, request.app.state.repository,
         request.app.state.settings, figure=figure,
         as_of=as_of or today(), period_start=period_start, grace_days=grace_days,
-        lang=user.lang.value,
+        lang=user.lang.value, area=shown,
     )  # fmt: skip
     return Response(png, media_type="image/png")
 
@@ -443,20 +432,60 @@ def table_csv(
     period_start: AsOf = None,
     convention: Convention = "who",
     grace_days: Grace = 0,
+    area: str | None = None,
 ) -> Response:
-    """The file of ``/reports/{prevalence,zscores,coverage}?format=csv`` for the page (same
-    columns, same UTF-8-with-BOM file)."""
-    _official(user)
+    """The file of ``/reports/{prevalence,zscores,coverage,areas,trend}?format=csv`` for the
+    page (same columns, same UTF-8-with-BOM file)."""
+    shown = _area(request, user, area)
     if table not in figures.CSV_TABLES:
         return Response(status_code=404)
     body, filename = figures.table_csv(
         request.app.state.district_cache, request.app.state.repository,
         request.app.state.settings, table,
         as_of=as_of or today(), period_start=period_start, convention=convention,
-        grace_days=grace_days,
+        grace_days=grace_days, area=shown,
     )  # fmt: skip
     return Response(
         body,
         media_type=figures.CSV_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@router.get("/district/areas.png")
+def areas_chart(
+    request: Request,
+    user: UserDep,
+    as_of: AsOf = None,
+    period_start: AsOf = None,
+    convention: Convention = "who",
+    compare: str = "stunting",
+    area: str | None = None,
+) -> Response:
+    """The image of ``GET /reports/areas/chart.png`` for the page."""
+    shown = _area(request, user, area)
+    tables = figures.area_tables(
+        request.app.state.district_cache, request.app.state.repository,
+        request.app.state.settings, shown, as_of=as_of or today(), period_start=period_start,
+        convention=convention,
+    )  # fmt: skip
+    return Response(
+        figures.areas_chart_png(tables, compare, user.lang.value), media_type="image/png"
+    )
+
+
+@router.get("/district/trend.png")
+def trend_chart(
+    request: Request,
+    user: UserDep,
+    as_of: AsOf = None,
+    convention: Convention = "who",
+    area: str | None = None,
+) -> Response:
+    """The image of ``GET /reports/trend/chart.png`` for the page."""
+    shown = _area(request, user, area)
+    tables = figures.area_tables(
+        request.app.state.district_cache, request.app.state.repository,
+        request.app.state.settings, shown, as_of=as_of or today(), convention=convention,
+    )  # fmt: skip
+    return Response(figures.trend_chart_png(tables, user.lang.value), media_type="image/png")

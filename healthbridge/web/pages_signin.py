@@ -114,6 +114,7 @@ def demo_people(repo: Repository) -> list[tuple[Role, str, str, str]]:
     ]
     with repo.transaction(SYSTEM_CONTEXT, write=False) as txn:
         for code, role in (
+            ("district-official", Role.DISTRICT_OFFICIAL),  # the areas' officials, if any
             ("health-manager", Role.HEALTH_MANAGER),
             ("paediatrician", Role.PAEDIATRICIAN),
         ):

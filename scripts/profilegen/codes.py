@@ -253,6 +253,11 @@ ORGANIZATION_KINDS: tuple[tuple[str, str, str], ...] = (
     ),
     ("hospital", "Hospital", "医院"),
     ("cdc", "Centre for disease control", "疾病预防控制中心"),
+    # Administrative areas (jurisdictions, GB/T 2260 levels): an official's organisation and
+    # the Organization.partOf of everything under it (docs/reports.md "Jurisdictions").
+    ("province", "Province-level area (health commission)", "省级（卫生健康委员会）"),
+    ("city", "City-level area (health commission)", "市级（卫生健康委员会）"),
+    ("district", "County or district-level area (health bureau)", "县/区级（卫生健康局）"),
 )
 
 #: Entry check of the vaccination certificate (入托查验; 查验办法 2021, DOMAIN.md §1.4). The codes

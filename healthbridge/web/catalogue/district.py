@@ -1,4 +1,4 @@
-"""Messages (zh-CN, English) of the district official's report page."""
+"""Messages (zh-CN, English) of the official's report pages (district, city, province)."""
 
 from __future__ import annotations
 
@@ -97,4 +97,35 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "not shown, to protect privacy (the same in the CSV files and the API).",
     ),
     "district.absence_link": ("因病缺勤（按班级与原因）", "Sick absence by class and cause"),
+    # jurisdictions: province > city > district > centre (issue 19 item 4)
+    "area.jurisdiction": ("辖区：", "Area: "),
+    "area.everything": ("全部辖区", "All areas"),
+    "area.level_province": ("省", "province"),
+    "area.level_city": ("市", "city"),
+    "area.level_district": ("县/区", "county/district"),
+    "area.level_all": ("全部", "all"),
+    "area.up": ("上一级", "Up"),
+    "area.compare": ("各下级辖区比较", "Sub-areas side by side"),
+    "area.compare_note": (
+        "每一行均按该辖区的儿童计算（非下级比例的平均）；本辖区一行为全部儿童合计。患病率取统计期内"
+        "每名儿童最近一次测量；系统管理率为 4:2:2；MMR 第1剂为 8 月龄接种。"
+        "点击辖区名称查看该辖区。",
+        "Each row is computed from that area's children (not an average of rates); the first "
+        "row is all children of the area. Prevalence: each child's latest measurement in the "
+        "period; management rate: 4:2:2; MMR dose 1 due at 8 months. Open an area by its name.",
+    ),
+    "area.area": ("辖区", "Area"),
+    "area.compare_chart": ("比较图 · 指标", "Comparison chart · figure"),
+    "area.trend": ("近四个季度趋势", "Trend over the last four quarters"),
+    "area.trend_note": (
+        "患病率取每季度内每名儿童最近一次测量；覆盖率为季度末前 365 天。",
+        "Prevalence: each child's latest measurement in the quarter; coverage: the 365 days "
+        "ending at the quarter's end.",
+    ),
+    "area.quarter": ("{year}年第{q}季度", "{year} Q{q}"),
+    "area.period": ("季度", "Quarter"),
+    "area.csv_areas": ("辖区比较 CSV", "Areas CSV"),
+    "area.csv_trend": ("趋势 CSV", "Trend CSV"),
+    "area.chart_alt": ("各辖区比较图", "Chart of the areas compared"),
+    "area.trend_alt": ("季度趋势折线图", "Line chart of the quarterly trend"),
 }

@@ -37,7 +37,9 @@ def test_load_is_complete_and_idempotent(repo: Repository) -> None:
     assert summary.children == 6
     assert not is_empty(repo)
     assert _count(repo, "Patient") == 6
-    assert _count(repo, "Organization") == 8
+    # 2 hospitals and 6 centres, in a province of 2 cities and 5 districts (issue 19)
+    assert _count(repo, "Organization") == 8 + 8
+    assert _count(repo, "Organization", [("partof", "Organization/area-hz-binjiang")]) == 4
     observations = _count(repo, "Observation")
     immunizations = _count(repo, "Immunization")
     assert observations > 6 * 3

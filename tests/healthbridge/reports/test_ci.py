@@ -80,3 +80,12 @@ def test_empty_groups_give_nan() -> None:
 def test_logit_needs_total_records() -> None:
     with pytest.raises(ReportInputError):
         proportion_ci(1, 2, CiMethod.LOGIT)
+
+
+def test_proportion_se_of_a_single_record_is_missing_not_an_error() -> None:
+    """One child in all (a small area's quarter): no standard error, and no ZeroDivisionError
+    (the area trend hit it)."""
+    from healthbridge.reports.ci import proportion_se
+
+    assert np.isnan(proportion_se([1], [1], 1)).all()
+    assert np.isnan(proportion_se([0], [0], 0)).all()

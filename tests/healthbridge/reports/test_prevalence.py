@@ -235,3 +235,13 @@ def test_chart_data_of_an_empty_report_is_empty() -> None:
     data = prevalence_chart_data(empty, indicator="stunting", grouping="centre")
     assert data.empty
     assert list(data.columns) == ["group", "value", "err_minus", "err_plus", "n", "title"]
+
+
+def test_a_single_record_gives_figures_without_standard_errors() -> None:
+    """One child in all (a small area's quarter, issue 19): no design SE, no error."""
+    one = pd.DataFrame({"age_days": [400], "sex": [1], "zlen": [-2.5], "zwei": [-1.0]})
+    report = prevalence_table(one)
+    whole = report.zscores.loc[report.zscores["grouping"] == "all"]
+    assert whole["n"].tolist()
+    assert whole["se"].isna().all()
+    assert report.total_records == 1
