@@ -182,7 +182,7 @@ def reach_subquery(
             if wanted is Purpose.CARE:
                 return enrolled
             return enrolled.where(
-                link.c.patient_id.in_(_consented(who.organization, [wanted], day))
+                _linked(_consented(who.organization, [wanted], day), link.c.patient_id)
             )
         case Role.PAEDIATRICIAN:
             if not who.organization:
@@ -219,7 +219,7 @@ def referral_subquery(who: Principal, today: dt.date) -> Select[Any] | None:
         link.c.party == who.organization,
         link.c.kind == "referral",
         _current(link, day),
-        link.c.patient_id.in_(_consented(who.organization, REFERRAL_COVERING, day)),
+        _linked(_consented(who.organization, REFERRAL_COVERING, day), link.c.patient_id),
     )
 
 
