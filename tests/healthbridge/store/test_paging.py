@@ -46,3 +46,14 @@ def test_search_all_reads_every_page_without_counting(repository: Any) -> None:
         found = [s.id for s in search_all(txn, "Patient", [("gender", "female")])]
     assert len(found) == len(set(found)) == 7
     assert not [s for s in statements if "count(" in s.lower()]
+
+
+def test_searchset_without_total_still_links_the_next_page(client: Any) -> None:
+    for _i in range(3):
+        client.post("/fhir/Patient", json={"resourceType": "Patient", "gender": "male"})
+    full = client.get("/fhir/Patient", params={"_count": "2", "_total": "none"}).json()
+    assert "total" not in full
+    assert [link["relation"] for link in full["link"]] == ["self", "next"]
+    last = client.get("/fhir/Patient", params={"_count": "9", "_total": "none"}).json()
+    assert last["total"] == 3  # a short page tells its total without a second query
+    assert [link["relation"] for link in last["link"]] == ["self"]
