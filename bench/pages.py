@@ -4,6 +4,8 @@ children.
     python -m bench.pages --children 600                  # build a district, evaluate, time
     python -m bench.pages --database sqlite:////tmp/d.db  # a district built before
     python -m bench.pages --database … --label "after"    # a second section of the table
+    python -m bench.pages --children 10000 --keep /tmp/d10k --build-only  # build once …
+    python -m bench.pages --keep /tmp/d10k --label "after"                # … time it often
 
 The district is :mod:`bench.district_db`'s fast load of the seeded demo district, then one
 ``healthbridge evaluate`` (the alert Flags and review Tasks the worklist and the doctor's list
@@ -39,7 +41,8 @@ from typing import Any
 
 import httpx
 
-from bench._common import RESULTS, percentile, server
+from bench._common import percentile, server
+from bench._results import RESULTS
 from bench.district_db import database
 
 RESULT_FILE = RESULTS / "pages.md"
@@ -264,17 +267,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-evaluate", action="store_true", help="the database has alerts")
     parser.add_argument("--roles", default="", help="comma-separated roles (default: all)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds per request")
+    parser.add_argument(
+        "--keep", type=Path,
+        help="build (and evaluate) the district in DIR/district.sqlite3, or reuse it when present",
+    )  # fmt: skip
+    parser.add_argument("--build-only", action="store_true", help="stop after building")
     args = parser.parse_args(argv)
     data_dir = Path(tempfile.mkdtemp(prefix="bench-pages-"))
     url = args.database
+    built = False
     if url is None:
-        url = f"sqlite:///{data_dir / 'district.sqlite3'}"
-        repo, _counts_loaded, seconds = database(url, args.children)
-        repo.engine.dispose()
-        print(f"loaded {args.children:,} children in {seconds:.0f} s", flush=True)
-    if not args.no_evaluate and not args.database:
+        target = (args.keep or data_dir) / "district.sqlite3"
+        url = f"sqlite:///{target}"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            repo, _counts_loaded, seconds = database(url, args.children)
+            repo.engine.dispose()
+            print(f"loaded {args.children:,} children in {seconds:.0f} s", flush=True)
+            built = True
+    if built and not args.no_evaluate:
         evaluate(url, data_dir)
     access_rows(url)
+    if args.build_only:
+        print(f"built {url}")
+        return 0
     counts = _counts(url)
     people = _people(url)
     os.environ.update({"HEALTHBRIDGE_ENVIRONMENT": "development", "HEALTHBRIDGE_DEMO_LOGIN": "1"})

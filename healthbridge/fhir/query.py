@@ -84,6 +84,9 @@ class SearchQuery:
     revincludes: list[Include] = field(default_factory=list)
     summary: str = "false"
     elements: tuple[str, ...] = ()
+    #: ``_total`` (http://hl7.org/fhir/R4/search.html#total): "none" spares the count query
+    #: (a Bundle without ``total``); "estimate" is answered accurately
+    total: str = "accurate"
     ignored: list[str] = field(default_factory=list)
     #: the parameters as given, minus paging (used to build links)
     echo: list[tuple[str, str]] = field(default_factory=list)
@@ -240,6 +243,7 @@ def parse_search(
         elif key == "_total":
             if value not in ("none", "estimate", "accurate"):
                 raise BadRequestError(f"Invalid _total {value!r}")
+            query.total = "none" if value == "none" else "accurate"
         elif key == "_format":
             if value not in ("json", "application/json", "application/fhir+json"):
                 raise BadRequestError(f"Unsupported _format {value!r}: only JSON is served")

@@ -59,10 +59,17 @@ def searchset(
 ) -> dict[str, Any]:
     """A searchset Bundle with self/next/previous links (``self_link(offset)`` builds URLs)."""
     q = result.query
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": result.total}
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    if result.total is not None:  # None with ``_total=none``
+        bundle["total"] = result.total
     links = [{"relation": "self", "url": self_link(q.offset)}]
     if q.summary != "count" and q.count > 0:
-        if result.total is not None and q.offset + q.count < result.total:
+        more = (
+            q.offset + q.count < result.total
+            if result.total is not None
+            else len(result.matches) == q.count
+        )
+        if more:
             links.append({"relation": "next", "url": self_link(q.offset + q.count)})
         if q.offset > 0:
             links.append({"relation": "previous", "url": self_link(max(0, q.offset - q.count))})

@@ -116,7 +116,7 @@ def search(txn: Transaction, query: SearchQuery) -> SearchResult:
         if len(rows) < query.count and (rows or query.offset == 0):
             # a short page holds the last match: the total needs no second query
             total = query.offset + len(rows)
-    if total is None:
+    if total is None and query.total != "none":
         total = txn.conn.execute(select(func.count()).select_from(RES).where(where)).scalar_one()
     included = includes(txn, query, matches) if matches else []
     issues = [
@@ -124,7 +124,7 @@ def search(txn: Transaction, query: SearchQuery) -> SearchResult:
         for name in query.ignored
     ]
     txn._read_hook("search", query.resource_type, matches + included)
-    return SearchResult(matches, included, int(total), query, issues)
+    return SearchResult(matches, included, total, query, issues)
 
 
 def fetch(txn: Transaction, refs: set[tuple[str, str]]) -> list[StoredResource]:

@@ -179,8 +179,38 @@ def matching_ids(
     )
     if flt.modifier == "missing":
         return base, flt.values[0] == "true"
+    pairs = _typed_references(flt, base_url) if param.type == "reference" else None
+    if pairs is not None and len(pairs) > 1:
+        # ``subject=Patient/a,Patient/b,…``: ``target_id IN (…)`` per target type seeks the
+        # lookup index (res_type, param, target_id, …) once per id; ORed (type AND id) pairs
+        # let SQLite bind only (res_type, param) and scan every reference of the parameter
+        # (4 s for 100 children's Observations at 10,000 children, 35 ms for one)
+        by_type: dict[str, list[str]] = {}
+        for rtype, rid in pairs:
+            by_type.setdefault(rtype, []).append(rid)
+        c = table.c
+        grouped = [and_(c.target_type == t, c.target_id.in_(ids)) for t, ids in by_type.items()]
+        return base.where(or_(*grouped)), flt.modifier == "not"
     clauses = [_value_clause(param, table, v, flt, base_url) for v in flt.values]
     return base.where(or_(*clauses)), flt.modifier == "not"
+
+
+def _typed_references(flt: Filter, base_url: str) -> list[tuple[str, str]] | None:
+    """The (type, id) of each value of a reference filter, as :func:`_value_clause` matches
+    them; None when a value is matched otherwise (a bare id, a URL)."""
+    pairs = []
+    for value in flt.values:
+        ref = value
+        if base_url and ref.startswith(base_url.rstrip("/") + "/"):
+            ref = ref[len(base_url.rstrip("/")) + 1 :]
+        parts = ref.split("/")
+        if flt.target_type is not None:
+            pairs.append((flt.target_type, parts[-1]))
+        elif len(parts) == 2 and parts[0][:1].isupper():
+            pairs.append((parts[0], parts[1]))
+        else:
+            return None
+    return pairs
 
 
 _DRIVER_PRIORITY = {"reference": 0, "token": 1, "string": 2, "uri": 2, "quantity": 3, "number": 3}

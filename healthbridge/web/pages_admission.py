@@ -21,7 +21,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from healthbridge.charts.batch import centre_children
-from healthbridge.charts.summary import child_name
+from healthbridge.charts.summary import child_name, enrolment
 from healthbridge.clinical.admission import (
     AdmissionCheck,
     AdmissionState,
@@ -106,22 +106,37 @@ def _not_counted(plan: VaccinationPlan, user: WebUser) -> list[str]:
 Row = tuple[Any, AdmissionCheck, list[str], list[str]]
 
 
+def _row(
+    child: Mapping[str, Any], imms: list[dict[str, Any]], org: str, user: WebUser,
+    table: VaccinationTable,
+) -> Row:  # fmt: skip
+    check, plan = _check(child, imms, org, table)
+    plan_names = []
+    for dose_id in check.missing_doses:
+        vaccine, _, number = dose_id.rpartition("-")
+        try:
+            info = table.vaccine(vaccine)
+            name = info.name_zh if user.lang.value == "zh" else info.name_en
+        except Exception:  # a series id rather than a vaccine code: shown as it is
+            name = vaccine
+        plan_names.append(f"{name} ({number})")
+    return (child, check, plan_names, _not_counted(plan, user))
+
+
+def centre_child(txn: Any, org: str, patient_id: str) -> dict[str, Any] | None:
+    """One child of the centre's list (:func:`centre_children`'s rule: active, currently
+    enrolled at ``org``), read alone: the notice and the steps of one child need not read
+    the centre's children and their Immunizations (> 30 s at 10,000 children)."""
+    child = data.read(txn, "Patient", patient_id)
+    if child is None or child.get("active") is not True or enrolment(child)[0] != org:
+        return None
+    return child
+
+
 def _rows(txn: Any, org: str, user: WebUser, table: VaccinationTable) -> list[Row]:
     children = centre_children(txn, org)
     imms = immunizations(txn, [str(c["id"]) for c in children])
-    rows = []
-    for child in children:
-        check, plan = _check(child, imms[str(child["id"])], org, table)
-        plan_names = []
-        for dose_id in check.missing_doses:
-            vaccine, _, number = dose_id.rpartition("-")
-            try:
-                info = table.vaccine(vaccine)
-                name = info.name_zh if user.lang.value == "zh" else info.name_en
-            except Exception:  # a series id rather than a vaccine code: shown as it is
-                name = vaccine
-            plan_names.append(f"{name} ({number})")
-        rows.append((child, check, plan_names, _not_counted(plan, user)))
+    rows = [_row(child, imms[str(child["id"])], org, user, table) for child in children]
 
     def order(row: Row) -> tuple[int, int, str]:
         c = row[1]
@@ -182,7 +197,7 @@ def admission_post(
     org = centre_of(user)
     problem = ""
     with transaction(request, user, write=True) as txn:
-        child = next((c for c in centre_children(txn, org) if str(c["id"]) == patient_id), None)
+        child = centre_child(txn, org, patient_id)
         if child is None or action not in ACTIONS:
             problem = "admission.err_action"
         else:
@@ -222,7 +237,9 @@ def catchup_notice(request: Request, user: UserDep, patient_id: str) -> Response
     org = centre_of(user)
     with transaction(request, user) as txn:
         table = rules(request).vaccination
-        rows = [r for r in _rows(txn, org, user, table) if str(r[0]["id"]) == patient_id]
+        child = centre_child(txn, org, patient_id)
+        imms = immunizations(txn, [patient_id])[patient_id] if child is not None else []
+        rows = [_row(child, imms, org, user, table)] if child is not None else []
         centre = data.read(txn, "Organization", org) or {}
     if not rows or not rows[0][2]:
         raise PageNotFoundError(f"Patient/{patient_id} has no catch-up")

@@ -56,6 +56,28 @@ def observations_of_day(txn: Transaction, patient_id: str, day: dt.date) -> list
     return data.resources(txn, "Observation", params)
 
 
+#: children per Observation search of a class (the ``subject`` values of one search)
+BATCH = 100
+
+
+def observations_of_class(
+    txn: Transaction, patient_ids: list[str], day: dt.date
+) -> list[dict[str, Any]]:
+    """:func:`observations_of_day` of several children: one search per :data:`BATCH`
+    children (``subject=Patient/a,Patient/b,…``) instead of one per child (a class of
+    ~200 children made ~200 searches: 6 s at 10,000 children)."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(patient_ids), BATCH):
+        refs = ",".join(f"Patient/{p}" for p in patient_ids[start : start + BATCH])
+        params = [
+            ("subject", refs),
+            ("date", f"ge{(day - dt.timedelta(days=1)).isoformat()}"),
+            ("date", f"le{(day + dt.timedelta(days=1)).isoformat()}"),
+        ]
+        found += data.resources(txn, "Observation", params)
+    return found
+
+
 def child_day(
     txn: Transaction, patient_id: str, user: WebUser, day: dt.date, ruleset: RuleSet
 ) -> list[Event]:
@@ -89,7 +111,7 @@ def care_page(
     when = _day(day)
     with transaction(request, user) as txn:
         rooms, room, children = _class(txn, org, room)
-        found = [o for c in children for o in observations_of_day(txn, str(c["id"]), when)]
+        found = observations_of_class(txn, [str(c["id"]) for c in children], when)
     prefilled = care.form_values(_on(found, when), meal)
     rows = [prefilled.get(str(c["id"]), care.CareRow(str(c["id"]))) for c in children]
     return _render(
@@ -124,7 +146,7 @@ async def care_post(request: Request, user: UserDep) -> Response:
     with transaction(request, user) as txn:
         rooms, room, children = _class(txn, org, str(form.get("room", "")))
         performer = actions.practitioner_ref(txn, user.principal.fhir_user)
-        found = [o for c in children for o in observations_of_day(txn, str(c["id"]), when)]
+        found = observations_of_class(txn, [str(c["id"]) for c in children], when)
     rows = care.parse_rows(form, [str(c["id"]) for c in children])
     failed = sum(1 for r in rows if r.errors)
     if failed:

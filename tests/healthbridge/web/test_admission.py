@@ -116,3 +116,34 @@ def test_catch_up_notice_pdf(site: tuple[TestClient, World]) -> None:  # noqa: F
     if complete:  # a child with nothing to catch up has no notice
         assert client.get(f"/app/centre/admission/{complete[0]}/notice.pdf").status_code == 404
     assert with_notice or complete
+
+
+def test_one_childs_notice_and_step_read_that_child_only(
+    site: tuple[TestClient, World],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The notice and a recorded step read the one child and its Immunizations, not the
+    centre's children and all their Immunizations (> 30 s at 10,000 children)."""
+    from tests.healthbridge.web.counting import of_type, record_searches
+
+    client, world = site
+    login(client, world, "manager")
+    page = client.get("/app/centre/admission").text
+    pid = (re.findall(r'data-testid="notice-([^"]+)"', page) or [world.child_id])[0]
+    calls = record_searches(monkeypatch)
+    assert client.get(f"/app/centre/admission/{pid}/notice.pdf").status_code in (200, 404)
+    assert of_type(calls, "Patient") == []  # no search of the centre's children
+    imms = of_type(calls, "Immunization")
+    assert imms
+    assert all(dict(p)["patient"] == f"Patient/{pid}" for _t, p in imms)
+    with client.app.state.repository.transaction(SYSTEM_CONTEXT, write=True) as txn:  # type: ignore[attr-defined]
+        child = txn.read("Patient", pid).resource or {}
+        fresh = pa.record_state(child, world.centre_id, pa.AdmissionState.SUBMITTED)
+        txn.update("Patient", pid, fresh)
+    calls.clear()
+    r = client.post(
+        f"/app/centre/admission/{pid}", data={"action": "checked"}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert of_type(calls, "Patient") == []
+    assert all(dict(p)["patient"] == f"Patient/{pid}" for _t, p in of_type(calls, "Immunization"))

@@ -214,3 +214,22 @@ def test_parent_sends_a_leave_request(site: tuple[TestClient, World]) -> None:
     other = client.post(f"/app/parent/leave/{world.other_child_id}", data=form)
     assert other.status_code == 404
     assert _tasks(client, world.other_child_id) == []
+
+
+def test_class_log_reads_the_class_in_one_search(
+    site: tuple[TestClient, World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The class's Observations of the day: one search for the class (up to 100 children),
+    not one per child."""
+    from tests.healthbridge.web.counting import of_type, record_searches
+
+    client, world = site
+    login(client, world, "manager")
+    room, kids = _room_of(client, world)
+    assert len(kids) >= 2
+    calls = record_searches(monkeypatch)
+    assert client.get(f"/app/centre/care?room={room}").status_code == 200
+    searches = of_type(calls, "Observation")
+    assert len(searches) == 1
+    subjects = dict(searches[0][1])["subject"].split(",")
+    assert sorted(subjects) == sorted(f"Patient/{k}" for k in kids)
