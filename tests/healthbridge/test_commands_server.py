@@ -29,7 +29,7 @@ def test_db_upgrade_creates_the_database(
         assert "revision 0009" in capsys.readouterr().out
         assert (tmp_path / "data" / "healthbridge.sqlite3").is_file()
         assert main(["db", "current"]) == 0
-        assert capsys.readouterr().out.strip() == "0009"
+        assert capsys.readouterr().out.strip() == "0010"
     finally:
         get_settings.cache_clear()
 
