@@ -205,10 +205,12 @@ def test_shutdown_hands_a_running_job_back(make_client: Callable[..., TestClient
     exporter: BulkExporter = client.app.state.bulk_exporter  # type: ignore[attr-defined]
     assert client.get(status_url).headers["x-progress"] == "queued"
     job = bulk_jobs.claim(exporter.engine, "w1", stale_after=60)
-    assert job is not None and job.id == job_id and job.attempts == 1
+    assert job is not None
+    assert (job.id, job.attempts) == (job_id, 1)
     exporter.run(job, "w1", lambda: True)  # the process is stopping
     back = bulk_jobs.get_job(exporter.engine, job_id)
-    assert back is not None and (back.state, back.worker, back.attempts) == ("queued", None, 0)
+    assert back is not None
+    assert (back.state, back.worker, back.attempts) == ("queued", None, 0)
     assert ExportWorker(exporter).run_once()
     assert client.get(status_url).json()["output"][0]["count"] == 3
 
