@@ -97,6 +97,7 @@ def start_exports(app: FastAPI, repo: Repository, settings: Settings) -> Exports
         exports.workers.append(worker)
     exporter.wake = exports.wake
     app.state.bulk_exporter = exporter
+    app.state.bulk_workers = exports.workers
     return exports
 
 
