@@ -6,13 +6,16 @@
   three URLs accept ``POST`` with a ``Parameters`` body carrying those parameters
   (https://hl7.org/fhir/uv/bulkdata/export.html#bulk-data-kick-off-request); other parameters
   (``patient``, ``includeAssociatedData``, ``_elements``) are refused with 400, not ignored;
-* status: ``GET [base]/$export-status/[job]`` → 202 + ``X-Progress`` / ``Retry-After`` while
-  running, 200 + the manifest when done, 500 + OperationOutcome when failed;
+* status: ``GET [base]/$export-status/[job]`` → 202 + ``X-Progress`` (``queued`` or the count
+  exported so far) / ``Retry-After`` while queued or running, 200 + the manifest when done,
+  500 + OperationOutcome when failed;
   ``DELETE`` cancels a running job or deletes a finished one (202);
 * files: ``GET [base]/$export-file/[job]/[Type].ndjson`` (``application/fhir+ndjson``), only
   for the client that started the export (``requiresAccessToken`` is true).
 
-These routes are mounted in front of the generic FHIR router so ``$export`` is not dispatched
+Any server process on the same database and object store answers any job (the job state is
+in the database, the files in the store; :func:`start_exports`, called by the app lifespan,
+makes the exporter and starts this process's workers). These routes are mounted in front of the generic FHIR router so ``$export`` is not dispatched
 to the operations registry. Group is not a stored type: the group id is a childcare centre's
 Organization id (see :mod:`healthbridge.district.bulk`).
 """
