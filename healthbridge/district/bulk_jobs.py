@@ -208,6 +208,9 @@ def claim(
             JOBS.c.state == "queued",
             and_(JOBS.c.state == "in-progress", JOBS.c.heartbeat < now - stale_after),
         )
+        with engine.connect() as conn:  # idle workers look without taking the write lock
+            if conn.execute(select(JOBS.c.id).where(claimable).limit(1)).first() is None:
+                return None
         with writing(engine) as conn:
             query = select(JOBS).where(claimable).order_by(JOBS.c.created).limit(1)
             if conn.dialect.name == "postgresql":
