@@ -126,6 +126,24 @@ class Settings(BaseSettings):
     demo_login: bool = False
     #: Hours a Bulk Data export's files are kept for their requester (then 404, deleted).
     bulk_export_ttl_hours: float = Field(default=24.0, gt=0)
+    #: Where export files are kept (healthbridge.store.objects): empty = ``data_dir/
+    #: bulk-export`` (one host, or a directory every server mounts), ``file:///dir``, or
+    #: ``s3://bucket/prefix`` on an S3-compatible service (docs/deployment.md).
+    export_store: str = ""
+    #: The S3 service: endpoint (empty: AWS), region, keys (empty: boto3's own credential
+    #: chain, e.g. ``AWS_ACCESS_KEY_ID``), addressing (``path`` suits MinIO and most
+    #: on-premises services; ``virtual`` or ``auto`` for AWS, OSS, COS).
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
+    #: Export worker threads of this process (healthbridge.district.bulk_worker); 0: this
+    #: process only queues jobs and serves them, another server's worker runs them.
+    bulk_export_workers: int = Field(default=1, ge=0)
+    #: Seconds between two looks of an idle worker for queued jobs in the database (a job
+    #: queued by this process is started at once).
+    bulk_export_poll_seconds: float = Field(default=2.0, gt=0)
     #: Seconds between two rounds of webhook delivery of alert messages to rest-hook
     #: Subscriptions (healthbridge.notify.delivery); 0 = no delivery thread.
     notify_delivery_seconds: float = Field(default=10.0, ge=0)

@@ -191,3 +191,35 @@ def examples_dir() -> Path:
             pytest.fail("tools/node/node_modules is missing in CI (scripts/test installs it)")
         pytest.skip("npm examples not installed (run scripts/test)")
     return EXAMPLES_DIR
+
+
+@pytest.fixture(scope="session")
+def _s3_endpoint() -> Iterator[str]:
+    """An S3 API served locally by moto (``moto[server]``: no network, no credentials)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_settings(_s3_endpoint: str) -> dict[str, Any]:
+    """Settings overrides that keep export files in a fresh bucket of the local S3 API:
+    ``app_factory(**s3_settings)``."""
+    import uuid
+
+    from healthbridge.store.objects import s3_client
+
+    overrides: dict[str, Any] = {
+        "export_store": f"s3://hb-{uuid.uuid4().hex[:12]}/exports",
+        "s3_endpoint_url": _s3_endpoint,
+        "s3_region": "us-east-1",
+        "s3_access_key_id": "test-key",
+        "s3_secret_access_key": "test-secret",
+    }
+    bucket = overrides["export_store"].removeprefix("s3://").split("/")[0]
+    s3_client(Settings(**overrides)).create_bucket(Bucket=bucket)
+    return overrides

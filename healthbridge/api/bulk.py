@@ -6,27 +6,30 @@
   three URLs accept ``POST`` with a ``Parameters`` body carrying those parameters
   (https://hl7.org/fhir/uv/bulkdata/export.html#bulk-data-kick-off-request); other parameters
   (``patient``, ``includeAssociatedData``, ``_elements``) are refused with 400, not ignored;
-* status: ``GET [base]/$export-status/[job]`` → 202 + ``X-Progress`` / ``Retry-After`` while
-  running, 200 + the manifest when done, 500 + OperationOutcome when failed;
+* status: ``GET [base]/$export-status/[job]`` → 202 + ``X-Progress`` (``queued`` or the count
+  exported so far) / ``Retry-After`` while queued or running, 200 + the manifest when done,
+  500 + OperationOutcome when failed;
   ``DELETE`` cancels a running job or deletes a finished one (202);
 * files: ``GET [base]/$export-file/[job]/[Type].ndjson`` (``application/fhir+ndjson``), only
   for the client that started the export (``requiresAccessToken`` is true).
 
-These routes are mounted in front of the generic FHIR router so ``$export`` is not dispatched
-to the operations registry. Group is not a stored type: the group id is a childcare centre's
-Organization id (see :mod:`healthbridge.district.bulk`).
+Any server process on the same database and object store answers any job (the job state is in
+the database, the files in the store; :func:`start_exports`, called by the app lifespan, makes
+the exporter and starts this process's workers). These routes are mounted in front of the
+generic FHIR router so ``$export`` is not dispatched to the operations registry. Group is not a
+stored type: the group id is a childcare centre's Organization id (see
+:mod:`healthbridge.district.bulk`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from healthbridge.access.control import PrincipalAccess
 from healthbridge.access.policy import Purpose
@@ -40,14 +43,17 @@ from healthbridge.district.bulk import (
     parse_type_filters,
     parse_types,
 )
+from healthbridge.district.bulk_worker import ExportWorker
 from healthbridge.district.roles import EXPORT_ROLES, require_role
 from healthbridge.errors import BadRequestError, Issue, operation_outcome
 from healthbridge.fhir.values import date_range
 from healthbridge.store.hooks import RequestContext
+from healthbridge.store.objects import open_store
 from healthbridge.store.repository import Repository
 
 router = APIRouter()
-_EXPORTER_LOCK = threading.Lock()
+#: The worker's local spool directory under ``Settings.data_dir`` (files being written).
+SPOOL_SUBDIR = "bulk-export-spool"
 
 Prefer = Annotated[str | None, Header()]
 Types = Annotated[str | None, Query(alias="_type")]
@@ -62,16 +68,47 @@ PurposeParam = Annotated[str | None, Query(alias="_purpose")]
 POST_PARAMETERS = ("_type", "_since", "_outputFormat", "_typeFilter", "_purpose")
 
 
-def exporter(request: Request, repo: Repository, data_dir: Path) -> BulkExporter:
-    """The app's exporter (created on first use; job state lives under ``data_dir``)."""
-    settings: Settings = request.app.state.settings
-    with _EXPORTER_LOCK:
-        current: BulkExporter | None = getattr(request.app.state, "bulk_exporter", None)
-        if current is None or current.repo is not repo:
-            ttl = dt.timedelta(hours=settings.bulk_export_ttl_hours)
-            current = BulkExporter(repo, data_dir / "bulk-export", ttl=ttl)
-            request.app.state.bulk_exporter = current
-        return current
+@dataclass
+class Exports:
+    """The app's exporter and the workers of this process (see :func:`start_exports`)."""
+
+    exporter: BulkExporter
+    workers: list[ExportWorker] = field(default_factory=list)
+
+    def wake(self) -> None:
+        for worker in self.workers:
+            worker.wake()
+
+    def stop(self) -> None:
+        """Stop the workers (a running job goes back to the queue for another process)."""
+        for worker in self.workers:
+            worker.stop()
+
+
+def start_exports(app: FastAPI, repo: Repository, settings: Settings) -> Exports:
+    """Make the app's exporter (``app.state.bulk_exporter``; state in the database, files in
+    the configured object store) and start this process's export workers (lifespan)."""
+    exporter = BulkExporter(
+        repo,
+        open_store(settings),
+        ttl=dt.timedelta(hours=settings.bulk_export_ttl_hours),
+        spool_dir=settings.data_dir / SPOOL_SUBDIR,
+    )
+    exports = Exports(exporter)
+    for _ in range(settings.bulk_export_workers):
+        worker = ExportWorker(exporter, poll=settings.bulk_export_poll_seconds)
+        worker.start()
+        exports.workers.append(worker)
+    exporter.wake = exports.wake
+    app.state.bulk_exporter = exporter
+    app.state.bulk_workers = exports.workers
+    return exports
+
+
+def exporter(request: Request) -> BulkExporter:
+    """The app's exporter (made by the lifespan, :func:`start_exports`)."""
+    current: BulkExporter = request.app.state.bulk_exporter
+    return current
 
 
 @dataclass(frozen=True)
@@ -121,7 +158,7 @@ class KickOff:
             except ValueError as exc:
                 raise BadRequestError(f"Invalid _since {self.since!r}") from exc
         types = parse_types(self.types, level)
-        job = exporter(self.request, self.repo, self.settings.data_dir).start(
+        job = exporter(self.request).start(
             context,
             level=level,
             # the configured or allowed base, never the raw Host header (api/deps.base_url)
@@ -260,20 +297,11 @@ def export_group_post(group_id: str, kick: PostKickOffDep) -> Response:
 
 
 @router.get("/$export-status/{job_id}", summary="Bulk Data export status / manifest")
-def export_status(
-    job_id: str,
-    request: Request,
-    repo: RepoDep,
-    context: ContextDep,
-    settings: SettingsDep,
-    base: BaseUrlDep,
-) -> Response:
-    job = exporter(request, repo, settings.data_dir).owned(job_id, context)
-    if job.state == "in-progress":
-        return Response(
-            status_code=202,
-            headers={"X-Progress": f"{job.exported} resources exported", "Retry-After": "2"},
-        )
+def export_status(job_id: str, request: Request, context: ContextDep, base: BaseUrlDep) -> Response:
+    job = exporter(request).owned(job_id, context)
+    if job.running:
+        progress = f"{job.exported} resources exported" if job.state == "in-progress" else "queued"
+        return Response(status_code=202, headers={"X-Progress": progress, "Retry-After": "2"})
     if job.state == "error":
         outcome = operation_outcome([Issue("error", "exception", job.error or "export failed")])
         return FhirResponse(outcome, status_code=500)
@@ -281,22 +309,13 @@ def export_status(
 
 
 @router.delete("/$export-status/{job_id}", summary="Cancel or delete a Bulk Data export")
-def export_cancel(
-    job_id: str, request: Request, repo: RepoDep, context: ContextDep, settings: SettingsDep
-) -> Response:
-    exporter(request, repo, settings.data_dir).cancel(job_id, context)
+def export_cancel(job_id: str, request: Request, context: ContextDep) -> Response:
+    exporter(request).cancel(job_id, context)
     return Response(status_code=202)
 
 
 @router.get("/$export-file/{job_id}/{name}", summary="One ndjson output file")
-def export_file(
-    job_id: str,
-    name: str,
-    request: Request,
-    repo: RepoDep,
-    context: ContextDep,
-    settings: SettingsDep,
-) -> Response:
+def export_file(job_id: str, name: str, request: Request, context: ContextDep) -> Response:
     rtype = name.removesuffix(".ndjson")
-    path = exporter(request, repo, settings.data_dir).file(job_id, rtype, context)
-    return FileResponse(path, media_type="application/fhir+ndjson")
+    chunks: Iterator[bytes] = exporter(request).file(job_id, rtype, context)
+    return StreamingResponse(chunks, media_type="application/fhir+ndjson")

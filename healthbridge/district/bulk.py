@@ -1,12 +1,16 @@
 """FHIR Bulk Data ``$export`` jobs (Bulk Data Access IG v2.0.0, https://hl7.org/fhir/uv/bulkdata/).
 
-A kick-off creates a job directory under ``<data_dir>/bulk-export/<job id>/`` holding
-``job.json`` (the job's state, rewritten atomically) and one ``<Type>.ndjson`` file per
-exported type. The job runs in a daemon thread of the app process and reads **through the
-Transaction API with the requester's RequestContext**, so the access layer's read hooks see
-(and may refuse) every resource exported. Because the state is on disk, a status request after
-a restart answers sensibly: completed jobs keep serving their manifest and files; a job that
-was running when the process stopped is reported as failed ("interrupted, start a new export").
+A kick-off **queues** a job in the database (:mod:`healthbridge.district.bulk_jobs`); a worker
+of any server process on that database (:mod:`healthbridge.district.bulk_worker`) claims it,
+reads **through the Transaction API with the requester's RequestContext** (stored with the
+job and rebuilt by the worker, so the access layer's read hooks see — and may refuse — every
+resource exported, and audit it), writes one ``<Type>.ndjson`` per exported type to a local
+spool directory and, when done, puts the files in the object store
+(:mod:`healthbridge.store.objects`: a local directory or S3-compatible storage) under
+``<job id>/<Type>.ndjson``. Status, manifest, files and cancellation are answered by any
+server process from the database and the store. A job whose server stopped is run again by
+another worker (at most :data:`~healthbridge.district.bulk_jobs.MAX_ATTEMPTS` times, then
+failed with an OperationOutcome saying so): never left "in progress".
 
 Levels:
 
@@ -27,30 +31,30 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
-import threading
+import logging
+import tempfile
+import time
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
+
+from sqlalchemy import Engine
 
 from healthbridge import terminology as t
 from healthbridge.access.auditing import record_access
 from healthbridge.access.control import CHILD_TYPES
+from healthbridge.district import bulk_jobs as jobs
+from healthbridge.district.bulk_jobs import ExportJob, Level, TypeFilter
 from healthbridge.errors import BadRequestError, ForbiddenError, NotFoundError
 from healthbridge.fhir import facts, r4
 from healthbridge.store.hooks import RequestContext
+from healthbridge.store.objects import ObjectStore
 from healthbridge.store.repository import Repository, StoredResource, Transaction
 
-Level = Literal["system", "patient", "group"]
-#: ``_typeFilter`` searches: (resource type, search parameters as key/value pairs).
-TypeFilter = tuple[str, tuple[tuple[str, str], ...]]
 ENROLLMENT_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
 #: The SearchParameter on that extension's ``centre`` (fhir_profiles/SearchParameter).
 ENROLMENT_SEARCH: Final = "enrollment-centre"
-State = Literal["in-progress", "completed", "error", "cancelled"]
 
 #: Types of the R4 Patient compartment that we store, with the search parameter that links
 #: them to the patient (CompartmentDefinition-patient; ``Patient`` itself is matched by id).
@@ -82,38 +86,14 @@ _PAGE: Final = 1000
 #: Default lifetime of an export's files (``settings.bulk_export_ttl_hours``).
 DEFAULT_TTL: Final = dt.timedelta(hours=24)
 _CHUNK: Final = 100
+#: Seconds between two heartbeats of a running job; a job whose last one is older than
+#: :data:`STALE_AFTER` is taken as stopped (its process died) and run again by any worker.
+HEARTBEAT: Final = 5.0
+STALE_AFTER: Final = 60.0
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class ExportJob:
-    """The persisted state of one export."""
-
-    id: str
-    level: Level
-    request: str
-    transaction_time: str
-    types: tuple[str, ...]
-    since: str | None
-    group: str | None
-    principal: str | None
-    state: State = "in-progress"
-    exported: int = 0
-    outputs: tuple[dict[str, Any], ...] = ()
-    error: str | None = None
-    type_filters: tuple[TypeFilter, ...] = ()
-
-    def manifest(self, file_url: str) -> dict[str, Any]:
-        """The completion manifest; ``file_url`` is the download base for this job."""
-        return {
-            "transactionTime": self.transaction_time,
-            "request": self.request,
-            "requiresAccessToken": True,
-            "output": [
-                {"type": o["type"], "url": f"{file_url}/{o['type']}.ndjson", "count": o["count"]}
-                for o in self.outputs
-            ],
-            "error": [],
-        }
+__all__ = ["BulkExporter", "ExportJob", "Level", "TypeFilter", "centre_members"]
 
 
 def exportable_types(level: Level) -> tuple[str, ...]:
@@ -188,84 +168,67 @@ def _principal(context: RequestContext) -> str | None:
 
 
 class BulkExporter:
-    """Starts, tracks, cancels and serves export jobs stored under ``root``."""
+    """Queues, runs, answers, cancels and expires export jobs: their state in the database
+    (:mod:`healthbridge.district.bulk_jobs`), their files in ``store``.
 
-    def __init__(self, repo: Repository, root: Path, *, ttl: dt.timedelta = DEFAULT_TTL) -> None:
+    Any server process on the same database and store answers any job; the jobs are run by
+    the :class:`~healthbridge.district.bulk_worker.ExportWorker` of any process (``wake``
+    starts this process's worker at once after a kick-off)."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        store: ObjectStore,
+        *,
+        ttl: dt.timedelta = DEFAULT_TTL,
+        spool_dir: Path | None = None,
+        stale_after: float = STALE_AFTER,
+        heartbeat: float = HEARTBEAT,
+    ) -> None:
         self.repo = repo
-        self.root = root
+        self.store = store
         #: how long a finished export's files are kept (then 404 and deleted)
         self.ttl = ttl
-        self._live: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
+        #: where a running job writes its files before they go to the store (local disk)
+        self.spool_dir = spool_dir
+        #: a running job whose heartbeat is older than this is taken as stopped
+        self.stale_after = stale_after
+        self.heartbeat = heartbeat
+        #: called after a job is queued (the app points it at its worker's ``wake``)
+        self.wake: Callable[[], None] = lambda: None
 
-    # ---------------------------------------------------------------- state on disk
-    def _dir(self, job_id: str) -> Path:
+    @property
+    def engine(self) -> Engine:
+        return self.repo.engine
+
+    # ---------------------------------------------------------------- state
+    def load(self, job_id: str) -> ExportJob:
+        """The job's state (404 when unknown, cancelled or expired; an expired job's row and
+        files are deleted)."""
         if not job_id or not set(job_id) <= set("0123456789abcdef-"):
             raise NotFoundError(f"Export job {job_id!r} not found")
-        return self.root / job_id
-
-    def _save(self, job: ExportJob) -> None:
-        path = self._dir(job.id)
-        path.mkdir(parents=True, exist_ok=True)
-        tmp = path / "job.json.tmp"
-        tmp.write_text(json.dumps(asdict(job)), encoding="utf-8")
-        os.replace(tmp, path / "job.json")
-
-    def load(self, job_id: str) -> ExportJob:
-        """The job's state (a job interrupted by a restart is reported as an error)."""
-        path = self._dir(job_id) / "job.json"
-        # Liveness first: a job that finishes while its file is read is then still "live"
-        # here, so a stale in-progress state is never mistaken for an interrupted job.
-        with self._lock:
-            live = job_id in self._live
-        if not path.is_file():
+        job = jobs.get_job(self.engine, job_id)
+        if job is None or job.state == "cancelled":
             raise NotFoundError(f"Export job {job_id!r} not found")
-        data = json.loads(path.read_text(encoding="utf-8"))
-        job = ExportJob(
-            **{
-                **data,
-                "types": tuple(data["types"]),
-                "outputs": tuple(data["outputs"]),
-                "type_filters": tuple(
-                    (rtype, tuple((k, v) for k, v in pairs))
-                    for rtype, pairs in data.get("type_filters", ())
-                ),
-            }
-        )
-        if not live and self._expired(job):
-            shutil.rmtree(self._dir(job_id), ignore_errors=True)
+        if job.state != "in-progress" and self._expired(job):
+            self._remove(job)
             raise NotFoundError(f"Export job {job_id!r} not found (expired)")
-        if job.state == "in-progress" and not live:
-            job = replace(
-                job,
-                state="error",
-                error="The export was interrupted (server restart); start a new export",
-            )
         return job
 
-    def _expired(self, job: ExportJob, now: dt.datetime | None = None) -> bool:
-        started = dt.datetime.fromisoformat(job.transaction_time)
-        return (now or dt.datetime.now(dt.UTC)) - started > self.ttl
+    def _expired(self, job: ExportJob, now: float | None = None) -> bool:
+        return (now or time.time()) - job.created > self.ttl.total_seconds()
+
+    def _remove(self, job: ExportJob) -> None:
+        """Delete the job's files, then its row."""
+        self.store.delete_prefix(job.id)
+        jobs.delete_job(self.engine, job.id)
 
     def purge_expired(self) -> int:
-        """Delete the files of every expired export that is not running; how many."""
-        if not self.root.is_dir():
-            return 0
-        with self._lock:
-            live = set(self._live)
-        removed = 0
-        for folder in self.root.iterdir():
-            if folder.name in live or not (folder / "job.json").is_file():
-                continue
-            try:
-                started = json.loads((folder / "job.json").read_text("utf-8"))["transaction_time"]
-                expired = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(started) > self.ttl
-            except (OSError, ValueError, KeyError):
-                continue
-            if expired:
-                shutil.rmtree(folder, ignore_errors=True)
-                removed += 1
-        return removed
+        """Delete the files and rows of every expired export that is not running; how many."""
+        expired = jobs.expired_jobs(self.engine, time.time() - self.ttl.total_seconds())
+        for job in expired:
+            self._remove(job)
+        return len(expired)
 
     def owned(self, job_id: str, context: RequestContext) -> ExportJob:
         """The job, if ``context`` is the requester that started it (else 403)."""
@@ -274,12 +237,14 @@ class BulkExporter:
             raise ForbiddenError("Only the client that started an export may read it")
         return job
 
-    def file(self, job_id: str, resource_type: str, context: RequestContext) -> Path:
-        """The ndjson file of one type of a completed job."""
+    def file(self, job_id: str, resource_type: str, context: RequestContext) -> Iterator[bytes]:
+        """The ndjson file of one type of a completed job, as a stream of bytes."""
         job = self.owned(job_id, context)
-        if job.state != "completed" or resource_type not in {o["type"] for o in job.outputs}:
+        key = f"{job_id}/{resource_type}.ndjson"
+        outputs = {o["type"] for o in job.outputs}
+        if job.state != "completed" or resource_type not in outputs or not self.store.exists(key):
             raise NotFoundError(f"No {resource_type} output in export {job_id}")
-        return self._dir(job_id) / f"{resource_type}.ndjson"
+        return self.store.stream(key)
 
     # ---------------------------------------------------------------- lifecycle
     def start(
@@ -293,8 +258,8 @@ class BulkExporter:
         group: str | None = None,
         type_filters: Sequence[TypeFilter] = (),
     ) -> ExportJob:
-        """Create the job and start its thread; returns at once (expired exports of anyone
-        are deleted first)."""
+        """Queue the job and wake this process's worker; returns at once (expired exports of
+        anyone are deleted first)."""
         self.purge_expired()
         if group is not None:
             with self.repo.transaction(context, write=False) as txn:
@@ -303,53 +268,82 @@ class BulkExporter:
             id=str(uuid.uuid4()),
             level=level,
             request=request,
-            transaction_time=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
             types=tuple(types),
             since=since,
             group=group,
             principal=_principal(context),
+            context=jobs.dump_context(context),
+            created=time.time(),
             type_filters=tuple(type_filters),
         )
-        cancel = threading.Event()
-        with self._lock:
-            self._live[job.id] = cancel
-        self._save(job)
-        thread = threading.Thread(
-            target=self._run, args=(job, context, cancel), name=f"bulk-export-{job.id}", daemon=True
-        )
-        thread.start()
+        jobs.insert_job(self.engine, job)
+        self.wake()
         return job
 
     def cancel(self, job_id: str, context: RequestContext) -> None:
-        """Cancel a running job or delete a finished one (and its files)."""
+        """Cancel a queued or running job or delete a finished one (and its files). A running
+        job is marked cancelled; its worker stops at its next heartbeat and removes it."""
         job = self.owned(job_id, context)
-        with self._lock:
-            event = self._live.get(job.id)
-        if event is not None:
-            event.set()
+        if job.state == "queued" and jobs.delete_job(self.engine, job.id, state="queued"):
+            return
+        job = self.load(job_id)  # a worker may have claimed it meanwhile
+        if job.state == "in-progress":
+            jobs.update_job(self.engine, job.id, state="cancelled")
         else:
-            shutil.rmtree(self._dir(job_id), ignore_errors=True)
+            self._remove(job)
 
-    def _run(self, job: ExportJob, context: RequestContext, cancel: threading.Event) -> None:
+    def run(self, job: ExportJob, worker: str, stopping: Callable[[], bool]) -> None:
+        """Run a claimed job to its end (see :mod:`~healthbridge.district.bulk_worker`):
+        completed with its files in the store, failed with the error, handed back to the
+        queue when ``stopping()`` (the process shuts down), or removed when it was
+        cancelled."""
+        beat = _Heartbeat(self, job.id, worker, stopping)
         try:
-            outputs = self._export(job, context, cancel)
-            if cancel.is_set():
-                shutil.rmtree(self._dir(job.id), ignore_errors=True)
-                return
-            total = sum(o["count"] for o in outputs)
-            self._save(replace(job, state="completed", outputs=tuple(outputs), exported=total))
+            with tempfile.TemporaryDirectory(prefix="export-", dir=self._spool()) as spool:
+                outputs = self._export(job, jobs.load_context(job.context), Path(spool), beat)
+                if beat.alive() and beat.renew(sum(o["count"] for o in outputs)):
+                    for output in outputs:
+                        name = f"{output['type']}.ndjson"
+                        self.store.put_file(f"{job.id}/{name}", Path(spool) / name)
         except Exception as exc:  # any failure ends the job with an error status
-            if not cancel.is_set():
-                self._save(replace(job, state="error", error=f"{type(exc).__name__}: {exc}"))
-        finally:
-            with self._lock:
-                self._live.pop(job.id, None)
+            log.warning("export %s failed", job.id, exc_info=True)
+            error = f"{type(exc).__name__}: {exc}"
+            if beat.alive() and jobs.update_job(
+                self.engine, job.id, worker, state="error", error=error
+            ):
+                return
+        else:
+            total = sum(o["count"] for o in outputs)
+            done = {"outputs": outputs, "exported": total, "heartbeat": None}
+            if beat.alive() and jobs.update_job(
+                self.engine, job.id, worker, state="completed", **done
+            ):
+                return
+        if beat.stopped:  # shutting down: another process (or this one, restarted) resumes
+            jobs.update_job(
+                self.engine,
+                job.id,
+                worker,
+                state="queued",
+                worker=None,
+                heartbeat=None,
+                attempts=max(job.attempts - 1, 0),
+            )
+            return
+        current = jobs.get_job(self.engine, job.id)
+        if current is not None and current.state == "cancelled":
+            self._remove(current)
+
+    def _spool(self) -> str | None:
+        if self.spool_dir is None:
+            return None
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        return str(self.spool_dir)
 
     # ---------------------------------------------------------------- reading
     def _export(
-        self, job: ExportJob, context: RequestContext, cancel: threading.Event
+        self, job: ExportJob, context: RequestContext, folder: Path, beat: _Heartbeat
     ) -> list[dict[str, Any]]:
-        folder = self._dir(job.id)
         outputs: list[dict[str, Any]] = []
         exported = 0
         with self.repo.transaction(context, write=False) as txn:
@@ -360,7 +354,7 @@ class BulkExporter:
                 path = folder / f"{rtype}.ndjson"
                 with path.open("w", encoding="utf-8") as out:
                     for stored in self._resources(txn, job, rtype, members):
-                        if cancel.is_set():
+                        if not beat(exported + count):
                             return outputs
                         out.write(json.dumps(stored.resource, ensure_ascii=False) + "\n")
                         count += 1
@@ -369,7 +363,6 @@ class BulkExporter:
                 if count:
                     outputs.append({"type": rtype, "count": count})
                     exported += count
-                    self._save(replace(job, exported=exported))
                 else:
                     path.unlink()
             # the records that left the API, recorded with the request's AuditEvents (which
@@ -451,3 +444,44 @@ def _pages(
         offset += len(result.matches)
         if not result.matches or offset >= (result.total or 0):
             return
+
+
+class _Heartbeat:
+    """Called for each resource a job writes: renews the job's heartbeat (and progress) every
+    ``exporter.heartbeat`` seconds; False once the job must stop — this process is stopping,
+    or the job is no longer this worker's (cancelled, or claimed again after a stall).
+
+    On SQLite the export's read is an audited read, a write transaction holding the
+    database's write lock until it ends: the heartbeat cannot be written meanwhile (nor can
+    another process claim or cancel the job), so it is renewed once the read is over."""
+
+    def __init__(
+        self, exporter: BulkExporter, job_id: str, worker: str, stopping: Callable[[], bool]
+    ) -> None:
+        self.exporter = exporter
+        self.job_id = job_id
+        self.worker = worker
+        self.stopping = stopping
+        self.stopped = False
+        self.lost = False
+        self.while_reading = exporter.engine.dialect.name != "sqlite"
+        self._next = time.monotonic() + exporter.heartbeat
+
+    def alive(self) -> bool:
+        return not (self.stopped or self.lost)
+
+    def renew(self, exported: int) -> bool:
+        """Write the heartbeat now; False when the job is no longer this worker's."""
+        self._next = time.monotonic() + self.exporter.heartbeat
+        held = jobs.update_job(
+            self.exporter.engine, self.job_id, self.worker, heartbeat=time.time(), exported=exported
+        )
+        self.lost = not held
+        return held
+
+    def __call__(self, exported: int) -> bool:
+        if self.stopping():
+            self.stopped = True
+        elif self.while_reading and time.monotonic() >= self._next:
+            self.renew(exported)
+        return self.alive()

@@ -19,6 +19,10 @@ one background thread after a full read, and after a refresh at most every
 written since, under the same watermark checks as the in-memory frames. :meth:`close` waits
 for a snapshot being written; nothing is written after it.
 
+Several server processes on one database (docs/deployment.md) each keep their own cache and
+snapshot (the snapshot directory is per host); the watermark is read from the database, so a
+write by any process is seen by every process's next report.
+
 The heavy report stack (pandas, pyarrow, the growth tables) is imported on the first read, not
 when the app is built.
 """

@@ -116,12 +116,16 @@ def create_app(
             outbox.wakers.append(worker.wake)
             worker.start()
         app.state.pipeline_worker = worker
+        # Bulk Data exports: jobs in the database, files in the object store, this
+        # process's workers (a running job goes back to the queue at shutdown)
+        exports = bulk.start_exports(app, app.state.repository, settings)
         # the reports' district cache, its snapshot kept in the data directory
         app.state.district_cache = DistrictCache(settings.data_dir / SNAPSHOT_SUBDIR)
         try:
             yield
         finally:
             app.state.district_cache.close()  # waits for a snapshot being written
+            exports.stop()
             if deliverer is not None:
                 deliverer.stop()
             if worker is not None and outbox is not None:

@@ -247,5 +247,6 @@ class RuleInputStateRow(SQLModel, table=True):
 
 # the sign-in tables share this metadata (migrations compare against it)
 from healthbridge.store import account_models as _account_models  # noqa: E402, F401
+from healthbridge.store import export_models as _export_models  # noqa: E402, F401
 from healthbridge.store import notify_models as _notify_models  # noqa: E402, F401
 from healthbridge.store import outbox_models as _outbox_models  # noqa: E402, F401

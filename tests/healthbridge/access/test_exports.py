@@ -106,9 +106,9 @@ def test_bulk_export_is_bound_to_the_whole_principal_and_audited(app_factory: An
 
 def test_bulk_export_files_expire(app_factory: Any, settings: Any) -> None:
     import datetime as dt
-    import json
     from pathlib import Path
 
+    from healthbridge.district import bulk_jobs
     from tests.factories import RoleClient, auth_headers
 
     with _started(app_factory, bulk_export_ttl_hours=30) as client:
@@ -117,12 +117,13 @@ def test_bulk_export_files_expire(app_factory: Any, settings: Any) -> None:
         status_url = _finish(system, "/fhir/Patient/$export")
         job_id = status_url.rsplit("/", 1)[1]
         folder = Path(settings.data_dir) / "bulk-export" / job_id
-        state = json.loads((folder / "job.json").read_text("utf-8"))
+        assert any(folder.iterdir())
+        engine = client.app.state.repository.engine
         day_old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=29)
-        state["transaction_time"] = day_old.isoformat()
-        (folder / "job.json").write_text(json.dumps(state), "utf-8")
+        assert bulk_jobs.update_job(engine, job_id, created=day_old.timestamp())
         assert system.get(status_url).status_code == 200  # within the configured 30 h
-        state["transaction_time"] = (day_old - dt.timedelta(hours=2)).isoformat()
-        (folder / "job.json").write_text(json.dumps(state), "utf-8")
+        older = (day_old - dt.timedelta(hours=2)).timestamp()
+        assert bulk_jobs.update_job(engine, job_id, created=older)
         assert system.get(status_url).status_code == 404
         assert not folder.exists()  # the files are gone with it
+        assert bulk_jobs.get_job(engine, job_id) is None  # and the job's row

@@ -149,27 +149,95 @@ def test_kick_off_errors_and_access(make_client: Callable[..., TestClient]) -> N
     assert client.get("/fhir/$export", headers=ASYNC).status_code == 403
 
 
+def _set(client: TestClient, job_id: str, **values: Any) -> None:
+    """Change the stored job as a stopped or other process would have left it."""
+    from healthbridge.district import bulk_jobs
+
+    engine = client.app.state.repository.engine  # type: ignore[attr-defined]
+    assert bulk_jobs.update_job(engine, job_id, **values)
+
+
 def test_delete_and_restart(make_client: Callable[..., TestClient]) -> None:
-    client = make_client("system")
+    client = make_client("system", bulk_export_poll_seconds=0.05)
     _seed(client)
     manifest = _run(client, "/fhir/$export?_type=Patient")
     job_id = manifest["_status_url"].rsplit("/", 1)[1]
-    # a new process (new exporter on the same directory) still serves a finished job ...
+    # a new process (new exporter on the same database and store) still serves a finished job
     exporter: BulkExporter = client.app.state.bulk_exporter  # type: ignore[attr-defined]
-    client.app.state.bulk_exporter = BulkExporter(exporter.repo, exporter.root)  # type: ignore[attr-defined]
+    client.app.state.bulk_exporter = BulkExporter(exporter.repo, exporter.store)  # type: ignore[attr-defined]
     again = client.get(manifest["_status_url"])
     assert again.status_code == 200
-    assert again.json()["output"] == [{k: v for k, v in o.items()} for o in manifest["output"]]
-    # ... and reports a job that was running when the process stopped as failed
-    state = json.loads((exporter.root / job_id / "job.json").read_text())
-    (exporter.root / job_id / "job.json").write_text(json.dumps({**state, "state": "in-progress"}))
-    interrupted = client.get(manifest["_status_url"])
+    assert again.json()["output"] == manifest["output"]
+    # a job whose server stopped mid-run (stale heartbeat) is run again by a worker ...
+    _set(client, job_id, state="in-progress", worker="gone", heartbeat=1.0, outputs=[])
+    assert _run_status(client, manifest["_status_url"]).json()["output"] == manifest["output"]
+    # ... unless it was interrupted too often: then it fails with a clear OperationOutcome
+    _set(client, job_id, state="in-progress", worker="gone", heartbeat=1.0, attempts=3)
+    interrupted = _run_status(client, manifest["_status_url"])
     assert interrupted.status_code == 500
-    assert "interrupted" in interrupted.json()["issue"][0]["diagnostics"]
+    assert "interrupted 3 times" in interrupted.json()["issue"][0]["diagnostics"]
     # DELETE removes the job and its files
     assert client.delete(manifest["_status_url"]).status_code == 202
     assert client.get(manifest["_status_url"]).status_code == 404
-    assert not (exporter.root / job_id).exists()
+    assert not (exporter.store.root / job_id).exists()  # type: ignore[attr-defined]
+
+
+def _run_status(client: TestClient, status_url: str) -> Any:
+    for _ in range(400):
+        status = client.get(status_url)
+        if status.status_code != 202:
+            return status
+        time.sleep(0.05)
+    raise AssertionError("the export did not finish")
+
+
+def test_shutdown_hands_a_running_job_back(make_client: Callable[..., TestClient]) -> None:
+    """A worker that stops mid-job puts it back in the queue (not counted as an attempt);
+    the next worker completes it."""
+    from healthbridge.district import bulk_jobs
+    from healthbridge.district.bulk_worker import ExportWorker
+
+    client = make_client("system", bulk_export_workers=0)
+    _seed(client)
+    kick = client.get("/fhir/$export?_type=Patient", headers=ASYNC)
+    status_url = kick.headers["content-location"]
+    job_id = status_url.rsplit("/", 1)[1]
+    exporter: BulkExporter = client.app.state.bulk_exporter  # type: ignore[attr-defined]
+    assert client.get(status_url).headers["x-progress"] == "queued"
+    job = bulk_jobs.claim(exporter.engine, "w1", stale_after=60)
+    assert job is not None
+    assert (job.id, job.attempts) == (job_id, 1)
+    exporter.run(job, "w1", lambda: True)  # the process is stopping
+    back = bulk_jobs.get_job(exporter.engine, job_id)
+    assert back is not None
+    assert (back.state, back.worker, back.attempts) == ("queued", None, 0)
+    assert ExportWorker(exporter).run_once()
+    assert client.get(status_url).json()["output"][0]["count"] == 3
+
+
+def test_cancel_a_running_job(make_client: Callable[..., TestClient]) -> None:
+    """DELETE of a job another worker is running marks it cancelled (404 at once); the
+    worker stops at its next heartbeat and removes it, files and row."""
+    from healthbridge.district import bulk_jobs
+
+    client = make_client("system", bulk_export_workers=0)
+    _seed(client)
+    status_url = client.get("/fhir/$export", headers=ASYNC).headers["content-location"]
+    job_id = status_url.rsplit("/", 1)[1]
+    exporter: BulkExporter = client.app.state.bulk_exporter  # type: ignore[attr-defined]
+    job = bulk_jobs.claim(exporter.engine, "w1", stale_after=60)
+    assert job is not None
+    assert client.get(status_url).status_code == 202
+    assert client.delete(status_url).status_code == 202
+    assert client.get(status_url).status_code == 404
+    exporter.heartbeat = 0.0  # look at the database at every resource
+    exporter.run(job, "w1", lambda: False)
+    assert bulk_jobs.get_job(exporter.engine, job_id) is None
+    assert not (exporter.store.root / job_id).exists()  # type: ignore[attr-defined]
+    # a queued job is simply deleted
+    queued = client.get("/fhir/$export", headers=ASYNC).headers["content-location"]
+    assert client.delete(queued).status_code == 202
+    assert bulk_jobs.get_job(exporter.engine, queued.rsplit("/", 1)[1]) is None
 
 
 @pytest.mark.parametrize("level", ["/fhir/$export", "/fhir/Patient/$export"])
