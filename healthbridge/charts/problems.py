@@ -94,9 +94,11 @@ def review_due(tasks: Iterable[Mapping[str, Any]]) -> dict[str, dt.date | None]:
 
 def _contact(
     lang: Lang, due: Sequence[dt.date | None], reviewed: bool, centre: str | None,
-    next_checkup: dt.date | None,
+    next_checkup: dt.date | None, as_of: dt.date | None = None,
 ) -> str:  # fmt: skip
-    dated = sorted(d for d in due if d is not None)
+    # a review date already past is the staff's overdue work, not a promise to the parent:
+    # the parent then reads "soon" (the centre's worklist shows the review as overdue)
+    dated = sorted(d for d in due if d is not None and (as_of is None or d >= as_of))
     if reviewed:
         who_zh = f"{centre}的保健医生" if centre else "托育机构的保健医生"
         who_en = f"the health manager of {centre}" if centre else "the centre's health manager"
@@ -124,9 +126,11 @@ def _contact(
 
 def problems(
     alerts: Iterable[Any], tasks: Iterable[Mapping[str, Any]], lang: Lang, *,
-    centre: str | None = None, next_checkup: dt.date | None = None,
+    centre: str | None = None, next_checkup: dt.date | None = None, as_of: dt.date | None = None,
 ) -> tuple[Problem, ...]:  # fmt: skip
-    """One :class:`Problem` per group of alerts, most severe first."""
+    """One :class:`Problem` per group of alerts, most severe first (``centre``: the name of the
+    child's centre, for who will call; ``as_of``: today, so no contact date already past is
+    promised)."""
     due = review_due(tasks)
     groups: dict[str, list[Any]] = {}
     for alert in alerts:
@@ -142,7 +146,7 @@ def problems(
                 tuple(dict.fromkeys(a.display for a in items)), items[0].parent,
                 items[0].severity,
                 _contact(lang, [due[a.flag_id] for a in reviewed], bool(reviewed), centre,
-                         next_checkup),
+                         next_checkup, as_of),
             )
         )  # fmt: skip
     return tuple(sorted(out, key=lambda p: _SEVERITY_RANK.get(p.severity or "low", 3)))

@@ -200,10 +200,14 @@ def summarise(
         next_checkup = (FOLLOW_UP, "转诊复诊（按医院的处理计划）", follow.follow_up)
         next_en = "Referral follow-up (the hospital's plan)"
     centre, room = enrolment(patient)
+    centre_name = next(
+        (str(o["name"]) for o in by_type.get("Organization", []) if o.get("id") == centre
+         and o.get("name")), None,
+    )  # fmt: skip
     alerts = _alerts(by_type.get("Flag", []), rules, lang)
     merged = problems(
-        alerts, by_type.get("Task", []), lang,
-        next_checkup=next_checkup[2] if next_checkup else None,
+        alerts, by_type.get("Task", []), lang, centre=centre_name,
+        next_checkup=next_checkup[2] if next_checkup else None, as_of=as_of,
     )  # fmt: skip
     return ChildSummary(
         patient_id,

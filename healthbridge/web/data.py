@@ -17,7 +17,7 @@ from healthbridge import terminology as t
 from healthbridge.charts.labels import Lang
 from healthbridge.charts.summary import ChildSummary, child_name, summarise
 from healthbridge.clinical.ruleset import RuleSet
-from healthbridge.errors import GoneError, NotFoundError
+from healthbridge.errors import ForbiddenError, GoneError, NotFoundError
 from healthbridge.operations import OperationCall
 from healthbridge.store.paging import search_all as search_all
 from healthbridge.store.repository import Transaction
@@ -68,15 +68,36 @@ def child_summary(
     txn: Transaction, patient_id: str, rules: RuleSet, lang: Lang, as_of: dt.date
 ) -> ChildSummary:
     """The child's summary from their compartment (``$everything``)."""
-    items = [s.resource for s in txn.everything(patient_id) if s.resource is not None]
-    return summarise(items, patient_id, rules, as_of=as_of, lang=lang)
+    return summarise(record(txn, patient_id), patient_id, rules, as_of=as_of, lang=lang)
 
 
 def record(txn: Transaction, patient_id: str) -> list[Resource]:
     """The child's whole record, ONE ``$everything`` (a page needing the summary and some
     types of the compartment reads this once and splits it with :func:`of_type` and
     :func:`summary_of`, instead of one ``$everything`` per type: the child page made five)."""
-    return [s.resource for s in txn.everything(patient_id) if s.resource is not None]
+    items = [s.resource for s in txn.everything(patient_id) if s.resource is not None]
+    return [*items, *_centre_of(txn, items, patient_id)]
+
+
+def _centre_of(txn: Transaction, items: Sequence[Resource], patient_id: str) -> list[Resource]:
+    """The Organization of the child's centre (not in the compartment): its name tells the
+    parent who will call (:func:`healthbridge.charts.problems.problems`)."""
+    from healthbridge.charts.summary import enrolment
+
+    patient = next(
+        (r for r in items if r.get("resourceType") == "Patient" and r.get("id") == patient_id),
+        None,
+    )
+    centre = enrolment(patient)[0] if patient is not None else None
+    if centre is None or any(
+        r.get("resourceType") == "Organization" and r.get("id") == centre for r in items
+    ):
+        return []
+    try:
+        found = txn.read("Organization", centre).resource
+    except (NotFoundError, GoneError, ForbiddenError):  # the name is a courtesy, not a need
+        return []
+    return [found] if found else []
 
 
 def of_type(items: Sequence[Resource], rtype: str) -> list[Resource]:

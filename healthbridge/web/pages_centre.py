@@ -65,7 +65,8 @@ def _worklist(
     visits = {v.code: v.name_zh if zh else v.name_en for v in rules(request).checkups.visits}
 
     def named(item: data.WorkItem) -> list[str]:
-        return [wv.item_label(c, vaccines, visits) for c in wv.named_items(item)]
+        first = user.t("worklist.tb_test_first")
+        return [wv.item_label(c, vaccines, visits, first) for c in wv.named_items(item)]
 
     return page(
         request, user, "worklist.html", status=status, view=shaped, mode=view, children=children,

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Final
 from urllib.parse import urlencode
 
+from healthbridge.clinical.vaccination import NEEDS_TEST_SUFFIX
 from healthbridge.web.data import WorkItem
 
 PAGE_SIZE: Final = 10  # children (groups) per page
@@ -102,9 +103,16 @@ def query(kind: str, page: int, view: str = "", **more: str) -> str:
     return urlencode({k: v for k, v in values.items() if v})
 
 
-def item_label(code: str, vaccines: Mapping[str, str], visits: Mapping[str, str]) -> str:
-    """A checkup visit or vaccine dose in words: ``DTP-3`` → "百白破疫苗 第3剂" (with the
-    names given), a visit code → its name; unknown codes as they are."""
+def item_label(
+    code: str, vaccines: Mapping[str, str], visits: Mapping[str, str], test_first: str = ""
+) -> str:
+    """A checkup visit or vaccine dose in words: ``DTP-3`` → "百白破疫苗 (3)" (with the
+    names given), a visit code → its name; a dose that needs a negative TB skin test first
+    (``BCG-1:tst``, :data:`~healthbridge.clinical.vaccination.NEEDS_TEST_SUFFIX`) → the dose and
+    ``test_first``; unknown codes as they are."""
+    if code.endswith(NEEDS_TEST_SUFFIX):
+        dose = item_label(code.removesuffix(NEEDS_TEST_SUFFIX), vaccines, visits)
+        return f"{dose} · {test_first}" if test_first else dose
     if code in visits:
         return visits[code]
     vaccine, _, dose = code.rpartition("-")

@@ -327,4 +327,5 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "menu.weekday_4": ("周五", "Friday"),
     "menu.today": ("今日食谱", "Today's menu"),
     "menu.grams": ("{food} {g} 克", "{food} {g} g"),
+    "worklist.tb_test_first": ("先做结核菌素试验", "TB skin test first"),
 }

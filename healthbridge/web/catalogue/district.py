@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 MESSAGES: Final[dict[str, tuple[str, str]]] = {
-    "district.title": ("区级儿童健康报表", "District child-health reports"),
+    "district.title": ("辖区儿童健康报表", "Child-health reports of the area"),
     "district.filters": ("报表条件", "Report settings"),
     "district.as_of": ("统计截止日期", "As of"),
     "district.period_start": ("统计期开始", "Period from"),

@@ -56,3 +56,13 @@ def test_follow_up_alerts_are_one_problem() -> None:
     (merged,) = problems(alerts, [], Lang.EN)
     assert (merged.key, merged.title) == ("follow-up", "Follow-up visits")
     assert merged.message == "text of high-risk-not-managed"
+
+
+def test_a_review_date_already_past_is_not_promised_to_the_parent() -> None:
+    """The review Task is overdue for the staff; the parent reads "soon", not a past date."""
+    alerts = [alert("f1", "underweight", "moderate", "低体重")]
+    tasks = [review("f1", "2026-10-12")]
+    late = problems(alerts, tasks, Lang.ZH, centre="小太阳托育园", as_of=dt.date(2026, 12, 7))
+    assert late[0].contact == "小太阳托育园的保健医生会尽快联系您。"
+    on_time = problems(alerts, tasks, Lang.EN, as_of=dt.date(2026, 10, 1))
+    assert on_time[0].contact == "The centre's health manager will contact you by 2026-10-12."

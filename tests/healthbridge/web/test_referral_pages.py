@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.web import referrals
+from healthbridge.web.common import today
 from tests.healthbridge.web.test_pages import login
 from tests.healthbridge.web.world import World, build_world
 
@@ -115,7 +116,8 @@ def test_parent_reads_one_message_per_problem(site: tuple[TestClient, World]) ->
 
     client, world = site
     with client.app.state.repository.transaction(SYSTEM_CONTEXT) as txn:  # type: ignore[attr-defined]
-        write_alert(txn, world.child_id, world.centre_id, start="2026-11-20")  # underweight
+        # underweight, its review due today: the parent is promised that date
+        write_alert(txn, world.child_id, world.centre_id, start=today().isoformat())
         wasting = alert_flag(world.child_id, "wasting")
         wasting.pop("id", None)
         txn.create(wasting)
@@ -123,7 +125,7 @@ def test_parent_reads_one_message_per_problem(site: tuple[TestClient, World]) ->
     page = client.get(f"/app/child/{world.child_id}").text
     assert page.count('data-testid="problem-nutrition"') == 1
     assert 'data-testid="alert-underweight"' not in page  # not one box per alert
-    assert "保健医生会在 2026-11-20 前联系您" in page
+    assert f"保健医生会在 {today().isoformat()} 前联系您" in page
     login(client, world, "manager")  # staff still see each alert
     assert 'data-testid="alert-underweight"' in client.get(f"/app/child/{world.child_id}").text
 

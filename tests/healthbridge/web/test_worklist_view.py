@@ -91,6 +91,10 @@ def test_items_in_words() -> None:
     assert wv.item_label("DTP-3", vaccines, visits) == "百白破疫苗 (3)"
     assert wv.item_label("12m", vaccines, visits) == "12月龄体检"
     assert wv.item_label("XYZ-1", vaccines, visits) == "XYZ-1"
+    # a BCG catch-up that needs a negative TB skin test first (clinical.vaccination)
+    assert wv.item_label("DTP-3:tst", vaccines, visits, "先做结核菌素试验") == (
+        "百白破疫苗 (3) · 先做结核菌素试验"
+    )
 
 
 def test_due_this_week_names_checkups_and_vaccines_only() -> None:
