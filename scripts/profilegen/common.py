@@ -77,6 +77,26 @@ def required(vs: str) -> JSON:
     return {"strength": "required", "valueSet": url}
 
 
+def coding_slice(coding: str, name: str, value_set: str, system: str) -> list[JSON]:
+    """A ``coding`` array sliced by system with one required slice ``name`` (bound to
+    ``value_set``, its system fixed to ``system``): the four elements every coded profile
+    of ours repeats."""
+    return [
+        el(
+            coding,
+            min=1,
+            slicing={
+                "discriminator": [{"type": "value", "path": "system"}],
+                "ordered": False,
+                "rules": "open",
+            },
+        ),
+        el(f"{coding}:{name}", sliceName=name, min=1, max="1", binding=required(value_set)),
+        el(f"{coding}:{name}.system", min=1, fixedUri=system),
+        el(f"{coding}:{name}.code", min=1),
+    ]
+
+
 def ref(*targets: str) -> list[JSON]:
     """A Reference type restricted to target profiles (our ids or core type names)."""
     profiles = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .codes import MEAL_ITEMS
-from .common import CORE, JSON, UCUM, coding, cs_url, el, inv, quantity, ref, required
+from .common import CORE, JSON, UCUM, coding, coding_slice, cs_url, el, inv, quantity, ref
 from .spec import CHILD_REF, Invalid, Profile, meta
 
 CARE = cs_url("care-log")
@@ -50,24 +50,7 @@ def care_log() -> Profile:
             ),
             constraint=[c1, c2, c3],
         ),
-        el(
-            "Observation.code.coding",
-            min=1,
-            slicing={
-                "discriminator": [{"type": "value", "path": "system"}],
-                "ordered": False,
-                "rules": "open",
-            },
-        ),
-        el(
-            "Observation.code.coding:item",
-            sliceName="item",
-            min=1,
-            max="1",
-            binding=required("care-log"),
-        ),
-        el("Observation.code.coding:item.system", min=1, fixedUri=CARE),
-        el("Observation.code.coding:item.code", min=1),
+        *coding_slice("Observation.code.coding", "item", "care-log", CARE),
         el("Observation.subject", min=1, type=ref("hb-child")),
         el("Observation.effective[x]", min=1, type=[{"code": "dateTime"}, {"code": "Period"}]),
         el(
