@@ -52,6 +52,16 @@ def get_district_cache(request: Request) -> DistrictCache:
 DistrictCacheDep = Annotated[DistrictCache, Depends(get_district_cache)]
 
 
+def report_area(repo: RepoDep, context: ContextDep, area: AreaParam = None) -> str | None:
+    """Every report's door: the caller holds a report role (403 otherwise), and the area it
+    is computed for, the caller's own or ``?area=`` within it (:func:`figures.report_area`)."""
+    require_role(context, REPORT_ROLES, "District reports")
+    return figures.report_area(repo, context, area)
+
+
+ReportArea = Annotated[str | None, Depends(report_area)]
+
+
 def _csv(frame: pd.DataFrame, name: str, day: dt.date) -> Response:
     body, filename = figures.csv_file(frame, name, day)
     return Response(
@@ -75,18 +85,13 @@ def _meta(day: dt.date, period_start: dt.date | None) -> dict[str, str]:
 @router.get("/prevalence", summary="Nutrition prevalences with 95% CIs (WHO anthro method)")
 def prevalence(
     repo: RepoDep,
-    context: ContextDep,
-    settings: SettingsDep,
     cache: DistrictCacheDep,
-    area: AreaParam = None,
+    area: ReportArea,
     as_of: AsOf = None,
     period_start: PeriodStart = None,
     convention: Convention = "who",
     fmt: Format = "json",
 ) -> Response:
-    del settings  # one signature for every handler (the district pages call them)
-    require_role(context, REPORT_ROLES, "District reports")
-    area = figures.report_area(repo, context, area)
     frames = figures.area_frames(cache, repo, area)
     day, report = figures.prevalence_figures(frames, as_of, period_start, convention)
     if fmt == "csv":
@@ -106,10 +111,8 @@ def prevalence(
 @router.get("/prevalence/chart.png", summary="One prevalence figure as a bar chart")
 def prevalence_chart(
     repo: RepoDep,
-    context: ContextDep,
-    settings: SettingsDep,
     cache: DistrictCacheDep,
-    area: AreaParam = None,
+    area: ReportArea,
     indicator: str = "stunting",
     grouping: str = "centre",
     as_of: AsOf = None,
@@ -117,9 +120,6 @@ def prevalence_chart(
     convention: Convention = "who",
     lang: Lang = "zh",
 ) -> Response:
-    require_role(context, REPORT_ROLES, "District reports")
-    del settings  # the same parameters as every report handler
-    area = figures.report_area(repo, context, area)
     png = figures.prevalence_chart_png(
         cache, repo, indicator=indicator, grouping=grouping,
         as_of=as_of, period_start=period_start, convention=convention, lang=lang, area=area,
@@ -130,17 +130,12 @@ def prevalence_chart(
 @router.get("/zscores", summary="Means and SDs of each z-score")
 def zscores(
     repo: RepoDep,
-    context: ContextDep,
-    settings: SettingsDep,
     cache: DistrictCacheDep,
-    area: AreaParam = None,
+    area: ReportArea,
     as_of: AsOf = None,
     period_start: PeriodStart = None,
     fmt: Format = "json",
 ) -> Response:
-    del settings  # one signature for every handler (the district pages call them)
-    require_role(context, REPORT_ROLES, "District reports")
-    area = figures.report_area(repo, context, area)
     frames = figures.area_frames(cache, repo, area)
     day, report = figures.prevalence_figures(frames, as_of, period_start, "who")
     if fmt == "csv":
@@ -158,17 +153,14 @@ def zscores(
 @router.get("/coverage", summary="Checkup, 4:2:2, vaccination and centre coverage figures")
 def coverage(
     repo: RepoDep,
-    context: ContextDep,
     settings: SettingsDep,
     cache: DistrictCacheDep,
-    area: AreaParam = None,
+    area: ReportArea,
     as_of: AsOf = None,
     period_start: PeriodStart = None,
     grace_days: Grace = 0,
     fmt: Format = "json",
 ) -> Response:
-    require_role(context, REPORT_ROLES, "District reports")
-    area = figures.report_area(repo, context, area)
     frames = figures.area_frames(cache, repo, area)
     day, table = figures.coverage_figures(
         frames, settings, as_of, period_start, grace_days, repo, area
@@ -189,18 +181,15 @@ def coverage(
 @router.get("/coverage/chart.png", summary="One coverage figure as a bar chart")
 def coverage_chart(
     repo: RepoDep,
-    context: ContextDep,
     settings: SettingsDep,
     cache: DistrictCacheDep,
-    area: AreaParam = None,
+    area: ReportArea,
     figure: str = "systematic-management-u3",
     as_of: AsOf = None,
     period_start: PeriodStart = None,
     grace_days: Grace = 0,
     lang: Lang = "zh",
 ) -> Response:
-    require_role(context, REPORT_ROLES, "District reports")
-    area = figures.report_area(repo, context, area)
     png = figures.coverage_chart_png(
         cache, repo, settings, figure=figure, as_of=as_of, period_start=period_start,
         grace_days=grace_days, lang=lang, area=area,
@@ -211,10 +200,9 @@ def coverage_chart(
 @router.get("/areas", summary="The compared figures of the area and of each of its sub-areas")
 def areas(
     repo: RepoDep,
-    context: ContextDep,
     settings: SettingsDep,
     cache: DistrictCacheDep,
-    area: AreaParam = None,
+    area: ReportArea,
     as_of: AsOf = None,
     period_start: PeriodStart = None,
     convention: Convention = "who",
@@ -223,8 +211,6 @@ def areas(
     """Stunting, wasting, overweight prevalence, 4:2:2 management and MMR-1 coverage of the
     area (``area`` ``all`` row) and each sub-area (a province's cities, a city's districts,
     a district's centres), each from its own children (docs/reports.md "Jurisdictions")."""
-    require_role(context, REPORT_ROLES, "District reports")
-    area = figures.report_area(repo, context, area)
     day = as_of or dt.date.today()
     tables = figures.area_tables(
         cache, repo, settings, area, as_of=day, period_start=period_start, convention=convention
@@ -239,16 +225,13 @@ def areas(
 @router.get("/trend", summary="The compared figures of the area over the last four quarters")
 def trend(
     repo: RepoDep,
-    context: ContextDep,
     settings: SettingsDep,
     cache: DistrictCacheDep,
-    area: AreaParam = None,
+    area: ReportArea,
     as_of: AsOf = None,
     convention: Convention = "who",
     fmt: Format = "json",
 ) -> Response:
-    require_role(context, REPORT_ROLES, "District reports")
-    area = figures.report_area(repo, context, area)
     day = as_of or dt.date.today()
     tables = figures.area_tables(cache, repo, settings, area, as_of=day, convention=convention)
     if fmt == "csv":
@@ -259,18 +242,15 @@ def trend(
 @router.get("/areas/chart.png", summary="One compared figure per sub-area as a bar chart")
 def areas_chart(
     repo: RepoDep,
-    context: ContextDep,
     settings: SettingsDep,
     cache: DistrictCacheDep,
-    area: AreaParam = None,
+    area: ReportArea,
     figure: str = "stunting",
     as_of: AsOf = None,
     period_start: PeriodStart = None,
     convention: Convention = "who",
     lang: Lang = "zh",
 ) -> Response:
-    require_role(context, REPORT_ROLES, "District reports")
-    area = figures.report_area(repo, context, area)
     tables = figures.area_tables(
         cache, repo, settings, area, as_of=as_of or dt.date.today(), period_start=period_start,
         convention=convention,
@@ -281,16 +261,13 @@ def areas_chart(
 @router.get("/trend/chart.png", summary="The area's figures per quarter as a line chart")
 def trend_chart(
     repo: RepoDep,
-    context: ContextDep,
     settings: SettingsDep,
     cache: DistrictCacheDep,
-    area: AreaParam = None,
+    area: ReportArea,
     as_of: AsOf = None,
     convention: Convention = "who",
     lang: Lang = "zh",
 ) -> Response:
-    require_role(context, REPORT_ROLES, "District reports")
-    area = figures.report_area(repo, context, area)
     tables = figures.area_tables(
         cache, repo, settings, area, as_of=as_of or dt.date.today(), convention=convention
     )
