@@ -141,7 +141,9 @@ def read_tree(repo: Repository) -> AreaTree:
         return AreaTree.of(read.organizations(conn))
 
 
-def official_area(repo: Repository, context: RequestContext) -> str | None:
+def official_area(
+    repo: Repository, context: RequestContext, tree: AreaTree | None = None
+) -> str | None:
     """The area whose figures the caller may see: ``None`` for the whole database.
 
     An official whose ``fhirUser`` is a PractitionerRole gets that record's organisation
@@ -177,7 +179,7 @@ def official_area(repo: Repository, context: RequestContext) -> str | None:
     if area is None:
         return None
     area = area.removeprefix("Organization/")
-    if not read_tree(repo).is_area(area):
+    if not (tree if tree is not None else read_tree(repo)).is_area(area):
         raise ForbiddenError(f"The official's organisation {area} is not an active area")
     return area
 

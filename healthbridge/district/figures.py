@@ -56,10 +56,11 @@ def report_area(repo: Repository, context: RequestContext, asked: str | None) ->
     caller's jurisdiction, or ``asked`` when it lies in it (403 otherwise)."""
     from healthbridge.district.areas import check_area, official_area, read_tree
 
-    reach = official_area(repo, context)
+    tree = read_tree(repo)  # read once for the caller's area and the asked one
+    reach = official_area(repo, context, tree)
     if not asked:
         return reach
-    return check_area(read_tree(repo), reach, asked)
+    return check_area(tree, reach, asked)
 
 
 def area_frames(

@@ -346,7 +346,7 @@ def _render(
     )  # fmt: skip
     if chosen.compare not in COMPARED:
         chosen = replace(chosen, compare=COMPARED[0])
-    areas = area_view(tables, tree, official_area(repo, user.context), chosen.area, user.t)
+    areas = area_view(tables, tree, official_area(repo, user.context, tree), chosen.area, user.t)
     names = dict(zip(frames.centres["centre"], frames.centres["name"], strict=True))
     label = "label_zh" if user.lang.value == "zh" else "label_en"
     indicators: dict[str, str] = (
