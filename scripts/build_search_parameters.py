@@ -23,7 +23,7 @@ SOURCE = ROOT / "tools/node/node_modules/hl7.fhir.r4.examples/Bundle-searchParam
 TARGET = ROOT / "healthbridge/fhir/data/search-parameters.json"
 
 sys.path.insert(0, str(ROOT))
-from healthbridge.fhir.fhirpath import split_union  # noqa: E402 (the repo root is on the path now)
+from healthbridge.fhir.fhirpath_nodes import split_union  # noqa: E402 (the repo root is on the path now)
 
 
 def part_for(expression: str, resource_type: str) -> str | None:

@@ -11,6 +11,11 @@ parse time, which makes the search parameter unsupported (not advertised, reject
 
 ``resolve()`` does not fetch anything: it yields the reference typed by the resource type named
 in the reference string, which is all ``where(resolve() is Patient)`` needs.
+
+This module holds the parser and the interpreter (``compile_expression``); the collections,
+type rules and navigation it evaluates with are in :mod:`healthbridge.fhir.fhirpath_nodes`,
+the fast paths for the simple shapes of most search parameters in
+:mod:`healthbridge.fhir.fhirpath_simple`.
 """
 
 from __future__ import annotations
@@ -18,173 +23,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
+
+from healthbridge.fhir.fhirpath_nodes import (
+    FhirPathSyntaxError,
+    Node,
+    _children,
+    _infer_type,
+    _resolve,
+    _type_matches,
+)
 
 __all__ = [
     "Expression",
     "FhirPathSyntaxError",
     "Node",
-    "Scope",
-    "SimplePath",
     "compile_expression",
-    "compile_simple",
-    "split_union",
 ]
-
-
-class FhirPathSyntaxError(ValueError):
-    """The expression uses FHIRPath outside the supported subset."""
-
-
-class Node(NamedTuple):
-    """One item of a FHIRPath collection: the JSON value and its FHIR type if known."""
-
-    value: Any
-    type: str | None = None
-
-
-# FHIR data type names that can end a choice element name (value[x] → valueQuantity).
-_PRIMITIVES = {
-    "Base64Binary": "base64Binary",
-    "Boolean": "boolean",
-    "Canonical": "canonical",
-    "Code": "code",
-    "Date": "date",
-    "DateTime": "dateTime",
-    "Decimal": "decimal",
-    "Id": "id",
-    "Instant": "instant",
-    "Integer": "integer",
-    "Markdown": "markdown",
-    "Oid": "oid",
-    "PositiveInt": "positiveInt",
-    "String": "string",
-    "Time": "time",
-    "UnsignedInt": "unsignedInt",
-    "Uri": "uri",
-    "Url": "url",
-    "Uuid": "uuid",
-}
-_COMPLEX = {
-    "Address",
-    "Age",
-    "Annotation",
-    "Attachment",
-    "CodeableConcept",
-    "Coding",
-    "ContactDetail",
-    "ContactPoint",
-    "Count",
-    "DataRequirement",
-    "Distance",
-    "Dosage",
-    "Duration",
-    "Expression",
-    "HumanName",
-    "Identifier",
-    "Meta",
-    "Money",
-    "ParameterDefinition",
-    "Period",
-    "Quantity",
-    "Range",
-    "Ratio",
-    "Reference",
-    "RelatedArtifact",
-    "SampledData",
-    "Signature",
-    "Timing",
-    "TriggerDefinition",
-    "UsageContext",
-}
-_QUANTITY_KINDS = {"Quantity", "Age", "Count", "Distance", "Duration", "SimpleQuantity"}
-_CHOICE = re.compile(r"^([a-z][A-Za-z]*?)([A-Z][A-Za-z0-9]*)$")
-
-
-#: FHIRPath system types (``answer is Boolean``) → the FHIR primitive types they cover.
-_SYSTEM_TYPES = {
-    "Boolean": {"boolean"},
-    "String": {"string", "code", "id", "uri", "url", "canonical", "markdown", "oid", "uuid"},
-    "Integer": {"integer", "positiveInt", "unsignedInt"},
-    "Decimal": {"decimal"},
-    "Date": {"date"},
-    "DateTime": {"dateTime", "instant"},
-    "Time": {"time"},
-}
-
-
-def _type_matches(node: Node, type_name: str) -> bool:
-    system = _SYSTEM_TYPES.get(type_name)
-    if system is not None and node.type in system:
-        return True
-    if node.type is None:
-        return _infer_type(node.value) in (None, type_name)
-    if node.type == type_name:
-        return True
-    return type_name == "Quantity" and node.type in _QUANTITY_KINDS
-
-
-def _infer_type(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, str):
-        return None  # string, code, uri, dateTime ... cannot be told apart
-    if isinstance(value, dict) and "resourceType" in value:
-        return str(value["resourceType"])
-    return None
-
-
-def _choice_type(key: str, name: str) -> str | None:
-    """The FHIR type of element ``key`` when it is choice element ``name[x]`` of a known type
-    (``valueQuantity`` → ``Quantity`` for ``value``), else None."""
-    if not key.startswith(name):
-        return None
-    m = _CHOICE.match(key)
-    if m is None or m.group(1) != name:
-        return None
-    suffix = m.group(2)
-    return _PRIMITIVES.get(suffix, suffix if suffix in _COMPLEX else None)
-
-
-def _children(node: Node, name: str) -> list[Node]:
-    value = node.value
-    if not isinstance(value, dict):
-        return []
-    out: list[Node] = []
-    if name in value:
-        raw = value[name]
-        items = raw if isinstance(raw, list) else [raw]
-        out.extend(Node(item) for item in items if item is not None)
-        return out
-    for key, raw in value.items():
-        type_name = _choice_type(key, name)
-        if type_name is None:
-            continue
-        items = raw if isinstance(raw, list) else [raw]
-        out.extend(Node(item, type_name) for item in items if item is not None)
-    return out
-
-
-def split_union(expression: str) -> list[str]:
-    """Split on top-level ``|`` (outside parentheses and string literals)."""
-    parts: list[str] = []
-    depth = 0
-    quote = False
-    current = ""
-    for ch in expression:
-        if ch == "'":
-            quote = not quote
-        elif not quote and ch == "(":
-            depth += 1
-        elif not quote and ch == ")":
-            depth -= 1
-        if ch == "|" and depth == 0 and not quote:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += ch
-    parts.append(current.strip())
-    return [p for p in parts if p]
 
 
 # ---------------------------------------------------------------- tokenizer
@@ -421,19 +276,6 @@ def _is_type(inner: Fn, type_name: str) -> Fn:
     return op
 
 
-def _resolve(coll: list[Node], _root: Node) -> list[Node]:
-    out: list[Node] = []
-    for n in coll:
-        ref = n.value.get("reference") if isinstance(n.value, dict) else n.value
-        if isinstance(ref, str):
-            parts = ref.split("?")[0].split("/")
-            if len(parts) >= 2 and parts[-1] and parts[-2][:1].isupper():
-                out.append(Node(ref, parts[-2]))
-            elif len(parts) >= 4 and parts[-2] == "_history":
-                out.append(Node(ref, parts[-4]))
-    return out
-
-
 def _function(name: str, args: Sequence[Fn], raw_args: Sequence[str]) -> Fn:
     if name in ("as", "ofType", "is") and len(raw_args) == 1:
         type_name = raw_args[0]
@@ -498,194 +340,3 @@ class Expression:
 def compile_expression(text: str) -> Expression:
     """Compile ``text``; raises :class:`FhirPathSyntaxError` outside the supported subset."""
     return Expression(text, _Parser(text).parse())
-
-
-# ---------------------------------------------------------------- fast paths
-#: One union branch of the shapes most search parameters use: ``Type.a.b``, ``(Type.a as T)``,
-#: ``Type.a.where(resolve() is T)`` and ``(Type.a as T).b``.
-_SIMPLE_BRANCH = re.compile(
-    r"^([A-Z][A-Za-z]*)((?:\.[a-z][A-Za-z0-9]*)+)"
-    r"(?:\s+as\s+([A-Za-z]+)|\.where\(resolve\(\)\s+is\s+([A-Z][A-Za-z]*)\))?$"
-)
-_TYPED_THEN = re.compile(
-    r"^\(([A-Z][A-Za-z]*)((?:\.[a-z][A-Za-z0-9]*)+)\s+as\s+([A-Za-z]+)\)"
-    r"((?:\.[a-z][A-Za-z0-9]*)+)$"
-)
-
-
-class _Branch(NamedTuple):
-    root: str
-    names: tuple[str, ...]
-    as_type: str | None
-    resolve_type: str | None
-    tail: tuple[str, ...] = ()
-
-    def locate(
-        self, resource: dict[str, Any], rtype: str
-    ) -> list[tuple[tuple[Any, ...], str | None]]:
-        """``(path, FHIR type)`` of each node this branch selects in ``resource`` (of type
-        ``rtype``), in evaluation order, before any ``where(resolve() is T)`` filter."""
-        if self.root not in (rtype, "Resource", "DomainResource"):
-            return []
-        items: list[tuple[tuple[Any, ...], str | None, Any]] = [((), rtype, resource)]
-        for name in self.names:
-            items = [c for p, _t, v in items for c in _located_children(v, p, name)]
-        if self.as_type is not None:
-            type_name = self.as_type
-            items = [i for i in items if _type_matches(Node(i[2], i[1]), type_name)]
-        for name in self.tail:
-            items = [c for p, _t, v in items for c in _located_children(v, p, name)]
-        return [(p, t) for p, t, _v in items]
-
-
-def _simple_branch(text: str) -> _Branch | None:
-    text = text.strip()
-    m = _TYPED_THEN.match(text)
-    if m is not None:
-        return _Branch(
-            m.group(1),
-            tuple(m.group(2)[1:].split(".")),
-            m.group(3),
-            None,
-            tuple(m.group(4)[1:].split(".")),
-        )
-    if text.startswith("(") and text.endswith(")") and text.count("(") == 1:
-        text = text[1:-1].strip()
-    m = _SIMPLE_BRANCH.match(text)
-    if m is None:
-        return None
-    return _Branch(m.group(1), tuple(m.group(2)[1:].split(".")), m.group(3), m.group(4))
-
-
-class Scope:
-    """Per-resource memo shared by the :class:`SimplePath` evaluations of one resource: the
-    choice elements present (``value`` → ``valueQuantity``) and the collections of the paths
-    walked so far (``Observation.value`` is the start of five R4 Observation parameters)."""
-
-    __slots__ = ("choices", "paths", "resource", "rtype")
-
-    def __init__(self, resource: dict[str, Any]) -> None:
-        self.resource = resource
-        self.rtype = str(resource.get("resourceType"))
-        self.choices: dict[str, list[str]] = {}
-        for key in resource:
-            m = _CHOICE.match(key)
-            if m is not None:
-                self.choices.setdefault(m.group(1), []).append(key)
-        self.paths: dict[tuple[str, ...], list[Node]] = {}
-
-    def walk(self, names: tuple[str, ...]) -> list[Node]:
-        """The collection ``Type.names...`` (memoised)."""
-        found = self.paths.get(names)
-        if found is not None:
-            return found
-        resource = self.resource
-        first = names[0]
-        nodes: list[Node]
-        if first in resource:
-            raw = resource[first]
-            nodes = [Node(i) for i in (raw if isinstance(raw, list) else [raw]) if i is not None]
-        elif first in self.choices:
-            nodes = _children(Node(resource, self.rtype), first)
-        else:
-            nodes = []
-        for name in names[1:]:
-            if not nodes:
-                break
-            nodes = [c for n in nodes for c in _children(n, name)]
-        self.paths[names] = nodes
-        return nodes
-
-
-class SimplePath:
-    """A union of simple branches evaluated by direct dictionary walks.
-
-    Gives exactly the collection :meth:`Expression.evaluate` gives for the same text (the
-    equivalence is tested on every official R4 example), without the interpreter's closures:
-    index extraction evaluates ~35 expressions per resource on every write.
-    """
-
-    __slots__ = ("branches", "text")
-
-    def __init__(self, text: str, branches: tuple[_Branch, ...]) -> None:
-        self.text = text
-        self.branches = branches
-
-    def evaluate(self, resource: dict[str, Any], scope: Scope | None = None) -> list[Node]:
-        """Evaluate against ``resource`` (as :meth:`Expression.evaluate`); ``scope`` shares
-        work between the expressions evaluated on one resource."""
-        if scope is None or scope.resource is not resource:
-            scope = Scope(resource)
-        out: list[Node] = []
-        for branch in self.branches:
-            if branch.root not in (scope.rtype, "Resource", "DomainResource"):
-                continue
-            nodes = scope.walk(branch.names)
-            if not nodes:
-                continue
-            if branch.as_type is not None:
-                type_name = branch.as_type
-                nodes = [n for n in nodes if _type_matches(n, type_name)]
-            elif branch.resolve_type is not None:
-                target = branch.resolve_type
-                nodes = [n for n in nodes if _resolves_to(n, target)]
-            for name in branch.tail:
-                nodes = [c for n in nodes for c in _children(n, name)]
-            out.extend(nodes)
-        return out
-
-    def locate(self, resource: dict[str, Any]) -> list[tuple[tuple[Any, ...], str | None]] | None:
-        """Where in ``resource`` the nodes :meth:`evaluate` gives are, in the same order:
-        ``(path of keys and list indexes, FHIR type)`` each; None when a branch filters on
-        ``resolve()`` (the outcome depends on reference values, not only on the structure).
-        For resources of one structure the locations are the same (index extraction keeps
-        them per structure)."""
-        rtype = str(resource.get("resourceType"))
-        out: list[tuple[tuple[Any, ...], str | None]] = []
-        for branch in self.branches:
-            if branch.resolve_type is not None:
-                return None
-            out.extend(branch.locate(resource, rtype))
-        return out
-
-
-def _located_children(
-    value: Any, path: tuple[Any, ...], name: str
-) -> list[tuple[tuple[Any, ...], str | None, Any]]:
-    """:func:`_children` with the path of each child."""
-    if not isinstance(value, dict):
-        return []
-    out: list[tuple[tuple[Any, ...], str | None, Any]] = []
-    if name in value:
-        raw = value[name]
-        if isinstance(raw, list):
-            out.extend(((*path, name, i), None, v) for i, v in enumerate(raw) if v is not None)
-        elif raw is not None:
-            out.append(((*path, name), None, raw))
-        return out
-    for key, raw in value.items():
-        type_name = _choice_type(key, name)
-        if type_name is None:
-            continue
-        if isinstance(raw, list):
-            out.extend(((*path, key, i), type_name, v) for i, v in enumerate(raw) if v is not None)
-        elif raw is not None:
-            out.append(((*path, key), type_name, raw))
-    return out
-
-
-def _resolves_to(node: Node, type_name: str) -> bool:
-    """``where(resolve() is T)`` for one node (see :func:`_resolve`)."""
-    resolved = _resolve([node], node)
-    return len(resolved) == 1 and _type_matches(resolved[0], type_name)
-
-
-def compile_simple(text: str) -> SimplePath | None:
-    """A :class:`SimplePath` for ``text`` when every union branch is simple, else None."""
-    branches = []
-    for part in split_union(text):
-        branch = _simple_branch(part)
-        if branch is None:
-            return None
-        branches.append(branch)
-    return SimplePath(text, tuple(branches)) if branches else None

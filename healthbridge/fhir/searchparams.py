@@ -22,12 +22,9 @@ from healthbridge.fhir.fhirpath import (
     Expression,
     FhirPathSyntaxError,
     Node,
-    Scope,
-    SimplePath,
-    _resolves_to,
     compile_expression,
-    compile_simple,
 )
+from healthbridge.fhir.fhirpath_simple import Scope, SimplePath, _resolves_to, compile_simple
 from healthbridge.fhir.r4 import MAX_SHAPE_LEAVES
 from healthbridge.fhir.values import MAX_DATE, MIN_DATE, date_range, fold
 
@@ -101,7 +98,7 @@ _ROOT = re.compile(r"(?:^|[\s(|])[A-Z][A-Za-z]*\.([a-z][A-Za-z0-9]*)")
 
 def _roots(expression: str) -> frozenset[str] | None:
     """First-level element names of each union branch; None when a branch has no such name."""
-    from healthbridge.fhir.fhirpath import split_union
+    from healthbridge.fhir.fhirpath_nodes import split_union
 
     if any(op in expression for op in ("exists(", "empty(", "not(", " and ", " or ")):
         return None  # boolean expressions yield a value even when the element is absent
@@ -538,7 +535,7 @@ def _locate_branches(
 ) -> list[tuple[tuple[Any, ...], str | None, str | None]]:
     """:meth:`SimplePath.locate` including ``where(resolve() is T)`` branches: ``(path,
     type, T or None)`` per node before that filter, in :meth:`SimplePath.evaluate`'s order
-    (such branches have no tail, see ``fhirpath._simple_branch``)."""
+    (such branches have no tail, see ``fhirpath_simple._simple_branch``)."""
     rtype = str(resource.get("resourceType"))
     return [
         (p, t, branch.resolve_type)

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from healthbridge.fhir.fhirpath import FhirPathSyntaxError, compile_expression, compile_simple
+from healthbridge.fhir.fhirpath import FhirPathSyntaxError, compile_expression
+from healthbridge.fhir.fhirpath_simple import compile_simple
 from healthbridge.fhir.r4 import SUPPORTED_TYPES
 from healthbridge.fhir.searchparams import (
     extract,
