@@ -51,7 +51,8 @@ def test_huge_quantity_in_a_transaction_and_exponent_overflow(client: TestClient
 
 
 def test_number_parameter_overflow() -> None:
-    from healthbridge.fhir.searchparams import Node, _number_rows
+    from healthbridge.fhir.fhirpath import Node
+    from healthbridge.fhir.index_rows import _number_rows
 
     rows: list[dict[str, object]] = []
     _number_rows("probability", Node(int(HUGE), "decimal"), rows)

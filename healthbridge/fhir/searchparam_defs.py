@@ -1,0 +1,135 @@
+"""Search parameters from the official R4 definitions (and HealthBridge's own).
+
+The definitions come from the generated ``data/search-parameters.json`` (see
+``scripts/build_search_parameters.py``) and ``fhir_profiles/SearchParameter/``. Each
+parameter's FHIRPath expression is compiled with :mod:`healthbridge.fhir.fhirpath`;
+parameters whose expression falls outside that subset, and ``composite``/``special``
+parameters, are *unsupported*: not advertised in the CapabilityStatement and rejected as
+unknown when used. Index rows are made from them by :mod:`healthbridge.fhir.searchparams`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from healthbridge.fhir.fhirpath import Expression, FhirPathSyntaxError, compile_expression
+
+#: Parameter types the store indexes.
+INDEXED_TYPES = ("token", "string", "date", "reference", "quantity", "number", "uri")
+#: Resource-level parameters answered from the resource table itself, not index rows.
+COLUMN_PARAMS = ("_id", "_lastUpdated")
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    """One search parameter as it applies to one resource type."""
+
+    code: str
+    type: str
+    expression: str | None
+    url: str
+    target: tuple[str, ...] = ()
+    compiled: Expression | None = field(default=None, compare=False, repr=False)
+    unsupported_reason: str | None = None
+    #: top-level element names the expression starts from (a cheap pre-filter: when none is
+    #: present in a resource the expression cannot yield anything); None = always evaluate
+    roots: frozenset[str] | None = None
+
+    @property
+    def supported(self) -> bool:
+        """Whether the server can search on this parameter."""
+        return self.unsupported_reason is None
+
+
+def _make(item: dict[str, Any]) -> SearchParam:
+    code, ptype, expression = item["code"], item["type"], item.get("expression")
+    reason: str | None = None
+    compiled: Expression | None = None
+    if code in COLUMN_PARAMS:
+        pass
+    elif ptype not in INDEXED_TYPES:
+        reason = f"{ptype} parameters are not supported"
+    elif not expression:
+        reason = "no FHIRPath expression"
+    else:
+        try:
+            compiled = compile_expression(expression)
+        except FhirPathSyntaxError as exc:
+            reason = f"expression outside the supported FHIRPath subset: {exc}"
+    return SearchParam(
+        code=code,
+        type=ptype,
+        expression=expression,
+        url=item["url"],
+        target=tuple(item.get("target", ())),
+        compiled=compiled,
+        unsupported_reason=reason,
+        roots=_roots(expression) if compiled is not None and expression else None,
+    )
+
+
+_ROOT = re.compile(r"(?:^|[\s(|])[A-Z][A-Za-z]*\.([a-z][A-Za-z0-9]*)")
+
+
+def _roots(expression: str) -> frozenset[str] | None:
+    """First-level element names of each union branch; None when a branch has no such name."""
+    from healthbridge.fhir.fhirpath_nodes import split_union
+
+    if any(op in expression for op in ("exists(", "empty(", "not(", " and ", " or ")):
+        return None  # boolean expressions yield a value even when the element is absent
+    names: set[str] = set()
+    for branch in split_union(expression):
+        m = _ROOT.search(branch)
+        if m is None:
+            return None
+        names.add(m.group(1))
+    return frozenset(names)
+
+
+@cache
+def _raw() -> dict[str, Any]:
+    text = resources.files("healthbridge.fhir").joinpath("data/search-parameters.json")
+    data: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
+    return data
+
+
+@cache
+def _custom() -> dict[str, tuple[dict[str, Any], ...]]:
+    """Our own SearchParameters (``fhir_profiles/SearchParameter/``) by base resource type."""
+    from fhir_profiles.loader import search_parameters
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for item in search_parameters():
+        for base in item.get("base", ()):
+            out.setdefault(base, []).append(item)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@cache
+def params_for(resource_type: str) -> dict[str, SearchParam]:
+    """Every defined parameter of ``resource_type`` (including Resource/DomainResource ones),
+    plus the custom parameters HealthBridge publishes (never replacing an official code)."""
+    raw = _raw()["resources"]
+    out: dict[str, SearchParam] = {}
+    for base in ("Resource", "DomainResource", resource_type):
+        for item in raw.get(base, ()):
+            out[item["code"]] = _make(item)
+    for item in _custom().get(resource_type, ()):
+        out.setdefault(item["code"], _make(item))
+    return out
+
+
+def supported_params(resource_type: str) -> dict[str, SearchParam]:
+    """The parameters of ``resource_type`` the server can search on."""
+    return {c: p for c, p in params_for(resource_type).items() if p.supported}
+
+
+def source_info() -> dict[str, str]:
+    """Provenance of the definitions file."""
+    raw = _raw()
+    return {k: str(raw[k]) for k in ("source", "sourceSha256", "fhirVersion")}
