@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from healthbridge.reports.coverage import CoverageInputs, coverage_table, load_checkup_schedule
+from healthbridge.reports.coverage import CoverageInputs, coverage_table
+from healthbridge.reports.coverage_inputs import load_checkup_schedule
 from healthbridge.reports.prevalence import WHO_GROUPINGS, latest_per_child, prevalence_table
 
 AS_OF = dt.date(2026, 11, 22)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from healthbridge import terminology as t
 from healthbridge.fhir import facts
-from healthbridge.reports.coverage import ADMISSION_STATES
+from healthbridge.reports.coverage_inputs import ADMISSION_STATES
 
 ENROLLMENT_EXTENSION: Final = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enrollment"
 STATE_PART: Final = "admission-check-state"

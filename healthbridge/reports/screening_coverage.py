@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from healthbridge.reports.coverage import (
+from healthbridge.reports.coverage_inputs import (
     CoverageInputs,
     _child_groups,
     _days,

@@ -11,12 +11,11 @@ import pytest
 from healthbridge.reports.ci import CiMethod
 from healthbridge.reports.coverage import (
     CoverageInputs,
-    add_months,
     coverage_chart_data,
     coverage_table,
     figure_members,
-    load_checkup_schedule,
 )
+from healthbridge.reports.coverage_inputs import add_months, load_checkup_schedule
 from healthbridge.reports.errors import ReportInputError
 
 AS_OF = dt.date(2026, 6, 15)
