@@ -37,7 +37,7 @@ from healthbridge.clinical.records import DistrictData, centre_daily_checks
 from healthbridge.clinical.ruleset import RuleSet, load_ruleset
 from healthbridge.clinical.synthetic import SyntheticSpec, synthetic_district
 from healthbridge.clinical.vaccination import DoseStatus
-from healthbridge.clinical.velocity import velocity_frame
+from healthbridge.clinical.velocity_batch import velocity_frame
 
 RESULTS = Path(__file__).parent / "results" / "evaluate.md"
 T = TypeVar("T")

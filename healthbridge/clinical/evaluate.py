@@ -48,7 +48,8 @@ from healthbridge.clinical.vaccination import (
     vaccination_findings,
     vaccination_plan,
 )
-from healthbridge.clinical.velocity import velocity_findings, velocity_frame
+from healthbridge.clinical.velocity import velocity_findings
+from healthbridge.clinical.velocity_batch import velocity_frame
 from healthbridge.clinical.vocab import AlertKind
 
 #: Alert kinds decided by each group of rules (for ``reconcile(evaluated_kinds=...)``).

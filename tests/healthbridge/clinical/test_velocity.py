@@ -9,7 +9,8 @@ import pytest
 from healthbridge.clinical.frames import frame_to_findings
 from healthbridge.clinical.nutrition import GrowthPoint
 from healthbridge.clinical.ruleset import RuleSet
-from healthbridge.clinical.velocity import allowed_gap_days, velocity_findings, velocity_frame
+from healthbridge.clinical.velocity import allowed_gap_days, velocity_findings
+from healthbridge.clinical.velocity_batch import velocity_frame
 from healthbridge.clinical.vocab import AlertKind
 
 from .factories import point
