@@ -17,9 +17,10 @@ from .profiles_care import (
 )
 from .profiles_cases import case_outcome_extension, case_plan, managed_case
 from .profiles_daylog import care_log
+from .profiles_extensions import extensions
 from .profiles_menu import menu_ingredient, weekly_menu
 from .profiles_observations import growth_score, haemoglobin, measurements, tb_skin_test
-from .profiles_people import child, encounter, extensions, guardian, organization
+from .profiles_people import child, encounter, guardian, organization
 from .profiles_screening import screening_result
 from .spec import Invalid, Op, Profile
 
