@@ -2,8 +2,8 @@
 
 * ``database_url`` is parametrised over ``sqlite`` (a fresh file per test, copied from a
   migrated template) and ``postgresql`` (``HEALTHBRIDGE_TEST_POSTGRES_URL``; tables are
-  truncated before each test). Without that variable PostgreSQL tests are skipped, except in
-  CI (``CI=true``) where they fail.
+  truncated before each test; under pytest-xdist each worker has its own database). Without
+  that variable PostgreSQL tests are skipped, except in CI (``CI=true``) where they fail.
 * ``settings`` → :class:`~healthbridge.config.Settings` for that database.
 * ``app_factory(**settings_overrides, hooks=..., operations=..., authenticated=False)`` → a
   FastAPI app. By default every request is made as the ``system`` role (the
@@ -46,11 +46,33 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _worker_database(url: str) -> str:
+    """The PostgreSQL database of this pytest-xdist worker: ``<name>_gw0``, ``<name>_gw1`` …
+    (created when missing) so that one worker's per-test TRUNCATE never empties the tables
+    another worker is using; ``url`` itself outside xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if found.scalar() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def _postgres_ready() -> str | None:
     url = os.environ.get("HEALTHBRIDGE_TEST_POSTGRES_URL")
     if not url:
         return None
+    url = _worker_database(url)
     from healthbridge.store.db import make_engine, upgrade
 
     engine = make_engine(url)

@@ -160,6 +160,7 @@ def _pg_start_as_before() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # stops the cluster every other test of the run shares
 @pytest.mark.postgres
 def test_postgres_restart_gives_clean_errors_then_recovers(
     database_url: str, tmp_path: Path
