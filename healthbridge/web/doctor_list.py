@@ -11,6 +11,10 @@ each child one by one: 10–20 s for ~270 children):
 4. for the children of the shown page only: ``Encounter?patient=…`` — their checkups, for the
    next checkup due (the checkup rule table, :func:`healthbridge.clinical.checkups.checkup_plan`).
 
+Searches 1 and 2 are not named in the audit (:func:`healthbridge.access.auditing.
+reads_not_listed`): the page records what it shows, the rows' children and their open alerts
+(:func:`shown_records`; docs/access.md "Audit").
+
 The shaping (:func:`rows`, :func:`select`) is pure and tested on its own.
 """
 
@@ -218,6 +222,18 @@ def gather(txn: Transaction, org_id: str) -> tuple[list[Mapping[str, Any]], list
     # R4 defines no ``status`` search parameter on Flag: the inactive ones are left by rows()
     flags = data.resources(txn, "Flag", [])
     return children, flags
+
+
+def shown_records(shown: Sequence[str], flags: Iterable[Mapping[str, Any]]) -> list[str]:
+    """What a page of the list shows, as the audit names it: the children of the rows
+    (``Patient/id``) and their open alerts (``Flag/id``: the row's alert status)."""
+    ids = set(shown)
+    refs = [f"Patient/{i}" for i in shown]
+    for flag in flags:
+        pid = ref_id(flag.get("subject") or {}, "Patient")
+        if pid in ids and flag.get("status") == "active":
+            refs.append(f"Flag/{flag['id']}")
+    return refs
 
 
 def encounters_of(txn: Transaction, ids: Sequence[str]) -> list[Any]:
