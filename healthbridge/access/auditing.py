@@ -21,8 +21,8 @@ from sqlalchemy import Connection, select
 from healthbridge.access.audit import audit_event
 from healthbridge.access.control import CHILD_TYPES, PrincipalAccess
 from healthbridge.access.tokens import Role
-from healthbridge.fhir.searchparams import extract
 from healthbridge.store.access_tables import COMPARTMENT
+from healthbridge.store.audit_index import extract_audit_event
 from healthbridge.store.hooks import ReadEvent, StoreHooks, WriteEvent
 from healthbridge.store.repository import Transaction
 
@@ -121,7 +121,7 @@ def _on_commit(txn: Transaction) -> None:
             )
             # built by the server from a tested template (tests/healthbridge/access/
             # test_audit.py validates it): index it without re-validating the model
-            txn.create(event, prepared=extract(event))
+            txn.create(event, prepared=extract_audit_event(event))
 
 
 def patients_of(conn: Connection, references: Iterable[str]) -> list[str]:
