@@ -37,6 +37,9 @@ from healthbridge.store.repository import Transaction
 from healthbridge.web import data
 
 PAGE_SIZE: Final = 20
+#: read the shared children and the alerts in one search each, not 1,000 at a time (each
+#: further page re-runs the search over the matches before it: :func:`data.search_all`)
+WHOLE: Final = 100_000
 #: most urgent first; a child without alert sorts after every severity
 SEVERITY_RANK: Final = {"high": 0, "moderate": 1, "low": 2}
 NO_ALERT: Final = 3
@@ -210,7 +213,7 @@ def gather(txn: Transaction, org_id: str) -> tuple[list[Mapping[str, Any]], list
         ("status", "active"),
         ("_include", "Consent:patient"),
     ]
-    for s in data.search_all(txn, "Consent", params):
+    for s in data.search_all(txn, "Consent", params, page_size=WHOLE):
         if s.resource is None:
             continue
         if s.resource_type == "Patient":
@@ -220,7 +223,11 @@ def gather(txn: Transaction, org_id: str) -> tuple[list[Mapping[str, Any]], list
     shared = dict.fromkeys(ref_id(c.get("patient") or {}, "Patient") for c in consents)
     children = [patients[i] for i in shared if i is not None and i in patients]
     # R4 defines no ``status`` search parameter on Flag: the inactive ones are left by rows()
-    flags = data.resources(txn, "Flag", [])
+    flags = [
+        s.resource
+        for s in data.search_all(txn, "Flag", [], page_size=WHOLE)
+        if s.resource is not None and s.resource_type == "Flag"
+    ]
     return children, flags
 
 

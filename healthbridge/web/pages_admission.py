@@ -72,7 +72,8 @@ def immunizations(txn: Any, patient_ids: Sequence[str]) -> dict[str, list[dict[s
     ids = list(patient_ids)
     for start in range(0, len(ids), BATCH):
         refs = ",".join(f"Patient/{p}" for p in ids[start : start + BATCH])
-        for s in data.search_all(txn, "Immunization", [("patient", refs), ("status", "completed")]):
+        params = [("patient", refs), ("status", "completed")]
+        for s in data.search_all(txn, "Immunization", params, page_size=10_000):
             res = s.resource or {}
             pid = facts.ref_id(res.get("patient"), "Patient")
             if s.resource_type == "Immunization" and pid in out:
