@@ -109,6 +109,18 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("JSON B/res", "content.json_bytes_per_resource"),
         ("zlib B/res", "content.zlib_bytes_per_resource"),
     ),
+    "pages": (  # one row per run of bench/pages.py: the pages issue 16 item 9 watches
+        ("children", "children"),
+        ("roles", "roles"),
+        ("doctor's list ms", "median_ms./app/doctor"),
+        ("admission list ms", "median_ms./app/centre/admission"),
+        ("worklist ms", "median_ms./app/centre"),
+        ("parent's access log ms", "median_ms./app/child/{patient_id}/access-log"),
+        ("slowest page", "slowest.page"),
+        ("slowest ms", "slowest.median_ms"),
+        ("pages over the aim", "over_aim"),
+        ("pages timed", "pages"),
+    ),
     "profile_validation": (
         ("resources", "resources"),
         ("seconds", "seconds"),

@@ -19,7 +19,8 @@ open children); path parameters are filled with a child in reach of every role (
 when one exists; routes with other parameters are listed as not timed.
 
 Results: a dated section appended to ``bench/results/pages.md`` (role, page, median, p95,
-response size, status).
+response size, status) and one row of its History table (:func:`figures`, through
+``bench/_results.py``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import Any
 import httpx
 
 from bench._common import percentile, server
-from bench._results import RESULTS
+from bench._results import RESULTS, record
 from bench.district_db import database
 
 RESULT_FILE = RESULTS / "pages.md"
@@ -258,6 +259,34 @@ def write(timings: list[Timing], skipped: list[str], label: str, counts: dict[st
         out.write("\n".join(lines) + "\n")
 
 
+def figures(timings: list[Timing], children: int, roles: str) -> dict[str, Any]:
+    """The run's history row (``bench/_results.py`` ``pages``): the median of each page of
+    the role that mainly uses it (a child page is a parent's), the slowest page, and how many
+    are over the aim (1 s up to 1,000 children, else 2 s)."""
+    owner = {"/app/doctor": "paediatrician", "/app/centre/admission": "health-manager",
+             "/app/centre": "health-manager"}  # fmt: skip
+    medians = {
+        t.path: round(t.median * 1000)
+        for t in timings
+        if t.status == 200 and owner.get(t.path, "parent") == t.role
+    }
+    ok = [t for t in timings if t.status == 200]
+    slowest = max(ok, key=lambda t: t.median, default=None)
+    aim = 1.0 if children <= 1000 else 2.0
+    return {
+        "children": children,
+        "roles": roles or "all",
+        "median_ms": medians,
+        "slowest": {
+            "page": f"{slowest.role} {slowest.path}" if slowest else None,
+            "median_ms": round(slowest.median * 1000) if slowest else None,
+        },
+        "over_aim": sum(1 for t in timings if t.median > aim),
+        "pages": len(timings),
+        "load_average_after": os.getloadavg(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", help="an existing district database (SQLAlchemy URL)")
@@ -301,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     label = args.label or f"{counts.get('Patient', 0):,} children"
     write(timings, skipped, label, counts)
+    record("pages", label, figures(timings, counts.get("Patient", 0), args.roles))
     slow = [t for t in timings if t.median > (1.0 if counts.get("Patient", 0) <= 1000 else 2.0)]
     print(f"{len(timings)} pages timed, {len(slow)} over the aim; wrote {RESULT_FILE}")
     return 0

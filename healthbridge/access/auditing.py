@@ -12,7 +12,8 @@ recorded separately. AuditEvents are never written through the API (see
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Final
 
 from sqlalchemy import Connection, select
@@ -20,12 +21,13 @@ from sqlalchemy import Connection, select
 from healthbridge.access.audit import audit_event
 from healthbridge.access.control import CHILD_TYPES, PrincipalAccess
 from healthbridge.access.tokens import Role
-from healthbridge.fhir.searchparams import extract
 from healthbridge.store.access_tables import COMPARTMENT
+from healthbridge.store.audit_index import extract_audit_event
 from healthbridge.store.hooks import ReadEvent, StoreHooks, WriteEvent
 from healthbridge.store.repository import Transaction
 
 _KEY: Final = "healthbridge.audit"
+_UNLISTED: Final = "healthbridge.audit.unlisted"
 _CHUNK: Final = 500
 #: AuditEvent subtype per store read interaction.
 _READ_INTERACTIONS: Final[dict[str, str]] = {
@@ -66,8 +68,26 @@ def record_access(txn: Transaction, interaction: str, references: Iterable[str])
         bucket[ref] = None
 
 
+@contextmanager
+def reads_not_listed(txn: Transaction) -> Iterator[Transaction]:
+    """A block whose reads are not named in the audit: the caller's reach still applies.
+
+    For a list page that reads many records to search, sort and count them and shows one
+    page of them (the paediatrician's list reads every shared child and every alert to put
+    the most urgent first): the page then names what it *showed* with :func:`record_access`
+    — FHIR AuditEvent.entity is the data accessed, and what a parent's access log should say
+    is that a person saw their child, not that their child was among the thousands a sort
+    went through (docs/access.md "Audit"). Writes inside the block are recorded as always.
+    """
+    txn.attributes[_UNLISTED] = txn.attributes.get(_UNLISTED, 0) + 1
+    try:
+        yield txn
+    finally:
+        txn.attributes[_UNLISTED] -= 1
+
+
 def _on_read(txn: Transaction, event: ReadEvent) -> None:
-    if txn.server_work:
+    if txn.server_work or txn.attributes.get(_UNLISTED):
         return
     refs = [s.reference for s in event.resources if s.resource_type in CHILD_TYPES]
     if refs:
@@ -101,7 +121,7 @@ def _on_commit(txn: Transaction) -> None:
             )
             # built by the server from a tested template (tests/healthbridge/access/
             # test_audit.py validates it): index it without re-validating the model
-            txn.create(event, prepared=extract(event))
+            txn.create(event, prepared=extract_audit_event(event))
 
 
 def patients_of(conn: Connection, references: Iterable[str]) -> list[str]:

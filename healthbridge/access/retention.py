@@ -31,8 +31,8 @@ from sqlalchemy import func, select
 from healthbridge.access.audit import audit_event
 from healthbridge.access.scopes import parse_scopes
 from healthbridge.access.tokens import Principal, Role
-from healthbridge.fhir.searchparams import extract
 from healthbridge.store.access_tables import COMPARTMENT
+from healthbridge.store.audit_index import extract_audit_event
 from healthbridge.store.expunge import RES, deleted_resources, expunge
 from healthbridge.store.repository import Transaction
 
@@ -167,7 +167,7 @@ def record_purge(txn: Transaction, who: Principal, refs: Sequence[str], descript
         description=description[:1024],
     )
     with txn.as_server():
-        txn.create(event, prepared=extract(event))
+        txn.create(event, prepared=extract_audit_event(event))
 
 
 def purge(txn: Transaction, as_of: dt.date, *, dry_run: bool = False) -> list[Due]:

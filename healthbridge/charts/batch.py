@@ -59,7 +59,7 @@ def centre_children(txn: Transaction, centre_id: str) -> list[dict[str, Any]]:
     params = [(ENROLMENT_SEARCH, f"Organization/{centre_id}"), ("active", "true")]
     found = {
         s.id: s.resource
-        for s in search_all(txn, "Patient", params)
+        for s in search_all(txn, "Patient", params, page_size=10_000)
         if s.resource is not None and enrolment(s.resource)[0] == centre_id
     }
     return [found[i] for i in sorted(found)]

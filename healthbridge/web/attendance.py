@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from healthbridge import terminology as t
+from healthbridge.store.paging import search_all
 from healthbridge.store.repository import Transaction
 from healthbridge.web.visit import CST, SD
 
@@ -259,14 +260,15 @@ def read_day(enc: Mapping[str, Any], symptoms: Sequence[str] = ()) -> Day:
 def days_of(
     txn: Transaction, org: str, first: dt.date, last: dt.date
 ) -> dict[tuple[str, str], Day]:
-    """The centre's attendance records from ``first`` to ``last``, by (child id, date)."""
-    found = txn.search_params(
-        "Encounter",
+    """The centre's attendance records from ``first`` to ``last``, by (child id, date):
+    every match, page by page (a centre of 1,200 children has more than one page's worth of
+    records in a week)."""
+    found = search_all(
+        txn, "Encounter",
         [("service-provider", f"Organization/{org}"), ("type", f"{CS_CENTRE_DAY}|attendance"),
          ("date", f"ge{(first - dt.timedelta(days=1)).isoformat()}"),
-         ("date", f"le{(last + dt.timedelta(days=1)).isoformat()}"),
-         ("_count", "1000")],
-    ).matches  # fmt: skip
+         ("date", f"le{(last + dt.timedelta(days=1)).isoformat()}")],
+    )  # fmt: skip
     out: dict[tuple[str, str], Day] = {}
     for s in found:
         enc = s.resource or {}

@@ -11,6 +11,10 @@ each child one by one: 10–20 s for ~270 children):
 4. for the children of the shown page only: ``Encounter?patient=…`` — their checkups, for the
    next checkup due (the checkup rule table, :func:`healthbridge.clinical.checkups.checkup_plan`).
 
+Searches 1 and 2 are not named in the audit (:func:`healthbridge.access.auditing.
+reads_not_listed`): the page records what it shows, the rows' children and their open alerts
+(:func:`shown_records`; docs/access.md "Audit").
+
 The shaping (:func:`rows`, :func:`select`) is pure and tested on its own.
 """
 
@@ -33,6 +37,9 @@ from healthbridge.store.repository import Transaction
 from healthbridge.web import data
 
 PAGE_SIZE: Final = 20
+#: read the shared children and the alerts in one search each, not 1,000 at a time (each
+#: further page re-runs the search over the matches before it: :func:`data.search_all`)
+WHOLE: Final = 100_000
 #: most urgent first; a child without alert sorts after every severity
 SEVERITY_RANK: Final = {"high": 0, "moderate": 1, "low": 2}
 NO_ALERT: Final = 3
@@ -206,7 +213,7 @@ def gather(txn: Transaction, org_id: str) -> tuple[list[Mapping[str, Any]], list
         ("status", "active"),
         ("_include", "Consent:patient"),
     ]
-    for s in data.search_all(txn, "Consent", params):
+    for s in data.search_all(txn, "Consent", params, page_size=WHOLE):
         if s.resource is None:
             continue
         if s.resource_type == "Patient":
@@ -216,8 +223,24 @@ def gather(txn: Transaction, org_id: str) -> tuple[list[Mapping[str, Any]], list
     shared = dict.fromkeys(ref_id(c.get("patient") or {}, "Patient") for c in consents)
     children = [patients[i] for i in shared if i is not None and i in patients]
     # R4 defines no ``status`` search parameter on Flag: the inactive ones are left by rows()
-    flags = data.resources(txn, "Flag", [])
+    flags = [
+        s.resource
+        for s in data.search_all(txn, "Flag", [], page_size=WHOLE)
+        if s.resource is not None and s.resource_type == "Flag"
+    ]
     return children, flags
+
+
+def shown_records(shown: Sequence[str], flags: Iterable[Mapping[str, Any]]) -> list[str]:
+    """What a page of the list shows, as the audit names it: the children of the rows
+    (``Patient/id``) and their open alerts (``Flag/id``: the row's alert status)."""
+    ids = set(shown)
+    refs = [f"Patient/{i}" for i in shown]
+    for flag in flags:
+        pid = ref_id(flag.get("subject") or {}, "Patient")
+        if pid in ids and flag.get("status") == "active":
+            refs.append(f"Flag/{flag['id']}")
+    return refs
 
 
 def encounters_of(txn: Transaction, ids: Sequence[str]) -> list[Any]:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from healthbridge.access.auditing import reads_not_listed, record_access
 from healthbridge.access.tokens import Role
 from healthbridge.charts.batch import centre_children
 from healthbridge.charts.summary import child_name
@@ -51,15 +52,19 @@ def _worklist(
     status: int = 200, error_for: str = "", error: str = "", typed: str = "", view: str = "",
 ) -> Response:  # fmt: skip
     org = _centre(user)
+    view = "week" if view == "week" else ""
     with transaction(request, user) as txn:
-        children = centre_children(txn, org)
-        items = data.worklist(txn, org, children, base_url=user.context.base_url or "")
+        children = centre_children(txn, org)  # every child is listed on the page
+        # every open review is read to count, group and page them; the audit names the
+        # shown ones (docs/access.md "Audit": a list page names what it showed)
+        with reads_not_listed(txn):
+            items = data.worklist(txn, org, children, base_url=user.context.base_url or "")
+        shaped = wv.shape(items, kind, page_no, today() + dt.timedelta(days=7) if view else None)
+        record_access(txn, "search-type", wv.shown_records(shaped))
         centre = data.read(txn, "Organization", org)
         orgs = {o: (data.read(txn, "Organization", o) or {}).get("name", o) for o in REFER_TO}
         corrections = rights.open_corrections(txn, org)
     texts = {k.kind.value: k for k in rules(request).alerts.kinds}
-    view = "week" if view == "week" else ""
-    shaped = wv.shape(items, kind, page_no, today() + dt.timedelta(days=7) if view else None)
     zh = user.lang.value == "zh"
     vaccines = {v.code: v.name_zh if zh else v.name_en for v in rules(request).vaccination.vaccines}
     visits = {v.code: v.name_zh if zh else v.name_en for v in rules(request).checkups.visits}

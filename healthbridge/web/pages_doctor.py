@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from fhir_profiles.loader import resource_by_url
+from healthbridge.access.auditing import reads_not_listed, record_access
 from healthbridge.access.tokens import Role
 from healthbridge.charts.referrals import referral_lines
 from healthbridge.charts.summary import child_name
@@ -62,7 +63,10 @@ def doctor_home(request: Request, user: UserDep) -> Response:
     except ValueError:
         page_no = 1
     with transaction(request, user) as txn:
-        children, flags = doctor_list.gather(txn, org)
+        # every shared child and alert is read to search, sort and count; the audit names
+        # the rows shown (docs/access.md "Audit": a list page names what it showed)
+        with reads_not_listed(txn):
+            children, flags = doctor_list.gather(txn, org)
         referrals = data.referrals_to(txn, org)
         corrections = rights.open_corrections(txn, org)
         orgs = _org_names(txn)
@@ -71,6 +75,7 @@ def doctor_home(request: Request, user: UserDep) -> Response:
         found = doctor_list.rows(children, flags, rules(request), user.lang)
         listing = doctor_list.select(found, q=q, centre=centre, alerts=alerts, page=page_no)
         shown = [r.id for r in listing.rows]
+        record_access(txn, "search-type", doctor_list.shown_records(shown, flags))
         encounters = doctor_list.encounters_of(txn, shown)
     names = {r.id: r.name for r in found}
     listed = doctor_list.with_next_checkup(

@@ -63,6 +63,18 @@ def named_items(item: WorkItem) -> list[str]:
     return []
 
 
+def shown_records(view: WorklistView) -> list[str]:
+    """What a page of the worklist shows, as the audit names it: each shown review Task,
+    its alert Flag and its child."""
+    refs: dict[str, None] = {}
+    for group in view.groups:
+        for item in group.items:
+            for res in (item.task, item.flag, item.patient):
+                if res is not None:
+                    refs[f"{res['resourceType']}/{res['id']}"] = None
+    return list(refs)
+
+
 def due(item: WorkItem) -> str:
     """The review's due date (``Task.restriction.period.end``, YYYY-MM-DD; "" if none)."""
     return str(((item.task.get("restriction") or {}).get("period") or {}).get("end", ""))[:10]

@@ -328,4 +328,9 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "menu.today": ("今日食谱", "Today's menu"),
     "menu.grams": ("{food} {g} 克", "{food} {g} g"),
     "worklist.tb_test_first": ("先做结核菌素试验", "TB skin test first"),
+    # the paged admission list (issue 16 item 9)
+    "admission.counts": (
+        "共 {total} 名儿童，{to_act} 名需要处理（排在最前）",
+        "{total} children, {to_act} needing action (listed first)",
+    ),
 }

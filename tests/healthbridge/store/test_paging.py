@@ -48,6 +48,21 @@ def test_search_all_reads_every_page_without_counting(repository: Any) -> None:
     assert not [s for s in statements if "count(" in s.lower()]
 
 
+def test_search_all_reads_a_larger_page_when_asked(repository: Any) -> None:
+    """``page_size`` above the transaction's largest page: one search, not one per page
+    (each page after the first re-runs the search to skip the ones before it)."""
+    _patients(repository, 7)
+    with repository.transaction(SYSTEM_CONTEXT) as txn:
+        txn.max_count = 3
+        statements = _counting(repository)
+        found = [s.id for s in search_all(txn, "Patient", [("gender", "female")], page_size=50)]
+        searches = [s for s in statements if "from resource" in s.lower()]
+        assert txn.max_count == 3  # the API's largest page is left as it was
+        assert txn.search_params("Patient", [("_count", "50")]).query.count == 3
+    assert len(found) == len(set(found)) == 7
+    assert len(searches) == 1
+
+
 def test_searchset_without_total_still_links_the_next_page(client: Any) -> None:
     for _i in range(3):
         client.post("/fhir/Patient", json={"resourceType": "Patient", "gender": "male"})

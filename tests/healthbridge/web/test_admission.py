@@ -147,3 +147,48 @@ def test_one_childs_notice_and_step_read_that_child_only(
     assert r.status_code == 303
     assert of_type(calls, "Patient") == []
     assert all(dict(p)["patient"] == f"Patient/{pid}" for _t, p in of_type(calls, "Immunization"))
+
+
+def test_the_list_is_paged_in_order_and_audits_the_shown_rows(
+    site: tuple[TestClient, World],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pages of the list follow one order (needing action first: the per-child plans'
+    order); ``?child=`` opens the page holding a child; the audit names the shown children,
+    not the others read to order the list."""
+    client, world = site
+    login(client, world, "manager")
+    monkeypatch.setattr(pa, "PAGE_SIZE", 2)
+    first = client.get("/app/centre/admission").text
+    assert 'data-testid="admit-pager"' in first
+    pages = int(re.search(r"第 1/(\d+) 页", first).group(1))  # type: ignore[union-attr]
+    assert pages >= 2
+    listed: list[str] = []
+    for n in range(1, pages + 1):
+        html = client.get(f"/app/centre/admission?page={n}").text
+        listed += re.findall(r'data-testid="admission-([^"]+)"', html)
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    with repo.transaction(SYSTEM_CONTEXT) as txn:
+        children = pa.centre_children(txn, world.centre_id)
+        imms = pa.immunizations(txn, [str(c["id"]) for c in children])
+    from healthbridge.clinical.ruleset import load_ruleset_key
+    from healthbridge.config import DEFAULT_RULESET_KEY
+
+    table = load_ruleset_key(DEFAULT_RULESET_KEY).vaccination
+    checks = {str(c["id"]): pa._check(c, imms[str(c["id"])], world.centre_id, table)[0]
+              for c in children}  # fmt: skip
+    assert len(listed) == len(children) == len(set(listed))
+    assert [pa.order(checks[i]) for i in listed] == sorted(pa.order(c) for c in checks.values())
+    last = listed[-1]
+    holding = client.get(f"/app/centre/admission?child={last}").text
+    assert f'data-testid="admission-{last}"' in holding
+    # the audit of one page names its two children, not the others
+    with repo.transaction(SYSTEM_CONTEXT) as txn:
+        before = {s.id for s in txn.search_params("AuditEvent", [("_count", "1000")]).matches}
+    client.get("/app/centre/admission?page=1")
+    with repo.transaction(SYSTEM_CONTEXT) as txn:
+        new = [s.resource for s in txn.search_params("AuditEvent", [("_count", "1000")]).matches
+               if s.id not in before and s.resource]  # fmt: skip
+    named = {str((e.get("what") or {}).get("reference")) for a in new for e in a.get("entity", ())}
+    assert {f"Patient/{i}" for i in listed[:2]} <= named
+    assert not {f"Patient/{i}" for i in listed[2:]} & named

@@ -125,3 +125,24 @@ def test_follow_ups_track_a_sick_absence_until_return() -> None:
     assert "b" not in found
     assert found["c"].why == "unknown"
     assert found["d"].why == "no-show"  # past the expected return and not back
+
+
+def test_days_of_reads_every_page_of_the_centre_records(site: tuple[TestClient, World]) -> None:  # noqa: F811
+    """More records than one search page holds (a centre of 1,200 children has more than
+    1,000 in a week): every one is read, none silently dropped (the page size is made small
+    here instead of writing 1,001 records)."""
+    client, world = site
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    mates = add_classmates(client, world, 4)
+    day = dt.date(2026, 11, 20)
+    at = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
+    with repo.transaction(SYSTEM_CONTEXT) as txn:
+        for pid in [world.child_id, *mates]:
+            att.check_in(txn, pid, world.centre_id, None, at)
+    repo.max_count = 2  # a search page of two records
+    try:
+        with repo.transaction(SYSTEM_CONTEXT, write=False) as txn:
+            found = att.days_of(txn, world.centre_id, day, day)
+    finally:
+        repo.max_count = 1000
+    assert sorted(found) == sorted((pid, day.isoformat()) for pid in [world.child_id, *mates])

@@ -207,3 +207,51 @@ def test_doctor_page_lists_searches_and_filters(site: tuple[TestClient, World]) 
     assert "born " in english
     # a page number out of range shows the last page, never an error
     assert client.get("/app/doctor", params={"page": "x"}).status_code == 200
+
+
+def _audited(repo: Any, doctor: str, since: set[str]) -> tuple[set[str], set[str]]:
+    """The ids of the doctor's AuditEvents, and the records named by those not in ``since``."""
+    with repo.transaction(SYSTEM_CONTEXT) as txn:
+        found = txn.search_params("AuditEvent", [("agent", doctor), ("_count", "1000")]).matches
+    named = {
+        str((e.get("what") or {}).get("reference"))
+        for s in found
+        if s.id not in since and s.resource is not None
+        for e in s.resource.get("entity") or ()
+    }
+    return {s.id for s in found}, named
+
+
+def test_the_list_audits_the_rows_it_shows(site: tuple[TestClient, World]) -> None:
+    """The page reads every shared child to search and sort them; its AuditEvent names the
+    children shown (and their alerts), not every child the search went through."""
+    client, world = site
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    with repo.transaction(SYSTEM_CONTEXT, write=True) as txn:
+        child = txn.read("Patient", world.child_id).resource
+        assert child is not None
+        alert = txn.create(flag(world.child_id, "high") | {"id": None}).stored.id
+        shared = {
+            str(s.resource["patient"]["reference"])
+            for s in txn.search_params(
+                "Consent",
+                [
+                    ("organization", f"Organization/{world.hospital_id}"),
+                    ("status", "active"),
+                    ("_count", "1000"),
+                ],
+            ).matches
+            if s.resource is not None
+        }
+    others = shared - {f"Patient/{world.child_id}"}
+    assert others  # the district shares more than one child with the hospital
+    sign_in_as(client, world.doctor)
+    before, _ = _audited(repo, world.doctor, set())
+    page = client.get("/app/doctor", params={"q": child["name"][0]["text"]})
+    assert f'data-testid="row-{world.child_id}"' in page.text
+    _, named = _audited(repo, world.doctor, before)
+    assert f"Patient/{world.child_id}" in named
+    assert f"Flag/{alert}" in named  # the row's alert status
+    unseen = {o for o in others if o.split("/")[1] not in page.text}
+    assert unseen
+    assert not unseen & named

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from healthbridge.store.hooks import SYSTEM_CONTEXT
@@ -119,3 +120,32 @@ def test_week_view_page(site: tuple[TestClient, World]) -> None:  # noqa: F811
     assert r.status_code == 200
     assert 'class="on" data-testid="view-week"' in r.text
     assert client.get("/app/centre?page=abc").status_code == 200  # a bad page number: page 1
+
+
+def test_the_worklist_audits_the_reviews_it_shows(
+    site: tuple[TestClient, World],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every open review is read to count and page them; the AuditEvent names the shown
+    ones (their Task, Flag and child), not those of the other pages."""
+    from tests.healthbridge.web.test_daily import add_classmates
+
+    client, world = site
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    (mate,) = add_classmates(client, world, 1)
+    with repo.transaction(SYSTEM_CONTEXT, write=True) as txn:
+        flags = {pid: write_alert(txn, pid, world.centre_id) for pid in (world.child_id, mate)}
+    monkeypatch.setattr(wv, "PAGE_SIZE", 1)  # one child per page
+    login(client, world, "manager")
+    with repo.transaction(SYSTEM_CONTEXT) as txn:
+        before = {s.id for s in txn.search_params("AuditEvent", [("_count", "1000")]).matches}
+    page = client.get("/app/centre?kind=underweight").text
+    with repo.transaction(SYSTEM_CONTEXT) as txn:
+        new = [s.resource for s in txn.search_params("AuditEvent", [("_count", "1000")]).matches
+               if s.id not in before and s.resource]  # fmt: skip
+    named = {str((e.get("what") or {}).get("reference")) for a in new for e in a.get("entity", ())}
+    shown = [pid for pid in flags if f'data-testid="item-{flags[pid]}"' in page]
+    assert len(shown) == 1
+    (hidden,) = set(flags) - set(shown)
+    assert {f"Flag/{flags[shown[0]]}", f"Task/review-{flags[shown[0]]}"} <= named
+    assert not {f"Flag/{flags[hidden]}", f"Task/review-{flags[hidden]}"} & named
