@@ -57,6 +57,8 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("queued max", "queued_max"),
         ("queue drained s", "drain_s"),
         ("server CPU s", "server_cpu_s"),
+        ("quiet: results written after ms (median)", "quiet_visible_ms_median"),
+        ("max", "quiet_visible_ms_max"),
     ),
     "search": (
         ("backend", "backend"),

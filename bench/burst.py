@@ -15,7 +15,8 @@ Recorded: the write latency of the Bundles (p50/p95/p99/max), the server CPU, an
 lag — for the outbox mode ``$pipeline-status`` ``oldestAgeSeconds`` sampled every second
 (p95 and max: how long the oldest queued change had been waiting) and the queue's drain time
 after the last write was answered; inline, the results are written in the write itself
-(lag 0, paid in write latency).
+(lag 0, paid in write latency). Last, on the quiet server, five single febrile checks: the
+time from sending one until its results are written (the issue's "within a second").
 
     python -m bench.burst --centres 200 --children 25 --window 180 --mode outbox --label NAME
 """
@@ -162,6 +163,31 @@ def queue_status(client: httpx.Client, base: str) -> tuple[int, float | None]:
     return int(params["queued"]["valueInteger"]), age
 
 
+def quiet_probes(
+    client: httpx.Client, base: str, children: int, today: dt.date, n: int = 5
+) -> list[float]:
+    """On the quiet server after the burst: milliseconds from sending one febrile morning
+    check until its results are written — the answer (inline: evaluated in the write), else
+    the first ``$pipeline-status`` showing an empty queue (polled every 20 ms)."""
+    out = []
+    moment = dt.datetime.combine(today, dt.time(9, 0), tzinfo=CST)
+    for k in range(n):
+        time.sleep(1.0)
+        row = CheckRow(f"burst-c0000-k{children - 1 - k:02d}", 38.9, ("fever",))
+        key, resource = check_resources(row, today, "afternoon", None, moment)[0]
+        start = time.perf_counter()
+        r = client.post(
+            f"{base}/Observation",
+            json=resource,
+            headers={"If-None-Exist": f"identifier={SID_DAILY_CHECK}|{key}"},
+        )
+        r.raise_for_status()
+        while queue_status(client, base)[0]:
+            time.sleep(0.02)
+        out.append(1000 * (time.perf_counter() - start))
+    return out
+
+
 def setup(url: str, centres: int, children: int, today: dt.date) -> float:
     """The district with the pipeline off, then evaluated once (its steady state)."""
     rng = random.Random(7)
@@ -232,9 +258,10 @@ def burst(
         while queue_status(client, base)[0]:
             time.sleep(0.2)
         drain = time.perf_counter() - t1
-    stop.set()
-    sampler.join()
-    cpu = server_cpu_seconds(base) - cpu0
+        stop.set()
+        sampler.join()
+        cpu = server_cpu_seconds(base) - cpu0
+        probes = quiet_probes(client, base, children, today)
     observations = sum(len(b["entry"]) for b in bundles.values())
     ms = [1000 * x for x in latencies]
     return {
@@ -253,6 +280,8 @@ def burst(
         "queued_max": queued_max,
         "drain_s": round(drain, 1),
         "server_cpu_s": round(cpu, 1),
+        "quiet_visible_ms_median": round(percentile(probes, 50)),
+        "quiet_visible_ms_max": round(max(probes)),
         "sampled_outbox": outbox,
     }
 

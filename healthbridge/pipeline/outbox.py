@@ -76,6 +76,11 @@ CHUNK = 10
 VECTOR_CHUNK = 50
 #: The same on PostgreSQL, where writers do not wait for the worker: the whole batch.
 VECTOR_CHUNK_POSTGRES = 200
+#: Fewer children than this are evaluated child by child even when ``vectorised``: the batch
+#: engine's fixed cost (frames, the district evaluator: ~130 ms CPU) exceeds the per-child
+#: evaluation's (~10 ms a child) below about a dozen children — a quiet server's single write
+#: gets its results sooner.
+VECTOR_MIN = 12
 #: A batch's time budget, seconds: the children done by then commit, the rest wait.
 BATCH_SECONDS = 1.0
 
@@ -197,7 +202,8 @@ def _evaluate(
 
     ``vectorised`` (and the rule-input table current): :data:`VECTOR_CHUNK` children at a
     time (:data:`VECTOR_CHUNK_POSTGRES` on PostgreSQL) with the batch engine
-    (:func:`.drain_vector.evaluate_children`); otherwise
+    (:func:`.drain_vector.evaluate_children`) when a chunk has at least :data:`VECTOR_MIN`
+    children; otherwise
     :data:`CHUNK` at a time with the per-child evaluation (:meth:`Pipeline.evaluate`)."""
     _lock_subjects(txn, rows)
     by_child: dict[str, list[Any]] = {}
@@ -212,7 +218,7 @@ def _evaluate(
     started, done = time.monotonic(), []
     for i in range(0, len(children), step):
         chunk = [r for cid in children[i : i + step] for r in by_child[cid]]
-        if vectorised:
+        if vectorised and len(children[i : i + step]) >= VECTOR_MIN:
             pending = _pending_of(chunk)
             with pipeline.system_reads(txn):
                 evaluate_children(txn, pipeline, sorted(pending.children), pending.centre_children)

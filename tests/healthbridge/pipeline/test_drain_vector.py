@@ -41,6 +41,12 @@ from tests.healthbridge.pipeline.test_outbox import (
 )
 
 
+@pytest.fixture(autouse=True)
+def vectorised_from_one_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vectorised engine for every batch, however small (the tests' districts are)."""
+    monkeypatch.setattr(outbox, "VECTOR_MIN", 1)
+
+
 @pytest.fixture
 def vapp(app_factory: AppFactory) -> FastAPI:
     return app_factory(
@@ -167,6 +173,22 @@ def test_a_vectorised_worker_killed_mid_write_loses_and_duplicates_nothing(
     flags = search(vclient, "Flag")
     subjects = [(f["subject"]["reference"], f["code"]["coding"][0]["code"]) for f in flags]
     assert len(subjects) == len(set(subjects))  # no duplicate alert
+    assert_same_as_inline(repository, pipeline)
+
+
+def test_a_small_batch_is_evaluated_child_by_child(
+    vapp: FastAPI, vclient: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below ``VECTOR_MIN`` children the per-child evaluation is cheaper (no frames)."""
+    repository, pipeline = parts(vapp)
+    monkeypatch.setattr(outbox, "VECTOR_MIN", 3)
+    for n in range(2):
+        put(vclient, child(f"s{n}", days_ago(400)))
+    batches: list[Any] = []
+    monkeypatch.setattr(outbox, "evaluate_children", lambda *a: batches.append(a))
+    assert drain(repository, pipeline) == 2
+    assert batches == []
+    assert search(vclient, "Flag", subject="Patient/s0")
     assert_same_as_inline(repository, pipeline)
 
 

@@ -357,6 +357,7 @@ def test_a_batch_stops_at_its_time_budget(
     others stay queued for the next batch (a SQLite writer never waits long)."""
     monkeypatch.setattr(outbox, "VECTOR_CHUNK", 6)  # a small chunk for a small test
     monkeypatch.setattr(outbox, "VECTOR_CHUNK_POSTGRES", 6)
+    monkeypatch.setattr(outbox, "VECTOR_MIN", 1)
     chunk = outbox.VECTOR_CHUNK if vectorised else outbox.CHUNK
     repository, pipeline = parts(oapp)
     for n in range(chunk + 5):
