@@ -131,6 +131,10 @@ def evaluate_children(
     txn.prefetch_current([("Patient", cid) for cid in sorted(d.patients)], lock=False)
     _write_scores(txn, scope, d.patients, sessions, pipeline)
     findings = [f for f in findings_of(d, ruleset, as_of) if f.subject_type is SubjectType.CHILD]
+    # only the children's own alerts: a centre's (an Organization subject) is reconciled by
+    # evaluate_centre below, never against the children's findings alone
+    for ref in [r for r in d.flags if not r.startswith("Patient/")]:
+        del d.flags[ref]
     planned, _open = plan_actions(d, findings, ruleset)
     apply_planned(txn, txn.conn, d, planned, ruleset, as_of, now)
     publish_in(txn, d.patients, d.data.doses, ruleset, as_of)
