@@ -16,7 +16,8 @@ instead of one :meth:`~healthbridge.pipeline.engine.Pipeline.evaluate` per child
    ``tests/healthbridge/pipeline/test_sessions_agree.py`` checks against the write path's
    pairing) scored in one :func:`~healthbridge.pipeline.scoring.score_children` call into the
    same ``hb-growth-score`` Observations, with the same ids, as the write path; written only
-   when changed, retracted when no longer derived (``Pipeline._write_derived``);
+   when changed, retracted when no longer derived (the rule of the write path's
+   ``Pipeline._write_derived``; only the scores to write have their current rows read);
 4. **rules and alerts** (:func:`~healthbridge.pipeline.batch_plan.findings_of`,
    :func:`~healthbridge.pipeline.batch_plan.plan_actions`,
    :func:`~healthbridge.pipeline.batch_write.apply_planned`): the child findings reconciled
@@ -31,7 +32,12 @@ Every write goes through the worker's :class:`~healthbridge.store.transaction.Tr
 (trusted path; the store queues the rows and inserts them with multi-row ``INSERT``\\ s at
 flush), in the same transaction as the deletion of the claimed outbox rows. When the
 rule-input table is not current the worker uses the per-child evaluation instead
-(:func:`rule_inputs_ready`).
+(:func:`rule_inputs_ready`), and for a chunk of fewer than
+:data:`healthbridge.pipeline.outbox.VECTOR_MIN` children (the frames' fixed cost).
+
+Why it costs what it costs (docs/pipeline.md, "The vectorised worker"): reading, scoring and
+the rules of a batch are about a fifth of the worker's CPU; the rest is the store's write
+path for the resources the pipeline writes (about four per input resource).
 """
 
 from __future__ import annotations
