@@ -48,7 +48,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
 
 from healthbridge.pipeline.drain_vector import evaluate_children, rule_inputs_ready
 from healthbridge.pipeline.engine import (
@@ -185,8 +185,16 @@ def _lock_subjects(txn: Transaction, rows: Sequence[Any]) -> None:
         if daily
         else []
     )
-    for key in [f"Patient/{c}" for c in children] + [f"Organization/{c}" for c in centres]:
-        txn.conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+    keys = [f"Patient/{c}" for c in children] + [f"Organization/{c}" for c in centres]
+    # one statement, the keys locked in the array's order (WITH ORDINALITY keeps it): a round
+    # trip per key was a tenth of a morning-check batch's time
+    txn.conn.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(CAST(:keys AS text[])) "
+            "WITH ORDINALITY AS u(k, n) ORDER BY n"
+        ),
+        {"keys": keys},
+    )
 
 
 def _evaluate(
