@@ -119,10 +119,20 @@ def coded_observations(conn: Connection, system: str, code: str | None = None) -
     return dbf.parse(dbf.fields(conn, "Observation", {"doc": "$"}, res_ids=ids)["doc"].tolist())
 
 
-def district_frame(conn: Connection, known: set[str]) -> pd.DataFrame:
+def district_frame(
+    conn: Connection, known: set[str], among: set[str] | None = None
+) -> pd.DataFrame:
     """The ``screening_results`` frame of the known children, the documents read whole and
-    turned into results by :func:`screening_results` (evidence cites them as Observations)."""
-    docs = coded_observations(conn, t.CS_CHILD_SCREENING)
+    turned into results by :func:`screening_results` (evidence cites them as Observations);
+    ``among``: only those Observation ids are read (an outbox worker's children)."""
+    ids = coded_ids(conn, t.CS_CHILD_SCREENING)
+    if among is not None:
+        ids = [i for i in ids if i in among]
+    docs = (
+        dbf.parse(dbf.fields(conn, "Observation", {"doc": "$"}, res_ids=ids)["doc"].tolist())
+        if ids
+        else []
+    )
     if not docs:
         return screening_results_frame(())
     by_child: defaultdict[str, list[Resource]] = defaultdict(list)

@@ -38,6 +38,21 @@ from healthbridge.store.repository import Repository
 Source = Literal["auto", "table", "documents"]
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Some children instead of the whole district (an outbox worker's batch,
+    :mod:`healthbridge.pipeline.drain_vector`): the ids of the resources referring to them,
+    by type (:func:`healthbridge.pipeline.drain_vector.scope_of`), and their centres' staff
+    roles. Every reader below then reads only those ids (primary-key lookups)."""
+
+    children: tuple[str, ...]
+    ids: dict[str, list[str]]
+    roles: tuple[str, ...]
+
+    def of(self, rtype: str) -> list[str]:
+        return self.ids.get(rtype, [])
+
+
 @dataclass
 class DistrictRead:
     """A district read for batch evaluation: the rule inputs plus what writing alerts needs
@@ -139,10 +154,16 @@ _TRIGGERS = " AND code IN ({})".format(
 )
 
 
-def _table_patients(conn: Connection) -> dict[str, x.ChildInfo]:
+def _ids(scope: Scope | None, rtype: str) -> list[str] | None:
+    """The ids a scoped read reads of ``rtype`` (None: all)."""
+    return None if scope is None else scope.of(rtype)
+
+
+def _table_patients(conn: Connection, scope: Scope | None = None) -> dict[str, x.ChildInfo]:
     """The children (:func:`~.extract.child_info` on the Patients' stored elements)."""
     patients: dict[str, x.ChildInfo] = {}
-    for _rid, extra in ri.scan(conn, "Patient", "res_id, extra"):
+    ids = None if scope is None else list(scope.children)
+    for _rid, extra in ri.scan(conn, "Patient", "res_id, extra", res_ids=ids):
         try:
             info = x.child_info(orjson.loads(extra))
         except x.NotAChildError:
@@ -151,7 +172,9 @@ def _table_patients(conn: Connection) -> dict[str, x.ChildInfo]:
     return patients
 
 
-def _table_observations(conn: Connection, known: set[str]) -> pd.DataFrame:
+def _table_observations(
+    conn: Connection, known: set[str], scope: Scope | None = None
+) -> pd.DataFrame:
     """The rule-input Observations of known children (:data:`.batch_frames.OBS_COLUMNS`)
     with a code some rule reads."""
     rid, child, code, day, value, unit, enc, written, extra = _columns(
@@ -160,6 +183,7 @@ def _table_observations(conn: Connection, known: set[str]) -> pd.DataFrame:
             "Observation",
             "res_id, child_id, code, day, value, unit, encounter_id, written, extra",
             " AND child_id IS NOT NULL AND day IS NOT NULL" + _NOT_VOID + _TRIGGERS,
+            res_ids=_ids(scope, "Observation"),
         ),
         9,
     )
@@ -183,20 +207,29 @@ def _table_observations(conn: Connection, known: set[str]) -> pd.DataFrame:
     return obs.loc[obs["child_id"].notna() & obs["on"].notna()].reset_index(drop=True)
 
 
-def _observation_count(conn: Connection) -> int:
+def _observation_count(conn: Connection, scope: Scope | None = None) -> int:
     """The number of Observations naming a child (rule inputs, measurements or not)."""
+    if scope is not None:
+        return len(scope.of("Observation"))
     (n,) = ri.scan(conn, "Observation", "count(*)", " AND child_id IS NOT NULL")[0]
     return int(n)
 
 
 def _coded_frame(
-    conn: Connection, rtype: str, code_name: str, known: set[str], *, with_doc: bool
+    conn: Connection,
+    rtype: str,
+    code_name: str,
+    known: set[str],
+    *,
+    with_doc: bool,
+    scope: Scope | None = None,
 ) -> pd.DataFrame:
     """One coded resource type's rule-input rows (Encounters: the checkup visit; Immunizations:
     the vaccine) with a child: ``res_id, child_id, status, <code_name>, date`` (+ ``doc``,
     the stored extra, with ``with_doc``)."""
     names = "res_id, child_id, status, code, day" + (", extra" if with_doc else "")
-    cols = _columns(ri.scan(conn, rtype, names, " AND child_id IS NOT NULL"), 6 if with_doc else 5)
+    scanned = ri.scan(conn, rtype, names, " AND child_id IS NOT NULL", res_ids=_ids(scope, rtype))
+    cols = _columns(scanned, 6 if with_doc else 5)
     frame: dict[str, Any] = {
         "res_id": bf.series(cols[0]),
         "child_id": _of_known(cols[1], known),
@@ -209,17 +242,25 @@ def _coded_frame(
     return pd.DataFrame(frame)
 
 
-def _from_table(conn: Connection, patients: dict[str, x.ChildInfo]) -> _Inputs:
+def _from_table(
+    conn: Connection, patients: dict[str, x.ChildInfo], scope: Scope | None = None
+) -> _Inputs:
     """Rule inputs from the typed table kept at write time (:mod:`~healthbridge.store.rule_inputs`):
     column scans, no JSON parsed but the Patients' few elements (:func:`_table_patients`) and
     the QuestionnaireResponse answers; the Observations are read by
     :func:`_table_observations`."""
     known = set(patients)
-    encounters = _coded_frame(conn, "Encounter", "visit", known, with_doc=True)
-    immunizations = _coded_frame(conn, "Immunization", "vaccine", known, with_doc=False)
+    encounters = _coded_frame(conn, "Encounter", "visit", known, with_doc=True, scope=scope)
+    immunizations = _coded_frame(
+        conn, "Immunization", "vaccine", known, with_doc=False, scope=scope
+    )
     responses = []
     for qid, cid, e in ri.scan(
-        conn, "QuestionnaireResponse", "res_id, child_id, extra", " AND child_id IS NOT NULL"
+        conn,
+        "QuestionnaireResponse",
+        "res_id, child_id, extra",
+        " AND child_id IS NOT NULL",
+        res_ids=_ids(scope, "QuestionnaireResponse"),
     ):
         if cid in known:
             doc = orjson.loads(e)
@@ -236,14 +277,14 @@ def _from_table(conn: Connection, patients: dict[str, x.ChildInfo]) -> _Inputs:
                     },
                 )
             )
-    observations = _table_observations(conn, known)
+    observations = _table_observations(conn, known, scope)
     return _Inputs(
         patients,
         observations,
         encounters,
         immunizations,
         responses,
-        _observation_count(conn),
+        _observation_count(conn, scope),
     )
 
 
@@ -304,9 +345,11 @@ class _ObservationFrames:
     tb_tests: pd.DataFrame
 
 
-def _observation_frames(obs: pd.DataFrame, children: pd.DataFrame, n: int) -> _ObservationFrames:
+def _observation_frames(
+    obs: pd.DataFrame, children: pd.DataFrame, n: int, sessions: pd.DataFrame | None = None
+) -> _ObservationFrames:
     return _ObservationFrames(
-        bf.growth(bf.sessions(obs), children),
+        bf.growth(bf.sessions(obs) if sessions is None else sessions, children),
         bf.daily_checks(obs, children),
         bf.haemoglobin(obs),
         n,
@@ -334,25 +377,41 @@ def read(repository: Repository, source: Source) -> DistrictRead:
             inputs = _from_table(conn, patients)
     children = bf.children_frame(inputs.patients, altitudes)
     observed = _observation_frames(inputs.observations, children, inputs.n_observations)
-    return _read_rest(
-        engine, inputs, children, observed, "documents" if patients is None else "table"
-    )
+    with engine.connect() as conn:
+        return _read_rest(
+            conn, inputs, children, observed, "documents" if patients is None else "table"
+        )
+
+
+def read_scoped(conn: Connection, scope: Scope) -> tuple[DistrictRead, pd.DataFrame]:
+    """The district read of ``scope``'s children only, from the rule-input table (the caller
+    checks it is current), on ``conn`` (an outbox worker's transaction), and the children's
+    growth sessions (:func:`.batch_frames.sessions`, for their derived scores)."""
+    patients = _table_patients(conn, scope)
+    inputs = _from_table(conn, patients, scope)
+    children = bf.children_frame(patients, _altitudes(conn))
+    sessions = bf.sessions(inputs.observations)
+    observed = _observation_frames(inputs.observations, children, inputs.n_observations, sessions)
+    return _read_rest(conn, inputs, children, observed, "table", scope), sessions
 
 
 def _read_rest(
-    engine: Any,
+    conn: Connection,
     inputs: _Inputs,
     children: pd.DataFrame,
     frames: _ObservationFrames,
     source: str,
+    scope: Scope | None = None,
 ) -> DistrictRead:
     """The read district: the Observation frames and everything else."""
-    with engine.connect() as conn:
-        flags_raw = dbf.fields(conn, "Flag", _FLAG_FIELDS)
-        tasks_raw = dbf.fields(conn, "Task", _TASK_FIELDS)
-        roles = dbf.fields(conn, "PractitionerRole", {"doc": "$"})
-        cases, case_ids = _managed_cases(conn, set(inputs.patients))
-        screening_results = screening.district_frame(conn, set(inputs.patients))
+    flags_raw = dbf.fields(conn, "Flag", _FLAG_FIELDS, res_ids=_ids(scope, "Flag"))
+    tasks_raw = dbf.fields(conn, "Task", _TASK_FIELDS, res_ids=_ids(scope, "Task"))
+    role_ids = None if scope is None else list(scope.roles)
+    roles = dbf.fields(conn, "PractitionerRole", {"doc": "$"}, res_ids=role_ids)
+    cases, case_ids = _managed_cases(conn, set(inputs.patients), scope)
+    screening_results = screening.district_frame(
+        conn, set(inputs.patients), None if scope is None else set(scope.of("Observation"))
+    )
     patients = inputs.patients
     checkups, encounters = bf.checkups(inputs.encounters)
     imm = inputs.immunizations
@@ -439,11 +498,14 @@ def _read_rest(
     )
 
 
-def _managed_cases(conn: Connection, known: set[str]) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+def _managed_cases(
+    conn: Connection, known: set[str], scope: Scope | None = None
+) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """The ``cases`` frame (:func:`healthbridge.inputs.extract.managed_cases` per child, the
     function the per-write path uses) and ``(child id, episode id)`` of every EpisodeOfCare.
     The Encounters are read only when there are episodes (few districts manage many cases)."""
-    episodes = dbf.parse(dbf.fields(conn, "EpisodeOfCare", {"doc": "$"})["doc"].tolist())
+    got = dbf.fields(conn, "EpisodeOfCare", {"doc": "$"}, res_ids=_ids(scope, "EpisodeOfCare"))
+    episodes = dbf.parse(got["doc"].tolist())
     by_child: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     for ep in episodes:
         cid = x.subject_id(ep)
@@ -460,6 +522,7 @@ def _managed_cases(conn: Connection, known: set[str]) -> tuple[pd.DataFrame, lis
             "status": "$.status",
             "subject": "$.subject",
         },
+        res_ids=_ids(scope, "Encounter"),
     )
     visits: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     for e, start, status, subject in zip(

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 import orjson
+from sqlalchemy import Connection
 
 from healthbridge.clinical.alerts import AlertAction
 from healthbridge.clinical.ruleset import RuleSet
@@ -22,7 +23,7 @@ from healthbridge.pipeline.alerts import Routing, apply_actions
 from healthbridge.pipeline.batch_read import DistrictRead
 from healthbridge.pipeline.engine import child_routing, now_instant
 from healthbridge.store.hooks import SYSTEM_CONTEXT
-from healthbridge.store.repository import Repository
+from healthbridge.store.repository import Repository, Transaction
 
 #: Planned actions: per subject (type, id), what reconciling its alerts does.
 Planned = list[tuple[tuple[SubjectType, str], tuple[AlertAction, ...]]]
@@ -40,41 +41,61 @@ def write_actions(
     if not planned:
         return
     now = now_instant()
+    with repository.engine.connect() as conn:
+        documents = _alert_documents(conn, d, planned)
+    for start in range(0, len(planned), subjects_per_transaction):
+        with repository.transaction(SYSTEM_CONTEXT) as txn:
+            part = planned[start : start + subjects_per_transaction]
+            apply_planned(txn, None, d, part, ruleset, as_of, now, documents)
+
+
+def apply_planned(
+    txn: Transaction,
+    conn: Connection | None,
+    d: DistrictRead,
+    planned: Planned,
+    ruleset: RuleSet,
+    as_of: date,
+    now: str,
+    documents: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """Apply ``planned`` in ``txn`` (``documents``: the whole Flags and Tasks they change,
+    else read on ``conn`` — an outbox worker's own transaction)."""
+    if not planned:
+        return
+    if documents is None:
+        documents = _alert_documents(conn if conn is not None else txn.conn, d, planned)
     child_encounters = _encounter_docs(
         d, {sid for (st, sid), _a in planned if st is SubjectType.CHILD}
     )
     evidence = d.evidence.groupby("child_id")
-    documents = _alert_documents(repository, d, planned)
-    for start in range(0, len(planned), subjects_per_transaction):
-        with repository.transaction(SYSTEM_CONTEXT) as txn:
-            for (stype, sid), actions in planned[start : start + subjects_per_transaction]:
-                routing, id_types = _routing(d, stype, sid, child_encounters, evidence)
-                apply_actions(
-                    txn,
-                    actions,
-                    ruleset=ruleset,
-                    routing=routing,
-                    as_of=as_of,
-                    now=now,
-                    id_types=id_types,
-                    known=_known(d, stype, sid, actions, documents),
-                )
+    for (stype, sid), actions in planned:
+        routing, id_types = _routing(d, stype, sid, child_encounters, evidence)
+        apply_actions(
+            txn,
+            actions,
+            ruleset=ruleset,
+            routing=routing,
+            as_of=as_of,
+            now=now,
+            id_types=id_types,
+            known=_known(d, stype, sid, actions, documents),
+        )
 
 
 def _alert_documents(
-    repository: Repository, d: DistrictRead, planned: Planned
+    conn: Connection, d: DistrictRead, planned: Planned
 ) -> dict[str, dict[str, Any]]:
     """The whole current Flags and Tasks the planned actions change (``Type/id`` → resource):
     the district read keeps only their reconciled parts."""
     flag_ids = sorted({a.alert_id for _key, actions in planned for a in actions if a.alert_id})
     task_ids = sorted(str(d.tasks[f]["id"]) for f in flag_ids if f in d.tasks)
     out: dict[str, dict[str, Any]] = {}
-    with repository.engine.connect() as conn:
-        for rtype, ids in (("Flag", flag_ids), ("Task", task_ids)):
-            if ids:
-                got = dbf.fields(conn, rtype, {"doc": "$"}, res_ids=ids)
-                for doc in dbf.parse(got["doc"].tolist()):
-                    out[f"{rtype}/{doc['id']}"] = doc
+    for rtype, ids in (("Flag", flag_ids), ("Task", task_ids)):
+        if ids:
+            got = dbf.fields(conn, rtype, {"doc": "$"}, res_ids=ids)
+            for doc in dbf.parse(got["doc"].tolist()):
+                out[f"{rtype}/{doc['id']}"] = doc
     return out
 
 

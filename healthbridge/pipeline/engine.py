@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -230,10 +230,17 @@ class Pipeline:
     def evaluate(self, txn: Transaction, pending: Pending) -> None:
         """Evaluate the children (and centres) of ``pending`` in ``txn`` with read hooks off
         (the writer's pre-commit hook, or an outbox worker's transaction)."""
+        with self.system_reads(txn):
+            self._evaluate_pending(txn, pending)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def system_reads(txn: Transaction) -> Iterator[None]:
+        """Read hooks off in ``txn`` meanwhile: the pipeline's reads are system work."""
         hooks = txn.hooks
         txn.hooks = replace(hooks, read_hooks=[])
         try:
-            self._evaluate_pending(txn, pending)
+            yield
         finally:
             txn.hooks = hooks
 

@@ -52,16 +52,17 @@ def recommendation(
     doses = list(given)
     plan = vaccination_plan(birth_date, sex, doses, rules.vaccination, as_of)
     items = []
+    # the given doses of each series, in plan order (looked up per dose below, not rescanned)
+    given_in: dict[str, list[str]] = {}
+    for d in plan.doses:
+        if d.given is not None:
+            given_in.setdefault(d.series, []).append(f"Immunization/{d.given.immunization_id}")
     for dose in plan.doses:
         if dose.status in (DoseStatus.GIVEN, DoseStatus.NOT_APPLICABLE):
             continue
         info = rules.vaccination.vaccine(dose.vaccine)
         criteria = [(EARLIEST, dose.earliest), (DUE, dose.scheduled), (OVERDUE, dose.overdue_from)]
-        supporting = [
-            {"reference": f"Immunization/{d.given.immunization_id}"}
-            for d in plan.doses
-            if d.series == dose.series and d.given is not None
-        ]
+        supporting = [{"reference": ref} for ref in given_in.get(dose.series, ())]
         item: dict[str, Any] = {
             "vaccineCode": [
                 {

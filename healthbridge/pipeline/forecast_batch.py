@@ -36,7 +36,7 @@ from healthbridge.inputs import dbframes as dbf
 from healthbridge.inputs import extract as x
 from healthbridge.pipeline.forecast import forecast_id, recommendation
 from healthbridge.store.hooks import SYSTEM_CONTEXT
-from healthbridge.store.repository import Repository
+from healthbridge.store.repository import Repository, Transaction
 
 RESOURCE_TYPE = "ImmunizationRecommendation"
 
@@ -99,4 +99,29 @@ def publish_forecasts(
         with repository.transaction(SYSTEM_CONTEXT) as txn:
             for rid, resource in changed[start : start + per_transaction]:
                 txn.update(RESOURCE_TYPE, rid, resource, trusted=True)
+    return len(changed)
+
+
+def publish_in(
+    txn: Transaction,
+    patients: Mapping[str, x.ChildInfo],
+    doses: pd.DataFrame,
+    ruleset: RuleSet,
+    as_of: dt.date,
+) -> int:
+    """:func:`publish_forecasts` for a few children in an outbox worker's transaction ``txn``:
+    only their stored forecasts are read (by id); the number written."""
+    wanted = planned_forecasts(patients, doses, ruleset, as_of)
+    if not wanted:
+        return 0
+    stored = dbf.fields(txn.conn, RESOURCE_TYPE, {"doc": "$"}, res_ids=sorted(wanted))
+    current = {str(doc["id"]): doc for doc in dbf.parse(stored["doc"].tolist())}
+    changed = [
+        (rid, resource)
+        for rid, resource in wanted.items()
+        if rid not in current or _content(current[rid]) != _content(resource)
+    ]
+    txn.prefetch_current([(RESOURCE_TYPE, rid) for rid, _r in changed])
+    for rid, resource in changed:
+        txn.update(RESOURCE_TYPE, rid, resource, trusted=True)
     return len(changed)

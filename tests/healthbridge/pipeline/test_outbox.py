@@ -132,6 +132,7 @@ def test_writes_queue_and_a_drain_gives_the_inline_results(
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     oapp: FastAPI, oclient: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The per-child evaluation (the fallback) killed after four children."""
     repository, pipeline = parts(oapp)
     load_demo(oclient, 12)
     rows = queued(repository)
@@ -147,7 +148,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
 
     monkeypatch.setattr(Pipeline, "_finish_child", dies_on_the_fifth)
     with pytest.raises(SystemExit):
-        drain_batch(repository, pipeline, batch=50)
+        drain_batch(repository, pipeline, batch=50, vectorised=False)
     assert calls["n"] == 5  # four children were evaluated in the batch that died
     assert queued(repository) == rows  # the rows are still queued
     assert derived_state(repository) == before  # and nothing of the batch was kept
@@ -175,7 +176,15 @@ def test_a_failing_child_is_retried_without_holding_back_the_others(
             raise RuntimeError("unreadable record")
         real(self, txn, loaded, *args)
 
+    def batch_with_k1_fails(txn: Any, pipeline: Any, children: Any, daily: Any) -> None:
+        if "k1" in children:
+            raise RuntimeError("unreadable record")
+        real_batch(txn, pipeline, children, daily)
+
+    real_batch = outbox.evaluate_children
     monkeypatch.setattr(Pipeline, "_finish_child", k1_fails)
+    # the vectorised batch fails with k1 in it; each child is then evaluated on its own
+    monkeypatch.setattr(outbox, "evaluate_children", batch_with_k1_fails)
     drain(repository, pipeline)
     with repository.transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
         left = txn.conn.execute(select(OUTBOX)).all()
@@ -189,6 +198,7 @@ def test_a_failing_child_is_retried_without_holding_back_the_others(
     assert "unreadable record" in shown["lastError"]
     assert drain(repository, pipeline) == 0  # not due yet (back-off)
     monkeypatch.setattr(Pipeline, "_finish_child", real)
+    monkeypatch.setattr(outbox, "evaluate_children", real_batch)
     with repository.transaction(SYSTEM_CONTEXT, plain=True) as txn:
         txn.conn.execute(update(OUTBOX).values(next_attempt=""))  # the back-off has passed
     assert drain(repository, pipeline) == len(left)
@@ -339,14 +349,21 @@ def test_a_morning_check_reads_only_its_centre(
     assert search(pclient, "Flag", subject="Organization/cc2")  # its own cluster, unchanged
 
 
-def test_a_batch_stops_at_its_time_budget(oapp: FastAPI, oclient: TestClient) -> None:
+@pytest.mark.parametrize("vectorised", [True, False], ids=["vectorised", "per-child"])
+def test_a_batch_stops_at_its_time_budget(
+    oapp: FastAPI, oclient: TestClient, monkeypatch: pytest.MonkeyPatch, vectorised: bool
+) -> None:
     """With no time left after the first chunk, only that chunk's children commit; the
     others stay queued for the next batch (a SQLite writer never waits long)."""
+    monkeypatch.setattr(outbox, "VECTOR_CHUNK", 6)  # a small chunk for a small test
+    monkeypatch.setattr(outbox, "VECTOR_CHUNK_POSTGRES", 6)
+    monkeypatch.setattr(outbox, "VECTOR_MIN", 1)
+    chunk = outbox.VECTOR_CHUNK if vectorised else outbox.CHUNK
     repository, pipeline = parts(oapp)
-    for n in range(outbox.CHUNK + 5):
+    for n in range(chunk + 5):
         put(oclient, child(f"c{n:02d}", days_ago(400)))
-    assert queued(repository) == outbox.CHUNK + 5
-    assert drain_batch(repository, pipeline, seconds=0) == outbox.CHUNK
+    assert queued(repository) == chunk + 5
+    assert drain_batch(repository, pipeline, seconds=0, vectorised=vectorised) == chunk
     assert queued(repository) == 5
-    assert drain(repository, pipeline, seconds=0) == 5
+    assert drain(repository, pipeline, seconds=0, vectorised=vectorised) == 5
     assert_same_as_inline(repository, pipeline)
