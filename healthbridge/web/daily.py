@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from healthbridge import terminology as t
+from healthbridge.store.paging import search_all
 from healthbridge.store.repository import Transaction
 from healthbridge.web.visit import CST, SD
 
@@ -181,7 +182,10 @@ def existing_checks(
     out: dict[str, list[Resource]] = {}
     if not patient_ids:
         return out
-    found = txn.search_params(
+    # every page of the result: a large class's three days of checks can exceed one search
+    # page, and a dropped check would be written again as a duplicate by save_check
+    found = search_all(
+        txn,
         "Observation",
         [
             ("subject", ",".join(f"Patient/{p}" for p in patient_ids)),
@@ -190,9 +194,8 @@ def existing_checks(
             # (the Beijing calendar day of the check) decides below
             ("date", f"ge{(day - dt.timedelta(days=1)).isoformat()}"),
             ("date", f"le{(day + dt.timedelta(days=1)).isoformat()}"),
-            ("_count", "1000"),
         ],
-    ).matches
+    )
     for stored in found:
         obs = stored.resource or {}
         for ident in obs.get("identifier") or ():

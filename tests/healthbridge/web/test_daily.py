@@ -141,6 +141,26 @@ def test_an_early_morning_check_is_found_on_its_beijing_day(site: tuple[TestClie
         assert dc.existing_checks(txn, [pid], day, "afternoon") == {}
 
 
+def test_existing_checks_reads_every_page(site: tuple[TestClient, World]) -> None:  # noqa: F811
+    """More saved checks than one search page holds: every child's check is found (a dropped
+    one would be written again as a duplicate); the page size is made small here instead of
+    writing 1,001 Observations."""
+    client, world = site
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    day = dt.date(2026, 11, 20)
+    at = dt.datetime(2026, 11, 20, 8, 30, tzinfo=CST)
+    kids = [world.child_id, *add_classmates(client, world, 3)]
+    with repo.transaction(SYSTEM_CONTEXT, write=True) as txn:
+        dc.save_check(txn, [dc.CheckRow(pid, 36.6) for pid in kids], kids, day, "morning", None, at)
+    repo.max_count = 2  # a search page of two records
+    try:
+        with repo.transaction(SYSTEM_CONTEXT) as txn:
+            found = dc.existing_checks(txn, kids, day, "morning")
+    finally:
+        repo.max_count = 1000
+    assert sorted(found) == sorted(kids)
+
+
 def test_check_observations_conform_to_the_profiles() -> None:
     from healthbridge.fhir.profile_validation import validate_against_profiles
 
