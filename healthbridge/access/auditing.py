@@ -124,30 +124,42 @@ def _on_commit(txn: Transaction) -> None:
             txn.create(event, prepared=extract_audit_event(event))
 
 
-def patients_of(conn: Connection, references: Iterable[str]) -> list[str]:
-    """``Patient/id`` of every child whose compartment holds one of ``references`` (from the
-    ``compartment`` table; a deleted record keeps its last membership), in order."""
+def _owners(conn: Connection, references: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """``(reference, Patient/id)`` for each child whose compartment holds a reference (from
+    the ``compartment`` table; a deleted record keeps its last membership); a ``Patient``
+    reference is its own owner."""
     by_type: dict[str, list[str]] = {}
-    out: dict[str, None] = {}
     for ref in references:
         rtype, _, rid = ref.partition("/")
         if rtype == "Patient":
-            out[ref] = None
+            yield ref, ref
         elif rtype in CHILD_TYPES and rid:
             by_type.setdefault(rtype, []).append(rid)
     for rtype, ids in by_type.items():
         for start in range(0, len(ids), _CHUNK):
             # no DISTINCT: with it SQLite walks ix_compartment_patient over every row of the
             # type (80 ms a search at 500,000 Observations) instead of seeking
-            # ix_compartment_owner by id; the few duplicates are folded here
+            # ix_compartment_owner by id; the few duplicates are folded by the callers
             rows = conn.execute(
-                select(COMPARTMENT.c.patient_id).where(
+                select(COMPARTMENT.c.res_id, COMPARTMENT.c.patient_id).where(
                     COMPARTMENT.c.res_type == rtype,
                     COMPARTMENT.c.res_id.in_(ids[start : start + _CHUNK]),
                 )
             ).all()
-            out.update((f"Patient/{p}", None) for p in sorted({r.patient_id for r in rows}))
-    return list(out)
+            for row in sorted(rows, key=lambda r: (r.patient_id, r.res_id)):
+                yield f"{rtype}/{row.res_id}", f"Patient/{row.patient_id}"
+
+
+def patients_of(conn: Connection, references: Iterable[str]) -> list[str]:
+    """``Patient/id`` of every child whose compartment holds one of ``references``, in order
+    (the references' own Patients first, then by type)."""
+    return list(dict.fromkeys(owner for _ref, owner in _owners(conn, references)))
+
+
+def records_of(conn: Connection, patient: str, references: Iterable[str]) -> set[str]:
+    """Those of ``references`` that are the child ``patient`` (``Patient/id``) or lie in its
+    compartment: what an AuditEvent naming several children disclosed about this one."""
+    return {ref for ref, owner in _owners(conn, references) if owner == patient}
 
 
 def install(hooks: StoreHooks) -> None:

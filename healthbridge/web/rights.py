@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from healthbridge import terminology as t
-from healthbridge.access.auditing import record_access
+from healthbridge.access.auditing import record_access, records_of
 from healthbridge.access.policy import V3_ACT_REASON, Purpose, consent_purposes
 from healthbridge.errors import BadRequestError
 from healthbridge.store.repository import Transaction
@@ -134,8 +134,11 @@ def access_log(
             if (a.get("who") or {}).get("reference")
         }
         names = _names(txn, refs)
+        # an event may name several children (a staff list page): only this child's records
+        # are counted, so a parent learns nothing about other children
+        mine = records_of(txn.conn, child, {r for e in events for r in _entity_refs(e)})
     out: list[AccessEntry] = []
-    for entry in (_entry(e, names, me) for e in events):
+    for entry in (_entry(e, names, me, mine) for e in events):
         if out and replace(out[-1], times=1) == entry:
             out[-1] = replace(out[-1], times=out[-1].times + 1)
         else:
@@ -150,7 +153,15 @@ def _requestor(event: Resource) -> str:
     return str((person.get("who") or {}).get("reference", ""))
 
 
-def _entry(event: Resource, names: dict[str, str], me: str) -> AccessEntry:
+def _entity_refs(event: Resource) -> list[str]:
+    """The ``entity.what`` references of an AuditEvent."""
+    refs = (
+        str((entity.get("what") or {}).get("reference", "")) for entity in event.get("entity") or []
+    )
+    return [ref for ref in refs if ref]
+
+
+def _entry(event: Resource, names: dict[str, str], me: str, child_records: set[str]) -> AccessEntry:
     agents = event.get("agent") or []
     person = next((a for a in agents if a.get("requestor")), agents[0] if agents else {})
     org: Resource = next((a for a in agents if not a.get("requestor")), {})
@@ -160,9 +171,8 @@ def _entry(event: Resource, names: dict[str, str], me: str) -> AccessEntry:
     org_ref = str((org.get("who") or {}).get("reference", ""))
     subtype = next((c.get("code") for c in event.get("subtype") or []), "")
     types: dict[str, int] = {}
-    for entity in event.get("entity") or []:
-        ref = str((entity.get("what") or {}).get("reference", ""))
-        if ref:
+    for ref in dict.fromkeys(_entity_refs(event)):  # the child is named twice (record, patient)
+        if ref in child_records:
             types[ref.split("/")[0]] = types.get(ref.split("/")[0], 0) + 1
     what = tuple(sorted(types.items()))
     return AccessEntry(

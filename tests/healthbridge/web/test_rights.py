@@ -191,3 +191,35 @@ def test_withdraw_and_grant_sharing_per_purpose(
         f"{child}/sharing", data={"organization": hospital, "purpose": "MARKETING", "grant": "yes"}
     )
     assert bad.status_code == 404
+
+
+def test_the_log_counts_only_the_childs_own_records(site: tuple[TestClient, World]) -> None:  # noqa: F811
+    """A staff list page audits several children in one event: the parent's log counts this
+    child's records only (one Patient, its Observation), never the other child's."""
+    from healthbridge.access.audit import audit_event
+    from healthbridge.access.auditing import patients_of
+    from healthbridge.access.scopes import parse_scopes
+    from healthbridge.access.tokens import Principal, Role
+    from healthbridge.web import rights
+
+    client, world = site
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    doctor = Principal("dr", Role.PAEDIATRICIAN, parse_scopes("user/*.rs"), fhir_user=world.doctor)
+    with repo.transaction(SYSTEM_CONTEXT, write=True) as txn:
+        refs = []
+        for pid in (world.child_id, world.other_child_id):
+            one = txn.search_params("Observation", [("subject", f"Patient/{pid}"), ("_count", "1")])
+            refs += [f"Patient/{pid}", one.matches[0].reference]
+        txn.flush()
+        event = audit_event(
+            who=doctor,
+            interaction="search-type",
+            entities=refs,
+            patients=patients_of(txn.conn, refs),
+        )
+        txn.create(event)
+    with repo.transaction(SYSTEM_CONTEXT) as txn:
+        entries, _more = rights.access_log(txn, world.child_id, world.parent, 1)
+    mine = [e for e in entries if e.action == "search-type"]
+    assert mine, entries
+    assert dict(mine[0].what) == {"Observation": 1, "Patient": 1}
