@@ -36,6 +36,7 @@ ENROLLMENT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enroll
 #: The enrolment's part carrying the entry-check state (CodeSystem ``admission-check-state``).
 ADMISSION_STATE_PART = "admission-check-state"
 PLACES_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-places"
+POPULATION_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/area-population"
 AGREEMENT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-agreement"
 BIRTH_WEIGHT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/birth-weight"
 GESTATIONAL_AGE_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/gestational-age"
@@ -106,6 +107,8 @@ def organization(org: Organization) -> Resource:
     extensions: list[dict[str, Any]] = []
     if org.places is not None:
         extensions.append({"url": PLACES_EXTENSION, "valueInteger": org.places})
+    if org.population is not None:
+        extensions.append({"url": POPULATION_EXTENSION, "valuePositiveInt": org.population})
     for agreement in org.agreements:
         period = {"start": agreement.start.isoformat()}
         if agreement.end is not None:
