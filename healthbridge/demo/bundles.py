@@ -27,6 +27,7 @@ from healthbridge.demo.population import (
     OrgKind,
     Practitioner,
 )
+from healthbridge.fhir.screening_result import screening_observations
 
 Resource = dict[str, Any]
 
@@ -438,6 +439,17 @@ def visit_resources(visit: pd.Series, n: int) -> list[Resource]:
         )
         hb["valueQuantity"] = _quantity(float(visit["hb_g_l"]), "g/L")
         out.append(hb)
+    # the screenings of the visit, as the visit form writes them
+    entries = visit.get("screenings")
+    for obs in screening_observations(
+        tuple(entries) if isinstance(entries, tuple) else (),
+        patient={"reference": f"Patient/{child_id}"},
+        encounter={"reference": f"Encounter/{enc_id}"},
+        when=when,
+        performer=[{"reference": f"Practitioner/{visit['practitioner_id']}"}],
+    ):
+        obs["id"] = f"obs-{child_id}-{n:02d}-{obs['code']['coding'][0]['code']}"
+        out.append(obs)
     return out
 
 
