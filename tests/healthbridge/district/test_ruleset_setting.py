@@ -11,9 +11,9 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from healthbridge.clinical.ruleset import load_ruleset_key
-from healthbridge.district.gather import gather
 from healthbridge.district.area_population import population_of
 from healthbridge.district.areas import read_tree
+from healthbridge.district.gather import gather
 from healthbridge.district.reports import coverage_report, records
 from healthbridge.district.screening import screening_frames
 from tests.healthbridge.district.conftest import AS_OF
