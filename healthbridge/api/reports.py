@@ -172,7 +172,7 @@ def coverage(
             **_meta(day, period_start),
             "grace_days": grace_days,
             "area": area,
-            "population": figures.population(settings, area),
+            "population": figures.population(settings, area, repo),
             "rows": _records(table),
         }
     )

@@ -56,7 +56,8 @@ def draw_bars(
     ax.bar(x, np.nan_to_num(values), color=colours, width=0.6)
     ax.errorbar(x, values, yerr=np.nan_to_num(err), fmt="none", ecolor="#333333", capsize=4)
     for xi, v in zip(x, values, strict=True):
-        label = "n = 0" if np.isnan(v) else f"{v:.1f}"
+        # places per 1,000 are small numbers (0.05‰ is not "0.0")
+        label = "n = 0" if np.isnan(v) else f"{v:.1f}" if unit == "%" else f"{v:.2f}"
         ax.annotate(
             label,
             (xi, 0 if np.isnan(v) else v),
@@ -80,13 +81,14 @@ def draw_bars(
     ax.set_ylabel(_Y_LABEL[lang] if unit == "%" else _PER_1000[lang], family=family)
     top = float(np.nanmax(np.nan_to_num(values) + np.nan_to_num(err[1]), initial=0.0))
     # headroom above the tallest bar for its value label (a 100 % bar too), ticks stop at 100 %
-    ax.set_ylim(0, min(112.0, max(5.0, top * 1.15)) if unit == "%" else max(1.0, top * 1.15))
+    ax.set_ylim(0, min(112.0, max(5.0, top * 1.15)) if unit == "%" else (top * 1.2 or 1.0))
     if unit == "%" and top * 1.15 > 100.0:
         ax.set_yticks([t for t in ax.get_yticks() if 0.0 <= t <= 100.0])
     chart_title = title or (str(data["title"].iloc[0]) if len(data) else "")
     ax.set_title(chart_title, family=family)
     ax.grid(axis="y", color="#dddddd")
     ax.set_axisbelow(True)
-    fig.text(0.01, 0.01, _CI_NOTE[lang], fontsize=7, color="#666666", family=family)
+    if unit == "%":  # places per 1,000 have no interval
+        fig.text(0.01, 0.01, _CI_NOTE[lang], fontsize=7, color="#666666", family=family)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig

@@ -27,6 +27,7 @@ from healthbridge.demo.population import (
     OrgKind,
     Practitioner,
 )
+from healthbridge.fhir.screening_result import screening_observations
 
 Resource = dict[str, Any]
 
@@ -36,6 +37,7 @@ ENROLLMENT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-enroll
 #: The enrolment's part carrying the entry-check state (CodeSystem ``admission-check-state``).
 ADMISSION_STATE_PART = "admission-check-state"
 PLACES_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-places"
+POPULATION_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/area-population"
 AGREEMENT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/childcare-agreement"
 BIRTH_WEIGHT_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/birth-weight"
 GESTATIONAL_AGE_EXTENSION = f"{t.CANONICAL_BASE}/StructureDefinition/gestational-age"
@@ -106,6 +108,8 @@ def organization(org: Organization) -> Resource:
     extensions: list[dict[str, Any]] = []
     if org.places is not None:
         extensions.append({"url": PLACES_EXTENSION, "valueInteger": org.places})
+    if org.population is not None:
+        extensions.append({"url": POPULATION_EXTENSION, "valuePositiveInt": org.population})
     for agreement in org.agreements:
         period = {"start": agreement.start.isoformat()}
         if agreement.end is not None:
@@ -435,6 +439,17 @@ def visit_resources(visit: pd.Series, n: int) -> list[Resource]:
         )
         hb["valueQuantity"] = _quantity(float(visit["hb_g_l"]), "g/L")
         out.append(hb)
+    # the screenings of the visit, as the visit form writes them
+    entries = visit.get("screenings")
+    for obs in screening_observations(
+        tuple(entries) if isinstance(entries, tuple) else (),
+        patient={"reference": f"Patient/{child_id}"},
+        encounter={"reference": f"Encounter/{enc_id}"},
+        when=when,
+        performer=[{"reference": f"Practitioner/{visit['practitioner_id']}"}],
+    ):
+        obs["id"] = f"obs-{child_id}-{n:02d}-{obs['code']['coding'][0]['code']}"
+        out.append(obs)
     return out
 
 

@@ -79,6 +79,8 @@ class Organization:
     agreements: tuple[Agreement, ...] = ()
     #: the area the organisation belongs to (``Organization.partOf``)
     part_of: str | None = None
+    #: an area's resident population (``area-population`` extension)
+    population: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,18 @@ AREAS: tuple[tuple[str, OrgKind, str, str, str, str | None], ...] = (
     ("area-nb-haishu", OrgKind.DISTRICT, "海曙区", "Haishu District", "330203", "area-nb"),
     ("area-nb-yinzhou", OrgKind.DISTRICT, "鄞州区", "Yinzhou District", "330212", "area-nb"),
 )
+#: The resident population (常住人口) of each district, for places per 1,000 population.
+#: ILLUSTRATIVE: rounded figures of the order of the 2020 census (第七次全国人口普查), not
+#: official statistics. The cities and the province carry none: theirs is the sum of their
+#: districts' (healthbridge.district.area_population). The demo's six centres are a small
+#: sample of these districts' places, so its places per 1,000 are far below the 十四五 4.5.
+AREA_POPULATION: dict[str, int] = {
+    "area-hz-binjiang": 504_000,
+    "area-hz-xihu": 1_129_000,
+    "area-hz-shangcheng": 1_323_000,
+    "area-nb-haishu": 597_000,
+    "area-nb-yinzhou": 1_613_000,
+}
 #: The district of each centre (centres 1 and 6 in Binjiang, where the hospitals are).
 CENTRE_AREAS: tuple[str, ...] = (
     "area-hz-binjiang",
@@ -150,7 +164,15 @@ OFFICIALS: tuple[tuple[str, str, str], ...] = (
 def jurisdictions() -> list[Organization]:
     """The areas of :data:`AREAS` as organisations (province > city > district)."""
     return [
-        Organization(oid, kind, zh, en, f"GB2260-{code}", part_of=parent)
+        Organization(
+            oid,
+            kind,
+            zh,
+            en,
+            f"GB2260-{code}",
+            part_of=parent,
+            population=AREA_POPULATION.get(oid),
+        )
         for oid, kind, zh, en, code, parent in AREAS
     ]
 

@@ -43,6 +43,7 @@ from healthbridge.demo.organisations import (
     organizations,
     practitioners,
 )
+from healthbridge.demo.screenings import screenings
 
 __all__ = [
     "CENTRE_AGREEMENTS",
@@ -111,7 +112,8 @@ class District:
 
     ``visits``: child_id, visit (checkup code), date, age_days, place_id (organisation),
     practitioner_id, weight_kg, lenhei_cm, measure ("l"/"h"), headc_cm (NaN when not taken),
-    hb_g_l (NaN when not taken).
+    hb_g_l (NaN when not taken), screenings (tuple of ScreeningEntry recorded at the visit,
+    :mod:`healthbridge.demo.screenings`).
     ``daily_checks``: child_id, class_id, centre_id, date, temperature_c, symptoms (tuple).
     ``doses``: child_id, vaccine (NIP code), series, dose (number in series), date, lot,
     place_id.
@@ -158,6 +160,8 @@ def generate(
     district.children = kids
     district.guardians = guardians
     district.visits = visits(rng, kids, as_of, district.practitioners)
+    # the screenings recorded at the visits, from their own stream (other tables unchanged)
+    district.visits["screenings"] = screenings(np.random.default_rng(seed + 2), district.visits)
     district.daily_checks = _daily_checks(rng, kids, as_of)
     if schedule is None:
         from healthbridge.clinical.ruleset import load_ruleset

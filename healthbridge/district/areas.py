@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from healthbridge import terminology as t
+from healthbridge.district import area_population
 from healthbridge.errors import ForbiddenError
 from healthbridge.fhir import facts
 
@@ -49,12 +50,14 @@ CENTRE_KIND: Final = "childcare-centre"
 class Area:
     """One organisation of the hierarchy: an area (``level`` one of :data:`LEVELS`) or a
     centre (``level`` :data:`CENTRE_LEVEL`); ``parent``: its ``partOf`` (``None`` at the
-    top)."""
+    top); ``population``: the resident population its own ``area-population`` extension
+    carries (:mod:`healthbridge.district.area_population` rolls it up)."""
 
     id: str
     name: str
     level: str
     parent: str | None
+    population: int | None = None
 
 
 def _kinds(org: Mapping[str, Any]) -> list[str]:
@@ -86,7 +89,10 @@ class AreaTree:
             if level is None:
                 continue
             parent = facts.ref_id(org.get("partOf"), "Organization")
-            nodes[org["id"]] = Area(org["id"], str(org.get("name") or org["id"]), level, parent)
+            population = area_population.read(org) if level in LEVELS else None
+            nodes[org["id"]] = Area(
+                org["id"], str(org.get("name") or org["id"]), level, parent, population
+            )
         return cls(nodes)
 
     def chain(self, node: str) -> list[str]:

@@ -161,10 +161,16 @@ def comparison(
     as_of: dt.date,
     period_start: dt.date | None = None,
     convention: str = "who",
+    population: int | None = None,
 ) -> pd.DataFrame:
     """The :data:`COMPARED` figures of ``area`` (``frames`` already narrowed to it) and of
     each of its sub-areas (province → cities, city → districts, district → centres), with the
-    areas' names."""
+    areas' names; then places per 1,000 population of the area and of its sub-areas that
+    are areas (:func:`healthbridge.district.area_population.comparison_rows`; ``population``:
+    the whole database's configured one), with ``note`` saying when a population is not
+    configured."""
+    from healthbridge.district.area_population import comparison_rows
+
     table = figures_by_group(
         frames,
         _group_map(tree, area, frames),
@@ -192,6 +198,9 @@ def comparison(
     ]
     if missing:
         table = pd.concat([table, pd.DataFrame(missing)], ignore_index=True)
+    places = comparison_rows(frames, tree, area, configured=population, whole=WHOLE)
+    table = pd.concat([table.assign(note=None), places], ignore_index=True)
+    table["note"] = table["note"].astype("object").where(table["note"].notna(), None)
     names = [
         tree.name(area) if a == WHOLE and area else (WHOLE if a == WHOLE else tree.name(a))
         for a in table["area"]

@@ -75,10 +75,24 @@ def area_frames(
     return narrow(frames, (tree or read_tree(repo)).centres_under(area))
 
 
-def population(settings: Settings, area: str | None) -> int | None:
-    """The configured population (for places per 1,000) is the whole database's: not used
-    for a smaller area."""
-    return settings.district_population if area is None else None
+def population(
+    settings: Settings,
+    area: str | None,
+    repo: Repository | None = None,
+    tree: AreaTree | None = None,
+) -> int | None:
+    """The resident population of ``area`` (for places per 1,000): the ``DISTRICT_POPULATION``
+    setting for the whole database, an area's ``area-population`` extension or its sub-areas'
+    sum (:func:`healthbridge.district.area_population.population_of`); ``None`` when not
+    configured. The tree is read from ``repo`` unless given."""
+    from healthbridge.district.area_population import population_of
+    from healthbridge.district.areas import AreaTree, read_tree
+
+    if area is None and settings.district_population is not None:
+        return settings.district_population
+    if tree is None:
+        tree = read_tree(repo) if repo is not None else AreaTree({})
+    return population_of(tree, area, settings.district_population)
 
 
 def prevalence_figures(
@@ -117,7 +131,7 @@ def coverage_figures(
         ruleset=ruleset,
         period_start=period_start,
         grace_days=grace,
-        population=population(settings, area),
+        population=population(settings, area, repo),
         cases=case_frames(repo) if repo is not None else None,
         screenings=screening_frames(repo, ruleset) if repo is not None else None,
     )
@@ -248,7 +262,7 @@ def area_tables(
     return {
         "areas": compare.comparison(
             frames, tree, area, ruleset=ruleset, as_of=as_of, period_start=period_start,
-            convention=convention,
+            convention=convention, population=settings.district_population,
         ),
         "trend": compare.trend(frames, ruleset=ruleset, as_of=as_of, convention=convention),
     }  # fmt: skip
@@ -270,7 +284,7 @@ def areas_chart_png(tables: dict[str, pd.DataFrame], figure: str, lang: str) -> 
             "title": rows[label].to_numpy(),
         }
     )
-    return _bars_png(data, lang)
+    return _bars_png(data, lang, "per-1000" if figure == "places-per-1000" else "%")
 
 
 def trend_chart_png(tables: dict[str, pd.DataFrame], lang: str) -> bytes:

@@ -27,8 +27,14 @@ import):
 5. **heartbeat** — a rest-hook Subscription with ``backport-heartbeat-period`` gets a
    ``heartbeat`` notification when nothing was sent for that long (websockets: by the socket).
 
-Websocket events are read again with each listener's own access context before they are
-pushed (only what the holder may read goes out). Rest-hook Subscriptions are the
+**Across processes** (several ``healthbridge serve`` on one database): steps 1–5 run only in
+the process holding the delivery lock (:mod:`healthbridge.notify.claim`: an advisory lock on
+PostgreSQL, a file lock next to a SQLite database), which reads the positions after taking
+it — so a rest-hook event is POSTed once and every Subscription's event numbers stay one
+gap-free, ordered counter. Websocket events are only numbered there; **every** process then
+pushes them to its own sockets (:mod:`healthbridge.notify.fanout`, polling
+``subscription_state``), each read again with the listener's own access context first (only
+what the holder may read goes out). Rest-hook Subscriptions are the
 administrator's (only the admin writes Subscriptions): they send what their topic and filters
 select, for the deployment's outside channels.
 
@@ -48,16 +54,17 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from healthbridge.errors import FhirError
 from healthbridge.notify import backport, state
 from healthbridge.notify.backport import FILTER_EXT, PAYLOAD_EXT
+from healthbridge.notify.claim import DeliveryLock
+from healthbridge.notify.fanout import Fanout
 from healthbridge.notify.live import Hub
 from healthbridge.notify.messages import topic_of
 from healthbridge.notify.state import Position
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import Repository
 
-__all__ = ["FILTER_EXT", "PAYLOAD_EXT", "Deliverer", "matches", "post_json"]
+__all__ = ["FILTER_EXT", "PAYLOAD_EXT", "Deliverer", "matches", "post_json", "updated_key"]
 log = logging.getLogger(__name__)
 FILTERABLE: Final = ("recipient", "subject")
 MAX_BACKOFF_SECONDS: Final = 3600.0
@@ -111,7 +118,8 @@ def _iso(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
-def _updated(resource: Mapping[str, Any]) -> str:
+def updated_key(resource: Mapping[str, Any]) -> str:
+    """A resource's ``meta.lastUpdated`` in cursor form (the order events are numbered in)."""
     return _iso(dt.datetime.fromisoformat(str(resource["meta"]["lastUpdated"])))
 
 
@@ -141,12 +149,31 @@ class Deliverer:
         self.max_attempts = max_attempts
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.lock = DeliveryLock(repository.engine)
+        self.fanout = Fanout(repository, hub, self.base_url)
 
     # -- one round ------------------------------------------------------------------------
 
     def run_once(self, now: dt.datetime | None = None) -> int:
-        """One round (see the module doc); the number of event notifications delivered."""
+        """One round (see the module doc); the number of events numbered and sent (rest-hook
+        POSTs and websocket events) by this process — 0 when another process holds the
+        delivery lock."""
         now = now or dt.datetime.now(dt.UTC)
+        subs, positions = self._load()
+        self.fanout.begin(self._websocket_positions(subs, positions, stored=True))
+        sent = 0
+        with self.lock.held() as leader:
+            if leader:
+                subs, positions = self._load()  # as the last holder left them
+                self.fanout.begin(self._websocket_positions(subs, positions, stored=False))
+                sent = self._lead(subs, positions, now)
+        subs, positions = self._load()
+        self.fanout.push(
+            [s for s in subs if s.get("channel", {}).get("type") == "websocket"], positions, now
+        )
+        return sent
+
+    def _load(self) -> tuple[list[dict[str, Any]], dict[str, Position]]:
         with self.repository.transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
             subs = [
                 s.resource
@@ -156,7 +183,28 @@ class Deliverer:
                 ).matches
                 if s.resource
             ]
-            positions = state.load(txn.conn)
+            return subs, state.load(txn.conn)
+
+    def _websocket_positions(
+        self, subs: list[dict[str, Any]], positions: dict[str, Position], *, stored: bool
+    ) -> dict[str, Position]:
+        """The positions of the active websocket Subscriptions: those stored (``stored``), or
+        the start of those without one — where this process's round will number them from,
+        so only the lock holder may take them as its fan-out's start."""
+        ids = [
+            str(sub["id"])
+            for sub in subs
+            if sub.get("status") == "active" and sub.get("channel", {}).get("type") == "websocket"
+        ]
+        if stored:
+            return {sid: positions[sid] for sid in ids if sid in positions}
+        start = state.start_cursor(self.since)
+        return {sid: Position(sid, start) for sid in ids if sid not in positions}
+
+    def _lead(
+        self, subs: list[dict[str, Any]], positions: dict[str, Position], now: dt.datetime
+    ) -> int:
+        """Steps 1–5 of the module doc (under the delivery lock)."""
         sent = 0
         for sub in subs:
             kind = sub.get("channel", {}).get("type")
@@ -198,15 +246,15 @@ class Deliverer:
             ).matches
         # oldest first; messages of one millisecond in id order (several are written at once)
         messages = sorted(
-            (m.resource for m in found if m.resource), key=lambda m: (_updated(m), str(m["id"]))
+            (m.resource for m in found if m.resource), key=lambda m: (updated_key(m), str(m["id"]))
         )
         sent = 0
         moved = False
         for message in messages:
-            if not pos.after(_updated(message), str(message["id"])):
+            if not pos.after(updated_key(message), str(message["id"])):
                 continue
             if not matches(sub, message):
-                pos.passed(_updated(message), str(message["id"]))
+                pos.passed(updated_key(message), str(message["id"]))
                 moved = True
                 continue
             number = pos.events + 1
@@ -215,7 +263,7 @@ class Deliverer:
                 self._fail(sub, pos, problem, now)
                 return sent
             pos.events = number
-            pos.passed(_updated(message), str(message["id"]))
+            pos.passed(updated_key(message), str(message["id"]))
             pos.failures, pos.next_attempt, pos.heard_at, pos.last_error = 0, "", _iso(now), ""
             self._save(pos)  # durable after each event sent
             sent, moved = sent + 1, False
@@ -249,8 +297,7 @@ class Deliverer:
         )
         if sub.get("channel", {}).get("type") == "rest-hook":
             return self._post(sub, bundle)
-        self._push(sub, event[1], bundle)
-        return ""
+        return ""  # websocket: numbered here, pushed by every process's fan-out
 
     def _post(self, sub: Mapping[str, Any], bundle: Mapping[str, Any]) -> str:
         body = json.dumps(bundle, ensure_ascii=False).encode()
@@ -262,19 +309,6 @@ class Deliverer:
         except OSError as exc:  # unreachable, refused, timed out
             return str(exc)
         return "" if 200 <= code < 300 else f"HTTP {code}"
-
-    def _push(self, sub: Mapping[str, Any], message: Mapping[str, Any], bundle: Any) -> None:
-        """Websocket: to each listener that may read the message (its own context)."""
-        if self.hub is None:
-            return
-        text = json.dumps(bundle, ensure_ascii=False)
-        for listener in self.hub.listeners(str(sub["id"])):
-            try:
-                with self.repository.transaction(listener.context, write=False) as txn:
-                    txn.read("Communication", str(message["id"]))
-            except FhirError:  # out of the listener's reach: not sent
-                continue
-            self.hub.push(listener, text)
 
     # -- state ----------------------------------------------------------------------------
 

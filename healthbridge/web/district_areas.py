@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from healthbridge.district.area_population import POPULATION_FIGURES
 from healthbridge.web.district_tables import Cell, Row, Table, _count, _number, _suppressed
 
 if TYPE_CHECKING:
@@ -50,13 +51,17 @@ class AreaView:
 
 
 def _cell(row: Any) -> Cell:
+    per_1000 = row["figure"] in POPULATION_FIGURES
+    note = row.get("note")
     return Cell(
         _number(row["rate"]),
         _number(row["ci_lower"]),
         _number(row["ci_upper"]),
         _count(row["numerator"]),
         _count(row["denominator"]),
+        unit="per-1000" if per_1000 else "%",
         suppressed=_suppressed(row),
+        note=note if isinstance(note, str) else None,
     )
 
 
@@ -99,13 +104,16 @@ def area_view(
     order = first + sorted(
         (i for i in range(len(rows)) if i not in first), key=lambda i: rows[i].label
     )
+    # the trend has the compared figures but not places per 1,000 (a population per quarter
+    # is not recorded)
+    trend_figures = {c: n for c, n in figures.items() if c not in POPULATION_FIGURES}
     periods: list[Row] = []
     for start, group in trend.groupby("period_start", sort=True):
         by_figure = {r["figure"]: r for _i, r in group.iterrows()}
         periods.append(
             Row(
                 quarter_name(str(start), t),
-                tuple(_cell(by_figure[c]) if c in by_figure else Cell(None) for c in codes),
+                tuple(_cell(by_figure[c]) if c in by_figure else Cell(None) for c in trend_figures),
             )
         )
     chain = tree.chain(area)[1:] if area else []
@@ -120,6 +128,6 @@ def area_view(
         crumbs=crumbs,
         comparison=Table(tuple(figures.values()), tuple(rows[i] for i in order)),
         drill=tuple(drill[i] for i in order),
-        trend=Table(tuple(figures.values()), tuple(periods)),
+        trend=Table(tuple(trend_figures.values()), tuple(periods)),
         figures=figures,
     )

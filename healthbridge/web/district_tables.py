@@ -23,6 +23,8 @@ class Cell:
     unit: str = "%"
     #: a group of 1–2 children: shown as "<3" with the page's footnote, no figures
     suppressed: bool = False
+    #: why there is no figure (``population-not-configured``: the area has no population)
+    note: str | None = None
 
     @property
     def empty(self) -> bool:

@@ -327,6 +327,7 @@ def _render(
     date_error: str | None = None,
     status: int = 200,
 ) -> Response:
+    from healthbridge.district.area_population import POPULATION_FIGURES
     from healthbridge.district.areas import official_area, read_tree
     from healthbridge.district.compare import COMPARED
     from healthbridge.web.district_areas import area_view
@@ -344,7 +345,7 @@ def _render(
         cache, repo, settings, chosen.area, as_of=chosen.as_of, period_start=period_start,
         convention=chosen.convention,
     )  # fmt: skip
-    if chosen.compare not in COMPARED:
+    if chosen.compare not in (*COMPARED, *POPULATION_FIGURES):
         chosen = replace(chosen, compare=COMPARED[0])
     areas = area_view(tables, tree, official_area(repo, user.context, tree), chosen.area, user.t)
     names = dict(zip(frames.centres["centre"], frames.centres["name"], strict=True))
@@ -373,7 +374,7 @@ def _render(
         indicators=indicators,
         figures=figure_labels,
         conventions=_convention_labels(user),
-        population=figures.population(settings, chosen.area),
+        population=figures.population(settings, chosen.area, tree=tree),
         areas=areas,
         date_error=date_error,
         status=status,

@@ -19,11 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from healthbridge import terminology as t
-from healthbridge.web.visit_screening import (
-    ScreeningEntry,
-    parse_screenings,
-    screening_observations,
-)
+from healthbridge.fhir.screening_result import ScreeningEntry, screening_observations
+from healthbridge.web.visit_screening import parse_screenings
 
 Resource = dict[str, Any]
 CST: Final = dt.timezone(dt.timedelta(hours=8))

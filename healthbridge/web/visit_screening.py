@@ -6,15 +6,19 @@ Hearing and eye results (pass / refer), uncorrected visual acuities (decimal), t
 (instrument, score, developmental quotient, pass/refer) — never an instrument's items. Whether
 a result is abnormal is the rule table's business (``screening-schedule``); the form only
 checks what can be typed. Haemoglobin stays the visit form's ``hb_g_l`` (``hb-haemoglobin``).
+The Observations are built by :mod:`healthbridge.fhir.screening_result` (shared with the
+demo).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
-from healthbridge import terminology as t
+from healthbridge.fhir.screening_result import (
+    WHOLE,
+    ScreeningEntry,
+)
 
 RESULTS: Final = ("pass", "refer")
 #: ``developmental-instrument`` codes the form offers (CodeSystem order).
@@ -28,27 +32,6 @@ LIMITS: Final[dict[str, tuple[float, float, str]]] = {
     "dev_score": (0, 1000, "screen.dev_score"),
     "dev_dq": (10, 200, "screen.dev_dq"),
 }
-WHOLE: Final = frozenset({"caries", "teeth"})
-#: Form field → screening-component code.
-COMPONENTS: Final = {
-    "acuity_left": "visual-acuity-left",
-    "acuity_right": "visual-acuity-right",
-    "caries": "caries",
-    "teeth": "teeth",
-    "dev_score": "score",
-    "dev_dq": "dq",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class ScreeningEntry:
-    """One screening result typed at the visit."""
-
-    screening: str  # child-screening code
-    result: str | None = None  # "pass" / "refer"
-    numbers: tuple[tuple[str, float], ...] = ()  # (form field, value)
-    fluoride_varnish: bool | None = None
-    instrument: str | None = None
 
 
 def _one(form: Mapping[str, Any], name: str) -> str:
@@ -121,56 +104,3 @@ def parse_screenings(
             )
         )
     return tuple(out), problems
-
-
-def _coding(system: str, code: str) -> dict[str, str]:
-    return {"system": system, "code": code}
-
-
-def screening_observations(
-    entries: tuple[ScreeningEntry, ...],
-    *,
-    patient: dict[str, str],
-    encounter: dict[str, str],
-    when: str,
-    performer: list[dict[str, str]],
-) -> list[dict[str, Any]]:
-    """One ``hb-screening-result`` Observation per entry."""
-    out = []
-    for e in entries:
-        components: list[dict[str, Any]] = []
-        if e.instrument is not None:
-            components.append({
-                "code": {"coding": [_coding(t.CS_SCREENING_COMPONENT, "instrument")]},
-                "valueCodeableConcept": {
-                    "coding": [_coding(t.CS_DEVELOPMENTAL_INSTRUMENT, e.instrument)]
-                },
-            })  # fmt: skip
-        for name, value in e.numbers:
-            number: int | float = int(value) if name in WHOLE else value
-            components.append({
-                "code": {"coding": [_coding(t.CS_SCREENING_COMPONENT, COMPONENTS[name])]},
-                "valueQuantity": {"value": number, "system": t.UCUM, "code": "1"},
-            })  # fmt: skip
-        if e.fluoride_varnish is not None:
-            components.append({
-                "code": {"coding": [_coding(t.CS_SCREENING_COMPONENT, "fluoride-varnish")]},
-                "valueBoolean": e.fluoride_varnish,
-            })  # fmt: skip
-        obs: dict[str, Any] = {
-            "resourceType": "Observation",
-            "meta": {"profile": [f"{t.CANONICAL_BASE}/StructureDefinition/hb-screening-result"]},
-            "status": "final",
-            "category": [{"coding": [_coding(t.OBSERVATION_CATEGORY, "exam")]}],
-            "code": {"coding": [_coding(t.CS_CHILD_SCREENING, e.screening)]},
-            "subject": patient,
-            "encounter": encounter,
-            "effectiveDateTime": when,
-            "performer": performer,
-        }
-        if e.result is not None:
-            obs["valueCodeableConcept"] = {"coding": [_coding(t.CS_SCREENING_RESULT, e.result)]}
-        if components:
-            obs["component"] = components
-        out.append(obs)
-    return out

@@ -168,6 +168,19 @@ def extensions() -> list[Profile]:
             [el("Extension.value[x]", min=1, type=[{"code": "integer"}])],
             context="Organization",
         ),
+        _extension(
+            "area-population",
+            "Area population",
+            (
+                "The resident population (常住人口) of an area — a province, city or county/"
+                "district Organization (organization-kind province/city/district) — as its "
+                "statistics bureau reports it; the denominator of places per 1,000 population "
+                "(每千人口拥有3岁以下婴幼儿托位数, 十四五, DOMAIN.md §6.1). An area without it "
+                "takes the sum of its sub-areas' when every one of them has one."
+            ),
+            [el("Extension.value[x]", min=1, type=[{"code": "positiveInt"}])],
+            context="Organization",
+        ),
         Profile(
             id="childcare-agreement",
             type="Extension",

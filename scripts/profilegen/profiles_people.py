@@ -259,6 +259,14 @@ def organization() -> Profile:
         ),
         el("Organization.extension:places.url", fixedUri=sd_url("childcare-places")),
         el(
+            "Organization.extension:population",
+            sliceName="population",
+            min=0,
+            max="1",
+            type=[{"code": "Extension", "profile": [sd_url("area-population")]}],
+        ),
+        el("Organization.extension:population.url", fixedUri=sd_url("area-population")),
+        el(
             "Organization.extension:agreement",
             sliceName="agreement",
             min=0,

@@ -128,4 +128,13 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "area.csv_trend": ("趋势 CSV", "Trend CSV"),
     "area.chart_alt": ("各辖区比较图", "Chart of the areas compared"),
     "area.trend_alt": ("季度趋势折线图", "Line chart of the quarterly trend"),
+    # population per area (issue 19 item 4)
+    "area.no_population": ("未配置人口数", "population not configured"),
+    "area.population_note": (
+        "每千人口托位数 = 辖区内托育机构托位数 ÷（常住人口 / 1000）；常住人口取该辖区组织的"
+        "人口扩展，未填写时为各下级辖区之和（须每个下级都已填写），否则显示“未配置人口数”。",
+        "Places per 1,000 = the area's childcare places ÷ (resident population / 1,000); the "
+        "population is the area organisation's own figure, else the sum of its sub-areas' (only "
+        'when every one has one), else "population not configured".',
+    ),
 }

@@ -49,3 +49,17 @@ def test_a_full_bar_keeps_its_label_inside_the_axes() -> None:
     assert low == 0.0
     assert high > 100.0
     assert max(ax.get_yticks()) <= 100.0
+
+
+def test_places_per_1000_keep_two_decimals_and_claim_no_interval() -> None:
+    """Places per 1,000 are small (0.05): a label of "0.0" or a 0–1 axis would hide them, and
+    they have no confidence interval to caption."""
+    data = _data([0.05, 0.24]).assign(err_minus=0.0, err_plus=0.0)
+    fig = draw_bars(data, lang=Lang.EN, unit="per-1000")
+    ax = fig.axes[0]
+    labels = [a.get_text() for a in ax.texts]
+    assert labels == ["0.05", "0.24"]
+    assert ax.get_ylim()[1] < 0.5
+    assert not any("95%" in t.get_text() for t in fig.texts)
+    percent = draw_bars(_data([8.5, 12.0]), lang=Lang.EN)
+    assert any("95%" in t.get_text() for t in percent.texts)

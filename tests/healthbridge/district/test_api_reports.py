@@ -61,7 +61,11 @@ def test_reports_equal_the_pure_functions(make_client: Callable[..., TestClient]
     expected_cov = suppress_coverage(
         coverage_table(
             coverage_inputs(
-                frames, ruleset=load_ruleset_key(DEFAULT_RULESET_KEY), screenings=screenings
+                frames,
+                ruleset=load_ruleset_key(DEFAULT_RULESET_KEY),
+                screenings=screenings,
+                # no DISTRICT_POPULATION: the demo province's (its districts' sum)
+                population=504_000 + 1_129_000 + 1_323_000 + 597_000 + 1_613_000,
             ),
             as_of=AS_OF,
         )

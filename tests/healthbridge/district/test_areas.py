@@ -127,7 +127,7 @@ def test_a_province_figure_is_computed_over_all_its_children(demo: Any) -> None:
     assert set(table["area"]) == {"all", "area-hz", "area-nb"}
     assert not table["suppressed"].any()
     differs = False
-    for figure, rows in table.groupby("figure"):
+    for figure, rows in table.loc[table["figure"].isin(compare.COMPARED)].groupby("figure"):
         whole = rows.loc[rows["area"] == "all"].iloc[0]
         cities = rows.loc[rows["area"] != "all"]
         assert whole["numerator"] == cities["numerator"].sum(), figure

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from healthbridge.clinical.ruleset import load_ruleset_key
+from healthbridge.district.area_population import population_of
+from healthbridge.district.areas import read_tree
 from healthbridge.district.gather import gather
 from healthbridge.district.reports import coverage_report, records
 from healthbridge.district.screening import screening_frames
@@ -29,7 +31,12 @@ def test_coverage_uses_the_configured_rule_set(make_client: Callable[..., TestCl
         rules = load_ruleset_key(key)
         return records(
             coverage_report(
-                frames, as_of=AS_OF, ruleset=rules, screenings=screening_frames(repo, rules)
+                frames,
+                as_of=AS_OF,
+                ruleset=rules,
+                screenings=screening_frames(repo, rules),
+                # the demo province's population (no DISTRICT_POPULATION setting)
+                population=population_of(read_tree(repo), None),
             )
         )
 

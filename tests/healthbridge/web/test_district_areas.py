@@ -120,3 +120,36 @@ def test_sick_absence_shows_the_officials_centres_only(site: TestClient) -> None
     assert nb.status_code == 200
     assert 'data-testid="absence-empty"' in nb.text
     assert "小太阳托育园" not in nb.text
+
+
+def test_places_per_1000_per_area_and_an_area_without_population(site: TestClient) -> None:
+    """The areas table shows places per 1,000 of each area from its population (the demo's
+    districts carry one, the cities and province sum them); an area whose population cannot
+    be known says so instead of a number."""
+    from healthbridge.district.area_population import POPULATION_EXTENSION
+    from healthbridge.store.hooks import SYSTEM_CONTEXT
+
+    client = site
+    sign_in_as(client, "PractitionerRole/official-zj-role")
+    areas = _table(client.get(f"/app/district?as_of={AS_OF}").text, "areas")
+    assert "每千人口拥有3岁以下婴幼儿托位数" in areas
+    assert "110/2210000" in areas  # Ningbo: its centres' places over its districts' sum
+    assert 'data-testid="no-population"' not in areas
+
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    with repo.transaction(SYSTEM_CONTEXT, write=True) as txn:
+        yinzhou = dict(txn.read("Organization", "area-nb-yinzhou").resource)
+        yinzhou["extension"] = [
+            e for e in yinzhou.get("extension", []) if e["url"] != POPULATION_EXTENSION
+        ]
+        if not yinzhou["extension"]:
+            del yinzhou["extension"]
+        txn.update("Organization", "area-nb-yinzhou", yinzhou)
+    zh = _table(client.get(f"/app/district?as_of={AS_OF}").text, "areas")
+    assert zh.count('data-testid="no-population"') == 2  # Ningbo and the province
+    assert "未配置人口数" in zh
+    assert "/2956000" in zh  # Hangzhou keeps its figure
+    en = _table(client.get(f"/app/district?as_of={AS_OF}&lang=en").text, "areas")
+    assert "population not configured" in en
+    csv = client.get(f"/app/district/areas.csv?as_of={AS_OF}").content.decode("utf-8-sig")
+    assert "population-not-configured" in csv
