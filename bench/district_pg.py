@@ -15,9 +15,12 @@ base, the child's alerts (Flags and review Tasks):
 3. the base's child-owned rows are staged once into ``bench_base_*`` tables (unlogged), and
    each copy ``k`` is one ``INSERT … SELECT`` per table with the ids renamed as
    :func:`bench.district_db.replicate` does (``child-00`` → ``child-R{k:02d}``, ``rp-00`` →
-   ``rp-R{k:02d}``, identifiers ``HB330108…`` → ``HB33R{k:02d}…``; an alert's own id gets ``-r{k:02d}``). Every copy is one transaction, so
-   ``--from-copy`` grows an existing district further (e.g. measure at 30,000, then grow to
-   100,000).
+   ``rp-R{k:02d}``, identifiers ``HB330108…`` → ``HB33R{k:02d}…``; an alert's own id gets
+   ``-r{k:02d}``). Every copy is one transaction, so ``--from-copy`` grows an existing
+   district further (e.g. measure at 30,000, then grow to 100,000).
+
+``fast_load`` writes no compartment or access-link rows (neither does the SQLite benchmark);
+the benchmarks here search as the system role, which the compartment does not filter.
 
 Centres, classes and staff are shared by the copies (classes grow ``copies`` times larger), as
 in the SQLite benchmark. Copied rows are what the write path would have stored for those

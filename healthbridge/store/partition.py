@@ -29,6 +29,12 @@ What it does (opt-in, once per database, then monthly to create the months ahead
   available because the parent has a default partition; a plain ``DETACH`` takes a short
   ``ACCESS EXCLUSIVE`` lock on ``resource``.
 * The clinical ``idx_*`` and ``compartment`` tables are not partitioned (docs/capacity.md).
+* Partition pruning for ``AuditEvent?date=``: the search compares ``recorded`` through the
+  ``idx_date`` table, which says nothing about ``resource.last_updated`` (the partition key).
+  The server writes an AuditEvent when it records it (``recorded`` ≤ ``last_updated``; they
+  are never written through the API), so a lower bound on ``recorded`` is also one on
+  ``last_updated``: :func:`audit_date_floor` adds it to the search (one hook in
+  :func:`healthbridge.store.search.where_clause`), on every backend — it changes no result.
 
 Why native declarative partitioning and hand-written SQL rather than pg_partman: Debian 12
 packages pg_partman (``postgresql-15-partman``) but it is an extension that needs superuser
@@ -49,9 +55,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import ColumnElement, Connection, Engine, text
 
-from healthbridge.fhir.values import index_instant
+from healthbridge.fhir.query import SearchQuery, split_prefix
+from healthbridge.fhir.values import date_range, index_instant
+from healthbridge.store.models import ResourceRow
 
 #: tables whose AuditEvent rows go when a month is detached (keyed by res_type, res_id)
 AUDIT_SIDE_TABLES = (
@@ -71,6 +79,7 @@ MONTHLY = {
     "resource_audit": "resource_audit_default",
 }
 _MONTH = re.compile(r"_y(\d{4})m(\d{2})$")
+_R = ResourceRow.__table__  # type: ignore[attr-defined]
 
 
 class PartitionError(Exception):
@@ -84,6 +93,30 @@ class PartitionReport:
     converted: list[str] = field(default_factory=list)  # tables turned into partitioned ones
     created: list[str] = field(default_factory=list)  # month partitions created
     moved_rows: int = 0  # rows moved out of a default partition into their new month
+
+
+def audit_date_floor(query: SearchQuery) -> list[ColumnElement[bool]]:
+    """``resource.last_updated >= X`` for each ``AuditEvent?date=`` whose every value has a
+    lower bound ``X`` (``ge``, ``gt``, ``eq``, ``sa``, ``ap``): see the module docstring."""
+    if query.resource_type != "AuditEvent":
+        return []
+    floors: list[ColumnElement[bool]] = []
+    for flt in query.filters:
+        if flt.param.code != "date" or flt.modifier is not None or flt.chain is not None:
+            continue
+        lows = []
+        for value in flt.values:
+            prefix, rest = split_prefix(value, "date")
+            if prefix not in ("ge", "gt", "eq", "sa", "ap"):
+                break
+            try:
+                lows.append(date_range(rest)[0])
+            except ValueError:
+                break  # the search itself reports the bad date
+        else:
+            if lows:
+                floors.append(_R.c.last_updated >= min(lows))
+    return floors
 
 
 def is_postgresql(engine: Engine) -> bool:

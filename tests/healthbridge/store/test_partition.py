@@ -11,14 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from healthbridge.cli import main
 from healthbridge.config import get_settings
+from healthbridge.fhir.query import parse_search
 from healthbridge.store.db import make_engine, upgrade
 from healthbridge.store.partition import (
     PartitionError,
+    audit_date_floor,
     bound,
     detach_audit_before,
     month_name,
@@ -26,6 +29,7 @@ from healthbridge.store.partition import (
     partition,
     partitions,
 )
+from healthbridge.store.search import R, where_clause
 from tests import factories as f
 
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -140,6 +144,12 @@ def test_store_interactions_work_and_rows_land_in_their_month(
     assert versions == [(month_name("resource_version", THIS_MONTH),)]
 
 
+def _home(url: str, res_id: str) -> str:
+    """The partition holding the resource row ``res_id``."""
+    rows = _where(url, f"SELECT tableoid::regclass::text FROM resource WHERE res_id = '{res_id}'")
+    return str(rows[0][0])
+
+
 def patient_gender_v1(history: dict[str, Any]) -> str:
     return str(history["entry"][1]["resource"].get("gender"))
 
@@ -148,9 +158,10 @@ def patient_gender_v1(history: dict[str, Any]) -> str:
 def test_clinical_ids_stay_unique(database_url: str) -> None:
     engine = make_engine(database_url)
     row = "('Patient', 'p-dup', 1, :t, false, '{}')"
-    with pytest.raises(Exception, match="ux_resource_clinical_id"), engine.begin() as conn:
-        for stamp in (bound(THIS_MONTH), bound(dt.date(2020, 1, 1))):
-            conn.execute(text(f"INSERT INTO resource VALUES {row}"), {"t": stamp})
+    with engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO resource VALUES {row}"), {"t": bound(THIS_MONTH)})
+    with pytest.raises(IntegrityError, match="ux_resource_clinical_id"), engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO resource VALUES {row}"), {"t": bound(dt.date(2020, 1, 1))})
     engine.dispose()
 
 
@@ -169,12 +180,12 @@ def test_late_rows_move_into_their_month_and_old_months_detach(
                 text(f"UPDATE {table} SET last_updated = :t WHERE res_id = :id"),
                 {"t": "2025-01-15T10:00:00.000000", "id": old},
             )
-    assert _where(database_url, f"SELECT tableoid::regclass::text FROM resource WHERE res_id = '{old}'") == [("resource_audit_default",)]  # fmt: skip
+    assert _home(database_url, old) == "resource_audit_default"
 
     report = partition(engine, ahead=2)  # the monthly run creates January and moves the row
     assert month_name("resource_audit", dt.date(2025, 1, 1)) in report.created
     assert report.moved_rows == 2  # its resource row and its version row
-    assert _where(database_url, f"SELECT tableoid::regclass::text FROM resource WHERE res_id = '{old}'") == [("resource_audit_y2025m01",)]  # fmt: skip
+    assert _home(database_url, old) == "resource_audit_y2025m01"
 
     assert detach_audit_before(engine, dt.date(2025, 2, 1)) == ["resource_audit_y2025m01"]
     with engine.connect() as conn:
@@ -191,6 +202,41 @@ def test_late_rows_move_into_their_month_and_old_months_detach(
     engine = make_engine(database_url)
     assert "resource_audit_y2025m01" not in partition(engine, ahead=2).created
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_date_bounded_audit_search_reads_only_its_months(database_url: str) -> None:
+    """``AuditEvent?date=ge2025-03-01`` prunes January and February (audit_date_floor):
+    PostgreSQL's plan names only the partitions from March on."""
+    engine = make_engine(database_url)
+    partition(engine, ahead=3, today=dt.date(2025, 1, 1))  # January to April 2025
+    query = parse_search("AuditEvent", [("date", "ge2025-03-01")], default_count=50, max_count=50)
+    stmt = select(R.c.res_id).where(where_clause(query, ""))
+    sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        plan = "\n".join(str(r[0]) for r in conn.execute(text("EXPLAIN " + sql)))
+    engine.dispose()
+    for month in ("resource_audit_y2025m03", "resource_audit_y2025m04"):
+        assert month in plan, plan
+    for month in ("resource_audit_y2025m01", "resource_audit_y2025m02"):
+        assert month not in plan, plan
+    assert "resource_clinical" not in plan, plan
+
+
+def test_only_lower_date_bounds_become_floors() -> None:
+    def floors(value: str, rtype: str = "AuditEvent") -> list[str]:
+        query = parse_search(rtype, [("date", value)], default_count=1, max_count=1)
+        return [
+            str(c.compile(compile_kwargs={"literal_binds": True})) for c in audit_date_floor(query)
+        ]
+
+    assert floors("ge2025-03-01") == ["resource.last_updated >= '2025-03-01T00:00:00.000000'"]
+    assert floors("ge2025-03-01,eq2025-02") == [
+        "resource.last_updated >= '2025-02-01T00:00:00.000000'"
+    ]
+    assert floors("le2025-03-01") == []  # no lower bound
+    assert floors("ge2025-03-01,lt2025-01-01") == []  # one value without a lower bound
+    assert floors("ge2025-03-01", "Observation") == []  # only AuditEvents are written on record
 
 
 @pytest.mark.postgres
