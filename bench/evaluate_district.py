@@ -14,7 +14,9 @@ With ``--copies K`` the evaluated district is then copied K times in SQL
 (:func:`bench.district_db.replicate` and :func:`~bench.district_db.copy_alerts`: children,
 their records and their alerts, ids renamed) and the re-run is timed on the grown district:
 what a nightly ``healthbridge evaluate`` of a K-times larger district does when little has
-changed. ``--reuse FILE`` times re-runs on a database built before (``--keep`` leaves the
+changed. ``--reuse FILE`` (``--reuse-url URL`` for PostgreSQL: bench/district_pg.py builds
+one) times
+re-runs on a database built before (``--keep`` leaves the
 grown database in bench/.data for that). Prints children/s, CPU seconds and the time per
 phase; ``--write`` appends a row to the history in bench/results/evaluate_district.md
 (``--label``: the round of work it belongs to).
@@ -126,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="processes for the rules")
     parser.add_argument("--reuse", type=Path, default=None, help="an existing database file")
+    parser.add_argument(
+        "--reuse-url", default=None, help="an existing database URL (e.g. bench/district_pg.py's)"
+    )
     parser.add_argument("--runs", type=int, default=1, help="re-runs with --reuse")
     parser.add_argument("--write", action="store_true", help="write bench/results/")
     parser.add_argument("--label", default="", help="the history row's label (round of work)")
@@ -149,7 +154,15 @@ def main(argv: list[str] | None = None) -> int:
 
     runs: list[dict[str, Any]] = []
     result: dict[str, Any] = {"workers": args.workers}
-    if args.reuse is not None:
+    if args.reuse_url is not None:
+        repo = Repository(make_engine(args.reuse_url))
+        name = repo.engine.url.database
+        result["backend"] = repo.engine.dialect.name
+        for k in range(args.runs):
+            for source in sources:
+                runs.append(run(repo, f"re-run {k + 1} on {name} ({source})", args.workers, source))
+        repo.engine.dispose()
+    elif args.reuse is not None:
         repo = Repository(make_engine(f"sqlite:///{args.reuse}"))
         if args.thin:
             start = time.perf_counter()
