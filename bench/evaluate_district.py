@@ -56,7 +56,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(repo: Any, label: str, workers: int, source: str = "auto") -> dict[str, Any]:
+def run(
+    repo: Any, label: str, workers: int, source: str = "auto", *, dry_run: bool = False
+) -> dict[str, Any]:
     from bench.district_db import AS_OF
     from healthbridge.pipeline import parse_ruleset_key
     from healthbridge.pipeline.batch import evaluate_database
@@ -70,6 +72,7 @@ def run(repo: Any, label: str, workers: int, source: str = "auto") -> dict[str, 
         AS_OF,
         workers=workers,
         source=source,  # type: ignore[arg-type]
+        dry_run=dry_run,
     )
     cpu = time.process_time() - cpu
     children_cpu = _children_cpu() - children_cpu
@@ -141,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         help="where the re-runs read the rule inputs (repeatable; default auto)",
     )
     parser.add_argument("--thin", action="store_true", help="the issue-size variant (~21/child)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --reuse-url: read, rules and the planned writes, none written",
+    )
     parser.add_argument("--backfill", action="store_true", help="time the rule-input rebuild")
     parser.add_argument("--keep", action="store_true", help="keep the grown database")
     parser.add_argument("--data", type=Path, default=DATA, help="working directory")
@@ -160,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         result["backend"] = repo.engine.dialect.name
         for k in range(args.runs):
             for source in sources:
-                runs.append(run(repo, f"re-run {k + 1} on {name} ({source})", args.workers, source))
+                label = f"re-run {k + 1} on {name} ({source}{', dry run' if args.dry_run else ''})"
+                runs.append(run(repo, label, args.workers, source, dry_run=args.dry_run))
         repo.engine.dispose()
     elif args.reuse is not None:
         repo = Repository(make_engine(f"sqlite:///{args.reuse}"))
