@@ -332,6 +332,9 @@ def served(
     from healthbridge.district.reports import coverage_report, prevalence_report
 
     load_before = os.getloadavg()
+    from healthbridge.clinical.ruleset import load_ruleset_key
+
+    ruleset = load_ruleset_key("cn-child-health@2026.1/CN")  # the default deployment's
     repo, counts, seconds = database(url, children, load=not reuse)
     after_write: list[float] = []
     kept = None if snapshot_dir is None else Path(snapshot_dir)
@@ -352,7 +355,7 @@ def served(
         r0, rcpu = time.perf_counter(), time.process_time()
         who = prevalence_report(frames, as_of=DB_AS_OF)
         prevalence_report(frames, as_of=DB_AS_OF, convention="cn-2024")
-        cov = coverage_report(frames, as_of=DB_AS_OF)
+        cov = coverage_report(frames, as_of=DB_AS_OF, ruleset=ruleset)
         t2, rcpu = time.perf_counter(), time.process_time() - rcpu
         how = {"full": "full read from the table", "snapshot": "snapshot loaded"}
         changes = sum(info.changed.values())
@@ -389,7 +392,7 @@ def served(
             r0, rcpu = time.perf_counter(), time.process_time()
             prevalence_report(frames, as_of=DB_AS_OF)
             prevalence_report(frames, as_of=DB_AS_OF, convention="cn-2024")
-            coverage_report(frames, as_of=DB_AS_OF)
+            coverage_report(frames, as_of=DB_AS_OF, ruleset=ruleset)
             t2, rcpu = time.perf_counter(), time.process_time() - rcpu
             info = cache.last
             after_write.append(t1 - start + t2 - r0)
