@@ -155,6 +155,12 @@ def patient_gender_v1(history: dict[str, Any]) -> str:
 
 
 @pytest.mark.postgres
+def test_sessions_plan_each_statement_for_its_parameters(database_url: str) -> None:
+    """Generic plans of prepared statements chose bad join orders on the partitioned table."""
+    assert _where(database_url, "SHOW plan_cache_mode") == [("force_custom_plan",)]
+
+
+@pytest.mark.postgres
 def test_clinical_ids_stay_unique(database_url: str) -> None:
     engine = make_engine(database_url)
     row = "('Patient', 'p-dup', 1, :t, false, '{}')"
