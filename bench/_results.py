@@ -141,6 +141,15 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("pages over the aim", "over_aim"),
         ("pages timed", "pages"),
     ),
+    "reports": (  # the served path (--database); the first rows were written by hand
+        ("database", "database"),
+        ("children", "children"),
+        ("Observations", "observations"),
+        ("cold s", "cold_s"),
+        ("after restart s", "after_restart_s"),
+        ("warm s", "warm_s"),
+        ("after a write s", "after_write_s"),
+    ),
     "profile_validation": (
         ("resources", "resources"),
         ("seconds", "seconds"),

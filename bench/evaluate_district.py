@@ -14,7 +14,9 @@ With ``--copies K`` the evaluated district is then copied K times in SQL
 (:func:`bench.district_db.replicate` and :func:`~bench.district_db.copy_alerts`: children,
 their records and their alerts, ids renamed) and the re-run is timed on the grown district:
 what a nightly ``healthbridge evaluate`` of a K-times larger district does when little has
-changed. ``--reuse FILE`` times re-runs on a database built before (``--keep`` leaves the
+changed. ``--reuse FILE`` (``--reuse-url URL`` for PostgreSQL: bench/district_pg.py builds
+one) times
+re-runs on a database built before (``--keep`` leaves the
 grown database in bench/.data for that). Prints children/s, CPU seconds and the time per
 phase; ``--write`` appends a row to the history in bench/results/evaluate_district.md
 (``--label``: the round of work it belongs to).
@@ -54,7 +56,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(repo: Any, label: str, workers: int, source: str = "auto") -> dict[str, Any]:
+def run(
+    repo: Any, label: str, workers: int, source: str = "auto", *, dry_run: bool = False
+) -> dict[str, Any]:
     from bench.district_db import AS_OF
     from healthbridge.pipeline import parse_ruleset_key
     from healthbridge.pipeline.batch import evaluate_database
@@ -68,6 +72,7 @@ def run(repo: Any, label: str, workers: int, source: str = "auto") -> dict[str, 
         AS_OF,
         workers=workers,
         source=source,  # type: ignore[arg-type]
+        dry_run=dry_run,
     )
     cpu = time.process_time() - cpu
     children_cpu = _children_cpu() - children_cpu
@@ -126,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="processes for the rules")
     parser.add_argument("--reuse", type=Path, default=None, help="an existing database file")
+    parser.add_argument(
+        "--reuse-url", default=None, help="an existing database URL (e.g. bench/district_pg.py's)"
+    )
     parser.add_argument("--runs", type=int, default=1, help="re-runs with --reuse")
     parser.add_argument("--write", action="store_true", help="write bench/results/")
     parser.add_argument("--label", default="", help="the history row's label (round of work)")
@@ -136,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         help="where the re-runs read the rule inputs (repeatable; default auto)",
     )
     parser.add_argument("--thin", action="store_true", help="the issue-size variant (~21/child)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --reuse-url: read, rules and the planned writes, none written",
+    )
     parser.add_argument("--backfill", action="store_true", help="time the rule-input rebuild")
     parser.add_argument("--keep", action="store_true", help="keep the grown database")
     parser.add_argument("--data", type=Path, default=DATA, help="working directory")
@@ -149,7 +162,16 @@ def main(argv: list[str] | None = None) -> int:
 
     runs: list[dict[str, Any]] = []
     result: dict[str, Any] = {"workers": args.workers}
-    if args.reuse is not None:
+    if args.reuse_url is not None:
+        repo = Repository(make_engine(args.reuse_url))
+        name = repo.engine.url.database
+        result["backend"] = repo.engine.dialect.name
+        for k in range(args.runs):
+            for source in sources:
+                label = f"re-run {k + 1} on {name} ({source}{', dry run' if args.dry_run else ''})"
+                runs.append(run(repo, label, args.workers, source, dry_run=args.dry_run))
+        repo.engine.dispose()
+    elif args.reuse is not None:
         repo = Repository(make_engine(f"sqlite:///{args.reuse}"))
         if args.thin:
             start = time.perf_counter()

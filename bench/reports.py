@@ -183,6 +183,7 @@ def main() -> None:
         help="with --database: keep the gathered district there too, as the server does in "
         "its data directory (a second run is then a restart that loads it)",
     )
+    parser.add_argument("--label", default="", help="with --database: record the figures")
     args = parser.parse_args()
     if args.database:
         served(
@@ -192,6 +193,7 @@ def main() -> None:
             reuse=args.reuse,
             writes=args.writes,
             snapshot_dir=args.snapshot_dir,
+            label=args.label,
         )
         return
     t0 = time.perf_counter()
@@ -319,8 +321,10 @@ def served(
     reuse: bool = False,
     writes: int = 0,
     snapshot_dir: str | None = None,
+    label: str = "",
 ) -> None:
-    """Full report as the API computes it, from a loaded database."""
+    """Full report as the API computes it, from a loaded database (``label``: record the
+    figures in bench/results/reports.md)."""
     from pathlib import Path
 
     from bench.district_db import AS_OF as DB_AS_OF
@@ -328,7 +332,12 @@ def served(
     from healthbridge.district.cache import DistrictCache
     from healthbridge.district.reports import coverage_report, prevalence_report
 
+    load_before = os.getloadavg()
+    from healthbridge.clinical.ruleset import load_ruleset_key
+
+    ruleset = load_ruleset_key("cn-child-health@2026.1/CN")  # the default deployment's
     repo, counts, seconds = database(url, children, load=not reuse)
+    after_write: list[float] = []
     kept = None if snapshot_dir is None else Path(snapshot_dir)
     cache = DistrictCache(kept)  # as the server's lifespan makes it
     print(
@@ -347,7 +356,7 @@ def served(
         r0, rcpu = time.perf_counter(), time.process_time()
         who = prevalence_report(frames, as_of=DB_AS_OF)
         prevalence_report(frames, as_of=DB_AS_OF, convention="cn-2024")
-        cov = coverage_report(frames, as_of=DB_AS_OF)
+        cov = coverage_report(frames, as_of=DB_AS_OF, ruleset=ruleset)
         t2, rcpu = time.perf_counter(), time.process_time() - rcpu
         how = {"full": "full read from the table", "snapshot": "snapshot loaded"}
         changes = sum(info.changed.values())
@@ -384,9 +393,10 @@ def served(
             r0, rcpu = time.perf_counter(), time.process_time()
             prevalence_report(frames, as_of=DB_AS_OF)
             prevalence_report(frames, as_of=DB_AS_OF, convention="cn-2024")
-            coverage_report(frames, as_of=DB_AS_OF)
+            coverage_report(frames, as_of=DB_AS_OF, ruleset=ruleset)
             t2, rcpu = time.perf_counter(), time.process_time() - rcpu
             info = cache.last
+            after_write.append(t1 - start + t2 - r0)
             changed = ", ".join(f"{k} {v}" for k, v in info.changed.items() if v)
             print(
                 f"after a write ({label}: {what}, written in {start - t0:.2f} s): "
@@ -397,7 +407,24 @@ def served(
                 flush=True,
             )
     cache.close()
+    backend = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(repo.engine.dialect.name)
     repo.engine.dispose()
+    if label:
+        from bench._results import record
+
+        def span(values: list[float]) -> str | None:
+            return f"{min(values):.2f}–{max(values):.2f}" if values else None
+
+        figures = {
+            "database": backend,
+            "children": len(frames.children),
+            "observations": counts.get("Observation", 0),
+            "cold_s": round(timings["total"][0], 2),
+            "warm_s": span(timings["total"][1:]),
+            "after_write_s": span(after_write),
+            "load_average_before": load_before,
+        }
+        print(f"recorded in {record('reports', label, figures)}")
 
 
 if __name__ == "__main__":

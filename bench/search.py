@@ -5,6 +5,11 @@ Runs ``Observation?subject=Patient/X&code=LOINC|29463-7&_sort=-date`` and
 bench/ingest.py (same ``--database-url``; default the SQLite file under bench/.data).
 
     .venv/bin/python -m bench.search --queries 500
+
+``--sample-from-database`` draws the children to query from the database instead (2,000
+Patient identifiers at random, read in SQL before the server starts): for a district built by
+bench/district_pg.py or bench/district_db.py, whose identifiers are not bench/ingest.py's
+``C0000000…`` series.
 """
 
 from __future__ import annotations
@@ -29,6 +34,25 @@ from bench._common import (
 DATA = Path(__file__).resolve().parent / ".data"
 
 
+def sample_identifiers(url: str, size: int = 2000) -> list[str]:
+    """``system|value`` of ``size`` Patients drawn at random from the database."""
+    from sqlalchemy import text
+
+    from healthbridge.store.db import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT system, code FROM idx_token WHERE res_type = 'Patient'"
+                " AND param = 'identifier' ORDER BY random() LIMIT :n"
+            ),
+            {"n": size},
+        ).all()
+    engine.dispose()
+    return [f"{system}|{code}" for system, code in rows]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -36,7 +60,11 @@ def main() -> int:
     parser.add_argument("--database-url", default=f"sqlite:///{DATA / 'bench.sqlite3'}")
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--label", default="")
+    parser.add_argument(
+        "--sample-from-database", action="store_true", help="query identifiers read in SQL"
+    )
     args = parser.parse_args()
+    sample = sample_identifiers(args.database_url) if args.sample_from_database else []
     rng = random.Random(7)
     out: dict[str, object] = {"backend": backend_name(args.database_url), "queries": args.queries}
     with (
@@ -49,14 +77,19 @@ def main() -> int:
         )
         out["patients"], out["observations"] = counts
         n_children = int(counts[0])
+
+        def identifier() -> str:
+            if sample:
+                return rng.choice(sample)
+            return f"{CHILD_ID}|C{rng.randrange(n_children):07d}"
+
         ids: list[str] = []
         for _ in range(min(args.queries, 200)):
-            ident = f"C{rng.randrange(n_children):07d}"
-            bundle = client.get(f"{base}/Patient?identifier={CHILD_ID}|{ident}").json()
+            bundle = client.get(f"{base}/Patient?identifier={identifier()}").json()
             ids.append(bundle["entry"][0]["resource"]["id"])
 
         def patient_query() -> str:
-            return f"{base}/Patient?identifier={CHILD_ID}|C{rng.randrange(n_children):07d}"
+            return f"{base}/Patient?identifier={identifier()}"
 
         def observation_query() -> str:
             subject = rng.choice(ids)

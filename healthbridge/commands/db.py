@@ -1,4 +1,5 @@
-"""``healthbridge db upgrade|current|backup|restore|reindex``: migrations, backups, index."""
+"""``healthbridge db upgrade|current|backup|restore|reindex|partition``: migrations, backups,
+index, monthly partitions (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(also rebuilt by a reindex without --param/--type)",
     )
     rix.set_defaults(handler=reindex_command)
+    par = sub.add_parser(
+        "partition",
+        help="PostgreSQL: partition versions and AuditEvents by month, create the months ahead",
+    )
+    par.add_argument("--ahead", type=int, default=3, help="months to create after this one")
+    par.add_argument(
+        "--detach-audit-before",
+        metavar="YYYY-MM",
+        help="detach the AuditEvent months before this one (to archive and drop)",
+    )
+    par.set_defaults(handler=partition_command)
 
 
 def upgrade_command(args: argparse.Namespace) -> int:
@@ -118,6 +130,48 @@ def reindex_command(args: argparse.Namespace) -> int:
                 )
     except ReindexError as exc:
         sys.stderr.write(f"reindex failed: {exc}\n")
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def partition_command(args: argparse.Namespace) -> int:
+    """Partition by month (docs/capacity.md); on SQLite say that nothing is done."""
+    import datetime as dt
+
+    from healthbridge.config import get_settings
+    from healthbridge.store.db import make_engine
+    from healthbridge.store.partition import PartitionError, detach_audit_before, partition
+
+    engine = make_engine(get_settings().resolved_database_url())
+    try:
+        if engine.dialect.name != "postgresql":
+            sys.stdout.write(
+                f"{engine.dialect.name}: nothing to do - monthly partitions are a PostgreSQL "
+                "feature; the database is unchanged\n"
+            )
+            return 0
+        if args.detach_audit_before:
+            try:
+                before = dt.date.fromisoformat(f"{args.detach_audit_before}-01")
+            except ValueError:
+                sys.stderr.write("partition failed: --detach-audit-before takes YYYY-MM\n")
+                return 1
+            for name in detach_audit_before(engine, before):
+                sys.stdout.write(f"detached {name} (archive it, then DROP TABLE {name})\n")
+            return 0
+        report = partition(engine, ahead=args.ahead)
+        for name in report.converted:
+            sys.stdout.write(f"{name}: converted to monthly partitions\n")
+        for name in report.created:
+            sys.stdout.write(f"created {name}\n")
+        if report.moved_rows:
+            sys.stdout.write(f"moved {report.moved_rows} rows out of the default partitions\n")
+        if not (report.converted or report.created):
+            sys.stdout.write("partitions up to date\n")
+    except PartitionError as exc:
+        sys.stderr.write(f"partition failed: {exc}\n")
         return 1
     finally:
         engine.dispose()

@@ -10,6 +10,12 @@
   major version must not be newer than the client's.
 
 Restore replaces the whole database content: stop the server (or at least writers) first.
+
+A backup of a partitioned database (``healthbridge db partition``) cannot be restored with
+``pg_restore --clean``: its drop of a partition's primary key, which the partition inherits,
+fails ("cannot drop inherited constraint"). Such a backup is restored by one ``psql
+--single-transaction`` that drops and re-creates the ``public`` schema and then runs the
+archive's SQL (``pg_restore --file -``) — still all or nothing.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ def restore(database_url: str, path: Path) -> None:
             if fh.read(16) != b"SQLite format 3\x00":
                 raise BackupError(f"{path} is not a SQLite database backup")
         _sqlite_copy(path, _sqlite_path(database_url))
+    elif url.get_backend_name() == "postgresql" and _has_partitions(path):
+        _restore_partitioned(database_url, path)
     elif url.get_backend_name() == "postgresql":
         _run([_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner",
               "--single-transaction", "--exit-on-error", "--dbname",
@@ -105,6 +113,33 @@ def _pg_tool(name: str) -> str:
     raise BackupError(
         f"{name} not found (install the PostgreSQL client or set HEALTHBRIDGE_PG_BIN)"
     )
+
+
+def _has_partitions(path: Path) -> bool:
+    """Whether the pg_dump archive holds partitions (``TABLE ATTACH`` entries)."""
+    listing = subprocess.run(
+        [_pg_tool("pg_restore"), "--list", str(path)], capture_output=True, text=True
+    )
+    return " TABLE ATTACH " in listing.stdout
+
+
+def _restore_partitioned(database_url: str, path: Path) -> None:
+    """Replace the ``public`` schema with the archive's, in one transaction (module doc)."""
+    with subprocess.Popen(
+        [_pg_tool("pg_restore"), "--no-owner", "--file", "-", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as dump:
+        load = subprocess.run(
+            [_pg_tool("psql"), "--no-psqlrc", "--quiet", "--single-transaction",
+             "--set", "ON_ERROR_STOP=1", "--dbname", _libpq_url(database_url),
+             "--command", "DROP SCHEMA public CASCADE", "--command", "CREATE SCHEMA public",
+             "--file", "-"],
+            stdin=dump.stdout, capture_output=True, text=True,
+        )  # fmt: skip
+        _, dump_err = dump.communicate()
+    if dump.returncode != 0 or load.returncode != 0:
+        raise BackupError(f"restore failed: {(dump_err.decode() + load.stderr).strip()[-2000:]}")
 
 
 def _run(args: list[str]) -> None:

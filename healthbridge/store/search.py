@@ -18,6 +18,7 @@ from healthbridge.fhir.query import Filter, SearchQuery, split_prefix
 from healthbridge.fhir.searchparams import SearchParam
 from healthbridge.fhir.values import date_range, decimal_range, fold
 from healthbridge.store.models import INDEX_MODELS, ResourceRow
+from healthbridge.store.partition import audit_date_floor
 
 R: Table = ResourceRow.__table__  # type: ignore[attr-defined]
 #: ``visible(type_column, id_column)``: the caller's visibility condition (None: everything).
@@ -262,6 +263,7 @@ def where_clause(
     seen = visible(R.c.res_type, R.c.res_id)
     if seen is not None:
         parts.append(seen)
+    parts.extend(audit_date_floor(query))  # partition pruning (store.partition)
     driver_used = False
     for flt in sorted(query.filters, key=_priority):
         code = flt.param.code
