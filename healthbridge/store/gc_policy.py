@@ -41,10 +41,34 @@ def role() -> Role | None:
 
 
 def declare(new: Role | None) -> None:
-    """Set the role of this process (:mod:`healthbridge.store.runtime` only)."""
+    """Set the role of this process outright (tests; the runtime uses :func:`hold`)."""
     global _role
     with _GUARD:
         _role = new
+
+
+_holders: dict[Role, int] = {"server": 0, "batch": 0}
+
+
+def hold(held: Role) -> None:
+    """A started runtime of ``held`` (:mod:`healthbridge.store.runtime` only). Runtimes may
+    overlap in any order (two apps in one process, a command inside a test); the role is
+    ``batch`` while any batch runtime runs, else ``server`` while any server runs, else None."""
+    with _GUARD:
+        _holders[held] += 1
+        _settle()
+
+
+def release(held: Role) -> None:
+    """The runtime that called :func:`hold` with ``held`` stopped."""
+    with _GUARD:
+        _holders[held] = max(0, _holders[held] - 1)
+        _settle()
+
+
+def _settle() -> None:
+    global _role
+    _role = "batch" if _holders["batch"] else "server" if _holders["server"] else None
 
 
 @contextmanager

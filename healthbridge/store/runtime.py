@@ -29,7 +29,7 @@ class StoreRuntime:
         #: the SQLite runtime when its thread was started (None: PostgreSQL, or not started)
         self.sqlite = sqlite
         self._frozen = False
-        self._previous_role = gc_policy.role()
+        self._holding = True
 
     def freeze_gc(self) -> None:
         """A server, once started: move every object alive into the collector's permanent
@@ -49,14 +49,16 @@ class StoreRuntime:
         if self._frozen:
             gc_policy.unfreeze()
             self._frozen = False
-        gc_policy.declare(self._previous_role)
+        if self._holding:
+            gc_policy.release(self.role)
+            self._holding = False
 
 
 def start(engine: Engine, *, role: gc_policy.Role, sqlite_thread: bool = True) -> StoreRuntime:
     """Start the runtime of ``engine`` for a process of ``role`` (see module docstring)."""
     sqlite = runtime_of(engine) if sqlite_thread else None
+    gc_policy.hold(role)
     runtime = StoreRuntime(engine, role, sqlite)
-    gc_policy.declare(role)
     if sqlite is not None:
         sqlite.start()
     return runtime

@@ -64,3 +64,25 @@ def test_the_session_import_does_not_pause_a_server(monkeypatch: pytest.MonkeyPa
     gc_policy.declare("batch")
     session.write_session(None, None, result)  # type: ignore[arg-type]
     assert seen == [True, False]
+
+
+def test_overlapping_runtimes_stopped_in_any_order_leave_no_role() -> None:
+    """Two apps in one process (two servers on one database) may stop in the order they
+    started: the role follows the runtimes still running, not a stack of previous roles."""
+    from sqlalchemy import create_engine
+
+    from healthbridge.store import runtime
+
+    gc_policy.declare(None)
+    engine = create_engine("sqlite://")
+    first = runtime.start(engine, role="server", sqlite_thread=False)
+    second = runtime.start(engine, role="server", sqlite_thread=False)
+    command = runtime.start(engine, role="batch", sqlite_thread=False)
+    assert gc_policy.role() == "batch"
+    first.stop()
+    command.stop()
+    assert gc_policy.role() == "server"
+    second.stop()
+    second.stop()  # idempotent
+    assert gc_policy.role() is None
+    engine.dispose()
