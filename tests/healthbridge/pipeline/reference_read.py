@@ -18,8 +18,9 @@ import pandas as pd
 from sqlalchemy import select
 
 from healthbridge import terminology as t
-from healthbridge.clinical.records import GROWTH_FIELDS, DistrictData
+from healthbridge.clinical.records import GROWTH_FIELDS, DistrictData, screening_results_frame
 from healthbridge.inputs import extract as x
+from healthbridge.inputs.screening import screening_results
 from healthbridge.pipeline.scoring import (
     point_columns,
     points_from_columns,
@@ -198,4 +199,11 @@ def district_data(d: _District) -> DistrictData:
             enrolments, ("child_id", "centre_id", "entry_date", "check_state"), ("entry_date",)
         ),
         tb_tests=_frame(tst, ("child_id", "observation_id", "date", "negative"), ("date",)),
+        screening_results=screening_results_frame(
+            [
+                (cid, r)
+                for cid in sorted(d.patients)
+                for r in screening_results(d.observations.get(cid, []))
+            ]
+        ),
     )
