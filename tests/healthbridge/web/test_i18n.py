@@ -58,3 +58,12 @@ def test_the_areas_hold_every_message_once() -> None:
     from healthbridge.web import catalogue
 
     assert sum(len(area.MESSAGES) for area in catalogue.AREAS) == len(MESSAGES)
+
+
+def test_every_record_type_of_a_child_has_a_name_for_the_access_log() -> None:
+    """The parent's access log names the kinds of records touched: every type of a child's
+    compartment has a plain name in both languages (not 'ImmunizationRecommendation')."""
+    from healthbridge.access.control import CHILD_TYPES
+
+    missing = sorted(kind for kind in CHILD_TYPES if f"rtype.{kind}" not in MESSAGES)
+    assert missing == []

@@ -93,6 +93,17 @@ def test_pages_need_a_login(site: tuple[TestClient, World]) -> None:
     assert "令牌无效" in bad.text
 
 
+def test_pages_name_an_icon_that_is_served(site: tuple[TestClient, World]) -> None:
+    """Every page links the site icon (without one a browser asks for /favicon.ico: a 404)."""
+    client, _world = site
+    page = client.get("/app/login").text
+    href = re.search(r'<link rel="icon" href="([^"]+)"', page)
+    assert href is not None
+    icon = client.get(href.group(1))
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+
+
 def test_login_page_lists_demo_people_only_in_demo_mode(
     site: tuple[TestClient, World], app_factory: Any
 ) -> None:
