@@ -13,17 +13,23 @@ documents. Nothing is named in the audit here: the caller names what it shows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
 import orjson
-from sqlalchemy import Text, cast, func, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Text, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 
+from healthbridge.fhir.facts import ref_id
 from healthbridge.store.id_search import search_where
 from healthbridge.store.repository import Transaction
 from healthbridge.store.stored import RES
 
+#: how the severity extension's url ends (``…/StructureDefinition/alert-severity``)
+SEVERITY_SUFFIX: Final = "/alert-severity"
+#: the first extension of that url (SQL/JSON path, PostgreSQL 12+)
+_PG_SEVERITY: Final = '$.extension[*] ? (@.url like_regex "/alert-severity$")'
 #: ids restricted per search (``_id`` values; the store binds each as a parameter)
 ID_CHUNK = 500
 
@@ -73,3 +79,71 @@ def read_elements(
             (r["id"], r) for r in search_elements(txn, resource_type, [("_id", chunk)], elements)
         )
     return [found[i] for i in unique if i in found]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMark:
+    """What a list needs of one alert Flag to count and rank a child's open alerts."""
+
+    flag_id: str
+    patient_id: str | None  # the subject, when a local Patient
+    active: bool
+    severity: str | None  # the ``alert-severity`` code (None when it has none)
+
+
+def alert_mark(flag: Mapping[str, Any]) -> AlertMark:
+    """:class:`AlertMark` of a whole Flag (the reading :func:`alert_marks` does in SQL)."""
+    severity = next(
+        (
+            e.get("valueCode")
+            for e in flag.get("extension", [])
+            if str(e.get("url", "")).endswith(SEVERITY_SUFFIX)
+        ),
+        None,
+    )
+    return AlertMark(
+        str(flag["id"]),
+        ref_id(flag.get("subject") or {}, "Patient"),
+        flag.get("status") == "active",
+        None if severity is None else str(severity),
+    )
+
+
+def alert_marks(txn: Transaction, params: Sequence[tuple[str, str]] = ()) -> list[AlertMark]:
+    """:func:`alert_mark` of every Flag a search finds that the caller may see, read in the
+    database: status, subject reference and the first ``…/alert-severity`` extension's code
+    (SQLite: ``json_each`` over ``extension`` in array order; PostgreSQL:
+    ``jsonb_path_query_first``), so no Flag leaves the database whole."""
+    where, order = search_where(txn, "Flag", params)
+    if txn.conn.dialect.name == "postgresql":
+        doc = cast(RES.c.content, JSONB)
+        path = cast(literal(_PG_SEVERITY), JSONPATH)
+        first = func.jsonb_path_query_first(doc, path, type_=JSONB)
+        stmt = select(
+            RES.c.res_id,
+            doc["status"].astext,
+            doc[("subject", "reference")].astext,
+            first["valueCode"].astext,
+        )
+    else:
+        ext = func.json_each(RES.c.content, "$.extension").table_valued("key", "value").alias("e")
+        url = func.json_extract(ext.c.value, "$.url")
+        severity = (
+            select(func.json_extract(ext.c.value, "$.valueCode"))
+            .where(url.op("GLOB")(f"*{SEVERITY_SUFFIX}"))
+            .order_by(ext.c.key)
+            .limit(1)
+            .scalar_subquery()
+        )
+        stmt = select(
+            RES.c.res_id,
+            func.json_extract(RES.c.content, "$.status"),
+            func.json_extract(RES.c.content, "$.subject.reference"),
+            severity,
+        )
+    out = []
+    for rid, status, subject, code in txn.conn.execute(stmt.where(where).order_by(*order)):
+        patient = ref_id(subject, "Patient") if isinstance(subject, str) else None
+        sev = None if code is None else str(code)
+        out.append(AlertMark(str(rid), patient, status == "active", sev))
+    return out

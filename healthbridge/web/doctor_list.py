@@ -29,11 +29,17 @@ from urllib.parse import urlencode
 from healthbridge.charts.labels import Lang
 from healthbridge.charts.summary import _alerts as alert_views
 from healthbridge.charts.summary import _code_of_type as visit_code
-from healthbridge.charts.summary import alert_severity, child_name
+from healthbridge.charts.summary import child_name
 from healthbridge.clinical.checkups import CheckupRecord, checkup_plan
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.fhir.facts import current_enrolment, date_of, ref_id
-from healthbridge.inputs.elements import read_elements, search_elements
+from healthbridge.inputs.elements import (
+    AlertMark,
+    alert_mark,
+    alert_marks,
+    read_elements,
+    search_elements,
+)
 from healthbridge.store.repository import Transaction
 from healthbridge.web import data
 
@@ -108,10 +114,7 @@ def _open_by_child(flags: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping
     return by_child
 
 
-def rows(
-    patients: Iterable[Mapping[str, Any]],
-    flags: Iterable[Mapping[str, Any]],
-) -> list[ChildRow]:
+def rows(patients: Iterable[Mapping[str, Any]], marks: Iterable[AlertMark]) -> list[ChildRow]:
     """Every child with their open alerts, sorted by the most severe alert, then name, then
     birth date; children of the same name are marked (the page then shows what tells them
     apart: birth date and centre, always on the row).
@@ -120,14 +123,15 @@ def rows(
     the alert in words and the exact severity code are read for the shown rows only
     (:func:`with_alerts`: ~14,000 alert views at 10,000 children were a quarter of the page).
     """
-    by_child = _open_by_child(flags)
+    ranks: dict[str, list[int]] = {}
+    for m in marks:
+        if m.patient_id is not None and m.active:
+            ranks.setdefault(m.patient_id, []).append(SEVERITY_RANK.get(m.severity or "", 2))
     out = []
     for p in patients:
         pid = str(p["id"])
-        open_flags = by_child.get(pid, ())
-        rank = min(
-            (SEVERITY_RANK.get(alert_severity(f) or "", 2) for f in open_flags), default=NO_ALERT
-        )
+        open_flags = ranks.get(pid, ())
+        rank = min(open_flags, default=NO_ALERT)
         enrolled = current_enrolment(p)
         row = ChildRow(
             pid, child_name(p), _texts(p), str(p.get("gender") or ""),
@@ -231,29 +235,39 @@ def with_next_checkup(
     return out
 
 
-#: the elements of the Patients and Flags the list reads (:func:`rows`, :func:`shown_records`)
+#: the elements of the Patients and Flags the list reads (:func:`rows`, :func:`with_alerts`)
 PATIENT_ELEMENTS: Final = ("name", "identifier", "gender", "birthDate", "extension")
 FLAG_ELEMENTS: Final = ("status", "subject", "code", "period", "extension")
 
 
-def gather(txn: Transaction, org_id: str) -> tuple[list[Mapping[str, Any]], list[Any]]:
-    """The children shared with ``org_id`` (active consents) and the alert Flags the user may
-    see, as partial resources of the elements :func:`rows` reads (read field-wise in the
-    database, the search's reach rules kept: :mod:`healthbridge.inputs.elements`; parsing
-    ~23,000 whole documents was most of the page at 10,000 children)."""
+def gather(txn: Transaction, org_id: str) -> tuple[list[Mapping[str, Any]], list[AlertMark]]:
+    """The children shared with ``org_id`` (active consents), as partial resources of the
+    elements :func:`rows` reads, and the marks (subject, status, severity) of the alert Flags
+    the user may see — read field-wise in the database, the search's reach rules kept
+    (:mod:`healthbridge.inputs.elements`; parsing ~23,000 whole documents was most of the
+    page at 10,000 children)."""
     params = [("organization", f"Organization/{org_id}"), ("status", "active")]
     consents = search_elements(txn, "Consent", params, ("patient",))
     shared = dict.fromkeys(ref_id(c.get("patient") or {}, "Patient") for c in consents)
     ids = [i for i in shared if i is not None]
     children: list[Mapping[str, Any]] = list(read_elements(txn, "Patient", ids, PATIENT_ELEMENTS))
     # R4 defines no ``status`` search parameter on Flag: the inactive ones are left by rows()
-    flags = search_elements(txn, "Flag", [], FLAG_ELEMENTS)
-    return children, flags
+    return children, alert_marks(txn)
 
 
-def gather_documents(txn: Transaction, org_id: str) -> tuple[list[Mapping[str, Any]], list[Any]]:
+def flags_of(txn: Transaction, shown: Sequence[str]) -> list[dict[str, Any]]:
+    """The Flags of the shown children the user may see (elements of :func:`with_alerts`)."""
+    if not shown:
+        return []
+    subjects = ",".join(f"Patient/{i}" for i in shown)
+    return search_elements(txn, "Flag", [("subject", subjects)], FLAG_ELEMENTS)
+
+
+def gather_documents(
+    txn: Transaction, org_id: str
+) -> tuple[list[Mapping[str, Any]], list[AlertMark], list[Any]]:
     """:func:`gather` from whole documents through the ordinary search (``_include`` of the
-    consents' Patients): the reference the tests compare :func:`gather` with."""
+    consents' Patients), the Flags too: the reference the tests compare :func:`gather` with."""
     consents: list[Any] = []
     patients: dict[str, Mapping[str, Any]] = {}
     params = [
@@ -275,7 +289,7 @@ def gather_documents(txn: Transaction, org_id: str) -> tuple[list[Mapping[str, A
         for s in data.search_all(txn, "Flag", [], page_size=WHOLE)
         if s.resource is not None and s.resource_type == "Flag"
     ]
-    return children, flags
+    return children, [alert_mark(f) for f in flags], flags
 
 
 def shown_records(shown: Sequence[str], flags: Iterable[Mapping[str, Any]]) -> list[str]:

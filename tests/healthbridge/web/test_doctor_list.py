@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from healthbridge.charts.labels import Lang
 from healthbridge.clinical.ruleset import RuleSet, load_ruleset_key
 from healthbridge.config import DEFAULT_RULESET_KEY
+from healthbridge.inputs.elements import AlertMark, alert_mark
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import Transaction
 from healthbridge.web import doctor_list as dl
@@ -19,6 +20,10 @@ from tests.healthbridge.web.test_pages import sign_in_as
 from tests.healthbridge.web.world import SD, World, build_world
 
 ENROL = f"{SD}/childcare-enrollment"
+
+
+def marks(flags: list[Any]) -> list[AlertMark]:
+    return [alert_mark(f) for f in flags]
 
 
 def rules() -> RuleSet:
@@ -92,7 +97,7 @@ def test_rows_sort_by_severity_then_name_and_mark_same_names() -> None:
     ]
     flags = [flag("d", "moderate"), flag("b", "high"), flag("b", "low")]
     flags.append(flag("a", "high", "inactive"))
-    found = dl.with_alerts(dl.rows(patients, flags), flags, rules(), Lang.ZH)
+    found = dl.with_alerts(dl.rows(patients, marks(flags)), flags, rules(), Lang.ZH)
     assert [r.id for r in found] == ["b", "d", "c", "a"]  # high, moderate, then by name, birth
     assert found[0].alerts == 2
     assert found[0].severity == "high"
@@ -110,7 +115,7 @@ def test_select_searches_names_in_any_script_and_identifiers() -> None:
         patient("b", "李明", "2025-02-01"),
         patient("c", "王小明", "2024-06-01", centre="org-centre-2"),
     ]
-    found = dl.rows(patients, [flag("b", "high")])
+    found = dl.rows(patients, marks([flag("b", "high")]))
     assert [r.id for r in dl.select(found, q="王").rows] == ["c", "a"]
     assert [r.id for r in dl.select(found, q="fang wang").rows] == ["a"]
     assert [r.id for r in dl.select(found, q="wangfang").rows] == ["a"]
@@ -263,7 +268,7 @@ def test_rows_rank_the_alerts_as_the_shown_rows_name_them() -> None:
     patients = [patient(p, p, "2025-01-01") for p in "abcde"]
     flags = [flag("a", "low"), flag("a", "weird"), flag("b", "moderate"), flag("c", "high")]
     flags += [flag("c", "low"), {**flag("d", "x"), "extension": []}, flag("e", "high", "inactive")]
-    found = dl.rows(patients, flags)
+    found = dl.rows(patients, marks(flags))
     shown = dl.with_alerts(found, flags, rules(), Lang.ZH)
     assert [r.id for r in found] == ["c", "b", "a", "d", "e"]
     assert [r.rank for r in shown] == [r.rank for r in found] == [0, 1, 2, 2, 3]
@@ -307,21 +312,25 @@ def test_gather_reads_the_elements_of_what_the_doctor_may_see(
         principal="t", roles=frozenset({"paediatrician"}), access=access_for(who)
     )
     with repo.transaction(doctor) as txn:
-        children, flags = dl.gather(txn, world.hospital_id)
-        whole_children, whole_flags = dl.gather_documents(txn, world.hospital_id)
+        children, found_marks = dl.gather(txn, world.hospital_id)
+        whole_children, whole_marks, whole_flags = dl.gather_documents(txn, world.hospital_id)
+        found = dl.rows(children, found_marks)
+        shown = [r.id for r in found[:20]]
+        flags = dl.flags_of(txn, shown)
 
     def cut(docs: list[Any], elements: tuple[str, ...]) -> dict[str, Any]:
         return {d["id"]: {k: d[k] for k in ("id", *elements) if k in d} for d in docs}
 
     assert cut(children, dl.PATIENT_ELEMENTS) == cut(whole_children, dl.PATIENT_ELEMENTS)
-    assert cut(flags, dl.FLAG_ELEMENTS) == cut(whole_flags, dl.FLAG_ELEMENTS)
+    assert found_marks == whole_marks  # SQL's reading of the Flags == alert_mark's
     assert len(children) > 5
-    assert len(flags) > 5
+    assert len(found_marks) > 5
+    assert {m.severity for m in found_marks} == {"high", "moderate", "low", "other"}
     assert outsider not in {c["id"] for c in children}
-    assert f"Patient/{outsider}" not in {f["subject"]["reference"] for f in flags}
-    found = dl.rows(children, flags)
-    whole = dl.rows(whole_children, whole_flags)
-    assert found == whole
-    assert dl.with_alerts(found, flags, rules(), Lang.EN) == dl.with_alerts(
-        whole, whole_flags, rules(), Lang.EN
+    assert outsider not in {m.patient_id for m in found_marks}
+    assert found == dl.rows(whole_children, whole_marks)
+    whole_shown = [f for f in whole_flags if f["subject"]["reference"][8:] in shown]
+    assert cut(flags, dl.FLAG_ELEMENTS) == cut(whole_shown, dl.FLAG_ELEMENTS)
+    assert dl.with_alerts(found[:20], flags, rules(), Lang.EN) == dl.with_alerts(
+        found[:20], whole_flags, rules(), Lang.EN
     )
