@@ -41,13 +41,13 @@ def search_elements(
     elements: Sequence[str],
 ) -> list[dict[str, Any]]:
     """Every match of a search the caller may see, as ``{"resourceType", "id", element: value}``
-    (elements absent from the document are left out), in the search's order."""
+    (elements absent from the document are left out), in id order (no ``_sort``)."""
     where, order = search_where(txn, resource_type, params)
     if txn.conn.dialect.name == "postgresql":
         inner = select(RES.c.res_id, cast(RES.c.content, JSONB).label("doc"))
         sub = inner.where(where).order_by(*order).subquery()
         packed = func.jsonb_build_array(*(sub.c.doc[(e,)] for e in elements))
-        stmt = select(sub.c.res_id, cast(packed, Text))
+        stmt = select(sub.c.res_id, cast(packed, Text)).order_by(sub.c.res_id)
     else:
         paths = [f"$.{e}" for e in elements]
         if len(paths) == 1:
@@ -115,16 +115,17 @@ def alert_marks(txn: Transaction, params: Sequence[tuple[str, str]] = ()) -> lis
     (SQLite: ``json_each`` over ``extension`` in array order; PostgreSQL:
     ``jsonb_path_query_first``), so no Flag leaves the database whole."""
     where, order = search_where(txn, "Flag", params)
-    if txn.conn.dialect.name == "postgresql":
-        doc = cast(RES.c.content, JSONB)
+    if txn.conn.dialect.name == "postgresql":  # the content as jsonb, as dbframes reads it
+        inner = select(RES.c.res_id, cast(RES.c.content, JSONB).label("doc"))
+        sub = inner.where(where).subquery()
         path = cast(literal(_PG_SEVERITY), JSONPATH)
-        first = func.jsonb_path_query_first(doc, path, type_=JSONB)
+        first = func.jsonb_path_query_first(sub.c.doc, path, type_=JSONB)
         stmt = select(
-            RES.c.res_id,
-            doc["status"].astext,
-            doc[("subject", "reference")].astext,
+            sub.c.res_id,
+            sub.c.doc["status"].astext,
+            sub.c.doc[("subject", "reference")].astext,
             first["valueCode"].astext,
-        )
+        ).order_by(sub.c.res_id)
     else:
         ext = func.json_each(RES.c.content, "$.extension").table_valued("key", "value").alias("e")
         url = func.json_extract(ext.c.value, "$.url")
@@ -135,14 +136,18 @@ def alert_marks(txn: Transaction, params: Sequence[tuple[str, str]] = ()) -> lis
             .limit(1)
             .scalar_subquery()
         )
-        stmt = select(
-            RES.c.res_id,
-            func.json_extract(RES.c.content, "$.status"),
-            func.json_extract(RES.c.content, "$.subject.reference"),
-            severity,
+        stmt = (
+            select(
+                RES.c.res_id,
+                func.json_extract(RES.c.content, "$.status"),
+                func.json_extract(RES.c.content, "$.subject.reference"),
+                severity,
+            )
+            .where(where)
+            .order_by(*order)
         )
     out = []
-    for rid, status, subject, code in txn.conn.execute(stmt.where(where).order_by(*order)):
+    for rid, status, subject, code in txn.conn.execute(stmt):
         patient = ref_id(subject, "Patient") if isinstance(subject, str) else None
         sev = None if code is None else str(code)
         out.append(AlertMark(str(rid), patient, status == "active", sev))
