@@ -50,6 +50,7 @@ from healthbridge.clinical.vaccination import (
 )
 from healthbridge.clinical.vocab import Sex
 from healthbridge.fhir import facts
+from healthbridge.inputs.elements import search_elements
 from healthbridge.inputs.extract import birth_facts
 from healthbridge.web import data
 from healthbridge.web.auth import PageNotFoundError, UserDep, WebUser
@@ -58,6 +59,8 @@ from healthbridge.web.pages_daily import centre_of
 
 router = APIRouter()
 BATCH = 100
+#: children per search of :func:`immunization_elements` (one ``patient`` value each)
+BATCH_ELEMENTS = 500
 #: children per page of the list
 PAGE_SIZE = 50
 ENROLMENT = "https://healthbridge.github.io/fhir/StructureDefinition/childcare-enrollment"
@@ -77,6 +80,27 @@ def immunizations(txn: Any, patient_ids: Sequence[str]) -> dict[str, list[dict[s
             res = s.resource or {}
             pid = facts.ref_id(res.get("patient"), "Patient")
             if s.resource_type == "Immunization" and pid in out:
+                out[pid].append(res)
+    return out
+
+
+#: what the list reads of each Immunization (:func:`_given`, the audit's ids)
+IMMUNIZATION_ELEMENTS = ("patient", "vaccineCode", "occurrenceDateTime")
+
+
+def immunization_elements(txn: Any, patient_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """:func:`immunizations` as partial resources of :data:`IMMUNIZATION_ELEMENTS`, read
+    field-wise in the database with the search's reach rules (:mod:`healthbridge.inputs.
+    elements`): the list orders ~1,200 children by ~20,000 Immunizations at 10,000 children,
+    and parsing them whole was most of the page."""
+    out: dict[str, list[dict[str, Any]]] = {p: [] for p in patient_ids}
+    ids = list(patient_ids)
+    for start in range(0, len(ids), BATCH_ELEMENTS):
+        refs = ",".join(f"Patient/{p}" for p in ids[start : start + BATCH_ELEMENTS])
+        params = [("patient", refs), ("status", "completed")]
+        for res in search_elements(txn, "Immunization", params, IMMUNIZATION_ELEMENTS):
+            pid = facts.ref_id(res.get("patient"), "Patient")
+            if pid in out:
                 out[pid].append(res)
     return out
 
@@ -209,7 +233,7 @@ def _rows(
     """Page ``page_no`` of the list (the page holding ``focus``, a child id, when given)."""
     with reads_not_listed(txn):  # the audit names the shown rows (below)
         children = centre_children(txn, org)
-        imms = immunizations(txn, [str(c["id"]) for c in children])
+        imms = immunization_elements(txn, [str(c["id"]) for c in children])
     checks = _checks(children, imms, org, table)
     ordered = sorted(children, key=lambda c: order(checks[str(c["id"])]))
     pages = max(1, -(-len(ordered) // PAGE_SIZE))

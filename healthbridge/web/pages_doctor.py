@@ -66,20 +66,22 @@ def doctor_home(request: Request, user: UserDep) -> Response:
         # every shared child and alert is read to search, sort and count; the audit names
         # the rows shown (docs/access.md "Audit": a list page names what it showed)
         with reads_not_listed(txn):
-            children, flags = doctor_list.gather(txn, org)
+            children, marks = doctor_list.gather(txn, org)
         referrals = data.referrals_to(txn, org)
         corrections = rights.open_corrections(txn, org)
         orgs = _org_names(txn)
         rooms = {str(r["id"]): str(r.get("name") or r["id"])
                  for r in data.resources(txn, "Location", [])}  # fmt: skip
-        found = doctor_list.rows(children, flags, rules(request), user.lang)
+        found = doctor_list.rows(children, marks)
         listing = doctor_list.select(found, q=q, centre=centre, alerts=alerts, page=page_no)
         shown = [r.id for r in listing.rows]
+        flags = doctor_list.flags_of(txn, shown)
         record_access(txn, "search-type", doctor_list.shown_records(shown, flags))
         encounters = doctor_list.encounters_of(txn, shown)
     names = {r.id: r.name for r in found}
+    shown_rows = doctor_list.with_alerts(listing.rows, flags, rules(request), user.lang)
     listed = doctor_list.with_next_checkup(
-        listing.rows, encounters, rules(request), user.lang, today()
+        shown_rows, encounters, rules(request), user.lang, today()
     )
     centres = sorted({r.centre_id for r in found if r.centre_id}, key=lambda c: orgs.get(c, c))
     return page(

@@ -192,3 +192,18 @@ def test_the_list_is_paged_in_order_and_audits_the_shown_rows(
     named = {str((e.get("what") or {}).get("reference")) for a in new for e in a.get("entity", ())}
     assert {f"Patient/{i}" for i in listed[:2]} <= named
     assert not {f"Patient/{i}" for i in listed[2:]} & named
+
+
+def test_the_list_reads_the_immunizations_elements_it_needs(
+    site: tuple[TestClient, World],  # noqa: F811
+) -> None:
+    """The list's field-wise read gives the elements of the whole Immunizations."""
+    client, world = site
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    with repo.transaction(SYSTEM_CONTEXT) as txn:
+        ids = [str(c["id"]) for c in pa.centre_children(txn, world.centre_id)]
+        whole = pa.immunizations(txn, ids)
+        found = pa.immunization_elements(txn, ids)
+    keep = ("resourceType", "id", *pa.IMMUNIZATION_ELEMENTS)
+    assert sum(len(v) for v in whole.values()) > 10
+    assert found == {p: [{k: i[k] for k in keep if k in i} for i in v] for p, v in whole.items()}

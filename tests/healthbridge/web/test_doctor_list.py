@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from healthbridge.charts.labels import Lang
 from healthbridge.clinical.ruleset import RuleSet, load_ruleset_key
 from healthbridge.config import DEFAULT_RULESET_KEY
+from healthbridge.inputs.elements import AlertMark, alert_mark
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import Transaction
 from healthbridge.web import doctor_list as dl
@@ -19,6 +20,10 @@ from tests.healthbridge.web.test_pages import sign_in_as
 from tests.healthbridge.web.world import SD, World, build_world
 
 ENROL = f"{SD}/childcare-enrollment"
+
+
+def marks(flags: list[Any]) -> list[AlertMark]:
+    return [alert_mark(f) for f in flags]
 
 
 def rules() -> RuleSet:
@@ -92,7 +97,7 @@ def test_rows_sort_by_severity_then_name_and_mark_same_names() -> None:
     ]
     flags = [flag("d", "moderate"), flag("b", "high"), flag("b", "low")]
     flags.append(flag("a", "high", "inactive"))
-    found = dl.rows(patients, flags, rules(), Lang.ZH)
+    found = dl.with_alerts(dl.rows(patients, marks(flags)), flags, rules(), Lang.ZH)
     assert [r.id for r in found] == ["b", "d", "c", "a"]  # high, moderate, then by name, birth
     assert found[0].alerts == 2
     assert found[0].severity == "high"
@@ -110,7 +115,7 @@ def test_select_searches_names_in_any_script_and_identifiers() -> None:
         patient("b", "李明", "2025-02-01"),
         patient("c", "王小明", "2024-06-01", centre="org-centre-2"),
     ]
-    found = dl.rows(patients, [flag("b", "high")], rules(), Lang.ZH)
+    found = dl.rows(patients, marks([flag("b", "high")]))
     assert [r.id for r in dl.select(found, q="王").rows] == ["c", "a"]
     assert [r.id for r in dl.select(found, q="fang wang").rows] == ["a"]
     assert [r.id for r in dl.select(found, q="wangfang").rows] == ["a"]
@@ -123,7 +128,7 @@ def test_select_searches_names_in_any_script_and_identifiers() -> None:
 
 def test_select_pages_and_keeps_the_query() -> None:
     patients = [patient(f"p{i:02d}", f"儿童{i:02d}", "2025-01-01") for i in range(45)]
-    found = dl.rows(patients, [], rules(), Lang.ZH)
+    found = dl.rows(patients, [])
     last = dl.select(found, page=99)
     assert (last.page, last.pages, len(last.rows)) == (3, 3, 5)
     assert dl.select(found, page=0).rows[0].id == "p00"
@@ -133,7 +138,7 @@ def test_select_pages_and_keeps_the_query() -> None:
 
 
 def test_next_checkup_from_the_encounters() -> None:
-    found = dl.rows([patient("a", "王芳", "2026-05-06")], [], rules(), Lang.ZH)
+    found = dl.rows([patient("a", "王芳", "2026-05-06")], [])
     on = dt.date(2026, 12, 6)  # 7 months old: the 6-month check is overdue without a visit
     none = dl.with_next_checkup(found, [], rules(), Lang.ZH, on)[0]
     done = dl.with_next_checkup(
@@ -255,3 +260,77 @@ def test_the_list_audits_the_rows_it_shows(site: tuple[TestClient, World]) -> No
     unseen = {o for o in others if o.split("/")[1] not in page.text}
     assert unseen
     assert not unseen & named
+
+
+def test_rows_rank_the_alerts_as_the_shown_rows_name_them() -> None:
+    """The list sorts by a rank read from each Flag's severity; the shown rows then get the
+    alert views of the child's page: both agree (an unknown or missing code ranks low)."""
+    patients = [patient(p, p, "2025-01-01") for p in "abcde"]
+    flags = [flag("a", "low"), flag("a", "weird"), flag("b", "moderate"), flag("c", "high")]
+    flags += [flag("c", "low"), {**flag("d", "x"), "extension": []}, flag("e", "high", "inactive")]
+    found = dl.rows(patients, marks(flags))
+    shown = dl.with_alerts(found, flags, rules(), Lang.ZH)
+    assert [r.id for r in found] == ["c", "b", "a", "d", "e"]
+    assert [r.rank for r in shown] == [r.rank for r in found] == [0, 1, 2, 2, 3]
+    # the code of the latest alert of the highest rank, as before (here the last by id)
+    assert [r.severity for r in shown] == ["high", "moderate", "weird", "low", None]
+    assert all(r.top_alert for r in shown[:4])
+    assert not found[0].top_alert
+
+
+def test_gather_reads_the_elements_of_what_the_doctor_may_see(
+    site: tuple[TestClient, World],
+) -> None:
+    """The field-wise read (:mod:`healthbridge.inputs.elements`) gives the same children and
+    Flags as the whole documents through the ordinary search, under the doctor's reach: a
+    child not shared with the hospital (with an open high alert) is in neither; the list's
+    order and shown rows are the same."""
+    import random
+
+    from healthbridge.access.http import access_for
+    from healthbridge.access.scopes import parse_scopes
+    from healthbridge.access.tokens import Principal, Role
+    from healthbridge.store.hooks import RequestContext
+
+    client, world = site
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    pick = random.Random(16)  # a random district, the same on every run
+    with repo.transaction(SYSTEM_CONTEXT, write=True) as txn:
+        ids = [s.id for s in txn.search_params("Patient", [("_count", "1000")]).matches]
+        for pid in ids:
+            for _ in range(pick.randrange(4)):
+                severity = pick.choice(["high", "moderate", "low", "other"])
+                status = pick.choice(["active", "active", "inactive"])
+                txn.create(flag(pid, severity, status) | {"id": None})
+        outsider = txn.create(patient("x", "院外儿童", "2025-05-05") | {"id": None}).stored.id
+        txn.create(flag(outsider, "high") | {"id": None})
+    who = Principal(
+        "t", Role.PAEDIATRICIAN, parse_scopes("user/*.rs"), world.doctor,
+        f"Organization/{world.hospital_id}",
+    )  # fmt: skip
+    doctor = RequestContext(
+        principal="t", roles=frozenset({"paediatrician"}), access=access_for(who)
+    )
+    with repo.transaction(doctor) as txn:
+        children, found_marks = dl.gather(txn, world.hospital_id)
+        whole_children, whole_marks, whole_flags = dl.gather_documents(txn, world.hospital_id)
+        found = dl.rows(children, found_marks)
+        shown = [r.id for r in found[:20]]
+        flags = dl.flags_of(txn, shown)
+
+    def cut(docs: list[Any], elements: tuple[str, ...]) -> dict[str, Any]:
+        return {d["id"]: {k: d[k] for k in ("id", *elements) if k in d} for d in docs}
+
+    assert cut(children, dl.PATIENT_ELEMENTS) == cut(whole_children, dl.PATIENT_ELEMENTS)
+    assert found_marks == whole_marks  # SQL's reading of the Flags == alert_mark's
+    assert len(children) > 5
+    assert len(found_marks) > 5
+    assert {m.severity for m in found_marks} == {"high", "moderate", "low", "other"}
+    assert outsider not in {c["id"] for c in children}
+    assert outsider not in {m.patient_id for m in found_marks}
+    assert found == dl.rows(whole_children, whole_marks)
+    whole_shown = [f for f in whole_flags if f["subject"]["reference"][8:] in shown]
+    assert cut(flags, dl.FLAG_ELEMENTS) == cut(whole_shown, dl.FLAG_ELEMENTS)
+    assert dl.with_alerts(found[:20], flags, rules(), Lang.EN) == dl.with_alerts(
+        found[:20], whole_flags, rules(), Lang.EN
+    )
