@@ -184,6 +184,7 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "log.back": ("返回", "Back"),
     "log.show_mine": ("也显示我本人的查看", "Also show my own views"),
     "log.hide_mine": ("只看他人的访问", "Only others' access"),
+    "list.sep": ("、", ", "),  # between the items of an inline list
     "rtype.Patient": ("基本信息", "details"),
     "rtype.Observation": ("测量与评估", "measurements"),
     "rtype.Encounter": ("就诊", "visits"),

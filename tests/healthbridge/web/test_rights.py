@@ -223,3 +223,17 @@ def test_the_log_counts_only_the_childs_own_records(site: tuple[TestClient, Worl
     mine = [e for e in entries if e.action == "search-type"]
     assert mine, entries
     assert dict(mine[0].what) == {"Observation": 1, "Patient": 1}
+
+
+def test_the_english_log_lists_kinds_with_commas(site: tuple[TestClient, World]) -> None:  # noqa: F811
+    """Inline lists use the reader's language's separator: "、" in Chinese, ", " in English."""
+    client, world = site
+    login(client, world, "doctor")
+    assert client.get(f"/app/child/{world.child_id}").status_code == 200
+    login(client, world, "parent")
+    english = client.get(f"/app/child/{world.child_id}/access-log?lang=en").text
+    entries = english.split('data-testid="access-log"')[1]
+    assert "、" not in entries
+    assert re.search(r"\((\w[\w ]*( \d+)?, )+\w", entries), entries
+    chinese = client.get(f"/app/child/{world.child_id}/access-log?lang=zh").text
+    assert "、" in chinese.split('data-testid="access-log"')[1]
