@@ -49,6 +49,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -144,28 +145,32 @@ def _aggregate(family: _Family, keys: tuple[str, ...], method: CiMethod) -> pd.D
         den_s = den.sum(axis=0).to_frame().T
         num_s = num.sum(axis=0).to_frame().T
         key_frame = pd.DataFrame(index=[0])
-    rows = []
-    for i, code in enumerate(family.codes):
-        d = den_s[code].to_numpy(dtype=np.int64)
-        n = num_s[code].to_numpy(dtype=np.int64)
-        lower, upper = proportion_ci(n, d, method)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rate = np.where(d > 0, n / d * 100, np.nan)
-        part = key_frame.copy().reset_index(drop=True)
-        part.insert(0, "grouping", "+".join(keys) if keys else "all")
-        part["figure"] = code
-        part["label_zh"] = family.labels_zh[i]
-        part["label_en"] = family.labels_en[i]
-        part["unit"] = family.unit
-        part["numerator"] = n
-        part["denominator"] = d
-        part["rate"] = rate
-        part["rate_unit"] = "%"
-        part["ci_lower"] = lower * 100
-        part["ci_upper"] = upper * 100
-        part["ci_method"] = str(method)
-        rows.append(part)
-    return pd.concat(rows, ignore_index=True)
+    # every figure of the family at once, figure-major (each figure's groups together): one
+    # frame built from whole columns, not one small frame per figure (44 per district page)
+    codes = list(family.codes)
+    groups = len(key_frame)
+    d = den_s[codes].to_numpy(dtype=np.int64).T.ravel()
+    n = num_s[codes].to_numpy(dtype=np.int64).T.ravel()
+    lower, upper = proportion_ci(n, d, method)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(d > 0, n / d * 100, np.nan)
+    out = key_frame.iloc[np.tile(np.arange(groups), len(codes))].reset_index(drop=True)
+    columns: dict[str, Any] = {
+        "figure": np.repeat(np.array(codes, dtype=object), groups),
+        "label_zh": np.repeat(np.array(family.labels_zh, dtype=object), groups),
+        "label_en": np.repeat(np.array(family.labels_en, dtype=object), groups),
+        "unit": family.unit,
+        "numerator": n,
+        "denominator": d,
+        "rate": rate,
+        "rate_unit": "%",
+        "ci_lower": lower * 100,
+        "ci_upper": upper * 100,
+        "ci_method": str(method),
+    }
+    out = pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
+    out.insert(0, "grouping", "+".join(keys) if keys else "all")
+    return out
 
 
 def _places_row(inputs: CoverageInputs) -> pd.DataFrame | None:
