@@ -163,7 +163,7 @@ def coverage(
 ) -> Response:
     frames = figures.area_frames(cache, repo, area)
     day, table = figures.coverage_figures(
-        frames, settings, as_of, period_start, grace_days, repo, area
+        frames, settings, as_of, period_start, grace_days, repo, area, cache
     )
     if fmt == "csv":
         return _csv(table, "coverage", day)

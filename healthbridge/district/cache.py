@@ -32,9 +32,12 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from healthbridge.district.frames import DistrictFrames
@@ -75,6 +78,8 @@ class DistrictCache:
         self._saver: threading.Thread | None = None
         self._saved_at: float | None = None
         self._closed = False
+        #: values computed from the whole database, with the data version they were read at
+        self._kept: dict[tuple[str, str], tuple[object, object]] = {}
 
     def gather(self, repo: Repository) -> DistrictFrames:
         """The district's frames as a full read would give them now (see the module
@@ -126,6 +131,26 @@ class DistrictCache:
             if info.mode != "cached":
                 self._save_if_due(key, state, full=info.mode == "full", changed=bool(info.changed))
             return shallow(state.frames)
+
+    def kept(self, repo: Repository, name: str, compute: Callable[[], _T]) -> _T:
+        """``compute()`` (a value read from the whole database, e.g. the screening results of
+        the coverage figures), kept until the data changes: the same fingerprint as the
+        frames (:func:`~healthbridge.district.watermark.data_version`), read BEFORE computing,
+        so a write committed meanwhile makes the next call compute again — never a stale
+        value. The caller must not change what it gets (hand out copies)."""
+        from healthbridge.district.watermark import data_version
+
+        key = (repo.engine.url.render_as_string(hide_password=True), name)
+        with repo.engine.connect() as conn:
+            version = data_version(conn)
+        with self._lock:
+            hit = self._kept.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]  # type: ignore[return-value]
+        value = compute()
+        with self._lock:
+            self._kept[key] = (version, value)
+        return value
 
     def _save_if_due(self, key: str, state: State, *, full: bool, changed: bool) -> None:
         """Write the snapshot in the background (the report does not wait; the state is

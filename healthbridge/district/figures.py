@@ -19,6 +19,7 @@ district configured for another NIP edition counts doses by that edition's due a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, Literal
 
 import pandas as pd
@@ -115,16 +116,19 @@ def coverage_figures(
     grace: int,
     repo: Repository | None = None,
     area: str | None = None,
+    cache: DistrictCache | None = None,
 ) -> tuple[dt.date, pd.DataFrame]:
     """The report day and the coverage table, with the deployment's rule set and, given
-    ``repo``, the managed cases."""
+    ``repo``, the managed cases and the screening results (read once per data version when
+    ``cache`` is given: :meth:`DistrictCache.kept`)."""
     from healthbridge.clinical.ruleset import load_ruleset_key
     from healthbridge.district import reports as district_reports
     from healthbridge.district.cases import case_frames
     from healthbridge.district.screening import screening_frames
 
     day = as_of or dt.date.today()
-    ruleset = load_ruleset_key(settings.ruleset_key)
+    key = settings.ruleset_key
+    ruleset = load_ruleset_key(key)
     table = district_reports.coverage_report(
         frames,
         as_of=day,
@@ -132,10 +136,27 @@ def coverage_figures(
         period_start=period_start,
         grace_days=grace,
         population=population(settings, area, repo),
-        cases=case_frames(repo) if repo is not None else None,
-        screenings=screening_frames(repo, ruleset) if repo is not None else None,
+        cases=_read_once(cache, repo, "cases", lambda: case_frames(repo))
+        if repo is not None
+        else None,
+        screenings=(
+            _read_once(cache, repo, f"screenings {key}", lambda: screening_frames(repo, ruleset))
+            if repo is not None
+            else None
+        ),
     )
     return day, table
+
+
+def _read_once(
+    cache: DistrictCache | None,
+    repo: Repository,
+    name: str,
+    read: Callable[[], tuple[pd.DataFrame, pd.DataFrame]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``read()``, through the cache when there is one; copies, so the report may change them."""
+    frames = read() if cache is None else cache.kept(repo, name, read)
+    return frames[0].copy(), frames[1].copy()
 
 
 def csv_file(frame: pd.DataFrame, name: str, day: dt.date) -> tuple[bytes, str]:
@@ -171,7 +192,7 @@ def table_csv(
         return csv_file(report.zscores, "zscores", day)
     if table == "coverage":
         day, coverage = coverage_figures(
-            frames, settings, as_of, period_start, grace_days, repo, area
+            frames, settings, as_of, period_start, grace_days, repo, area, cache
         )
         return csv_file(coverage, "coverage", day)
     if table in AREA_TABLES:
@@ -234,7 +255,9 @@ def coverage_chart_png(
     from healthbridge.reports.coverage import coverage_chart_data
 
     frames = area_frames(cache, repo, area)
-    _day, table = coverage_figures(frames, settings, as_of, period_start, grace_days, repo, area)
+    _day, table = coverage_figures(
+        frames, settings, as_of, period_start, grace_days, repo, area, cache
+    )
     data = _centre_names(coverage_chart_data(table, figure=figure, lang=lang), frames)
     unit = "%" if data.empty or figure != "places-per-1000" else "per-1000"
     return _bars_png(data, lang, unit)

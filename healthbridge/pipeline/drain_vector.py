@@ -57,23 +57,13 @@ from healthbridge.pipeline import batch_read
 from healthbridge.pipeline.batch_plan import findings_of, plan_actions
 from healthbridge.pipeline.batch_read import Scope
 from healthbridge.pipeline.batch_write import apply_planned
-from healthbridge.pipeline.engine import Pipeline, now_instant
+from healthbridge.pipeline.engine import RECORD_TYPES, Pipeline, now_instant
 from healthbridge.pipeline.forecast_batch import publish_in
 from healthbridge.pipeline.scoring import is_derived, same_content, score_children
 from healthbridge.store import rule_inputs as ri
 from healthbridge.store import search as sql
 from healthbridge.store.repository import Transaction
 
-#: The resource types of a child's record a scoped read needs (and the derived ones).
-_TYPES = (
-    "Observation",
-    "Encounter",
-    "Immunization",
-    "QuestionnaireResponse",
-    "EpisodeOfCare",
-    "Flag",
-    "Task",
-)
 #: The prefix of every derived growth score's id (:func:`.scoring.derived_id`).
 _DERIVED_PREFIX = "gs-"
 
@@ -94,7 +84,7 @@ def scope_of(txn: Transaction, children: Sequence[str]) -> Scope:
             select(ref.c.res_type, ref.c.res_id).where(
                 ref.c.target_type == "Patient",
                 ref.c.target_id.in_(chunk),
-                ref.c.res_type.in_(_TYPES),
+                ref.c.res_type.in_(RECORD_TYPES),
             )
         ):
             ids[str(rtype)].add(str(rid))

@@ -83,8 +83,8 @@ def take_pending(txn: Transaction) -> Pending | None:
     return pending
 
 
-#: What the pipeline reads of a child's compartment.
-_RECORD_TYPES = (
+#: What the pipeline reads of a child's compartment (the write path and the outbox worker).
+RECORD_TYPES = (
     "Observation",
     "Encounter",
     "Immunization",
@@ -109,12 +109,12 @@ def child_compartment(txn: Transaction, child_id: str) -> dict[str, list[dict[st
         .where(
             ref.c.target_type == "Patient",
             ref.c.target_id == child_id,
-            RES.c.res_type.in_(_RECORD_TYPES),
+            RES.c.res_type.in_(RECORD_TYPES),
             RES.c.deleted.is_(False),
         )
     ).all()
     seen: set[tuple[str, str]] = set()
-    out: dict[str, list[dict[str, Any]]] = {t_: [] for t_ in _RECORD_TYPES}
+    out: dict[str, list[dict[str, Any]]] = {t_: [] for t_ in RECORD_TYPES}
     for row in rows:
         key = (row.res_type, row.res_id)
         if key not in seen:

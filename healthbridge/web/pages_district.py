@@ -339,7 +339,7 @@ def _render(
     frames = figures.area_frames(cache, repo, chosen.area, tree)
     _day, report = figures.prevalence_figures(frames, chosen.as_of, period_start, chosen.convention)
     _day, coverage = figures.coverage_figures(
-        frames, settings, chosen.as_of, period_start, chosen.grace_days, repo, chosen.area
+        frames, settings, chosen.as_of, period_start, chosen.grace_days, repo, chosen.area, cache
     )
     tables = figures.area_tables(
         cache, repo, settings, chosen.area, as_of=chosen.as_of, period_start=period_start,
