@@ -46,19 +46,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.district_db import THIN_WHERE, database
 from healthbridge.store.db import make_engine
+from healthbridge.store.models import INDEX_MODELS
 from healthbridge.store.repository import RES
 
 #: tables keyed by (res_type, res_id) whose child-owned rows are copied
 KEYED = (
     "resource",
     "resource_version",
-    "idx_token",
-    "idx_string",
-    "idx_date",
-    "idx_reference",
-    "idx_quantity",
-    "idx_number",
-    "idx_uri",
+    *(str(model.__tablename__) for model in INDEX_MODELS.values()),
     "compartment",
     "rule_input",
 )
