@@ -19,7 +19,6 @@ district configured for another NIP edition counts doses by that edition's due a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, Literal
 
 import pandas as pd
@@ -127,8 +126,17 @@ def coverage_figures(
     from healthbridge.district.screening import screening_frames
 
     day = as_of or dt.date.today()
-    key = settings.ruleset_key
-    ruleset = load_ruleset_key(key)
+    ruleset = load_ruleset_key(settings.ruleset_key)
+    cases = screenings = None
+    if repo is not None:
+
+        def read() -> tuple[Frames2, Frames2]:
+            return case_frames(repo), screening_frames(repo, ruleset)
+
+        name = f"coverage inputs {settings.ruleset_key}"
+        # one read per data version with a cache; copies, so the report may change them
+        kept = read() if cache is None else cache.kept(repo, name, read)
+        cases, screenings = ((a.copy(), b.copy()) for a, b in kept)
     table = district_reports.coverage_report(
         frames,
         as_of=day,
@@ -136,27 +144,14 @@ def coverage_figures(
         period_start=period_start,
         grace_days=grace,
         population=population(settings, area, repo),
-        cases=_read_once(cache, repo, "cases", lambda: case_frames(repo))
-        if repo is not None
-        else None,
-        screenings=(
-            _read_once(cache, repo, f"screenings {key}", lambda: screening_frames(repo, ruleset))
-            if repo is not None
-            else None
-        ),
+        cases=cases,
+        screenings=screenings,
     )
     return day, table
 
 
-def _read_once(
-    cache: DistrictCache | None,
-    repo: Repository,
-    name: str,
-    read: Callable[[], tuple[pd.DataFrame, pd.DataFrame]],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``read()``, through the cache when there is one; copies, so the report may change them."""
-    frames = read() if cache is None else cache.kept(repo, name, read)
-    return frames[0].copy(), frames[1].copy()
+#: two frames read together (the managed cases; the screening results and their ages)
+Frames2 = tuple[pd.DataFrame, pd.DataFrame]
 
 
 def csv_file(frame: pd.DataFrame, name: str, day: dt.date) -> tuple[bytes, str]:
