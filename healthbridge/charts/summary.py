@@ -27,6 +27,7 @@ from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.clinical.vaccination import ChildFacts, DoseStatus, GivenDose, vaccination_plan
 from healthbridge.clinical.vocab import AlertKind
 from healthbridge.clinical.vocab import Sex as ClinicalSex
+from healthbridge.fhir.facts import flag_severity
 from healthbridge.inputs.extract import birth_facts
 
 #: Indicators summarised for parents, in display order.
@@ -114,25 +115,13 @@ def _day(value: Any) -> dt.date | None:
     )
 
 
-def alert_severity(flag: Mapping[str, Any]) -> str | None:
-    """A Flag's ``alert-severity`` code (None when it has none)."""
-    return next(
-        (
-            str(e.get("valueCode"))
-            for e in flag.get("extension", [])
-            if e.get("url", "").endswith("/alert-severity")
-        ),
-        None,
-    )
-
-
 def _alerts(flags: Iterable[Mapping[str, Any]], rules: RuleSet, lang: Lang) -> tuple[Alert, ...]:
     out: list[Alert] = []
     for flag in flags:
         if flag.get("status") != "active":
             continue
         kind = _code(flag, t.CS_ALERT_KIND) or ""
-        severity = alert_severity(flag)
+        severity = flag_severity(flag)
         try:
             text = rules.alerts.text(AlertKind(kind))
             display = text.display_zh if lang is Lang.ZH else text.display_en

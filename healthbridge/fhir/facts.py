@@ -527,3 +527,24 @@ def tb_test_result(observation: Mapping[str, Any]) -> bool | None:
     return tb_test_negative(
         value.get("coding") if isinstance(value, dict) else None, observation.get("interpretation")
     )
+
+
+# ---------------------------------------------------------------------- alert Flags
+#: how the severity extension's url ends (``{base}/StructureDefinition/alert-severity``)
+SEVERITY_SUFFIX: Final = "/alert-severity"
+
+
+def flag_severity(flag: Mapping[str, Any]) -> str | None:
+    """An alert Flag's ``alert-severity`` code: the first extension whose url ends with
+    ``/alert-severity`` (None when there is none, or it has no code). Read here for every
+    consumer — the worklist, the parent summary, notifications and the lists' SQL reading
+    (:func:`healthbridge.inputs.elements.alert_marks` mirrors it)."""
+    code = next(
+        (
+            e.get("valueCode")
+            for e in flag.get("extension") or ()
+            if str(e.get("url", "")).endswith(SEVERITY_SUFFIX)
+        ),
+        None,
+    )
+    return None if code is None else str(code)

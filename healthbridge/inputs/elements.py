@@ -21,13 +21,11 @@ import orjson
 from sqlalchemy import Text, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 
-from healthbridge.fhir.facts import ref_id
+from healthbridge.fhir.facts import SEVERITY_SUFFIX, flag_severity, ref_id
 from healthbridge.store.id_search import search_where
 from healthbridge.store.repository import Transaction
 from healthbridge.store.stored import RES
 
-#: how the severity extension's url ends (``…/StructureDefinition/alert-severity``)
-SEVERITY_SUFFIX: Final = "/alert-severity"
 #: the first extension of that url (SQL/JSON path, PostgreSQL 12+)
 _PG_SEVERITY: Final = '$.extension[*] ? (@.url like_regex "/alert-severity$")'
 #: ids restricted per search (``_id`` values; the store binds each as a parameter)
@@ -93,19 +91,11 @@ class AlertMark:
 
 def alert_mark(flag: Mapping[str, Any]) -> AlertMark:
     """:class:`AlertMark` of a whole Flag (the reading :func:`alert_marks` does in SQL)."""
-    severity = next(
-        (
-            e.get("valueCode")
-            for e in flag.get("extension", [])
-            if str(e.get("url", "")).endswith(SEVERITY_SUFFIX)
-        ),
-        None,
-    )
     return AlertMark(
         str(flag["id"]),
         ref_id(flag.get("subject") or {}, "Patient"),
         flag.get("status") == "active",
-        None if severity is None else str(severity),
+        flag_severity(flag),
     )
 
 

@@ -17,26 +17,18 @@ import datetime as dt
 from typing import Any
 
 from healthbridge import terminology as t
-from healthbridge.fhir.facts import current_enrolment, ref_id
+from healthbridge.fhir.facts import current_enrolment, flag_severity, ref_id
 from healthbridge.notify.messages import alert_message, fever_message
 from healthbridge.store.hooks import StoreHooks, WriteEvent
 from healthbridge.store.repository import Transaction
 
 FLAG_DETAIL = "http://hl7.org/fhir/StructureDefinition/flag-detail"
-SEVERITY_SUFFIX = "/alert-severity"
 
 
 def _kind(flag: dict[str, Any]) -> str | None:
     for c in flag.get("code", {}).get("coding", []):
         if c.get("system") == t.CS_ALERT_KIND:
             return str(c.get("code"))
-    return None
-
-
-def _severity(flag: dict[str, Any]) -> str | None:
-    for ext in flag.get("extension", []):
-        if str(ext.get("url", "")).endswith(SEVERITY_SUFFIX):
-            return str(ext.get("valueCode"))
     return None
 
 
@@ -94,7 +86,7 @@ def on_alert(txn: Transaction, event: WriteEvent) -> None:
     if before is not None and before.get("status") == "active":
         return
     patient_id = ref_id(flag.get("subject"), "Patient")
-    kind, high = _kind(flag), _severity(flag) == "high"
+    kind, high = _kind(flag), flag_severity(flag) == "high"
     if patient_id is None or (kind != "fever" and not high):
         return
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)

@@ -18,6 +18,7 @@ from healthbridge.charts.labels import Lang
 from healthbridge.charts.summary import ChildSummary, child_name, summarise
 from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.errors import ForbiddenError, GoneError, NotFoundError
+from healthbridge.fhir.facts import flag_severity
 from healthbridge.operations import OperationCall
 from healthbridge.store.paging import search_all as search_all
 from healthbridge.store.repository import Transaction
@@ -138,10 +139,7 @@ class WorkItem:
 
     @property
     def severity(self) -> str | None:
-        for ext in self.flag.get("extension", []):
-            if str(ext.get("url", "")).endswith("/alert-severity"):
-                return str(ext.get("valueCode"))
-        return None
+        return flag_severity(self.flag)
 
     @property
     def task_status(self) -> str:
