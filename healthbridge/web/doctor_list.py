@@ -35,7 +35,6 @@ from healthbridge.clinical.ruleset import RuleSet
 from healthbridge.fhir.facts import current_enrolment, date_of, ref_id
 from healthbridge.inputs.elements import (
     AlertMark,
-    alert_mark,
     alert_marks,
     read_elements,
     search_elements,
@@ -261,35 +260,6 @@ def flags_of(txn: Transaction, shown: Sequence[str]) -> list[dict[str, Any]]:
         return []
     subjects = ",".join(f"Patient/{i}" for i in shown)
     return search_elements(txn, "Flag", [("subject", subjects)], FLAG_ELEMENTS)
-
-
-def gather_documents(
-    txn: Transaction, org_id: str
-) -> tuple[list[Mapping[str, Any]], list[AlertMark], list[Any]]:
-    """:func:`gather` from whole documents through the ordinary search (``_include`` of the
-    consents' Patients), the Flags too: the reference the tests compare :func:`gather` with."""
-    consents: list[Any] = []
-    patients: dict[str, Mapping[str, Any]] = {}
-    params = [
-        ("organization", f"Organization/{org_id}"),
-        ("status", "active"),
-        ("_include", "Consent:patient"),
-    ]
-    for s in data.search_all(txn, "Consent", params, page_size=WHOLE):
-        if s.resource is None:
-            continue
-        if s.resource_type == "Patient":
-            patients[s.id] = s.resource
-        else:
-            consents.append(s.resource)
-    shared = dict.fromkeys(ref_id(c.get("patient") or {}, "Patient") for c in consents)
-    children = [patients[i] for i in shared if i is not None and i in patients]
-    flags = [
-        s.resource
-        for s in data.search_all(txn, "Flag", [], page_size=WHOLE)
-        if s.resource is not None and s.resource_type == "Flag"
-    ]
-    return children, [alert_mark(f) for f in flags], flags
 
 
 def shown_records(shown: Sequence[str], flags: Iterable[Mapping[str, Any]]) -> list[str]:

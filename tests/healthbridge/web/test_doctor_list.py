@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -12,8 +12,10 @@ from fastapi.testclient import TestClient
 from healthbridge.charts.labels import Lang
 from healthbridge.clinical.ruleset import RuleSet, load_ruleset_key
 from healthbridge.config import DEFAULT_RULESET_KEY
+from healthbridge.fhir import facts
 from healthbridge.inputs.elements import AlertMark, alert_mark
 from healthbridge.store.hooks import SYSTEM_CONTEXT
+from healthbridge.store.paging import search_all
 from healthbridge.store.repository import Transaction
 from healthbridge.web import doctor_list as dl
 from tests.healthbridge.web.test_pages import sign_in_as
@@ -24,6 +26,35 @@ ENROL = f"{SD}/childcare-enrollment"
 
 def marks(flags: list[Any]) -> list[AlertMark]:
     return [alert_mark(f) for f in flags]
+
+
+def gather_documents(
+    txn: Transaction, org_id: str
+) -> tuple[list[Mapping[str, Any]], list[AlertMark], list[Any]]:
+    """:func:`dl.gather` from whole documents through the ordinary search (``_include`` of the
+    consents' Patients), the Flags too: the reference the tests compare the element read with."""
+    consents: list[Any] = []
+    patients: dict[str, Mapping[str, Any]] = {}
+    params = [
+        ("organization", f"Organization/{org_id}"),
+        ("status", "active"),
+        ("_include", "Consent:patient"),
+    ]
+    for s in search_all(txn, "Consent", params, page_size=dl.WHOLE):
+        if s.resource is None:
+            continue
+        if s.resource_type == "Patient":
+            patients[s.id] = s.resource
+        else:
+            consents.append(s.resource)
+    shared = dict.fromkeys(facts.ref_id(c.get("patient") or {}, "Patient") for c in consents)
+    children = [patients[i] for i in shared if i is not None and i in patients]
+    flags = [
+        s.resource
+        for s in search_all(txn, "Flag", [], page_size=dl.WHOLE)
+        if s.resource is not None and s.resource_type == "Flag"
+    ]
+    return children, [alert_mark(f) for f in flags], flags
 
 
 def rules() -> RuleSet:
@@ -313,7 +344,7 @@ def test_gather_reads_the_elements_of_what_the_doctor_may_see(
     )
     with repo.transaction(doctor) as txn:
         children, found_marks = dl.gather(txn, world.hospital_id)
-        whole_children, whole_marks, whole_flags = dl.gather_documents(txn, world.hospital_id)
+        whole_children, whole_marks, whole_flags = gather_documents(txn, world.hospital_id)
         found = dl.rows(children, found_marks)
         shown = [r.id for r in found[:20]]
         flags = dl.flags_of(txn, shown)
