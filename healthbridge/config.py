@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     #: Where the pipeline runs (docs/pipeline.md): ``inline`` in each write's transaction
     #: (results visible when the write returns), ``outbox`` queued by the write and evaluated
     #: by workers (the in-process thread below and/or ``healthbridge worker`` processes).
-    pipeline_mode: Literal["inline", "outbox"] = "inline"
+    pipeline_mode: Literal["inline", "outbox"] = "outbox"
     #: In outbox mode, run a worker thread in each server process (off: only separate
     #: ``healthbridge worker`` processes drain the queue).
     pipeline_worker_thread: bool = True

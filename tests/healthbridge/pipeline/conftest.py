@@ -12,17 +12,27 @@ from fastapi.testclient import TestClient
 from healthbridge import terminology as t
 from healthbridge.pipeline.engine import today_in_china
 from tests.conftest import AppFactory
+from tests.settle import settling
 
 RULESET = "cn-child-health@2026.1/CN"
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 
 
 @pytest.fixture
-def pclient(app_factory: AppFactory) -> Iterator[TestClient]:
-    """A started TestClient on an app with the clinical pipeline installed."""
-    app = app_factory(clinical_ruleset=RULESET)
+def pipeline_mode() -> str:
+    """The pipeline mode of :func:`pclient`: the default (``outbox``). A module whose tests
+    must hold in both modes overrides this fixture with ``params=["outbox", "inline"]``."""
+    return "outbox"
+
+
+@pytest.fixture
+def pclient(app_factory: AppFactory, pipeline_mode: str) -> Iterator[TestClient]:
+    """A started TestClient on an app with the clinical pipeline installed. In the outbox mode
+    every write request waits for the queue to drain (:func:`tests.settle.settling`), so a
+    test reads the results the way the user who wrote will see them."""
+    app = app_factory(clinical_ruleset=RULESET, pipeline_mode=pipeline_mode)
     with TestClient(app, headers={"Accept": "application/fhir+json"}) as c:
-        yield c
+        yield settling(c)
 
 
 def today() -> dt.date:

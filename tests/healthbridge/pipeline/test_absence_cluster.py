@@ -16,6 +16,7 @@ from tests.healthbridge.pipeline.conftest import (
     organization,
     put,
 )
+from tests.settle import settle
 
 
 def _sick_at_home(client: TestClient, pid: str, symptoms: tuple[str, ...]) -> None:
@@ -23,6 +24,7 @@ def _sick_at_home(client: TestClient, pid: str, symptoms: tuple[str, ...]) -> No
     repo = client.app.state.repository  # type: ignore[attr-defined]
     with repo.transaction(SYSTEM_CONTEXT, write=True) as txn:
         att.record_absence(txn, pid, "cc1", "room1", days_ago(0), absence)
+    settle(client.app)  # type: ignore[arg-type]
 
 
 def test_sick_absences_count_towards_the_class_cluster(pclient: TestClient) -> None:
@@ -52,4 +54,5 @@ def test_a_personal_leave_is_not_a_case(pclient: TestClient) -> None:
     repo = pclient.app.state.repository  # type: ignore[attr-defined]
     with repo.transaction(SYSTEM_CONTEXT, write=True) as txn:
         att.record_absence(txn, "k2", "cc1", "room1", days_ago(0), absence)
+    settle(pclient.app)  # type: ignore[arg-type]
     assert active_flags(pclient, "Organization/cc1") == {}

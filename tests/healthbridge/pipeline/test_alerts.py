@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 import growth_standards as gs
@@ -28,6 +29,14 @@ from tests.healthbridge.pipeline.conftest import (
     search,
     task_inputs,
 )
+from tests.settle import settling
+
+
+@pytest.fixture(params=["outbox", "inline"])
+def pipeline_mode(request: pytest.FixtureRequest) -> str:
+    """The core pipeline tests hold in both modes: the default (outbox, the queue drained
+    after each write) and inline (evaluated in the write's transaction)."""
+    return str(request.param)
 
 
 def weight_at(age_days: int, z: float) -> float:
@@ -247,6 +256,7 @@ def test_pipeline_reads_are_not_subject_to_read_hooks(app_factory: AppFactory) -
     hooks.add_read_hook(refuse_staff)
     app = app_factory(hooks=hooks, clinical_ruleset=RULESET)
     with TestClient(app, headers={"Accept": "application/fhir+json"}) as client:
+        settling(client)
         put(client, organization("cc1"))
         put(client, health_manager_role("hm1", "cc1"))
         put(client, child("c1", days_ago(400), centre="cc1", klass="room1", since=days_ago(30)))

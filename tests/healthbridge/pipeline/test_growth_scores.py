@@ -22,6 +22,14 @@ from tests.healthbridge.pipeline.conftest import (
     search,
 )
 
+
+@pytest.fixture(params=["outbox", "inline"])
+def pipeline_mode(request: pytest.FixtureRequest) -> str:
+    """The core pipeline tests hold in both modes: the default (outbox, the queue drained
+    after each write) and inline (evaluated in the write's transaction)."""
+    return str(request.param)
+
+
 WEIGHT, LENGTH, HEAD = t.LOINC_BODY_WEIGHT, t.LOINC_BODY_LENGTH, t.LOINC_HEAD_CIRCUMFERENCE
 
 

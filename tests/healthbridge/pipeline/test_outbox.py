@@ -260,7 +260,10 @@ def test_two_workers_share_the_queue(
 
 
 def test_the_worker_thread_shows_results_after_a_write(app_factory: AppFactory) -> None:
-    app = app_factory(clinical_ruleset=RULESET, pipeline_mode="outbox")
+    """The default settings (issue 19): the outbox, drained by the server's own worker thread
+    — a write's derived results appear without any other process or call."""
+    app = app_factory(clinical_ruleset=RULESET)
+    assert app.state.pipeline.mode == "outbox"
     with TestClient(app, headers={"Accept": "application/fhir+json"}) as client:
         assert app.state.pipeline_worker is not None
         put(client, child("c1", days_ago(400)))
@@ -278,7 +281,7 @@ def test_the_worker_thread_shows_results_after_a_write(app_factory: AppFactory) 
 
 
 def test_inline_mode_queues_nothing(app_factory: AppFactory) -> None:
-    app = app_factory(clinical_ruleset=RULESET)
+    app = app_factory(clinical_ruleset=RULESET, pipeline_mode="inline")
     with TestClient(app, headers={"Accept": "application/fhir+json"}) as client:
         put(client, child("c1", days_ago(400)))
         put(client, measurement("w1", "c1", t.LOINC_BODY_WEIGHT, 4.0, days_ago(1)))

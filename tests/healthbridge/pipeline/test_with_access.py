@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from tests import factories as f
 from tests.healthbridge.access import world
+from tests.settle import settling
 
 RULESET = "cn-child-health@2026.1/CN"
 
@@ -20,7 +21,7 @@ RULESET = "cn-child-health@2026.1/CN"
 def app_client(app_factory: Callable[..., Any]) -> Iterator[TestClient]:
     app = app_factory(authenticated=True, clinical_ruleset=RULESET)
     with TestClient(app, headers={"Accept": "application/fhir+json"}) as client:
-        yield client
+        yield settling(client)  # each write waits for the pipeline's results
 
 
 def _as(caller: str) -> dict[str, str]:
