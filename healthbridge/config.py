@@ -65,15 +65,20 @@ class Settings(BaseSettings):
     #: and alert pipeline and by every page, operation and report that applies the rules
     #: (through :attr:`ruleset_key`); empty disables the pipeline (no derived data, no alerts).
     clinical_ruleset: str = DEFAULT_RULESET_KEY
-    #: Where the pipeline runs (docs/pipeline.md): ``inline`` in each write's transaction
-    #: (results visible when the write returns), ``outbox`` queued by the write and evaluated
-    #: by workers (the in-process thread below and/or ``healthbridge worker`` processes).
+    #: Where the pipeline runs (docs/pipeline.md): ``outbox`` (the default) queued by the
+    #: write and evaluated by workers (the in-process thread below and/or ``healthbridge
+    #: worker`` processes; on a quiet server the results follow within about a second),
+    #: ``inline`` in each write's transaction (results visible when the write returns).
     pipeline_mode: Literal["inline", "outbox"] = "outbox"
     #: In outbox mode, run a worker thread in each server process (off: only separate
     #: ``healthbridge worker`` processes drain the queue).
     pipeline_worker_thread: bool = True
     #: Outbox rows a worker takes per transaction.
     pipeline_batch: int = Field(default=200, ge=1)
+    #: In outbox mode, how long a child's page waits for that child's queued changes to be
+    #: evaluated before it renders (seconds); still queued then, the page says that the
+    #: results are being calculated (docs/pipeline.md). 0: never wait.
+    pipeline_page_wait_seconds: float = Field(default=2.0, ge=0)
     #: Echo SQL statements (debugging).
     sql_echo: bool = False
     # --- access (docs/access.md) ------------------------------------------------------------

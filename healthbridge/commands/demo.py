@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
         upgrade(engine)
         hooks = default_hooks(settings)
         if settings.clinical_ruleset:
-            # the same write path as the server: derived z-scores and alerts as data arrives
+            # the server's write path, inline whatever HEALTHBRIDGE_PIPELINE_MODE says: the
+            # demo's derived z-scores and alerts are complete when the command ends, with no
+            # server or worker running (issue 19: the outbox is for live servers)
             from healthbridge.pipeline.install import install
 
             install(settings.clinical_ruleset, hooks, default_registry(settings.ruleset_key))

@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from healthbridge.config import Settings
+    from healthbridge.store.hooks import StoreHooks
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,6 +24,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="message language")
     parser.add_argument("--json", action="store_true", help="print the full JSON report")
     parser.set_defaults(handler=run)
+
+
+def _install_pipeline(settings: Settings, hooks: StoreHooks) -> bool:
+    """The server's write path for the imported rows: the clinical pipeline in the
+    configured mode (inline: the scores and alerts are written with the rows; outbox, the
+    default: their evaluation is queued for the server's worker thread or ``healthbridge
+    worker``) and the alert messages. True when the evaluation is queued."""
+    if not settings.clinical_ruleset:
+        return False
+    from healthbridge.api.default_operations import default_registry
+    from healthbridge.notify import hooks as notify_hooks
+    from healthbridge.pipeline.install import install
+
+    installed = install(
+        settings.clinical_ruleset, hooks, default_registry(settings.ruleset_key),
+        mode=settings.pipeline_mode,
+    )  # fmt: skip
+    notify_hooks.install(hooks)
+    return installed.outbox is not None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     engine = make_engine(settings.resolved_database_url())
     try:
         upgrade(engine)
-        repo = Repository(engine, hooks=default_hooks(settings))
+        hooks = default_hooks(settings)
+        queued = _install_pipeline(settings, hooks)
+        repo = Repository(engine, hooks=hooks)
         try:
             with running(engine, role="batch"):  # a bulk write: checkpointer, collector paused
                 outcome = import_session_file(
@@ -61,6 +87,11 @@ def run(args: argparse.Namespace) -> int:
             f"{report['file']}: {report['accepted']} accepted, {report['rejected']} rejected, "
             f"{report['created']} resources created, {report['unchanged']} already present"
         )
+        if queued and report["created"]:
+            print(  # noqa: T201
+                "derived scores and alerts: queued for the clinical pipeline (the server's "
+                "worker, or `healthbridge worker --once`)"
+            )
         key = f"message_{args.lang}"
         for row in report["rejected_rows"]:
             for p in row["problems"]:

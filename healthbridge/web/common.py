@@ -74,6 +74,20 @@ def transaction(request: Request, user: WebUser, *, write: bool = False) -> Iter
         raise PageForbiddenError(str(exc)) from exc
 
 
+def results_pending(request: Request, child_ids: list[str]) -> bool:
+    """Whether these children's derived results (scores, alerts) are still being calculated
+    once the page has waited its bound for them (``Settings.pipeline_page_wait_seconds``;
+    the outbox mode only: inline, they were written with the data). Called before the page's
+    own transaction opens, so that the page then reads what the worker wrote."""
+    installed = getattr(request.app.state, "pipeline", None)
+    if installed is None or installed.outbox is None or not child_ids:
+        return False
+    from healthbridge.pipeline.pending import wait_for_children
+
+    seconds = request.app.state.settings.pipeline_page_wait_seconds
+    return wait_for_children(request.app.state.repository, child_ids, seconds)
+
+
 def guard_child(txn: Transaction, patient_id: str) -> dict[str, Any]:
     """The child's Patient as the user may see it; :class:`PageNotFoundError` when unknown or
     out of the user's reach. The store decides (docs/access.md "Reach"): the pages hold no

@@ -14,7 +14,14 @@ from healthbridge.charts.parent_report import percentile_sentence
 from healthbridge.web import cases, data
 from healthbridge.web.auth import UserDep
 from healthbridge.web.clinical import clinical_view, visit_type_names
-from healthbridge.web.common import guard_child, page, rules, today, transaction
+from healthbridge.web.common import (
+    guard_child,
+    page,
+    results_pending,
+    rules,
+    today,
+    transaction,
+)
 from healthbridge.web.pages_signin import HOME
 from healthbridge.web.screenings import screening_view
 
@@ -29,7 +36,9 @@ def home(user: UserDep) -> Response:
 @router.get("/child/{patient_id}")
 def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
     """A child's record: growth (charts + plain-language scores), vaccinations, checkups,
-    alerts; the history for staff; consents for parents."""
+    alerts; the history for staff; consents for parents. Results still queued after the
+    page's bounded wait (outbox mode) are announced, not passed off as current."""
+    pending = results_pending(request, [patient_id])
     with transaction(request, user) as txn:
         guard_child(txn, patient_id)
         ruleset = rules(request)
@@ -57,6 +66,7 @@ def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
         user,
         "child.html",
         s=summary,
+        pending=pending,
         consents=consents,
         cases=managed,
         today_iso=today().isoformat(),

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.fhir_profiles.test_medplum_validation import medplum
+from tests.settle import settle
 
 pytestmark = [pytest.mark.node, pytest.mark.slow]
 
@@ -24,6 +25,7 @@ def test_server_output_is_valid_r4(app_factory: Callable[..., Any], node_tools: 
     app = app_factory(clinical_ruleset="cn-child-health@2026.1/CN")
     with TestClient(app, headers={"Accept": "application/fhir+json"}) as client:
         load_demo(app.state.repository, children=3, seed=11, as_of=dt.date(2026, 11, 22))
+        settle(app)  # the derived scores are written by the pipeline's worker
         everything = client.get("/fhir/Patient/child-000001/$everything").json()
         search = client.get("/fhir/Observation?subject=Patient/child-000002&_count=20").json()
         outcome = client.get("/fhir/Patient/no-such-child").json()

@@ -328,4 +328,14 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "doctor.no_alert": ("无待处理提醒", "No open alert"),
     "doctor.next": ("下次：{what}（{day}）", "Next: {what} ({day})"),
     "doctor.overdue": ("已逾期", "overdue"),
+    # issue 19: the derived results of the outbox mode still queued when the page renders
+    "child.results_pending": (
+        "评估结果正在计算，请稍后刷新本页。",
+        "The assessment results are still being calculated; refresh this page in a moment.",
+    ),
+    "child.refresh": ("刷新", "Refresh"),
+    "child.alerts_pending": (
+        "刚保存的记录还在评估中，下面的提醒可能尚未包含它。",
+        "The record just saved is still being assessed; the alerts below may not include it yet.",
+    ),
 }

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from tests import factories as f
 from tests.conftest import AppFactory
+from tests.settle import settling
 
 H = {"Content-Type": "application/fhir+json"}
 CHILD = "Patient/c1"
@@ -109,7 +110,7 @@ def test_unparseable_json_is_400(client: TestClient) -> None:
 def pclient(app_factory: AppFactory) -> Iterator[TestClient]:
     """An app with the clinical pipeline (derived z-scores) on."""
     with TestClient(app_factory(clinical_ruleset="cn-child-health@2026.1/CN")) as c:
-        yield c
+        yield settling(c)  # each write waits for its derived scores (default: the outbox)
 
 
 def test_transaction_with_an_invalid_entry_writes_nothing_not_even_derived_scores(

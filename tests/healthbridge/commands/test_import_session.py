@@ -48,3 +48,40 @@ def test_import_session_command(
     bad = tmp_path / "bad.csv"
     bad.write_text("weight\n8\n", encoding="utf-8")
     assert main(["import-session", str(bad)]) == 2
+
+
+def test_imported_rows_get_their_results(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command writes through the server's pipeline: in the default (outbox) mode the
+    rows' evaluation is queued, and a worker writes the growth scores."""
+    from sqlalchemy import func, select
+
+    from healthbridge.pipeline.pending import queued
+    from healthbridge.store.db import make_engine, upgrade
+    from healthbridge.store.hooks import SYSTEM_CONTEXT
+    from healthbridge.store.models import ResourceRow
+    from healthbridge.store.repository import Repository
+    from tests import factories
+
+    engine = make_engine(database)
+    upgrade(engine)
+    repo = Repository(engine)
+    with repo.transaction(SYSTEM_CONTEXT) as txn:
+        child = txn.create(factories.child(child_id="HB-9", birth_date="2025-02-01")).stored
+    good = tmp_path / "good.csv"
+    good.write_text("identifier,date,weight\nHB-9,2026-01-05,8.4\n", encoding="utf-8")
+    assert main(["import-session", str(good), "--lang", "en"]) == 0
+    assert "queued for the clinical pipeline" in capsys.readouterr().out
+    assert queued(repo, [child.id]) == 1
+
+    def observations() -> int:
+        query = select(func.count()).where(ResourceRow.res_type == "Observation")
+        with engine.connect() as conn:
+            return int(conn.execute(query.select_from(ResourceRow)).scalar_one())
+
+    assert observations() == 1  # the weight; no derived score yet
+    assert main(["worker", "--once"]) == 0
+    assert queued(repo, [child.id]) == 0
+    assert observations() > 1  # the weight-for-age scores
+    engine.dispose()

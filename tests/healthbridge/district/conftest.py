@@ -16,6 +16,7 @@ from healthbridge.access.http import base_url
 from healthbridge.api.deps import get_context
 from healthbridge.district.cache import DistrictCache
 from healthbridge.store.hooks import RequestContext
+from tests.settle import settle
 
 AS_OF = dt.date(2026, 11, 1)
 DEMO_CHILDREN = 10
@@ -57,6 +58,7 @@ def make_client(app_factory: Callable[..., Any]) -> Iterator[Callable[..., TestC
         as_role(client, *roles)
         if demo:
             load_small_demo(client)
+            settle(client.app)  # type: ignore[arg-type]  # the pipeline's alerts, if it is on
         return client
 
     yield build

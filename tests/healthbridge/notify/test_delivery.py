@@ -19,6 +19,7 @@ from healthbridge.notify.messages import TOPIC_FEVER, TOPIC_HIGH_ALERT
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from tests.healthbridge.notify.test_messages import RULESET, fever_check
 from tests.healthbridge.web.world import World, build_world
+from tests.settle import settle, settling
 
 
 @pytest.fixture
@@ -29,7 +30,9 @@ def site(app_factory: Any) -> Iterator[tuple[TestClient, World]]:
         notify_delivery_seconds=0,
     )  # fmt: skip
     with TestClient(app) as client:
-        yield client, build_world(app.state.repository)
+        world = build_world(app.state.repository)
+        settle(app)  # the demo's own alert messages are written before the test starts
+        yield settling(client), world
 
 
 @pytest.fixture

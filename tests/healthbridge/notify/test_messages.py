@@ -15,6 +15,7 @@ from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.web.common import today
 from tests.healthbridge.web.test_pages import login
 from tests.healthbridge.web.world import World, build_world
+from tests.settle import settle, settling
 
 RULESET = "cn-child-health@2026.1/CN"
 
@@ -23,7 +24,9 @@ RULESET = "cn-child-health@2026.1/CN"
 def site(app_factory: Any) -> Iterator[tuple[TestClient, World]]:
     app = app_factory(demo_login=True, environment="development", clinical_ruleset=RULESET)
     with TestClient(app) as client:
-        yield client, build_world(app.state.repository)
+        world = build_world(app.state.repository)
+        settle(app)  # the demo's own alerts and messages are written before the test starts
+        yield settling(client), world
 
 
 def messages(client: TestClient, **params: str) -> list[dict[str, Any]]:

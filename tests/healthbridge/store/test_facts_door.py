@@ -17,6 +17,7 @@ from healthbridge.pipeline.batch import read_district
 from healthbridge.pipeline.scoring import score_columns
 from tests import factories as f
 from tests.healthbridge.access import world
+from tests.settle import settling
 
 BASE = "https://hb.example.org/fhir"
 CENTRE_REFS = {
@@ -49,7 +50,7 @@ def started(app_factory: Any) -> Any:
         authenticated=True, base_url=BASE, clinical_ruleset="cn-child-health@2026.1/CN"
     )
     with TestClient(app, headers={"Accept": "application/fhir+json"}) as client:
-        yield client
+        yield settling(client)  # each write waits for its derived scores
 
 
 def test_enrolment_is_read_alike_by_reach_reports_and_batch(started: Any) -> None:

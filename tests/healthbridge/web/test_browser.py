@@ -5,8 +5,9 @@ worklist → resolves it with a referral → the parent sees the chart with the 
 viewed or changed the record → the district official reads the district's figures (and on a
 phone, in English).
 
-The alert step: the clinical pipeline (on, with the default rule set) writes the alert Flag and
-its review Task when the visit is saved; :func:`alert_for` finds them (and only if a rule
+The alert step: the clinical pipeline (on, with the default rule set and the default outbox
+mode) writes the alert Flag and its review Task once the visit is saved — the child's page the
+paediatrician lands on waits for them; :func:`alert_for` finds them (and only if a rule
 change made the pipeline quiet, writes an alert the way the pipeline does).
 
 Screenshots go to ``$HEALTHBRIDGE_SCREENSHOTS`` (``docs/screenshots`` to refresh the README's)
@@ -30,6 +31,7 @@ from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.repository import Repository
 from healthbridge.web.pages_signin import DEMO_OFFICIAL, DEMO_PASSWORD
 from tests.healthbridge.web.world import World, build_world, write_alert
+from tests.settle import settle
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -59,7 +61,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Worl
     from healthbridge.config import Settings
     from healthbridge.server.app import create_app
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("browser"), demo_login=True)
+    # the default pipeline (outbox, the server's worker thread); the child's page waits for a
+    # save's results — generously here, for a loaded test machine
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("browser"), demo_login=True, pipeline_page_wait_seconds=60
+    )
     app = create_app(settings)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -71,6 +77,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Worl
         time.sleep(0.05)
     repo: Repository = app.state.repository
     world = build_world(repo, children=30)
+    settle(app)  # the demo district's own scores and alerts, before the journeys
     from healthbridge.commands.user import create_demo_accounts
 
     create_demo_accounts(repo)  # the parent signs in with a password

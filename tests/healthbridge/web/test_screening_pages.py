@@ -13,15 +13,21 @@ from fastapi.testclient import TestClient
 from healthbridge.web.common import today
 from tests.healthbridge.web.test_pages import login
 from tests.healthbridge.web.world import World, build_world
+from tests.settle import settle
 
 
 @pytest.fixture
 def site(app_factory: Any) -> Iterator[tuple[TestClient, World]]:
     app = app_factory(
-        demo_login=True, environment="development", clinical_ruleset="cn-child-health@2026.1/CN"
-    )
+        demo_login=True,
+        environment="development",
+        clinical_ruleset="cn-child-health@2026.1/CN",
+        pipeline_page_wait_seconds=60,
+    )  # the default (outbox) mode; the child's page waits for the results after a save (a
+    # generous bound here, for a loaded test machine)
     with TestClient(app) as client:
         world = build_world(app.state.repository)
+        settle(app)  # the demo district's own results, before the test
         yield client, world
 
 
