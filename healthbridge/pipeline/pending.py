@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.outbox_models import PipelineOutboxRow
@@ -28,24 +28,27 @@ OUTBOX = PipelineOutboxRow.__table__  # type: ignore[attr-defined]
 STEP = 0.05
 
 
-def queued(repository: Repository, child_ids: Collection[str]) -> int:
-    """The outbox rows still queued for these children (0: their results are written)."""
+def queued_children(repository: Repository, child_ids: Collection[str]) -> set[str]:
+    """Those of these children with a change still queued (empty: their results are
+    written)."""
     if not child_ids:
-        return 0
+        return set()
     with repository.transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
-        query = select(func.count()).where(OUTBOX.c.child_id.in_(sorted(child_ids)))
-        return int(txn.conn.execute(query).scalar_one())
+        query = select(OUTBOX.c.child_id).where(OUTBOX.c.child_id.in_(sorted(child_ids)))
+        return {str(c) for (c,) in txn.conn.execute(query.distinct())}
 
 
-def wait_for_children(repository: Repository, child_ids: Collection[str], seconds: float) -> bool:
-    """Wait at most ``seconds`` until no change of these children is queued; True when some
-    still are (their results are pending), False when every queued change was evaluated.
+def wait_for_children(
+    repository: Repository, child_ids: Collection[str], seconds: float
+) -> set[str]:
+    """Wait at most ``seconds`` until no change of these children is queued; the children
+    whose results are still pending then (empty: every queued change was evaluated).
 
     A change that keeps failing stays queued (with its back-off): the wait then ends at its
     bound and the page says the results are pending — which they are."""
     deadline = time.monotonic() + max(seconds, 0.0)
-    while queued(repository, child_ids):
+    while pending := queued_children(repository, child_ids):
         if time.monotonic() >= deadline:
-            return True
+            return pending
         time.sleep(STEP)
-    return False
+    return set()

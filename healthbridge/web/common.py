@@ -74,17 +74,18 @@ def transaction(request: Request, user: WebUser, *, write: bool = False) -> Iter
         raise PageForbiddenError(str(exc)) from exc
 
 
-def results_pending(request: Request, child_ids: list[str]) -> bool:
-    """Whether these children's derived results (scores, alerts) are still being calculated
-    once the page has waited its bound for them (``Settings.pipeline_page_wait_seconds``;
-    the outbox mode only: inline, they were written with the data). Called before the page's
-    own transaction opens, so that the page then reads what the worker wrote."""
+def results_pending(request: Request, child_ids: list[str], *, wait: bool = True) -> set[str]:
+    """Those of these children whose derived results (scores, alerts) are still being
+    calculated once the page has waited its bound for them
+    (``Settings.pipeline_page_wait_seconds``; the outbox mode only: inline, they were
+    written with the data). Called before the page reads, so that it then reads what the
+    worker wrote; ``wait=False``: no wait, what is queued now."""
     installed = getattr(request.app.state, "pipeline", None)
     if installed is None or installed.outbox is None or not child_ids:
-        return False
+        return set()
     from healthbridge.pipeline.pending import wait_for_children
 
-    seconds = request.app.state.settings.pipeline_page_wait_seconds
+    seconds = request.app.state.settings.pipeline_page_wait_seconds if wait else 0.0
     return wait_for_children(request.app.state.repository, child_ids, seconds)
 
 

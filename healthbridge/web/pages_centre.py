@@ -16,7 +16,7 @@ from healthbridge.errors import BadRequestError
 from healthbridge.web import actions, data, rights
 from healthbridge.web import worklist_view as wv
 from healthbridge.web.auth import PageForbiddenError, UserDep, WebUser
-from healthbridge.web.common import page, rules, today, transaction
+from healthbridge.web.common import page, results_pending, rules, today, transaction
 
 router = APIRouter()
 REFER_TO = ("org-mch", "org-chc")
@@ -64,6 +64,9 @@ def _worklist(
         centre = data.read(txn, "Organization", org)
         orgs = {o: (data.read(txn, "Organization", o) or {}).get("name", o) for o in REFER_TO}
         corrections = rights.open_corrections(txn, org)
+    # the outbox mode: children whose latest records are still being evaluated (no wait:
+    # the worklist is opened often, e.g. during the morning-check burst)
+    pending = results_pending(request, [str(c["id"]) for c in children], wait=False)
     texts = {k.kind.value: k for k in rules(request).alerts.kinds}
     zh = user.lang.value == "zh"
     vaccines = {v.code: v.name_zh if zh else v.name_en for v in rules(request).vaccination.vaccines}
@@ -78,7 +81,7 @@ def _worklist(
         centre=centre, kind=kind, texts=texts, refer_to=orgs, done=done,
         child_name=child_name, named_items=named, query=wv.query, due=wv.due,
         error_for=error_for, error=error, typed=typed, corrections=corrections,
-        names={str(c["id"]): child_name(c) for c in children},
+        names={str(c["id"]): child_name(c) for c in children}, pending=len(pending),
     )  # fmt: skip
 
 

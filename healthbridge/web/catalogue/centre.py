@@ -333,4 +333,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "共 {total} 名儿童，{to_act} 名需要处理（排在最前）",
         "{total} children, {to_act} needing action (listed first)",
     ),
+    # issue 19: the derived results of the outbox mode still queued when the worklist renders
+    "worklist.results_pending": (
+        "{n} 名儿童的最新记录正在评估，新的提醒稍后出现，请稍后刷新。",
+        "The latest records of {n} child(ren) are still being assessed; new alerts will follow "
+        "— refresh in a moment.",
+    ),
 }

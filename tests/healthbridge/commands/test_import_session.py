@@ -57,7 +57,7 @@ def test_imported_rows_get_their_results(
     rows' evaluation is queued, and a worker writes the growth scores."""
     from sqlalchemy import func, select
 
-    from healthbridge.pipeline.pending import queued
+    from healthbridge.pipeline.pending import queued_children
     from healthbridge.store.db import make_engine, upgrade
     from healthbridge.store.hooks import SYSTEM_CONTEXT
     from healthbridge.store.models import ResourceRow
@@ -73,7 +73,7 @@ def test_imported_rows_get_their_results(
     good.write_text("identifier,date,weight\nHB-9,2026-01-05,8.4\n", encoding="utf-8")
     assert main(["import-session", str(good), "--lang", "en"]) == 0
     assert "queued for the clinical pipeline" in capsys.readouterr().out
-    assert queued(repo, [child.id]) == 1
+    assert queued_children(repo, [child.id]) == {child.id}
 
     def observations() -> int:
         query = select(func.count()).where(ResourceRow.res_type == "Observation")
@@ -82,6 +82,6 @@ def test_imported_rows_get_their_results(
 
     assert observations() == 1  # the weight; no derived score yet
     assert main(["worker", "--once"]) == 0
-    assert queued(repo, [child.id]) == 0
+    assert queued_children(repo, [child.id]) == set()
     assert observations() > 1  # the weight-for-age scores
     engine.dispose()

@@ -1,6 +1,7 @@
 """The child's page after a save in the default (outbox) mode (issue 19): it waits a bounded
 time for the child's queued evaluation, and when the results are still being calculated it
-says so (zh, en) instead of showing the alerts of before as current."""
+says so (zh, en) instead of showing the alerts of before as current; the centre's worklist
+says how many children's new alerts are still to come."""
 
 from __future__ import annotations
 
@@ -68,8 +69,12 @@ def test_queued_results_are_announced_not_hidden(stalled: tuple[TestClient, Worl
     assert UNDERWEIGHT not in landed  # not evaluated yet
     english = client.get(f"/app/child/{world.child_id}?lang=en").text
     assert "The assessment results are still being calculated" in english
+    login(client, world, "manager")  # the child's centre: the worklist says new alerts follow
+    worklist = client.get("/app/centre?lang=zh").text
+    assert "1 名儿童的最新记录正在评估" in worklist
     settle(client.app)  # type: ignore[arg-type]  # a worker has evaluated the visit
-    page = client.get(f"/app/child/{world.child_id}?lang=zh").text
+    assert PENDING not in client.get("/app/centre").text
+    page = client.get(f"/app/child/{world.child_id}").text
     assert PENDING not in page
     assert UNDERWEIGHT in page
 
