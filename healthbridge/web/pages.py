@@ -38,7 +38,11 @@ def child_page(request: Request, user: UserDep, patient_id: str) -> Response:
     """A child's record: growth (charts + plain-language scores), vaccinations, checkups,
     alerts; the history for staff; consents for parents. Results still queued after the
     page's bounded wait (outbox mode) are announced, not passed off as current."""
-    pending = bool(results_pending(request, [patient_id]))
+    pending = bool(results_pending(request, [patient_id], wait=False))
+    if pending:  # refuse a child out of reach before waiting: the wait must not tell
+        with transaction(request, user) as txn:  # anyone else that it was just written
+            guard_child(txn, patient_id)
+        pending = bool(results_pending(request, [patient_id]))
     with transaction(request, user) as txn:
         guard_child(txn, patient_id)
         ruleset = rules(request)

@@ -85,3 +85,37 @@ def test_the_page_after_a_save_shows_the_new_alert(served: tuple[TestClient, Wor
     landed = client.get(_save_low_weight(client, world).headers["location"]).text
     assert PENDING not in landed  # the page waited for the worker thread
     assert UNDERWEIGHT in landed
+
+
+def test_a_child_out_of_reach_is_refused_before_any_wait(
+    app_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's wait must not tell a user who cannot see a child that the child's record was
+    just written: the reach check comes first, and nobody waits for a child out of reach."""
+    from healthbridge.demo.load import DEMO_CONTEXT
+    from healthbridge.pipeline import pending as pending_module
+    from tests import factories as f
+
+    waits: list[float] = []
+    real = pending_module.wait_for_children
+
+    def recorded(repository: Any, child_ids: Any, seconds: float) -> set[str]:
+        waits.append(seconds)
+        return real(repository, child_ids, 0.0)  # never sleep in the test
+
+    monkeypatch.setattr(pending_module, "wait_for_children", recorded)
+    for client, world in _site(
+        app_factory, pipeline_worker_thread=False, pipeline_page_wait_seconds=30
+    ):
+        repo = client.app.state.repository  # type: ignore[attr-defined]
+        with repo.transaction(DEMO_CONTEXT, write=True) as txn:  # queued: no worker runs
+            txn.create(f.observation(f"Patient/{world.other_child_id}", date=today().isoformat()))
+        login(client, world, "parent")  # not this child's parent
+        waits.clear()
+        refused = client.get(f"/app/child/{world.other_child_id}")
+        assert refused.status_code == 404
+        assert all(seconds == 0 for seconds in waits), waits  # looked, did not wait
+        waits.clear()
+        login(client, world, "manager")  # the other child's centre is not hers either
+        assert client.get(f"/app/child/{world.other_child_id}").status_code == 404
+        assert all(seconds == 0 for seconds in waits), waits
