@@ -123,8 +123,8 @@ def test_replace_current_leaves_the_rows_the_expression_statements_left(
     for name in old:
         assert new[name] == old[name], name
     # the history touched every kind of row the statements remove
-    assert old["resource_version"] and old["compartment"] and old["patient_link"]
-    assert old["rule_input"] and old["idx_token"] and old["idx_reference"]
+    for name in ("compartment", "patient_link", "rule_input", "idx_token", "idx_reference"):
+        assert old[name], name
     versions = {r[:3] for r in old["resource_version"]}
     assert ("Observation", "b-obs", "4") in versions  # created, updated, deleted, created
 
