@@ -115,6 +115,15 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("CPU ms/report", "batch.workers_1.cpu_ms_per_report"),
         ("2 processes: s", "batch.workers_2.wall_s"),
     ),
+    "drain": (
+        ("backend", "backend"),
+        ("mode", "mode"),
+        ("children", "children"),
+        ("Observations", "observations"),
+        ("outbox rows", "outbox_rows"),
+        ("drain CPU s", "drain_cpu_s"),
+        ("drain wall s", "drain_wall_s"),
+    ),
     "storage": (
         ("backend", "backend"),
         ("resources", "resources"),

@@ -65,6 +65,10 @@ def apply_planned(
         return
     if documents is None:
         documents = _alert_documents(conn if conn is not None else txn.conn, d, planned)
+    # the current rows of the alerts the actions update, in one query per type (each update
+    # then neither queries nor flushes the queued inserts)
+    keys = [key.split("/", 1) for key in sorted(documents)]
+    txn.prefetch_current([(rtype, rid) for rtype, rid in keys])
     child_encounters = _encounter_docs(
         d, {sid for (st, sid), _a in planned if st is SubjectType.CHILD}
     )

@@ -256,7 +256,7 @@ def drain_batch(
     on SQLite a write waits for the worker's transaction, and must not wait long."""
     now = now_instant()
     try:
-        with repository.transaction(SYSTEM_CONTEXT) as txn:
+        with repository.transaction(SYSTEM_CONTEXT) as txn, txn.bulk_cache():
             rows = _claim(txn, batch, now)
             return _evaluate(txn, pipeline, rows, seconds, vectorised=vectorised) if rows else 0
     except Exception:

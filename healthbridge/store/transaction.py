@@ -17,11 +17,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, select, text, update
+from sqlalchemy import ColumnElement, Connection, select, text
 
 from healthbridge.errors import (
     BadRequestError,
-    ConflictError,
     GoneError,
     NotFoundError,
     PreconditionFailedError,
@@ -29,10 +28,9 @@ from healthbridge.errors import (
 )
 from healthbridge.fhir import facts, r4
 from healthbridge.fhir.query import SearchQuery, parse_search
-from healthbridge.fhir.searchparams import INDEXED_TYPES, IndexRows, distinct_rows, extract
+from healthbridge.fhir.searchparams import IndexRows, distinct_rows, extract
 from healthbridge.fhir.values import format_instant, index_instant, instant_now
 from healthbridge.store import access_tables, reads, rule_inputs
-from healthbridge.store import search as sql
 from healthbridge.store.hooks import (
     MAX_HOOK_DEPTH,
     ReadEvent,
@@ -44,6 +42,7 @@ from healthbridge.store.hooks import (
 )
 from healthbridge.store.ids import check_id, new_id
 from healthbridge.store.inserts import INDEX_LAYOUT, RESOURCE_COLUMNS, VERSION_COLUMNS, encode
+from healthbridge.store.replace import replace_current
 from healthbridge.store.stored import (
     MAX_VERSION,
     RES,
@@ -80,8 +79,8 @@ class Transaction(QueuedWrites):
         self.base_url = context.base_url or settings_base_url
         self.default_count = default_count
         self.max_count = max_count
-        #: current rows read ahead by :meth:`prefetch_current` (None: no such resource), each
-        #: used once and dropped as soon as anything writes that resource
+        #: current rows read ahead by :meth:`prefetch_current` (None: no such resource), kept
+        #: for reads, taken by an update and dropped as soon as anything writes that resource
         self._prefetched: dict[tuple[str, str], Any] = {}
         self._depth = 0
         self._elevated = 0
@@ -171,8 +170,10 @@ class Transaction(QueuedWrites):
         ids, for the updates about to run (a transaction Bundle's PUT entries); each update
         then takes its row from here instead of a query of its own. On PostgreSQL the rows are
         locked as the updates' own reads would lock them (``FOR UPDATE``). A write to any of
-        these resources in the meantime drops its row, so nothing stale is ever used."""
-        self.flush()
+        these resources in the meantime drops its row, so nothing stale is ever used. The
+        queued inserts are flushed first only when one of these resources has queued rows
+        (:meth:`~healthbridge.store.write_behind.QueuedWrites.flush_for`)."""
+        self.flush_for(keys)
         by_type: dict[str, set[str]] = {}
         for rtype, rid in keys:
             by_type.setdefault(rtype, set()).add(rid)
@@ -191,8 +192,13 @@ class Transaction(QueuedWrites):
         if self._prefetched:
             key = (resource_type, resource_id)
             if key in self._prefetched:
-                return self._prefetched.pop(key)
-        self.flush()
+                # a read leaves the row for the next read (an interceptor reading one Patient
+                # per alert); an update takes it (its write drops it anyway)
+                return self._prefetched.pop(key) if lock else self._prefetched[key]
+        if lock:  # an update's or a deletion's own row: only its own queued rows matter
+            self.flush_for([(resource_type, resource_id)])
+        else:
+            self.flush()
         stmt = select(RES).where(RES.c.res_type == resource_type, RES.c.res_id == resource_id)
         if lock:  # PostgreSQL: serialise concurrent writers of one resource (If-Match safety)
             stmt = stmt.with_for_update()
@@ -345,8 +351,10 @@ class Transaction(QueuedWrites):
         if prev is None:
             self._queue_values("resource", RESOURCE_COLUMNS, [values])
         else:
-            self._replace_current(prev, dict(zip(RESOURCE_COLUMNS, values, strict=True)))
-            access_tables.clear(self.conn, rtype, resource_id, compartment=True)
+            self._replace_current(
+                prev, dict(zip(RESOURCE_COLUMNS, values, strict=True)), compartment=True
+            )
+        self._unflushed.add((rtype, resource_id))  # its rows below are queued
         # the current JSON is stored once, in ``resource`` (models.ResourceVersionRow)
         self._queue_values("resource_version", VERSION_COLUMNS, [(*values[:-1], None, method)])
         self._index(rtype, resource_id, index_rows)
@@ -359,42 +367,10 @@ class Transaction(QueuedWrites):
         self._intercept(action, stored, prev)
         return stored
 
-    def _replace_current(self, prev: Any, row: dict[str, Any]) -> None:
-        self.flush()
-        result = self.conn.execute(
-            update(RES)
-            .where(
-                RES.c.res_type == prev.res_type,
-                RES.c.res_id == prev.res_id,
-                RES.c.version_id == prev.version_id,
-            )
-            .values(**{k: v for k, v in row.items() if k not in ("res_type", "res_id")})
-        )
-        if result.rowcount != 1:
-            raise ConflictError(f"{prev.res_type}/{prev.res_id} was changed concurrently")
-        # the replaced version's JSON moves from the current row into its version row
-        self.conn.execute(
-            update(VER)
-            .where(
-                VER.c.res_type == prev.res_type,
-                VER.c.res_id == prev.res_id,
-                VER.c.version_id == prev.version_id,
-                VER.c.content.is_(None),
-            )
-            .values(content=prev.content)
-        )
-        for kind in INDEXED_TYPES:
-            table = sql.index_table(kind)
-            self.conn.execute(
-                delete(table).where(
-                    table.c.res_type == prev.res_type, table.c.res_id == prev.res_id
-                )
-            )
-        if prev.res_type in rule_inputs.TYPES:
-            ri = rule_inputs.RULE_INPUT
-            self.conn.execute(
-                delete(ri).where(ri.c.res_type == prev.res_type, ri.c.res_id == prev.res_id)
-            )
+    def _replace_current(self, prev: Any, row: dict[str, Any], *, compartment: bool) -> None:
+        # touches this resource's rows only: its own queued rows are inserted first
+        self.flush_for([(prev.res_type, prev.res_id)])
+        replace_current(self.conn, prev, row, compartment=compartment)
 
     def _index(self, rtype: str, resource_id: str, index_rows: IndexRows) -> None:
         canonical = index_rows.canonical
@@ -577,8 +553,8 @@ class Transaction(QueuedWrites):
             "deleted": True,
             "content": "{}",
         }
-        self._replace_current(prev, row)
-        access_tables.clear(self.conn, resource_type, resource_id, compartment=False)
+        self._replace_current(prev, row, compartment=False)
+        self._unflushed.add((resource_type, resource_id))
         self._queue("resource_version", [{**row, "content": None, "method": "DELETE"}])
         stored = StoredResource(
             resource_type,

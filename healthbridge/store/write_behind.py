@@ -8,7 +8,7 @@ hands them to :class:`WriteBehind`, one thread that inserts them while the calle
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, Self
 
@@ -99,6 +99,11 @@ class QueuedWrites:
         self.handed_over = False
         #: buffered inserts: table → column names → rows (value tuples in that order)
         self._pending: Pending = {}
+        #: True inside :meth:`bulk_cache`
+        self._cache_raised = False
+        #: (type, id) of the resources written since the last :meth:`flush` (their rows may
+        #: still be queued): a lookup of other resources' rows need not flush first
+        self._unflushed: set[tuple[str, str]] = set()
 
     @property
     def conn(self) -> Connection:
@@ -162,26 +167,43 @@ class QueuedWrites:
             return
         conn = self._conn
         max_params = 0
-        raw: Any = None
-        cache_size = None
         if conn.dialect.name == "sqlite":
             import sqlite3
 
-            raw = conn.connection.driver_connection
+            raw: Any = conn.connection.driver_connection
             limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
             max_params = max(1, min(SQLITE_BEHIND_PARAMS, int(limit)))
-            cache_size = raw.execute("PRAGMA cache_size").fetchone()[0]
-            raw.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
-        self._behind = WriteBehind(lambda p: self._insert_pending(p, conn, max_params), max_params)
+        with self.bulk_cache():
+            self._behind = WriteBehind(
+                lambda p: self._insert_pending(p, conn, max_params), max_params
+            )
+            try:
+                yield self
+                self._catch_up()
+            finally:
+                behind, self._behind = self._behind, None
+                behind.close()
+
+    @contextmanager
+    def bulk_cache(self) -> Iterator[Self]:
+        """SQLite: a page cache of :data:`~healthbridge.store.sqlite.BULK_CACHE_KIB` for the
+        block (a transaction writing tens of thousands of index rows at unordered keys, whose
+        dirty pages would otherwise spill into the WAL mid-transaction and be read back), then
+        the connection's own size again (a pooled connection keeps SQLite's default: see
+        ``BULK_CACHE_KIB``). Nothing on PostgreSQL."""
+        if self._conn.dialect.name != "sqlite" or self._cache_raised:
+            yield self
+            return
+        raw: Any = self._conn.connection.driver_connection
+        cache_size = raw.execute("PRAGMA cache_size").fetchone()[0]
+        raw.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+        self._cache_raised = True
         try:
             yield self
-            self._catch_up()
         finally:
-            behind, self._behind = self._behind, None
-            behind.close()
-            if cache_size is not None:
-                # dirty pages stay cached until the commit; only clean ones are let go
-                raw.execute(f"PRAGMA cache_size={int(cache_size)}")
+            self._cache_raised = False
+            # dirty pages stay cached until the commit; only clean ones are let go
+            raw.execute(f"PRAGMA cache_size={int(cache_size)}")
 
     def flush(self) -> None:
         """Write buffered inserts (done automatically before queries and at commit).
@@ -195,9 +217,19 @@ class QueuedWrites:
         if self._behind is not None:
             self._catch_up()
         if not self._pending:
+            self._unflushed.clear()
             return
         pending, self._pending, self._pending_rows = self._pending, {}, 0
         self._insert_pending(pending, self._conn)
+        self._unflushed.clear()
+
+    def flush_for(self, keys: Iterable[tuple[str, str]]) -> None:
+        """:meth:`flush` when any of ``keys`` (type, id) was written since the last flush: a
+        statement touching only those resources' rows (an update's current row, its index
+        rows) sees everything it must see without inserting the others' queued rows one
+        resource at a time (an outbox worker updates thousands of alerts in a transaction)."""
+        if self._unflushed and not self._unflushed.isdisjoint(keys):
+            self.flush()
 
     def _insert_pending(self, pending: Pending, conn: Connection, max_params: int = 0) -> None:
         """Insert ``pending`` on ``conn`` (:func:`~healthbridge.store.inserts.insert_pending`)."""
