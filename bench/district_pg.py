@@ -15,17 +15,21 @@ base, the child's alerts (Flags and review Tasks):
 3. the base's child-owned rows are staged once into ``bench_base_*`` tables (unlogged), and
    each copy ``k`` is one ``INSERT … SELECT`` per table with the ids renamed as
    :func:`bench.district_db.replicate` does (``child-00`` → ``child-R{k:02d}``, ``rp-00`` →
-   ``rp-R{k:02d}``, identifiers ``HB330108…`` → ``HB33R{k:02d}…``; an alert's own id gets
-   ``-r{k:02d}``). Every copy is one transaction, so ``--from-copy`` grows an existing
-   district further (e.g. measure at 30,000, then grow to 100,000).
+   ``rp-R{k:02d}``, identifiers ``HB330108…`` → ``HB33R{k:02d}…``; every alert id in an
+   alert's rows gets ``-r{k:02d}``: the Flag's and Task's own ids and the Task's ``focus``, in
+   the JSON, the version rows and the search index). Every copy is one transaction, so
+   ``--from-copy`` grows an existing district further (e.g. measure at 30,000, then grow to
+   100,000).
 
 ``fast_load`` writes no compartment or access-link rows (neither does the SQLite benchmark);
 the benchmarks here search as the system role, which the compartment does not filter.
 
 Centres, classes and staff are shared by the copies (classes grow ``copies`` times larger), as
 in the SQLite benchmark. Copied rows are what the write path would have stored for those
-resources except that an alert's references to another alert keep the original id in the
-search index (nothing measured here follows them).
+resources, so a re-run of ``healthbridge evaluate`` on the copied district plans for the
+copies what it plans for the base (tests/bench/test_district_pg.py; the centres' own
+alerts aside, as their classes grow; before 2026-12-07 the
+Task's ``focus`` kept the base's Flag id, and a re-run rewrote every copied alert).
 
     python -m bench.district_pg --url postgresql+psycopg://postgres@127.0.0.1:55433/district \\
         --children 1000 --copies 100
@@ -39,7 +43,7 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine, String, Text, bindparam, text
+from sqlalchemy import Connection, Engine, String, Text, bindparam, text
 from sqlmodel.sql.sqltypes import AutoString
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -75,6 +79,8 @@ RENAMED = {
 #: a child's own rows (never the shared centres/staff), and its alerts
 OWN = "((res_id LIKE '%child-00%' OR res_id LIKE 'rp-00%') AND res_type NOT IN ('Flag', 'Task'))"
 ALERT = "res_type IN ('Flag', 'Task')"
+#: a UUID (an alert Flag's id) as a POSIX regular expression
+UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def thin(engine: Engine) -> int:
@@ -119,6 +125,33 @@ def stage(engine: Engine) -> None:
                 " WHERE patient_id LIKE 'child-00%'"
             )
         )
+        _check_alert_ids(conn)
+
+
+def _check_alert_ids(conn: Connection) -> None:
+    """Fail unless every UUID in the staged alerts' rows is a staged Flag's id (what
+    :func:`_rename_alerts` assumes: no record of the child is named by a UUID)."""
+    flags = set(
+        conn.execute(text("SELECT res_id FROM bench_base_resource WHERE res_type = 'Flag'"))
+        .scalars()
+        .all()
+    )
+    for table in KEYED:
+        cols = [
+            c.name
+            for c in RES.metadata.tables[table].columns
+            if c.name in RENAMED and isinstance(c.type, String | Text | AutoString)
+        ]
+        for col in cols:
+            found = conn.execute(
+                text(
+                    f"SELECT DISTINCT (regexp_matches(\"{col}\", '{UUID}', 'g'))[1]"
+                    f" FROM bench_base_{table} WHERE {ALERT}"
+                )
+            ).scalars()
+            strangers = set(found) - flags
+            if strangers:
+                raise RuntimeError(f"{table}.{col}: UUIDs not of an alert: {sorted(strangers)[:5]}")
 
 
 def _rename(column: str, k: int) -> str:
@@ -127,25 +160,32 @@ def _rename(column: str, k: int) -> str:
     return f"replace({renamed}, 'HB330108', 'HB33R{k:02d}')"
 
 
+def _rename_alerts(expr: str, k: int) -> str:
+    """Every alert id in an alert's row of copy ``k``: ``{uuid}`` → ``{uuid}-r{k:02d}``.
+
+    A Flag's id is a UUID (:func:`healthbridge.pipeline.alerts.write`) and its review Task's is
+    ``review-{flag id}``, pointing back with ``focus`` ``Flag/{flag id}``; so renaming every
+    UUID in the row renames the alert's own id, the Task's focus (JSON, ``url`` and
+    ``target_id`` of the reference index) and the ``_id`` rows alike. :func:`stage` checks that
+    the only UUIDs in the staged alerts are the base's Flag ids.
+    """
+    return f"regexp_replace({expr}, '({UUID})', '\\1-r{k:02d}', 'g')"
+
+
 def copy(engine: Engine, k: int) -> None:
     """Add copy ``k`` of the staged base (one transaction)."""
     with engine.begin() as conn:
         for table in (*KEYED, "patient_link"):
             cols = [c for c in RES.metadata.tables[table].columns if c.name != "pk"]
+            keyed = table != "patient_link"  # patient_link has no res_type: never an alert
             exprs = []
             for c in cols:
-                if c.name == "res_id":
-                    suffix = f"CASE WHEN {ALERT} THEN '-r{k:02d}' ELSE '' END"
-                    exprs.append(f"{_rename('res_id', k)} || {suffix}")
-                elif c.name == "content" and table == "resource":
-                    own_id = "'\"id\":\"' || res_id || '\"'"
-                    new_id = f"'\"id\":\"' || res_id || '-r{k:02d}\"'"
-                    exprs.append(
-                        f"CASE WHEN {ALERT} THEN replace({_rename('content', k)}, {own_id},"
-                        f" {new_id}) ELSE {_rename('content', k)} END"
-                    )
-                elif c.name in RENAMED and isinstance(c.type, String | Text | AutoString):
-                    exprs.append(_rename(f'"{c.name}"', k))
+                if c.name in RENAMED and isinstance(c.type, String | Text | AutoString):
+                    renamed = _rename(f'"{c.name}"', k)
+                    if keyed:
+                        alert = _rename_alerts(renamed, k)
+                        renamed = f"CASE WHEN {ALERT} THEN {alert} ELSE {renamed} END"
+                    exprs.append(renamed)
                 else:
                     exprs.append(f'"{c.name}"')
             names = ", ".join(f'"{c.name}"' for c in cols)

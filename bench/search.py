@@ -10,11 +10,18 @@ bench/ingest.py (same ``--database-url``; default the SQLite file under bench/.d
 Patient identifiers at random, read in SQL before the server starts): for a district built by
 bench/district_pg.py or bench/district_db.py, whose identifiers are not bench/ingest.py's
 ``C0000000…`` series.
+
+``--audit`` also times ``AuditEvent?date=ge{this month's first day}&entity=Patient/X`` as the
+admin role, for the children the run has just read (each read is audited, so each has
+AuditEvents this month): the date-bounded AuditEvent search that ``healthbridge db partition``
+prunes by month (docs/capacity.md); printed and kept in the run's figures (not a column of the
+history table).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import random
 import time
 from pathlib import Path
@@ -63,6 +70,7 @@ def main() -> int:
     parser.add_argument(
         "--sample-from-database", action="store_true", help="query identifiers read in SQL"
     )
+    parser.add_argument("--audit", action="store_true", help="also AuditEvent?date=ge&entity")
     args = parser.parse_args()
     sample = sample_identifiers(args.database_url) if args.sample_from_database else []
     rng = random.Random(7)
@@ -95,17 +103,27 @@ def main() -> int:
             subject = rng.choice(ids)
             return f"{base}/Observation?subject=Patient/{subject}&code={LOINC}|29463-7&_sort=-date"
 
-        for name, make in (
+        month = dt.datetime.now(dt.UTC).date().replace(day=1).isoformat()
+
+        def audit_query() -> str:
+            return f"{base}/AuditEvent?date=ge{month}&entity=Patient/{rng.choice(ids)}"
+
+        queries = [
             ("patient_identifier", patient_query),
             ("observation_subject_code_sort", observation_query),
-        ):
+        ]
+        if args.audit:
+            queries.append(("audit_date_entity", audit_query))
+        admin = httpx.Client(timeout=60, headers=auth_headers("admin"))  # reads AuditEvents
+        for name, make in queries:
+            http = admin if name == "audit_date_entity" else client
             for _ in range(20):  # warm-up
-                client.get(make())
+                http.get(make())
             times = []
             for _ in range(args.queries):
                 url = make()
                 t = time.perf_counter()
-                r = client.get(url)
+                r = http.get(url)
                 times.append((time.perf_counter() - t) * 1000)
                 r.raise_for_status()
             out[name] = stats = {
@@ -113,6 +131,7 @@ def main() -> int:
                 "p95_ms": round(percentile(times, 95), 2),
             }
             print(f"{out['backend']} {name}: p50 {stats['p50_ms']} ms, p95 {stats['p95_ms']} ms")
+        admin.close()
     print("wrote", write_result("search", args.label, out))
     return 0
 
