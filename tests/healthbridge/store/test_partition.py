@@ -93,6 +93,17 @@ def _where(url: str, sql: str) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.postgres
+def test_the_conversion_leaves_statistics_for_the_parents(database_url: str) -> None:
+    """Autovacuum never analyses a partitioned parent: the conversion does (docs/deployment.md)."""
+    analysed = _where(
+        database_url,
+        "SELECT c.relname FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid"
+        " WHERE c.relname IN ('resource', 'resource_version') AND s.last_analyze IS NOT NULL",
+    )
+    assert sorted(r[0] for r in analysed) == ["resource", "resource_version"]
+
+
+@pytest.mark.postgres
 def test_store_interactions_work_and_rows_land_in_their_month(
     client: Any, admin: Any, database_url: str
 ) -> None:
