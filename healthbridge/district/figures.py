@@ -192,7 +192,9 @@ def table_csv(
         return csv_file(coverage, "coverage", day)
     if table in AREA_TABLES:
         day = as_of or dt.date.today()
-        frame = area_tables(cache, repo, settings, area, as_of=day, convention=convention)[table]
+        frame = area_tables(
+            cache, repo, settings, area, as_of=day, convention=convention, which=(table,)
+        )[table]
         return csv_file(frame, table, day)
     raise KeyError(table)
 
@@ -267,23 +269,45 @@ def area_tables(
     as_of: dt.date,
     period_start: dt.date | None = None,
     convention: str = "who",
+    which: tuple[str, ...] = AREA_TABLES,
 ) -> dict[str, pd.DataFrame]:
-    """``areas``: the compared figures of ``area`` and each sub-area; ``trend``: the same
-    figures of ``area`` over the last quarters (:mod:`healthbridge.district.compare`)."""
+    """The tables of :data:`AREA_TABLES` named in ``which`` — ``areas``: the compared figures
+    of ``area`` and each sub-area; ``trend``: the same figures of ``area`` over the last
+    quarters (:mod:`healthbridge.district.compare`) — each kept per data version and
+    parameters (:meth:`DistrictCache.kept`), so the page and its two charts compute them
+    once, and computed again after any write."""
     from healthbridge.clinical.ruleset import load_ruleset_key
     from healthbridge.district import compare
     from healthbridge.district.areas import read_tree
 
-    tree = read_tree(repo)
-    frames = area_frames(cache, repo, area, tree)
-    ruleset = load_ruleset_key(settings.ruleset_key)
-    return {
-        "areas": compare.comparison(
-            frames, tree, area, ruleset=ruleset, as_of=as_of, period_start=period_start,
-            convention=convention, population=settings.district_population,
-        ),
-        "trend": compare.trend(frames, ruleset=ruleset, as_of=as_of, convention=convention),
-    }  # fmt: skip
+    def comparison() -> pd.DataFrame:
+        tree = read_tree(repo)
+        return compare.comparison(
+            area_frames(cache, repo, area, tree), tree, area,
+            ruleset=load_ruleset_key(settings.ruleset_key), as_of=as_of,
+            period_start=period_start, convention=convention,
+            population=settings.district_population,
+        )  # fmt: skip
+
+    def trend() -> pd.DataFrame:
+        return compare.trend(
+            area_frames(cache, repo, area),
+            ruleset=load_ruleset_key(settings.ruleset_key),
+            as_of=as_of,
+            convention=convention,
+        )
+
+    common = (area, as_of.isoformat(), convention, settings.ruleset_key)
+    kinds = {
+        "areas": (("areas", *common, period_start, settings.district_population), comparison),
+        "trend": (("trend", *common), trend),
+    }
+    out: dict[str, pd.DataFrame] = {}
+    for table in which:
+        key, compute = kinds[table]
+        # a copy: the kept table is shared by the requests that come after
+        out[table] = cache.kept(repo, f"area table {key!r}", compute).copy()
+    return out
 
 
 def areas_chart_png(tables: dict[str, pd.DataFrame], figure: str, lang: str) -> bytes:

@@ -468,7 +468,7 @@ def areas_chart(
     tables = figures.area_tables(
         request.app.state.district_cache, request.app.state.repository,
         request.app.state.settings, shown, as_of=as_of or today(), period_start=period_start,
-        convention=convention,
+        convention=convention, which=("areas",),
     )  # fmt: skip
     return Response(
         figures.areas_chart_png(tables, compare, user.lang.value), media_type="image/png"
@@ -488,5 +488,6 @@ def trend_chart(
     tables = figures.area_tables(
         request.app.state.district_cache, request.app.state.repository,
         request.app.state.settings, shown, as_of=as_of or today(), convention=convention,
+        which=("trend",),
     )  # fmt: skip
     return Response(figures.trend_chart_png(tables, user.lang.value), media_type="image/png")
