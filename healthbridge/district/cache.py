@@ -137,20 +137,32 @@ class DistrictCache:
                 self._save_if_due(key, state, full=info.mode == "full", changed=bool(info.changed))
             return shallow(state.frames)
 
-    def kept(self, repo: Repository, name: str, compute: Callable[[], _T]) -> _T:
+    def version(self, repo: Repository) -> tuple[object, ...]:
+        """The data version (:func:`~healthbridge.district.watermark.data_version`) now: read
+        once for several :meth:`kept` values of one request."""
+        from healthbridge.district.watermark import data_version
+
+        with repo.engine.connect() as conn:
+            return data_version(conn)
+
+    def kept(
+        self,
+        repo: Repository,
+        name: str,
+        compute: Callable[[], _T],
+        version: tuple[object, ...] | None = None,
+    ) -> _T:
         """``compute()`` (a value read from the whole database, e.g. the screening results of
         the coverage figures), kept until the data changes: the same fingerprint as the
         frames (:func:`~healthbridge.district.watermark.data_version`), read BEFORE computing,
         so a write committed meanwhile makes the next call compute again — never a stale
         value. ``name`` must say everything the value depends on besides the data (e.g. the
         report's parameters); at most :data:`KEPT_ENTRIES` values are kept, the least
-        recently used dropped first. The caller must not change what it gets (hand out
-        copies)."""
-        from healthbridge.district.watermark import data_version
-
+        recently used dropped first. ``version``: one :meth:`version` read before this call
+        (by default read here). The caller must not change what it gets (hand out copies)."""
         key = (repo.engine.url.render_as_string(hide_password=True), name)
-        with repo.engine.connect() as conn:
-            version = data_version(conn)
+        if version is None:
+            version = self.version(repo)
         with self._lock:
             hit = self._kept.get(key)
             if hit is not None and hit[0] == version:

@@ -150,6 +150,63 @@ def coverage_figures(
     return day, table
 
 
+def kept_prevalence(
+    cache: DistrictCache,
+    repo: Repository,
+    frames: DistrictFrames,
+    area: str | None,
+    *,
+    as_of: dt.date,
+    period_start: dt.date | None,
+    convention: str,
+    version: tuple[object, ...],
+) -> PrevalenceReport:
+    """:func:`prevalence_figures` of ``area`` (``frames``: its frames, read after
+    ``version``), kept per data version and parameters (:meth:`DistrictCache.kept`: the
+    page and its chart compute it once); a copy."""
+    from dataclasses import replace
+
+    key = (area, as_of.isoformat(), _period(as_of, period_start), convention)
+    report = cache.kept(
+        repo, f"prevalence {key!r}",
+        lambda: prevalence_figures(frames, as_of, period_start, convention)[1], version,
+    )  # fmt: skip
+    return replace(report, prevalence=report.prevalence.copy(), zscores=report.zscores.copy())
+
+
+def kept_coverage(
+    cache: DistrictCache,
+    repo: Repository,
+    settings: Settings,
+    frames: DistrictFrames,
+    area: str | None,
+    *,
+    as_of: dt.date,
+    period_start: dt.date | None,
+    grace_days: int,
+    version: tuple[object, ...],
+) -> pd.DataFrame:
+    """:func:`coverage_figures` of ``area`` as :func:`kept_prevalence` keeps its report."""
+    key = (area, as_of.isoformat(), _period(as_of, period_start), grace_days,
+           settings.ruleset_key, settings.district_population)  # fmt: skip
+    table = cache.kept(
+        repo, f"coverage {key!r}",
+        lambda: coverage_figures(
+            frames, settings, as_of, period_start, grace_days, repo, area, cache
+        )[1],
+        version,
+    )  # fmt: skip
+    return table.copy()
+
+
+def _period(as_of: dt.date, period_start: dt.date | None) -> str:
+    """The period's first day as a kept value's key: the default period (the page's) and the
+    same day given (its charts' links) are one key."""
+    from healthbridge.district.reports import default_period_start
+
+    return (period_start or default_period_start(as_of)).isoformat()
+
+
 #: two frames read together (the managed cases; the screening results and their ages)
 Frames2 = tuple[pd.DataFrame, pd.DataFrame]
 
@@ -230,8 +287,12 @@ def prevalence_chart_png(
     """One prevalence figure as a bar chart (PNG); 400 when no bar has a value."""
     from healthbridge.reports.prevalence import prevalence_chart_data
 
+    version = cache.version(repo)  # before the frames are read
     frames = area_frames(cache, repo, area)
-    _day, report = prevalence_figures(frames, as_of, period_start, convention)
+    report = kept_prevalence(
+        cache, repo, frames, area, as_of=as_of or dt.date.today(), period_start=period_start,
+        convention=convention, version=version,
+    )  # fmt: skip
     data = prevalence_chart_data(report, indicator=indicator, grouping=grouping, lang=lang)
     return _bars_png(_centre_names(data, frames), lang)
 
@@ -251,10 +312,12 @@ def coverage_chart_png(
     """One coverage figure as a bar chart (PNG); 400 when no bar has a value."""
     from healthbridge.reports.coverage import coverage_chart_data
 
+    version = cache.version(repo)  # before the frames are read
     frames = area_frames(cache, repo, area)
-    _day, table = coverage_figures(
-        frames, settings, as_of, period_start, grace_days, repo, area, cache
-    )
+    table = kept_coverage(
+        cache, repo, settings, frames, area, as_of=as_of or dt.date.today(),
+        period_start=period_start, grace_days=grace_days, version=version,
+    )  # fmt: skip
     data = _centre_names(coverage_chart_data(table, figure=figure, lang=lang), frames)
     unit = "%" if data.empty or figure != "places-per-1000" else "per-1000"
     return _bars_png(data, lang, unit)
@@ -297,16 +360,20 @@ def area_tables(
             convention=convention,
         )
 
+    version = cache.version(repo)  # once for both tables, before either is computed
     common = (area, as_of.isoformat(), convention, settings.ruleset_key)
     kinds = {
-        "areas": (("areas", *common, period_start, settings.district_population), comparison),
+        "areas": (
+            ("areas", *common, _period(as_of, period_start), settings.district_population),
+            comparison,
+        ),
         "trend": (("trend", *common), trend),
     }
     out: dict[str, pd.DataFrame] = {}
     for table in which:
         key, compute = kinds[table]
         # a copy: the kept table is shared by the requests that come after
-        out[table] = cache.kept(repo, f"area table {key!r}", compute).copy()
+        out[table] = cache.kept(repo, f"area table {key!r}", compute, version).copy()
     return out
 
 
