@@ -14,6 +14,11 @@ quarterly trend (:mod:`healthbridge.district.compare`).
 
 The coverage figures apply the deployment's rule set (``Settings.ruleset_key``), so a
 district configured for another NIP edition counts doses by that edition's due ages.
+
+The page's tables (:func:`kept_prevalence`, :func:`kept_coverage`, :func:`area_tables`) are
+kept per data version and parameters in the app's district cache
+(:meth:`~healthbridge.district.cache.DistrictCache.kept`): the page and its charts compute
+each once, and any write makes the next request compute it again.
 """
 
 from __future__ import annotations
