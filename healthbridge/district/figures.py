@@ -206,9 +206,11 @@ def kept_coverage(
 
 def _period(as_of: dt.date, period_start: dt.date | None) -> str:
     """The period's first day as a kept value's key: the default period (the page's) and the
-    same day given (its charts' links) are one key."""
-    from healthbridge.district.reports import default_period_start
+    same day given (its charts' links) are one key. 400 for dates out of range, as the
+    report would answer (before the default period is computed from them)."""
+    from healthbridge.district.reports import check_report_dates, default_period_start
 
+    check_report_dates(as_of, period_start)
     return (period_start or default_period_start(as_of)).isoformat()
 
 
