@@ -213,8 +213,9 @@ def areas(
     a district's centres), each from its own children (docs/reports.md "Jurisdictions")."""
     day = as_of or dt.date.today()
     tables = figures.area_tables(
-        cache, repo, settings, area, as_of=day, period_start=period_start, convention=convention
-    )
+        cache, repo, settings, area, as_of=day, period_start=period_start, convention=convention,
+        which=("areas",),
+    )  # fmt: skip
     if fmt == "csv":
         return _csv(tables["areas"], "areas", day)
     return JSONResponse(
@@ -233,7 +234,9 @@ def trend(
     fmt: Format = "json",
 ) -> Response:
     day = as_of or dt.date.today()
-    tables = figures.area_tables(cache, repo, settings, area, as_of=day, convention=convention)
+    tables = figures.area_tables(
+        cache, repo, settings, area, as_of=day, convention=convention, which=("trend",)
+    )
     if fmt == "csv":
         return _csv(tables["trend"], "trend", day)
     return JSONResponse({"as_of": day.isoformat(), "area": area, "rows": _records(tables["trend"])})
@@ -253,7 +256,7 @@ def areas_chart(
 ) -> Response:
     tables = figures.area_tables(
         cache, repo, settings, area, as_of=as_of or dt.date.today(), period_start=period_start,
-        convention=convention,
+        convention=convention, which=("areas",),
     )  # fmt: skip
     return Response(figures.areas_chart_png(tables, figure, lang), media_type="image/png")
 
@@ -269,6 +272,7 @@ def trend_chart(
     lang: Lang = "zh",
 ) -> Response:
     tables = figures.area_tables(
-        cache, repo, settings, area, as_of=as_of or dt.date.today(), convention=convention
-    )
+        cache, repo, settings, area, as_of=as_of or dt.date.today(), convention=convention,
+        which=("trend",),
+    )  # fmt: skip
     return Response(figures.trend_chart_png(tables, lang), media_type="image/png")

@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
 SNAPSHOT_SUBDIR: Final = "district-cache"
 #: After an incremental refresh, the snapshot is rewritten when it is older than this.
 SNAPSHOT_INTERVAL: dt.timedelta = dt.timedelta(minutes=10)
+#: The most values :meth:`DistrictCache.kept` keeps (the coverage inputs of each rule set,
+#: the area tables of each area and parameters an official looks at: a few small frames).
+KEPT_ENTRIES: Final = 32
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,8 @@ class DistrictCache:
         self._saved_at: float | None = None
         self._closed = False
         #: values computed from the whole database, with the data version they were read at
-        self._kept: dict[tuple[str, str], tuple[object, object]] = {}
+        #: (the least recently used goes first beyond :data:`KEPT_ENTRIES`)
+        self._kept: OrderedDict[tuple[str, str], tuple[object, object]] = OrderedDict()
 
     def gather(self, repo: Repository) -> DistrictFrames:
         """The district's frames as a full read would give them now (see the module
@@ -132,24 +137,43 @@ class DistrictCache:
                 self._save_if_due(key, state, full=info.mode == "full", changed=bool(info.changed))
             return shallow(state.frames)
 
-    def kept(self, repo: Repository, name: str, compute: Callable[[], _T]) -> _T:
+    def version(self, repo: Repository) -> tuple[object, ...]:
+        """The data version (:func:`~healthbridge.district.watermark.data_version`) now: read
+        once for several :meth:`kept` values of one request."""
+        from healthbridge.district.watermark import data_version
+
+        with repo.engine.connect() as conn:
+            return data_version(conn)
+
+    def kept(
+        self,
+        repo: Repository,
+        name: str,
+        compute: Callable[[], _T],
+        version: tuple[object, ...] | None = None,
+    ) -> _T:
         """``compute()`` (a value read from the whole database, e.g. the screening results of
         the coverage figures), kept until the data changes: the same fingerprint as the
         frames (:func:`~healthbridge.district.watermark.data_version`), read BEFORE computing,
         so a write committed meanwhile makes the next call compute again — never a stale
-        value. The caller must not change what it gets (hand out copies)."""
-        from healthbridge.district.watermark import data_version
-
+        value. ``name`` must say everything the value depends on besides the data (e.g. the
+        report's parameters); at most :data:`KEPT_ENTRIES` values are kept, the least
+        recently used dropped first. ``version``: one :meth:`version` read before this call
+        (by default read here). The caller must not change what it gets (hand out copies)."""
         key = (repo.engine.url.render_as_string(hide_password=True), name)
-        with repo.engine.connect() as conn:
-            version = data_version(conn)
+        if version is None:
+            version = self.version(repo)
         with self._lock:
             hit = self._kept.get(key)
-        if hit is not None and hit[0] == version:
-            return hit[1]  # type: ignore[return-value]
+            if hit is not None and hit[0] == version:
+                self._kept.move_to_end(key)
+                return hit[1]  # type: ignore[return-value]
         value = compute()
         with self._lock:
             self._kept[key] = (version, value)
+            self._kept.move_to_end(key)
+            while len(self._kept) > KEPT_ENTRIES:
+                self._kept.popitem(last=False)
         return value
 
     def _save_if_due(self, key: str, state: State, *, full: bool, changed: bool) -> None:

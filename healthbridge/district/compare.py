@@ -34,10 +34,14 @@ if TYPE_CHECKING:
     from healthbridge.clinical.ruleset import RuleSet
     from healthbridge.district.areas import AreaTree
     from healthbridge.district.frames import DistrictFrames
+    from healthbridge.reports.coverage import CoverageInputs
 
 PREVALENCE_FIGURES: Final = ("stunting", "wasting", "overweight")
 COVERAGE_FIGURES: Final = ("systematic-management-u3", "vaccination:MMR:1")
 COMPARED: Final = (*PREVALENCE_FIGURES, *COVERAGE_FIGURES)
+#: The coverage families (:data:`healthbridge.reports.coverage_families.FAMILIES`) of the
+#: :data:`COVERAGE_FIGURES`: 4:2:2 management is a checkup figure.
+COVERAGE_FAMILIES: Final = ("checkup", "vaccination")
 #: The whole area's row (as the reports' ``all``).
 WHOLE: Final = "all"
 COLUMNS: Final = (
@@ -99,11 +103,67 @@ def figures_by_group(
 ) -> pd.DataFrame:
     """The :data:`COMPARED` figures of the whole of ``frames`` (area ``all``) and, when
     ``split``, of each group (``groups``: centre → group id), in :data:`COLUMNS` order."""
+    district_reports.check_report_dates(as_of, period_start)
+    return _figures(
+        district_reports.prevalence_input(frames, as_of=as_of, period_start=period_start),
+        _coverage_inputs(frames, groups, ruleset),
+        groups,
+        as_of=as_of,
+        period_start=period_start,
+        convention=convention,
+        split=split,
+        rolling_coverage=rolling_coverage,
+    )
+
+
+def _coverage_inputs(
+    frames: DistrictFrames, groups: dict[str, str], ruleset: RuleSet
+) -> CoverageInputs:
+    """The coverage inputs of the :data:`COVERAGE_FIGURES`, with each child's group as its
+    ``district``: only the vaccinations and required doses of the compared doses (each
+    dose's figure counts its own doses only, so the figures are the full table's)."""
+    inputs = district_reports.coverage_inputs(frames, ruleset=ruleset)
+    doses = {
+        (series, int(dose))
+        for figure in COVERAGE_FIGURES
+        if figure.startswith("vaccination:")
+        for series, dose in [figure.split(":")[1:]]
+    }
+    required = inputs.required_doses
+    wanted = [
+        (v, int(d)) in doses for v, d in zip(required["vaccine"], required["dose"], strict=True)
+    ]
+    vaccinations = inputs.vaccinations
+    return replace(
+        inputs,
+        children=inputs.children.assign(district=inputs.children["centre"].map(groups)),
+        admission_checks=inputs.admission_checks.assign(
+            district=inputs.admission_checks["centre"].map(groups)
+        ),
+        centres=inputs.centres.assign(district=inputs.centres["centre"].map(groups)),
+        required_doses=required.loc[wanted].reset_index(drop=True),
+        vaccinations=vaccinations.loc[
+            vaccinations["vaccine"].isin({v for v, _d in doses})
+        ].reset_index(drop=True),
+    )
+
+
+def _figures(
+    latest: pd.DataFrame,
+    inputs: CoverageInputs,
+    groups: dict[str, str],
+    *,
+    as_of: dt.date,
+    period_start: dt.date | None,
+    convention: str,
+    split: bool,
+    rolling_coverage: bool,
+) -> pd.DataFrame:
+    """:func:`figures_by_group` from its prevalence input (:func:`~healthbridge.district.
+    reports.prevalence_input`) and coverage inputs (:func:`_coverage_inputs`)."""
     from healthbridge.reports.coverage import coverage_table
     from healthbridge.reports.prevalence import prevalence_table
 
-    district_reports.check_report_dates(as_of, period_start)
-    latest = district_reports.prevalence_input(frames, as_of=as_of, period_start=period_start)
     latest["area"] = latest["centre"].map(groups).astype("object")
     prevalence = district_reports.suppress_prevalence(
         prevalence_table(
@@ -116,21 +176,13 @@ def figures_by_group(
     if "area" not in prevalence.columns:
         prevalence["area"] = WHOLE
 
-    inputs = district_reports.coverage_inputs(frames, ruleset=ruleset)
-    inputs = replace(
-        inputs,
-        children=inputs.children.assign(district=inputs.children["centre"].map(groups)),
-        admission_checks=inputs.admission_checks.assign(
-            district=inputs.admission_checks["centre"].map(groups)
-        ),
-        centres=inputs.centres.assign(district=inputs.centres["centre"].map(groups)),
-    )
     coverage = district_reports.suppress_coverage(
         coverage_table(
             inputs,
             as_of=as_of,
             period_start=None if rolling_coverage else period_start,
             groupings=((), ("district",)) if split else ((),),
+            families=COVERAGE_FAMILIES,
         )
     )
     if not coverage.empty:
@@ -231,11 +283,22 @@ def trend(
     count: int = DEFAULT_QUARTERS,
 ) -> pd.DataFrame:
     """The :data:`COMPARED` figures of the whole of ``frames`` per quarter (:func:`quarters`):
-    :data:`COLUMNS` without ``area``/``name``, after ``period_start`` and ``period_end``."""
+    :data:`COLUMNS` without ``area``/``name``, after ``period_start`` and ``period_end``.
+
+    One pass over the district: the coverage inputs are made once and the measurements
+    sorted once for every quarter's latest per child
+    (:func:`~healthbridge.district.reports.prevalence_inputs`); only each quarter's counts
+    are its own — the figures :func:`figures_by_group` gives each quarter
+    (tests/healthbridge/district/test_area_tables.py)."""
+    periods = quarters(as_of, count)
+    for start, end in periods:
+        district_reports.check_report_dates(end, start)
+    inputs = _coverage_inputs(frames, {}, ruleset)
+    latest = district_reports.prevalence_inputs(frames, periods)
     parts = []
-    for start, end in quarters(as_of, count):
-        rows = figures_by_group(
-            frames, {}, ruleset=ruleset, as_of=end, period_start=start, convention=convention,
+    for (start, end), measured in zip(periods, latest, strict=True):
+        rows = _figures(
+            measured, inputs, {}, as_of=end, period_start=start, convention=convention,
             split=False, rolling_coverage=True,
         )  # fmt: skip
         rows = rows.drop(columns=["area"])

@@ -14,6 +14,11 @@ quarterly trend (:mod:`healthbridge.district.compare`).
 
 The coverage figures apply the deployment's rule set (``Settings.ruleset_key``), so a
 district configured for another NIP edition counts doses by that edition's due ages.
+
+The page's tables (:func:`kept_prevalence`, :func:`kept_coverage`, :func:`area_tables`) are
+kept per data version and parameters in the app's district cache
+(:meth:`~healthbridge.district.cache.DistrictCache.kept`): the page and its charts compute
+each once, and any write makes the next request compute it again.
 """
 
 from __future__ import annotations
@@ -150,6 +155,65 @@ def coverage_figures(
     return day, table
 
 
+def kept_prevalence(
+    cache: DistrictCache,
+    repo: Repository,
+    frames: DistrictFrames,
+    area: str | None,
+    *,
+    as_of: dt.date,
+    period_start: dt.date | None,
+    convention: str,
+    version: tuple[object, ...],
+) -> PrevalenceReport:
+    """:func:`prevalence_figures` of ``area`` (``frames``: its frames, read after
+    ``version``), kept per data version and parameters (:meth:`DistrictCache.kept`: the
+    page and its chart compute it once); a copy."""
+    from dataclasses import replace
+
+    key = (area, as_of.isoformat(), _period(as_of, period_start), convention)
+    report = cache.kept(
+        repo, f"prevalence {key!r}",
+        lambda: prevalence_figures(frames, as_of, period_start, convention)[1], version,
+    )  # fmt: skip
+    return replace(report, prevalence=report.prevalence.copy(), zscores=report.zscores.copy())
+
+
+def kept_coverage(
+    cache: DistrictCache,
+    repo: Repository,
+    settings: Settings,
+    frames: DistrictFrames,
+    area: str | None,
+    *,
+    as_of: dt.date,
+    period_start: dt.date | None,
+    grace_days: int,
+    version: tuple[object, ...],
+) -> pd.DataFrame:
+    """:func:`coverage_figures` of ``area`` as :func:`kept_prevalence` keeps its report."""
+    key = (area, as_of.isoformat(), _period(as_of, period_start), grace_days,
+           settings.ruleset_key, settings.district_population)  # fmt: skip
+    table = cache.kept(
+        repo, f"coverage {key!r}",
+        lambda: coverage_figures(
+            frames, settings, as_of, period_start, grace_days, repo, area, cache
+        )[1],
+        version,
+    )  # fmt: skip
+    return table.copy()
+
+
+def _period(as_of: dt.date, period_start: dt.date | None) -> str:
+    """The period's first day as a kept value's key: the default period (the page's) and the
+    same day given (its charts' links) are one key. 400 for dates out of range, as the
+    report would answer (before the default period is computed from them)."""
+    from healthbridge.district.reports import check_report_dates, default_period_start
+
+    check_report_dates(as_of, period_start)
+    return (period_start or default_period_start(as_of)).isoformat()
+
+
 #: two frames read together (the managed cases; the screening results and their ages)
 Frames2 = tuple[pd.DataFrame, pd.DataFrame]
 
@@ -192,7 +256,9 @@ def table_csv(
         return csv_file(coverage, "coverage", day)
     if table in AREA_TABLES:
         day = as_of or dt.date.today()
-        frame = area_tables(cache, repo, settings, area, as_of=day, convention=convention)[table]
+        frame = area_tables(
+            cache, repo, settings, area, as_of=day, convention=convention, which=(table,)
+        )[table]
         return csv_file(frame, table, day)
     raise KeyError(table)
 
@@ -228,8 +294,12 @@ def prevalence_chart_png(
     """One prevalence figure as a bar chart (PNG); 400 when no bar has a value."""
     from healthbridge.reports.prevalence import prevalence_chart_data
 
+    version = cache.version(repo)  # before the frames are read
     frames = area_frames(cache, repo, area)
-    _day, report = prevalence_figures(frames, as_of, period_start, convention)
+    report = kept_prevalence(
+        cache, repo, frames, area, as_of=as_of or dt.date.today(), period_start=period_start,
+        convention=convention, version=version,
+    )  # fmt: skip
     data = prevalence_chart_data(report, indicator=indicator, grouping=grouping, lang=lang)
     return _bars_png(_centre_names(data, frames), lang)
 
@@ -249,10 +319,12 @@ def coverage_chart_png(
     """One coverage figure as a bar chart (PNG); 400 when no bar has a value."""
     from healthbridge.reports.coverage import coverage_chart_data
 
+    version = cache.version(repo)  # before the frames are read
     frames = area_frames(cache, repo, area)
-    _day, table = coverage_figures(
-        frames, settings, as_of, period_start, grace_days, repo, area, cache
-    )
+    table = kept_coverage(
+        cache, repo, settings, frames, area, as_of=as_of or dt.date.today(),
+        period_start=period_start, grace_days=grace_days, version=version,
+    )  # fmt: skip
     data = _centre_names(coverage_chart_data(table, figure=figure, lang=lang), frames)
     unit = "%" if data.empty or figure != "places-per-1000" else "per-1000"
     return _bars_png(data, lang, unit)
@@ -267,23 +339,49 @@ def area_tables(
     as_of: dt.date,
     period_start: dt.date | None = None,
     convention: str = "who",
+    which: tuple[str, ...] = AREA_TABLES,
 ) -> dict[str, pd.DataFrame]:
-    """``areas``: the compared figures of ``area`` and each sub-area; ``trend``: the same
-    figures of ``area`` over the last quarters (:mod:`healthbridge.district.compare`)."""
+    """The tables of :data:`AREA_TABLES` named in ``which`` — ``areas``: the compared figures
+    of ``area`` and each sub-area; ``trend``: the same figures of ``area`` over the last
+    quarters (:mod:`healthbridge.district.compare`) — each kept per data version and
+    parameters (:meth:`DistrictCache.kept`), so the page and its two charts compute them
+    once, and computed again after any write."""
     from healthbridge.clinical.ruleset import load_ruleset_key
     from healthbridge.district import compare
     from healthbridge.district.areas import read_tree
 
-    tree = read_tree(repo)
-    frames = area_frames(cache, repo, area, tree)
-    ruleset = load_ruleset_key(settings.ruleset_key)
-    return {
-        "areas": compare.comparison(
-            frames, tree, area, ruleset=ruleset, as_of=as_of, period_start=period_start,
-            convention=convention, population=settings.district_population,
+    def comparison() -> pd.DataFrame:
+        tree = read_tree(repo)
+        return compare.comparison(
+            area_frames(cache, repo, area, tree), tree, area,
+            ruleset=load_ruleset_key(settings.ruleset_key), as_of=as_of,
+            period_start=period_start, convention=convention,
+            population=settings.district_population,
+        )  # fmt: skip
+
+    def trend() -> pd.DataFrame:
+        return compare.trend(
+            area_frames(cache, repo, area),
+            ruleset=load_ruleset_key(settings.ruleset_key),
+            as_of=as_of,
+            convention=convention,
+        )
+
+    version = cache.version(repo)  # once for both tables, before either is computed
+    common = (area, as_of.isoformat(), convention, settings.ruleset_key)
+    kinds = {
+        "areas": (
+            ("areas", *common, _period(as_of, period_start), settings.district_population),
+            comparison,
         ),
-        "trend": compare.trend(frames, ruleset=ruleset, as_of=as_of, convention=convention),
-    }  # fmt: skip
+        "trend": (("trend", *common), trend),
+    }
+    out: dict[str, pd.DataFrame] = {}
+    for table in which:
+        key, compute = kinds[table]
+        # a copy: the kept table is shared by the requests that come after
+        out[table] = cache.kept(repo, f"area table {key!r}", compute, version).copy()
+    return out
 
 
 def areas_chart_png(tables: dict[str, pd.DataFrame], figure: str, lang: str) -> bytes:

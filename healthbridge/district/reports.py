@@ -17,6 +17,7 @@ figures of DOMAIN.md §6); this module only chooses their inputs:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Final
 
@@ -31,6 +32,7 @@ from healthbridge.reports.prevalence import (
     WHO_GROUPINGS,
     PrevalenceReport,
     latest_per_child,
+    latest_per_period,
     prevalence_table,
 )
 from healthbridge.reports.suppression import suppress_small_cells
@@ -72,6 +74,19 @@ def prevalence_input(
     latest = latest_per_child(
         frames.measurements, start=pd.Timestamp(start), end=pd.Timestamp(as_of)
     )
+    return _centre_or_none(latest)
+
+
+def prevalence_inputs(
+    frames: DistrictFrames, periods: Sequence[tuple[dt.date, dt.date]]
+) -> list[pd.DataFrame]:
+    """:func:`prevalence_input` of each period ``(start, end)`` (a trend's quarters), from
+    one sort of the measurements (:func:`~healthbridge.reports.prevalence.latest_per_period`)."""
+    spans = [(pd.Timestamp(start), pd.Timestamp(end)) for start, end in periods]
+    return [_centre_or_none(p) for p in latest_per_period(frames.measurements, spans)]
+
+
+def _centre_or_none(latest: pd.DataFrame) -> pd.DataFrame:
     latest["centre"] = (
         latest["centre"].astype("object").where(latest["centre"].notna(), NOT_ENROLLED)
     )

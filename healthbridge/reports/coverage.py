@@ -47,7 +47,7 @@ small denominators of single centres); Clopper–Pearson on request.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +89,7 @@ def coverage_table(
     groupings: Sequence[Sequence[str]] = ((), ("centre",)),
     grace_days: int = 0,
     ci_method: CiMethod = CiMethod.WILSON,
+    families: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """All coverage figures as one tidy table.
 
@@ -96,13 +97,17 @@ def coverage_table(
     ``label_zh``, ``label_en``, ``unit`` (``child``/``centre``/``place``), ``numerator``,
     ``denominator``, ``rate`` (% — per 1,000 for ``places-per-1000``), ``rate_unit``,
     ``ci_lower``, ``ci_upper``, ``ci_method``. Groupings may use ``centre`` and ``district``.
+    ``families``: only the figures of these families (of
+    :data:`~healthbridge.reports.coverage_families.FAMILIES`; ``checkup`` has the per-visit
+    figures and the 4:2:2 and under-7 management rates) — the same figures as in the whole
+    table, for a caller that shows a few (the area comparison and trend).
     """
     for g in groupings:
         bad = [k for k in g if k not in GROUP_KEYS]
         if bad:
             raise ReportInputError(f"coverage groupings may use centre and district, not {bad}")
     parts: list[pd.DataFrame] = []
-    for family in _families(inputs, as_of, period_start, grace_days):
+    for family in _families(inputs, as_of, period_start, grace_days, families):
         for g in groupings:
             parts.append(_aggregate(family, tuple(g), ci_method))
     places = _places_row(inputs)

@@ -10,6 +10,8 @@ computes them all for one report date. The rules each follows are in the docstri
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Collection
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -289,12 +291,21 @@ def _centre_family(inputs: CoverageInputs, as_of: np.datetime64) -> _Family | No
     )
 
 
+#: The families :func:`_families` computes, by name (``coverage_table(families=...)``).
+FAMILIES: Final = ("checkup", "vaccination", "admission", "case", "centre", "screening")
+
+
 def _families(
     inputs: CoverageInputs,
     as_of: dt.date,
     period_start: dt.date | None,
     grace_days: int,
+    only: Collection[str] | None = None,
 ) -> list[_Family]:
+    """The families of :data:`FAMILIES` (``only`` those named: each family is computed on
+    its own, so leaving one out changes no figure of another)."""
+    if only is not None and (not only or set(only) - set(FAMILIES)):
+        raise ReportInputError(f"coverage families are some of {FAMILIES}, not {sorted(only)}")
     _require(inputs.children, "children", ("child_id", "birth_date"))
     if grace_days < 0:
         raise ReportInputError("grace_days must not be negative")
@@ -304,15 +315,19 @@ def _families(
         if period_start is not None
         else day - np.timedelta64(364, "D")
     )
-    schedule = load_checkup_schedule()
-    families = _checkup_families(inputs, day, start, grace_days, schedule)
-    for extra in (
-        _vaccination_family(inputs, day, grace_days),
-        _admission_family(inputs, day, start),
-        _case_family(inputs, day, start),
-        _centre_family(inputs, day),
-        screening_family(inputs, day, start),
-    ):
+    wanted = set(FAMILIES if only is None else only)
+    families: list[_Family] = []
+    if "checkup" in wanted:
+        families += _checkup_families(inputs, day, start, grace_days, load_checkup_schedule())
+    extras: tuple[tuple[str, Callable[[], _Family | None]], ...] = (
+        ("vaccination", lambda: _vaccination_family(inputs, day, grace_days)),
+        ("admission", lambda: _admission_family(inputs, day, start)),
+        ("case", lambda: _case_family(inputs, day, start)),
+        ("centre", lambda: _centre_family(inputs, day)),
+        ("screening", lambda: screening_family(inputs, day, start)),
+    )
+    for name, family in extras:
+        extra = family() if name in wanted else None
         if extra is not None:
             families.append(extra)
     return families

@@ -130,6 +130,28 @@ def latest_per_child(
     return latest.reset_index(drop=True)
 
 
+def latest_per_period(
+    observations: pd.DataFrame,
+    periods: Sequence[tuple[pd.Timestamp, pd.Timestamp]],
+    *,
+    child_column: str = "child_id",
+    date_column: str = "date",
+) -> list[pd.DataFrame]:
+    """:func:`latest_per_child` of each period ``(start, end)``, from one sort of the
+    observations (a trend's quarters): the same rows in the same order as one call per
+    period, since a stable sort keeps the order of any subset of its rows."""
+    _require(observations, (child_column, date_column))
+    dates = pd.to_datetime(observations[date_column])
+    ordered = observations.assign(_date=dates).sort_values([child_column, "_date"], kind="stable")
+    out: list[pd.DataFrame] = []
+    for start, end in periods:
+        day = ordered["_date"]
+        chosen = ordered.loc[(day >= pd.Timestamp(start)) & (day <= pd.Timestamp(end))]
+        latest = chosen.drop_duplicates(child_column, keep="last").drop(columns="_date")
+        out.append(latest.reset_index(drop=True))
+    return out
+
+
 def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:

@@ -336,11 +336,17 @@ def _render(
     repo = request.app.state.repository
     cache = request.app.state.district_cache
     tree = read_tree(repo)
+    version = cache.version(repo)  # before the frames are read: never a stale figure
     frames = figures.area_frames(cache, repo, chosen.area, tree)
-    _day, report = figures.prevalence_figures(frames, chosen.as_of, period_start, chosen.convention)
-    _day, coverage = figures.coverage_figures(
-        frames, settings, chosen.as_of, period_start, chosen.grace_days, repo, chosen.area, cache
-    )
+    day = chosen.as_of or today()
+    report = figures.kept_prevalence(
+        cache, repo, frames, chosen.area, as_of=day, period_start=period_start,
+        convention=chosen.convention, version=version,
+    )  # fmt: skip
+    coverage = figures.kept_coverage(
+        cache, repo, settings, frames, chosen.area, as_of=day, period_start=period_start,
+        grace_days=chosen.grace_days, version=version,
+    )  # fmt: skip
     tables = figures.area_tables(
         cache, repo, settings, chosen.area, as_of=chosen.as_of, period_start=period_start,
         convention=chosen.convention,
@@ -468,7 +474,7 @@ def areas_chart(
     tables = figures.area_tables(
         request.app.state.district_cache, request.app.state.repository,
         request.app.state.settings, shown, as_of=as_of or today(), period_start=period_start,
-        convention=convention,
+        convention=convention, which=("areas",),
     )  # fmt: skip
     return Response(
         figures.areas_chart_png(tables, compare, user.lang.value), media_type="image/png"
@@ -488,5 +494,6 @@ def trend_chart(
     tables = figures.area_tables(
         request.app.state.district_cache, request.app.state.repository,
         request.app.state.settings, shown, as_of=as_of or today(), convention=convention,
+        which=("trend",),
     )  # fmt: skip
     return Response(figures.trend_chart_png(tables, user.lang.value), media_type="image/png")

@@ -153,3 +153,46 @@ def test_places_per_1000_per_area_and_an_area_without_population(site: TestClien
     assert "population not configured" in en
     csv = client.get(f"/app/district/areas.csv?as_of={AS_OF}").content.decode("utf-8-sig")
     assert "population-not-configured" in csv
+
+
+def test_the_charts_reuse_the_pages_figures_until_a_write(
+    site: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page computes each table once per data version; its charts reuse them
+    (``DistrictCache.kept``; their links name the default period the page left out), and a
+    write makes the next view compute them again."""
+    from healthbridge.district import compare, figures
+
+    calls: list[str] = []
+    for module, name in (
+        (compare, "comparison"),
+        (compare, "trend"),
+        (figures, "prevalence_figures"),
+        (figures, "coverage_figures"),
+    ):
+        real = getattr(module, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+    client = site
+    sign_in_as(client, "PractitionerRole/official-hz-role")  # opens the page of today
+    calls.clear()
+    html = client.get(f"/app/district?as_of={AS_OF}").text
+    computed = sorted(calls)
+    assert computed == ["comparison", "coverage_figures", "prevalence_figures", "trend"]
+    for link in ("areas-chart", "trend-chart", "prevalence-chart", "coverage-chart"):
+        src = re.search(rf'data-testid="{link}" src="([^"]+)"', html)
+        assert src is not None, link
+        assert client.get(src.group(1).replace("&amp;", "&")).status_code == 200
+    assert client.get(f"/app/district?as_of={AS_OF}").status_code == 200
+    assert sorted(calls) == computed  # nothing computed again
+    repo = client.app.state.repository  # type: ignore[attr-defined]
+    from healthbridge.store.hooks import SYSTEM_CONTEXT
+
+    with repo.transaction(SYSTEM_CONTEXT, write=True) as txn:
+        txn.create({"resourceType": "Patient", "gender": "female", "birthDate": "2025-01-02"})
+    assert client.get(f"/app/district?as_of={AS_OF}").status_code == 200
+    assert sorted(calls) == sorted(computed * 2)  # a write: computed again
