@@ -2,9 +2,11 @@
 
 With ``pipeline_mode = "outbox"`` a write no longer evaluates the children it touched in its
 own transaction (:meth:`Pipeline.on_commit`, the inline mode). :meth:`Outbox.enqueue` (the
-pre-commit hook) instead inserts one ``pipeline_outbox`` row per touched child
-(:mod:`healthbridge.store.outbox_models`) in the writer's transaction: the change and its
-pending evaluation commit together or not at all (the transactional-outbox pattern).
+pre-commit hook) instead inserts ``pipeline_outbox`` rows
+(:mod:`healthbridge.store.outbox_models`) for each touched child, one per resource written
+about it (:func:`.drain_changes.row_sources`; one when the Patient or many were written), in
+the writer's transaction: the change and its pending evaluation commit together or not at
+all (the transactional-outbox pattern).
 
 A worker (:func:`drain_batch`) then, in ONE transaction:
 
@@ -50,6 +52,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, text, update
 
+from healthbridge.pipeline.drain_changes import changes_of, row_sources
 from healthbridge.pipeline.drain_vector import evaluate_children, rule_inputs_ready
 from healthbridge.pipeline.engine import (
     ENROLMENT_SEARCH,
@@ -104,7 +107,8 @@ class Outbox:
         hooks.add_pre_commit_hook(self.enqueue)
 
     def enqueue(self, txn: Transaction) -> bool:
-        """Insert one outbox row per child the transaction's writes touched."""
+        """Insert the outbox rows of the children the transaction's writes touched (one per
+        resource written about a child, :func:`.drain_changes.row_sources`)."""
         pending = take_pending(txn)
         if pending is None or not pending.children:
             return False
@@ -114,13 +118,14 @@ class Outbox:
                 "kind": DAILY if cid in pending.centre_children else CHILD,
                 "child_id": cid,
                 "day": day,
-                "source": pending.sources.get(cid, "")[:200],
+                "source": source[:200],
                 "queued_at": now,
                 "attempts": 0,
                 "next_attempt": "",
                 "last_error": "",
             }
             for cid in sorted(pending.children)
+            for source in row_sources(pending.touched.get(cid, set()))
         ]
         txn.conn.execute(insert(OUTBOX), rows)
         for wake in self.wakers:
@@ -229,7 +234,13 @@ def _evaluate(
         if vectorised and len(children[i : i + step]) >= VECTOR_MIN:
             pending = _pending_of(chunk)
             with pipeline.system_reads(txn):
-                evaluate_children(txn, pipeline, sorted(pending.children), pending.centre_children)
+                evaluate_children(
+                    txn,
+                    pipeline,
+                    sorted(pending.children),
+                    pending.centre_children,
+                    changes_of(chunk),
+                )
         else:
             pipeline.evaluate(txn, _pending_of(chunk))
         done += chunk
