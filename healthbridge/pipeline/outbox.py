@@ -79,6 +79,11 @@ CHUNK = 10
 VECTOR_CHUNK = 50
 #: The same on PostgreSQL, where writers do not wait for the worker: the whole batch.
 VECTOR_CHUNK_POSTGRES = 200
+#: What a child whose rows ask for no full re-scoring (only new measurements' sessions
+#: scored, the forecast kept: :mod:`.drain_changes`) counts in a chunk: about a quarter of
+#: a child evaluated in full, so a chunk of such children spreads the chunk's fixed cost
+#: (frames, the district evaluator) over four times as many (bench/results/drain.md).
+INCREMENTAL_WEIGHT = 0.25
 #: Fewer children than this are evaluated child by child even when ``vectorised``: the batch
 #: engine's fixed cost (frames, the district evaluator: ~130 ms CPU) exceeds the per-child
 #: evaluation's (~10 ms a child) below about a dozen children — a quiet server's single write
@@ -214,7 +219,8 @@ def _evaluate(
     delete the rows of the children done (the others stay queued). The number of rows done.
 
     ``vectorised`` (and the rule-input table current): :data:`VECTOR_CHUNK` children at a
-    time (:data:`VECTOR_CHUNK_POSTGRES` on PostgreSQL) with the batch engine
+    time (:data:`VECTOR_CHUNK_POSTGRES` on PostgreSQL; an incrementally evaluated child
+    counting :data:`INCREMENTAL_WEIGHT`, :func:`_chunks`) with the batch engine
     (:func:`.drain_vector.evaluate_children`) when a chunk has at least :data:`VECTOR_MIN`
     children; otherwise
     :data:`CHUNK` at a time with the per-child evaluation (:meth:`Pipeline.evaluate`)."""
@@ -222,16 +228,16 @@ def _evaluate(
     by_child: dict[str, list[Any]] = {}
     for row in rows:
         by_child.setdefault(row.child_id, []).append(row)
-    children = list(by_child)
     vectorised = vectorised and rule_inputs_ready(txn)
-    step = CHUNK
+    step, full = CHUNK, frozenset(by_child)
     if vectorised:
         postgres = txn.conn.dialect.name == "postgresql"
         step = VECTOR_CHUNK_POSTGRES if postgres else VECTOR_CHUNK
+        full = changes_of(rows).rescore_all
     started, done = time.monotonic(), []
-    for i in range(0, len(children), step):
-        chunk = [r for cid in children[i : i + step] for r in by_child[cid]]
-        if vectorised and len(children[i : i + step]) >= VECTOR_MIN:
+    for children in _chunks(list(by_child), full, step):
+        chunk = [r for cid in children for r in by_child[cid]]
+        if vectorised and len(children) >= VECTOR_MIN:
             pending = _pending_of(chunk)
             with pipeline.system_reads(txn):
                 evaluate_children(
@@ -249,6 +255,21 @@ def _evaluate(
     txn.flush()
     txn.conn.execute(delete(OUTBOX).where(OUTBOX.c.id.in_([r.id for r in done])))
     return len(done)
+
+
+def _chunks(children: list[str], full: frozenset[str], step: int) -> list[list[str]]:
+    """``children`` in chunks of ``step`` "full" children, one evaluated again in full
+    (:class:`.drain_changes.Changes`) counting 1 and another :data:`INCREMENTAL_WEIGHT`."""
+    out: list[list[str]] = [[]]
+    weight = 0.0
+    for cid in children:
+        w = 1.0 if cid in full else INCREMENTAL_WEIGHT
+        if out[-1] and weight + w > step:
+            out.append([])
+            weight = 0.0
+        out[-1].append(cid)
+        weight += w
+    return [c for c in out if c]
 
 
 def drain_batch(

@@ -267,3 +267,11 @@ def test_row_sources_collapse_to_one_row_for_a_patient_or_many_writes() -> None:
     many = [f"Observation/o{i}/_history/1" for i in range(MAX_ROWS_PER_CHILD + 1)]
     assert row_sources(many) == [""]
     assert changes_of([_row("a", "")]).rescore_all == {"a"}
+
+
+def test_a_chunk_holds_more_incrementally_evaluated_children() -> None:
+    kids = [f"c{i}" for i in range(10)]
+    assert outbox._chunks(kids, frozenset(kids), 4) == [kids[0:4], kids[4:8], kids[8:]]
+    assert outbox._chunks(kids, frozenset(), 2) == [kids[0:8], kids[8:]]
+    mixed = outbox._chunks(kids, frozenset({"c0", "c1"}), 2)
+    assert mixed == [["c0", "c1"], kids[2:10]]
