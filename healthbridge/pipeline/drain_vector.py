@@ -17,13 +17,16 @@ instead of one :meth:`~healthbridge.pipeline.engine.Pipeline.evaluate` per child
    pairing) scored in one :func:`~healthbridge.pipeline.scoring.score_children` call into the
    same ``hb-growth-score`` Observations, with the same ids, as the write path; written only
    when changed, retracted when no longer derived (the rule of the write path's
-   ``Pipeline._write_derived``; only the scores to write have their current rows read);
+   ``Pipeline._write_derived``; only the scores to write have their current rows read) —
+   only the sessions the claimed rows can have changed (:mod:`.drain_changes`:
+   :func:`changed_sessions`);
 4. **rules and alerts** (:func:`~healthbridge.pipeline.batch_plan.findings_of`,
    :func:`~healthbridge.pipeline.batch_plan.plan_actions`,
    :func:`~healthbridge.pipeline.batch_write.apply_planned`): the child findings reconciled
    with the open alerts, only the differences written;
 5. **forecasts** (:func:`~healthbridge.pipeline.forecast_batch.publish_in`): each child's
-   ``ImmunizationRecommendation``, written when its content changed;
+   ``ImmunizationRecommendation``, written when its content changed — rebuilt only when
+   its inputs were written or the stored one is of an earlier day (:func:`stale_forecasts`);
 6. **centres**: a morning check's centre is evaluated as before
    (:meth:`~healthbridge.pipeline.engine.Pipeline.evaluate_centre`: that centre's checks of
    the window, through the ``enrollment-centre`` chain).
