@@ -17,13 +17,16 @@ instead of one :meth:`~healthbridge.pipeline.engine.Pipeline.evaluate` per child
    pairing) scored in one :func:`~healthbridge.pipeline.scoring.score_children` call into the
    same ``hb-growth-score`` Observations, with the same ids, as the write path; written only
    when changed, retracted when no longer derived (the rule of the write path's
-   ``Pipeline._write_derived``; only the scores to write have their current rows read);
+   ``Pipeline._write_derived``; only the scores to write have their current rows read) —
+   only the sessions the claimed rows can have changed (:mod:`.drain_changes`:
+   :func:`changed_sessions`);
 4. **rules and alerts** (:func:`~healthbridge.pipeline.batch_plan.findings_of`,
    :func:`~healthbridge.pipeline.batch_plan.plan_actions`,
    :func:`~healthbridge.pipeline.batch_write.apply_planned`): the child findings reconciled
    with the open alerts, only the differences written;
 5. **forecasts** (:func:`~healthbridge.pipeline.forecast_batch.publish_in`): each child's
-   ``ImmunizationRecommendation``, written when its content changed;
+   ``ImmunizationRecommendation``, written when its content changed — rebuilt only when
+   its inputs were written or the stored one is of an earlier day (:func:`stale_forecasts`);
 6. **centres**: a morning check's centre is evaluated as before
    (:meth:`~healthbridge.pipeline.engine.Pipeline.evaluate_centre`: that centre's checks of
    the window, through the ``enrollment-centre`` chain).
@@ -42,6 +45,7 @@ path for the resources the pipeline writes (about four per input resource).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -57,15 +61,54 @@ from healthbridge.pipeline import batch_read
 from healthbridge.pipeline.batch_plan import findings_of, plan_actions
 from healthbridge.pipeline.batch_read import Scope
 from healthbridge.pipeline.batch_write import apply_planned
+from healthbridge.pipeline.drain_changes import Changes
 from healthbridge.pipeline.engine import RECORD_TYPES, Pipeline, now_instant
+from healthbridge.pipeline.forecast import forecast_id
+from healthbridge.pipeline.forecast_batch import RESOURCE_TYPE as FORECAST_TYPE
 from healthbridge.pipeline.forecast_batch import publish_in
-from healthbridge.pipeline.scoring import is_derived, same_content, score_children
+from healthbridge.pipeline.scoring import derived_id, is_derived, same_content, score_children
 from healthbridge.store import rule_inputs as ri
 from healthbridge.store import search as sql
 from healthbridge.store.repository import Transaction
 
 #: The prefix of every derived growth score's id (:func:`.scoring.derived_id`).
 _DERIVED_PREFIX = "gs-"
+#: The length of a score id's session prefix (``gs-{24 hex}-``, :func:`.scoring.derived_id`).
+_PREFIX_LENGTH = len(derived_id("", "", ""))
+
+
+def changed_sessions(sessions: pd.DataFrame, changes: Changes) -> pd.DataFrame:
+    """The rows of the batch read's session frame to score again: every session of a child
+    in ``changes.rescore_all``, and of the others the sessions one of whose measurements
+    was created (:mod:`.drain_changes`)."""
+    if sessions.empty:
+        return sessions
+    child = sessions["child_id"].astype(str)
+    keep = child.isin(changes.rescore_all).to_numpy(copy=True)
+    pairs = {f"{cid}\x1f{oid}" for cid, ids in changes.created.items() for oid in ids}
+    if pairs:
+        for q in ("weight", "lenhei", "headc"):
+            keep |= (child + "\x1f" + sessions[f"{q}_id"].astype(str)).isin(pairs).to_numpy()
+    return sessions[keep]
+
+
+def stale_forecasts(
+    txn: Transaction, patients: dict[str, x.ChildInfo], changes: Changes, as_of: dt.date
+) -> list[str]:
+    """The children whose forecast may have changed: those whose forecast inputs a claimed
+    row wrote, and those without a stored forecast dated ``as_of`` (:mod:`.drain_changes`)."""
+    rest = [cid for cid in sorted(patients) if cid not in changes.forecast]
+    day = f"{as_of.isoformat()}T00:00:00+08:00"
+    current: set[str] = set()
+    if rest:
+        ids = {forecast_id(cid): cid for cid in rest}
+        got = dbf.fields(txn.conn, FORECAST_TYPE, {"date": "$.date"}, res_ids=sorted(ids))
+        current = {
+            ids[str(rid)]
+            for rid, date in zip(got["res_id"], got["date"], strict=True)
+            if date == day
+        }
+    return [cid for cid in sorted(patients) if cid not in current]
 
 
 def rule_inputs_ready(txn: Transaction) -> bool:
@@ -76,18 +119,26 @@ def rule_inputs_ready(txn: Transaction) -> bool:
 def scope_of(txn: Transaction, children: Sequence[str]) -> Scope:
     """The ids of the resources referring to ``children`` (by type) and the staff roles of
     the centres they are enrolled at: indexed lookups in the ``reference`` search index."""
+    return _scope(txn, children)[0]
+
+
+def _scope(txn: Transaction, children: Sequence[str]) -> tuple[Scope, dict[str, str]]:
+    """:func:`scope_of` and the child of each stored derived score (its id → child id)."""
     ref = sql.index_table("reference")
     ids: defaultdict[str, set[str]] = defaultdict(set)
+    owners: dict[str, str] = {}
     for start in range(0, len(children), 500):
         chunk = list(children[start : start + 500])
-        for rtype, rid in txn.conn.execute(
-            select(ref.c.res_type, ref.c.res_id).where(
+        for rtype, rid, target in txn.conn.execute(
+            select(ref.c.res_type, ref.c.res_id, ref.c.target_id).where(
                 ref.c.target_type == "Patient",
                 ref.c.target_id.in_(chunk),
                 ref.c.res_type.in_(RECORD_TYPES),
             )
         ):
             ids[str(rtype)].add(str(rid))
+            if rtype == "Observation" and str(rid).startswith(_DERIVED_PREFIX):
+                owners[str(rid)] = str(target)
     centres = {
         str(c)
         for (c,) in txn.conn.execute(
@@ -110,22 +161,32 @@ def scope_of(txn: Transaction, children: Sequence[str]) -> Scope:
                 )
             )
         }
-    return Scope(tuple(children), {k: sorted(v) for k, v in ids.items()}, tuple(sorted(roles)))
+    scope = Scope(tuple(children), {k: sorted(v) for k, v in ids.items()}, tuple(sorted(roles)))
+    return scope, owners
 
 
 def evaluate_children(
-    txn: Transaction, pipeline: Pipeline, children: Sequence[str], daily: set[str]
+    txn: Transaction,
+    pipeline: Pipeline,
+    children: Sequence[str],
+    daily: set[str],
+    changes: Changes | None = None,
 ) -> None:
     """Evaluate ``children`` (and the centres of those in ``daily``, whose morning check
-    changed) in ``txn``, as :meth:`Pipeline.evaluate` does child by child."""
+    changed) in ``txn``, as :meth:`Pipeline.evaluate` does child by child; growth scores and
+    forecasts only where ``changes`` (what the claimed outbox rows wrote; ``None``: all of
+    every child) can have changed them (:mod:`.drain_changes`)."""
     ruleset, as_of, now = pipeline.ruleset, pipeline.today(), now_instant()
+    if changes is None:
+        changes = Changes.everything(children)
     txn.flush()
-    scope = scope_of(txn, sorted(children))
+    scope, owners = _scope(txn, sorted(children))
     d, sessions = batch_read.read_scoped(txn.conn, scope)
     # the Patients the alert-message interceptor reads (notify.hooks.on_alert), read ahead
     # in one query: each of its reads would otherwise flush the queued inserts first
     txn.prefetch_current([("Patient", cid) for cid in sorted(d.patients)], lock=False)
-    _write_scores(txn, scope, d.patients, sessions, pipeline)
+    rescored = changed_sessions(sessions, changes)
+    _write_scores(txn, owners, d.patients, rescored, changes, pipeline)
     findings = [f for f in findings_of(d, ruleset, as_of) if f.subject_type is SubjectType.CHILD]
     # only the children's own alerts: a centre's (an Organization subject) is reconciled by
     # evaluate_centre below, never against the children's findings alone
@@ -133,7 +194,15 @@ def evaluate_children(
         del d.flags[ref]
     planned, _open = plan_actions(d, findings, ruleset)
     apply_planned(txn, txn.conn, d, planned, ruleset, as_of, now)
-    publish_in(txn, d.patients, d.data.doses, ruleset, as_of)
+    stale = stale_forecasts(txn, d.patients, changes, as_of)
+    doses = d.data.doses
+    publish_in(
+        txn,
+        {cid: d.patients[cid] for cid in stale},
+        doses[doses["child_id"].isin(stale)] if len(stale) < len(d.patients) else doses,
+        ruleset,
+        as_of,
+    )
     centres = sorted(
         {info.centre_id for cid, info in d.patients.items() if cid in daily and info.centre_id}
     )
@@ -187,23 +256,33 @@ def _number(value: Any) -> float | None:
 
 def _write_scores(
     txn: Transaction,
-    scope: Scope,
+    owners: dict[str, str],
     patients: dict[str, x.ChildInfo],
     sessions: pd.DataFrame,
+    changes: Changes,
     pipeline: Pipeline,
 ) -> None:
-    """Score every session of the children in one call; write the changed scores and
-    retract those no longer derived (as the write path's ``_write_derived``)."""
+    """Score the ``sessions`` to re-score (:func:`changed_sessions`) in one call; write the
+    changed scores and retract those no longer derived (as the write path's
+    ``_write_derived``): every stored score of a child re-scored in full, only the
+    re-scored sessions' own scores of the others."""
     by_child = sessions_by_child(txn, sessions)
-    children = sorted(patients)
+    children = sorted(cid for cid in patients if cid in by_child or cid in changes.rescore_all)
     scored = score_children(
         [(patients[cid], by_child.get(cid, [])) for cid in children],
         pipeline.ruleset.interpretation,
     )
-    candidates = [i for i in scope.of("Observation") if i.startswith(_DERIVED_PREFIX)]
+    # the stored scores to compare: all those of a child re-scored in full, else those of
+    # its re-scored sessions (their ids start with the session's prefix, see derived_id)
+    prefixes = {derived_id(cid, s.key, "") for cid, ss in by_child.items() for s in ss}
+    candidates = [
+        oid
+        for oid, cid in owners.items()
+        if cid in changes.rescore_all or oid[:_PREFIX_LENGTH] in prefixes
+    ]
     existing: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     if candidates:
-        got = dbf.fields(txn.conn, "Observation", {"doc": "$"}, res_ids=candidates)
+        got = dbf.fields(txn.conn, "Observation", {"doc": "$"}, res_ids=sorted(candidates))
         for doc in dbf.parse(got["doc"].tolist()):
             cid = x.subject_id(doc)
             if is_derived(doc) and cid in patients:

@@ -75,6 +75,9 @@ class Pending:
     centre_children: set[str] = field(default_factory=set)
     centres: set[str] = field(default_factory=set)
     sources: dict[str, str] = field(default_factory=dict)
+    #: every write that noted each child (``Type/id/_history/version``): the outbox worker
+    #: re-evaluates only what they change (:mod:`healthbridge.pipeline.drain_changes`)
+    touched: dict[str, set[str]] = field(default_factory=dict)
 
 
 def take_pending(txn: Transaction) -> Pending | None:
@@ -210,6 +213,7 @@ class Pipeline:
         pending.children.add(child)
         stored = event.stored
         pending.sources[child] = f"{rtype}/{stored.id}/_history/{stored.version_id}"
+        pending.touched.setdefault(child, set()).add(pending.sources[child])
         if daily:
             pending.centre_children.add(child)
 

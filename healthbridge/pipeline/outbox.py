@@ -2,9 +2,11 @@
 
 With ``pipeline_mode = "outbox"`` a write no longer evaluates the children it touched in its
 own transaction (:meth:`Pipeline.on_commit`, the inline mode). :meth:`Outbox.enqueue` (the
-pre-commit hook) instead inserts one ``pipeline_outbox`` row per touched child
-(:mod:`healthbridge.store.outbox_models`) in the writer's transaction: the change and its
-pending evaluation commit together or not at all (the transactional-outbox pattern).
+pre-commit hook) instead inserts ``pipeline_outbox`` rows
+(:mod:`healthbridge.store.outbox_models`) for each touched child, one per resource written
+about it (:func:`.drain_changes.row_sources`; one when the Patient or many were written), in
+the writer's transaction: the change and its pending evaluation commit together or not at
+all (the transactional-outbox pattern).
 
 A worker (:func:`drain_batch`) then, in ONE transaction:
 
@@ -50,6 +52,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, text, update
 
+from healthbridge.pipeline.drain_changes import changes_of, row_sources
 from healthbridge.pipeline.drain_vector import evaluate_children, rule_inputs_ready
 from healthbridge.pipeline.engine import (
     ENROLMENT_SEARCH,
@@ -76,6 +79,11 @@ CHUNK = 10
 VECTOR_CHUNK = 50
 #: The same on PostgreSQL, where writers do not wait for the worker: the whole batch.
 VECTOR_CHUNK_POSTGRES = 200
+#: What a child whose rows ask for no full re-scoring (only new measurements' sessions
+#: scored, the forecast kept: :mod:`.drain_changes`) counts in a chunk: about a quarter of
+#: a child evaluated in full, so a chunk of such children spreads the chunk's fixed cost
+#: (frames, the district evaluator) over four times as many (bench/results/drain.md).
+INCREMENTAL_WEIGHT = 0.25
 #: Fewer children than this are evaluated child by child even when ``vectorised``: the batch
 #: engine's fixed cost (frames, the district evaluator: ~130 ms CPU) exceeds the per-child
 #: evaluation's (~10 ms a child) below about a dozen children — a quiet server's single write
@@ -104,7 +112,8 @@ class Outbox:
         hooks.add_pre_commit_hook(self.enqueue)
 
     def enqueue(self, txn: Transaction) -> bool:
-        """Insert one outbox row per child the transaction's writes touched."""
+        """Insert the outbox rows of the children the transaction's writes touched (one per
+        resource written about a child, :func:`.drain_changes.row_sources`)."""
         pending = take_pending(txn)
         if pending is None or not pending.children:
             return False
@@ -114,13 +123,14 @@ class Outbox:
                 "kind": DAILY if cid in pending.centre_children else CHILD,
                 "child_id": cid,
                 "day": day,
-                "source": pending.sources.get(cid, "")[:200],
+                "source": source[:200],
                 "queued_at": now,
                 "attempts": 0,
                 "next_attempt": "",
                 "last_error": "",
             }
             for cid in sorted(pending.children)
+            for source in row_sources(pending.touched.get(cid, set()))
         ]
         txn.conn.execute(insert(OUTBOX), rows)
         for wake in self.wakers:
@@ -209,7 +219,8 @@ def _evaluate(
     delete the rows of the children done (the others stay queued). The number of rows done.
 
     ``vectorised`` (and the rule-input table current): :data:`VECTOR_CHUNK` children at a
-    time (:data:`VECTOR_CHUNK_POSTGRES` on PostgreSQL) with the batch engine
+    time (:data:`VECTOR_CHUNK_POSTGRES` on PostgreSQL; an incrementally evaluated child
+    counting :data:`INCREMENTAL_WEIGHT`, :func:`_chunks`) with the batch engine
     (:func:`.drain_vector.evaluate_children`) when a chunk has at least :data:`VECTOR_MIN`
     children; otherwise
     :data:`CHUNK` at a time with the per-child evaluation (:meth:`Pipeline.evaluate`)."""
@@ -217,19 +228,25 @@ def _evaluate(
     by_child: dict[str, list[Any]] = {}
     for row in rows:
         by_child.setdefault(row.child_id, []).append(row)
-    children = list(by_child)
     vectorised = vectorised and rule_inputs_ready(txn)
-    step = CHUNK
+    step, full = CHUNK, frozenset(by_child)
     if vectorised:
         postgres = txn.conn.dialect.name == "postgresql"
         step = VECTOR_CHUNK_POSTGRES if postgres else VECTOR_CHUNK
+        full = changes_of(rows).rescore_all
     started, done = time.monotonic(), []
-    for i in range(0, len(children), step):
-        chunk = [r for cid in children[i : i + step] for r in by_child[cid]]
-        if vectorised and len(children[i : i + step]) >= VECTOR_MIN:
+    for children in _chunks(list(by_child), full, step):
+        chunk = [r for cid in children for r in by_child[cid]]
+        if vectorised and len(children) >= VECTOR_MIN:
             pending = _pending_of(chunk)
             with pipeline.system_reads(txn):
-                evaluate_children(txn, pipeline, sorted(pending.children), pending.centre_children)
+                evaluate_children(
+                    txn,
+                    pipeline,
+                    sorted(pending.children),
+                    pending.centre_children,
+                    changes_of(chunk),
+                )
         else:
             pipeline.evaluate(txn, _pending_of(chunk))
         done += chunk
@@ -238,6 +255,21 @@ def _evaluate(
     txn.flush()
     txn.conn.execute(delete(OUTBOX).where(OUTBOX.c.id.in_([r.id for r in done])))
     return len(done)
+
+
+def _chunks(children: list[str], full: frozenset[str], step: int) -> list[list[str]]:
+    """``children`` in chunks of ``step`` "full" children, one evaluated again in full
+    (:class:`.drain_changes.Changes`) counting 1 and another :data:`INCREMENTAL_WEIGHT`."""
+    out: list[list[str]] = [[]]
+    weight = 0.0
+    for cid in children:
+        w = 1.0 if cid in full else INCREMENTAL_WEIGHT
+        if out[-1] and weight + w > step:
+            out.append([])
+            weight = 0.0
+        out[-1].append(cid)
+        weight += w
+    return [c for c in out if c]
 
 
 def drain_batch(
