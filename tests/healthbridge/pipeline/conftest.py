@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from healthbridge import terminology as t
@@ -23,6 +24,20 @@ def pipeline_mode() -> str:
     """The pipeline mode of :func:`pclient`: the default (``outbox``). A module whose tests
     must hold in both modes overrides this fixture with ``params=["outbox", "inline"]``."""
     return "outbox"
+
+
+@pytest.fixture
+def vapp(app_factory: AppFactory) -> FastAPI:
+    """An app in outbox mode without the worker thread: the test drains the queue itself."""
+    return app_factory(
+        clinical_ruleset=RULESET, pipeline_mode="outbox", pipeline_worker_thread=False
+    )
+
+
+@pytest.fixture
+def vclient(vapp: FastAPI) -> Iterator[TestClient]:
+    with TestClient(vapp, headers={"Accept": "application/fhir+json"}) as c:
+        yield c
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ plus the specific result the change must have produced.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,9 +22,7 @@ from healthbridge.pipeline import drain_vector, outbox
 from healthbridge.pipeline.drain_changes import MAX_ROWS_PER_CHILD, changes_of, row_sources
 from healthbridge.pipeline.outbox import drain
 from healthbridge.store.hooks import SYSTEM_CONTEXT
-from tests.conftest import AppFactory
 from tests.healthbridge.pipeline.conftest import (
-    RULESET,
     child,
     days_ago,
     immunization,
@@ -51,19 +48,6 @@ def vectorised_from_one_child(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("the vectorised batch failed")
 
     monkeypatch.setattr(outbox, "_drain_one_by_one", no_fallback)
-
-
-@pytest.fixture
-def vapp(app_factory: AppFactory) -> FastAPI:
-    return app_factory(
-        clinical_ruleset=RULESET, pipeline_mode="outbox", pipeline_worker_thread=False
-    )
-
-
-@pytest.fixture
-def vclient(vapp: FastAPI) -> Iterator[TestClient]:
-    with TestClient(vapp, headers={"Accept": "application/fhir+json"}) as c:
-        yield c
 
 
 def _settled(app: FastAPI, client: TestClient) -> None:

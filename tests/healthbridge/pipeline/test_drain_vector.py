@@ -8,7 +8,6 @@ child and centre again, writes no new version of anything (scores, forecasts, Fl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,9 +19,7 @@ from healthbridge.pipeline import drain_vector, outbox
 from healthbridge.pipeline.engine import Pipeline
 from healthbridge.pipeline.outbox import drain, drain_batch
 from healthbridge.store import rule_inputs as ri
-from tests.conftest import AppFactory
 from tests.healthbridge.pipeline.conftest import (
-    RULESET,
     child,
     days_ago,
     health_manager_role,
@@ -45,19 +42,6 @@ from tests.healthbridge.pipeline.test_outbox import (
 def vectorised_from_one_child(monkeypatch: pytest.MonkeyPatch) -> None:
     """The vectorised engine for every batch, however small (the tests' districts are)."""
     monkeypatch.setattr(outbox, "VECTOR_MIN", 1)
-
-
-@pytest.fixture
-def vapp(app_factory: AppFactory) -> FastAPI:
-    return app_factory(
-        clinical_ruleset=RULESET, pipeline_mode="outbox", pipeline_worker_thread=False
-    )
-
-
-@pytest.fixture
-def vclient(vapp: FastAPI) -> Iterator[TestClient]:
-    with TestClient(vapp, headers={"Accept": "application/fhir+json"}) as c:
-        yield c
 
 
 def _record(client: TestClient) -> None:
