@@ -149,8 +149,8 @@ class InputWriter(Writer):
         ep = self._episode()
         ep["status"] = "finished"
         ep["period"] = {**ep["period"], "end": AS_OF.isoformat()}
-        ep["extension"] = [{"url": t.EXT_CASE_OUTCOME,
-                            "valueCoding": {"system": t.CS_CASE_OUTCOME, "code": "cured"}}]  # fmt: skip
+        outcome = {"system": t.CS_CASE_OUTCOME, "code": "cured"}
+        ep["extension"] = [{"url": t.EXT_CASE_OUTCOME, "valueCoding": outcome}]
         self._put(ep)
 
     def case_moved(self) -> None:
@@ -225,7 +225,9 @@ def test_every_kind_of_write_refreshes_the_inputs_incrementally(
         got = cache.coverage_inputs(district)
         assert cache.last_inputs.mode == "incremental", (name, cache.last_inputs)
         assert_same(got, full(district))
-    assert not full(district)[0].empty and not full(district)[1].empty  # something was kept
+    cases, frail, _screenings = full(district)
+    assert not cases.empty  # something was kept
+    assert not frail.empty
     assert report(district, cache.coverage_inputs(district)) == report(district, full(district))
     assert cache.last_inputs.mode == "cached"
 
