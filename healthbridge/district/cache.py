@@ -23,6 +23,10 @@ Several server processes on one database (docs/deployment.md) each keep their ow
 snapshot (the snapshot directory is per host); the watermark is read from the database, so a
 write by any process is seen by every process's next report.
 
+The coverage figures' other inputs (managed cases, frail alerts, screening results) are kept
+and refreshed the same way by :meth:`DistrictCache.coverage_inputs`
+(:mod:`healthbridge.district.coverage_inputs`; in memory only).
+
 The heavy report stack (pandas, pyarrow, the growth tables) is imported on the first read, not
 when the app is built.
 """
@@ -52,8 +56,8 @@ if TYPE_CHECKING:
 SNAPSHOT_SUBDIR: Final = "district-cache"
 #: After an incremental refresh, the snapshot is rewritten when it is older than this.
 SNAPSHOT_INTERVAL: dt.timedelta = dt.timedelta(minutes=10)
-#: The most values :meth:`DistrictCache.kept` keeps (the coverage inputs of each rule set,
-#: the area tables of each area and parameters an official looks at: a few small frames).
+#: The most values :meth:`DistrictCache.kept` keeps (the page's tables and the area tables of
+#: each area and parameters an official looks at: a few small frames).
 KEPT_ENTRIES: Final = 32
 
 

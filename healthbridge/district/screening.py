@@ -105,7 +105,9 @@ def response_rows(conn: Connection, ids: Sequence[str] | None = None) -> pd.Data
 
 
 def _in_key_order(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows by ``key`` (stable: a resource's rows keep their order)."""
+    """Rows by ``key`` (stable: a resource's rows keep their order). Every column is
+    ``object`` however many rows there are, so frames spliced together by a refresh have
+    the dtypes of a full read."""
     return frame.sort_values("key", kind="stable", ignore_index=True)
 
 

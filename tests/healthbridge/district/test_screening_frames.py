@@ -14,6 +14,7 @@ from tests.healthbridge.pipeline.conftest import (  # noqa: F401 (the pclient fi
     child,
     measurement,
     pclient,
+    pipeline_mode,
     put,
 )
 from tests.healthbridge.pipeline.test_screening import screening_obs
