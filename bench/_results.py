@@ -145,6 +145,8 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("admission list ms", "median_ms./app/centre/admission"),
         ("worklist ms", "median_ms./app/centre"),
         ("parent's access log ms", "median_ms./app/child/{patient_id}/access-log"),
+        ("district page ms", "median_ms./app/district"),
+        ("after a write", "after_write"),
         ("slowest page", "slowest.page"),
         ("slowest ms", "slowest.median_ms"),
         ("pages over the aim", "over_aim"),

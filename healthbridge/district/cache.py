@@ -23,6 +23,10 @@ Several server processes on one database (docs/deployment.md) each keep their ow
 snapshot (the snapshot directory is per host); the watermark is read from the database, so a
 write by any process is seen by every process's next report.
 
+The coverage figures' other inputs (managed cases, frail alerts, screening results) are kept
+and refreshed the same way by :meth:`DistrictCache.coverage_inputs`
+(:mod:`healthbridge.district.coverage_inputs`; in memory only).
+
 The heavy report stack (pandas, pyarrow, the growth tables) is imported on the first read, not
 when the app is built.
 """
@@ -41,6 +45,9 @@ from typing import TYPE_CHECKING, Final, TypeVar
 _T = TypeVar("_T")
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from healthbridge.district.coverage_inputs import InputsState
     from healthbridge.district.frames import DistrictFrames
     from healthbridge.district.watermark import State
     from healthbridge.store.repository import Repository
@@ -49,8 +56,8 @@ if TYPE_CHECKING:
 SNAPSHOT_SUBDIR: Final = "district-cache"
 #: After an incremental refresh, the snapshot is rewritten when it is older than this.
 SNAPSHOT_INTERVAL: dt.timedelta = dt.timedelta(minutes=10)
-#: The most values :meth:`DistrictCache.kept` keeps (the coverage inputs of each rule set,
-#: the area tables of each area and parameters an official looks at: a few small frames).
+#: The most values :meth:`DistrictCache.kept` keeps (the page's tables and the area tables of
+#: each area and parameters an official looks at: a few small frames).
 KEPT_ENTRIES: Final = 32
 
 
@@ -85,6 +92,11 @@ class DistrictCache:
         #: values computed from the whole database, with the data version they were read at
         #: (the least recently used goes first beyond :data:`KEPT_ENTRIES`)
         self._kept: OrderedDict[tuple[str, str], tuple[object, object]] = OrderedDict()
+        #: the coverage inputs of one database (:mod:`healthbridge.district.coverage_inputs`)
+        self._inputs: tuple[str, InputsState] | None = None
+        self._inputs_lock = threading.Lock()
+        #: How the last :meth:`coverage_inputs` got its frames (as :attr:`last`).
+        self.last_inputs = GatherInfo("none")
 
     def gather(self, repo: Repository) -> DistrictFrames:
         """The district's frames as a full read would give them now (see the module
@@ -136,6 +148,45 @@ class DistrictCache:
             if info.mode != "cached":
                 self._save_if_due(key, state, full=info.mode == "full", changed=bool(info.changed))
             return shallow(state.frames)
+
+    def coverage_inputs(self, repo: Repository) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """The managed cases, frail identifications and screening results as a full read
+        (:func:`~healthbridge.district.cases.case_frames`,
+        :func:`~healthbridge.district.screening.screening_frames`) would give them now: kept,
+        and after writes brought up to date by re-reading only the resources written since
+        (:mod:`healthbridge.district.coverage_inputs`, under the watermark checks of
+        :meth:`gather`). New frames: the caller may change them."""
+        from healthbridge.district import gather as full
+        from healthbridge.district.coverage_inputs import (
+            INPUT_TYPES,
+            read_inputs,
+            refresh_inputs,
+        )
+        from healthbridge.district.watermark import changes, data_version
+
+        key = repo.engine.url.render_as_string(hide_password=True)
+        with self._inputs_lock:  # one read at a time: a second request waits for the first
+            state = self._inputs[1] if self._inputs and self._inputs[0] == key else None
+            with repo.engine.connect() as raw:
+                conn = full.consistent(raw)
+                started = dt.datetime.now(dt.UTC)  # before the view's first statement
+                version = data_version(conn)
+                if state is not None and state.version == version:
+                    info = GatherInfo("cached")
+                else:
+                    changed: dict[str, list[str]] = {}
+                    reason = "first read"
+                    if state is not None:
+                        changed, reason = changes(conn, state, INPUT_TYPES)
+                    if reason or state is None:
+                        state = read_inputs(conn, version, started)
+                        info = GatherInfo("full", reason=reason)
+                    else:
+                        state = refresh_inputs(conn, state, version, changed, started)
+                        info = GatherInfo("incremental", {k: len(v) for k, v in changed.items()})
+            self._inputs = (key, state)
+            self.last_inputs = info
+            return state.frames()
 
     def version(self, repo: Repository) -> tuple[object, ...]:
         """The data version (:func:`~healthbridge.district.watermark.data_version`) now: read

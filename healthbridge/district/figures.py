@@ -128,20 +128,17 @@ def coverage_figures(
     from healthbridge.clinical.ruleset import load_ruleset_key
     from healthbridge.district import reports as district_reports
     from healthbridge.district.cases import case_frames
-    from healthbridge.district.screening import screening_frames
+    from healthbridge.district.screening import screening_ages, screening_frames
 
     day = as_of or dt.date.today()
     ruleset = load_ruleset_key(settings.ruleset_key)
     cases = screenings = None
-    if repo is not None:
-
-        def read() -> tuple[Frames2, Frames2]:
-            return case_frames(repo), screening_frames(repo, ruleset)
-
-        name = f"coverage inputs {settings.ruleset_key}"
-        # one read per data version with a cache; copies, so the report may change them
-        kept = read() if cache is None else cache.kept(repo, name, read)
-        cases, screenings = ((a.copy(), b.copy()) for a, b in kept)
+    if repo is not None and cache is None:
+        cases, screenings = case_frames(repo), screening_frames(repo, ruleset)
+    elif repo is not None and cache is not None:
+        # kept by the cache and brought up to date by what was written since (new frames)
+        managed, frail, results = cache.coverage_inputs(repo)
+        cases, screenings = (managed, frail), (results, screening_ages(ruleset))
     table = district_reports.coverage_report(
         frames,
         as_of=day,
@@ -212,10 +209,6 @@ def _period(as_of: dt.date, period_start: dt.date | None) -> str:
 
     check_report_dates(as_of, period_start)
     return (period_start or default_period_start(as_of)).isoformat()
-
-
-#: two frames read together (the managed cases; the screening results and their ages)
-Frames2 = tuple[pd.DataFrame, pd.DataFrame]
 
 
 def csv_file(frame: pd.DataFrame, name: str, day: dt.date) -> tuple[bytes, str]:

@@ -45,7 +45,7 @@ def _rows(frame: pd.DataFrame, key: str, keys: set[str]) -> pd.DataFrame:
     return frame.take(np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)]))
 
 
-def _splice(frame: pd.DataFrame, key: str, drop: set[str], new: pd.DataFrame) -> pd.DataFrame:
+def splice(frame: pd.DataFrame, key: str, drop: set[str], new: pd.DataFrame) -> pd.DataFrame:
     """``frame`` (in ``key`` order) without the rows whose ``key`` is in ``drop``, with ``new``
     (in ``key`` order, every key in ``drop``) inserted where its keys sort: the rows kept are
     sliced, not filtered, so the frame is copied once."""
@@ -94,8 +94,8 @@ def refresh(
     children, checks = frames.children, frames.admission_checks
     if patient_ids:
         now = read.patients(conn, sorted(patient_ids))
-        children = _splice(children, "child_id", patient_ids, frames_of_children(now))
-        checks = _splice(checks, "child_id", patient_ids, admission_checks(now))
+        children = splice(children, "child_id", patient_ids, frames_of_children(now))
+        checks = splice(checks, "child_id", patient_ids, admission_checks(now))
 
     observations = state.observations  # in child order
     affected = set(patient_ids)
@@ -106,7 +106,7 @@ def refresh(
         owners = set(observations.loc[gone, "child_id"]) | set(fresh["child_id"])
         theirs = _rows(observations, "child_id", owners)
         theirs = pd.concat([theirs.loc[~theirs["res_id"].isin(ids)], fresh], ignore_index=True)
-        observations = _splice(observations, "child_id", owners, by_id(theirs, "child_id"))
+        observations = splice(observations, "child_id", owners, by_id(theirs, "child_id"))
         affected |= owners
     measurements = frames.measurements
     if affected:
@@ -117,15 +117,15 @@ def refresh(
         if int((hi - lo).sum()) == len(measurements):  # nothing else left: as a full read
             measurements = measurements_of(observations, children)
         else:
-            measurements = _splice(measurements, "child_id", affected, new)
+            measurements = splice(measurements, "child_id", affected, new)
 
     checkups, vaccinations = state.checkups, state.vaccinations
     if changed["Encounter"]:
         ids = changed["Encounter"]
-        checkups = _splice(checkups, "res_id", set(ids), read.checkups(conn, ids))
+        checkups = splice(checkups, "res_id", set(ids), read.checkups(conn, ids))
     if changed["Immunization"]:
         ids = changed["Immunization"]
-        vaccinations = _splice(vaccinations, "res_id", set(ids), read.vaccinations(conn, ids))
+        vaccinations = splice(vaccinations, "res_id", set(ids), read.vaccinations(conn, ids))
     centres, agreements = frames.centres, frames.agreements
     if changed["Organization"]:
         centres, agreements = centre_frames(read.organizations(conn))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 import pandas as pd
 from sqlalchemy import Connection, text
@@ -127,13 +127,25 @@ def revision(conn: Connection) -> str | None:
     return None if value is None else str(value)
 
 
-def changes(conn: Connection, state: State) -> tuple[dict[str, list[str]], str]:
-    """Per type, the ids changed since ``state`` was read; an empty reason when the watermark
-    holds (see :class:`Mark`), else why the district must be read whole."""
+class Watermarked(Protocol):
+    """What :func:`changes` needs of a kept read: its schema revision and its marks."""
+
+    @property
+    def revision(self) -> str | None: ...
+    @property
+    def marks(self) -> dict[str, Mark]: ...
+
+
+def changes(
+    conn: Connection, state: Watermarked, types: tuple[str, ...] = READ_TYPES
+) -> tuple[dict[str, list[str]], str]:
+    """Per type of ``types`` (marked in ``state``), the ids changed since ``state`` was read;
+    an empty reason when the watermark holds (see :class:`Mark`), else why the district (or
+    the kept values) must be read whole."""
     if revision(conn) != state.revision:
         return {}, "schema revision changed"
     changed: dict[str, list[str]] = {}
-    for rtype in READ_TYPES:
+    for rtype in types:
         seen = state.marks[rtype]
         versions, recent = _counts(conn, rtype, seen.since)
         if versions - seen.versions != recent - seen.window_versions:
