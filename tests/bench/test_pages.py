@@ -24,4 +24,5 @@ def test_the_history_row_takes_each_page_from_its_role() -> None:
     assert got["slowest"] == {"page": "paediatrician /app/doctor", "median_ms": 2500}
     assert got["over_aim"] == 1  # only the doctor's list is over 2 s at 10,000 children
     line = row("pages", "x", got, recorded="2026-12-07 03:00")
-    assert "| 10,000 | all | 2,500 | 900 | 1,200 | 400 | paediatrician /app/doctor |" in line
+    # no district page timed (—), not the after-a-write mode (off)
+    assert "| 10,000 | all | 2,500 | 900 | 1,200 | 400 | — | off | paediatrician /app/doctor |" in line
