@@ -39,6 +39,14 @@ from healthbridge.reports.screening_coverage import screening_family
 CLOSED_OUTCOMES = frozenset({"cured", "improved", "referred"})
 
 
+def _all_text(*columns: pd.Series) -> bool:
+    """Whether every value of ``columns`` is a text (no missing value, no number): then the
+    plain values match as their ``astype("string")`` would."""
+    return all(
+        pd.api.types.infer_dtype(c, skipna=True) == "string" and not c.isna().any() for c in columns
+    )
+
+
 def _checkup_families(
     inputs: CoverageInputs,
     as_of: np.datetime64,
@@ -57,15 +65,34 @@ def _checkup_families(
     checkups = inputs.checkups
     _require(checkups, "checkups", ("child_id", "date", "visit_code"))
     c_dates = _days(checkups["date"])
-    c_codes = checkups["visit_code"].astype("string")
-    c_child = checkups["child_id"].astype("string")
     done_by_as_of = ~np.isnat(c_dates) & (c_dates <= as_of)
+    in_period = done_by_as_of & (c_dates >= period_start)
 
     visits = schedule.visits
     codes_index = pd.Index([v.code for v in visits])
-    attended = _pair_matrix(
-        child_index, codes_index, c_child[done_by_as_of], c_codes[done_by_as_of]
-    )
+    excluded = list(schedule.health_excluded_codes)
+    if _all_text(children["child_id"], checkups["child_id"], checkups["visit_code"]):
+        # every id and code a text: each checkup's child row and visit column by one lookup
+        # of the plain values (what the string-dtype lookups below give, without converting)
+        row = pd.Index(ids, dtype=object).get_indexer(
+            pd.Index(checkups["child_id"].to_numpy(dtype=object), dtype=object)
+        )
+        codes = pd.Index(checkups["visit_code"].to_numpy(dtype=object), dtype=object)
+        col = pd.Index(codes_index, dtype=object).get_indexer(codes)
+        attended = np.zeros((len(ids), len(visits)), dtype=bool)
+        hit = done_by_as_of & (row >= 0) & (col >= 0)
+        attended[row[hit], col[hit]] = True
+        in_period &= ~codes.isin(excluded)
+        had_exam = np.zeros(len(ids), dtype=bool)
+        had_exam[row[in_period & (row >= 0)]] = True
+    else:
+        c_codes = checkups["visit_code"].astype("string")
+        c_child = checkups["child_id"].astype("string")
+        attended = _pair_matrix(
+            child_index, codes_index, c_child[done_by_as_of], c_codes[done_by_as_of]
+        )
+        in_period &= ~c_codes.isin(excluded).fillna(False).to_numpy()
+        had_exam = child_index.isin(c_child[in_period].dropna().unique())
     due = np.column_stack([add_months(birth, v.due_months) + grace <= as_of for v in visits])
     due &= born[:, None]
     under7 = born & (as_of < add_months(birth, schedule.health_max_age_months))
@@ -92,10 +119,7 @@ def _checkup_families(
         n_due = due[:, cols].sum(axis=1)
         n_done = attended[:, cols].sum(axis=1)
         managed &= n_done >= n_due
-    # Under-7 health management: at least one checkup in the period.
-    in_period = done_by_as_of & (c_dates >= period_start)
-    in_period &= ~c_codes.isin(list(schedule.health_excluded_codes)).fillna(False).to_numpy()
-    had_exam = child_index.isin(c_child[in_period].dropna().unique())
+    # Under-7 health management (had_exam): at least one checkup in the period.
     management_family = _Family(
         unit="child",
         ids=ids,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -329,46 +330,72 @@ def prevalence_table(
         label = "+".join(g) if g else ALL
         keys = summed[list(g)].astype("string") if g else pd.DataFrame(index=summed.index)
         ss = _centred_squares(prepared, g, summed, z_present)
-        for rule in used_rules:
-            n = summed[f"n::{rule.code}"].to_numpy(dtype=np.float64)
-            cases = summed[f"c::{rule.code}"].to_numpy(dtype=np.float64)
+        # every rule (and every z column) at once, rule-major (each rule's groups together):
+        # one frame from whole columns, not one small frame per rule and group
+        if used_rules:
+            n = _stacked(summed, [f"n::{r.code}" for r in used_rules])
+            cases = _stacked(summed, [f"c::{r.code}" for r in used_rules])
             lower, upper = logit_ci(cases, n, total)
             with np.errstate(divide="ignore", invalid="ignore"):
                 p = np.where(n > 0, cases / n, np.nan)
-            part = keys.copy()
-            part.insert(0, "grouping", label)
-            part["indicator"] = rule.code
-            part["cutoff"] = rule.cutoff
-            part["n"] = n.astype(np.int64)
-            part["cases"] = cases.astype(np.int64)
-            part["prevalence"] = p * 100
-            part["se"] = proportion_se(cases, n, total) * 100
-            part["ci_lower"] = lower * 100
-            part["ci_upper"] = upper * 100
-            part["label_en"] = rule.label_en
-            part["label_zh"] = rule.label_zh
-            prev_parts.append(part)
-        for z in z_present:
-            n = summed[f"zn::{z}"].to_numpy(dtype=np.float64)
+            prev_parts.append(
+                _part(keys, label, len(used_rules), {
+                    "indicator": [r.code for r in used_rules],
+                    "cutoff": [r.cutoff for r in used_rules],
+                    "n": n.astype(np.int64),
+                    "cases": cases.astype(np.int64),
+                    "prevalence": p * 100,
+                    "se": proportion_se(cases, n, total) * 100,
+                    "ci_lower": lower * 100,
+                    "ci_upper": upper * 100,
+                    "label_en": [r.label_en for r in used_rules],
+                    "label_zh": [r.label_zh for r in used_rules],
+                })
+            )  # fmt: skip
+        if z_present:
+            n = _stacked(summed, [f"zn::{z}" for z in z_present])
+            sums = _stacked(summed, [f"zs::{z}" for z in z_present])
+            squares = np.concatenate([ss[z] for z in z_present])
             with np.errstate(divide="ignore", invalid="ignore"):
-                mean = np.where(n > 0, summed[f"zs::{z}"].to_numpy(dtype=np.float64) / n, np.nan)
-                sd = np.where(n > 1, np.sqrt(ss[z] / (n - 1)), np.nan)
+                mean = np.where(n > 0, sums / n, np.nan)
+                sd = np.where(n > 1, np.sqrt(squares / (n - 1)), np.nan)
                 # total is a Python int: 1/0 would raise for a single record, not give inf
                 design = total / (total - 1) if total > 1 else np.nan
-                se = np.where((n > 0) & (total > 1), np.sqrt(design) * np.sqrt(ss[z]) / n, np.nan)
-            part = keys.copy()
-            part.insert(0, "grouping", label)
-            part["z"] = z
-            part["n"] = n.astype(np.int64)
-            part["mean"] = mean
-            part["sd"] = sd
-            part["se"] = se
-            part["ci_lower"] = mean - t_value * se
-            part["ci_upper"] = mean + t_value * se
-            z_parts.append(part)
+                se = np.where((n > 0) & (total > 1), np.sqrt(design) * np.sqrt(squares) / n, np.nan)
+            z_parts.append(
+                _part(keys, label, len(z_present), {
+                    "z": list(z_present),
+                    "n": n.astype(np.int64),
+                    "mean": mean,
+                    "sd": sd,
+                    "se": se,
+                    "ci_lower": mean - t_value * se,
+                    "ci_upper": mean + t_value * se,
+                })
+            )  # fmt: skip
     prevalence = _finish(prev_parts, key_order)
     zscores = _finish(z_parts, key_order)
     return PrevalenceReport(conv, load_conventions().version, total, prevalence, zscores)
+
+
+def _stacked(summed: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """The ``columns`` of ``summed`` one after another (column-major) as float64."""
+    return summed[columns].to_numpy(dtype=np.float64).T.ravel()
+
+
+def _part(keys: pd.DataFrame, label: str, count: int, columns: dict[str, Any]) -> pd.DataFrame:
+    """One grouping's rows of ``count`` figures, figure-major: the group keys repeated per
+    figure, then ``columns`` (a list of ``count`` values is one per figure, repeated over
+    the groups; an array has a value per row)."""
+    groups = len(keys)
+    out = keys.iloc[np.tile(np.arange(groups), count)].reset_index(drop=True)
+    out.insert(0, "grouping", label)
+    for name, value in columns.items():
+        if isinstance(value, list):
+            # (no group: a scalar gives the empty column the dtype one value would)
+            value = [v for v in value for _ in range(groups)] if groups else value[0]
+        out[name] = value
+    return out
 
 
 def _centred_squares(
