@@ -27,7 +27,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "role.parent": ("家长", "Parent"),
     "role.health-manager": ("托育机构保健员", "Centre health manager"),
     "role.paediatrician": ("儿科医生", "Paediatrician"),
-    "role.district-official": ("区卫生健康管理人员", "District official"),
+    # an official of any level (province, city, county/district): the page names the area
+    "role.district-official": ("卫生健康管理人员", "Health official"),
     "login.username": ("用户名", "Username"),
     "login.password": ("密码", "Password"),
     "login.oidc": ("通过单位统一身份认证登录", "Sign in with your organisation's account"),
