@@ -25,4 +25,5 @@ def test_the_history_row_takes_each_page_from_its_role() -> None:
     assert got["over_aim"] == 1  # only the doctor's list is over 2 s at 10,000 children
     line = row("pages", "x", got, recorded="2026-12-07 03:00")
     # no district page timed (—), not the after-a-write mode (off)
-    assert "| 10,000 | all | 2,500 | 900 | 1,200 | 400 | — | off | paediatrician /app/doctor |" in line
+    expected = "| 10,000 | all | 2,500 | 900 | 1,200 | 400 | — | off | paediatrician /app/doctor |"
+    assert expected in line
