@@ -288,7 +288,11 @@ def drain_batch(
     on SQLite a write waits for the worker's transaction, and must not wait long."""
     now = now_instant()
     try:
-        with repository.transaction(SYSTEM_CONTEXT) as txn, txn.bulk_cache():
+        with (
+            repository.transaction(SYSTEM_CONTEXT) as txn,
+            txn.bulk_cache(),
+            txn.deferred_replacements(),  # the updates' SQL at each flush, all together
+        ):
             rows = _claim(txn, batch, now)
             return _evaluate(txn, pipeline, rows, seconds, vectorised=vectorised) if rows else 0
     except Exception:
