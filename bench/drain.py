@@ -12,7 +12,10 @@ through the API):
 
 Only the drains are timed (process CPU, which counts the write-behind and driver threads,
 and wall time); ``--profile FILE`` writes a cProfile of them (thread CPU time). Records a row
-in bench/results/drain.md.
+in bench/results/drain.md. ``--freeze-gc`` moves what is alive once the Bundles are posted
+into the collector's permanent generation before the first drain, as a process that only
+drains (``healthbridge worker``, which freezes after its start-up) has it; without it the
+drain runs with the collector as a test app has it (the rows before wave e19-drain).
 
     python -m bench.drain --mode queued --children 500 --obs-per-child 10
     python -m bench.drain --mode rounds --children 200 --obs-per-child 10 --database-url postgresql+psycopg://...
@@ -44,13 +47,16 @@ def _post(client: TestClient, resources: list[dict[str, Any]]) -> list[str]:
     return [e["response"]["location"].split("/_history")[0] for e in r.json()["entry"]]
 
 
-def run(url: str, mode: str, children: int, per_child: int, profile: str) -> dict[str, Any]:
+def run(
+    url: str, mode: str, children: int, per_child: int, profile: str, freeze_gc: bool = False
+) -> dict[str, Any]:
     from healthbridge.access.scopes import parse_scopes
     from healthbridge.access.tokens import Principal, Role
     from healthbridge.api.deps import get_principal
     from healthbridge.config import Settings
     from healthbridge.pipeline.outbox import drain
     from healthbridge.server.app import create_app
+    from healthbridge.store import gc_policy
 
     settings = Settings(
         database_url=url,
@@ -66,6 +72,7 @@ def run(url: str, mode: str, children: int, per_child: int, profile: str) -> dic
     system = Principal("bench", Role.SYSTEM, parse_scopes("system/*.cruds"))
     app.dependency_overrides[get_principal] = lambda: system
     rng = random.Random(1)
+    frozen_asked = freeze_gc
     profiler = cProfile.Profile(time.thread_time) if profile else None
     cpu = wall = 0.0
     drained = 0
@@ -73,7 +80,10 @@ def run(url: str, mode: str, children: int, per_child: int, profile: str) -> dic
         repository, pipeline = app.state.repository, app.state.pipeline.pipeline
 
         def timed(step: Callable[[], int]) -> None:
-            nonlocal cpu, wall, drained
+            nonlocal cpu, wall, drained, freeze_gc
+            if freeze_gc:  # once, before the first drain (see module docstring)
+                gc_policy.freeze()
+                freeze_gc = False
             c0, w0 = time.process_time(), time.perf_counter()
             if profiler is not None:
                 profiler.enable()
@@ -104,6 +114,8 @@ def run(url: str, mode: str, children: int, per_child: int, profile: str) -> dic
                 timed(lambda: drain(repository, pipeline, seconds=None))
     if profiler is not None:
         profiler.dump_stats(profile)
+    if frozen_asked:
+        gc_policy.unfreeze()
     return {
         "mode": mode,
         "children": children,
@@ -123,13 +135,17 @@ def main() -> int:
     parser.add_argument("--children", type=int, default=500)
     parser.add_argument("--obs-per-child", type=int, default=10)
     parser.add_argument("--profile", default="", help="write a cProfile of the drains here")
+    parser.add_argument(
+        "--freeze-gc", action="store_true", help="freeze the collector before the first drain"
+    )
     parser.add_argument("--label", default="")
     args = parser.parse_args()
     shutil.rmtree(DATA, ignore_errors=True)
     DATA.mkdir(parents=True)
     url = args.database_url or f"sqlite:///{DATA / 'drain.sqlite3'}"
     load_before = os.getloadavg()
-    result = run(url, args.mode, args.children, args.obs_per_child, args.profile)
+    result = run(url, args.mode, args.children, args.obs_per_child, args.profile, args.freeze_gc)
+    result["freeze_gc"] = args.freeze_gc
     result["backend"] = url.split(":", 1)[0].split("+", 1)[0]
     result["load_average_before"] = [round(x, 2) for x in load_before]
     print(

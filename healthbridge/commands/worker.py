@@ -4,6 +4,12 @@ With ``HEALTHBRIDGE_PIPELINE_MODE=outbox`` writes queue the children they touch;
 command evaluates them (healthbridge.pipeline.outbox) with the same store hooks as a server
 (profile checks, alert messages for the notifications), so N processes — on PostgreSQL,
 several hosts — share the queue with ``SKIP LOCKED``. ``--once`` drains what is due and exits.
+
+Once started, the process moves everything alive into the collector's permanent generation,
+as ``healthbridge serve`` does (:func:`healthbridge.store.gc_policy.freeze`): the rule set,
+the WHO tables, the models and search plans loaded at start-up are then no longer traversed
+by the collections that a batch's allocations trigger — about a tenth of a worker's CPU
+(``bench/drain.py --freeze-gc``, docs/pipeline.md).
 """
 
 from __future__ import annotations
@@ -53,7 +59,11 @@ def worker_command(args: argparse.Namespace) -> int:
         )  # fmt: skip
         notify_hooks.install(hooks)
         repository = Repository(engine, hooks=hooks, base_url=settings.base_url)
-        with running(engine, role="server"):
+        with running(engine, role="server") as runtime:
+            from healthbridge.fhir.r4 import warm_up
+
+            warm_up()  # compiled now, then frozen with the rest of the start-up
+            runtime.freeze_gc()
             if args.once:
                 done = drain(repository, installed.pipeline, batch=batch)
                 print(f"worker: {done} queued change(s) evaluated")  # noqa: T201

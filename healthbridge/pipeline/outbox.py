@@ -21,7 +21,9 @@ A worker (:func:`drain_batch`) then, in ONE transaction:
    transaction) — the derived scores, Flags and Tasks are the ones the inline mode writes,
    with the same deterministic ids — and, for morning checks, their centres as the inline
    mode does (the per-child :class:`~healthbridge.pipeline.engine.Pipeline` is used when
-   the rule-input table is not current, and for the retries below);
+   the rule-input table is not current, and for the retries below); the batch's updates
+   run their SQL together at each flush of the transaction, as its inserts do
+   (:meth:`~healthbridge.store.write_behind.QueuedWrites.deferred_replacements`);
 3. deletes the rows of the children it evaluated — all of them, or those done within the
    batch's time budget (one second: on SQLite a write waits for the worker's transaction).
 
@@ -288,7 +290,11 @@ def drain_batch(
     on SQLite a write waits for the worker's transaction, and must not wait long."""
     now = now_instant()
     try:
-        with repository.transaction(SYSTEM_CONTEXT) as txn, txn.bulk_cache():
+        with (
+            repository.transaction(SYSTEM_CONTEXT) as txn,
+            txn.bulk_cache(),
+            txn.deferred_replacements(),  # the updates' SQL at each flush, all together
+        ):
             rows = _claim(txn, batch, now)
             return _evaluate(txn, pipeline, rows, seconds, vectorised=vectorised) if rows else 0
     except Exception:

@@ -12,6 +12,12 @@ and the deletions in one statement of data-modifying ``WITH`` clauses
 (https://www.postgresql.org/docs/15/queries-with.html#QUERIES-WITH-MODIFYING), i.e. two
 round trips instead of twelve. The rows written and removed are those of the expression
 language's statements (``tests/healthbridge/store/test_replace.py`` compares every table).
+
+:func:`replace_many` runs the same statements for many updates at once (``executemany``:
+one prepared statement stepped per update on SQLite, a pipeline of them in one round trip on
+PostgreSQL), for a transaction that defers its updates to its next flush
+(:meth:`~healthbridge.store.write_behind.QueuedWrites.deferred_replacements`: an outbox
+worker rewriting thousands of scores, Flags and Tasks).
 """
 
 from __future__ import annotations
@@ -109,5 +115,55 @@ def replace_current(
                 cursor.execute(statement, move if n == 0 else key)
     except dbapi_error as exc:
         raise DBAPIError.instance(statement, None, exc, dbapi_error, dialect=dialect) from exc
+    finally:
+        cursor.close()
+
+
+#: A deferred replacement: the replaced current row, the new current row's values
+#: (:data:`CURRENT_COLUMNS`) and whether the compartment rows go too (see :func:`replace_current`).
+Replacement = tuple[Any, dict[str, Any], bool]
+
+
+def replace_many(conn: Connection, replacements: list[Replacement]) -> None:
+    """:func:`replace_current` for each of ``replacements`` (at most one per resource, each
+    ``prev`` the resource's current row in the database), a statement at a time for all of
+    them of one type and kind. :class:`ConflictError` when any current row is no longer its
+    ``prev``'s version."""
+    dialect = conn.dialect
+    mark = "%s" if dialect.name == "postgresql" else "?"
+    groups: dict[tuple[str, bool], list[Replacement]] = {}
+    for item in replacements:
+        groups.setdefault((item[0].res_type, item[2]), []).append(item)
+    dbapi_error = dialect.loaded_dbapi.Error
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    statement = first = _update_current(mark)
+    try:
+        for (rtype, compartment), items in groups.items():
+            statement = first
+            cursor.executemany(
+                first,
+                [
+                    [*(row[c] for c in CURRENT_COLUMNS), rtype, prev.res_id, prev.version_id]
+                    for prev, row, _c in items
+                ],
+            )
+            if cursor.rowcount != len(items):
+                raise ConflictError(f"a {rtype} was changed concurrently")
+            owners = len(_owner_tables(rtype, compartment))
+            moves = [[prev.content, rtype, prev.res_id, prev.version_id] for prev, _r, _c in items]
+            keys = [[rtype, prev.res_id] for prev, _r, _c in items]
+            rest = statements(dialect.name, rtype, compartment)
+            if dialect.name == "postgresql":  # one statement
+                statement = rest[0]
+                cursor.executemany(
+                    statement, [m + k * owners for m, k in zip(moves, keys, strict=True)]
+                )
+            else:
+                for n, statement in enumerate(rest):
+                    cursor.executemany(statement, moves if n == 0 else keys)
+    except dbapi_error as exc:
+        raise DBAPIError.instance(
+            statement, None, exc, dbapi_error, dialect=dialect, ismulti=True
+        ) from exc
     finally:
         cursor.close()

@@ -368,6 +368,8 @@ class Transaction(QueuedWrites):
         return stored
 
     def _replace_current(self, prev: Any, row: dict[str, Any], *, compartment: bool) -> None:
+        if self.defer_replacement((prev, row, compartment)):
+            return  # run at the next flush (QueuedWrites.deferred_replacements)
         # touches this resource's rows only: its own queued rows are inserted first
         self.flush_for([(prev.res_type, prev.res_id)])
         replace_current(self.conn, prev, row, compartment=compartment)

@@ -15,6 +15,7 @@ from typing import Any, Self
 from sqlalchemy import Connection
 
 from healthbridge.store.inserts import SQLITE_BEHIND_PARAMS, Pending, insert_pending
+from healthbridge.store.replace import Replacement, replace_many
 from healthbridge.store.sqlite import BULK_CACHE_KIB
 
 #: Queued rows handed to the write-behind thread at a time (see QueuedWrites.write_behind).
@@ -104,6 +105,8 @@ class QueuedWrites:
         #: (type, id) of the resources written since the last :meth:`flush` (their rows may
         #: still be queued): a lookup of other resources' rows need not flush first
         self._unflushed: set[tuple[str, str]] = set()
+        #: inside :meth:`deferred_replacements`: updates whose SQL waits for the next flush
+        self._replacing: list[Replacement] | None = None
 
     @property
     def conn(self) -> Connection:
@@ -216,12 +219,46 @@ class QueuedWrites:
         """
         if self._behind is not None:
             self._catch_up()
+        if self._replacing:  # first: they delete the replaced versions' rows, not the new ones
+            replacing, self._replacing = self._replacing, []
+            replace_many(self._conn, replacing)
         if not self._pending:
             self._unflushed.clear()
             return
         pending, self._pending, self._pending_rows = self._pending, {}, 0
         self._insert_pending(pending, self._conn)
         self._unflushed.clear()
+
+    def defer_replacement(self, replacement: Replacement) -> bool:
+        """Keep an update's SQL for the next flush (True), inside
+        :meth:`deferred_replacements` and when the resource has no queued rows (a resource
+        written since the last flush is replaced at once: its replaced version may still be
+        queued)."""
+        prev = replacement[0]
+        if self._replacing is None or (prev.res_type, prev.res_id) in self._unflushed:
+            return False
+        self._replacing.append(replacement)
+        return True
+
+    @contextmanager
+    def deferred_replacements(self) -> Iterator[Self]:
+        """Run the SQL of the block's updates at the next flush, all together
+        (:func:`~healthbridge.store.replace.replace_many`), as the inserts are.
+
+        An updated resource counts as written since the last flush, so its own reads, a
+        second update and every query flush first, as for a queued insert; the rows and
+        versions written are those of the updates one at a time. For a writer whose raw
+        reads on :attr:`conn` never look for the rows it updated before flushing (the outbox
+        worker); the block's end flushes."""
+        if self._replacing is not None:
+            yield self
+            return
+        self._replacing = []
+        try:
+            yield self
+            self.flush()
+        finally:
+            self._replacing = None
 
     def flush_for(self, keys: Iterable[tuple[str, str]]) -> None:
         """:meth:`flush` when any of ``keys`` (type, id) was written since the last flush: a

@@ -315,6 +315,41 @@ def test_the_worker_command_drains_the_queue(
     assert_same_as_inline(repository, pipeline)
 
 
+def test_the_worker_command_freezes_its_start_up_for_the_collector(
+    oapp: FastAPI,
+    oclient: TestClient,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Like ``healthbridge serve``, a worker process moves what its start-up loaded into the
+    collector's permanent generation before it drains (and gives it back when it stops)."""
+    import gc
+
+    from healthbridge.cli import main
+
+    put(oclient, child("c1", days_ago(400)))
+    frozen: list[int] = []
+    real_drain = outbox.drain
+
+    def drain(*args: Any, **kwargs: Any) -> int:
+        frozen.append(gc.get_freeze_count())
+        return real_drain(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "drain", drain)
+    monkeypatch.setenv("HEALTHBRIDGE_DATABASE_URL", settings.resolved_database_url())
+    monkeypatch.setenv("HEALTHBRIDGE_CLINICAL_RULESET", RULESET)
+    get_settings.cache_clear()
+    before = gc.get_freeze_count()
+    try:
+        assert main(["worker", "--once"]) == 0
+    finally:
+        get_settings.cache_clear()
+    assert len(frozen) == 1
+    assert frozen[0] > before
+    assert gc.get_freeze_count() == 0  # unfrozen at the end of the command
+    assert queued(parts(oapp)[0]) == 0
+
+
 def test_a_morning_check_reads_only_its_centre(
     pclient: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

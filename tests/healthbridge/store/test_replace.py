@@ -6,12 +6,15 @@ rule inputs, deletions, a re-creation) is written twice in one database, once wi
 ``a-…`` through :func:`healthbridge.store.replace.replace_current` and once with ids ``b-…``
 through the reference below (the former ``Transaction._replace_current`` and
 ``access_tables.clear``); the rows of both, ``a-`` read as ``b-`` and the surrogate keys
-left out, are equal table by table.
+left out, are equal table by table. The same holds for the history written with its updates
+deferred to each flush (:meth:`QueuedWrites.deferred_replacements`, ``replace_many``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import pytest
@@ -23,8 +26,8 @@ from healthbridge.store import access_tables, rule_inputs
 from healthbridge.store import search as sql
 from healthbridge.store import transaction as transaction_module
 from healthbridge.store.hooks import SYSTEM_CONTEXT
-from healthbridge.store.replace import replace_current
-from healthbridge.store.repository import Repository
+from healthbridge.store.replace import replace_current, replace_many
+from healthbridge.store.repository import Repository, Transaction
 from healthbridge.store.stored import RES, VER
 from tests import factories as f
 
@@ -65,17 +68,28 @@ def _reference(conn: Connection, prev: Any, row: dict[str, Any], *, compartment:
     access_tables.clear(conn, prev.res_type, prev.res_id, compartment=compartment)
 
 
-def _history(repository: Repository, p: str) -> None:
-    """Creates, updates and deletions of every kind of derived row, ids prefixed ``p``."""
+def _history(repository: Repository, p: str, *, deferred: bool = False) -> None:
+    """Creates, updates and deletions of every kind of derived row, ids prefixed ``p``
+    (``deferred``: each transaction's updates run at its flushes, all together)."""
     child, other = f"Patient/{p}child", f"Patient/{p}other"
-    with repository.transaction(SYSTEM_CONTEXT) as txn:
+
+    @contextmanager
+    def transaction() -> Iterator[Transaction]:
+        with repository.transaction(SYSTEM_CONTEXT) as txn:
+            mode: AbstractContextManager[Any] = (
+                txn.deferred_replacements() if deferred else nullcontext()
+            )
+            with mode:
+                yield txn
+
+    with transaction() as txn:
         txn.update("Patient", f"{p}child", {**f.child(child_id=f"{p}c1"), "id": f"{p}child"})
         txn.update("Patient", f"{p}other", {**f.child(child_id=f"{p}c2"), "id": f"{p}other"})
         obs = {**f.observation(child), "id": f"{p}obs"}
         txn.update("Observation", f"{p}obs", obs)
         txn.update("Flag", f"{p}flag", {**f.flag(child), "id": f"{p}flag"})
         txn.update("RelatedPerson", f"{p}mum", {**f.guardian(child), "id": f"{p}mum"})
-    with repository.transaction(SYSTEM_CONTEXT) as txn:
+    with transaction() as txn:
         # index values, compartment, link and rule input all change
         txn.update("Patient", f"{p}child", {**f.child(child_id=f"{p}c9", gender="female"),
                                              "id": f"{p}child"})  # fmt: skip
@@ -85,11 +99,11 @@ def _history(repository: Repository, p: str) -> None:
         # created and updated in one transaction (its rows still queued at the update)
         txn.update("Flag", f"{p}new", {**f.flag(child), "id": f"{p}new"})
         txn.update("Flag", f"{p}new", {**f.flag(child, kind="stunting"), "id": f"{p}new"})
-    with repository.transaction(SYSTEM_CONTEXT) as txn:
+    with transaction() as txn:
         txn.delete("Observation", f"{p}obs")
         txn.delete("RelatedPerson", f"{p}mum")
         txn.delete("Flag", f"{p}new")
-    with repository.transaction(SYSTEM_CONTEXT) as txn:  # created again after their deletion
+    with transaction() as txn:  # created again after their deletion
         txn.update("Observation", f"{p}obs", {**f.observation(child, value=9.0), "id": f"{p}obs"})
         txn.update("RelatedPerson", f"{p}mum", {**f.guardian(child), "id": f"{p}mum"})
 
@@ -139,4 +153,69 @@ def test_a_stale_current_row_is_a_conflict(repository: Repository) -> None:
         row = {"version_id": 2, "last_updated": "x", "deleted": False, "content": "{}"}
         with pytest.raises(ConflictError):
             replace_current(txn.conn, prev, row)
+        txn.conn.rollback()
+
+
+def test_deferred_updates_leave_the_rows_updates_one_at_a_time_leave(
+    repository: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transaction_module, "instant_now", lambda: FIXED)
+    batches: list[int] = []
+    real = replace_many
+
+    def counted(conn: Connection, replacements: list[Any]) -> None:
+        batches.append(len(replacements))
+        real(conn, replacements)
+
+    monkeypatch.setattr("healthbridge.store.write_behind.replace_many", counted)
+    _history(repository, "a-", deferred=True)
+    assert batches  # the updates went through replace_many, several in one call
+    assert max(batches) >= 4
+    _history(repository, "b-")
+    deferred, one_by_one = _rows(repository, "a-", "b-"), _rows(repository, "b-", "b-")
+    for name in one_by_one:
+        assert deferred[name] == one_by_one[name], name
+
+
+def test_a_deferred_update_runs_before_any_read_of_it(repository: Repository) -> None:
+    """Its own read and the end of the block see the new version; until then the SQL waits."""
+    with repository.transaction(SYSTEM_CONTEXT) as txn:
+        for n in range(3):
+            txn.update("Flag", f"f{n}", {**f.flag("Patient/x"), "id": f"f{n}"})
+    with repository.transaction(SYSTEM_CONTEXT) as txn, txn.deferred_replacements():
+        txn.update("Flag", "f0", {**f.flag("Patient/y"), "id": "f0"})
+        txn.update("Flag", "f1", {**f.flag("Patient/y"), "id": "f1"})
+        stored = txn.conn.execute(select(RES.c.version_id).where(RES.c.res_id == "f0")).one()
+        assert stored.version_id == 1  # not run yet
+        assert txn.read("Flag", "f0").resource["subject"] == {"reference": "Patient/y"}
+        txn.update("Flag", "f2", {**f.flag("Patient/y"), "id": "f2"})
+        txn.update("Flag", "f2", {**f.flag("Patient/z"), "id": "f2"})
+    with repository.engine.connect() as conn:
+        found = {
+            r.res_id: r.version_id for r in conn.execute(select(RES.c.res_id, RES.c.version_id))
+        }
+        ref = sql.index_table("reference")
+        subjects = conn.execute(
+            select(ref.c.res_id, ref.c.target_id).where(ref.c.param == "subject")
+        ).all()
+    assert found == {"f0": 2, "f1": 2, "f2": 3}
+    # one subject row each: the replaced versions' rows went before the new ones were inserted
+    assert sorted((r.res_id, r.target_id) for r in subjects) == [
+        ("f0", "y"),
+        ("f1", "y"),
+        ("f2", "z"),
+    ]
+
+
+def test_a_stale_row_among_deferred_updates_is_a_conflict(repository: Repository) -> None:
+    with repository.transaction(SYSTEM_CONTEXT) as txn:
+        txn.update("Flag", "f1", {**f.flag("Patient/x"), "id": "f1"})
+        txn.update("Flag", "f2", {**f.flag("Patient/x"), "id": "f2"})
+    with repository.transaction(SYSTEM_CONTEXT) as txn:
+        prev = txn.conn.execute(select(RES).where(RES.c.res_id.in_(["f1", "f2"]))).all()
+        txn.update("Flag", "f1", {**f.flag("Patient/x", status="inactive"), "id": "f1"})
+        txn.flush()
+        row = {"version_id": 2, "last_updated": "x", "deleted": False, "content": "{}"}
+        with pytest.raises(ConflictError):
+            replace_many(txn.conn, [(p, row, True) for p in prev])
         txn.conn.rollback()
