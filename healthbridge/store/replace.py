@@ -92,31 +92,7 @@ def replace_current(
     only when ``compartment``: a deletion keeps them). :class:`ConflictError` when the
     current row is no longer ``prev``'s version (a concurrent change). Driver errors are
     wrapped as SQLAlchemy wraps them (``DBAPIError.instance``)."""
-    dialect = conn.dialect
-    mark = "%s" if dialect.name == "postgresql" else "?"
-    rtype, rid, version = prev.res_type, prev.res_id, prev.version_id
-    first = _update_current(mark)
-    owners = _owner_tables(rtype, compartment)
-    rest = statements(dialect.name, rtype, compartment)
-    key = [rtype, rid]
-    move = [prev.content, rtype, rid, version]
-    dbapi_error = dialect.loaded_dbapi.Error
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    statement = first
-    try:
-        cursor.execute(first, [*(row[c] for c in CURRENT_COLUMNS), rtype, rid, version])
-        if cursor.rowcount != 1:
-            raise ConflictError(f"{rtype}/{rid} was changed concurrently")
-        if dialect.name == "postgresql":  # one statement
-            statement = rest[0]
-            cursor.execute(statement, move + key * len(owners))
-        else:
-            for n, statement in enumerate(rest):
-                cursor.execute(statement, move if n == 0 else key)
-    except dbapi_error as exc:
-        raise DBAPIError.instance(statement, None, exc, dbapi_error, dialect=dialect) from exc
-    finally:
-        cursor.close()
+    _replace(conn, prev.res_type, compartment, [(prev, row, compartment)])
 
 
 #: A deferred replacement: the replaced current row, the new current row's values
@@ -129,41 +105,54 @@ def replace_many(conn: Connection, replacements: list[Replacement]) -> None:
     ``prev`` the resource's current row in the database), a statement at a time for all of
     them of one type and kind. :class:`ConflictError` when any current row is no longer its
     ``prev``'s version."""
-    dialect = conn.dialect
-    mark = "%s" if dialect.name == "postgresql" else "?"
     groups: dict[tuple[str, bool], list[Replacement]] = {}
     for item in replacements:
         groups.setdefault((item[0].res_type, item[2]), []).append(item)
+    for (rtype, compartment), items in groups.items():
+        _replace(conn, rtype, compartment, items)
+
+
+def _replace(conn: Connection, rtype: str, compartment: bool, items: list[Replacement]) -> None:
+    """The statements of :func:`replace_current` for ``items`` (all of type ``rtype`` and
+    kind ``compartment``): executed once for one item, else ``executemany``."""
+    dialect = conn.dialect
+    mark = "%s" if dialect.name == "postgresql" else "?"
+    many = len(items) > 1
+    first = _update_current(mark)
+    owners = len(_owner_tables(rtype, compartment))
+    rest = statements(dialect.name, rtype, compartment)
+    moves = [[prev.content, rtype, prev.res_id, prev.version_id] for prev, _r, _c in items]
+    keys = [[rtype, prev.res_id] for prev, _r, _c in items]
     dbapi_error = dialect.loaded_dbapi.Error
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    statement = first = _update_current(mark)
+
+    def run(statement: str, params: list[list[Any]]) -> None:
+        if many:
+            cursor.executemany(statement, params)
+        else:
+            cursor.execute(statement, params[0])
+
+    statement = first
     try:
-        for (rtype, compartment), items in groups.items():
-            statement = first
-            cursor.executemany(
-                first,
-                [
-                    [*(row[c] for c in CURRENT_COLUMNS), rtype, prev.res_id, prev.version_id]
-                    for prev, row, _c in items
-                ],
-            )
-            if cursor.rowcount != len(items):
-                raise ConflictError(f"a {rtype} was changed concurrently")
-            owners = len(_owner_tables(rtype, compartment))
-            moves = [[prev.content, rtype, prev.res_id, prev.version_id] for prev, _r, _c in items]
-            keys = [[rtype, prev.res_id] for prev, _r, _c in items]
-            rest = statements(dialect.name, rtype, compartment)
-            if dialect.name == "postgresql":  # one statement
-                statement = rest[0]
-                cursor.executemany(
-                    statement, [m + k * owners for m, k in zip(moves, keys, strict=True)]
-                )
-            else:
-                for n, statement in enumerate(rest):
-                    cursor.executemany(statement, moves if n == 0 else keys)
+        run(
+            first,
+            [
+                [*(row[c] for c in CURRENT_COLUMNS), rtype, prev.res_id, prev.version_id]
+                for prev, row, _c in items
+            ],
+        )
+        if cursor.rowcount != len(items):
+            name = f"a {rtype}" if many else f"{rtype}/{items[0][0].res_id}"
+            raise ConflictError(f"{name} was changed concurrently")
+        if dialect.name == "postgresql":  # one statement
+            statement = rest[0]
+            run(statement, [m + k * owners for m, k in zip(moves, keys, strict=True)])
+        else:
+            for n, statement in enumerate(rest):
+                run(statement, moves if n == 0 else keys)
     except dbapi_error as exc:
         raise DBAPIError.instance(
-            statement, None, exc, dbapi_error, dialect=dialect, ismulti=True
+            statement, None, exc, dbapi_error, dialect=dialect, ismulti=many
         ) from exc
     finally:
         cursor.close()
