@@ -48,6 +48,8 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("children", "children"),
         ("check Observations", "observations"),
         ("window s", "window_s"),
+        ("mornings before", "history_days"),
+        ("analysed", "analysed"),
         ("write p50 ms", "write_p50_ms"),
         ("write p95 ms", "write_p95_ms"),
         ("write p99 ms", "write_p99_ms"),

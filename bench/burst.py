@@ -188,8 +188,9 @@ def quiet_probes(
     return out
 
 
-def setup(url: str, centres: int, children: int, today: dt.date) -> float:
-    """The district with the pipeline off, then evaluated once (its steady state)."""
+def setup(url: str, centres: int, children: int, today: dt.date, history_days: int = 0) -> float:
+    """The district with the pipeline off — its centres and, for ``history_days`` mornings
+    before ``today``, every class's morning check — then evaluated once (its steady state)."""
     rng = random.Random(7)
     t0 = time.perf_counter()
     with (
@@ -199,12 +200,30 @@ def setup(url: str, centres: int, children: int, today: dt.date) -> float:
         for c in range(centres):
             r = client.post(base, json=centre_bundle(c, children, rng, today))
             r.raise_for_status()
+        for back in range(history_days, 0, -1):
+            day = today - dt.timedelta(days=back)
+            for c in range(centres):
+                r = client.post(base, json=check_bundle(c, children, rng, day, False))
+                r.raise_for_status()
     env = {**os.environ, "HEALTHBRIDGE_DATABASE_URL": url, "HEALTHBRIDGE_DATA_DIR": str(DATA)}
     subprocess.run(
         [sys.executable, "-m", "healthbridge.cli", "evaluate"], env=env, check=True,
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     return time.perf_counter() - t0
+
+
+def analyse(url: str) -> None:
+    """``ANALYZE`` the whole database: the statistics a district's tables have when
+    autovacuum has just analysed them before the morning (no check of today yet)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+    finally:
+        engine.dispose()
 
 
 def burst(
@@ -299,6 +318,17 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16, help="client threads")
     parser.add_argument("--mode", choices=("inline", "outbox"), default="outbox")
     parser.add_argument("--pipeline-workers", type=int, default=0, help="`healthbridge worker`s")
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="mornings of checks before today already stored (0: the district's first morning)",
+    )
+    parser.add_argument(
+        "--analyse",
+        action="store_true",
+        help="PostgreSQL: ANALYZE after the set-up (planner statistics without today's checks)",
+    )
     parser.add_argument("--label", default="")
     args = parser.parse_args()
     url = args.database_url
@@ -307,7 +337,9 @@ def main() -> int:
     if not url:
         url = f"sqlite:///{DATA / 'burst.sqlite3'}"
     today = dt.datetime.now(CST).date()
-    setup_s = setup(url, args.centres, args.children, today)
+    setup_s = setup(url, args.centres, args.children, today, args.history_days)
+    if args.analyse and backend_name(url) == "postgresql":
+        analyse(url)
     load_before = os.getloadavg()
     extra = {"HEALTHBRIDGE_PIPELINE_MODE": args.mode}
     from bench.ingest import pipeline_workers
@@ -322,6 +354,8 @@ def main() -> int:
         mode=args.mode,
         pipeline_workers=args.pipeline_workers,
         setup_s=round(setup_s, 1),
+        history_days=args.history_days,
+        analysed="yes" if args.analyse else "no",
         load_average_before=[round(x, 2) for x in load_before],
         load_average_after=[round(x, 2) for x in os.getloadavg()],
     )

@@ -101,7 +101,7 @@ def test_migrations_reach_head(tmp_path: Any) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
     assert current_revision(engine) is None
     upgrade(engine)
-    assert current_revision(engine) == "0012"
+    assert current_revision(engine) == "0013"
     upgrade(engine)  # idempotent
     with engine.connect() as conn:
         mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
@@ -122,3 +122,24 @@ def test_migration_matches_models(database_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_search_tables_are_analysed_after_one_percent_changes(database_url: str) -> None:
+    """PostgreSQL: migration 0013 has autovacuum analyse the tables searches read after 1 %
+    of their rows change (a district's first morning was planned from statistics without
+    any check; bench/results/burst.md)."""
+    engine = make_engine(database_url)
+    if engine.dialect.name != "postgresql":
+        engine.dispose()
+        pytest.skip("PostgreSQL storage parameters")
+    with engine.connect() as conn:
+        options = dict(
+            conn.exec_driver_sql(
+                "SELECT relname, reloptions FROM pg_class WHERE relname IN "
+                "('resource', 'idx_token', 'idx_date', 'idx_reference', 'rule_input')"
+            ).all()
+        )
+    engine.dispose()
+    assert len(options) == 5
+    for table, opts in options.items():
+        assert "autovacuum_analyze_scale_factor=0.01" in (opts or []), table

@@ -67,3 +67,31 @@ def test_several_references_seek_the_lookup_index(repository: Any) -> None:
     probes = [p for p in plan if "idx_reference" in p]
     assert probes, plan
     assert all("target_id=?" in p for p in probes), plan
+
+
+def test_probes_stay_bound_when_postgresql_statistics_see_no_rows(repository: Any) -> None:
+    """A district's first morning: PostgreSQL's statistics say there are no Observations yet.
+    Planned as semi-joins, the ``code``/``date`` probes then ran their index scans unbound,
+    once per candidate (7.9 s per centre for 2,500 checks, bench/results/burst.md); fenced,
+    each stays a correlated probe that binds the resource's ``res_id`` in the owner index."""
+    engine = repository.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL query plans")
+    params = [
+        ("code", "http://loinc.org|8310-5,http://loinc.org|75325-1"),
+        ("date", "ge2026-12-05"),
+        ("subject:Patient.enrollment-centre", "Organization/c1"),
+    ]
+    query = parse_search("Observation", params, default_count=50, max_count=1000)
+    stmt = select(R.c.res_id).where(where_clause(query, "")).order_by(R.c.res_id).limit(50)
+    sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE resource, idx_token, idx_date, idx_reference")
+        plan = [str(r[0]) for r in conn.exec_driver_sql("EXPLAIN " + sql).all()]
+    text = "\n".join(plan)
+    # each probe's scan (index or, on these empty tables, sequential) is followed by its
+    # condition, which must bind the candidate resource's id
+    probes = [at for at, line in enumerate(plan) if re.search(r"Scan.* on idx_(token|date)", line)]
+    assert len(probes) == 3, text
+    assert all("= (resource.res_id)" in plan[at + 1] for at in probes), text
+    assert "Semi Join" not in "\n".join(plan[at - 1] for at in probes), text
