@@ -136,6 +136,9 @@ class Repository:
                     txn.flush()
                 if write and self._sqlite is not None:
                     self._sqlite.after_commit(conn, bulk=txn.handed_over)
+            # committed, the writer lock and the connection given back
+            for callback in txn.committed_callbacks:
+                callback()
         except IntegrityError as exc:
             raise ConflictError(f"Concurrent write conflict: {exc.orig}") from exc
         except DataError as exc:

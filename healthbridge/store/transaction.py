@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -86,6 +86,8 @@ class Transaction(QueuedWrites):
         self._elevated = 0
         #: per-transaction state of hooks (e.g. the accesses an audit hook collects)
         self.attributes: dict[str, Any] = {}
+        #: called once the transaction has committed (:meth:`after_commit`)
+        self.committed_callbacks: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ access control
     @property
@@ -153,6 +155,12 @@ class Transaction(QueuedWrites):
             )
         ).all()
         return frozenset(r.patient_id for r in rows)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once this transaction has committed (never if it rolls back):
+        e.g. waking a worker that must see what the transaction wrote — woken before the
+        commit, a worker on PostgreSQL finds nothing yet and sleeps until its next poll."""
+        self.committed_callbacks.append(callback)
 
     def run_pre_commit(self) -> None:
         """Run the pre-commit hooks until none reports more work (bounded)."""

@@ -405,3 +405,28 @@ def test_a_batch_stops_at_its_time_budget(
     assert queued(repository) == 5
     assert drain(repository, pipeline, seconds=0, vectorised=vectorised) == 5
     assert_same_as_inline(repository, pipeline)
+
+
+def test_workers_are_woken_once_the_queued_rows_are_committed(
+    oapp: FastAPI, oclient: TestClient
+) -> None:
+    """A worker woken before the writer commits finds no row on PostgreSQL and sleeps until
+    its next poll (a single check's results 0.5 s late): the wake comes after the commit,
+    when another connection sees the rows, and never for a write that rolled back."""
+    repository, _pipeline = parts(oapp)
+    seen: list[int] = []
+    oapp.state.pipeline.outbox.wakers.append(lambda: seen.append(queued(repository)))
+    put(oclient, child("c1", days_ago(400)))
+    assert seen
+    assert seen[-1] == queued(repository) > 0
+    woken = len(seen)
+
+    def failing_write() -> None:
+        with repository.transaction(SYSTEM_CONTEXT) as txn:
+            txn.create(measurement("w9", "c1", t.LOINC_BODY_WEIGHT, 4.0, days_ago(1)))
+            txn.run_pre_commit()  # queues the row and asks for the wake
+            raise RuntimeError("the write fails before its commit")
+
+    with pytest.raises(RuntimeError):
+        failing_write()
+    assert len(seen) == woken
