@@ -154,10 +154,43 @@ def child(index: int, rng: random.Random) -> dict[str, Any]:
     }
 
 
-def observation(patient_ref: str, n: int, rng: random.Random, birth: str) -> dict[str, Any]:
+#: the growth indicator of each measured code (growth_standards)
+INDICATORS = {"29463-7": "wfa", "8306-3": "lhfa", "8302-2": "lhfa", "9843-4": "hcfa"}
+
+
+def observation(
+    patient_ref: str,
+    n: int,
+    rng: random.Random,
+    birth: str,
+    gender: str = "female",
+    sessions: int = 4,
+    today: date | None = None,
+) -> dict[str, Any]:
+    """Measurement ``n`` of a child: weight, length (height from 2 years) and head
+    circumference in turn, three a session; ``sessions`` sessions a month apart, the last
+    within ten days before ``today``. Plausible values: the WHO median's value at the
+    child's own z-score for the indicator (drawn once per child, N(0, 0.7) within ±1.8)
+    plus a little noise, so that the alerts are those a cohort of healthy children gets
+    (no vaccination or checkup is written: those alerts remain).
+
+    Before 2026-12-07 the values were implausible (the head circumference followed the length
+    formula: 50 cm at birth) and the sessions were one to three months after a birth up to
+    four years back, so every child had about ten alerts (bench/results/ingest.md)."""
+    from growth_standards.curves import value_at_z
+
+    session = n // 3
+    today = today or date.today()
+    jitter = random.Random(f"{patient_ref}/{session}").randrange(0, 10)
+    born = date.fromisoformat(birth)
+    when = max(born, today - timedelta(days=30 * (sessions - 1 - session) + jitter))
+    age = (when - born).days
     code, display, unit = MEASURES[n % 3]
-    when = date.fromisoformat(birth) + timedelta(days=30 * (n // 3) + rng.randrange(0, 10))
-    value = {"kg": 3.3 + 0.3 * (n // 3), "cm": 50.0 + 1.2 * (n // 3)}[unit] + rng.uniform(-0.5, 0.5)
+    if code == "8306-3" and age >= 730:
+        code, display = "8302-2", "Body height"
+    own = random.Random(f"{patient_ref}/{INDICATORS[code]}").gauss(0.0, 0.7)
+    z = max(-1.8, min(1.8, own)) + rng.gauss(0.0, 0.05)
+    value = float(value_at_z(INDICATORS[code], gender[0], age, z))
     return {
         "resourceType": "Observation",
         "status": "final",

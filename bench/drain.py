@@ -98,7 +98,10 @@ def run(
         for start in range(0, children, 500):
             refs += _post(client, kids[start : start + 500])
         rounds = [
-            [observation(ref, n, rng, k["birthDate"]) for ref, k in zip(refs, kids, strict=True)]
+            [
+                observation(ref, n, rng, k["birthDate"], k["gender"], -(-per_child // 3))
+                for ref, k in zip(refs, kids, strict=True)
+            ]
             for n in range(per_child)
         ]
         if mode == "queued":

@@ -63,19 +63,22 @@ def populate(
     rng = random.Random(seed)
     with httpx.Client(timeout=600, headers=auth_headers()) as client:
         t0 = time.perf_counter()
-        patients: list[tuple[str, str]] = []
+        patients: list[tuple[str, dict[str, Any]]] = []
         for start in range(0, children, bundle_size):
             batch = [child(i, rng) for i in range(start, min(children, start + bundle_size))]
             refs = post_bundle(client, base, batch)
-            patients += [(ref, p["birthDate"]) for ref, p in zip(refs, batch, strict=True)]
+            patients += [(ref, p) for ref, p in zip(refs, batch, strict=True)]
         t_patients = time.perf_counter() - t0
         total_obs = children * obs_per_child
+        sessions = -(-obs_per_child // 3)
 
         def bundles() -> Iterator[list[dict[str, Any]]]:
             pending: list[dict[str, Any]] = []
             for n in range(obs_per_child):
-                for ref, birth in patients:
-                    pending.append(observation(ref, n, rng, birth))
+                for ref, kid in patients:
+                    pending.append(
+                        observation(ref, n, rng, kid["birthDate"], kid["gender"], sessions)
+                    )
                     if len(pending) == bundle_size:
                         yield pending
                         pending = []
