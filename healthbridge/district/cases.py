@@ -48,9 +48,9 @@ def case_rows(conn: Connection, ids: Sequence[str] | None = None) -> pd.DataFram
     current EpisodeOfCare (``ids``: those only), in ``key`` order: each row comes from one
     resource, so an incremental refresh replaces the rows of the resources it re-reads
     (:mod:`healthbridge.district.coverage_inputs`)."""
-    read = dbf.fields(conn, "EpisodeOfCare", {"doc": "$"}, res_ids=ids)
     rows = []
-    for rid, ep in zip(read["res_id"], dbf.parse(read["doc"].tolist()), strict=True):
+    for ep in dbf.documents(conn, "EpisodeOfCare", res_ids=ids):
+        rid = ep["id"]
         cid = x.subject_id(ep)
         if cid is None:
             continue

@@ -121,4 +121,4 @@ def vaccinations(conn: Connection, res_ids: Sequence[str] | None = None) -> pd.D
 
 def organizations(conn: Connection) -> list[dict[str, Any]]:
     """Every current Organization, parsed whole."""
-    return dbf.parse(dbf.fields(conn, "Organization", {"doc": "$"})["doc"].tolist())
+    return dbf.documents(conn, "Organization")

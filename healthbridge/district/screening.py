@@ -67,7 +67,7 @@ def _observations(
     found = _coded_among(conn, system, code, ids)
     if not found:
         return []
-    return dbf.parse(dbf.fields(conn, "Observation", {"doc": "$"}, res_ids=found)["doc"].tolist())
+    return dbf.documents(conn, "Observation", res_ids=found)
 
 
 def observation_rows(conn: Connection, ids: Sequence[str] | None = None) -> pd.DataFrame:
@@ -92,9 +92,9 @@ def response_rows(conn: Connection, ids: Sequence[str] | None = None) -> pd.Data
     """``key`` (``QuestionnaireResponse/<id>``) and :data:`SCREENING_COLUMNS` of the
     warning-sign responses with a positive item or a regression (``ids``: among those
     only), in ``key`` order (as :func:`observation_rows`)."""
-    read = dbf.fields(conn, "QuestionnaireResponse", {"doc": "$"}, res_ids=ids)
     rows: list[tuple[str, str, object, str]] = []
-    for rid, qr in zip(read["res_id"], dbf.parse(read["doc"].tolist()), strict=True):
+    for qr in dbf.documents(conn, "QuestionnaireResponse", res_ids=ids):
+        rid = qr["id"]
         cid = x.subject_id(qr)
         if cid is None:
             continue

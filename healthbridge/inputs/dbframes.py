@@ -154,6 +154,45 @@ def _fields_of(
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
+def documents(
+    conn: Connection, resource_type: str, *, res_ids: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every current (not deleted) resource of ``resource_type`` (``res_ids``: those only,
+    :data:`ID_CHUNK` a query), parsed from the stored JSON as it is.
+
+    Whole documents through :func:`fields` (path ``$``) made PostgreSQL parse each stored
+    text into ``jsonb`` and print it again before Python parsed it: for the vaccination
+    forecasts (about 17 KB each) that was the largest item of a re-evaluation on PostgreSQL
+    (docs/pipeline.md, "Open points")."""
+    postgres = conn.dialect.name == "postgresql"
+    where = "res_type = %s AND NOT deleted" if postgres else "res_type = ? AND deleted = 0"
+    statements: list[tuple[str, tuple[Any, ...]]] = []
+    if res_ids is None:
+        statements.append((f"SELECT content FROM resource WHERE {where}", (resource_type,)))
+    else:
+        ids = list(res_ids)
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start : start + ID_CHUNK]
+            if postgres:
+                stmt = f"SELECT content FROM resource WHERE {where} AND res_id = ANY(%s)"
+                statements.append((stmt, (resource_type, chunk)))
+            else:
+                marks = ", ".join("?" * len(chunk))
+                stmt = f"SELECT content FROM resource WHERE {where} AND res_id IN ({marks})"
+                statements.append((stmt, (resource_type, *chunk)))
+    loads = orjson.loads
+    out: list[dict[str, Any]] = []
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for stmt, params in statements:
+            cursor.execute(stmt, params)
+            while batch := cursor.fetchmany(50_000):
+                out.extend(loads(content) for (content,) in batch)
+    finally:
+        cursor.close()
+    return out
+
+
 def _empty(names: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({n: pd.Series(dtype=object) for n in names})
 
@@ -223,8 +262,3 @@ def numbers(values: Sequence[Any]) -> pd.Series:
         ],
         dtype="float64",
     ).where(lambda s: s.abs() != float("inf"))
-
-
-def parse(values: Sequence[Any]) -> list[dict[str, Any]]:
-    """Whole JSON objects fetched with path ``$`` (already parsed by :func:`fields`)."""
-    return [v if isinstance(v, dict) else orjson.loads(v) for v in values]

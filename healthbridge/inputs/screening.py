@@ -116,7 +116,7 @@ def coded_observations(conn: Connection, system: str, code: str | None = None) -
     ids = coded_ids(conn, system, code)
     if not ids:
         return []
-    return dbf.parse(dbf.fields(conn, "Observation", {"doc": "$"}, res_ids=ids)["doc"].tolist())
+    return dbf.documents(conn, "Observation", res_ids=ids)
 
 
 def district_frame(
@@ -128,11 +128,7 @@ def district_frame(
     ids = coded_ids(conn, t.CS_CHILD_SCREENING)
     if among is not None:
         ids = [i for i in ids if i in among]
-    docs = (
-        dbf.parse(dbf.fields(conn, "Observation", {"doc": "$"}, res_ids=ids)["doc"].tolist())
-        if ids
-        else []
-    )
+    docs = dbf.documents(conn, "Observation", res_ids=ids) if ids else []
     if not docs:
         return screening_results_frame(())
     by_child: defaultdict[str, list[Resource]] = defaultdict(list)

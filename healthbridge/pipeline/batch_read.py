@@ -72,7 +72,7 @@ class DistrictRead:
 
 def _children(conn: Connection) -> dict[str, x.ChildInfo]:
     patients = {}
-    for doc in dbf.parse(dbf.fields(conn, "Patient", {"doc": "$"})["doc"].tolist()):
+    for doc in dbf.documents(conn, "Patient"):
         try:
             patients[str(doc["id"])] = x.child_info(doc)
         except x.NotAChildError:
@@ -82,8 +82,7 @@ def _children(conn: Connection) -> dict[str, x.ChildInfo]:
 
 def _altitudes(conn: Connection) -> x.Altitudes:
     """Location altitudes (``position.altitude``) for the anaemia thresholds."""
-    raw = dbf.fields(conn, "Location", {"doc": "$"})
-    return x.altitudes(dbf.parse(raw["doc"].tolist()))
+    return x.altitudes(dbf.documents(conn, "Location"))
 
 
 @dataclass
@@ -109,10 +108,10 @@ def _from_documents(repository: Repository) -> _Inputs:
         patients = _children(conn)
         raw_enc = dbf.fields(conn, "Encounter", bf.ENCOUNTER)
         raw_imm = dbf.fields(conn, "Immunization", bf.IMMUNIZATION)
-        raw_qr = dbf.fields(conn, "QuestionnaireResponse", {"doc": "$"})
+        responses_read = dbf.documents(conn, "QuestionnaireResponse")
     known = set(patients)
     responses = []
-    for doc in dbf.parse(raw_qr["doc"].tolist()):
+    for doc in responses_read:
         cid = x.subject_id(doc)
         if cid in known:
             responses.append((str(cid), doc))
@@ -407,7 +406,7 @@ def _read_rest(
     flags_raw = dbf.fields(conn, "Flag", _FLAG_FIELDS, res_ids=_ids(scope, "Flag"))
     tasks_raw = dbf.fields(conn, "Task", _TASK_FIELDS, res_ids=_ids(scope, "Task"))
     role_ids = None if scope is None else list(scope.roles)
-    roles = dbf.fields(conn, "PractitionerRole", {"doc": "$"}, res_ids=role_ids)
+    roles = dbf.documents(conn, "PractitionerRole", res_ids=role_ids)
     cases, case_ids = _managed_cases(conn, set(inputs.patients), scope)
     screening_results = screening.district_frame(
         conn, set(inputs.patients), None if scope is None else set(scope.of("Observation"))
@@ -442,7 +441,7 @@ def _read_rest(
         if fid and fid in active:
             tasks[fid] = _partial(row, "Task", _TASK_STEPS)
     managers: dict[str, str] = {}
-    for role in dbf.parse(roles["doc"].tolist()):
+    for role in roles:
         org = x.ref_id(role.get("organization"), "Organization")
         if org and is_health_manager(role) and org not in managers:
             managers[org] = f"PractitionerRole/{role['id']}"
@@ -504,8 +503,7 @@ def _managed_cases(
     """The ``cases`` frame (:func:`healthbridge.inputs.extract.managed_cases` per child, the
     function the per-write path uses) and ``(child id, episode id)`` of every EpisodeOfCare.
     The Encounters are read only when there are episodes (few districts manage many cases)."""
-    got = dbf.fields(conn, "EpisodeOfCare", {"doc": "$"}, res_ids=_ids(scope, "EpisodeOfCare"))
-    episodes = dbf.parse(got["doc"].tolist())
+    episodes = dbf.documents(conn, "EpisodeOfCare", res_ids=_ids(scope, "EpisodeOfCare"))
     by_child: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     for ep in episodes:
         cid = x.subject_id(ep)

@@ -97,8 +97,7 @@ def _alert_documents(
     out: dict[str, dict[str, Any]] = {}
     for rtype, ids in (("Flag", flag_ids), ("Task", task_ids)):
         if ids:
-            got = dbf.fields(conn, rtype, {"doc": "$"}, res_ids=ids)
-            for doc in dbf.parse(got["doc"].tolist()):
+            for doc in dbf.documents(conn, rtype, res_ids=ids):
                 out[f"{rtype}/{doc['id']}"] = doc
     return out
 

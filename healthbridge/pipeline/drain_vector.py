@@ -283,8 +283,7 @@ def _write_scores(
     ]
     existing: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     if candidates:
-        got = dbf.fields(txn.conn, "Observation", {"doc": "$"}, res_ids=sorted(candidates))
-        for doc in dbf.parse(got["doc"].tolist()):
+        for doc in dbf.documents(txn.conn, "Observation", res_ids=sorted(candidates)):
             cid = x.subject_id(doc)
             if is_derived(doc) and cid in patients:
                 existing[str(cid)].append(doc)

@@ -86,8 +86,8 @@ def publish_forecasts(
     """Write every child's forecast whose content changed; the number (to be) written."""
     wanted = planned_forecasts(patients, doses, ruleset, as_of)
     with repository.engine.connect() as conn:
-        stored = dbf.fields(conn, RESOURCE_TYPE, {"doc": "$"})
-    current = {str(doc["id"]): doc for doc in dbf.parse(stored["doc"].tolist())}
+        stored = dbf.documents(conn, RESOURCE_TYPE)
+    current = {str(doc["id"]): doc for doc in stored}
     changed = [
         (rid, resource)
         for rid, resource in wanted.items()
@@ -114,8 +114,8 @@ def publish_in(
     wanted = planned_forecasts(patients, doses, ruleset, as_of)
     if not wanted:
         return 0
-    stored = dbf.fields(txn.conn, RESOURCE_TYPE, {"doc": "$"}, res_ids=sorted(wanted))
-    current = {str(doc["id"]): doc for doc in dbf.parse(stored["doc"].tolist())}
+    stored = dbf.documents(txn.conn, RESOURCE_TYPE, res_ids=sorted(wanted))
+    current = {str(doc["id"]): doc for doc in stored}
     changed = [
         (rid, resource)
         for rid, resource in wanted.items()

@@ -75,7 +75,7 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 def _contents(conn: Connection, resource_type: str) -> Iterator[dict[str, Any]]:
-    yield from dbf.parse(dbf.fields(conn, resource_type, {"doc": "$"})["doc"].tolist())
+    yield from dbf.documents(conn, resource_type)
 
 
 def _coded(

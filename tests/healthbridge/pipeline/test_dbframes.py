@@ -17,6 +17,7 @@ from healthbridge.clinical.records import DistrictData
 from healthbridge.inputs import dbframes as dbf
 from healthbridge.pipeline import parse_ruleset_key
 from healthbridge.pipeline.batch import evaluate_database, read_district
+from healthbridge.store.hooks import SYSTEM_CONTEXT
 from healthbridge.store.models import ResourceVersionRow
 from healthbridge.store.repository import Repository
 from tests.healthbridge.pipeline import reference_read
@@ -139,6 +140,26 @@ def test_fields_reads_json_types(pclient: TestClient, repository: Repository) ->
     assert whole.loc["f-1", "ext"] == 34.5
     assert whole.loc["f-2", "ext"] is None
     assert whole.loc["f-1", "x"] is None
+
+
+def test_documents_are_the_current_stored_resources(
+    pclient: TestClient, repository: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole documents as the store reads them: current versions only, deleted ones left
+    out, and the same for every chunk of a ``res_ids`` read."""
+    for k in range(5):
+        put(pclient, child(f"d-{k}", dt.date(2025, 1, 2 + k)))
+    put(pclient, child("d-1", dt.date(2024, 12, 31)))  # a second version
+    assert pclient.delete("/fhir/Patient/d-4").status_code in (200, 204)
+    monkeypatch.setattr(dbf, "ID_CHUNK", 2)  # several chunks from five ids
+    with repository.engine.connect() as conn:
+        every = {d["id"]: d for d in dbf.documents(conn, "Patient")}
+        some = dbf.documents(conn, "Patient", res_ids=["d-0", "d-1", "d-3", "d-4", "none"])
+    with repository.transaction(SYSTEM_CONTEXT, write=False) as txn:
+        expected = {f"d-{k}": txn.read("Patient", f"d-{k}").resource for k in range(4)}
+    assert every == expected
+    assert sorted(d["id"] for d in some) == ["d-0", "d-1", "d-3"]
+    assert every["d-1"]["birthDate"] == "2024-12-31"
 
 
 @pytest.mark.parametrize("path", ["code.coding", "$.a'b", "$.a[x]", "$..a"])
