@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 import orjson
+import pandas as pd
 from sqlalchemy import Connection
 
 from healthbridge.clinical.alerts import AlertAction
@@ -72,9 +73,9 @@ def apply_planned(
     child_encounters = _encounter_docs(
         d, {sid for (st, sid), _a in planned if st is SubjectType.CHILD}
     )
-    evidence = d.evidence.groupby("child_id")
+    cited = _cited_types(d.evidence, {sid for (st, sid), _a in planned if st is SubjectType.CHILD})
     for (stype, sid), actions in planned:
-        routing, id_types = _routing(d, stype, sid, child_encounters, evidence)
+        routing, id_types = _routing(d, stype, sid, child_encounters, cited)
         apply_actions(
             txn,
             actions,
@@ -121,7 +122,7 @@ def _routing(
     stype: SubjectType,
     sid: str,
     encounters: dict[str, list[dict[str, Any]]],
-    evidence: Any,
+    cited: dict[str, dict[str, str]],
 ) -> tuple[Routing, dict[str, str]]:
     if stype is SubjectType.CENTRE:
         return Routing(d.managers.get(sid, f"Organization/{sid}"), None), {}
@@ -129,11 +130,20 @@ def _routing(
     manager = None
     if info.centre_id:
         manager = d.managers.get(info.centre_id, f"Organization/{info.centre_id}")
-    id_types: dict[str, str] = {}
-    if sid in evidence.groups:
-        rows = evidence.get_group(sid)
-        id_types = dict(zip(rows["res_id"].astype(str), rows["res_type"], strict=True))
-    return child_routing(info, encounters.get(sid, []), manager), id_types
+    return child_routing(info, encounters.get(sid, []), manager), cited.get(sid, {})
+
+
+def _cited_types(evidence: pd.DataFrame, children: set[str]) -> dict[str, dict[str, str]]:
+    """Per child of ``children``, the type of each resource its findings may cite (res_id →
+    res_type), in one pass over the evidence frame: a pandas group lookup per subject
+    (``groups``, ``get_group``) was a quarter of a district's alert writes (7 s of 27 s for
+    15,000 actions at 10,000 children on PostgreSQL, py-spy)."""
+    out: dict[str, dict[str, str]] = {}
+    ids = evidence["res_id"].astype(str)
+    for cid, rid, rtype in zip(evidence["child_id"], ids, evidence["res_type"], strict=True):
+        if cid in children:
+            out.setdefault(cid, {})[rid] = rtype
+    return out
 
 
 def _known(
