@@ -104,6 +104,34 @@ def test_the_conversion_leaves_statistics_for_the_parents(database_url: str) -> 
 
 
 @pytest.mark.postgres
+def test_the_clinical_partition_is_analysed_as_often_as_the_table_was(database_url: str) -> None:
+    """Migration 0013's autovacuum parameters follow the rows into ``resource_clinical``
+    (a partitioned parent takes none), and a downgrade and upgrade go through the leaves."""
+    from alembic import command
+
+    from healthbridge.store.db import alembic_config
+
+    def options() -> dict[str, Any]:
+        rows = _where(
+            database_url,
+            "SELECT relname, reloptions FROM pg_class WHERE relname IN "
+            "('resource_clinical', 'idx_token')",
+        )
+        return {name: opts for name, opts in rows}
+
+    wanted = "autovacuum_analyze_scale_factor=0.01"
+    assert all(wanted in (o or []) for o in options().values()), options()
+    engine = make_engine(database_url)
+    try:
+        command.downgrade(alembic_config(engine), "0012")
+        assert not any(options().values()), options()
+        command.upgrade(alembic_config(engine), "head")
+    finally:
+        engine.dispose()
+    assert all(wanted in (o or []) for o in options().values()), options()
+
+
+@pytest.mark.postgres
 def test_store_interactions_work_and_rows_land_in_their_month(
     client: Any, admin: Any, database_url: str
 ) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
@@ -47,20 +48,29 @@ TABLES = (
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table in TABLES:
-        op.execute(
-            f"ALTER TABLE {table} SET (autovacuum_analyze_scale_factor = 0.01, "
-            "autovacuum_analyze_threshold = 1000)"
-        )
+    _alter("SET (autovacuum_analyze_scale_factor = 0.01, autovacuum_analyze_threshold = 1000)")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
+    _alter("RESET (autovacuum_analyze_scale_factor, autovacuum_analyze_threshold)")
+
+
+def _alter(change: str) -> None:
+    """``ALTER TABLE <table> <change>`` for each of :data:`TABLES` (PostgreSQL only) — for a
+    table ``healthbridge db partition`` made a partitioned parent (``resource``), for each of
+    its leaf partitions: a parent has no storage, and takes no autovacuum parameter."""
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
         return
     for table in TABLES:
-        op.execute(
-            f"ALTER TABLE {table} RESET (autovacuum_analyze_scale_factor, "
-            "autovacuum_analyze_threshold)"
-        )
+        leaves = list(
+            bind.execute(
+                sa.text(
+                    "SELECT relid::regclass::text FROM pg_partition_tree(CAST(:t AS regclass))"
+                    " WHERE isleaf"
+                ),
+                {"t": table},
+            ).scalars()
+        )  # no rows for a plain table
+        for leaf in leaves or [table]:
+            op.execute(f"ALTER TABLE {leaf} {change}")
