@@ -136,9 +136,9 @@ class Outbox:
         ]
         txn.conn.execute(insert(OUTBOX), rows)
         for wake in self.wakers:
-            # after the commit: a worker woken earlier finds no row yet on PostgreSQL (on
+            # after the commit: a worker woken earlier found no row yet on PostgreSQL (on
             # SQLite it waited for the writer lock) and slept until its next poll, so a
-            # single check's results took 0.5 s instead of 30 ms (bench/results/burst.md)
+            # single check's results took 565-598 ms, not 63-97 (bench/results/burst.md)
             txn.after_commit(wake)
         return False  # inserting rows triggers nothing
 
