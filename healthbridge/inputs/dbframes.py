@@ -13,7 +13,7 @@ exactly the same rules as the per-resource functions of :mod:`healthbridge.input
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -44,10 +44,8 @@ def _steps(path: str) -> list[str]:
 def _statement(dialect: str, paths: Sequence[str], exclude: bool, ids: int = 0) -> str:
     """The SELECT of ``res_id`` and the packed JSON array of the ``paths`` values (its first
     element is always the id, so SQLite returns an array even for one path)."""
+    where = _where(dialect, ids)
     if dialect == "postgresql":
-        where = "res_type = %s AND NOT deleted"
-        if ids:  # only the ``res_ids`` of :func:`fields`, one array parameter
-            where += " AND res_id = ANY(%s)"
         values = ", ".join(
             ["doc #> '{id}'"]
             + ["doc #> '{" + ",".join(f'"{s}"' for s in _steps(p)) + "}'" for p in paths]
@@ -60,13 +58,19 @@ def _statement(dialect: str, paths: Sequence[str], exclude: bool, ids: int = 0) 
         )
     for p in paths:
         _steps(p)
-    where = "res_type = ? AND deleted = 0"
-    if ids:
-        where += f" AND res_id IN ({', '.join('?' * ids)})"
     values = ", ".join(f"'{p}'" for p in paths)
     if exclude:
         where += " AND instr(content, ?) = 0"
     return f"SELECT res_id, json_extract(content, '$.id', {values}) FROM resource WHERE {where}"
+
+
+def _where(dialect: str, ids: int = 0) -> str:
+    """The WHERE clause of a read of one type's current resources; ``ids``: only that many
+    ids (one array parameter on PostgreSQL, one parameter each on SQLite)."""
+    if dialect == "postgresql":
+        return "res_type = %s AND NOT deleted" + (" AND res_id = ANY(%s)" if ids else "")
+    where = "res_type = ? AND deleted = 0"
+    return where + (f" AND res_id IN ({', '.join('?' * ids)})" if ids else "")
 
 
 def fields(
@@ -100,15 +104,9 @@ def _run(conn: Connection, stmt: str, params: tuple[Any, ...], names: list[str])
     loads = orjson.loads
     ids: list[str] = []
     packed: list[Any] = []
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(stmt, params)
-        while batch := cursor.fetchmany(50_000):
-            for rid, values in batch:
-                ids.append(rid)
-                packed.append(loads(values))
-    finally:
-        cursor.close()
+    for rid, values in _rows(conn, stmt, params):
+        ids.append(rid)
+        packed.append(loads(values))
     if not packed:
         frame = _empty(names)
     else:
@@ -120,8 +118,30 @@ def _run(conn: Connection, stmt: str, params: tuple[Any, ...], names: list[str])
     return frame
 
 
+def _rows(conn: Connection, stmt: str, params: tuple[Any, ...]) -> Iterator[Any]:
+    """The rows of ``stmt`` through the DBAPI cursor, 50,000 at a time (these reads return
+    millions of rows: SQLAlchemy's row objects would cost more than the extraction)."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(stmt, params)
+        while batch := cursor.fetchmany(50_000):
+            yield from batch
+    finally:
+        cursor.close()
+
+
 #: Ids bound per query of a ``res_ids`` read (SQLite's default limit is 32,766 variables).
 ID_CHUNK = 500
+
+
+def _id_chunks(
+    dialect: str, resource_type: str, res_ids: Sequence[str]
+) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """``(ids, parameters)`` of each query of a ``res_ids`` read, :data:`ID_CHUNK` ids a
+    query, as :func:`_where` binds them."""
+    for start in range(0, len(res_ids), ID_CHUNK):
+        chunk = list(res_ids[start : start + ID_CHUNK])
+        yield len(chunk), (resource_type, *([chunk] if dialect == "postgresql" else chunk))
 
 
 def _fields_of(
@@ -133,17 +153,11 @@ def _fields_of(
 ) -> pd.DataFrame:
     """:func:`fields` restricted to ``res_ids`` (in chunks; rows in chunk order)."""
     names = list(paths)
-    postgres = conn.dialect.name == "postgresql"
     parts = []
-    for start in range(0, len(res_ids), ID_CHUNK):
-        chunk = res_ids[start : start + ID_CHUNK]
+    for ids, params in _id_chunks(conn.dialect.name, resource_type, res_ids):
         stmt = _statement(
-            conn.dialect.name,
-            [paths[n] for n in names],
-            exclude_containing is not None,
-            ids=len(chunk),
+            conn.dialect.name, [paths[n] for n in names], exclude_containing is not None, ids
         )
-        params: tuple[Any, ...] = (resource_type, *([chunk] if postgres else chunk))
         if exclude_containing is not None:
             params += (exclude_containing,)
         parts.append(_run(conn, stmt, params, names))
@@ -164,33 +178,20 @@ def documents(
     text into ``jsonb`` and print it again before Python parsed it: for the vaccination
     forecasts (about 17 KB each) that was the largest item of a re-evaluation on PostgreSQL
     (docs/pipeline.md, "Open points")."""
-    postgres = conn.dialect.name == "postgresql"
-    where = "res_type = %s AND NOT deleted" if postgres else "res_type = ? AND deleted = 0"
-    statements: list[tuple[str, tuple[Any, ...]]] = []
-    if res_ids is None:
-        statements.append((f"SELECT content FROM resource WHERE {where}", (resource_type,)))
-    else:
-        ids = list(res_ids)
-        for start in range(0, len(ids), ID_CHUNK):
-            chunk = ids[start : start + ID_CHUNK]
-            if postgres:
-                stmt = f"SELECT content FROM resource WHERE {where} AND res_id = ANY(%s)"
-                statements.append((stmt, (resource_type, chunk)))
-            else:
-                marks = ", ".join("?" * len(chunk))
-                stmt = f"SELECT content FROM resource WHERE {where} AND res_id IN ({marks})"
-                statements.append((stmt, (resource_type, *chunk)))
+    dialect = conn.dialect.name
+    queries = (
+        [(0, (resource_type,))]
+        if res_ids is None
+        else list(_id_chunks(dialect, resource_type, res_ids))
+    )
     loads = orjson.loads
-    out: list[dict[str, Any]] = []
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        for stmt, params in statements:
-            cursor.execute(stmt, params)
-            while batch := cursor.fetchmany(50_000):
-                out.extend(loads(content) for (content,) in batch)
-    finally:
-        cursor.close()
-    return out
+    return [
+        loads(content)
+        for ids, params in queries
+        for (content,) in _rows(
+            conn, f"SELECT content FROM resource WHERE {_where(dialect, ids)}", params
+        )
+    ]
 
 
 def _empty(names: Sequence[str]) -> pd.DataFrame:
