@@ -35,7 +35,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from bench._common import child, observation, transaction, write_result
+from bench._common import child, observations, transaction, write_result
 
 DATA = Path(__file__).resolve().parent / ".data" / "drain"
 RULESET = "cn-child-health@2026.1/CN"
@@ -97,13 +97,8 @@ def run(
         refs: list[str] = []
         for start in range(0, children, 500):
             refs += _post(client, kids[start : start + 500])
-        rounds = [
-            [
-                observation(ref, n, rng, k["birthDate"], k["gender"], -(-per_child // 3))
-                for ref, k in zip(refs, kids, strict=True)
-            ]
-            for n in range(per_child)
-        ]
+        pairs = list(zip(refs, kids, strict=True))
+        rounds = [observations(pairs, n, rng, -(-per_child // 3)) for n in range(per_child)]
         if mode == "queued":
             everything = [o for batch in rounds for o in batch]
             for start in range(0, len(everything), 1000):

@@ -31,7 +31,7 @@ from bench._common import (
     auth_headers,
     backend_name,
     child,
-    observation,
+    observations,
     server,
     server_cpu_seconds,
     transaction,
@@ -75,10 +75,8 @@ def populate(
         def bundles() -> Iterator[list[dict[str, Any]]]:
             pending: list[dict[str, Any]] = []
             for n in range(obs_per_child):
-                for ref, kid in patients:
-                    pending.append(
-                        observation(ref, n, rng, kid["birthDate"], kid["gender"], sessions)
-                    )
+                for measured in observations(patients, n, rng, sessions):
+                    pending.append(measured)
                     if len(pending) == bundle_size:
                         yield pending
                         pending = []
