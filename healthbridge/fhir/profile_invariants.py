@@ -224,6 +224,12 @@ def _menu_amounts(resource: Any) -> bool:
     return True
 
 
+_PERCENTILE_RULE = (
+    f"code.coding.where(system='{GROWTH_INDICATOR}' and "
+    f"code.endsWith('-p')).exists() implies (value.ofType(Quantity).code = "
+    f"'%' and value.ofType(Quantity).value >= 0 and "
+    f"value.ofType(Quantity).value <= 100)"
+)
 _MEAL_TEST = " or ".join(f"code = '{m}'" for m in MEALS)
 
 INVARIANTS: dict[str, Invariant] = {
@@ -251,16 +257,9 @@ INVARIANTS: dict[str, Invariant] = {
             ),
             _z_score_unit,
         ),
-        Invariant(
-            "hb-gs-2",
-            (
-                f"code.coding.where(system='{GROWTH_INDICATOR}' and "
-                f"code.endsWith('-p')).exists() implies (value.ofType(Quantity).code = "
-                f"'%' and value.ofType(Quantity).value >= 0 and "
-                f"value.ofType(Quantity).value <= 100)"
-            ),
-            _percentile_range,
-        ),
+        Invariant("hb-gs-2", _PERCENTILE_RULE, _percentile_range),
+        # the same rule on Observation.component: the percentile of a z-score
+        Invariant("hb-gs-3", _PERCENTILE_RULE, _percentile_range),
         Invariant("hb-imm-1", "status = 'completed' implies lotNumber.exists()", _lot_number),
         Invariant(
             "hb-case-1",

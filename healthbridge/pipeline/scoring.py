@@ -3,10 +3,19 @@
 One row per session is scored with :func:`growth_standards.score` (age in days from the birth
 date and the measurement date; corrected age for preterm children, ``corrected_age=True`` with
 the Patient's gestational age; weight and length of one encounter in one row, so weight-for-
-length/height and BMI-for-age are paired). Each z-score and percentile becomes an
-``hb-growth-score`` Observation whose ``derivedFrom`` names the measurements it used and whose
-``method`` names the reference (WHO 2006 / WHO 2007). Its id is derived from (child, session,
-code), so recomputing updates the same resource and never adds another.
+length/height and BMI-for-age are paired). Each indicator's z-score becomes an
+``hb-growth-score`` Observation (code ``{indicator}-z``) that carries the matching percentile
+as its one ``component`` (code ``{indicator}-p``); its ``derivedFrom`` names the measurements
+it used and its ``method`` the reference (WHO 2006 / WHO 2007). Its id is derived from (child,
+session, code), so recomputing updates the same resource and never adds another.
+
+Until 2026-12 the percentile was an Observation of its own. The percentile is a function of
+the z-score (WHO 2006, "Computation of centiles and z-scores"), so it belongs with it: one
+resource per indicator, not two, halved the score Observations the pipeline stores — they were
+most of the rows an ingest wrote (bench/results/ingest.md). FHIR R4 §Observation, "Using
+component": a component is a value "that is not useful outside the context of the main
+Observation". Migration 0014 queues the children whose stored scores still include a
+percentile Observation, so that the workers fold them.
 """
 
 from __future__ import annotations
@@ -193,8 +202,9 @@ def derived_id(child_id: str, session_key: str, code: str) -> str:
 def derived_observations(
     child: ChildInfo, session: Session, row: dict[str, Any], bands: InterpretationTable
 ) -> list[Resource]:
-    """The ``hb-growth-score`` Observations (z and percentile) of one scored session; the
-    ``interpretation`` of each comes from ``bands`` (rule table ``growth-interpretation``)."""
+    """The ``hb-growth-score`` Observations of one scored session: one per indicator, its
+    z-score with its percentile as the component; the ``interpretation`` of each comes from
+    ``bands`` (rule table ``growth-interpretation``)."""
     inputs = dict(session.inputs)
     reference = _REFERENCE.get(str(row.get("reference")))
     if reference is None:
@@ -210,41 +220,38 @@ def derived_observations(
             indicator = "wfh"
         flagged = bool(_num(row.get(fcol)))
         sources = [inputs[q] for q in uses]
-        percentile = _num(row.get(pcol))
-        for kind, value in (("z", z), ("p", percentile)):
-            if value is None:
-                continue
-            code = f"{indicator}-{kind}"
-            out.append(
-                _observation(
-                    child,
-                    session,
-                    code,
-                    value,
-                    bands.interpret(z),
-                    reference,
-                    sources,
-                    flagged,
-                    corrected,
-                    cage,
-                )
+        out.append(
+            _observation(
+                child,
+                session,
+                indicator,
+                (z, _num(row.get(pcol))),
+                bands.interpret(z),
+                reference,
+                sources,
+                (flagged, corrected),
+                cage,
             )
+        )
     return out
 
 
 def _observation(
     child: ChildInfo,
     session: Session,
-    code: str,
-    value: float,
+    indicator: str,
+    values: tuple[float, float | None],
     interpreted: tuple[str, str],
     reference: tuple[str, str],
     sources: list[str],
-    flagged: bool,
-    corrected: bool,
+    marks: tuple[bool, bool],
     cage: float | None,
 ) -> Resource:
-    is_z = code.endswith("-z")
+    """One indicator's score: ``values`` is (z, percentile or None), ``marks`` (flagged as
+    implausible, scored at a corrected age)."""
+    z, percentile = values
+    flagged, corrected = marks
+    code = f"{indicator}-z"
     interp, interp_display = interpreted
     notes = []
     if corrected and cage is not None:
@@ -266,11 +273,7 @@ def _observation(
         "code": {"coding": [{"system": t.CS_GROWTH_INDICATOR, "code": code}]},
         "subject": {"reference": f"Patient/{child.child_id}"},
         "effectiveDateTime": session.when,
-        "valueQuantity": (
-            {"value": value, "unit": "SD", "system": t.UCUM, "code": "{Z-score}"}
-            if is_z
-            else {"value": value, "unit": "%", "system": t.UCUM, "code": "%"}
-        ),
+        "valueQuantity": {"value": z, "unit": "SD", "system": t.UCUM, "code": "{Z-score}"},
         "interpretation": [
             {"coding": [{"system": V3_INTERPRETATION, "code": interp, "display": interp_display}]}
         ],
@@ -281,6 +284,13 @@ def _observation(
         },
         "derivedFrom": [{"reference": f"Observation/{i}"} for i in sorted(set(sources))],
     }
+    if percentile is not None:
+        resource["component"] = [
+            {
+                "code": {"coding": [{"system": t.CS_GROWTH_INDICATOR, "code": f"{indicator}-p"}]},
+                "valueQuantity": {"value": percentile, "unit": "%", "system": t.UCUM, "code": "%"},
+            }
+        ]
     if flagged:
         resource["meta"]["tag"] = [{"system": CS_PIPELINE_TAG, "code": "implausible"}]
     if notes:

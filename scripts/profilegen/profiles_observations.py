@@ -339,23 +339,27 @@ def growth_score() -> Profile:
             f"implies value.ofType(Quantity).code = '{{Z-score}}'"
         ),
     )
-    p = inv(
-        "hb-gs-2",
-        "A percentile (code ending -p) is in % between 0 and 100.",
-        (
-            f"code.coding.where(system='{GS}' and code.endsWith('-p')).exists() "
-            f"implies (value.ofType(Quantity).code = '%' and "
-            f"value.ofType(Quantity).value >= 0 and value.ofType(Quantity).value <= "
-            f"100)"
-        ),
+    percentile_rule = (
+        f"code.coding.where(system='{GS}' and code.endsWith('-p')).exists() "
+        f"implies (value.ofType(Quantity).code = '%' and "
+        f"value.ofType(Quantity).value >= 0 and value.ofType(Quantity).value <= "
+        f"100)"
+    )
+    p = inv("hb-gs-2", "A percentile (code ending -p) is in % between 0 and 100.", percentile_rule)
+    # the same rule for the percentile the pipeline writes as the z-score's component
+    pc = inv(
+        "hb-gs-3",
+        "A percentile component (code ending -p) is in % between 0 and 100.",
+        percentile_rule,
     )
     elements = [
         el(
             "Observation",
-            short="Growth z-score or percentile",
+            short="Growth z-score (with its percentile) or percentile",
             definition=(
-                "A z-score or percentile derived from a growth measurement against a "
-                "growth standard."
+                "A z-score derived from a growth measurement against a growth standard, "
+                "with the matching percentile as its component (or, as written before "
+                "2026-12, a percentile on its own)."
             ),
             constraint=[z, p],
         ),
@@ -373,6 +377,14 @@ def growth_score() -> Profile:
         el("Observation.value[x]:valueQuantity.system", min=1, fixedUri=UCUM),
         el("Observation.value[x]:valueQuantity.code", min=1),
         el("Observation.interpretation", min=1, max="1", binding=required("growth-interpretation")),
+        el(
+            "Observation.component",
+            max="1",
+            short="The percentile of the z-score (code {indicator}-p, in %)",
+            constraint=[pc],
+        ),
+        el("Observation.component.code", binding=required("growth-score-code")),
+        el("Observation.component.value[x]", min=1, type=[{"code": "Quantity"}]),
         el("Observation.method", min=1, binding=required("growth-reference")),
         el(
             "Observation.derivedFrom",
@@ -406,6 +418,12 @@ def growth_score() -> Profile:
             ]
         },
         "derivedFrom": [{"reference": "Observation/body-weight-example"}],
+        "component": [
+            {
+                "code": {"coding": [coding(GS, "wfa-p", "Weight-for-age percentile")]},
+                "valueQuantity": quantity(33.72, "%"),
+            }
+        ],
     }
     invalid = [
         Invalid(
@@ -432,6 +450,11 @@ def growth_score() -> Profile:
             [("Observation", "invariant")],
         ),
         Invalid(
+            "component-percentile-over-100",
+            [("set", ["component", 0, "valueQuantity"], quantity(130, "%"))],
+            [("Observation.component[0]", "invariant")],
+        ),
+        Invalid(
             "unknown-indicator",
             [("set", ["code", "coding", 0, "code"], "wfa-x")],
             [("Observation.code.coding[0]", "code-invalid")],
@@ -446,11 +469,11 @@ def growth_score() -> Profile:
         pid,
         "Observation",
         CORE + "Observation",
-        "Growth z-score or percentile",
+        "Growth z-score (with its percentile)",
         (
-            "A growth z-score or percentile derived from a measurement "
-            "(derivedFrom), naming the growth reference used (method) and its "
-            "interpretation."
+            "A growth z-score derived from a measurement (derivedFrom), naming the "
+            "growth reference used (method) and its interpretation, with the matching "
+            "percentile as its one component."
         ),
         elements,
         valid=valid,

@@ -151,8 +151,8 @@ def terminology_resources() -> list[JSON]:
             "Growth indicators and derived scores",
             (
                 "Anthropometric growth indicators (as in growth_standards.Indicator) "
-                "and the codes of the derived z-score (`-z`) and percentile (`-p`) "
-                "Observations."
+                "and the codes of the derived z-score Observations (`-z`) and of their "
+                "percentile components (`-p`)."
             ),
             growth_indicator_concepts(),
         ),
@@ -405,8 +405,8 @@ def terminology_resources() -> list[JSON]:
         "GrowthScoreCode",
         "Growth z-score and percentile codes",
         (
-            "Codes for a derived growth z-score or percentile Observation: our "
-            "growth-indicator `-z`/`-p` codes, and LOINC percentile codes where one "
+            "Codes for a derived growth z-score Observation or its percentile component: "
+            "our growth-indicator `-z`/`-p` codes, and LOINC percentile codes where one "
             "exists."
         ),
     )

@@ -75,9 +75,8 @@ def test_scores_equal_growth_standards_and_are_traceable(pclient: TestClient) ->
     put(pclient, measurement("l1", "c1", LENGTH, 66.0, days_ago(0), encounter="e1"))
     put(pclient, measurement("h1", "c1", HEAD, 42.5, days_ago(0), encounter="e1"))
     got = scores(pclient, "c1")
-    assert set(got) == {
-        f"{i}-{k}" for i in ("wfa", "lhfa", "wfl", "bfa", "hcfa") for k in ("z", "p")
-    }
+    # one Observation per indicator: the z-score, its percentile the one component
+    assert set(got) == {f"{i}-z" for i in ("wfa", "lhfa", "wfl", "bfa", "hcfa")}
     ref = expected(200, weight_kg=7.4, lenhei_cm=66.0, measure="l", headc_cm=42.5)
     for code, column in (
         ("wfa", "wei"),
@@ -87,7 +86,12 @@ def test_scores_equal_growth_standards_and_are_traceable(pclient: TestClient) ->
         ("hcfa", "hc"),
     ):
         assert math.isclose(got[f"{code}-z"]["valueQuantity"]["value"], ref[f"z{column}"])
-        assert math.isclose(got[f"{code}-p"]["valueQuantity"]["value"], ref[f"p{column}"])
+        (component,) = got[f"{code}-z"]["component"]
+        assert component["code"]["coding"] == [
+            {"system": t.CS_GROWTH_INDICATOR, "code": f"{code}-p"}
+        ]
+        assert component["valueQuantity"]["code"] == "%"
+        assert math.isclose(component["valueQuantity"]["value"], ref[f"p{column}"])
     assert got["wfa-z"]["derivedFrom"] == [{"reference": "Observation/w1"}]
     assert got["wfl-z"]["derivedFrom"] == [
         {"reference": "Observation/l1"},
@@ -173,7 +177,7 @@ def test_entered_in_error_retracts_and_correction_recomputes(pclient: TestClient
         ),
     )
     left = scores(pclient, "c1")
-    assert set(left) == {"lhfa-z", "lhfa-p"}
+    assert set(left) == {"lhfa-z"}
     retracted = pclient.get(f"/fhir/Observation/{first['wfa-z']['id']}").json()
     assert retracted["status"] == "entered-in-error"
     # deleting the length retracts the rest
@@ -229,7 +233,8 @@ def test_weight_for_length_and_height_name_both_measurements(pclient: TestClient
     put(pclient, measurement("w6", "c6", WEIGHT, 12.5, days_ago(1)))
     put(pclient, measurement("h6", "c6", t.LOINC_BODY_HEIGHT, 88.0, days_ago(1)))
     got = scores(pclient, "c6")
-    for code in ("wfh-z", "wfh-p", "bfa-z"):
+    assert got["wfh-z"]["component"][0]["code"]["coding"][0]["code"] == "wfh-p"
+    for code in ("wfh-z", "bfa-z"):
         assert got[code]["derivedFrom"] == [
             {"reference": "Observation/h6"},
             {"reference": "Observation/w6"},
