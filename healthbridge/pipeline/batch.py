@@ -14,7 +14,7 @@ evaluated again, in three steps, each in its own module:
 
 Derived growth Observations are not rewritten here: they depend on the WHO standards and the
 measurements, not on the rule tables, and the interceptor keeps them current. The cyclic
-garbage collector is paused while the read and the rules hold millions of small objects
+garbage collector is paused for the whole run, while the read holds millions of small objects
 (:func:`~healthbridge.store.gc_policy.bulk_pause`: only in a batch process, never a server).
 """
 
@@ -86,8 +86,12 @@ def evaluate_database(
     processes for the rules)."""
     report = BatchReport()
     t0 = time.perf_counter()
-    d = read_district(repository, source=source)
+    # the whole run: while the district read is alive (millions of objects) every collection
+    # the writes and the forecasts' documents trigger would traverse it too (a paused
+    # read and rules but a collecting write cost 14.6-15.6 s of reconcile and write at 10,000
+    # children on PostgreSQL, bench/results/evaluate_district.md)
     with bulk_pause():
+        d = read_district(repository, source=source)
         report.children, report.observations = len(d.patients), d.n_observations
         report.source = d.source
         t1 = t2 = time.perf_counter()
@@ -97,12 +101,12 @@ def evaluate_database(
         planned, report.open_alerts = plan_actions(d, findings, ruleset)
         for _key, actions in planned:
             report.actions.update(a.action.value for a in actions)
-    if not dry_run:
-        write_actions(repository, d, planned, ruleset, as_of, subjects_per_transaction)
-    report.forecasts = publish_forecasts(
-        repository, d.patients, d.data.doses, ruleset, as_of,
-        per_transaction=subjects_per_transaction, dry_run=dry_run,
-    )  # fmt: skip
+        if not dry_run:
+            write_actions(repository, d, planned, ruleset, as_of, subjects_per_transaction)
+        report.forecasts = publish_forecasts(
+            repository, d.patients, d.data.doses, ruleset, as_of,
+            per_transaction=subjects_per_transaction, dry_run=dry_run,
+        )  # fmt: skip
     t4 = time.perf_counter()
     report.seconds = {
         "read": round(t1 - t0, 2),
