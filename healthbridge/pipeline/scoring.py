@@ -10,11 +10,11 @@ it used and its ``method`` the reference (WHO 2006 / WHO 2007). Its id is derive
 session, code), so recomputing updates the same resource and never adds another.
 
 Until 2026-12 the percentile was an Observation of its own. The percentile is a function of
-the z-score (WHO 2006, "Computation of centiles and z-scores"), so it belongs with it: one
-resource per indicator, not two, halved the score Observations the pipeline stores — they were
-most of the rows an ingest wrote (bench/results/ingest.md). FHIR R4 §Observation, "Using
-component": a component is a value "that is not useful outside the context of the main
-Observation". Migration 0014 queues the children whose stored scores still include a
+the z-score (100·Φ(z), docs/growth_standards.md), so it belongs with it: one resource per
+indicator, not two, halved the score Observations the pipeline stores — they were most of the
+rows an ingest wrote (bench/results/ingest.md). FHIR R4 ``Observation.component``: component
+observations share the primary observation's attributes (subject, time, method) and are not
+separable from it. Migration 0014 queues the children whose stored scores still include a
 percentile Observation, so that the workers fold them.
 """
 
