@@ -128,7 +128,7 @@ def district_frame(
     ids = coded_ids(conn, t.CS_CHILD_SCREENING)
     if among is not None:
         ids = [i for i in ids if i in among]
-    docs = dbf.documents(conn, "Observation", res_ids=ids) if ids else []
+    docs = dbf.documents(conn, "Observation", res_ids=ids)  # none for no ids
     if not docs:
         return screening_results_frame(())
     by_child: defaultdict[str, list[Resource]] = defaultdict(list)

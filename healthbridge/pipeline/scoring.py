@@ -225,12 +225,14 @@ def derived_observations(
                 child,
                 session,
                 indicator,
-                (z, _num(row.get(pcol))),
+                z,
+                _num(row.get(pcol)),
                 bands.interpret(z),
                 reference,
                 sources,
-                (flagged, corrected),
-                cage,
+                flagged=flagged,
+                corrected=corrected,
+                cage=cage,
             )
         )
     return out
@@ -240,17 +242,17 @@ def _observation(
     child: ChildInfo,
     session: Session,
     indicator: str,
-    values: tuple[float, float | None],
+    z: float,
+    percentile: float | None,
     interpreted: tuple[str, str],
     reference: tuple[str, str],
     sources: list[str],
-    marks: tuple[bool, bool],
+    *,
+    flagged: bool,
+    corrected: bool,
     cage: float | None,
 ) -> Resource:
-    """One indicator's score: ``values`` is (z, percentile or None), ``marks`` (flagged as
-    implausible, scored at a corrected age)."""
-    z, percentile = values
-    flagged, corrected = marks
+    """One indicator's score: the z-score, with its percentile (if any) as the component."""
     code = f"{indicator}-z"
     interp, interp_display = interpreted
     notes = []
