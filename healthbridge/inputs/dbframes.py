@@ -5,9 +5,10 @@ reports (:mod:`healthbridge.district.gather`): instead of shipping every stored 
 Python and parsing it there, the database extracts the fields asked for — SQLite's multi-path
 ``json_extract`` (the document parsed once per row, the requested values returned as one small
 JSON array), PostgreSQL's ``jsonb_build_array`` of ``#>`` paths on the content cast once per
-row — and :func:`fields` turns the rows into columns. Values keep their JSON types (a number
-stays a number, ``true`` stays ``True``, an object or array comes back whole), so callers apply
-exactly the same rules as the per-resource functions of :mod:`healthbridge.inputs.extract`.
+row (a fenced sub-SELECT, see :func:`_statement`) — and :func:`fields` turns the rows into
+columns. Values keep their JSON types (a number stays a number, ``true`` stays ``True``, an
+object or array comes back whole), so callers apply exactly the same rules as the
+per-resource functions of :mod:`healthbridge.inputs.extract`.
 """
 
 from __future__ import annotations
@@ -52,9 +53,13 @@ def _statement(dialect: str, paths: Sequence[str], exclude: bool, ids: int = 0) 
         )
         if exclude:
             where += " AND strpos(content, %s) = 0"
+        # OFFSET 0 keeps the planner from pulling the subquery up: pulled up, ``doc`` is
+        # replaced by ``content::jsonb`` in every ``#>``, and each path detoasts and parses
+        # the whole document again (PostgreSQL flattens a sub-SELECT without LIMIT/OFFSET;
+        # measured on 1,000 stored forecasts of 17 KB: 610 ms for two paths, 190 ms fenced).
         return (
             f"SELECT res_id, jsonb_build_array({values})::text FROM "
-            f"(SELECT res_id, content::jsonb AS doc FROM resource WHERE {where}) AS r"
+            f"(SELECT res_id, content::jsonb AS doc FROM resource WHERE {where} OFFSET 0) AS r"
         )
     for p in paths:
         _steps(p)

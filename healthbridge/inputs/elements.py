@@ -43,7 +43,9 @@ def search_elements(
     where, order = search_where(txn, resource_type, params)
     if txn.conn.dialect.name == "postgresql":
         inner = select(RES.c.res_id, cast(RES.c.content, JSONB).label("doc"))
-        sub = inner.where(where).order_by(*order).subquery()
+        # OFFSET 0: else the planner pulls the sub-SELECT up and parses the content once per
+        # element (see healthbridge.inputs.dbframes._statement)
+        sub = inner.where(where).order_by(*order).offset(0).subquery()
         packed = func.jsonb_build_array(*(sub.c.doc[(e,)] for e in elements))
         stmt = select(sub.c.res_id, cast(packed, Text)).order_by(sub.c.res_id)
     else:
@@ -107,7 +109,7 @@ def alert_marks(txn: Transaction, params: Sequence[tuple[str, str]] = ()) -> lis
     where, order = search_where(txn, "Flag", params)
     if txn.conn.dialect.name == "postgresql":  # the content as jsonb, as dbframes reads it
         inner = select(RES.c.res_id, cast(RES.c.content, JSONB).label("doc"))
-        sub = inner.where(where).subquery()
+        sub = inner.where(where).offset(0).subquery()  # parsed once a row (search_elements)
         path = cast(literal(_PG_SEVERITY), JSONPATH)
         first = func.jsonb_path_query_first(sub.c.doc, path, type_=JSONB)
         stmt = select(

@@ -44,6 +44,11 @@ def forecast_id(child_id: str) -> str:
     return f"forecast-{child_id}"
 
 
+def day_start(day: dt.date) -> str:
+    """``day`` as the forecast's dateTimes give it: its start in China Standard Time."""
+    return f"{day.isoformat()}T00:00:00+08:00"
+
+
 def recommendation(
     child_id: str, birth_date: dt.date, sex: Sex, given: Iterable[GivenDose],
     rules: RuleSet, as_of: dt.date,
@@ -83,7 +88,7 @@ def recommendation(
             "dateCriterion": [
                 {
                     "code": {"coding": [{"system": t.LOINC, "code": code, "display": name}]},
-                    "value": f"{day.isoformat()}T00:00:00+08:00",
+                    "value": day_start(day),
                 }
                 for (code, name), day in criteria
                 if day is not None
@@ -98,7 +103,7 @@ def recommendation(
         "resourceType": "ImmunizationRecommendation",
         "id": forecast_id(child_id),
         "patient": {"reference": f"Patient/{child_id}"},
-        "date": f"{as_of.isoformat()}T00:00:00+08:00",
+        "date": day_start(as_of),
         "recommendation": items,
     }
     if not items:  # R4 requires one recommendation: all doses given → "complete"

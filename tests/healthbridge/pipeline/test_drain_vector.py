@@ -8,6 +8,7 @@ child and centre again, writes no new version of anything (scores, forecasts, Fl
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -16,9 +17,12 @@ from fastapi.testclient import TestClient
 
 from healthbridge import terminology as t
 from healthbridge.pipeline import drain_vector, outbox
+from healthbridge.pipeline.drain_changes import Changes
 from healthbridge.pipeline.engine import Pipeline
+from healthbridge.pipeline.forecast import forecast_id
 from healthbridge.pipeline.outbox import drain, drain_batch
 from healthbridge.store import rule_inputs as ri
+from healthbridge.store.hooks import SYSTEM_CONTEXT
 from tests.healthbridge.pipeline.conftest import (
     child,
     days_ago,
@@ -28,6 +32,7 @@ from tests.healthbridge.pipeline.conftest import (
     organization,
     put,
     search,
+    today,
 )
 from tests.healthbridge.pipeline.test_batch import load_demo
 from tests.healthbridge.pipeline.test_outbox import (
@@ -194,3 +199,25 @@ def test_without_a_current_rule_input_table_the_worker_evaluates_child_by_child(
     assert drain(repository, pipeline) == 2
     assert evaluated == ["k"]
     assert_same_as_inline(repository, pipeline)
+
+
+def test_a_forecast_is_rebuilt_when_its_inputs_changed_or_it_is_not_of_today(
+    vapp: FastAPI, vclient: TestClient
+) -> None:
+    """The stored forecast's date is read from the ``date`` search index (never the 17 KB
+    document): one dated today is kept unless a claimed row wrote the child's forecast
+    inputs; one of another day, or none, is rebuilt."""
+    repository, pipeline = parts(vapp)
+    for cid in ("f1", "f2", "f3"):
+        put(vclient, child(cid, days_ago(200)))
+    drain(repository, pipeline)
+    patients: Any = dict.fromkeys(("f1", "f2", "f3"))
+    with repository.transaction(SYSTEM_CONTEXT, plain=True) as txn:
+        assert drain_vector.stale_forecasts(txn, patients, Changes(), today()) == []
+        tomorrow = today() + dt.timedelta(days=1)
+        stale = drain_vector.stale_forecasts(txn, patients, Changes(), tomorrow)
+        assert stale == ["f1", "f2", "f3"]
+        changed = Changes(forecast=frozenset({"f2"}))
+        assert drain_vector.stale_forecasts(txn, patients, changed, today()) == ["f2"]
+        txn.delete("ImmunizationRecommendation", forecast_id("f3"))
+        assert drain_vector.stale_forecasts(txn, patients, Changes(), today()) == ["f3"]
