@@ -4,8 +4,9 @@ whole-district read for ``healthbridge evaluate``.
 
 Both evaluation paths use :func:`screening_results`: the write path on one child's
 Observations (:func:`healthbridge.pipeline.engine.build_record`), the batch path on the
-screening Observations found through the ``code`` token index (:func:`district_frame`), so the
-two give the same findings by construction. An Observation counts when it is coded in
+screening Observations found through the ``code`` token index (:func:`district_frame`) or on
+their rows of the typed rule-input table (:func:`table_frame`), so they give the same
+findings by construction. An Observation counts when it is coded in
 ``child-screening``, names a child, has a date and is not void.
 """
 
@@ -16,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
 import pandas as pd
 from sqlalchemy import Connection, text
 
@@ -25,6 +27,7 @@ from healthbridge.clinical.screening_schedule import ScreeningResult
 from healthbridge.clinical.tables_screening import SCREENING_CODES
 from healthbridge.inputs import dbframes as dbf
 from healthbridge.inputs import extract as x
+from healthbridge.store import rule_inputs as ri
 
 Resource = x.Resource
 
@@ -119,15 +122,34 @@ def coded_observations(conn: Connection, system: str, code: str | None = None) -
     return dbf.documents(conn, "Observation", res_ids=ids)
 
 
-def district_frame(
-    conn: Connection, known: set[str], among: set[str] | None = None
-) -> pd.DataFrame:
+def table_frame(conn: Connection, known: set[str], among: list[str] | None = None) -> pd.DataFrame:
+    """:func:`district_frame` from the typed rule-input table (current: the caller checks):
+    each screening result's row holds its id, child, status, date and the elements
+    :func:`screening_result` reads (:data:`healthbridge.store.rule_inputs.SCREENING_ELEMENTS`,
+    an object in ``extra``; a symptom row's ``extra`` is an array), so the same reading runs
+    on that partial resource and no document is read whole; ``among``: only those
+    Observation ids (an outbox worker's children)."""
+    by_child: defaultdict[str, list[Resource]] = defaultdict(list)
+    loads = orjson.loads
+    for rid, cid, status, day, extra in ri.scan(
+        conn,
+        "Observation",
+        "res_id, child_id, status, day, extra",
+        " AND child_id IS NOT NULL AND extra IS NOT NULL",
+        res_ids=among,
+    ):
+        if cid in known and extra.startswith("{"):
+            doc = {**loads(extra), "id": rid, "status": status, "effectiveDateTime": day}
+            by_child[cid].append(doc)
+    rows = [(cid, r) for cid in sorted(by_child) for r in screening_results(by_child[cid])]
+    return screening_results_frame(rows)
+
+
+def district_frame(conn: Connection, known: set[str]) -> pd.DataFrame:
     """The ``screening_results`` frame of the known children, the documents read whole and
-    turned into results by :func:`screening_results` (evidence cites them as Observations);
-    ``among``: only those Observation ids are read (an outbox worker's children)."""
+    turned into results by :func:`screening_results` (evidence cites them as Observations):
+    the read while the rule-input table is not current (else :func:`table_frame`)."""
     ids = coded_ids(conn, t.CS_CHILD_SCREENING)
-    if among is not None:
-        ids = [i for i in ids if i in among]
     docs = dbf.documents(conn, "Observation", res_ids=ids)  # none for no ids
     if not docs:
         return screening_results_frame(())

@@ -408,9 +408,12 @@ def _read_rest(
     role_ids = None if scope is None else list(scope.roles)
     roles = dbf.documents(conn, "PractitionerRole", res_ids=role_ids)
     cases, case_ids = _managed_cases(conn, set(inputs.patients), scope)
-    screening_results = screening.district_frame(
-        conn, set(inputs.patients), None if scope is None else set(scope.of("Observation"))
-    )
+    if source == "table":
+        screening_results = screening.table_frame(
+            conn, set(inputs.patients), _ids(scope, "Observation")
+        )
+    else:
+        screening_results = screening.district_frame(conn, set(inputs.patients))
     patients = inputs.patients
     checkups, encounters = bf.checkups(inputs.encounters)
     imm = inputs.immunizations

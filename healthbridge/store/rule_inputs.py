@@ -48,7 +48,10 @@ column                  meaning
 ``encounter_id``        Observation ``encounter`` (an ``Encounter/<id>`` reference)
 ``written``             ``meta.lastUpdated`` (the latest-written re-measurement wins)
 ``extra``               small JSON: Observation symptom codes (``75325-1``, the
-                        ``symptom`` CodeSystem codes of ``valueCodeableConcept``); Encounter
+                        ``symptom`` CodeSystem codes of ``valueCodeableConcept``, an
+                        array); a screening result's (its JSON names the
+                        ``child-screening`` CodeSystem) ``code``, ``valueCodeableConcept``
+                        and ``component`` (an object; :data:`SCREENING_ELEMENTS`); Encounter
                         the fields of the alert routing (``period.start``,
                         ``serviceProvider.reference``, ``participant``); Patient the elements
                         :func:`~healthbridge.inputs.extract.child_info` reads;
@@ -88,8 +91,8 @@ STATE: Table = RuleInputStateRow.__table__  # type: ignore[attr-defined]
 RESOURCE: Table = ResourceRow.__table__  # type: ignore[attr-defined]
 #: Bump when :func:`rows` changes what it extracts: existing tables become stale.
 #: 2: references read by facts; 3: CVX/ATC vaccine codes translated; 4: tuberculin skin tests
-#: (code 28163009, value 1.0 negative / 0.0 positive).
-EXTRACTOR_VERSION: Final = 4
+#: (code 28163009, value 1.0 negative / 0.0 positive); 5: screening results' elements.
+EXTRACTOR_VERSION: Final = 5
 #: The ``rule_input_state`` key holding the version the whole table was built with.
 STATE_KEY: Final = "extractor"
 #: Resource types with rule-input rows.
@@ -110,6 +113,9 @@ COLUMNS: Final = (
 LOINC_SYMPTOM: Final = "75325-1"
 #: Patient elements :func:`healthbridge.inputs.extract.child_info` reads.
 PATIENT_ELEMENTS: Final = ("id", "birthDate", "gender", "extension", "generalPractitioner")
+#: Elements of a screening-result Observation :func:`healthbridge.inputs.screening.
+#: screening_result` reads besides id, status and date (which are columns).
+SCREENING_ELEMENTS: Final = ("code", "valueCodeableConcept", "component")
 
 Row = dict[str, Any]
 
@@ -221,7 +227,10 @@ def _observation(res_id: str, r: Mapping[str, Any], content: str) -> Row | None:
     elif isinstance(quantity, dict):
         value, unit = _number(quantity.get("value")), _str(quantity.get("code"))
     extra = None
-    if code == LOINC_SYMPTOM:
+    if t.CS_CHILD_SCREENING in content:
+        elements = {k: r[k] for k in SCREENING_ELEMENTS if k in r}
+        extra = _dumps(elements) if "code" in elements else None
+    elif code == LOINC_SYMPTOM:
         concept = r.get("valueCodeableConcept")
         codings = concept.get("coding") if isinstance(concept, dict) else None
         symptoms = [

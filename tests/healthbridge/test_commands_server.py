@@ -29,7 +29,7 @@ def test_db_upgrade_creates_the_database(
         assert "revision 0014" in capsys.readouterr().out
         assert (tmp_path / "data" / "healthbridge.sqlite3").is_file()
         assert main(["db", "current"]) == 0
-        assert capsys.readouterr().out.strip() == "0014"
+        assert capsys.readouterr().out.strip() == "0015"
     finally:
         get_settings.cache_clear()
 

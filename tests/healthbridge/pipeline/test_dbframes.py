@@ -42,6 +42,7 @@ FRAMES = (
     "screenings",
     "enrolments",
     "tb_tests",
+    "screening_results",
 )
 
 

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from healthbridge import terminology as t
+from healthbridge.fhir.screening_result import ScreeningEntry, screening_observations
 from healthbridge.pipeline.batch import DistrictRead, read_district
 from healthbridge.pipeline.batch_write import _encounter_docs
 from healthbridge.pipeline.errors import PipelineConfigError
@@ -201,6 +202,36 @@ def _more_edge_cases(client: TestClient) -> None:
     with_loinc = tb_test("e2-tst7", "edge-2", days_ago(2), [t.SNOMED_NEGATIVE], None)
     with_loinc["code"]["coding"].insert(0, {"system": t.LOINC, "code": t.LOINC_HAEMOGLOBIN})
     put(client, with_loinc)  # the TST coding decides, whatever LOINC code comes first
+    _screening_results(client)
+
+
+def _screening_results(client: TestClient) -> None:
+    """Scheduled-screening results: components of every kind, a void one, one dated in
+    another time zone, one with a LOINC coding too, one updated."""
+    entries = (
+        ScreeningEntry("eye", "refer", (("acuity_left", 0.3), ("acuity_right", 0.5))),
+        ScreeningEntry("oral", "pass", (("caries", 2.0), ("teeth", 16.0)), True),
+        ScreeningEntry("development", None, (("dev_score", 31.0), ("dev_dq", 84.5)), None, "asq-3"),
+        ScreeningEntry("hearing", "pass"),
+        ScreeningEntry("hearing", "refer"),
+        ScreeningEntry("eye", "pass"),
+    )
+    docs = screening_observations(
+        entries,
+        patient={"reference": "Patient/edge-2"},
+        encounter={"reference": "Encounter/e2-enc1"},
+        when=f"{days_ago(12).isoformat()}T10:00:00+08:00",
+        performer=[{"reference": "Practitioner/doc-e"}],
+    )
+    for n, doc in enumerate(docs):
+        doc["id"] = f"e2-scr{n}"
+    docs[3]["status"] = "entered-in-error"
+    docs[4]["effectiveDateTime"] = f"{days_ago(11).isoformat()}T23:30:00-05:00"  # as written
+    docs[5]["code"]["coding"].insert(0, {"system": t.LOINC, "code": "29271-4"})
+    for doc in docs:
+        put(client, doc)
+    docs[1]["component"][0]["valueQuantity"]["value"] = 3  # updated: the new row is read
+    put(client, docs[1])
 
 
 def tb_test(
@@ -290,6 +321,11 @@ def test_the_table_reads_what_the_documents_say(
         "e2-qr1",
         "e2-qr2",
     }
+    results = table.data.screening_results.set_index("result_id")
+    edge = {i for i in results.index if i.startswith("e2-scr")}
+    assert edge == {"e2-scr0", "e2-scr1", "e2-scr2", "e2-scr4", "e2-scr5"}
+    assert results.loc["e2-scr1", "caries"] == 3
+    assert results.loc["e2-scr4", "on"] == days_ago(11)
     assert "edge-adult" not in table.patients
     assert table.patients["edge-2"].gestational_weeks == 33.5
     enc = {e["id"]: e for e in _docs(table)["edge-2"]}
