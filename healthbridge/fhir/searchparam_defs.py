@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -39,11 +39,20 @@ class SearchParam:
     #: top-level element names the expression starts from (a cheap pre-filter: when none is
     #: present in a resource the expression cannot yield anything); None = always evaluate
     roots: frozenset[str] | None = None
+    #: the parameters of the same resource type and search type whose expressions' union
+    #: branches together are exactly this one's (:func:`_unions`): searched through their
+    #: index rows, given none of its own
+    union_of: tuple[str, ...] = ()
 
     @property
     def supported(self) -> bool:
         """Whether the server can search on this parameter."""
         return self.unsupported_reason is None
+
+    @property
+    def index_codes(self) -> tuple[str, ...]:
+        """The ``param`` values of the index rows a search on this parameter reads."""
+        return self.union_of or (self.code,)
 
 
 def _make(item: dict[str, Any]) -> SearchParam:
@@ -121,6 +130,39 @@ def params_for(resource_type: str) -> dict[str, SearchParam]:
             out[item["code"]] = _make(item)
     for item in _custom().get(resource_type, ()):
         out.setdefault(item["code"], _make(item))
+    for code, parts in _unions(out).items():
+        out[code] = replace(out[code], union_of=parts)
+    return out
+
+
+def _unions(params: dict[str, SearchParam]) -> dict[str, tuple[str, ...]]:
+    """The parameters that are unions of others: each union branch (top-level ``|``) of
+    their expression is a branch of another parameter of the same type, and those others'
+    branches are all among theirs. R4's are Observation's ``combo-code``,
+    ``combo-value-quantity``, ``combo-value-concept`` and ``combo-data-absent-reason``
+    (``Observation.code | Observation.component.code`` = ``code`` + ``component-code``;
+    http://hl7.org/fhir/R4/observation.html#search). Their index rows would repeat the
+    parts' rows (a quarter of a growth Observation's rows), so they get none and a search
+    on them reads the parts' rows: the same matches, since a resource matches a union when
+    one of its branches gives a matching value (FHIR R4 search §3.1.1)."""
+    from healthbridge.fhir.fhirpath_nodes import split_union
+
+    branches = {
+        c: frozenset(split_union(p.expression))
+        for c, p in params.items()
+        if p.supported and p.compiled is not None and p.expression
+    }
+    out: dict[str, tuple[str, ...]] = {}
+    for code, mine in branches.items():
+        if len(mine) < 2:
+            continue
+        parts = sorted(
+            c
+            for c, theirs in branches.items()
+            if c != code and params[c].type == params[code].type and theirs < mine
+        )
+        if parts and frozenset().union(*(branches[c] for c in parts)) == mine:
+            out[code] = tuple(parts)
     return out
 
 

@@ -141,6 +141,13 @@ def _visible_ids(target: str, visible: Visibility) -> Select[Any] | None:
     return select(row.c.res_id).where(row.c.res_type == target, seen)
 
 
+def _param_is(table: Table, param: SearchParam) -> ColumnElement[bool]:
+    """The index rows of ``param``: its own, or its parts' for a union of parameters
+    (:attr:`~healthbridge.fhir.searchparams.SearchParam.union_of`)."""
+    codes = param.index_codes
+    return table.c.param == codes[0] if len(codes) == 1 else table.c.param.in_(codes)
+
+
 def matching_ids(
     resource_type: str, flt: Filter, base_url: str, visible: Visibility = _everything
 ) -> tuple[Select[Any], bool]:
@@ -171,13 +178,11 @@ def matching_ids(
                 and_(ref.c.target_type == target, not_(target_clause) if negate else target_clause)
             )
         stmt = select(ref.c.res_id).where(
-            ref.c.res_type == resource_type, ref.c.param == param.code, or_(*options)
+            ref.c.res_type == resource_type, _param_is(ref, param), or_(*options)
         )
         return stmt, False
     table = index_table(param.type)
-    base = select(table.c.res_id).where(
-        table.c.res_type == resource_type, table.c.param == param.code
-    )
+    base = select(table.c.res_id).where(table.c.res_type == resource_type, _param_is(table, param))
     if flt.modifier == "missing":
         return base, flt.values[0] == "true"
     pairs = _typed_references(flt, base_url) if param.type == "reference" else None
@@ -315,7 +320,7 @@ def order_by(query: SearchQuery) -> list[Any]:
         else:
             table = index_table(param.type)
             column = {
-                "date": table.c.low if not desc else table.c.high,
+                "date": getattr(table.c, "high" if desc else "low", None),
                 "string": getattr(table.c, "value", None),
                 "token": getattr(table.c, "code", None),
                 "number": getattr(table.c, "value", None),
@@ -328,7 +333,7 @@ def order_by(query: SearchQuery) -> list[Any]:
                 .where(
                     table.c.res_type == R.c.res_type,
                     table.c.res_id == R.c.res_id,
-                    table.c.param == param.code,
+                    _param_is(table, param),
                 )
                 .scalar_subquery()
             )

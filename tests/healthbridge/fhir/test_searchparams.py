@@ -146,6 +146,41 @@ def test_extract_observation_rows() -> None:
     } in rows.quantity
 
 
+def test_union_parameters_are_found_in_the_definitions_and_get_no_rows() -> None:
+    """Observation's four ``combo-*`` parameters are unions of two others each (R4 search
+    parameter expressions), the only ones of any supported type; they get no index rows."""
+    unions = {
+        (rtype, code): p.union_of
+        for rtype in SUPPORTED_TYPES
+        for code, p in params_for(rtype).items()
+        if p.union_of
+    }
+    assert unions == {
+        ("Observation", "combo-code"): ("code", "component-code"),
+        ("Observation", "combo-value-quantity"): ("component-value-quantity", "value-quantity"),
+        ("Observation", "combo-value-concept"): ("component-value-concept", "value-concept"),
+        ("Observation", "combo-data-absent-reason"): (
+            "component-data-absent-reason",
+            "data-absent-reason",
+        ),
+    }
+    obs = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+        "component": [
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                "valueQuantity": {"value": 120, "code": "mm[Hg]"},
+            }
+        ],
+    }
+    for rows in (extract(obs), extract_interpreted(obs)):
+        params = {r["param"] for r in [*rows.token, *rows.quantity]}
+        assert {"code", "component-code", "component-value-quantity"} <= params
+        assert not {p for p in params if p.startswith("combo-")}
+
+
 @pytest.mark.parametrize("rtype", SUPPORTED_TYPES)
 def test_compiled_extraction_equals_the_interpreter_on_the_official_examples(
     rtype: str, examples_dir: Path
