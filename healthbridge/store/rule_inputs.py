@@ -388,12 +388,14 @@ def scan(
         if res_ids is None:
             cursor.execute(stmt)
             return list(cursor.fetchall())
-        mark = "%s" if conn.dialect.name == "postgresql" else "?"
+        postgres = conn.dialect.name == "postgresql"
         out: list[Any] = []
         for i in range(0, len(res_ids), SCAN_CHUNK):
             chunk = list(res_ids[i : i + SCAN_CHUNK])
-            marks = ", ".join(mark for _ in chunk)
-            cursor.execute(f"{stmt} AND res_id IN ({marks})", chunk)
+            if postgres:  # one array parameter: psycopg parses a long query text in Python
+                cursor.execute(f"{stmt} AND res_id = ANY(%s)", (chunk,))
+            else:
+                cursor.execute(f"{stmt} AND res_id IN ({', '.join('?' * len(chunk))})", chunk)
             out.extend(cursor.fetchall())
         return out
     finally:
