@@ -161,26 +161,31 @@ def screening_results_frame(rows: Sequence[tuple[str, ScreeningResult]]) -> pd.D
 
 
 def frame_screening_results(frame: pd.DataFrame) -> defaultdict[str, list[ScreeningResult]]:
-    """Screening results by child id from a ``screening_results`` frame."""
+    """Screening results by child id from a ``screening_results`` frame (column by column:
+    ``to_dict("records")`` built a dict per row, most of a district's screening step)."""
     out: defaultdict[str, list[ScreeningResult]] = defaultdict(list)
-    for row in frame.to_dict("records"):
-        values = {k: (None if _missing(v) else v) for k, v in row.items()}
-        out[str(values.pop("child_id"))].append(
+    columns = [
+        [None if _missing(v) else v for v in frame[name].tolist()]
+        for name in SCREENING_RESULT_COLUMNS
+    ]
+    for cid, rid, on, screening, refer, left, right, caries, teeth, varnish, *rest in zip(
+        *columns, strict=True
+    ):
+        instrument, score, dq = rest
+        out[str(cid)].append(
             ScreeningResult(
-                result_id=str(values["result_id"]),
-                on=as_date(values["on"]),
-                screening=str(values["screening"]),
-                refer=None if values["refer"] is None else bool(values["refer"]),
-                acuity_left=_opt_float(values["acuity_left"]),
-                acuity_right=_opt_float(values["acuity_right"]),
-                caries=None if values["caries"] is None else int(values["caries"]),
-                teeth=None if values["teeth"] is None else int(values["teeth"]),
-                fluoride_varnish=None
-                if values["fluoride_varnish"] is None
-                else bool(values["fluoride_varnish"]),
-                instrument=_opt_str(values["instrument"]),
-                score=_opt_float(values["score"]),
-                dq=_opt_float(values["dq"]),
+                result_id=str(rid),
+                on=as_date(on),
+                screening=str(screening),
+                refer=None if refer is None else bool(refer),
+                acuity_left=_opt_float(left),
+                acuity_right=_opt_float(right),
+                caries=None if caries is None else int(caries),
+                teeth=None if teeth is None else int(teeth),
+                fluoride_varnish=None if varnish is None else bool(varnish),
+                instrument=_opt_str(instrument),
+                score=_opt_float(score),
+                dq=_opt_float(dq),
             )
         )
     return out
