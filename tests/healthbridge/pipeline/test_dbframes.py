@@ -188,3 +188,18 @@ def test_helpers_follow_the_per_resource_rules() -> None:
     numbers = dbf.numbers([1, 2.5, True, "3", None, float("inf")])
     assert numbers.iloc[:2].tolist() == [1.0, 2.5]
     assert numbers.iloc[2:].isna().all()
+
+
+def test_postgresql_parses_each_document_once_whatever_the_number_of_paths(
+    repository: Repository,
+) -> None:
+    """The sub-SELECT that casts the content to ``jsonb`` is fenced: pulled up, the cast is
+    copied into every path (the plan's output lists it once per path) and each copy
+    detoasts and parses the whole document again."""
+    if repository.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL query plans")
+    paths = ["$.status", "$.subject.reference", "$.code", "$.extension"]
+    stmt = dbf._statement("postgresql", paths, False).replace("%s", "'Flag'")
+    with repository.engine.connect() as conn:
+        plan = "\n".join(str(r[0]) for r in conn.exec_driver_sql("EXPLAIN VERBOSE " + stmt))
+    assert plan.count("::jsonb") == 1, plan
