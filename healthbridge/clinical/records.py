@@ -168,10 +168,22 @@ def frame_screening_results(frame: pd.DataFrame) -> defaultdict[str, list[Screen
         [None if _missing(v) else v for v in frame[name].tolist()]
         for name in SCREENING_RESULT_COLUMNS
     ]
-    for cid, rid, on, screening, refer, left, right, caries, teeth, varnish, *rest in zip(
-        *columns, strict=True
-    ):
-        instrument, score, dq = rest
+    for row in zip(*columns, strict=True):
+        (
+            cid,
+            rid,
+            on,
+            screening,
+            refer,
+            left,
+            right,
+            caries,
+            teeth,
+            varnish,
+            instrument,
+            score,
+            dq,
+        ) = row
         out[str(cid)].append(
             ScreeningResult(
                 result_id=str(rid),
