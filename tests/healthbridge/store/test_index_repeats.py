@@ -108,3 +108,38 @@ def test_migration_0010_removes_repeated_index_rows(tmp_path: Path) -> None:
     assert [tuple(r) for r in left] == [(1, None, "vital-signs"), (3, "s", "vital-signs")]
     assert _found(Repository(engine), [("category", "vital-signs")]) == ["o1"]
     engine.dispose()
+
+
+def test_migration_0016_drops_the_rows_of_union_parameters(repository: Repository) -> None:
+    """Observation's ``combo-*`` parameters are searched through their parts' rows: 0016
+    deletes the rows an older database holds for them and keeps every other row."""
+    from alembic import command
+
+    from healthbridge.store.db import alembic_config
+    from healthbridge.store.models import QuantityIndex
+
+    quantity = QuantityIndex.__table__  # type: ignore[attr-defined]
+    with repository.transaction(SYSTEM_CONTEXT) as txn:
+        txn.create({**f.observation("Patient/p1"), "id": "o1"}, assigned_id="o1")
+    command.downgrade(alembic_config(repository.engine), "0015")
+    owner = {"res_type": "Observation", "res_id": "o1"}
+    with repository.engine.begin() as conn:  # as 0015 wrote them
+        conn.execute(
+            insert(TOKEN),
+            [{**owner, "param": "combo-code", "system": "http://loinc.org", "code": "29463-7"}],
+        )
+        conn.execute(
+            insert(quantity),
+            [{**owner, "param": "combo-value-quantity", "value": 9.5, "code": "kg"}],
+        )
+    upgrade(repository.engine)
+    with repository.engine.connect() as conn:
+        params = {
+            str(p)
+            for table in ("idx_token", "idx_quantity")
+            for (p,) in conn.execute(text(f"SELECT param FROM {table} WHERE res_id = 'o1'"))
+        }
+    assert not {p for p in params if p.startswith("combo-")}
+    assert {"code", "category", "value-quantity"} <= params
+    assert _found(repository, [("combo-code", "29463-7")]) == ["o1"]
+    assert _found(repository, [("combo-value-quantity", "9.5")]) == ["o1"]
