@@ -50,6 +50,11 @@ class SearchParam:
         return self.unsupported_reason is None
 
     @property
+    def indexed(self) -> bool:
+        """Whether the store writes index rows for this parameter (a union has none)."""
+        return self.supported and self.compiled is not None and not self.union_of
+
+    @property
     def index_codes(self) -> tuple[str, ...]:
         """The ``param`` values of the index rows a search on this parameter reads."""
         return self.union_of or (self.code,)

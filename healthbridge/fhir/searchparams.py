@@ -61,7 +61,7 @@ def extract_interpreted(resource: dict[str, Any]) -> IndexRows:
     rows = IndexRows(canonical=True)
     present = _element_names(resource)
     for code, param in supported_params(str(resource["resourceType"])).items():
-        if param.compiled is None or param.union_of:
+        if not param.indexed or param.compiled is None:
             continue
         if param.roots is not None and param.roots.isdisjoint(present):
             continue
@@ -113,9 +113,7 @@ def _plan(resource_type: str) -> _Plan:
         return plan
     steps: list[_Step] = []
     for code, param in params.items():
-        if param.union_of or not param.supported or param.compiled is None:
-            continue  # a union of other parameters: searched through their rows
-        if param.expression is None:
+        if not param.indexed or param.compiled is None or param.expression is None:
             continue
         fast = compile_simple(param.expression)
         evaluate = fast.evaluate if fast is not None else _interpreted(param.compiled)

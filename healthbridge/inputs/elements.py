@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import Text, cast, func, literal, select
+from sqlalchemy import Subquery, Text, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 
 from healthbridge.fhir.facts import SEVERITY_SUFFIX, flag_severity, ref_id
@@ -42,10 +42,7 @@ def search_elements(
     (elements absent from the document are left out), in id order (no ``_sort``)."""
     where, order = search_where(txn, resource_type, params)
     if txn.conn.dialect.name == "postgresql":
-        inner = select(RES.c.res_id, cast(RES.c.content, JSONB).label("doc"))
-        # OFFSET 0: else the planner pulls the sub-SELECT up and parses the content once per
-        # element (see healthbridge.inputs.dbframes._statement)
-        sub = inner.where(where).order_by(*order).offset(0).subquery()
+        sub = _as_jsonb(where, order)
         packed = func.jsonb_build_array(*(sub.c.doc[(e,)] for e in elements))
         stmt = select(sub.c.res_id, cast(packed, Text)).order_by(sub.c.res_id)
     else:
@@ -64,6 +61,15 @@ def search_elements(
         found.update((e, v) for e, v in zip(elements, loaded, strict=False) if v is not None)
         out.append(found)
     return out
+
+
+def _as_jsonb(where: Any, order: Sequence[Any] = ()) -> Subquery:
+    """PostgreSQL: the matches' ``res_id`` and content cast to ``jsonb`` as ``doc``, in a
+    sub-SELECT fenced with ``OFFSET 0`` — else the planner pulls it up and copies the cast
+    into every element read, parsing the document once per element (as
+    :func:`healthbridge.inputs.dbframes._statement` avoids)."""
+    inner = select(RES.c.res_id, cast(RES.c.content, JSONB).label("doc"))
+    return inner.where(where).order_by(*order).offset(0).subquery()
 
 
 def read_elements(
@@ -108,8 +114,7 @@ def alert_marks(txn: Transaction, params: Sequence[tuple[str, str]] = ()) -> lis
     ``jsonb_path_query_first``), so no Flag leaves the database whole."""
     where, order = search_where(txn, "Flag", params)
     if txn.conn.dialect.name == "postgresql":  # the content as jsonb, as dbframes reads it
-        inner = select(RES.c.res_id, cast(RES.c.content, JSONB).label("doc"))
-        sub = inner.where(where).offset(0).subquery()  # parsed once a row (search_elements)
+        sub = _as_jsonb(where)
         path = cast(literal(_PG_SEVERITY), JSONPATH)
         first = func.jsonb_path_query_first(sub.c.doc, path, type_=JSONB)
         stmt = select(
