@@ -3,7 +3,9 @@
 With ``HEALTHBRIDGE_PIPELINE_MODE=outbox`` writes queue the children they touch; this
 command evaluates them (healthbridge.pipeline.outbox) with the same store hooks as a server
 (profile checks, alert messages for the notifications), so N processes — on PostgreSQL,
-several hosts — share the queue with ``SKIP LOCKED``. ``--once`` drains what is due and exits.
+several hosts — share the queue with ``SKIP LOCKED``. ``--once`` drains what is due and
+exits; otherwise the process prints one ``worker: ready`` line on standard output when its
+start-up is done (a supervisor or a benchmark waits for it), and drains until SIGINT/SIGTERM.
 
 Once started, the process moves everything alive into the collector's permanent generation,
 as ``healthbridge serve`` does (:func:`healthbridge.store.gc_policy.freeze`): the rule set,
@@ -31,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def worker_command(args: argparse.Namespace) -> int:
     """Drain the outbox until interrupted (or once)."""
+    import os
     import signal
     import threading
 
@@ -73,6 +76,9 @@ def worker_command(args: argparse.Namespace) -> int:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stopped.set())
             worker.start()
+            # one line once the start-up (about 3 s of CPU: imports, migrations check, rule
+            # set, warm-up) is done: a supervisor or benchmark can wait for it
+            print(f"worker: ready (pid {os.getpid()}, batch {batch})", flush=True)  # noqa: T201
             stopped.wait()
             worker.stop()
     finally:

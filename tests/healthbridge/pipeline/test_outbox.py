@@ -315,6 +315,52 @@ def test_the_worker_command_drains_the_queue(
     assert_same_as_inline(repository, pipeline)
 
 
+def test_the_worker_process_says_when_it_is_ready_drains_and_stops_on_sigterm(
+    oapp: FastAPI, oclient: TestClient, settings: Settings
+) -> None:
+    """``healthbridge worker`` as a supervisor runs it: one ``worker: ready`` line once its
+    start-up is done (bench/ingest.py waits for it), the queue drained without being woken,
+    and a clean exit on SIGTERM."""
+    import os
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    repository, _pipeline = parts(oapp)
+    put(oclient, child("c1", days_ago(400)))
+    put(oclient, measurement("w1", "c1", t.LOINC_BODY_WEIGHT, 4.0, days_ago(1)))
+    assert queued(repository) == 2
+    env = {
+        **os.environ,
+        "HEALTHBRIDGE_DATABASE_URL": settings.resolved_database_url(),
+        "HEALTHBRIDGE_DATA_DIR": str(settings.data_dir),
+        "HEALTHBRIDGE_CLINICAL_RULESET": RULESET,
+        "HEALTHBRIDGE_PIPELINE_MODE": "outbox",
+    }
+    with subprocess.Popen(
+        [sys.executable, "-m", "healthbridge.cli", "worker", "--poll", "0.1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            said, _, _ = select.select([proc.stdout], [], [], 60)  # a minute at most
+            assert said, "no ready line within a minute"
+            assert proc.stdout.readline().startswith("worker: ready (pid ")
+            deadline = time.monotonic() + 60
+            while queued(repository) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert queued(repository) == 0
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert search(oclient, "Flag", subject="Patient/c1")
+
+
 def test_the_worker_command_freezes_its_start_up_for_the_collector(
     oapp: FastAPI,
     oclient: TestClient,
