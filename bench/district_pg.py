@@ -50,14 +50,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.district_db import THIN_WHERE, database
 from healthbridge.store.db import make_engine
-from healthbridge.store.models import INDEX_MODELS
+from healthbridge.store.models import INDEX_TABLES
 from healthbridge.store.repository import RES
 
 #: tables keyed by (res_type, res_id) whose child-owned rows are copied
 KEYED = (
     "resource",
     "resource_version",
-    *(str(model.__tablename__) for model in INDEX_MODELS.values()),
+    *(table.name for table in INDEX_TABLES.values()),
     "compartment",
     "rule_input",
 )

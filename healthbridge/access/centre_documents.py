@@ -24,11 +24,11 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 
 from healthbridge.access.tokens import Principal, Role
 from healthbridge.store.access_tables import LINK
-from healthbridge.store.models import ReferenceIndex
+from healthbridge.store.models import REFERENCE_INDEX
 
 #: Types a centre may hold documents of (subject = the centre's Organization).
 CENTRE_DOCUMENT_TYPES: Final = frozenset({"Composition"})
-REF: Final = ReferenceIndex.__table__  # type: ignore[attr-defined]
+REF: Final = REFERENCE_INDEX
 STAFF: Final = frozenset({Role.HEALTH_MANAGER, Role.CENTRE_STAFF})
 
 

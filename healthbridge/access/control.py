@@ -49,7 +49,7 @@ from healthbridge.access.tokens import Principal, Role
 from healthbridge.errors import ConflictError, MethodNotAllowedError, NotFoundError
 from healthbridge.fhir import r4
 from healthbridge.store.access_tables import COMPARTMENT, LINK, compartment_types, patient_links
-from healthbridge.store.models import TokenIndex
+from healthbridge.store.models import TOKEN_INDEX
 
 if TYPE_CHECKING:
     from healthbridge.store.hooks import WriteAction
@@ -132,7 +132,7 @@ _PERMISSION: Final[dict[str, Permission]] = {
 
 
 _WRITES: Final = frozenset({Permission.CREATE, Permission.UPDATE, Permission.DELETE})
-TOKEN: Final = TokenIndex.__table__  # type: ignore[attr-defined]
+TOKEN: Final = TOKEN_INDEX
 
 
 def _current(link: Any, day: str) -> ColumnElement[bool]:
@@ -310,7 +310,7 @@ class PrincipalAccess:
             # one of them in reach — not the set of every record in reach, which SQLite
             # built for each query (20 s for one child's $everything at 10,000 children)
             member = (
-                select(c.c.pk)
+                select(c.c.res_id)
                 .where(
                     c.c.res_type == type_col,
                     c.c.res_id == id_col,
@@ -319,7 +319,7 @@ class PrincipalAccess:
                 .correlate_except(c)
             )
             outside = (
-                select(other.c.pk)
+                select(other.c.res_id)
                 .where(
                     other.c.res_type == type_col,
                     other.c.res_id == id_col,

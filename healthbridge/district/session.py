@@ -51,11 +51,11 @@ from healthbridge.fhir import r4
 from healthbridge.fhir.searchparams import IndexRows
 from healthbridge.store.gc_policy import bulk_pause
 from healthbridge.store.hooks import RequestContext
-from healthbridge.store.models import DateIndex, TokenIndex
+from healthbridge.store.models import DATE_INDEX, TOKEN_INDEX
 from healthbridge.store.repository import Repository, Transaction, new_id
 
-TOK: Table = TokenIndex.__table__  # type: ignore[attr-defined]
-DATES: Table = DateIndex.__table__  # type: ignore[attr-defined]
+TOK: Table = TOKEN_INDEX
+DATES: Table = DATE_INDEX
 #: Identifier values per query (keeps every IN list well under SQLite's variable limit).
 MATCH_CHUNK: Final = 5000
 

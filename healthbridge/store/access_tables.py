@@ -30,9 +30,9 @@ from sqlalchemy import Connection, Table, delete, insert, select
 from healthbridge.fhir import facts
 from healthbridge.fhir.reach import REFERRAL_STATES, consent_purposes, referral_window
 from healthbridge.fhir.searchparams import IndexRows, extract
-from healthbridge.store.models import CompartmentRow, PatientLinkRow
+from healthbridge.store.models import COMPARTMENT_TABLE, PatientLinkRow
 
-COMPARTMENT: Table = CompartmentRow.__table__  # type: ignore[attr-defined]
+COMPARTMENT: Table = COMPARTMENT_TABLE
 LINK: Table = PatientLinkRow.__table__  # type: ignore[attr-defined]
 ENROLLMENT_EXTENSION: Final = (
     "https://healthbridge.github.io/fhir/StructureDefinition/childcare-enrollment"

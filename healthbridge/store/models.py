@@ -10,8 +10,10 @@ ranges (see :mod:`healthbridge.fhir.values`).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, Text
-from sqlmodel import Field, SQLModel
+from typing import Any, Final
+
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, Table, Text
+from sqlmodel import AutoString, Field, SQLModel
 
 
 def _pk() -> Column[int]:
@@ -52,137 +54,131 @@ class ResourceVersionRow(SQLModel, table=True):
     content: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
-class TokenIndex(SQLModel, table=True):
-    __tablename__ = "idx_token"
-    __table_args__ = (
-        Index("ix_idx_token_lookup", "res_type", "param", "code", "system", "res_id"),
-        Index("ix_idx_token_owner", "res_type", "res_id", "param", "code", "system"),
+def _index_table(name: str, *columns: Column[Any], indexes: dict[str, tuple[str, ...]]) -> Table:
+    """A search-index (or compartment) table: the owning resource, then ``columns``.
+
+    No surrogate key (migration 0017): no query reads one, and on PostgreSQL its sequence and
+    unique index were about a tenth of the cost of inserting an index row and 1.3 GB of a
+    100,000-child district (bench/results/storage.md). SQLite keeps its implicit ``rowid``.
+    """
+    return Table(
+        name,
+        SQLModel.metadata,
+        Column("res_type", AutoString(64), nullable=False),
+        Column("res_id", AutoString(64), nullable=False),
+        *columns,
+        *(Index(ix, *cols) for ix, cols in indexes.items()),
     )
-    pk: int | None = Field(default=None, sa_column=_pk())
-    res_type: str = Field(max_length=64)
-    res_id: str = Field(max_length=64)
-    param: str = Field(max_length=64)
-    system: str | None = Field(default=None, max_length=255)
-    code: str = Field(max_length=255)
 
 
-class StringIndex(SQLModel, table=True):
-    __tablename__ = "idx_string"
-    __table_args__ = (
-        Index("ix_idx_string_lookup", "res_type", "param", "value", "res_id"),
-        Index("ix_idx_string_owner", "res_type", "res_id"),
-    )
-    pk: int | None = Field(default=None, sa_column=_pk())
-    res_type: str = Field(max_length=64)
-    res_id: str = Field(max_length=64)
-    param: str = Field(max_length=64)
-    value: str = Field(max_length=255)  # folded (lower case, no accents)
-    exact: str = Field(max_length=255)
+def _text(name: str, length: int, *, nullable: bool = False) -> Column[str]:
+    return Column(name, AutoString(length), nullable=nullable)
 
 
-class DateIndex(SQLModel, table=True):
-    __tablename__ = "idx_date"
-    __table_args__ = (
-        Index("ix_idx_date_lookup", "res_type", "param", "low", "high", "res_id"),
-        Index("ix_idx_date_owner", "res_type", "res_id", "param", "low", "high"),
-    )
-    pk: int | None = Field(default=None, sa_column=_pk())
-    res_type: str = Field(max_length=64)
-    res_id: str = Field(max_length=64)
-    param: str = Field(max_length=64)
-    low: str = Field(max_length=32)
-    high: str = Field(max_length=32)
+def _param() -> Column[str]:
+    return _text("param", 64)
 
 
-class ReferenceIndex(SQLModel, table=True):
-    __tablename__ = "idx_reference"
-    __table_args__ = (
-        Index("ix_idx_reference_lookup", "res_type", "param", "target_id", "target_type", "res_id"),
-        Index("ix_idx_reference_target", "target_type", "target_id"),
-        Index("ix_idx_reference_owner", "res_type", "res_id"),
-    )
-    pk: int | None = Field(default=None, sa_column=_pk())
-    res_type: str = Field(max_length=64)
-    res_id: str = Field(max_length=64)
-    param: str = Field(max_length=64)
-    target_type: str | None = Field(default=None, max_length=64)
-    target_id: str | None = Field(default=None, max_length=64)
-    url: str = Field(max_length=512)
+TOKEN_INDEX: Final = _index_table(
+    "idx_token",
+    _param(),
+    _text("system", 255, nullable=True),
+    _text("code", 255),
+    indexes={
+        "ix_idx_token_lookup": ("res_type", "param", "code", "system", "res_id"),
+        "ix_idx_token_owner": ("res_type", "res_id", "param", "code", "system"),
+    },
+)
+STRING_INDEX: Final = _index_table(
+    "idx_string",
+    _param(),
+    _text("value", 255),  # folded (lower case, no accents)
+    _text("exact", 255),
+    indexes={
+        "ix_idx_string_lookup": ("res_type", "param", "value", "res_id"),
+        "ix_idx_string_owner": ("res_type", "res_id"),
+    },
+)
+DATE_INDEX: Final = _index_table(
+    "idx_date",
+    _param(),
+    _text("low", 32),
+    _text("high", 32),
+    indexes={
+        "ix_idx_date_lookup": ("res_type", "param", "low", "high", "res_id"),
+        "ix_idx_date_owner": ("res_type", "res_id", "param", "low", "high"),
+    },
+)
+REFERENCE_INDEX: Final = _index_table(
+    "idx_reference",
+    _param(),
+    _text("target_type", 64, nullable=True),
+    _text("target_id", 64, nullable=True),
+    _text("url", 512),
+    indexes={
+        "ix_idx_reference_lookup": ("res_type", "param", "target_id", "target_type", "res_id"),
+        "ix_idx_reference_target": ("target_type", "target_id"),
+        "ix_idx_reference_owner": ("res_type", "res_id"),
+    },
+)
+QUANTITY_INDEX: Final = _index_table(
+    "idx_quantity",
+    _param(),
+    Column("value", Float, nullable=False),
+    _text("system", 255, nullable=True),
+    _text("code", 255, nullable=True),
+    indexes={
+        "ix_idx_quantity_lookup": ("res_type", "param", "code", "value", "res_id"),
+        "ix_idx_quantity_owner": ("res_type", "res_id"),
+    },
+)
+NUMBER_INDEX: Final = _index_table(
+    "idx_number",
+    _param(),
+    Column("value", Float, nullable=False),
+    indexes={
+        "ix_idx_number_lookup": ("res_type", "param", "value", "res_id"),
+        "ix_idx_number_owner": ("res_type", "res_id"),
+    },
+)
+URI_INDEX: Final = _index_table(
+    "idx_uri",
+    _param(),
+    _text("value", 512),
+    indexes={
+        "ix_idx_uri_lookup": ("res_type", "param", "value", "res_id"),
+        "ix_idx_uri_owner": ("res_type", "res_id"),
+    },
+)
 
-
-class QuantityIndex(SQLModel, table=True):
-    __tablename__ = "idx_quantity"
-    __table_args__ = (
-        Index("ix_idx_quantity_lookup", "res_type", "param", "code", "value", "res_id"),
-        Index("ix_idx_quantity_owner", "res_type", "res_id"),
-    )
-    pk: int | None = Field(default=None, sa_column=_pk())
-    res_type: str = Field(max_length=64)
-    res_id: str = Field(max_length=64)
-    param: str = Field(max_length=64)
-    value: float
-    system: str | None = Field(default=None, max_length=255)
-    code: str | None = Field(default=None, max_length=255)
-
-
-class NumberIndex(SQLModel, table=True):
-    __tablename__ = "idx_number"
-    __table_args__ = (
-        Index("ix_idx_number_lookup", "res_type", "param", "value", "res_id"),
-        Index("ix_idx_number_owner", "res_type", "res_id"),
-    )
-    pk: int | None = Field(default=None, sa_column=_pk())
-    res_type: str = Field(max_length=64)
-    res_id: str = Field(max_length=64)
-    param: str = Field(max_length=64)
-    value: float
-
-
-class UriIndex(SQLModel, table=True):
-    __tablename__ = "idx_uri"
-    __table_args__ = (
-        Index("ix_idx_uri_lookup", "res_type", "param", "value", "res_id"),
-        Index("ix_idx_uri_owner", "res_type", "res_id"),
-    )
-    pk: int | None = Field(default=None, sa_column=_pk())
-    res_type: str = Field(max_length=64)
-    res_id: str = Field(max_length=64)
-    param: str = Field(max_length=64)
-    value: str = Field(max_length=512)
-
-
-#: Index table model per search parameter type.
-INDEX_MODELS: dict[str, type[SQLModel]] = {
-    "token": TokenIndex,
-    "string": StringIndex,
-    "date": DateIndex,
-    "reference": ReferenceIndex,
-    "quantity": QuantityIndex,
-    "number": NumberIndex,
-    "uri": UriIndex,
+#: Index table per search parameter type.
+INDEX_TABLES: Final[dict[str, Table]] = {
+    "token": TOKEN_INDEX,
+    "string": STRING_INDEX,
+    "date": DATE_INDEX,
+    "reference": REFERENCE_INDEX,
+    "quantity": QUANTITY_INDEX,
+    "number": NUMBER_INDEX,
+    "uri": URI_INDEX,
 }
 
-
-class CompartmentRow(SQLModel, table=True):
-    """Patient-compartment membership of the *current* version of a resource.
-
-    Filled at write time from the reference index rows named by the R4 Patient
-    CompartmentDefinition (http://hl7.org/fhir/R4/compartmentdefinition-patient.html); a Patient
-    is in its own compartment. Access control filters searches by it in SQL. A deletion keeps
-    the last membership, so a deleted record stays outside the reach of other callers.
-    """
-
-    __tablename__ = "compartment"
-    __table_args__ = (
-        # patient first: the access rules ask for the members of the children in reach
-        # (``patient_id IN (…)``, any type) — a seek per child, not a scan of the table
-        Index("ix_compartment_patient", "patient_id", "res_type", "res_id"),
-        Index("ix_compartment_owner", "res_type", "res_id", "patient_id"),
-    )
-    pk: int | None = Field(default=None, sa_column=_pk())
-    res_type: str = Field(max_length=64)
-    res_id: str = Field(max_length=64)
-    patient_id: str = Field(max_length=64)
+#: Patient-compartment membership of the *current* version of a resource.
+#:
+#: Filled at write time from the reference index rows named by the R4 Patient
+#: CompartmentDefinition (http://hl7.org/fhir/R4/compartmentdefinition-patient.html); a
+#: Patient is in its own compartment. Access control filters searches by it in SQL. A
+#: deletion keeps the last membership, so a deleted record stays outside the reach of other
+#: callers. ``ix_compartment_patient`` leads with the patient: the access rules ask for the
+#: members of the children in reach (``patient_id IN (…)``, any type) — a seek per child, not
+#: a scan of the table.
+COMPARTMENT_TABLE: Final = _index_table(
+    "compartment",
+    _text("patient_id", 64),
+    indexes={
+        "ix_compartment_patient": ("patient_id", "res_type", "res_id"),
+        "ix_compartment_owner": ("res_type", "res_id", "patient_id"),
+    },
+)
 
 
 class PatientLinkRow(SQLModel, table=True):

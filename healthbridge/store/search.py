@@ -17,7 +17,7 @@ from healthbridge.errors import BadRequestError
 from healthbridge.fhir.query import Filter, SearchQuery, split_prefix
 from healthbridge.fhir.searchparams import SearchParam
 from healthbridge.fhir.values import date_range, decimal_range, fold
-from healthbridge.store.models import INDEX_MODELS, ResourceRow
+from healthbridge.store.models import INDEX_TABLES, ResourceRow
 from healthbridge.store.partition import audit_date_floor
 
 R: Table = ResourceRow.__table__  # type: ignore[attr-defined]
@@ -31,7 +31,7 @@ def _everything(_type_col: Any, _id_col: Any) -> ColumnElement[bool] | None:
 
 def index_table(kind: str) -> Table:
     """The index table for parameter type ``kind``."""
-    table: Table = INDEX_MODELS[kind].__table__  # type: ignore[attr-defined]
+    table: Table = INDEX_TABLES[kind]
     return table
 
 

@@ -167,25 +167,25 @@ def _snapshot(url: str) -> dict[str, Any]:
             for rtype, rid, version, deleted, method, content in versions
         )
         for table in INDEX_TABLES:
-            rows = conn.execute(text(f"SELECT * FROM {table} ORDER BY pk")).mappings().all()
+            rows = conn.execute(text(f"SELECT * FROM {table}")).mappings().all()
             normalised = []
             for row in rows:
                 if row["res_id"] in audit_ids:
                     continue  # audit records are compared as documents (their times differ)
-                item = {k: v for k, v in row.items() if k != "pk"}
+                item = dict(row)
                 item["res_id"] = key(item.pop("res_type"), item["res_id"])
                 if table == "idx_reference" and item["target_id"] is not None:
                     item["target_id"] = key(str(item["target_type"]), item["target_id"])
                     item["url"] = norm(item["url"])
                 normalised.append(item)
-            out[table] = normalised
-        out["compartment"] = [
+            out[table] = sorted(normalised, key=lambda i: json.dumps(i, sort_keys=True))
+        out["compartment"] = sorted(
             (key(rtype, rid), key("Patient", patient))
             for rtype, rid, patient in conn.execute(
-                text("SELECT res_type, res_id, patient_id FROM compartment ORDER BY pk")
+                text("SELECT res_type, res_id, patient_id FROM compartment")
             )
             if rid not in audit_ids
-        ]
+        )
         inputs = conn.execute(text("SELECT * FROM rule_input")).mappings().all()
 
         def extra(row: Any) -> Any:

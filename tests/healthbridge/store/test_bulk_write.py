@@ -161,7 +161,7 @@ def test_write_behind_stores_what_a_plain_transaction_stores(
                 ).mappings()
                 position = {rid: n for n, rid in enumerate(ids)}
                 for row in found:
-                    item = {k: v for k, v in row.items() if k not in ("pk", "written")}
+                    item = {k: v for k, v in row.items() if k != "written"}
                     item["res_id"] = position[item["res_id"]]
                     if table == "rule_input" and item.get("encounter_id"):
                         item["encounter_id"] = str(item["encounter_id"])

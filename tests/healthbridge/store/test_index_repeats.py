@@ -18,7 +18,7 @@ from healthbridge.fhir.query import parse_search
 from healthbridge.fhir.searchparams import distinct_rows
 from healthbridge.store.db import make_engine, upgrade
 from healthbridge.store.hooks import SYSTEM_CONTEXT
-from healthbridge.store.models import ResourceRow, ResourceVersionRow, TokenIndex
+from healthbridge.store.models import TOKEN_INDEX, ResourceRow, ResourceVersionRow
 from healthbridge.store.reindex import reindex
 from healthbridge.store.repository import Repository
 from tests import factories as f
@@ -31,7 +31,7 @@ VITAL = {
         }
     ]
 }
-TOKEN = TokenIndex.__table__  # type: ignore[attr-defined]
+TOKEN = TOKEN_INDEX
 
 
 def _category_rows(repository: Repository, obs_id: str) -> list[tuple[Any, ...]]:
@@ -100,12 +100,13 @@ def test_migration_0010_removes_repeated_index_rows(tmp_path: Path) -> None:
         conn.execute(insert(ver), [{**row, "method": "POST"}])
         # as 0007 wrote them: the same row three times (system NULL: compared NULL-safely)
         conn.execute(insert(TOKEN), [token, token, {**token, "system": "s"}, token])
-    upgrade(engine)
+    upgrade(engine, "0010")
     with engine.connect() as conn:
         left = conn.execute(
             text("SELECT pk, system, code FROM idx_token WHERE param = 'category' ORDER BY pk")
         ).all()
     assert [tuple(r) for r in left] == [(1, None, "vital-signs"), (3, "s", "vital-signs")]
+    upgrade(engine)
     assert _found(Repository(engine), [("category", "vital-signs")]) == ["o1"]
     engine.dispose()
 
@@ -116,9 +117,9 @@ def test_migration_0016_drops_the_rows_of_union_parameters(repository: Repositor
     from alembic import command
 
     from healthbridge.store.db import alembic_config
-    from healthbridge.store.models import QuantityIndex
+    from healthbridge.store.models import QUANTITY_INDEX
 
-    quantity = QuantityIndex.__table__  # type: ignore[attr-defined]
+    quantity = QUANTITY_INDEX
     with repository.transaction(SYSTEM_CONTEXT) as txn:
         txn.create({**f.observation("Patient/p1"), "id": "o1"}, assigned_id="o1")
     command.downgrade(alembic_config(repository.engine), "0015")

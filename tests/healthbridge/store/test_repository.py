@@ -101,12 +101,66 @@ def test_migrations_reach_head(tmp_path: Any) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
     assert current_revision(engine) is None
     upgrade(engine)
-    assert current_revision(engine) == "0016"
+    assert current_revision(engine) == "0017"
     upgrade(engine)  # idempotent
     with engine.connect() as conn:
         mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
     assert mode == "wal"
     engine.dispose()
+
+
+def test_migration_0017_drops_the_surrogate_key_of_index_rows_and_keeps_them(
+    repository: Repository,
+) -> None:
+    """0017 drops ``pk`` from the search-index and compartment tables (no query read it):
+    every row an older database holds is still there, searches find what they found, and a
+    later write is indexed as before. Its downgrade numbers the rows again."""
+    from alembic import command
+    from sqlalchemy import inspect, select
+
+    from healthbridge.fhir.query import parse_search
+    from healthbridge.store.db import alembic_config
+    from healthbridge.store.models import COMPARTMENT_TABLE, INDEX_TABLES
+
+    tables = [*INDEX_TABLES.values(), COMPARTMENT_TABLE]
+    engine = repository.engine
+
+    def rows() -> dict[str, list[tuple[Any, ...]]]:
+        with engine.connect() as conn:
+            return {
+                t.name: sorted(map(tuple, conn.execute(select(*t.c))), key=repr) for t in tables
+            }
+
+    def keyed() -> set[str]:
+        inspector = inspect(engine)
+        return {
+            t.name for t in tables if "pk" in {c["name"] for c in inspector.get_columns(t.name)}
+        }
+
+    def found() -> list[str]:
+        query = parse_search(
+            "Observation", [("subject", "Patient/c1")], default_count=9, max_count=9
+        )
+        with repository.transaction(SYSTEM_CONTEXT, write=False) as txn:
+            return sorted(m.id for m in txn.search(query).matches)
+
+    with repository.transaction(SYSTEM_CONTEXT) as txn:
+        txn.create({**f.child(), "id": "c1"}, assigned_id="c1")
+        txn.create({**f.observation("Patient/c1"), "id": "o1"}, assigned_id="o1")
+    before = rows()
+    assert before["idx_reference"]
+    assert before["compartment"]
+    assert keyed() == set()
+    command.downgrade(alembic_config(engine), "0016")
+    assert keyed() == {t.name for t in tables}
+    assert rows() == before
+    upgrade(engine)
+    assert keyed() == set()
+    assert rows() == before
+    assert found() == ["o1"]
+    with repository.transaction(SYSTEM_CONTEXT) as txn:
+        txn.create({**f.observation("Patient/c1"), "id": "o2"}, assigned_id="o2")
+    assert found() == ["o1", "o2"]
 
 
 def test_migration_matches_models(database_url: str) -> None:
