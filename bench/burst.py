@@ -46,6 +46,7 @@ from bench._common import (
     server_cpu_seconds,
     write_result,
 )
+from bench.ingest import add_worker_thread_option, pipeline_workers, worker_thread_env
 from healthbridge import terminology as t
 from healthbridge.web.daily import SID_DAILY_CHECK, CheckRow, check_resources
 
@@ -329,6 +330,7 @@ def main() -> int:
         action="store_true",
         help="PostgreSQL: ANALYZE after the set-up (planner statistics without today's checks)",
     )
+    add_worker_thread_option(parser)
     parser.add_argument("--label", default="")
     args = parser.parse_args()
     url = args.database_url
@@ -341,8 +343,7 @@ def main() -> int:
     if args.analyse and backend_name(url) == "postgresql":
         analyse(url)
     load_before = os.getloadavg()
-    extra = {"HEALTHBRIDGE_PIPELINE_MODE": args.mode}
-    from bench.ingest import pipeline_workers
+    extra = {"HEALTHBRIDGE_PIPELINE_MODE": args.mode, **worker_thread_env(args)}
 
     with (
         server(url, DATA, pipeline=True, extra_env=extra) as base,
@@ -353,6 +354,7 @@ def main() -> int:
         backend=backend_name(url),
         mode=args.mode,
         pipeline_workers=args.pipeline_workers,
+        server_worker_thread=args.server_worker_thread,
         setup_s=round(setup_s, 1),
         history_days=args.history_days,
         analysed="yes" if args.analyse else "no",

@@ -134,6 +134,23 @@ def wait_drained(client: httpx.Client, base: str) -> tuple[float, int]:
         time.sleep(0.2)
 
 
+def add_worker_thread_option(parser: argparse.ArgumentParser) -> None:
+    """``--server-worker-thread`` / ``--no-server-worker-thread`` (bench/ingest.py and
+    bench/burst.py); :func:`worker_thread_env` turns it into the server's setting."""
+    parser.add_argument(
+        "--server-worker-thread",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="outbox: also drain in the server's worker thread (the default setting); "
+        "--no-server-worker-thread leaves the queue to the --pipeline-workers processes",
+    )
+
+
+def worker_thread_env(args: argparse.Namespace) -> dict[str, str]:
+    """The server setting for ``--no-server-worker-thread`` (nothing for the default)."""
+    return {} if args.server_worker_thread else {"HEALTHBRIDGE_PIPELINE_WORKER_THREAD": "false"}
+
+
 @contextmanager
 def pipeline_workers(url: str, count: int, extra: dict[str, str]) -> Iterator[None]:
     """``count`` ``healthbridge worker`` processes beside the server (outbox mode), yielded
@@ -192,13 +209,7 @@ def main() -> int:
     parser.add_argument(
         "--pipeline-workers", type=int, default=0, help="`healthbridge worker` processes"
     )
-    parser.add_argument(
-        "--server-worker-thread",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="outbox: also drain in the server's worker thread (the default setting); "
-        "--no-server-worker-thread leaves the queue to the --pipeline-workers processes",
-    )
+    add_worker_thread_option(parser)
     parser.add_argument("--label", default="")
     args = parser.parse_args()
     url = args.database_url
@@ -207,9 +218,7 @@ def main() -> int:
         DATA.mkdir(parents=True)
         url = f"sqlite:///{DATA / 'bench.sqlite3'}"
     load_before = os.getloadavg()
-    extra = {"HEALTHBRIDGE_PIPELINE_MODE": args.pipeline_mode}
-    if not args.server_worker_thread:
-        extra["HEALTHBRIDGE_PIPELINE_WORKER_THREAD"] = "false"
+    extra = {"HEALTHBRIDGE_PIPELINE_MODE": args.pipeline_mode, **worker_thread_env(args)}
     with (
         server(url, DATA, workers=args.workers, pipeline=args.pipeline, extra_env=extra) as base,
         pipeline_workers(url, args.pipeline_workers, extra),

@@ -36,7 +36,8 @@ back-off (``2^attempts`` seconds, at most an hour) and its error, shown by
 ``$pipeline-status``.
 
 :class:`OutboxWorker` is the in-process worker thread the app lifespan starts and stops
-(never at import); it is woken by each enqueueing write and also polls, so a result appears
+(never at import); it is woken by each enqueueing write (on PostgreSQL also by those of
+other processes, through ``NOTIFY``: :mod:`.wakeup`) and also polls, so a result appears
 within about a second on a quiet server. Hand-written (a table and ``SKIP LOCKED``) rather
 than a queue library: the work item must commit in the writer's transaction on SQLite and
 PostgreSQL alike, which a PostgreSQL-only queue (e.g. Procrastinate) does not give on SQLite.
@@ -54,6 +55,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, text, update
 
+from healthbridge.pipeline import wakeup
 from healthbridge.pipeline.drain_changes import changes_of, row_sources
 from healthbridge.pipeline.drain_vector import evaluate_children, rule_inputs_ready
 from healthbridge.pipeline.engine import (
@@ -135,6 +137,7 @@ class Outbox:
             for source in row_sources(pending.touched.get(cid, set()))
         ]
         txn.conn.execute(insert(OUTBOX), rows)
+        wakeup.notify(txn.conn)  # PostgreSQL: the workers of other processes, at the commit
         for wake in self.wakers:
             # after the commit: a worker woken earlier found no row yet on PostgreSQL (on
             # SQLite it waited for the writer lock) and slept until its next poll, so a
@@ -397,9 +400,10 @@ def status(txn: Transaction) -> QueueStatus:
 class OutboxWorker:
     """A thread draining the outbox (the app lifespan starts and stops it; never at import).
 
-    Woken by each enqueueing write (:meth:`wake`), and polls every ``poll`` seconds for rows
-    queued by other processes or due for a retry; waits ``pause`` seconds between two
-    batches so that writes waiting for the store's writer lock go first."""
+    Woken by each enqueueing write of its process (:meth:`wake`) and, on PostgreSQL, of every
+    process (:class:`.wakeup.Listener`); polls every ``poll`` seconds for rows due for a
+    retry (and queued by other processes, should a notification be missed); waits ``pause``
+    seconds between two batches so that writes waiting for the store's writer lock go first."""
 
     def __init__(
         self,
@@ -422,6 +426,8 @@ class OutboxWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: PostgreSQL: woken by the writes of every process (:mod:`.wakeup`), not only this one's
+        self.listener = wakeup.Listener(repository.engine, self.wake)
 
     def wake(self) -> None:
         """Ask for a round now (called when a write that queued rows has committed)."""
@@ -434,9 +440,11 @@ class OutboxWorker:
                 target=self._run, name="healthbridge-pipeline-worker", daemon=True
             )
             self._thread.start()
+            self.listener.start()
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Stop after the batch in progress (idempotent)."""
+        self.listener.stop()
         if self._thread is not None:
             self._stop.set()
             self._wake.set()

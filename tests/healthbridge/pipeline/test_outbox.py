@@ -476,3 +476,47 @@ def test_workers_are_woken_once_the_queued_rows_are_committed(
     with pytest.raises(RuntimeError):
         failing_write()
     assert len(seen) == woken
+
+
+def test_a_worker_of_another_process_is_woken_by_the_commit_on_postgresql(
+    oapp: FastAPI, oclient: TestClient
+) -> None:
+    """PostgreSQL: a worker outside the writer's process (here one no waker calls, polling
+    once a minute) is woken by the notification the enqueueing write sends, delivered at
+    its commit (pipeline/wakeup.py) — and by none for a write that rolled back."""
+    repository, pipeline = parts(oapp)
+    if repository.engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY: PostgreSQL (SQLite's workers are the server's threads)")
+    worker = outbox.OutboxWorker(repository, pipeline, poll=60)
+    woken: list[float] = []
+    wake = worker.listener.wake
+
+    def recording() -> None:
+        woken.append(time.monotonic())
+        wake()
+
+    worker.listener.wake = recording
+    worker.start()
+    try:
+        assert worker.listener.listening.wait(10)
+        time.sleep(0.3)  # its first round (an empty queue) is over: it waits a minute now
+
+        def failing_write() -> None:
+            with repository.transaction(SYSTEM_CONTEXT) as txn:
+                txn.create(child("c9", days_ago(400)))
+                txn.run_pre_commit()  # queues the row and sends the notification
+                raise RuntimeError("the write fails before its commit")
+
+        with pytest.raises(RuntimeError):
+            failing_write()
+        time.sleep(0.5)
+        assert woken == []
+        put(oclient, child("c1", days_ago(400)))
+        deadline = time.monotonic() + 20  # a bound for a loaded machine, not a measurement
+        while queued(repository) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert woken
+        assert queued(repository) == 0
+    finally:
+        worker.stop()
+    assert not worker.listener.listening.is_set()
