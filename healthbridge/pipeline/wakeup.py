@@ -44,7 +44,7 @@ class Listener:
     (PostgreSQL only: :meth:`start` does nothing on another database). Started and stopped
     with the worker it wakes (:class:`.outbox.OutboxWorker`), never at import."""
 
-    def __init__(self, engine: Engine, wake: Callable[[], None], *, timeout: float = 0.5):
+    def __init__(self, engine: Engine, wake: Callable[[], None], *, timeout: float = 0.1):
         self.engine = engine
         self.wake = wake
         #: seconds a wait for notifications lasts before the stop flag is looked at again

@@ -58,7 +58,7 @@ def _index_table(name: str, *columns: Column[Any], indexes: dict[str, tuple[str,
     """A search-index (or compartment) table: the owning resource, then ``columns``.
 
     No surrogate key (migration 0017): no query reads one, and on PostgreSQL its sequence and
-    unique index were about a tenth of the cost of inserting an index row and 1.3 GB of a
+    unique index were about a tenth of the cost of inserting an index row and 1.4 GB of a
     100,000-child district (bench/results/storage.md). SQLite keeps its implicit ``rowid``.
     """
     return Table(
