@@ -64,8 +64,8 @@ def _index_table(name: str, *columns: Column[Any], indexes: dict[str, tuple[str,
     return Table(
         name,
         SQLModel.metadata,
-        Column("res_type", AutoString(64), nullable=False),
-        Column("res_id", AutoString(64), nullable=False),
+        _text("res_type", 64),
+        _text("res_id", 64),
         *columns,
         *(Index(ix, *cols) for ix, cols in indexes.items()),
     )

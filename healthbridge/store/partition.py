@@ -62,13 +62,13 @@ from sqlalchemy import ColumnElement, Connection, Engine, text
 
 from healthbridge.fhir.query import SearchQuery, split_prefix
 from healthbridge.fhir.values import date_range, index_instant
-from healthbridge.store.models import INDEX_TABLES, ResourceRow
+from healthbridge.store.models import COMPARTMENT_TABLE, INDEX_TABLES, ResourceRow
 
 #: tables whose AuditEvent rows go when a month is detached (keyed by res_type, res_id): every
 #: search-index table, the compartment rows and the versions
 AUDIT_SIDE_TABLES: tuple[str, ...] = (
     *(table.name for table in INDEX_TABLES.values()),
-    "compartment",
+    COMPARTMENT_TABLE.name,
     "resource_version",
 )
 #: the two monthly RANGE parents and their default partitions

@@ -31,8 +31,7 @@ def _everything(_type_col: Any, _id_col: Any) -> ColumnElement[bool] | None:
 
 def index_table(kind: str) -> Table:
     """The index table for parameter type ``kind``."""
-    table: Table = INDEX_TABLES[kind]
-    return table
+    return INDEX_TABLES[kind]
 
 
 def _like_escape(text: str) -> str:
