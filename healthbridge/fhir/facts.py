@@ -364,7 +364,10 @@ def growth_values(
         factor[of_kind & unit.isna().to_numpy()] = 1.0
         for code, f in table.items():
             factor[of_kind & (unit == code).to_numpy()] = f
-    out: np.ndarray[Any, Any] = np.asarray(values, dtype="float64") * factor
+    # a stored number near the float limit times a unit factor is inf, as in growth_value
+    # (Python's float multiply does not warn; numpy's would, once per call)
+    with np.errstate(over="ignore"):
+        out: np.ndarray[Any, Any] = np.asarray(values, dtype="float64") * factor
     return out
 
 
