@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     pipeline_worker_thread: bool = True
     #: Outbox rows a worker takes per transaction.
     pipeline_batch: int = Field(default=200, ge=1)
+    #: The CPU priority (Unix nice value) a ``healthbridge worker`` process runs at, at
+    #: least: beside servers on the same host, requests are served first and the queue is
+    #: evaluated with the CPU they leave, in larger batches (docs/pipeline.md). 0: as started.
+    pipeline_worker_nice: int = Field(default=10, ge=0, le=19)
     #: In outbox mode, how long a child's page waits for that child's queued changes to be
     #: evaluated before it renders (seconds); still queued then, the page says that the
     #: results are being calculated (docs/pipeline.md). 0: never wait.

@@ -319,8 +319,9 @@ def test_the_worker_process_says_when_it_is_ready_drains_and_stops_on_sigterm(
     oapp: FastAPI, oclient: TestClient, settings: Settings
 ) -> None:
     """``healthbridge worker`` as a supervisor runs it: one ``worker: ready`` line once its
-    start-up is done (bench/ingest.py waits for it), the queue drained without being woken,
-    and a clean exit on SIGTERM."""
+    start-up is done (bench/ingest.py waits for it), at the CPU priority of the setting
+    (lowered, never raised above the one it was started with), the queue drained without
+    being woken, and a clean exit on SIGTERM."""
     import os
     import select
     import signal
@@ -337,7 +338,9 @@ def test_the_worker_process_says_when_it_is_ready_drains_and_stops_on_sigterm(
         "HEALTHBRIDGE_DATA_DIR": str(settings.data_dir),
         "HEALTHBRIDGE_CLINICAL_RULESET": RULESET,
         "HEALTHBRIDGE_PIPELINE_MODE": "outbox",
+        "HEALTHBRIDGE_PIPELINE_WORKER_NICE": "7",
     }
+    nice = max(7, os.getpriority(os.PRIO_PROCESS, 0))  # as started, if that is lower
     with subprocess.Popen(
         [sys.executable, "-m", "healthbridge.cli", "worker", "--poll", "0.1"],
         env=env,
@@ -348,7 +351,10 @@ def test_the_worker_process_says_when_it_is_ready_drains_and_stops_on_sigterm(
             assert proc.stdout is not None
             said, _, _ = select.select([proc.stdout], [], [], 60)  # a minute at most
             assert said, "no ready line within a minute"
-            assert proc.stdout.readline().startswith("worker: ready (pid ")
+            ready = proc.stdout.readline()
+            assert ready.startswith("worker: ready (pid ")
+            assert ready.rstrip().endswith(f"nice {nice})")
+            assert os.getpriority(os.PRIO_PROCESS, proc.pid) == nice
             deadline = time.monotonic() + 60
             while queued(repository) and time.monotonic() < deadline:
                 time.sleep(0.1)
