@@ -11,14 +11,17 @@ Once started, the process moves everything alive into the collector's permanent 
 as ``healthbridge serve`` does (:func:`healthbridge.store.gc_policy.freeze`): the rule set,
 the WHO tables, the models and search plans loaded at start-up are then no longer traversed
 by the collections that a batch's allocations trigger — about a tenth of a worker's CPU
-(``bench/drain.py --freeze-gc``, docs/pipeline.md).
+(``bench/drain.py --freeze-gc``, docs/pipeline.md). It is a batch process for the collector's
+policy: each batch of queued changes runs with the collector paused
+(:func:`healthbridge.store.gc_policy.bulk_pause`; a server's worker thread never pauses it),
+and the collector runs again after it.
 
 The process lowers its own CPU priority to ``HEALTHBRIDGE_PIPELINE_WORKER_NICE`` (nice 10 by
 default; never raised: a supervisor's ``Nice=`` above it is kept). On a host it shares with
 servers (or PostgreSQL) the kernel then gives the CPU to requests first, and the worker
 evaluates the queue with what they leave: it falls further behind under load and takes
 more queued rows of each child per evaluation, so the same writes cost less CPU in all
-(bench/ingest.py on PostgreSQL, 2 cores: 851-863 -> 915-957 res/s end to end,
+(bench/ingest.py on PostgreSQL, 2 cores: 875-934 -> 958-995 res/s end to end,
 bench/results/ingest.md rows ``e19-nice``). On a quiet host nothing waits for it.
 """
 
@@ -81,7 +84,7 @@ def worker_command(args: argparse.Namespace) -> int:
         )  # fmt: skip
         notify_hooks.install(hooks)
         repository = Repository(engine, hooks=hooks, base_url=settings.base_url)
-        with running(engine, role="server") as runtime:
+        with running(engine, role="batch") as runtime:
             from healthbridge.fhir.r4 import warm_up
 
             warm_up()  # compiled now, then frozen with the rest of the start-up

@@ -67,6 +67,7 @@ from healthbridge.pipeline.engine import (
     take_pending,
 )
 from healthbridge.store import search as sql
+from healthbridge.store.gc_policy import bulk_pause
 from healthbridge.store.hooks import SYSTEM_CONTEXT, StoreHooks
 from healthbridge.store.inserts import insert_pending
 from healthbridge.store.outbox_models import PipelineOutboxRow
@@ -313,6 +314,7 @@ def drain_batch(
     now = now_instant()
     try:
         with (
+            bulk_pause(),  # a worker process only (healthbridge.store.gc_policy)
             repository.transaction(SYSTEM_CONTEXT) as txn,
             txn.bulk_cache(),
             txn.deferred_replacements(),  # the updates' SQL at each flush, all together

@@ -10,8 +10,9 @@ The collector is process-wide, so only the owner of the process decides about it
   into the permanent generation (``gc.freeze``, :func:`freeze`): the models, schemas and
   search plans loaded at start-up are then no longer traversed by each collection that the
   allocations of a large Bundle trigger (≈5 % of the CPU of a 1,000-entry transaction).
-* A batch process (``healthbridge evaluate``, ``import-session``) pauses the collector around
-  its bulk work. A district read holds millions of container objects alive at once and
+* A batch process (``healthbridge evaluate``, ``import-session``, and a ``healthbridge
+  worker`` process around each batch of queued changes it evaluates) pauses the collector
+  around its bulk work. A district read holds millions of container objects alive at once and
   every few hundred allocations the collector traverses the young ones, every so often all
   of them: ≈10 % of the CPU of a 10,000-row session import; the read and write paths make no
   reference cycles to reclaim, and whatever cyclic garbage anything else leaves meanwhile is

@@ -402,6 +402,45 @@ def test_the_worker_command_freezes_its_start_up_for_the_collector(
     assert queued(parts(oapp)[0]) == 0
 
 
+def test_a_worker_process_evaluates_each_batch_with_the_collector_paused(
+    oapp: FastAPI,
+    oclient: TestClient,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``healthbridge worker`` is a batch process for the collector's policy: each batch runs
+    with the collector paused and it is on again afterwards; a server's own drain (its
+    worker thread, here called directly) never pauses it."""
+    import gc
+
+    from healthbridge.cli import main
+
+    repository, pipeline = parts(oapp)
+    collecting: list[bool] = []
+    real_evaluate = outbox._evaluate
+
+    def evaluate(*args: Any, **kwargs: Any) -> int:
+        collecting.append(gc.isenabled())
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "_evaluate", evaluate)
+    assert gc.isenabled()
+    put(oclient, child("c1", days_ago(400)))
+    outbox.drain(repository, pipeline)  # the server's worker: the app runs as a server
+    assert collecting == [True]
+    put(oclient, child("c2", days_ago(400)))
+    monkeypatch.setenv("HEALTHBRIDGE_DATABASE_URL", settings.resolved_database_url())
+    monkeypatch.setenv("HEALTHBRIDGE_CLINICAL_RULESET", RULESET)
+    get_settings.cache_clear()
+    try:
+        assert main(["worker", "--once"]) == 0
+    finally:
+        get_settings.cache_clear()
+    assert collecting == [True, False]
+    assert gc.isenabled()
+    assert queued(repository) == 0
+
+
 def test_a_morning_check_reads_only_its_centre(
     pclient: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
