@@ -94,6 +94,19 @@ def test_localised_rewrites_only_references_under_the_base() -> None:
     assert facts.localised(untouched, BASE) is untouched
 
 
+def test_localised_finds_references_whatever_the_json_encoder_refuses() -> None:
+    """The walk is skipped only where the base's text is not in the resource's JSON; a
+    resource orjson refuses (an integer beyond 64 bits) is walked as before."""
+    huge = {
+        "resourceType": "Observation",
+        "valueInteger": 2**70,
+        "subject": {"reference": f"{BASE}/Patient/p1"},
+    }
+    assert facts.localised(huge, BASE)["subject"] == {"reference": "Patient/p1"}
+    relative = {"resourceType": "Observation", "subject": {"reference": "Patient/p1"}}
+    assert facts.localised(relative, BASE) is relative
+
+
 def test_growth_units() -> None:
     weight, length = t.LOINC_BODY_WEIGHT, t.LOINC_BODY_LENGTH
     assert facts.growth_value(weight, {"value": 9.5, "code": "kg"}) == 9.5
