@@ -61,6 +61,19 @@ def parts(app: FastAPI) -> tuple[Repository, Pipeline]:
     return app.state.repository, app.state.pipeline.pipeline
 
 
+def worker_once(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
+    """``healthbridge worker --once`` in this process, on the test's database."""
+    from healthbridge.cli import main
+
+    monkeypatch.setenv("HEALTHBRIDGE_DATABASE_URL", settings.resolved_database_url())
+    monkeypatch.setenv("HEALTHBRIDGE_CLINICAL_RULESET", RULESET)
+    get_settings.cache_clear()
+    try:
+        return main(["worker", "--once"])
+    finally:
+        get_settings.cache_clear()
+
+
 def queued(repository: Repository) -> int:
     with repository.transaction(SYSTEM_CONTEXT, write=False, plain=True) as txn:
         return int(txn.conn.execute(select(func.count()).select_from(OUTBOX)).scalar_one())
@@ -296,19 +309,11 @@ def test_the_worker_command_drains_the_queue(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from healthbridge.cli import main
-
     repository, pipeline = parts(oapp)
     put(oclient, child("c1", days_ago(400)))
     put(oclient, measurement("w1", "c1", t.LOINC_BODY_WEIGHT, 4.0, days_ago(1)))
     assert queued(repository) == 2
-    monkeypatch.setenv("HEALTHBRIDGE_DATABASE_URL", settings.resolved_database_url())
-    monkeypatch.setenv("HEALTHBRIDGE_CLINICAL_RULESET", RULESET)
-    get_settings.cache_clear()
-    try:
-        assert main(["worker", "--once"]) == 0
-    finally:
-        get_settings.cache_clear()
+    assert worker_once(settings, monkeypatch) == 0
     assert "2 queued change(s) evaluated" in capsys.readouterr().out
     assert queued(repository) == 0
     assert search(oclient, "Flag", subject="Patient/c1")
@@ -377,8 +382,6 @@ def test_the_worker_command_freezes_its_start_up_for_the_collector(
     collector's permanent generation before it drains (and gives it back when it stops)."""
     import gc
 
-    from healthbridge.cli import main
-
     put(oclient, child("c1", days_ago(400)))
     frozen: list[int] = []
     real_drain = outbox.drain
@@ -388,14 +391,8 @@ def test_the_worker_command_freezes_its_start_up_for_the_collector(
         return real_drain(*args, **kwargs)
 
     monkeypatch.setattr(outbox, "drain", drain)
-    monkeypatch.setenv("HEALTHBRIDGE_DATABASE_URL", settings.resolved_database_url())
-    monkeypatch.setenv("HEALTHBRIDGE_CLINICAL_RULESET", RULESET)
-    get_settings.cache_clear()
     before = gc.get_freeze_count()
-    try:
-        assert main(["worker", "--once"]) == 0
-    finally:
-        get_settings.cache_clear()
+    assert worker_once(settings, monkeypatch) == 0
     assert len(frozen) == 1
     assert frozen[0] > before
     assert gc.get_freeze_count() == 0  # unfrozen at the end of the command
@@ -413,8 +410,6 @@ def test_a_worker_process_evaluates_each_batch_with_the_collector_paused(
     worker thread, here called directly) never pauses it."""
     import gc
 
-    from healthbridge.cli import main
-
     repository, pipeline = parts(oapp)
     collecting: list[bool] = []
     real_evaluate = outbox._evaluate
@@ -429,13 +424,7 @@ def test_a_worker_process_evaluates_each_batch_with_the_collector_paused(
     outbox.drain(repository, pipeline)  # the server's worker: the app runs as a server
     assert collecting == [True]
     put(oclient, child("c2", days_ago(400)))
-    monkeypatch.setenv("HEALTHBRIDGE_DATABASE_URL", settings.resolved_database_url())
-    monkeypatch.setenv("HEALTHBRIDGE_CLINICAL_RULESET", RULESET)
-    get_settings.cache_clear()
-    try:
-        assert main(["worker", "--once"]) == 0
-    finally:
-        get_settings.cache_clear()
+    assert worker_once(settings, monkeypatch) == 0
     assert collecting == [True, False]
     assert gc.isenabled()
     assert queued(repository) == 0
