@@ -207,9 +207,9 @@ def _may_hold(resource: Any, root: str) -> bool:
     """Whether the text ``root`` can occur in ``resource``: searched in its JSON (orjson, in C):
     2.3 µs against 16.7 µs for :func:`localised`'s walk of a growth Observation, Flag or Task
     with no absolute reference, which every write takes (5 % of the server's CPU in
-    bench/ingest.py). orjson writes a string as
-    it is but for ``"``, ``\\`` and control characters, which no base URL holds (otherwise,
-    and for what orjson refuses, the answer is yes)."""
+    bench/ingest.py). orjson writes a string as it is but for ``"``, ``\\`` and control
+    characters, which no base URL holds (otherwise, and for what orjson refuses, the answer
+    is yes)."""
     if any(c in root for c in '"\\') or not root.isprintable():
         return True
     try:

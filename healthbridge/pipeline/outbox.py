@@ -152,7 +152,7 @@ class Outbox:
             for source in row_sources(pending.touched.get(cid, set()))
         ]
         # the store's bulk insert (COPY on PostgreSQL from 200 rows): a 1,000-entry Bundle's
-        # rows as one executemany were a tenth of the server's CPU in bench/ingest.py
+        # rows as one executemany cost 6-9 % of the server's CPU in bench/ingest.py
         insert_pending({OUTBOX.name: {_QUEUED_COLUMNS: rows}}, txn.conn)
         wakeup.notify(txn.conn)  # PostgreSQL: the workers of other processes, at the commit
         for wake in self.wakers:
