@@ -44,11 +44,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def lower_priority(nice: int) -> int:
     """Lower this process's CPU priority to ``nice`` unless it is already lower (a
-    higher nice value); the nice value it then runs at."""
+    higher nice value); the nice value it then runs at. Where the system refuses (a
+    sandbox without ``setpriority``), the worker runs as started and says so."""
     import os
 
     if nice > os.getpriority(os.PRIO_PROCESS, 0):
-        os.setpriority(os.PRIO_PROCESS, 0, nice)
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+        except OSError as exc:
+            sys.stderr.write(f"worker: CPU priority left as started ({exc})\n")
     return os.getpriority(os.PRIO_PROCESS, 0)
 
 
