@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import socket
@@ -251,3 +252,52 @@ def percentile(values: list[float], q: float) -> float:
 def write_result(benchmark: str, label: str, payload: dict[str, Any]) -> Path:
     """Record a run as one dated row of ``bench/results/<benchmark>.md`` (:mod:`bench._results`)."""
     return record(benchmark, label, payload)
+
+
+def add_worker_thread_option(parser: argparse.ArgumentParser) -> None:
+    """``--server-worker-thread`` / ``--no-server-worker-thread`` (bench/ingest.py and
+    bench/burst.py); :func:`worker_thread_env` turns it into the server's setting."""
+    parser.add_argument(
+        "--server-worker-thread",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="outbox: also drain in the server's worker thread (the default setting); "
+        "--no-server-worker-thread leaves the queue to the --pipeline-workers processes",
+    )
+
+
+def worker_thread_env(args: argparse.Namespace) -> dict[str, str]:
+    """The server setting for ``--no-server-worker-thread`` (nothing for the default)."""
+    return {} if args.server_worker_thread else {"HEALTHBRIDGE_PIPELINE_WORKER_THREAD": "false"}
+
+
+@contextmanager
+def pipeline_workers(url: str, count: int, extra: dict[str, str], data_dir: Path) -> Iterator[None]:
+    """``count`` ``healthbridge worker`` processes beside the server (outbox mode, the
+    server's ``data_dir``), yielded
+    once each has printed its ``worker: ready`` line: a worker's start-up (about 3 s of CPU)
+    is not part of what is measured, as the server's is not — in production both are up
+    before the writes come."""
+    env = {**os.environ, **extra, "HEALTHBRIDGE_DATABASE_URL": url}
+    env["HEALTHBRIDGE_DATA_DIR"] = str(data_dir)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "healthbridge.cli", "worker"],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()  # blocks until ready; "" if the worker exited
+            if not line.startswith("worker: ready"):
+                raise RuntimeError(f"a pipeline worker did not start (exit {proc.poll()})")
+        yield
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)

@@ -39,14 +39,16 @@ from typing import Any
 import httpx
 
 from bench._common import (
+    add_worker_thread_option,
     auth_headers,
     backend_name,
     percentile,
+    pipeline_workers,
     server,
     server_cpu_seconds,
+    worker_thread_env,
     write_result,
 )
-from bench.ingest import add_worker_thread_option, pipeline_workers, worker_thread_env
 from healthbridge import terminology as t
 from healthbridge.web.daily import SID_DAILY_CHECK, CheckRow, check_resources
 
@@ -347,7 +349,7 @@ def main() -> int:
 
     with (
         server(url, DATA, pipeline=True, extra_env=extra) as base,
-        pipeline_workers(url, args.pipeline_workers, extra),
+        pipeline_workers(url, args.pipeline_workers, extra, DATA),
     ):
         result = burst(base, args.centres, args.children, args.window, args.clients, today)
     result.update(

@@ -16,25 +16,25 @@ import argparse
 import os
 import random
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench._common import (
+    add_worker_thread_option,
     auth_headers,
     backend_name,
     child,
     observations,
+    pipeline_workers,
     server,
     server_cpu_seconds,
     transaction,
+    worker_thread_env,
     write_result,
 )
 
@@ -134,54 +134,6 @@ def wait_drained(client: httpx.Client, base: str) -> tuple[float, int]:
         time.sleep(0.2)
 
 
-def add_worker_thread_option(parser: argparse.ArgumentParser) -> None:
-    """``--server-worker-thread`` / ``--no-server-worker-thread`` (bench/ingest.py and
-    bench/burst.py); :func:`worker_thread_env` turns it into the server's setting."""
-    parser.add_argument(
-        "--server-worker-thread",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="outbox: also drain in the server's worker thread (the default setting); "
-        "--no-server-worker-thread leaves the queue to the --pipeline-workers processes",
-    )
-
-
-def worker_thread_env(args: argparse.Namespace) -> dict[str, str]:
-    """The server setting for ``--no-server-worker-thread`` (nothing for the default)."""
-    return {} if args.server_worker_thread else {"HEALTHBRIDGE_PIPELINE_WORKER_THREAD": "false"}
-
-
-@contextmanager
-def pipeline_workers(url: str, count: int, extra: dict[str, str]) -> Iterator[None]:
-    """``count`` ``healthbridge worker`` processes beside the server (outbox mode), yielded
-    once each has printed its ``worker: ready`` line: a worker's start-up (about 3 s of CPU)
-    is not part of what is measured, as the server's is not — in production both are up
-    before the writes come."""
-    env = {**os.environ, **extra, "HEALTHBRIDGE_DATABASE_URL": url}
-    env["HEALTHBRIDGE_DATA_DIR"] = str(DATA)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "healthbridge.cli", "worker"],
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(count)
-    ]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()  # blocks until ready; "" if the worker exited
-            if not line.startswith("worker: ready"):
-                raise RuntimeError(f"a pipeline worker did not start (exit {proc.poll()})")
-        yield
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=60)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -221,7 +173,7 @@ def main() -> int:
     extra = {"HEALTHBRIDGE_PIPELINE_MODE": args.pipeline_mode, **worker_thread_env(args)}
     with (
         server(url, DATA, workers=args.workers, pipeline=args.pipeline, extra_env=extra) as base,
-        pipeline_workers(url, args.pipeline_workers, extra),
+        pipeline_workers(url, args.pipeline_workers, extra, DATA),
     ):
         result = populate(
             base,
