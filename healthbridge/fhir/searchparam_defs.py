@@ -43,6 +43,10 @@ class SearchParam:
     #: branches together are exactly this one's (:func:`_unions`): searched through their
     #: index rows, given none of its own
     union_of: tuple[str, ...] = ()
+    #: for a reference parameter that is ``union_of`` others restricted by
+    #: ``where(resolve() is T)`` (:func:`_restrictions`): T, the one target type of those
+    #: parameters' rows that are this one's
+    restricted_to: str | None = None
 
     @property
     def supported(self) -> bool:
@@ -137,6 +141,8 @@ def params_for(resource_type: str) -> dict[str, SearchParam]:
         out.setdefault(item["code"], _make(item))
     for code, parts in _unions(out).items():
         out[code] = replace(out[code], union_of=parts)
+    for code, (parts, target) in _restrictions(out).items():
+        out[code] = replace(out[code], union_of=parts, restricted_to=target)
     return out
 
 
@@ -168,6 +174,43 @@ def _unions(params: dict[str, SearchParam]) -> dict[str, tuple[str, ...]]:
         )
         if parts and frozenset().union(*(branches[c] for c in parts)) == mine:
             out[code] = tuple(parts)
+    return out
+
+
+#: a union branch ``<path>.where(resolve() is <Type>)``
+_RESOLVE_IS = re.compile(r"(.+)\.where\(resolve\(\) is ([A-Z][A-Za-z]*)\)")
+
+
+def _restrictions(params: dict[str, SearchParam]) -> dict[str, tuple[tuple[str, ...], str]]:
+    """The reference parameters that are others restricted to one target type: each union
+    branch of their expression is ``B.where(resolve() is T)`` with the same ``T``, and the
+    ``B`` are exactly the branches of other reference parameters of the type: 13 of the 14
+    R4 parameters with such a filter (not EpisodeOfCare's ``care-manager``), e.g.
+    Observation's, Flag's and Condition's ``patient`` (``Observation.subject.where(
+    resolve() is Patient)``: ``subject``), Task's ``patient`` (``Task.for``: ``subject``) and
+    AuditEvent's (``agent`` and ``entity``; http://hl7.org/fhir/R4/searchparameter-registry.html).
+    Their rows would repeat those parameters' rows whose target is a ``T`` (a third of a
+    growth Observation's reference rows), so they get none, and a search on one reads the
+    others' rows whose ``target_type`` is ``T``. The index's ``target_type`` and FHIRPath's
+    ``resolve() is T`` read a literal reference's type the same way (the type before the id,
+    or before ``_history``; tests compare them on the official examples)."""
+    from healthbridge.fhir.fhirpath_nodes import split_union
+
+    branches = {
+        c: frozenset(b.strip() for b in split_union(p.expression))
+        for c, p in params.items()
+        if p.type == "reference" and p.indexed and p.expression
+    }
+    out: dict[str, tuple[tuple[str, ...], str]] = {}
+    for code, mine in branches.items():
+        found = [_RESOLVE_IS.fullmatch(b) for b in mine]
+        targets = {m.group(2) for m in found if m is not None}
+        if None in found or len(targets) != 1:
+            continue
+        bases = frozenset(m.group(1).strip() for m in found if m is not None)
+        parts = sorted(c for c, theirs in branches.items() if c != code and theirs <= bases)
+        if parts and frozenset().union(*(branches[c] for c in parts)) == bases:
+            out[code] = (tuple(parts), targets.pop())
     return out
 
 

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Table, delete, insert, select
 
 from healthbridge.fhir import facts
 from healthbridge.fhir.reach import REFERRAL_STATES, consent_purposes, referral_window
-from healthbridge.fhir.searchparams import IndexRows, extract
+from healthbridge.fhir.searchparams import IndexRows, extract, params_for
 from healthbridge.store.models import COMPARTMENT_TABLE, PatientLinkRow
 
 COMPARTMENT: Table = COMPARTMENT_TABLE
@@ -57,9 +57,25 @@ def compartment_types() -> frozenset[str]:
     return frozenset(compartment_params()) | {"Patient"}
 
 
+@cache
+def _compartment_rows(rtype: str) -> frozenset[str]:
+    """The ``param`` of the index rows that hold ``rtype``'s compartment references: a
+    restricted parameter's (Flag's ``patient``: ``subject`` whose target is a Patient) are
+    its parts' (:func:`healthbridge.fhir.searchparam_defs._restrictions`)."""
+    defined = params_for(rtype)
+    out: set[str] = set()
+    for code in compartment_params().get(rtype, ()):
+        param = defined.get(code)
+        if param is None:
+            out.add(code)
+        elif param.restricted_to in (None, "Patient"):
+            out.update(param.index_codes)
+    return frozenset(out)
+
+
 def compartment_patients(rtype: str, resource_id: str, index_rows: IndexRows) -> set[str]:
     """Ids of the patients whose compartment ``rtype/resource_id`` belongs to."""
-    params = compartment_params().get(rtype, frozenset())
+    params = _compartment_rows(rtype)
     out = {
         pid
         for row in index_rows.reference

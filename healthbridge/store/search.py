@@ -140,11 +140,15 @@ def _visible_ids(target: str, visible: Visibility) -> Select[Any] | None:
     return select(row.c.res_id).where(row.c.res_type == target, seen)
 
 
-def _param_is(table: Table, param: SearchParam) -> ColumnElement[bool]:
+def param_rows(table: Table, param: SearchParam) -> ColumnElement[bool]:
     """The index rows of ``param``: its own, or its parts' for a union of parameters
-    (:attr:`~healthbridge.fhir.searchparams.SearchParam.union_of`)."""
+    (:attr:`~healthbridge.fhir.searchparams.SearchParam.union_of`), only those whose target
+    is of the type a restricted reference parameter names (``restricted_to``)."""
     codes = param.index_codes
-    return table.c.param == codes[0] if len(codes) == 1 else table.c.param.in_(codes)
+    clause = table.c.param == codes[0] if len(codes) == 1 else table.c.param.in_(codes)
+    if param.restricted_to is not None:
+        clause = and_(clause, table.c.target_type == param.restricted_to)
+    return clause
 
 
 def matching_ids(
@@ -177,11 +181,11 @@ def matching_ids(
                 and_(ref.c.target_type == target, not_(target_clause) if negate else target_clause)
             )
         stmt = select(ref.c.res_id).where(
-            ref.c.res_type == resource_type, _param_is(ref, param), or_(*options)
+            ref.c.res_type == resource_type, param_rows(ref, param), or_(*options)
         )
         return stmt, False
     table = index_table(param.type)
-    base = select(table.c.res_id).where(table.c.res_type == resource_type, _param_is(table, param))
+    base = select(table.c.res_id).where(table.c.res_type == resource_type, param_rows(table, param))
     if flt.modifier == "missing":
         return base, flt.values[0] == "true"
     pairs = _typed_references(flt, base_url) if param.type == "reference" else None
@@ -332,7 +336,7 @@ def order_by(query: SearchQuery) -> list[Any]:
                 .where(
                     table.c.res_type == R.c.res_type,
                     table.c.res_id == R.c.res_id,
-                    _param_is(table, param),
+                    param_rows(table, param),
                 )
                 .scalar_subquery()
             )

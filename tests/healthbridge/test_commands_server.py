@@ -26,10 +26,10 @@ def test_db_upgrade_creates_the_database(
     get_settings.cache_clear()
     try:
         assert main(["db", "upgrade"]) == 0
-        assert "revision 0017" in capsys.readouterr().out
+        assert "revision 0018" in capsys.readouterr().out
         assert (tmp_path / "data" / "healthbridge.sqlite3").is_file()
         assert main(["db", "current"]) == 0
-        assert capsys.readouterr().out.strip() == "0017"
+        assert capsys.readouterr().out.strip() == "0018"
     finally:
         get_settings.cache_clear()
 

@@ -79,5 +79,9 @@ def test_children_and_failures_parse_as_r4() -> None:
     AuditEvent.model_validate(event)
     patients = [e for e in event["entity"] if e.get("role", {}).get("code") == "1"]
     assert [e["what"]["reference"] for e in patients] == ["Patient/c2"]  # c1 listed once
-    indexed = {r["target_id"] for r in extract(event).reference if r["param"] == "patient"}
-    assert indexed == {"c1", "c2"}  # AuditEvent?patient= finds both
+    indexed = {
+        r["target_id"]
+        for r in extract(event).reference
+        if r["param"] in ("agent", "entity") and r["target_type"] == "Patient"
+    }
+    assert indexed == {"c1", "c2"}  # AuditEvent?patient= (these rows) finds both

@@ -14,8 +14,11 @@ from hypothesis import strategies as st
 
 from healthbridge.fhir.fhirpath import FhirPathSyntaxError, compile_expression
 from healthbridge.fhir.fhirpath_simple import compile_simple
+from healthbridge.fhir.index_rows import _reference_rows
+from healthbridge.fhir.index_rows import distinct_rows as _distinct_rows
 from healthbridge.fhir.r4 import SUPPORTED_TYPES
 from healthbridge.fhir.searchparams import (
+    SearchParam,
     extract,
     extract_interpreted,
     extract_walked,
@@ -127,12 +130,9 @@ def test_extract_observation_rows() -> None:
     }
     rows = extract(obs)
     assert {"param": "code", "system": "http://loinc.org", "code": "29463-7"} in rows.token
-    assert {
-        "param": "patient",
-        "target_type": "Patient",
-        "target_id": "p1",
-        "url": "Patient/p1",
-    } in rows.reference
+    assert rows.reference == [
+        {"param": "subject", "target_type": "Patient", "target_id": "p1", "url": "Patient/p1"}
+    ]  # ``patient`` is searched through these (no rows of its own)
     assert {
         "param": "date",
         "low": "2025-01-10T02:00:00.000000",
@@ -153,7 +153,7 @@ def test_union_parameters_are_found_in_the_definitions_and_get_no_rows() -> None
         (rtype, code): p.union_of
         for rtype in SUPPORTED_TYPES
         for code, p in params_for(rtype).items()
-        if p.union_of
+        if p.union_of and p.restricted_to is None
     }
     assert unions == {
         ("Observation", "combo-code"): ("code", "component-code"),
@@ -179,6 +179,94 @@ def test_union_parameters_are_found_in_the_definitions_and_get_no_rows() -> None
         params = {r["param"] for r in [*rows.token, *rows.quantity]}
         assert {"code", "component-code", "component-value-quantity"} <= params
         assert not {p for p in params if p.startswith("combo-")}
+
+
+def _restricted() -> dict[tuple[str, str], SearchParam]:
+    return {
+        (rtype, code): p
+        for rtype in SUPPORTED_TYPES
+        for code, p in params_for(rtype).items()
+        if p.restricted_to is not None
+    }
+
+
+def test_restricted_reference_parameters_are_found_in_the_definitions_and_get_no_rows() -> None:
+    """``X.where(resolve() is T)`` parameters are the rows of the parameters of ``X`` whose
+    target is a ``T``: 13 of R4's 14 (EpisodeOfCare's ``care-manager`` has no parameter of
+    its own ``careManager``); they get no index rows."""
+    found = {k: (p.union_of, p.restricted_to) for k, p in _restricted().items()}
+    assert len(found) == 13
+    assert found[("Observation", "patient")] == (("subject",), "Patient")
+    assert found[("Task", "patient")] == (("subject",), "Patient")  # Task.for
+    assert found[("AuditEvent", "patient")] == (("agent", "entity"), "Patient")
+    assert found[("Encounter", "practitioner")] == (("participant",), "Practitioner")
+    assert ("EpisodeOfCare", "care-manager") not in found
+    assert all(p.type == "reference" and not p.indexed for p in _restricted().values())
+    flag = {
+        "resourceType": "Flag",
+        "status": "active",
+        "code": {"text": "x"},
+        "subject": {"reference": "Patient/p1"},
+    }
+    for rows in (extract(flag), extract_interpreted(flag)):
+        assert {r["param"] for r in rows.reference} == {"subject"}
+
+
+@pytest.mark.parametrize("key", sorted(_restricted()), ids="-".join)
+def test_restricted_parameters_match_their_expression_on_the_official_examples(
+    key: tuple[str, str], examples_dir: Path
+) -> None:
+    """The rows a search on a restricted parameter reads (its parts' rows whose
+    ``target_type`` is the named type) are the rows its own FHIRPath expression gives, for
+    every official R4 example of the type — FHIRPath's ``resolve() is T`` and the index's
+    ``target_type`` read a reference's type alike — plus hand-made edge cases (absolute,
+    versioned, contained, logical and conditional references)."""
+    rtype, code = key
+    param = params_for(rtype)[code]
+    assert param.compiled is not None
+    examples = [json.loads(p.read_text()) for p in sorted(examples_dir.glob(f"{rtype}-*.json"))]
+    examples = [e for e in examples if e.get("resourceType") == rtype]
+    (part, *_) = param.union_of
+    path = params_for(rtype)[part].expression or ""
+    element = path.split(".")[1]  # subject, for, target, participant, agent ...
+    named = param.restricted_to
+    edge = [
+        f"{named}/x1",
+        f"https://other.example/fhir/{named}/x9",
+        f"{named}/x1/_history/2",
+        "Practitioner/d1/_history/2" if named == "Patient" else "Patient/p1/_history/2",
+        "#contained",
+        "urn:uuid:7f7ec2b1-0000-4000-8000-000000000001",
+        "Patient?identifier=urn:x|1",
+        "Group/g1",
+    ]
+    for ref in edge:
+        value: dict[str, Any] = {"reference": ref}
+        if element == "participant":
+            examples.append({"resourceType": rtype, element: [{"individual": value}]})
+        elif element in ("agent", "target"):
+            examples.append(
+                {
+                    "resourceType": rtype,
+                    element: [{"who": value}] if element == "agent" else [value],
+                }
+            )
+        else:
+            examples.append({"resourceType": rtype, element: value})
+    examples.append({"resourceType": rtype, element: {"identifier": {"value": "v"}}})
+    checked = 0
+    for example in examples:
+        own: list[dict[str, Any]] = []
+        for node in param.compiled.evaluate(example):
+            _reference_rows(code, node, own)
+        read = [
+            {**r, "param": code}
+            for r in extract(example).reference
+            if r["param"] in param.union_of and r["target_type"] == param.restricted_to
+        ]
+        assert _distinct_rows(read) == _distinct_rows(own), example.get("id")
+        checked += bool(own)
+    assert checked >= 3, key  # the edge cases alone name three of the type
 
 
 @pytest.mark.parametrize("rtype", SUPPORTED_TYPES)

@@ -69,7 +69,7 @@ def test_upgrade_queues_and_the_workers_fold_the_percentiles(pclient: TestClient
     config = alembic_config(repository.engine)
     command.downgrade(config, "0013")
     upgrade(repository.engine)
-    assert current_revision(repository.engine) == "0017"
+    assert current_revision(repository.engine) == "0018"
     assert _queued(repository.engine) == [("c1", "migration/0014")]  # not c2: nothing to fold
     settle(app)
 

@@ -51,6 +51,24 @@ def test_compartment_membership() -> None:
     assert compartment_patients("Organization", "centre-a", extract(org)) == set()
 
 
+def test_compartment_membership_through_a_restricted_parameter() -> None:
+    """Flag, Task and AuditEvent are in a patient's compartment by ``patient``, which has no
+    index rows of its own (``subject``/``for``, ``agent``/``entity`` naming a Patient)."""
+    subject = {"reference": "Patient/kid-a"}
+    flag = {"resourceType": "Flag", "status": "active", "code": {"text": "x"}, "subject": subject}
+    assert compartment_patients("Flag", "f1", extract(flag)) == {"kid-a"}
+    task = {"resourceType": "Task", "status": "ready", "intent": "order", "for": subject}
+    assert compartment_patients("Task", "t1", extract(task)) == {"kid-a"}
+    on_room = {**flag, "subject": {"reference": "Location/room-1"}}
+    assert compartment_patients("Flag", "f2", extract(on_room)) == set()
+    event = {
+        "resourceType": "AuditEvent",
+        "agent": [{"who": {"reference": "Practitioner/d1"}, "requestor": True}],
+        "entity": [{"what": {"reference": "Observation/o1"}}, {"what": subject}],
+    }
+    assert compartment_patients("AuditEvent", "a1", extract(event)) == {"kid-a"}
+
+
 def _facts(kid: str) -> ChildFacts:
     """The policy facts of ``kid`` as read from the world's resources by patient_links."""
     guardians: set[str] = set()

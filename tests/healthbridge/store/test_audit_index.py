@@ -48,7 +48,11 @@ def test_rows_equal_the_generic_extractors() -> None:
     # every entity's own reference row is there, ids put back in the right place
     entity = {(r["target_type"], r["target_id"]) for r in fast.reference if r["param"] == "entity"}
     assert ("Flag", "f-699.x") in entity
-    patients = {r["target_id"] for r in fast.reference if r["param"] == "patient"}
+    patients = {  # the rows AuditEvent?patient= reads
+        r["target_id"]
+        for r in fast.reference
+        if r["param"] in ("agent", "entity") and r["target_type"] == "Patient"
+    }
     assert {"p0", "p399", "p7"} <= patients
     assert not {r["target_id"] for r in fast.reference if r["target_type"] == "Flag"} & patients
 

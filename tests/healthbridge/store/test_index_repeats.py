@@ -144,3 +144,32 @@ def test_migration_0016_drops_the_rows_of_union_parameters(repository: Repositor
     assert {"code", "category", "value-quantity"} <= params
     assert _found(repository, [("combo-code", "29463-7")]) == ["o1"]
     assert _found(repository, [("combo-value-quantity", "9.5")]) == ["o1"]
+
+
+def test_migration_0018_drops_the_rows_of_restricted_parameters(repository: Repository) -> None:
+    """Observation's ``patient`` is searched through its ``subject`` rows naming a Patient:
+    0018 deletes the ``patient`` rows an older database holds (of every restricted
+    parameter) and keeps every other reference row."""
+    from alembic import command
+
+    from healthbridge.store.db import alembic_config
+    from healthbridge.store.models import REFERENCE_INDEX
+
+    with repository.transaction(SYSTEM_CONTEXT) as txn:
+        txn.create({**f.observation("Patient/p1"), "id": "o1"}, assigned_id="o1")
+    command.downgrade(alembic_config(repository.engine), "0017")
+    patient = {"target_type": "Patient", "target_id": "p1", "url": "Patient/p1"}
+    with repository.engine.begin() as conn:  # as 0017 wrote them
+        conn.execute(
+            insert(REFERENCE_INDEX),
+            [
+                {"res_type": "Observation", "res_id": "o1", "param": "patient", **patient},
+                {"res_type": "Flag", "res_id": "f1", "param": "patient", **patient},
+                {"res_type": "Flag", "res_id": "f1", "param": "subject", **patient},
+            ],
+        )
+    upgrade(repository.engine)
+    with repository.engine.connect() as conn:
+        left = conn.execute(text("SELECT res_type, param FROM idx_reference ORDER BY 1, 2")).all()
+    assert [tuple(r) for r in left] == [("Flag", "subject"), ("Observation", "subject")]
+    assert _found(repository, [("patient", "p1")]) == ["o1"]

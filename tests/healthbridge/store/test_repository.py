@@ -101,7 +101,7 @@ def test_migrations_reach_head(tmp_path: Any) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
     assert current_revision(engine) is None
     upgrade(engine)
-    assert current_revision(engine) == "0017"
+    assert current_revision(engine) == "0018"
     upgrade(engine)  # idempotent
     with engine.connect() as conn:
         mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
