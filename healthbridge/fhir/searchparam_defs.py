@@ -189,8 +189,8 @@ def _restrictions(params: dict[str, SearchParam]) -> dict[str, tuple[tuple[str, 
     Observation's, Flag's and Condition's ``patient`` (``Observation.subject.where(
     resolve() is Patient)``: ``subject``), Task's ``patient`` (``Task.for``: ``subject``) and
     AuditEvent's (``agent`` and ``entity``; http://hl7.org/fhir/R4/searchparameter-registry.html).
-    Their rows would repeat those parameters' rows whose target is a ``T`` (a third of a
-    growth Observation's reference rows), so they get none, and a search on one reads the
+    Their rows would repeat those parameters' rows whose target is a ``T`` (a third of the
+    reference rows bench/ingest.py writes), so they get none, and a search on one reads the
     others' rows whose ``target_type`` is ``T``. The index's ``target_type`` and FHIRPath's
     ``resolve() is T`` read a literal reference's type the same way (the type before the id,
     or before ``_history``; tests compare them on the official examples)."""

@@ -6,9 +6,9 @@ is Patient)`` (AuditEvent's: ``agent`` and ``entity``; Provenance's: ``target``;
 those parameters' rows whose ``target_type`` is the named type
 (:func:`healthbridge.fhir.searchparam_defs._restrictions`), so the store writes no rows for
 them any more. The rows written before repeat those and are never read again; this deletes
-them (a third of a growth Observation's reference rows; on a large district this takes
-minutes). The pairs are written out here: a migration must not depend on code that may
-change later.
+them (a quarter of the reference rows of a growth district: 5.7 of 23.6 million at
+100,000 children on PostgreSQL, in 16 s). The pairs are written out here: a migration must
+not depend on code that may change later.
 
 Revision ID: 0018
 Revises: 0017
