@@ -67,7 +67,7 @@ class Include:
     """``_include=Source:param[:Target]`` or ``_revinclude`` of the same form."""
 
     source_type: str
-    param: str
+    param: SearchParam | None  # None: ``*`` (every reference parameter)
     target_type: str | None
 
 
@@ -147,13 +147,14 @@ def _include(raw: str, *, rev: bool, resource_type: str) -> Include:
     if len(parts) not in (2, 3) or not is_supported(parts[0]):
         raise BadRequestError(f"Invalid {'_revinclude' if rev else '_include'} value {raw!r}")
     target = parts[2] if len(parts) == 3 else None
+    param = None
     if parts[1] != "*":
         param = _param(parts[0], parts[1])
         if param.type != "reference":
             raise BadRequestError(f"{parts[0]}:{parts[1]} is not a reference parameter")
     if not rev and parts[0] != resource_type:
         raise BadRequestError(f"_include source must be {resource_type}: {raw!r}")
-    return Include(parts[0], parts[1], target)
+    return Include(parts[0], param, target)
 
 
 def _filter(resource_type: str, key: str, value: str) -> Filter:

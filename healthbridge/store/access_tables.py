@@ -63,14 +63,10 @@ def _compartment_rows(rtype: str) -> frozenset[str]:
     restricted parameter's (Flag's ``patient``: ``subject`` whose target is a Patient) are
     its parts' (:func:`healthbridge.fhir.searchparam_defs._restrictions`)."""
     defined = params_for(rtype)
-    out: set[str] = set()
-    for code in compartment_params().get(rtype, ()):
-        param = defined.get(code)
-        if param is None:
-            out.add(code)
-        elif param.restricted_to in (None, "Patient"):
-            out.update(param.index_codes)
-    return frozenset(out)
+    params = [defined[code] for code in compartment_params().get(rtype, ())]
+    return frozenset(
+        code for p in params if p.restricted_to in (None, "Patient") for code in p.index_codes
+    )
 
 
 def compartment_patients(rtype: str, resource_id: str, index_rows: IndexRows) -> set[str]:

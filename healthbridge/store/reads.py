@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 from healthbridge.errors import BadRequestError, Issue, NotFoundError
 from healthbridge.fhir import r4
 from healthbridge.fhir.query import SearchQuery, parse_search
-from healthbridge.fhir.searchparams import params_for
 from healthbridge.fhir.values import date_range
 from healthbridge.store import search as sql
 from healthbridge.store.stored import (
@@ -160,8 +159,8 @@ def includes(
     ids = [m.id for m in matches]
     for inc in query.includes:
         conds = [ref.c.res_type == query.resource_type, ref.c.res_id.in_(ids)]
-        if inc.param != "*":
-            conds.append(sql.param_rows(ref, params_for(inc.source_type)[inc.param]))
+        if inc.param is not None:
+            conds.append(sql.param_rows(ref, inc.param))
         if inc.target_type:
             conds.append(ref.c.target_type == inc.target_type)
         for row in txn.conn.execute(select(ref.c.target_type, ref.c.target_id).where(*conds)):
@@ -173,8 +172,8 @@ def includes(
             ref.c.target_type == query.resource_type,
             ref.c.target_id.in_(ids),
         ]
-        if inc.param != "*":
-            conds.append(sql.param_rows(ref, params_for(inc.source_type)[inc.param]))
+        if inc.param is not None:
+            conds.append(sql.param_rows(ref, inc.param))
         for row in txn.conn.execute(select(ref.c.res_id).where(*conds)):
             wanted.add((inc.source_type, row.res_id))
     return fetch(txn, wanted - seen)

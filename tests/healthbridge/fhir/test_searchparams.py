@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -240,19 +241,15 @@ def test_restricted_parameters_match_their_expression_on_the_official_examples(
         "Patient?identifier=urn:x|1",
         "Group/g1",
     ]
+    # where the Reference sits under the element (Encounter.participant.individual …)
+    placed: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "participant": lambda ref: [{"individual": ref}],
+        "agent": lambda ref: [{"who": ref}],
+        "target": lambda ref: [ref],
+    }
+    place = placed.get(element, lambda ref: ref)
     for ref in edge:
-        value: dict[str, Any] = {"reference": ref}
-        if element == "participant":
-            examples.append({"resourceType": rtype, element: [{"individual": value}]})
-        elif element in ("agent", "target"):
-            examples.append(
-                {
-                    "resourceType": rtype,
-                    element: [{"who": value}] if element == "agent" else [value],
-                }
-            )
-        else:
-            examples.append({"resourceType": rtype, element: value})
+        examples.append({"resourceType": rtype, element: place({"reference": ref})})
     examples.append({"resourceType": rtype, element: {"identifier": {"value": "v"}}})
     checked = 0
     for example in examples:
